@@ -1,0 +1,54 @@
+# The README's two commands: `make demo` and `make test`. Both bootstrap the machine first.
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+JOBS ?= $(shell nproc)
+CMAKE_COMMON = -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
+FUZZ_SECONDS ?= 10
+
+.PHONY: all bootstrap build build-asan build-fuzz test test-unit test-asan test-fuzz demo bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release
+
+build: bootstrap $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+$(ASAN_DIR)/build.ninja:
+	cmake -S . -B $(ASAN_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DOXIDE_SANITIZE=ON \
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+
+build-asan: bootstrap $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+
+$(FUZZ_DIR)/build.ninja:
+	cmake -S . -B $(FUZZ_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DOXIDE_FUZZ=ON \
+	  -DOXIDE_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+
+build-fuzz: bootstrap $(FUZZ_DIR)/build.ninja
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target oxide_fuzzers
+
+# Release unit + integration tests, the sanitizer build of the unit tests, then each fuzzer.
+test: build build-asan build-fuzz
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -LE integration
+	scripts/run_fuzzers $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	scripts/demo $(BUILD_DIR)/oxide
+
+bench: build
+	@scripts/bootstrap --bench
+	scripts/bench $(BUILD_DIR)/oxide
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

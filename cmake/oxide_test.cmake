@@ -1,0 +1,11 @@
+# oxide_add_test(NAME name SOURCES a.cpp b.cpp LIBS lib1 lib2)
+# One test executable per module; gtest_discover_tests registers each TEST with CTest.
+function(oxide_add_test)
+  cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS" ${ARGN})
+  if(NOT OXIDE_BUILD_TESTS)
+    return()
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} oxide_testing GTest::gtest GTest::gtest_main oxide_warnings)
+  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
+endfunction()

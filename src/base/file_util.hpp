@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+
+namespace oxide {
+
+// A read-only file opened for positional reads (pread). Thread-safe for concurrent ReadAt.
+class ReadableFile {
+ public:
+  static Result<std::unique_ptr<ReadableFile>> Open(const std::string& path);
+  ~ReadableFile();
+  ReadableFile(const ReadableFile&) = delete;
+  ReadableFile& operator=(const ReadableFile&) = delete;
+
+  uint64_t size() const { return size_; }
+  // Reads up to n bytes at offset; returns bytes read (0 at EOF). Retries short reads.
+  Result<size_t> ReadAt(uint64_t offset, void* dst, size_t n) const;
+  // Reads exactly n bytes or fails with kCorrupt (short file) / kIo.
+  Status ReadExactAt(uint64_t offset, void* dst, size_t n) const;
+
+ private:
+  ReadableFile(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  int fd_;
+  uint64_t size_;
+};
+
+// A read-only memory map of a whole file. Pages are loaded on demand, so mapping a large model
+// does not copy it. An empty file maps to an empty span.
+class MappedFile {
+ public:
+  static Result<std::unique_ptr<MappedFile>> Open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  std::string_view view() const {
+    return {reinterpret_cast<const char*>(data_), size_};
+  }
+
+ private:
+  MappedFile(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  const uint8_t* data_;
+  size_t size_;
+};
+
+// Writes a file durably and atomically: data goes to "<path>.tmp.<pid>.<n>", is fsynced, renamed
+// over `path`, and the directory is fsynced. Until Commit() succeeds, `path` is untouched; the
+// destructor removes the temp file of an uncommitted writer.
+class AtomicFileWriter {
+ public:
+  static Result<std::unique_ptr<AtomicFileWriter>> Create(const std::string& path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  Status Append(const void* data, size_t n);
+  Status Append(std::string_view s) { return Append(s.data(), s.size()); }
+  uint64_t bytes_written() const { return written_; }
+  // fsync, rename, fsync dir. After an error the target is untouched.
+  Status Commit();
+
+ private:
+  AtomicFileWriter(std::string path, std::string tmp, int fd)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
+  std::string path_;
+  std::string tmp_;
+  int fd_;
+  uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+// Convenience: atomically replace `path` with `contents`.
+Status AtomicWriteFile(const std::string& path, std::string_view contents);
+// Reads a whole (small) file. Refuses files larger than max_size with kResourceExhausted.
+Result<std::string> ReadFileToString(const std::string& path, size_t max_size = 64u << 20);
+// fsyncs the directory holding `path`, so a rename or create in it is durable.
+Status SyncParentDir(const std::string& path);
+
+}  // namespace oxide

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/file_util.hpp"
+#include "base/result.hpp"
+#include "base/sha256.hpp"
+#include "delta/patch_header.hpp"
+
+namespace oxide::delta {
+
+// Where rebuilt target bytes go, strictly in order.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual Status Write(const uint8_t* data, size_t n) = 0;
+};
+
+struct ApplyLimits {
+  // Largest zstd window the applier accepts (bytes of decoder memory). Patches needing more fail
+  // with kResourceExhausted so the caller can fall back to a full download.
+  uint64_t max_window_bytes = uint64_t{1} << 31;
+};
+
+// Push-based, streaming patch applier (zstd style): feed patch bytes as they arrive, in chunks of
+// any size, then Finish(). Memory is bounded by the format's block size and zstd window, not by
+// the model size. Reads base ranges with pread; writes target bytes to `sink` in order.
+//
+// Errors:
+//   kUnsupported        unknown magic/version/strategy/transform
+//   kCorrupt            malformed or truncated patch, checksum or target SHA-256 mismatch
+//   kFailedPrecondition base file size or SHA-256 differs from the patch header (wrong base:
+//                       fall back to a full download)
+//   kResourceExhausted  patch needs more decoder memory than `limits` allow
+//   whatever the sink returns.
+// `base` and `sink` must outlive the applier. Not thread-safe.
+class PatchApplier {
+ public:
+  static std::unique_ptr<PatchApplier> Create(const ReadableFile* base, ByteSink* sink,
+                                              ApplyLimits limits = {});
+  virtual ~PatchApplier() = default;
+
+  virtual Status Feed(const uint8_t* data, size_t n) = 0;
+  // Checks that the patch ended exactly and the target SHA-256 matches; returns that digest.
+  virtual Result<Digest> Finish() = 0;
+  // Parsed header, available once enough bytes were fed (nullptr before).
+  virtual const PatchHeader* header() const = 0;
+};
+
+struct ApplyStats {
+  PatchHeader header;
+  uint64_t patch_bytes = 0;
+};
+
+// Applies the patch file at `patch_path` to `base_path`, writing `out_path` atomically (temp file,
+// fsync, rename, fsync dir) only when the target SHA-256 matched.
+Result<ApplyStats> ApplyPatchFile(const std::string& base_path, const std::string& patch_path,
+                                  const std::string& out_path, ApplyLimits limits = {});
+
+}  // namespace oxide::delta

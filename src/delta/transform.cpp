@@ -1,0 +1,150 @@
+#include "delta/transform.hpp"
+
+#include <cstring>
+#include <type_traits>
+
+namespace oxide::delta {
+
+using format::Transform;
+
+namespace {
+
+template <class U>
+U Load(const uint8_t* p) {
+  U v;
+  std::memcpy(&v, p, sizeof(U));  // the format is little-endian, as is every supported host
+  return v;
+}
+template <class U>
+void Store(uint8_t* p, U v) {
+  std::memcpy(p, &v, sizeof(U));
+}
+
+template <class U>
+U ZigZag(U x) {
+  using S = std::make_signed_t<U>;
+  constexpr int kBits = sizeof(U) * 8;
+  return static_cast<U>((x << 1) ^ static_cast<U>(static_cast<S>(x) >> (kBits - 1)));
+}
+template <class U>
+U UnZigZag(U z) {
+  return static_cast<U>((z >> 1) ^ static_cast<U>(0 - (z & 1)));
+}
+// IEEE sign-magnitude bit pattern -> unsigned key with the same order as the float value.
+template <class U>
+U Ord(U x) {
+  constexpr U kSign = static_cast<U>(U{1} << (sizeof(U) * 8 - 1));
+  return (x & kSign) ? static_cast<U>(~x) : static_cast<U>(x | kSign);
+}
+template <class U>
+U UnOrd(U k) {
+  constexpr U kSign = static_cast<U>(U{1} << (sizeof(U) * 8 - 1));
+  return (k & kSign) ? static_cast<U>(k & ~kSign) : static_cast<U>(~k);
+}
+
+template <class U>
+void Forward(Transform t, const uint8_t* tg, const uint8_t* b, uint8_t* r, size_t elems) {
+  for (size_t i = 0; i < elems; ++i) {
+    U x = Load<U>(tg + i * sizeof(U));
+    U y = Load<U>(b + i * sizeof(U));
+    U out;
+    if (t == Transform::kSubInt) {
+      out = ZigZag<U>(static_cast<U>(x - y));
+    } else {
+      out = ZigZag<U>(static_cast<U>(Ord(x) - Ord(y)));
+    }
+    Store<U>(r + i * sizeof(U), out);
+  }
+}
+
+template <class U>
+void Inverse(Transform t, const uint8_t* r, const uint8_t* b, uint8_t* tg, size_t elems) {
+  for (size_t i = 0; i < elems; ++i) {
+    U d = UnZigZag<U>(Load<U>(r + i * sizeof(U)));
+    U y = Load<U>(b + i * sizeof(U));
+    U out;
+    if (t == Transform::kSubInt) {
+      out = static_cast<U>(y + d);
+    } else {
+      out = UnOrd<U>(static_cast<U>(Ord(y) + d));
+    }
+    Store<U>(tg + i * sizeof(U), out);
+  }
+}
+
+template <bool kForward>
+void Dispatch(Transform t, size_t width, const uint8_t* a, const uint8_t* base, uint8_t* out,
+              size_t n) {
+  size_t whole = n - n % width;
+  if (t == Transform::kXor) {
+    for (size_t i = 0; i < n; ++i) out[i] = a[i] ^ base[i];
+    return;
+  }
+  if (t == Transform::kSub8) {
+    for (size_t i = 0; i < n; ++i) {
+      out[i] = kForward ? static_cast<uint8_t>(a[i] - base[i]) : static_cast<uint8_t>(a[i] + base[i]);
+    }
+    return;
+  }
+  size_t elems = whole / width;
+  auto run = [&](auto tag) {
+    using U = decltype(tag);
+    if constexpr (kForward) {
+      Forward<U>(t, a, base, out, elems);
+    } else {
+      Inverse<U>(t, a, base, out, elems);
+    }
+  };
+  switch (width) {
+    case 1: run(uint8_t{}); break;
+    case 2: run(uint16_t{}); break;
+    case 4: run(uint32_t{}); break;
+    default: run(uint64_t{}); break;
+  }
+  for (size_t i = whole; i < n; ++i) out[i] = a[i] ^ base[i];
+}
+
+}  // namespace
+
+bool IsValidTransform(uint8_t transform, uint8_t width) {
+  if (transform < 1 || transform > format::kMaxTransform) return false;
+  return width == 1 || width == 2 || width == 4 || width == 8;
+}
+
+void ForwardTransform(Transform t, size_t width, const uint8_t* target, const uint8_t* base,
+                      uint8_t* residual, size_t n) {
+  Dispatch<true>(t, width, target, base, residual, n);
+}
+
+void InverseTransform(Transform t, size_t width, const uint8_t* residual, const uint8_t* base,
+                      uint8_t* target, size_t n) {
+  Dispatch<false>(t, width, residual, base, target, n);
+}
+
+void GroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
+  if (width <= 1) {
+    std::memcpy(out, in, n);
+    return;
+  }
+  size_t elems = n / width;
+  for (size_t k = 0; k < width; ++k) {
+    uint8_t* plane = out + k * elems;
+    for (size_t i = 0; i < elems; ++i) plane[i] = in[i * width + k];
+  }
+  std::memcpy(out + elems * width, in + elems * width, n - elems * width);
+}
+
+void UngroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
+  if (width <= 1) {
+    std::memcpy(out, in, n);
+    return;
+  }
+  size_t elems = n / width;
+  for (size_t k = 0; k < width; ++k) {
+    const uint8_t* plane = in + k * elems;
+    for (size_t i = 0; i < elems; ++i) out[i * width + k] = plane[i];
+  }
+  std::memcpy(out + elems * width, in + elems * width, n - elems * width);
+}
+
+}  // namespace oxide::delta

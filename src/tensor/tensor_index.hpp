@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace oxide::tensor {
+
+// Model container formats Oxide understands. Values are persisted (patch headers, store): never
+// renumber.
+enum class ModelFormat : uint8_t { kUnknown = 0, kOnnx = 1, kSafeTensors = 2 };
+std::string_view ToString(ModelFormat f);  // "unknown", "onnx", "safetensors"
+
+// Element types. Values are persisted: never renumber.
+enum class DType : uint8_t {
+  kUnknown = 0,
+  kF32 = 1,
+  kF16 = 2,
+  kBF16 = 3,
+  kF64 = 4,
+  kI8 = 5,
+  kI16 = 6,
+  kI32 = 7,
+  kI64 = 8,
+  kU8 = 9,
+  kU16 = 10,
+  kU32 = 11,
+  kU64 = 12,
+  kBool = 13,
+  kF8E4M3 = 14,
+  kF8E5M2 = 15,
+  kString = 16,
+  kComplex64 = 17,
+  kComplex128 = 18,
+};
+std::string_view ToString(DType d);  // SafeTensors-style names: "F32", "BF16", "I64", ...
+// Width in bytes of one element as stored in raw little-endian form; 0 when not fixed (strings).
+size_t ElementWidth(DType d);
+bool IsFloat(DType d);
+
+// How a tensor's bytes sit in the file.
+enum class Storage : uint8_t {
+  kRaw = 0,          // little-endian elements, ElementWidth(dtype) each (raw_data, SafeTensors)
+  kPackedFixed = 1,  // ONNX packed float_data/double_data: fixed-width little-endian elements
+  kPackedVarint = 2, // ONNX packed int32/int64/uint64_data: varints (opaque bytes, width 1)
+  kExternal = 3,     // ONNX external data: bytes live in another file (range is empty)
+};
+std::string_view ToString(Storage s);
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kUnknown;
+  std::vector<int64_t> dims;
+  Storage storage = Storage::kRaw;
+  uint64_t offset = 0;  // byte range of the element data inside the model file
+  uint64_t length = 0;
+  std::string external_location;  // kExternal only: the referenced file
+  // Width to group bytes by when delta-coding (ElementWidth for kRaw/kPackedFixed, else 1).
+  size_t group_width() const;
+};
+
+// The tensors found in one model file, in file order of their data (offsets ascending,
+// non-overlapping). Everything not covered by a tensor range is "framing" (graph, names, headers).
+struct TensorIndex {
+  ModelFormat format = ModelFormat::kUnknown;
+  std::vector<TensorInfo> tensors;
+};
+
+// Guesses the format from the first bytes (SafeTensors header shape, ONNX field tags); cheap.
+ModelFormat DetectFormat(std::string_view file);
+
+// Indexes a model held in memory (usually a MappedFile view). Never copies tensor data.
+//  - kUnknown format: returns an empty index (the format-agnostic path), never an error.
+//  - ONNX / SafeTensors: kCorrupt with a specific message on malformed input (truncation, length
+//    past end, varint overflow, nesting too deep, overlapping or out-of-range data, duplicate
+//    names), kUnsupported for unknown dtypes.
+Result<TensorIndex> IndexModel(std::string_view file, ModelFormat format);
+Result<TensorIndex> IndexOnnx(std::string_view file);
+Result<TensorIndex> IndexSafeTensors(std::string_view file);
+
+}  // namespace oxide::tensor

@@ -106,6 +106,11 @@ void Dispatch(Transform t, size_t width, const uint8_t* a, const uint8_t* base, 
 
 }  // namespace
 
+bool IsValidWidthByte(uint8_t b) {
+  uint8_t w = b & 0x0f;
+  return (b & 0x70) == 0 && (w == 1 || w == 2 || w == 4 || w == 8);
+}
+
 bool IsValidTransform(uint8_t transform, uint8_t width) {
   if (transform < 1 || transform > format::kMaxTransform) return false;
   return width == 1 || width == 2 || width == 4 || width == 8;
@@ -145,6 +150,89 @@ void UngroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
     for (size_t i = 0; i < elems; ++i) out[i * width + k] = plane[i];
   }
   std::memcpy(out + elems * width, in + elems * width, n - elems * width);
+}
+
+namespace {
+// Transposes an 8x8 bit matrix held in a 64-bit word (an involution).
+inline uint64_t Transpose8x8(uint64_t x) {
+  uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
+  x = x ^ t ^ (t << 7);
+  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
+  x = x ^ t ^ (t << 14);
+  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
+  return x ^ t ^ (t << 28);
+}
+}  // namespace
+
+namespace {
+template <size_t W>
+void GroupBitsW(const uint8_t* in, uint8_t* out, size_t groups) {
+  for (size_t k = 0; k < W; ++k) {
+    uint8_t* planes = out + k * 8 * groups;
+    const uint8_t* src = in + k;
+    for (size_t g = 0; g < groups; ++g, src += 8 * W) {
+      uint64_t x = 0;
+      for (size_t i = 0; i < 8; ++i) x |= static_cast<uint64_t>(src[i * W]) << (8 * i);
+      x = Transpose8x8(x);
+      for (size_t j = 0; j < 8; ++j) planes[j * groups + g] = static_cast<uint8_t>(x >> (8 * j));
+    }
+  }
+}
+
+template <size_t W>
+void UngroupBitsW(const uint8_t* in, uint8_t* out, size_t groups) {
+  for (size_t k = 0; k < W; ++k) {
+    const uint8_t* planes = in + k * 8 * groups;
+    uint8_t* dst = out + k;
+    for (size_t g = 0; g < groups; ++g, dst += 8 * W) {
+      uint64_t x = 0;
+      for (size_t j = 0; j < 8; ++j) {
+        x |= static_cast<uint64_t>(planes[j * groups + g]) << (8 * j);
+      }
+      x = Transpose8x8(x);
+      for (size_t i = 0; i < 8; ++i) dst[i * W] = static_cast<uint8_t>(x >> (8 * i));
+    }
+  }
+}
+
+template <bool kGroup>
+void BitsDispatch(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
+  size_t groups = n / width / 8;
+  switch (width) {
+    case 1: kGroup ? GroupBitsW<1>(in, out, groups) : UngroupBitsW<1>(in, out, groups); break;
+    case 2: kGroup ? GroupBitsW<2>(in, out, groups) : UngroupBitsW<2>(in, out, groups); break;
+    case 4: kGroup ? GroupBitsW<4>(in, out, groups) : UngroupBitsW<4>(in, out, groups); break;
+    default: kGroup ? GroupBitsW<8>(in, out, groups) : UngroupBitsW<8>(in, out, groups); break;
+  }
+  size_t done = groups * 8 * width;
+  std::memcpy(out + done, in + done, n - done);
+}
+}  // namespace
+
+void GroupBits(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
+  BitsDispatch<true>(in, out, n, width);
+}
+
+void UngroupBits(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
+  BitsDispatch<false>(in, out, n, width);
+}
+
+void GroupLayout(const uint8_t* in, uint8_t* out, size_t n, uint8_t width_byte) {
+  size_t w = width_byte & 0x0f;
+  if (width_byte & kBitPlaneFlag) {
+    GroupBits(in, out, n, w);
+  } else {
+    GroupPlanes(in, out, n, w);
+  }
+}
+
+void UngroupLayout(const uint8_t* in, uint8_t* out, size_t n, uint8_t width_byte) {
+  size_t w = width_byte & 0x0f;
+  if (width_byte & kBitPlaneFlag) {
+    UngroupBits(in, out, n, w);
+  } else {
+    UngroupPlanes(in, out, n, w);
+  }
 }
 
 }  // namespace oxide::delta

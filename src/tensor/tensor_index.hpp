@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -67,6 +68,9 @@ struct TensorInfo {
 struct TensorIndex {
   ModelFormat format = ModelFormat::kUnknown;
   std::vector<TensorInfo> tensors;
+  // Free-form string metadata: SafeTensors `__metadata__` (sorted by key), ONNX
+  // ModelProto.metadata_props (file order). Informational; never affects the ranges.
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 // Guesses the format from the first bytes (SafeTensors header shape, ONNX field tags); cheap.

@@ -4,20 +4,21 @@
 
 #include "base/status.hpp"
 
-// Asserts the exact error code (there is deliberately no "expect not ok").
-#define EXPECT_STATUS(expr, expected_code)                                  \
-  do {                                                                      \
-    auto oxide_st_ = (expr);                                                \
-    EXPECT_EQ(::oxide::ToString(oxide_st_.code()), ::oxide::ToString(expected_code)) \
-        << oxide_st_.ToString();                                            \
-  } while (0)
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    auto oxide_st_ = (expr);                              \
-    EXPECT_TRUE(oxide_st_.ok()) << oxide_st_.ToString();  \
-  } while (0)
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    auto oxide_st_ = (expr);                              \
-    ASSERT_TRUE(oxide_st_.ok()) << oxide_st_.ToString();  \
-  } while (0)
+namespace oxide::testing {
+
+inline ::testing::AssertionResult StatusHasCode(const char* expr, const char*, const Status& s,
+                                                ErrorCode code) {
+  if (s.code() == code) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << expr << ": expected " << ToString(code) << ", got "
+                                       << s.ToString();
+}
+
+}  // namespace oxide::testing
+
+// Asserts the exact error code (there is deliberately no "expect not ok"). Accepts `<<` context.
+#define EXPECT_STATUS(expr, expected_code) \
+  EXPECT_PRED_FORMAT2(::oxide::testing::StatusHasCode, (expr), (expected_code))
+#define ASSERT_STATUS(expr, expected_code) \
+  ASSERT_PRED_FORMAT2(::oxide::testing::StatusHasCode, (expr), (expected_code))
+#define EXPECT_OK(expr) EXPECT_STATUS((expr), ::oxide::ErrorCode::kOk)
+#define ASSERT_OK(expr) ASSERT_STATUS((expr), ::oxide::ErrorCode::kOk)

@@ -14,6 +14,7 @@ struct DiffOptions {
   bool try_binary = true;   // whole-file zstd patch-from candidate
   bool try_tensor = true;   // tensor-aware candidate (needs a recognised format)
   bool try_full = true;     // compressed full file
+  int level = 0;            // zstd level; 0 picks by size (19 up to 64 MiB, faster above)
 };
 
 struct DiffResult {

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+
+#include "base/status.hpp"
+
+namespace oxide::cli {
+
+// Options of each offline subcommand, filled by cli_main.cpp (the only TU that sees CLI11).
+struct DiffArgs {
+  std::string base, target, out;
+  int level = 0;
+  bool no_binary = false, no_tensor = false, no_full = false;
+};
+struct PatchArgs {
+  std::string base, patch, out;
+};
+struct InspectArgs {
+  std::string path;
+  bool json = false;
+};
+struct DeltaBenchArgs {
+  std::string dir;
+  bool no_external = false;
+};
+
+// Each returns OK after printing its result to stdout; errors are printed by the caller.
+Status RunDiff(const DiffArgs& a);
+Status RunPatch(const PatchArgs& a);
+Status RunInspect(const InspectArgs& a);
+Status RunDeltaBench(const DeltaBenchArgs& a);
+
+// The single mapping from error codes to process exit codes (documented in README.md).
+int ExitCodeFor(ErrorCode code);
+
+}  // namespace oxide::cli

@@ -1,0 +1,101 @@
+#include <cstdio>
+#include <string>
+
+#include "base/file_util.hpp"
+#include "cli/commands.hpp"
+#include "delta/patch_header.hpp"
+#include "tensor/tensor_index.hpp"
+
+namespace oxide::cli {
+
+namespace {
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string Dims(const tensor::TensorInfo& t) {
+  std::string s = "[";
+  for (size_t i = 0; i < t.dims.size(); ++i) s += (i ? "," : "") + std::to_string(t.dims[i]);
+  return s + "]";
+}
+
+Status InspectPatch(const std::string& head, bool json) {
+  OXIDE_ASSIGN_OR_RETURN(auto h, delta::ParsePatchHeader(head));
+  std::string strategy(delta::ToString(h.strategy));
+  if (json) {
+    std::printf(
+        "{\"kind\":\"patch\",\"version\":2,\"strategy\":\"%s\",\"base_size\":%llu,"
+        "\"base_sha256\":\"%s\",\"target_size\":%llu,\"target_sha256\":\"%s\",\"body_size\":%llu}\n",
+        strategy.c_str(), static_cast<unsigned long long>(h.base_size),
+        ToHex(h.base_sha256).c_str(), static_cast<unsigned long long>(h.target_size),
+        ToHex(h.target_sha256).c_str(), static_cast<unsigned long long>(h.body_size));
+    return Status::Ok();
+  }
+  std::printf("Oxide patch (OXDL v2)\n  strategy:      %s\n  base:          %llu bytes, sha256 %s\n"
+              "  target:        %llu bytes, sha256 %s\n  body:          %llu bytes\n",
+              strategy.c_str(), static_cast<unsigned long long>(h.base_size),
+              ToHex(h.base_sha256).c_str(), static_cast<unsigned long long>(h.target_size),
+              ToHex(h.target_sha256).c_str(), static_cast<unsigned long long>(h.body_size));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RunInspect(const InspectArgs& a) {
+  OXIDE_ASSIGN_OR_RETURN(auto file, MappedFile::Open(a.path));
+  std::string_view view = file->view();
+  if (view.substr(0, 4) == "OXDL") {
+    return InspectPatch(std::string(view.substr(0, delta::kPatchHeaderSize)), a.json);
+  }
+  auto format = tensor::DetectFormat(view);
+  OXIDE_ASSIGN_OR_RETURN(auto index, tensor::IndexModel(view, format));
+  uint64_t tensor_bytes = 0;
+  for (const auto& t : index.tensors) tensor_bytes += t.length;
+  if (a.json) {
+    std::printf("{\"kind\":\"model\",\"format\":\"%s\",\"size\":%zu,\"tensors\":[",
+                std::string(tensor::ToString(index.format)).c_str(), view.size());
+    for (size_t i = 0; i < index.tensors.size(); ++i) {
+      const auto& t = index.tensors[i];
+      std::printf("%s{\"name\":\"%s\",\"dtype\":\"%s\",\"shape\":%s,\"storage\":\"%s\","
+                  "\"offset\":%llu,\"length\":%llu,\"external\":\"%s\"}",
+                  i ? "," : "", JsonEscape(t.name).c_str(),
+                  std::string(tensor::ToString(t.dtype)).c_str(), Dims(t).c_str(),
+                  std::string(tensor::ToString(t.storage)).c_str(),
+                  static_cast<unsigned long long>(t.offset),
+                  static_cast<unsigned long long>(t.length),
+                  JsonEscape(t.external_location).c_str());
+    }
+    std::printf("]}\n");
+    return Status::Ok();
+  }
+  std::printf("%s model, %zu bytes, %zu tensors holding %llu bytes (%.1f%%)\n",
+              std::string(tensor::ToString(index.format)).c_str(), view.size(),
+              index.tensors.size(), static_cast<unsigned long long>(tensor_bytes),
+              view.empty() ? 0.0 : 100.0 * static_cast<double>(tensor_bytes) /
+                                       static_cast<double>(view.size()));
+  for (const auto& t : index.tensors) {
+    std::printf("  %-40s %-8s %-18s %-13s @%-10llu %llu bytes%s%s\n", t.name.c_str(),
+                std::string(tensor::ToString(t.dtype)).c_str(), Dims(t).c_str(),
+                std::string(tensor::ToString(t.storage)).c_str(),
+                static_cast<unsigned long long>(t.offset),
+                static_cast<unsigned long long>(t.length),
+                t.external_location.empty() ? "" : " external: ", t.external_location.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace oxide::cli

@@ -1,0 +1,208 @@
+#include "delta/build/patch_builder.hpp"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "base/file_util.hpp"
+#include "delta/build/tensor_encoder.hpp"
+#include "delta/build/tensor_plan.hpp"
+#include "delta/build/zstd_encoder.hpp"
+#include "delta/patch_applier.hpp"
+#include "tensor/tensor_index.hpp"
+
+namespace oxide::delta {
+
+namespace {
+
+using internal::ZstdParams;
+
+// Above this size the slow, strong zstd levels cost more time than they save bytes.
+constexpr uint64_t kStrongLevelLimit = 64ull << 20;
+
+int WindowLogFor(uint64_t bytes) {
+  int log = 10;
+  while (log < 31 && (uint64_t{1} << log) < bytes) ++log;
+  return log;
+}
+
+struct Candidate {
+  Strategy strategy;
+  std::string body;
+  Status status;
+};
+
+Candidate BuildTensor(std::string_view base, std::string_view target, uint64_t* size_out,
+                      const DiffOptions& opt, internal::TensorEncodeStats* es) {
+  Candidate c{Strategy::kTensor, {}, {}};
+  auto tf = tensor::DetectFormat(target);
+  auto bf = tensor::DetectFormat(base);
+  if (tf == tensor::ModelFormat::kUnknown || tf != bf) {
+    c.status = Unsupported("tensor strategy needs both files in the same known format");
+    return c;
+  }
+  auto bi = tensor::IndexModel(base, bf);
+  auto ti = tensor::IndexModel(target, tf);
+  if (!bi.ok() || !ti.ok()) {
+    c.status = (bi.ok() ? ti.status() : bi.status()).WithContext("tensor index");
+    return c;
+  }
+  internal::PlanStats ps;
+  auto segments = internal::PlanTensorPatch(base, *bi, target, *ti, &ps);
+  int level = opt.level > 0 ? opt.level : (target.size() <= kStrongLevelLimit ? 19 : 6);
+  auto body = internal::EncodeTensorBody(base, target, segments, level, es);
+  if (!body.ok()) {
+    c.status = body.status();
+    return c;
+  }
+  c.body = std::move(*body);
+  *size_out = c.body.size() + kPatchHeaderSize;
+  return c;
+}
+
+Candidate BuildBinary(std::string_view base, std::string_view target, uint64_t* size_out,
+                      const DiffOptions& opt) {
+  Candidate c{Strategy::kBinary, {}, {}};
+  if (base.size() + target.size() > (uint64_t{1} << 31)) {
+    c.status = Unsupported("binary strategy is limited to 2 GiB of base + target");
+    return c;
+  }
+  ZstdParams p;
+  bool strong = target.size() <= kStrongLevelLimit;
+  p.level = opt.level > 0 ? opt.level : (strong ? 19 : 3);
+  p.window_log = std::max(WindowLogFor(base.size() + target.size()), 17);
+  p.long_distance = true;
+  p.workers = p.level >= 16 ? 1 : 0;  // single-threaded high levels lose the prefix (zstd #4093)
+  auto body = internal::ZstdCompress(target, p, base);
+  if (!body.ok()) {
+    c.status = body.status();
+    return c;
+  }
+  c.body = std::move(*body);
+  *size_out = c.body.size() + kPatchHeaderSize;
+  return c;
+}
+
+Candidate BuildFull(std::string_view target, uint64_t* size_out, const DiffOptions& opt) {
+  Candidate c{Strategy::kFull, {}, {}};
+  ZstdParams p;
+  p.level = opt.level > 0 ? opt.level : (target.size() <= kStrongLevelLimit ? 19 : 3);
+  p.workers = target.size() > (8u << 20) ? 1 : 0;
+  auto body = internal::ZstdCompress(target, p);
+  if (!body.ok()) {
+    c.status = body.status();
+    return c;
+  }
+  c.body = std::move(*body);
+  *size_out = c.body.size() + kPatchHeaderSize;
+  return c;
+}
+
+class HashSink final : public ByteSink {
+ public:
+  Status Write(const uint8_t*, size_t) override { return Status::Ok(); }
+};
+
+// Applies `patch` to `base` and checks the target digest (the applier itself compares it).
+Status Verify(std::string_view base, const std::string& patch) {
+  auto src = BaseSource::FromMemory(base);
+  HashSink sink;
+  ApplyLimits limits;
+  limits.base_verified = true;
+  auto applier = PatchApplier::Create(src.get(), &sink, limits);
+  OXIDE_RETURN_IF_ERROR(
+      applier->Feed(reinterpret_cast<const uint8_t*>(patch.data()), patch.size()));
+  return applier->Finish().status();
+}
+
+}  // namespace
+
+Result<DiffResult> BuildPatch(std::string_view base, std::string_view target,
+                              const DiffOptions& options) {
+  DiffResult result;
+  PatchHeader h;
+  h.base_size = base.size();
+  h.target_size = target.size();
+  h.format_hint = static_cast<uint8_t>(tensor::DetectFormat(target));
+  {
+    std::thread hasher([&] { h.base_sha256 = Sha256::Of(base.data(), base.size()); });
+    h.target_sha256 = Sha256::Of(target.data(), target.size());
+    hasher.join();
+  }
+
+  std::vector<Candidate> cands;
+  Candidate tensor_c{Strategy::kTensor, {}, Unsupported("not tried")};
+  Candidate binary_c{Strategy::kBinary, {}, Unsupported("not tried")};
+  bool binary = options.try_binary && !base.empty();
+  internal::TensorEncodeStats es;
+  if (target.size() <= kStrongLevelLimit || !options.try_tensor) {
+    // Small models: build both candidates side by side; the binary one is cheap here.
+    std::thread worker;
+    if (binary && options.threads > 1) {
+      worker = std::thread(
+          [&] { binary_c = BuildBinary(base, target, &result.binary_candidate, options); });
+    }
+    if (options.try_tensor) {
+      tensor_c = BuildTensor(base, target, &result.tensor_candidate, options, &es);
+    }
+    if (worker.joinable()) {
+      worker.join();
+    } else if (binary) {
+      binary_c = BuildBinary(base, target, &result.binary_candidate, options);
+    }
+  } else {
+    // Large models: the whole-file candidate costs seconds per GB. It can only win where the
+    // tensor plan had to ship bytes it could not relate to the base (new or unmatched tensors,
+    // changed framing), so it is built only when those exceed 1% of the target.
+    tensor_c = BuildTensor(base, target, &result.tensor_candidate, options, &es);
+    bool explained = tensor_c.status.ok() && es.literal_bytes * 100 <= target.size();
+    if (binary && !explained) {
+      binary_c = BuildBinary(base, target, &result.binary_candidate, options);
+    }
+  }
+  if (tensor_c.status.ok()) cands.push_back(std::move(tensor_c));
+  if (binary_c.status.ok()) cands.push_back(std::move(binary_c));
+  // A full file only wins when no base-aware candidate got below half the target: zstd with the
+  // base as prefix is never meaningfully larger than zstd without it.
+  uint64_t best = target.size();
+  for (const auto& c : cands) best = std::min<uint64_t>(best, c.body.size());
+  if (options.try_full && (cands.empty() || best * 2 > target.size())) {
+    Candidate full = BuildFull(target, &result.full_candidate, options);
+    if (!full.status.ok()) return full.status;
+    cands.push_back(std::move(full));
+  }
+  if (cands.empty()) return InvalidArgument("no patch strategy is enabled");
+  std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+    return a.body.size() < b.body.size();
+  });
+  Status last = Internal("no candidate");
+  for (auto& c : cands) {
+    h.strategy = c.strategy;
+    h.body_size = c.body.size();
+    std::string patch = EncodePatchHeader(h);
+    patch += c.body;
+    last = Verify(base, patch);
+    if (last.ok()) {
+      result.header = h;
+      result.patch = std::move(patch);
+      return result;
+    }
+  }
+  return Internal("no candidate patch rebuilt the target: " + last.ToString());
+}
+
+Result<DiffResult> BuildPatchFile(const std::string& base_path, const std::string& target_path,
+                                  const std::string& out_path, const DiffOptions& options) {
+  std::unique_ptr<MappedFile> base;
+  if (!base_path.empty()) {
+    OXIDE_ASSIGN_OR_RETURN(base, MappedFile::Open(base_path));
+  }
+  OXIDE_ASSIGN_OR_RETURN(auto target, MappedFile::Open(target_path));
+  OXIDE_ASSIGN_OR_RETURN(auto result,
+                         BuildPatch(base ? base->view() : std::string_view(), target->view(),
+                                    options));
+  OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out_path, result.patch));
+  return result;
+}
+
+}  // namespace oxide::delta

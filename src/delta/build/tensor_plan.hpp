@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "tensor/tensor_index.hpp"
+
+namespace oxide::delta::internal {
+
+// One piece of the target, in target order. Segments tile the target exactly.
+struct Segment {
+  enum class Kind : uint8_t { kCopy, kDelta, kLiteral };
+  Kind kind = Kind::kLiteral;
+  uint64_t target_offset = 0;
+  uint64_t length = 0;
+  uint64_t base_offset = 0;  // kCopy, kDelta
+  uint8_t width = 1;         // element width for plane grouping (kDelta, kLiteral)
+  bool is_float = false;     // enables the float-ordered transform
+};
+
+struct PlanStats {
+  size_t matched_by_name = 0;
+  size_t matched_by_content = 0;
+  size_t matched_by_shape = 0;
+  size_t resized = 0;
+  size_t unmatched = 0;
+};
+
+// Matches target tensors to base tensors (name, then content, then dtype+shape) and lays out
+// the target as copy / delta / literal segments. Framing bytes between tensors are aligned with
+// the corresponding base framing (common prefix and suffix become copies). Adjacent copies of
+// contiguous base ranges are merged.
+std::vector<Segment> PlanTensorPatch(std::string_view base, const tensor::TensorIndex& base_index,
+                                     std::string_view target,
+                                     const tensor::TensorIndex& target_index, PlanStats* stats);
+
+}  // namespace oxide::delta::internal

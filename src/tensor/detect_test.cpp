@@ -1,0 +1,48 @@
+#include <gtest/gtest.h>
+
+#include "tensor/tensor_index.hpp"
+#include "testing/onnx_builder.hpp"
+#include "testing/safetensors_builder.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::tensor {
+namespace {
+
+TEST(DetectFormatTest, RecognisesBuilderOutput) {
+  EXPECT_EQ(DetectFormat(oxide::testing::SampleOnnxModel()), ModelFormat::kOnnx);
+  EXPECT_EQ(DetectFormat(oxide::testing::SampleSafetensors()), ModelFormat::kSafeTensors);
+}
+
+TEST(DetectFormatTest, EverythingElseIsUnknown) {
+  const std::string not_models[] = {
+      "", "hello world", std::string(64, '\0'),
+      std::string("\x08\x08", 2),                          // ir_version but no graph
+      std::string("\x08\x08\x3a\x05" "ab", 6),             // graph truncated
+      std::string("\x08\x00\x3a\x00", 4),                  // ir_version 0
+      oxide::testing::SafetensorsBuilder::Assemble("[]", ""),  // header not an object
+  };
+  for (const std::string& f : not_models) EXPECT_EQ(DetectFormat(f), ModelFormat::kUnknown);
+}
+
+TEST(IndexModelTest, DispatchesByFormat) {
+  Result<TensorIndex> unknown = IndexModel("anything at all", ModelFormat::kUnknown);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->format, ModelFormat::kUnknown);
+  EXPECT_TRUE(unknown->tensors.empty());
+  const std::string onnx = oxide::testing::SampleOnnxModel();
+  Result<TensorIndex> r = IndexModel(onnx, DetectFormat(onnx));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->format, ModelFormat::kOnnx);
+  EXPECT_STATUS(IndexModel("garbage", ModelFormat::kSafeTensors).status(), ErrorCode::kCorrupt);
+}
+
+TEST(TensorIndexEnumsTest, Names) {
+  EXPECT_EQ(ToString(ModelFormat::kOnnx), "onnx");
+  EXPECT_EQ(ToString(ModelFormat::kSafeTensors), "safetensors");
+  EXPECT_EQ(ToString(Storage::kPackedVarint), "packed_varint");
+  EXPECT_EQ(ElementWidth(DType::kComplex128), 16u);
+  EXPECT_EQ(ElementWidth(DType::kString), 0u);
+}
+
+}  // namespace
+}  // namespace oxide::tensor

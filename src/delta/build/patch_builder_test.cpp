@@ -191,3 +191,26 @@ TEST(ApplyLimits, TooSmallWindowIsResourceExhausted) {
 
 }  // namespace
 }  // namespace oxide::delta
+
+namespace oxide::delta {
+namespace {
+
+TEST(PatchBuilder, ReorderedAndConcatenatedWeightsComeFromTheBase) {
+  // A re-export: tensors renamed, re-ordered, and two of them concatenated into one, with a
+  // different shape, so neither name, content nor shape matching can pair them.
+  std::string a = testing::RandomNormalF32(4096, 11), b = testing::RandomNormalF32(4096, 12);
+  std::string c = testing::RandomNormalF32(2048, 13);
+  testing::SafetensorsBuilder v1;
+  v1.AddTensor("a", DType::kF32, {64, 64}, a).AddTensor("b", DType::kF32, {64, 64}, b);
+  v1.AddTensor("c", DType::kF32, {2048}, c);
+  testing::SafetensorsBuilder v2;
+  v2.AddTensor("fused", DType::kF32, {128, 64}, b + a).AddTensor("c2", DType::kF32, {32, 64}, c);
+  std::string base = v1.Build(), target = v2.Build();
+  auto d = BuildPatch(base, target, Only(Strategy::kTensor));
+  ASSERT_OK(d.status());
+  EXPECT_LT(d->patch.size(), 1000u) << "the fused tensor must be copied from the base";
+  EXPECT_EQ(*Apply(base, d->patch, 333), target);
+}
+
+}  // namespace
+}  // namespace oxide::delta

@@ -1,5 +1,7 @@
 #include "delta/build/tensor_plan.hpp"
 
+#include "delta/build/block_matcher.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -198,7 +200,39 @@ std::vector<Segment> PlanTensorPatch(std::string_view base, const TensorIndex& b
   size_t g = std::min(gap_rank, base_gap_after.size() - 1);
   auto [c, d] = base_gap_after[g];
   planner.AddFraming(cur, target.size(), c, d);
-  return planner.Take();
+  std::vector<Segment> planned = planner.Take();
+
+  // Bytes still shipped as literals may exist elsewhere in the base (re-ordered or concatenated
+  // weights, moved framing): search the base tensors nobody claimed and the base framing.
+  std::vector<bool> claimed(bi.tensors.size(), false);
+  for (int m : match) {
+    if (m >= 0) claimed[static_cast<size_t>(m)] = true;
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> regions(base_gap_after.begin(),
+                                                     base_gap_after.end());
+  for (size_t j = 0; j < bi.tensors.size(); ++j) {
+    if (!claimed[j] && Indexable(bi.tensors[j])) {
+      regions.emplace_back(bi.tensors[j].offset, bi.tensors[j].offset + bi.tensors[j].length);
+    }
+  }
+  bool any_literal = false;
+  for (const auto& sgm : planned) {
+    any_literal |= sgm.kind == Kind::kLiteral && sgm.length >= BlockMatcher::kBlock;
+  }
+  if (!any_literal) return planned;
+  BlockMatcher matcher(base, target, regions);
+  Planner merged(base, target, st);
+  std::vector<Segment> pieces;
+  for (const auto& sgm : planned) {
+    if (sgm.kind != Kind::kLiteral) {
+      merged.Add(sgm);
+      continue;
+    }
+    pieces.clear();
+    matcher.Split(sgm, &pieces);
+    for (const auto& piece : pieces) merged.Add(piece);
+  }
+  return merged.Take();
 }
 
 }  // namespace oxide::delta::internal

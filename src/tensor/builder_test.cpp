@@ -1,8 +1,8 @@
 // The test builders are shared with other modules' tests (delta round trips), so their data
 // helpers get their own checks here.
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "testing/onnx_builder.hpp"
 #include "testing/safetensors_builder.hpp"

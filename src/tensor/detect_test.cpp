@@ -15,10 +15,14 @@ TEST(DetectFormatTest, RecognisesBuilderOutput) {
 
 TEST(DetectFormatTest, EverythingElseIsUnknown) {
   const std::string not_models[] = {
-      "", "hello world", std::string(64, '\0'),
-      std::string("\x08\x08", 2),                          // ir_version but no graph
-      std::string("\x08\x08\x3a\x05" "ab", 6),             // graph truncated
-      std::string("\x08\x00\x3a\x00", 4),                  // ir_version 0
+      "",
+      "hello world",
+      std::string(64, '\0'),
+      std::string("\x08\x08", 2),  // ir_version but no graph
+      std::string("\x08\x08\x3a\x05"
+                  "ab",
+                  6),                                          // graph truncated
+      std::string("\x08\x00\x3a\x00", 4),                      // ir_version 0
       oxide::testing::SafetensorsBuilder::Assemble("[]", ""),  // header not an object
   };
   for (const std::string& f : not_models) EXPECT_EQ(DetectFormat(f), ModelFormat::kUnknown);

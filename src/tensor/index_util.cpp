@@ -60,10 +60,9 @@ Result<std::vector<TensorInfo>> AssignUniqueNames(std::vector<NamedTensor> found
 }
 
 Status SortAndCheckRanges(std::vector<TensorInfo>* tensors, uint64_t file_size) {
-  std::stable_sort(tensors->begin(), tensors->end(),
-                   [](const TensorInfo& a, const TensorInfo& b) {
-                     return a.offset != b.offset ? a.offset < b.offset : a.length < b.length;
-                   });
+  std::stable_sort(tensors->begin(), tensors->end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return a.offset != b.offset ? a.offset < b.offset : a.length < b.length;
+  });
   uint64_t prev_end = 0;
   const TensorInfo* prev = nullptr;
   for (const TensorInfo& t : *tensors) {

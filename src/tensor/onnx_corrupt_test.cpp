@@ -62,10 +62,14 @@ TEST(OnnxCorruptTest, MalformedModels) {
       {"varint overflow", ModelWith(std::string("\x28") + std::string(11, '\x80'))},
       {"group wire type", ModelWith("\x3b")},
       {"field number zero", ModelWith(std::string("\x02\x00", 2))},
-      {"nested length past end",
-       ModelWith(ProtoWriter().Bytes(7, std::string("\x2a\x10" "short", 7)).str())},
+      {"nested length past end", ModelWith(ProtoWriter()
+                                               .Bytes(7, std::string("\x2a\x10"
+                                                                     "short",
+                                                                     7))
+                                               .str())},
       {"packed float_data not a multiple of 4",
-       ModelWith(ProtoWriter().Bytes(7, ProtoWriter().Bytes(5, bad_float_tensor.str()).str()).str())},
+       ModelWith(
+           ProtoWriter().Bytes(7, ProtoWriter().Bytes(5, bad_float_tensor.str()).str()).str())},
       {"external tensor without location",
        ModelWith(ProtoWriter().Bytes(7, ProtoWriter().Bytes(5, no_location.str()).str()).str())},
   };

@@ -7,78 +7,30 @@
 #include <vector>
 
 #include "tensor/index_util.hpp"
+#include "tensor/onnx_fields.hpp"
 #include "tensor/tensor_index.hpp"
 #include "tensor/wire_reader.hpp"
 
 namespace oxide::tensor {
 namespace {
 
+using internal::FromOnnxDataType;
 using internal::WireField;
 using internal::WireReader;
 using internal::WireType;
+namespace model_f = internal::model_f;
+namespace graph_f = internal::graph_f;
+namespace node_f = internal::node_f;
+namespace attr_f = internal::attr_f;
+namespace tensor_f = internal::tensor_f;
+namespace sparse_f = internal::sparse_f;
+namespace function_f = internal::function_f;
+namespace training_f = internal::training_f;
+namespace entry_f = internal::entry_f;
 
 // A graph nested inside a node attribute counts one level; real models use a handful
 // (If inside Loop inside If). The limit bounds recursion on hostile input.
 constexpr int kMaxGraphDepth = 64;
-
-// Field numbers from onnx.proto. Only the fields that lead to tensors are listed; everything
-// else is skipped by wire type and stays framing.
-namespace model_f {
-constexpr uint32_t kIrVersion = 1, kGraph = 7, kMetadataProps = 14, kTrainingInfo = 20,
-                   kFunctions = 25;
-}
-namespace graph_f {
-constexpr uint32_t kNode = 1, kInitializer = 5, kSparseInitializer = 15;
-}
-namespace node_f {
-constexpr uint32_t kName = 3, kAttribute = 5;
-}
-namespace attr_f {
-constexpr uint32_t kName = 1, kT = 5, kG = 6, kTensors = 10, kGraphs = 11, kSparseTensor = 22,
-                   kSparseTensors = 23;
-}
-namespace tensor_f {
-constexpr uint32_t kDims = 1, kDataType = 2, kFloatData = 4, kInt32Data = 5, kInt64Data = 7,
-                   kName = 8, kRawData = 9, kDoubleData = 10, kUint64Data = 11,
-                   kExternalData = 13, kDataLocation = 14;
-}
-namespace sparse_f {
-constexpr uint32_t kValues = 1, kIndices = 2;
-}
-namespace function_f {
-constexpr uint32_t kName = 1, kNode = 7, kAttributeProto = 11;
-}
-namespace training_f {
-constexpr uint32_t kInitialization = 1, kAlgorithm = 2;
-}
-namespace entry_f {
-constexpr uint32_t kKey = 1, kValue = 2;
-}
-constexpr uint64_t kDataLocationExternal = 1;
-
-DType FromOnnxDataType(uint64_t t) {
-  switch (t) {
-    case 1: return DType::kF32;
-    case 2: return DType::kU8;
-    case 3: return DType::kI8;
-    case 4: return DType::kU16;
-    case 5: return DType::kI16;
-    case 6: return DType::kI32;
-    case 7: return DType::kI64;
-    case 8: return DType::kString;
-    case 9: return DType::kBool;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    case 12: return DType::kU32;
-    case 13: return DType::kU64;
-    case 14: return DType::kComplex64;
-    case 15: return DType::kComplex128;
-    case 16: return DType::kBF16;
-    case 17: return DType::kF8E4M3;
-    case 19: return DType::kF8E5M2;
-    default: return DType::kUnknown;  // newer types (int4, float4, ...) are still indexed
-  }
-}
 
 bool IsLen(const WireField& f, uint32_t number) {
   return f.number == number && f.type == WireType::kLengthDelimited;
@@ -216,8 +168,8 @@ Status OnnxWalker::WalkAttribute(std::string_view msg, const std::string& owner,
     OXIDE_RETURN_IF_ERROR(first.Next(&f));
     if (IsLen(f, attr_f::kName)) name = f.payload;
   }
-  const std::string base = internal::JoinName(
-      owner, name.empty() ? "#" + std::to_string(index) : std::string(name));
+  const std::string base =
+      internal::JoinName(owner, name.empty() ? "#" + std::to_string(index) : std::string(name));
   size_t tensors = 0, graphs = 0, sparse = 0;
   auto nth = [&base](size_t* n) { return base + "[" + std::to_string((*n)++) + "]"; };
   WireReader r = Reader(msg);
@@ -259,8 +211,8 @@ Status OnnxWalker::WalkFunction(std::string_view msg, size_t index) {
     OXIDE_RETURN_IF_ERROR(first.Next(&f));
     if (IsLen(f, function_f::kName)) name = f.payload;
   }
-  const std::string path = internal::ShortenName(
-      name.empty() ? "fn#" + std::to_string(index) : "fn:" + std::string(name));
+  const std::string path = internal::ShortenName(name.empty() ? "fn#" + std::to_string(index)
+                                                              : "fn:" + std::string(name));
   const std::string defaults = internal::JoinName(path, "default");
   size_t node_index = 0, attr_index = 0;
   WireReader r = Reader(msg);
@@ -353,7 +305,7 @@ Status OnnxWalker::WalkTensor(std::string_view msg, const std::string& synthetic
   }
   t.name = name->empty() ? synthetic : *name;
   const bool keeps_name = fixed && !name->empty();
-  if (data_location == kDataLocationExternal) {
+  if (data_location == internal::kDataLocationExternal) {
     if (location.empty()) return Corrupt("external tensor '" + t.name + "' has no location");
     t.storage = Storage::kExternal;
     t.external_location = std::move(location);
@@ -390,8 +342,7 @@ Status OnnxWalker::WalkSparse(std::string_view msg, const std::string& synthetic
   for (std::string_view v : values) {
     OXIDE_RETURN_IF_ERROR(WalkTensor(v, synthetic, fixed, name));
   }
-  const std::string indices_name =
-      internal::JoinName(name->empty() ? synthetic : *name, "indices");
+  const std::string indices_name = internal::JoinName(name->empty() ? synthetic : *name, "indices");
   for (std::string_view i : indices) {
     std::string ignored;
     OXIDE_RETURN_IF_ERROR(WalkTensor(i, indices_name, false, &ignored));

@@ -188,6 +188,25 @@ TEST(OnnxIndexTest, FunctionsAreWalked) {
   EXPECT_EQ(Slice(model, *f), F32Bytes({1.0f, 2.0f}));
 }
 
+TEST(OnnxIndexTest, TrainingGraphsAndFunctionDefaultAttributes) {
+  OnnxGraph init("init");
+  init.AddInitializer("step", DType::kI64, {1}, I64Bytes({0}));
+  OnnxTensor def;
+  def.dims = {1};
+  def.raw = F32Bytes({0.5f});
+  ProtoWriter training, function;
+  training.Bytes(1, init.Encode());  // TrainingInfoProto.initialization
+  function.Bytes(1, "Fn").Bytes(11, oxide::testing::TensorAttr("alpha", def));  // attribute_proto
+  OnnxBuilder b;
+  b.AddRawModelBytes(ProtoWriter().Bytes(20, training.str()).Bytes(25, function.str()).str());
+  const std::string model = b.Build();
+  const TensorIndex index = MustIndex(model);
+  ASSERT_EQ(index.tensors.size(), 2u);
+  ASSERT_NE(Find(index, "step"), nullptr);
+  ASSERT_NE(Find(index, "fn:Fn/default/alpha"), nullptr);
+  EXPECT_EQ(Slice(model, *Find(index, "fn:Fn/default/alpha")), F32Bytes({0.5f}));
+}
+
 TEST(OnnxIndexTest, SparseInitializer) {
   OnnxTensor values, indices;
   values.name = "sp";
@@ -277,13 +296,13 @@ TEST(OnnxIndexTest, DuplicateInitializerNamesAreCorrupt) {
 
 TEST(OnnxIndexTest, DataTypeMapping) {
   const std::pair<int, DType> kTable[] = {
-      {1, DType::kF32},        {2, DType::kU8},          {3, DType::kI8},
-      {4, DType::kU16},        {5, DType::kI16},         {6, DType::kI32},
-      {7, DType::kI64},        {8, DType::kString},      {9, DType::kBool},
-      {10, DType::kF16},       {11, DType::kF64},        {12, DType::kU32},
-      {13, DType::kU64},       {14, DType::kComplex64},  {15, DType::kComplex128},
-      {16, DType::kBF16},      {17, DType::kF8E4M3},     {19, DType::kF8E5M2},
-      {0, DType::kUnknown},    {18, DType::kUnknown},    {21, DType::kUnknown},
+      {1, DType::kF32},        {2, DType::kU8},         {3, DType::kI8},
+      {4, DType::kU16},        {5, DType::kI16},        {6, DType::kI32},
+      {7, DType::kI64},        {8, DType::kString},     {9, DType::kBool},
+      {10, DType::kF16},       {11, DType::kF64},       {12, DType::kU32},
+      {13, DType::kU64},       {14, DType::kComplex64}, {15, DType::kComplex128},
+      {16, DType::kBF16},      {17, DType::kF8E4M3},    {19, DType::kF8E5M2},
+      {0, DType::kUnknown},    {18, DType::kUnknown},   {21, DType::kUnknown},
       {1000, DType::kUnknown},
   };
   for (const auto& [onnx_type, dtype] : kTable) {
@@ -292,6 +311,18 @@ TEST(OnnxIndexTest, DataTypeMapping) {
     tensor.Varint(1, 1).Varint(2, static_cast<uint64_t>(onnx_type)).Bytes(8, "t").Bytes(9, "ab");
     OnnxBuilder b;
     b.AddRawBytes(ProtoWriter().Bytes(5, tensor.str()).str());
+    const TensorIndex index = MustIndex(b.Build());
+    ASSERT_EQ(index.tensors.size(), 1u);
+    EXPECT_EQ(index.tensors[0].dtype, dtype);
+  }
+}
+
+TEST(OnnxIndexTest, BuilderDTypesRoundTrip) {
+  for (int v = 1; v <= static_cast<int>(DType::kComplex128); ++v) {
+    const auto dtype = static_cast<DType>(v);
+    SCOPED_TRACE(ToString(dtype));
+    OnnxBuilder b;
+    b.AddInitializer("t", dtype, {1}, "abcd");
     const TensorIndex index = MustIndex(b.Build());
     ASSERT_EQ(index.tensors.size(), 1u);
     EXPECT_EQ(index.tensors[0].dtype, dtype);
@@ -312,10 +343,10 @@ TEST(OnnxIndexTest, SampleModelCoversEveryLocationAndIsStableUnderFineTuning) {
   }
   EXPECT_NE(base, tuned);
   EXPECT_EQ(a.metadata.size(), 1u);
-  for (const char* name : {"conv.weight", "scale", "shape", "big.weight", "sparse.weight",
-                           "sparse.weight/indices", "main/const0/value", "body.weight",
-                           "main/if0/then_branch/loop0/body/#0/value",
-                           "main/if0/else_branch/else_const/value", "fn:LocalFn/fn_const/value"}) {
+  for (const char* name :
+       {"conv.weight", "scale", "shape", "big.weight", "sparse.weight", "sparse.weight/indices",
+        "main/const0/value", "body.weight", "main/if0/then_branch/loop0/body/#0/value",
+        "main/if0/else_branch/else_const/value", "fn:LocalFn/fn_const/value"}) {
     EXPECT_NE(Find(a, name), nullptr) << name;
   }
 }

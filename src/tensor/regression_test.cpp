@@ -1,12 +1,12 @@
 // Replays committed inputs (golden must-reject cases, fuzzer crashes and seeds) through the
 // indexers, and regenerates the tensor seeds / must-reject files on request:
 //   OXIDE_REGENERATE_TEST_DATA=1 oxide_tensor_test --gtest_filter='TestData.Regenerate'
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/file_util.hpp"
 #include "tensor/tensor_index.hpp"

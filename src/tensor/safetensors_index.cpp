@@ -2,11 +2,10 @@
 // buffer. nlohmann is used only here, in non-throwing mode, and anything it might still throw
 // is turned into kCorrupt at this edge.
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_set>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/coding.hpp"
 #include "tensor/index_util.hpp"
@@ -28,10 +27,10 @@ Result<DType> ParseDType(const std::string& s) {
     std::string_view name;
     DType dtype;
   } kTable[] = {
-      {"F64", DType::kF64},   {"F32", DType::kF32},   {"F16", DType::kF16},
-      {"BF16", DType::kBF16}, {"I64", DType::kI64},   {"I32", DType::kI32},
-      {"I16", DType::kI16},   {"I8", DType::kI8},     {"U8", DType::kU8},
-      {"U16", DType::kU16},   {"U32", DType::kU32},   {"U64", DType::kU64},
+      {"F64", DType::kF64},   {"F32", DType::kF32},        {"F16", DType::kF16},
+      {"BF16", DType::kBF16}, {"I64", DType::kI64},        {"I32", DType::kI32},
+      {"I16", DType::kI16},   {"I8", DType::kI8},          {"U8", DType::kU8},
+      {"U16", DType::kU16},   {"U32", DType::kU32},        {"U64", DType::kU64},
       {"BOOL", DType::kBool}, {"F8_E4M3", DType::kF8E4M3}, {"F8_E5M2", DType::kF8E5M2},
   };
   for (const auto& e : kTable) {
@@ -91,8 +90,8 @@ Status ParseMetadata(const Json& j, TensorIndex* index) {
   return Status::Ok();
 }
 
-Status ParseTensor(const std::string& name, const Json& j, uint64_t data_start,
-                   uint64_t data_size, TensorInfo* t) {
+Status ParseTensor(const std::string& name, const Json& j, uint64_t data_start, uint64_t data_size,
+                   TensorInfo* t) {
   t->name = name;
   if (!j.is_object()) return Corrupt("entry is not an object");
   const auto dtype = j.find("dtype");

@@ -38,12 +38,13 @@ TEST(SafeTensorsIndexTest, IndexesTensorsAndMetadata) {
 
 TEST(SafeTensorsIndexTest, EveryDTypeWithItsWidth) {
   const std::pair<const char*, size_t> kTypes[] = {
-      {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4},
-      {"I16", 2}, {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
-      {"U16", 2}, {"U32", 4}, {"U64", 8},
+      {"F64", 8},     {"F32", 4},     {"F16", 2}, {"BF16", 2}, {"I64", 8},
+      {"I32", 4},     {"I16", 2},     {"I8", 1},  {"U8", 1},   {"BOOL", 1},
+      {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"U16", 2}, {"U32", 4},  {"U64", 8},
   };
   SafetensorsBuilder b;
-  for (const auto& [name, width] : kTypes) b.AddTensor(name, name, {2}, std::string(2 * width, 'x'));
+  for (const auto& [name, width] : kTypes)
+    b.AddTensor(name, name, {2}, std::string(2 * width, 'x'));
   Result<TensorIndex> r = IndexSafeTensors(b.Build());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->tensors.size(), std::size(kTypes));
@@ -95,7 +96,8 @@ TEST(SafeTensorsIndexTest, MalformedFiles) {
        WithHeader("{" + t + R"(,"u":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})"),
        ErrorCode::kCorrupt},
       {"size not shape times width",
-       WithHeader(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})"), ErrorCode::kCorrupt},
+       WithHeader(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})"),
+       ErrorCode::kCorrupt},
       {"begin after end", WithHeader(R"({"t":{"dtype":"U8","shape":[0],"data_offsets":[8,4]}})"),
        ErrorCode::kCorrupt},
       {"end past data", WithHeader(R"({"t":{"dtype":"U8","shape":[4],"data_offsets":[14,18]}})"),

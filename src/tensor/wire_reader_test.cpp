@@ -47,10 +47,16 @@ TEST(WireReaderTest, RejectsMalformedFields) {
       {"start group", std::string("\x0b", 1)},
       {"end group", std::string("\x0c", 1)},
       {"wire type 6", std::string("\x0e", 1)},
-      {"length past end", std::string("\x0a\x05" "abc", 5)},
+      {"length past end", std::string("\x0a\x05"
+                                      "abc",
+                                      5)},
       {"huge length", std::string("\x0a") + std::string(9, '\xff') + "\x01"},
-      {"truncated fixed64", std::string("\x09" "1234567", 8)},
-      {"truncated fixed32", std::string("\x0d" "123", 4)},
+      {"truncated fixed64", std::string("\x09"
+                                        "1234567",
+                                        8)},
+      {"truncated fixed32", std::string("\x0d"
+                                        "123",
+                                        4)},
       {"field number past 29 bits", std::string("\xf8\xff\xff\xff\x7f\x00", 6)},
   };
   for (const Case& c : cases) {
@@ -62,7 +68,10 @@ TEST(WireReaderTest, RejectsMalformedFields) {
 }
 
 TEST(WireReaderTest, ErrorNamesTheFileOffset) {
-  const std::string bytes("\x0a\x05" "abc", 5);
+  const std::string bytes(
+      "\x0a\x05"
+      "abc",
+      5);
   WireReader r(bytes, 1000);
   WireField f;
   Status s = r.Next(&f);

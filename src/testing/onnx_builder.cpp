@@ -1,6 +1,7 @@
 #include "testing/onnx_builder.hpp"
 
 #include <cstring>
+#include <iterator>
 
 #include "base/coding.hpp"
 
@@ -19,13 +20,13 @@ constexpr uint32_t kNodeInput = 1, kNodeOutput = 2, kNodeName = 3, kNodeOpType =
                    kNodeAttribute = 5;
 constexpr uint32_t kAttrName = 1, kAttrT = 5, kAttrG = 6, kAttrType = 20;
 constexpr uint32_t kAttrTypeTensor = 4, kAttrTypeGraph = 5;
-constexpr uint32_t kTensorDims = 1, kTensorDataType = 2, kTensorFloatData = 4,
-                   kTensorInt32Data = 5, kTensorInt64Data = 7, kTensorName = 8,
-                   kTensorRawData = 9, kTensorDoubleData = 10, kTensorUint64Data = 11,
-                   kTensorExternalData = 13, kTensorDataLocation = 14;
+constexpr uint32_t kTensorDims = 1, kTensorDataType = 2, kTensorFloatData = 4, kTensorInt32Data = 5,
+                   kTensorInt64Data = 7, kTensorName = 8, kTensorRawData = 9,
+                   kTensorDoubleData = 10, kTensorUint64Data = 11, kTensorExternalData = 13,
+                   kTensorDataLocation = 14;
 constexpr uint32_t kSparseValues = 1, kSparseIndices = 2, kSparseDims = 3;
-constexpr uint32_t kFunctionName = 1, kFunctionInput = 4, kFunctionOutput = 5,
-                   kFunctionNode = 7, kFunctionOpsetImport = 9, kFunctionDomain = 10;
+constexpr uint32_t kFunctionName = 1, kFunctionInput = 4, kFunctionOutput = 5, kFunctionNode = 7,
+                   kFunctionOpsetImport = 9, kFunctionDomain = 10;
 constexpr uint32_t kEntryKey = 1, kEntryValue = 2;
 constexpr uint32_t kOpsetDomain = 1, kOpsetVersion = 2;
 
@@ -50,10 +51,10 @@ std::string Entry(std::string_view key, std::string_view value) {
 // A float graph input/output ("x" of shape [1]); framing only, but makes models look real.
 std::string ValueInfo(std::string_view name) {
   ProtoWriter dim, shape, tensor_type, type, info;
-  dim.Varint(1, 1);                  // TensorShapeProto.Dimension.dim_value
-  shape.Bytes(1, dim.str());         // TensorShapeProto.dim
+  dim.Varint(1, 1);                                // TensorShapeProto.Dimension.dim_value
+  shape.Bytes(1, dim.str());                       // TensorShapeProto.dim
   tensor_type.Varint(1, 1).Bytes(2, shape.str());  // elem_type FLOAT, shape
-  type.Bytes(1, tensor_type.str());  // TypeProto.tensor_type
+  type.Bytes(1, tensor_type.str());                // TypeProto.tensor_type
   info.Bytes(1, name).Bytes(2, type.str());
   return info.str();
 }
@@ -109,28 +110,11 @@ ProtoWriter& ProtoWriter::Raw(std::string_view bytes) {
 }
 
 int OnnxDataType(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return 1;
-    case DType::kU8: return 2;
-    case DType::kI8: return 3;
-    case DType::kU16: return 4;
-    case DType::kI16: return 5;
-    case DType::kI32: return 6;
-    case DType::kI64: return 7;
-    case DType::kString: return 8;
-    case DType::kBool: return 9;
-    case DType::kF16: return 10;
-    case DType::kF64: return 11;
-    case DType::kU32: return 12;
-    case DType::kU64: return 13;
-    case DType::kComplex64: return 14;
-    case DType::kComplex128: return 15;
-    case DType::kBF16: return 16;
-    case DType::kF8E4M3: return 17;
-    case DType::kF8E5M2: return 19;
-    case DType::kUnknown: break;
-  }
-  return 0;
+  // TensorProto.DataType, indexed by DType's persisted value (kUnknown = 0 = UNDEFINED).
+  static constexpr int kByDType[] = {0, 1,  10, 16, 11, 3,  5, 6,  7, 2,
+                                     4, 12, 13, 9,  17, 19, 8, 14, 15};
+  const auto i = static_cast<size_t>(dtype);
+  return i < std::size(kByDType) ? kByDType[i] : 0;
 }
 
 std::string OnnxTensor::Encode() const {

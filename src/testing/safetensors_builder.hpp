@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/tensor_index.hpp"  // DType only (header-only use; no link dependency)
+#include "tensor/tensor_index.hpp"   // DType only (header-only use; no link dependency)
 #include "testing/onnx_builder.hpp"  // RandomNormalF32 / FineTuneF32 / F32Bytes for tensor data
 
 // Builds SafeTensors files in code. The header JSON is written by hand (no JSON library), so

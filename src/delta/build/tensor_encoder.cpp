@@ -161,6 +161,7 @@ Result<std::string> EncodeTensorBody(std::string_view base, std::string_view tar
   ZstdParams params;
   params.level = level;
   params.window_log = 23;  // bounds the device's decoder memory to 8 MiB
+  params.min_match = 6;
   OXIDE_ASSIGN_OR_RETURN(auto enc, ZstdEncoder::Create(params, {}, &body));
   BodyWriter writer(base, target, enc.get());
   for (const auto& s : segments) OXIDE_RETURN_IF_ERROR(writer.Emit(s, st));

@@ -21,8 +21,7 @@ bool Indexable(const TensorInfo& t) { return t.storage != Storage::kExternal && 
 
 class Planner {
  public:
-  Planner(std::string_view base, std::string_view target, PlanStats* stats)
-      : base_(base), target_(target), stats_(stats) {}
+  Planner(std::string_view base, std::string_view target) : base_(base), target_(target) {}
 
   void Add(Segment s) {
     if (s.length == 0) return;
@@ -72,7 +71,6 @@ class Planner {
  private:
   std::string_view base_;
   std::string_view target_;
-  PlanStats* stats_;
   std::vector<Segment> out_;
 };
 
@@ -178,7 +176,7 @@ std::vector<Segment> PlanTensorPatch(std::string_view base, const TensorIndex& b
     base_gap_after[k] = {cur, base.size()};
     base_gap_after.resize(k + 1);
   }
-  Planner planner(base, target, st);
+  Planner planner(base, target);
   uint64_t cur = 0;
   size_t gap_rank = 0;  // base gap used for the framing before the next target tensor
   size_t t_rank = 0;
@@ -221,7 +219,7 @@ std::vector<Segment> PlanTensorPatch(std::string_view base, const TensorIndex& b
   }
   if (!any_literal) return planned;
   BlockMatcher matcher(base, target, regions);
-  Planner merged(base, target, st);
+  Planner merged(base, target);
   std::vector<Segment> pieces;
   for (const auto& sgm : planned) {
     if (sgm.kind != Kind::kLiteral) {

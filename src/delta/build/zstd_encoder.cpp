@@ -37,6 +37,9 @@ Result<std::unique_ptr<ZstdEncoder>> ZstdEncoder::Create(const ZstdParams& p,
   if (p.window_log > 0) {
     OXIDE_RETURN_IF_ERROR(Check(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, p.window_log), "wlog"));
   }
+  if (p.min_match > 0) {
+    OXIDE_RETURN_IF_ERROR(Check(ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, p.min_match), "mm"));
+  }
   if (p.long_distance) {
     OXIDE_RETURN_IF_ERROR(
         Check(ZSTD_CCtx_setParameter(c, ZSTD_c_enableLongDistanceMatching, 1), "ldm"));
@@ -99,7 +102,12 @@ Result<std::string> ZstdCompress(std::string_view data, const ZstdParams& params
 
 size_t ZstdTrialSize(const void* data, size_t n, int level) {
   std::vector<char> out(ZSTD_compressBound(n));
-  size_t rc = ZSTD_compress(out.data(), out.size(), data, n, level);
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  if (c == nullptr) return n;
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, 6);
+  size_t rc = ZSTD_compress2(c, out.data(), out.size(), data, n);
+  ZSTD_freeCCtx(c);
   return ZSTD_isError(rc) ? n : rc;
 }
 

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Integration: the quick start against the real `oxide serve` binary.
+
+register device + fleet, upload two ONNX versions, campaign, heartbeat, delta download
+(polling until the patch is prepared), rebuild with `oxide patch` and verify the SHA-256,
+resume with Range, accounting, clean SIGTERM stop.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_common import ServerProcess, sha256, two_model_versions, wait_until  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--oxide", required=True)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="oxide-quickstart-")
+    srv = ServerProcess(args.oxide, os.path.join(tmp, "data"), os.path.join(tmp, "server.log"))
+    try:
+        run(srv, args.oxide, tmp)
+    except Exception:
+        sys.stderr.write(open(os.path.join(tmp, "server.log")).read())
+        srv.proc.kill()
+        raise
+    rc, out = srv.stop()
+    assert rc == 0, "server exit code %d" % rc
+    assert "stopped" in out, out
+    print("quickstart OK")
+    shutil.rmtree(tmp, ignore_errors=True)  # kept on failure for the logs
+
+
+def run(srv, oxide, tmp):
+    assert srv.json("GET", "/health")["status"] == "healthy"
+    srv.json("POST", "/api/v1/devices", {"id": "dev-1", "name": "Camera 1"}, expect=201)
+    srv.json("POST", "/api/v1/fleets", {"id": "cams", "name": "Cameras"}, expect=201)
+    srv.json("POST", "/api/v1/fleets/cams/devices/dev-1")
+
+    v1, v2 = two_model_versions()
+    up1 = srv.json("POST", "/api/v1/models/detector/versions/1.0", v1, expect=201)
+    up2 = srv.json("POST", "/api/v1/models/detector/versions/1.1", v2, expect=201)
+    assert up1["sha256"] == sha256(v1) and up2["sha256"] == sha256(v2)
+    assert up2["size_bytes"] == len(v2) and up2["format"] == "onnx", up2
+    meta = srv.json("GET", "/api/v1/models/detector/versions/1.1/meta")
+    assert meta["format"] == "onnx", meta["format"]
+
+    # The device runs 1.0 and says so; the campaign targets 1.1.
+    hb = {"current_model": "detector", "current_model_version": "1.0", "status": "online",
+          "models": [{"model_id": "detector", "version": "1.0", "sha256": sha256(v1)}]}
+    srv.json("POST", "/api/v1/devices/dev-1/heartbeat", hb)
+    camp = srv.json("POST", "/api/v1/campaigns",
+                    {"model_id": "detector", "model_version": "1.1", "fleet_id": "cams",
+                     "strategy": "all_at_once"}, expect=201)
+    resp = srv.json("POST", "/api/v1/devices/dev-1/heartbeat", hb)
+    a = resp["assignment"]
+    assert a["version"] == "1.1" and a["sha256"] == sha256(v2) and a["campaign_id"] == camp["id"]
+
+    base_headers = {"X-Oxide-Base-Version": "1.0", "X-Oxide-Base-SHA256": sha256(v1),
+                    "X-Oxide-Device-Id": "dev-1"}
+    url = "/api/v1/models/detector/versions/1.1/download"
+
+    def patch_ready():
+        status, headers, body = srv.request("GET", url, headers=base_headers)
+        assert status == 200, status
+        if headers["content-type"] == "application/x-oxide-delta":
+            return headers, body
+        assert headers["x-oxide-sha256"] == sha256(v2) and body == v2  # full file meanwhile
+        return None
+
+    headers, patch = wait_until("the patch 1.0 -> 1.1", patch_ready, timeout=120, interval=0.2)
+    assert headers["x-oxide-delta-base"] == "1.0"
+    assert headers["x-oxide-base-sha256"] == sha256(v1)
+    assert headers["x-oxide-target-sha256"] == sha256(v2)
+    assert int(headers["x-oxide-target-size"]) == len(v2)
+    assert headers["etag"] == '"%s"' % sha256(patch)
+    assert len(patch) < len(v2), (len(patch), len(v2))
+    print("patch: %d bytes (%s) for a %d-byte target" %
+          (len(patch), headers["x-oxide-delta-strategy"], len(v2)))
+
+    # Resume: the first 1000 bytes, then the rest with Range + If-Range.
+    half = min(1000, len(patch) // 2)
+    st, h, first = srv.request("GET", url, headers=dict(base_headers, Range="bytes=0-%d" % (half - 1)))
+    assert st == 206 and h["content-range"] == "bytes 0-%d/%d" % (half - 1, len(patch)), h
+    st, h, rest = srv.request("GET", url, headers=dict(base_headers, Range="bytes=%d-" % half,
+                                                         **{"If-Range": headers["etag"]}))
+    assert st == 206 and first + rest == patch
+    st, _, _ = srv.request("GET", url, headers=dict(base_headers, Range="bytes=%d-" % len(patch)))
+    assert st == 416
+    st, _, _ = srv.request("GET", url, headers=dict(base_headers, **{"If-None-Match": headers["etag"]}))
+    assert st == 304
+
+    # Rebuild on the "device" with the CLI and check the target digest.
+    base_path, patch_path, out_path = (os.path.join(tmp, n) for n in ("base", "patch", "out"))
+    open(base_path, "wb").write(v1)
+    open(patch_path, "wb").write(first + rest)
+    r = subprocess.run([oxide, "patch", base_path, patch_path, "-o", out_path],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sha256(open(out_path, "rb").read()) == sha256(v2)
+
+    # An old agent (no headers) gets the full file.
+    st, h, full = srv.request("GET", url)
+    assert st == 200 and h["content-type"] == "application/octet-stream" and full == v2
+
+    # Progress and accounting.
+    done = dict(hb, current_model_version="1.1",
+                models=[{"model_id": "detector", "version": "1.1", "sha256": sha256(v2)}])
+    srv.json("POST", "/api/v1/devices/dev-1/heartbeat", done)
+    detail = srv.json("GET", "/api/v1/campaigns/" + camp["id"])
+    assert detail["state"] == "completed", detail["state"]
+    assert detail["devices"][0]["state"] == "completed"
+    bw = detail["bandwidth"]
+    assert bw["bytes_served"] > 0 and bw["bytes_saved_by_delta"] > 0, bw
+    print("campaign bandwidth:", bw)
+    dev = srv.json("GET", "/api/v1/devices/dev-1")
+    assert dev["status"] == "online" and dev["current_model_version"] == "1.1"
+    metrics = srv.request("GET", "/metrics")[2].decode()
+    assert "oxide_devices_online 1" in metrics, metrics
+
+
+if __name__ == "__main__":
+    main()

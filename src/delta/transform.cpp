@@ -128,7 +128,7 @@ void InverseTransform(Transform t, size_t width, const uint8_t* residual, const 
 
 void GroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
   if (width <= 1) {
-    std::memcpy(out, in, n);
+    if (n > 0) std::memcpy(out, in, n);
     return;
   }
   size_t elems = n / width;
@@ -136,12 +136,12 @@ void GroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
     uint8_t* plane = out + k * elems;
     for (size_t i = 0; i < elems; ++i) plane[i] = in[i * width + k];
   }
-  std::memcpy(out + elems * width, in + elems * width, n - elems * width);
+  if (n > elems * width) std::memcpy(out + elems * width, in + elems * width, n - elems * width);
 }
 
 void UngroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
   if (width <= 1) {
-    std::memcpy(out, in, n);
+    if (n > 0) std::memcpy(out, in, n);
     return;
   }
   size_t elems = n / width;
@@ -149,7 +149,7 @@ void UngroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
     const uint8_t* plane = in + k * elems;
     for (size_t i = 0; i < elems; ++i) out[i * width + k] = plane[i];
   }
-  std::memcpy(out + elems * width, in + elems * width, n - elems * width);
+  if (n > elems * width) std::memcpy(out + elems * width, in + elems * width, n - elems * width);
 }
 
 namespace {
@@ -205,7 +205,7 @@ void BitsDispatch(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
     default: kGroup ? GroupBitsW<8>(in, out, groups) : UngroupBitsW<8>(in, out, groups); break;
   }
   size_t done = groups * 8 * width;
-  std::memcpy(out + done, in + done, n - done);
+  if (n > done) std::memcpy(out + done, in + done, n - done);
 }
 }  // namespace
 

@@ -1,12 +1,135 @@
+// `oxide serve`: parses flags (CLI11 lives only in this TU) and wires store, services, patch
+// worker, router and HTTP server together. Nothing else.
 #include "server/serve_main.hpp"
 
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+
+#include "server/api/router.hpp"
+#include "server/net/http_server.hpp"
+#include "server/service/patch_worker.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#ifdef OXIDE_HAVE_DELTA_BUILD
+#include "server/service/delta_patch_build.hpp"
+#endif
 
 namespace oxide::server {
+namespace {
 
-int ServeMain(const std::vector<std::string>&) {
-  std::fprintf(stderr, "oxide serve: not built yet (issue #3)\n");
-  return 2;
+struct ServeFlags {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8080;
+  std::string data_dir = "./oxide-data";
+  int threads = 2;
+  int patch_threads = 2;
+  uint32_t offline_after = 90;
+  uint32_t poll_interval = 0;
+  uint64_t max_upload_mb = 4096;
+};
+
+// 1,000 concurrent downloads need 2 fds each (socket + blob); lift the soft limit to the hard one.
+void RaiseFdLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);  // best effort: the server still runs with fewer
+  }
+}
+
+int Serve(const ServeFlags& f) {
+  auto fail = [](const Status& st) {
+    std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
+    return 1;
+  };
+  std::error_code ec;
+  std::filesystem::create_directories(f.data_dir, ec);
+  if (ec) return fail(IoError("create " + f.data_dir + ": " + ec.message()));
+  RaiseFdLimit();
+
+  auto blobs = BlobStore::Open(f.data_dir + "/blobs");
+  if (!blobs.ok()) return fail(blobs.status());
+  auto store = store::sqlite::OpenSqliteStore(f.data_dir + "/oxide.db");
+  if (!store.ok()) return fail(store.status());
+
+  SystemClock clock;
+  ServiceOptions options;
+  options.offline_after_ms = store::TimeMs{f.offline_after} * 1000;
+  options.poll_interval_seconds = f.poll_interval;
+  DeviceService devices(**store, clock, options);
+  FleetService fleets(**store, clock, devices);
+  ModelService models(**store, **blobs, clock);
+  CampaignService campaigns(**store, clock, models);
+  HeartbeatService heartbeats(**store, clock, campaigns, options);
+#ifdef OXIDE_HAVE_DELTA_BUILD
+  PatchWorker worker(**store, **blobs, clock, MakeDeltaPatchBuilder(f.patch_threads));
+  models.SetPatchListener([&worker] { worker.Notify(); });
+  worker.Start();
+#else
+  std::fprintf(stderr, "oxide serve: built without the patch builder: serving full files only\n");
+#endif
+
+  api::Metrics metrics;
+  api::ApiLimits limits;
+  limits.max_upload = f.max_upload_mb << 20;
+  api::Router router(
+      api::ApiDeps{devices, fleets, models, campaigns, heartbeats, **blobs, metrics, limits});
+  net::HttpServerOptions http;
+  http.host = f.host;
+  http.port = f.port;
+  http.threads = f.threads;
+  {
+    net::HttpServer server(router, **blobs, http);
+    Status st = server.Listen();
+    if (!st.ok()) return fail(st);
+    std::printf("oxide serve listening on http://%s:%u (data dir %s)\n", f.host.c_str(),
+                static_cast<unsigned>(server.port()), f.data_dir.c_str());
+    std::fflush(stdout);
+    server.RunUntilSignal();
+  }  // the server (and any in-flight accounting) goes before the services it calls
+#ifdef OXIDE_HAVE_DELTA_BUILD
+  worker.Stop();
+#endif
+  std::printf("oxide serve: stopped\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int ServeMain(const std::vector<std::string>& args) {
+  CLI::App app{"oxide serve: the Oxide control plane (HTTP API, model store, rollouts)"};
+  app.name("oxide serve");
+  ServeFlags f;
+  app.add_option("--host", f.host, "IP address to listen on")->capture_default_str();
+  app.add_option("--port", f.port, "TCP port (0 = any free port)")->capture_default_str();
+  app.add_option("--data-dir", f.data_dir, "Metadata (SQLite) and blob directory")
+      ->capture_default_str();
+  app.add_option("--threads", f.threads, "HTTP I/O threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--patch-threads", f.patch_threads, "Threads per patch build")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  app.add_option("--offline-after", f.offline_after, "Seconds without heartbeat before offline")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
+  app.add_option("--poll-interval", f.poll_interval,
+                 "Poll interval sent to agents in seconds (0 = agent default)")
+      ->capture_default_str();
+  app.add_option("--max-upload-mb", f.max_upload_mb, "Largest model upload in MiB")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
+      ->capture_default_str();
+  std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
+  std::reverse(rest.begin(), rest.end());  // CLI11 parses a reversed vector
+  try {
+    app.parse(rest);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return Serve(f);
 }
 
 }  // namespace oxide::server

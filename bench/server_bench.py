@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Control-plane benchmark (not a test): `python3 bench/server_bench.py --oxide build/oxide`.
+
+1. Heartbeats/s with 10,000 registered devices (all in one fleet with a running campaign, so
+   each heartbeat also does campaign bookkeeping), measured with wrk + server_heartbeat.lua:
+   throughput and p50/p99 latency.
+2. Server RSS and thread count while 1,000 concurrent downloads of a model are each throttled
+   to ~300 kbit/s by slow readers (asyncio client, small receive buffers).
+Results go to stdout (copied into docs/benchmarks.md, "Control plane").
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from server_common import ServerProcess  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def proc_stats(pid):
+    rss = threads = 0
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])  # kB
+        elif line.startswith("Threads:"):
+            threads = int(line.split()[1])
+    fds = len(os.listdir("/proc/%d/fd" % pid))
+    return rss, threads, fds
+
+
+def register_devices(srv, n):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port)
+    srv.json("POST", "/api/v1/fleets", {"id": "bench", "name": "Bench"}, expect=201)
+    for i in range(n):
+        for method, path, body in (
+                ("POST", "/api/v1/devices", json.dumps({"id": "dev-%d" % i, "name": "d"})),
+                ("POST", "/api/v1/fleets/bench/devices/dev-%d" % i, None)):
+            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            assert r.status in (200, 201), r.status
+    conn.close()
+
+
+def heartbeat_bench(srv, devices, seconds, connections):
+    register_devices(srv, devices)
+    model = os.urandom(1 << 20)
+    srv.json("POST", "/api/v1/models/m/versions/v1", model, expect=201)
+    srv.json("POST", "/api/v1/models/m/versions/v2", model[:-4096] + os.urandom(4096), expect=201)
+    srv.json("POST", "/api/v1/campaigns", {"model_id": "m", "model_version": "v2",
+                                          "fleet_id": "bench", "strategy": "rolling",
+                                          "batch_size": 500}, expect=201)
+    env = dict(os.environ, OXIDE_DEVICES=str(devices))
+    cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency",
+           "-s", os.path.join(HERE, "server_heartbeat.lua"), "http://127.0.0.1:%d" % srv.port]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    rss, threads, _ = proc_stats(srv.proc.pid)
+    return {"cmd": " ".join(cmd), "requests_per_s": rps, "p50": lat.get("50"),
+            "p99": lat.get("99"), "rss_kb": rss, "threads": threads, "raw": out}
+
+
+async def slow_download(port, path, rate_bps, deadline, stats):
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, limit=8192)
+    sock = writer.get_extra_info("socket")
+    import socket
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    writer.write(("GET %s HTTP/1.1\r\nHost: x\r\nX-Oxide-Device-Id: dev-1\r\n\r\n" % path).encode())
+    await writer.drain()
+    per_tick = max(1, rate_bps // 8 // 10)  # bytes per 100 ms
+    got = 0
+    while time.monotonic() < deadline:
+        data = await reader.read(per_tick)
+        if not data:
+            break
+        got += len(data)
+        await asyncio.sleep(0.1)  # the throttle itself (benchmark client, not a test)
+    stats.append(got)
+    writer.close()
+
+
+async def download_bench_async(srv, clients, seconds, rate_bps, path):
+    stats = []
+    deadline = time.monotonic() + seconds
+    tasks = [asyncio.create_task(slow_download(srv.port, path, rate_bps, deadline, stats))
+             for _ in range(clients)]
+    samples = []
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1)
+        samples.append(proc_stats(srv.proc.pid))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return stats, samples
+
+
+def download_bench(srv, clients, seconds, rate_bps, size_mb):
+    model = os.urandom(size_mb << 20)
+    srv.json("POST", "/api/v1/models/big/versions/v1", model, expect=201)
+    idle = proc_stats(srv.proc.pid)
+    stats, samples = asyncio.run(download_bench_async(
+        srv, clients, seconds, rate_bps, "/api/v1/models/big/versions/v1/download"))
+    peak = max(samples, key=lambda s: s[0])
+    total = sum(stats)
+    return {"clients": clients, "seconds": seconds, "rate_kbps_per_client": rate_bps // 1000,
+            "model_mb": size_mb, "idle_rss_kb": idle[0], "peak_rss_kb": peak[0],
+            "threads": peak[1], "peak_fds": max(s[2] for s in samples),
+            "aggregate_mbit_s": round(total * 8 / seconds / 1e6, 1),
+            "per_client_kbit_s": round(total * 8 / seconds / max(1, len(stats)) / 1e3, 1),
+            "completed_clients": len(stats)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--oxide", required=True)
+    ap.add_argument("--devices", type=int, default=10000)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--downloads", type=int, default=1000)
+    ap.add_argument("--rate-bps", type=int, default=300_000)
+    ap.add_argument("--model-mb", type=int, default=16)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="oxide-bench-")
+    srv = ServerProcess(args.oxide, os.path.join(tmp, "data"), os.path.join(tmp, "server.log"))
+    try:
+        hb = heartbeat_bench(srv, args.devices, args.seconds, args.connections)
+        print(hb.pop("raw"))
+        print(json.dumps(hb, indent=2))
+        dl = download_bench(srv, args.downloads, args.seconds, args.rate_bps, args.model_mb)
+        print(json.dumps(dl, indent=2))
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()

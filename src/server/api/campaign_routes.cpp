@@ -1,0 +1,101 @@
+// /api/v1/campaigns...
+#include "server/api/errors.hpp"
+#include "server/api/router.hpp"
+#include "server/api/views.hpp"
+
+namespace oxide::server::api {
+namespace {
+
+Response Create(const ApiDeps& d, const Request& req) {
+  auto body = ParseJsonObject(req, false);
+  if (!body.ok()) return ErrorResponse(body.status());
+  CreateCampaignRequest c;
+  auto status = [&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(c.model_id, RequiredString(*body, "model_id"));
+    OXIDE_ASSIGN_OR_RETURN(c.version, RequiredString(*body, "model_version"));
+    OXIDE_ASSIGN_OR_RETURN(c.fleet_id, RequiredString(*body, "fleet_id"));
+    OXIDE_ASSIGN_OR_RETURN(auto strategy, OptionalString(*body, "strategy"));
+    if (strategy) c.strategy = *strategy;
+    OXIDE_ASSIGN_OR_RETURN(c.canary_percent, OptionalU32(*body, "canary_percent"));
+    OXIDE_ASSIGN_OR_RETURN(c.batch_size, OptionalU32(*body, "batch_size"));
+    OXIDE_ASSIGN_OR_RETURN(c.failure_threshold_count,
+                           OptionalU32(*body, "failure_threshold_count"));
+    OXIDE_ASSIGN_OR_RETURN(c.failure_threshold_percent,
+                           OptionalU32(*body, "failure_threshold_percent"));
+    return Status::Ok();
+  }();
+  if (!status.ok()) return ErrorResponse(status);
+  auto created = d.campaigns.Create(c);
+  if (!created.ok()) return ErrorResponse(created.status());
+  return JsonResponse(201, CampaignDetailJson(*created, d.devices));
+}
+
+Response Act(const ApiDeps& d, const std::string& id, CampaignEvent e) {
+  auto c = d.campaigns.Act(id, e);
+  if (!c.ok()) return ErrorResponse(c.status());
+  return JsonResponse(200, Json{{"id", id}, {"state", std::string(ToString(c->campaign.state))}});
+}
+
+}  // namespace
+
+void AddCampaignRoutes(const ApiDeps& d, std::vector<Route>* routes) {
+  const ApiDeps* dp = &d;
+  routes->push_back({Method::kPost, "/api/v1/campaigns",
+                     [dp](const Request& req, const Params&) { return Create(*dp, req); }});
+  routes->push_back({Method::kGet, "/api/v1/campaigns", [dp](const Request&, const Params&) {
+                       auto list = dp->campaigns.List();
+                       if (!list.ok()) return ErrorResponse(list.status());
+                       Json out = Json::array();
+                       for (const auto& c : *list) out.push_back(CampaignListItemJson(c));
+                       return JsonResponse(200, Json{{"campaigns", out}});
+                     }});
+  routes->push_back({Method::kGet, "/api/v1/campaigns/:id", [dp](const Request&, const Params& p) {
+                       auto c = dp->campaigns.Get(p[0]);
+                       if (!c.ok()) return ErrorResponse(c.status());
+                       return JsonResponse(200, CampaignDetailJson(*c, dp->devices));
+                     }});
+  const std::pair<const char*, CampaignEvent> actions[] = {{"pause", CampaignEvent::kPause},
+                                                           {"resume", CampaignEvent::kResume},
+                                                           {"abort", CampaignEvent::kAbort}};
+  for (const auto& [name, event] : actions) {
+    CampaignEvent e = event;
+    routes->push_back({Method::kPost, std::string("/api/v1/campaigns/:id/") + name,
+                       [dp, e](const Request&, const Params& p) { return Act(*dp, p[0], e); }});
+  }
+}
+
+void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes) {
+  const ApiDeps* dp = &d;
+  routes->push_back(
+      {Method::kGet, "/health", [](const Request&, const Params&) {
+         return JsonResponse(200, Json{{"status", "healthy"}, {"service", "oxide-control-plane"}});
+       }});
+  routes->push_back(
+      {Method::kGet, "/metrics", [dp](const Request&, const Params&) {
+         auto online = dp->devices.CountOnline();
+         const Metrics& m = dp->metrics;
+         std::string out;
+         auto line = [&](const char* name, const char* type, const char* help, uint64_t v) {
+           out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type +
+                  "\n" + name + " " + std::to_string(v) + "\n";
+         };
+         line("oxide_http_requests_total", "counter", "HTTP requests handled.", m.requests.load());
+         line("oxide_bytes_served_total", "counter", "Download body bytes written to sockets.",
+              m.bytes_served.load());
+         line("oxide_bytes_full_equivalent_total", "counter",
+              "Bytes the same downloads would have cost as full files.",
+              m.bytes_full_equivalent.load());
+         line("oxide_patch_responses_total", "counter", "Downloads answered with a patch.",
+              m.patch_responses.load());
+         line("oxide_full_responses_total", "counter", "Downloads answered with the full file.",
+              m.full_responses.load());
+         line("oxide_devices_online", "gauge", "Devices with a heartbeat within --offline-after.",
+              online.ok() ? *online : 0);
+         Response r;
+         r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
+         r.body = std::move(out);
+         return r;
+       }});
+}
+
+}  // namespace oxide::server::api

@@ -1,0 +1,72 @@
+// /api/v1/devices...
+#include "protocol/heartbeat.hpp"
+#include "server/api/errors.hpp"
+#include "server/api/router.hpp"
+#include "server/api/views.hpp"
+
+namespace oxide::server::api {
+namespace {
+
+Response Register(const ApiDeps& d, const Request& req) {
+  auto body = ParseJsonObject(req, /*allow_empty=*/false);
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto id = RequiredString(*body, "id");
+  if (!id.ok()) return ErrorResponse(id.status());
+  auto name = OptionalString(*body, "name");
+  if (!name.ok()) return ErrorResponse(name.status());
+  auto tags = OptionalStringMap(*body, "tags");
+  if (!tags.ok()) return ErrorResponse(tags.status());
+  auto created = d.devices.Register(*id, name->value_or(*id), *tags);
+  if (!created.ok()) return ErrorResponse(created.status());
+  return JsonResponse(*created ? 201 : 200,
+                      Json{{"status", *created ? "registered" : "updated"}, {"id", *id}});
+}
+
+Response Heartbeat(const ApiDeps& d, const Request& req, const std::string& id) {
+  std::string ct = req.Header("content-type");
+  bool has_body = req.body.find_first_not_of(" \t\r\n") != std::string::npos;
+  if (has_body && !ct.empty() && ct.rfind("application/json", 0) != 0) {
+    return ErrorResponse(Unsupported("Content-Type must be application/json"));
+  }
+  if (has_body && !Json::accept(req.body)) {
+    return ErrorResponse(Corrupt("heartbeat body is not valid JSON"));
+  }
+  auto hb = protocol::ParseHeartbeatRequest(req.body);
+  if (!hb.ok()) return ErrorResponse(hb.status());
+  auto resp = d.heartbeats.Handle(id, *hb);
+  if (!resp.ok()) return ErrorResponse(resp.status());
+  Response r;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = protocol::ToJson(*resp);
+  return r;
+}
+
+}  // namespace
+
+void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
+  const ApiDeps* dp = &d;
+  routes->push_back({Method::kPost, "/api/v1/devices",
+                     [dp](const Request& req, const Params&) { return Register(*dp, req); }});
+  routes->push_back({Method::kGet, "/api/v1/devices", [dp](const Request&, const Params&) {
+                       auto list = dp->devices.List();
+                       if (!list.ok()) return ErrorResponse(list.status());
+                       Json out = Json::array();
+                       for (const auto& v : *list) out.push_back(DeviceJson(v));
+                       return JsonResponse(200, out);
+                     }});
+  routes->push_back({Method::kGet, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
+                       auto v = dp->devices.Get(p[0]);
+                       if (!v.ok()) return ErrorResponse(v.status());
+                       return JsonResponse(200, DeviceJson(*v));
+                     }});
+  routes->push_back({Method::kDelete, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
+                       Status st = dp->devices.Delete(p[0]);
+                       if (!st.ok()) return ErrorResponse(st);
+                       return JsonResponse(200, Json{{"status", "unregistered"}, {"id", p[0]}});
+                     }});
+  routes->push_back(
+      {Method::kPost, "/api/v1/devices/:id/heartbeat",
+       [dp](const Request& req, const Params& p) { return Heartbeat(*dp, req, p[0]); }});
+}
+
+}  // namespace oxide::server::api

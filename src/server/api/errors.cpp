@@ -1,0 +1,48 @@
+#include "server/api/errors.hpp"
+
+#include <cstdio>
+
+#include "server/api/json_util.hpp"
+
+namespace oxide::server::api {
+
+int HttpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk:
+      return 200;
+    case ErrorCode::kCorrupt:
+      return 400;
+    case ErrorCode::kInvalidArgument:
+      return 422;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+      return 409;
+    case ErrorCode::kFailedPrecondition:
+      return 409;
+    case ErrorCode::kUnsupported:
+      return 415;
+    case ErrorCode::kResourceExhausted:
+      return 413;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kCancelled:
+      return 503;
+    case ErrorCode::kIo:
+      return 500;
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+Response ErrorResponse(const Status& status) {
+  int http = HttpStatusFor(status.code());
+  if (http >= 500) std::fprintf(stderr, "oxide serve: %s\n", status.ToString().c_str());
+  return JsonResponse(
+      http,
+      Json{{"error",
+            {{"code", std::string(ToString(status.code()))}, {"message", status.message()}}}});
+}
+
+}  // namespace oxide::server::api

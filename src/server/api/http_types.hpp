@@ -1,0 +1,59 @@
+#pragma once
+
+// Socket-free HTTP request/response used by the route handlers. The net layer (server/net/)
+// converts Beast messages to and from these; tests build them directly.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "server/service/blob_store.hpp"
+
+namespace oxide::server::api {
+
+enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOther };
+std::string_view ToString(Method m);
+
+struct Request {
+  Method method = Method::kGet;
+  std::string path;   // decoded path, without the query string
+  std::string query;  // raw query string, without '?'
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;  // JSON routes: the whole (bounded) body
+  // Upload routes: the body already streamed to a temp blob and hashed by the net layer.
+  // When null, an upload handler stages `body` itself (handler tests).
+  std::shared_ptr<BlobWriter> upload;
+
+  // First header with this lower-case name, or "".
+  std::string Header(std::string_view lower_name) const;
+  Request& With(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+// A byte range of a file on disk, streamed by the net layer in bounded chunks.
+struct FileBody {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // used when `file` is empty
+  std::optional<FileBody> file;
+  // Called once by the net layer with the body bytes actually written to the socket, when the
+  // response finished or the connection dropped (download accounting).
+  std::function<void(uint64_t body_bytes_written)> on_complete;
+
+  std::string Header(std::string_view name) const;  // case-insensitive, "" when absent
+};
+
+}  // namespace oxide::server::api

@@ -1,0 +1,36 @@
+#pragma once
+
+// JSON helpers for the route handlers (nlohmann stays inside server/api/). Never throws:
+// parsing uses allow_exceptions=false and dumping replaces invalid UTF-8.
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "base/result.hpp"
+#include "server/api/http_types.hpp"
+#include "store/records.hpp"
+
+namespace oxide::server::api {
+
+using Json = nlohmann::json;
+
+// Body → JSON object. kUnsupported (415) for a non-JSON Content-Type, kCorrupt (400) for bad
+// syntax, kInvalidArgument (422) when it is not an object. An empty body gives an empty object
+// when allow_empty, else kInvalidArgument.
+Result<Json> ParseJsonObject(const Request& req, bool allow_empty);
+
+// Field readers: kInvalidArgument (422) for a missing required field or a wrong type.
+Result<std::string> RequiredString(const Json& j, const char* key);
+Result<std::optional<std::string>> OptionalString(const Json& j, const char* key);
+Result<std::optional<uint32_t>> OptionalU32(const Json& j, const char* key);
+Result<std::map<std::string, std::string>> OptionalStringMap(const Json& j, const char* key);
+
+std::string Dump(const Json& j);
+Response JsonResponse(int status, const Json& j);
+// RFC 3339 UTC with milliseconds ("2026-11-27T15:01:14.123Z"), or null for 0.
+Json TimeJson(store::TimeMs t);
+
+}  // namespace oxide::server::api

@@ -1,0 +1,182 @@
+// /api/v1/models...: upload, listing, meta and the delta-aware download.
+#include <cstdio>
+
+#include "server/api/errors.hpp"
+#include "server/api/range.hpp"
+#include "server/api/router.hpp"
+#include "server/api/views.hpp"
+#include "server/service/ids.hpp"
+
+namespace oxide::server::api {
+namespace {
+
+Json VersionJson(const store::ModelVersionRecord& v) {
+  return Json{{"model_id", v.model_id}, {"version", v.version},
+              {"sha256", v.sha256},     {"size_bytes", v.size_bytes},
+              {"format", v.format},     {"uploaded_at", TimeJson(v.uploaded_at)}};
+}
+
+Response Upload(const ApiDeps& d, const Request& req, const Params& p) {
+  std::shared_ptr<BlobWriter> staged = req.upload;
+  if (staged == nullptr) {  // direct handler call: stage the in-memory body
+    if (req.body.size() > d.limits.max_upload) {
+      return ErrorResponse(ResourceExhausted("upload is larger than " +
+                                             std::to_string(d.limits.max_upload) + " bytes"));
+    }
+    auto w = d.blobs.NewWriter();
+    if (!w.ok()) return ErrorResponse(w.status());
+    staged = std::move(w).value();
+    Status st = staged->Append(req.body);
+    if (!st.ok()) return ErrorResponse(st);
+  }
+  auto rec = d.models.Upload(p[0], p[1], *staged);
+  if (!rec.ok()) return ErrorResponse(rec.status());
+  return JsonResponse(201, VersionJson(*rec));
+}
+
+Response Meta(const ApiDeps& d, const Params& p) {
+  auto m = d.models.Meta(p[0], p[1]);
+  if (!m.ok()) return ErrorResponse(m.status());
+  Json j = VersionJson(m->version);
+  if (m->tensors) {
+    Json tensors = Json::array();
+    for (const auto& t : m->tensors->tensors) {
+      tensors.push_back(Json{{"name", t.name},
+                             {"dtype", std::string(tensor::ToString(t.dtype))},
+                             {"shape", t.dims},
+                             {"storage", std::string(tensor::ToString(t.storage))},
+                             {"offset", t.offset},
+                             {"length", t.length}});
+    }
+    j["format"] = std::string(tensor::ToString(m->tensors->format));
+    j["tensor_count"] = m->tensors->tensors.size();
+    j["tensors"] = std::move(tensors);
+  } else {
+    j["tensor_count"] = nullptr;
+    j["tensors"] = nullptr;
+    j["tensor_error"] = m->tensor_error;
+  }
+  Json patches = Json::array();
+  for (const auto& v : m->patches) {
+    const auto& pr = v.patch;
+    patches.push_back(
+        Json{{"base_sha256", pr.base_sha256},
+             {"base_version", v.base_version.empty() ? Json(nullptr) : Json(v.base_version)},
+             {"state", std::string(store::ToString(pr.state))},
+             {"size_bytes", pr.patch_size},
+             {"strategy", pr.strategy.empty() ? Json(nullptr) : Json(pr.strategy)},
+             {"error", pr.error.empty() ? Json(nullptr) : Json(pr.error)}});
+  }
+  j["patches"] = std::move(patches);
+  return JsonResponse(200, j);
+}
+
+Response Download(const ApiDeps& d, const Request& req, const Params& p) {
+  auto plan = d.models.PlanDownload(p[0], p[1], req.Header("x-oxide-base-sha256"),
+                                    req.Header("x-oxide-base-version"));
+  if (!plan.ok()) return ErrorResponse(plan.status());
+  const std::string etag = "\"" + plan->blob_sha256 + "\"";
+  Response r;
+  r.headers = {{"ETag", etag},
+               {"Accept-Ranges", "bytes"},
+               {"Cache-Control", "no-cache"},
+               {"Vary", "X-Oxide-Base-SHA256"},
+               {"X-Oxide-Target-SHA256", plan->target.sha256},
+               {"X-Oxide-Target-Size", std::to_string(plan->target.size_bytes)}};
+  if (plan->is_patch) {
+    r.headers.insert(r.headers.end(), {{"Content-Type", "application/x-oxide-delta"},
+                                       {"X-Oxide-Delta-Strategy", plan->strategy},
+                                       {"X-Oxide-Delta-Base", plan->base_version},
+                                       {"X-Oxide-Base-SHA256", plan->base_sha256}});
+  } else {
+    r.headers.insert(r.headers.end(), {{"Content-Type", "application/octet-stream"},
+                                       {"X-Oxide-SHA256", plan->target.sha256}});
+  }
+  std::string inm = req.Header("if-none-match");
+  if (!inm.empty() && EtagListMatches(inm, etag)) {
+    r.status = 304;
+    return r;
+  }
+  ByteRange range{0, plan->blob_size};
+  std::string range_header = req.Header("range");
+  std::string if_range = req.Header("if-range");
+  if (!range_header.empty() && (if_range.empty() || if_range == etag)) {
+    switch (ParseRange(range_header, plan->blob_size, &range)) {
+      case RangeKind::kNone:
+        range = {0, plan->blob_size};
+        break;
+      case RangeKind::kSatisfiable:
+        r.status = 206;
+        r.headers.emplace_back("Content-Range",
+                               "bytes " + std::to_string(range.offset) + "-" +
+                                   std::to_string(range.offset + range.length - 1) + "/" +
+                                   std::to_string(plan->blob_size));
+        break;
+      case RangeKind::kUnsatisfiable: {
+        Response err = ErrorResponse(Status(ErrorCode::kInvalidArgument, "range not satisfiable"));
+        err.status = 416;  // a protocol answer, not an ErrorCode
+        err.headers.emplace_back("Content-Range", "bytes */" + std::to_string(plan->blob_size));
+        return err;
+      }
+    }
+  }
+  r.file = FileBody{plan->blob_path, range.offset, range.length};
+  (plan->is_patch ? d.metrics.patch_responses : d.metrics.full_responses)++;
+  const ApiDeps* dp = &d;
+  r.on_complete = [dp, device = req.Header("x-oxide-device-id"), model = p[0], version = p[1],
+                   is_patch = plan->is_patch, blob_size = plan->blob_size,
+                   target_size = plan->target.size_bytes](uint64_t written) {
+    uint64_t full = written;
+    if (is_patch && blob_size > 0) {
+      // A patch stands in for the whole target: scale so that a complete patch counts as one
+      // full download, and resumed pieces add up to it.
+      full = static_cast<uint64_t>(static_cast<long double>(written) * target_size / blob_size);
+    }
+    dp->metrics.bytes_served += written;
+    dp->metrics.bytes_full_equivalent += full;
+    Status st = dp->models.RecordDownload(device, model, version, written, full);
+    if (!st.ok()) {
+      std::fprintf(stderr, "oxide serve: download accounting: %s\n", st.ToString().c_str());
+    }
+  };
+  return r;
+}
+
+}  // namespace
+
+void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
+  const ApiDeps* dp = &d;
+  routes->push_back({Method::kGet, "/api/v1/models", [dp](const Request&, const Params&) {
+                       auto ids = dp->models.ListModels();
+                       if (!ids.ok()) return ErrorResponse(ids.status());
+                       Json out = Json::array();
+                       for (const auto& id : *ids) {
+                         auto versions = dp->models.ListVersions(id);
+                         if (!versions.ok()) return ErrorResponse(versions.status());
+                         out.push_back(Json{{"model_id", id},
+                                            {"version_count", versions->size()},
+                                            {"latest_version", versions->back().version}});
+                       }
+                       return JsonResponse(200, Json{{"models", out}});
+                     }});
+  routes->push_back({Method::kGet, "/api/v1/models/:id", [dp](const Request&, const Params& p) {
+                       auto versions = dp->models.ListVersions(p[0]);
+                       if (!versions.ok()) return ErrorResponse(versions.status());
+                       Json list = Json::array();
+                       for (const auto& v : *versions) list.push_back(VersionJson(v));
+                       return JsonResponse(200, Json{{"model_id", p[0]}, {"versions", list}});
+                     }});
+  routes->push_back({Method::kPost, "/api/v1/models/:id/versions/:ver",
+                     [dp](const Request& req, const Params& p) { return Upload(*dp, req, p); },
+                     /*upload=*/true,
+                     [](const Params& p) {
+                       OXIDE_RETURN_IF_ERROR(ValidateId("model id", p[0]));
+                       return ValidateId("version", p[1]);
+                     }});
+  routes->push_back({Method::kGet, "/api/v1/models/:id/versions/:ver/meta",
+                     [dp](const Request&, const Params& p) { return Meta(*dp, p); }});
+  routes->push_back({Method::kGet, "/api/v1/models/:id/versions/:ver/download",
+                     [dp](const Request& req, const Params& p) { return Download(*dp, req, p); }});
+}
+
+}  // namespace oxide::server::api

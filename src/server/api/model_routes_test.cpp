@@ -1,0 +1,129 @@
+// Model routes: upload, listing, meta and the delta-aware download with Range/ETag.
+#include <gtest/gtest.h>
+
+#include "server/api/json_util.hpp"
+#include "server/api/router.hpp"
+#include "server/service/test_env.hpp"
+
+namespace oxide::server::api {
+namespace {
+
+class ModelRoutesTest : public ::testing::Test {
+ protected:
+  Response Upload(const std::string& model, const std::string& version, const std::string& body) {
+    Request r;
+    r.method = Method::kPost;
+    r.path = "/api/v1/models/" + model + "/versions/" + version;
+    r.body = body;
+    return env.router->Handle(r);
+  }
+  Response Download(const std::string& version,
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
+    Request r;
+    r.method = Method::kGet;
+    r.path = "/api/v1/models/m/versions/" + version + "/download";
+    r.headers = std::move(headers);
+    return env.router->Handle(r);
+  }
+  Response Get(const std::string& path) {
+    Request r;
+    r.path = path;
+    return env.router->Handle(r);
+  }
+  static Json Body(const Response& r) { return Json::parse(r.body, nullptr, false); }
+  void TwoVersionsWithPatch() {
+    v1 = Body(Upload("m", "v1", "first version of the model"));
+    v2 = Body(Upload("m", "v2", "second version of the model"));
+    ASSERT_TRUE(*env.worker->RunOnce());
+  }
+
+  server::testing::TestEnv env;
+  Json v1, v2;
+};
+
+TEST_F(ModelRoutesTest, UploadReturnsDigestAndRejectsOversizeAndBadIds) {
+  auto r = Upload("m", "v1", "abc");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(Body(r)["sha256"], ToHex(Sha256::Of("abc")));
+  EXPECT_EQ(Body(r)["size_bytes"], 3);
+  EXPECT_EQ(Upload("m", "v2", std::string(2 * 1024 * 1024, 'x')).status, 413);
+  EXPECT_EQ(Upload("m", "..", "abc").status, 422);
+  EXPECT_EQ(Upload("m", "v3", "").status, 422);
+}
+
+TEST_F(ModelRoutesTest, ListingAndMeta) {
+  TwoVersionsWithPatch();
+  auto list = Body(Get("/api/v1/models"));
+  EXPECT_EQ(list["models"][0]["model_id"], "m");
+  EXPECT_EQ(list["models"][0]["latest_version"], "v2");
+  EXPECT_EQ(Body(Get("/api/v1/models/m"))["versions"].size(), 2u);
+  EXPECT_EQ(Get("/api/v1/models/zz").status, 404);
+  auto meta = Body(Get("/api/v1/models/m/versions/v2/meta"));
+  EXPECT_EQ(meta["sha256"], v2["sha256"]);
+  EXPECT_EQ(meta["patches"][0]["base_version"], "v1");
+  EXPECT_EQ(meta["patches"][0]["state"], "ready");
+  EXPECT_EQ(Get("/api/v1/models/m/versions/v9/meta").status, 404);
+}
+
+TEST_F(ModelRoutesTest, OldAgentGetsFullFile) {
+  TwoVersionsWithPatch();
+  auto r = Download("v2");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Type"), "application/octet-stream");
+  EXPECT_EQ(r.Header("X-Oxide-SHA256"), v2["sha256"]);
+  EXPECT_EQ(r.Header("ETag"), "\"" + v2["sha256"].get<std::string>() + "\"");
+  ASSERT_TRUE(r.file.has_value());
+  EXPECT_EQ(r.file->offset, 0u);
+  EXPECT_EQ(r.file->length, 27u);
+}
+
+TEST_F(ModelRoutesTest, ExactBaseHashGetsPatchWithHeaders) {
+  TwoVersionsWithPatch();
+  auto r = Download("v2", {{"x-oxide-base-sha256", v1["sha256"]}, {"x-oxide-base-version", "v1"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Type"), "application/x-oxide-delta");
+  EXPECT_EQ(r.Header("X-Oxide-Delta-Strategy"), "binary");
+  EXPECT_EQ(r.Header("X-Oxide-Delta-Base"), "v1");
+  EXPECT_EQ(r.Header("X-Oxide-Base-SHA256"), v1["sha256"]);
+  EXPECT_EQ(r.Header("X-Oxide-Target-SHA256"), v2["sha256"]);
+  EXPECT_EQ(r.Header("X-Oxide-Target-Size"), "27");
+  ASSERT_TRUE(r.file.has_value());
+  EXPECT_EQ(r.file->length, 10u);
+}
+
+TEST_F(ModelRoutesTest, RangeIfRangeAndIfNoneMatch) {
+  TwoVersionsWithPatch();
+  std::string etag = "\"" + v2["sha256"].get<std::string>() + "\"";
+  auto part = Download("v2", {{"range", "bytes=10-"}});
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.Header("Content-Range"), "bytes 10-26/27");
+  EXPECT_EQ(part.file->offset, 10u);
+  EXPECT_EQ(part.file->length, 17u);
+  EXPECT_EQ(Download("v2", {{"range", "bytes=27-"}}).status, 416);
+  EXPECT_EQ(Download("v2", {{"range", "bytes=27-"}}).Header("Content-Range"), "bytes */27");
+  EXPECT_EQ(Download("v2", {{"range", "bytes=0-1"}, {"if-range", etag}}).status, 206);
+  EXPECT_EQ(Download("v2", {{"range", "bytes=0-1"}, {"if-range", "\"old\""}}).status, 200);
+  auto cached = Download("v2", {{"if-none-match", etag}});
+  EXPECT_EQ(cached.status, 304);
+  EXPECT_FALSE(cached.file.has_value());
+  EXPECT_EQ(Download("v2", {{"x-oxide-base-sha256", "nothex"}}).status, 400);
+  EXPECT_EQ(Download("v9").status, 404);
+}
+
+TEST_F(ModelRoutesTest, CompletionCallbackAccountsBytesPerDeviceAndCampaign) {
+  TwoVersionsWithPatch();
+  env.SeedFleet("f", 1);
+  auto c = env.campaigns->Create({"m", "v2", "f", "all_at_once", {}, {}, {}, {}});
+  ASSERT_TRUE(c.ok());
+  auto r = Download("v2", {{"x-oxide-base-sha256", v1["sha256"]}, {"x-oxide-device-id", "d0"}});
+  ASSERT_TRUE(r.on_complete);
+  r.on_complete(10);  // the whole 10-byte patch stands in for the 27-byte target
+  auto after = *env.campaigns->Get(c->campaign.id);
+  EXPECT_EQ(after.campaign.bytes_served, 10u);
+  EXPECT_EQ(after.campaign.bytes_full, 27u);
+  EXPECT_EQ(env.devices->Get("d0")->device.bytes_served, 10u);
+  EXPECT_EQ(env.metrics.bytes_served.load(), 10u);
+}
+
+}  // namespace
+}  // namespace oxide::server::api

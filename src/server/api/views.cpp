@@ -1,0 +1,120 @@
+#include "server/api/views.hpp"
+
+namespace oxide::server::api {
+
+using store::DeviceRolloutState;
+
+Json AssignmentJson(const std::optional<store::AssignmentRecord>& a) {
+  if (!a) return nullptr;
+  return Json{{"model_id", a->model_id},
+              {"version", a->version},
+              {"sha256", a->sha256},
+              {"size_bytes", a->size_bytes},
+              {"campaign_id", a->campaign_id}};
+}
+
+Json DeviceJson(const DeviceView& v) {
+  const auto& d = v.device;
+  Json tags = Json::object();
+  for (const auto& [k, val] : d.tags) tags[k] = val;
+  auto opt = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
+  return Json{
+      {"id", d.id},
+      {"name", d.name},
+      {"status", std::string(ToString(v.liveness))},
+      {"reported_status", opt(d.reported_status)},
+      {"agent_version", opt(d.agent_version)},
+      {"tags", tags},
+      {"current_model", opt(d.current_model)},
+      {"current_model_version", opt(d.current_version)},
+      {"current_sha256", opt(d.current_sha256)},
+      {"assigned_model", v.assignment ? Json(v.assignment->model_id) : Json(nullptr)},
+      {"assigned_model_version", v.assignment ? Json(v.assignment->version) : Json(nullptr)},
+      {"assignment", AssignmentJson(v.assignment)},
+      {"last_heartbeat", TimeJson(d.last_seen)},
+      {"created_at", TimeJson(d.created_at)},
+      {"bytes_served", d.bytes_served},
+      {"bytes_full_equivalent", d.bytes_full}};
+}
+
+Json CampaignSummaryJson(const CampaignDetail& c) {
+  uint64_t counts[9] = {};
+  for (const auto& d : c.devices) counts[static_cast<size_t>(d.state)]++;
+  auto n = [&](DeviceRolloutState s) { return counts[static_cast<size_t>(s)]; };
+  uint64_t saved = c.campaign.bytes_full > c.campaign.bytes_served
+                       ? c.campaign.bytes_full - c.campaign.bytes_served
+                       : 0;
+  return Json{
+      {"total", c.devices.size()},
+      {"waiting", n(DeviceRolloutState::kWaiting)},
+      {"pending", n(DeviceRolloutState::kPending)},
+      {"downloading", n(DeviceRolloutState::kDownloading)},
+      {"applying", n(DeviceRolloutState::kApplying)},
+      {"in_progress", n(DeviceRolloutState::kDownloading) + n(DeviceRolloutState::kApplying)},
+      {"complete", n(DeviceRolloutState::kCompleted)},
+      {"failed", n(DeviceRolloutState::kFailed)},
+      {"rolled_back", n(DeviceRolloutState::kRolledBack)},
+      {"withdrawn", n(DeviceRolloutState::kWithdrawn)},
+      {"superseded", n(DeviceRolloutState::kSuperseded)},
+      {"skipped", 0},
+      {"bytes_served", c.campaign.bytes_served},
+      {"bytes_full_equivalent", c.campaign.bytes_full},
+      {"bytes_saved", saved}};
+}
+
+Json CampaignListItemJson(const CampaignDetail& c) {
+  Json s = CampaignSummaryJson(c);
+  return Json{{"id", c.campaign.id},
+              {"model_id", c.campaign.model_id},
+              {"target_version", c.campaign.version},
+              {"fleet_id", c.campaign.fleet_id},
+              {"strategy", std::string(ToString(c.campaign.strategy))},
+              {"state", std::string(ToString(c.campaign.state))},
+              {"created_at", TimeJson(c.campaign.created_at)},
+              {"total", s["total"]},
+              {"complete", s["complete"]},
+              {"failed", s["failed"]}};
+}
+
+Json CampaignDetailJson(const CampaignDetail& c, DeviceService& devices) {
+  const auto& r = c.campaign;
+  Json summary = CampaignSummaryJson(c);
+  Json devs = Json::array();
+  for (const auto& d : c.devices) {
+    auto view = devices.Get(d.device_id);
+    devs.push_back(
+        Json{{"device_id", d.device_id},
+             {"state", std::string(ToString(d.state))},
+             {"status", view.ok() ? Json(std::string(ToString(view->liveness))) : Json(nullptr)},
+             {"bytes_done", d.bytes_done},
+             {"bytes_total", d.bytes_total},
+             {"error", d.error.empty() ? Json(nullptr) : Json(d.error)},
+             {"bytes_served", d.bytes_served},
+             {"bytes_full_equivalent", d.bytes_full},
+             {"updated_at", TimeJson(d.updated_at)}});
+  }
+  return Json{{"id", r.id},
+              {"campaign_id", r.id},
+              {"model_id", r.model_id},
+              {"target_version", r.version},
+              {"target_sha256", r.target_sha256},
+              {"target_size", r.target_size},
+              {"fleet_id", r.fleet_id},
+              {"strategy", std::string(ToString(r.strategy))},
+              {"canary_percent", r.canary_percent},
+              {"batch_size", r.batch_size},
+              {"failure_threshold_count", r.failure_threshold_count},
+              {"failure_threshold_percent", r.failure_threshold_percent},
+              {"state", std::string(ToString(r.state))},
+              {"created_at", TimeJson(r.created_at)},
+              {"updated_at", TimeJson(r.updated_at)},
+              {"total_devices", c.devices.size()},
+              {"summary", summary},
+              {"devices", devs},
+              {"bandwidth",
+               {{"bytes_served", r.bytes_served},
+                {"bytes_full_equivalent", r.bytes_full},
+                {"bytes_saved_by_delta", summary["bytes_saved"]}}}};
+}
+
+}  // namespace oxide::server::api

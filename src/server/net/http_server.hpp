@@ -1,0 +1,57 @@
+#pragma once
+
+// The HTTP/1.1 front end of `oxide serve`: Boost.Beast on Asio, asynchronous (callbacks), a
+// small fixed thread pool, one strand per connection. Converts Beast messages to api::Request,
+// calls the Router, and writes api::Response back:
+//  - JSON bodies are read whole up to the route's limit (413 beyond);
+//  - upload routes stream the body in chunks into a BlobWriter (hashed on the way), so memory
+//    stays bounded whatever the model size;
+//  - file responses are streamed from disk in chunks through a buffer_body serializer, so a slow
+//    download holds one small buffer and no thread.
+// This header deliberately includes no Beast/Asio (they stay in http_server.cpp).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/result.hpp"
+#include "server/api/router.hpp"
+
+namespace oxide::server::net {
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8080;  // 0 = any free port (see port())
+  int threads = 2;
+  std::chrono::seconds header_timeout{30};  // whole request header
+  std::chrono::seconds read_timeout{60};    // each body read
+  std::chrono::seconds write_timeout{60};   // each response chunk
+  std::chrono::seconds idle_timeout{75};    // keep-alive wait for the next request
+  uint32_t header_limit = 16 * 1024;        // bytes of request line + headers
+  size_t chunk_size = 32 * 1024;            // upload/download buffer per connection
+};
+
+class HttpServer {
+ public:
+  // `router` and `blobs` (where uploads are staged) must outlive the server.
+  HttpServer(const api::Router& router, const BlobStore& blobs, HttpServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens. kInvalidArgument for a bad host, kUnavailable when the port is taken.
+  Status Listen();
+  uint16_t port() const;  // the bound port (useful with port 0)
+
+  // Serves on `threads` threads until SIGINT/SIGTERM (or Shutdown()), then stops accepting,
+  // stops the pool and returns. In-flight responses are dropped (their accounting runs).
+  void RunUntilSignal();
+  void Shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace oxide::server::net

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "protocol/heartbeat.hpp"
+#include "server/service/campaign_transitions.hpp"
+#include "server/service/clock.hpp"
+#include "server/service/model_service.hpp"
+#include "store/store.hpp"
+
+namespace oxide::server {
+
+struct CreateCampaignRequest {
+  std::string model_id;
+  std::string version;
+  std::string fleet_id;
+  std::string strategy = "all_at_once";
+  std::optional<uint32_t> canary_percent;             // canary: first wave, 1-100 (default 10)
+  std::optional<uint32_t> batch_size;                 // rolling: >= 1 (default 5)
+  std::optional<uint32_t> failure_threshold_count;    // halt at this many failures (0 = off)
+  std::optional<uint32_t> failure_threshold_percent;  // halt at this % failed (0 = off)
+};
+
+struct CampaignDetail {
+  store::CampaignRecord campaign;
+  std::vector<store::CampaignDeviceRecord> devices;  // by rollout order
+};
+
+// Campaigns: creation, the rollout strategies (which devices are assigned when), operator
+// actions (pause/resume/abort) and progress from heartbeats. State changes go through
+// NextCampaignState only. Thread-safe; all references must outlive it.
+//
+// Rollout rules:
+//  - all_at_once: every device is assigned at creation.
+//  - canary: the first max(1, ceil(n*canary_percent/100)) devices; the rest once all of them
+//    completed. A failure in that wave halts the campaign.
+//  - rolling: batch_size devices at a time; the next batch once none is in flight.
+//  - Failures reaching a threshold halt the campaign (no new assignments).
+//  - pause stops new assignments; abort withdraws every assignment not yet completed (the
+//    device's previous assignment is restored, or it has none).
+//  - A newer campaign supersedes an older one for a device it assigns.
+class CampaignService {
+ public:
+  CampaignService(store::Store& store, const Clock& clock, ModelService& models)
+      : store_(store), clock_(clock), models_(models) {}
+
+  // kInvalidArgument (bad ids, strategy, percentages), kNotFound (model version or fleet).
+  Result<CampaignDetail> Create(const CreateCampaignRequest& req);
+  Result<CampaignDetail> Get(const std::string& id);
+  Result<std::vector<CampaignDetail>> List();
+  // kFailedPrecondition for a transition the table does not allow.
+  Result<CampaignDetail> Act(const std::string& id, CampaignEvent event);
+
+  // Records what a heartbeat says about the device's assignment; `device` was just updated.
+  // Must run inside a store transaction (HeartbeatService does).
+  Status OnHeartbeat(const store::DeviceRecord& device,
+                     const std::optional<protocol::UpdateProgress>& update);
+
+ private:
+  Status Advance(const std::string& id);
+  Result<bool> AdvanceStep(store::CampaignRecord& c);
+  Status Assign(const store::CampaignRecord& c, store::CampaignDeviceRecord& d);
+  Status CompleteIfDone(const std::string& id);
+  Status Withdraw(const store::CampaignRecord& c);
+  Status Apply(store::CampaignRecord& c, CampaignEvent e);
+  std::string NewId();
+
+  store::Store& store_;
+  const Clock& clock_;
+  ModelService& models_;
+};
+
+}  // namespace oxide::server

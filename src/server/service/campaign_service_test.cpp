@@ -1,0 +1,235 @@
+#include "server/service/campaign_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include "server/service/test_env.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::server {
+namespace {
+
+using protocol::UpdateStage;
+using store::CampaignState;
+using store::DeviceRolloutState;
+
+class CampaignServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env.SeedFleet("f", 10);
+    env.Upload("m", "v1", "model version one bytes");
+    env.Upload("m", "v2", "model version two bytes");
+  }
+  CampaignDetail Create(const std::string& strategy, std::optional<uint32_t> pct = {},
+                        std::optional<uint32_t> batch = {}) {
+    CreateCampaignRequest r{"m", "v2", "f", strategy, pct, batch, {}, {}};
+    auto c = env.campaigns->Create(r);
+    EXPECT_OK(c.status());
+    return c.ok() ? *c : CampaignDetail{};
+  }
+  CampaignDetail Get(const std::string& id) { return *env.campaigns->Get(id); }
+  size_t Count(const CampaignDetail& c, DeviceRolloutState s) {
+    size_t n = 0;
+    for (const auto& d : c.devices) n += d.state == s;
+    return n;
+  }
+  bool Assigned(const std::string& device) { return env.Beat(device, {}).assignment.has_value(); }
+  void Complete(const std::string& device) {
+    env.Report(device, UpdateStage::kCompleted, "m", "v2");
+  }
+
+  testing::TestEnv env;
+};
+
+TEST_F(CampaignServiceTest, AllAtOnceAssignsEveryDevice) {
+  auto c = Create("all-at-once");
+  EXPECT_EQ(c.campaign.strategy, store::CampaignStrategy::kAllAtOnce);
+  EXPECT_EQ(Count(c, DeviceRolloutState::kPending), 10u);
+  auto resp = env.Beat("d3", {});
+  ASSERT_TRUE(resp.assignment.has_value());
+  EXPECT_EQ(resp.assignment->version, "v2");
+  EXPECT_EQ(resp.assignment->campaign_id, c.campaign.id);
+}
+
+TEST_F(CampaignServiceTest, CanaryWaitsForTheFirstWaveToComplete) {
+  auto c = Create("canary", 20);
+  EXPECT_EQ(Count(c, DeviceRolloutState::kPending), 2u);
+  EXPECT_EQ(Count(c, DeviceRolloutState::kWaiting), 8u);
+  EXPECT_FALSE(Assigned("d5"));
+  Complete("d0");
+  EXPECT_EQ(Count(Get(c.campaign.id), DeviceRolloutState::kWaiting), 8u);
+  Complete("d1");
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(Count(after, DeviceRolloutState::kWaiting), 0u);
+  EXPECT_TRUE(Assigned("d5"));
+}
+
+TEST_F(CampaignServiceTest, CanaryDefaultsToTenPercentAndAtLeastOneDevice) {
+  auto c = Create("canary");
+  EXPECT_EQ(Count(c, DeviceRolloutState::kPending), 1u);
+}
+
+TEST_F(CampaignServiceTest, CanaryFailureHaltsTheCampaign) {
+  auto c = Create("canary", 10);
+  env.Report("d0", UpdateStage::kFailed, "m", "v2");
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.campaign.state, CampaignState::kHalted);
+  EXPECT_EQ(after.devices[0].error, "boom");
+  EXPECT_FALSE(Assigned("d1"));
+}
+
+TEST_F(CampaignServiceTest, RollingStartsTheNextBatchWhenThePreviousFinished) {
+  auto c = Create("rolling", {}, 3);
+  EXPECT_EQ(Count(c, DeviceRolloutState::kPending), 3u);
+  Complete("d0");
+  env.Report("d1", UpdateStage::kFailed, "m", "v2");
+  EXPECT_EQ(Count(Get(c.campaign.id), DeviceRolloutState::kPending), 1u);
+  env.Report("d2", UpdateStage::kDownloading, "m", "v2");
+  EXPECT_EQ(Count(Get(c.campaign.id), DeviceRolloutState::kWaiting), 7u);
+  Complete("d2");
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(Count(after, DeviceRolloutState::kPending), 3u);
+  EXPECT_EQ(Count(after, DeviceRolloutState::kWaiting), 4u);
+}
+
+TEST_F(CampaignServiceTest, CompletesWhenEveryDeviceIsDone) {
+  auto c = Create("all_at_once");
+  for (int i = 0; i < 10; ++i) Complete("d" + std::to_string(i));
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kCompleted);
+}
+
+TEST_F(CampaignServiceTest, EmptyFleetCompletesImmediately) {
+  ASSERT_OK(env.fleets->Create("empty", "Empty"));
+  auto c = env.campaigns->Create({"m", "v2", "empty", "all_at_once", {}, {}, {}, {}});
+  ASSERT_OK(c.status());
+  EXPECT_EQ(c->campaign.state, CampaignState::kCompleted);
+}
+
+TEST_F(CampaignServiceTest, DeviceReportingTheTargetAsCurrentCompletes) {
+  auto c = Create("all_at_once");
+  protocol::HeartbeatRequest r;
+  r.current_model = "m";
+  r.current_model_version = "v2";
+  env.Beat("d4", r);
+  EXPECT_EQ(Get(c.campaign.id).devices[4].state, DeviceRolloutState::kCompleted);
+}
+
+TEST_F(CampaignServiceTest, ProgressIsRecordedWithBytes) {
+  auto c = Create("all_at_once");
+  protocol::HeartbeatRequest r;
+  r.update = protocol::UpdateProgress{"m", "v2", UpdateStage::kDownloading, 100, 400, true, ""};
+  env.Beat("d0", r);
+  auto d = Get(c.campaign.id).devices[0];
+  EXPECT_EQ(d.state, DeviceRolloutState::kDownloading);
+  EXPECT_EQ(d.bytes_done, 100u);
+  EXPECT_EQ(d.bytes_total, 400u);
+}
+
+TEST_F(CampaignServiceTest, FailureCountThresholdHalts) {
+  CreateCampaignRequest r{"m", "v2", "f", "all_at_once", {}, {}, 2, {}};
+  auto c = *env.campaigns->Create(r);
+  env.Report("d0", UpdateStage::kFailed, "m", "v2");
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kRollingOut);
+  env.Report("d1", UpdateStage::kRolledBack, "m", "v2");
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kHalted);
+}
+
+TEST_F(CampaignServiceTest, FailurePercentThresholdHalts) {
+  CreateCampaignRequest r{"m", "v2", "f", "all_at_once", {}, {}, {}, 30};
+  auto c = *env.campaigns->Create(r);
+  env.Report("d0", UpdateStage::kFailed, "m", "v2");
+  env.Report("d1", UpdateStage::kFailed, "m", "v2");
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kRollingOut);
+  env.Report("d2", UpdateStage::kFailed, "m", "v2");
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kHalted);
+}
+
+TEST_F(CampaignServiceTest, PauseStopsNewAssignmentsAndResumeContinues) {
+  auto c = Create("rolling", {}, 2);
+  ASSERT_OK(env.campaigns->Act(c.campaign.id, CampaignEvent::kPause).status());
+  Complete("d0");
+  Complete("d1");
+  EXPECT_EQ(Count(Get(c.campaign.id), DeviceRolloutState::kWaiting), 8u);
+  auto resumed = env.campaigns->Act(c.campaign.id, CampaignEvent::kResume);
+  ASSERT_OK(resumed.status());
+  EXPECT_EQ(resumed->campaign.state, CampaignState::kRollingOut);
+  EXPECT_EQ(Count(*resumed, DeviceRolloutState::kPending), 2u);
+}
+
+TEST_F(CampaignServiceTest, AbortWithdrawsUnfinishedAssignmentsAndRestoresPrevious) {
+  auto v1 = env.campaigns->Create({"m", "v1", "f", "all_at_once", {}, {}, {}, {}});
+  ASSERT_OK(v1.status());
+  env.Report("d0", UpdateStage::kCompleted, "m", "v1");
+  auto c = Create("all_at_once");
+  Complete("d1");
+  auto aborted = env.campaigns->Act(c.campaign.id, CampaignEvent::kAbort);
+  ASSERT_OK(aborted.status());
+  EXPECT_EQ(aborted->campaign.state, CampaignState::kAborted);
+  EXPECT_EQ(aborted->devices[0].state, DeviceRolloutState::kWithdrawn);
+  EXPECT_EQ(aborted->devices[1].state, DeviceRolloutState::kCompleted);
+  auto d0 = env.Beat("d0", {});
+  ASSERT_TRUE(d0.assignment.has_value());
+  EXPECT_EQ(d0.assignment->version, "v1");  // back to the previous assignment
+  EXPECT_EQ(env.Beat("d1", {}).assignment->version, "v2");
+}
+
+TEST_F(CampaignServiceTest, AbortWithoutPreviousAssignmentLeavesNone) {
+  auto c = Create("all_at_once");
+  ASSERT_OK(env.campaigns->Act(c.campaign.id, CampaignEvent::kAbort).status());
+  EXPECT_FALSE(Assigned("d0"));
+}
+
+TEST_F(CampaignServiceTest, InvalidTransitionsAreFailedPrecondition) {
+  auto c = Create("all_at_once");
+  EXPECT_STATUS(env.campaigns->Act(c.campaign.id, CampaignEvent::kResume).status(),
+                ErrorCode::kFailedPrecondition);
+  ASSERT_OK(env.campaigns->Act(c.campaign.id, CampaignEvent::kAbort).status());
+  EXPECT_STATUS(env.campaigns->Act(c.campaign.id, CampaignEvent::kPause).status(),
+                ErrorCode::kFailedPrecondition);
+  EXPECT_STATUS(env.campaigns->Act(c.campaign.id, CampaignEvent::kAbort).status(),
+                ErrorCode::kFailedPrecondition);
+  EXPECT_STATUS(env.campaigns->Act("nope", CampaignEvent::kAbort).status(), ErrorCode::kNotFound);
+}
+
+TEST_F(CampaignServiceTest, NewerCampaignSupersedesOlderForItsDevices) {
+  auto old_c = Create("all_at_once");
+  env.Upload("m", "v3", "model version three bytes");
+  auto newer = env.campaigns->Create({"m", "v3", "f", "all_at_once", {}, {}, {}, {}});
+  ASSERT_OK(newer.status());
+  EXPECT_EQ(env.Beat("d0", {}).assignment->version, "v3");
+  auto old_after = Get(old_c.campaign.id);
+  EXPECT_EQ(Count(old_after, DeviceRolloutState::kSuperseded), 10u);
+  EXPECT_EQ(old_after.campaign.state, CampaignState::kCompleted);
+}
+
+TEST_F(CampaignServiceTest, CreateValidatesInput) {
+  EXPECT_STATUS(env.campaigns->Create({"m", "v9", "f", "canary", {}, {}, {}, {}}).status(),
+                ErrorCode::kNotFound);
+  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "nof", "canary", {}, {}, {}, {}}).status(),
+                ErrorCode::kNotFound);
+  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", "yolo", {}, {}, {}, {}}).status(),
+                ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", "canary", 0, {}, {}, {}}).status(),
+                ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", "rolling", {}, 0, {}, {}}).status(),
+                ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(env.campaigns->Create({"../x", "v2", "f", "rolling", {}, {}, {}, {}}).status(),
+                ErrorCode::kInvalidArgument);
+}
+
+TEST(CampaignTransitions, TableAllowsOnlyListedPairs) {
+  EXPECT_EQ(*NextCampaignState(CampaignState::kRollingOut, CampaignEvent::kPause),
+            CampaignState::kPaused);
+  EXPECT_EQ(*NextCampaignState(CampaignState::kPaused, CampaignEvent::kResume),
+            CampaignState::kRollingOut);
+  EXPECT_EQ(*NextCampaignState(CampaignState::kHalted, CampaignEvent::kAbort),
+            CampaignState::kAborted);
+  EXPECT_EQ(*NextCampaignState(CampaignState::kRollingOut, CampaignEvent::kThresholdReached),
+            CampaignState::kHalted);
+  EXPECT_STATUS(NextCampaignState(CampaignState::kCompleted, CampaignEvent::kAbort).status(),
+                ErrorCode::kFailedPrecondition);
+  EXPECT_STATUS(NextCampaignState(CampaignState::kPaused, CampaignEvent::kAllDone).status(),
+                ErrorCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace oxide::server

@@ -1,0 +1,54 @@
+#include "server/service/campaign_transitions.hpp"
+
+#include <string>
+
+namespace oxide::server {
+namespace {
+
+using S = store::CampaignState;
+using E = CampaignEvent;
+
+struct Transition {
+  S from;
+  E event;
+  S to;
+};
+
+// rolling_out <-> paused, then completed, aborted or halted. Terminal: completed, aborted.
+constexpr Transition kTable[] = {
+    {S::kRollingOut, E::kPause, S::kPaused},
+    {S::kPaused, E::kResume, S::kRollingOut},
+    {S::kRollingOut, E::kAbort, S::kAborted},
+    {S::kPaused, E::kAbort, S::kAborted},
+    {S::kHalted, E::kAbort, S::kAborted},
+    {S::kRollingOut, E::kAllDone, S::kCompleted},
+    {S::kRollingOut, E::kThresholdReached, S::kHalted},
+};
+
+}  // namespace
+
+std::string_view ToString(CampaignEvent e) {
+  switch (e) {
+    case E::kPause:
+      return "pause";
+    case E::kResume:
+      return "resume";
+    case E::kAbort:
+      return "abort";
+    case E::kAllDone:
+      return "all_done";
+    case E::kThresholdReached:
+      return "threshold_reached";
+  }
+  return "unknown";
+}
+
+Result<store::CampaignState> NextCampaignState(store::CampaignState from, CampaignEvent event) {
+  for (const auto& t : kTable) {
+    if (t.from == from && t.event == event) return t.to;
+  }
+  return FailedPrecondition("cannot " + std::string(ToString(event)) + " a campaign that is " +
+                            std::string(store::ToString(from)));
+}
+
+}  // namespace oxide::server

@@ -1,0 +1,23 @@
+#pragma once
+
+#include "base/result.hpp"
+#include "store/records.hpp"
+
+namespace oxide::server {
+
+// What can happen to a campaign. Operator events come from the API; the others from rollout
+// progress.
+enum class CampaignEvent : uint8_t {
+  kPause = 0,
+  kResume = 1,
+  kAbort = 2,
+  kAllDone = 3,           // every device is in a terminal state
+  kThresholdReached = 4,  // failure threshold hit, or the canary wave was unhealthy
+};
+std::string_view ToString(CampaignEvent e);
+
+// The one transition table. kFailedPrecondition ("cannot pause a completed campaign") when the
+// pair is not in the table.
+Result<store::CampaignState> NextCampaignState(store::CampaignState from, CampaignEvent event);
+
+}  // namespace oxide::server

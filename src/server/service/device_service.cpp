@@ -1,0 +1,91 @@
+#include "server/service/device_service.hpp"
+
+#include "server/service/ids.hpp"
+
+namespace oxide::server {
+
+std::string_view ToString(Liveness l) {
+  switch (l) {
+    case Liveness::kOnline:
+      return "online";
+    case Liveness::kOffline:
+      return "offline";
+    case Liveness::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+Result<bool> DeviceService::Register(const std::string& id, const std::string& name,
+                                     const std::map<std::string, std::string>& tags) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
+  if (name.empty() || name.size() > 256) {
+    return InvalidArgument("field 'name' must be 1-256 characters");
+  }
+  if (tags.size() > 64) return InvalidArgument("at most 64 tags");
+  for (const auto& [k, v] : tags) {
+    if (k.empty() || k.size() > 128 || v.size() > 512) {
+      return InvalidArgument("tag keys must be 1-128 characters and values at most 512");
+    }
+  }
+  bool created = false;
+  if (Status tx = store_.InTransaction([&]() -> Status {
+        auto existing = store_.devices().Get(id);
+        if (existing.ok()) {
+          existing->name = name;
+          existing->tags = tags;
+          return store_.devices().Update(*existing);
+        }
+        if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+        store::DeviceRecord d;
+        d.id = id;
+        d.name = name;
+        d.tags = tags;
+        d.created_at = clock_.Now();
+        created = true;
+        return store_.devices().Create(d);
+      });
+      !tx.ok())
+    return tx;
+  return created;
+}
+
+Liveness DeviceService::LivenessOf(const store::DeviceRecord& d) const {
+  if (d.last_seen == 0) return Liveness::kUnknown;
+  return clock_.Now() - d.last_seen <= options_.offline_after_ms ? Liveness::kOnline
+                                                                 : Liveness::kOffline;
+}
+
+Result<DeviceView> DeviceService::Get(const std::string& id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
+  DeviceView v;
+  OXIDE_ASSIGN_OR_RETURN(v.device, store_.devices().Get(id));
+  v.liveness = LivenessOf(v.device);
+  OXIDE_ASSIGN_OR_RETURN(v.assignment, store_.assignments().Get(id));
+  return v;
+}
+
+Result<std::vector<DeviceView>> DeviceService::List() {
+  OXIDE_ASSIGN_OR_RETURN(auto devices, store_.devices().List());
+  std::vector<DeviceView> out;
+  out.reserve(devices.size());
+  for (auto& d : devices) {
+    DeviceView v;
+    v.liveness = LivenessOf(d);
+    OXIDE_ASSIGN_OR_RETURN(v.assignment, store_.assignments().Get(d.id));
+    v.device = std::move(d);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Status DeviceService::Delete(const std::string& id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
+  return store_.devices().Delete(id);
+}
+
+Result<uint64_t> DeviceService::CountOnline() {
+  return store_.devices().CountSeenSince(clock_.Now() - options_.offline_after_ms);
+}
+
+}  // namespace oxide::server

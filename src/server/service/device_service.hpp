@@ -1,0 +1,49 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "server/service/clock.hpp"
+#include "server/service/options.hpp"
+#include "store/store.hpp"
+
+namespace oxide::server {
+
+// Liveness derived from the last heartbeat and --offline-after.
+enum class Liveness : uint8_t { kUnknown = 0, kOnline = 1, kOffline = 2 };
+std::string_view ToString(Liveness l);  // "unknown" (never seen), "online", "offline"
+
+struct DeviceView {
+  store::DeviceRecord device;
+  Liveness liveness = Liveness::kUnknown;
+  std::optional<store::AssignmentRecord> assignment;
+};
+
+// Device registry. Thread-safe (the store is). `store` and `clock` must outlive it.
+class DeviceService {
+ public:
+  DeviceService(store::Store& store, const Clock& clock, ServiceOptions options)
+      : store_(store), clock_(clock), options_(options) {}
+
+  // Registers a device; re-registering an existing id updates name and tags and keeps its state
+  // (agents re-register after a 404). Returns true when the device was created.
+  // kInvalidArgument for a bad id or an empty/oversized name.
+  Result<bool> Register(const std::string& id, const std::string& name,
+                        const std::map<std::string, std::string>& tags);
+  Result<DeviceView> Get(const std::string& id);
+  Result<std::vector<DeviceView>> List();
+  Status Delete(const std::string& id);
+
+  Liveness LivenessOf(const store::DeviceRecord& d) const;
+  Result<uint64_t> CountOnline();
+
+ private:
+  store::Store& store_;
+  const Clock& clock_;
+  ServiceOptions options_;
+};
+
+}  // namespace oxide::server

@@ -1,0 +1,192 @@
+#include "server/service/model_service.hpp"
+
+#include "base/file_util.hpp"
+#include "server/service/ids.hpp"
+
+namespace oxide::server {
+namespace {
+
+bool IsHexDigest(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+Status ValidateModelIds(const std::string& model_id, const std::string& version) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("model id", model_id));
+  return ValidateId("version", version);
+}
+
+}  // namespace
+
+void ModelService::Notify() {
+  if (on_enqueue_) on_enqueue_();
+}
+
+Result<store::ModelVersionRecord> ModelService::Upload(const std::string& model_id,
+                                                       const std::string& version,
+                                                       BlobWriter& staged) {
+  OXIDE_RETURN_IF_ERROR(ValidateModelIds(model_id, version));
+  if (staged.size() == 0) return InvalidArgument("the model body is empty");
+  OXIDE_ASSIGN_OR_RETURN(BlobInfo blob, staged.Commit());
+
+  // DetectFormat may look past the first bytes (ONNX field walk): map the whole blob (lazy).
+  OXIDE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(blobs_.PathFor(blob.sha256)));
+  store::ModelVersionRecord rec;
+  rec.model_id = model_id;
+  rec.version = version;
+  rec.sha256 = blob.sha256;
+  rec.size_bytes = blob.size;
+  rec.format = std::string(tensor::ToString(tensor::DetectFormat(mapped->view())));
+  rec.uploaded_at = clock_.Now();
+
+  bool queued = false;
+  store::ModelVersionRecord stored;
+  if (Status tx = store_.InTransaction([&]() -> Status {
+        OXIDE_ASSIGN_OR_RETURN(auto before, store_.models().ListVersions(model_id));
+        OXIDE_ASSIGN_OR_RETURN(stored, store_.models().Put(rec));
+        // The previous upload (the usual base) and every version devices report running.
+        std::vector<std::string> bases;
+        for (auto it = before.rbegin(); it != before.rend(); ++it) {
+          if (it->sha256 != rec.sha256) {
+            bases.push_back(it->sha256);
+            break;
+          }
+        }
+        OXIDE_ASSIGN_OR_RETURN(auto running, store_.devices().CurrentShasOfModel(model_id));
+        bases.insert(bases.end(), running.begin(), running.end());
+        for (const auto& b : bases) {
+          OXIDE_ASSIGN_OR_RETURN(bool q, EnqueueLocked(b, rec.sha256));
+          queued = queued || q;
+        }
+        return Status::Ok();
+      });
+      !tx.ok())
+    return tx;
+  if (queued) Notify();
+  return stored;
+}
+
+Result<store::ModelVersionRecord> ModelService::GetVersion(const std::string& model_id,
+                                                           const std::string& version) {
+  OXIDE_RETURN_IF_ERROR(ValidateModelIds(model_id, version));
+  return store_.models().Get(model_id, version);
+}
+
+Result<std::vector<store::ModelVersionRecord>> ModelService::ListVersions(
+    const std::string& model_id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("model id", model_id));
+  OXIDE_ASSIGN_OR_RETURN(auto list, store_.models().ListVersions(model_id));
+  if (list.empty()) return NotFound("model '" + model_id + "' not found");
+  return list;
+}
+
+Result<std::vector<std::string>> ModelService::ListModels() {
+  return store_.models().ListModelIds();
+}
+
+Result<ModelMeta> ModelService::Meta(const std::string& model_id, const std::string& version) {
+  ModelMeta m;
+  OXIDE_ASSIGN_OR_RETURN(m.version, GetVersion(model_id, version));
+  auto mapped = MappedFile::Open(blobs_.PathFor(m.version.sha256));
+  if (!mapped.ok()) return mapped.status();
+  auto format = tensor::DetectFormat((*mapped)->view());
+  auto index = tensor::IndexModel((*mapped)->view(), format);
+  if (index.ok()) {
+    m.tensors = std::move(index).value();
+  } else {
+    m.tensor_error = index.status().ToString();
+  }
+  OXIDE_ASSIGN_OR_RETURN(auto patches, store_.patches().ListForTarget(m.version.sha256));
+  for (auto& p : patches) {
+    PatchView v;
+    auto base = store_.models().FindBySha(p.base_sha256);
+    if (base.ok()) v.base_version = base->version;
+    v.patch = std::move(p);
+    m.patches.push_back(std::move(v));
+  }
+  return m;
+}
+
+Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
+                                                const std::string& version,
+                                                const std::string& base_sha256_hex,
+                                                const std::string& base_version) {
+  DownloadPlan plan;
+  OXIDE_ASSIGN_OR_RETURN(plan.target, GetVersion(model_id, version));
+  plan.blob_sha256 = plan.target.sha256;
+  plan.blob_size = plan.target.size_bytes;
+  plan.blob_path = blobs_.PathFor(plan.target.sha256);
+
+  std::string base_sha = Lower(base_sha256_hex);
+  if (!base_sha.empty() && !IsHexDigest(base_sha)) {
+    return Corrupt("X-Oxide-Base-SHA256 must be 64 hex characters");
+  }
+  if (base_sha.empty()) {
+    // A label alone is not trusted to pick a patch, but it predicts what will be asked next.
+    if (!base_version.empty() && IsValidId(base_version)) {
+      auto base = store_.models().Get(model_id, base_version);
+      if (base.ok()) OXIDE_RETURN_IF_ERROR(EnsurePatch(base->sha256, plan.target.sha256).status());
+    }
+    return plan;
+  }
+  if (base_sha == plan.target.sha256) return plan;
+  auto patch = store_.patches().Get(base_sha, plan.target.sha256);
+  if (patch.status().code() == ErrorCode::kNotFound) {
+    OXIDE_RETURN_IF_ERROR(EnsurePatch(base_sha, plan.target.sha256).status());
+    return plan;  // served in full meanwhile; the patch is ready for the next device
+  }
+  OXIDE_RETURN_IF_ERROR(patch.status());
+  if (patch->state != store::PatchState::kReady || patch->patch_size >= plan.target.size_bytes ||
+      !blobs_.Exists(patch->patch_sha256)) {
+    return plan;
+  }
+  plan.is_patch = true;
+  plan.blob_sha256 = patch->patch_sha256;
+  plan.blob_size = patch->patch_size;
+  plan.blob_path = blobs_.PathFor(patch->patch_sha256);
+  plan.base_sha256 = base_sha;
+  plan.strategy = patch->strategy;
+  plan.base_version = base_version;
+  if (plan.base_version.empty()) {
+    auto base = store_.models().FindBySha(base_sha);
+    if (base.ok()) plan.base_version = base->version;
+  }
+  return plan;
+}
+
+Result<bool> ModelService::EnqueueLocked(const std::string& base_sha,
+                                         const std::string& target_sha) {
+  if (base_sha == target_sha || !blobs_.Exists(base_sha)) return false;
+  return store_.patches().Enqueue(base_sha, target_sha, clock_.Now());
+}
+
+Result<bool> ModelService::EnsurePatch(const std::string& base_sha, const std::string& target_sha) {
+  OXIDE_ASSIGN_OR_RETURN(bool queued, EnqueueLocked(base_sha, target_sha));
+  if (queued) Notify();
+  return queued;
+}
+
+Status ModelService::RecordDownload(const std::string& device_id, const std::string& model_id,
+                                    const std::string& version, uint64_t served, uint64_t full) {
+  if (!IsValidId(device_id) || (served == 0 && full == 0)) return Status::Ok();
+  return store_.InTransaction([&]() -> Status {
+    Status st = store_.devices().AddBytes(device_id, served, full);
+    if (st.code() == ErrorCode::kNotFound) return Status::Ok();
+    OXIDE_RETURN_IF_ERROR(st);
+    OXIDE_ASSIGN_OR_RETURN(auto a, store_.assignments().Get(device_id));
+    if (!a || a->model_id != model_id || a->version != version) return Status::Ok();
+    return store_.campaigns().AddBytes(a->campaign_id, device_id, served, full);
+  });
+}
+
+}  // namespace oxide::server

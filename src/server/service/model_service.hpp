@@ -1,0 +1,87 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "server/service/blob_store.hpp"
+#include "server/service/clock.hpp"
+#include "store/store.hpp"
+#include "tensor/tensor_index.hpp"
+
+namespace oxide::server {
+
+struct PatchView {
+  store::PatchRecord patch;
+  std::string base_version;  // a version whose blob is the base, "" when unknown
+};
+
+struct ModelMeta {
+  store::ModelVersionRecord version;
+  std::optional<tensor::TensorIndex> tensors;  // absent when indexing failed
+  std::string tensor_error;
+  std::vector<PatchView> patches;  // every patch job whose target is this version
+};
+
+// What GET .../download sends: a ready patch from the device's exact base, or the full file.
+struct DownloadPlan {
+  store::ModelVersionRecord target;
+  bool is_patch = false;
+  std::string blob_sha256;  // the bytes to send (patch or target)
+  uint64_t blob_size = 0;
+  std::string blob_path;
+  std::string base_sha256;   // patch only
+  std::string base_version;  // patch only: the label the device sent, or a known version
+  std::string strategy;      // patch only
+};
+
+// Model versions, their blobs, patch scheduling and download accounting. Thread-safe.
+// `store`, `blobs` and `clock` must outlive it.
+class ModelService {
+ public:
+  ModelService(store::Store& store, const BlobStore& blobs, const Clock& clock)
+      : store_(store), blobs_(blobs), clock_(clock) {}
+
+  // Called (outside any lock) after a patch job was enqueued: wakes the worker.
+  void SetPatchListener(std::function<void()> f) { on_enqueue_ = std::move(f); }
+
+  // Commits the staged upload into the blob store, records the version (a re-upload replaces
+  // it) and schedules patches to it from the previous upload and from what devices run.
+  Result<store::ModelVersionRecord> Upload(const std::string& model_id, const std::string& version,
+                                           BlobWriter& staged);
+  Result<store::ModelVersionRecord> GetVersion(const std::string& model_id,
+                                               const std::string& version);
+  // kNotFound when the model has no versions.
+  Result<std::vector<store::ModelVersionRecord>> ListVersions(const std::string& model_id);
+  Result<std::vector<std::string>> ListModels();
+  Result<ModelMeta> Meta(const std::string& model_id, const std::string& version);
+
+  // base_sha256_hex: X-Oxide-Base-SHA256 (decides); base_version: X-Oxide-Base-Version (a label
+  // alone is not trusted: it only schedules a patch). Missing pieces → the full file, and a
+  // patch from a known base is enqueued for next time. kCorrupt for a malformed hash header.
+  Result<DownloadPlan> PlanDownload(const std::string& model_id, const std::string& version,
+                                    const std::string& base_sha256_hex,
+                                    const std::string& base_version);
+
+  // Enqueues base→target when base != target and the base blob is held. Returns true if a new
+  // job was queued (then the listener is called).
+  Result<bool> EnsurePatch(const std::string& base_sha, const std::string& target_sha);
+
+  // Adds bytes actually written for a download to the device and, when the device's current
+  // assignment is this model version, to that campaign. Unknown devices are ignored.
+  Status RecordDownload(const std::string& device_id, const std::string& model_id,
+                        const std::string& version, uint64_t served, uint64_t full);
+
+ private:
+  Result<bool> EnqueueLocked(const std::string& base_sha, const std::string& target_sha);
+  void Notify();
+
+  store::Store& store_;
+  const BlobStore& blobs_;
+  const Clock& clock_;
+  std::function<void()> on_enqueue_;
+};
+
+}  // namespace oxide::server

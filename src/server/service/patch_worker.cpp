@@ -1,0 +1,86 @@
+#include "server/service/patch_worker.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace oxide::server {
+
+void PatchWorker::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  wake_ = true;  // drain jobs left over from before a restart
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void PatchWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PatchWorker::Notify() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void PatchWorker::Loop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || wake_; });
+      if (stop_) return;
+      wake_ = false;
+    }
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+      }
+      auto ran = RunOnce();
+      if (!ran.ok()) {
+        std::fprintf(stderr, "oxide serve: patch worker: %s\n", ran.status().ToString().c_str());
+        break;  // store trouble: wait for the next enqueue rather than spin
+      }
+      if (!*ran) break;
+    }
+  }
+}
+
+Result<bool> PatchWorker::RunOnce() {
+  OXIDE_ASSIGN_OR_RETURN(auto next, store_.patches().NextPending());
+  if (!next) return false;
+  store::PatchRecord p = *next;
+  std::string target_path = blobs_.PathFor(p.target_sha256);
+  std::string out = blobs_.TempPath();
+  Status st = [&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(BuiltPatch built,
+                           build_(blobs_.PathFor(p.base_sha256), target_path, out));
+    OXIDE_ASSIGN_OR_RETURN(BlobInfo blob, blobs_.Adopt(out));
+    std::error_code ec;
+    uint64_t target_size = std::filesystem::file_size(target_path, ec);
+    if (ec) return IoError("stat " + target_path + ": " + ec.message());
+    p.patch_sha256 = blob.sha256;
+    p.patch_size = blob.size;
+    p.strategy = built.strategy;
+    p.state = blob.size < target_size ? store::PatchState::kReady : store::PatchState::kNotSmaller;
+    return Status::Ok();
+  }();
+  std::error_code ec;
+  std::filesystem::remove(out, ec);  // gone already after a successful Adopt
+  if (!st.ok()) {
+    p.state = store::PatchState::kFailed;
+    p.error = st.ToString();
+  }
+  p.updated_at = clock_.Now();
+  OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+  return true;
+}
+
+}  // namespace oxide::server

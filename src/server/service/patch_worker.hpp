@@ -1,0 +1,58 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/result.hpp"
+#include "server/service/blob_store.hpp"
+#include "server/service/clock.hpp"
+#include "store/store.hpp"
+
+namespace oxide::server {
+
+struct BuiltPatch {
+  std::string strategy;  // delta::Strategy name
+};
+
+// Writes a patch rebuilding `target_path` from `base_path` into `out_path`, having verified the
+// round trip. Any error means the pair is never served as a patch.
+using PatchBuildFn = std::function<Result<BuiltPatch>(
+    const std::string& base_path, const std::string& target_path, const std::string& out_path)>;
+
+// Prepares patches off the request path: takes pending jobs from the store's queue (persisted,
+// so a restart resumes them), builds them with `build`, and publishes the result as a blob.
+// One background thread. All references must outlive the worker.
+class PatchWorker {
+ public:
+  PatchWorker(store::Store& store, const BlobStore& blobs, const Clock& clock, PatchBuildFn build)
+      : store_(store), blobs_(blobs), clock_(clock), build_(std::move(build)) {}
+  ~PatchWorker() { Stop(); }
+  PatchWorker(const PatchWorker&) = delete;
+  PatchWorker& operator=(const PatchWorker&) = delete;
+
+  void Start();
+  // Finishes the job in hand, then joins the thread. Idempotent.
+  void Stop();
+  // Wakes the thread (a job was enqueued).
+  void Notify();
+  // Processes the oldest pending job in the calling thread; false when there was none.
+  Result<bool> RunOnce();
+
+ private:
+  void Loop();
+
+  store::Store& store_;
+  const BlobStore& blobs_;
+  const Clock& clock_;
+  PatchBuildFn build_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool wake_ = false;
+  std::thread thread_;
+};
+
+}  // namespace oxide::server

@@ -1,0 +1,95 @@
+// DeviceService, FleetService and HeartbeatService.
+#include <gtest/gtest.h>
+
+#include "server/service/ids.hpp"
+#include "server/service/test_env.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::server {
+namespace {
+
+class ServicesTest : public ::testing::Test {
+ protected:
+  testing::TestEnv env;
+};
+
+TEST(Ids, SafeCharacterSetOnly) {
+  EXPECT_TRUE(IsValidId("dev-01.a_B"));
+  EXPECT_FALSE(IsValidId(""));
+  EXPECT_FALSE(IsValidId("."));
+  EXPECT_FALSE(IsValidId(".."));
+  EXPECT_FALSE(IsValidId("a/b"));
+  EXPECT_FALSE(IsValidId("a b"));
+  EXPECT_FALSE(IsValidId(std::string(129, 'a')));
+  EXPECT_TRUE(IsValidId(std::string(128, 'a')));
+}
+
+TEST_F(ServicesTest, RegisterCreatesThenUpdatesWithoutLosingState) {
+  EXPECT_TRUE(*env.devices->Register("d1", "one", {{"k", "v"}}));
+  env.Beat("d1", {});
+  EXPECT_FALSE(*env.devices->Register("d1", "renamed", {}));
+  auto v = *env.devices->Get("d1");
+  EXPECT_EQ(v.device.name, "renamed");
+  EXPECT_NE(v.device.last_seen, 0);
+  EXPECT_STATUS(env.devices->Register("bad id", "x", {}).status(), ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(env.devices->Register("d2", "", {}).status(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ServicesTest, LivenessFollowsHeartbeatsAndOfflineAfter) {
+  ASSERT_TRUE(env.devices->Register("d1", "one", {}).ok());
+  EXPECT_EQ(env.devices->Get("d1")->liveness, Liveness::kUnknown);
+  env.Beat("d1", {});
+  EXPECT_EQ(env.devices->Get("d1")->liveness, Liveness::kOnline);
+  EXPECT_EQ(*env.devices->CountOnline(), 1u);
+  env.clock.Advance(env.options.offline_after_ms + 1);
+  EXPECT_EQ(env.devices->Get("d1")->liveness, Liveness::kOffline);
+  EXPECT_EQ(*env.devices->CountOnline(), 0u);
+}
+
+TEST_F(ServicesTest, HeartbeatForUnknownDeviceIsNotFound) {
+  EXPECT_STATUS(env.heartbeats->Handle("ghost", {}).status(), ErrorCode::kNotFound);
+  EXPECT_STATUS(env.heartbeats->Handle("..", {}).status(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ServicesTest, HeartbeatRecordsCurrentModelAndBareHeartbeatKeepsIt) {
+  ASSERT_TRUE(env.devices->Register("d1", "one", {}).ok());
+  protocol::HeartbeatRequest r;
+  r.current_model = "m";
+  r.current_model_version = "v1";
+  r.models.push_back({"m", "v1", std::string(64, 'a')});
+  r.agent_version = "0.1";
+  env.Beat("d1", r);
+  env.Beat("d1", {});
+  auto d = env.devices->Get("d1")->device;
+  EXPECT_EQ(d.current_version, "v1");
+  EXPECT_EQ(d.current_sha256, std::string(64, 'a'));
+  EXPECT_EQ(d.agent_version, "0.1");
+}
+
+TEST_F(ServicesTest, FleetMembershipAndStatus) {
+  env.SeedFleet("f", 3);
+  EXPECT_STATUS(env.fleets->Create("f", "again"), ErrorCode::kAlreadyExists);
+  env.Beat("d0", {});
+  auto s = env.fleets->StatusOf("f");
+  ASSERT_OK(s.status());
+  EXPECT_EQ(s->total, 3u);
+  EXPECT_EQ(s->online, 1u);
+  EXPECT_EQ(s->unknown, 2u);
+  ASSERT_OK(env.fleets->RemoveDevice("f", "d2"));
+  EXPECT_EQ(env.fleets->Get("f")->device_ids, (std::vector<std::string>{"d0", "d1"}));
+  EXPECT_STATUS(env.fleets->RemoveDevice("nof", "d0"), ErrorCode::kNotFound);
+  EXPECT_STATUS(env.fleets->AddDevice("f", "ghost"), ErrorCode::kNotFound);
+}
+
+TEST_F(ServicesTest, DeleteDeviceRemovesMembershipAndAssignment) {
+  env.SeedFleet("f", 2);
+  env.Upload("m", "v1", "model bytes one");
+  ASSERT_OK(env.campaigns->Create({"m", "v1", "f", "all_at_once", {}, {}, {}, {}}).status());
+  ASSERT_OK(env.devices->Delete("d0"));
+  EXPECT_EQ(env.fleets->Get("f")->device_ids, std::vector<std::string>{"d1"});
+  EXPECT_FALSE(env.store->assignments().Get("d0")->has_value());
+  EXPECT_STATUS(env.devices->Delete("d0"), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace oxide::server

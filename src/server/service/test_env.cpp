@@ -1,0 +1,80 @@
+#include "server/service/test_env.hpp"
+
+#include <gtest/gtest.h>
+
+#include "base/file_util.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace oxide::server::testing {
+
+PatchBuildFn FakePatchBuilder() {
+  return [](const std::string& base, const std::string&,
+            const std::string& out) -> Result<BuiltPatch> {
+    OXIDE_ASSIGN_OR_RETURN(std::string b, ReadFileToString(base));
+    if (b.find("unbuildable") != std::string::npos) return Internal("round trip failed");
+    OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out, "fake-patch"));
+    return BuiltPatch{"binary"};
+  };
+}
+
+TestEnv::TestEnv() : TestEnv(ServiceOptions{}) {}
+
+TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
+  auto s = store::sqlite::OpenSqliteStore(":memory:");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  store = std::move(s).value();
+  auto b = BlobStore::Open(dir.File("blobs"));
+  EXPECT_TRUE(b.ok()) << b.status().ToString();
+  blobs = std::move(b).value();
+  devices = std::make_unique<DeviceService>(*store, clock, options);
+  fleets = std::make_unique<FleetService>(*store, clock, *devices);
+  models = std::make_unique<ModelService>(*store, *blobs, clock);
+  campaigns = std::make_unique<CampaignService>(*store, clock, *models);
+  heartbeats = std::make_unique<HeartbeatService>(*store, clock, *campaigns, options);
+  worker = std::make_unique<PatchWorker>(*store, *blobs, clock, FakePatchBuilder());
+  api::ApiLimits limits;
+  limits.max_json_body = 64 * 1024;
+  limits.max_upload = 1024 * 1024;
+  router = std::make_unique<api::Router>(
+      api::ApiDeps{*devices, *fleets, *models, *campaigns, *heartbeats, *blobs, metrics, limits});
+}
+
+void TestEnv::SeedFleet(const std::string& fleet, int n) {
+  EXPECT_TRUE(fleets->Create(fleet, fleet).ok());
+  for (int i = 0; i < n; ++i) {
+    std::string id = "d" + std::to_string(i);
+    EXPECT_TRUE(devices->Register(id, id, {}).ok());
+    EXPECT_TRUE(fleets->AddDevice(fleet, id).ok());
+  }
+}
+
+store::ModelVersionRecord TestEnv::Upload(const std::string& model, const std::string& version,
+                                          const std::string& body) {
+  auto w = blobs->NewWriter();
+  EXPECT_TRUE(w.ok());
+  EXPECT_TRUE((*w)->Append(body).ok());
+  auto rec = models->Upload(model, version, **w);
+  EXPECT_TRUE(rec.ok()) << rec.status().ToString();
+  return rec.ok() ? *rec : store::ModelVersionRecord{};
+}
+
+protocol::HeartbeatResponse TestEnv::Beat(const std::string& device,
+                                          const protocol::HeartbeatRequest& r) {
+  auto resp = heartbeats->Handle(device, r);
+  EXPECT_TRUE(resp.ok()) << resp.status().ToString();
+  return resp.ok() ? *resp : protocol::HeartbeatResponse{};
+}
+
+protocol::HeartbeatResponse TestEnv::Report(const std::string& device, protocol::UpdateStage stage,
+                                            const std::string& model, const std::string& version) {
+  protocol::HeartbeatRequest r;
+  protocol::UpdateProgress u;
+  u.model_id = model;
+  u.version = version;
+  u.stage = stage;
+  if (stage == protocol::UpdateStage::kFailed) u.error = "boom";
+  r.update = u;
+  return Beat(device, r);
+}
+
+}  // namespace oxide::server::testing

@@ -1,0 +1,48 @@
+#pragma once
+
+// Test wiring: every service over a real in-memory SQLite store, a temp blob dir, a
+// ManualClock and a fake patch builder (tests never sleep or touch the network).
+
+#include <memory>
+#include <string>
+
+#include "server/api/router.hpp"
+#include "server/service/patch_worker.hpp"
+#include "store/store.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace oxide::server::testing {
+
+// Writes "fake-patch" (10 bytes): smaller than any test target above 10 bytes. Fails when the
+// base file contains "unbuildable".
+PatchBuildFn FakePatchBuilder();
+
+struct TestEnv {
+  TestEnv();
+  explicit TestEnv(ServiceOptions options);
+
+  // Registers devices d0..d{n-1} in fleet `fleet` and uploads model m v1/v2 (text bodies).
+  void SeedFleet(const std::string& fleet, int n);
+  store::ModelVersionRecord Upload(const std::string& model, const std::string& version,
+                                   const std::string& body);
+  protocol::HeartbeatResponse Beat(const std::string& device, const protocol::HeartbeatRequest& r);
+  // Heartbeat reporting an update stage for the device's current assignment.
+  protocol::HeartbeatResponse Report(const std::string& device, protocol::UpdateStage stage,
+                                     const std::string& model, const std::string& version);
+
+  oxide::testing::TempDir dir;
+  ManualClock clock;
+  ServiceOptions options;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<DeviceService> devices;
+  std::unique_ptr<FleetService> fleets;
+  std::unique_ptr<ModelService> models;
+  std::unique_ptr<CampaignService> campaigns;
+  std::unique_ptr<HeartbeatService> heartbeats;
+  std::unique_ptr<PatchWorker> worker;  // not started: tests call RunOnce()
+  api::Metrics metrics;
+  std::unique_ptr<api::Router> router;
+};
+
+}  // namespace oxide::server::testing

@@ -1,0 +1,148 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+
+namespace oxide::store {
+
+// Unix time in milliseconds. 0 means "never".
+using TimeMs = int64_t;
+
+// Campaign lifecycle. Persisted as the ToString() names; never rename.
+enum class CampaignState : uint8_t {
+  kRollingOut = 0,
+  kPaused = 1,
+  kCompleted = 2,
+  kAborted = 3,
+  kHalted = 4,  // failure threshold reached (or the canary wave was unhealthy)
+};
+std::string_view ToString(CampaignState s);  // "rolling_out", "paused", ...
+Result<CampaignState> ParseCampaignState(std::string_view s);
+
+enum class CampaignStrategy : uint8_t { kAllAtOnce = 0, kCanary = 1, kRolling = 2 };
+std::string_view ToString(CampaignStrategy s);  // "all_at_once", "canary", "rolling"
+// Also accepts "all-at-once". kInvalidArgument otherwise.
+Result<CampaignStrategy> ParseCampaignStrategy(std::string_view s);
+
+// One device's progress inside one campaign.
+enum class DeviceRolloutState : uint8_t {
+  kWaiting = 0,  // in the campaign, not assigned yet (later canary wave / rolling batch)
+  kPending = 1,  // assigned, no progress reported yet
+  kDownloading = 2,
+  kApplying = 3,
+  kCompleted = 4,
+  kFailed = 5,
+  kRolledBack = 6,
+  kWithdrawn = 7,   // the campaign was aborted before the device completed
+  kSuperseded = 8,  // a newer campaign took the device over
+};
+std::string_view ToString(DeviceRolloutState s);
+Result<DeviceRolloutState> ParseDeviceRolloutState(std::string_view s);
+// Completed, failed, rolled back, withdrawn or superseded: nothing more will happen.
+bool IsTerminal(DeviceRolloutState s);
+bool IsFailure(DeviceRolloutState s);  // failed or rolled back
+
+// Background patch preparation.
+enum class PatchState : uint8_t {
+  kPending = 0,
+  kReady = 1,
+  kFailed = 2,      // build or round-trip check failed: never served
+  kNotSmaller = 3,  // built fine but not smaller than the full file: never served
+};
+std::string_view ToString(PatchState s);
+Result<PatchState> ParsePatchState(std::string_view s);
+
+struct DeviceRecord {
+  std::string id;
+  std::string name;
+  std::map<std::string, std::string> tags;
+  TimeMs created_at = 0;
+  TimeMs last_seen = 0;         // last heartbeat, 0 = never
+  std::string reported_status;  // free text from the agent ("online", ...)
+  std::string agent_version;
+  std::string current_model;  // what the device reports it runs
+  std::string current_version;
+  std::string current_sha256;  // lower-case hex, may be empty
+  uint64_t bytes_served = 0;   // body bytes written to this device
+  uint64_t bytes_full = 0;     // what full downloads would have cost
+};
+
+struct FleetRecord {
+  std::string id;
+  std::string name;
+  TimeMs created_at = 0;
+};
+
+struct ModelVersionRecord {
+  std::string model_id;
+  std::string version;
+  std::string sha256;  // lower-case hex; the blob name
+  uint64_t size_bytes = 0;
+  std::string format;  // tensor::ModelFormat name
+  TimeMs uploaded_at = 0;
+  int64_t seq = 0;  // upload order (assigned by the store; a re-upload gets a new one)
+};
+
+struct PatchRecord {
+  std::string base_sha256;
+  std::string target_sha256;
+  PatchState state = PatchState::kPending;
+  std::string patch_sha256;  // blob name when ready
+  uint64_t patch_size = 0;
+  std::string strategy;  // delta::Strategy name
+  std::string error;
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+};
+
+// What a device is told to run.
+struct AssignmentRecord {
+  std::string device_id;
+  std::string campaign_id;
+  std::string model_id;
+  std::string version;
+  std::string sha256;
+  uint64_t size_bytes = 0;
+};
+
+struct CampaignRecord {
+  std::string id;
+  std::string model_id;
+  std::string version;
+  std::string target_sha256;
+  uint64_t target_size = 0;
+  std::string fleet_id;
+  CampaignStrategy strategy = CampaignStrategy::kAllAtOnce;
+  uint32_t canary_percent = 10;
+  uint32_t batch_size = 1;
+  uint32_t failure_threshold_count = 0;    // 0 = off
+  uint32_t failure_threshold_percent = 0;  // 0 = off
+  CampaignState state = CampaignState::kRollingOut;
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+  int64_t seq = 0;  // creation order (assigned by the store): higher is newer
+  uint64_t bytes_served = 0;
+  uint64_t bytes_full = 0;
+};
+
+struct CampaignDeviceRecord {
+  std::string campaign_id;
+  std::string device_id;
+  int64_t ordinal = 0;  // rollout order inside the campaign
+  DeviceRolloutState state = DeviceRolloutState::kWaiting;
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  std::string error;
+  uint64_t bytes_served = 0;
+  uint64_t bytes_full = 0;
+  TimeMs updated_at = 0;
+  // The device's assignment before this campaign took it over; restored on abort.
+  std::optional<AssignmentRecord> previous;
+};
+
+}  // namespace oxide::store

@@ -1,0 +1,289 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include "store/sqlite/sqlite_store_internal.hpp"
+
+namespace oxide::store::sqlite {
+namespace {
+
+using internal::Lock;
+
+// Append-only: a released migration is never edited; a schema change is a new entry.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      R"sql(
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL DEFAULT 0, reported_status TEXT NOT NULL DEFAULT '',
+  agent_version TEXT NOT NULL DEFAULT '', current_model TEXT NOT NULL DEFAULT '',
+  current_version TEXT NOT NULL DEFAULT '', current_sha256 TEXT NOT NULL DEFAULT '',
+  bytes_served INTEGER NOT NULL DEFAULT 0, bytes_full INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX devices_last_seen ON devices(last_seen);
+CREATE INDEX devices_current_model ON devices(current_model);
+CREATE TABLE device_tags (device_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (device_id, key));
+CREATE TABLE fleets (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE fleet_devices (fleet_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  seq INTEGER NOT NULL, PRIMARY KEY (fleet_id, device_id));
+CREATE INDEX fleet_devices_device ON fleet_devices(device_id);
+CREATE TABLE model_versions (model_id TEXT NOT NULL, version TEXT NOT NULL,
+  sha256 TEXT NOT NULL, size_bytes INTEGER NOT NULL, format TEXT NOT NULL,
+  uploaded_at INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (model_id, version));
+CREATE INDEX model_versions_sha ON model_versions(sha256);
+CREATE TABLE patches (base_sha256 TEXT NOT NULL, target_sha256 TEXT NOT NULL,
+  state TEXT NOT NULL, patch_sha256 TEXT NOT NULL DEFAULT '',
+  patch_size INTEGER NOT NULL DEFAULT 0, strategy TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL, PRIMARY KEY (base_sha256, target_sha256));
+CREATE INDEX patches_state ON patches(state, seq);
+CREATE TABLE assignments (device_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL,
+  model_id TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL);
+CREATE TABLE campaigns (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,
+  model_id TEXT NOT NULL, version TEXT NOT NULL, target_sha256 TEXT NOT NULL,
+  target_size INTEGER NOT NULL, fleet_id TEXT NOT NULL, strategy TEXT NOT NULL,
+  canary_percent INTEGER NOT NULL, batch_size INTEGER NOT NULL,
+  failure_threshold_count INTEGER NOT NULL, failure_threshold_percent INTEGER NOT NULL,
+  state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  bytes_served INTEGER NOT NULL DEFAULT 0, bytes_full INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE campaign_devices (campaign_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  ordinal INTEGER NOT NULL, state TEXT NOT NULL, bytes_done INTEGER NOT NULL DEFAULT 0,
+  bytes_total INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+  bytes_served INTEGER NOT NULL DEFAULT 0, bytes_full INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL DEFAULT 0, prev_campaign_id TEXT, prev_model_id TEXT,
+  prev_version TEXT, prev_sha256 TEXT, prev_size INTEGER,
+  PRIMARY KEY (campaign_id, device_id));
+)sql",
+  };
+  return kMigrations;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Db> db)
+      : db_(std::move(db)),
+        devices_(*db_),
+        fleets_(*db_),
+        models_(*db_),
+        patches_(*db_),
+        assignments_(*db_),
+        campaigns_(*db_) {}
+
+  DeviceStore& devices() override { return devices_; }
+  FleetStore& fleets() override { return fleets_; }
+  ModelStore& models() override { return models_; }
+  PatchStore& patches() override { return patches_; }
+  AssignmentStore& assignments() override { return assignments_; }
+  CampaignStore& campaigns() override { return campaigns_; }
+
+  Status InTransaction(const std::function<Status()>& fn) override {
+    Lock lock(db_->mu());
+    OXIDE_RETURN_IF_ERROR(db_->Begin());
+    Status st = fn();
+    Status end = db_->End(st.ok());
+    if (!st.ok()) return st;
+    return end;
+  }
+
+ private:
+  std::unique_ptr<Db> db_;
+  internal::SqliteDeviceStore devices_;
+  internal::SqliteFleetStore fleets_;
+  internal::SqliteModelStore models_;
+  internal::SqlitePatchStore patches_;
+  internal::SqliteAssignmentStore assignments_;
+  internal::SqliteCampaignStore campaigns_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  OXIDE_ASSIGN_OR_RETURN(auto db, Db::Open(path, Migrations()));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db)));
+}
+
+namespace internal {
+
+// ---- devices ---------------------------------------------------------------------------
+
+namespace {
+constexpr const char* kDeviceCols =
+    "id, name, created_at, last_seen, reported_status, agent_version, current_model, "
+    "current_version, current_sha256, bytes_served, bytes_full";
+
+DeviceRecord ReadDevice(const Stmt& q) {
+  DeviceRecord d;
+  d.id = q.Text(0);
+  d.name = q.Text(1);
+  d.created_at = q.Int(2);
+  d.last_seen = q.Int(3);
+  d.reported_status = q.Text(4);
+  d.agent_version = q.Text(5);
+  d.current_model = q.Text(6);
+  d.current_version = q.Text(7);
+  d.current_sha256 = q.Text(8);
+  d.bytes_served = q.U64(9);
+  d.bytes_full = q.U64(10);
+  return d;
+}
+
+Status RequireChanged(Db& db, const std::string& what) {
+  if (db.Changes() == 0) return NotFound(what + " not found");
+  return Status::Ok();
+}
+}  // namespace
+
+Status SqliteDeviceStore::WriteTags(const DeviceRecord& d) {
+  {
+    OXIDE_ASSIGN_OR_RETURN(Stmt del, db_.Prepare("DELETE FROM device_tags WHERE device_id=?"));
+    OXIDE_RETURN_IF_ERROR(del.Bind(1, d.id).Run());
+  }
+  for (const auto& [k, v] : d.tags) {
+    OXIDE_ASSIGN_OR_RETURN(
+        Stmt ins, db_.Prepare("INSERT INTO device_tags(device_id,key,value) VALUES(?,?,?)"));
+    OXIDE_RETURN_IF_ERROR(ins.Bind(1, d.id).Bind(2, k).Bind(3, v).Run());
+  }
+  return Status::Ok();
+}
+
+Status SqliteDeviceStore::ReadTags(DeviceRecord* d) {
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT key, value FROM device_tags WHERE "
+                                             "device_id=? ORDER BY key"));
+  q.Bind(1, d->id);
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::Ok();
+    d->tags[q.Text(0)] = q.Text(1);
+  }
+}
+
+Status SqliteDeviceStore::Create(const DeviceRecord& d) {
+  Lock lock(db_.mu());
+  OXIDE_RETURN_IF_ERROR(db_.Begin());
+  Status st = [&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("INSERT INTO devices(id, name, created_at) "
+                                               "VALUES(?,?,?)"));
+    Status ins = q.Bind(1, d.id).Bind(2, d.name).Bind(3, d.created_at).Run();
+    if (ins.code() == ErrorCode::kAlreadyExists) {
+      return AlreadyExists("device '" + d.id + "' already exists");
+    }
+    OXIDE_RETURN_IF_ERROR(ins);
+    return WriteTags(d);
+  }();
+  OXIDE_RETURN_IF_ERROR(db_.End(st.ok()));
+  return st;
+}
+
+Result<DeviceRecord> SqliteDeviceStore::Get(const std::string& id) {
+  Lock lock(db_.mu());
+  DeviceRecord d;
+  {
+    OXIDE_ASSIGN_OR_RETURN(
+        Stmt q, db_.Prepare(std::string("SELECT ") + kDeviceCols + " FROM devices WHERE id=?"));
+    q.Bind(1, id);
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return NotFound("device '" + id + "' not found");
+    d = ReadDevice(q);
+  }
+  OXIDE_RETURN_IF_ERROR(ReadTags(&d));
+  return d;
+}
+
+Result<std::vector<DeviceRecord>> SqliteDeviceStore::List() {
+  Lock lock(db_.mu());
+  std::vector<DeviceRecord> out;
+  {
+    OXIDE_ASSIGN_OR_RETURN(
+        Stmt q, db_.Prepare(std::string("SELECT ") + kDeviceCols + " FROM devices ORDER BY id"));
+    while (true) {
+      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      out.push_back(ReadDevice(q));
+    }
+  }
+  for (auto& d : out) OXIDE_RETURN_IF_ERROR(ReadTags(&d));
+  return out;
+}
+
+Status SqliteDeviceStore::Update(const DeviceRecord& d) {
+  Lock lock(db_.mu());
+  OXIDE_RETURN_IF_ERROR(db_.Begin());
+  Status st = [&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(Stmt q,
+                           db_.Prepare("UPDATE devices SET name=?, last_seen=?, reported_status=?, "
+                                       "agent_version=?, current_model=?, current_version=?, "
+                                       "current_sha256=? WHERE id=?"));
+    OXIDE_RETURN_IF_ERROR(q.Bind(1, d.name)
+                              .Bind(2, d.last_seen)
+                              .Bind(3, d.reported_status)
+                              .Bind(4, d.agent_version)
+                              .Bind(5, d.current_model)
+                              .Bind(6, d.current_version)
+                              .Bind(7, d.current_sha256)
+                              .Bind(8, d.id)
+                              .Run());
+    OXIDE_RETURN_IF_ERROR(RequireChanged(db_, "device '" + d.id + "'"));
+    // Heartbeats rewrite the row often: only touch tags when they differ.
+    DeviceRecord stored;
+    stored.id = d.id;
+    OXIDE_RETURN_IF_ERROR(ReadTags(&stored));
+    return stored.tags == d.tags ? Status::Ok() : WriteTags(d);
+  }();
+  OXIDE_RETURN_IF_ERROR(db_.End(st.ok()));
+  return st;
+}
+
+Status SqliteDeviceStore::Delete(const std::string& id) {
+  Lock lock(db_.mu());
+  OXIDE_RETURN_IF_ERROR(db_.Begin());
+  Status st = [&]() -> Status {
+    {
+      OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("DELETE FROM devices WHERE id=?"));
+      OXIDE_RETURN_IF_ERROR(q.Bind(1, id).Run());
+      OXIDE_RETURN_IF_ERROR(RequireChanged(db_, "device '" + id + "'"));
+    }
+    for (const char* sql : {"DELETE FROM device_tags WHERE device_id=?",
+                            "DELETE FROM fleet_devices WHERE device_id=?",
+                            "DELETE FROM assignments WHERE device_id=?"}) {
+      OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(sql));
+      OXIDE_RETURN_IF_ERROR(q.Bind(1, id).Run());
+    }
+    return Status::Ok();
+  }();
+  OXIDE_RETURN_IF_ERROR(db_.End(st.ok()));
+  return st;
+}
+
+Status SqliteDeviceStore::AddBytes(const std::string& id, uint64_t served, uint64_t full) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("UPDATE devices SET bytes_served=bytes_served+?, "
+                                             "bytes_full=bytes_full+? WHERE id=?"));
+  OXIDE_RETURN_IF_ERROR(q.BindU64(1, served).BindU64(2, full).Bind(3, id).Run());
+  return RequireChanged(db_, "device '" + id + "'");
+}
+
+Result<uint64_t> SqliteDeviceStore::CountSeenSince(TimeMs since) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT COUNT(*) FROM devices WHERE last_seen>0 "
+                                             "AND last_seen>=?"));
+  q.Bind(1, since);
+  OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.U64(0) : 0;
+}
+
+Result<std::vector<std::string>> SqliteDeviceStore::CurrentShasOfModel(
+    const std::string& model_id) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT DISTINCT current_sha256 FROM devices WHERE "
+                                             "current_model=? AND current_sha256<>'' "
+                                             "ORDER BY current_sha256"));
+  q.Bind(1, model_id);
+  std::vector<std::string> out;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    out.push_back(q.Text(0));
+  }
+}
+
+}  // namespace internal
+}  // namespace oxide::store::sqlite

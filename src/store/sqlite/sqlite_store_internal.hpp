@@ -1,0 +1,101 @@
+#pragma once
+
+// Private to store/sqlite: the per-resource store classes over one shared Db.
+
+#include "store/sqlite/sqlite_db.hpp"
+#include "store/store.hpp"
+
+namespace oxide::store::sqlite::internal {
+
+using Lock = std::lock_guard<std::recursive_mutex>;
+
+class SqliteDeviceStore final : public DeviceStore {
+ public:
+  explicit SqliteDeviceStore(Db& db) : db_(db) {}
+  Status Create(const DeviceRecord& d) override;
+  Result<DeviceRecord> Get(const std::string& id) override;
+  Result<std::vector<DeviceRecord>> List() override;
+  Status Update(const DeviceRecord& d) override;
+  Status Delete(const std::string& id) override;
+  Status AddBytes(const std::string& id, uint64_t served, uint64_t full) override;
+  Result<uint64_t> CountSeenSince(TimeMs since) override;
+  Result<std::vector<std::string>> CurrentShasOfModel(const std::string& model_id) override;
+
+ private:
+  Status WriteTags(const DeviceRecord& d);
+  Status ReadTags(DeviceRecord* d);
+  Db& db_;
+};
+
+class SqliteFleetStore final : public FleetStore {
+ public:
+  explicit SqliteFleetStore(Db& db) : db_(db) {}
+  Status Create(const FleetRecord& f) override;
+  Result<FleetRecord> Get(const std::string& id) override;
+  Result<std::vector<FleetRecord>> List() override;
+  Status AddDevice(const std::string& fleet_id, const std::string& device_id) override;
+  Status RemoveDevice(const std::string& fleet_id, const std::string& device_id) override;
+  Result<std::vector<std::string>> ListDevices(const std::string& fleet_id) override;
+
+ private:
+  Db& db_;
+};
+
+class SqliteModelStore final : public ModelStore {
+ public:
+  explicit SqliteModelStore(Db& db) : db_(db) {}
+  Result<ModelVersionRecord> Put(const ModelVersionRecord& v) override;
+  Result<ModelVersionRecord> Get(const std::string& model_id, const std::string& version) override;
+  Result<std::vector<ModelVersionRecord>> ListVersions(const std::string& model_id) override;
+  Result<std::vector<std::string>> ListModelIds() override;
+  Result<ModelVersionRecord> FindBySha(const std::string& sha256) override;
+
+ private:
+  Db& db_;
+};
+
+class SqlitePatchStore final : public PatchStore {
+ public:
+  explicit SqlitePatchStore(Db& db) : db_(db) {}
+  Result<bool> Enqueue(const std::string& base_sha, const std::string& target_sha,
+                       TimeMs now) override;
+  Result<PatchRecord> Get(const std::string& base_sha, const std::string& target_sha) override;
+  Result<std::optional<PatchRecord>> NextPending() override;
+  Status Update(const PatchRecord& p) override;
+  Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) override;
+
+ private:
+  Db& db_;
+};
+
+class SqliteAssignmentStore final : public AssignmentStore {
+ public:
+  explicit SqliteAssignmentStore(Db& db) : db_(db) {}
+  Result<std::optional<AssignmentRecord>> Get(const std::string& device_id) override;
+  Status Put(const AssignmentRecord& a) override;
+  Status Delete(const std::string& device_id) override;
+
+ private:
+  Db& db_;
+};
+
+class SqliteCampaignStore final : public CampaignStore {
+ public:
+  explicit SqliteCampaignStore(Db& db) : db_(db) {}
+  Result<CampaignRecord> Create(const CampaignRecord& c,
+                                const std::vector<CampaignDeviceRecord>& devices) override;
+  Result<CampaignRecord> Get(const std::string& id) override;
+  Result<std::vector<CampaignRecord>> List() override;
+  Status UpdateState(const std::string& id, CampaignState s, TimeMs now) override;
+  Status AddBytes(const std::string& id, const std::string& device_id, uint64_t served,
+                  uint64_t full) override;
+  Result<std::vector<CampaignDeviceRecord>> ListDevices(const std::string& id) override;
+  Result<CampaignDeviceRecord> GetDevice(const std::string& id,
+                                         const std::string& device_id) override;
+  Status UpdateDevice(const CampaignDeviceRecord& d) override;
+
+ private:
+  Db& db_;
+};
+
+}  // namespace oxide::store::sqlite::internal

@@ -1,0 +1,123 @@
+#pragma once
+
+// Backend-neutral metadata store for the control plane. SQLite is the default backend
+// (store/sqlite/); PostgreSQL will follow and must pass the same contract suite
+// (store/store_contract_test.hpp).
+//
+// Conventions for every method:
+//  - kNotFound when a named record does not exist, kAlreadyExists on a duplicate create,
+//    kIo for backend failures. Ids are validated by the caller (services), not here.
+//  - Lists are returned in a stable order documented per method.
+//  - Implementations are thread-safe. InTransaction() runs `fn` atomically: all writes made by
+//    `fn` on this store become visible together, or none if `fn` returns an error.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "store/records.hpp"
+
+namespace oxide::store {
+
+class DeviceStore {
+ public:
+  virtual ~DeviceStore() = default;
+  virtual Status Create(const DeviceRecord& d) = 0;
+  virtual Result<DeviceRecord> Get(const std::string& id) = 0;
+  virtual Result<std::vector<DeviceRecord>> List() = 0;  // by id
+  // Replaces name, tags, last_seen, reported_status, agent_version and current_* (not bytes).
+  virtual Status Update(const DeviceRecord& d) = 0;
+  // Removes the device, its fleet memberships and its assignment (campaign history stays).
+  virtual Status Delete(const std::string& id) = 0;
+  virtual Status AddBytes(const std::string& id, uint64_t served, uint64_t full) = 0;
+  // Devices whose last heartbeat is at or after `since`.
+  virtual Result<uint64_t> CountSeenSince(TimeMs since) = 0;
+  // Distinct non-empty current_sha256 values reported by devices running `model_id`.
+  virtual Result<std::vector<std::string>> CurrentShasOfModel(const std::string& model_id) = 0;
+};
+
+class FleetStore {
+ public:
+  virtual ~FleetStore() = default;
+  virtual Status Create(const FleetRecord& f) = 0;
+  virtual Result<FleetRecord> Get(const std::string& id) = 0;
+  virtual Result<std::vector<FleetRecord>> List() = 0;  // by id
+  // Idempotent; kNotFound when the fleet or the device does not exist.
+  virtual Status AddDevice(const std::string& fleet_id, const std::string& device_id) = 0;
+  // kNotFound when the device is not a member.
+  virtual Status RemoveDevice(const std::string& fleet_id, const std::string& device_id) = 0;
+  // Member ids in the order they were added.
+  virtual Result<std::vector<std::string>> ListDevices(const std::string& fleet_id) = 0;
+};
+
+class ModelStore {
+ public:
+  virtual ~ModelStore() = default;
+  // Inserts or replaces (model_id, version); assigns a new, larger seq either way.
+  virtual Result<ModelVersionRecord> Put(const ModelVersionRecord& v) = 0;
+  virtual Result<ModelVersionRecord> Get(const std::string& model_id,
+                                         const std::string& version) = 0;
+  // Versions of one model by seq (upload order); empty when the model is unknown.
+  virtual Result<std::vector<ModelVersionRecord>> ListVersions(const std::string& model_id) = 0;
+  virtual Result<std::vector<std::string>> ListModelIds() = 0;  // sorted
+  // Any version (of any model) whose blob is `sha256`; kNotFound otherwise.
+  virtual Result<ModelVersionRecord> FindBySha(const std::string& sha256) = 0;
+};
+
+class PatchStore {
+ public:
+  virtual ~PatchStore() = default;
+  // Inserts a pending job; returns false (and changes nothing) when the pair already exists.
+  virtual Result<bool> Enqueue(const std::string& base_sha, const std::string& target_sha,
+                               TimeMs now) = 0;
+  virtual Result<PatchRecord> Get(const std::string& base_sha, const std::string& target_sha) = 0;
+  // The oldest pending job, if any.
+  virtual Result<std::optional<PatchRecord>> NextPending() = 0;
+  virtual Status Update(const PatchRecord& p) = 0;  // kNotFound when the pair does not exist
+  virtual Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) = 0;
+};
+
+class AssignmentStore {
+ public:
+  virtual ~AssignmentStore() = default;
+  virtual Result<std::optional<AssignmentRecord>> Get(const std::string& device_id) = 0;
+  virtual Status Put(const AssignmentRecord& a) = 0;        // insert or replace
+  virtual Status Delete(const std::string& device_id) = 0;  // no-op when absent
+};
+
+class CampaignStore {
+ public:
+  virtual ~CampaignStore() = default;
+  // Stores the campaign (seq assigned by the store) and its devices; returns it with seq set.
+  virtual Result<CampaignRecord> Create(const CampaignRecord& c,
+                                        const std::vector<CampaignDeviceRecord>& devices) = 0;
+  virtual Result<CampaignRecord> Get(const std::string& id) = 0;
+  virtual Result<std::vector<CampaignRecord>> List() = 0;  // by seq
+  virtual Status UpdateState(const std::string& id, CampaignState s, TimeMs now) = 0;
+  virtual Status AddBytes(const std::string& id, const std::string& device_id, uint64_t served,
+                          uint64_t full) = 0;
+  virtual Result<std::vector<CampaignDeviceRecord>> ListDevices(const std::string& id) = 0;
+  virtual Result<CampaignDeviceRecord> GetDevice(const std::string& id,
+                                                 const std::string& device_id) = 0;
+  // Replaces state, progress, error, updated_at and previous of an existing entry.
+  virtual Status UpdateDevice(const CampaignDeviceRecord& d) = 0;
+};
+
+// The whole store. Sub-stores live as long as the Store.
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual DeviceStore& devices() = 0;
+  virtual FleetStore& fleets() = 0;
+  virtual ModelStore& models() = 0;
+  virtual PatchStore& patches() = 0;
+  virtual AssignmentStore& assignments() = 0;
+  virtual CampaignStore& campaigns() = 0;
+  // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
+  virtual Status InTransaction(const std::function<Status()>& fn) = 0;
+};
+
+}  // namespace oxide::store

@@ -1,0 +1,260 @@
+#pragma once
+
+// Contract suite every Store backend must pass. A backend instantiates it with a factory type:
+//
+//   struct MyFactory { static std::unique_ptr<oxide::store::Store> Make(); };
+//   INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Types<MyFactory>);
+//
+// Make() returns a fresh, empty store (GTEST_SKIP() inside it when the backend is unavailable).
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "store/store.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::store {
+
+template <class Factory>
+class StoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = Factory::Make();
+    if (store_ == nullptr) GTEST_SKIP() << "backend not available";
+  }
+  Store& s() { return *store_; }
+
+  void AddDevice(const std::string& id) {
+    DeviceRecord d;
+    d.id = id;
+    d.name = "name-" + id;
+    d.created_at = 1000;
+    ASSERT_OK(s().devices().Create(d));
+  }
+  CampaignRecord NewCampaign(const std::string& id) {
+    CampaignRecord c;
+    c.id = id;
+    c.model_id = "m";
+    c.version = "v2";
+    c.target_sha256 = std::string(64, 'b');
+    c.target_size = 42;
+    c.fleet_id = "f";
+    c.strategy = CampaignStrategy::kCanary;
+    c.canary_percent = 25;
+    c.created_at = c.updated_at = 5;
+    return c;
+  }
+
+  std::unique_ptr<Store> store_;
+};
+
+TYPED_TEST_SUITE_P(StoreContract);
+
+TYPED_TEST_P(StoreContract, DeviceRoundTripWithTags) {
+  DeviceRecord d;
+  d.id = "d1";
+  d.name = "Device 1";
+  d.tags = {{"site", "lyon"}, {"hw", "rpi4"}};
+  d.created_at = 77;
+  ASSERT_OK(this->s().devices().Create(d));
+  auto got = this->s().devices().Get("d1");
+  ASSERT_OK(got.status());
+  EXPECT_EQ(got->name, "Device 1");
+  EXPECT_EQ(got->tags, d.tags);
+  EXPECT_EQ(got->created_at, 77);
+  EXPECT_EQ(got->last_seen, 0);
+}
+
+TYPED_TEST_P(StoreContract, DuplicateDeviceIsAlreadyExists) {
+  this->AddDevice("d1");
+  DeviceRecord d;
+  d.id = "d1";
+  EXPECT_STATUS(this->s().devices().Create(d), ErrorCode::kAlreadyExists);
+}
+
+TYPED_TEST_P(StoreContract, UnknownDeviceIsNotFound) {
+  EXPECT_STATUS(this->s().devices().Get("nope").status(), ErrorCode::kNotFound);
+  EXPECT_STATUS(this->s().devices().Delete("nope"), ErrorCode::kNotFound);
+  DeviceRecord d;
+  d.id = "nope";
+  EXPECT_STATUS(this->s().devices().Update(d), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StoreContract, DeviceUpdateAndBytes) {
+  this->AddDevice("d1");
+  auto d = *this->s().devices().Get("d1");
+  d.last_seen = 500;
+  d.current_model = "m";
+  d.current_version = "v1";
+  d.current_sha256 = std::string(64, 'a');
+  d.tags = {{"k", "v"}};
+  ASSERT_OK(this->s().devices().Update(d));
+  ASSERT_OK(this->s().devices().AddBytes("d1", 10, 100));
+  ASSERT_OK(this->s().devices().AddBytes("d1", 5, 50));
+  auto got = *this->s().devices().Get("d1");
+  EXPECT_EQ(got.last_seen, 500);
+  EXPECT_EQ(got.current_version, "v1");
+  EXPECT_EQ(got.tags, d.tags);
+  EXPECT_EQ(got.bytes_served, 15u);
+  EXPECT_EQ(got.bytes_full, 150u);
+  EXPECT_EQ(*this->s().devices().CountSeenSince(400), 1u);
+  EXPECT_EQ(*this->s().devices().CountSeenSince(501), 0u);
+  EXPECT_EQ(*this->s().devices().CurrentShasOfModel("m"),
+            std::vector<std::string>{d.current_sha256});
+}
+
+TYPED_TEST_P(StoreContract, DeviceListIsSortedById) {
+  this->AddDevice("b");
+  this->AddDevice("a");
+  auto list = *this->s().devices().List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, "a");
+  EXPECT_EQ(list[1].id, "b");
+}
+
+TYPED_TEST_P(StoreContract, FleetMembershipKeepsOrderAndDeleteCascades) {
+  this->AddDevice("d2");
+  this->AddDevice("d1");
+  ASSERT_OK(this->s().fleets().Create(FleetRecord{"f", "Fleet", 1}));
+  EXPECT_STATUS(this->s().fleets().Create(FleetRecord{"f", "Again", 1}), ErrorCode::kAlreadyExists);
+  ASSERT_OK(this->s().fleets().AddDevice("f", "d2"));
+  ASSERT_OK(this->s().fleets().AddDevice("f", "d1"));
+  ASSERT_OK(this->s().fleets().AddDevice("f", "d2"));  // idempotent
+  EXPECT_EQ(*this->s().fleets().ListDevices("f"), (std::vector<std::string>{"d2", "d1"}));
+  EXPECT_STATUS(this->s().fleets().AddDevice("f", "zz"), ErrorCode::kNotFound);
+  EXPECT_STATUS(this->s().fleets().AddDevice("nof", "d1"), ErrorCode::kNotFound);
+  ASSERT_OK(this->s().devices().Delete("d2"));
+  EXPECT_EQ(*this->s().fleets().ListDevices("f"), (std::vector<std::string>{"d1"}));
+  ASSERT_OK(this->s().fleets().RemoveDevice("f", "d1"));
+  EXPECT_STATUS(this->s().fleets().RemoveDevice("f", "d1"), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StoreContract, ModelVersionsKeepUploadOrderAndReuploadMovesToEnd) {
+  auto& m = this->s().models();
+  ModelVersionRecord v{"m", "v1", std::string(64, 'a'), 10, "onnx", 1, 0};
+  ASSERT_OK(m.Put(v).status());
+  v.version = "v2";
+  v.sha256 = std::string(64, 'b');
+  ASSERT_OK(m.Put(v).status());
+  v.version = "v1";
+  v.sha256 = std::string(64, 'c');
+  auto re = m.Put(v);
+  ASSERT_OK(re.status());
+  auto list = *m.ListVersions("m");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].version, "v2");
+  EXPECT_EQ(list[1].version, "v1");
+  EXPECT_EQ(list[1].sha256, std::string(64, 'c'));
+  EXPECT_LT(list[0].seq, list[1].seq);
+  EXPECT_EQ(*m.ListModelIds(), std::vector<std::string>{"m"});
+  EXPECT_EQ(m.FindBySha(std::string(64, 'b'))->version, "v2");
+  EXPECT_STATUS(m.FindBySha(std::string(64, 'a')).status(), ErrorCode::kNotFound);
+  EXPECT_STATUS(m.Get("m", "v9").status(), ErrorCode::kNotFound);
+  EXPECT_TRUE(m.ListVersions("other")->empty());
+}
+
+TYPED_TEST_P(StoreContract, PatchQueueIsFifoAndEnqueueIsIdempotent) {
+  auto& p = this->s().patches();
+  EXPECT_TRUE(*p.Enqueue("a", "t", 1));
+  EXPECT_TRUE(*p.Enqueue("b", "t", 2));
+  EXPECT_FALSE(*p.Enqueue("a", "t", 3));
+  auto next = *p.NextPending();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->base_sha256, "a");
+  next->state = PatchState::kReady;
+  next->patch_sha256 = "pp";
+  next->patch_size = 9;
+  next->strategy = "binary";
+  ASSERT_OK(p.Update(*next));
+  EXPECT_EQ(p.NextPending()->value().base_sha256, "b");
+  auto got = *p.Get("a", "t");
+  EXPECT_EQ(got.state, PatchState::kReady);
+  EXPECT_EQ(got.patch_size, 9u);
+  EXPECT_EQ(p.ListForTarget("t")->size(), 2u);
+  EXPECT_STATUS(p.Get("x", "t").status(), ErrorCode::kNotFound);
+  PatchRecord missing;
+  missing.base_sha256 = "x";
+  missing.target_sha256 = "y";
+  EXPECT_STATUS(p.Update(missing), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StoreContract, AssignmentsPutReplaceDelete) {
+  auto& a = this->s().assignments();
+  EXPECT_FALSE(a.Get("d1")->has_value());
+  ASSERT_OK(a.Put(AssignmentRecord{"d1", "c1", "m", "v1", "s1", 1}));
+  ASSERT_OK(a.Put(AssignmentRecord{"d1", "c2", "m", "v2", "s2", 2}));
+  EXPECT_EQ(a.Get("d1")->value().campaign_id, "c2");
+  ASSERT_OK(a.Delete("d1"));
+  ASSERT_OK(a.Delete("d1"));
+  EXPECT_FALSE(a.Get("d1")->has_value());
+}
+
+TYPED_TEST_P(StoreContract, CampaignRoundTripDevicesAndBytes) {
+  auto& c = this->s().campaigns();
+  std::vector<CampaignDeviceRecord> devs(2);
+  devs[0].device_id = "d1";
+  devs[0].ordinal = 0;
+  devs[1].device_id = "d2";
+  devs[1].ordinal = 1;
+  auto created = c.Create(this->NewCampaign("c1"), devs);
+  ASSERT_OK(created.status());
+  EXPECT_EQ(created->strategy, CampaignStrategy::kCanary);
+  EXPECT_EQ(created->canary_percent, 25u);
+  auto second = c.Create(this->NewCampaign("c2"), {});
+  ASSERT_OK(second.status());
+  EXPECT_GT(second->seq, created->seq);
+  EXPECT_STATUS(c.Create(this->NewCampaign("c1"), {}).status(), ErrorCode::kAlreadyExists);
+
+  auto d = *c.GetDevice("c1", "d2");
+  d.state = DeviceRolloutState::kFailed;
+  d.error = "boom";
+  d.previous = AssignmentRecord{"d2", "c0", "m", "v1", "s1", 7};
+  ASSERT_OK(c.UpdateDevice(d));
+  ASSERT_OK(c.AddBytes("c1", "d2", 3, 30));
+  ASSERT_OK(c.UpdateState("c1", CampaignState::kHalted, 9));
+  auto list = *c.ListDevices("c1");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1].state, DeviceRolloutState::kFailed);
+  EXPECT_EQ(list[1].error, "boom");
+  ASSERT_TRUE(list[1].previous.has_value());
+  EXPECT_EQ(list[1].previous->size_bytes, 7u);
+  EXPECT_EQ(list[1].bytes_served, 3u);
+  EXPECT_FALSE(list[0].previous.has_value());
+  auto got = *c.Get("c1");
+  EXPECT_EQ(got.state, CampaignState::kHalted);
+  EXPECT_EQ(got.bytes_full, 30u);
+  EXPECT_EQ(c.List()->size(), 2u);
+  EXPECT_STATUS(c.Get("zz").status(), ErrorCode::kNotFound);
+  EXPECT_STATUS(c.GetDevice("c1", "zz").status(), ErrorCode::kNotFound);
+  EXPECT_STATUS(c.UpdateState("zz", CampaignState::kPaused, 1), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StoreContract, FailedTransactionLeavesNothing) {
+  Status st = this->s().InTransaction([&]() -> Status {
+    DeviceRecord d;
+    d.id = "tx";
+    OXIDE_RETURN_IF_ERROR(this->s().devices().Create(d));
+    OXIDE_RETURN_IF_ERROR(
+        this->s().assignments().Put(AssignmentRecord{"tx", "c", "m", "v", "s", 1}));
+    return Internal("boom");
+  });
+  EXPECT_STATUS(st, ErrorCode::kInternal);
+  EXPECT_STATUS(this->s().devices().Get("tx").status(), ErrorCode::kNotFound);
+  EXPECT_FALSE(this->s().assignments().Get("tx")->has_value());
+  ASSERT_OK(this->s().InTransaction([&]() -> Status {
+    DeviceRecord d;
+    d.id = "tx";
+    return this->s().devices().Create(d);
+  }));
+  EXPECT_OK(this->s().devices().Get("tx").status());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists,
+                            UnknownDeviceIsNotFound, DeviceUpdateAndBytes, DeviceListIsSortedById,
+                            FleetMembershipKeepsOrderAndDeleteCascades,
+                            ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
+                            PatchQueueIsFifoAndEnqueueIsIdempotent, AssignmentsPutReplaceDelete,
+                            CampaignRoundTripDevicesAndBytes, FailedTransactionLeavesNothing);
+
+}  // namespace oxide::store

@@ -1,12 +1,234 @@
+// `oxide agent`: parses flags (CLI11 lives only in this file), wires the real services together,
+// turns SIGTERM/SIGINT into a StopFlag request, and runs the loop.
 #include "agent/agent_main.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
+#include <sstream>
+#include <thread>
+
+#include "agent/agent_config.hpp"
+#include "agent/agent_loop.hpp"
+#include "agent/curl/curl_transport.hpp"
+#include "agent/posix_file_system.hpp"
+#include "agent/progress_reporter.hpp"
+#include "agent/stop_flag.hpp"
+#include "agent/transitions.hpp"
 
 namespace oxide::agent {
 
-int AgentMain(const std::vector<std::string>&) {
-  std::fprintf(stderr, "oxide agent: not built yet (issue #4)\n");
-  return 2;
+namespace {
+
+struct Flags {
+  std::string control_plane;
+  std::string device_id;
+  std::string model_dir = "/var/lib/oxide/models";
+  std::string state_dir;  // default: <model_dir>/.oxide
+  double poll_interval = 30;
+  std::string health_check;
+  double health_timeout = 30;
+  uint32_t max_attempts = 3;
+  bool once = false;
+  uint64_t max_recv_speed = 0;
+  long low_speed_time = 60;
+  bool print_transitions = false;
+};
+
+// Accepts CLI11's `key = value` (TOML/INI) files and flat JSON objects.
+class ConfigFile final : public CLI::ConfigTOML {
+ public:
+  std::vector<CLI::ConfigItem> from_config(std::istream& in) const override {
+    std::stringstream buf;
+    buf << in.rdbuf();
+    std::string text = buf.str();
+    auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || text[first] != '{') {
+      std::istringstream again(text);
+      return CLI::ConfigTOML::from_config(again);
+    }
+    auto pairs = ParseJsonConfig(text);
+    if (!pairs.ok()) throw CLI::ConversionError(pairs.status().message());
+    std::vector<CLI::ConfigItem> result;
+    for (auto& [key, value] : *pairs) {
+      CLI::ConfigItem item;
+      item.name = key;
+      item.inputs = {value};
+      result.push_back(std::move(item));
+    }
+    return result;
+  }
+};
+
+void LogLine(const std::string& line) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::fprintf(stderr, "[%s] oxide-agent: %s\n", ts, line.c_str());
+}
+
+Clock::Duration Seconds(double s) {
+  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
+}
+
+// Blocks SIGTERM/SIGINT in every thread and turns them into stop->Request() on a sigwait
+// thread: no signal handler, no global. SIGUSR2 from Stop() ends the thread.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(StopFlag* stop) {
+    sigemptyset(&set_);
+    for (int sig : {SIGTERM, SIGINT, SIGUSR2}) sigaddset(&set_, sig);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    thread_ = std::thread([this, stop] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        if (sig != SIGUSR2) {
+          LogLine(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ", stopping");
+        }
+        stop->Request();
+        if (sig == SIGUSR2) return;
+      }
+    });
+  }
+  ~SignalWatcher() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+bool SameFileSystem(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
+}  // namespace
+
+int AgentMain(const std::vector<std::string>& args) {
+  CLI::App app("oxide agent: keeps this device's models up to date", "oxide agent");
+  app.config_formatter(std::make_shared<ConfigFile>());
+  app.set_config("--config", "", "read flags from a file (key = value, or a JSON object)");
+  Flags f;
+  app.add_option("--control-plane", f.control_plane, "control-plane URL");
+  app.add_option("--device-id", f.device_id, "this device's id");
+  app.add_option("--model-dir", f.model_dir, "where active models live (<dir>/<model_id>)")
+      ->capture_default_str();
+  app.add_option("--state-dir", f.state_dir, "agent state (default <model-dir>/.oxide)");
+  app.add_option("--poll-interval", f.poll_interval, "seconds between heartbeats")
+      ->capture_default_str();
+  app.add_option("--health-check", f.health_check, "command run after activation (sh -c)");
+  app.add_option("--health-timeout", f.health_timeout, "seconds before the check is killed")
+      ->capture_default_str();
+  app.add_option("--max-attempts", f.max_attempts, "failures before a version is refused")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_flag("--once", f.once, "one heartbeat and the work it brings, then exit");
+  app.add_option("--max-recv-speed", f.max_recv_speed, "")->group("");
+  app.add_option("--low-speed-time", f.low_speed_time, "")->group("");
+  app.add_flag("--print-transitions", f.print_transitions, "")->group("");
+
+  std::vector<std::string> argv(args.begin() + std::min<size_t>(2, args.size()), args.end());
+  std::reverse(argv.begin(), argv.end());  // CLI11 parses a reversed vector
+  try {
+    app.parse(argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (f.print_transitions) {
+    std::fputs(TransitionTableMarkdown().c_str(), stdout);
+    return 0;
+  }
+  if (f.control_plane.empty() || f.device_id.empty()) {
+    std::fprintf(stderr, "oxide agent: --control-plane and --device-id are required\n");
+    return 2;
+  }
+  if (!IsSafeId(f.device_id)) {
+    std::fprintf(stderr, "oxide agent: --device-id must be 1-128 of [A-Za-z0-9._+-]\n");
+    return 2;
+  }
+  if (f.poll_interval < 0.1 || f.health_timeout <= 0) {
+    std::fprintf(stderr,
+                 "oxide agent: --poll-interval must be >= 0.1 s (use >= 1 s in "
+                 "production), --health-timeout > 0\n");
+    return 2;
+  }
+  while (!f.control_plane.empty() && f.control_plane.back() == '/') f.control_plane.pop_back();
+  if (f.state_dir.empty()) f.state_dir = f.model_dir + "/.oxide";
+
+  StopFlag stop;
+  SignalWatcher watcher(&stop);
+  CurlGlobal curl_global;
+  PosixFileSystem fs;
+  for (const std::string& dir : {f.model_dir, f.state_dir}) {
+    if (Status st = fs.CreateDirs(dir); !st.ok()) {
+      std::fprintf(stderr, "oxide agent: %s\n", st.ToString().c_str());
+      return 1;
+    }
+  }
+  if (!SameFileSystem(f.model_dir, f.state_dir)) {
+    std::fprintf(stderr,
+                 "oxide agent: --state-dir must be on the same file system as "
+                 "--model-dir (activation is a rename)\n");
+    return 2;
+  }
+  SystemClock clock(&stop);
+  CurlOptions curl_options;
+  curl_options.max_recv_speed = f.max_recv_speed;
+  curl_options.low_speed_time = std::chrono::seconds(std::max(1L, f.low_speed_time));
+  CurlTransport transport(curl_options, &stop);
+  ControlPlane control(transport, f.control_plane, f.device_id, f.device_id);
+  BuiltinHealthChecker builtin;
+  CommandHealthChecker command(
+      f.health_check, std::chrono::milliseconds(static_cast<int64_t>(f.health_timeout * 1000)),
+      &stop);
+  HealthChecker& health = f.health_check.empty() ? static_cast<HealthChecker&>(builtin)
+                                                 : static_cast<HealthChecker&>(command);
+
+  AgentOptions options;
+  options.pipeline.control_plane = f.control_plane;
+  options.pipeline.device_id = f.device_id;
+  options.pipeline.model_dir = f.model_dir;
+  options.pipeline.state_dir = f.state_dir;
+  options.pipeline.max_attempts = f.max_attempts;
+  options.pipeline.should_stop = [&stop] { return stop.requested(); };
+  options.pipeline.log = LogLine;
+  options.poll_interval = Seconds(f.poll_interval);
+  options.once = f.once;
+  ProgressBar bar(stderr, clock);
+  if (::isatty(STDERR_FILENO)) {
+    options.on_progress = [&bar](const UpdateRecord& r) { bar.Update(r); };
+  }
+  LogLine("device " + f.device_id + ", control plane " + f.control_plane + ", models in " +
+          f.model_dir + ", state in " + f.state_dir + ", health check: " +
+          (f.health_check.empty() ? "built-in (SHA-256 + format)" : f.health_check));
+
+  AgentLoop loop({fs, transport, health, clock, control}, std::move(options));
+  Status st = loop.Recover();
+  if (st.ok()) st = loop.Run();
+  if (st.code() == ErrorCode::kCancelled) {
+    LogLine("stopped; state saved");
+    return 0;
+  }
+  if (!st.ok()) {
+    LogLine("exiting: " + st.ToString());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace oxide::agent

@@ -1,0 +1,238 @@
+#include "agent/agent_loop.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <system_error>
+
+#include "base/sha256.hpp"
+
+namespace oxide::agent {
+
+namespace {
+
+protocol::UpdateStage StageOf(const UpdateRecord& r) {
+  using protocol::UpdateStage;
+  switch (r.state) {
+    case OtaState::kIdle:
+      break;
+    case OtaState::kDownloading:
+      return UpdateStage::kDownloading;
+    case OtaState::kCommitted:
+      return UpdateStage::kCompleted;
+    case OtaState::kRolledBack:
+      return UpdateStage::kRolledBack;
+    case OtaState::kFailed:
+      return UpdateStage::kFailed;
+    default:
+      return UpdateStage::kApplying;
+  }
+  switch (r.last_outcome) {
+    case Outcome::kNone:
+      return UpdateStage::kIdle;
+    case Outcome::kCommitted:
+      return UpdateStage::kCompleted;
+    case Outcome::kRolledBack:
+      return UpdateStage::kRolledBack;
+    case Outcome::kFailed:
+      return UpdateStage::kFailed;
+  }
+  return UpdateStage::kIdle;
+}
+
+}  // namespace
+
+bool IsSafeId(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' ||
+           c == '-';
+  });
+}
+
+Clock::Duration BackoffDelay(uint32_t failures, Clock::Duration base, Clock::Duration cap,
+                             double jitter01) {
+  cap = std::max(cap, base);
+  Clock::Duration d = base;
+  for (uint32_t i = 1; i < failures && d < cap; ++i) d *= 2;
+  d = std::min(d, cap);
+  double factor = 0.5 + 0.5 * std::clamp(jitter01, 0.0, 1.0);
+  return std::chrono::duration_cast<Clock::Duration>(d * factor);
+}
+
+AgentLoop::AgentLoop(AgentDeps deps, AgentOptions options)
+    : deps_(deps),
+      options_(std::move(options)),
+      interval_(options_.poll_interval),
+      rng_(std::random_device{}()) {
+  options_.pipeline.on_progress = [this](const UpdateRecord& r) { OnProgress(r); };
+}
+
+void AgentLoop::Log(const std::string& line) const {
+  if (options_.pipeline.log) options_.pipeline.log(line);
+}
+
+Result<UpdatePipeline*> AgentLoop::PipelineFor(const std::string& model_id) {
+  auto it = pipelines_.find(model_id);
+  if (it != pipelines_.end()) return it->second.get();
+  OXIDE_ASSIGN_OR_RETURN(auto p,
+                         UpdatePipeline::Open(model_id, {deps_.fs, deps_.downloader, deps_.health},
+                                              options_.pipeline));
+  UpdatePipeline* raw = p.get();
+  pipelines_.emplace(model_id, std::move(p));
+  return raw;
+}
+
+Status AgentLoop::Recover() {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(options_.pipeline.state_dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::string id = it->path().filename().string();
+    if (!it->is_directory() || !IsSafeId(id)) continue;
+    if (!std::filesystem::exists(it->path() / "state.json")) continue;
+    OXIDE_ASSIGN_OR_RETURN(UpdatePipeline * p, PipelineFor(id));
+    if (p->record().state != OtaState::kIdle) {
+      Log(id + ": resuming update in state " + std::string(ToString(p->record().state)));
+      focus_ = id;
+    } else if (focus_.empty()) {
+      focus_ = id;
+    }
+  }
+  // Settle what needs no network first (a rollback or commit cut short by a crash).
+  Status st = RunPipelines();
+  if (st.code() == ErrorCode::kCancelled) return st;
+  return Status::Ok();
+}
+
+protocol::HeartbeatRequest AgentLoop::BuildHeartbeat() const {
+  protocol::HeartbeatRequest req;
+  req.agent_version = "oxide-agent/0.1";
+  bool busy = false;
+  for (const auto& [id, p] : pipelines_) {
+    const UpdateRecord& r = p->record();
+    busy = busy || r.state != OtaState::kIdle;
+    if (!r.installed) continue;
+    req.models.push_back({id, r.installed->version, r.installed->sha256});
+    if (!req.current_model) {
+      req.current_model = id;
+      req.current_model_version = r.installed->version;
+    }
+  }
+  req.status = busy ? "updating" : "online";
+  auto it = pipelines_.find(focus_);
+  if (it != pipelines_.end()) {
+    const UpdateRecord& r = it->second->record();
+    protocol::UpdateProgress u;
+    u.model_id = r.model_id;
+    u.stage = StageOf(r);
+    u.version = r.target ? r.target->version : r.last_version;
+    u.bytes_done = r.download.bytes_done;
+    u.bytes_total = r.download.bytes_total;
+    u.via_patch = r.download.via_patch;
+    u.error = r.last_error;
+    if (u.stage != protocol::UpdateStage::kIdle || !u.error.empty()) req.update = u;
+  }
+  return req;
+}
+
+void AgentLoop::OnProgress(const UpdateRecord& r) {
+  if (options_.on_progress) options_.on_progress(r);
+  // Progress heartbeats during a long download: at most one per poll interval.
+  if (in_progress_heartbeat_ || deps_.clock.Now() - last_heartbeat_ < interval_) return;
+  in_progress_heartbeat_ = true;
+  last_heartbeat_ = deps_.clock.Now();
+  focus_ = r.model_id;
+  auto reply = deps_.control.Heartbeat(BuildHeartbeat());
+  if (!reply.ok()) Log("progress heartbeat failed: " + reply.status().ToString());
+  in_progress_heartbeat_ = false;
+}
+
+Status AgentLoop::HandleAssignment(const protocol::Assignment& a) {
+  if (!IsSafeId(a.model_id) || !IsSafeId(a.version) || !DigestFromHex(a.sha256).ok()) {
+    Log("rejecting unsafe assignment '" + a.model_id + "@" + a.version + "'");
+    return Status::Ok();
+  }
+  OXIDE_ASSIGN_OR_RETURN(UpdatePipeline * p, PipelineFor(a.model_id));
+  ModelRef ref{a.version, a.sha256, a.size_bytes, a.campaign_id};
+  for (int round = 0; round < 2; ++round) {
+    auto decision = p->OnAssignment(ref);
+    if (!decision.ok()) {
+      focus_ = a.model_id;
+      return decision.status().code() == ErrorCode::kResourceExhausted ? Status::Ok()
+                                                                       : decision.status();
+    }
+    if (*decision == AssignmentDecision::kStarted) focus_ = a.model_id;
+    if (*decision == AssignmentDecision::kRefused) {
+      focus_ = a.model_id;
+      if (refused_logged_.insert(a.model_id + "@" + a.version).second) {
+        Log(a.model_id + ": " + p->record().last_error);
+      }
+    }
+    if (*decision != AssignmentDecision::kSuperseded) break;
+    OXIDE_RETURN_IF_ERROR(p->Run());  // clean up the abandoned update, then start the new one
+  }
+  return Status::Ok();
+}
+
+Status AgentLoop::RunPipelines() {
+  Status first = Status::Ok();
+  for (auto& [id, p] : pipelines_) {
+    if (p->record().state == OtaState::kIdle) continue;
+    focus_ = id;
+    Status st = p->Run();
+    if (st.code() == ErrorCode::kCancelled) return st;
+    if (!st.ok()) {
+      Log(id + ": " + st.ToString());
+      if (first.ok()) first = st;
+    }
+  }
+  return first;
+}
+
+Status AgentLoop::Tick() {
+  auto reply = deps_.control.Heartbeat(BuildHeartbeat());
+  last_heartbeat_ = deps_.clock.Now();
+  if (!reply.ok()) return reply.status();
+  if (reply->poll_interval_seconds > 0) {
+    interval_ = std::max<Clock::Duration>(std::chrono::seconds(reply->poll_interval_seconds),
+                                          std::chrono::seconds(1));
+  }
+  if (reply->assignment) OXIDE_RETURN_IF_ERROR(HandleAssignment(*reply->assignment));
+  bool had_work = std::any_of(pipelines_.begin(), pipelines_.end(), [](const auto& kv) {
+    return kv.second->record().state != OtaState::kIdle;
+  });
+  Status st = RunPipelines();
+  if (had_work && st.code() != ErrorCode::kCancelled) {
+    // Report how the update ended right away instead of one poll interval later.
+    auto report = deps_.control.Heartbeat(BuildHeartbeat());
+    if (!report.ok()) Log("heartbeat failed: " + report.status().ToString());
+    last_heartbeat_ = deps_.clock.Now();
+  }
+  return st;
+}
+
+Status AgentLoop::Run() {
+  uint32_t failures = 0;
+  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+  for (;;) {
+    if (options_.pipeline.should_stop && options_.pipeline.should_stop()) {
+      return Cancelled("stopping");
+    }
+    Status st = Tick();
+    if (st.code() == ErrorCode::kCancelled) return st;
+    if (options_.once) return st;
+    Clock::Duration delay = interval_;
+    if (st.ok()) {
+      failures = 0;
+    } else {
+      ++failures;
+      delay = BackoffDelay(failures, interval_, options_.max_backoff, jitter(rng_));
+      Log("retrying in " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) +
+          " ms: " + st.ToString());
+    }
+    if (!deps_.clock.SleepFor(delay)) return Cancelled("stopping");
+  }
+}
+
+}  // namespace oxide::agent

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+
+#include "agent/clock.hpp"
+#include "agent/control_plane.hpp"
+#include "agent/update_pipeline.hpp"
+#include "protocol/heartbeat.hpp"
+
+namespace oxide::agent {
+
+// Services the loop uses; all must outlive it.
+struct AgentDeps {
+  FileSystem& fs;
+  Downloader& downloader;
+  HealthChecker& health;
+  Clock& clock;
+  ControlPlane& control;
+};
+
+struct AgentOptions {
+  PipelineOptions pipeline;  // shared by every model's pipeline (on_progress is set by the loop)
+  Clock::Duration poll_interval = std::chrono::seconds(30);
+  Clock::Duration max_backoff = std::chrono::seconds(300);
+  bool once = false;  // one heartbeat + the work it brings, then return
+  // Called with download progress (a terminal progress bar); may be empty.
+  std::function<void(const UpdateRecord&)> on_progress;
+};
+
+// Delay before retrying after `failures` consecutive transient failures (1, 2, ...):
+// base·2^(failures-1), capped at `cap` (but never below `base`), scaled by a jitter factor in
+// [0.5, 1.0] from `jitter01` ∈ [0, 1).
+Clock::Duration BackoffDelay(uint32_t failures, Clock::Duration base, Clock::Duration cap,
+                             double jitter01);
+
+// The poll loop: heartbeat (state, installed models, progress, last error) → assignment → the
+// pipeline of that model → sleep. Transient failures back off exponentially with jitter.
+// Owns one UpdatePipeline per model id. Not thread-safe.
+class AgentLoop {
+ public:
+  AgentLoop(AgentDeps deps, AgentOptions options);
+
+  // Opens the pipelines found in the state dir and finishes or resumes what a previous run left
+  // (rollback needs no network). Errors: kIo.
+  Status Recover();
+  // Runs until options.once is done or the clock's sleep is interrupted (stop). Returns the
+  // status of the last iteration.
+  Status Run();
+  // One iteration: heartbeat, assignment, pipelines. kUnavailable etc. on transient failures.
+  Status Tick();
+
+  protocol::HeartbeatRequest BuildHeartbeat() const;
+  const std::map<std::string, std::unique_ptr<UpdatePipeline>>& pipelines() const {
+    return pipelines_;
+  }
+
+ private:
+  Result<UpdatePipeline*> PipelineFor(const std::string& model_id);
+  Status HandleAssignment(const protocol::Assignment& a);
+  Status RunPipelines();
+  void OnProgress(const UpdateRecord& r);
+  void Log(const std::string& line) const;
+
+  AgentDeps deps_;
+  AgentOptions options_;
+  std::map<std::string, std::unique_ptr<UpdatePipeline>> pipelines_;
+  std::string focus_;  // the model the heartbeat's `update` block reports
+  Clock::Duration interval_;
+  Clock::Duration last_heartbeat_{};
+  bool in_progress_heartbeat_ = false;
+  std::set<std::string> refused_logged_;  // "model@version" refusals already logged
+  std::minstd_rand rng_;
+};
+
+// True for 1..128 characters of [A-Za-z0-9._+-] that are not "." or "..": safe as a file name.
+bool IsSafeId(const std::string& id);
+
+}  // namespace oxide::agent

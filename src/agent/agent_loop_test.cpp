@@ -1,0 +1,136 @@
+#include "agent/agent_loop.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "agent/pipeline_test_util.hpp"
+#include "testing/fake_clock.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::agent {
+namespace {
+
+using std::chrono::seconds;
+
+// Scripted control plane: answers POSTs from a queue (default: 200 with `default_body`).
+class FakeHttp final : public HttpClient {
+ public:
+  Result<HttpReply> PostJson(const std::string& url, const std::string& json) override {
+    posts.emplace_back(url, json);
+    if (!replies.empty()) {
+      auto r = replies.front();
+      replies.pop_front();
+      return r;
+    }
+    return HttpReply{200, default_body};
+  }
+  std::deque<Result<HttpReply>> replies;
+  std::string default_body = R"({"status":"ok","assignment":null})";
+  std::vector<std::pair<std::string, std::string>> posts;
+};
+
+TEST(BackoffDelay, DoublesUpToTheCapWithJitter) {
+  EXPECT_EQ(BackoffDelay(1, seconds(2), seconds(300), 0.999999) / seconds(1), 1);
+  EXPECT_EQ(BackoffDelay(3, seconds(2), seconds(300), 1.0), seconds(8));
+  EXPECT_EQ(BackoffDelay(3, seconds(2), seconds(300), 0.0), seconds(4));
+  EXPECT_EQ(BackoffDelay(40, seconds(2), seconds(300), 1.0), seconds(300));
+  EXPECT_EQ(BackoffDelay(40, seconds(600), seconds(300), 1.0), seconds(600));  // never < base
+}
+
+TEST(IsSafeId, RejectsPathTricks) {
+  EXPECT_TRUE(IsSafeId("resnet-50_v1.2+b"));
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".", "..", "a/b", "a b", std::string(129, 'a')}) {
+    EXPECT_FALSE(IsSafeId(bad)) << bad;
+  }
+}
+
+class AgentLoopTest : public PipelineTest {
+ public:
+  AgentLoop MakeLoop(bool once) {
+    AgentOptions o;
+    o.pipeline = Options();
+    o.pipeline.should_stop = nullptr;
+    o.poll_interval = seconds(5);
+    o.once = once;
+    return AgentLoop({fs, dl, health, clock, control}, o);
+  }
+  std::string default_reply() const { return http.default_body; }
+  FakeHttp http;
+  ControlPlane control{http, "http://cp", "dev1", "dev1"};
+  ::oxide::testing::FakeClock clock{4};
+};
+
+TEST_F(AgentLoopTest, UnknownDeviceRegistersAndRetries) {
+  http.replies.push_back(HttpReply{404, R"({"error":{"code":"not_found","message":"x"}})"});
+  http.replies.push_back(HttpReply{201, "{}"});
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Run());
+  ASSERT_EQ(http.posts.size(), 3u);
+  EXPECT_EQ(http.posts[1].first, "http://cp/api/v1/devices");
+  EXPECT_EQ(http.posts[2].first, "http://cp/api/v1/devices/dev1/heartbeat");
+}
+
+TEST_F(AgentLoopTest, TransientFailuresBackOffAndNeverSpin) {
+  for (int i = 0; i < 4; ++i) http.replies.push_back(Unavailable("down"));
+  AgentLoop loop = MakeLoop(false);
+  EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);  // the fake clock stops after 4 sleeps
+  ASSERT_EQ(clock.sleeps().size(), 4u);
+  EXPECT_GE(clock.sleeps()[0], seconds(5) / 2);
+  EXPECT_GT(clock.sleeps()[3], clock.sleeps()[0]);
+}
+
+TEST_F(AgentLoopTest, AssignmentIsInstalledAndReported) {
+  Publish(v1);
+  http.default_body = R"({"status":"ok","assignment":{"model_id":"m","version":"v1","sha256":")" +
+                      v1.ref.sha256 + R"(","size_bytes":)" + std::to_string(v1.bytes.size()) +
+                      R"(,"campaign_id":"c1"}})";
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Run());
+  EXPECT_EQ(Active(), v1.bytes);
+  auto hb = loop.BuildHeartbeat();
+  ASSERT_EQ(hb.models.size(), 1u);
+  EXPECT_EQ(hb.models[0].version, "v1");
+  ASSERT_TRUE(hb.update.has_value());
+  EXPECT_EQ(hb.update->stage, protocol::UpdateStage::kCompleted);
+  // The outcome was reported right away, not one poll interval later.
+  EXPECT_NE(http.posts.back().second.find("completed"), std::string::npos);
+}
+
+std::string AssignmentJson(const std::string& model, const TestModel& m) {
+  return R"({"status":"ok","assignment":{"model_id":")" + model + R"(","version":")" +
+         m.ref.version + R"(","sha256":")" + m.ref.sha256 + R"(","size_bytes":)" +
+         std::to_string(m.bytes.size()) + R"(,"campaign_id":"c"}})";
+}
+
+TEST_F(AgentLoopTest, EachModelHasItsOwnPipeline) {
+  dl.SetFull("http://cp/api/v1/models/a/versions/v1/download", v1.bytes, v1.ref.sha256);
+  dl.SetFull("http://cp/api/v1/models/b/versions/v3/download", v3.bytes, v3.ref.sha256);
+  http.replies.push_back(HttpReply{200, AssignmentJson("a", v1)});
+  http.replies.push_back(HttpReply{200, default_reply()});  // the outcome report
+  http.replies.push_back(HttpReply{200, AssignmentJson("b", v3)});
+  AgentLoop loop = MakeLoop(false);
+  EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);
+  EXPECT_EQ(*ReadFileToString(model_dir + "/a"), v1.bytes);
+  EXPECT_EQ(*ReadFileToString(model_dir + "/b"), v3.bytes);
+  auto hb = loop.BuildHeartbeat();
+  ASSERT_EQ(hb.models.size(), 2u);
+  EXPECT_EQ(hb.models[0].model_id, "a");
+  EXPECT_EQ(hb.models[1].model_id, "b");
+}
+
+TEST_F(AgentLoopTest, RecoverFinishesAnInterruptedUpdateAfterRestart) {
+  InstallV1();
+  Publish(v2);
+  stop_in = OtaState::kActivated;
+  EXPECT_STATUS(Assign(v2), ErrorCode::kCancelled);
+  pipeline.reset();
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Recover());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(loop.pipelines().at("m")->record().installed->version, "v2");
+}
+
+}  // namespace
+}  // namespace oxide::agent

@@ -1,0 +1,211 @@
+// CurlTransport against a minimal in-process HTTP/1.1 server on 127.0.0.1:0.
+#include "agent/curl/curl_transport.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "agent/stop_flag.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::agent {
+namespace {
+
+// Serves one connection at a time; the handler gets the socket and the request head.
+class TinyServer {
+ public:
+  using Handler = std::function<void(int fd, const std::string& head)>;
+  explicit TinyServer(Handler h) : handler_(std::move(h)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~TinyServer() {
+    stopping_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  // Waits (bounded) until the client closes the connection or the server stops.
+  void HoldUntilClientLeaves(int fd) {
+    for (int i = 0; i < 300 && !stopping_; ++i) {
+      pollfd p{fd, POLLIN, 0};
+      char c;
+      if (::poll(&p, 1, 100) > 0 && ::recv(fd, &c, 1, 0) <= 0) return;
+    }
+  }
+  std::string last_head;
+
+ private:
+  void Loop() {
+    for (;;) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string head;
+      char buf[4096];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        head.append(buf, static_cast<size_t>(n));
+      }
+      last_head = head;
+      handler_(c, head);
+      ::close(c);
+    }
+  }
+  Handler handler_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+void Send(int fd, const std::string& s) {
+  ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+  static_cast<void>(n);  // the client may have gone; the test checks what it received
+}
+
+class StringSink final : public DownloadSink {
+ public:
+  Status OnResponse(const HttpResponseHead& head) override {
+    heads.push_back(head);
+    return Status::Ok();
+  }
+  Status Write(const uint8_t* data, size_t n) override {
+    body.append(reinterpret_cast<const char*>(data), n);
+    if (on_write) return on_write();
+    return Status::Ok();
+  }
+  std::vector<HttpResponseHead> heads;
+  std::string body;
+  std::function<Status()> on_write;
+};
+
+class CurlTransportTest : public ::testing::Test {
+ protected:
+  CurlOptions Fast() {
+    CurlOptions o;
+    o.low_speed_time = std::chrono::seconds(1);
+    o.connect_timeout = std::chrono::seconds(5);
+    return o;
+  }
+  CurlGlobal global_;
+  StopFlag stop_;
+};
+
+TEST_F(CurlTransportTest, GetStreamsTheBodyAndLowercasesHeaders) {
+  TinyServer server([](int fd, const std::string&) {
+    Send(fd,
+         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Oxide-SHA256: abc\r\n"
+         "Connection: close\r\n\r\nhello");
+  });
+  CurlTransport t(Fast(), &stop_);
+  StringSink sink;
+  auto r = t.Get({server.Url("/x"), {{"X-Oxide-Device-Id", "d1"}}, nullptr}, sink);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->head.status, 200);
+  EXPECT_EQ(sink.body, "hello");
+  ASSERT_EQ(sink.heads.size(), 1u);
+  EXPECT_EQ(sink.heads[0].Header("x-oxide-sha256"), "abc");
+  EXPECT_NE(server.last_head.find("X-Oxide-Device-Id: d1"), std::string::npos);
+}
+
+TEST_F(CurlTransportTest, ErrorBodyIsCollectedNotWritten) {
+  TinyServer server([](int fd, const std::string&) {
+    Send(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 7\r\nConnection: close\r\n\r\nmissing");
+  });
+  CurlTransport t(Fast(), &stop_);
+  StringSink sink;
+  auto r = t.Get({server.Url("/x"), {}, nullptr}, sink);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->head.status, 404);
+  EXPECT_EQ(r->error_body, "missing");
+  EXPECT_EQ(sink.body, "");
+}
+
+TEST_F(CurlTransportTest, StallIsDetectedWithoutATotalTimeout) {
+  TinyServer server([&](int fd, const std::string&) {
+    Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+    // Holds the connection open without sending more.
+  });
+  CurlTransport t(Fast(), &stop_);
+  StringSink sink;
+  auto start = std::chrono::steady_clock::now();
+  auto r = t.Get({server.Url("/x"), {}, nullptr}, sink);
+  EXPECT_STATUS(r.status(), ErrorCode::kUnavailable);
+  EXPECT_EQ(sink.body, "0123456789");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+}
+
+TEST_F(CurlTransportTest, StopRequestCancelsATransferPromptly) {
+  TinyServer* srv = nullptr;
+  TinyServer server([&](int fd, const std::string&) {
+    Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+    srv->HoldUntilClientLeaves(fd);
+  });
+  srv = &server;
+  CurlOptions slow = Fast();
+  slow.low_speed_time = std::chrono::seconds(60);
+  CurlTransport t(slow, &stop_);
+  StringSink sink;
+  sink.on_write = [this] {
+    stop_.Request();
+    return Status::Ok();
+  };
+  auto r = t.Get({server.Url("/x"), {}, nullptr}, sink);
+  EXPECT_STATUS(r.status(), ErrorCode::kCancelled);
+}
+
+TEST_F(CurlTransportTest, SinkErrorAbortsWithThatError) {
+  TinyServer server([](int fd, const std::string&) {
+    Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+  });
+  CurlTransport t(Fast(), &stop_);
+  StringSink sink;
+  sink.on_write = [] { return IoError("disk full"); };
+  EXPECT_STATUS(t.Get({server.Url("/x"), {}, nullptr}, sink).status(), ErrorCode::kIo);
+}
+
+TEST_F(CurlTransportTest, PostJsonReturnsStatusAndBody) {
+  TinyServer server([](int fd, const std::string& head) {
+    std::string body = head.find("application/json") != std::string::npos ? "{\"ok\":1}" : "?";
+    Send(fd, "HTTP/1.1 201 Created\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\nConnection: close\r\n\r\n" + body);
+  });
+  CurlTransport t(Fast(), &stop_);
+  auto r = t.PostJson(server.Url("/api"), "{}");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "{\"ok\":1}");
+}
+
+TEST_F(CurlTransportTest, ConnectionRefusedIsUnavailable) {
+  std::string url;
+  {
+    TinyServer server([](int, const std::string&) {});
+    url = server.Url("/gone");
+  }
+  CurlTransport t(Fast(), &stop_);
+  EXPECT_STATUS(t.PostJson(url, "{}").status(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace oxide::agent

@@ -1,0 +1,149 @@
+#include "agent/health_check.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "agent/model_check.hpp"
+#include "agent/stop_flag.hpp"
+
+extern char** environ;
+
+namespace oxide::agent {
+
+Result<HealthReport> BuiltinHealthChecker::Check(const HealthCheckRequest& request) {
+  Status st = VerifyModelFile(request.model_path, request.sha256, request.size_bytes);
+  if (!st.ok()) return HealthReport{false, st.ToString()};
+  return HealthReport{true, "built-in check: SHA-256 and format ok"};
+}
+
+namespace {
+
+// Owns a pipe fd pair; closes what is left open.
+struct Pipe {
+  int fds[2] = {-1, -1};
+  ~Pipe() {
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+};
+
+std::vector<std::string> ChildEnvironment(const HealthCheckRequest& r) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("OXIDE_MODEL_")) continue;
+    env.emplace_back(kv);
+  }
+  env.push_back("OXIDE_MODEL_PATH=" + r.model_path);
+  env.push_back("OXIDE_MODEL_ID=" + r.model_id);
+  env.push_back("OXIDE_MODEL_VERSION=" + r.version);
+  return env;
+}
+
+// Reads what is available from `fd` into `out` (bounded); returns false at EOF.
+bool DrainSome(int fd, std::string& out) {
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  if (n == 0) return false;
+  size_t room =
+      CommandHealthChecker::kMaxOutput - std::min(out.size(), CommandHealthChecker::kMaxOutput);
+  out.append(buf, std::min(room, static_cast<size_t>(n)));
+  return true;
+}
+
+}  // namespace
+
+Result<HealthReport> CommandHealthChecker::Check(const HealthCheckRequest& request) {
+  Pipe out;
+  if (::pipe2(out.fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out.fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, out.fds[1], 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);  // AgentMain blocks SIGTERM/SIGINT in all threads
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);  // own process group, so a timeout kills all of it
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<std::string> env = ChildEnvironment(request);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", cmd = command_;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return HealthReport{false, std::string("cannot start /bin/sh: ") + strerror(rc)};
+  ::close(out.fds[1]);
+  out.fds[1] = -1;
+
+  auto deadline = std::chrono::steady_clock::now() + timeout_;
+  std::string output;
+  bool timed_out = false, cancelled = false, eof = false;
+  int wstatus = 0;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &wstatus, WNOHANG);
+    if (w == pid) break;
+    if (stop_ != nullptr && stop_->requested()) cancelled = true;
+    if (std::chrono::steady_clock::now() >= deadline) timed_out = true;
+    if (cancelled || timed_out) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &wstatus, 0);
+      break;
+    }
+    if (eof) {
+      struct pollfd none_fd {};
+      ::poll(&none_fd, 0, 50);
+      continue;
+    }
+    struct pollfd p {
+      out.fds[0], POLLIN, 0
+    };
+    if (::poll(&p, 1, 50) > 0) eof = !DrainSome(out.fds[0], output);
+  }
+  // Stragglers (background jobs of the command) die with the group; then read what is left.
+  ::kill(-pid, SIGKILL);
+  while (!eof) {
+    struct pollfd p {
+      out.fds[0], POLLIN, 0
+    };
+    if (::poll(&p, 1, 200) <= 0) break;
+    eof = !DrainSome(out.fds[0], output);
+  }
+  if (cancelled) return Cancelled("health check interrupted: agent stopping");
+  HealthReport report;
+  if (timed_out) {
+    report.detail = "health check timed out after " + std::to_string(timeout_.count()) + " ms";
+  } else if (WIFEXITED(wstatus)) {
+    report.healthy = WEXITSTATUS(wstatus) == 0;
+    report.detail = "health check exited " + std::to_string(WEXITSTATUS(wstatus));
+  } else {
+    report.detail = "health check killed by signal " + std::to_string(WTERMSIG(wstatus));
+  }
+  if (!output.empty()) report.detail += ": " + output;
+  return report;
+}
+
+}  // namespace oxide::agent

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "base/result.hpp"
+
+namespace oxide::agent {
+
+class StopFlag;
+
+struct HealthCheckRequest {
+  std::string model_path;  // the activated file
+  std::string model_id;
+  std::string version;
+  std::string sha256;
+  uint64_t size_bytes = 0;
+};
+
+struct HealthReport {
+  bool healthy = false;
+  std::string detail;  // what the check said (bounded command output, or the failure reason)
+};
+
+// Decides whether a freshly activated model may stay. An unhealthy model is a normal result,
+// not an error. Errors: kCancelled (the agent is stopping: run the check again after restart).
+class HealthChecker {
+ public:
+  virtual ~HealthChecker() = default;
+  virtual Result<HealthReport> Check(const HealthCheckRequest& request) = 0;
+};
+
+// Built-in check: the activated file has the expected size and SHA-256 and parses as its format.
+class BuiltinHealthChecker final : public HealthChecker {
+ public:
+  Result<HealthReport> Check(const HealthCheckRequest& request) override;
+};
+
+// Runs `/bin/sh -c <command>` in its own process group with OXIDE_MODEL_PATH, OXIDE_MODEL_ID and
+// OXIDE_MODEL_VERSION in its environment. Exit 0 is healthy. On timeout, or when `stop` is
+// requested, the whole process group is killed (timeout: unhealthy; stop: kCancelled). The
+// combined stdout+stderr (first kMaxOutput bytes) is reported. `stop` may be null and must
+// outlive the checker. Uses the real monotonic clock: it supervises a real process.
+class CommandHealthChecker final : public HealthChecker {
+ public:
+  static constexpr size_t kMaxOutput = 4096;
+  CommandHealthChecker(std::string command, std::chrono::milliseconds timeout, StopFlag* stop)
+      : command_(std::move(command)), timeout_(timeout), stop_(stop) {}
+  Result<HealthReport> Check(const HealthCheckRequest& request) override;
+
+ private:
+  std::string command_;
+  std::chrono::milliseconds timeout_;
+  StopFlag* stop_;
+};
+
+}  // namespace oxide::agent

@@ -1,0 +1,68 @@
+#include "agent/health_check.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "agent/stop_flag.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::agent {
+namespace {
+
+using std::chrono::milliseconds;
+
+HealthCheckRequest Request() { return {"/models/m", "m", "v7", std::string(64, 'a'), 0}; }
+
+TEST(CommandHealthChecker, ExitZeroIsHealthyAndSeesTheModelEnvironment) {
+  CommandHealthChecker c("echo \"$OXIDE_MODEL_ID@$OXIDE_MODEL_VERSION $OXIDE_MODEL_PATH\"",
+                         milliseconds(10000), nullptr);
+  auto r = c.Check(Request());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->healthy);
+  EXPECT_NE(r->detail.find("m@v7 /models/m"), std::string::npos) << r->detail;
+}
+
+TEST(CommandHealthChecker, NonZeroExitIsUnhealthyWithOutput) {
+  CommandHealthChecker c("echo broken >&2; exit 3", milliseconds(10000), nullptr);
+  auto r = c.Check(Request());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->healthy);
+  EXPECT_NE(r->detail.find("exited 3"), std::string::npos) << r->detail;
+  EXPECT_NE(r->detail.find("broken"), std::string::npos) << r->detail;
+}
+
+TEST(CommandHealthChecker, TimeoutKillsTheWholeProcessGroup) {
+  CommandHealthChecker c("sleep 30 & sleep 30", milliseconds(300), nullptr);
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Check(Request());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->healthy);
+  EXPECT_NE(r->detail.find("timed out"), std::string::npos) << r->detail;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(CommandHealthChecker, OutputIsBounded) {
+  CommandHealthChecker c("head -c 100000 /dev/zero | tr '\\0' x", milliseconds(10000), nullptr);
+  auto r = c.Check(Request());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->healthy);
+  EXPECT_LE(r->detail.size(), CommandHealthChecker::kMaxOutput + 64);
+}
+
+TEST(CommandHealthChecker, StopRequestCancels) {
+  StopFlag stop;
+  stop.Request();
+  CommandHealthChecker c("sleep 30", milliseconds(60000), &stop);
+  EXPECT_STATUS(c.Check(Request()).status(), ErrorCode::kCancelled);
+}
+
+TEST(BuiltinHealthChecker, MissingFileIsUnhealthy) {
+  BuiltinHealthChecker c;
+  auto r = c.Check(Request());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->healthy);
+}
+
+}  // namespace
+}  // namespace oxide::agent

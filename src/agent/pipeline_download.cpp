@@ -1,0 +1,172 @@
+// The kDownloading handler: fetches the payload (patch or full file) into `partial`, resuming
+// with Range/If-Range from what is already on disk, also after a restart.
+#include <charconv>
+
+#include "agent/update_pipeline.hpp"
+
+namespace oxide::agent {
+
+namespace {
+
+constexpr std::string_view kDeltaType = "application/x-oxide-delta";
+
+uint64_t ParseU64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+// "bytes <first>-<last>/<total>" → first and total (0 when unknown or malformed).
+void ParseContentRange(const std::string& v, uint64_t* first, uint64_t* total) {
+  *first = 0;
+  *total = 0;
+  auto sp = v.find(' '), dash = v.find('-'), slash = v.find('/');
+  if (sp == std::string::npos || dash == std::string::npos || slash == std::string::npos) return;
+  *first = ParseU64(std::string_view(v).substr(sp + 1, dash - sp - 1));
+  if (v.compare(slash + 1, std::string::npos, "*") != 0) {
+    *total = ParseU64(std::string_view(v).substr(slash + 1));
+  }
+}
+
+}  // namespace
+
+// Streams a response body into the partial file; owned by one Download() call.
+class PayloadSink final : public DownloadSink {
+ public:
+  PayloadSink(UpdatePipeline& p, uint64_t offset) : p_(p), offset_(offset) {}
+
+  Status OnResponse(const HttpResponseHead& head) override {
+    status_ = head.status;
+    if (head.status < 200 || head.status > 299) return Status::Ok();
+    DownloadProgress& d = p_.record_.download;
+    const ModelRef& target = *p_.record_.target;
+    if (head.status == 206) {
+      uint64_t first = 0, total = 0;
+      ParseContentRange(head.Header("content-range"), &first, &total);
+      if (first != offset_) {
+        return Unavailable("server resumed at " + std::to_string(first) + ", wanted " +
+                           std::to_string(offset_));
+      }
+      if (total != 0) d.bytes_total = total;
+      OXIDE_ASSIGN_OR_RETURN(file_, p_.deps_.fs.OpenForAppend(p_.paths_.partial, false));
+      return Status::Ok();
+    }
+    // 200: the whole payload, even if we asked for a range (server ignored Range, or If-Range
+    // saw a changed resource). Start over; appending would corrupt the file.
+    if (offset_ != 0) p_.Log("server sent the whole payload instead of resuming; restarting");
+    offset_ = 0;
+    d.via_patch = head.Header("content-type").starts_with(kDeltaType);
+    std::string etag = head.Header("etag");
+    d.etag = etag.starts_with("W/") ? std::string() : etag;  // If-Range needs a strong ETag
+    d.payload_sha256 = d.via_patch ? std::string() : head.Header("x-oxide-sha256");
+    d.bytes_total = ParseU64(head.Header("content-length"));
+    d.bytes_done = 0;
+    std::string announced = d.via_patch ? head.Header("x-oxide-target-sha256") : d.payload_sha256;
+    if (!announced.empty() && announced != target.sha256) {
+      return FailedPrecondition("server offers SHA-256 " + announced + " for " + target.version +
+                                ", assignment says " + target.sha256);
+    }
+    OXIDE_ASSIGN_OR_RETURN(file_, p_.deps_.fs.OpenForAppend(p_.paths_.partial, true));
+    // The validator must be durable before body bytes are, or a resume could mix two payloads.
+    return p_.Persist();
+  }
+
+  Status Write(const uint8_t* data, size_t n) override {
+    if (!file_) return Internal("body before response head");
+    OXIDE_RETURN_IF_ERROR(file_->Append(data, n));
+    p_.record_.download.bytes_done = offset_ + (received_ += n);
+    unsynced_ += n;
+    if (unsynced_ >= p_.options_.sync_every_bytes) {
+      OXIDE_RETURN_IF_ERROR(file_->Sync());
+      unsynced_ = 0;
+    }
+    if (p_.options_.on_progress) p_.options_.on_progress(p_.record_);
+    return Status::Ok();
+  }
+
+  Status Finish() { return file_ ? file_->Sync() : Status::Ok(); }
+  int status() const { return status_; }
+  uint64_t size() const { return offset_ + received_; }
+
+ private:
+  UpdatePipeline& p_;
+  uint64_t offset_;
+  uint64_t received_ = 0;
+  uint64_t unsynced_ = 0;
+  int status_ = 0;
+  std::unique_ptr<WritableFile> file_;
+};
+
+Result<OtaEvent> UpdatePipeline::Download() {
+  const ModelRef& t = *record_.target;
+  DownloadProgress& d = record_.download;
+  auto size = deps_.fs.FileSize(paths_.partial);
+  uint64_t offset = size.ok() ? *size : 0;
+  if (offset > 0 && d.etag.empty()) offset = 0;  // nothing to validate a resume with
+  if (d.bytes_total != 0 && offset > d.bytes_total) offset = 0;
+  if (offset != 0 && offset == d.bytes_total) {
+    OXIDE_ASSIGN_OR_RETURN(auto f, deps_.fs.OpenForAppend(paths_.partial, false));
+    OXIDE_RETURN_IF_ERROR(f->Sync());
+    return OtaEvent::kDownloadComplete;  // finished before a restart
+  }
+  d.bytes_done = offset;
+
+  DownloadRequest req;
+  req.url = options_.control_plane + "/api/v1/models/" + record_.model_id + "/versions/" +
+            t.version + "/download";
+  req.headers.emplace_back("X-Oxide-Device-Id", options_.device_id);
+  if (!d.full_only && record_.previous) {
+    req.headers.emplace_back("X-Oxide-Base-Version", record_.previous->version);
+    req.headers.emplace_back("X-Oxide-Base-SHA256", record_.previous->sha256);
+  }
+  if (offset != 0) {
+    req.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
+    req.headers.emplace_back("If-Range", d.etag);
+    Log("resuming download of " + t.version + " at byte " + std::to_string(offset));
+  }
+  PayloadSink sink(*this, offset);
+  auto result = deps_.downloader.Get(req, sink);
+  Status synced = sink.Finish();
+  if (!result.ok()) {
+    const Status& st = result.status();
+    if (st.code() == ErrorCode::kUnavailable) {
+      SetError("download interrupted: " + st.message());
+      return OtaEvent::kDownloadInterrupted;
+    }
+    if (st.code() == ErrorCode::kFailedPrecondition) {
+      SetError("download rejected: " + st.message());
+      return OtaEvent::kDownloadFailed;
+    }
+    return st;  // kCancelled, or a local disk error: stay here and retry later
+  }
+  OXIDE_RETURN_IF_ERROR(synced);
+  int status = result->head.status;
+  if (status == 416) {  // our offset is past the payload: start over next time
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
+    {
+      bool full_only = d.full_only;
+      d = DownloadProgress{};
+      d.full_only = full_only;
+    }
+    SetError("server rejected the resume range; restarting the download");
+    return OtaEvent::kDownloadInterrupted;
+  }
+  if (status < 200 || status > 299) {
+    std::string msg = "download of " + t.version + " failed: HTTP " + std::to_string(status);
+    if (!result->error_body.empty()) msg += ": " + result->error_body;
+    SetError(msg);
+    return status >= 500 || status == 429 ? OtaEvent::kDownloadInterrupted
+                                          : OtaEvent::kDownloadFailed;
+  }
+  if (d.bytes_total != 0 && sink.size() != d.bytes_total) {
+    SetError("download ended early at " + std::to_string(sink.size()) + " of " +
+             std::to_string(d.bytes_total) + " bytes");
+    return OtaEvent::kDownloadInterrupted;
+  }
+  d.bytes_done = d.bytes_total = sink.size();
+  Log(std::string("downloaded ") + (d.via_patch ? "patch" : "full file") + " for " + t.version +
+      " (" + std::to_string(sink.size()) + " bytes)");
+  return OtaEvent::kDownloadComplete;
+}
+
+}  // namespace oxide::agent

@@ -1,0 +1,116 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agent/downloader.hpp"
+#include "agent/file_system.hpp"
+#include "agent/health_check.hpp"
+#include "agent/transitions.hpp"
+#include "agent/update_record.hpp"
+#include "base/result.hpp"
+
+namespace oxide::agent {
+
+// Services the pipeline uses; all must outlive it.
+struct PipelineDeps {
+  FileSystem& fs;
+  Downloader& downloader;
+  HealthChecker& health;
+};
+
+struct PipelineOptions {
+  std::string control_plane;  // base URL, no trailing '/'
+  std::string device_id;
+  std::string model_dir;                 // the active file is <model_dir>/<model_id>
+  std::string state_dir;                 // per-model files live in <state_dir>/<model_id>/
+  uint32_t max_attempts = 3;             // poison pill: failures before a version is refused
+  uint64_t sync_every_bytes = 4u << 20;  // fsync the partial download this often
+  std::function<bool()> should_stop;     // may be empty
+  std::function<void(const UpdateRecord&)> on_progress;  // during downloads; may be empty
+  std::function<void(const std::string&)> log;           // human-readable lines; may be empty
+};
+
+// Files of one model. `active` is what the user's application reads; it is only ever replaced
+// by rename(2), so it is always a complete file.
+struct ModelPaths {
+  std::string active;   // <model_dir>/<id>
+  std::string dir;      // <state_dir>/<id>
+  std::string record;   // dir/state.json    (UpdateRecord, atomically replaced)
+  std::string partial;  // dir/partial       (payload being downloaded: patch or full file)
+  std::string staging;  // dir/staging       (the rebuilt candidate model)
+  std::string backup;   // dir/backup        (the previous active model, for rollback)
+  static ModelPaths For(const PipelineOptions& o, const std::string& model_id);
+};
+
+// What OnAssignment did with an assignment.
+enum class AssignmentDecision : uint8_t {
+  kUpToDate = 0,    // already installed
+  kStarted = 1,     // a new update started (state: downloading)
+  kContinuing = 2,  // this update is already in hand
+  kRefused = 3,     // poison pill: the version failed max_attempts times
+  kSuperseded = 4,  // the update in hand was abandoned; call Run(), then assign again
+  kBusy = 5,        // an activated update must finish (commit or roll back) first
+};
+std::string_view ToString(AssignmentDecision d);
+
+// The OTA pipeline of one model: runs the state handlers, asks the transition table for the next
+// state, and persists the record atomically after every transition. After a crash at any point,
+// Open() + Run() resumes or rolls back; the active file is always a complete, verified model.
+// Not thread-safe.
+class UpdatePipeline {
+ public:
+  // Loads <state_dir>/<model_id>/state.json (a missing file is a fresh record; an unreadable one
+  // is moved to state.json.broken and replaced by a fresh record). Creates the directories.
+  static Result<std::unique_ptr<UpdatePipeline>> Open(const std::string& model_id,
+                                                      PipelineDeps deps, PipelineOptions options);
+
+  const UpdateRecord& record() const { return record_; }
+  const ModelPaths& paths() const { return paths_; }
+
+  // Considers an assignment from the server. kResourceExhausted when the disk lacks room for
+  // staging + backup (the installed model is not touched); kIo when the record cannot be saved.
+  Result<AssignmentDecision> OnAssignment(const ModelRef& assignment);
+
+  // Runs handlers until the pipeline is idle. Returns early with kUnavailable (download
+  // interrupted: resume later), kCancelled (stop requested) or the error of a handler that could
+  // not finish (e.g. kIo); the persisted state then still describes the truth.
+  Status Run();
+
+  // Called with every transition taken (tests check table coverage with it).
+  void set_transition_observer(std::function<void(const Transition&)> f) {
+    observer_ = std::move(f);
+  }
+
+ private:
+  UpdatePipeline(std::string model_id, PipelineDeps deps, PipelineOptions options);
+  Status Apply(OtaEvent event);
+  Status Persist();
+  Result<OtaEvent> RunHandler();
+  void Log(const std::string& line) const;
+  void SetError(std::string message);
+  void CountFailure();
+  bool Exists(const std::string& path);
+
+  // Handlers, one per state (pipeline_download.cpp, pipeline_install.cpp).
+  Result<OtaEvent> Download();
+  Result<OtaEvent> BuildStaging();
+  Result<OtaEvent> VerifyStaging();
+  Result<OtaEvent> BackUp();
+  Result<OtaEvent> Switch();
+  Result<OtaEvent> CheckHealth();
+  Result<OtaEvent> RollBack();
+  Result<OtaEvent> CleanUp();
+
+  PipelineDeps deps_;
+  PipelineOptions options_;
+  ModelPaths paths_;
+  UpdateRecord record_;
+  std::function<void(const Transition&)> observer_;
+  friend class PayloadSink;
+};
+
+}  // namespace oxide::agent

@@ -1,0 +1,114 @@
+// JSON codec of the agent state file. nlohmann stays inside this file (it throws; everything
+// thrown is caught here and turned into a Status).
+#include "agent/update_record.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace oxide::agent {
+
+namespace {
+
+using nlohmann::json;
+
+json RefToJson(const std::optional<ModelRef>& r) {
+  if (!r) return nullptr;
+  return json{{"version", r->version},
+              {"sha256", r->sha256},
+              {"size_bytes", r->size_bytes},
+              {"campaign_id", r->campaign_id}};
+}
+
+std::optional<ModelRef> RefFromJson(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  ModelRef r;
+  r.version = j.at("version").get<std::string>();
+  r.sha256 = j.at("sha256").get<std::string>();
+  r.size_bytes = j.value("size_bytes", uint64_t{0});
+  r.campaign_id = j.value("campaign_id", std::string());
+  return r;
+}
+
+}  // namespace
+
+std::string_view ToString(Outcome o) {
+  switch (o) {
+    case Outcome::kNone:
+      return "none";
+    case Outcome::kCommitted:
+      return "committed";
+    case Outcome::kRolledBack:
+      return "rolled_back";
+    case Outcome::kFailed:
+      return "failed";
+  }
+  return "invalid";
+}
+
+Result<Outcome> ParseOutcome(std::string_view s) {
+  for (Outcome o : {Outcome::kNone, Outcome::kCommitted, Outcome::kRolledBack, Outcome::kFailed}) {
+    if (ToString(o) == s) return o;
+  }
+  return InvalidArgument("unknown outcome '" + std::string(s) + "'");
+}
+
+std::string EncodeUpdateRecord(const UpdateRecord& r) {
+  json j = {
+      {"format_version", UpdateRecord::kFormatVersion},
+      {"model_id", r.model_id},
+      {"state", std::string(ToString(r.state))},
+      {"installed", RefToJson(r.installed)},
+      {"target", RefToJson(r.target)},
+      {"previous", RefToJson(r.previous)},
+      {"download",
+       {{"full_only", r.download.full_only},
+        {"via_patch", r.download.via_patch},
+        {"etag", r.download.etag},
+        {"payload_sha256", r.download.payload_sha256},
+        {"bytes_done", r.download.bytes_done},
+        {"bytes_total", r.download.bytes_total}}},
+      {"poison", {{"version", r.poison_version}, {"failures", r.poison_failures}}},
+      {"last_outcome", std::string(ToString(r.last_outcome))},
+      {"last_version", r.last_version},
+      {"last_error", r.last_error},
+  };
+  return j.dump(2) + "\n";
+}
+
+Result<UpdateRecord> DecodeUpdateRecord(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Corrupt("state file is not a JSON object");
+  try {
+    int version = j.at("format_version").get<int>();
+    if (version != UpdateRecord::kFormatVersion) {
+      return Unsupported("state file format_version " + std::to_string(version));
+    }
+    UpdateRecord r;
+    r.model_id = j.at("model_id").get<std::string>();
+    auto state = ParseOtaState(j.at("state").get<std::string>());
+    if (!state.ok()) return Corrupt(state.status().message());
+    r.state = *state;
+    r.installed = RefFromJson(j.at("installed"));
+    r.target = RefFromJson(j.at("target"));
+    r.previous = RefFromJson(j.at("previous"));
+    const json& d = j.at("download");
+    r.download.full_only = d.at("full_only").get<bool>();
+    r.download.via_patch = d.at("via_patch").get<bool>();
+    r.download.etag = d.at("etag").get<std::string>();
+    r.download.payload_sha256 = d.at("payload_sha256").get<std::string>();
+    r.download.bytes_done = d.at("bytes_done").get<uint64_t>();
+    r.download.bytes_total = d.at("bytes_total").get<uint64_t>();
+    r.poison_version = j.at("poison").at("version").get<std::string>();
+    r.poison_failures = j.at("poison").at("failures").get<uint32_t>();
+    auto outcome = ParseOutcome(j.at("last_outcome").get<std::string>());
+    if (!outcome.ok()) return Corrupt(outcome.status().message());
+    r.last_outcome = *outcome;
+    r.last_version = j.at("last_version").get<std::string>();
+    r.last_error = j.at("last_error").get<std::string>();
+    if (r.state != OtaState::kIdle && !r.target) return Corrupt("busy state without a target");
+    return r;
+  } catch (const json::exception& e) {
+    return Corrupt(std::string("state file: ") + e.what());
+  }
+}
+
+}  // namespace oxide::agent

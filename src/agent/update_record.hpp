@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/ota_state.hpp"
+#include "base/result.hpp"
+
+namespace oxide::agent {
+
+// A model version with its identity.
+struct ModelRef {
+  std::string version;
+  std::string sha256;  // lower-case hex
+  uint64_t size_bytes = 0;
+  std::string campaign_id;
+};
+
+// How the payload of the update in hand is being fetched (persisted for resume).
+struct DownloadProgress {
+  bool full_only = false;      // patch fallback: request without base headers
+  bool via_patch = false;      // the payload in `partial` is a patch
+  std::string etag;            // strong validator of the payload, for If-Range
+  std::string payload_sha256;  // expected SHA-256 of a full-file payload (server header)
+  uint64_t bytes_done = 0;     // payload bytes received (durable ones: the partial file's size)
+  uint64_t bytes_total = 0;    // payload size, 0 when unknown
+};
+
+// How the last update ended; reported in heartbeats.
+enum class Outcome : uint8_t { kNone = 0, kCommitted = 1, kRolledBack = 2, kFailed = 3 };
+std::string_view ToString(Outcome o);
+Result<Outcome> ParseOutcome(std::string_view s);
+
+// Everything the agent knows about one model, persisted atomically as versioned JSON at
+// `<state-dir>/<model_id>/state.json` after every transition.
+struct UpdateRecord {
+  static constexpr int kFormatVersion = 1;
+
+  std::string model_id;
+  OtaState state = OtaState::kIdle;
+  std::optional<ModelRef> installed;  // what the active file is (committed)
+  std::optional<ModelRef> target;     // the update in hand
+  std::optional<ModelRef> previous;   // what was active when the update started (rollback)
+  DownloadProgress download;
+  // Poison pill: failed attempts of `poison_version` (download, verify, health all count).
+  std::string poison_version;
+  uint32_t poison_failures = 0;
+  Outcome last_outcome = Outcome::kNone;
+  std::string last_version;  // the version last_outcome / last_error are about
+  std::string last_error;    // bounded
+};
+
+std::string EncodeUpdateRecord(const UpdateRecord& r);
+// kCorrupt on malformed JSON or missing fields, kUnsupported on another format_version.
+Result<UpdateRecord> DecodeUpdateRecord(std::string_view json);
+
+}  // namespace oxide::agent

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agent/downloader.hpp"
+
+namespace oxide::testing {
+
+// An in-memory download server for the agent's pipeline: per URL a full file and optionally a
+// patch (served when the request's X-Oxide-Base-SHA256 matches), with strong ETags, Range and
+// If-Range like the real server. Faults: FailAfterBytes(n) breaks the next transfers after n
+// more body bytes (kUnavailable, once); ignore_range makes it answer 200 to ranged requests.
+class FakeDownloader final : public agent::Downloader {
+ public:
+  void SetFull(const std::string& url, std::string body, const std::string& sha256_hex);
+  void SetPatch(const std::string& url, const std::string& base_sha256_hex, std::string patch,
+                const std::string& target_sha256_hex);
+  void SetError(const std::string& url, int status, std::string body);
+  void FailAfterBytes(uint64_t n) { fail_after_ = n; }
+  void set_ignore_range(bool v) { ignore_range_ = v; }
+  void set_chunk_size(size_t n) { chunk_ = n; }
+
+  Result<agent::DownloadResult> Get(const agent::DownloadRequest& request,
+                                    agent::DownloadSink& sink) override;
+
+  uint64_t bytes_served() const { return bytes_served_; }
+  const std::vector<agent::DownloadRequest>& requests() const { return requests_; }
+
+ private:
+  struct Resource {
+    std::string body;
+    agent::HttpResponseHead head;  // status 200 plus headers; etag included
+  };
+  struct Entry {
+    Resource full;
+    std::map<std::string, Resource> patches;  // by base SHA-256
+    int error_status = 0;
+    std::string error_body;
+  };
+
+  std::map<std::string, Entry> entries_;
+  std::vector<agent::DownloadRequest> requests_;
+  uint64_t bytes_served_ = 0;
+  int64_t fail_after_ = -1;
+  bool ignore_range_ = false;
+  size_t chunk_ = 1000;
+};
+
+}  // namespace oxide::testing

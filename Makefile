@@ -21,7 +21,7 @@ build: bootstrap $(BUILD_DIR)/build.ninja
 
 $(ASAN_DIR)/build.ninja:
 	cmake -S . -B $(ASAN_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DOXIDE_SANITIZE=ON \
-	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1"
 
 build-asan: bootstrap $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)
@@ -29,7 +29,7 @@ build-asan: bootstrap $(ASAN_DIR)/build.ninja
 $(FUZZ_DIR)/build.ninja:
 	cmake -S . -B $(FUZZ_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DOXIDE_FUZZ=ON \
-	  -DOXIDE_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+	  -DOXIDE_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
 build-fuzz: bootstrap $(FUZZ_DIR)/build.ninja
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target oxide_fuzzers

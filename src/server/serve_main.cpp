@@ -28,6 +28,7 @@ struct ServeFlags {
   uint32_t offline_after = 90;
   uint32_t poll_interval = 0;
   uint64_t max_upload_mb = 4096;
+  size_t max_connections = 10'000;
 };
 
 // 1,000 concurrent downloads need 2 fds each (socket + blob); lift the soft limit to the hard one.
@@ -58,10 +59,10 @@ int Serve(const ServeFlags& f) {
   ServiceOptions options;
   options.offline_after_ms = store::TimeMs{f.offline_after} * 1000;
   options.poll_interval_seconds = f.poll_interval;
-  DeviceService devices(**store, clock, options);
-  FleetService fleets(**store, clock, devices);
   ModelService models(**store, **blobs, clock);
   CampaignService campaigns(**store, clock, models);
+  DeviceService devices(**store, clock, options, campaigns);
+  FleetService fleets(**store, clock, devices);
   HeartbeatService heartbeats(**store, clock, campaigns, options);
 #ifdef OXIDE_HAVE_DELTA_BUILD
   PatchWorker worker(**store, **blobs, clock, MakeDeltaPatchBuilder(f.patch_threads));
@@ -80,6 +81,7 @@ int Serve(const ServeFlags& f) {
   http.host = f.host;
   http.port = f.port;
   http.threads = f.threads;
+  http.max_sessions = f.max_connections;
   {
     net::HttpServer server(router, **blobs, http);
     Status st = server.Listen();
@@ -121,6 +123,10 @@ int ServeMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--max-upload-mb", f.max_upload_mb, "Largest model upload in MiB")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--max-connections", f.max_connections,
+                 "Concurrent HTTP connections; beyond, new ones are closed at once")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
   std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
   std::reverse(rest.begin(), rest.end());  // CLI11 parses a reversed vector

@@ -98,6 +98,8 @@ struct PatchRecord {
   std::string error;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
+  uint32_t attempts = 0;  // builds started (persisted before each build)
+  TimeMs not_before = 0;  // a pending job is retried no earlier than this (backoff)
 };
 
 // What a device is told to run.

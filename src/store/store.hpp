@@ -74,9 +74,12 @@ class PatchStore {
   virtual Result<bool> Enqueue(const std::string& base_sha, const std::string& target_sha,
                                TimeMs now) = 0;
   virtual Result<PatchRecord> Get(const std::string& base_sha, const std::string& target_sha) = 0;
-  // The oldest pending job, if any.
-  virtual Result<std::optional<PatchRecord>> NextPending() = 0;
-  virtual Status Update(const PatchRecord& p) = 0;  // kNotFound when the pair does not exist
+  // The pending job to run next at `now`: fewest attempts first, then oldest; jobs whose
+  // not_before is after `now` are skipped.
+  virtual Result<std::optional<PatchRecord>> NextPending(TimeMs now) = 0;
+  // Replaces state, result, error, updated_at, attempts and not_before. kNotFound when the pair
+  // does not exist.
+  virtual Status Update(const PatchRecord& p) = 0;
   virtual Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) = 0;
 };
 
@@ -104,6 +107,8 @@ class CampaignStore {
                                                  const std::string& device_id) = 0;
   // Replaces state, progress, error, updated_at and previous of an existing entry.
   virtual Status UpdateDevice(const CampaignDeviceRecord& d) = 0;
+  // Every campaign entry of one device, by campaign seq (oldest campaign first).
+  virtual Result<std::vector<CampaignDeviceRecord>> ListForDevice(const std::string& device_id) = 0;
 };
 
 // The whole store. Sub-stores live as long as the Store.

@@ -159,7 +159,7 @@ TYPED_TEST_P(StoreContract, PatchQueueIsFifoAndEnqueueIsIdempotent) {
   EXPECT_TRUE(*p.Enqueue("a", "t", 1));
   EXPECT_TRUE(*p.Enqueue("b", "t", 2));
   EXPECT_FALSE(*p.Enqueue("a", "t", 3));
-  auto next = *p.NextPending();
+  auto next = *p.NextPending(10);
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->base_sha256, "a");
   next->state = PatchState::kReady;
@@ -167,7 +167,7 @@ TYPED_TEST_P(StoreContract, PatchQueueIsFifoAndEnqueueIsIdempotent) {
   next->patch_size = 9;
   next->strategy = "binary";
   ASSERT_OK(p.Update(*next));
-  EXPECT_EQ(p.NextPending()->value().base_sha256, "b");
+  EXPECT_EQ(p.NextPending(10)->value().base_sha256, "b");
   auto got = *p.Get("a", "t");
   EXPECT_EQ(got.state, PatchState::kReady);
   EXPECT_EQ(got.patch_size, 9u);
@@ -177,6 +177,39 @@ TYPED_TEST_P(StoreContract, PatchQueueIsFifoAndEnqueueIsIdempotent) {
   missing.base_sha256 = "x";
   missing.target_sha256 = "y";
   EXPECT_STATUS(p.Update(missing), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StoreContract, PatchRetriesAreDeferredAndGoBehindFreshJobs) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  ASSERT_TRUE(*p.Enqueue("b", "t", 2));
+  auto a = *p.Get("a", "t");
+  a.attempts = 1;
+  a.not_before = 100;
+  ASSERT_OK(p.Update(a));
+  EXPECT_EQ(p.NextPending(50)->value().base_sha256, "b");  // fewer attempts first
+  auto b = *p.Get("b", "t");
+  b.state = PatchState::kFailed;
+  ASSERT_OK(p.Update(b));
+  EXPECT_FALSE(p.NextPending(99)->has_value());  // "a" is backing off
+  auto next = *p.NextPending(100);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->attempts, 1u);
+  EXPECT_EQ(next->not_before, 100);
+}
+
+TYPED_TEST_P(StoreContract, CampaignEntriesOfOneDeviceByCampaignSeq) {
+  auto& c = this->s().campaigns();
+  std::vector<CampaignDeviceRecord> devs(1);
+  devs[0].device_id = "d1";
+  ASSERT_OK(c.Create(this->NewCampaign("c2"), devs).status());
+  ASSERT_OK(c.Create(this->NewCampaign("c1"), devs).status());
+  ASSERT_OK(c.Create(this->NewCampaign("c3"), {}).status());
+  auto list = *c.ListForDevice("d1");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].campaign_id, "c2");
+  EXPECT_EQ(list[1].campaign_id, "c1");
+  EXPECT_TRUE(c.ListForDevice("zz")->empty());
 }
 
 TYPED_TEST_P(StoreContract, AssignmentsPutReplaceDelete) {
@@ -254,7 +287,9 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, DeviceRoundTripWithTags, DuplicateDev
                             UnknownDeviceIsNotFound, DeviceUpdateAndBytes, DeviceListIsSortedById,
                             FleetMembershipKeepsOrderAndDeleteCascades,
                             ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
-                            PatchQueueIsFifoAndEnqueueIsIdempotent, AssignmentsPutReplaceDelete,
+                            PatchQueueIsFifoAndEnqueueIsIdempotent,
+                            PatchRetriesAreDeferredAndGoBehindFreshJobs,
+                            CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
                             CampaignRoundTripDevicesAndBytes, FailedTransactionLeavesNothing);
 
 }  // namespace oxide::store

@@ -49,6 +49,15 @@ def run(srv, oxide, tmp):
     meta = srv.json("GET", "/api/v1/models/detector/versions/1.1/meta")
     assert meta["format"] == "onnx", meta["format"]
 
+    # A version is immutable: same bytes are idempotent (200), other bytes a conflict (409).
+    again = srv.json("POST", "/api/v1/models/detector/versions/1.1", v2, expect=200)
+    assert again["sha256"] == sha256(v2), again
+    st, _, body = srv.request("POST", "/api/v1/models/detector/versions/1.1", v2 + b"x")
+    assert st == 409 and b"already_exists" in body, (st, body)
+    # HEAD: the GET headers (Content-Length included), no body.
+    st, h, body = srv.request("HEAD", "/api/v1/models/detector/versions/1.1/download")
+    assert st == 200 and int(h["content-length"]) == len(v2) and body == b"", (st, h, body)
+
     # The device runs 1.0 and says so; the campaign targets 1.1.
     hb = {"current_model": "detector", "current_model_version": "1.0", "status": "online",
           "models": [{"model_id": "detector", "version": "1.0", "sha256": sha256(v1)}]}

@@ -15,7 +15,9 @@ Response Create(const ApiDeps& d, const Request& req) {
     OXIDE_ASSIGN_OR_RETURN(c.version, RequiredString(*body, "model_version"));
     OXIDE_ASSIGN_OR_RETURN(c.fleet_id, RequiredString(*body, "fleet_id"));
     OXIDE_ASSIGN_OR_RETURN(auto strategy, OptionalString(*body, "strategy"));
-    if (strategy) c.strategy = *strategy;
+    if (strategy) {
+      OXIDE_ASSIGN_OR_RETURN(c.strategy, store::ParseCampaignStrategy(*strategy));
+    }
     OXIDE_ASSIGN_OR_RETURN(c.canary_percent, OptionalU32(*body, "canary_percent"));
     OXIDE_ASSIGN_OR_RETURN(c.batch_size, OptionalU32(*body, "batch_size"));
     OXIDE_ASSIGN_OR_RETURN(c.failure_threshold_count,

@@ -23,7 +23,7 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kUnsupported:
       return 415;
     case ErrorCode::kResourceExhausted:
-      return 413;
+      return 507;
     case ErrorCode::kUnavailable:
       return 503;
     case ErrorCode::kCancelled:
@@ -36,13 +36,23 @@ int HttpStatusFor(ErrorCode code) {
   return 500;
 }
 
+std::string_view ApiErrorCode(ErrorCode code) {
+  if (code == ErrorCode::kResourceExhausted) return "insufficient_storage";
+  return ToString(code);
+}
+
 Response ErrorResponse(const Status& status) {
   int http = HttpStatusFor(status.code());
   if (http >= 500) std::fprintf(stderr, "oxide serve: %s\n", status.ToString().c_str());
   return JsonResponse(
       http,
       Json{{"error",
-            {{"code", std::string(ToString(status.code()))}, {"message", status.message()}}}});
+            {{"code", std::string(ApiErrorCode(status.code()))}, {"message", status.message()}}}});
+}
+
+Response TooLargeResponse(const std::string& message, int http_status) {
+  return JsonResponse(http_status,
+                      Json{{"error", {{"code", "resource_exhausted"}, {"message", message}}}});
 }
 
 }  // namespace oxide::server::api

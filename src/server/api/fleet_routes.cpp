@@ -60,7 +60,7 @@ Response Deploy(const ApiDeps& d, const Request& req, const std::string& fleet_i
   c.model_id = *model;
   c.version = *version;
   c.fleet_id = fleet_id;
-  c.strategy = "all_at_once";
+  c.strategy = store::CampaignStrategy::kAllAtOnce;
   auto created = d.campaigns.Create(c);
   if (!created.ok()) return ErrorResponse(created.status());
   return JsonResponse(200, Json{{"status", "deployed"},

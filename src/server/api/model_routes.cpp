@@ -20,8 +20,8 @@ Response Upload(const ApiDeps& d, const Request& req, const Params& p) {
   std::shared_ptr<BlobWriter> staged = req.upload;
   if (staged == nullptr) {  // direct handler call: stage the in-memory body
     if (req.body.size() > d.limits.max_upload) {
-      return ErrorResponse(ResourceExhausted("upload is larger than " +
-                                             std::to_string(d.limits.max_upload) + " bytes"));
+      return TooLargeResponse("upload is larger than " + std::to_string(d.limits.max_upload) +
+                              " bytes");
     }
     auto w = d.blobs.NewWriter();
     if (!w.ok()) return ErrorResponse(w.status());
@@ -31,7 +31,7 @@ Response Upload(const ApiDeps& d, const Request& req, const Params& p) {
   }
   auto rec = d.models.Upload(p[0], p[1], *staged);
   if (!rec.ok()) return ErrorResponse(rec.status());
-  return JsonResponse(201, VersionJson(*rec));
+  return JsonResponse(rec->created ? 201 : 200, VersionJson(rec->version));
 }
 
 Response Meta(const ApiDeps& d, const Params& p) {
@@ -121,6 +121,7 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
     }
   }
   r.file = FileBody{plan->blob_path, range.offset, range.length};
+  if (req.method == Method::kHead) return r;  // headers only: nothing to account
   (plan->is_patch ? d.metrics.patch_responses : d.metrics.full_responses)++;
   const ApiDeps* dp = &d;
   r.on_complete = [dp, device = req.Header("x-oxide-device-id"), model = p[0], version = p[1],

@@ -1,6 +1,9 @@
 // Model routes: upload, listing, meta and the delta-aware download with Range/ETag.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
+#include "server/api/errors.hpp"
 #include "server/api/json_util.hpp"
 #include "server/api/router.hpp"
 #include "server/service/test_env.hpp"
@@ -49,6 +52,43 @@ TEST_F(ModelRoutesTest, UploadReturnsDigestAndRejectsOversizeAndBadIds) {
   EXPECT_EQ(Upload("m", "v2", std::string(2 * 1024 * 1024, 'x')).status, 413);
   EXPECT_EQ(Upload("m", "..", "abc").status, 422);
   EXPECT_EQ(Upload("m", "v3", "").status, 422);
+}
+
+TEST_F(ModelRoutesTest, ReuploadWithOtherBytesIsConflictAndIdenticalIsIdempotent) {
+  auto first = Upload("m", "v1", "abc");
+  EXPECT_EQ(first.status, 201);
+  auto same = Upload("m", "v1", "abc");
+  EXPECT_EQ(same.status, 200);
+  EXPECT_EQ(Body(same)["sha256"], Body(first)["sha256"]);
+  EXPECT_EQ(Body(same)["uploaded_at"], Body(first)["uploaded_at"]);
+  auto other = Upload("m", "v1", "abd");
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(Body(other)["error"]["code"], "already_exists");
+  EXPECT_EQ(env.models->GetVersion("m", "v1")->sha256, ToHex(Sha256::Of("abc")));
+}
+
+TEST_F(ModelRoutesTest, DiskFullIsInsufficientStorageAndOnlyLimitsAre413) {
+  auto full = ErrorResponse(ErrnoError("write blob", ENOSPC));
+  EXPECT_EQ(full.status, 507);
+  EXPECT_EQ(Body(full)["error"]["code"], "insufficient_storage");
+  auto limit = Upload("m", "v2", std::string(2 * 1024 * 1024, 'x'));
+  EXPECT_EQ(limit.status, 413);
+  EXPECT_EQ(Body(limit)["error"]["code"], "resource_exhausted");
+}
+
+TEST_F(ModelRoutesTest, HeadIsGetWithoutBodyOrAccounting) {
+  TwoVersionsWithPatch();
+  Request r;
+  r.method = Method::kHead;
+  r.path = "/api/v1/models/m/versions/v2/download";
+  auto head = env.router->Handle(r);
+  EXPECT_EQ(head.status, 200);
+  ASSERT_TRUE(head.file.has_value());
+  EXPECT_EQ(head.file->length, Body(Get("/api/v1/models/m/versions/v2/meta"))["size_bytes"]);
+  EXPECT_FALSE(head.on_complete);
+  EXPECT_EQ(env.metrics.full_responses.load(), 0u);
+  r.path = "/health";
+  EXPECT_EQ(env.router->Handle(r).status, 200);
 }
 
 TEST_F(ModelRoutesTest, ListingAndMeta) {
@@ -113,7 +153,8 @@ TEST_F(ModelRoutesTest, RangeIfRangeAndIfNoneMatch) {
 TEST_F(ModelRoutesTest, CompletionCallbackAccountsBytesPerDeviceAndCampaign) {
   TwoVersionsWithPatch();
   env.SeedFleet("f", 1);
-  auto c = env.campaigns->Create({"m", "v2", "f", "all_at_once", {}, {}, {}, {}});
+  auto c =
+      env.campaigns->Create({"m", "v2", "f", store::CampaignStrategy::kAllAtOnce, {}, {}, {}, {}});
   ASSERT_TRUE(c.ok());
   auto r = Download("v2", {{"x-oxide-base-sha256", v1["sha256"]}, {"x-oxide-device-id", "d0"}});
   ASSERT_TRUE(r.on_complete);

@@ -77,7 +77,9 @@ Response Router::Handle(const Request& req) const {
   deps_.metrics.requests++;
   Params params;
   bool path_matched = false;
-  const Route* r = Match(req.method, req.path, &params, &path_matched);
+  // HEAD is GET without the body (the net layer keeps Content-Length and sends no body).
+  const bool head = req.method == Method::kHead;
+  const Route* r = Match(head ? Method::kGet : req.method, req.path, &params, &path_matched);
   if (r == nullptr) {
     if (!path_matched) return ErrorResponse(NotFound("no route for " + req.path));
     // Not an ErrorCode: routing itself, so it is answered here rather than mapped.
@@ -87,11 +89,13 @@ Response Router::Handle(const Request& req) const {
                                                     " is not allowed on " + req.path}}}});
   }
   if (!r->upload && req.body.size() > deps_.limits.max_json_body) {
-    return ErrorResponse(ResourceExhausted("request body is larger than " +
-                                           std::to_string(deps_.limits.max_json_body) + " bytes"));
+    return TooLargeResponse("request body is larger than " +
+                            std::to_string(deps_.limits.max_json_body) + " bytes");
   }
   try {
-    return r->handler(req, params);
+    Response resp = r->handler(req, params);
+    if (head) resp.on_complete = nullptr;  // nothing is sent: no download accounting
+    return resp;
   } catch (const std::exception& e) {
     // Handlers do not throw by design; this is the edge's last line of defence.
     return ErrorResponse(Internal(std::string("unexpected exception: ") + e.what()));

@@ -187,7 +187,7 @@ TEST(HttpStatusFor, MapsEveryCode) {
   EXPECT_EQ(HttpStatusFor(ErrorCode::kAlreadyExists), 409);
   EXPECT_EQ(HttpStatusFor(ErrorCode::kFailedPrecondition), 409);
   EXPECT_EQ(HttpStatusFor(ErrorCode::kUnsupported), 415);
-  EXPECT_EQ(HttpStatusFor(ErrorCode::kResourceExhausted), 413);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kResourceExhausted), 507);
   EXPECT_EQ(HttpStatusFor(ErrorCode::kIo), 500);
   EXPECT_EQ(HttpStatusFor(ErrorCode::kUnavailable), 503);
 }

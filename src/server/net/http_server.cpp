@@ -1,339 +1,31 @@
-// The only Beast/Asio translation unit of the server (TOOLCHAIN P1-P7).
+// The listener and thread pools of `oxide serve`; each connection is a Session (session.cpp).
+// Beast/Asio stay inside server/net/.
 #include "server/net/http_server.hpp"
 
 #include <algorithm>
-#include <boost/asio/dispatch.hpp>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/error.hpp>
 #include <csignal>
 #include <cstdio>
-#include <limits>
-#include <optional>
 #include <thread>
 #include <utility>  // P1: before asio
 #include <vector>
 
-#include "base/file_util.hpp"
-#include "server/api/errors.hpp"
+#include "server/net/session.hpp"
 
 namespace oxide::server::net {
 namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
-
-api::Method ToMethod(http::verb v) {
-  switch (v) {
-    case http::verb::get:
-      return api::Method::kGet;
-    case http::verb::head:
-      return api::Method::kHead;
-    case http::verb::post:
-      return api::Method::kPost;
-    case http::verb::put:
-      return api::Method::kPut;
-    case http::verb::delete_:
-      return api::Method::kDelete;
-    default:
-      return api::Method::kOther;
-  }
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// One connection. Every handler runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, const api::Router& router, const BlobStore& blobs,
-          const HttpServerOptions& opt)
-      : stream_(std::move(socket)),
-        router_(router),
-        blobs_(blobs),
-        opt_(opt),
-        chunk_(opt.chunk_size) {}
-
-  ~Session() { FinishAccounting(); }
-
-  void Start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
-  }
-
- private:
-  void ReadHeader() {
-    header_parser_.emplace();
-    header_parser_->header_limit(opt_.header_limit);
-    // The route decides the body limit once the path is known (PolicyFor).
-    header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(first_request_ ? opt_.header_timeout : opt_.idle_timeout);
-    http::async_read_header(
-        stream_, buffer_, *header_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
-  }
-
-  void OnHeader(beast::error_code ec) {
-    first_request_ = false;
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
-    if (ec == http::error::header_limit) return Reject(ResourceExhausted("header too large"), 431);
-    if (ec) return Reject(Corrupt("malformed HTTP request: " + ec.message()));
-    const auto& h = header_parser_->get();
-    keep_alive_ = h.keep_alive();
-    req_ = api::Request();
-    req_.method = ToMethod(h.method());
-    std::string_view target = h.target();
-    size_t q = target.find('?');
-    req_.path = std::string(target.substr(0, q));
-    if (q != std::string_view::npos) req_.query = std::string(target.substr(q + 1));
-    for (const auto& f : h)
-      req_.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
-
-    auto policy = router_.PolicyFor(req_.method, req_.path);
-    auto length = header_parser_->content_length();
-    if (length && *length > policy.max_bytes) {
-      return Reject(ResourceExhausted("request body of " + std::to_string(*length) +
-                                      " bytes exceeds the limit of " +
-                                      std::to_string(policy.max_bytes)));
-    }
-    if (!policy.precheck.ok()) return Reject(policy.precheck);
-    if (policy.upload) {
-      auto w = blobs_.NewWriter();
-      if (!w.ok()) return Reject(w.status());
-      upload_ = std::move(w).value();
-      upload_parser_.emplace(std::move(*header_parser_));
-      upload_parser_->body_limit(policy.max_bytes);
-    } else {
-      string_parser_.emplace(std::move(*header_parser_));
-      string_parser_->body_limit(policy.max_bytes);
-    }
-    if (Lower(req_.Header("expect")) == "100-continue") return SendContinue();
-    ReadBody();
-  }
-
-  // Tells curl & co. to send the body (they otherwise wait a second for it).
-  void SendContinue() {
-    auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-    stream_.expires_after(opt_.write_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                        if (ec) return self->Close();
-                        self->ReadBody();
-                      });
-  }
-
-  void ReadBody() {
-    if (upload_parser_) return ReadUploadChunk();
-    stream_.expires_after(opt_.read_timeout);
-    http::async_read(
-        stream_, buffer_, *string_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnStringBody(ec); });
-  }
-
-  void OnStringBody(beast::error_code ec) {
-    if (ec == http::error::body_limit) return Reject(ResourceExhausted("body exceeds the limit"));
-    if (ec) return Close();
-    req_.body = std::move(string_parser_->get().body());
-    string_parser_.reset();
-    Dispatch();
-  }
-
-  void ReadUploadChunk() {
-    auto& body = upload_parser_->get().body();
-    body.data = chunk_.data();
-    body.size = chunk_.size();
-    stream_.expires_after(opt_.read_timeout);
-    http::async_read(
-        stream_, buffer_, *upload_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnUploadChunk(ec); });
-  }
-
-  void OnUploadChunk(beast::error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec == http::error::body_limit) {
-      upload_.reset();  // removes the temp file
-      return Reject(ResourceExhausted("upload exceeds the limit"));
-    }
-    if (ec) {
-      upload_.reset();
-      return Close();
-    }
-    size_t got = chunk_.size() - upload_parser_->get().body().size;
-    if (got > 0) {
-      Status st = upload_->Append(chunk_.data(), got);
-      if (!st.ok()) {
-        upload_.reset();
-        return Reject(st);
-      }
-    }
-    if (!upload_parser_->is_done()) return ReadUploadChunk();
-    upload_parser_.reset();
-    req_.upload = std::move(upload_);
-    Dispatch();
-  }
-
-  void Dispatch() {
-    resp_ = router_.Handle(req_);
-    req_ = api::Request();  // drops the staged upload (committed or removed)
-    if (resp_.file) return StartFile();
-    WriteString();
-  }
-
-  // Answers an error found before the handler ran, then closes (the body may be unread).
-  void Reject(const Status& st, int http_status = 0) {
-    keep_alive_ = false;
-    resp_ = api::ErrorResponse(st);
-    if (http_status != 0) resp_.status = http_status;  // 431 has no ErrorCode of its own
-    WriteString();
-  }
-
-  template <class Res>
-  void SetHeaders(Res& res) {
-    res.set(http::field::server, "oxide");
-    for (const auto& [k, v] : resp_.headers) res.set(k, v);
-    res.keep_alive(keep_alive_);
-  }
-
-  void WriteString() {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(resp_.status), 11);
-    SetHeaders(*res);
-    res->body() = std::move(resp_.body);
-    res->prepare_payload();
-    stream_.expires_after(opt_.write_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                        self->OnResponseDone(ec);
-                      });
-  }
-
-  void StartFile() {
-    auto file = ReadableFile::Open(resp_.file->path);
-    if (!file.ok()) {
-      resp_ = api::ErrorResponse(file.status());
-      return WriteString();
-    }
-    file_ = std::move(file).value();
-    file_pos_ = resp_.file->offset;
-    file_left_ = resp_.file->length;
-    body_written_ = 0;
-    accounting_ = std::move(resp_.on_complete);
-    file_res_.emplace(static_cast<http::status>(resp_.status), 11);
-    SetHeaders(*file_res_);
-    file_res_->content_length(file_left_);
-    file_res_->body().data = nullptr;
-    file_res_->body().more = true;
-    file_sr_.emplace(*file_res_);
-    stream_.expires_after(opt_.write_timeout);
-    http::async_write_header(stream_, *file_sr_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                               if (ec) return self->OnResponseDone(ec);
-                               self->WriteFileChunk();
-                             });
-  }
-
-  void WriteFileChunk() {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_.size(), file_left_));
-    if (n > 0) {
-      Status st = file_->ReadExactAt(file_pos_, chunk_.data(), n);
-      if (!st.ok()) {
-        std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
-        return Close();  // mid-body: the only honest signal is a short response
-      }
-    }
-    file_chunk_ = n;
-    auto& body = file_res_->body();
-    body.data = n > 0 ? chunk_.data() : nullptr;
-    body.size = n;
-    body.more = file_left_ > n;
-    stream_.expires_after(opt_.write_timeout);
-    http::async_write(stream_, *file_sr_,
-                      [self = shared_from_this()](beast::error_code ec, size_t written) {
-                        self->OnFileChunk(ec, written);
-                      });
-  }
-
-  // `written`: body bytes this write put on the socket (the header went out before, and a
-  // Content-Length body has no chunk framing), even when it failed part way.
-  void OnFileChunk(beast::error_code ec, size_t written) {
-    if (ec == http::error::need_buffer) ec = {};
-    size_t consumed = std::min(written, file_chunk_);
-    body_written_ += consumed;
-    file_pos_ += consumed;
-    file_left_ -= consumed;
-    if (ec) return OnResponseDone(ec);
-    if (file_sr_->is_done()) return OnResponseDone(ec);
-    WriteFileChunk();
-  }
-
-  void OnResponseDone(beast::error_code ec) {
-    FinishAccounting();
-    file_sr_.reset();
-    file_res_.reset();
-    file_.reset();
-    if (ec || !keep_alive_) return Close();
-    ReadHeader();
-  }
-
-  void FinishAccounting() {
-    if (accounting_) {
-      auto f = std::move(accounting_);
-      accounting_ = nullptr;
-      f(body_written_);
-    }
-  }
-
-  // Lingering close: stop sending, then discard what the client still sends (bounded), so an
-  // early error (413 mid-upload) reaches it instead of being lost to a TCP reset.
-  void Close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    Drain(0);
-  }
-  void Drain(uint64_t drained) {
-    if (drained > (8u << 20)) return;
-    stream_.expires_after(std::chrono::seconds(2));
-    stream_.async_read_some(asio::buffer(chunk_),
-                            [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
-                              if (!ec) self->Drain(drained + n);
-                            });
-  }
-
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  const api::Router& router_;
-  const BlobStore& blobs_;
-  const HttpServerOptions& opt_;
-  std::vector<char> chunk_;
-  bool first_request_ = true;
-  bool keep_alive_ = true;
-
-  std::optional<http::request_parser<http::empty_body>> header_parser_;
-  std::optional<http::request_parser<http::string_body>> string_parser_;
-  std::optional<http::request_parser<http::buffer_body>> upload_parser_;
-  std::shared_ptr<BlobWriter> upload_;
-  api::Request req_;
-  api::Response resp_;
-
-  std::unique_ptr<ReadableFile> file_;
-  std::optional<http::response<http::buffer_body>> file_res_;
-  std::optional<http::response_serializer<http::buffer_body>> file_sr_;
-  uint64_t file_pos_ = 0;
-  uint64_t file_left_ = 0;
-  size_t file_chunk_ = 0;
-  uint64_t body_written_ = 0;
-  std::function<void(uint64_t)> accounting_;
-};
 
 }  // namespace
 
@@ -344,13 +36,33 @@ struct HttpServer::Impl {
         opt(std::move(o)),
         ioc(std::max(1, opt.threads)),
         acceptor(asio::make_strand(ioc)),
-        signals(ioc, SIGINT, SIGTERM) {}
+        accept_timer(acceptor.get_executor()),
+        signals(ioc, SIGINT, SIGTERM),
+        blocking(static_cast<size_t>(std::max(1, opt.blocking_threads))) {}
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(s), router, blobs, opt)->Start();
-      Accept();  // on other errors (EMFILE...) keep accepting
+      if (ec) {
+        // EMFILE/ENFILE/ENOBUFS: the pending connection stays queued, so retrying at once
+        // would spin. Wait, then try again.
+        if (accept_errors++ == 0 || accept_errors % 100 == 0) {
+          std::fprintf(stderr, "oxide serve: accept: %s (retrying)\n", ec.message().c_str());
+        }
+        accept_timer.expires_after(opt.accept_retry_delay);
+        accept_timer.async_wait([this](beast::error_code tec) {
+          if (!tec && acceptor.is_open()) Accept();
+        });
+        return;
+      }
+      if (live_sessions.load() >= opt.max_sessions) {
+        beast::error_code ignored;
+        s.close(ignored);  // over the cap: refuse cheaply rather than run out of memory/fds
+        ++rejected_sessions;
+      } else {
+        internal::StartSession(std::move(s), {router, blobs, opt, live_sessions, blocking});
+      }
+      Accept();
     });
   }
 
@@ -358,6 +70,7 @@ struct HttpServer::Impl {
     asio::post(acceptor.get_executor(), [this] {
       beast::error_code ignored;
       acceptor.close(ignored);
+      accept_timer.cancel();
       ioc.stop();
     });
   }
@@ -365,9 +78,15 @@ struct HttpServer::Impl {
   const api::Router& router;
   const BlobStore& blobs;
   HttpServerOptions opt;
+  std::atomic<size_t> live_sessions{0};
+  std::atomic<uint64_t> accept_errors{0};
+  std::atomic<uint64_t> rejected_sessions{0};
   asio::io_context ioc;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_timer;
   asio::signal_set signals;
+  // Declared after ioc: destroyed (joined) first, so no blocking task outlives the io_context.
+  asio::thread_pool blocking;
 };
 
 HttpServer::HttpServer(const api::Router& router, const BlobStore& blobs, HttpServerOptions options)
@@ -414,5 +133,9 @@ void HttpServer::RunUntilSignal() {
 }
 
 void HttpServer::Shutdown() { impl_->Stop(); }
+
+size_t HttpServer::active_sessions() const { return impl_->live_sessions.load(); }
+
+uint64_t HttpServer::accept_errors() const { return impl_->accept_errors.load(); }
 
 }  // namespace oxide::server::net

@@ -29,7 +29,13 @@ struct HttpServerOptions {
   std::chrono::seconds write_timeout{60};   // each response chunk
   std::chrono::seconds idle_timeout{75};    // keep-alive wait for the next request
   uint32_t header_limit = 16 * 1024;        // bytes of request line + headers
-  size_t chunk_size = 32 * 1024;            // upload/download buffer per connection
+  size_t chunk_size = 32 * 1024;            // upload/download buffer, allocated only while a
+                                            // connection streams an upload or a file
+  size_t max_sessions = 10'000;             // concurrent connections; beyond, new ones are
+                                            // closed at once
+  int blocking_threads = 2;                 // upload commits (fsync) run here, off the I/O
+                                            // threads
+  std::chrono::milliseconds accept_retry_delay{100};  // after an accept error (EMFILE...)
 };
 
 class HttpServer {
@@ -48,6 +54,10 @@ class HttpServer {
   // stops the pool and returns. In-flight responses are dropped (their accounting runs).
   void RunUntilSignal();
   void Shutdown();
+
+  // Open connections right now, and accept() failures so far (observability and tests).
+  size_t active_sessions() const;
+  uint64_t accept_errors() const;
 
  private:
   struct Impl;

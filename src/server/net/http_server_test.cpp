@@ -5,11 +5,15 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "server/service/test_env.hpp"
@@ -25,8 +29,10 @@ struct HttpReply {
 
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // `before_connect` runs between socket() and connect() (the fd already exists).
+  explicit Client(uint16_t port, const std::function<void()>& before_connect = {}) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (before_connect) before_connect();
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -35,6 +41,7 @@ class Client {
   }
   ~Client() { ::close(fd_); }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   void Send(const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
@@ -93,11 +100,13 @@ bool WaitFor(F f) {
 
 class HttpServerTest : public ::testing::Test {
  protected:
+  virtual void Tune(HttpServerOptions&) {}
   void SetUp() override {
     HttpServerOptions o;
     o.host = "127.0.0.1";
     o.port = 0;
     o.threads = 2;
+    Tune(o);
     server_ = std::make_unique<HttpServer>(*env.router, *env.blobs, o);
     ASSERT_TRUE(server_->Listen().ok());
     thread_ = std::thread([this] { server_->RunUntilSignal(); });
@@ -122,6 +131,21 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequests) {
     EXPECT_EQ(r.status, 200);
     EXPECT_NE(r.body.find("healthy"), std::string::npos);
   }
+}
+
+TEST_F(HttpServerTest, HeadSendsGetHeadersWithoutTheBody) {
+  Client c(port());
+  c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto get = c.Read();
+  c.Send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = c.Read(/*max_body=*/0);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_NE(head.headers.find("Content-Length: " + std::to_string(get.body.size())),
+            std::string::npos);
+  c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");  // no stray body bytes in between
+  auto again = c.Read();
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, get.body);
 }
 
 TEST_F(HttpServerTest, OversizedContentLengthIs413BeforeTheBodyIsRead) {
@@ -191,6 +215,98 @@ TEST_F(HttpServerTest, DroppedDownloadIsAccountedWithTheBytesWritten) {
   EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_full_equivalent.load() > 0; }));
   EXPECT_GE(env.metrics.bytes_served.load(), 1000u);
   EXPECT_LE(env.metrics.bytes_served.load(), model.size());
+}
+
+class TunedServerTest : public HttpServerTest {
+ protected:
+  void Tune(HttpServerOptions& o) override {
+    o.threads = 1;
+    o.max_sessions = 1;
+    o.accept_retry_delay = std::chrono::milliseconds(50);
+  }
+};
+
+TEST_F(TunedServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+  auto first = std::make_unique<Client>(port());
+  first->Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(first->Read().status, 200);  // keep-alive: the session stays open
+  EXPECT_EQ(server_->active_sessions(), 1u);
+  Client second(port());
+  EXPECT_TRUE(second.PeerClosed());
+  first.reset();
+  EXPECT_TRUE(WaitFor([&] { return server_->active_sessions() == 0; }));
+  Client third(port());
+  third.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(third.Read().status, 200);
+}
+
+TEST_F(TunedServerTest, AcceptErrorsBackOffInsteadOfSpinning) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct Restore {
+    rlimit r;
+    ~Restore() { ::setrlimit(RLIMIT_NOFILE, &r); }
+  } restore{saved};
+  // After socket(): no new fd can be opened, so the server's accept() fails with EMFILE.
+  Client c(port(), [&] {
+    int next = ::dup(0);
+    ::close(next);
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(next);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  });
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(WaitFor([&] { return server_->accept_errors() >= 1; }));
+  const uint64_t seen = server_->accept_errors();
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return server_->accept_errors() >= seen + 3; }));
+  // Errors are at least one retry delay apart, so the third one after t0 comes more than two
+  // delays later; a spinning loop would take microseconds.
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 200);  // the queued connection is served once fds are back
+}
+
+class OneIoThreadTest : public HttpServerTest {
+ protected:
+  void Tune(HttpServerOptions& o) override { o.threads = 1; }
+};
+
+TEST_F(OneIoThreadTest, UploadCommitDoesNotBlockTheIoThread) {
+  // Hold the store so the upload handler blocks in its transaction, after the commit.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::thread holder([&] {
+    Status st = env.store->InTransaction([&]() -> Status {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return release; });
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok());
+  });
+  auto unblock = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+  };
+  const std::string model = "a small model body";
+  Client up(port());
+  up.Send("POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+          std::to_string(model.size()) + "\r\n\r\n" + model);
+  const std::string sha = ToHex(Sha256::Of(model));
+  EXPECT_TRUE(WaitFor([&] { return env.blobs->Exists(sha); }));  // committed, now in the store
+  Client other(port());
+  timeval tv{20, 0};  // fail rather than hang if the I/O thread is stuck
+  ::setsockopt(other.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  other.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(other.Read().status, 200);
+  unblock();
+  holder.join();
+  EXPECT_EQ(up.Read().status, 201);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 
 #include "base/file_util.hpp"
@@ -41,6 +42,29 @@ Status PublishTemp(const std::string& tmp, const std::string& final_path) {
   return SyncParentDir(final_path);
 }
 
+// Removes leftover temp files from an earlier run. Best effort: a failure is logged and the
+// leftover retried at the next start; it never fails startup (error_code overloads only, so
+// no filesystem_error can escape).
+void CleanTemp(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "oxide serve: cannot list %s: %s\n", dir.c_str(), ec.message().c_str());
+    return;
+  }
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::error_code rm;
+    std::filesystem::remove(it->path(), rm);
+    if (rm) {
+      std::fprintf(stderr, "oxide serve: cannot remove %s: %s\n", it->path().c_str(),
+                   rm.message().c_str());
+    }
+  }
+  if (ec) {
+    std::fprintf(stderr, "oxide serve: cannot list %s: %s\n", dir.c_str(), ec.message().c_str());
+  }
+}
+
 }  // namespace
 
 BlobWriter::~BlobWriter() {
@@ -72,10 +96,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& root) {
   std::error_code ec;
   std::filesystem::create_directories(root + "/.tmp", ec);
   if (ec) return IoError("create " + root + "/.tmp: " + ec.message());
-  for (const auto& entry : std::filesystem::directory_iterator(root + "/.tmp", ec)) {
-    std::filesystem::remove(entry.path(), ec);  // best effort; a leftover is retried next start
-  }
-  if (ec) return IoError("clean " + root + "/.tmp: " + ec.message());
+  CleanTemp(root + "/.tmp");
   return std::unique_ptr<BlobStore>(new BlobStore(root));
 }
 

@@ -16,6 +16,25 @@ bool InFlight(DeviceRolloutState s) {
          s == DeviceRolloutState::kApplying;
 }
 
+// kIdle carries progress only.
+std::optional<RolloutEvent> EventFor(protocol::UpdateStage stage) {
+  switch (stage) {
+    case protocol::UpdateStage::kIdle:
+      return std::nullopt;
+    case protocol::UpdateStage::kDownloading:
+      return RolloutEvent::kDownloading;
+    case protocol::UpdateStage::kApplying:
+      return RolloutEvent::kApplying;
+    case protocol::UpdateStage::kCompleted:
+      return RolloutEvent::kCompleted;
+    case protocol::UpdateStage::kFailed:
+      return RolloutEvent::kFailed;
+    case protocol::UpdateStage::kRolledBack:
+      return RolloutEvent::kRolledBack;
+  }
+  return std::nullopt;
+}
+
 bool RunsTarget(const store::DeviceRecord& d, const store::AssignmentRecord& a) {
   if (!d.current_sha256.empty()) return d.current_sha256 == a.sha256;
   return d.current_model == a.model_id && d.current_version == a.version;
@@ -35,7 +54,7 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
   OXIDE_RETURN_IF_ERROR(ValidateId("model_version", req.version));
   OXIDE_RETURN_IF_ERROR(ValidateId("fleet_id", req.fleet_id));
   store::CampaignRecord c;
-  OXIDE_ASSIGN_OR_RETURN(c.strategy, store::ParseCampaignStrategy(req.strategy));
+  c.strategy = req.strategy;
   c.canary_percent = req.canary_percent.value_or(10);
   if (c.canary_percent < 1 || c.canary_percent > 100) {
     return InvalidArgument("canary_percent must be between 1 and 100");
@@ -125,98 +144,105 @@ Status CampaignService::Apply(store::CampaignRecord& c, CampaignEvent e) {
 
 Status CampaignService::Advance(const std::string& id) {
   OXIDE_ASSIGN_OR_RETURN(auto c, store_.campaigns().Get(id));
-  // Each step assigns at least one device or stops, so this terminates.
-  while (true) {
-    OXIDE_ASSIGN_OR_RETURN(bool again, AdvanceStep(c));
-    if (!again) return Status::Ok();
-  }
-}
-
-Result<bool> CampaignService::AdvanceStep(store::CampaignRecord& c) {
-  if (c.state != store::CampaignState::kRollingOut) return false;
+  if (c.state != store::CampaignState::kRollingOut) return Status::Ok();
   OXIDE_ASSIGN_OR_RETURN(auto devs, store_.campaigns().ListDevices(c.id));
   const uint64_t total = devs.size();
-  const uint64_t failed = static_cast<uint64_t>(
-      std::count_if(devs.begin(), devs.end(), [](const auto& d) { return IsFailure(d.state); }));
+  uint64_t failed = 0;
+  uint64_t in_flight = 0;
+  for (const auto& d : devs) {
+    failed += IsFailure(d.state) ? 1 : 0;
+    in_flight += InFlight(d.state) ? 1 : 0;
+  }
   if ((c.failure_threshold_count > 0 && failed >= c.failure_threshold_count) ||
       (c.failure_threshold_percent > 0 && failed > 0 &&
        failed * 100 >= uint64_t{c.failure_threshold_percent} * total)) {
-    OXIDE_RETURN_IF_ERROR(Apply(c, CampaignEvent::kThresholdReached));
-    return false;
+    return Halt(c, devs);
   }
-  std::vector<size_t> assign;
-  auto waiting = [&](size_t i) { return devs[i].state == DeviceRolloutState::kWaiting; };
+  // One pass over the waiting devices. Assign() may finish a device at once (it already runs
+  // the target, was deleted, or a newer campaign holds it), which frees its slot.
+  auto assign_range = [&](size_t from, size_t to, uint64_t batch) -> Status {
+    uint64_t in_batch = 0;
+    uint64_t batch_in_flight = 0;
+    for (size_t i = from; i < to; ++i) {
+      if (devs[i].state != DeviceRolloutState::kWaiting) continue;
+      if (batch > 0 && in_batch == batch) {
+        if (batch_in_flight > 0) break;  // rolling: the next batch once this one is done
+        in_batch = batch_in_flight = 0;
+      }
+      OXIDE_RETURN_IF_ERROR(Assign(c, devs[i]));
+      ++in_batch;
+      batch_in_flight += InFlight(devs[i].state) ? 1 : 0;
+    }
+    return Status::Ok();
+  };
   switch (c.strategy) {
     case store::CampaignStrategy::kAllAtOnce:
-      for (size_t i = 0; i < devs.size(); ++i) {
-        if (waiting(i)) assign.push_back(i);
-      }
+      OXIDE_RETURN_IF_ERROR(assign_range(0, devs.size(), 0));
       break;
     case store::CampaignStrategy::kCanary: {
       size_t wave =
           std::min<size_t>(devs.size(), std::max<size_t>(1, (total * c.canary_percent + 99) / 100));
-      for (size_t i = 0; i < wave; ++i) {
-        if (waiting(i)) assign.push_back(i);
-      }
-      if (!assign.empty()) break;
+      OXIDE_RETURN_IF_ERROR(assign_range(0, wave, 0));
       bool wave_done = true, wave_healthy = true;
       for (size_t i = 0; i < wave; ++i) {
         wave_done = wave_done && IsTerminal(devs[i].state);
         wave_healthy = wave_healthy && !IsFailure(devs[i].state);
       }
       if (!wave_done) break;
-      if (!wave_healthy) {
-        OXIDE_RETURN_IF_ERROR(Apply(c, CampaignEvent::kThresholdReached));
-        return false;
-      }
-      for (size_t i = wave; i < devs.size(); ++i) {
-        if (waiting(i)) assign.push_back(i);
-      }
+      if (!wave_healthy) return Halt(c, devs);
+      OXIDE_RETURN_IF_ERROR(assign_range(wave, devs.size(), 0));
       break;
     }
-    case store::CampaignStrategy::kRolling: {
-      bool in_flight =
-          std::any_of(devs.begin(), devs.end(), [](const auto& d) { return InFlight(d.state); });
-      if (in_flight) break;
-      for (size_t i = 0; i < devs.size() && assign.size() < c.batch_size; ++i) {
-        if (waiting(i)) assign.push_back(i);
-      }
+    case store::CampaignStrategy::kRolling:
+      if (in_flight > 0) break;
+      OXIDE_RETURN_IF_ERROR(assign_range(0, devs.size(), c.batch_size));
       break;
-    }
   }
-  for (size_t i : assign) OXIDE_RETURN_IF_ERROR(Assign(c, devs[i]));
   if (std::all_of(devs.begin(), devs.end(), [](const auto& d) { return IsTerminal(d.state); })) {
-    OXIDE_RETURN_IF_ERROR(Apply(c, CampaignEvent::kAllDone));
-    return false;
+    return Apply(c, CampaignEvent::kAllDone);
   }
-  return !assign.empty();
+  return Status::Ok();
+}
+
+Status CampaignService::Halt(store::CampaignRecord& c,
+                             std::vector<store::CampaignDeviceRecord>& devs) {
+  OXIDE_RETURN_IF_ERROR(Apply(c, CampaignEvent::kThresholdReached));
+  // Devices that have not started are withdrawn; downloading/applying ones may finish.
+  for (auto& d : devs) {
+    if (d.state != DeviceRolloutState::kPending) continue;
+    OXIDE_RETURN_IF_ERROR(HandBack(c, d));
+    OXIDE_RETURN_IF_ERROR(Move(d, RolloutEvent::kWithdraw, "campaign halted"));
+  }
+  return Status::Ok();
+}
+
+Status CampaignService::Move(store::CampaignDeviceRecord& d, RolloutEvent e, std::string error) {
+  OXIDE_ASSIGN_OR_RETURN(d.state, NextRolloutState(d.state, e));
+  d.error = std::move(error);
+  d.updated_at = clock_.Now();
+  return store_.campaigns().UpdateDevice(d);
 }
 
 Status CampaignService::Assign(const store::CampaignRecord& c, store::CampaignDeviceRecord& d) {
-  d.updated_at = clock_.Now();
   auto dev = store_.devices().Get(d.device_id);
   if (dev.status().code() == ErrorCode::kNotFound) {
-    d.state = DeviceRolloutState::kWithdrawn;
-    d.error = "device was deleted";
-    return store_.campaigns().UpdateDevice(d);
+    return Move(d, RolloutEvent::kWithdraw, "device was deleted");
   }
   OXIDE_RETURN_IF_ERROR(dev.status());
   OXIDE_ASSIGN_OR_RETURN(auto current, store_.assignments().Get(d.device_id));
   if (current && current->campaign_id != c.id) {
     auto other = store_.campaigns().Get(current->campaign_id);
     if (other.ok() && other->seq > c.seq) {
-      d.state = DeviceRolloutState::kSuperseded;
-      d.error = "superseded by campaign " + other->id;
-      return store_.campaigns().UpdateDevice(d);
+      return Move(d, RolloutEvent::kSuperseded, "superseded by campaign " + other->id);
     }
     if (other.ok()) {
       auto od = store_.campaigns().GetDevice(other->id, d.device_id);
       if (od.ok() && !IsTerminal(od->state)) {
-        od->state = DeviceRolloutState::kSuperseded;
-        od->error = "superseded by campaign " + c.id;
-        od->updated_at = d.updated_at;
-        OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateDevice(*od));
-        OXIDE_RETURN_IF_ERROR(CompleteIfDone(other->id));
+        OXIDE_RETURN_IF_ERROR(
+            Move(*od, RolloutEvent::kSuperseded, "superseded by campaign " + c.id));
+        // The older campaign may be waiting for this device (canary wave, rolling batch).
+        // Bounded: Advance(older) only ever supersedes campaigns older still.
+        OXIDE_RETURN_IF_ERROR(Advance(other->id));
       }
     }
     d.previous = current;
@@ -224,18 +250,31 @@ Status CampaignService::Assign(const store::CampaignRecord& c, store::CampaignDe
   store::AssignmentRecord a{d.device_id,     c.id,         c.model_id, c.version,
                             c.target_sha256, c.target_size};
   OXIDE_RETURN_IF_ERROR(store_.assignments().Put(a));
-  d.state = RunsTarget(*dev, a) ? DeviceRolloutState::kCompleted : DeviceRolloutState::kPending;
-  return store_.campaigns().UpdateDevice(d);
+  return Move(d, RunsTarget(*dev, a) ? RolloutEvent::kAlreadyOnTarget : RolloutEvent::kAssign, "");
 }
 
-Status CampaignService::CompleteIfDone(const std::string& id) {
-  OXIDE_ASSIGN_OR_RETURN(auto c, store_.campaigns().Get(id));
-  if (c.state != store::CampaignState::kRollingOut) return Status::Ok();
-  OXIDE_ASSIGN_OR_RETURN(auto devs, store_.campaigns().ListDevices(id));
-  if (std::all_of(devs.begin(), devs.end(), [](const auto& d) { return IsTerminal(d.state); })) {
-    return Apply(c, CampaignEvent::kAllDone);
+Status CampaignService::HandBack(const store::CampaignRecord& c,
+                                 const store::CampaignDeviceRecord& d) {
+  OXIDE_ASSIGN_OR_RETURN(auto current, store_.assignments().Get(d.device_id));
+  if (!current || current->campaign_id != c.id) return Status::Ok();
+  if (d.previous) {
+    auto prev_c = store_.campaigns().Get(d.previous->campaign_id);
+    auto prev_d = store_.campaigns().GetDevice(d.previous->campaign_id, d.device_id);
+    if (prev_c.ok() && prev_d.ok()) {
+      const bool active = prev_c->state == store::CampaignState::kRollingOut ||
+                          prev_c->state == store::CampaignState::kPaused;
+      const bool finished = prev_d->state == DeviceRolloutState::kCompleted;
+      if (active || finished) {
+        if (prev_d->state == DeviceRolloutState::kSuperseded) {
+          OXIDE_RETURN_IF_ERROR(Move(*prev_d, RolloutEvent::kReinstate, ""));
+        }
+        store::AssignmentRecord prev = *d.previous;
+        prev.device_id = d.device_id;
+        return store_.assignments().Put(prev);
+      }
+    }
   }
-  return Status::Ok();
+  return store_.assignments().Delete(d.device_id);
 }
 
 Status CampaignService::Withdraw(const store::CampaignRecord& c) {
@@ -245,20 +284,24 @@ Status CampaignService::Withdraw(const store::CampaignRecord& c) {
         d.state == DeviceRolloutState::kWithdrawn) {
       continue;
     }
-    OXIDE_ASSIGN_OR_RETURN(auto current, store_.assignments().Get(d.device_id));
-    if (current && current->campaign_id == c.id) {
-      if (d.previous) {
-        store::AssignmentRecord prev = *d.previous;
-        prev.device_id = d.device_id;
-        OXIDE_RETURN_IF_ERROR(store_.assignments().Put(prev));
-      } else {
-        OXIDE_RETURN_IF_ERROR(store_.assignments().Delete(d.device_id));
-      }
+    OXIDE_RETURN_IF_ERROR(HandBack(c, d));
+    // Failed and rolled-back entries keep their state (history); the rest are withdrawn.
+    if (!IsTerminal(d.state)) {
+      OXIDE_RETURN_IF_ERROR(Move(d, RolloutEvent::kWithdraw, "campaign aborted"));
     }
-    if (!IsTerminal(d.state)) d.state = DeviceRolloutState::kWithdrawn;
-    d.updated_at = clock_.Now();
-    OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateDevice(d));
   }
+  return Status::Ok();
+}
+
+Status CampaignService::OnDeviceDeleted(const std::string& device_id) {
+  OXIDE_ASSIGN_OR_RETURN(auto entries, store_.campaigns().ListForDevice(device_id));
+  std::vector<std::string> affected;
+  for (auto& d : entries) {
+    if (IsTerminal(d.state)) continue;
+    OXIDE_RETURN_IF_ERROR(Move(d, RolloutEvent::kWithdraw, "device was deleted"));
+    affected.push_back(d.campaign_id);
+  }
+  for (const auto& id : affected) OXIDE_RETURN_IF_ERROR(Advance(id));
   return Status::Ok();
 }
 
@@ -275,32 +318,25 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
     return Status::Ok();
   }
   const store::CampaignDeviceRecord before = d;
+  std::optional<RolloutEvent> event;
   if (RunsTarget(device, *a)) {
-    d.state = DeviceRolloutState::kCompleted;
+    event = RolloutEvent::kCompleted;
     d.error.clear();
   } else if (update && update->model_id == a->model_id && update->version == a->version) {
-    switch (update->stage) {
-      case protocol::UpdateStage::kIdle:
-        break;
-      case protocol::UpdateStage::kDownloading:
-        d.state = DeviceRolloutState::kDownloading;
-        break;
-      case protocol::UpdateStage::kApplying:
-        d.state = DeviceRolloutState::kApplying;
-        break;
-      case protocol::UpdateStage::kCompleted:
-        d.state = DeviceRolloutState::kCompleted;
-        break;
-      case protocol::UpdateStage::kFailed:
-        d.state = DeviceRolloutState::kFailed;
-        break;
-      case protocol::UpdateStage::kRolledBack:
-        d.state = DeviceRolloutState::kRolledBack;
-        break;
-    }
+    event = EventFor(update->stage);
     d.bytes_done = update->bytes_done;
     d.bytes_total = update->bytes_total;
     d.error = update->error.substr(0, 1024);
+  }
+  if (event) {
+    auto next = NextRolloutState(d.state, *event);
+    if (next.ok()) {
+      d.state = *next;
+    } else {  // device input: an impossible report is logged and ignored, never fatal
+      std::fprintf(stderr, "oxide serve: device %s: %s\n", device.id.c_str(),
+                   next.status().ToString().c_str());
+      d = before;
+    }
   }
   if (!IsTerminal(d.state) && !device.current_sha256.empty()) {
     // On-demand preparation for whatever base this device really has.

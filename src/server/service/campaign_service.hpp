@@ -10,6 +10,7 @@
 #include "server/service/campaign_transitions.hpp"
 #include "server/service/clock.hpp"
 #include "server/service/model_service.hpp"
+#include "server/service/rollout_transitions.hpp"
 #include "store/store.hpp"
 
 namespace oxide::server {
@@ -18,7 +19,7 @@ struct CreateCampaignRequest {
   std::string model_id;
   std::string version;
   std::string fleet_id;
-  std::string strategy = "all_at_once";
+  store::CampaignStrategy strategy = store::CampaignStrategy::kAllAtOnce;  // parsed by the route
   std::optional<uint32_t> canary_percent;             // canary: first wave, 1-100 (default 10)
   std::optional<uint32_t> batch_size;                 // rolling: >= 1 (default 5)
   std::optional<uint32_t> failure_threshold_count;    // halt at this many failures (0 = off)
@@ -39,16 +40,22 @@ struct CampaignDetail {
 //  - canary: the first max(1, ceil(n*canary_percent/100)) devices; the rest once all of them
 //    completed. A failure in that wave halts the campaign.
 //  - rolling: batch_size devices at a time; the next batch once none is in flight.
-//  - Failures reaching a threshold halt the campaign (no new assignments).
-//  - pause stops new assignments; abort withdraws every assignment not yet completed (the
-//    device's previous assignment is restored, or it has none).
-//  - A newer campaign supersedes an older one for a device it assigns.
+//  - Failures reaching a threshold halt the campaign: no new assignments, and devices that have
+//    not started (pending) are withdrawn like on abort; downloading/applying ones continue.
+//  - pause stops new assignments; abort withdraws every assignment not yet completed. The
+//    device's previous assignment is restored only when its campaign is still active
+//    (rolling out or paused; that campaign then tracks the device again as pending) or the
+//    device completed it; otherwise the device is left without an assignment.
+//  - A newer campaign supersedes an older one for a device it assigns; the older campaign then
+//    advances (it may be waiting for that device).
+//  - A deleted device is withdrawn from every campaign it had not finished (OnDeviceDeleted).
+// Per-device states change through NextRolloutState only.
 class CampaignService {
  public:
   CampaignService(store::Store& store, const Clock& clock, ModelService& models)
       : store_(store), clock_(clock), models_(models) {}
 
-  // kInvalidArgument (bad ids, strategy, percentages), kNotFound (model version or fleet).
+  // kInvalidArgument (bad ids, percentages), kNotFound (model version or fleet).
   Result<CampaignDetail> Create(const CreateCampaignRequest& req);
   Result<CampaignDetail> Get(const std::string& id);
   Result<std::vector<CampaignDetail>> List();
@@ -60,11 +67,16 @@ class CampaignService {
   Status OnHeartbeat(const store::DeviceRecord& device,
                      const std::optional<protocol::UpdateProgress>& update);
 
+  // Marks every unfinished campaign entry of a just-deleted device withdrawn and advances the
+  // affected campaigns. Must run inside the store transaction that deleted the device.
+  Status OnDeviceDeleted(const std::string& device_id);
+
  private:
   Status Advance(const std::string& id);
-  Result<bool> AdvanceStep(store::CampaignRecord& c);
+  Status Halt(store::CampaignRecord& c, std::vector<store::CampaignDeviceRecord>& devs);
   Status Assign(const store::CampaignRecord& c, store::CampaignDeviceRecord& d);
-  Status CompleteIfDone(const std::string& id);
+  Status Move(store::CampaignDeviceRecord& d, RolloutEvent e, std::string error);
+  Status HandBack(const store::CampaignRecord& c, const store::CampaignDeviceRecord& d);
   Status Withdraw(const store::CampaignRecord& c);
   Status Apply(store::CampaignRecord& c, CampaignEvent e);
   std::string NewId();

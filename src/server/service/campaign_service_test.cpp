@@ -11,6 +11,9 @@ namespace {
 using protocol::UpdateStage;
 using store::CampaignState;
 using store::DeviceRolloutState;
+constexpr auto kAll = store::CampaignStrategy::kAllAtOnce;
+constexpr auto kCanary = store::CampaignStrategy::kCanary;
+constexpr auto kRolling = store::CampaignStrategy::kRolling;
 
 class CampaignServiceTest : public ::testing::Test {
  protected:
@@ -21,7 +24,9 @@ class CampaignServiceTest : public ::testing::Test {
   }
   CampaignDetail Create(const std::string& strategy, std::optional<uint32_t> pct = {},
                         std::optional<uint32_t> batch = {}) {
-    CreateCampaignRequest r{"m", "v2", "f", strategy, pct, batch, {}, {}};
+    auto parsed = store::ParseCampaignStrategy(strategy);
+    EXPECT_OK(parsed.status());
+    CreateCampaignRequest r{"m", "v2", "f", *parsed, pct, batch, {}, {}};
     auto c = env.campaigns->Create(r);
     EXPECT_OK(c.status());
     return c.ok() ? *c : CampaignDetail{};
@@ -99,7 +104,7 @@ TEST_F(CampaignServiceTest, CompletesWhenEveryDeviceIsDone) {
 
 TEST_F(CampaignServiceTest, EmptyFleetCompletesImmediately) {
   ASSERT_OK(env.fleets->Create("empty", "Empty"));
-  auto c = env.campaigns->Create({"m", "v2", "empty", "all_at_once", {}, {}, {}, {}});
+  auto c = env.campaigns->Create({"m", "v2", "empty", kAll, {}, {}, {}, {}});
   ASSERT_OK(c.status());
   EXPECT_EQ(c->campaign.state, CampaignState::kCompleted);
 }
@@ -125,7 +130,7 @@ TEST_F(CampaignServiceTest, ProgressIsRecordedWithBytes) {
 }
 
 TEST_F(CampaignServiceTest, FailureCountThresholdHalts) {
-  CreateCampaignRequest r{"m", "v2", "f", "all_at_once", {}, {}, 2, {}};
+  CreateCampaignRequest r{"m", "v2", "f", kAll, {}, {}, 2, {}};
   auto c = *env.campaigns->Create(r);
   env.Report("d0", UpdateStage::kFailed, "m", "v2");
   EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kRollingOut);
@@ -134,7 +139,7 @@ TEST_F(CampaignServiceTest, FailureCountThresholdHalts) {
 }
 
 TEST_F(CampaignServiceTest, FailurePercentThresholdHalts) {
-  CreateCampaignRequest r{"m", "v2", "f", "all_at_once", {}, {}, {}, 30};
+  CreateCampaignRequest r{"m", "v2", "f", kAll, {}, {}, {}, 30};
   auto c = *env.campaigns->Create(r);
   env.Report("d0", UpdateStage::kFailed, "m", "v2");
   env.Report("d1", UpdateStage::kFailed, "m", "v2");
@@ -156,7 +161,7 @@ TEST_F(CampaignServiceTest, PauseStopsNewAssignmentsAndResumeContinues) {
 }
 
 TEST_F(CampaignServiceTest, AbortWithdrawsUnfinishedAssignmentsAndRestoresPrevious) {
-  auto v1 = env.campaigns->Create({"m", "v1", "f", "all_at_once", {}, {}, {}, {}});
+  auto v1 = env.campaigns->Create({"m", "v1", "f", kAll, {}, {}, {}, {}});
   ASSERT_OK(v1.status());
   env.Report("d0", UpdateStage::kCompleted, "m", "v1");
   auto c = Create("all_at_once");
@@ -193,7 +198,7 @@ TEST_F(CampaignServiceTest, InvalidTransitionsAreFailedPrecondition) {
 TEST_F(CampaignServiceTest, NewerCampaignSupersedesOlderForItsDevices) {
   auto old_c = Create("all_at_once");
   env.Upload("m", "v3", "model version three bytes");
-  auto newer = env.campaigns->Create({"m", "v3", "f", "all_at_once", {}, {}, {}, {}});
+  auto newer = env.campaigns->Create({"m", "v3", "f", kAll, {}, {}, {}, {}});
   ASSERT_OK(newer.status());
   EXPECT_EQ(env.Beat("d0", {}).assignment->version, "v3");
   auto old_after = Get(old_c.campaign.id);
@@ -202,18 +207,165 @@ TEST_F(CampaignServiceTest, NewerCampaignSupersedesOlderForItsDevices) {
 }
 
 TEST_F(CampaignServiceTest, CreateValidatesInput) {
-  EXPECT_STATUS(env.campaigns->Create({"m", "v9", "f", "canary", {}, {}, {}, {}}).status(),
+  EXPECT_STATUS(env.campaigns->Create({"m", "v9", "f", kCanary, {}, {}, {}, {}}).status(),
                 ErrorCode::kNotFound);
-  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "nof", "canary", {}, {}, {}, {}}).status(),
+  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "nof", kCanary, {}, {}, {}, {}}).status(),
                 ErrorCode::kNotFound);
-  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", "yolo", {}, {}, {}, {}}).status(),
+  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", kCanary, 0, {}, {}, {}}).status(),
                 ErrorCode::kInvalidArgument);
-  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", "canary", 0, {}, {}, {}}).status(),
+  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", kRolling, {}, 0, {}, {}}).status(),
                 ErrorCode::kInvalidArgument);
-  EXPECT_STATUS(env.campaigns->Create({"m", "v2", "f", "rolling", {}, 0, {}, {}}).status(),
+  EXPECT_STATUS(env.campaigns->Create({"../x", "v2", "f", kRolling, {}, {}, {}, {}}).status(),
                 ErrorCode::kInvalidArgument);
-  EXPECT_STATUS(env.campaigns->Create({"../x", "v2", "f", "rolling", {}, {}, {}, {}}).status(),
-                ErrorCode::kInvalidArgument);
+}
+
+TEST_F(CampaignServiceTest, DeletingADeviceWithdrawsItAndRollingAdvances) {
+  auto c = Create("rolling", {}, 2);
+  ASSERT_OK(env.devices->Delete("d1"));
+  Complete("d0");
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.devices[1].state, DeviceRolloutState::kWithdrawn);
+  EXPECT_EQ(after.devices[1].error, "device was deleted");
+  EXPECT_EQ(after.devices[2].state, DeviceRolloutState::kPending);
+  EXPECT_EQ(after.devices[3].state, DeviceRolloutState::kPending);
+}
+
+TEST_F(CampaignServiceTest, DeletingTheLastUnfinishedDeviceCompletesTheCampaign) {
+  auto c = Create("all_at_once");
+  for (int i = 1; i < 10; ++i) Complete("d" + std::to_string(i));
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kRollingOut);
+  ASSERT_OK(env.devices->Delete("d0"));
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kCompleted);
+}
+
+// Campaign `old_c` (rolling, batch 1) holds d0; a newer all-at-once campaign on fleet "g" = {d0}.
+class SupersedeTest : public CampaignServiceTest {
+ protected:
+  void SetUp() override {
+    CampaignServiceTest::SetUp();
+    env.Upload("m", "v3", "model version three bytes");
+    ASSERT_OK(env.fleets->Create("g", "g"));
+    ASSERT_OK(env.fleets->AddDevice("g", "d0"));
+  }
+  CampaignDetail Newer() {
+    auto c = env.campaigns->Create({"m", "v3", "g", kAll, {}, {}, {}, {}});
+    EXPECT_OK(c.status());
+    return c.ok() ? *c : CampaignDetail{};
+  }
+  DeviceRolloutState StateIn(const CampaignDetail& c, size_t i) {
+    return Get(c.campaign.id).devices[i].state;
+  }
+};
+
+TEST_F(SupersedeTest, SupersededDeviceLetsTheOlderCampaignAdvance) {
+  auto old_c = Create("canary", 10);
+  EXPECT_EQ(Count(old_c, DeviceRolloutState::kWaiting), 9u);
+  Newer();
+  auto after = Get(old_c.campaign.id);
+  EXPECT_EQ(after.devices[0].state, DeviceRolloutState::kSuperseded);
+  EXPECT_EQ(Count(after, DeviceRolloutState::kPending), 9u);  // the wave is done: the rest go
+}
+
+TEST_F(SupersedeTest, AbortHandsTheDeviceBackToAnActiveCampaign) {
+  auto old_c = Create("rolling", {}, 1);
+  auto newer = Newer();
+  EXPECT_EQ(StateIn(old_c, 0), DeviceRolloutState::kSuperseded);
+  ASSERT_OK(env.campaigns->Act(newer.campaign.id, CampaignEvent::kAbort).status());
+  EXPECT_EQ(StateIn(old_c, 0), DeviceRolloutState::kPending);  // tracked again
+  auto a = env.Beat("d0", {}).assignment;
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->campaign_id, old_c.campaign.id);
+  Complete("d0");
+  EXPECT_EQ(StateIn(old_c, 0), DeviceRolloutState::kCompleted);
+}
+
+TEST_F(SupersedeTest, AbortDoesNotHandBackAnAbortedCampaignsAssignment) {
+  auto old_c = Create("rolling", {}, 1);
+  auto newer = Newer();
+  ASSERT_OK(env.campaigns->Act(old_c.campaign.id, CampaignEvent::kAbort).status());
+  ASSERT_OK(env.campaigns->Act(newer.campaign.id, CampaignEvent::kAbort).status());
+  EXPECT_FALSE(Assigned("d0"));
+  EXPECT_EQ(StateIn(old_c, 0), DeviceRolloutState::kSuperseded);
+}
+
+TEST_F(SupersedeTest, AbortDoesNotHandBackAHaltedCampaignsAssignment) {
+  CreateCampaignRequest r{"m", "v2", "f", kRolling, {}, 2, 1, {}};
+  auto old_c = env.campaigns->Create(r);
+  ASSERT_OK(old_c.status());
+  auto newer = Newer();
+  env.Report("d1", UpdateStage::kFailed, "m", "v2");
+  EXPECT_EQ(Get(old_c->campaign.id).campaign.state, CampaignState::kHalted);
+  ASSERT_OK(env.campaigns->Act(newer.campaign.id, CampaignEvent::kAbort).status());
+  EXPECT_FALSE(Assigned("d0"));
+}
+
+TEST_F(CampaignServiceTest, HaltWithdrawsDevicesThatHaveNotStarted) {
+  CreateCampaignRequest r{"m", "v2", "f", kAll, {}, {}, 1, {}};
+  auto c = env.campaigns->Create(r);
+  ASSERT_OK(c.status());
+  env.Report("d0", UpdateStage::kDownloading, "m", "v2");
+  env.Report("d1", UpdateStage::kFailed, "m", "v2");
+  auto halted = Get(c->campaign.id);
+  EXPECT_EQ(halted.campaign.state, CampaignState::kHalted);
+  EXPECT_EQ(Count(halted, DeviceRolloutState::kWithdrawn), 8u);
+  EXPECT_FALSE(Assigned("d2"));
+  EXPECT_TRUE(Assigned("d0"));  // already downloading: may finish
+  Complete("d0");
+  EXPECT_EQ(Get(c->campaign.id).devices[0].state, DeviceRolloutState::kCompleted);
+}
+
+TEST_F(CampaignServiceTest, RollingBatchSkipsDevicesAlreadyOnTheTargetInOnePass) {
+  for (int i = 0; i < 4; ++i) {
+    protocol::HeartbeatRequest hb;
+    hb.current_model = "m";
+    hb.current_model_version = "v2";
+    env.Beat("d" + std::to_string(i), hb);
+  }
+  auto c = Create("rolling", {}, 2);
+  EXPECT_EQ(Count(c, DeviceRolloutState::kCompleted), 4u);
+  EXPECT_EQ(Count(c, DeviceRolloutState::kPending), 2u);  // the first batch not yet done
+  EXPECT_EQ(c.devices[4].state, DeviceRolloutState::kPending);
+  EXPECT_EQ(c.devices[5].state, DeviceRolloutState::kPending);
+}
+
+TEST_F(CampaignServiceTest, ImpossibleHeartbeatReportIsIgnoredNotFatal) {
+  auto c = Create("all_at_once");
+  auto d0 = *env.store->campaigns().GetDevice(c.campaign.id, "d0");
+  d0.state = DeviceRolloutState::kWaiting;  // an entry the table gives no way to fail from
+  ASSERT_OK(env.store->campaigns().UpdateDevice(d0));
+  auto r = env.Report("d0", UpdateStage::kFailed, "m", "v2");  // the heartbeat still succeeds
+  EXPECT_TRUE(r.assignment.has_value());
+  EXPECT_EQ(Get(c.campaign.id).devices[0].state, DeviceRolloutState::kWaiting);
+}
+
+TEST(RolloutTransitions, TableDrivesDeviceStates) {
+  struct Case {
+    DeviceRolloutState from;
+    RolloutEvent event;
+    DeviceRolloutState to;
+  };
+  const Case cases[] = {
+      {DeviceRolloutState::kWaiting, RolloutEvent::kAssign, DeviceRolloutState::kPending},
+      {DeviceRolloutState::kWaiting, RolloutEvent::kAlreadyOnTarget,
+       DeviceRolloutState::kCompleted},
+      {DeviceRolloutState::kPending, RolloutEvent::kDownloading, DeviceRolloutState::kDownloading},
+      {DeviceRolloutState::kApplying, RolloutEvent::kRolledBack, DeviceRolloutState::kRolledBack},
+      {DeviceRolloutState::kFailed, RolloutEvent::kDownloading, DeviceRolloutState::kDownloading},
+      {DeviceRolloutState::kDownloading, RolloutEvent::kWithdraw, DeviceRolloutState::kWithdrawn},
+      {DeviceRolloutState::kSuperseded, RolloutEvent::kReinstate, DeviceRolloutState::kPending},
+  };
+  for (const auto& c : cases) {
+    auto next = NextRolloutState(c.from, c.event);
+    ASSERT_OK(next.status()) << ToString(c.event);
+    EXPECT_EQ(*next, c.to) << ToString(c.event);
+  }
+  EXPECT_STATUS(
+      NextRolloutState(DeviceRolloutState::kCompleted, RolloutEvent::kDownloading).status(),
+      ErrorCode::kInternal);
+  EXPECT_STATUS(NextRolloutState(DeviceRolloutState::kWithdrawn, RolloutEvent::kAssign).status(),
+                ErrorCode::kInternal);
+  EXPECT_STATUS(NextRolloutState(DeviceRolloutState::kWaiting, RolloutEvent::kFailed).status(),
+                ErrorCode::kInternal);
 }
 
 TEST(CampaignTransitions, TableAllowsOnlyListedPairs) {

@@ -81,7 +81,10 @@ Result<std::vector<DeviceView>> DeviceService::List() {
 
 Status DeviceService::Delete(const std::string& id) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
-  return store_.devices().Delete(id);
+  return store_.InTransaction([&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(store_.devices().Delete(id));
+    return campaigns_.OnDeviceDeleted(id);
+  });
 }
 
 Result<uint64_t> DeviceService::CountOnline() {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "server/service/campaign_service.hpp"
 #include "server/service/clock.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
@@ -22,11 +23,12 @@ struct DeviceView {
   std::optional<store::AssignmentRecord> assignment;
 };
 
-// Device registry. Thread-safe (the store is). `store` and `clock` must outlive it.
+// Device registry. Thread-safe (the store is). `store`, `clock` and `campaigns` must outlive it.
 class DeviceService {
  public:
-  DeviceService(store::Store& store, const Clock& clock, ServiceOptions options)
-      : store_(store), clock_(clock), options_(options) {}
+  DeviceService(store::Store& store, const Clock& clock, ServiceOptions options,
+                CampaignService& campaigns)
+      : store_(store), clock_(clock), options_(options), campaigns_(campaigns) {}
 
   // Registers a device; re-registering an existing id updates name and tags and keeps its state
   // (agents re-register after a 404). Returns true when the device was created.
@@ -35,6 +37,8 @@ class DeviceService {
                         const std::map<std::string, std::string>& tags);
   Result<DeviceView> Get(const std::string& id);
   Result<std::vector<DeviceView>> List();
+  // Removes the device, its fleet memberships and its assignment, and in the same transaction
+  // withdraws it from every campaign it had not finished (those campaigns then advance).
   Status Delete(const std::string& id);
 
   Liveness LivenessOf(const store::DeviceRecord& d) const;
@@ -44,6 +48,7 @@ class DeviceService {
   store::Store& store_;
   const Clock& clock_;
   ServiceOptions options_;
+  CampaignService& campaigns_;
 };
 
 }  // namespace oxide::server

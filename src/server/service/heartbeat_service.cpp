@@ -32,6 +32,11 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
   OXIDE_RETURN_IF_ERROR(
       CheckLength("current_model_version", req.current_model_version.value_or(""), 128));
   if (req.models.size() > 64) return InvalidArgument("at most 64 entries in 'models'");
+  for (const auto& m : req.models) {
+    OXIDE_RETURN_IF_ERROR(ValidateId("models[].model_id", m.model_id));
+    OXIDE_RETURN_IF_ERROR(ValidateId("models[].version", m.version));
+    OXIDE_RETURN_IF_ERROR(CheckLength("models[].sha256", m.sha256, 128));
+  }
 
   protocol::HeartbeatResponse resp;
   resp.poll_interval_seconds = options_.poll_interval_seconds;

@@ -32,9 +32,8 @@ void ModelService::Notify() {
   if (on_enqueue_) on_enqueue_();
 }
 
-Result<store::ModelVersionRecord> ModelService::Upload(const std::string& model_id,
-                                                       const std::string& version,
-                                                       BlobWriter& staged) {
+Result<UploadResult> ModelService::Upload(const std::string& model_id, const std::string& version,
+                                          BlobWriter& staged) {
   OXIDE_RETURN_IF_ERROR(ValidateModelIds(model_id, version));
   if (staged.size() == 0) return InvalidArgument("the model body is empty");
   OXIDE_ASSIGN_OR_RETURN(BlobInfo blob, staged.Commit());
@@ -50,10 +49,22 @@ Result<store::ModelVersionRecord> ModelService::Upload(const std::string& model_
   rec.uploaded_at = clock_.Now();
 
   bool queued = false;
-  store::ModelVersionRecord stored;
+  UploadResult out;
   if (Status tx = store_.InTransaction([&]() -> Status {
+        auto existing = store_.models().Get(model_id, version);
+        if (existing.ok()) {
+          if (existing->sha256 != rec.sha256) {
+            return AlreadyExists("model '" + model_id + "' version '" + version +
+                                 "' already exists with sha256 " + existing->sha256 +
+                                 "; upload a new version instead");
+          }
+          out.version = std::move(existing).value();
+          out.created = false;
+          return Status::Ok();
+        }
+        if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
         OXIDE_ASSIGN_OR_RETURN(auto before, store_.models().ListVersions(model_id));
-        OXIDE_ASSIGN_OR_RETURN(stored, store_.models().Put(rec));
+        OXIDE_ASSIGN_OR_RETURN(out.version, store_.models().Put(rec));
         // The previous upload (the usual base) and every version devices report running.
         std::vector<std::string> bases;
         for (auto it = before.rbegin(); it != before.rend(); ++it) {
@@ -73,7 +84,7 @@ Result<store::ModelVersionRecord> ModelService::Upload(const std::string& model_
       !tx.ok())
     return tx;
   if (queued) Notify();
-  return stored;
+  return out;
 }
 
 Result<store::ModelVersionRecord> ModelService::GetVersion(const std::string& model_id,

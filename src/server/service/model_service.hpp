@@ -37,6 +37,11 @@ struct DownloadPlan {
   std::string strategy;      // patch only
 };
 
+struct UploadResult {
+  store::ModelVersionRecord version;
+  bool created = true;  // false: the same bytes were already stored under this version
+};
+
 // Model versions, their blobs, patch scheduling and download accounting. Thread-safe.
 // `store`, `blobs` and `clock` must outlive it.
 class ModelService {
@@ -47,10 +52,12 @@ class ModelService {
   // Called (outside any lock) after a patch job was enqueued: wakes the worker.
   void SetPatchListener(std::function<void()> f) { on_enqueue_ = std::move(f); }
 
-  // Commits the staged upload into the blob store, records the version (a re-upload replaces
-  // it) and schedules patches to it from the previous upload and from what devices run.
-  Result<store::ModelVersionRecord> Upload(const std::string& model_id, const std::string& version,
-                                           BlobWriter& staged);
+  // Commits the staged upload into the blob store, records the version and schedules patches to
+  // it from the previous upload and from what devices run. A version is immutable: uploading it
+  // again with identical bytes changes nothing (created = false), with other bytes is
+  // kAlreadyExists (campaigns may be rolling it out by hash).
+  Result<UploadResult> Upload(const std::string& model_id, const std::string& version,
+                              BlobWriter& staged);
   Result<store::ModelVersionRecord> GetVersion(const std::string& model_id,
                                                const std::string& version);
   // kNotFound when the model has no versions.

@@ -118,7 +118,8 @@ TEST_F(ModelServiceTest, UploadQueuesPatchesFromVersionsDevicesRun) {
 TEST_F(ModelServiceTest, RecordDownloadCountsDeviceAndCampaign) {
   env.SeedFleet("f", 1);
   env.Upload("m", "v1", "first version of the model");
-  auto c = env.campaigns->Create({"m", "v1", "f", "all_at_once", {}, {}, {}, {}});
+  auto c =
+      env.campaigns->Create({"m", "v1", "f", store::CampaignStrategy::kAllAtOnce, {}, {}, {}, {}});
   ASSERT_OK(c.status());
   ASSERT_OK(env.models->RecordDownload("d0", "m", "v1", 10, 100));
   ASSERT_OK(env.models->RecordDownload("ghost", "m", "v1", 10, 100));
@@ -152,6 +153,17 @@ TEST(BlobStore, UncommittedWriterLeavesNothingAndOpenCleansTemp) {
   ASSERT_OK(info.status());
   EXPECT_EQ(info->sha256, ToHex(Sha256::Of("abc")));
   EXPECT_OK(reopened->Put("abc").status());  // same content: idempotent
+}
+
+TEST(BlobStore, OpenSurvivesATempLeftoverItCannotRemove) {
+  oxide::testing::TempDir dir;
+  std::filesystem::create_directories(dir.File("b/.tmp/stuck-dir"));
+  ASSERT_OK(AtomicWriteFile(dir.File("b/.tmp/stuck-dir/f"), "x"));  // non-empty: remove fails
+  ASSERT_OK(AtomicWriteFile(dir.File("b/.tmp/stale"), "crash leftover"));
+  auto blobs = BlobStore::Open(dir.File("b"));
+  ASSERT_OK(blobs.status());
+  EXPECT_FALSE(std::filesystem::exists(dir.File("b/.tmp/stale")));
+  EXPECT_OK((*blobs)->Put("abc").status());
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "server/service/patch_worker.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 
 namespace oxide::server {
 
@@ -34,7 +36,8 @@ void PatchWorker::Loop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || wake_; });
+      // The timeout picks up jobs whose retry backoff has passed.
+      cv_.wait_for(lock, std::chrono::seconds(15), [this] { return stop_ || wake_; });
       if (stop_) return;
       wake_ = false;
     }
@@ -54,9 +57,23 @@ void PatchWorker::Loop() {
 }
 
 Result<bool> PatchWorker::RunOnce() {
-  OXIDE_ASSIGN_OR_RETURN(auto next, store_.patches().NextPending());
+  OXIDE_ASSIGN_OR_RETURN(auto next, store_.patches().NextPending(clock_.Now()));
   if (!next) return false;
   store::PatchRecord p = *next;
+  if (p.attempts >= kMaxPatchAttempts) {
+    // Earlier attempts ended without a verdict (the server died mid-build) or kept failing.
+    p.state = store::PatchState::kFailed;
+    p.error = "gave up after " + std::to_string(p.attempts) + " attempts" +
+              (p.error.empty() ? std::string() : ": " + p.error);
+    p.updated_at = clock_.Now();
+    OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+    return true;
+  }
+  // Persisted before building, so a job that crashes the server is not retried forever.
+  ++p.attempts;
+  p.updated_at = clock_.Now();
+  OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+
   std::string target_path = blobs_.PathFor(p.target_sha256);
   std::string out = blobs_.TempPath();
   Status st = [&]() -> Status {
@@ -70,15 +87,23 @@ Result<bool> PatchWorker::RunOnce() {
     p.patch_size = blob.size;
     p.strategy = built.strategy;
     p.state = blob.size < target_size ? store::PatchState::kReady : store::PatchState::kNotSmaller;
+    p.error.clear();
     return Status::Ok();
   }();
   std::error_code ec;
   std::filesystem::remove(out, ec);  // gone already after a successful Adopt
-  if (!st.ok()) {
-    p.state = store::PatchState::kFailed;
-    p.error = st.ToString();
-  }
   p.updated_at = clock_.Now();
+  if (!st.ok()) {
+    p.error = st.ToString();
+    const bool transient =
+        st.code() == ErrorCode::kIo || st.code() == ErrorCode::kResourceExhausted;
+    if (transient && p.attempts < kMaxPatchAttempts) {
+      p.state = store::PatchState::kPending;  // the disk may recover: retry later
+      p.not_before = p.updated_at + kPatchRetryBackoffMs * (int64_t{1} << (p.attempts - 1));
+    } else {
+      p.state = store::PatchState::kFailed;
+    }
+  }
   OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
   return true;
 }

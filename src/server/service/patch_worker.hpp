@@ -18,9 +18,15 @@ struct BuiltPatch {
 };
 
 // Writes a patch rebuilding `target_path` from `base_path` into `out_path`, having verified the
-// round trip. Any error means the pair is never served as a patch.
+// round trip. kIo/kResourceExhausted are retried (with backoff) up to kMaxPatchAttempts builds;
+// any other error means the pair is never served as a patch.
 using PatchBuildFn = std::function<Result<BuiltPatch>(
     const std::string& base_path, const std::string& target_path, const std::string& out_path)>;
+
+// Builds started per job (a crash mid-build counts) before the job is marked failed.
+inline constexpr uint32_t kMaxPatchAttempts = 3;
+// Wait before retrying a job after an I/O error; doubles with each attempt.
+inline constexpr int64_t kPatchRetryBackoffMs = 30'000;
 
 // Prepares patches off the request path: takes pending jobs from the store's queue (persisted,
 // so a restart resumes them), builds them with `build`, and publishes the result as a blob.

@@ -51,6 +51,22 @@ TEST_F(ServicesTest, HeartbeatForUnknownDeviceIsNotFound) {
   EXPECT_STATUS(env.heartbeats->Handle("..", {}).status(), ErrorCode::kInvalidArgument);
 }
 
+TEST_F(ServicesTest, HeartbeatValidatesEveryModelsEntry) {
+  ASSERT_TRUE(env.devices->Register("d1", "one", {}).ok());
+  auto beat = [&](const std::string& id, const std::string& version, const std::string& sha) {
+    protocol::HeartbeatRequest r;
+    r.models.push_back({"m", "v1", std::string(64, 'a')});
+    r.models.push_back({id, version, sha});
+    return env.heartbeats->Handle("d1", r).status();
+  };
+  EXPECT_STATUS(beat("../etc", "v1", ""), ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(beat(std::string(129, 'm'), "v1", ""), ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(beat("m", "", ""), ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(beat("m", "v 2", ""), ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(beat("m", "v2", std::string(129, 'a')), ErrorCode::kInvalidArgument);
+  EXPECT_OK(beat("m", "v2", std::string(64, 'b')));
+}
+
 TEST_F(ServicesTest, HeartbeatRecordsCurrentModelAndBareHeartbeatKeepsIt) {
   ASSERT_TRUE(env.devices->Register("d1", "one", {}).ok());
   protocol::HeartbeatRequest r;
@@ -84,7 +100,9 @@ TEST_F(ServicesTest, FleetMembershipAndStatus) {
 TEST_F(ServicesTest, DeleteDeviceRemovesMembershipAndAssignment) {
   env.SeedFleet("f", 2);
   env.Upload("m", "v1", "model bytes one");
-  ASSERT_OK(env.campaigns->Create({"m", "v1", "f", "all_at_once", {}, {}, {}, {}}).status());
+  ASSERT_OK(
+      env.campaigns->Create({"m", "v1", "f", store::CampaignStrategy::kAllAtOnce, {}, {}, {}, {}})
+          .status());
   ASSERT_OK(env.devices->Delete("d0"));
   EXPECT_EQ(env.fleets->Get("f")->device_ids, std::vector<std::string>{"d1"});
   EXPECT_FALSE(env.store->assignments().Get("d0")->has_value());

@@ -26,10 +26,10 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   auto b = BlobStore::Open(dir.File("blobs"));
   EXPECT_TRUE(b.ok()) << b.status().ToString();
   blobs = std::move(b).value();
-  devices = std::make_unique<DeviceService>(*store, clock, options);
-  fleets = std::make_unique<FleetService>(*store, clock, *devices);
   models = std::make_unique<ModelService>(*store, *blobs, clock);
   campaigns = std::make_unique<CampaignService>(*store, clock, *models);
+  devices = std::make_unique<DeviceService>(*store, clock, options, *campaigns);
+  fleets = std::make_unique<FleetService>(*store, clock, *devices);
   heartbeats = std::make_unique<HeartbeatService>(*store, clock, *campaigns, options);
   worker = std::make_unique<PatchWorker>(*store, *blobs, clock, FakePatchBuilder());
   api::ApiLimits limits;
@@ -55,7 +55,7 @@ store::ModelVersionRecord TestEnv::Upload(const std::string& model, const std::s
   EXPECT_TRUE((*w)->Append(body).ok());
   auto rec = models->Upload(model, version, **w);
   EXPECT_TRUE(rec.ok()) << rec.status().ToString();
-  return rec.ok() ? *rec : store::ModelVersionRecord{};
+  return rec.ok() ? rec->version : store::ModelVersionRecord{};
 }
 
 protocol::HeartbeatResponse TestEnv::Beat(const std::string& device,

@@ -6,7 +6,7 @@ namespace {
 
 constexpr const char* kPatchCols =
     "base_sha256, target_sha256, state, patch_sha256, patch_size, strategy, error, created_at, "
-    "updated_at";
+    "updated_at, attempts, not_before";
 
 Result<PatchRecord> ReadPatch(const Stmt& q) {
   PatchRecord p;
@@ -19,6 +19,8 @@ Result<PatchRecord> ReadPatch(const Stmt& q) {
   p.error = q.Text(6);
   p.created_at = q.Int(7);
   p.updated_at = q.Int(8);
+  p.attempts = static_cast<uint32_t>(q.Int(9));
+  p.not_before = q.Int(10);
   return p;
 }
 
@@ -112,11 +114,12 @@ Result<PatchRecord> SqlitePatchStore::Get(const std::string& base_sha,
   return ReadPatch(q);
 }
 
-Result<std::optional<PatchRecord>> SqlitePatchStore::NextPending() {
+Result<std::optional<PatchRecord>> SqlitePatchStore::NextPending(TimeMs now) {
   Lock lock(db_.mu());
   OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(std::string("SELECT ") + kPatchCols +
-                                             " FROM patches WHERE state='pending' ORDER BY seq "
-                                             "LIMIT 1"));
+                                             " FROM patches WHERE state='pending' AND "
+                                             "not_before<=? ORDER BY attempts, seq LIMIT 1"));
+  q.Bind(1, now);
   OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<PatchRecord>();
   OXIDE_ASSIGN_OR_RETURN(auto p, ReadPatch(q));
@@ -127,15 +130,18 @@ Status SqlitePatchStore::Update(const PatchRecord& p) {
   Lock lock(db_.mu());
   OXIDE_ASSIGN_OR_RETURN(
       Stmt q, db_.Prepare("UPDATE patches SET state=?, patch_sha256=?, patch_size=?, strategy=?, "
-                          "error=?, updated_at=? WHERE base_sha256=? AND target_sha256=?"));
+                          "error=?, updated_at=?, attempts=?, not_before=? WHERE base_sha256=? AND "
+                          "target_sha256=?"));
   OXIDE_RETURN_IF_ERROR(q.Bind(1, ToString(p.state))
                             .Bind(2, p.patch_sha256)
                             .BindU64(3, p.patch_size)
                             .Bind(4, p.strategy)
                             .Bind(5, p.error)
                             .Bind(6, p.updated_at)
-                            .Bind(7, p.base_sha256)
-                            .Bind(8, p.target_sha256)
+                            .Bind(7, int64_t{p.attempts})
+                            .Bind(8, p.not_before)
+                            .Bind(9, p.base_sha256)
+                            .Bind(10, p.target_sha256)
                             .Run());
   if (db_.Changes() == 0) return NotFound("no patch " + p.base_sha256 + " -> " + p.target_sha256);
   return Status::Ok();
@@ -314,6 +320,30 @@ Result<CampaignDeviceRecord> SqliteCampaignStore::GetDevice(const std::string& i
   OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return NotFound("device '" + device_id + "' is not in campaign '" + id + "'");
   return ReadCampaignDevice(q);
+}
+
+Result<std::vector<CampaignDeviceRecord>> SqliteCampaignStore::ListForDevice(
+    const std::string& device_id) {
+  Lock lock(db_.mu());
+  std::string cols;
+  for (std::string_view c :
+       {"campaign_id", "device_id", "ordinal", "state", "bytes_done", "bytes_total", "error",
+        "bytes_served", "bytes_full", "updated_at", "prev_campaign_id", "prev_model_id",
+        "prev_version", "prev_sha256", "prev_size"}) {
+    cols += (cols.empty() ? "d." : ", d.") + std::string(c);
+  }
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT " + cols +
+                                             " FROM campaign_devices d JOIN campaigns c ON "
+                                             "c.id=d.campaign_id WHERE d.device_id=? ORDER BY "
+                                             "c.seq"));
+  q.Bind(1, device_id);
+  std::vector<CampaignDeviceRecord> out;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    OXIDE_ASSIGN_OR_RETURN(auto d, ReadCampaignDevice(q));
+    out.push_back(std::move(d));
+  }
 }
 
 Status SqliteCampaignStore::UpdateDevice(const CampaignDeviceRecord& d) {

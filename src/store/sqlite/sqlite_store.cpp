@@ -53,6 +53,13 @@ CREATE TABLE campaign_devices (campaign_id TEXT NOT NULL, device_id TEXT NOT NUL
   prev_version TEXT, prev_sha256 TEXT, prev_size INTEGER,
   PRIMARY KEY (campaign_id, device_id));
 )sql",
+      // 2: patch build retries (attempts persisted before each build; backoff for I/O errors)
+      // and the per-device campaign lookup used when a device is deleted.
+      R"sql(
+ALTER TABLE patches ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE patches ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX campaign_devices_device ON campaign_devices(device_id);
+)sql",
   };
   return kMigrations;
 }

@@ -60,7 +60,7 @@ class SqlitePatchStore final : public PatchStore {
   Result<bool> Enqueue(const std::string& base_sha, const std::string& target_sha,
                        TimeMs now) override;
   Result<PatchRecord> Get(const std::string& base_sha, const std::string& target_sha) override;
-  Result<std::optional<PatchRecord>> NextPending() override;
+  Result<std::optional<PatchRecord>> NextPending(TimeMs now) override;
   Status Update(const PatchRecord& p) override;
   Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) override;
 
@@ -93,6 +93,7 @@ class SqliteCampaignStore final : public CampaignStore {
   Result<CampaignDeviceRecord> GetDevice(const std::string& id,
                                          const std::string& device_id) override;
   Status UpdateDevice(const CampaignDeviceRecord& d) override;
+  Result<std::vector<CampaignDeviceRecord>> ListForDevice(const std::string& device_id) override;
 
  private:
   Db& db_;

@@ -1,0 +1,396 @@
+// One HTTP connection (Beast/Asio; private to server/net).
+#include "server/net/session.hpp"
+
+#include <algorithm>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "base/file_util.hpp"
+#include "server/api/errors.hpp"
+
+namespace oxide::server::net::internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+api::Method ToMethod(http::verb v) {
+  switch (v) {
+    case http::verb::get:
+      return api::Method::kGet;
+    case http::verb::head:
+      return api::Method::kHead;
+    case http::verb::post:
+      return api::Method::kPost;
+    case http::verb::put:
+      return api::Method::kPut;
+    case http::verb::delete_:
+      return api::Method::kDelete;
+    default:
+      return api::Method::kOther;
+  }
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// One connection. Every handler runs on the connection's strand. `live` counts open sessions
+// (the server caps it); `blocking` runs upload handlers (fsync of large files).
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const api::Router& router, const BlobStore& blobs,
+          const HttpServerOptions& opt, std::atomic<size_t>& live, asio::thread_pool& blocking)
+      : stream_(std::move(socket)),
+        router_(router),
+        blobs_(blobs),
+        opt_(opt),
+        live_(live),
+        blocking_(blocking) {
+    ++live_;
+  }
+
+  ~Session() {
+    FinishAccounting();
+    --live_;
+  }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+ private:
+  void ReadHeader() {
+    header_parser_.emplace();
+    header_parser_->header_limit(opt_.header_limit);
+    // The route decides the body limit once the path is known (PolicyFor).
+    header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    stream_.expires_after(first_request_ ? opt_.header_timeout : opt_.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *header_parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    first_request_ = false;
+    head_ = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
+    if (ec == http::error::header_limit)
+      return Reject(api::TooLargeResponse("header too large", 431));
+    if (ec) return Reject(Corrupt("malformed HTTP request: " + ec.message()));
+    const auto& h = header_parser_->get();
+    keep_alive_ = h.keep_alive();
+    req_ = api::Request();
+    req_.method = ToMethod(h.method());
+    head_ = req_.method == api::Method::kHead;
+    std::string_view target = h.target();
+    size_t q = target.find('?');
+    req_.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) req_.query = std::string(target.substr(q + 1));
+    for (const auto& f : h)
+      req_.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
+
+    auto policy = router_.PolicyFor(req_.method, req_.path);
+    auto length = header_parser_->content_length();
+    if (length && *length > policy.max_bytes) {
+      return Reject(api::TooLargeResponse("request body of " + std::to_string(*length) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(policy.max_bytes)));
+    }
+    if (!policy.precheck.ok()) return Reject(policy.precheck);
+    if (policy.upload) {
+      auto w = blobs_.NewWriter();
+      if (!w.ok()) return Reject(w.status());
+      upload_ = std::move(w).value();
+      upload_parser_.emplace(std::move(*header_parser_));
+      upload_parser_->body_limit(policy.max_bytes);
+    } else {
+      string_parser_.emplace(std::move(*header_parser_));
+      string_parser_->body_limit(policy.max_bytes);
+    }
+    if (Lower(req_.Header("expect")) == "100-continue") return SendContinue();
+    ReadBody();
+  }
+
+  // Tells curl & co. to send the body (they otherwise wait a second for it).
+  void SendContinue() {
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+    stream_.expires_after(opt_.write_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->ReadBody();
+                      });
+  }
+
+  void ReadBody() {
+    if (upload_parser_) return ReadUploadChunk();
+    stream_.expires_after(opt_.read_timeout);
+    http::async_read(
+        stream_, buffer_, *string_parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnStringBody(ec); });
+  }
+
+  void OnStringBody(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Reject(api::TooLargeResponse("body exceeds the limit"));
+    }
+    if (ec) return Close();
+    req_.body = std::move(string_parser_->get().body());
+    string_parser_.reset();
+    Dispatch();
+  }
+
+  // The streaming buffer exists only while an upload or a file is in flight, so idle
+  // keep-alive connections cost no more than their socket and parser.
+  void EnsureChunk(size_t n) {
+    if (chunk_.size() < n) chunk_.resize(n);
+  }
+  void ReleaseChunk() { std::vector<char>().swap(chunk_); }
+
+  void ReadUploadChunk() {
+    EnsureChunk(opt_.chunk_size);
+    auto& body = upload_parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    stream_.expires_after(opt_.read_timeout);
+    http::async_read(
+        stream_, buffer_, *upload_parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnUploadChunk(ec); });
+  }
+
+  void OnUploadChunk(beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::body_limit) {
+      upload_.reset();  // removes the temp file
+      return Reject(api::TooLargeResponse("upload exceeds the limit"));
+    }
+    if (ec) {
+      upload_.reset();
+      return Close();
+    }
+    size_t got = chunk_.size() - upload_parser_->get().body().size;
+    if (got > 0) {
+      Status st = upload_->Append(chunk_.data(), got);
+      if (!st.ok()) {
+        upload_.reset();
+        return Reject(st);
+      }
+    }
+    if (!upload_parser_->is_done()) return ReadUploadChunk();
+    upload_parser_.reset();
+    ReleaseChunk();
+    req_.upload = std::move(upload_);
+    Dispatch();
+  }
+
+  void Dispatch() {
+    if (req_.upload == nullptr) return OnHandled(router_.Handle(req_));
+    // Committing an upload fsyncs and hashes up to gigabytes: run it on the blocking pool and
+    // come back to this connection's strand. Nothing else touches req_ meanwhile (no I/O is
+    // pending on this session).
+    asio::post(blocking_, [self = shared_from_this()] {
+      api::Response r = self->router_.Handle(self->req_);
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->OnHandled(std::move(r)); });
+    });
+  }
+
+  void OnHandled(api::Response r) {
+    resp_ = std::move(r);
+    req_ = api::Request();  // drops the staged upload (committed or removed)
+    if (resp_.file && !head_) return StartFile();
+    WriteString();
+  }
+
+  // Answers an error found before the handler ran, then closes (the body may be unread).
+  void Reject(const Status& st) { Reject(api::ErrorResponse(st)); }
+  void Reject(api::Response r) {
+    keep_alive_ = false;
+    resp_ = std::move(r);
+    WriteString();
+  }
+
+  template <class Res>
+  void SetHeaders(Res& res) {
+    res.set(http::field::server, "oxide");
+    for (const auto& [k, v] : resp_.headers) res.set(k, v);
+    res.keep_alive(keep_alive_);
+  }
+
+  // HEAD: the GET response's headers and Content-Length, no body.
+  void WriteHeadOnly() {
+    auto res = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(resp_.status), 11);
+    SetHeaders(*res);
+    res->content_length(resp_.file ? resp_.file->length : resp_.body.size());
+    resp_ = api::Response();
+    stream_.expires_after(opt_.write_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        self->OnResponseDone(ec);
+                      });
+  }
+
+  void WriteString() {
+    if (head_) return WriteHeadOnly();
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(resp_.status), 11);
+    SetHeaders(*res);
+    res->body() = std::move(resp_.body);
+    res->prepare_payload();
+    stream_.expires_after(opt_.write_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        self->OnResponseDone(ec);
+                      });
+  }
+
+  void StartFile() {
+    auto file = ReadableFile::Open(resp_.file->path);
+    if (!file.ok()) {
+      resp_ = api::ErrorResponse(file.status());
+      return WriteString();
+    }
+    file_ = std::move(file).value();
+    EnsureChunk(opt_.chunk_size);
+    file_pos_ = resp_.file->offset;
+    file_left_ = resp_.file->length;
+    body_written_ = 0;
+    accounting_ = std::move(resp_.on_complete);
+    file_res_.emplace(static_cast<http::status>(resp_.status), 11);
+    SetHeaders(*file_res_);
+    file_res_->content_length(file_left_);
+    file_res_->body().data = nullptr;
+    file_res_->body().more = true;
+    file_sr_.emplace(*file_res_);
+    stream_.expires_after(opt_.write_timeout);
+    http::async_write_header(stream_, *file_sr_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->OnResponseDone(ec);
+                               self->WriteFileChunk();
+                             });
+  }
+
+  void WriteFileChunk() {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_.size(), file_left_));
+    if (n > 0) {
+      Status st = file_->ReadExactAt(file_pos_, chunk_.data(), n);
+      if (!st.ok()) {
+        std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
+        return Close();  // mid-body: the only honest signal is a short response
+      }
+    }
+    file_chunk_ = n;
+    auto& body = file_res_->body();
+    body.data = n > 0 ? chunk_.data() : nullptr;
+    body.size = n;
+    body.more = file_left_ > n;
+    stream_.expires_after(opt_.write_timeout);
+    http::async_write(stream_, *file_sr_,
+                      [self = shared_from_this()](beast::error_code ec, size_t written) {
+                        self->OnFileChunk(ec, written);
+                      });
+  }
+
+  // `written`: body bytes this write put on the socket (the header went out before, and a
+  // Content-Length body has no chunk framing), even when it failed part way.
+  void OnFileChunk(beast::error_code ec, size_t written) {
+    if (ec == http::error::need_buffer) ec = {};
+    size_t consumed = std::min(written, file_chunk_);
+    body_written_ += consumed;
+    file_pos_ += consumed;
+    file_left_ -= consumed;
+    if (ec) return OnResponseDone(ec);
+    if (file_sr_->is_done()) return OnResponseDone(ec);
+    WriteFileChunk();
+  }
+
+  void OnResponseDone(beast::error_code ec) {
+    FinishAccounting();
+    file_sr_.reset();
+    file_res_.reset();
+    file_.reset();
+    ReleaseChunk();
+    if (ec || !keep_alive_) return Close();
+    ReadHeader();
+  }
+
+  void FinishAccounting() {
+    if (accounting_) {
+      auto f = std::move(accounting_);
+      accounting_ = nullptr;
+      f(body_written_);
+    }
+  }
+
+  // Lingering close: stop sending, then discard what the client still sends (bounded), so an
+  // early error (413 mid-upload) reaches it instead of being lost to a TCP reset.
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    EnsureChunk(kDrainChunk);
+    Drain(0);
+  }
+  void Drain(uint64_t drained) {
+    if (drained > (8u << 20)) return;
+    stream_.expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(asio::buffer(chunk_),
+                            [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
+                              if (!ec) self->Drain(drained + n);
+                            });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  const api::Router& router_;
+  const BlobStore& blobs_;
+  static constexpr size_t kDrainChunk = 4096;
+
+  const HttpServerOptions& opt_;
+  std::atomic<size_t>& live_;
+  asio::thread_pool& blocking_;
+  std::vector<char> chunk_;  // empty unless streaming (EnsureChunk)
+  bool first_request_ = true;
+  bool keep_alive_ = true;
+  bool head_ = false;  // the current request is HEAD
+
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::optional<http::request_parser<http::string_body>> string_parser_;
+  std::optional<http::request_parser<http::buffer_body>> upload_parser_;
+  std::shared_ptr<BlobWriter> upload_;
+  api::Request req_;
+  api::Response resp_;
+
+  std::unique_ptr<ReadableFile> file_;
+  std::optional<http::response<http::buffer_body>> file_res_;
+  std::optional<http::response_serializer<http::buffer_body>> file_sr_;
+  uint64_t file_pos_ = 0;
+  uint64_t file_left_ = 0;
+  size_t file_chunk_ = 0;
+  uint64_t body_written_ = 0;
+  std::function<void(uint64_t)> accounting_;
+};
+
+}  // namespace
+
+void StartSession(tcp::socket socket, const SessionContext& ctx) {
+  std::make_shared<Session>(std::move(socket), ctx.router, ctx.blobs, ctx.opt, ctx.live,
+                            ctx.blocking)
+      ->Start();
+}
+
+}  // namespace oxide::server::net::internal

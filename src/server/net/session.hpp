@@ -1,0 +1,30 @@
+#pragma once
+
+// Private to server/net: one HTTP/1.1 connection. Reads a request (JSON bodies whole, uploads
+// streamed into a BlobWriter), runs the Router (uploads on the blocking pool), writes the
+// response (files streamed in chunks), and loops while keep-alive. Every handler runs on the
+// connection's strand; the session keeps itself alive through its pending operations.
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstddef>
+
+#include "server/api/router.hpp"
+#include "server/net/http_server.hpp"
+
+namespace oxide::server::net::internal {
+
+// What a session borrows from the server; all of it must outlive every session.
+struct SessionContext {
+  const api::Router& router;
+  const BlobStore& blobs;  // where uploads are staged
+  const HttpServerOptions& opt;
+  std::atomic<size_t>& live;           // open sessions: +1 while the session exists
+  boost::asio::thread_pool& blocking;  // runs upload handlers (commit = fsync)
+};
+
+// Starts serving `socket` (accepted on a strand of the server's io_context).
+void StartSession(boost::asio::ip::tcp::socket socket, const SessionContext& ctx);
+
+}  // namespace oxide::server::net::internal

@@ -70,6 +70,28 @@ TEST_F(PowerLossFs, FailAfterIsStickyUntilCrash) {
   EXPECT_OK(fs.SyncDir(tmp.path()));
 }
 
+TEST_F(PowerLossFs, KeepUnsyncedEntriesModeLosesOnlyUnsyncedData) {
+  fs.set_keep_unsynced_entries(true);
+  Write("a", "old", true);
+  ASSERT_OK(fs.SyncDir(tmp.path()));
+  Write("b", "new", true);
+  Write("c", "lost", false);
+  ASSERT_OK(fs.Rename(tmp.File("b"), tmp.File("a")));
+  fs.Crash();
+  EXPECT_EQ(Read("a"), "new");  // the unsynced rename survived
+  EXPECT_EQ(Read("b"), "<absent>");
+  EXPECT_EQ(Read("c"), "");  // the entry survived, its unsynced data did not
+}
+
+TEST_F(PowerLossFs, UnsyncedTruncateIsUndone) {
+  Write("a", "0123456789", true);
+  ASSERT_OK(fs.SyncDir(tmp.path()));
+  ASSERT_OK(fs.Truncate(tmp.File("a"), 4));
+  EXPECT_EQ(Read("a"), "0123");
+  fs.Crash();
+  EXPECT_EQ(Read("a"), "0123456789");
+}
+
 class RecordingSink final : public DownloadSink {
  public:
   Status OnResponse(const HttpResponseHead& h) override {
@@ -111,6 +133,29 @@ TEST(FakeDownloader, FailsOnceAfterNBytes) {
   RecordingSink again;
   EXPECT_TRUE(dl.Get({"u", {}, nullptr}, again).ok());
   EXPECT_EQ(again.body, "0123456789");
+}
+
+TEST(FakeDownloader, ResourceChangedMidTransferIsServedWholeOnResume) {
+  ::oxide::testing::FakeDownloader dl;
+  dl.SetFull("u", "0123456789", std::string(64, 'a'));
+  dl.set_chunk_size(2);
+  dl.set_on_chunk([&dl](uint64_t sent) {
+    if (sent == 4) dl.SetEtag("u", "\"v2\"");
+  });
+  RecordingSink first;
+  ASSERT_TRUE(dl.Get({"u", {}, nullptr}, first).ok());
+  EXPECT_EQ(first.body, "0123456789");  // the transfer in flight is unaffected
+  std::string old_etag = first.head.Header("etag");
+  EXPECT_NE(old_etag, "\"v2\"");
+  RecordingSink resumed;
+  ASSERT_TRUE(
+      dl.Get({"u", {{"Range", "bytes=4-"}, {"If-Range", old_etag}}, nullptr}, resumed).ok());
+  EXPECT_EQ(resumed.head.status, 200);
+  EXPECT_EQ(resumed.head.Header("etag"), "\"v2\"");
+  dl.set_ignore_if_range(true);  // a broken cache: 206 of the new resource
+  RecordingSink broken;
+  ASSERT_TRUE(dl.Get({"u", {{"Range", "bytes=4-"}, {"If-Range", old_etag}}, nullptr}, broken).ok());
+  EXPECT_EQ(broken.head.status, 206);
 }
 
 }  // namespace

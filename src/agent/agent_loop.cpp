@@ -50,6 +50,8 @@ bool IsSafeId(const std::string& id) {
   });
 }
 
+bool IsSafeModelId(const std::string& id) { return IsSafeId(id) && id.front() != '.'; }
+
 Clock::Duration BackoffDelay(uint32_t failures, Clock::Duration base, Clock::Duration cap,
                              double jitter01) {
   cap = std::max(cap, base);
@@ -66,6 +68,7 @@ AgentLoop::AgentLoop(AgentDeps deps, AgentOptions options)
       interval_(options_.poll_interval),
       rng_(std::random_device{}()) {
   options_.pipeline.on_progress = [this](const UpdateRecord& r) { OnProgress(r); };
+  options_.pipeline.recheck_assignment = [this](const UpdateRecord& r) { RecheckAssignment(r); };
 }
 
 void AgentLoop::Log(const std::string& line) const {
@@ -88,8 +91,9 @@ Status AgentLoop::Recover() {
   std::filesystem::directory_iterator it(options_.pipeline.state_dir, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     std::string id = it->path().filename().string();
-    if (!it->is_directory() || !IsSafeId(id)) continue;
-    if (!std::filesystem::exists(it->path() / "state.json")) continue;
+    std::error_code entry_ec;
+    if (!it->is_directory(entry_ec) || !IsSafeModelId(id)) continue;
+    if (!std::filesystem::exists(it->path() / "state.json", entry_ec)) continue;
     OXIDE_ASSIGN_OR_RETURN(UpdatePipeline * p, PipelineFor(id));
     if (p->record().state != OtaState::kIdle) {
       Log(id + ": resuming update in state " + std::string(ToString(p->record().state)));
@@ -142,13 +146,68 @@ void AgentLoop::OnProgress(const UpdateRecord& r) {
   in_progress_heartbeat_ = true;
   last_heartbeat_ = deps_.clock.Now();
   focus_ = r.model_id;
-  auto reply = deps_.control.Heartbeat(BuildHeartbeat());
-  if (!reply.ok()) Log("progress heartbeat failed: " + reply.status().ToString());
+  auto reply = SendHeartbeat(/*quick=*/true);
+  if (reply.ok()) {
+    CheckStillAssigned(*reply);
+  } else {
+    Log("progress heartbeat failed: " + reply.status().ToString());
+  }
   in_progress_heartbeat_ = false;
 }
 
+void AgentLoop::RecheckAssignment(const UpdateRecord& r) {
+  if (in_progress_heartbeat_) return;
+  in_progress_heartbeat_ = true;
+  focus_ = r.model_id;
+  auto reply = SendHeartbeat();
+  if (reply.ok()) {
+    CheckStillAssigned(*reply);
+  } else {
+    // Offline: go on with what the server said last (the update was assigned, and is healthy-
+    // checked and rolled back like any other).
+    Log("assignment re-check failed: " + reply.status().ToString());
+  }
+  in_progress_heartbeat_ = false;
+}
+
+void AgentLoop::CheckStillAssigned(const protocol::HeartbeatResponse& reply) {
+  for (auto& [id, p] : pipelines_) {
+    const UpdateRecord& r = p->record();
+    if (r.state == OtaState::kIdle || !r.target) continue;
+    if (!reply.assignment) {
+      p->Supersede("assignment withdrawn");
+    } else if (reply.assignment->model_id == id &&
+               (reply.assignment->version != r.target->version ||
+                reply.assignment->sha256 != r.target->sha256)) {
+      p->Supersede("assignment changed to " + reply.assignment->version);
+    }
+  }
+}
+
+Result<protocol::HeartbeatResponse> AgentLoop::SendHeartbeat(bool quick) {
+  protocol::HeartbeatRequest req = BuildHeartbeat();
+  ControlPlane& control =
+      quick && deps_.quick_control != nullptr ? *deps_.quick_control : deps_.control;
+  auto reply = control.Heartbeat(req);
+  last_heartbeat_ = deps_.clock.Now();
+  if (reply.ok() && req.update && !req.update->error.empty()) {
+    auto it = pipelines_.find(req.update->model_id);
+    if (it != pipelines_.end()) {
+      Status st = it->second->NoteReported(req.update->error);
+      if (!st.ok()) Log(req.update->model_id + ": " + st.ToString());
+    }
+  }
+  return reply;
+}
+
+uint64_t AgentLoop::BytesDone() const {
+  uint64_t sum = 0;
+  for (const auto& [id, p] : pipelines_) sum += p->record().download.bytes_done;
+  return sum;
+}
+
 Status AgentLoop::HandleAssignment(const protocol::Assignment& a) {
-  if (!IsSafeId(a.model_id) || !IsSafeId(a.version) || !DigestFromHex(a.sha256).ok()) {
+  if (!IsSafeModelId(a.model_id) || !IsSafeId(a.version) || !DigestFromHex(a.sha256).ok()) {
     Log("rejecting unsafe assignment '" + a.model_id + "@" + a.version + "'");
     return Status::Ok();
   }
@@ -190,9 +249,9 @@ Status AgentLoop::RunPipelines() {
 }
 
 Status AgentLoop::Tick() {
-  auto reply = deps_.control.Heartbeat(BuildHeartbeat());
-  last_heartbeat_ = deps_.clock.Now();
+  auto reply = SendHeartbeat();
   if (!reply.ok()) return reply.status();
+  CheckStillAssigned(*reply);
   if (reply->poll_interval_seconds > 0) {
     interval_ = std::max<Clock::Duration>(std::chrono::seconds(reply->poll_interval_seconds),
                                           std::chrono::seconds(1));
@@ -204,9 +263,8 @@ Status AgentLoop::Tick() {
   Status st = RunPipelines();
   if (had_work && st.code() != ErrorCode::kCancelled) {
     // Report how the update ended right away instead of one poll interval later.
-    auto report = deps_.control.Heartbeat(BuildHeartbeat());
+    auto report = SendHeartbeat();
     if (!report.ok()) Log("heartbeat failed: " + report.status().ToString());
-    last_heartbeat_ = deps_.clock.Now();
   }
   return st;
 }
@@ -218,11 +276,13 @@ Status AgentLoop::Run() {
     if (options_.pipeline.should_stop && options_.pipeline.should_stop()) {
       return Cancelled("stopping");
     }
+    uint64_t bytes_before = BytesDone();
     Status st = Tick();
     if (st.code() == ErrorCode::kCancelled) return st;
     if (options_.once) return st;
     Clock::Duration delay = interval_;
-    if (st.ok()) {
+    // A download that moved forward is making progress on a flaky link: retry it promptly.
+    if (st.ok() || BytesDone() > bytes_before) {
       failures = 0;
     } else {
       ++failures;

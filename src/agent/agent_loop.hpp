@@ -22,6 +22,9 @@ struct AgentDeps {
   HealthChecker& health;
   Clock& clock;
   ControlPlane& control;
+  // Same server with short timeouts, for heartbeats sent from inside a download (they block the
+  // transfer while they wait); null: `control` is used.
+  ControlPlane* quick_control = nullptr;
 };
 
 struct AgentOptions {
@@ -63,6 +66,12 @@ class AgentLoop {
  private:
   Result<UpdatePipeline*> PipelineFor(const std::string& model_id);
   Status HandleAssignment(const protocol::Assignment& a);
+  // Sends a heartbeat; marks carried post-commit notes as reported.
+  Result<protocol::HeartbeatResponse> SendHeartbeat(bool quick = false);
+  // Abandons (before activation) updates the reply no longer assigns.
+  void CheckStillAssigned(const protocol::HeartbeatResponse& reply);
+  void RecheckAssignment(const UpdateRecord& r);
+  uint64_t BytesDone() const;
   Status RunPipelines();
   void OnProgress(const UpdateRecord& r);
   void Log(const std::string& line) const;
@@ -80,5 +89,7 @@ class AgentLoop {
 
 // True for 1..128 characters of [A-Za-z0-9._+-] that are not "." or "..": safe as a file name.
 bool IsSafeId(const std::string& id);
+// IsSafeId, and not starting with '.' (a model id ".oxide" would be the default state dir).
+bool IsSafeModelId(const std::string& id);
 
 }  // namespace oxide::agent

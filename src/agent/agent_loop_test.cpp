@@ -38,6 +38,13 @@ TEST(BackoffDelay, DoublesUpToTheCapWithJitter) {
   EXPECT_EQ(BackoffDelay(40, seconds(600), seconds(300), 1.0), seconds(600));  // never < base
 }
 
+TEST(IsSafeModelId, RejectsHiddenNames) {
+  EXPECT_TRUE(IsSafeModelId("resnet.v2"));
+  EXPECT_FALSE(IsSafeModelId(".oxide"));  // would be the default state dir
+  EXPECT_FALSE(IsSafeModelId(".x"));
+  EXPECT_FALSE(IsSafeModelId(""));
+}
+
 TEST(IsSafeId, RejectsPathTricks) {
   EXPECT_TRUE(IsSafeId("resnet-50_v1.2+b"));
   for (const std::string& bad :
@@ -54,11 +61,12 @@ class AgentLoopTest : public PipelineTest {
     o.pipeline.should_stop = nullptr;
     o.poll_interval = seconds(5);
     o.once = once;
-    return AgentLoop({fs, dl, health, clock, control}, o);
+    return AgentLoop({fs, dl, health, clock, control, quick}, o);
   }
   std::string default_reply() const { return http.default_body; }
   FakeHttp http;
   ControlPlane control{http, "http://cp", "dev1", "dev1"};
+  ControlPlane* quick = nullptr;
   ::oxide::testing::FakeClock clock{4};
 };
 
@@ -108,7 +116,9 @@ TEST_F(AgentLoopTest, EachModelHasItsOwnPipeline) {
   dl.SetFull("http://cp/api/v1/models/a/versions/v1/download", v1.bytes, v1.ref.sha256);
   dl.SetFull("http://cp/api/v1/models/b/versions/v3/download", v3.bytes, v3.ref.sha256);
   http.replies.push_back(HttpReply{200, AssignmentJson("a", v1)});
-  http.replies.push_back(HttpReply{200, default_reply()});  // the outcome report
+  http.replies.push_back(HttpReply{200, AssignmentJson("a", v1)});  // re-check before the switch
+  http.replies.push_back(HttpReply{200, default_reply()});          // the outcome report
+  http.replies.push_back(HttpReply{200, AssignmentJson("b", v3)});
   http.replies.push_back(HttpReply{200, AssignmentJson("b", v3)});
   AgentLoop loop = MakeLoop(false);
   EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);
@@ -130,6 +140,84 @@ TEST_F(AgentLoopTest, RecoverFinishesAnInterruptedUpdateAfterRestart) {
   EXPECT_OK(loop.Recover());
   EXPECT_EQ(Active(), v2.bytes);
   EXPECT_EQ(loop.pipelines().at("m")->record().installed->version, "v2");
+}
+
+TEST_F(AgentLoopTest, ProgressHeartbeatWithoutAssignmentStopsTheDownload) {
+  Publish(v3);
+  dl.set_on_chunk([this](uint64_t) { clock.Advance(seconds(10)); });  // a slow link
+  http.replies.push_back(HttpReply{200, AssignmentJson("m", v3)});
+  http.default_body = R"({"status":"ok","assignment":null})";  // withdrawn meanwhile
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Run());
+  const UpdateRecord& r = loop.pipelines().at("m")->record();
+  EXPECT_EQ(r.state, OtaState::kIdle);
+  EXPECT_EQ(r.poison_failures, 0u);
+  EXPECT_LT(dl.bytes_served(), v3.bytes.size() / 2);
+  EXPECT_EQ(Active(), "<absent>");
+}
+
+TEST_F(AgentLoopTest, ProgressHeartbeatWithAnotherVersionStopsTheDownload) {
+  Publish(v3);
+  dl.set_on_chunk([this](uint64_t) { clock.Advance(seconds(10)); });
+  http.replies.push_back(HttpReply{200, AssignmentJson("m", v3)});
+  http.default_body = AssignmentJson("m", v1);  // replaced by v1, which is not published
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Run());
+  EXPECT_LT(dl.bytes_served(), v3.bytes.size() / 2);
+  EXPECT_EQ(Active(), "<absent>");
+  EXPECT_EQ(loop.pipelines().at("m")->record().poison_failures, 0u);
+}
+
+TEST_F(AgentLoopTest, ProgressHeartbeatsUseTheQuickControlPlane) {
+  FakeHttp quick_http;
+  quick_http.default_body = AssignmentJson("m", v3);
+  ControlPlane quick_control{quick_http, "http://cp", "dev1", "dev1"};
+  quick = &quick_control;
+  Publish(v3);
+  dl.set_on_chunk([this](uint64_t) { clock.Advance(seconds(10)); });
+  http.default_body = AssignmentJson("m", v3);
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Run());
+  EXPECT_EQ(Active(), v3.bytes);
+  EXPECT_GT(quick_http.posts.size(), 5u);  // one per chunk: the clock jumps 10 s per chunk
+  EXPECT_LE(http.posts.size(), 3u);        // poll, re-check before the switch, outcome
+}
+
+TEST_F(AgentLoopTest, DownloadThatAdvancesIsRetriedWithoutGrowingBackoff) {
+  Publish(v3);
+  dl.set_on_chunk([this](uint64_t sent) {
+    if (sent == 1000) dl.FailAfterBytes(4000);  // every transfer breaks after ~5000 bytes
+  });
+  http.default_body = AssignmentJson("m", v3);
+  AgentLoop loop = MakeLoop(false);
+  EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);  // the fake clock stops after 4 sleeps
+  ASSERT_EQ(clock.sleeps().size(), 4u);
+  for (auto d : clock.sleeps()) EXPECT_EQ(d, seconds(5));  // the poll interval, no backoff
+  EXPECT_GE(loop.pipelines().at("m")->record().download.bytes_done, 4 * 4000u);
+}
+
+TEST_F(AgentLoopTest, ModelIdStartingWithDotIsRejected) {
+  http.default_body = AssignmentJson(".oxide", v1);
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Run());
+  EXPECT_TRUE(loop.pipelines().empty());
+  EXPECT_TRUE(dl.requests().empty());
+}
+
+TEST_F(AgentLoopTest, FullDownloadFallbackIsReportedOnceCarried) {
+  InstallV1();
+  pipeline.reset();
+  Publish(v2);
+  dl.SetPatch(Url("v2"), v1.ref.sha256, std::string(5000, 'x'), v2.ref.sha256);
+  http.default_body = AssignmentJson("m", v2);
+  AgentLoop loop = MakeLoop(true);
+  EXPECT_OK(loop.Run());
+  EXPECT_EQ(Active(), v2.bytes);
+  // The outcome heartbeat carried the note (stage completed) and then it was cleared.
+  const std::string& report = http.posts.back().second;
+  EXPECT_NE(report.find("committed via full-download fallback"), std::string::npos) << report;
+  EXPECT_NE(report.find("completed"), std::string::npos) << report;
+  EXPECT_EQ(loop.pipelines().at("m")->record().last_error, "");
 }
 
 }  // namespace

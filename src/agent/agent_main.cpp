@@ -192,6 +192,12 @@ int AgentMain(const std::vector<std::string>& args) {
   curl_options.low_speed_time = std::chrono::seconds(std::max(1L, f.low_speed_time));
   CurlTransport transport(curl_options, &stop);
   ControlPlane control(transport, f.control_plane, f.device_id, f.device_id);
+  // Progress heartbeats go out from curl's write callback: never stall the download long.
+  CurlOptions quick_options = curl_options;
+  quick_options.connect_timeout = std::chrono::seconds(5);
+  quick_options.request_timeout = std::chrono::seconds(5);
+  CurlTransport quick_transport(quick_options, &stop);
+  ControlPlane quick_control(quick_transport, f.control_plane, f.device_id, f.device_id);
   BuiltinHealthChecker builtin;
   CommandHealthChecker command(
       f.health_check, std::chrono::milliseconds(static_cast<int64_t>(f.health_timeout * 1000)),
@@ -217,7 +223,7 @@ int AgentMain(const std::vector<std::string>& args) {
           f.model_dir + ", state in " + f.state_dir + ", health check: " +
           (f.health_check.empty() ? "built-in (SHA-256 + format)" : f.health_check));
 
-  AgentLoop loop({fs, transport, health, clock, control}, std::move(options));
+  AgentLoop loop({fs, transport, health, clock, control, &quick_control}, std::move(options));
   Status st = loop.Recover();
   if (st.ok()) st = loop.Run();
   if (st.code() == ErrorCode::kCancelled) {

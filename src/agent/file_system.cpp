@@ -50,13 +50,15 @@ Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_
   return st;
 }
 
-Status CopyFileAtomically(FileSystem& fs, const std::string& from, const std::string& to) {
+Status CopyFileAtomically(FileSystem& fs, const std::string& from, const std::string& to,
+                          const std::function<bool()>& should_stop) {
   OXIDE_ASSIGN_OR_RETURN(auto in, ReadableFile::Open(from));
   std::string tmp = TempNameFor(to);
   Status st = [&]() -> Status {
     OXIDE_ASSIGN_OR_RETURN(auto out, fs.OpenForAppend(tmp, /*truncate=*/true));
     std::string buf(1 << 20, '\0');
     for (uint64_t off = 0; off < in->size();) {
+      if (should_stop && should_stop()) return Cancelled("copy stopped: agent stopping");
       OXIDE_ASSIGN_OR_RETURN(size_t n, in->ReadAt(off, buf.data(), buf.size()));
       if (n == 0) return Corrupt(from + " shrank while copying");
       OXIDE_RETURN_IF_ERROR(out->Append(buf.data(), n));

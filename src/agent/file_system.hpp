@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,9 @@ class FileSystem {
   virtual Result<std::string> ReadFile(const std::string& path, size_t max_size) = 0;
   // kNotFound when missing.
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  // truncate(2) to `size` bytes; durable once a handle opened on `path` is Synced.
+  // kNotFound when missing.
+  virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   // rename(2): atomic replace of `to`.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // link(2). kUnsupported when the file system cannot (other device, no hard links).
@@ -57,8 +61,10 @@ Result<uint64_t> FreeDiskBytes(const std::string& dir);
 Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view contents);
 
 // Copies a file from the disk (`from`, read directly) to `to` through `fs`, durably and
-// atomically (temp file, Sync, Rename, SyncDir).
-Status CopyFileAtomically(FileSystem& fs, const std::string& from, const std::string& to);
+// atomically (temp file, Sync, Rename, SyncDir). Asks `should_stop` (may be empty) before every
+// block: kCancelled (and no file at `to`) when it returned true.
+Status CopyFileAtomically(FileSystem& fs, const std::string& from, const std::string& to,
+                          const std::function<bool()>& should_stop = {});
 
 std::string ParentDir(const std::string& path);
 

@@ -4,11 +4,18 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <system_error>
 #include <vector>
 
 #include "agent/model_check.hpp"
@@ -61,11 +68,66 @@ bool DrainSome(int fd, std::string& out) {
   return true;
 }
 
+// Processes below `root`, from /proc (<pid>/stat: "pid (comm) state ppid ...").
+std::vector<pid_t> Descendants(pid_t root) {
+  std::multimap<pid_t, pid_t> children;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    pid_t pid = 0;
+    if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc()) continue;
+    std::ifstream in(it->path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 4 >= stat.size()) continue;
+    pid_t ppid = 0;
+    const char* p = stat.data() + paren + 4;  // skip ") S "
+    std::from_chars(p, stat.data() + stat.size(), ppid);
+    children.emplace(ppid, pid);
+  }
+  std::vector<pid_t> out, frontier{root};
+  while (!frontier.empty() && out.size() <= children.size()) {  // bound: a racy scan may loop
+    pid_t parent = frontier.back();
+    frontier.pop_back();
+    auto [b, e] = children.equal_range(parent);
+    for (auto it = b; it != e; ++it) {
+      out.push_back(it->second);
+      frontier.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+// Kills and reaps every descendant of this process: the check's leftovers, re-parented to us
+// (child subreaper) even when they left the check's process group. Bounded by `deadline`.
+void KillLeftovers(std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    std::vector<pid_t> left = Descendants(::getpid());
+    if (left.empty() || std::chrono::steady_clock::now() >= deadline) return;
+    for (pid_t pid : left) ::kill(pid, SIGKILL);
+    ::poll(nullptr, 0, 5);
+  }
+}
+
+HealthReport CannotRun(const std::string& what, int err) {
+  HealthReport r;
+  r.detail = "cannot run the health check: " + what + ": " + strerror(err);
+  r.local_fault = true;
+  return r;
+}
+
 }  // namespace
 
 Result<HealthReport> CommandHealthChecker::Check(const HealthCheckRequest& request) {
+  // Orphans of the check are re-parented to us instead of init, so none escapes the kill.
+  // Best effort: without it (old kernels) the process group kill still applies.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   Pipe out;
-  if (::pipe2(out.fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+  if (::pipe2(out.fds, O_CLOEXEC) != 0) return CannotRun("pipe", errno);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -95,7 +157,7 @@ Result<HealthReport> CommandHealthChecker::Check(const HealthCheckRequest& reque
   int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return HealthReport{false, std::string("cannot start /bin/sh: ") + strerror(rc)};
+  if (rc != 0) return CannotRun("posix_spawn /bin/sh", rc);
   ::close(out.fds[1]);
   out.fds[1] = -1;
 
@@ -123,13 +185,19 @@ Result<HealthReport> CommandHealthChecker::Check(const HealthCheckRequest& reque
     };
     if (::poll(&p, 1, 50) > 0) eof = !DrainSome(out.fds[0], output);
   }
-  // Stragglers (background jobs of the command) die with the group; then read what is left.
+  // Stragglers (background jobs of the command) die with the group, escaped ones as
+  // descendants; then read what is left, for a bounded time (the fd is closed on return).
   ::kill(-pid, SIGKILL);
+  auto drain_deadline = std::chrono::steady_clock::now() + kDrainTime;
+  KillLeftovers(drain_deadline);
   while (!eof) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        drain_deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
     struct pollfd p {
       out.fds[0], POLLIN, 0
     };
-    if (::poll(&p, 1, 200) <= 0) break;
+    if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200))) <= 0) break;
     eof = !DrainSome(out.fds[0], output);
   }
   if (cancelled) return Cancelled("health check interrupted: agent stopping");

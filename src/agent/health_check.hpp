@@ -21,6 +21,8 @@ struct HealthCheckRequest {
 struct HealthReport {
   bool healthy = false;
   std::string detail;  // what the check said (bounded command output, or the failure reason)
+  // The check could not run at all (pipe or process creation failed): not the model's fault.
+  bool local_fault = false;
 };
 
 // Decides whether a freshly activated model may stay. An unhealthy model is a normal result,
@@ -42,9 +44,16 @@ class BuiltinHealthChecker final : public HealthChecker {
 // requested, the whole process group is killed (timeout: unhealthy; stop: kCancelled). The
 // combined stdout+stderr (first kMaxOutput bytes) is reported. `stop` may be null and must
 // outlive the checker. Uses the real monotonic clock: it supervises a real process.
+// When the command ends (or is killed), every process it left behind is killed too, also those
+// that left its process group (setsid, double fork): the calling process becomes a child
+// subreaper (prctl PR_SET_CHILD_SUBREAPER), so they are re-parented to it, and all its
+// descendants are killed and reaped. Hence the process must not have other children of its own
+// while a check runs (the agent has none). Output still arriving after that is read for at most
+// kDrainTime. A process that cannot be started is reported with local_fault.
 class CommandHealthChecker final : public HealthChecker {
  public:
   static constexpr size_t kMaxOutput = 4096;
+  static constexpr std::chrono::milliseconds kDrainTime{1000};
   CommandHealthChecker(std::string command, std::chrono::milliseconds timeout, StopFlag* stop)
       : command_(std::move(command)), timeout_(timeout), stop_(stop) {}
   Result<HealthReport> Check(const HealthCheckRequest& request) override;

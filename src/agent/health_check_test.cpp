@@ -1,11 +1,15 @@
 #include "agent/health_check.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
+#include <string>
 
 #include "agent/stop_flag.hpp"
+#include "base/file_util.hpp"
 #include "testing/status_matchers.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace oxide::agent {
 namespace {
@@ -40,6 +44,25 @@ TEST(CommandHealthChecker, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_FALSE(r->healthy);
   EXPECT_NE(r->detail.find("timed out"), std::string::npos) << r->detail;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+// A child that leaves the process group (setsid) and keeps writing to the output pipe must not
+// keep the check (or the agent's shutdown) waiting, nor outlive it.
+TEST(CommandHealthChecker, EscapedChildrenAreKilledAndTheDrainIsBounded) {
+  ::oxide::testing::TempDir tmp;
+  std::string pid_file = tmp.File("escaped.pid");
+  CommandHealthChecker c("setsid sh -c 'echo $$ > " + pid_file +
+                             "; while :; do echo spam; done' & while [ ! -s " + pid_file +
+                             " ]; do :; done; exit 0",
+                         milliseconds(10000), nullptr);
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Check(Request());
+  ASSERT_TRUE(r.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  auto text = ReadFileToString(pid_file);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  pid_t escaped = static_cast<pid_t>(std::stol(*text));
+  EXPECT_NE(::kill(escaped, 0), 0) << "escaped child " << escaped << " still alive";
 }
 
 TEST(CommandHealthChecker, OutputIsBounded) {

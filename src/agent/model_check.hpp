@@ -1,16 +1,28 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
-#include "base/status.hpp"
+#include "base/result.hpp"
+#include "base/sha256.hpp"
 
 namespace oxide::agent {
 
 // Checks that the model file at `path` is exactly the expected one: size (when non-zero),
 // SHA-256 (hex), and that it parses as the format it looks like (ONNX, SafeTensors; unknown
 // formats are accepted as opaque bytes).
-// kCorrupt on mismatch or a malformed model, kNotFound / kIo when unreadable.
-Status VerifyModelFile(const std::string& path, const std::string& sha256_hex, uint64_t size_bytes);
+// kCorrupt on mismatch or a malformed model, kNotFound / kIo when unreadable, kCancelled when
+// `should_stop` (may be empty; asked before every block) returned true.
+Status VerifyModelFile(const std::string& path, const std::string& sha256_hex, uint64_t size_bytes,
+                       const std::function<bool()>& should_stop = {});
+
+// SHA-256 of the file at `path`, streaming, asking `should_stop` (may be empty) before every
+// block so that a stop request is honoured within one block even on multi-GB models.
+// kNotFound / kIo, kCancelled.
+Result<Digest> HashFile(const std::string& path, const std::function<bool()>& should_stop);
+
+// Bytes hashed, copied or patched between two should_stop checks.
+inline constexpr size_t kStopCheckBlock = 4u << 20;
 
 }  // namespace oxide::agent

@@ -19,6 +19,7 @@ constexpr std::array<std::string_view, kNumOtaEvents> kEventNames = {
     "backup_done",     "backup_failed",     "switched",
     "switch_failed",   "healthy",           "unhealthy",
     "restored",        "cleaned_up",        "superseded",
+    "payload_lost",    "local_fault",
 };
 
 }  // namespace

@@ -45,7 +45,9 @@ enum class OtaEvent : uint8_t {
   kUnhealthy = 14,
   kRestored = 15,
   kCleanedUp = 16,
-  kSuperseded = 17,  // a different version was assigned before activation
+  kSuperseded = 17,   // the assignment changed or was withdrawn before activation
+  kPayloadLost = 18,  // the downloaded payload vanished (crash): download it again
+  kLocalFault = 19,   // local errors (disk, I/O) repeated too often: give up, not counted
 };
 
 std::string_view ToString(OtaState s);               // "idle", "downloading", ... (lower_snake)
@@ -54,6 +56,6 @@ Result<OtaState> ParseOtaState(std::string_view s);  // kInvalidArgument when un
 Result<OtaEvent> ParseOtaEvent(std::string_view s);  // kInvalidArgument when unknown
 
 inline constexpr int kNumOtaStates = 12;
-inline constexpr int kNumOtaEvents = 18;
+inline constexpr int kNumOtaEvents = 20;
 
 }  // namespace oxide::agent

@@ -38,57 +38,95 @@ class PayloadSink final : public DownloadSink {
   Status OnResponse(const HttpResponseHead& head) override {
     status_ = head.status;
     if (head.status < 200 || head.status > 299) return Status::Ok();
+    if (head.status == 206 && offset_ != 0) return OnPartialContent(head);
+    // 200 (or a 206 from byte 0): the whole payload, even if we asked for a range (server
+    // ignored Range, or If-Range saw a changed resource). Start over; appending would corrupt
+    // the file.
     DownloadProgress& d = p_.record_.download;
     const ModelRef& target = *p_.record_.target;
-    if (head.status == 206) {
-      uint64_t first = 0, total = 0;
-      ParseContentRange(head.Header("content-range"), &first, &total);
-      if (first != offset_) {
-        return Unavailable("server resumed at " + std::to_string(first) + ", wanted " +
-                           std::to_string(offset_));
-      }
-      if (total != 0) d.bytes_total = total;
-      OXIDE_ASSIGN_OR_RETURN(file_, p_.deps_.fs.OpenForAppend(p_.paths_.partial, false));
-      return Status::Ok();
-    }
-    // 200: the whole payload, even if we asked for a range (server ignored Range, or If-Range
-    // saw a changed resource). Start over; appending would corrupt the file.
     if (offset_ != 0) p_.Log("server sent the whole payload instead of resuming; restarting");
     offset_ = 0;
     d.via_patch = head.Header("content-type").starts_with(kDeltaType);
+    if (d.via_patch && d.full_only) {
+      return FailedPrecondition("server sent a patch although the full file was requested");
+    }
     std::string etag = head.Header("etag");
     d.etag = etag.starts_with("W/") ? std::string() : etag;  // If-Range needs a strong ETag
     d.payload_sha256 = d.via_patch ? std::string() : head.Header("x-oxide-sha256");
     d.bytes_total = ParseU64(head.Header("content-length"));
     d.bytes_done = 0;
+    d.bytes_synced = 0;
     std::string announced = d.via_patch ? head.Header("x-oxide-target-sha256") : d.payload_sha256;
     if (!announced.empty() && announced != target.sha256) {
       return FailedPrecondition("server offers SHA-256 " + announced + " for " + target.version +
                                 ", assignment says " + target.sha256);
     }
-    OXIDE_ASSIGN_OR_RETURN(file_, p_.deps_.fs.OpenForAppend(p_.paths_.partial, true));
-    // The validator must be durable before body bytes are, or a resume could mix two payloads.
+    // The truncation and the new validator must be durable before any body byte is, or a resume
+    // after a power loss could append this payload to the old one's bytes.
+    OXIDE_RETURN_IF_ERROR(OpenTruncated());
     return p_.Persist();
   }
 
   Status Write(const uint8_t* data, size_t n) override {
     if (!file_) return Internal("body before response head");
     OXIDE_RETURN_IF_ERROR(file_->Append(data, n));
-    p_.record_.download.bytes_done = offset_ + (received_ += n);
+    DownloadProgress& d = p_.record_.download;
+    d.bytes_done = offset_ + (received_ += n);
     unsynced_ += n;
     if (unsynced_ >= p_.options_.sync_every_bytes) {
       OXIDE_RETURN_IF_ERROR(file_->Sync());
       unsynced_ = 0;
+      d.bytes_synced = d.bytes_done;
+      OXIDE_RETURN_IF_ERROR(p_.Persist());  // a resume trusts no byte past bytes_synced
     }
     if (p_.options_.on_progress) p_.options_.on_progress(p_.record_);
+    if (p_.superseded_) return Cancelled("the assignment changed during the download");
     return Status::Ok();
   }
 
-  Status Finish() { return file_ ? file_->Sync() : Status::Ok(); }
+  Status Finish() {
+    if (!file_) return Status::Ok();
+    OXIDE_RETURN_IF_ERROR(file_->Sync());
+    p_.record_.download.bytes_synced = offset_ + received_;
+    return Status::Ok();
+  }
   int status() const { return status_; }
   uint64_t size() const { return offset_ + received_; }
 
  private:
+  Status OpenTruncated() {
+    OXIDE_ASSIGN_OR_RETURN(file_, p_.deps_.fs.OpenForAppend(p_.paths_.partial, true));
+    return file_->Sync();
+  }
+
+  // 206: appended only when it continues the very resource the partial file holds.
+  Status OnPartialContent(const HttpResponseHead& head) {
+    DownloadProgress& d = p_.record_.download;
+    uint64_t first = 0, total = 0;
+    ParseContentRange(head.Header("content-range"), &first, &total);
+    if (first != offset_) {
+      return Unavailable("server resumed at " + std::to_string(first) + ", wanted " +
+                         std::to_string(offset_));
+    }
+    std::string etag = head.Header("etag");
+    bool other_etag = !etag.empty() && etag != d.etag;
+    bool other_size = total != 0 && d.bytes_total != 0 && total != d.bytes_total;
+    if (other_etag || other_size) {
+      // Never append bytes of a different resource: start over from an empty file.
+      std::string why = "the resumed resource differs from the partial download (ETag " + etag +
+                        " vs " + d.etag + ", size " + std::to_string(total) + " vs " +
+                        std::to_string(d.bytes_total) + "); restarting it";
+      OXIDE_RETURN_IF_ERROR(OpenTruncated());
+      file_.reset();
+      p_.ResetDownloadProgress();
+      OXIDE_RETURN_IF_ERROR(p_.Persist());
+      return Unavailable(why);
+    }
+    if (total != 0) d.bytes_total = total;
+    OXIDE_ASSIGN_OR_RETURN(file_, p_.deps_.fs.OpenForAppend(p_.paths_.partial, false));
+    return Status::Ok();
+  }
+
   UpdatePipeline& p_;
   uint64_t offset_;
   uint64_t received_ = 0;
@@ -97,11 +135,24 @@ class PayloadSink final : public DownloadSink {
   std::unique_ptr<WritableFile> file_;
 };
 
+void UpdatePipeline::ResetDownloadProgress() {
+  DownloadProgress fresh;
+  fresh.full_only = record_.download.full_only;
+  fresh.fallback_reason = std::move(record_.download.fallback_reason);
+  record_.download = std::move(fresh);
+}
+
 Result<OtaEvent> UpdatePipeline::Download() {
   const ModelRef& t = *record_.target;
   DownloadProgress& d = record_.download;
   auto size = deps_.fs.FileSize(paths_.partial);
   uint64_t offset = size.ok() ? *size : 0;
+  if (offset > d.bytes_synced) {
+    // Bytes past the last durable sync point may be garbage (or another payload's) after a
+    // power loss: drop them.
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Truncate(paths_.partial, d.bytes_synced));
+    offset = d.bytes_synced;
+  }
   if (offset > 0 && d.etag.empty()) offset = 0;  // nothing to validate a resume with
   if (d.bytes_total != 0 && offset > d.bytes_total) offset = 0;
   if (offset != 0 && offset == d.bytes_total) {
@@ -116,7 +167,10 @@ Result<OtaEvent> UpdatePipeline::Download() {
             t.version + "/download";
   req.headers.emplace_back("X-Oxide-Device-Id", options_.device_id);
   if (!d.full_only && record_.previous) {
-    req.headers.emplace_back("X-Oxide-Base-Version", record_.previous->version);
+    // An adopted model has no known version; its SHA-256 is what identifies a base.
+    if (!record_.previous->version.empty()) {
+      req.headers.emplace_back("X-Oxide-Base-Version", record_.previous->version);
+    }
     req.headers.emplace_back("X-Oxide-Base-SHA256", record_.previous->sha256);
   }
   if (offset != 0) {
@@ -143,11 +197,7 @@ Result<OtaEvent> UpdatePipeline::Download() {
   int status = result->head.status;
   if (status == 416) {  // our offset is past the payload: start over next time
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
-    {
-      bool full_only = d.full_only;
-      d = DownloadProgress{};
-      d.full_only = full_only;
-    }
+    ResetDownloadProgress();
     SetError("server rejected the resume range; restarting the download");
     return OtaEvent::kDownloadInterrupted;
   }

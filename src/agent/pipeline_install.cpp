@@ -1,11 +1,99 @@
 // Handlers from a complete payload to a committed or rolled-back model. Each is idempotent: after
 // a crash, the state's handler runs again from the top and must reach the same result.
+#include <functional>
+#include <vector>
+
 #include "agent/model_check.hpp"
 #include "agent/update_pipeline.hpp"
+#include "base/file_util.hpp"
 #include "base/sha256.hpp"
+#include "delta/base_source.hpp"
 #include "delta/patch_applier.hpp"
 
 namespace oxide::agent {
+
+namespace {
+
+// Target bytes into an AtomicFileWriter, asking `stop` every kStopCheckBlock bytes.
+class StoppableFileSink final : public delta::ByteSink {
+ public:
+  StoppableFileSink(AtomicFileWriter& out, const std::function<bool()>& stop)
+      : out_(out), stop_(stop) {}
+  Status Write(const uint8_t* data, size_t n) override {
+    unchecked_ += n;
+    if (unchecked_ >= kStopCheckBlock) {
+      unchecked_ = 0;
+      if (stop_ && stop_()) return Cancelled("patching stopped: agent stopping");
+    }
+    return out_.Append(data, n);
+  }
+
+ private:
+  AtomicFileWriter& out_;
+  const std::function<bool()>& stop_;
+  uint64_t unchecked_ = 0;
+};
+
+// delta::ApplyPatchFile, fed block by block so that a stop request is honoured within a block
+// (the base is hashed here, stoppably, instead of on the applier's thread). Returns the header.
+Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
+                                               const std::string& patch_path,
+                                               const std::string& out_path,
+                                               const std::function<bool()>& stop) {
+  OXIDE_ASSIGN_OR_RETURN(Digest base_sha, HashFile(base_path, stop));
+  OXIDE_ASSIGN_OR_RETURN(auto base, delta::BaseSource::FromFile(base_path));
+  OXIDE_ASSIGN_OR_RETURN(auto patch, ReadableFile::Open(patch_path));
+  OXIDE_ASSIGN_OR_RETURN(auto out, AtomicFileWriter::Create(out_path));
+  StoppableFileSink sink(*out, stop);
+  delta::ApplyLimits limits;
+  limits.base_verified = true;
+  auto applier = delta::PatchApplier::Create(base.get(), &sink, limits);
+  std::vector<uint8_t> buf(1 << 20);
+  bool base_checked = false;
+  for (uint64_t off = 0;;) {
+    if (stop && stop()) return Cancelled("patching stopped: agent stopping");
+    OXIDE_ASSIGN_OR_RETURN(size_t n, patch->ReadAt(off, buf.data(), buf.size()));
+    if (n == 0) break;
+    OXIDE_RETURN_IF_ERROR(applier->Feed(buf.data(), n));
+    off += n;
+    if (!base_checked && applier->header() != nullptr) {
+      base_checked = true;
+      if (applier->header()->base_sha256 != base_sha) {
+        return FailedPrecondition("patch is for base " + ToHex(applier->header()->base_sha256) +
+                                  ", the active model is " + ToHex(base_sha));
+      }
+    }
+  }
+  OXIDE_RETURN_IF_ERROR(applier->Finish().status());
+  OXIDE_RETURN_IF_ERROR(out->Commit());
+  return *applier->header();
+}
+
+}  // namespace
+
+// Rebuilds staging from the patch in `partial`; staging is written atomically and only when the
+// target SHA-256 matched.
+Status UpdatePipeline::ApplyPatch() {
+  const ModelRef& t = *record_.target;
+  if (!record_.previous) return FailedPrecondition("got a patch but no model is installed");
+  auto header =
+      ApplyPatchStoppable(paths_.active, paths_.partial, paths_.staging, options_.should_stop);
+  if (!header.ok()) return std::move(header).status();
+  if (ToHex(header->target_sha256) != t.sha256) {
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.staging));
+    return Corrupt("patch builds " + ToHex(header->target_sha256) + ", not " + t.sha256);
+  }
+  return Status::Ok();
+}
+
+// Drops the payload and goes back to downloading (`full_only`: without base headers).
+Result<OtaEvent> UpdatePipeline::RestartDownload(bool full_only, OtaEvent event) {
+  OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
+  OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
+  record_.download.full_only = full_only;
+  ResetDownloadProgress();
+  return event;
+}
 
 Result<OtaEvent> UpdatePipeline::BuildStaging() {
   const ModelRef& t = *record_.target;
@@ -13,56 +101,58 @@ Result<OtaEvent> UpdatePipeline::BuildStaging() {
   if (!Exists(paths_.partial)) {
     // The payload was consumed before a crash; what it produced is checked next.
     if (Exists(paths_.staging)) return OtaEvent::kStagingReady;
-    SetError("downloaded payload is missing");
-    return OtaEvent::kStagingFailed;
+    // Or it was dropped for the full-download fallback, or lost: fetch it again, never fail.
+    if (d.via_patch) {
+      if (d.fallback_reason.empty()) d.fallback_reason = "the downloaded patch was lost";
+      Log("patch payload gone; continuing with the full download");
+      return RestartDownload(true, OtaEvent::kPatchRejected);
+    }
+    SetError("downloaded payload of " + t.version + " is missing; downloading it again");
+    return RestartDownload(d.full_only, OtaEvent::kPayloadLost);
   }
   if (d.via_patch) {
-    Status st = Status::Ok();
-    if (!record_.previous) {
-      st = FailedPrecondition("got a patch but no model is installed");
-    } else {
-      auto stats = delta::ApplyPatchFile(paths_.active, paths_.partial, paths_.staging);
-      if (!stats.ok()) {
-        st = std::move(stats).status();
-      } else if (ToHex(stats->header.target_sha256) != t.sha256) {
-        st = Corrupt("patch builds " + ToHex(stats->header.target_sha256) + ", not " + t.sha256);
-        OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.staging));
+    if (!d.full_only) {
+      Status st = ApplyPatch();
+      if (st.code() == ErrorCode::kCancelled) return st;  // stopping: not the patch's fault
+      // The applier made staging durable itself; the SyncDir tells the file system seam.
+      OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
+      if (st.ok()) {
+        Log("rebuilt " + t.version + " from patch");
+        OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
+        OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
+        return OtaEvent::kStagingReady;
       }
-    }
-    // ApplyPatchFile made staging durable itself; the SyncDir tells the file system seam.
-    OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
-    if (!st.ok()) {
-      if (d.full_only) {
-        SetError("patch for " + t.version + " failed: " + st.ToString());
-        return OtaEvent::kStagingFailed;
-      }
-      OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
-      d = DownloadProgress{};
-      d.full_only = true;
       SetError("patch for " + t.version + " failed (" + st.ToString() +
                "); falling back to a full download");
-      return OtaEvent::kPatchRejected;
+      d.full_only = true;
+      d.fallback_reason = st.ToString();
+      // The decision is durable before the patch is dropped: a crash in between must still
+      // end in the full download, not in "payload missing".
+      OXIDE_RETURN_IF_ERROR(Persist());
     }
-    Log("rebuilt " + t.version + " from patch");
-    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
-  } else {
-    auto sha = Sha256File(paths_.partial);
-    if (!sha.ok()) return sha.status();
-    if (ToHex(*sha) != t.sha256) {
-      OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
-      SetError("downloaded file has SHA-256 " + ToHex(*sha) + ", expected " + t.sha256);
-      return OtaEvent::kStagingFailed;
-    }
-    OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.partial, paths_.staging));
+    // full_only with a patch in hand: the fallback was decided (and saved) before a crash.
+    return RestartDownload(true, OtaEvent::kPatchRejected);
   }
+  auto sha = HashFile(paths_.partial, options_.should_stop);
+  if (!sha.ok()) return std::move(sha).status().WithContext("hashing the download");
+  if (ToHex(*sha) != t.sha256) {
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
+    SetError("downloaded file has SHA-256 " + ToHex(*sha) + ", expected " + t.sha256);
+    return OtaEvent::kStagingFailed;
+  }
+  OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.partial, paths_.staging));
   OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
   return OtaEvent::kStagingReady;
 }
 
 Result<OtaEvent> UpdatePipeline::VerifyStaging() {
   const ModelRef& t = *record_.target;
-  Status st = VerifyModelFile(paths_.staging, t.sha256, t.size_bytes);
-  if (st.code() == ErrorCode::kIo) return st;
+  Status st = VerifyModelFile(paths_.staging, t.sha256, t.size_bytes, options_.should_stop);
+  // Unreadable or missing staging is a local problem (reported, retried), not a bad version.
+  if (st.code() == ErrorCode::kIo || st.code() == ErrorCode::kNotFound ||
+      st.code() == ErrorCode::kCancelled) {
+    return st;
+  }
   if (!st.ok()) {
     SetError("verification of " + t.version + " failed: " + st.ToString());
     return OtaEvent::kVerifyFailed;
@@ -72,15 +162,27 @@ Result<OtaEvent> UpdatePipeline::VerifyStaging() {
 
 Result<OtaEvent> UpdatePipeline::BackUp() {
   OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.backup));
-  if (record_.previous) {
+  // Whatever file is active now is preserved, known to the record or not: the update must never
+  // leave the device with less than it had.
+  bool active = Exists(paths_.active);
+  if (active && !record_.previous) {  // appeared since the assignment: adopt it
+    OXIDE_ASSIGN_OR_RETURN(record_.previous, ActiveModel());
+  }
+  if (!active && record_.previous) {
+    Log("active model " + record_.previous->version + " vanished; nothing to back up");
+    record_.previous.reset();
+  }
+  if (active) {
     // A hard link costs no space and no copy; the rename in Switch() leaves it pointing at the
     // old model. Copy where links are impossible.
     Status st = deps_.fs.Link(paths_.active, paths_.backup);
     if (st.code() == ErrorCode::kUnsupported) {
-      st = CopyFileAtomically(deps_.fs, paths_.active, paths_.backup);
+      st = CopyFileAtomically(deps_.fs, paths_.active, paths_.backup, options_.should_stop);
     }
+    if (st.code() == ErrorCode::kCancelled) return st;
     if (!st.ok()) {
-      SetError("backup of " + record_.previous->version + " failed: " + st.ToString());
+      record_.local_fault = true;  // the disk's fault, not the version's
+      SetError("backup of the active model failed: " + st.ToString());
       return OtaEvent::kBackupFailed;
     }
   }
@@ -94,10 +196,15 @@ Result<OtaEvent> UpdatePipeline::Switch() {
     Status st = deps_.fs.Rename(paths_.staging, paths_.active);
     if (st.ok()) st = deps_.fs.SyncDir(options_.model_dir);
     if (!st.ok()) {
+      record_.local_fault = true;
       SetError("activation of " + t.version + " failed: " + st.ToString());
       return OtaEvent::kSwitchFailed;
     }
-  } else if (Status st = VerifyModelFile(paths_.active, t.sha256, t.size_bytes); !st.ok()) {
+  } else if (Status st =
+                 VerifyModelFile(paths_.active, t.sha256, t.size_bytes, options_.should_stop);
+             !st.ok()) {
+    if (st.code() == ErrorCode::kCancelled) return st;
+    record_.local_fault = true;
     SetError("activation of " + t.version + " failed: staging missing, " + st.ToString());
     return OtaEvent::kSwitchFailed;
   }
@@ -107,31 +214,58 @@ Result<OtaEvent> UpdatePipeline::Switch() {
 
 Result<OtaEvent> UpdatePipeline::CheckHealth() {
   const ModelRef& t = *record_.target;
-  HealthCheckRequest req{paths_.active, record_.model_id, t.version, t.sha256, t.size_bytes};
-  OXIDE_ASSIGN_OR_RETURN(HealthReport report, deps_.health.Check(req));
-  if (!report.healthy) {
-    SetError("health check of " + t.version + " failed: " + report.detail);
+  if (record_.health_attempts >= options_.max_health_attempts) {
+    // Each attempt is saved before it starts: a model that takes the device down during its
+    // check ends here instead of being checked (and crashing) forever.
+    SetError("health check of " + t.version + " did not finish in " +
+             std::to_string(record_.health_attempts) +
+             " attempts (the device may have crashed during it)");
     return OtaEvent::kUnhealthy;
   }
-  Log("health check of " + t.version + " passed: " + report.detail);
+  ++record_.health_attempts;
+  OXIDE_RETURN_IF_ERROR(Persist());
+  HealthCheckRequest req{paths_.active, record_.model_id, t.version, t.sha256, t.size_bytes};
+  auto report = deps_.health.Check(req);
+  if (!report.ok()) {
+    if (report.status().code() == ErrorCode::kCancelled) {
+      --record_.health_attempts;  // we stopped it: not the model's fault
+      Status saved = Persist();   // best effort: at worst the attempt counts
+      static_cast<void>(saved);
+    }
+    return report.status();
+  }
+  if (report->local_fault) {
+    record_.local_fault = true;
+    SetError("health check of " + t.version + " could not run: " + report->detail);
+    return OtaEvent::kUnhealthy;
+  }
+  if (!report->healthy) {
+    SetError("health check of " + t.version + " failed: " + report->detail);
+    return OtaEvent::kUnhealthy;
+  }
+  Log("health check of " + t.version + " passed: " + report->detail);
   return OtaEvent::kHealthy;
 }
 
 Result<OtaEvent> UpdatePipeline::RollBack() {
-  if (!record_.previous) {
-    // Nothing was installed before: no model is better than a bad one.
-    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.active));
-  } else if (Exists(paths_.backup)) {
+  if (Exists(paths_.backup)) {
     OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.backup, paths_.active));
-  } else {
+  } else if (record_.previous) {
     // The rename happened before a crash; make sure the old model really is back.
     const ModelRef& prev = *record_.previous;
-    Status st = VerifyModelFile(paths_.active, prev.sha256, 0);
+    Status st = VerifyModelFile(paths_.active, prev.sha256, 0, options_.should_stop);
+    if (st.code() == ErrorCode::kCancelled) return st;
     if (!st.ok()) return Internal("cannot roll back: backup missing and " + st.ToString());
+  } else {
+    // No file existed before the update (BackUp() records any that did in `previous`): no
+    // model is better than a bad one.
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.active));
   }
   OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(options_.model_dir));
-  Log(record_.previous ? "rolled back to " + record_.previous->version
-                       : "removed the failed model (nothing to roll back to)");
+  Log(!record_.previous                   ? "removed the failed model (nothing to roll back to)"
+      : record_.previous->version.empty() ? "restored the model that was active before (" +
+                                                record_.previous->sha256.substr(0, 12) + ")"
+                                          : "rolled back to " + record_.previous->version);
   return OtaEvent::kRestored;
 }
 
@@ -148,24 +282,32 @@ Result<OtaEvent> UpdatePipeline::CleanUp() {
       record_.installed = record_.target;
       if (record_.poison_version == record_.target->version) record_.poison_failures = 0;
       record_.last_outcome = Outcome::kCommitted;
+      // A note for the server, kept until a heartbeat carried it (NoteReported).
       record_.last_error.clear();
+      if (record_.download.full_only && !record_.download.fallback_reason.empty()) {
+        SetError("committed via full-download fallback: " + record_.download.fallback_reason);
+      }
       Log("committed " + record_.target->version);
       break;
     case OtaState::kRolledBack:
       record_.installed = record_.previous;
       record_.last_outcome = Outcome::kRolledBack;
-      CountFailure();
+      if (!record_.local_fault) CountFailure();
       break;
     case OtaState::kFailed:
       record_.last_outcome = Outcome::kFailed;
-      CountFailure();
+      if (!record_.local_fault) CountFailure();
       break;
     default:  // kAborted: superseded, not a failure of that version
       break;
   }
+  if (record_.local_fault) Log("local failure: not counted against " + record_.target->version);
   record_.target.reset();
   record_.previous.reset();
   record_.download = DownloadProgress{};
+  record_.local_fault = false;
+  record_.local_failures = 0;
+  record_.health_attempts = 0;
   return OtaEvent::kCleanedUp;
 }
 

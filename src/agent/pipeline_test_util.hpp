@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -64,7 +66,16 @@ class PipelineTest : public ::testing::Test {
     o.model_dir = model_dir;
     o.state_dir = state_dir;
     o.sync_every_bytes = 4096;
-    o.should_stop = [this] { return stop_in && pipeline && pipeline->record().state == *stop_in; };
+    o.should_stop = [this] {
+      if (stop_now && stop_now()) return true;
+      return stop_in && pipeline && pipeline->record().state == *stop_in;
+    };
+    o.on_progress = [this](const UpdateRecord& r) {
+      if (on_progress) on_progress(r);
+    };
+    o.recheck_assignment = [this](const UpdateRecord& r) {
+      if (recheck) recheck(r);
+    };
     return o;
   }
   // Opens (or re-opens, as after a restart) the pipeline of model "m".
@@ -101,6 +112,12 @@ class PipelineTest : public ::testing::Test {
     auto s = ReadFileToString(model_dir + "/m");
     return s.ok() ? *s : std::string("<absent>");
   }
+  // Puts `m` at the active path behind the agent's back (factory install, lost state file).
+  void PlaceActive(const TestModel& m) {
+    ASSERT_TRUE(posix.CreateDirs(model_dir).ok());
+    ASSERT_TRUE(AtomicWriteFile(model_dir + "/m", m.bytes).ok());
+  }
+  bool Took(OtaState s, OtaEvent e) const { return taken.count({s, e}) > 0; }
   void InstallV1() {
     Publish(v1);
     OpenPipeline();
@@ -119,6 +136,9 @@ class PipelineTest : public ::testing::Test {
   ::oxide::testing::FakeHealthChecker health;
   std::unique_ptr<UpdatePipeline> pipeline;
   std::optional<OtaState> stop_in;
+  std::function<bool()> stop_now;  // PipelineOptions hooks
+  std::function<void(const UpdateRecord&)> on_progress;
+  std::function<void(const UpdateRecord&)> recheck;
   std::set<std::pair<OtaState, OtaEvent>> taken;
   std::vector<OtaState> states;
   TestModel v1 = MakeModel("v1", 1);

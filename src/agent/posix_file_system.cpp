@@ -73,6 +73,13 @@ Result<uint64_t> PosixFileSystem::FileSize(const std::string& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Status PosixFileSystem::Truncate(const std::string& path, uint64_t size) {
+  if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
+    return FromErrno("truncate " + path, errno);
+  }
+  return Status::Ok();
+}
+
 Status PosixFileSystem::Rename(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
     return FromErrno("rename " + from + " to " + to, errno);

@@ -11,6 +11,7 @@ class PosixFileSystem final : public FileSystem {
                                                       bool truncate) override;
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override;
   Result<uint64_t> FileSize(const std::string& path) override;
+  Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status Link(const std::string& from, const std::string& to) override;
   Status Remove(const std::string& path) override;

@@ -1,6 +1,8 @@
 #include "agent/update_pipeline.hpp"
 
+#include "agent/model_check.hpp"
 #include "base/file_util.hpp"
+#include "base/sha256.hpp"
 
 namespace oxide::agent {
 
@@ -86,6 +88,71 @@ void UpdatePipeline::CountFailure() {
 
 bool UpdatePipeline::Exists(const std::string& path) { return deps_.fs.FileSize(path).ok(); }
 
+bool UpdatePipeline::BeforeActivation() const {
+  switch (record_.state) {
+    case OtaState::kDownloading:
+    case OtaState::kDownloaded:
+    case OtaState::kStaged:
+    case OtaState::kVerified:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void UpdatePipeline::Supersede(const std::string& why) {
+  if (!BeforeActivation() || superseded_) return;
+  Log(why + "; abandoning " + record_.target->version);
+  superseded_ = true;
+}
+
+Status UpdatePipeline::NoteReported(const std::string& error_text) {
+  if (record_.state != OtaState::kIdle || record_.last_outcome != Outcome::kCommitted ||
+      error_text.empty() || record_.last_error != error_text) {
+    return Status::Ok();
+  }
+  Log("reported to the control plane: " + error_text);
+  record_.last_error.clear();
+  return Persist();
+}
+
+// What the active file is: the installed model when the record knows it, else an unknown file
+// adopted by its hash (factory-installed, or the state file was lost); nullopt when absent.
+Result<std::optional<ModelRef>> UpdatePipeline::ActiveModel() {
+  auto size = deps_.fs.FileSize(paths_.active);
+  if (!size.ok()) {
+    if (size.status().code() == ErrorCode::kNotFound) return std::optional<ModelRef>();
+    return size.status();
+  }
+  if (record_.installed) return record_.installed;
+  auto digest = HashFile(paths_.active, options_.should_stop);
+  if (!digest.ok()) return std::move(digest).status().WithContext("hashing the active model");
+  return std::optional<ModelRef>(ModelRef{"", ToHex(*digest), *size, ""});
+}
+
+// A handler could not finish for a local reason (disk full, I/O error, ...). The error is
+// reported (heartbeat) and the handler runs again later; after max_local_failures in a row an
+// update that has not touched the active model is given up without counting against the version.
+Result<OtaEvent> UpdatePipeline::OnHandlerError(Status st) {
+  if (st.code() == ErrorCode::kCancelled && superseded_ && BeforeActivation()) {
+    superseded_ = false;
+    return OtaEvent::kSuperseded;
+  }
+  if (st.code() == ErrorCode::kCancelled || st.code() == ErrorCode::kUnavailable) return st;
+  ++record_.local_failures;
+  SetError(std::string(ToString(record_.state)) + ": " + st.ToString());
+  if (record_.local_failures >= options_.max_local_failures && BeforeActivation()) {
+    record_.local_fault = true;
+    SetError("giving up " + record_.target->version + " after " +
+             std::to_string(record_.local_failures) + " local errors: " + st.ToString());
+    return OtaEvent::kLocalFault;
+  }
+  // Best effort: the error is reported from memory either way, and the disk may be the problem.
+  Status saved = Persist();
+  static_cast<void>(saved);
+  return st;
+}
+
 Status UpdatePipeline::Persist() {
   return WriteFileAtomically(deps_.fs, paths_.record, EncodeUpdateRecord(record_));
 }
@@ -94,6 +161,7 @@ Status UpdatePipeline::Apply(OtaEvent event) {
   OXIDE_ASSIGN_OR_RETURN(OtaState next, NextState(record_.state, event));
   Transition t{record_.state, event, next};
   record_.state = next;
+  if (event != OtaEvent::kLocalFault) record_.local_failures = 0;  // progress
   if (Status st = Persist(); !st.ok()) {
     record_.state = t.from;  // memory follows the disk
     return st;
@@ -105,7 +173,10 @@ Status UpdatePipeline::Apply(OtaEvent event) {
 Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
   if (record_.state != OtaState::kIdle) {
     const ModelRef& t = *record_.target;
-    if (t.version == a.version && t.sha256 == a.sha256) return AssignmentDecision::kContinuing;
+    if (t.version == a.version && t.sha256 == a.sha256) {
+      superseded_ = false;  // assigned again: the latest word of the server wins
+      return AssignmentDecision::kContinuing;
+    }
     switch (record_.state) {
       case OtaState::kDownloading:
       case OtaState::kDownloaded:
@@ -133,6 +204,19 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
     }
     return AssignmentDecision::kRefused;
   }
+  // Rollback and patching need to know what the active file is; an unknown one is adopted.
+  auto active = ActiveModel();
+  if (!active.ok()) {
+    SetError("cannot read the active model: " + active.status().ToString());
+    return active.status();
+  }
+  if (*active && (*active)->version.empty() && (*active)->sha256 == a.sha256) {
+    Log("the active file already is " + a.version + "; adopting it as installed");
+    record_.installed = a;
+    record_.last_error.clear();
+    OXIDE_RETURN_IF_ERROR(Persist());
+    return AssignmentDecision::kUpToDate;
+  }
   // Preflight: room for staging + backup, before anything is touched.
   auto active_size = deps_.fs.FileSize(paths_.active);
   uint64_t need = a.size_bytes + (active_size.ok() ? *active_size : 0);
@@ -147,13 +231,22 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
   }
   UpdateRecord before = record_;
   record_.target = a;
-  // Rollback and patching need the active file to be what the record says it is.
-  record_.previous = active_size.ok() ? record_.installed : std::nullopt;
+  record_.previous = *active;
   record_.download = DownloadProgress{};
   record_.last_error.clear();
-  Log("assigned " + a.version +
-      (record_.previous ? " (installed " + record_.previous->version + ")"
-                        : " (nothing installed)"));
+  record_.local_fault = false;
+  record_.local_failures = 0;
+  record_.health_attempts = 0;
+  if (record_.poison_version != a.version) {  // another version: its count starts afresh
+    record_.poison_version.clear();
+    record_.poison_failures = 0;
+  }
+  superseded_ = false;
+  std::string had = !record_.previous ? " (nothing installed)"
+                    : record_.previous->version.empty()
+                        ? " (unknown model " + record_.previous->sha256.substr(0, 12) + " active)"
+                        : " (installed " + record_.previous->version + ")";
+  Log("assigned " + a.version + had);
   if (Status st = Apply(OtaEvent::kAssigned); !st.ok()) {
     record_ = std::move(before);
     return st;
@@ -191,8 +284,20 @@ Result<OtaEvent> UpdatePipeline::RunHandler() {
 Status UpdatePipeline::Run() {
   while (record_.state != OtaState::kIdle) {
     if (options_.should_stop && options_.should_stop()) return Cancelled("agent stopping");
+    if (superseded_) {
+      superseded_ = false;
+      if (BeforeActivation()) {
+        OXIDE_RETURN_IF_ERROR(Apply(OtaEvent::kSuperseded));
+        continue;
+      }
+    }
+    if (record_.state == OtaState::kVerified && options_.recheck_assignment) {
+      options_.recheck_assignment(record_);  // last chance to abandon before the switch
+      if (superseded_) continue;
+    }
     UpdateRecord before = record_;
     auto event = RunHandler();
+    if (!event.ok()) event = OnHandlerError(event.status());
     if (!event.ok()) return event.status();
     Status st = Apply(*event);
     if (!st.ok()) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,10 +29,17 @@ struct PipelineOptions {
   std::string model_dir;                 // the active file is <model_dir>/<model_id>
   std::string state_dir;                 // per-model files live in <state_dir>/<model_id>/
   uint32_t max_attempts = 3;             // poison pill: failures before a version is refused
+  uint32_t max_local_failures = 5;       // local errors in a row before the update is given up
+  uint32_t max_health_attempts = 3;      // health checks started (crashes too) before unhealthy
   uint64_t sync_every_bytes = 4u << 20;  // fsync the partial download this often
   std::function<bool()> should_stop;     // may be empty
-  std::function<void(const UpdateRecord&)> on_progress;  // during downloads; may be empty
-  std::function<void(const std::string&)> log;           // human-readable lines; may be empty
+  // During downloads; may be empty. May call UpdatePipeline::Supersede() (e.g. after a progress
+  // heartbeat whose reply no longer assigns the target).
+  std::function<void(const UpdateRecord&)> on_progress;
+  // Called once per attempt before the active model is touched (leaving `verified`), so the
+  // caller can re-check the assignment with the server and call Supersede(); may be empty.
+  std::function<void(const UpdateRecord&)> recheck_assignment;
+  std::function<void(const std::string&)> log;  // human-readable lines; may be empty
 };
 
 // Files of one model. `active` is what the user's application reads; it is only ever replaced
@@ -80,6 +88,15 @@ class UpdatePipeline {
   // not finish (e.g. kIo); the persisted state then still describes the truth.
   Status Run();
 
+  // The server no longer assigns the target (withdrawn or replaced). Before activation the
+  // update is abandoned at the next step (a download in progress stops at its next chunk) with
+  // the kSuperseded event; once the model is activated the update finishes normally.
+  void Supersede(const std::string& why);
+
+  // A heartbeat carrying `error_text` reached the server. A post-commit note (e.g. "committed
+  // via full-download fallback: ...") that was carried is cleared. Errors: kIo (record not saved).
+  Status NoteReported(const std::string& error_text);
+
   // Called with every transition taken (tests check table coverage with it).
   void set_transition_observer(std::function<void(const Transition&)> f) {
     observer_ = std::move(f);
@@ -94,6 +111,12 @@ class UpdatePipeline {
   void SetError(std::string message);
   void CountFailure();
   bool Exists(const std::string& path);
+  bool BeforeActivation() const;
+  Result<OtaEvent> OnHandlerError(Status st);
+  Result<std::optional<ModelRef>> ActiveModel();
+  Status ApplyPatch();
+  Result<OtaEvent> RestartDownload(bool full_only, OtaEvent event);
+  void ResetDownloadProgress();
 
   // Handlers, one per state (pipeline_download.cpp, pipeline_install.cpp).
   Result<OtaEvent> Download();
@@ -110,6 +133,7 @@ class UpdatePipeline {
   ModelPaths paths_;
   UpdateRecord record_;
   std::function<void(const Transition&)> observer_;
+  bool superseded_ = false;  // see Supersede(); not persisted: the server is asked again
   friend class PayloadSink;
 };
 

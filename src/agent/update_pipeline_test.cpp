@@ -62,6 +62,15 @@ void CorruptPatchFallsBackToFullDownload(PipelineTest& t) {
   EXPECT_EQ(t.Active(), t.v2.bytes);
   EXPECT_TRUE(Took(t, S::kDownloaded, E::kPatchRejected));
   for (const auto& [k, v] : t.dl.requests().back().headers) EXPECT_NE(k, "X-Oxide-Base-SHA256");
+  // The fallback is reported after the commit, until a heartbeat carried it.
+  std::string note = t.pipeline->record().last_error;
+  EXPECT_EQ(note.rfind("committed via full-download fallback: ", 0), 0u) << note;
+  EXPECT_OK(t.pipeline->NoteReported("something else"));
+  EXPECT_EQ(t.pipeline->record().last_error, note);
+  EXPECT_OK(t.pipeline->NoteReported(note));
+  EXPECT_EQ(t.pipeline->record().last_error, "");
+  t.OpenPipeline();
+  EXPECT_EQ(t.pipeline->record().last_error, "");  // durably
 }
 
 void CorruptFullFileFails(PipelineTest& t) {
@@ -121,6 +130,7 @@ void BackupFailureLeavesOldModel(PipelineTest& t) {
   EXPECT_OK(t.Assign(t.v2));
   EXPECT_TRUE(Took(t, S::kVerified, E::kBackupFailed));
   EXPECT_EQ(t.Active(), t.v1.bytes);
+  EXPECT_EQ(t.pipeline->record().poison_failures, 0u);  // the disk's fault, not v2's
 }
 
 void SwitchFailureRollsBack(PipelineTest& t) {
@@ -131,6 +141,7 @@ void SwitchFailureRollsBack(PipelineTest& t) {
   EXPECT_TRUE(Took(t, S::kBackedUp, E::kSwitchFailed));
   EXPECT_TRUE(Took(t, S::kRollingBack, E::kRestored));
   EXPECT_EQ(t.Active(), t.v1.bytes);
+  EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
 }
 
 void NewAssignmentSupersedes(PipelineTest& t, S where) {
@@ -172,6 +183,206 @@ void NoRoomIsReportedWithoutTouchingTheModel(PipelineTest& t) {
   EXPECT_EQ(t.Active(), t.v1.bytes);
 }
 
+// Defect 1: a model the record does not know (factory-installed, or state.json lost) is adopted
+// as `previous` by its hash, used as the patch base, and restored when the update fails.
+void UnknownActiveModelSurvives(PipelineTest& t, bool lose_state_file, bool healthy) {
+  if (lose_state_file) {
+    t.InstallV1();
+    ASSERT_TRUE(AtomicWriteFile(t.state_dir + "/m/state.json", "{garbage").ok());
+  } else {
+    t.PlaceActive(t.v1);
+  }
+  t.OpenPipeline();
+  EXPECT_FALSE(t.pipeline->record().installed.has_value());
+  t.Publish(t.v2);
+  t.PublishPatch(t.v1, t.v2);
+  t.health.healthy = healthy;
+  uint64_t before = t.dl.bytes_served();
+  EXPECT_OK(t.Assign(t.v2));
+  EXPECT_EQ(t.Active(), healthy ? t.v2.bytes : t.v1.bytes);
+  // The adopted file was the patch base.
+  EXPECT_LT(t.dl.bytes_served() - before, t.v2.bytes.size() / 2);
+  const UpdateRecord& r = t.pipeline->record();
+  if (!healthy) {
+    ASSERT_TRUE(r.installed.has_value());
+    EXPECT_EQ(r.installed->sha256, t.v1.ref.sha256);
+    EXPECT_EQ(r.installed->version, "");
+  }
+}
+
+void UnknownActiveModelSurvivesFailureBeforeActivation(PipelineTest& t) {
+  t.PlaceActive(t.v1);
+  t.OpenPipeline();
+  std::string bad = t.v3.bytes;
+  bad[9] ^= 1;
+  t.dl.SetFull(t.Url("v3"), bad, t.v3.ref.sha256);
+  EXPECT_OK(t.Assign(t.v3));
+  EXPECT_EQ(t.Active(), t.v1.bytes);
+}
+
+void UnknownActiveModelAlreadyAssignedIsAdopted(PipelineTest& t) {
+  t.PlaceActive(t.v1);
+  t.OpenPipeline();
+  auto d = t.pipeline->OnAssignment(t.v1.ref);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, AssignmentDecision::kUpToDate);
+  EXPECT_EQ(t.pipeline->record().installed->version, "v1");
+  EXPECT_TRUE(t.dl.requests().empty());
+}
+
+// Defect 2: the server withdraws or replaces the assignment.
+void WithdrawnDuringDownloadStopsIt(PipelineTest& t) {
+  t.InstallV1();
+  t.Publish(t.v3);
+  t.on_progress = [&t](const UpdateRecord& r) {
+    if (r.download.bytes_done >= 10000) t.pipeline->Supersede("assignment withdrawn");
+  };
+  uint64_t before = t.dl.bytes_served();
+  EXPECT_OK(t.Assign(t.v3));
+  EXPECT_TRUE(Took(t, S::kDownloading, E::kSuperseded));
+  EXPECT_LT(t.dl.bytes_served() - before, t.v3.bytes.size() / 2);  // stopped at the next chunk
+  EXPECT_EQ(t.Active(), t.v1.bytes);
+  EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
+  EXPECT_FALSE(t.pipeline->record().target.has_value());
+}
+
+void WithdrawnAtTheRecheckBeforeSwitch(PipelineTest& t) {
+  t.InstallV1();
+  t.Publish(t.v2);
+  int rechecks = 0;
+  t.recheck = [&](const UpdateRecord& r) {
+    ++rechecks;
+    EXPECT_EQ(r.state, S::kVerified);
+    t.pipeline->Supersede("assignment changed to v9");
+  };
+  EXPECT_OK(t.Assign(t.v2));
+  EXPECT_EQ(rechecks, 1);
+  EXPECT_TRUE(Took(t, S::kVerified, E::kSuperseded));
+  EXPECT_EQ(t.Active(), t.v1.bytes);
+}
+
+void WithdrawnAfterActivationStillCommits(PipelineTest& t) {
+  t.InstallV1();
+  t.Publish(t.v2);
+  t.stop_in = S::kActivated;
+  EXPECT_STATUS(t.Assign(t.v2), ErrorCode::kCancelled);
+  t.stop_in.reset();
+  t.pipeline->Supersede("assignment withdrawn");
+  EXPECT_OK(t.pipeline->Run());
+  EXPECT_EQ(t.Active(), t.v2.bytes);
+  EXPECT_EQ(t.pipeline->record().last_outcome, Outcome::kCommitted);
+}
+
+// Defect 4: the payload vanished in `downloaded` (e.g. a crash): download again, never fail.
+void LostPayloadIsDownloadedAgain(PipelineTest& t) {
+  t.Publish(t.v3);
+  t.OpenPipeline();
+  t.stop_in = S::kDownloaded;
+  EXPECT_STATUS(t.Assign(t.v3), ErrorCode::kCancelled);
+  t.stop_in.reset();
+  ASSERT_OK(t.posix.Remove(t.pipeline->paths().partial));
+  EXPECT_OK(t.pipeline->Run());
+  EXPECT_TRUE(Took(t, S::kDownloaded, E::kPayloadLost));
+  EXPECT_EQ(t.Active(), t.v3.bytes);
+  EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
+}
+
+// Defect 5: the poison count belongs to one version; accepting another clears it.
+void PoisonCountRestartsForAnotherVersion(PipelineTest& t) {
+  t.InstallV1();
+  t.Publish(t.v2);
+  t.Publish(t.v3);
+  t.health.healthy = false;
+  EXPECT_OK(t.Assign(t.v2));
+  EXPECT_OK(t.Assign(t.v2));
+  EXPECT_EQ(t.pipeline->record().poison_failures, 2u);
+  t.health.healthy = true;
+  auto d = t.pipeline->OnAssignment(t.v3.ref);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
+  EXPECT_EQ(t.pipeline->record().poison_version, "");
+  t.OpenPipeline();  // cleared in the persisted transition
+  EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
+}
+
+void HealthCheckThatCannotRunIsNotCounted(PipelineTest& t) {
+  t.InstallV1();
+  t.Publish(t.v2);
+  t.health.local_fault = true;
+  EXPECT_OK(t.Assign(t.v2));
+  EXPECT_EQ(t.Active(), t.v1.bytes);
+  EXPECT_EQ(t.pipeline->record().last_outcome, Outcome::kRolledBack);
+  EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
+}
+
+// Defect 6: each health check is counted before it starts; a device that dies during it (the
+// fake returns an error, then the test restarts the agent) rolls back after the limit.
+void CrashesDuringHealthCheckRollBack(PipelineTest& t) {
+  t.InstallV1();
+  t.Publish(t.v2);
+  t.health.fail_with = Internal("the device went down");
+  size_t checks_before = t.health.requests.size();
+  EXPECT_STATUS(t.Assign(t.v2), ErrorCode::kInternal);
+  for (int restart = 0; restart < 2; ++restart) {
+    t.pipeline.reset();
+    t.fs.Crash();
+    t.OpenPipeline();
+    EXPECT_EQ(t.pipeline->record().state, S::kActivated);
+    EXPECT_STATUS(t.pipeline->Run(), ErrorCode::kInternal);
+  }
+  t.pipeline.reset();
+  t.fs.Crash();
+  t.OpenPipeline();
+  EXPECT_OK(t.pipeline->Run());
+  EXPECT_EQ(t.health.requests.size() - checks_before, 3u);
+  EXPECT_EQ(t.Active(), t.v1.bytes);
+  EXPECT_EQ(t.pipeline->record().poison_failures, 1u);
+  EXPECT_NE(t.pipeline->record().last_error.find("did not finish"), std::string::npos);
+}
+
+// Defect 8: a local error is reported at once and retried; after max_local_failures the update
+// is given up without counting against the version.
+void LocalErrorsGiveUp(PipelineTest& t, S where, const std::function<void(PipelineTest&)>& fault) {
+  t.InstallV1();
+  t.Publish(t.v3);
+  t.stop_in = where;
+  if (where != S::kDownloading) {
+    EXPECT_STATUS(t.Assign(t.v3), ErrorCode::kCancelled);
+  } else {
+    ASSERT_TRUE(t.pipeline->OnAssignment(t.v3.ref).ok());
+  }
+  t.stop_in.reset();
+  fault(t);
+  Status st = t.pipeline->Run();
+  EXPECT_TRUE(st.code() == ErrorCode::kIo || st.code() == ErrorCode::kNotFound) << st.ToString();
+  EXPECT_EQ(t.pipeline->record().state, where);
+  EXPECT_NE(t.pipeline->record().last_error, "");  // the next heartbeat shows it
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(t.pipeline->Run().ok());
+  EXPECT_OK(t.pipeline->Run());
+  EXPECT_TRUE(Took(t, where, E::kLocalFault));
+  const UpdateRecord& r = t.pipeline->record();
+  EXPECT_EQ(r.last_outcome, Outcome::kFailed);
+  EXPECT_EQ(r.poison_failures, 0u);
+  EXPECT_NE(r.last_error.find("local errors"), std::string::npos) << r.last_error;
+  EXPECT_EQ(t.Active(), t.v1.bytes);
+  t.fs.InjectError("", "");
+}
+
+// Defect 11: a 206 for another resource (a cache ignoring If-Range) is never appended.
+void ResumeOfAChangedResourceRestarts(PipelineTest& t) {
+  t.InstallV1();
+  t.PublishPatch(t.v1, t.v3);
+  t.Publish(t.v3);
+  t.dl.FailAfterBytes(10000);
+  EXPECT_STATUS(t.Assign(t.v3), ErrorCode::kUnavailable);
+  EXPECT_TRUE(t.pipeline->record().download.via_patch);
+  t.dl.ClearPatches(t.Url("v3"));
+  t.dl.set_ignore_if_range(true);
+  EXPECT_OK(t.RunToIdle());
+  EXPECT_EQ(t.Active(), t.v3.bytes);
+  EXPECT_FALSE(Took(t, S::kDownloaded, E::kPatchRejected));  // no mixed patch+full file
+}
+
 struct Scenario {
   const char* name;
   std::function<void(PipelineTest&)> run;
@@ -198,6 +409,44 @@ const std::vector<Scenario>& Scenarios() {
       {"SupersededWhenVerified", [](PipelineTest& t) { NewAssignmentSupersedes(t, S::kVerified); }},
       {"PoisonedVersionIsRefused", PoisonedVersionIsRefused},
       {"NoRoomIsReportedWithoutTouchingTheModel", NoRoomIsReportedWithoutTouchingTheModel},
+      {"FactoryModelIsRestoredAfterUnhealthyUpdate",
+       [](PipelineTest& t) { UnknownActiveModelSurvives(t, false, false); }},
+      {"FactoryModelIsPatchBase",
+       [](PipelineTest& t) { UnknownActiveModelSurvives(t, false, true); }},
+      {"ModelBehindBrokenStateFileIsRestored",
+       [](PipelineTest& t) { UnknownActiveModelSurvives(t, true, false); }},
+      {"UnknownActiveModelSurvivesFailureBeforeActivation",
+       UnknownActiveModelSurvivesFailureBeforeActivation},
+      {"UnknownActiveModelAlreadyAssignedIsAdopted", UnknownActiveModelAlreadyAssignedIsAdopted},
+      {"WithdrawnDuringDownloadStopsIt", WithdrawnDuringDownloadStopsIt},
+      {"WithdrawnAtTheRecheckBeforeSwitch", WithdrawnAtTheRecheckBeforeSwitch},
+      {"WithdrawnAfterActivationStillCommits", WithdrawnAfterActivationStillCommits},
+      {"LostPayloadIsDownloadedAgain", LostPayloadIsDownloadedAgain},
+      {"PoisonCountRestartsForAnotherVersion", PoisonCountRestartsForAnotherVersion},
+      {"HealthCheckThatCannotRunIsNotCounted", HealthCheckThatCannotRunIsNotCounted},
+      {"CrashesDuringHealthCheckRollBack", CrashesDuringHealthCheckRollBack},
+      {"DiskErrorsWhileDownloadingGiveUp",
+       [](PipelineTest& t) {
+         LocalErrorsGiveUp(t, S::kDownloading,
+                           [](PipelineTest& f) { f.fs.InjectError("append", "partial"); });
+       }},
+      {"DiskErrorsWhileStagingGiveUp",
+       [](PipelineTest& t) {
+         LocalErrorsGiveUp(t, S::kDownloaded,
+                           [](PipelineTest& f) { f.fs.InjectError("rename", "partial"); });
+       }},
+      {"MissingStagingWhenVerifyingGivesUp",
+       [](PipelineTest& t) {
+         LocalErrorsGiveUp(t, S::kStaged, [](PipelineTest& f) {
+           ASSERT_OK(f.posix.Remove(f.pipeline->paths().staging));
+         });
+       }},
+      {"DiskErrorsBeforeBackupGiveUp",
+       [](PipelineTest& t) {
+         LocalErrorsGiveUp(t, S::kVerified,
+                           [](PipelineTest& f) { f.fs.InjectError("remove", "backup"); });
+       }},
+      {"ResumeOfAChangedResourceRestarts", ResumeOfAChangedResourceRestarts},
   };
   return kScenarios;
 }
@@ -222,6 +471,47 @@ TEST(PipelineScenarios, TogetherTakeEveryTableRow) {
   }
   EXPECT_EQ(taken.size(), TransitionTable().size());
 }
+
+// Defect 9: a stop request is honoured inside long steps (hashing, patching, verifying), which
+// stop cleanly: the step simply runs again after the restart, and nothing counts as failed.
+struct StopCase {
+  const char* name;
+  bool via_patch;
+  S where;
+};
+
+class StopInsideLongSteps : public PipelineTest, public ::testing::WithParamInterface<StopCase> {};
+
+TEST_P(StopInsideLongSteps, StopsWithinABlockAndResumes) {
+  const StopCase& c = GetParam();
+  if (c.via_patch) {
+    InstallV1();
+    PublishPatch(v1, v2);
+  } else {
+    OpenPipeline();
+  }
+  Publish(v2);
+  stop_in = c.where;
+  EXPECT_STATUS(Assign(v2), ErrorCode::kCancelled);
+  stop_in.reset();
+  int asked = 0;  // 1: Run()'s own check between states; 2: inside the step
+  stop_now = [&] { return pipeline->record().state == c.where && ++asked >= 2; };
+  EXPECT_STATUS(pipeline->Run(), ErrorCode::kCancelled);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(pipeline->record().state, c.where);
+  EXPECT_EQ(pipeline->record().local_failures, 0u);
+  stop_now = nullptr;
+  EXPECT_OK(pipeline->Run());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_FALSE(Took(S::kDownloaded, E::kPatchRejected));
+  EXPECT_EQ(pipeline->record().poison_failures, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, StopInsideLongSteps,
+                         ::testing::Values(StopCase{"Patching", true, S::kDownloaded},
+                                           StopCase{"HashingTheDownload", false, S::kDownloaded},
+                                           StopCase{"Verifying", false, S::kStaged}),
+                         [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace
 }  // namespace oxide::agent

@@ -65,8 +65,13 @@ std::string EncodeUpdateRecord(const UpdateRecord& r) {
         {"etag", r.download.etag},
         {"payload_sha256", r.download.payload_sha256},
         {"bytes_done", r.download.bytes_done},
-        {"bytes_total", r.download.bytes_total}}},
+        {"bytes_total", r.download.bytes_total},
+        {"bytes_synced", r.download.bytes_synced},
+        {"fallback_reason", r.download.fallback_reason}}},
       {"poison", {{"version", r.poison_version}, {"failures", r.poison_failures}}},
+      {"local_fault", r.local_fault},
+      {"local_failures", r.local_failures},
+      {"health_attempts", r.health_attempts},
       {"last_outcome", std::string(ToString(r.last_outcome))},
       {"last_version", r.last_version},
       {"last_error", r.last_error},
@@ -97,8 +102,14 @@ Result<UpdateRecord> DecodeUpdateRecord(std::string_view text) {
     r.download.payload_sha256 = d.at("payload_sha256").get<std::string>();
     r.download.bytes_done = d.at("bytes_done").get<uint64_t>();
     r.download.bytes_total = d.at("bytes_total").get<uint64_t>();
+    // Added later within format_version 1: optional, with defaults.
+    r.download.bytes_synced = d.value("bytes_synced", uint64_t{0});
+    r.download.fallback_reason = d.value("fallback_reason", std::string());
     r.poison_version = j.at("poison").at("version").get<std::string>();
     r.poison_failures = j.at("poison").at("failures").get<uint32_t>();
+    r.local_fault = j.value("local_fault", false);
+    r.local_failures = j.value("local_failures", uint32_t{0});
+    r.health_attempts = j.value("health_attempts", uint32_t{0});
     auto outcome = ParseOutcome(j.at("last_outcome").get<std::string>());
     if (!outcome.ok()) return Corrupt(outcome.status().message());
     r.last_outcome = *outcome;

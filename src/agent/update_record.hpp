@@ -26,6 +26,10 @@ struct DownloadProgress {
   std::string payload_sha256;  // expected SHA-256 of a full-file payload (server header)
   uint64_t bytes_done = 0;     // payload bytes received (durable ones: the partial file's size)
   uint64_t bytes_total = 0;    // payload size, 0 when unknown
+  // Prefix of `partial` known durable (fsynced, then persisted). A resume truncates `partial` to
+  // it: bytes past it may be garbage or another payload's after a power loss.
+  uint64_t bytes_synced = 0;
+  std::string fallback_reason;  // why the patch was given up for a full download (reported)
 };
 
 // How the last update ended; reported in heartbeats.
@@ -47,9 +51,15 @@ struct UpdateRecord {
   // Poison pill: failed attempts of `poison_version` (download, verify, health all count).
   std::string poison_version;
   uint32_t poison_failures = 0;
+  // The update in hand failed for a local reason (disk, I/O, spawn): not counted as poison.
+  bool local_fault = false;
+  uint32_t local_failures = 0;   // handler errors in a row without progress (kIo, disk full, ...)
+  uint32_t health_attempts = 0;  // health checks started for the target (a crash counts too)
   Outcome last_outcome = Outcome::kNone;
   std::string last_version;  // the version last_outcome / last_error are about
-  std::string last_error;    // bounded
+  // Bounded. After a commit it holds a note for the server (e.g. the full-download fallback)
+  // until a heartbeat has carried it.
+  std::string last_error;
 };
 
 std::string EncodeUpdateRecord(const UpdateRecord& r);

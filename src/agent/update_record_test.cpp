@@ -14,9 +14,12 @@ UpdateRecord SampleRecord() {
   r.installed = ModelRef{"v1", std::string(64, 'a'), 10, "c0"};
   r.target = ModelRef{"v2", std::string(64, 'b'), 20, "c1"};
   r.previous = r.installed;
-  r.download = {true, true, "\"etag\"", "", 5, 9};
+  r.download = {true, true, "\"etag\"", "", 5, 9, 4, "patch failed"};
   r.poison_version = "v2";
   r.poison_failures = 2;
+  r.local_fault = true;
+  r.local_failures = 3;
+  r.health_attempts = 1;
   r.last_outcome = Outcome::kRolledBack;
   r.last_version = "v0";
   r.last_error = "boom";
@@ -31,6 +34,22 @@ TEST(UpdateRecord, RoundTrips) {
   EXPECT_EQ(back->state, OtaState::kDownloading);
   EXPECT_EQ(back->target->version, "v2");
   EXPECT_EQ(back->download.etag, "\"etag\"");
+  EXPECT_EQ(back->download.bytes_synced, 4u);
+  EXPECT_EQ(back->health_attempts, 1u);
+}
+
+TEST(UpdateRecord, ReadsFilesWrittenBeforeTheOptionalFields) {
+  const char* old = R"({"format_version": 1, "model_id": "m", "state": "idle", "installed": null,
+    "target": null, "previous": null,
+    "download": {"full_only": false, "via_patch": false, "etag": "", "payload_sha256": "",
+                 "bytes_done": 0, "bytes_total": 0},
+    "poison": {"version": "", "failures": 0}, "last_outcome": "none", "last_version": "",
+    "last_error": ""})";
+  auto back = DecodeUpdateRecord(old);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->download.bytes_synced, 0u);
+  EXPECT_FALSE(back->local_fault);
+  EXPECT_EQ(back->health_attempts, 0u);
 }
 
 TEST(UpdateRecord, RejectsGarbage) {

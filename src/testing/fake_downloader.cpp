@@ -37,6 +37,10 @@ void FakeDownloader::SetPatch(const std::string& url, const std::string& base_sh
                                  target_sha256_hex.substr(0, 8) + "\""}};
 }
 
+void FakeDownloader::SetEtag(const std::string& url, const std::string& etag) {
+  entries_[url].full.head.headers["etag"] = etag;
+}
+
 void FakeDownloader::SetError(const std::string& url, int status, std::string body) {
   entries_[url].error_status = status;
   entries_[url].error_body = std::move(body);
@@ -54,16 +58,18 @@ Result<agent::DownloadResult> FakeDownloader::Get(const agent::DownloadRequest& 
     return result;
   }
   const Entry& e = it->second;
-  const Resource* res = &e.full;
+  const Resource* picked = &e.full;
   auto patch = e.patches.find(RequestHeader(request, "X-Oxide-Base-SHA256"));
-  if (patch != e.patches.end()) res = &patch->second;
+  if (patch != e.patches.end()) picked = &patch->second;
+  const Resource resource = *picked;  // a copy: on_chunk_ may change the entry mid-transfer
+  const Resource* res = &resource;
 
   result.head = res->head;
   uint64_t offset = 0;
   std::string range = RequestHeader(request, "Range");
   std::string if_range = RequestHeader(request, "If-Range");
   if (!ignore_range_ && range.starts_with("bytes=") &&
-      (if_range.empty() || if_range == res->head.Header("etag"))) {
+      (if_range.empty() || ignore_if_range_ || if_range == res->head.Header("etag"))) {
     offset = std::stoull(range.substr(6));
     if (offset >= res->body.size()) {
       result.head.status = 416;
@@ -91,6 +97,7 @@ Result<agent::DownloadResult> FakeDownloader::Get(const agent::DownloadRequest& 
     bytes_served_ += n;
     pos += n;
     if (request.on_progress) request.on_progress(pos - offset, res->body.size() - offset);
+    if (on_chunk_) on_chunk_(pos - offset);
     if (fail) {
       fail_after_ = -1;
       return Unavailable("connection reset (injected after " + std::to_string(pos) + " bytes)");

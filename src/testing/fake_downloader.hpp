@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,7 +13,10 @@ namespace oxide::testing {
 // An in-memory download server for the agent's pipeline: per URL a full file and optionally a
 // patch (served when the request's X-Oxide-Base-SHA256 matches), with strong ETags, Range and
 // If-Range like the real server. Faults: FailAfterBytes(n) breaks the next transfers after n
-// more body bytes (kUnavailable, once); ignore_range makes it answer 200 to ranged requests.
+// more body bytes (kUnavailable, once); ignore_range makes it answer 200 to ranged requests;
+// ignore_if_range makes it answer 206 even when If-Range names another ETag (a broken cache).
+// The resource may change between requests (SetFull again, SetEtag, ClearPatches) or, from
+// the on_chunk hook (called after each body chunk, with the bytes sent so far), mid-transfer.
 class FakeDownloader final : public agent::Downloader {
  public:
   void SetFull(const std::string& url, std::string body, const std::string& sha256_hex);
@@ -21,7 +25,13 @@ class FakeDownloader final : public agent::Downloader {
   void SetError(const std::string& url, int status, std::string body);
   void FailAfterBytes(uint64_t n) { fail_after_ = n; }
   void set_ignore_range(bool v) { ignore_range_ = v; }
+  void set_ignore_if_range(bool v) { ignore_if_range_ = v; }
   void set_chunk_size(size_t n) { chunk_ = n; }
+  void set_on_chunk(std::function<void(uint64_t sent)> f) { on_chunk_ = std::move(f); }
+  // Replaces the ETag of the full file at `url` (same bytes, "another version" of the resource).
+  void SetEtag(const std::string& url, const std::string& etag);
+  // Serves the full file at `url` from now on, whatever base the request names.
+  void ClearPatches(const std::string& url) { entries_[url].patches.clear(); }
 
   Result<agent::DownloadResult> Get(const agent::DownloadRequest& request,
                                     agent::DownloadSink& sink) override;
@@ -46,6 +56,8 @@ class FakeDownloader final : public agent::Downloader {
   uint64_t bytes_served_ = 0;
   int64_t fail_after_ = -1;
   bool ignore_range_ = false;
+  bool ignore_if_range_ = false;
+  std::function<void(uint64_t)> on_chunk_;
   size_t chunk_ = 1000;
 };
 

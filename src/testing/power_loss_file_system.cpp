@@ -130,6 +130,12 @@ Result<uint64_t> PowerLossFileSystem::FileSize(const std::string& path) {
   return base_.FileSize(path);
 }
 
+Status PowerLossFileSystem::Truncate(const std::string& path, uint64_t size) {
+  OXIDE_RETURN_IF_ERROR(BeforeMutation("truncate", path));
+  SnapshotData(path);  // the old contents stay durable until a Sync
+  return base_.Truncate(path, size);
+}
+
 Status PowerLossFileSystem::Rename(const std::string& from, const std::string& to) {
   OXIDE_RETURN_IF_ERROR(BeforeMutation("rename", from));
   SnapshotDir(Parent(from));
@@ -167,6 +173,8 @@ Result<std::vector<std::string>> PowerLossFileSystem::ListDir(const std::string&
 }
 
 void PowerLossFileSystem::Crash() {
+  // Entries as they are now: only the data of unsynced files is rolled back (below).
+  if (keep_unsynced_entries_) durable_dirs_.clear();
   // Any live path of every inode (graveyard included), to read clean contents from.
   std::map<ino_t, std::string> live;
   std::error_code ec;

@@ -20,6 +20,9 @@ namespace oxide::testing {
 //    out mid-way);
 //  - Crash(): puts the disk under `root` back to its durable state (unsynced data and entries
 //    are lost, removed-but-unsynced files come back) and clears the failure;
+//  - set_keep_unsynced_entries(true): Crash() keeps directory entries as they are (a file
+//    system that happened to write its metadata), while unsynced file data is still lost; a
+//    crash sweep should pass in both modes;
 //  - InjectError(op, path_part): that one kind of call fails with kIo whenever its (first) path
 //    contains `path_part`; not sticky.
 // Files written around it (e.g. by ApplyPatchFile) count as durable once the agent calls SyncDir.
@@ -29,12 +32,13 @@ class PowerLossFileSystem final : public agent::FileSystem {
   PowerLossFileSystem(agent::FileSystem& base, std::string root);
 
   void FailAfter(int64_t mutating_ops) { budget_ = mutating_ops; }
-  // op: "open", "append", "sync", "rename", "link", "remove", "syncdir".
+  // op: "open", "append", "sync", "truncate", "rename", "link", "remove", "syncdir".
   void InjectError(std::string op, std::string path_part) {
     inject_op_ = std::move(op);
     inject_path_ = std::move(path_part);
   }
   void Crash();
+  void set_keep_unsynced_entries(bool v) { keep_unsynced_entries_ = v; }
   bool failed() const { return failed_; }
   uint64_t mutating_ops() const { return ops_; }
 
@@ -42,6 +46,7 @@ class PowerLossFileSystem final : public agent::FileSystem {
                                                              bool truncate) override;
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override;
   Result<uint64_t> FileSize(const std::string& path) override;
+  Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status Link(const std::string& from, const std::string& to) override;
   Status Remove(const std::string& path) override;
@@ -67,6 +72,7 @@ class PowerLossFileSystem final : public agent::FileSystem {
   // Durable contents of inodes written since their last Sync.
   std::map<ino_t, std::string> durable_data_;
   int64_t budget_ = -1;
+  bool keep_unsynced_entries_ = false;
   bool failed_ = false;
   uint64_t ops_ = 0;
   std::string inject_op_;

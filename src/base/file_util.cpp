@@ -14,19 +14,6 @@ namespace oxide {
 namespace {
 std::atomic<uint64_t> g_tmp_counter{0};  // unique temp names within a process; not state
 
-Status WriteAll(int fd, const void* data, size_t n, const std::string& what) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("write " + what, errno);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::Ok();
-}
 }  // namespace
 
 Result<std::unique_ptr<ReadableFile>> ReadableFile::Open(const std::string& path) {
@@ -142,6 +129,20 @@ Result<std::string> ReadFileToString(const std::string& path, size_t max_size) {
   std::string out(static_cast<size_t>(f->size()), '\0');
   OXIDE_RETURN_IF_ERROR(f->ReadExactAt(0, out.data(), out.size()));
   return out;
+}
+
+Status WriteAll(int fd, const void* data, size_t n, const std::string& what) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write " + what, errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Status::Ok();
 }
 
 Status SyncParentDir(const std::string& path) {

@@ -16,20 +16,6 @@ namespace {
 
 std::atomic<uint64_t> g_temp_counter{0};  // unique temp names within the process; not state
 
-Status WriteAll(int fd, const void* data, size_t n, const std::string& what) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("write " + what, errno);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::Ok();
-}
-
 Status PublishTemp(const std::string& tmp, const std::string& final_path) {
   struct stat st {};
   if (::stat(final_path.c_str(), &st) == 0) {

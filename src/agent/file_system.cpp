@@ -3,7 +3,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 
 #include "base/file_util.hpp"
@@ -24,12 +23,7 @@ std::string ParentDir(const std::string& path) {
 }
 
 namespace {
-std::atomic<uint64_t> g_tmp_counter{0};  // unique temp names within the process; not state
-
-std::string TempNameFor(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid()) + "." +
-         std::to_string(g_tmp_counter.fetch_add(1));
-}
+std::string TempNameFor(const std::string& path) { return UniqueTempName(path + ".tmp"); }
 }  // namespace
 
 Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view contents) {

@@ -85,8 +85,7 @@ MappedFile::~MappedFile() {
 }
 
 Result<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(const std::string& path) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
-                    std::to_string(g_tmp_counter.fetch_add(1));
+  std::string tmp = UniqueTempName(path + ".tmp");
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("create " + tmp, errno);
   return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, tmp, fd));
@@ -129,6 +128,11 @@ Result<std::string> ReadFileToString(const std::string& path, size_t max_size) {
   std::string out(static_cast<size_t>(f->size()), '\0');
   OXIDE_RETURN_IF_ERROR(f->ReadExactAt(0, out.data(), out.size()));
   return out;
+}
+
+std::string UniqueTempName(const std::string& prefix) {
+  return prefix + "." + std::to_string(::getpid()) + "." +
+         std::to_string(g_tmp_counter.fetch_add(1));
 }
 
 Status WriteAll(int fd, const void* data, size_t n, const std::string& what) {

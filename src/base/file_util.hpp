@@ -81,6 +81,9 @@ class AtomicFileWriter {
 Status AtomicWriteFile(const std::string& path, std::string_view contents);
 // Reads a whole (small) file. Refuses files larger than max_size with kResourceExhausted.
 Result<std::string> ReadFileToString(const std::string& path, size_t max_size = 64u << 20);
+// A name no other writer in this process (or another live process) uses: `prefix` + ".<pid>.<n>".
+// Temp files for atomic writes are named with it.
+std::string UniqueTempName(const std::string& prefix);
 // Writes all n bytes to `fd`, retrying short writes and EINTR; `what` names the file in errors.
 Status WriteAll(int fd, const void* data, size_t n, const std::string& what);
 // fsyncs the directory holding `path`, so a rename or create in it is durable.

@@ -14,8 +14,6 @@
 namespace oxide::server {
 namespace {
 
-std::atomic<uint64_t> g_temp_counter{0};  // unique temp names within the process; not state
-
 Status PublishTemp(const std::string& tmp, const std::string& final_path) {
   struct stat st {};
   if (::stat(final_path.c_str(), &st) == 0) {
@@ -87,8 +85,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& root) {
 }
 
 std::string BlobStore::TempPath() const {
-  return root_ + "/.tmp/" + std::to_string(::getpid()) + "." +
-         std::to_string(g_temp_counter.fetch_add(1));
+  return UniqueTempName(root_ + "/.tmp/upload");
 }
 
 Result<std::unique_ptr<BlobWriter>> BlobStore::NewWriter() const {

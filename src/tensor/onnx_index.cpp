@@ -54,6 +54,9 @@ class OnnxWalker {
     return static_cast<uint64_t>(sub.data() - file_.data());
   }
   WireReader Reader(std::string_view msg) const { return WireReader(msg, OffsetOf(msg)); }
+  // The last length-delimited `field` of `msg` at top level (a name may follow the payloads it
+  // names on the wire, so it is found before walking them); empty when absent.
+  Status FindName(std::string_view msg, uint32_t field, std::string_view* name) const;
 
   Status WalkGraph(std::string_view msg, const std::string& path, int depth, bool is_main);
   Status WalkNode(std::string_view msg, const std::string& graph_path, size_t index, int depth);
@@ -71,6 +74,16 @@ class OnnxWalker {
   TensorIndex index_;
   std::vector<internal::NamedTensor> found_;
 };
+
+Status OnnxWalker::FindName(std::string_view msg, uint32_t field, std::string_view* name) const {
+  WireReader r = Reader(msg);
+  WireField f;
+  while (!r.done()) {
+    OXIDE_RETURN_IF_ERROR(r.Next(&f));
+    if (IsLen(f, field)) *name = f.payload;
+  }
+  return Status::Ok();
+}
 
 Status OnnxWalker::WalkModel() {
   bool has_ir_version = false;
@@ -137,15 +150,9 @@ Status OnnxWalker::WalkGraph(std::string_view msg, const std::string& path, int 
 
 Status OnnxWalker::WalkNode(std::string_view msg, const std::string& graph_path, size_t index,
                             int depth) {
-  // The name may follow the attributes on the wire, so find it first (top level only; the
-  // attribute payloads are skipped, keeping the walk linear).
   std::string_view name;
-  WireReader first = Reader(msg);
+  OXIDE_RETURN_IF_ERROR(FindName(msg, node_f::kName, &name));
   WireField f;
-  while (!first.done()) {
-    OXIDE_RETURN_IF_ERROR(first.Next(&f));
-    if (IsLen(f, node_f::kName)) name = f.payload;
-  }
   const std::string owner = internal::JoinName(
       graph_path, name.empty() ? "#" + std::to_string(index) : std::string(name));
   size_t attr_index = 0;
@@ -162,12 +169,8 @@ Status OnnxWalker::WalkNode(std::string_view msg, const std::string& graph_path,
 Status OnnxWalker::WalkAttribute(std::string_view msg, const std::string& owner, size_t index,
                                  int depth) {
   std::string_view name;
-  WireReader first = Reader(msg);
+  OXIDE_RETURN_IF_ERROR(FindName(msg, attr_f::kName, &name));
   WireField f;
-  while (!first.done()) {
-    OXIDE_RETURN_IF_ERROR(first.Next(&f));
-    if (IsLen(f, attr_f::kName)) name = f.payload;
-  }
   const std::string base =
       internal::JoinName(owner, name.empty() ? "#" + std::to_string(index) : std::string(name));
   size_t tensors = 0, graphs = 0, sparse = 0;
@@ -205,12 +208,8 @@ Status OnnxWalker::WalkAttribute(std::string_view msg, const std::string& owner,
 
 Status OnnxWalker::WalkFunction(std::string_view msg, size_t index) {
   std::string_view name;
-  WireReader first = Reader(msg);
+  OXIDE_RETURN_IF_ERROR(FindName(msg, function_f::kName, &name));
   WireField f;
-  while (!first.done()) {
-    OXIDE_RETURN_IF_ERROR(first.Next(&f));
-    if (IsLen(f, function_f::kName)) name = f.payload;
-  }
   const std::string path = internal::ShortenName(name.empty() ? "fn#" + std::to_string(index)
                                                               : "fn:" + std::string(name));
   const std::string defaults = internal::JoinName(path, "default");

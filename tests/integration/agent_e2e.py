@@ -24,6 +24,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import server_common  # noqa: E402  (same directory: the shared deadline wait)
+
 OXIDE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/oxide")
 MODEL_SIZE = int(float(os.environ.get("OXIDE_E2E_MODEL_MB", "20")) * (1 << 20))
 RECV_SPEED = MODEL_SIZE // 5  # bytes/s: a full download takes ~5 s, long enough to kill mid-way
@@ -36,14 +39,7 @@ def log(msg):
 
 
 def wait_for(what, pred, timeout=60.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
-        time.sleep(interval)  # polling interval of a deadline wait, not synchronisation
+    return server_common.wait_until(what, pred, timeout=timeout, interval=interval)
 
 
 def check(cond, msg):

@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_COMMON = -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 FUZZ_SECONDS ?= 10
 
-.PHONY: all bootstrap build build-asan build-fuzz test test-unit test-asan test-fuzz demo bench clean
+.PHONY: all bootstrap build build-asan build-fuzz test test-unit test-asan test-fuzz demo bench clean format
 
 all: build
 
@@ -36,6 +36,7 @@ build-fuzz: bootstrap $(FUZZ_DIR)/build.ninja
 
 # Release unit + integration tests, the sanitizer build of the unit tests, then each fuzzer.
 test: build build-asan build-fuzz
+	scripts/check_format
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -LE integration
 	scripts/run_fuzzers $(FUZZ_DIR) $(FUZZ_SECONDS)
@@ -49,6 +50,9 @@ demo: build
 bench: build
 	@scripts/bootstrap --bench
 	scripts/bench $(BUILD_DIR)/oxide
+
+format:
+	clang-format-14 -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

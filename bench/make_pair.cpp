@@ -20,7 +20,9 @@ struct Rng {  // splitmix64: fast, deterministic, good enough for synthetic weig
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  float Uniform() { return static_cast<float>(static_cast<double>(Next() >> 40) * (1.0 / 16777216.0)); }
+  float Uniform() {
+    return static_cast<float>(static_cast<double>(Next() >> 40) * (1.0 / 16777216.0));
+  }
   float Normal() {  // sum of 4 uniforms: cheap bell curve
     return (Uniform() + Uniform() + Uniform() + Uniform() - 2.0f) * 1.7320508f;
   }

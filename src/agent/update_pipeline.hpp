@@ -26,15 +26,15 @@ struct PipelineDeps {
 struct PipelineOptions {
   std::string control_plane;  // base URL, no trailing '/'
   std::string device_id;
-  std::string model_dir;                 // the active file is <model_dir>/<model_id>
-  std::string state_dir;                 // per-model files live in <state_dir>/<model_id>/
-  uint32_t max_attempts = 3;             // poison pill: failures before a version is refused
-  uint32_t max_local_failures = 5;       // local errors in a row before the update is given up
-  uint32_t max_health_attempts = 3;      // health checks started (crashes too) before unhealthy
+  std::string model_dir;             // the active file is <model_dir>/<model_id>
+  std::string state_dir;             // per-model files live in <state_dir>/<model_id>/
+  uint32_t max_attempts = 3;         // poison pill: failures before a version is refused
+  uint32_t max_local_failures = 5;   // local errors in a row before the update is given up
+  uint32_t max_health_attempts = 3;  // health checks started (crashes too) before unhealthy
   // fsync the partial download this often: a kill or power loss re-fetches at most this much
   // (1 MiB is about 30 s of an LTE Cat-M1 link).
   uint64_t sync_every_bytes = 1u << 20;
-  std::function<bool()> should_stop;     // may be empty
+  std::function<bool()> should_stop;  // may be empty
   // During downloads; may be empty. May call UpdatePipeline::Supersede() (e.g. after a progress
   // heartbeat whose reply no longer assigns the target).
   std::function<void(const UpdateRecord&)> on_progress;

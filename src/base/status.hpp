@@ -78,9 +78,9 @@ Status ErrnoError(std::string_view what, int err);
 #define OXIDE_STATUS_CONCAT(a, b) OXIDE_STATUS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define OXIDE_RETURN_IF_ERROR(expr)                 \
-  do {                                              \
-    ::oxide::Status oxide_status_tmp_ = (expr);     \
+#define OXIDE_RETURN_IF_ERROR(expr)                        \
+  do {                                                     \
+    ::oxide::Status oxide_status_tmp_ = (expr);            \
     if (!oxide_status_tmp_.ok()) return oxide_status_tmp_; \
   } while (0)
 

@@ -9,15 +9,24 @@ namespace oxide::cli {
 
 int ExitCodeFor(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return 0;
-    case ErrorCode::kInvalidArgument: return 2;
-    case ErrorCode::kNotFound: return 3;
-    case ErrorCode::kFailedPrecondition: return 4;
-    case ErrorCode::kCorrupt: return 5;
-    case ErrorCode::kUnsupported: return 6;
-    case ErrorCode::kResourceExhausted: return 7;
-    case ErrorCode::kIo: return 8;
-    default: return 1;
+    case ErrorCode::kOk:
+      return 0;
+    case ErrorCode::kInvalidArgument:
+      return 2;
+    case ErrorCode::kNotFound:
+      return 3;
+    case ErrorCode::kFailedPrecondition:
+      return 4;
+    case ErrorCode::kCorrupt:
+      return 5;
+    case ErrorCode::kUnsupported:
+      return 6;
+    case ErrorCode::kResourceExhausted:
+      return 7;
+    case ErrorCode::kIo:
+      return 8;
+    default:
+      return 1;
   }
 }
 

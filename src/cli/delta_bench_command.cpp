@@ -1,11 +1,12 @@
 // `oxide delta-bench DIR`: Oxide against zstd / xdelta3 / bsdiff on every pair directory, every
 // round trip checked. Prints a markdown table and the acceptance summary.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -103,13 +104,12 @@ Status BenchPair(const std::string& dir, const std::string& name, const std::str
     row->others.push_back(RunExternal(
         "zstd-19-long-patch",
         "zstd -q -f -19 --long=27 --patch-from=" + Q(v1) + " " + Q(v2) + " -o " + Q(p),
-        "zstd -q -f -d --long=27 --patch-from=" + Q(v1) + " " + Q(p) + " -o " + Q(o), p, o,
-        want));
+        "zstd -q -f -d --long=27 --patch-from=" + Q(v1) + " " + Q(p) + " -o " + Q(o), p, o, want));
   }
   if (HaveTool("xdelta3")) {
-    row->others.push_back(RunExternal(
-        "xdelta3-9", "xdelta3 -f -9 -e -s " + Q(v1) + " " + Q(v2) + " " + Q(p),
-        "xdelta3 -f -d -s " + Q(v1) + " " + Q(p) + " " + Q(o), p, o, want));
+    row->others.push_back(
+        RunExternal("xdelta3-9", "xdelta3 -f -9 -e -s " + Q(v1) + " " + Q(v2) + " " + Q(p),
+                    "xdelta3 -f -d -s " + Q(v1) + " " + Q(p) + " " + Q(o), p, o, want));
   }
   if (HaveTool("bsdiff")) {
     row->others.push_back(RunExternal("bsdiff", "bsdiff " + Q(v1) + " " + Q(v2) + " " + Q(p),
@@ -128,8 +128,8 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
     if (e.is_directory()) dirs.push_back(e.path());
   }
   std::sort(dirs.begin(), dirs.end());
-  std::string tmp = (fs::temp_directory_path() / ("oxide-bench-" + std::to_string(::getpid())))
-                        .string();
+  std::string tmp =
+      (fs::temp_directory_path() / ("oxide-bench-" + std::to_string(::getpid()))).string();
   fs::create_directories(tmp, ec);
   std::vector<PairRow> rows;
   for (const auto& d : dirs) {
@@ -150,8 +150,9 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
   fs::remove_all(tmp, ec);
   if (rows.empty()) return NotFound("no v1/v2 pairs under " + a.dir);
 
-  std::printf("| pair | fmt | v2 bytes | oxide bytes | strategy | best other | other bytes | "
-              "oxide/best | oxide enc s | oxide dec s | all others (bytes, enc s) |\n");
+  std::printf(
+      "| pair | fmt | v2 bytes | oxide bytes | strategy | best other | other bytes | "
+      "oxide/best | oxide enc s | oxide dec s | all others (bytes, enc s) |\n");
   std::printf("|---|---|---:|---:|---|---|---:|---:|---:|---:|---|\n");
   double log_sum = 0;
   int real_pairs = 0;
@@ -166,8 +167,8 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
       all += buf;
       if (o.ok && (!best || o.bytes < best->bytes)) best = &o;
     }
-    double ratio = best ? static_cast<double>(r.oxide.bytes) / static_cast<double>(best->bytes)
-                        : 0.0;
+    double ratio =
+        best ? static_cast<double>(r.oxide.bytes) / static_cast<double>(best->bytes) : 0.0;
     if (best) {
       if (r.oxide.bytes > best->bytes + 256) within_margin = false;
       if (r.name.find("synthetic") == std::string::npos) {

@@ -39,17 +39,19 @@ Status InspectPatch(const std::string& head, bool json) {
   if (json) {
     std::printf(
         "{\"kind\":\"patch\",\"version\":2,\"strategy\":\"%s\",\"base_size\":%llu,"
-        "\"base_sha256\":\"%s\",\"target_size\":%llu,\"target_sha256\":\"%s\",\"body_size\":%llu}\n",
+        "\"base_sha256\":\"%s\",\"target_size\":%llu,\"target_sha256\":\"%s\",\"body_size\":%llu}"
+        "\n",
         strategy.c_str(), static_cast<unsigned long long>(h.base_size),
         ToHex(h.base_sha256).c_str(), static_cast<unsigned long long>(h.target_size),
         ToHex(h.target_sha256).c_str(), static_cast<unsigned long long>(h.body_size));
     return Status::Ok();
   }
-  std::printf("Oxide patch (OXDL v2)\n  strategy:      %s\n  base:          %llu bytes, sha256 %s\n"
-              "  target:        %llu bytes, sha256 %s\n  body:          %llu bytes\n",
-              strategy.c_str(), static_cast<unsigned long long>(h.base_size),
-              ToHex(h.base_sha256).c_str(), static_cast<unsigned long long>(h.target_size),
-              ToHex(h.target_sha256).c_str(), static_cast<unsigned long long>(h.body_size));
+  std::printf(
+      "Oxide patch (OXDL v2)\n  strategy:      %s\n  base:          %llu bytes, sha256 %s\n"
+      "  target:        %llu bytes, sha256 %s\n  body:          %llu bytes\n",
+      strategy.c_str(), static_cast<unsigned long long>(h.base_size), ToHex(h.base_sha256).c_str(),
+      static_cast<unsigned long long>(h.target_size), ToHex(h.target_sha256).c_str(),
+      static_cast<unsigned long long>(h.body_size));
   return Status::Ok();
 }
 
@@ -70,14 +72,13 @@ Status RunInspect(const InspectArgs& a) {
                 std::string(tensor::ToString(index.format)).c_str(), view.size());
     for (size_t i = 0; i < index.tensors.size(); ++i) {
       const auto& t = index.tensors[i];
-      std::printf("%s{\"name\":\"%s\",\"dtype\":\"%s\",\"shape\":%s,\"storage\":\"%s\","
-                  "\"offset\":%llu,\"length\":%llu,\"external\":\"%s\"}",
-                  i ? "," : "", JsonEscape(t.name).c_str(),
-                  std::string(tensor::ToString(t.dtype)).c_str(), Dims(t).c_str(),
-                  std::string(tensor::ToString(t.storage)).c_str(),
-                  static_cast<unsigned long long>(t.offset),
-                  static_cast<unsigned long long>(t.length),
-                  JsonEscape(t.external_location).c_str());
+      std::printf(
+          "%s{\"name\":\"%s\",\"dtype\":\"%s\",\"shape\":%s,\"storage\":\"%s\","
+          "\"offset\":%llu,\"length\":%llu,\"external\":\"%s\"}",
+          i ? "," : "", JsonEscape(t.name).c_str(), std::string(tensor::ToString(t.dtype)).c_str(),
+          Dims(t).c_str(), std::string(tensor::ToString(t.storage)).c_str(),
+          static_cast<unsigned long long>(t.offset), static_cast<unsigned long long>(t.length),
+          JsonEscape(t.external_location).c_str());
     }
     std::printf("]}\n");
     return Status::Ok();
@@ -85,8 +86,9 @@ Status RunInspect(const InspectArgs& a) {
   std::printf("%s model, %zu bytes, %zu tensors holding %llu bytes (%.1f%%)\n",
               std::string(tensor::ToString(index.format)).c_str(), view.size(),
               index.tensors.size(), static_cast<unsigned long long>(tensor_bytes),
-              view.empty() ? 0.0 : 100.0 * static_cast<double>(tensor_bytes) /
-                                       static_cast<double>(view.size()));
+              view.empty()
+                  ? 0.0
+                  : 100.0 * static_cast<double>(tensor_bytes) / static_cast<double>(view.size()));
   for (const auto& t : index.tensors) {
     std::printf("  %-40s %-8s %-18s %-13s @%-10llu %llu bytes%s%s\n", t.name.c_str(),
                 std::string(tensor::ToString(t.dtype)).c_str(), Dims(t).c_str(),

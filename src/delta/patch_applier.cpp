@@ -107,8 +107,7 @@ class Applier final : public PatchApplier {
     if (header_.strategy != Strategy::kFull) {
       if (base_->size() != header_.base_size) {
         return FailedPrecondition("base is " + std::to_string(base_->size()) +
-                                  " bytes, the patch expects " +
-                                  std::to_string(header_.base_size));
+                                  " bytes, the patch expects " + std::to_string(header_.base_size));
       }
       // The base is hashed on a second thread while the patch is applied: a wrong base is
       // reported (as kFailedPrecondition) before any result or other error is returned, and the
@@ -129,8 +128,8 @@ class Applier final : public PatchApplier {
       if (ZSTD_isError(rc)) return Internal(ZSTD_getErrorName(rc));
     }
     if (header_.strategy == Strategy::kTensor) {
-      tensor_ = std::make_unique<internal::TensorDecoder>(base_, header_.target_size,
-                                                          writer_.get());
+      tensor_ =
+          std::make_unique<internal::TensorDecoder>(base_, header_.target_size, writer_.get());
     }
     out_buf_.resize(ZSTD_DStreamOutSize());
     return Status::Ok();
@@ -156,8 +155,7 @@ class Applier final : public PatchApplier {
     }
     if (h.Finish() != header_.base_sha256) {
       return FailedPrecondition("base SHA-256 " + ToHex(h.Finish()) +
-                                " does not match the patch's base " +
-                                ToHex(header_.base_sha256));
+                                " does not match the patch's base " + ToHex(header_.base_sha256));
     }
     return Status::Ok();
   }

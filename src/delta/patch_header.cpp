@@ -9,9 +9,12 @@ namespace oxide::delta {
 
 std::string_view ToString(Strategy s) {
   switch (s) {
-    case Strategy::kBinary: return "binary";
-    case Strategy::kTensor: return "tensor";
-    case Strategy::kFull: return "full";
+    case Strategy::kBinary:
+      return "binary";
+    case Strategy::kTensor:
+      return "tensor";
+    case Strategy::kFull:
+      return "full";
   }
   return "unknown";
 }

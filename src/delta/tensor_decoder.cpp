@@ -119,7 +119,8 @@ Status TensorDecoder::FlushBlock() {
     if (base_buf_.size() < n) base_buf_.resize(n);
     OXIDE_RETURN_IF_ERROR(base_->ReadAt(base_offset_, base_buf_.data(), n));
     // Inverse into block_ (free now) so scratch_ stays the residual input.
-    InverseTransform(transform_, width_ & 0x0f, scratch_.data(), base_buf_.data(), block_.data(), n);
+    InverseTransform(transform_, width_ & 0x0f, scratch_.data(), base_buf_.data(), block_.data(),
+                     n);
     OXIDE_RETURN_IF_ERROR(out_->Emit(block_.data(), n));
     base_offset_ += n;
   } else {

@@ -82,7 +82,8 @@ void Dispatch(Transform t, size_t width, const uint8_t* a, const uint8_t* base, 
   }
   if (t == Transform::kSub8) {
     for (size_t i = 0; i < n; ++i) {
-      out[i] = kForward ? static_cast<uint8_t>(a[i] - base[i]) : static_cast<uint8_t>(a[i] + base[i]);
+      out[i] =
+          kForward ? static_cast<uint8_t>(a[i] - base[i]) : static_cast<uint8_t>(a[i] + base[i]);
     }
     return;
   }
@@ -96,10 +97,18 @@ void Dispatch(Transform t, size_t width, const uint8_t* a, const uint8_t* base, 
     }
   };
   switch (width) {
-    case 1: run(uint8_t{}); break;
-    case 2: run(uint16_t{}); break;
-    case 4: run(uint32_t{}); break;
-    default: run(uint64_t{}); break;
+    case 1:
+      run(uint8_t{});
+      break;
+    case 2:
+      run(uint16_t{});
+      break;
+    case 4:
+      run(uint32_t{});
+      break;
+    default:
+      run(uint64_t{});
+      break;
   }
   for (size_t i = whole; i < n; ++i) out[i] = a[i] ^ base[i];
 }
@@ -199,10 +208,18 @@ template <bool kGroup>
 void BitsDispatch(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
   size_t groups = n / width / 8;
   switch (width) {
-    case 1: kGroup ? GroupBitsW<1>(in, out, groups) : UngroupBitsW<1>(in, out, groups); break;
-    case 2: kGroup ? GroupBitsW<2>(in, out, groups) : UngroupBitsW<2>(in, out, groups); break;
-    case 4: kGroup ? GroupBitsW<4>(in, out, groups) : UngroupBitsW<4>(in, out, groups); break;
-    default: kGroup ? GroupBitsW<8>(in, out, groups) : UngroupBitsW<8>(in, out, groups); break;
+    case 1:
+      kGroup ? GroupBitsW<1>(in, out, groups) : UngroupBitsW<1>(in, out, groups);
+      break;
+    case 2:
+      kGroup ? GroupBitsW<2>(in, out, groups) : UngroupBitsW<2>(in, out, groups);
+      break;
+    case 4:
+      kGroup ? GroupBitsW<4>(in, out, groups) : UngroupBitsW<4>(in, out, groups);
+      break;
+    default:
+      kGroup ? GroupBitsW<8>(in, out, groups) : UngroupBitsW<8>(in, out, groups);
+      break;
   }
   size_t done = groups * 8 * width;
   if (n > done) std::memcpy(out + done, in + done, n - done);

@@ -14,8 +14,8 @@ bool IsValidWidthByte(uint8_t width_byte);
 
 // residual = F(target, base). n bytes; a trailing partial element is XORed byte-wise.
 // REQUIRES: IsValidTransform(t, width).
-void ForwardTransform(format::Transform t, size_t width, const uint8_t* target,
-                      const uint8_t* base, uint8_t* residual, size_t n);
+void ForwardTransform(format::Transform t, size_t width, const uint8_t* target, const uint8_t* base,
+                      uint8_t* residual, size_t n);
 // target = F^-1(residual, base); exact inverse of ForwardTransform.
 void InverseTransform(format::Transform t, size_t width, const uint8_t* residual,
                       const uint8_t* base, uint8_t* target, size_t n);

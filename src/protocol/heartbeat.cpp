@@ -58,9 +58,12 @@ std::string ToJson(const HeartbeatRequest& r) {
   }
   if (r.update) {
     const auto& u = *r.update;
-    j["update"] = {{"model_id", u.model_id},       {"version", u.version},
-                   {"stage", ToString(u.stage)},   {"bytes_done", u.bytes_done},
-                   {"bytes_total", u.bytes_total}, {"via_patch", u.via_patch},
+    j["update"] = {{"model_id", u.model_id},
+                   {"version", u.version},
+                   {"stage", ToString(u.stage)},
+                   {"bytes_done", u.bytes_done},
+                   {"bytes_total", u.bytes_total},
+                   {"via_patch", u.via_patch},
                    {"error", u.error}};
   } else {
     j["update"] = nullptr;
@@ -125,8 +128,10 @@ std::string ToJson(const HeartbeatResponse& r) {
     const auto& a = *r.assignment;
     j["assigned_model"] = a.model_id;
     j["assigned_model_version"] = a.version;
-    j["assignment"] = {{"model_id", a.model_id},     {"version", a.version},
-                       {"sha256", a.sha256},         {"size_bytes", a.size_bytes},
+    j["assignment"] = {{"model_id", a.model_id},
+                       {"version", a.version},
+                       {"sha256", a.sha256},
+                       {"size_bytes", a.size_bytes},
                        {"campaign_id", a.campaign_id}};
   } else {
     j["assigned_model"] = nullptr;

@@ -4,47 +4,87 @@ namespace oxide::tensor {
 
 std::string_view ToString(ModelFormat f) {
   switch (f) {
-    case ModelFormat::kOnnx: return "onnx";
-    case ModelFormat::kSafeTensors: return "safetensors";
-    case ModelFormat::kUnknown: break;
+    case ModelFormat::kOnnx:
+      return "onnx";
+    case ModelFormat::kSafeTensors:
+      return "safetensors";
+    case ModelFormat::kUnknown:
+      break;
   }
   return "unknown";
 }
 
 std::string_view ToString(DType d) {
   switch (d) {
-    case DType::kF32: return "F32";
-    case DType::kF16: return "F16";
-    case DType::kBF16: return "BF16";
-    case DType::kF64: return "F64";
-    case DType::kI8: return "I8";
-    case DType::kI16: return "I16";
-    case DType::kI32: return "I32";
-    case DType::kI64: return "I64";
-    case DType::kU8: return "U8";
-    case DType::kU16: return "U16";
-    case DType::kU32: return "U32";
-    case DType::kU64: return "U64";
-    case DType::kBool: return "BOOL";
-    case DType::kF8E4M3: return "F8_E4M3";
-    case DType::kF8E5M2: return "F8_E5M2";
-    case DType::kString: return "STRING";
-    case DType::kComplex64: return "C64";
-    case DType::kComplex128: return "C128";
-    case DType::kUnknown: break;
+    case DType::kF32:
+      return "F32";
+    case DType::kF16:
+      return "F16";
+    case DType::kBF16:
+      return "BF16";
+    case DType::kF64:
+      return "F64";
+    case DType::kI8:
+      return "I8";
+    case DType::kI16:
+      return "I16";
+    case DType::kI32:
+      return "I32";
+    case DType::kI64:
+      return "I64";
+    case DType::kU8:
+      return "U8";
+    case DType::kU16:
+      return "U16";
+    case DType::kU32:
+      return "U32";
+    case DType::kU64:
+      return "U64";
+    case DType::kBool:
+      return "BOOL";
+    case DType::kF8E4M3:
+      return "F8_E4M3";
+    case DType::kF8E5M2:
+      return "F8_E5M2";
+    case DType::kString:
+      return "STRING";
+    case DType::kComplex64:
+      return "C64";
+    case DType::kComplex128:
+      return "C128";
+    case DType::kUnknown:
+      break;
   }
   return "UNKNOWN";
 }
 
 size_t ElementWidth(DType d) {
   switch (d) {
-    case DType::kF64: case DType::kI64: case DType::kU64: case DType::kComplex64: return 8;
-    case DType::kComplex128: return 16;
-    case DType::kF32: case DType::kI32: case DType::kU32: return 4;
-    case DType::kF16: case DType::kBF16: case DType::kI16: case DType::kU16: return 2;
-    case DType::kI8: case DType::kU8: case DType::kBool: case DType::kF8E4M3:
-    case DType::kF8E5M2: return 1;
-    case DType::kString: case DType::kUnknown: break;
+    case DType::kF64:
+    case DType::kI64:
+    case DType::kU64:
+    case DType::kComplex64:
+      return 8;
+    case DType::kComplex128:
+      return 16;
+    case DType::kF32:
+    case DType::kI32:
+    case DType::kU32:
+      return 4;
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kI16:
+    case DType::kU16:
+      return 2;
+    case DType::kI8:
+    case DType::kU8:
+    case DType::kBool:
+    case DType::kF8E4M3:
+    case DType::kF8E5M2:
+      return 1;
+    case DType::kString:
+    case DType::kUnknown:
+      break;
   }
   return 0;
 }
@@ -56,10 +96,14 @@ bool IsFloat(DType d) {
 
 std::string_view ToString(Storage s) {
   switch (s) {
-    case Storage::kRaw: return "raw";
-    case Storage::kPackedFixed: return "packed_fixed";
-    case Storage::kPackedVarint: return "packed_varint";
-    case Storage::kExternal: return "external";
+    case Storage::kRaw:
+      return "raw";
+    case Storage::kPackedFixed:
+      return "packed_fixed";
+    case Storage::kPackedVarint:
+      return "packed_varint";
+    case Storage::kExternal:
+      return "external";
   }
   return "unknown";
 }

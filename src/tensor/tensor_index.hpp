@@ -44,10 +44,10 @@ bool IsFloat(DType d);
 
 // How a tensor's bytes sit in the file.
 enum class Storage : uint8_t {
-  kRaw = 0,          // little-endian elements, ElementWidth(dtype) each (raw_data, SafeTensors)
-  kPackedFixed = 1,  // ONNX packed float_data/double_data: fixed-width little-endian elements
-  kPackedVarint = 2, // ONNX packed int32/int64/uint64_data: varints (opaque bytes, width 1)
-  kExternal = 3,     // ONNX external data: bytes live in another file (range is empty)
+  kRaw = 0,           // little-endian elements, ElementWidth(dtype) each (raw_data, SafeTensors)
+  kPackedFixed = 1,   // ONNX packed float_data/double_data: fixed-width little-endian elements
+  kPackedVarint = 2,  // ONNX packed int32/int64/uint64_data: varints (opaque bytes, width 1)
+  kExternal = 3,      // ONNX external data: bytes live in another file (range is empty)
 };
 std::string_view ToString(Storage s);
 

@@ -9,8 +9,8 @@ namespace oxide::testing {
 inline ::testing::AssertionResult StatusHasCode(const char* expr, const char*, const Status& s,
                                                 ErrorCode code) {
   if (s.code() == code) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << expr << ": expected " << ToString(code) << ", got "
-                                       << s.ToString();
+  return ::testing::AssertionFailure()
+         << expr << ": expected " << ToString(code) << ", got " << s.ToString();
 }
 
 }  // namespace oxide::testing

@@ -43,8 +43,9 @@ void BlockMatcher::Split(const Segment& lit, std::vector<Segment>* out) const {
   uint64_t begin = lit.target_offset, end = lit.target_offset + lit.length;
   uint64_t pending = begin;  // start of the literal bytes not yet emitted
   auto emit_literal = [&](uint64_t upto) {
-    if (upto > pending) out->push_back({Segment::Kind::kLiteral, pending, upto - pending, 0,
-                                        lit.width, lit.is_float});
+    if (upto > pending)
+      out->push_back(
+          {Segment::Kind::kLiteral, pending, upto - pending, 0, lit.width, lit.is_float});
   };
   if (index_.empty() || lit.length < kBlock) {
     out->push_back(lit);
@@ -67,8 +68,8 @@ void BlockMatcher::Split(const Segment& lit, std::vector<Segment>* out) const {
       uint64_t len = kBlock;
       while (pos + len < end && bo + len < base_.size() && t[pos + len] == b[bo + len]) ++len;
       emit_literal(pos - back);
-      out->push_back({Segment::Kind::kCopy, pos - back, back + len, bo - back, lit.width,
-                      lit.is_float});
+      out->push_back(
+          {Segment::Kind::kCopy, pos - back, back + len, bo - back, lit.width, lit.is_float});
       pos += len;
       pending = pos;
       matched = true;

@@ -22,9 +22,8 @@ struct Case {
   const char* name;
   Strategy strategy;
 };
-constexpr Case kCases[] = {{"tensor", Strategy::kTensor},
-                           {"binary", Strategy::kBinary},
-                           {"full", Strategy::kFull}};
+constexpr Case kCases[] = {
+    {"tensor", Strategy::kTensor}, {"binary", Strategy::kBinary}, {"full", Strategy::kFull}};
 
 TEST(Golden, RegenerateWhenAsked) {
   if (std::getenv("OXIDE_REGEN_GOLDEN") == nullptr) GTEST_SKIP() << "set OXIDE_REGEN_GOLDEN=1";

@@ -198,9 +198,8 @@ Result<DiffResult> BuildPatchFile(const std::string& base_path, const std::strin
     OXIDE_ASSIGN_OR_RETURN(base, MappedFile::Open(base_path));
   }
   OXIDE_ASSIGN_OR_RETURN(auto target, MappedFile::Open(target_path));
-  OXIDE_ASSIGN_OR_RETURN(auto result,
-                         BuildPatch(base ? base->view() : std::string_view(), target->view(),
-                                    options));
+  OXIDE_ASSIGN_OR_RETURN(
+      auto result, BuildPatch(base ? base->view() : std::string_view(), target->view(), options));
   OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out_path, result.patch));
   return result;
 }

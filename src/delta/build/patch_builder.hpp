@@ -10,15 +10,15 @@
 namespace oxide::delta {
 
 struct DiffOptions {
-  int threads = 2;          // candidates are built concurrently
-  bool try_binary = true;   // whole-file zstd patch-from candidate
-  bool try_tensor = true;   // tensor-aware candidate (needs a recognised format)
-  bool try_full = true;     // compressed full file
-  int level = 0;            // zstd level; 0 picks by size (19 up to 64 MiB, faster above)
+  int threads = 2;         // candidates are built concurrently
+  bool try_binary = true;  // whole-file zstd patch-from candidate
+  bool try_tensor = true;  // tensor-aware candidate (needs a recognised format)
+  bool try_full = true;    // compressed full file
+  int level = 0;           // zstd level; 0 picks by size (19 up to 64 MiB, faster above)
 };
 
 struct DiffResult {
-  std::string patch;           // the encoded patch (header + body)
+  std::string patch;  // the encoded patch (header + body)
   PatchHeader header;
   uint64_t tensor_candidate = 0;  // size of each candidate that was built (0 = not built)
   uint64_t binary_candidate = 0;

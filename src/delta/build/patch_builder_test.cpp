@@ -34,8 +34,7 @@ Result<std::string> Apply(std::string_view base, std::string_view patch, size_t 
   size_t step = chunk == 0 ? std::max<size_t>(patch.size(), 1) : chunk;
   for (size_t off = 0; off < patch.size(); off += step) {
     size_t n = std::min(step, patch.size() - off);
-    OXIDE_RETURN_IF_ERROR(
-        applier->Feed(reinterpret_cast<const uint8_t*>(patch.data()) + off, n));
+    OXIDE_RETURN_IF_ERROR(applier->Feed(reinterpret_cast<const uint8_t*>(patch.data()) + off, n));
   }
   OXIDE_RETURN_IF_ERROR(applier->Finish().status());
   return sink.out;

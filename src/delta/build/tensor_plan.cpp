@@ -1,12 +1,12 @@
 #include "delta/build/tensor_plan.hpp"
 
-#include "delta/build/block_matcher.hpp"
-
 #include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
 #include <unordered_map>
+
+#include "delta/build/block_matcher.hpp"
 
 namespace oxide::delta::internal {
 
@@ -79,8 +79,8 @@ bool SameLayout(const TensorInfo& a, const TensorInfo& b) {
 }
 
 // For each target tensor, the base tensor it is coded against (or -1).
-std::vector<int> MatchTensors(std::string_view base, const TensorIndex& bi,
-                              std::string_view target, const TensorIndex& ti, PlanStats* st) {
+std::vector<int> MatchTensors(std::string_view base, const TensorIndex& bi, std::string_view target,
+                              const TensorIndex& ti, PlanStats* st) {
   std::vector<int> match(ti.tensors.size(), -1);
   std::vector<bool> used(bi.tensors.size(), false);
   std::unordered_map<std::string, int> by_name;
@@ -137,8 +137,8 @@ std::vector<int> MatchTensors(std::string_view base, const TensorIndex& bi,
       continue;
     }
     size_t& k = next[key];
-    while (k < it->second.size() && (used[it->second[k]] ||
-                                     !SameLayout(t, bi.tensors[it->second[k]]))) {
+    while (k < it->second.size() &&
+           (used[it->second[k]] || !SameLayout(t, bi.tensors[it->second[k]]))) {
       ++k;
     }
     if (k == it->second.size()) {
@@ -206,8 +206,7 @@ std::vector<Segment> PlanTensorPatch(std::string_view base, const TensorIndex& b
   for (int m : match) {
     if (m >= 0) claimed[static_cast<size_t>(m)] = true;
   }
-  std::vector<std::pair<uint64_t, uint64_t>> regions(base_gap_after.begin(),
-                                                     base_gap_after.end());
+  std::vector<std::pair<uint64_t, uint64_t>> regions(base_gap_after.begin(), base_gap_after.end());
   for (size_t j = 0; j < bi.tensors.size(); ++j) {
     if (!claimed[j] && Indexable(bi.tensors[j])) {
       regions.emplace_back(bi.tensors[j].offset, bi.tensors[j].offset + bi.tensors[j].length);

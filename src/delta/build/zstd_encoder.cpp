@@ -32,7 +32,8 @@ Result<std::unique_ptr<ZstdEncoder>> ZstdEncoder::Create(const ZstdParams& p,
   impl->out = out;
   impl->buf.resize(ZSTD_CStreamOutSize());
   ZSTD_CCtx* c = impl->cctx;
-  OXIDE_RETURN_IF_ERROR(Check(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, p.level), "level"));
+  OXIDE_RETURN_IF_ERROR(
+      Check(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, p.level), "level"));
   OXIDE_RETURN_IF_ERROR(Check(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1), "checksum"));
   if (p.window_log > 0) {
     OXIDE_RETURN_IF_ERROR(Check(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, p.window_log), "wlog"));

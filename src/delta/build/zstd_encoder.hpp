@@ -12,12 +12,12 @@ namespace oxide::delta::internal {
 
 struct ZstdParams {
   int level = 19;
-  int window_log = 0;         // 0: zstd's default for the level
-  bool long_distance = false; // LDM: finds matches far back in a large prefix
-  int min_match = 0;         // 0: default; residual planes are mostly noise, where short
-                             // matches cost more than the literals they replace
-  int workers = 0;            // >= 1 is required for patch-from above level 15 (zstd #4093)
-  uint64_t pledged_size = 0;  // 0: unknown
+  int window_log = 0;          // 0: zstd's default for the level
+  bool long_distance = false;  // LDM: finds matches far back in a large prefix
+  int min_match = 0;           // 0: default; residual planes are mostly noise, where short
+                               // matches cost more than the literals they replace
+  int workers = 0;             // >= 1 is required for patch-from above level 15 (zstd #4093)
+  uint64_t pledged_size = 0;   // 0: unknown
 };
 
 // Streaming zstd compressor appending one frame to `out` (with a content checksum).

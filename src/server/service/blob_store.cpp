@@ -83,9 +83,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& root) {
   return std::unique_ptr<BlobStore>(new BlobStore(root));
 }
 
-std::string BlobStore::TempPath() const {
-  return UniqueTempName(root_ + "/.tmp/upload");
-}
+std::string BlobStore::TempPath() const { return UniqueTempName(root_ + "/.tmp/upload"); }
 
 Result<std::unique_ptr<BlobWriter>> BlobStore::NewWriter() const {
   std::string tmp = TempPath();

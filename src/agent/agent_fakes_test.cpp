@@ -1,8 +1,8 @@
 // The agent's fakes (src/testing) behave like the things they stand in for.
 #include <gtest/gtest.h>
 
-#include "agent/posix_file_system.hpp"
 #include "base/file_util.hpp"
+#include "base/posix_file_system.hpp"
 #include "testing/fake_downloader.hpp"
 #include "testing/power_loss_file_system.hpp"
 #include "testing/status_matchers.hpp"

@@ -8,9 +8,9 @@
 #include <set>
 #include <string>
 
-#include "agent/clock.hpp"
 #include "agent/control_plane.hpp"
 #include "agent/update_pipeline.hpp"
+#include "base/clock.hpp"
 #include "protocol/heartbeat.hpp"
 
 namespace oxide::agent {

@@ -17,10 +17,10 @@
 #include "agent/agent_config.hpp"
 #include "agent/agent_loop.hpp"
 #include "agent/curl/curl_transport.hpp"
-#include "agent/posix_file_system.hpp"
 #include "agent/progress_reporter.hpp"
-#include "agent/stop_flag.hpp"
 #include "agent/transitions.hpp"
+#include "base/posix_file_system.hpp"
+#include "base/stop_flag.hpp"
 
 namespace oxide::agent {
 

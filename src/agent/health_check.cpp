@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "agent/model_check.hpp"
-#include "agent/stop_flag.hpp"
+#include "base/stop_flag.hpp"
 
 extern char** environ;
 

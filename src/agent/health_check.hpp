@@ -6,9 +6,11 @@
 
 #include "base/result.hpp"
 
-namespace oxide::agent {
-
+namespace oxide {
 class StopFlag;
+}  // namespace oxide
+
+namespace oxide::agent {
 
 struct HealthCheckRequest {
   std::string model_path;  // the activated file

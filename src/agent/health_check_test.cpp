@@ -6,8 +6,8 @@
 #include <chrono>
 #include <string>
 
-#include "agent/stop_flag.hpp"
 #include "base/file_util.hpp"
+#include "base/stop_flag.hpp"
 #include "testing/status_matchers.hpp"
 #include "testing/temp_dir.hpp"
 

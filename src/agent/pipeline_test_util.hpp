@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "agent/posix_file_system.hpp"
 #include "agent/update_pipeline.hpp"
 #include "base/file_util.hpp"
+#include "base/posix_file_system.hpp"
 #include "base/sha256.hpp"
 #include "delta/build/patch_builder.hpp"
 #include "testing/fake_downloader.hpp"

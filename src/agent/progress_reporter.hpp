@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "agent/clock.hpp"
 #include "agent/update_record.hpp"
+#include "base/clock.hpp"
 
 namespace oxide::agent {
 

@@ -8,10 +8,10 @@
 #include <string_view>
 
 #include "agent/downloader.hpp"
-#include "agent/file_system.hpp"
 #include "agent/health_check.hpp"
 #include "agent/transitions.hpp"
 #include "agent/update_record.hpp"
+#include "base/file_system.hpp"
 #include "base/result.hpp"
 
 namespace oxide::agent {

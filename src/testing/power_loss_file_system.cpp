@@ -36,9 +36,9 @@ bool InodeOf(const std::string& path, ino_t* ino) {
   return true;
 }
 
-class PowerLossWritableFile final : public agent::WritableFile {
+class PowerLossWritableFile final : public WritableFile {
  public:
-  PowerLossWritableFile(PowerLossFileSystem& fs, std::unique_ptr<agent::WritableFile> base,
+  PowerLossWritableFile(PowerLossFileSystem& fs, std::unique_ptr<WritableFile> base,
                         std::string path, ino_t ino)
       : fs_(fs), base_(std::move(base)), path_(std::move(path)), ino_(ino) {}
   Status Append(const void* data, size_t n) override {
@@ -54,14 +54,14 @@ class PowerLossWritableFile final : public agent::WritableFile {
 
  private:
   PowerLossFileSystem& fs_;
-  std::unique_ptr<agent::WritableFile> base_;
+  std::unique_ptr<WritableFile> base_;
   std::string path_;
   ino_t ino_;
 };
 
 }  // namespace
 
-PowerLossFileSystem::PowerLossFileSystem(agent::FileSystem& base, std::string root)
+PowerLossFileSystem::PowerLossFileSystem(FileSystem& base, std::string root)
     : base_(base), root_(std::move(root)), grave_(root_ + "/.power-loss-grave") {
   fs::create_directories(grave_);
 }
@@ -105,8 +105,8 @@ void PowerLossFileSystem::KeepAlive(const std::string& path) {
   if (::link(path.c_str(), grave.c_str()) != 0) SnapshotData(path);
 }
 
-Result<std::unique_ptr<agent::WritableFile>> PowerLossFileSystem::OpenForAppend(
-    const std::string& path, bool truncate) {
+Result<std::unique_ptr<WritableFile>> PowerLossFileSystem::OpenForAppend(const std::string& path,
+                                                                         bool truncate) {
   OXIDE_RETURN_IF_ERROR(BeforeMutation("open", path));
   ino_t ino;
   bool existed = InodeOf(path, &ino);
@@ -118,7 +118,7 @@ Result<std::unique_ptr<agent::WritableFile>> PowerLossFileSystem::OpenForAppend(
   OXIDE_ASSIGN_OR_RETURN(auto file, base_.OpenForAppend(path, truncate));
   if (!InodeOf(path, &ino)) return IoError("file vanished: " + path);
   if (!existed) durable_data_[ino] = "";
-  return std::unique_ptr<agent::WritableFile>(
+  return std::unique_ptr<WritableFile>(
       new PowerLossWritableFile(*this, std::move(file), path, ino));
 }
 

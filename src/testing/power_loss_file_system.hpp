@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/file_system.hpp"
+#include "base/file_system.hpp"
 
 namespace oxide::testing {
 
@@ -27,9 +27,9 @@ namespace oxide::testing {
 //    contains `path_part`; not sticky.
 // Files written around it (e.g. by ApplyPatchFile) count as durable once the agent calls SyncDir.
 // `base` must outlive this object and operate on the real disk.
-class PowerLossFileSystem final : public agent::FileSystem {
+class PowerLossFileSystem final : public FileSystem {
  public:
-  PowerLossFileSystem(agent::FileSystem& base, std::string root);
+  PowerLossFileSystem(FileSystem& base, std::string root);
 
   void FailAfter(int64_t mutating_ops) { budget_ = mutating_ops; }
   // op: "open", "append", "sync", "truncate", "rename", "link", "remove", "syncdir".
@@ -42,8 +42,8 @@ class PowerLossFileSystem final : public agent::FileSystem {
   bool failed() const { return failed_; }
   uint64_t mutating_ops() const { return ops_; }
 
-  Result<std::unique_ptr<agent::WritableFile>> OpenForAppend(const std::string& path,
-                                                             bool truncate) override;
+  Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
+                                                      bool truncate) override;
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override;
   Result<uint64_t> FileSize(const std::string& path) override;
   Status Truncate(const std::string& path, uint64_t size) override;
@@ -63,7 +63,7 @@ class PowerLossFileSystem final : public agent::FileSystem {
   void SnapshotData(const std::string& path);
   void KeepAlive(const std::string& path);
 
-  agent::FileSystem& base_;
+  FileSystem& base_;
   std::string root_;
   std::string grave_;
   uint64_t grave_counter_ = 0;

@@ -7,7 +7,7 @@
 #include <cctype>
 #include <memory>
 
-#include "agent/stop_flag.hpp"
+#include "base/stop_flag.hpp"
 
 namespace oxide::agent {
 

@@ -5,9 +5,11 @@
 
 #include "agent/downloader.hpp"
 
-namespace oxide::agent {
-
+namespace oxide {
 class StopFlag;
+}  // namespace oxide
+
+namespace oxide::agent {
 
 struct CurlOptions {
   // Stall detection instead of a total timeout: a transfer slower than low_speed_limit bytes/s

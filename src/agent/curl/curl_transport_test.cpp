@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "agent/stop_flag.hpp"
+#include "base/stop_flag.hpp"
 #include "testing/status_matchers.hpp"
 
 namespace oxide::agent {

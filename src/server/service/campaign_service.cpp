@@ -71,7 +71,7 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
   c.version = req.version;
   c.fleet_id = req.fleet_id;
   c.state = store::CampaignState::kRollingOut;
-  c.created_at = c.updated_at = clock_.Now();
+  c.created_at = c.updated_at = clock_.UnixMillis();
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(auto target, store_.models().Get(req.model_id, req.version));
         c.target_sha256 = target.sha256;
@@ -137,7 +137,7 @@ Result<CampaignDetail> CampaignService::Act(const std::string& id, CampaignEvent
 
 Status CampaignService::Apply(store::CampaignRecord& c, CampaignEvent e) {
   OXIDE_ASSIGN_OR_RETURN(auto next, NextCampaignState(c.state, e));
-  OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateState(c.id, next, clock_.Now()));
+  OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateState(c.id, next, clock_.UnixMillis()));
   c.state = next;
   return Status::Ok();
 }
@@ -219,7 +219,7 @@ Status CampaignService::Halt(store::CampaignRecord& c,
 Status CampaignService::Move(store::CampaignDeviceRecord& d, RolloutEvent e, std::string error) {
   OXIDE_ASSIGN_OR_RETURN(d.state, NextRolloutState(d.state, e));
   d.error = std::move(error);
-  d.updated_at = clock_.Now();
+  d.updated_at = clock_.UnixMillis();
   return store_.campaigns().UpdateDevice(d);
 }
 
@@ -349,7 +349,7 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
       d.bytes_total == before.bytes_total && d.error == before.error) {
     return Status::Ok();
   }
-  d.updated_at = clock_.Now();
+  d.updated_at = clock_.UnixMillis();
   OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateDevice(d));
   return d.state == before.state ? Status::Ok() : Advance(d.campaign_id);
 }

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/result.hpp"
 #include "protocol/heartbeat.hpp"
 #include "server/service/campaign_transitions.hpp"
-#include "server/service/clock.hpp"
 #include "server/service/model_service.hpp"
 #include "server/service/rollout_transitions.hpp"
 #include "store/store.hpp"

@@ -41,7 +41,7 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
         d.id = id;
         d.name = name;
         d.tags = tags;
-        d.created_at = clock_.Now();
+        d.created_at = clock_.UnixMillis();
         created = true;
         return store_.devices().Create(d);
       });
@@ -52,8 +52,8 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
 
 Liveness DeviceService::LivenessOf(const store::DeviceRecord& d) const {
   if (d.last_seen == 0) return Liveness::kUnknown;
-  return clock_.Now() - d.last_seen <= options_.offline_after_ms ? Liveness::kOnline
-                                                                 : Liveness::kOffline;
+  return clock_.UnixMillis() - d.last_seen <= options_.offline_after_ms ? Liveness::kOnline
+                                                                        : Liveness::kOffline;
 }
 
 Result<DeviceView> DeviceService::Get(const std::string& id) {
@@ -88,7 +88,7 @@ Status DeviceService::Delete(const std::string& id) {
 }
 
 Result<uint64_t> DeviceService::CountOnline() {
-  return store_.devices().CountSeenSince(clock_.Now() - options_.offline_after_ms);
+  return store_.devices().CountSeenSince(clock_.UnixMillis() - options_.offline_after_ms);
 }
 
 }  // namespace oxide::server

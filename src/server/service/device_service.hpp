@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/result.hpp"
 #include "server/service/campaign_service.hpp"
-#include "server/service/clock.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
 

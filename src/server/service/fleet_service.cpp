@@ -9,7 +9,7 @@ Status FleetService::Create(const std::string& id, const std::string& name) {
   if (name.empty() || name.size() > 256) {
     return InvalidArgument("field 'name' must be 1-256 characters");
   }
-  return store_.fleets().Create(store::FleetRecord{id, name, clock_.Now()});
+  return store_.fleets().Create(store::FleetRecord{id, name, clock_.UnixMillis()});
 }
 
 Result<FleetView> FleetService::Get(const std::string& id) {

@@ -42,7 +42,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
   resp.poll_interval_seconds = options_.poll_interval_seconds;
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, store_.devices().Get(device_id));
-        d.last_seen = clock_.Now();
+        d.last_seen = clock_.UnixMillis();
         d.reported_status = req.status;
         if (!req.agent_version.empty()) d.agent_version = req.agent_version;
         std::string model = req.current_model.value_or("");

@@ -2,10 +2,10 @@
 
 #include <string>
 
+#include "base/clock.hpp"
 #include "base/result.hpp"
 #include "protocol/heartbeat.hpp"
 #include "server/service/campaign_service.hpp"
-#include "server/service/clock.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
 

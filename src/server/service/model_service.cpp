@@ -46,7 +46,7 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
   rec.sha256 = blob.sha256;
   rec.size_bytes = blob.size;
   rec.format = std::string(tensor::ToString(tensor::DetectFormat(mapped->view())));
-  rec.uploaded_at = clock_.Now();
+  rec.uploaded_at = clock_.UnixMillis();
 
   bool queued = false;
   UploadResult out;
@@ -178,7 +178,7 @@ Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
 Result<bool> ModelService::EnqueueLocked(const std::string& base_sha,
                                          const std::string& target_sha) {
   if (base_sha == target_sha || !blobs_.Exists(base_sha)) return false;
-  return store_.patches().Enqueue(base_sha, target_sha, clock_.Now());
+  return store_.patches().Enqueue(base_sha, target_sha, clock_.UnixMillis());
 }
 
 Result<bool> ModelService::EnsurePatch(const std::string& base_sha, const std::string& target_sha) {

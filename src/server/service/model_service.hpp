@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/result.hpp"
 #include "server/service/blob_store.hpp"
-#include "server/service/clock.hpp"
 #include "store/store.hpp"
 #include "tensor/tensor_index.hpp"
 

@@ -57,7 +57,7 @@ void PatchWorker::Loop() {
 }
 
 Result<bool> PatchWorker::RunOnce() {
-  OXIDE_ASSIGN_OR_RETURN(auto next, store_.patches().NextPending(clock_.Now()));
+  OXIDE_ASSIGN_OR_RETURN(auto next, store_.patches().NextPending(clock_.UnixMillis()));
   if (!next) return false;
   store::PatchRecord p = *next;
   if (p.attempts >= kMaxPatchAttempts) {
@@ -65,13 +65,13 @@ Result<bool> PatchWorker::RunOnce() {
     p.state = store::PatchState::kFailed;
     p.error = "gave up after " + std::to_string(p.attempts) + " attempts" +
               (p.error.empty() ? std::string() : ": " + p.error);
-    p.updated_at = clock_.Now();
+    p.updated_at = clock_.UnixMillis();
     OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
     return true;
   }
   // Persisted before building, so a job that crashes the server is not retried forever.
   ++p.attempts;
-  p.updated_at = clock_.Now();
+  p.updated_at = clock_.UnixMillis();
   OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
 
   std::string target_path = blobs_.PathFor(p.target_sha256);
@@ -92,7 +92,7 @@ Result<bool> PatchWorker::RunOnce() {
   }();
   std::error_code ec;
   std::filesystem::remove(out, ec);  // gone already after a successful Adopt
-  p.updated_at = clock_.Now();
+  p.updated_at = clock_.UnixMillis();
   if (!st.ok()) {
     p.error = st.ToString();
     const bool transient =

@@ -6,9 +6,9 @@
 #include <string>
 #include <thread>
 
+#include "base/clock.hpp"
 #include "base/result.hpp"
 #include "server/service/blob_store.hpp"
-#include "server/service/clock.hpp"
 #include "store/store.hpp"
 
 namespace oxide::server {

@@ -41,7 +41,7 @@ TEST_F(PatchWorkerTest, IoErrorStaysPendingWithBackoffThenSucceeds) {
   EXPECT_EQ(Job().state, store::PatchState::kPending);
   EXPECT_EQ(Job().attempts, 1u);
   EXPECT_FALSE(*worker->RunOnce());  // backing off
-  env.clock.Advance(kPatchRetryBackoffMs);
+  env.clock.AdvanceMs(kPatchRetryBackoffMs);
   next_error = Status::Ok();
   EXPECT_TRUE(*worker->RunOnce());
   EXPECT_EQ(Job().state, store::PatchState::kReady);
@@ -52,7 +52,7 @@ TEST_F(PatchWorkerTest, DiskFullIsRetriedAtMostThreeTimes) {
   next_error = ResourceExhausted("no space left on device");
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(*worker->RunOnce());
-    env.clock.Advance(10 * kPatchRetryBackoffMs);
+    env.clock.AdvanceMs(10 * kPatchRetryBackoffMs);
   }
   EXPECT_EQ(Job().state, store::PatchState::kFailed);
   EXPECT_EQ(builds, 3);

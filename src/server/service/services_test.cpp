@@ -41,7 +41,7 @@ TEST_F(ServicesTest, LivenessFollowsHeartbeatsAndOfflineAfter) {
   env.Beat("d1", {});
   EXPECT_EQ(env.devices->Get("d1")->liveness, Liveness::kOnline);
   EXPECT_EQ(*env.devices->CountOnline(), 1u);
-  env.clock.Advance(env.options.offline_after_ms + 1);
+  env.clock.AdvanceMs(env.options.offline_after_ms + 1);
   EXPECT_EQ(env.devices->Get("d1")->liveness, Liveness::kOffline);
   EXPECT_EQ(*env.devices->CountOnline(), 0u);
 }

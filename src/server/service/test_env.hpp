@@ -1,7 +1,7 @@
 #pragma once
 
 // Test wiring: every service over a real in-memory SQLite store, a temp blob dir, a
-// ManualClock and a fake patch builder (tests never sleep or touch the network).
+// FakeClock and a fake patch builder (tests never sleep or touch the network).
 
 #include <memory>
 #include <string>
@@ -9,6 +9,7 @@
 #include "server/api/router.hpp"
 #include "server/service/patch_worker.hpp"
 #include "store/store.hpp"
+#include "testing/fake_clock.hpp"
 #include "testing/temp_dir.hpp"
 
 namespace oxide::server::testing {
@@ -31,7 +32,7 @@ struct TestEnv {
                                      const std::string& model, const std::string& version);
 
   oxide::testing::TempDir dir;
-  ManualClock clock;
+  oxide::testing::FakeClock clock;
   ServiceOptions options;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<BlobStore> blobs;

@@ -10,7 +10,7 @@
 
 #include "base/result.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 
 // A file open for writing through a FileSystem. Data is durable only after Sync().
 class WritableFile {
@@ -68,4 +68,4 @@ Status CopyFileAtomically(FileSystem& fs, const std::string& from, const std::st
 
 std::string ParentDir(const std::string& path);
 
-}  // namespace oxide::agent
+}  // namespace oxide

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "agent/file_system.hpp"
+#include "base/file_system.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 
 // FileSystem over POSIX calls on the real disk. Stateless; thread-compatible.
 class PosixFileSystem final : public FileSystem {
@@ -20,4 +20,4 @@ class PosixFileSystem final : public FileSystem {
   Result<std::vector<std::string>> ListDir(const std::string& dir) override;
 };
 
-}  // namespace oxide::agent
+}  // namespace oxide

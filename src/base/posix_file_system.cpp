@@ -1,4 +1,4 @@
-#include "agent/posix_file_system.hpp"
+#include "base/posix_file_system.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 
 #include "base/file_util.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 
 namespace {
 
@@ -135,4 +135,4 @@ Result<std::vector<std::string>> PosixFileSystem::ListDir(const std::string& dir
   return names;
 }
 
-}  // namespace oxide::agent
+}  // namespace oxide

@@ -1,6 +1,6 @@
-#include "agent/stop_flag.hpp"
+#include "base/stop_flag.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 
 void StopFlag::Request() {
   {
@@ -15,4 +15,4 @@ bool StopFlag::WaitFor(std::chrono::nanoseconds d) {
   return cv_.wait_for(lock, d, [this] { return requested(); });
 }
 
-}  // namespace oxide::agent
+}  // namespace oxide

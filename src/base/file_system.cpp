@@ -1,4 +1,4 @@
-#include "agent/file_system.hpp"
+#include "base/file_system.hpp"
 
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 
 #include "base/file_util.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 
 Result<uint64_t> FreeDiskBytes(const std::string& dir) {
   struct statvfs sv {};
@@ -70,4 +70,4 @@ Status CopyFileAtomically(FileSystem& fs, const std::string& from, const std::st
   return st;
 }
 
-}  // namespace oxide::agent
+}  // namespace oxide

@@ -5,7 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
-namespace oxide::agent {
+namespace oxide {
 
 // A one-way "please stop" flag owned by the app layer (AgentMain) and passed by pointer to the
 // parts that block: the curl progress callback polls requested(), sleeps wait on WaitFor(), the
@@ -24,4 +24,4 @@ class StopFlag {
   std::condition_variable cv_;
 };
 
-}  // namespace oxide::agent
+}  // namespace oxide

@@ -544,6 +544,8 @@ def scenario_bandwidth(work):
             if patch:
                 check(patch["state"] == "ready", f"patch {base} -> {version}: "
                       f"{patch['size_bytes']} bytes, strategy {patch.get('strategy')}")
+                # SafeTensors fine-tunes: a silent fallback to the binary path must fail the build.
+                check(patch.get("strategy") == "tensor", f"patch {base} -> {version} is tensor")
             cid = fleet.campaign(version, strategy, **options)
             detail = fleet.wait_campaign(cid, timeout=60)
             all_run(fleet, order, version)

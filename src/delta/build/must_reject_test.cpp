@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <sstream>

@@ -103,6 +103,11 @@ def main():
         patch = fleet.patch_from("v2", "v1", timeout=60)
         say(f"patch     v1 -> v2 prepared by the server: {patch['state']}, strategy "
             f"{patch.get('strategy')}, {patch.get('size_bytes') or 0:,} bytes")
+        # The example pair is plain torch-exported ONNX: anything but the tensor strategy means
+        # the indexer or planner silently fell back to the binary path.
+        if patch.get("strategy") != "tensor":
+            raise AssertionError(f"patch v1 -> v2 used strategy {patch.get('strategy')}, "
+                                 "expected tensor")
         c2 = run_campaign(fleet, "v2", "rolling", "v2", batch_size=2)
         first = fleet.agents[ids[0]]
         say(f"\n{ids[0]}'s agent, on v2:")

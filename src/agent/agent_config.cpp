@@ -23,4 +23,12 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseJsonConfig(std::st
   return out;
 }
 
+Result<uint64_t> MaxWindowBytes(uint64_t mib) {
+  if (mib < 8 || mib > 2048) {
+    return InvalidArgument("--max-window-mb must be between 8 and 2048, not " +
+                           std::to_string(mib));
+  }
+  return mib << 20;
+}
+
 }  // namespace oxide::agent

@@ -40,5 +40,16 @@ TEST(AgentConfig, RejectsNestingAndGarbage) {
   EXPECT_STATUS(ParseJsonConfig("{").status(), ErrorCode::kInvalidArgument);
 }
 
+TEST(AgentConfig, WindowLimitIsMiBWithinTheFormatsRange) {
+  auto bytes = MaxWindowBytes(kDefaultMaxWindowMiB);
+  ASSERT_OK(bytes.status());
+  EXPECT_EQ(*bytes, uint64_t{128} << 20);
+  EXPECT_STATUS(MaxWindowBytes(7).status(), ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(MaxWindowBytes(4096).status(), ErrorCode::kInvalidArgument);
+  auto pairs = ParseJsonConfig(R"({"max-window-mb": 64})");
+  ASSERT_OK(pairs.status());
+  EXPECT_EQ((*pairs)[0], (std::pair<std::string, std::string>("max-window-mb", "64")));
+}
+
 }  // namespace
 }  // namespace oxide::agent

@@ -39,6 +39,7 @@ struct Flags {
   uint64_t max_recv_speed = 0;
   long low_speed_time = 60;
   bool print_transitions = false;
+  uint64_t max_window_mb = kDefaultMaxWindowMiB;
 };
 
 // Accepts CLI11's `key = value` (TOML/INI) files and flat JSON objects.
@@ -138,6 +139,9 @@ int AgentMain(const std::vector<std::string>& args) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   app.add_flag("--once", f.once, "one heartbeat and the work it brings, then exit");
+  app.add_option("--max-window-mb", f.max_window_mb,
+                 "largest patch decoder window (MiB); a patch needing more -> full download")
+      ->capture_default_str();
   app.add_option("--max-recv-speed", f.max_recv_speed, "")->group("");
   app.add_option("--low-speed-time", f.low_speed_time, "")->group("");
   app.add_flag("--print-transitions", f.print_transitions, "")->group("");
@@ -165,6 +169,11 @@ int AgentMain(const std::vector<std::string>& args) {
     std::fprintf(stderr,
                  "oxide agent: --poll-interval must be >= 0.1 s (use >= 1 s in "
                  "production), --health-timeout > 0\n");
+    return 2;
+  }
+  auto max_window = MaxWindowBytes(f.max_window_mb);
+  if (!max_window.ok()) {
+    std::fprintf(stderr, "oxide agent: %s\n", max_window.status().message().c_str());
     return 2;
   }
   while (!f.control_plane.empty() && f.control_plane.back() == '/') f.control_plane.pop_back();
@@ -211,6 +220,7 @@ int AgentMain(const std::vector<std::string>& args) {
   options.pipeline.model_dir = f.model_dir;
   options.pipeline.state_dir = f.state_dir;
   options.pipeline.max_attempts = f.max_attempts;
+  options.pipeline.max_window_bytes = *max_window;
   options.pipeline.should_stop = [&stop] { return stop.requested(); };
   options.pipeline.log = LogLine;
   options.poll_interval = Seconds(f.poll_interval);

@@ -39,6 +39,7 @@ class StoppableFileSink final : public delta::ByteSink {
 Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
                                                const std::string& patch_path,
                                                const std::string& out_path,
+                                               uint64_t max_window_bytes,
                                                const std::function<bool()>& stop) {
   OXIDE_ASSIGN_OR_RETURN(Digest base_sha, HashFile(base_path, stop));
   OXIDE_ASSIGN_OR_RETURN(auto base, delta::BaseSource::FromFile(base_path));
@@ -47,6 +48,7 @@ Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
   StoppableFileSink sink(*out, stop);
   delta::ApplyLimits limits;
   limits.base_verified = true;
+  limits.max_window_bytes = max_window_bytes;
   auto applier = delta::PatchApplier::Create(base.get(), &sink, limits);
   std::vector<uint8_t> buf(1 << 20);
   bool base_checked = false;
@@ -76,8 +78,8 @@ Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
 Status UpdatePipeline::ApplyPatch() {
   const ModelRef& t = *record_.target;
   if (!record_.previous) return FailedPrecondition("got a patch but no model is installed");
-  auto header =
-      ApplyPatchStoppable(paths_.active, paths_.partial, paths_.staging, options_.should_stop);
+  auto header = ApplyPatchStoppable(paths_.active, paths_.partial, paths_.staging,
+                                    options_.max_window_bytes, options_.should_stop);
   if (!header.ok()) return std::move(header).status();
   if (ToHex(header->target_sha256) != t.sha256) {
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.staging));

@@ -66,6 +66,7 @@ class PipelineTest : public ::testing::Test {
     o.model_dir = model_dir;
     o.state_dir = state_dir;
     o.sync_every_bytes = 4096;
+    o.max_window_bytes = max_window_bytes;
     o.should_stop = [this] {
       if (stop_now && stop_now()) return true;
       return stop_in && pipeline && pipeline->record().state == *stop_in;
@@ -118,6 +119,8 @@ class PipelineTest : public ::testing::Test {
     ASSERT_TRUE(AtomicWriteFile(model_dir + "/m", m.bytes).ok());
   }
   bool Took(OtaState s, OtaEvent e) const { return taken.count({s, e}) > 0; }
+  uint64_t max_window_bytes = uint64_t{128} << 20;  // PipelineOptions::max_window_bytes
+
   void InstallV1() {
     Publish(v1);
     OpenPipeline();

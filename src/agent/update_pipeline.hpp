@@ -34,6 +34,9 @@ struct PipelineOptions {
   // fsync the partial download this often: a kill or power loss re-fetches at most this much
   // (1 MiB is about 30 s of an LTE Cat-M1 link).
   uint64_t sync_every_bytes = 1u << 20;
+  // Largest zstd window a patch may need (delta::ApplyLimits); more is kResourceExhausted,
+  // which falls back to the full download. The agent sets it from --max-window-mb.
+  uint64_t max_window_bytes = uint64_t{128} << 20;
   std::function<bool()> should_stop;  // may be empty
   // During downloads; may be empty. May call UpdatePipeline::Supersede() (e.g. after a progress
   // heartbeat whose reply no longer assigns the target).

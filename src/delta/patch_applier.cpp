@@ -8,6 +8,7 @@
 #include <future>
 #include <vector>
 
+#include "base/coding.hpp"
 #include "base/file_util.hpp"
 #include "delta/tensor_decoder.hpp"
 
@@ -98,7 +99,33 @@ class Applier final : public PatchApplier {
       return Corrupt("patch is longer than its header says");
     }
     body_seen_ += n;
+    if (frame_start_.size() < kFrameStartBytes) {
+      // Held back until checked, so zstd's own error for a bad frame never comes first.
+      size_t take = std::min(n, kFrameStartBytes - frame_start_.size());
+      frame_start_.append(reinterpret_cast<const char*>(data), take);
+      data += take;
+      n -= take;
+      if (frame_start_.size() < kFrameStartBytes) return Status::Ok();
+      OXIDE_RETURN_IF_ERROR(CheckFrameStart());
+      OXIDE_RETURN_IF_ERROR(
+          Decompress(reinterpret_cast<const uint8_t*>(frame_start_.data()), kFrameStartBytes));
+    }
     return Decompress(data, n);
+  }
+
+  // The body must be one standard zstd frame whose header sets the content checksum flag
+  // (docs/format/patch-v2.md §2); the first 5 body bytes (magic + frame header descriptor)
+  // show both.
+  Status CheckFrameStart() const {
+    auto* p = reinterpret_cast<const uint8_t*>(frame_start_.data());
+    if (DecodeFixed32(p) != ZSTD_MAGICNUMBER) {
+      return Corrupt("compressed body is not a zstd frame (bad frame magic)");
+    }
+    constexpr uint8_t kContentChecksumFlag = 0x04;  // RFC 8878 frame header descriptor, bit 2
+    if ((p[4] & kContentChecksumFlag) == 0) {
+      return Corrupt("compressed body has no content checksum");
+    }
+    return Status::Ok();
   }
 
   Status Start() {
@@ -153,9 +180,11 @@ class Applier final : public PatchApplier {
       h.Update(buf.data(), n);
       off += n;
     }
-    if (h.Finish() != header_.base_sha256) {
-      return FailedPrecondition("base SHA-256 " + ToHex(h.Finish()) +
-                                " does not match the patch's base " + ToHex(header_.base_sha256));
+    // Finish() once: a second call would hash nothing and report the digest of empty input.
+    const Digest got = h.Finish();
+    if (got != header_.base_sha256) {
+      return FailedPrecondition("base SHA-256 " + ToHex(got) + " does not match the patch's base " +
+                                ToHex(header_.base_sha256));
     }
     return Status::Ok();
   }
@@ -212,6 +241,8 @@ class Applier final : public PatchApplier {
   bool have_header_ = false;
   PatchHeader header_;
   uint64_t body_seen_ = 0;
+  static constexpr size_t kFrameStartBytes = 5;
+  std::string frame_start_;  // the first kFrameStartBytes body bytes
 
   DCtxPtr dctx_;
   bool frame_done_ = false;

@@ -576,8 +576,30 @@ def scenario_bandwidth(work):
         m = re.search(r"^oxide_bytes_served_total(?:\{[^}]*\})? (\d+)", text, re.M)
         check(m and int(m.group(1)) == total_served,
               f"/metrics oxide_bytes_served_total = {total_served}")
+        check_example_pair_is_tensor(fleet)
     finally:
         fleet.close()
+
+
+def check_example_pair_is_tensor(fleet):
+    """The bundled torch-exported pair (examples/models) must patch with the tensor strategy: a
+    silent fallback to the binary path fails the suite. (Tiny generated models may legitimately
+    get a smaller binary patch, so the check uses the real pair, under its own model id.)"""
+    models = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "models")
+    shas = {}
+    for version, name in (("v1", "mlp-mnist-v1.onnx"), ("v2", "mlp-mnist-v2-last-layer.onnx")):
+        with open(os.path.join(models, name), "rb") as f:
+            shas[version] = fleet.api.ok("POST", f"/api/v1/models/example/versions/{version}",
+                                         raw=f.read(), timeout=120)["sha256"]
+
+    def settled():
+        meta = fleet.api.get("/api/v1/models/example/versions/v2/meta")
+        return next((p for p in meta.get("patches") or [] if p.get("base_sha256") == shas["v1"]
+                     and p.get("state") != "pending"), None)
+    patch = wait_for("example patch v1 -> v2", settled, 120, 0.1)
+    check(patch.get("strategy") == "tensor",
+          f"example pair patch is {patch.get('strategy')} ({patch.get('size_bytes')} bytes), "
+          "expected tensor")
 
 
 SCENARIOS = {

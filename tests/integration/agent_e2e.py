@@ -319,9 +319,16 @@ def main():
 
 if __name__ == "__main__":
     try:
-        if subprocess.run([OXIDE, "serve", "--help"], capture_output=True).returncode != 0:
-            print("oxide serve is not available yet: skipping")
-            sys.exit(77)
+        # A binary without `serve` is a broken build, not a reason to skip (no exit 77).
+        try:
+            serve_ok = subprocess.run([OXIDE, "serve", "--help"], capture_output=True,
+                                      timeout=30).returncode == 0
+        except OSError as e:
+            serve_ok = False
+            log(f"cannot run {OXIDE}: {e}")
+        if not serve_ok:
+            log(f"FAIL: `{OXIDE} serve` is missing or broken")
+            sys.exit(1)
         main()
     except AssertionError as e:
         log(f"FAIL: {e}")

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "base/file_util.hpp"
 #include "delta/build/patch_builder.hpp"
@@ -40,6 +41,27 @@ TEST(Golden, RegenerateWhenAsked) {
     ASSERT_OK(d.status());
     ASSERT_OK(AtomicWriteFile(kDir + "/" + c.name + ".oxd", d->patch));
   }
+  // SHA256SUMS, in `sha256sum` format (so `sha256sum -c SHA256SUMS` works in the directory).
+  std::string sums;
+  for (const char* f : {"base.onnx", "target.onnx", "tensor.oxd", "binary.oxd", "full.oxd"}) {
+    sums += ToHex(Sha256::Of(*ReadFileToString(kDir + "/" + f))) + "  " + f + "\n";
+  }
+  ASSERT_OK(AtomicWriteFile(kDir + "/SHA256SUMS", sums));
+}
+
+TEST(Golden, CommittedFilesMatchTheirSha256Sums) {
+  auto sums = ReadFileToString(kDir + "/SHA256SUMS");
+  ASSERT_OK(sums.status());
+  std::istringstream in(*sums);
+  std::string hex, name;
+  int files = 0;
+  while (in >> hex >> name) {
+    auto bytes = ReadFileToString(kDir + "/" + name);
+    ASSERT_OK(bytes.status()) << name;
+    EXPECT_EQ(ToHex(Sha256::Of(*bytes)), hex) << name << " changed: golden files are never edited";
+    ++files;
+  }
+  EXPECT_EQ(files, 5);
 }
 
 TEST(Golden, CommittedPatchesStillApply) {

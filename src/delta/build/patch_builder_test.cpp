@@ -140,6 +140,17 @@ TEST_F(ApplyErrors, WrongBaseIsFailedPrecondition) {
   EXPECT_STATUS(Apply(v1 + "x", patch).status(), ErrorCode::kFailedPrecondition);
 }
 
+TEST_F(ApplyErrors, WrongBaseNamesTheBasesRealDigest) {
+  std::string other = v1;
+  other[other.size() / 2] ^= 1;
+  Status st = Apply(other, patch).status();
+  ASSERT_STATUS(st, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("base SHA-256 " + ToHex(Sha256::Of(other))), std::string::npos)
+      << st.message();
+  EXPECT_EQ(st.message().find(ToHex(Sha256::Of(""))), std::string::npos)
+      << "the digest of empty input means the hasher was finished twice";
+}
+
 TEST_F(ApplyErrors, EveryTruncationIsCorrupt) {
   for (size_t n = 0; n < patch.size(); n += (n < 200 ? 1 : 97)) {
     EXPECT_STATUS(Apply(v1, patch.substr(0, n)).status(), ErrorCode::kCorrupt) << "length " << n;

@@ -61,6 +61,7 @@ class BodyWriter {
 
   // Picks (transform, layout) by compressing every block of the segment at a fast level.
   std::pair<uint8_t, uint8_t> Choose(const Segment& s) {
+    if (s.forced_width_byte != 0) return {s.forced_transform, s.forced_width_byte};
     struct Cand {
       uint8_t transform, width_byte;
       size_t cost;

@@ -17,6 +17,11 @@ struct Segment {
   uint64_t base_offset = 0;  // kCopy, kDelta
   uint8_t width = 1;         // element width for plane grouping (kDelta, kLiteral)
   bool is_float = false;     // enables the float-ordered transform
+  // Test-only (golden patches): when non-zero, the record is written with this width byte
+  // (element width | layout flag) and `forced_transform` (0 = LITERAL) instead of the encoder's
+  // trial choice. The planner never sets them.
+  uint8_t forced_width_byte = 0;
+  uint8_t forced_transform = 0;
 };
 
 struct PlanStats {

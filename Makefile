@@ -5,8 +5,9 @@ FUZZ_DIR ?= build-fuzz
 JOBS ?= $(shell nproc)
 CMAKE_COMMON = -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 FUZZ_SECONDS ?= 10
+PREFIX ?= /usr/local
 
-.PHONY: all bootstrap build build-asan build-fuzz test test-unit test-asan test-fuzz demo bench clean format
+.PHONY: all bootstrap build install build-asan build-fuzz test test-unit test-asan test-fuzz demo bench clean format
 
 all: build
 
@@ -18,6 +19,13 @@ $(BUILD_DIR)/build.ninja:
 
 build: bootstrap $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Copies oxide and oxide-delta to $(PREFIX)/bin: `make build`, then `sudo make install` (or
+# `make install PREFIX=$$HOME/.local`); DESTDIR is honoured for packaging. It does not build, so
+# that sudo leaves no root-owned files in the build tree.
+install:
+	@test -x $(BUILD_DIR)/oxide-delta || { echo "make install: run 'make build' first" >&2; exit 1; }
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 $(ASAN_DIR)/build.ninja:
 	cmake -S . -B $(ASAN_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DOXIDE_SANITIZE=ON \

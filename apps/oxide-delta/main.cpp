@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/exit_code.hpp"
 #include "cli/cli_main.hpp"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
     return oxide::cli::Main(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "oxide-delta: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "oxide-delta: internal error\n");
   }
-  return 70;
+  return oxide::kExitInternal;
 }

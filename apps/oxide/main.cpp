@@ -5,19 +5,22 @@
 #include <vector>
 
 #include "agent/agent_main.hpp"
+#include "base/exit_code.hpp"
 #include "cli/cli_main.hpp"
 #include "server/serve_main.hpp"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   try {
-    if (args.size() >= 2 && args[1] == "serve") return oxide::server::ServeMain(args);
-    if (args.size() >= 2 && args[1] == "agent") return oxide::agent::AgentMain(args);
-    return oxide::cli::Main(args);
+    return oxide::cli::Main(
+        args, {{"serve", "Run the control plane: model store, patches, devices, fleets, campaigns",
+                oxide::server::ServeMain},
+               {"agent", "Run the device agent: download, patch, verify, switch, roll back",
+                oxide::agent::AgentMain}});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "oxide: internal error: %s\n", e.what());
   } catch (...) {
     std::fprintf(stderr, "oxide: internal error\n");
   }
-  return 70;
+  return oxide::kExitInternal;
 }

@@ -10,7 +10,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +20,8 @@
 #include "agent/transitions.hpp"
 #include "base/posix_file_system.hpp"
 #include "base/stop_flag.hpp"
+#include "base/exit_code.hpp"
+#include "base/log.hpp"
 
 namespace oxide::agent {
 
@@ -67,14 +68,7 @@ class ConfigFile final : public CLI::ConfigTOML {
   }
 };
 
-void LogLine(const std::string& line) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::fprintf(stderr, "[%s] oxide-agent: %s\n", ts, line.c_str());
-}
+void LogLine(const std::string& line) { log::Info(line); }
 
 Clock::Duration Seconds(double s) {
   return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
@@ -125,6 +119,13 @@ int AgentMain(const std::vector<std::string>& args) {
   app.config_formatter(std::make_shared<ConfigFile>());
   app.set_config("--config", "", "read flags from a file (key = value, or a JSON object)");
   Flags f;
+  log::Flags log_flags;
+  app.add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
+  app.add_option("--log-level", log_flags.level, "Least severe level logged (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", log_flags.format, "text (one line per event) or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_option("--control-plane", f.control_plane, "control-plane URL");
   app.add_option("--device-id", f.device_id, "this device's id");
   app.add_option("--model-dir", f.model_dir, "where active models live (<dir>/<model_id>)")
@@ -151,30 +152,36 @@ int AgentMain(const std::vector<std::string>& args) {
   try {
     app.parse(argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // never CLI11's own 105-109
   }
+  auto log_options = log_flags.ToOptions("oxide-agent");
+  if (!log_options.ok()) {
+    std::fprintf(stderr, "oxide agent: %s\n", log_options.status().ToString().c_str());
+    return kExitUsage;
+  }
+  log::Setup(*log_options);
   if (f.print_transitions) {
     std::fputs(TransitionTableMarkdown().c_str(), stdout);
     return 0;
   }
   if (f.control_plane.empty() || f.device_id.empty()) {
     std::fprintf(stderr, "oxide agent: --control-plane and --device-id are required\n");
-    return 2;
+    return kExitUsage;
   }
   if (!IsSafeId(f.device_id)) {
     std::fprintf(stderr, "oxide agent: --device-id must be 1-128 of [A-Za-z0-9._+-]\n");
-    return 2;
+    return kExitUsage;
   }
   if (f.poll_interval < 0.1 || f.health_timeout <= 0) {
     std::fprintf(stderr,
                  "oxide agent: --poll-interval must be >= 0.1 s (use >= 1 s in "
                  "production), --health-timeout > 0\n");
-    return 2;
+    return kExitUsage;
   }
   auto max_window = MaxWindowBytes(f.max_window_mb);
   if (!max_window.ok()) {
     std::fprintf(stderr, "oxide agent: %s\n", max_window.status().message().c_str());
-    return 2;
+    return kExitUsage;
   }
   while (!f.control_plane.empty() && f.control_plane.back() == '/') f.control_plane.pop_back();
   if (f.state_dir.empty()) f.state_dir = f.model_dir + "/.oxide";
@@ -186,14 +193,14 @@ int AgentMain(const std::vector<std::string>& args) {
   for (const std::string& dir : {f.model_dir, f.state_dir}) {
     if (Status st = fs.CreateDirs(dir); !st.ok()) {
       std::fprintf(stderr, "oxide agent: %s\n", st.ToString().c_str());
-      return 1;
+      return ExitCodeFor(st.code());
     }
   }
   if (!SameFileSystem(f.model_dir, f.state_dir)) {
     std::fprintf(stderr,
                  "oxide agent: --state-dir must be on the same file system as "
                  "--model-dir (activation is a rename)\n");
-    return 2;
+    return kExitUsage;
   }
   SystemClock clock(&stop);
   CurlOptions curl_options;
@@ -226,8 +233,11 @@ int AgentMain(const std::vector<std::string>& args) {
   options.poll_interval = Seconds(f.poll_interval);
   options.once = f.once;
   ProgressBar bar(stderr, clock);
+  ProgressLog progress_log(LogLine, clock);  // journald or a file: lines, not a redrawn bar
   if (::isatty(STDERR_FILENO)) {
     options.on_progress = [&bar](const UpdateRecord& r) { bar.Update(r); };
+  } else {
+    options.on_progress = [&progress_log](const UpdateRecord& r) { progress_log.Update(r); };
   }
   LogLine("device " + f.device_id + ", control plane " + f.control_plane + ", models in " +
           f.model_dir + ", state in " + f.state_dir + ", health check: " +
@@ -238,13 +248,13 @@ int AgentMain(const std::vector<std::string>& args) {
   if (st.ok()) st = loop.Run();
   if (st.code() == ErrorCode::kCancelled) {
     LogLine("stopped; state saved");
-    return 0;
+    return kExitOk;
   }
   if (!st.ok()) {
-    LogLine("exiting: " + st.ToString());
-    return 1;
+    log::Error("exiting: " + st.ToString());
+    return ExitCodeFor(st.code());
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace oxide::agent

@@ -1,39 +1,43 @@
 #include "cli/cli_main.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 
+#include "base/exit_code.hpp"
+#include "base/log.hpp"
 #include "cli/commands.hpp"
 
 namespace oxide::cli {
+namespace {
 
-int ExitCodeFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kOk:
-      return 0;
-    case ErrorCode::kInvalidArgument:
-      return 2;
-    case ErrorCode::kNotFound:
-      return 3;
-    case ErrorCode::kFailedPrecondition:
-      return 4;
-    case ErrorCode::kCorrupt:
-      return 5;
-    case ErrorCode::kUnsupported:
-      return 6;
-    case ErrorCode::kResourceExhausted:
-      return 7;
-    case ErrorCode::kIo:
-      return 8;
-    default:
-      return 1;
-  }
+// "oxide" for "/usr/local/bin/oxide": help and usage lines name the command as typed.
+std::string ProgramName(const std::vector<std::string>& args) {
+  if (args.empty() || args[0].empty()) return "oxide";
+  size_t slash = args[0].rfind('/');
+  return slash == std::string::npos ? args[0] : args[0].substr(slash + 1);
 }
 
-int Main(const std::vector<std::string>& args) {
+const ExternalCommand* FindExternal(const std::vector<ExternalCommand>& external,
+                                    std::string_view name) {
+  auto it = std::find_if(external.begin(), external.end(),
+                         [&](const ExternalCommand& c) { return c.name == name; });
+  return it == external.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand>& external) {
+  const std::string program = ProgramName(args);
   CLI::App app{"oxide: tensor-aware model delivery for device fleets"};
+  app.name(program);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "oxide 0.1.0");
+  app.set_version_flag("--version", program + " 0.1.0");
+  app.footer("Run '" + program + " help COMMAND' (or '" + program +
+             " COMMAND --help') for a command's options.\n"
+             "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 failed precondition, 5 corrupt,\n"
+             "6 unsupported, 7 resource exhausted, 8 I/O error, 70 internal error (README.md).");
 
   DiffArgs diff;
   auto* d = app.add_subcommand("diff", "Build a patch that turns BASE into TARGET");
@@ -61,22 +65,70 @@ int Main(const std::vector<std::string>& args) {
   b->add_option("dir", bench.dir, "Directory of pair directories (v1.*/v2.*)")->required();
   b->add_flag("--no-external", bench.no_external, "Do not run the external tools");
 
-  std::vector<std::string> rev(args.rbegin(), args.rend() - 1);  // CLI11 wants reversed args
+  for (const ExternalCommand& cmd : external) {
+    // Listed in the help; dispatched before parsing (they parse their own flags).
+    app.add_subcommand(cmd.name, cmd.description)->prefix_command();
+  }
+  log::Flags log_flags;
+  for (CLI::App* sub : {d, p, i, b}) {
+    sub->add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
+    sub->add_option("--log-level", log_flags.level, "Least severe level logged (default info)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  }
+
+  std::vector<std::string> argv = args.empty() ? std::vector<std::string>{program} : args;
+  // `oxide help [COMMAND]` is `oxide [COMMAND] --help`.
+  if (argv.size() >= 2 && argv[1] == "help") {
+    auto subs = app.get_subcommands({});
+    bool known = argv.size() == 2 || std::any_of(subs.begin(), subs.end(), [&](CLI::App* c) {
+                   return c->get_name() == argv[2];
+                 });
+    if (argv.size() > 3 || !known) {
+      std::fprintf(stderr, "%s: unknown command '%s'\nRun with --help for the commands.\n",
+                   program.c_str(), argv.size() > 2 ? argv[2].c_str() : "");
+      return kExitUsage;
+    }
+    argv.erase(argv.begin() + 1);
+    argv.push_back("--help");
+  }
+  // serve and agent parse their own flags (their CLI11 apps live in their libraries).
+  if (argv.size() >= 2) {
+    if (const ExternalCommand* cmd = FindExternal(external, argv[1])) return cmd->main(argv);
+  }
+
+  std::vector<std::string> rev(argv.rbegin(), argv.rend() - 1);  // CLI11 wants reversed args
   try {
     app.parse(rev);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every parse error is a usage error (not CLI11's 105-109).
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
+  auto log_options = log_flags.ToOptions(program);
+  if (!log_options.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), log_options.status().ToString().c_str());
+    return kExitUsage;
+  }
+  log::Setup(*log_options);
+  CLI::App* chosen = app.get_subcommands().at(0);
+  auto t0 = std::chrono::steady_clock::now();
+  log::Debug("running " + chosen->get_name());
   Status s;
-  if (d->parsed()) s = RunDiff(diff);
-  if (p->parsed()) s = RunPatch(patch);
-  if (i->parsed()) s = RunInspect(inspect);
-  if (b->parsed()) s = RunDeltaBench(bench);
+  if (chosen == d) s = RunDiff(diff);
+  if (chosen == p) s = RunPatch(patch);
+  if (chosen == i) s = RunInspect(inspect);
+  if (chosen == b) s = RunDeltaBench(bench);
+  if (const ExternalCommand* cmd = FindExternal(external, chosen->get_name())) {
+    return cmd->main(argv);  // unreachable today: argv[1] names it, so it was dispatched above
+  }
+  log::Debug(
+      chosen->get_name() + " finished",
+      {{"status", ToString(s.code())},
+       {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
   if (!s.ok()) {
-    std::fprintf(stderr, "oxide: %s\n", s.ToString().c_str());
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), s.ToString().c_str());
     return ExitCodeFor(s.code());
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace oxide::cli

@@ -30,7 +30,4 @@ Status RunPatch(const PatchArgs& a);
 Status RunInspect(const InspectArgs& a);
 Status RunDeltaBench(const DeltaBenchArgs& a);
 
-// The single mapping from error codes to process exit codes (documented in README.md).
-int ExitCodeFor(ErrorCode code);
-
 }  // namespace oxide::cli

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "base/exit_code.hpp"
+#include "base/log.hpp"
 #include "server/api/router.hpp"
 #include "server/net/http_server.hpp"
 #include "server/service/patch_worker.hpp"
@@ -40,10 +42,10 @@ void RaiseFdLimit() {
   }
 }
 
-int Serve(const ServeFlags& f) {
+int Serve(const ServeFlags& f, log::Level log_level) {
   auto fail = [](const Status& st) {
-    std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
-    return 1;
+    log::Error(st.ToString());
+    return ExitCodeFor(st.code());
   };
   std::error_code ec;
   std::filesystem::create_directories(f.data_dir, ec);
@@ -69,7 +71,7 @@ int Serve(const ServeFlags& f) {
   models.SetPatchListener([&worker] { worker.Notify(); });
   worker.Start();
 #else
-  std::fprintf(stderr, "oxide serve: built without the patch builder: serving full files only\n");
+  log::Warn("built without the patch builder: serving full files only");
 #endif
 
   api::Metrics metrics;
@@ -89,14 +91,18 @@ int Serve(const ServeFlags& f) {
     std::printf("oxide serve listening on http://%s:%u (data dir %s)\n", f.host.c_str(),
                 static_cast<unsigned>(server.port()), f.data_dir.c_str());
     std::fflush(stdout);
+    log::Info("listening", {{"url", "http://" + f.host + ":" + std::to_string(server.port())},
+                            {"data_dir", f.data_dir},
+                            {"log_level", log::ToString(log_level)}});
     server.RunUntilSignal();
+    log::Info("stopping");
   }  // the server (and any in-flight accounting) goes before the services it calls
 #ifdef OXIDE_HAVE_DELTA_BUILD
   worker.Stop();
 #endif
   std::printf("oxide serve: stopped\n");
   std::fflush(stdout);
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -104,7 +110,15 @@ int Serve(const ServeFlags& f) {
 int ServeMain(const std::vector<std::string>& args) {
   CLI::App app{"oxide serve: the Oxide control plane (HTTP API, model store, rollouts)"};
   app.name("oxide serve");
+  app.footer("Logs one line per request, patch build and campaign change on stderr.");
   ServeFlags f;
+  log::Flags log_flags;
+  app.add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
+  app.add_option("--log-level", log_flags.level, "Least severe level logged (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", log_flags.format, "text (one line per event) or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_option("--host", f.host, "IP address to listen on")->capture_default_str();
   app.add_option("--port", f.port, "TCP port (0 = any free port)")->capture_default_str();
   app.add_option("--data-dir", f.data_dir, "Metadata (SQLite) and blob directory")
@@ -133,9 +147,15 @@ int ServeMain(const std::vector<std::string>& args) {
   try {
     app.parse(rest);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // never CLI11's own 105-109
   }
-  return Serve(f);
+  auto log_options = log_flags.ToOptions("oxide serve");
+  if (!log_options.ok()) {
+    std::fprintf(stderr, "oxide serve: %s\n", log_options.status().ToString().c_str());
+    return kExitUsage;
+  }
+  log::Setup(*log_options);
+  return Serve(f, log_options->level);
 }
 
 }  // namespace oxide::server

@@ -577,6 +577,7 @@ def scenario_bandwidth(work):
         check(m and int(m.group(1)) == total_served,
               f"/metrics oxide_bytes_served_total = {total_served}")
         check_example_pair_is_tensor(fleet)
+        check_logs_followable(fleet, order, "v3")
     finally:
         fleet.close()
 
@@ -600,6 +601,24 @@ def check_example_pair_is_tensor(fleet):
     check(patch.get("strategy") == "tensor",
           f"example pair patch is {patch.get('strategy')} ({patch.get('size_bytes')} bytes), "
           "expected tensor")
+def check_logs_followable(fleet, devices, version):
+    """The logs a person reads: the server's one line per request (with the device), and each
+    agent's download progress as plain lines, since its stderr is a pipe here, not a terminal."""
+    with open(fleet.server.log_path, errors="replace") as f:
+        server_log = f.read()
+    for d in devices:
+        rx = (r"info  oxide serve: request method=GET path=/api/v1/models/\S+/versions/"
+              + re.escape(version) + r"/download status=20[06] bytes=\d+ ms=\S+ device="
+              + re.escape(d) + "$")
+        if not re.search(rx, server_log, re.M):
+            raise AssertionError(f"server log: no request line for {d}'s {version} download")
+        if not fleet.agents[d].lines(r"oxide-agent: \S+: downloading " + re.escape(version)
+                                     + r" \((patch|full file)\): .* \(100%\)"):
+            raise AssertionError(f"{d}'s agent log: no download progress line for {version}")
+    check(re.search(r"oxide serve: request method=POST path=/api/v1/devices/\S+/heartbeat "
+                    r"status=200 ", server_log),
+          f"server log: a line per request (downloads of {version} by each device, heartbeats); "
+          f"agent logs: download progress lines")
 
 
 SCENARIOS = {

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "base/file_util.hpp"
+#include "base/log.hpp"
 #include "server/api/errors.hpp"
 
 namespace oxide::server::net::internal {
@@ -46,6 +48,18 @@ std::string Lower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+// The device a request is about, for the request log: the download header, else the id in
+// /api/v1/devices/<id>[/...]; empty when none.
+std::string DeviceOf(const api::Request& req) {
+  std::string id = req.Header("x-oxide-device-id");
+  if (!id.empty()) return id;
+  constexpr std::string_view kPrefix = "/api/v1/devices/";
+  std::string_view path = req.path;
+  if (path.substr(0, kPrefix.size()) != kPrefix) return "";
+  path.remove_prefix(kPrefix.size());
+  return std::string(path.substr(0, path.find('/')));
 }
 
 // One connection. Every handler runs on the connection's strand. `live` counts open sessions
@@ -88,6 +102,10 @@ class Session : public std::enable_shared_from_this<Session> {
     first_request_ = false;
     head_ = false;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
+    started_ = std::chrono::steady_clock::now();
+    log_method_ = "-";
+    log_path_ = "-";
+    log_device_.clear();
     if (ec == http::error::header_limit)
       return Reject(api::TooLargeResponse("header too large", 431));
     if (ec) return Reject(Corrupt("malformed HTTP request: " + ec.message()));
@@ -102,6 +120,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string_view::npos) req_.query = std::string(target.substr(q + 1));
     for (const auto& f : h)
       req_.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
+    log_method_ = std::string(h.method_string());
+    log_path_ = req_.path;
+    log_device_ = DeviceOf(req_);
 
     auto policy = router_.PolicyFor(req_.method, req_.path);
     auto length = header_parser_->content_length();
@@ -237,6 +258,8 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<http::status>(resp_.status), 11);
     SetHeaders(*res);
     res->content_length(resp_.file ? resp_.file->length : resp_.body.size());
+    log_status_ = resp_.status;
+    log_bytes_ = 0;
     resp_ = api::Response();
     stream_.expires_after(opt_.write_timeout);
     http::async_write(stream_, *res,
@@ -250,6 +273,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(resp_.status), 11);
     SetHeaders(*res);
+    log_status_ = resp_.status;
+    log_bytes_ = resp_.body.size();
     res->body() = std::move(resp_.body);
     res->prepare_payload();
     stream_.expires_after(opt_.write_timeout);
@@ -277,6 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
     file_res_->body().data = nullptr;
     file_res_->body().more = true;
     file_sr_.emplace(*file_res_);
+    log_status_ = resp_.status;
     stream_.expires_after(opt_.write_timeout);
     http::async_write_header(stream_, *file_sr_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -290,7 +316,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (n > 0) {
       Status st = file_->ReadExactAt(file_pos_, chunk_.data(), n);
       if (!st.ok()) {
-        std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
+        log::Error("reading a blob for a response failed", {{"error", st.ToString()}});
         return Close();  // mid-body: the only honest signal is a short response
       }
     }
@@ -320,6 +346,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnResponseDone(beast::error_code ec) {
+    LogRequest(ec, file_sr_ ? body_written_ : log_bytes_);
     FinishAccounting();
     file_sr_.reset();
     file_res_.reset();
@@ -335,6 +362,23 @@ class Session : public std::enable_shared_from_this<Session> {
       accounting_ = nullptr;
       f(body_written_);
     }
+  }
+
+  // One line per answered request. `bytes`: body bytes sent (short when the client went away).
+  void LogRequest(beast::error_code ec, uint64_t bytes) {
+    log::Level level = log_status_ >= 500 ? log::Level::kError : log::Level::kInfo;
+    if (!log::Enabled(level)) return;
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+            .count();
+    std::vector<log::Field> fields = {{"method", log_method_},
+                                      {"path", log_path_},
+                                      {"status", log_status_},
+                                      {"bytes", bytes},
+                                      {"ms", ms}};
+    if (!log_device_.empty()) fields.emplace_back("device", log_device_);
+    if (ec) fields.emplace_back("error", ec.message());
+    log::Write(level, "request", fields);
   }
 
   // Lingering close: stop sending, then discard what the client still sends (bounded), so an
@@ -383,6 +427,11 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t file_chunk_ = 0;
   uint64_t body_written_ = 0;
   std::function<void(uint64_t)> accounting_;
+  // The request log line's fields, kept from the request to the end of its response.
+  std::chrono::steady_clock::time_point started_;
+  std::string log_method_, log_path_, log_device_;
+  int log_status_ = 0;
+  uint64_t log_bytes_ = 0;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 
+#include "base/log.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -98,6 +99,11 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
       });
       !tx.ok())
     return tx;
+  log::Info("campaign created", {{"campaign", c.id},
+                                 {"model", c.model_id},
+                                 {"version", c.version},
+                                 {"fleet", c.fleet_id},
+                                 {"strategy", store::ToString(c.strategy)}});
   return Get(c.id);
 }
 
@@ -138,6 +144,13 @@ Result<CampaignDetail> CampaignService::Act(const std::string& id, CampaignEvent
 Status CampaignService::Apply(store::CampaignRecord& c, CampaignEvent e) {
   OXIDE_ASSIGN_OR_RETURN(auto next, NextCampaignState(c.state, e));
   OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateState(c.id, next, clock_.UnixMillis()));
+  log::Write(next == store::CampaignState::kHalted ? log::Level::kWarn : log::Level::kInfo,
+             "campaign " + std::string(store::ToString(next)),
+             {{"campaign", c.id},
+              {"from", store::ToString(c.state)},
+              {"event", ToString(e)},
+              {"model", c.model_id},
+              {"version", c.version}});
   c.state = next;
   return Status::Ok();
 }
@@ -217,7 +230,16 @@ Status CampaignService::Halt(store::CampaignRecord& c,
 }
 
 Status CampaignService::Move(store::CampaignDeviceRecord& d, RolloutEvent e, std::string error) {
+  const DeviceRolloutState from = d.state;
   OXIDE_ASSIGN_OR_RETURN(d.state, NextRolloutState(d.state, e));
+  if (log::Enabled(log::Level::kDebug)) {
+    std::vector<log::Field> fields = {{"campaign", d.campaign_id},
+                                      {"device", d.device_id},
+                                      {"from", store::ToString(from)},
+                                      {"to", store::ToString(d.state)}};
+    if (!error.empty()) fields.emplace_back("error", error);
+    log::Write(log::Level::kDebug, "campaign device", fields);
+  }
   d.error = std::move(error);
   d.updated_at = clock_.UnixMillis();
   return store_.campaigns().UpdateDevice(d);
@@ -333,8 +355,8 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
     if (next.ok()) {
       d.state = *next;
     } else {  // device input: an impossible report is logged and ignored, never fatal
-      std::fprintf(stderr, "oxide serve: device %s: %s\n", device.id.c_str(),
-                   next.status().ToString().c_str());
+      log::Warn("ignored an impossible progress report",
+                {{"device", device.id}, {"error", next.status().ToString()}});
       d = before;
     }
   }
@@ -351,6 +373,15 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
   }
   d.updated_at = clock_.UnixMillis();
   OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateDevice(d));
+  if (d.state != before.state) {
+    std::vector<log::Field> fields = {{"campaign", d.campaign_id},
+                                      {"device", device.id},
+                                      {"from", store::ToString(before.state)},
+                                      {"to", store::ToString(d.state)}};
+    if (!d.error.empty()) fields.emplace_back("error", d.error);
+    log::Write(IsFailure(d.state) ? log::Level::kWarn : log::Level::kInfo, "campaign device",
+               fields);
+  }
   return d.state == before.state ? Status::Ok() : Advance(d.campaign_id);
 }
 

@@ -5,7 +5,18 @@
 #include <filesystem>
 #include <string>
 
+#include "base/log.hpp"
+
 namespace oxide::server {
+namespace {
+
+// "detector 1.1" for the log, or the hash's first 12 digits when no version has these bytes.
+std::string VersionName(store::Store& store, const std::string& sha256) {
+  auto v = store.models().FindBySha(sha256);
+  return v.ok() ? v->model_id + " " + v->version : sha256.substr(0, 12);
+}
+
+}  // namespace
 
 void PatchWorker::Start() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -48,7 +59,7 @@ void PatchWorker::Loop() {
       }
       auto ran = RunOnce();
       if (!ran.ok()) {
-        std::fprintf(stderr, "oxide serve: patch worker: %s\n", ran.status().ToString().c_str());
+        log::Error("patch worker: store error", {{"error", ran.status().ToString()}});
         break;  // store trouble: wait for the next enqueue rather than spin
       }
       if (!*ran) break;
@@ -67,6 +78,9 @@ Result<bool> PatchWorker::RunOnce() {
               (p.error.empty() ? std::string() : ": " + p.error);
     p.updated_at = clock_.UnixMillis();
     OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+    log::Warn("patch build failed", {{"base", VersionName(store_, p.base_sha256)},
+                                     {"target", VersionName(store_, p.target_sha256)},
+                                     {"error", p.error}});
     return true;
   }
   // Persisted before building, so a job that crashes the server is not retried forever.
@@ -76,6 +90,11 @@ Result<bool> PatchWorker::RunOnce() {
 
   std::string target_path = blobs_.PathFor(p.target_sha256);
   std::string out = blobs_.TempPath();
+  const std::string base_name = VersionName(store_, p.base_sha256);
+  const std::string target_name = VersionName(store_, p.target_sha256);
+  log::Info("patch build started",
+            {{"base", base_name}, {"target", target_name}, {"attempt", p.attempts}});
+  const auto build_start = std::chrono::steady_clock::now();
   Status st = [&]() -> Status {
     OXIDE_ASSIGN_OR_RETURN(BuiltPatch built,
                            build_(blobs_.PathFor(p.base_sha256), target_path, out));
@@ -105,6 +124,22 @@ Result<bool> PatchWorker::RunOnce() {
     }
   }
   OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
+  if (st.ok()) {
+    log::Info(
+        p.state == store::PatchState::kReady ? "patch ready" : "patch not smaller: not served",
+        {{"base", base_name},
+         {"target", target_name},
+         {"strategy", p.strategy},
+         {"bytes", p.patch_size},
+         {"seconds", seconds}});
+  } else {
+    log::Warn(
+        p.state == store::PatchState::kPending ? "patch build failed, will retry"
+                                               : "patch build failed",
+        {{"base", base_name}, {"target", target_name}, {"error", p.error}, {"seconds", seconds}});
+  }
   return true;
 }
 

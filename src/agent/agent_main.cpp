@@ -18,10 +18,10 @@
 #include "agent/curl/curl_transport.hpp"
 #include "agent/progress_reporter.hpp"
 #include "agent/transitions.hpp"
-#include "base/posix_file_system.hpp"
-#include "base/stop_flag.hpp"
 #include "base/exit_code.hpp"
 #include "base/log.hpp"
+#include "base/posix_file_system.hpp"
+#include "base/stop_flag.hpp"
 
 namespace oxide::agent {
 

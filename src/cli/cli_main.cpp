@@ -60,6 +60,7 @@ int Main(const std::vector<std::string>& args) {
   auto* b = app.add_subcommand("delta-bench", "Compare Oxide with zstd/xdelta3/bsdiff on pairs");
   b->add_option("dir", bench.dir, "Directory of pair directories (v1.*/v2.*)")->required();
   b->add_flag("--no-external", bench.no_external, "Do not run the external tools");
+  AddDeltaBenchOptions(b, &bench);
 
   std::vector<std::string> rev(args.rbegin(), args.rend() - 1);  // CLI11 wants reversed args
   try {

@@ -40,8 +40,8 @@ struct Competitor {
       decode;
 };
 
-// The strongest settings each tool has here. zstd >= 16 needs worker threads with a large
-// prefix (TOOLCHAIN.md P16: single-threaded btopt finds no delta), hence -T0 on the -19 run;
+// The strongest settings each tool has here. zstd levels >= 16 need worker threads with a large
+// prefix (single-threaded btopt finds almost no delta: zstd issue #4093), hence -T0 on -19;
 // --long=31 on decode only lifts the decoder's window limit (frames above 128 MiB need it).
 std::vector<Competitor> Competitors() {
   auto zstd_decode = [](const std::string& b, const std::string& p, const std::string& o) {

@@ -106,6 +106,24 @@ double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The last line the tool wrote to stderr, so a FAILED cell can say why.
+std::string StderrTail(const std::string& path) {
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return "";
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  size_t nl = t.rfind('\n');
+  if (nl != std::string::npos) t = t.substr(nl + 1);
+  return t.size() > 200 ? t.substr(t.size() - 200) : t;
+}
+
+std::string Failure(const std::string& step, const Result<int>& rc, const std::string& err) {
+  std::string why =
+      step + (rc.ok() ? " exited " + std::to_string(*rc) : " " + rc.status().ToString());
+  std::string tail = StderrTail(err);
+  return tail.empty() ? why : why + " (" + tail + ")";
+}
+
 // Runs one competitor's encoder and decoder in `scratch`; kOk only when the decoded file hashes
 // to the target.
 ToolResult RunCompetitor(const Competitor& c, const std::string& base, const std::string& target,
@@ -117,10 +135,11 @@ ToolResult RunCompetitor(const Competitor& c, const std::string& base, const std
   std::error_code ec;
   fs::remove(patch, ec);
   fs::remove(out, ec);
+  fs::remove(err, ec);
   auto t0 = std::chrono::steady_clock::now();
   Result<int> rc = RunProcess(c.encode(base, target, patch), scratch.path(), err);
   if (!rc.ok() || *rc != 0) {
-    r.failure = "encoder " + (rc.ok() ? "exited " + std::to_string(*rc) : rc.status().ToString());
+    r.failure = Failure("encoder", rc, err);
     return r;
   }
   r.enc_s = Since(t0);
@@ -132,7 +151,7 @@ ToolResult RunCompetitor(const Competitor& c, const std::string& base, const std
   t0 = std::chrono::steady_clock::now();
   rc = RunProcess(c.decode(base, patch, out), scratch.path(), err);
   if (!rc.ok() || *rc != 0) {
-    r.failure = "decoder " + (rc.ok() ? "exited " + std::to_string(*rc) : rc.status().ToString());
+    r.failure = Failure("decoder", rc, err);
     return r;
   }
   r.dec_s = Since(t0);

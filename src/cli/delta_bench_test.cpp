@@ -153,6 +153,21 @@ TEST_F(DeltaBench, AllowMissingRunsTheRestAndSaysIncomplete) {
   EXPECT_EQ(Main({"oxide", "delta-bench", "--allow-missing", corpus.path()}), 0);
 }
 
+TEST_F(DeltaBench, BrokenCompetitorRunIsNotCountedAndFailsTheRun) {
+  // A bspatch stand-in that fails: bsdiff's patch cannot be verified, so it must not count.
+  std::string dir = ToolDir("bspatch");
+  ASSERT_OK(AtomicWriteFile(dir + "/bspatch", "#!/bin/sh\necho 'bspatch: boom' >&2\nexit 3\n"));
+  ASSERT_EQ(::chmod((dir + "/bspatch").c_str(), 0755), 0);
+  ScopedPath path(dir);
+  Status s;
+  std::string report = Report({corpus.path()}, &s);
+  EXPECT_STATUS(s, ErrorCode::kInternal);
+  EXPECT_NE(report.find("| FAILED |"), std::string::npos) << report;
+  EXPECT_NE(report.find("bsdiff: decoder exited 3 (bspatch: boom)"), std::string::npos) << report;
+  EXPECT_NE(report.find("4 competitor runs verified"), std::string::npos) << report;
+  EXPECT_NE(report.find("INCOMPLETE"), std::string::npos) << report;
+}
+
 TEST(BenchProcess, RunsArgvWithoutAShellAndReportsTheExitStatus) {
   testing::TempDir dir;
   Result<ScratchDir> scratch = ScratchDir::Create("oxide-proc-test");

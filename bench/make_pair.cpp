@@ -1,7 +1,12 @@
 // Writes a deterministic SafeTensors model pair for the delta speed benchmark:
-//   make_pair OUT_DIR TOTAL_MB [CHANGED_PERCENT]
+//   make_pair OUT_DIR TOTAL_MB [CHANGED_PERCENT [RELATIVE_STEP]]
 // v1 holds fp32 tensors of N(0, 0.02)-like weights; v2 is v1 with CHANGED_PERCENT (default 10)
-// of the tensors "fine-tuned" (each weight moved by a small relative step, as Adam/SGD do).
+// of the tensors "fine-tuned": every weight w of a changed tensor becomes
+// w * (1 + RELATIVE_STEP * n), n ~ N(0, 1), RELATIVE_STEP default 1e-3: a step relative to the
+// weight, so every weight keeps its exponent and loses only its low mantissa bits, as in a short
+// Adam fine-tune. (An absolute step, which this program applied before although its comment said
+// relative, rewrites small weights completely and makes the pair look less like a fine-tune.)
+// CHANGED_PERCENT 100 is the dense pair (every tensor fine-tuned); 10 the sparse one.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -46,12 +51,17 @@ bool WriteFile(const std::string& path, const std::string& header,
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: make_pair OUT_DIR TOTAL_MB [CHANGED_PERCENT]\n");
+    std::fprintf(stderr, "usage: make_pair OUT_DIR TOTAL_MB [CHANGED_PERCENT [RELATIVE_STEP]]\n");
     return 2;
   }
   std::string dir = argv[1];
   double total_mb = std::atof(argv[2]);
   int changed_pct = argc > 3 ? std::atoi(argv[3]) : 10;
+  float step = argc > 4 ? static_cast<float>(std::atof(argv[4])) : 1e-3f;
+  if (changed_pct < 0 || changed_pct > 100 || !(step >= 0)) {
+    std::fprintf(stderr, "make_pair: CHANGED_PERCENT must be 0..100, RELATIVE_STEP >= 0\n");
+    return 2;
+  }
   const size_t kTensorFloats = 1u << 20;  // 4 MiB tensors, like a mid-size linear layer
   size_t count = static_cast<size_t>(total_mb * 1024 * 1024 / (kTensorFloats * 4));
   if (count == 0) count = 1;
@@ -66,7 +76,7 @@ int main(int argc, char** argv) {
     // Evenly spaced: tensor i changes when the running quota crosses an integer.
     if ((i * changed_pct) / 100 == ((i + 1) * changed_pct) / 100) continue;
     ++changed;
-    for (auto& x : v2[i]) x += 1e-4f * rng.Normal();
+    for (auto& x : v2[i]) x *= 1.0f + step * rng.Normal();
   }
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
   size_t off = 0;
@@ -84,7 +94,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "make_pair: cannot write into %s\n", dir.c_str());
     return 1;
   }
-  std::printf("wrote %zu tensors (%zu changed), %.1f MB each file\n", count, changed,
-              static_cast<double>(off) / 1e6);
+  std::printf("wrote %zu tensors (%zu changed by relative steps of %g), %.1f MB each file\n", count,
+              changed, static_cast<double>(step), static_cast<double>(off) / 1e6);
   return 0;
 }

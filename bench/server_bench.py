@@ -6,7 +6,10 @@
    throughput and p50/p99 latency.
 2. Server RSS and thread count while 1,000 concurrent downloads of a model are each throttled
    to ~300 kbit/s by slow readers (asyncio client, small receive buffers).
-Results go to stdout (copied into docs/benchmarks.md, "Control plane").
+Results go to stdout (copied into docs/benchmarks.md, "Control plane"). Every response that is not
+2xx and every socket error (wrk's connect/read/write/timeout counts; a download that fails to
+connect, gets a non-200 status or breaks off) is counted and reported; a run with any error ends
+with an "ERRORS:" line and exit status 1, so its throughput figures are never quoted as clean.
 """
 import argparse
 import asyncio
@@ -65,12 +68,26 @@ def heartbeat_bench(srv, devices, seconds, connections):
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    counts = re.search(r"^oxide-bench: (.*)$", out, re.M)
+    if not counts:
+        raise RuntimeError("wrk printed no oxide-bench summary line:\n" + out)
+    c = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts.group(1))}
     rss, threads, _ = proc_stats(srv.proc.pid)
-    return {"cmd": " ".join(cmd), "requests_per_s": rps, "p50": lat.get("50"),
-            "p99": lat.get("99"), "rss_kb": rss, "threads": threads, "raw": out}
+    return {"cmd": " ".join(cmd), "requests": c["requests"], "requests_per_s": rps,
+            "p50": lat.get("50"), "p75": lat.get("75"), "p90": lat.get("90"), "p99": lat.get("99"),
+            "non_2xx": c["non_2xx"], "first_bad_status": c["first_bad_status"],
+            "socket_errors": {k: c[k] for k in ("connect", "read", "write", "timeout")},
+            "rss_kb": rss, "threads": threads, "raw": out}
 
 
-async def slow_download(port, path, rate_bps, deadline, stats):
+async def slow_download(port, path, rate_bps, deadline, stats, errors):
+    try:
+        await slow_download_once(port, path, rate_bps, deadline, stats)
+    except Exception as e:  # counted and reported: a failed download is an error of the run
+        errors.append("%s: %s" % (type(e).__name__, e))
+
+
+async def slow_download_once(port, path, rate_bps, deadline, stats):
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", port, limit=8192)
     sock = writer.get_extra_info("socket")
@@ -80,34 +97,41 @@ async def slow_download(port, path, rate_bps, deadline, stats):
     await writer.drain()
     per_tick = max(1, rate_bps // 8 // 10)  # bytes per 100 ms
     got = 0
+    head = b""
     while time.monotonic() < deadline:
         data = await reader.read(per_tick)
         if not data:
             break
+        if len(head) < 16:
+            head += data[:16]
+            if len(head) >= 12 and not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError("status line %r" % head[:12])
         got += len(data)
         await asyncio.sleep(0.1)  # the throttle itself (benchmark client, not a test)
+    if got == 0:
+        raise RuntimeError("connection closed before any byte")
     stats.append(got)
     writer.close()
 
 
 async def download_bench_async(srv, clients, seconds, rate_bps, path):
-    stats = []
+    stats, errors = [], []
     deadline = time.monotonic() + seconds
-    tasks = [asyncio.create_task(slow_download(srv.port, path, rate_bps, deadline, stats))
+    tasks = [asyncio.create_task(slow_download(srv.port, path, rate_bps, deadline, stats, errors))
              for _ in range(clients)]
     samples = []
     while time.monotonic() < deadline:
         await asyncio.sleep(1)
         samples.append(proc_stats(srv.proc.pid))
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return stats, samples
+    await asyncio.gather(*tasks)
+    return stats, samples, errors
 
 
 def download_bench(srv, clients, seconds, rate_bps, size_mb):
     model = os.urandom(size_mb << 20)
     srv.json("POST", "/api/v1/models/big/versions/v1", model, expect=201)
     idle = proc_stats(srv.proc.pid)
-    stats, samples = asyncio.run(download_bench_async(
+    stats, samples, errors = asyncio.run(download_bench_async(
         srv, clients, seconds, rate_bps, "/api/v1/models/big/versions/v1/download"))
     peak = max(samples, key=lambda s: s[0])
     total = sum(stats)
@@ -116,7 +140,24 @@ def download_bench(srv, clients, seconds, rate_bps, size_mb):
             "threads": peak[1], "peak_fds": max(s[2] for s in samples),
             "aggregate_mbit_s": round(total * 8 / seconds / 1e6, 1),
             "per_client_kbit_s": round(total * 8 / seconds / max(1, len(stats)) / 1e3, 1),
-            "completed_clients": len(stats)}
+            "completed_clients": len(stats), "failed_clients": len(errors),
+            "first_errors": errors[:5]}
+
+
+def run_errors(hb, dl):
+    """Every error of the run, one line each; empty when it was clean."""
+    problems = []
+    if hb["non_2xx"]:
+        problems.append("heartbeats: %d of %d responses were not 2xx (first status %d)" % (
+            hb["non_2xx"], hb["requests"], hb["first_bad_status"]))
+    sock = sum(hb["socket_errors"].values())
+    if sock:
+        problems.append("heartbeats: %d socket errors (%s)" % (sock, ", ".join(
+            "%s %d" % kv for kv in hb["socket_errors"].items())))
+    if dl["failed_clients"]:
+        problems.append("downloads: %d of %d clients failed (%s)" % (
+            dl["failed_clients"], dl["clients"], "; ".join(dl["first_errors"])))
+    return problems
 
 
 def main():
@@ -139,6 +180,13 @@ def main():
         print(json.dumps(dl, indent=2))
     finally:
         srv.stop()
+    problems = run_errors(hb, dl)
+    if problems:
+        print("ERRORS: " + " | ".join(problems))
+        print("ERRORS: this run's figures are not clean", file=sys.stderr)
+        sys.exit(1)
+    print("errors: none (%d heartbeats all 2xx, 0 socket errors; %d downloads, 0 failed)" % (
+        hb["requests"], args.downloads))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   auto* b = app.add_subcommand("delta-bench", "Compare Oxide with zstd/xdelta3/bsdiff on pairs");
   b->add_option("dir", bench.dir, "Directory of pair directories (v1.*/v2.*)")->required();
   b->add_flag("--no-external", bench.no_external, "Do not run the external tools");
+  AddDeltaBenchOptions(b, &bench);
 
   for (const ExternalCommand& cmd : external) {
     // Listed in the help; dispatched before parsing (they parse their own flags).

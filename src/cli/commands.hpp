@@ -1,8 +1,13 @@
 #pragma once
 
+#include <cstdio>
 #include <string>
 
 #include "base/status.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace oxide::cli {
 
@@ -22,7 +27,11 @@ struct InspectArgs {
 struct DeltaBenchArgs {
   std::string dir;
   bool no_external = false;
+  bool allow_missing = false;  // a missing competitor marks the run "incomplete" instead of failing
+  std::FILE* out = nullptr;    // report destination; stdout when null (tests pass a temp file)
 };
+// Registers delta-bench's own flags on its subcommand (kept beside the command, not in cli_main).
+void AddDeltaBenchOptions(CLI::App* cmd, DeltaBenchArgs* args);
 
 // Each returns OK after printing its result to stdout; errors are printed by the caller.
 Status RunDiff(const DiffArgs& a);

@@ -1,19 +1,23 @@
-// `oxide delta-bench DIR`: Oxide against zstd / xdelta3 / bsdiff on every pair directory, every
-// round trip checked. Prints a markdown table and the acceptance summary.
-#include <unistd.h>
-
+// `oxide delta-bench DIR`: Oxide against every competitor at its strongest setting available here
+// (zstd -3 and -19 --long --patch-from, xdelta3 -9 with and without the djw secondary compressor,
+// bsdiff) on every pair directory. Every round trip is checked, Oxide's and each competitor's, so
+// a broken competitor run is never counted. A competitor that is not installed fails the run
+// unless --allow-missing, and then the summary says "incomplete": a missing tool must never
+// silently improve Oxide's ratio.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <map>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/file_util.hpp"
 #include "base/sha256.hpp"
+#include "cli/bench_process.hpp"
 #include "cli/commands.hpp"
 #include "delta/build/patch_builder.hpp"
 #include "delta/patch_applier.hpp"
@@ -24,37 +28,139 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using Argv = std::vector<std::string>;
+
+// One competitor: how to encode (base, target → patch) and decode (base, patch → out).
+struct Competitor {
+  std::string name;
+  std::vector<std::string> tools;  // executables it needs on PATH
+  std::function<Argv(const std::string& base, const std::string& target, const std::string& patch)>
+      encode;
+  std::function<Argv(const std::string& base, const std::string& patch, const std::string& out)>
+      decode;
+};
+
+// The strongest settings each tool has here. zstd levels >= 16 need worker threads with a large
+// prefix (single-threaded btopt finds almost no delta: zstd issue #4093), hence -T0 on -19;
+// --long=31 on decode only lifts the decoder's window limit (frames above 128 MiB need it).
+std::vector<Competitor> Competitors() {
+  auto zstd_decode = [](const std::string& b, const std::string& p, const std::string& o) {
+    return Argv{"zstd", "-q", "-f", "-d", "--long=31", "--patch-from=" + b, p, "-o", o};
+  };
+  auto xdelta_decode = [](const std::string& b, const std::string& p, const std::string& o) {
+    return Argv{"xdelta3", "-f", "-d", "-s", b, p, o};
+  };
+  return {
+      {"zstd-3",
+       {"zstd"},
+       [](const std::string& b, const std::string& t, const std::string& p) {
+         return Argv{"zstd", "-q", "-f", "-3", "--patch-from=" + b, t, "-o", p};
+       },
+       zstd_decode},
+      {"zstd-19-long",
+       {"zstd"},
+       [](const std::string& b, const std::string& t, const std::string& p) {
+         return Argv{"zstd", "-q", "-f", "-T0", "-19", "--long=30", "--patch-from=" + b,
+                     t,      "-o", p};
+       },
+       zstd_decode},
+      {"xdelta3-9",
+       {"xdelta3"},
+       [](const std::string& b, const std::string& t, const std::string& p) {
+         return Argv{"xdelta3", "-f", "-9", "-e", "-s", b, t, p};
+       },
+       xdelta_decode},
+      {"xdelta3-9-djw",
+       {"xdelta3"},
+       [](const std::string& b, const std::string& t, const std::string& p) {
+         return Argv{"xdelta3", "-f", "-9", "-S", "djw", "-e", "-s", b, t, p};
+       },
+       xdelta_decode},
+      {"bsdiff",
+       {"bsdiff", "bspatch"},
+       [](const std::string& b, const std::string& t, const std::string& p) {
+         return Argv{"bsdiff", b, t, p};
+       },
+       [](const std::string& b, const std::string& p, const std::string& o) {
+         return Argv{"bspatch", b, o, p};
+       }},
+  };
+}
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+enum class RunState { kNotRun, kOk, kFailed };
+
 struct ToolResult {
-  std::string tool;
+  RunState state = RunState::kNotRun;
   uint64_t bytes = 0;
   double enc_s = 0, dec_s = 0;
-  bool ok = false;
+  std::string failure;  // why kFailed
 };
 
 double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string Q(const std::string& s) { return "'" + s + "'"; }
-
-bool HaveTool(const char* name) {
-  return std::system((std::string("command -v ") + name + " >/dev/null 2>&1").c_str()) == 0;
+// The last line the tool wrote to stderr, so a FAILED cell can say why.
+std::string StderrTail(const std::string& path) {
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return "";
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  size_t nl = t.rfind('\n');
+  if (nl != std::string::npos) t = t.substr(nl + 1);
+  return t.size() > 200 ? t.substr(t.size() - 200) : t;
 }
 
-// Runs an external encoder and decoder; ok when the decoded file hashes to the target.
-ToolResult RunExternal(const std::string& tool, const std::string& enc, const std::string& dec,
-                       const std::string& patch, const std::string& out, const Digest& want) {
-  ToolResult r{tool};
-  auto t0 = std::chrono::steady_clock::now();
-  if (std::system((enc + " >/dev/null 2>&1").c_str()) != 0) return r;
-  r.enc_s = Since(t0);
+std::string Failure(const std::string& step, const Result<int>& rc, const std::string& err) {
+  std::string why =
+      step + (rc.ok() ? " exited " + std::to_string(*rc) : " " + rc.status().ToString());
+  std::string tail = StderrTail(err);
+  return tail.empty() ? why : why + " (" + tail + ")";
+}
+
+// Runs one competitor's encoder and decoder in `scratch`; kOk only when the decoded file hashes
+// to the target.
+ToolResult RunCompetitor(const Competitor& c, const std::string& base, const std::string& target,
+                         const Digest& want, const ScratchDir& scratch) {
+  ToolResult r;
+  r.state = RunState::kFailed;
+  std::string patch = scratch.File("ext.patch"), out = scratch.File("ext.out");
+  std::string err = scratch.File("ext.stderr");
   std::error_code ec;
+  fs::remove(patch, ec);
+  fs::remove(out, ec);
+  fs::remove(err, ec);
+  auto t0 = std::chrono::steady_clock::now();
+  Result<int> rc = RunProcess(c.encode(base, target, patch), scratch.path(), err);
+  if (!rc.ok() || *rc != 0) {
+    r.failure = Failure("encoder", rc, err);
+    return r;
+  }
+  r.enc_s = Since(t0);
   r.bytes = fs::file_size(patch, ec);
+  if (ec) {
+    r.failure = "encoder wrote no patch";
+    return r;
+  }
   t0 = std::chrono::steady_clock::now();
-  if (std::system((dec + " >/dev/null 2>&1").c_str()) != 0) return r;
+  rc = RunProcess(c.decode(base, patch, out), scratch.path(), err);
+  if (!rc.ok() || *rc != 0) {
+    r.failure = Failure("decoder", rc, err);
+    return r;
+  }
   r.dec_s = Since(t0);
-  auto got = Sha256File(out);
-  r.ok = got.ok() && *got == want;
+  Result<Digest> got = Sha256File(out);
+  if (!got.ok() || *got != want) {
+    r.failure = "decoded file differs from the target";
+    return r;
+  }
+  r.state = RunState::kOk;
   return r;
 }
 
@@ -63,21 +169,25 @@ struct PairRow {
   uint64_t target_size = 0;
   ToolResult oxide;
   std::string strategy;
-  std::vector<ToolResult> others;
+  std::vector<ToolResult> others;  // one per competitor, same order
 };
 
+// Pairs whose v2 was not produced by training (the name says "synthetic") are reported but left
+// out of the geometric mean.
+bool IsRealTraining(const PairRow& r) { return r.name.find("synthetic") == std::string::npos; }
+
 Status BenchPair(const std::string& dir, const std::string& name, const std::string& ext,
-                 bool external, const std::string& tmp, PairRow* row) {
+                 const std::vector<Competitor>& competitors, const std::vector<bool>& runnable,
+                 const ScratchDir& scratch, PairRow* row) {
   std::string v1 = dir + "/v1." + ext, v2 = dir + "/v2." + ext;
   row->name = name;
   row->fmt = ext;
   OXIDE_ASSIGN_OR_RETURN(Digest want, Sha256File(v2));
   std::error_code ec;
   row->target_size = fs::file_size(v2, ec);
-  std::string patch = tmp + "/oxide.patch", out = tmp + "/oxide.out";
+  std::string patch = scratch.File("oxide.patch"), out = scratch.File("oxide.out");
   auto t0 = std::chrono::steady_clock::now();
   OXIDE_ASSIGN_OR_RETURN(auto d, delta::BuildPatchFile(v1, v2, patch));
-  row->oxide.tool = "oxide";
   row->oxide.enc_s = Since(t0);
   row->oxide.bytes = d.patch.size();
   row->strategy = std::string(delta::ToString(d.header.strategy));
@@ -85,8 +195,8 @@ Status BenchPair(const std::string& dir, const std::string& name, const std::str
   OXIDE_RETURN_IF_ERROR(delta::ApplyPatchFile(v1, patch, out).status());
   row->oxide.dec_s = Since(t0);
   OXIDE_ASSIGN_OR_RETURN(Digest got, Sha256File(out));
-  row->oxide.ok = got == want;
-  if (!row->oxide.ok) return Internal("oxide round trip failed on " + name + "/" + ext);
+  if (got != want) return Internal("oxide round trip failed on " + name + "/" + ext);
+  row->oxide.state = RunState::kOk;
   // Identity: every file diffed against itself must round-trip too.
   for (const std::string& f : {v1, v2}) {
     OXIDE_RETURN_IF_ERROR(delta::BuildPatchFile(f, f, patch).status());
@@ -95,42 +205,147 @@ Status BenchPair(const std::string& dir, const std::string& name, const std::str
     OXIDE_ASSIGN_OR_RETURN(Digest orig, Sha256File(f));
     if (self != orig) return Internal("self round trip failed on " + f);
   }
-  if (!external) return Status::Ok();
-  std::string p = tmp + "/ext.patch", o = tmp + "/ext.out";
-  if (HaveTool("zstd")) {
-    row->others.push_back(RunExternal(
-        "zstd-3-patch", "zstd -q -f -3 --patch-from=" + Q(v1) + " " + Q(v2) + " -o " + Q(p),
-        "zstd -q -f -d --patch-from=" + Q(v1) + " " + Q(p) + " -o " + Q(o), p, o, want));
-    row->others.push_back(RunExternal(
-        "zstd-19-long-patch",
-        "zstd -q -f -19 --long=27 --patch-from=" + Q(v1) + " " + Q(v2) + " -o " + Q(p),
-        "zstd -q -f -d --long=27 --patch-from=" + Q(v1) + " " + Q(p) + " -o " + Q(o), p, o, want));
-  }
-  if (HaveTool("xdelta3")) {
-    row->others.push_back(
-        RunExternal("xdelta3-9", "xdelta3 -f -9 -e -s " + Q(v1) + " " + Q(v2) + " " + Q(p),
-                    "xdelta3 -f -d -s " + Q(v1) + " " + Q(p) + " " + Q(o), p, o, want));
-  }
-  if (HaveTool("bsdiff")) {
-    row->others.push_back(RunExternal("bsdiff", "bsdiff " + Q(v1) + " " + Q(v2) + " " + Q(p),
-                                      "bspatch " + Q(v1) + " " + Q(o) + " " + Q(p), p, o, want));
+  for (size_t i = 0; i < competitors.size(); ++i) {
+    row->others.push_back(runnable[i] ? RunCompetitor(competitors[i], v1, v2, want, scratch)
+                                      : ToolResult{});
   }
   return Status::Ok();
 }
 
+void PrintReport(std::FILE* out, const std::vector<Competitor>& competitors,
+                 const std::vector<bool>& runnable, const std::vector<std::string>& missing,
+                 const std::vector<PairRow>& rows, bool no_external) {
+  std::fprintf(out, "| pair | fmt | v2 bytes | oxide bytes | strategy |");
+  for (const auto& c : competitors) std::fprintf(out, " %s |", c.name.c_str());
+  std::fprintf(out,
+               " best other | oxide/best | oxide enc s | oxide dec s |\n|---|---|---:|---:|---|");
+  for (size_t i = 0; i < competitors.size(); ++i) std::fprintf(out, "---:|");
+  std::fprintf(out, "---|---:|---:|---:|\n");
+
+  double log_sum = 0;
+  int real_pairs = 0;
+  bool within_margin = true;
+  std::vector<std::string> failures;
+  std::vector<double> enc_total(competitors.size(), 0);
+  size_t verified_runs = 0;
+  for (const auto& r : rows) {
+    std::fprintf(out, "| %s | %s | %llu | %llu | %s |", r.name.c_str(), r.fmt.c_str(),
+                 static_cast<unsigned long long>(r.target_size),
+                 static_cast<unsigned long long>(r.oxide.bytes), r.strategy.c_str());
+    int best = -1;
+    for (size_t i = 0; i < r.others.size(); ++i) {
+      const ToolResult& o = r.others[i];
+      switch (o.state) {
+        case RunState::kNotRun:
+          std::fprintf(out, " %s |", no_external ? "-" : "missing");
+          break;
+        case RunState::kFailed:
+          std::fprintf(out, " FAILED |");
+          failures.push_back(r.name + "/" + r.fmt + " " + competitors[i].name + ": " + o.failure);
+          break;
+        case RunState::kOk:
+          std::fprintf(out, " %llu |", static_cast<unsigned long long>(o.bytes));
+          enc_total[i] += o.enc_s;
+          ++verified_runs;
+          if (best < 0 || o.bytes < r.others[best].bytes) best = static_cast<int>(i);
+          break;
+      }
+    }
+    double ratio = 0;
+    if (best >= 0) {
+      uint64_t best_bytes = r.others[best].bytes;
+      ratio = static_cast<double>(r.oxide.bytes) / static_cast<double>(best_bytes);
+      if (r.oxide.bytes > best_bytes + 256) within_margin = false;
+      if (IsRealTraining(r)) {
+        log_sum += std::log(ratio);
+        ++real_pairs;
+      }
+      std::fprintf(out, " %s | %.3f |", competitors[best].name.c_str(), ratio);
+    } else {
+      std::fprintf(out, " - | - |");
+    }
+    std::fprintf(out, " %.2f | %.2f |\n", r.oxide.enc_s, r.oxide.dec_s);
+  }
+
+  std::fprintf(out, "\nround trips: %zu oxide pairs verified (plus v1 and v2 each against itself)",
+               rows.size());
+  std::fprintf(out, "; %zu competitor runs verified with their own decoders\n", verified_runs);
+  if (no_external) {
+    std::fprintf(out, "competitors: none run (--no-external); no ratio is claimed\n");
+    return;
+  }
+  std::fprintf(out, "competitors (V1 = base, V2 = target):\n");
+  for (size_t i = 0; i < competitors.size(); ++i) {
+    const Competitor& c = competitors[i];
+    std::fprintf(out, "  %-14s %s  (decode: %s)", c.name.c_str(),
+                 Join(c.encode("V1", "V2", "PATCH"), " ").c_str(),
+                 Join(c.decode("V1", "PATCH", "OUT"), " ").c_str());
+    if (runnable[i]) {
+      std::fprintf(out, "  encode total %.2f s\n", enc_total[i]);
+    } else {
+      std::fprintf(out, "  NOT RUN (missing)\n");
+    }
+  }
+  for (const auto& f : failures) {
+    std::fprintf(out, "competitor run FAILED (not counted): %s\n", f.c_str());
+  }
+  bool incomplete = !missing.empty() || !failures.empty();
+  std::string caveat;
+  if (incomplete) {
+    caveat = " [INCOMPLETE: best other is over the competitors that ran only]";
+    std::fprintf(out, "incomplete: ");
+    if (!missing.empty()) std::fprintf(out, "missing tools: %s; ", Join(missing, ", ").c_str());
+    if (!failures.empty()) std::fprintf(out, "%zu competitor runs failed; ", failures.size());
+    std::fprintf(out, "the ratios below are NOT against the full set of competitors\n");
+  }
+  if (real_pairs > 0) {
+    std::fprintf(out, "geometric mean oxide/best-other over %d real-training pairs: %.3f%s\n",
+                 real_pairs, std::exp(log_sum / real_pairs), caveat.c_str());
+    std::fprintf(out, "oxide <= best other + 256 bytes on every pair: %s%s\n",
+                 within_margin ? "yes" : "NO", caveat.c_str());
+  }
+}
+
 }  // namespace
 
+void AddDeltaBenchOptions(CLI::App* cmd, DeltaBenchArgs* args) {
+  cmd->add_flag("--allow-missing", args->allow_missing,
+                "Run even when a competitor tool is not installed; the summary then says "
+                "\"incomplete\"");
+}
+
 Status RunDeltaBench(const DeltaBenchArgs& a) {
+  std::FILE* out = a.out ? a.out : stdout;
   std::error_code ec;
   if (!fs::is_directory(a.dir, ec)) return InvalidArgument(a.dir + " is not a directory");
+
+  std::vector<Competitor> competitors = Competitors();
+  std::vector<bool> runnable(competitors.size(), false);
+  std::set<std::string> missing_set;
+  if (!a.no_external) {
+    for (size_t i = 0; i < competitors.size(); ++i) {
+      runnable[i] = true;
+      for (const auto& tool : competitors[i].tools) {
+        if (FindOnPath(tool).empty()) {
+          runnable[i] = false;
+          missing_set.insert(tool);
+        }
+      }
+    }
+  }
+  std::vector<std::string> missing(missing_set.begin(), missing_set.end());
+  if (!missing.empty() && !a.allow_missing) {
+    return FailedPrecondition(
+        "delta-bench: competitor not installed (not on PATH): " + Join(missing, ", ") +
+        "; install it (scripts/bootstrap) or pass --allow-missing");
+  }
+
   std::vector<fs::path> dirs;
   for (const auto& e : fs::directory_iterator(a.dir, ec)) {
     if (e.is_directory()) dirs.push_back(e.path());
   }
   std::sort(dirs.begin(), dirs.end());
-  std::string tmp =
-      (fs::temp_directory_path() / ("oxide-bench-" + std::to_string(::getpid()))).string();
-  fs::create_directories(tmp, ec);
+  OXIDE_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create("oxide-bench"));
   std::vector<PairRow> rows;
   for (const auto& d : dirs) {
     for (const char* ext : {"onnx", "safetensors"}) {
@@ -139,57 +354,22 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
         continue;
       }
       PairRow row;
-      Status s = BenchPair(d.string(), d.filename().string(), ext, !a.no_external, tmp, &row);
-      if (!s.ok()) {
-        fs::remove_all(tmp, ec);
-        return s;
-      }
+      OXIDE_RETURN_IF_ERROR(
+          BenchPair(d.string(), d.filename().string(), ext, competitors, runnable, scratch, &row));
       rows.push_back(row);
     }
   }
-  fs::remove_all(tmp, ec);
   if (rows.empty()) return NotFound("no v1/v2 pairs under " + a.dir);
+  PrintReport(out, competitors, runnable, missing, rows, a.no_external);
 
-  std::printf(
-      "| pair | fmt | v2 bytes | oxide bytes | strategy | best other | other bytes | "
-      "oxide/best | oxide enc s | oxide dec s | all others (bytes, enc s) |\n");
-  std::printf("|---|---|---:|---:|---|---|---:|---:|---:|---:|---|\n");
-  double log_sum = 0;
-  int real_pairs = 0;
-  bool within_margin = true;
+  size_t failed = 0;
   for (const auto& r : rows) {
-    const ToolResult* best = nullptr;
-    std::string all;
-    for (const auto& o : r.others) {
-      char buf[96];
-      std::snprintf(buf, sizeof(buf), "%s %llu%s %.2fs; ", o.tool.c_str(),
-                    static_cast<unsigned long long>(o.bytes), o.ok ? "" : " (FAILED)", o.enc_s);
-      all += buf;
-      if (o.ok && (!best || o.bytes < best->bytes)) best = &o;
-    }
-    double ratio =
-        best ? static_cast<double>(r.oxide.bytes) / static_cast<double>(best->bytes) : 0.0;
-    if (best) {
-      if (r.oxide.bytes > best->bytes + 256) within_margin = false;
-      if (r.name.find("synthetic") == std::string::npos) {
-        log_sum += std::log(ratio);
-        ++real_pairs;
-      }
-    }
-    std::printf("| %s | %s | %llu | %llu | %s | %s | %llu | %.3f | %.2f | %.2f | %s |\n",
-                r.name.c_str(), r.fmt.c_str(), static_cast<unsigned long long>(r.target_size),
-                static_cast<unsigned long long>(r.oxide.bytes), r.strategy.c_str(),
-                best ? best->tool.c_str() : "-",
-                static_cast<unsigned long long>(best ? best->bytes : 0), ratio, r.oxide.enc_s,
-                r.oxide.dec_s, all.c_str());
+    for (const auto& o : r.others) failed += o.state == RunState::kFailed;
   }
-  std::printf("\nround trips: %zu oxide pairs verified (plus v1 and v2 each against itself)\n",
-              rows.size());
-  if (real_pairs > 0) {
-    std::printf("geometric mean oxide/best-other over %d real-training pairs: %.3f\n", real_pairs,
-                std::exp(log_sum / real_pairs));
-    std::printf("oxide <= best other + 256 bytes on every pair: %s\n",
-                within_margin ? "yes" : "NO");
+  if (failed > 0 && !a.allow_missing) {
+    return Internal("delta-bench: " + std::to_string(failed) +
+                    " competitor runs failed their round trip (listed above); pass "
+                    "--allow-missing to accept an incomplete comparison");
   }
   return Status::Ok();
 }

@@ -1,0 +1,209 @@
+// `oxide delta-bench` runs the real competitor tools (zstd, xdelta3, bsdiff/bspatch: installed by
+// scripts/bootstrap) on a tiny generated pair. PATH is pointed at a directory of symlinks so a
+// test can hide exactly one tool.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/file_util.hpp"
+#include "cli/bench_process.hpp"
+#include "cli/cli_main.hpp"
+#include "cli/commands.hpp"
+#include "testing/safetensors_builder.hpp"
+#include "testing/status_matchers.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace oxide::cli {
+namespace {
+
+const std::vector<std::string> kTools = {"zstd", "xdelta3", "bsdiff", "bspatch"};
+
+// Sets PATH for the test's lifetime and restores it after.
+class ScopedPath {
+ public:
+  explicit ScopedPath(const std::string& path) {
+    const char* old = std::getenv("PATH");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    ::setenv("PATH", path.c_str(), 1);
+  }
+  ~ScopedPath() {
+    if (had_) {
+      ::setenv("PATH", old_.c_str(), 1);
+    } else {
+      ::unsetenv("PATH");
+    }
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+class DeltaBench : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const auto& t : kTools) {
+      std::string real = FindOnPath(t);
+      ASSERT_FALSE(real.empty()) << t << " is not installed; run scripts/bootstrap";
+      real_[t] = real;
+    }
+    std::string pair = corpus.File("tiny-finetune");
+    ASSERT_EQ(::mkdir(pair.c_str(), 0755), 0);
+    std::string w = testing::RandomNormalF32(4096, /*seed=*/3);
+    std::string w2 = testing::FineTuneF32(w, /*seed=*/4);
+    std::string b = testing::RandomNormalF32(64, /*seed=*/5);
+    testing::SafetensorsBuilder v1, v2;
+    v1.AddTensor("fc.weight", tensor::DType::kF32, {64, 64}, w)
+        .AddTensor("fc.bias", tensor::DType::kF32, {64}, b);
+    v2.AddTensor("fc.weight", tensor::DType::kF32, {64, 64}, w2)
+        .AddTensor("fc.bias", tensor::DType::kF32, {64}, b);
+    ASSERT_OK(AtomicWriteFile(pair + "/v1.safetensors", v1.Build()));
+    ASSERT_OK(AtomicWriteFile(pair + "/v2.safetensors", v2.Build()));
+  }
+
+  // A PATH directory holding symlinks to every competitor tool except `hidden`.
+  std::string ToolDir(const std::string& hidden) {
+    std::string dir = bin.File("bin-without-" + (hidden.empty() ? "none" : hidden));
+    EXPECT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    for (const auto& [name, real] : real_) {
+      if (name == hidden) continue;
+      EXPECT_EQ(::symlink(real.c_str(), (dir + "/" + name).c_str()), 0) << name;
+    }
+    return dir;
+  }
+
+  // Runs RunDeltaBench with the report written to a file; returns the report.
+  std::string Report(const DeltaBenchArgs& args_in, Status* status) {
+    DeltaBenchArgs args = args_in;
+    std::FILE* f = std::tmpfile();
+    EXPECT_NE(f, nullptr);
+    args.out = f;
+    *status = RunDeltaBench(args);
+    std::string text;
+    std::rewind(f);
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    std::fclose(f);
+    return text;
+  }
+
+  testing::TempDir corpus, bin;
+  std::map<std::string, std::string> real_;
+};
+
+TEST_F(DeltaBench, AllCompetitorsInstalledRunsEveryOneAndVerifiesIt) {
+  ScopedPath path(ToolDir(""));
+  Status s;
+  std::string report = Report({corpus.path()}, &s);
+  ASSERT_OK(s) << report;
+  for (const char* c : {"zstd-3", "zstd-19-long", "xdelta3-9", "xdelta3-9-djw", "bsdiff"}) {
+    EXPECT_NE(report.find(c), std::string::npos) << c << "\n" << report;
+  }
+  EXPECT_NE(report.find("5 competitor runs verified"), std::string::npos) << report;
+  EXPECT_EQ(report.find("missing"), std::string::npos) << report;
+  EXPECT_EQ(report.find("FAILED"), std::string::npos) << report;
+  EXPECT_EQ(report.find("ncomplete"), std::string::npos) << report;
+  EXPECT_NE(report.find("geometric mean oxide/best-other over 1 real-training pairs"),
+            std::string::npos)
+      << report;
+}
+
+TEST_F(DeltaBench, HiddenToolFailsTheRunAndNamesIt) {
+  ScopedPath path(ToolDir("xdelta3"));
+  Status s;
+  std::string report = Report({corpus.path()}, &s);
+  EXPECT_STATUS(s, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("xdelta3"), std::string::npos) << s.ToString();
+  EXPECT_EQ(report, "") << "no partial table is printed";
+  // Through the command line: a non-zero exit code (kFailedPrecondition → 4).
+  EXPECT_EQ(Main({"oxide", "delta-bench", corpus.path()}), 4);
+}
+
+TEST_F(DeltaBench, HiddenDecoderAloneAlsoFails) {
+  ScopedPath path(ToolDir("bspatch"));
+  Status s;
+  Report({corpus.path()}, &s);
+  EXPECT_STATUS(s, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("bspatch"), std::string::npos) << s.ToString();
+}
+
+TEST_F(DeltaBench, AllowMissingRunsTheRestAndSaysIncomplete) {
+  ScopedPath path(ToolDir("bsdiff"));
+  DeltaBenchArgs args{corpus.path()};
+  args.allow_missing = true;
+  Status s;
+  std::string report = Report(args, &s);
+  ASSERT_OK(s) << report;
+  EXPECT_NE(report.find("incomplete: missing tools: bsdiff"), std::string::npos) << report;
+  EXPECT_NE(report.find("4 competitor runs verified"), std::string::npos) << report;
+  EXPECT_NE(report.find("| missing |"), std::string::npos) << report;
+  // The ratio line itself carries the caveat, so it cannot be quoted without it.
+  size_t mean = report.find("geometric mean");
+  ASSERT_NE(mean, std::string::npos) << report;
+  EXPECT_NE(report.find("INCOMPLETE", mean), std::string::npos) << report;
+  // The flag is registered on the command line too.
+  EXPECT_EQ(Main({"oxide", "delta-bench", "--allow-missing", corpus.path()}), 0);
+}
+
+TEST_F(DeltaBench, BrokenCompetitorRunIsNotCountedAndFailsTheRun) {
+  // A bspatch stand-in that fails: bsdiff's patch cannot be verified, so it must not count.
+  std::string dir = ToolDir("bspatch");
+  ASSERT_OK(AtomicWriteFile(dir + "/bspatch", "#!/bin/sh\necho 'bspatch: boom' >&2\nexit 3\n"));
+  ASSERT_EQ(::chmod((dir + "/bspatch").c_str(), 0755), 0);
+  ScopedPath path(dir);
+  Status s;
+  std::string report = Report({corpus.path()}, &s);
+  EXPECT_STATUS(s, ErrorCode::kInternal);
+  EXPECT_NE(report.find("| FAILED |"), std::string::npos) << report;
+  EXPECT_NE(report.find("bsdiff: decoder exited 3 (bspatch: boom)"), std::string::npos) << report;
+  EXPECT_NE(report.find("4 competitor runs verified"), std::string::npos) << report;
+  EXPECT_NE(report.find("INCOMPLETE"), std::string::npos) << report;
+}
+
+TEST(BenchProcess, RunsArgvWithoutAShellAndReportsTheExitStatus) {
+  testing::TempDir dir;
+  Result<ScratchDir> scratch = ScratchDir::Create("oxide-proc-test");
+  ASSERT_OK(scratch.status());
+  std::string err = scratch->File("stderr");
+  // A file name with shell metacharacters reaches the tool as one argument.
+  std::string odd = dir.File("a b;$(touch pwned)'\"");
+  ASSERT_OK(AtomicWriteFile(odd, "hello"));
+  Result<int> rc = RunProcess({"cp", odd, dir.File("copy")}, scratch->path(), err);
+  ASSERT_OK(rc.status());
+  EXPECT_EQ(*rc, 0);
+  EXPECT_EQ(*ReadFileToString(dir.File("copy")), "hello");
+  EXPECT_FALSE(ReadableFile::Open(scratch->File("pwned")).ok());
+  rc = RunProcess({"false"}, scratch->path(), err);
+  ASSERT_OK(rc.status());
+  EXPECT_EQ(*rc, 1);
+  EXPECT_STATUS(RunProcess({"oxide-no-such-tool"}, scratch->path(), err).status(),
+                ErrorCode::kNotFound);
+}
+
+TEST(BenchProcess, ScratchDirIsPrivateAndRemoved) {
+  std::string path;
+  {
+    Result<ScratchDir> a = ScratchDir::Create("oxide-proc-test");
+    Result<ScratchDir> b = ScratchDir::Create("oxide-proc-test");
+    ASSERT_OK(a.status());
+    ASSERT_OK(b.status());
+    EXPECT_NE(a->path(), b->path());
+    struct stat st;
+    ASSERT_EQ(::stat(a->path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    path = a->path();
+  }
+  struct stat st;
+  EXPECT_NE(::stat(path.c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace oxide::cli

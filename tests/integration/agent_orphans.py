@@ -3,15 +3,12 @@
 
 usage: agent_orphans.py path/to/oxide
 
-A minimal control plane (heartbeat + download, in this process) assigns one model. The agent's
+A minimal control plane (fake_control_plane.py, in this process) assigns one model. The agent's
 health check is `sh -c 'echo $$ > pgfile; sleep 300 & wait'`: a process group of a shell and a
 child. The agent is killed with SIGKILL while the check runs, so the group lives on, orphaned.
 The restarted agent must kill that group before it runs the check again (this time a passing
 one) and commits. Every wait polls observable state against a deadline.
 """
-import hashlib
-import http.server
-import json
 import os
 import random
 import shutil
@@ -19,13 +16,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fake_control_plane import FakeControlPlane  # noqa: E402
 
 OXIDE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/oxide")
 WORK = tempfile.mkdtemp(prefix="oxide-agent-orphans-")
 MODEL = random.Random(7).randbytes(64 << 10)
-SHA = hashlib.sha256(MODEL).hexdigest()
 
 
 def log(msg):
@@ -40,36 +38,6 @@ def wait_for(what, pred, timeout=30.0):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-class ControlPlane(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = json.dumps({"status": "ok", "assignment": {
-            "model_id": "m", "version": "v1", "sha256": SHA, "size_bytes": len(MODEL),
-            "campaign_id": "c1"}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        if not self.path.endswith("/models/m/versions/v1/download"):
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("X-Oxide-SHA256", SHA)
-        self.send_header("ETag", '"' + SHA + '"')
-        self.send_header("Content-Length", str(len(MODEL)))
-        self.end_headers()
-        self.wfile.write(MODEL)
 
 
 def group_members(pgid):
@@ -98,9 +66,10 @@ def start_agent(url, health_check, log_path):
 
 
 def main():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ControlPlane)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    plane = FakeControlPlane()
+    plane.models = {"v1": MODEL}
+    plane.assigned = "v1"
+    url = plane.url
     pgfile = os.path.join(WORK, "pgid")
     agent = start_agent(url, f"echo $$ > {pgfile}; sleep 300 & wait",
                         os.path.join(WORK, "agent1.log"))
@@ -136,7 +105,7 @@ def main():
                 agent.kill()
         if pgid and group_members(pgid):
             os.killpg(pgid, signal.SIGKILL)
-        server.shutdown()
+        plane.shutdown()
     shutil.rmtree(WORK, ignore_errors=True)
     log("PASS")
 

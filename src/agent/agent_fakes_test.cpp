@@ -1,9 +1,9 @@
-// The agent's fakes (src/testing) behave like the things they stand in for.
+// The agent's fakes (src/agent/testing, src/testing) behave like the things they stand in for.
 #include <gtest/gtest.h>
 
+#include "agent/testing/fake_downloader.hpp"
 #include "base/file_util.hpp"
 #include "base/posix_file_system.hpp"
-#include "testing/fake_downloader.hpp"
 #include "testing/power_loss_file_system.hpp"
 #include "testing/status_matchers.hpp"
 #include "testing/temp_dir.hpp"

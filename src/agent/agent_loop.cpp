@@ -52,16 +52,6 @@ bool IsSafeId(const std::string& id) {
 
 bool IsSafeModelId(const std::string& id) { return IsSafeId(id) && id.front() != '.'; }
 
-Clock::Duration BackoffDelay(uint32_t failures, Clock::Duration base, Clock::Duration cap,
-                             double jitter01) {
-  cap = std::max(cap, base);
-  Clock::Duration d = base;
-  for (uint32_t i = 1; i < failures && d < cap; ++i) d *= 2;
-  d = std::min(d, cap);
-  double factor = 0.5 + 0.5 * std::clamp(jitter01, 0.0, 1.0);
-  return std::chrono::duration_cast<Clock::Duration>(d * factor);
-}
-
 AgentLoop::AgentLoop(AgentDeps deps, AgentOptions options)
     : deps_(deps),
       options_(std::move(options)),
@@ -78,9 +68,10 @@ void AgentLoop::Log(const std::string& line) const {
 Result<UpdatePipeline*> AgentLoop::PipelineFor(const std::string& model_id) {
   auto it = pipelines_.find(model_id);
   if (it != pipelines_.end()) return it->second.get();
-  OXIDE_ASSIGN_OR_RETURN(auto p,
-                         UpdatePipeline::Open(model_id, {deps_.fs, deps_.downloader, deps_.health},
-                                              options_.pipeline));
+  OXIDE_ASSIGN_OR_RETURN(
+      auto p,
+      UpdatePipeline::Open(model_id, {deps_.fs, deps_.downloader, deps_.health, deps_.clock},
+                           options_.pipeline));
   UpdatePipeline* raw = p.get();
   pipelines_.emplace(model_id, std::move(p));
   return raw;
@@ -220,7 +211,9 @@ Status AgentLoop::HandleAssignment(const protocol::Assignment& a) {
       return decision.status().code() == ErrorCode::kResourceExhausted ? Status::Ok()
                                                                        : decision.status();
     }
-    if (*decision == AssignmentDecision::kStarted) focus_ = a.model_id;
+    if (*decision == AssignmentDecision::kStarted || *decision == AssignmentDecision::kBackingOff) {
+      focus_ = a.model_id;  // the heartbeat reports it (a backoff: the local fault and the wait)
+    }
     if (*decision == AssignmentDecision::kRefused) {
       focus_ = a.model_id;
       if (refused_logged_.insert(a.model_id + "@" + a.version).second) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "agent/backoff.hpp"
 #include "agent/control_plane.hpp"
 #include "agent/update_pipeline.hpp"
 #include "base/clock.hpp"
@@ -35,12 +36,6 @@ struct AgentOptions {
   // Called with download progress (a terminal progress bar); may be empty.
   std::function<void(const UpdateRecord&)> on_progress;
 };
-
-// Delay before retrying after `failures` consecutive transient failures (1, 2, ...):
-// base·2^(failures-1), capped at `cap` (but never below `base`), scaled by a jitter factor in
-// [0.5, 1.0] from `jitter01` ∈ [0, 1).
-Clock::Duration BackoffDelay(uint32_t failures, Clock::Duration base, Clock::Duration cap,
-                             double jitter01);
 
 // The poll loop: heartbeat (state, installed models, progress, last error) → assignment → the
 // pipeline of that model → sleep. Transient failures back off exponentially with jitter.

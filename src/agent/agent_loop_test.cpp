@@ -67,7 +67,6 @@ class AgentLoopTest : public PipelineTest {
   FakeHttp http;
   ControlPlane control{http, "http://cp", "dev1", "dev1"};
   ControlPlane* quick = nullptr;
-  ::oxide::testing::FakeClock clock{4};
 };
 
 TEST_F(AgentLoopTest, UnknownDeviceRegistersAndRetries) {

@@ -49,7 +49,7 @@ struct DownloadResult {
 };
 
 // HTTP GET into a sink, streaming; the seam between the pipeline and libcurl
-// (curl/curl_transport.hpp) or a fake (src/testing/fake_downloader.hpp).
+// (curl/curl_transport.hpp) or a fake (src/agent/testing/fake_downloader.hpp).
 // Errors: kUnavailable (connection, stall, server unreachable: retry later), kCancelled (the
 // agent is stopping), or whatever the sink returned. A completed transfer with any HTTP status
 // is OK: the caller looks at head.status.

@@ -158,6 +158,7 @@ Result<HealthReport> CommandHealthChecker::Check(const HealthCheckRequest& reque
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return CannotRun("posix_spawn /bin/sh", rc);
+  if (request.on_started) request.on_started(pid);  // the group id is the leader's pid
   ::close(out.fds[1]);
   out.fds[1] = -1;
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "base/result.hpp"
@@ -18,6 +19,9 @@ struct HealthCheckRequest {
   std::string version;
   std::string sha256;
   uint64_t size_bytes = 0;
+  // Called with the process group id right after a command check started (may be empty), so the
+  // caller can save it and kill the group after a crash of its own.
+  std::function<void(int pgid)> on_started = nullptr;
 };
 
 struct HealthReport {

@@ -2,6 +2,7 @@
 // with Range/If-Range from what is already on disk, also after a restart.
 #include <charconv>
 
+#include "agent/model_check.hpp"
 #include "agent/update_pipeline.hpp"
 
 namespace oxide::agent {
@@ -61,6 +62,13 @@ class PayloadSink final : public DownloadSink {
       return FailedPrecondition("server offers SHA-256 " + announced + " for " + target.version +
                                 ", assignment says " + target.sha256);
     }
+    // Now the payload's size is known: room for it, plus the model a patch rebuilds beside it.
+    uint64_t need = d.bytes_total + (d.via_patch ? target.size_bytes : 0);
+    auto free = p_.FreeBytes(p_.paths_.dir);
+    if (free.ok() && *free < need) {
+      return ResourceExhausted("local: not enough disk space for " + target.version + ": need " +
+                               std::to_string(need) + " bytes, have " + std::to_string(*free));
+    }
     // The truncation and the new validator must be durable before any body byte is, or a resume
     // after a power loss could append this payload to the old one's bytes.
     OXIDE_RETURN_IF_ERROR(OpenTruncated());
@@ -92,6 +100,7 @@ class PayloadSink final : public DownloadSink {
   }
   int status() const { return status_; }
   uint64_t size() const { return offset_ + received_; }
+  uint64_t received() const { return received_; }
 
  private:
   Status OpenTruncated() {
@@ -142,9 +151,33 @@ void UpdatePipeline::ResetDownloadProgress() {
   record_.download = std::move(fresh);
 }
 
+// A model that failed to activate for a local reason was kept, verified; if it still verifies it
+// becomes staging again and nothing is downloaded. True when it did.
+Result<bool> UpdatePipeline::ReuseKeptModel() {
+  const ModelRef& t = *record_.target;
+  if (!Exists(paths_.kept)) return false;
+  if (record_.local_retry.sha256 == t.sha256) {
+    Status st = VerifyModelFile(paths_.kept, t.sha256, t.size_bytes, options_.should_stop);
+    if (st.code() == ErrorCode::kCancelled) return st;
+    if (st.ok()) {
+      OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
+      OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.kept, paths_.staging));
+      OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
+      Log("reusing " + t.version + " kept verified from the last attempt; nothing to download");
+      return true;
+    }
+    Log("the kept copy of " + t.version + " no longer verifies (" + st.ToString() +
+        "); downloading it again");
+  }
+  OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.kept));
+  return false;
+}
+
 Result<OtaEvent> UpdatePipeline::Download() {
   const ModelRef& t = *record_.target;
   DownloadProgress& d = record_.download;
+  OXIDE_ASSIGN_OR_RETURN(bool reused, ReuseKeptModel());
+  if (reused) return OtaEvent::kDownloadComplete;  // `downloaded` finds staging and no payload
   auto size = deps_.fs.FileSize(paths_.partial);
   uint64_t offset = size.ok() ? *size : 0;
   if (offset > d.bytes_synced) {
@@ -181,6 +214,21 @@ Result<OtaEvent> UpdatePipeline::Download() {
   PayloadSink sink(*this, offset);
   auto result = deps_.downloader.Get(req, sink);
   Status synced = sink.Finish();
+  // A transfer that was answered (2xx) but ended before bringing one byte past the resume
+  // offset: when that keeps happening the server's copy ends there, and resuming cannot help.
+  bool answered = sink.status() >= 200 && sink.status() <= 299;
+  bool cut_short = result.ok() ? d.bytes_total != 0 && sink.size() != d.bytes_total
+                               : result.status().code() == ErrorCode::kUnavailable;
+  if (answered && cut_short) {
+    d.stalled_attempts = sink.received() == 0 ? d.stalled_attempts + 1 : 0;
+    if (d.stalled_attempts >= options_.max_stalled_downloads) {
+      SetError("download of " + t.version + " stops at byte " + std::to_string(sink.size()) +
+               " of " + std::to_string(d.bytes_total) + " every time (" +
+               std::to_string(d.stalled_attempts) +
+               " attempts in a row): the server's copy looks truncated");
+      return OtaEvent::kDownloadFailed;
+    }
+  }
   if (!result.ok()) {
     const Status& st = result.status();
     if (st.code() == ErrorCode::kUnavailable) {

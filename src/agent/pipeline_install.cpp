@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "agent/model_check.hpp"
+#include "agent/process_group.hpp"
 #include "agent/update_pipeline.hpp"
 #include "base/file_util.hpp"
 #include "base/sha256.hpp"
@@ -139,7 +140,10 @@ Result<OtaEvent> UpdatePipeline::BuildStaging() {
   if (!sha.ok()) return std::move(sha).status().WithContext("hashing the download");
   if (ToHex(*sha) != t.sha256) {
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
-    SetError("downloaded file has SHA-256 " + ToHex(*sha) + ", expected " + t.sha256);
+    // Counted against the version like any remote failure, so a blob the server keeps serving
+    // wrong ends in a refusal the campaign shows, not in endless downloads.
+    SetError("download verify failed: expected " + t.sha256 + " got " + ToHex(*sha) + " (" +
+             t.version + ")");
     return OtaEvent::kStagingFailed;
   }
   OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.partial, paths_.staging));
@@ -179,7 +183,15 @@ Result<OtaEvent> UpdatePipeline::BackUp() {
     // old model. Copy where links are impossible.
     Status st = deps_.fs.Link(paths_.active, paths_.backup);
     if (st.code() == ErrorCode::kUnsupported) {
-      st = CopyFileAtomically(deps_.fs, paths_.active, paths_.backup, options_.should_stop);
+      // Only a copy needs room (the preflight assumed a link).
+      auto size = deps_.fs.FileSize(paths_.active);
+      auto free = FreeBytes(paths_.dir);
+      if (size.ok() && free.ok() && *free < *size) {
+        st = ResourceExhausted("local: not enough disk space for the backup copy: need " +
+                               std::to_string(*size) + " bytes, have " + std::to_string(*free));
+      } else {
+        st = CopyFileAtomically(deps_.fs, paths_.active, paths_.backup, options_.should_stop);
+      }
     }
     if (st.code() == ErrorCode::kCancelled) return st;
     if (!st.ok()) {
@@ -226,8 +238,17 @@ Result<OtaEvent> UpdatePipeline::CheckHealth() {
   }
   ++record_.health_attempts;
   OXIDE_RETURN_IF_ERROR(Persist());
-  HealthCheckRequest req{paths_.active, record_.model_id, t.version, t.sha256, t.size_bytes};
+  HealthCheckRequest req{paths_.active, record_.model_id, t.version, t.sha256, t.size_bytes, {}};
+  req.on_started = [this](int pgid) {
+    // Saved before the check can outlive us: a killed agent's next start kills the group.
+    auto group = DescribeProcessGroup(pgid);
+    if (!group.ok()) return;  // already gone
+    record_.health_group = *group;
+    Status saved = Persist();  // best effort: the check runs either way
+    static_cast<void>(saved);
+  };
   auto report = deps_.health.Check(req);
+  record_.health_group.reset();  // the checker killed and reaped the group; saved with the event
   if (!report.ok()) {
     if (report.status().code() == ErrorCode::kCancelled) {
       --record_.health_attempts;  // we stopped it: not the model's fault
@@ -251,7 +272,17 @@ Result<OtaEvent> UpdatePipeline::CheckHealth() {
 
 Result<OtaEvent> UpdatePipeline::RollBack() {
   if (Exists(paths_.backup)) {
-    OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.backup, paths_.active));
+    Status st = deps_.fs.Rename(paths_.backup, paths_.active);
+    if (!st.ok()) {
+      // A model dir that refuses the rename (read-only) refused the switch too: the old model
+      // may still be active, and then there is nothing to restore.
+      if (!record_.previous) return st;
+      Status same =
+          VerifyModelFile(paths_.active, record_.previous->sha256, 0, options_.should_stop);
+      if (same.code() == ErrorCode::kCancelled) return same;
+      if (!same.ok()) return st;
+      Log("the previous model is still active (" + st.ToString() + ")");
+    }
   } else if (record_.previous) {
     // The rename happened before a crash; make sure the old model really is back.
     const ModelRef& prev = *record_.previous;
@@ -272,9 +303,18 @@ Result<OtaEvent> UpdatePipeline::RollBack() {
 }
 
 Result<OtaEvent> UpdatePipeline::CleanUp() {
+  // After a local fault the staged model (complete and verified, or checked again before use)
+  // is kept for the next attempt: a lasting local problem must not cost a download per retry.
+  bool keep = record_.local_fault && record_.state != OtaState::kAborted;
+  if (keep && Exists(paths_.staging)) {
+    // Best effort: without it the next attempt simply downloads again.
+    Status st = deps_.fs.Rename(paths_.staging, paths_.kept);
+    if (!st.ok()) Log("could not keep the staged model: " + st.ToString());
+  }
   OXIDE_ASSIGN_OR_RETURN(auto names, deps_.fs.ListDir(paths_.dir));
   for (const std::string& name : names) {
     if (name == "state.json" || name == "state.json.broken") continue;
+    if (keep && name == "kept") continue;
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.dir + "/" + name));
   }
   OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
@@ -283,6 +323,7 @@ Result<OtaEvent> UpdatePipeline::CleanUp() {
     case OtaState::kCommitted:
       record_.installed = record_.target;
       if (record_.poison_version == record_.target->version) record_.poison_failures = 0;
+      record_.local_retry = LocalRetry{};
       record_.last_outcome = Outcome::kCommitted;
       // A note for the server, kept until a heartbeat carried it (NoteReported).
       record_.last_error.clear();
@@ -303,7 +344,10 @@ Result<OtaEvent> UpdatePipeline::CleanUp() {
     default:  // kAborted: superseded, not a failure of that version
       break;
   }
-  if (record_.local_fault) Log("local failure: not counted against " + record_.target->version);
+  if (record_.local_fault) {
+    Log("local failure: not counted against " + record_.target->version);
+    if (record_.state != OtaState::kAborted) NoteLocalFault();
+  }
   record_.target.reset();
   record_.previous.reset();
   record_.download = DownloadProgress{};

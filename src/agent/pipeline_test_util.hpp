@@ -1,6 +1,6 @@
 #pragma once
 // Test-only fixture for the OTA pipeline: a model dir in a TempDir behind a PowerLossFileSystem,
-// a FakeDownloader serving versions and patches, a FakeHealthChecker.
+// a FakeDownloader serving versions and patches, a FakeHealthChecker, a FakeClock.
 
 #include <gtest/gtest.h>
 
@@ -13,13 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include "agent/testing/fake_downloader.hpp"
+#include "agent/testing/fake_health_checker.hpp"
 #include "agent/update_pipeline.hpp"
 #include "base/file_util.hpp"
 #include "base/posix_file_system.hpp"
 #include "base/sha256.hpp"
 #include "delta/build/patch_builder.hpp"
-#include "testing/fake_downloader.hpp"
-#include "testing/fake_health_checker.hpp"
+#include "testing/fake_clock.hpp"
 #include "testing/power_loss_file_system.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -77,12 +78,13 @@ class PipelineTest : public ::testing::Test {
     o.recheck_assignment = [this](const UpdateRecord& r) {
       if (recheck) recheck(r);
     };
+    o.free_disk_bytes = free_disk_bytes;
     return o;
   }
   // Opens (or re-opens, as after a restart) the pipeline of model "m".
   void OpenPipeline() {
     pipeline.reset();
-    auto p = UpdatePipeline::Open("m", {fs, dl, health}, Options());
+    auto p = UpdatePipeline::Open("m", {fs, dl, health, clock}, Options());
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     pipeline = std::move(p).value();
     pipeline->set_transition_observer([this](const Transition& t) {
@@ -137,11 +139,13 @@ class PipelineTest : public ::testing::Test {
   ::oxide::testing::PowerLossFileSystem fs{posix, tmp.path()};
   ::oxide::testing::FakeDownloader dl;
   ::oxide::testing::FakeHealthChecker health;
+  ::oxide::testing::FakeClock clock{4};  // agent-loop tests: Run() ends after 4 sleeps
   std::unique_ptr<UpdatePipeline> pipeline;
   std::optional<OtaState> stop_in;
   std::function<bool()> stop_now;  // PipelineOptions hooks
   std::function<void(const UpdateRecord&)> on_progress;
   std::function<void(const UpdateRecord&)> recheck;
+  std::function<Result<uint64_t>(const std::string&)> free_disk_bytes;  // empty: statvfs
   std::set<std::pair<OtaState, OtaEvent>> taken;
   std::vector<OtaState> states;
   TestModel v1 = MakeModel("v1", 1);

@@ -1,6 +1,8 @@
 #include "agent/update_pipeline.hpp"
 
+#include "agent/backoff.hpp"
 #include "agent/model_check.hpp"
+#include "agent/process_group.hpp"
 #include "base/file_util.hpp"
 #include "base/sha256.hpp"
 
@@ -25,6 +27,8 @@ std::string_view ToString(AssignmentDecision d) {
       return "superseded";
     case AssignmentDecision::kBusy:
       return "busy";
+    case AssignmentDecision::kBackingOff:
+      return "backing_off";
   }
   return "invalid";
 }
@@ -37,6 +41,7 @@ ModelPaths ModelPaths::For(const PipelineOptions& o, const std::string& model_id
   p.partial = p.dir + "/partial";
   p.staging = p.dir + "/staging";
   p.backup = p.dir + "/backup";
+  p.kept = p.dir + "/kept";
   return p;
 }
 
@@ -64,7 +69,45 @@ Result<std::unique_ptr<UpdatePipeline>> UpdatePipeline::Open(const std::string& 
       OXIDE_RETURN_IF_ERROR(deps.fs.Rename(p->paths_.record, p->paths_.record + ".broken"));
     }
   }
+  p->KillOrphanedHealthCheck();
   return p;
+}
+
+// The agent was killed while a health check ran: the check's processes were re-parented away
+// from it and run on. Kill them before anything is retried (the check itself runs again).
+void UpdatePipeline::KillOrphanedHealthCheck() {
+  if (!record_.health_group) return;
+  int killed = KillProcessGroupIfOurs(*record_.health_group);
+  if (killed > 0) {
+    Log("killed " + std::to_string(killed) + " process(es) of health-check group " +
+        std::to_string(record_.health_group->pgid) + " left running by the previous agent");
+  }
+  record_.health_group.reset();
+  Status saved = Persist();  // best effort: a second kill attempt after a crash is harmless
+  static_cast<void>(saved);
+}
+
+Result<uint64_t> UpdatePipeline::FreeBytes(const std::string& dir) const {
+  return options_.free_disk_bytes ? options_.free_disk_bytes(dir) : FreeDiskBytes(dir);
+}
+
+// The update in hand ended for a local reason (CleanUp of a local fault): the next attempt of the
+// same target waits, doubling per failure up to the cap, and the report says so.
+void UpdatePipeline::NoteLocalFault() {
+  const ModelRef& t = *record_.target;
+  LocalRetry& r = record_.local_retry;
+  if (r.version != t.version || r.sha256 != t.sha256) r = LocalRetry{t.version, t.sha256};
+  ++r.failures;
+  Clock::Duration delay =
+      BackoffDelay(r.failures, options_.local_retry_base, options_.local_retry_cap, 1.0);
+  int64_t delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+  r.not_before_unix_ms = deps_.clock.UnixMillis() + delay_ms;
+  std::string reason = record_.last_error;
+  if (!reason.starts_with("local: ")) reason = "local: " + reason;
+  std::string suffix = " (local failure " + std::to_string(r.failures) + " of " + t.version +
+                       "; next attempt in " + std::to_string(delay_ms / 1000) + " s)";
+  if (reason.size() + suffix.size() > kMaxErrorText) reason.resize(kMaxErrorText - suffix.size());
+  SetError(reason + suffix);
 }
 
 void UpdatePipeline::Log(const std::string& line) const {
@@ -140,10 +183,10 @@ Result<OtaEvent> UpdatePipeline::OnHandlerError(Status st) {
   }
   if (st.code() == ErrorCode::kCancelled || st.code() == ErrorCode::kUnavailable) return st;
   ++record_.local_failures;
-  SetError(std::string(ToString(record_.state)) + ": " + st.ToString());
+  SetError("local: " + std::string(ToString(record_.state)) + ": " + st.ToString());
   if (record_.local_failures >= options_.max_local_failures && BeforeActivation()) {
     record_.local_fault = true;
-    SetError("giving up " + record_.target->version + " after " +
+    SetError("local: giving up " + record_.target->version + " after " +
              std::to_string(record_.local_failures) + " local errors: " + st.ToString());
     return OtaEvent::kLocalFault;
   }
@@ -217,17 +260,40 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
     OXIDE_RETURN_IF_ERROR(Persist());
     return AssignmentDecision::kUpToDate;
   }
-  // Preflight: room for staging + backup, before anything is touched.
-  auto active_size = deps_.fs.FileSize(paths_.active);
-  uint64_t need = a.size_bytes + (active_size.ok() ? *active_size : 0);
-  auto free = FreeDiskBytes(paths_.dir);
+  // A lasting local fault (e.g. a read-only model dir) made the last attempt fail: wait before
+  // the next one instead of spinning through download and rollback every poll.
+  const bool retrying = record_.local_retry.version == a.version &&
+                        record_.local_retry.sha256 == a.sha256 && record_.local_retry.failures > 0;
+  if (retrying) {
+    int64_t now = deps_.clock.UnixMillis();
+    int64_t cap_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.local_retry_cap).count();
+    // A wall clock set back must not stretch the wait beyond the cap.
+    int64_t& not_before = record_.local_retry.not_before_unix_ms;
+    if (not_before - now > cap_ms) not_before = now + cap_ms;
+    if (now < not_before) return AssignmentDecision::kBackingOff;
+  }
+  // Preflight, before anything is touched: room for the new model (staging; a full download
+  // becomes staging by rename). The backup is a hard link (BackUp() checks for room itself when
+  // it has to copy), and a patch's size is checked once the server announced it. A model kept
+  // verified from a local failure becomes staging as is.
+  const bool have_kept = retrying && Exists(paths_.kept);
+  uint64_t need = have_kept ? 0 : a.size_bytes;
+  auto free = FreeBytes(paths_.dir);
   if (free.ok() && *free < need) {
+    std::string message = "local: not enough disk space for " + a.version + ": need " +
+                          std::to_string(need) + " bytes, have " + std::to_string(*free);
+    if (!record_.last_error.starts_with("local: not enough disk space")) Log(message);
+    // Reported as the device's fault (the "local: " prefix), never counted against the version.
     record_.last_outcome = Outcome::kFailed;
     record_.last_version = a.version;
-    record_.last_error = "insufficient disk space for " + a.version + ": need " +
-                         std::to_string(need) + " bytes, " + std::to_string(*free) + " free";
-    Log(record_.last_error);
+    record_.last_error = std::move(message);
     return ResourceExhausted(record_.last_error);
+  }
+  if (!retrying) {
+    // Another target: what was kept for an earlier one is of no use, and takes room.
+    if (Exists(paths_.kept)) OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.kept));
+    record_.local_retry = LocalRetry{};
   }
   UpdateRecord before = record_;
   record_.target = a;

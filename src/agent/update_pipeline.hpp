@@ -11,6 +11,7 @@
 #include "agent/health_check.hpp"
 #include "agent/transitions.hpp"
 #include "agent/update_record.hpp"
+#include "base/clock.hpp"
 #include "base/file_system.hpp"
 #include "base/result.hpp"
 
@@ -21,6 +22,7 @@ struct PipelineDeps {
   FileSystem& fs;
   Downloader& downloader;
   HealthChecker& health;
+  Clock& clock;  // wall time for the local-failure backoff (persisted as Unix milliseconds)
 };
 
 struct PipelineOptions {
@@ -37,6 +39,16 @@ struct PipelineOptions {
   // Largest zstd window a patch may need (delta::ApplyLimits); more is kResourceExhausted,
   // which falls back to the full download. The agent sets it from --max-window-mb.
   uint64_t max_window_bytes = uint64_t{128} << 20;
+  // Updates that failed for a local reason (activation into a read-only dir, disk full) are tried
+  // again after local_retry_base·2^(failures-1), at most local_retry_cap, without downloading
+  // again what the device already holds verified.
+  Clock::Duration local_retry_base = std::chrono::seconds(30);
+  Clock::Duration local_retry_cap = std::chrono::hours(1);
+  // Transfers in a row that bring no byte past the resume offset before the download is given
+  // up as the server's fault (a truncated stored copy); counted against the version.
+  uint32_t max_stalled_downloads = 5;
+  // Free bytes on the file system of a directory; empty: FreeDiskBytes (statvfs). Tests fake it.
+  std::function<Result<uint64_t>(const std::string& dir)> free_disk_bytes;
   std::function<bool()> should_stop;  // may be empty
   // During downloads; may be empty. May call UpdatePipeline::Supersede() (e.g. after a progress
   // heartbeat whose reply no longer assigns the target).
@@ -56,6 +68,7 @@ struct ModelPaths {
   std::string partial;  // dir/partial       (payload being downloaded: patch or full file)
   std::string staging;  // dir/staging       (the rebuilt candidate model)
   std::string backup;   // dir/backup        (the previous active model, for rollback)
+  std::string kept;     // dir/kept          (a verified staged model kept across local retries)
   static ModelPaths For(const PipelineOptions& o, const std::string& model_id);
 };
 
@@ -67,6 +80,7 @@ enum class AssignmentDecision : uint8_t {
   kRefused = 3,     // poison pill: the version failed max_attempts times
   kSuperseded = 4,  // the update in hand was abandoned; call Run(), then assign again
   kBusy = 5,        // an activated update must finish (commit or roll back) first
+  kBackingOff = 6,  // it failed for a local reason; the next attempt waits (see LocalRetry)
 };
 std::string_view ToString(AssignmentDecision d);
 
@@ -84,8 +98,9 @@ class UpdatePipeline {
   const UpdateRecord& record() const { return record_; }
   const ModelPaths& paths() const { return paths_; }
 
-  // Considers an assignment from the server. kResourceExhausted when the disk lacks room for
-  // staging + backup (the installed model is not touched); kIo when the record cannot be saved.
+  // Considers an assignment from the server. kResourceExhausted when the disk lacks room for the
+  // new model (the installed model is not touched; reported as "local: not enough disk space");
+  // kIo when the record cannot be saved.
   Result<AssignmentDecision> OnAssignment(const ModelRef& assignment);
 
   // Runs handlers until the pipeline is idle. Returns early with kUnavailable (download
@@ -122,6 +137,10 @@ class UpdatePipeline {
   Status ApplyPatch();
   Result<OtaEvent> RestartDownload(bool full_only, OtaEvent event);
   void ResetDownloadProgress();
+  Result<uint64_t> FreeBytes(const std::string& dir) const;
+  void NoteLocalFault();
+  Result<bool> ReuseKeptModel();
+  void KillOrphanedHealthCheck();
 
   // Handlers, one per state (pipeline_download.cpp, pipeline_install.cpp).
   Result<OtaEvent> Download();

@@ -183,7 +183,7 @@ void NoRoomIsReportedWithoutTouchingTheModel(PipelineTest& t) {
   EXPECT_EQ(t.Active(), t.v1.bytes);
 }
 
-// Defect 1: a model the record does not know (factory-installed, or state.json lost) is adopted
+// A model the record does not know (factory-installed, or state.json lost) is adopted
 // as `previous` by its hash, used as the patch base, and restored when the update fails.
 void UnknownActiveModelSurvives(PipelineTest& t, bool lose_state_file, bool healthy) {
   if (lose_state_file) {
@@ -230,7 +230,8 @@ void UnknownActiveModelAlreadyAssignedIsAdopted(PipelineTest& t) {
   EXPECT_TRUE(t.dl.requests().empty());
 }
 
-// Defect 2: the server withdraws or replaces the assignment.
+// The server withdraws or replaces the assignment: an update it no longer wants stops before it
+// touches the active model (a download at its next chunk), and nothing counts against it.
 void WithdrawnDuringDownloadStopsIt(PipelineTest& t) {
   t.InstallV1();
   t.Publish(t.v3);
@@ -273,7 +274,8 @@ void WithdrawnAfterActivationStillCommits(PipelineTest& t) {
   EXPECT_EQ(t.pipeline->record().last_outcome, Outcome::kCommitted);
 }
 
-// Defect 4: the payload vanished in `downloaded` (e.g. a crash): download again, never fail.
+// The payload vanished in `downloaded` (e.g. a crash): download again, never fail, since a lost
+// file is the device's problem, not the version's.
 void LostPayloadIsDownloadedAgain(PipelineTest& t) {
   t.Publish(t.v3);
   t.OpenPipeline();
@@ -287,7 +289,7 @@ void LostPayloadIsDownloadedAgain(PipelineTest& t) {
   EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
 }
 
-// Defect 5: the poison count belongs to one version; accepting another clears it.
+// The poison count belongs to one version; accepting another clears it.
 void PoisonCountRestartsForAnotherVersion(PipelineTest& t) {
   t.InstallV1();
   t.Publish(t.v2);
@@ -315,7 +317,7 @@ void HealthCheckThatCannotRunIsNotCounted(PipelineTest& t) {
   EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
 }
 
-// Defect 6: each health check is counted before it starts; a device that dies during it (the
+// Each health check is counted before it starts; a device that dies during it (the
 // fake returns an error, then the test restarts the agent) rolls back after the limit.
 void CrashesDuringHealthCheckRollBack(PipelineTest& t) {
   t.InstallV1();
@@ -340,7 +342,7 @@ void CrashesDuringHealthCheckRollBack(PipelineTest& t) {
   EXPECT_NE(t.pipeline->record().last_error.find("did not finish"), std::string::npos);
 }
 
-// Defect 8: a local error is reported at once and retried; after max_local_failures the update
+// A local error is reported at once and retried; after max_local_failures the update
 // is given up without counting against the version.
 void LocalErrorsGiveUp(PipelineTest& t, S where, const std::function<void(PipelineTest&)>& fault) {
   t.InstallV1();
@@ -368,7 +370,7 @@ void LocalErrorsGiveUp(PipelineTest& t, S where, const std::function<void(Pipeli
   t.fs.InjectError("", "");
 }
 
-// Defect 11: a 206 for another resource (a cache ignoring If-Range) is never appended.
+// A 206 for another resource (a cache ignoring If-Range) is never appended.
 void ResumeOfAChangedResourceRestarts(PipelineTest& t) {
   t.InstallV1();
   t.PublishPatch(t.v1, t.v3);
@@ -472,7 +474,7 @@ TEST(PipelineScenarios, TogetherTakeEveryTableRow) {
   EXPECT_EQ(taken.size(), TransitionTable().size());
 }
 
-// Defect 9: a stop request is honoured inside long steps (hashing, patching, verifying), which
+// A stop request is honoured inside long steps (hashing, patching, verifying), which
 // stop cleanly: the step simply runs again after the restart, and nothing counts as failed.
 struct StopCase {
   const char* name;

@@ -67,11 +67,21 @@ std::string EncodeUpdateRecord(const UpdateRecord& r) {
         {"bytes_done", r.download.bytes_done},
         {"bytes_total", r.download.bytes_total},
         {"bytes_synced", r.download.bytes_synced},
-        {"fallback_reason", r.download.fallback_reason}}},
+        {"fallback_reason", r.download.fallback_reason},
+        {"stalled_attempts", r.download.stalled_attempts}}},
       {"poison", {{"version", r.poison_version}, {"failures", r.poison_failures}}},
       {"local_fault", r.local_fault},
       {"local_failures", r.local_failures},
       {"health_attempts", r.health_attempts},
+      {"health_group", r.health_group ? json{{"pgid", r.health_group->pgid},
+                                             {"start_ticks", r.health_group->start_ticks},
+                                             {"boot_id", r.health_group->boot_id}}
+                                      : json(nullptr)},
+      {"local_retry",
+       {{"version", r.local_retry.version},
+        {"sha256", r.local_retry.sha256},
+        {"failures", r.local_retry.failures},
+        {"not_before_unix_ms", r.local_retry.not_before_unix_ms}}},
       {"last_outcome", std::string(ToString(r.last_outcome))},
       {"last_version", r.last_version},
       {"last_error", r.last_error},
@@ -105,11 +115,23 @@ Result<UpdateRecord> DecodeUpdateRecord(std::string_view text) {
     // Added later within format_version 1: optional, with defaults.
     r.download.bytes_synced = d.value("bytes_synced", uint64_t{0});
     r.download.fallback_reason = d.value("fallback_reason", std::string());
+    r.download.stalled_attempts = d.value("stalled_attempts", uint32_t{0});
     r.poison_version = j.at("poison").at("version").get<std::string>();
     r.poison_failures = j.at("poison").at("failures").get<uint32_t>();
     r.local_fault = j.value("local_fault", false);
     r.local_failures = j.value("local_failures", uint32_t{0});
     r.health_attempts = j.value("health_attempts", uint32_t{0});
+    if (auto g = j.find("health_group"); g != j.end() && !g->is_null()) {
+      r.health_group =
+          HealthGroup{g->at("pgid").get<int64_t>(), g->at("start_ticks").get<uint64_t>(),
+                      g->at("boot_id").get<std::string>()};
+    }
+    if (auto l = j.find("local_retry"); l != j.end()) {
+      r.local_retry.version = l->at("version").get<std::string>();
+      r.local_retry.sha256 = l->at("sha256").get<std::string>();
+      r.local_retry.failures = l->at("failures").get<uint32_t>();
+      r.local_retry.not_before_unix_ms = l->at("not_before_unix_ms").get<int64_t>();
+    }
     auto outcome = ParseOutcome(j.at("last_outcome").get<std::string>());
     if (!outcome.ok()) return Corrupt(outcome.status().message());
     r.last_outcome = *outcome;

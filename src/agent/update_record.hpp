@@ -30,6 +30,27 @@ struct DownloadProgress {
   // it: bytes past it may be garbage or another payload's after a power loss.
   uint64_t bytes_synced = 0;
   std::string fallback_reason;  // why the patch was given up for a full download (reported)
+  // Transfers in a row that got a 2xx answer but not one body byte past the resume offset:
+  // the server's copy ends there (a truncated blob), so resuming cannot help.
+  uint32_t stalled_attempts = 0;
+};
+
+// Backoff after updates that failed for a lasting local reason (a read-only model dir, a full
+// disk): persisted, so neither the next assignment nor a restart starts the retries afresh.
+struct LocalRetry {
+  std::string version;  // the target that failed locally ("" = none)
+  std::string sha256;
+  uint32_t failures = 0;           // local-fault outcomes of that target in a row
+  int64_t not_before_unix_ms = 0;  // no new attempt before this wall-clock time
+};
+
+// A running health check's process group, saved when the check starts so that the next start
+// can kill what a killed agent left running. start_ticks and boot_id tell it from a later process
+// that reuses the id.
+struct HealthGroup {
+  int64_t pgid = 0;
+  uint64_t start_ticks = 0;  // the leader's start time (/proc/<pid>/stat, clock ticks since boot)
+  std::string boot_id;       // /proc/sys/kernel/random/boot_id
 };
 
 // How the last update ended; reported in heartbeats.
@@ -55,6 +76,8 @@ struct UpdateRecord {
   bool local_fault = false;
   uint32_t local_failures = 0;   // handler errors in a row without progress (kIo, disk full, ...)
   uint32_t health_attempts = 0;  // health checks started for the target (a crash counts too)
+  std::optional<HealthGroup> health_group;  // a health check is (or was, at a crash) running
+  LocalRetry local_retry;
   Outcome last_outcome = Outcome::kNone;
   std::string last_version;  // the version last_outcome / last_error are about
   // Bounded. After a commit it holds a note for the server (e.g. the full-download fallback)

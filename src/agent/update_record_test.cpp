@@ -14,12 +14,14 @@ UpdateRecord SampleRecord() {
   r.installed = ModelRef{"v1", std::string(64, 'a'), 10, "c0"};
   r.target = ModelRef{"v2", std::string(64, 'b'), 20, "c1"};
   r.previous = r.installed;
-  r.download = {true, true, "\"etag\"", "", 5, 9, 4, "patch failed"};
+  r.download = {true, true, "\"etag\"", "", 5, 9, 4, "patch failed", 2};
   r.poison_version = "v2";
   r.poison_failures = 2;
   r.local_fault = true;
   r.local_failures = 3;
   r.health_attempts = 1;
+  r.health_group = HealthGroup{4242, 987654321, "boot-1"};
+  r.local_retry = {"v2", std::string(64, 'b'), 3, 1'700'000'060'000};
   r.last_outcome = Outcome::kRolledBack;
   r.last_version = "v0";
   r.last_error = "boom";
@@ -36,6 +38,12 @@ TEST(UpdateRecord, RoundTrips) {
   EXPECT_EQ(back->download.etag, "\"etag\"");
   EXPECT_EQ(back->download.bytes_synced, 4u);
   EXPECT_EQ(back->health_attempts, 1u);
+  EXPECT_EQ(back->download.stalled_attempts, 2u);
+  ASSERT_TRUE(back->health_group.has_value());
+  EXPECT_EQ(back->health_group->pgid, 4242);
+  EXPECT_EQ(back->health_group->start_ticks, 987654321u);
+  EXPECT_EQ(back->local_retry.failures, 3u);
+  EXPECT_EQ(back->local_retry.not_before_unix_ms, 1'700'000'060'000);
 }
 
 TEST(UpdateRecord, ReadsFilesWrittenBeforeTheOptionalFields) {

@@ -1,4 +1,4 @@
-#include "testing/fake_downloader.hpp"
+#include "agent/testing/fake_downloader.hpp"
 
 #include <algorithm>
 
@@ -84,7 +84,14 @@ Result<agent::DownloadResult> FakeDownloader::Get(const agent::DownloadRequest& 
   result.head.headers["content-length"] = std::to_string(res->body.size() - offset);
   OXIDE_RETURN_IF_ERROR(sink.OnResponse(result.head));
   for (uint64_t pos = offset; pos < res->body.size();) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_, res->body.size() - pos));
+    if (e.truncated_at >= 0 && pos >= static_cast<uint64_t>(e.truncated_at)) {
+      return Unavailable("transfer closed with " + std::to_string(res->body.size() - pos) +
+                         " bytes remaining (the stored copy is truncated)");
+    }
+    uint64_t end = e.truncated_at >= 0
+                       ? std::min<uint64_t>(res->body.size(), static_cast<uint64_t>(e.truncated_at))
+                       : res->body.size();
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_, end - pos));
     bool fail = false;
     if (fail_after_ >= 0 && static_cast<uint64_t>(fail_after_) <= n) {
       n = static_cast<size_t>(fail_after_);

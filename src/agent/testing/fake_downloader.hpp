@@ -17,6 +17,8 @@ namespace oxide::testing {
 // ignore_if_range makes it answer 206 even when If-Range names another ETag (a broken cache).
 // The resource may change between requests (SetFull again, SetEtag, ClearPatches) or, from
 // the on_chunk hook (called after each body chunk, with the bytes sent so far), mid-transfer.
+// TruncateStoredCopy(url, n) stands for a server whose stored file is cut at byte n although it
+// announces the full size: every transfer of that URL breaks there (kUnavailable).
 class FakeDownloader final : public agent::Downloader {
  public:
   void SetFull(const std::string& url, std::string body, const std::string& sha256_hex);
@@ -30,6 +32,7 @@ class FakeDownloader final : public agent::Downloader {
   void set_on_chunk(std::function<void(uint64_t sent)> f) { on_chunk_ = std::move(f); }
   // Replaces the ETag of the full file at `url` (same bytes, "another version" of the resource).
   void SetEtag(const std::string& url, const std::string& etag);
+  void TruncateStoredCopy(const std::string& url, uint64_t n) { entries_[url].truncated_at = n; }
   // Serves the full file at `url` from now on, whatever base the request names.
   void ClearPatches(const std::string& url) { entries_[url].patches.clear(); }
 
@@ -49,6 +52,7 @@ class FakeDownloader final : public agent::Downloader {
     std::map<std::string, Resource> patches;  // by base SHA-256
     int error_status = 0;
     std::string error_body;
+    int64_t truncated_at = -1;  // every transfer breaks at this byte (see TruncateStoredCopy)
   };
 
   std::map<std::string, Entry> entries_;

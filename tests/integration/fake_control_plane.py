@@ -1,0 +1,77 @@
+"""A minimal control plane for agent tests that need no `oxide serve` (stdlib only).
+
+Answers every heartbeat with the current assignment, serves the assigned models' bytes, and
+keeps what the agent reported (heartbeat bodies) and how many body bytes each download sent.
+"""
+import hashlib
+import http.server
+import json
+import threading
+
+
+class FakeControlPlane:
+    def __init__(self):
+        self.models = {}  # version -> bytes
+        self.assigned = None  # version or None
+        self.heartbeats = []  # parsed heartbeat bodies, oldest first
+        self.bytes_sent = {}  # version -> body bytes sent
+        self.lock = threading.Lock()
+        plane = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with plane.lock:
+                    try:
+                        plane.heartbeats.append(json.loads(body or b"{}"))
+                    except ValueError:
+                        pass
+                    v = plane.assigned
+                    a = None if v is None else {
+                        "model_id": "m", "version": v, "size_bytes": len(plane.models[v]),
+                        "sha256": hashlib.sha256(plane.models[v]).hexdigest(),
+                        "campaign_id": "c1"}
+                out = json.dumps({"status": "ok", "assignment": a}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_GET(self):
+                parts = self.path.split("/")  # /api/v1/models/m/versions/<v>/download
+                v = parts[6] if len(parts) == 8 and parts[7] == "download" else None
+                data = plane.models.get(v)
+                if data is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                sha = hashlib.sha256(data).hexdigest()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("X-Oxide-SHA256", sha)
+                self.send_header("ETag", '"' + sha + '"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                with plane.lock:
+                    plane.bytes_sent[v] = plane.bytes_sent.get(v, 0) + len(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def last_error(self):
+        with self.lock:
+            for hb in reversed(self.heartbeats):
+                u = hb.get("update") or {}
+                if u.get("error"):
+                    return u["error"]
+        return ""
+
+    def shutdown(self):
+        self.server.shutdown()

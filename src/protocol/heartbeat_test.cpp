@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "protocol/ids.hpp"
+
 namespace oxide::protocol {
 namespace {
 
@@ -155,6 +157,16 @@ TEST(Heartbeat, ResponseCarriesRefusalClearances) {
   EXPECT_EQ(back->clear_refusals[0].id, 12);
   EXPECT_EQ(back->clear_refusals[0].version, "v2");
   EXPECT_TRUE(ParseHeartbeatResponse(ToJson(HeartbeatResponse{}))->clear_refusals.empty());
+}
+
+TEST(Ids, OneCharacterSetForServerAgentAndDocs) {
+  EXPECT_TRUE(IsValidId("cam-01.a_B"));
+  for (const std::string& bad :
+       {std::string(""), std::string("."), std::string(".."), std::string("a+b"),
+        std::string("a/b"), std::string("a b"), std::string(129, 'a')}) {
+    EXPECT_FALSE(IsValidId(bad)) << bad;
+  }
+  EXPECT_TRUE(IsValidId(std::string(128, 'a')));
 }
 
 }  // namespace

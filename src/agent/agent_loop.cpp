@@ -1,11 +1,15 @@
 #include "agent/agent_loop.hpp"
 
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <system_error>
 
 #include "base/sha256.hpp"
+#include "protocol/ids.hpp"
 
 namespace oxide::agent {
 
@@ -40,15 +44,23 @@ protocol::UpdateStage StageOf(const UpdateRecord& r) {
   return UpdateStage::kIdle;
 }
 
+// What the device is, reported in every heartbeat ("platform" of the reference's Device).
+protocol::Platform ThisPlatform() {
+  protocol::Platform p;
+  struct utsname u {};
+  if (::uname(&u) == 0) {
+    p.os = u.sysname;
+    for (char& c : p.os) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    p.arch = u.machine;
+  }
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  p.cpu_count = cpus > 0 ? static_cast<uint32_t>(cpus) : 0;
+  return p;
+}
+
 }  // namespace
 
-bool IsSafeId(const std::string& id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' ||
-           c == '-';
-  });
-}
+bool IsSafeId(const std::string& id) { return protocol::IsValidId(id); }
 
 bool IsSafeModelId(const std::string& id) { return IsSafeId(id) && id.front() != '.'; }
 
@@ -56,8 +68,12 @@ AgentLoop::AgentLoop(AgentDeps deps, AgentOptions options)
     : deps_(deps),
       options_(std::move(options)),
       interval_(options_.poll_interval),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      platform_(ThisPlatform()) {
   options_.pipeline.on_progress = [this](const UpdateRecord& r) { OnProgress(r); };
+  if (!options_.pipeline.now_ms) {
+    options_.pipeline.now_ms = [this] { return deps_.clock.UnixMillis(); };
+  }
   options_.pipeline.recheck_assignment = [this](const UpdateRecord& r) { RecheckAssignment(r); };
 }
 
@@ -125,9 +141,54 @@ protocol::HeartbeatRequest AgentLoop::BuildHeartbeat() const {
     u.bytes_total = r.download.bytes_total;
     u.via_patch = r.download.via_patch;
     u.error = r.last_error;
+    u.local_fault = r.state == OtaState::kIdle && r.last_local_fault;
     if (u.stage != protocol::UpdateStage::kIdle || !u.error.empty()) req.update = u;
   }
+  req.platform = platform_;
+  // Every failure goes to the server as a report until one heartbeat carrying it got a 200.
+  req.reports.emplace();
+  for (const auto& [id, p] : pipelines_) {
+    for (const auto& f : p->record().pending_reports) {
+      if (req.reports->size() < kReportsPerHeartbeat) req.reports->push_back(f);
+    }
+  }
+  req.cleared_refusals = unacked_clearances_;
   return req;
+}
+
+void AgentLoop::OnReplied(const protocol::HeartbeatRequest& sent,
+                          const protocol::HeartbeatResponse& reply) {
+  if (sent.reports && !sent.reports->empty()) {
+    std::vector<std::string> ids;
+    for (const auto& f : *sent.reports) ids.push_back(f.id);
+    for (auto& [id, p] : pipelines_) {
+      Status st = p->AckReports(ids);
+      if (!st.ok()) Log(id + ": " + st.ToString());
+    }
+  }
+  // Acknowledged by this heartbeat: the server has dropped them.
+  std::erase_if(unacked_clearances_, [&](int64_t id) {
+    return std::find(sent.cleared_refusals.begin(), sent.cleared_refusals.end(), id) !=
+           sent.cleared_refusals.end();
+  });
+  for (const auto& c : reply.clear_refusals) {
+    if (std::find(unacked_clearances_.begin(), unacked_clearances_.end(), c.id) !=
+        unacked_clearances_.end()) {
+      continue;  // applied already; the acknowledgement goes with the next heartbeat
+    }
+    if (IsSafeModelId(c.model_id) && IsSafeId(c.version)) {
+      auto p = PipelineFor(c.model_id);
+      if (p.ok()) {
+        auto cleared = (*p)->ClearRefusal(c.version);
+        if (!cleared.ok()) {
+          Log(c.model_id + ": " + cleared.status().ToString());
+          continue;  // not saved: applied (and acknowledged) with a later reply
+        }
+        refused_logged_.erase(c.model_id + "@" + c.version);
+      }
+    }
+    unacked_clearances_.push_back(c.id);
+  }
 }
 
 void AgentLoop::OnProgress(const UpdateRecord& r) {
@@ -181,6 +242,7 @@ Result<protocol::HeartbeatResponse> AgentLoop::SendHeartbeat(bool quick) {
       quick && deps_.quick_control != nullptr ? *deps_.quick_control : deps_.control;
   auto reply = control.Heartbeat(req);
   last_heartbeat_ = deps_.clock.Now();
+  if (reply.ok()) OnReplied(req, *reply);
   if (reply.ok() && req.update && !req.update->error.empty()) {
     auto it = pipelines_.find(req.update->model_id);
     if (it != pipelines_.end()) {

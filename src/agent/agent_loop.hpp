@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "agent/backoff.hpp"
 #include "agent/control_plane.hpp"
@@ -42,6 +43,7 @@ struct AgentOptions {
 // Owns one UpdatePipeline per model id. Not thread-safe.
 class AgentLoop {
  public:
+  static constexpr size_t kReportsPerHeartbeat = 16;
   AgentLoop(AgentDeps deps, AgentOptions options);
 
   // Opens the pipelines found in the state dir and finishes or resumes what a previous run left
@@ -61,8 +63,10 @@ class AgentLoop {
  private:
   Result<UpdatePipeline*> PipelineFor(const std::string& model_id);
   Status HandleAssignment(const protocol::Assignment& a);
-  // Sends a heartbeat; marks carried post-commit notes as reported.
+  // Sends a heartbeat; marks carried post-commit notes and failure reports as reported and
+  // applies the refusal clearances of the reply.
   Result<protocol::HeartbeatResponse> SendHeartbeat(bool quick = false);
+  void OnReplied(const protocol::HeartbeatRequest& sent, const protocol::HeartbeatResponse& reply);
   // Abandons (before activation) updates the reply no longer assigns.
   void CheckStillAssigned(const protocol::HeartbeatResponse& reply);
   void RecheckAssignment(const UpdateRecord& r);
@@ -80,9 +84,14 @@ class AgentLoop {
   bool in_progress_heartbeat_ = false;
   std::set<std::string> refused_logged_;  // "model@version" refusals already logged
   std::minstd_rand rng_;
+  protocol::Platform platform_;
+  // Refusal clearances applied but not yet acknowledged to the server (sent with the next
+  // heartbeat; a restart in between applies the repeated clearance again, harmlessly).
+  std::vector<int64_t> unacked_clearances_;
 };
 
-// True for 1..128 characters of [A-Za-z0-9._+-] that are not "." or "..": safe as a file name.
+// protocol::IsValidId: 1..128 characters of [A-Za-z0-9._-], not "." or "..", the same set the
+// server accepts; safe as a file name.
 bool IsSafeId(const std::string& id);
 // IsSafeId, and not starting with '.' (a model id ".oxide" would be the default state dir).
 bool IsSafeModelId(const std::string& id);

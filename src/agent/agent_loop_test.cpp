@@ -46,7 +46,8 @@ TEST(IsSafeModelId, RejectsHiddenNames) {
 }
 
 TEST(IsSafeId, RejectsPathTricks) {
-  EXPECT_TRUE(IsSafeId("resnet-50_v1.2+b"));
+  EXPECT_TRUE(IsSafeId("resnet-50_v1.2b"));
+  EXPECT_FALSE(IsSafeId("a+b"));  // the server rejects it too: one character set everywhere
   for (const std::string& bad :
        std::vector<std::string>{"", ".", "..", "a/b", "a b", std::string(129, 'a')}) {
     EXPECT_FALSE(IsSafeId(bad)) << bad;
@@ -217,6 +218,76 @@ TEST_F(AgentLoopTest, FullDownloadFallbackIsReportedOnceCarried) {
   EXPECT_NE(report.find("committed via full-download fallback"), std::string::npos) << report;
   EXPECT_NE(report.find("completed"), std::string::npos) << report;
   EXPECT_EQ(loop.pipelines().at("m")->record().last_error, "");
+}
+
+size_t PostsWith(const FakeHttp& http, const std::string& needle) {
+  size_t n = 0;
+  for (const auto& [url, body] : http.posts) n += body.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST_F(AgentLoopTest, FailureReportsAreResentUntilAcknowledgedThenRefusalIsCleared) {
+  InstallV1();
+  pipeline.reset();
+  Publish(v2);
+  health.healthy = false;
+  http.default_body = AssignmentJson("m", v2);
+  http.replies.push_back(HttpReply{200, AssignmentJson("m", v2)});  // the tick
+  http.replies.push_back(HttpReply{200, AssignmentJson("m", v2)});  // re-check before the switch
+  http.replies.push_back(Unavailable("reply lost"));                // the outcome report
+  AgentOptions o;
+  o.pipeline = Options();
+  o.pipeline.should_stop = nullptr;
+  o.pipeline.max_attempts = 1;  // one failure and the version is refused
+  o.poll_interval = seconds(5);
+  o.once = true;
+  AgentLoop loop({fs, dl, health, clock, control, quick}, o);
+  EXPECT_OK(loop.Tick());
+  EXPECT_EQ(Active(), v1.bytes);  // rolled back
+  const auto& pending = loop.pipelines().at("m")->record().pending_reports;
+  ASSERT_EQ(pending.size(), 1u);
+  const protocol::FailureReport report = pending[0];
+  EXPECT_EQ(report.outcome, protocol::FailureOutcome::kRolledBack);
+  EXPECT_EQ(report.stage, protocol::FailureStage::kHealthCheck);
+  EXPECT_EQ(report.campaign_id, "c");
+  EXPECT_NE(report.error.find("health check of v2 failed"), std::string::npos) << report.error;
+  EXPECT_EQ(report.at_ms, clock.UnixMillis());
+  EXPECT_EQ(PostsWith(http, report.id), 1u);  // sent, but the reply was lost
+
+  EXPECT_OK(loop.Tick());  // carried again, acknowledged; v2 is now refused (reported once)
+  EXPECT_EQ(PostsWith(http, report.id), 2u);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].outcome, protocol::FailureOutcome::kRefused);
+  const std::string refused_id = pending[0].id;
+  EXPECT_OK(loop.Tick());
+  EXPECT_OK(loop.Tick());
+  EXPECT_EQ(PostsWith(http, report.id), 2u);  // never again once acknowledged
+  EXPECT_EQ(PostsWith(http, refused_id), 1u);
+  EXPECT_TRUE(pending.empty());
+  EXPECT_EQ(Active(), v1.bytes);
+
+  // The operator clears the refusal: the reply carries it, the agent resets its count, installs
+  // v2 and acknowledges the clearance with its next heartbeat.
+  health.healthy = true;
+  http.default_body = R"({"status":"ok","assignment":{"model_id":"m","version":"v2","sha256":")" +
+                      v2.ref.sha256 + R"(","size_bytes":)" + std::to_string(v2.bytes.size()) +
+                      R"(,"campaign_id":"c"},"clear_refusals":[{"id":5,"model_id":"m",)" +
+                      R"("version":"v2"}]})";
+  EXPECT_OK(loop.Tick());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(loop.pipelines().at("m")->record().poison_failures, 0u);
+  EXPECT_NE(http.posts.back().second.find("\"cleared_refusals\":[5]"), std::string::npos)
+      << http.posts.back().second;
+}
+
+TEST_F(AgentLoopTest, HeartbeatCarriesPlatformAndAnEmptyReportList) {
+  AgentLoop loop = MakeLoop(true);
+  auto hb = loop.BuildHeartbeat();
+  ASSERT_TRUE(hb.platform.has_value());
+  EXPECT_FALSE(hb.platform->os.empty());
+  EXPECT_FALSE(hb.platform->arch.empty());
+  ASSERT_TRUE(hb.reports.has_value());  // tells the server this agent reports its failures
+  EXPECT_TRUE(hb.reports->empty());
 }
 
 }  // namespace

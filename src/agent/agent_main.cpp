@@ -169,7 +169,7 @@ int AgentMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   if (!IsSafeId(f.device_id)) {
-    std::fprintf(stderr, "oxide agent: --device-id must be 1-128 of [A-Za-z0-9._+-]\n");
+    std::fprintf(stderr, "oxide agent: --device-id must be 1-128 of [A-Za-z0-9._-], not . or ..\n");
     return kExitUsage;
   }
   if (f.poll_interval < 0.1 || f.health_timeout <= 0) {

@@ -56,15 +56,17 @@ std::vector<std::string> ChildEnvironment(const HealthCheckRequest& r) {
   return env;
 }
 
-// Reads what is available from `fd` into `out` (bounded); returns false at EOF.
+// Reads what is available from `fd` into `out`, keeping the last kMaxOutput bytes (the end of
+// the output says why a check failed); returns false at EOF.
 bool DrainSome(int fd, std::string& out) {
   char buf[4096];
   ssize_t n = ::read(fd, buf, sizeof buf);
   if (n < 0) return errno == EINTR || errno == EAGAIN;
   if (n == 0) return false;
-  size_t room =
-      CommandHealthChecker::kMaxOutput - std::min(out.size(), CommandHealthChecker::kMaxOutput);
-  out.append(buf, std::min(room, static_cast<size_t>(n)));
+  out.append(buf, static_cast<size_t>(n));
+  if (out.size() > CommandHealthChecker::kMaxOutput) {
+    out.erase(0, out.size() - CommandHealthChecker::kMaxOutput);
+  }
   return true;
 }
 
@@ -206,12 +208,22 @@ Result<HealthReport> CommandHealthChecker::Check(const HealthCheckRequest& reque
   if (timed_out) {
     report.detail = "health check timed out after " + std::to_string(timeout_.count()) + " ms";
   } else if (WIFEXITED(wstatus)) {
-    report.healthy = WEXITSTATUS(wstatus) == 0;
-    report.detail = "health check exited " + std::to_string(WEXITSTATUS(wstatus));
+    const int code = WEXITSTATUS(wstatus);
+    report.exit_status = code;
+    report.healthy = code == 0;
+    report.detail = "health check exited " + std::to_string(code);
+    if (code == 126 || code == 127) {
+      // sh could not execute (126) or find (127) the command: nothing was checked, so it says
+      // nothing about the model.
+      report.local_fault = true;
+      report.detail = "exit status " + std::to_string(code) +
+                      (code == 127 ? " (command not found)" : " (command not executable)");
+    }
   } else {
     report.detail = "health check killed by signal " + std::to_string(WTERMSIG(wstatus));
   }
   if (!output.empty()) report.detail += ": " + output;
+  report.output = std::move(output);
   return report;
 }
 

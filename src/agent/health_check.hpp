@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/result.hpp"
@@ -27,8 +28,11 @@ struct HealthCheckRequest {
 struct HealthReport {
   bool healthy = false;
   std::string detail;  // what the check said (bounded command output, or the failure reason)
-  // The check could not run at all (pipe or process creation failed): not the model's fault.
+  // The check could not run at all (pipe or process creation failed, or the shell could not
+  // find or execute the command: exit status 126/127): not the model's fault.
   bool local_fault = false;
+  std::optional<int> exit_status = std::nullopt;  // the command's exit status, when it exited
+  std::string output = {};  // the tail of its stdout and stderr (at most kMaxOutput bytes)
 };
 
 // Decides whether a freshly activated model may stay. An unhealthy model is a normal result,
@@ -48,10 +52,11 @@ class BuiltinHealthChecker final : public HealthChecker {
 // Runs `/bin/sh -c <command>` in its own process group with OXIDE_MODEL_PATH, OXIDE_MODEL_ID and
 // OXIDE_MODEL_VERSION in its environment. Exit 0 is healthy. On timeout, or when `stop` is
 // requested, the whole process group is killed (timeout: unhealthy; stop: kCancelled). The
-// combined stdout+stderr (first kMaxOutput bytes) is reported. `stop` may be null and must
-// outlive the checker. Uses the real monotonic clock: it supervises a real process.
-// When the command ends (or is killed), every process it left behind is killed too, also those
-// that left its process group (setsid, double fork): the calling process becomes a child
+// tail of the combined stdout+stderr (last kMaxOutput bytes) is reported. Exit status 126 or
+// 127 (the shell could not execute or find the command) is "could not run": local_fault. `stop` may
+// be null and must outlive the checker. Uses the real monotonic clock: it supervises a real
+// process. When the command ends (or is killed), every process it left behind is killed too, also
+// those that left its process group (setsid, double fork): the calling process becomes a child
 // subreaper (prctl PR_SET_CHILD_SUBREAPER), so they are re-parented to it, and all its
 // descendants are killed and reaped. Hence the process must not have other children of its own
 // while a check runs (the agent has none). Output still arriving after that is read for at most

@@ -36,6 +36,33 @@ TEST(CommandHealthChecker, NonZeroExitIsUnhealthyWithOutput) {
   EXPECT_NE(r->detail.find("broken"), std::string::npos) << r->detail;
 }
 
+TEST(CommandHealthChecker, ExitStatusAndTheTailOfTheOutputAreReported) {
+  // 5000 bytes of 'a' then the reason: the reason is at the end, and the end is what is kept.
+  CommandHealthChecker c(
+      "head -c 5000 /dev/zero | tr '\\0' a; echo; echo 'real reason' >&2; exit 4",
+      milliseconds(10000), nullptr);
+  auto r = c.Check(Request());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->healthy);
+  EXPECT_FALSE(r->local_fault);
+  EXPECT_EQ(r->exit_status, 4);
+  EXPECT_EQ(r->output.size(), CommandHealthChecker::kMaxOutput);
+  EXPECT_NE(r->output.find("real reason"), std::string::npos);
+}
+
+TEST(CommandHealthChecker, MissingCommandCouldNotRunAndIsALocalFault) {
+  for (const char* cmd : {"/nonexistent/oxide-check-model", "/dev/null"}) {  // 127, 126
+    CommandHealthChecker c(cmd, milliseconds(10000), nullptr);
+    auto r = c.Check(Request());
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->healthy) << cmd;
+    EXPECT_TRUE(r->local_fault) << cmd;
+    ASSERT_TRUE(r->exit_status.has_value());
+    EXPECT_TRUE(*r->exit_status == 126 || *r->exit_status == 127) << *r->exit_status;
+    EXPECT_NE(r->detail.find("exit status 12"), std::string::npos) << r->detail;
+  }
+}
+
 TEST(CommandHealthChecker, TimeoutKillsTheWholeProcessGroup) {
   CommandHealthChecker c("sleep 30 & sleep 30", milliseconds(300), nullptr);
   auto start = std::chrono::steady_clock::now();

@@ -129,6 +129,7 @@ Result<OtaEvent> UpdatePipeline::BuildStaging() {
                "); falling back to a full download");
       d.full_only = true;
       d.fallback_reason = st.ToString();
+      QueueReport(t, protocol::FailureOutcome::kFallback, protocol::FailureStage::kPatch, false);
       // The decision is durable before the patch is dropped: a crash in between must still
       // end in the full download, not in "payload missing".
       OXIDE_RETURN_IF_ERROR(Persist());
@@ -257,9 +258,11 @@ Result<OtaEvent> UpdatePipeline::CheckHealth() {
     }
     return report.status();
   }
+  record_.failure_exit_status = report->exit_status;
+  record_.failure_output = report->output;
   if (report->local_fault) {
     record_.local_fault = true;
-    SetError("health check of " + t.version + " could not run: " + report->detail);
+    SetError("health check could not run (" + t.version + "): " + report->detail);
     return OtaEvent::kUnhealthy;
   }
   if (!report->healthy) {
@@ -336,10 +339,14 @@ Result<OtaEvent> UpdatePipeline::CleanUp() {
       record_.installed = record_.previous;
       record_.last_outcome = Outcome::kRolledBack;
       if (!record_.local_fault) CountFailure();
+      QueueReport(*record_.target, protocol::FailureOutcome::kRolledBack, record_.failure_stage,
+                  record_.local_fault);
       break;
     case OtaState::kFailed:
       record_.last_outcome = Outcome::kFailed;
       if (!record_.local_fault) CountFailure();
+      QueueReport(*record_.target, protocol::FailureOutcome::kFailed, record_.failure_stage,
+                  record_.local_fault);
       break;
     default:  // kAborted: superseded, not a failure of that version
       break;
@@ -348,6 +355,7 @@ Result<OtaEvent> UpdatePipeline::CleanUp() {
     Log("local failure: not counted against " + record_.target->version);
     if (record_.state != OtaState::kAborted) NoteLocalFault();
   }
+  record_.last_local_fault = record_.state != OtaState::kCommitted && record_.local_fault;
   record_.target.reset();
   record_.previous.reset();
   record_.download = DownloadProgress{};

@@ -200,9 +200,37 @@ Status UpdatePipeline::Persist() {
   return WriteFileAtomically(deps_.fs, paths_.record, EncodeUpdateRecord(record_));
 }
 
+namespace {
+
+// Where an update that fails in `from` failed (for the report).
+protocol::FailureStage FailureStageOf(OtaState from, bool via_patch) {
+  using protocol::FailureStage;
+  switch (from) {
+    case OtaState::kDownloading:
+      return FailureStage::kDownload;
+    case OtaState::kDownloaded:
+      return via_patch ? FailureStage::kPatch : FailureStage::kVerify;
+    case OtaState::kStaged:
+      return FailureStage::kVerify;
+    case OtaState::kVerified:
+      return FailureStage::kBackup;
+    case OtaState::kBackedUp:
+      return FailureStage::kActivate;
+    case OtaState::kActivated:
+      return FailureStage::kHealthCheck;
+    default:
+      return FailureStage::kUnknown;
+  }
+}
+
+}  // namespace
+
 Status UpdatePipeline::Apply(OtaEvent event) {
   OXIDE_ASSIGN_OR_RETURN(OtaState next, NextState(record_.state, event));
   Transition t{record_.state, event, next};
+  if (next == OtaState::kFailed || next == OtaState::kRollingBack) {
+    record_.failure_stage = FailureStageOf(t.from, record_.download.via_patch);
+  }
   record_.state = next;
   if (event != OtaEvent::kLocalFault) record_.local_failures = 0;  // progress
   if (Status st = Persist(); !st.ok()) {
@@ -243,6 +271,8 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
       record_.last_outcome = Outcome::kFailed;
       record_.last_version = a.version;
       record_.last_error = std::move(message);
+      record_.last_local_fault = false;
+      QueueReport(a, protocol::FailureOutcome::kRefused, protocol::FailureStage::kPreflight, false);
       OXIDE_RETURN_IF_ERROR(Persist());
     }
     return AssignmentDecision::kRefused;
@@ -303,6 +333,9 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
   record_.local_fault = false;
   record_.local_failures = 0;
   record_.health_attempts = 0;
+  record_.failure_stage = protocol::FailureStage::kUnknown;
+  record_.failure_exit_status.reset();
+  record_.failure_output.clear();
   if (record_.poison_version != a.version) {  // another version: its count starts afresh
     record_.poison_version.clear();
     record_.poison_failures = 0;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/downloader.hpp"
 #include "agent/health_check.hpp"
@@ -57,6 +58,8 @@ struct PipelineOptions {
   // caller can re-check the assignment with the server and call Supersede(); may be empty.
   std::function<void(const UpdateRecord&)> recheck_assignment;
   std::function<void(const std::string&)> log;  // human-readable lines; may be empty
+  // Unix ms by the device's clock, stamped on failure reports; may be empty (then 0).
+  std::function<int64_t()> now_ms;
 };
 
 // Files of one model. `active` is what the user's application reads; it is only ever replaced
@@ -117,6 +120,14 @@ class UpdatePipeline {
   // via full-download fallback: ...") that was carried is cleared. Errors: kIo (record not saved).
   Status NoteReported(const std::string& error_text);
 
+  // The server acknowledged these failure reports (a heartbeat carrying them got a 200): they
+  // are not sent again. Unknown ids are ignored. Errors: kIo (record not saved).
+  Status AckReports(const std::vector<std::string>& ids);
+
+  // An operator cleared the refusal of `version`: its failure count starts again from zero.
+  // Returns whether a refusal (or count) was cleared. Errors: kIo (record not saved).
+  Result<bool> ClearRefusal(const std::string& version);
+
   // Called with every transition taken (tests check table coverage with it).
   void set_transition_observer(std::function<void(const Transition&)> f) {
     observer_ = std::move(f);
@@ -130,6 +141,10 @@ class UpdatePipeline {
   void Log(const std::string& line) const;
   void SetError(std::string message);
   void CountFailure();
+  // Queues a report about `about` with last_error as its text, for the server (sent with every
+  // heartbeat until acknowledged); the caller persists the record.
+  void QueueReport(const ModelRef& about, protocol::FailureOutcome outcome,
+                   protocol::FailureStage stage, bool local);
   bool Exists(const std::string& path);
   bool BeforeActivation() const;
   Result<OtaEvent> OnHandlerError(Status st);

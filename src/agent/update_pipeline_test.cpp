@@ -52,6 +52,15 @@ void UnhealthyModelRollsBack(PipelineTest& t) {
   EXPECT_EQ(r.installed->version, "v1");
   EXPECT_EQ(r.poison_failures, 1u);
   EXPECT_NE(r.last_error.find("health check"), std::string::npos);
+  // The failure is queued for the server with where it happened, and survives a restart.
+  ASSERT_EQ(r.pending_reports.size(), 1u);
+  EXPECT_EQ(r.pending_reports[0].outcome, protocol::FailureOutcome::kRolledBack);
+  EXPECT_EQ(r.pending_reports[0].stage, protocol::FailureStage::kHealthCheck);
+  EXPECT_EQ(r.pending_reports[0].campaign_id, "c-v2");
+  EXPECT_FALSE(r.pending_reports[0].local);
+  EXPECT_EQ(r.pending_reports[0].error, r.last_error);
+  t.OpenPipeline();
+  EXPECT_EQ(t.pipeline->record().pending_reports.size(), 1u);
 }
 
 void CorruptPatchFallsBackToFullDownload(PipelineTest& t) {
@@ -62,6 +71,11 @@ void CorruptPatchFallsBackToFullDownload(PipelineTest& t) {
   EXPECT_EQ(t.Active(), t.v2.bytes);
   EXPECT_TRUE(Took(t, S::kDownloaded, E::kPatchRejected));
   for (const auto& [k, v] : t.dl.requests().back().headers) EXPECT_NE(k, "X-Oxide-Base-SHA256");
+  const auto& reports = t.pipeline->record().pending_reports;
+  ASSERT_EQ(reports.size(), 1u);  // the fallback, reported once (the update went on)
+  EXPECT_EQ(reports[0].outcome, protocol::FailureOutcome::kFallback);
+  EXPECT_EQ(reports[0].stage, protocol::FailureStage::kPatch);
+  EXPECT_NE(reports[0].error.find("falling back to a full download"), std::string::npos);
   // The fallback is reported after the commit, until a heartbeat carried it.
   std::string note = t.pipeline->record().last_error;
   EXPECT_EQ(note.rfind("committed via full-download fallback: ", 0), 0u) << note;
@@ -315,6 +329,11 @@ void HealthCheckThatCannotRunIsNotCounted(PipelineTest& t) {
   EXPECT_EQ(t.Active(), t.v1.bytes);
   EXPECT_EQ(t.pipeline->record().last_outcome, Outcome::kRolledBack);
   EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
+  EXPECT_TRUE(t.pipeline->record().last_local_fault);
+  const auto& reports = t.pipeline->record().pending_reports;
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].local);  // the server counts it toward no threshold
+  EXPECT_EQ(reports[0].error.rfind("health check could not run", 0), 0u) << reports[0].error;
 }
 
 // Each health check is counted before it starts; a device that dies during it (the

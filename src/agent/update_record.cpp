@@ -28,6 +28,39 @@ std::optional<ModelRef> RefFromJson(const json& j) {
   return r;
 }
 
+json ReportToJson(const protocol::FailureReport& f) {
+  return json{{"id", f.id},
+              {"model_id", f.model_id},
+              {"version", f.version},
+              {"campaign_id", f.campaign_id},
+              {"outcome", std::string(protocol::ToString(f.outcome))},
+              {"stage", std::string(protocol::ToString(f.stage))},
+              {"local", f.local},
+              {"exit_status", f.exit_status ? json(*f.exit_status) : json(nullptr)},
+              {"error", f.error},
+              {"output", f.output},
+              {"at_ms", f.at_ms}};
+}
+
+Result<protocol::FailureReport> ReportFromJson(const json& j) {
+  protocol::FailureReport f;
+  f.id = j.at("id").get<std::string>();
+  f.model_id = j.at("model_id").get<std::string>();
+  f.version = j.at("version").get<std::string>();
+  f.campaign_id = j.value("campaign_id", std::string());
+  OXIDE_ASSIGN_OR_RETURN(f.outcome,
+                         protocol::ParseFailureOutcome(j.at("outcome").get<std::string>()));
+  OXIDE_ASSIGN_OR_RETURN(f.stage, protocol::ParseFailureStage(j.value("stage", "unknown")));
+  f.local = j.value("local", false);
+  if (j.contains("exit_status") && !j.at("exit_status").is_null()) {
+    f.exit_status = j.at("exit_status").get<int>();
+  }
+  f.error = j.value("error", std::string());
+  f.output = j.value("output", std::string());
+  f.at_ms = j.value("at_ms", int64_t{0});
+  return f;
+}
+
 }  // namespace
 
 std::string_view ToString(Outcome o) {
@@ -85,8 +118,16 @@ std::string EncodeUpdateRecord(const UpdateRecord& r) {
       {"last_outcome", std::string(ToString(r.last_outcome))},
       {"last_version", r.last_version},
       {"last_error", r.last_error},
+      {"last_local_fault", r.last_local_fault},
+      {"failure",
+       {{"stage", std::string(protocol::ToString(r.failure_stage))},
+        {"exit_status", r.failure_exit_status ? json(*r.failure_exit_status) : json(nullptr)},
+        {"output", r.failure_output}}},
   };
-  return j.dump(2) + "\n";
+  j["pending_reports"] = json::array();
+  for (const auto& f : r.pending_reports) j["pending_reports"].push_back(ReportToJson(f));
+  // "replace": health check output may hold bytes that are not UTF-8.
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 Result<UpdateRecord> DecodeUpdateRecord(std::string_view text) {
@@ -137,6 +178,24 @@ Result<UpdateRecord> DecodeUpdateRecord(std::string_view text) {
     r.last_outcome = *outcome;
     r.last_version = j.at("last_version").get<std::string>();
     r.last_error = j.at("last_error").get<std::string>();
+    // Added later within format_version 1: optional.
+    r.last_local_fault = j.value("last_local_fault", false);
+    if (auto f = j.find("failure"); f != j.end() && f->is_object()) {
+      auto stage = protocol::ParseFailureStage(f->value("stage", "unknown"));
+      if (!stage.ok()) return Corrupt(stage.status().message());
+      r.failure_stage = *stage;
+      if (f->contains("exit_status") && !f->at("exit_status").is_null()) {
+        r.failure_exit_status = f->at("exit_status").get<int>();
+      }
+      r.failure_output = f->value("output", std::string());
+    }
+    if (auto p = j.find("pending_reports"); p != j.end() && p->is_array()) {
+      for (const auto& e : *p) {
+        auto f = ReportFromJson(e);
+        if (!f.ok()) return Corrupt(f.status().message());
+        r.pending_reports.push_back(std::move(f).value());
+      }
+    }
     if (r.state != OtaState::kIdle && !r.target) return Corrupt("busy state without a target");
     return r;
   } catch (const json::exception& e) {

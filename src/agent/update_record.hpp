@@ -4,9 +4,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/ota_state.hpp"
 #include "base/result.hpp"
+#include "protocol/heartbeat.hpp"
 
 namespace oxide::agent {
 
@@ -83,7 +85,19 @@ struct UpdateRecord {
   // Bounded. After a commit it holds a note for the server (e.g. the full-download fallback)
   // until a heartbeat has carried it.
   std::string last_error;
+  bool last_local_fault = false;  // last_outcome was a local fault (not the version's)
+  // The failure of the update in hand, set when it fails: where, and the health check's exit
+  // status and output.
+  protocol::FailureStage failure_stage = protocol::FailureStage::kUnknown;
+  std::optional<int> failure_exit_status;
+  std::string failure_output;
+  // Failure and fallback reports not yet acknowledged by the server (a heartbeat carrying them
+  // got a 200). Persisted, so a crash or an outage loses none; bounded (kMaxPendingReports: the
+  // oldest, i.e. the first causes, are kept).
+  std::vector<protocol::FailureReport> pending_reports;
 };
+
+inline constexpr size_t kMaxPendingReports = 32;
 
 std::string EncodeUpdateRecord(const UpdateRecord& r);
 // kCorrupt on malformed JSON or missing fields, kUnsupported on another format_version.

@@ -46,6 +46,47 @@ TEST(UpdateRecord, RoundTrips) {
   EXPECT_EQ(back->local_retry.not_before_unix_ms, 1'700'000'060'000);
 }
 
+TEST(UpdateRecord, PendingReportsAndFailureRoundTripAndAreOptional) {
+  UpdateRecord r = SampleRecord();
+  r.last_local_fault = true;
+  r.failure_stage = protocol::FailureStage::kHealthCheck;
+  r.failure_exit_status = 3;
+  r.failure_output = "no GPU";
+  protocol::FailureReport f;
+  f.id = "abc";
+  f.model_id = "m";
+  f.version = "v2";
+  f.campaign_id = "c1";
+  f.outcome = protocol::FailureOutcome::kRolledBack;
+  f.stage = protocol::FailureStage::kHealthCheck;
+  f.exit_status = 3;
+  f.error = "health check of v2 failed";
+  f.output = "no GPU";
+  f.at_ms = 77;
+  r.pending_reports.push_back(f);
+  auto back = DecodeUpdateRecord(EncodeUpdateRecord(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(EncodeUpdateRecord(*back), EncodeUpdateRecord(r));
+  ASSERT_EQ(back->pending_reports.size(), 1u);
+  EXPECT_EQ(back->pending_reports[0].exit_status, 3);
+  EXPECT_EQ(back->pending_reports[0].at_ms, 77);
+  EXPECT_EQ(back->failure_exit_status, 3);
+  EXPECT_TRUE(back->last_local_fault);
+  // A state file written before these fields existed still loads.
+  std::string old = EncodeUpdateRecord(SampleRecord());
+  for (const char* key : {"pending_reports", "failure", "last_local_fault"}) {
+    EXPECT_NE(old.find(key), std::string::npos);
+  }
+  auto stripped = DecodeUpdateRecord(
+      R"({"format_version":1,"model_id":"m","state":"idle","installed":null,"target":null,
+          "previous":null,"download":{"full_only":false,"via_patch":false,"etag":"",
+          "payload_sha256":"","bytes_done":0,"bytes_total":0},
+          "poison":{"version":"","failures":0},"last_outcome":"none","last_version":"",
+          "last_error":""})");
+  ASSERT_TRUE(stripped.ok()) << stripped.status().ToString();
+  EXPECT_TRUE(stripped->pending_reports.empty());
+}
+
 TEST(UpdateRecord, ReadsFilesWrittenBeforeTheOptionalFields) {
   const char* old = R"({"format_version": 1, "model_id": "m", "state": "idle", "installed": null,
     "target": null, "previous": null,

@@ -27,6 +27,52 @@ enum class UpdateStage : uint8_t {
 std::string_view ToString(UpdateStage s);
 Result<UpdateStage> ParseUpdateStage(std::string_view s);
 
+// How a reported update attempt ended (names shared with the server's history).
+enum class FailureOutcome : uint8_t {
+  kFailed = 0,      // failed before activation; the active model was not touched
+  kRolledBack = 1,  // activated, then rolled back
+  kFallback = 2,    // the patch did not apply; the full file is downloaded instead (update goes on)
+  kRefused = 3,     // the version failed here --max-attempts times: the agent refuses it
+};
+std::string_view ToString(FailureOutcome o);  // "failed", "rolled_back", "fallback", "refused"
+Result<FailureOutcome> ParseFailureOutcome(std::string_view s);
+
+// Where in the agent's pipeline the attempt ended.
+enum class FailureStage : uint8_t {
+  kUnknown = 0,
+  kDownload = 1,
+  kPatch = 2,
+  kVerify = 3,
+  kBackup = 4,
+  kActivate = 5,
+  kHealthCheck = 6,
+  kPreflight = 7,  // before anything was fetched (refused, no disk space)
+};
+std::string_view ToString(FailureStage s);  // "unknown", "download", ..., "health_check"
+Result<FailureStage> ParseFailureStage(std::string_view s);
+
+// One failed attempt (or patch fallback), sent until a heartbeat carrying it got a 200. The
+// server stores each (device, id) once, so re-sending after a lost reply is harmless.
+struct FailureReport {
+  std::string id;  // unique per device, at most 64 characters
+  std::string model_id;
+  std::string version;
+  std::string campaign_id;  // from the assignment; may be empty
+  FailureOutcome outcome = FailureOutcome::kFailed;
+  FailureStage stage = FailureStage::kUnknown;
+  bool local = false;              // the device's fault (disk, permissions, missing tool)
+  std::optional<int> exit_status;  // health check exit status, when it ran to an exit
+  std::string error;               // what happened, bounded
+  std::string output;              // tail of the health check's stdout and stderr, bounded
+  int64_t at_ms = 0;               // when, by the device's clock (Unix ms); 0 unknown
+};
+
+struct Platform {
+  std::string os;    // "linux"
+  std::string arch;  // "x86_64", "aarch64", ...
+  uint32_t cpu_count = 0;
+};
+
 struct InstalledModel {
   std::string model_id;
   std::string version;
@@ -41,6 +87,14 @@ struct UpdateProgress {
   uint64_t bytes_total = 0;  // size of what is being downloaded (patch or full), 0 if unknown
   bool via_patch = false;    // true when the update is rebuilt from a patch
   std::string error;         // last error text (failed / rolled_back); bounded by the agent
+  // failed / rolled_back for a reason local to the device: not a failure of the version.
+  bool local_fault = false;
+};
+
+// The reference agent's failure report: "last_update_result": "success" | {"failed":{"error"}}.
+struct LastUpdateResult {
+  bool failed = false;
+  std::string error;
 };
 
 struct HeartbeatRequest {
@@ -50,6 +104,12 @@ struct HeartbeatRequest {
   std::vector<InstalledModel> models;
   std::optional<UpdateProgress> update;
   std::string agent_version;
+  std::optional<Platform> platform;
+  // Absent: an agent that does not report attempts (the server then records failures from the
+  // `update` block). Present (possibly empty): every failure arrives here.
+  std::optional<std::vector<FailureReport>> reports;
+  std::vector<int64_t> cleared_refusals;  // ids of RefusalClearances the agent has applied
+  std::optional<LastUpdateResult> last_update_result;  // reference field
 };
 
 // What the device should run; absent when it has no assignment.
@@ -61,9 +121,18 @@ struct Assignment {
   std::string campaign_id;
 };
 
+// An operator cleared the refusal of `version`: the agent resets its failure count for it and
+// acknowledges the id in `cleared_refusals`; the server repeats it until then.
+struct RefusalClearance {
+  int64_t id = 0;
+  std::string model_id;
+  std::string version;
+};
+
 struct HeartbeatResponse {
   std::optional<Assignment> assignment;
   uint32_t poll_interval_seconds = 0;  // 0: keep the agent's own setting
+  std::vector<RefusalClearance> clear_refusals;
 };
 
 std::string ToJson(const HeartbeatRequest& r);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "protocol/ids.hpp"
+
 namespace oxide::protocol {
 namespace {
 
@@ -10,7 +12,7 @@ TEST(Heartbeat, RequestRoundTrip) {
   r.current_model = "m";
   r.current_model_version = "v1";
   r.models.push_back({"m", "v1", std::string(64, 'a')});
-  r.update = UpdateProgress{"m", "v2", UpdateStage::kDownloading, 10, 100, true, ""};
+  r.update = UpdateProgress{"m", "v2", UpdateStage::kDownloading, 10, 100, true, "", false};
   auto back = ParseHeartbeatRequest(ToJson(r));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back->current_model_version, "v1");
@@ -61,6 +63,110 @@ TEST(Heartbeat, ResponseRoundTripKeepsReferenceFields) {
   auto none = ParseHeartbeatResponse(ToJson(HeartbeatResponse{}));
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->assignment.has_value());
+}
+
+TEST(Heartbeat, FailureEnumsRoundTrip) {
+  for (int i = 0; i <= static_cast<int>(FailureOutcome::kRefused); ++i) {
+    auto o = static_cast<FailureOutcome>(i);
+    EXPECT_EQ(*ParseFailureOutcome(ToString(o)), o);
+  }
+  for (int i = 0; i <= static_cast<int>(FailureStage::kPreflight); ++i) {
+    auto s = static_cast<FailureStage>(i);
+    EXPECT_EQ(*ParseFailureStage(ToString(s)), s);
+  }
+  EXPECT_EQ(ParseFailureStage("nope").status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(Heartbeat, ReportsPlatformAndAcksRoundTrip) {
+  HeartbeatRequest r;
+  r.platform = Platform{"linux", "aarch64", 4};
+  r.reports.emplace();
+  FailureReport f;
+  f.id = "a1b2-7";
+  f.model_id = "m";
+  f.version = "v2";
+  f.campaign_id = "c-1";
+  f.outcome = FailureOutcome::kRolledBack;
+  f.stage = FailureStage::kHealthCheck;
+  f.exit_status = 3;
+  f.error = "health check of v2 failed";
+  f.output = "bad \xff output";  // invalid UTF-8 must not break the encoder
+  f.at_ms = 1234;
+  r.reports->push_back(f);
+  f.id = "a1b2-8";
+  f.outcome = FailureOutcome::kFailed;
+  f.local = true;
+  f.exit_status.reset();
+  r.reports->push_back(f);
+  r.cleared_refusals = {7, 9};
+  r.update = UpdateProgress{"m", "v2", UpdateStage::kRolledBack, 0, 0, false, "x", true};
+  auto back = ParseHeartbeatRequest(ToJson(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_TRUE(back->platform.has_value());
+  EXPECT_EQ(back->platform->arch, "aarch64");
+  EXPECT_EQ(back->platform->cpu_count, 4u);
+  ASSERT_TRUE(back->reports.has_value());
+  ASSERT_EQ(back->reports->size(), 2u);
+  const auto& a = (*back->reports)[0];
+  EXPECT_EQ(a.outcome, FailureOutcome::kRolledBack);
+  EXPECT_EQ(a.stage, FailureStage::kHealthCheck);
+  EXPECT_EQ(a.exit_status, 3);
+  EXPECT_EQ(a.campaign_id, "c-1");
+  EXPECT_EQ(a.at_ms, 1234);
+  EXPECT_FALSE(a.local);
+  EXPECT_TRUE((*back->reports)[1].local);
+  EXPECT_FALSE((*back->reports)[1].exit_status.has_value());
+  EXPECT_EQ(back->cleared_refusals, (std::vector<int64_t>{7, 9}));
+  EXPECT_TRUE(back->update->local_fault);
+  // An agent that does not know reports sends none: absent, not empty.
+  EXPECT_FALSE(ParseHeartbeatRequest("{}")->reports.has_value());
+  EXPECT_TRUE(ParseHeartbeatRequest(R"({"reports":[]})")->reports.has_value());
+  EXPECT_EQ(ParseHeartbeatRequest(R"({"reports":[{"id":"x","model_id":"m","version":"v",
+      "outcome":"exploded"}]})")
+                .status()
+                .code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST(Heartbeat, ParsesTheReferenceFailureReport) {
+  auto failed = ParseHeartbeatRequest(
+      R"({"current_model":"m","current_model_version":"v1","status":"online",
+          "last_update_result":{"failed":{"error":"health check exited 1: bad"}},"metrics":null})");
+  ASSERT_TRUE(failed.ok()) << failed.status().ToString();
+  ASSERT_TRUE(failed->last_update_result.has_value());
+  EXPECT_TRUE(failed->last_update_result->failed);
+  EXPECT_EQ(failed->last_update_result->error, "health check exited 1: bad");
+  auto success = ParseHeartbeatRequest(R"({"last_update_result":"success"})");
+  ASSERT_TRUE(success.ok());
+  EXPECT_FALSE(success->last_update_result->failed);
+  EXPECT_FALSE(
+      ParseHeartbeatRequest(R"({"last_update_result":null})")->last_update_result.has_value());
+  EXPECT_EQ(ParseHeartbeatRequest(R"({"last_update_result":"meh"})").status().code(),
+            ErrorCode::kInvalidArgument);
+  HeartbeatRequest r;
+  r.last_update_result = LastUpdateResult{true, "boom"};
+  EXPECT_EQ(ParseHeartbeatRequest(ToJson(r))->last_update_result->error, "boom");
+}
+
+TEST(Heartbeat, ResponseCarriesRefusalClearances) {
+  HeartbeatResponse r;
+  r.clear_refusals.push_back(RefusalClearance{12, "m", "v2"});
+  auto back = ParseHeartbeatResponse(ToJson(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->clear_refusals.size(), 1u);
+  EXPECT_EQ(back->clear_refusals[0].id, 12);
+  EXPECT_EQ(back->clear_refusals[0].version, "v2");
+  EXPECT_TRUE(ParseHeartbeatResponse(ToJson(HeartbeatResponse{}))->clear_refusals.empty());
+}
+
+TEST(Ids, OneCharacterSetForServerAgentAndDocs) {
+  EXPECT_TRUE(IsValidId("cam-01.a_B"));
+  for (const std::string& bad :
+       {std::string(""), std::string("."), std::string(".."), std::string("a+b"),
+        std::string("a/b"), std::string("a b"), std::string(129, 'a')}) {
+    EXPECT_FALSE(IsValidId(bad)) << bad;
+  }
+  EXPECT_TRUE(IsValidId(std::string(128, 'a')));
 }
 
 }  // namespace

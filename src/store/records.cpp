@@ -19,19 +19,43 @@ std::string_view NameOf(const std::string_view (&names)[N], E e) {
   return i < N ? names[i] : std::string_view("unknown");
 }
 
-constexpr std::string_view kCampaignStates[] = {"rolling_out", "paused", "completed", "aborted",
-                                                "halted"};
+constexpr std::string_view kCampaignStates[] = {
+    "rolling_out", "paused", "completed", "aborted", "halted", "completed_with_failures", "failed"};
 constexpr std::string_view kStrategies[] = {"all_at_once", "canary", "rolling"};
 constexpr std::string_view kRolloutStates[] = {"waiting",     "pending",   "downloading",
                                                "applying",    "completed", "failed",
                                                "rolled_back", "withdrawn", "superseded"};
 constexpr std::string_view kPatchStates[] = {"pending", "ready", "failed", "not_smaller"};
+constexpr std::string_view kUpdateResults[] = {"none", "success", "failed"};
+constexpr std::string_view kAttemptOutcomes[] = {"failed", "rolled_back", "fallback", "refused"};
+constexpr std::string_view kAttemptStages[] = {"unknown", "download", "patch",        "verify",
+                                               "backup",  "activate", "health_check", "preflight"};
 
 }  // namespace
 
 std::string_view ToString(CampaignState s) { return NameOf(kCampaignStates, s); }
 Result<CampaignState> ParseCampaignState(std::string_view s) {
   return ParseByName<CampaignState>(kCampaignStates, s, "campaign state");
+}
+
+bool IsFinal(CampaignState s) {
+  return s == CampaignState::kCompleted || s == CampaignState::kCompletedWithFailures ||
+         s == CampaignState::kFailed || s == CampaignState::kAborted;
+}
+
+std::string_view ToString(UpdateResult r) { return NameOf(kUpdateResults, r); }
+Result<UpdateResult> ParseUpdateResult(std::string_view s) {
+  return ParseByName<UpdateResult>(kUpdateResults, s, "update result");
+}
+
+std::string_view ToString(AttemptOutcome o) { return NameOf(kAttemptOutcomes, o); }
+Result<AttemptOutcome> ParseAttemptOutcome(std::string_view s) {
+  return ParseByName<AttemptOutcome>(kAttemptOutcomes, s, "attempt outcome");
+}
+
+std::string_view ToString(AttemptStage s) { return NameOf(kAttemptStages, s); }
+Result<AttemptStage> ParseAttemptStage(std::string_view s) {
+  return ParseByName<AttemptStage>(kAttemptStages, s, "attempt stage");
 }
 
 std::string_view ToString(CampaignStrategy s) { return NameOf(kStrategies, s); }

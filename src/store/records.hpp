@@ -20,7 +20,13 @@ enum class CampaignState : uint8_t {
   kCompleted = 2,
   kAborted = 3,
   kHalted = 4,  // failure threshold reached (or the canary wave was unhealthy)
+  // Every device finished, some failed or rolled back and some completed.
+  kCompletedWithFailures = 5,
+  kFailed = 6,  // every device finished and none completed: at least one failed
 };
+// Completed (with or without failures), failed or aborted: nothing more will happen. Halted is
+// final too but may still be aborted.
+bool IsFinal(CampaignState s);
 std::string_view ToString(CampaignState s);  // "rolling_out", "paused", ...
 Result<CampaignState> ParseCampaignState(std::string_view s);
 
@@ -57,6 +63,35 @@ enum class PatchState : uint8_t {
 std::string_view ToString(PatchState s);
 Result<PatchState> ParsePatchState(std::string_view s);
 
+// What the device last said about an update ("last_update_result" of the reference API).
+enum class UpdateResult : uint8_t { kNone = 0, kSuccess = 1, kFailed = 2 };
+std::string_view ToString(UpdateResult r);  // "none", "success", "failed"
+Result<UpdateResult> ParseUpdateResult(std::string_view s);
+
+// How a reported update attempt ended (a patch fallback is reported although the update goes on).
+enum class AttemptOutcome : uint8_t {
+  kFailed = 0,      // failed before activation; the active model was not touched
+  kRolledBack = 1,  // activated, then rolled back (e.g. unhealthy)
+  kFallback = 2,    // the patch did not apply; the full file is downloaded instead
+  kRefused = 3,     // the device refuses the version (it failed there too often before)
+};
+std::string_view ToString(AttemptOutcome o);  // "failed", "rolled_back", "fallback", "refused"
+Result<AttemptOutcome> ParseAttemptOutcome(std::string_view s);
+
+// Where in the device's update pipeline an attempt ended.
+enum class AttemptStage : uint8_t {
+  kUnknown = 0,  // not reported (reference agents)
+  kDownload = 1,
+  kPatch = 2,
+  kVerify = 3,
+  kBackup = 4,
+  kActivate = 5,
+  kHealthCheck = 6,
+  kPreflight = 7,  // before anything was fetched (e.g. refused, no disk space)
+};
+std::string_view ToString(AttemptStage s);  // "unknown", "download", ..., "health_check"
+Result<AttemptStage> ParseAttemptStage(std::string_view s);
+
 struct DeviceRecord {
   std::string id;
   std::string name;
@@ -70,11 +105,50 @@ struct DeviceRecord {
   std::string current_sha256;  // lower-case hex, may be empty
   uint64_t bytes_served = 0;   // body bytes written to this device
   uint64_t bytes_full = 0;     // what full downloads would have cost
+  // Reported by the agent; empty / 0 when unknown.
+  std::string platform_os;
+  std::string platform_arch;
+  uint32_t platform_cpus = 0;
+  UpdateResult last_result = UpdateResult::kNone;
+  std::string last_result_error;  // with kFailed
 };
 
 struct FleetRecord {
   std::string id;
   std::string name;
+  TimeMs created_at = 0;
+  std::string description;
+  std::map<std::string, std::string> tags;
+};
+
+// One failed (or fallen-back) update attempt as a device reported it. Never updated: the history
+// keeps every attempt, so the first cause is never overwritten.
+struct AttemptRecord {
+  int64_t seq = 0;  // assigned by the store; higher is newer
+  std::string device_id;
+  // The agent's id for the report: (device_id, report_id) is stored once, so a report re-sent
+  // after a lost reply is not counted twice. Empty: no deduplication (reference agents).
+  std::string report_id;
+  std::string campaign_id;  // may be empty
+  std::string model_id;
+  std::string version;
+  AttemptOutcome outcome = AttemptOutcome::kFailed;
+  AttemptStage stage = AttemptStage::kUnknown;
+  bool local = false;              // a fault of the device (disk, permissions), not of the version
+  std::optional<int> exit_status;  // health check exit status, when it ran
+  std::string error;
+  std::string output;    // tail of the health check's stdout and stderr
+  TimeMs at = 0;         // when the server received it
+  TimeMs device_at = 0;  // when it happened by the device's clock, 0 unknown
+};
+
+// An operator cleared a refused (poison-pilled) version for a device; sent to the agent in
+// heartbeat replies until it acknowledges it.
+struct ClearanceRecord {
+  int64_t id = 0;  // assigned by the store
+  std::string device_id;
+  std::string model_id;
+  std::string version;
   TimeMs created_at = 0;
 };
 

@@ -8,10 +8,14 @@ namespace oxide::store {
 namespace {
 
 TEST(Records, CampaignStateRoundTrips) {
-  for (auto s : {CampaignState::kRollingOut, CampaignState::kPaused, CampaignState::kCompleted,
-                 CampaignState::kAborted, CampaignState::kHalted}) {
+  for (int i = 0; i <= 6; ++i) {
+    auto s = static_cast<CampaignState>(i);
     EXPECT_EQ(*ParseCampaignState(ToString(s)), s);
   }
+  EXPECT_EQ(ToString(CampaignState::kCompletedWithFailures), "completed_with_failures");
+  EXPECT_EQ(ToString(CampaignState::kFailed), "failed");
+  EXPECT_TRUE(IsFinal(CampaignState::kFailed));
+  EXPECT_FALSE(IsFinal(CampaignState::kHalted));
   EXPECT_STATUS(ParseCampaignState("RollingOut").status(), ErrorCode::kInvalidArgument);
 }
 
@@ -36,6 +40,23 @@ TEST(Records, RolloutAndPatchStatesRoundTrip) {
   EXPECT_TRUE(IsTerminal(DeviceRolloutState::kSuperseded));
   EXPECT_FALSE(IsTerminal(DeviceRolloutState::kDownloading));
   EXPECT_TRUE(IsFailure(DeviceRolloutState::kRolledBack));
+}
+
+TEST(Records, AttemptAndResultEnumsRoundTrip) {
+  for (int i = 0; i <= 2; ++i) {
+    auto r = static_cast<UpdateResult>(i);
+    EXPECT_EQ(*ParseUpdateResult(ToString(r)), r);
+  }
+  for (int i = 0; i <= 3; ++i) {
+    auto o = static_cast<AttemptOutcome>(i);
+    EXPECT_EQ(*ParseAttemptOutcome(ToString(o)), o);
+  }
+  for (int i = 0; i <= 7; ++i) {
+    auto s = static_cast<AttemptStage>(i);
+    EXPECT_EQ(*ParseAttemptStage(ToString(s)), s);
+  }
+  EXPECT_EQ(ToString(AttemptStage::kHealthCheck), "health_check");
+  EXPECT_STATUS(ParseAttemptOutcome("oops").status(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

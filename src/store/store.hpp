@@ -28,7 +28,8 @@ class DeviceStore {
   virtual Status Create(const DeviceRecord& d) = 0;
   virtual Result<DeviceRecord> Get(const std::string& id) = 0;
   virtual Result<std::vector<DeviceRecord>> List() = 0;  // by id
-  // Replaces name, tags, last_seen, reported_status, agent_version and current_* (not bytes).
+  // Replaces name, tags, last_seen, reported_status, agent_version, current_*, platform_* and
+  // last_result* (not bytes).
   virtual Status Update(const DeviceRecord& d) = 0;
   // Removes the device, its fleet memberships and its assignment (campaign history stays).
   virtual Status Delete(const std::string& id) = 0;
@@ -51,6 +52,8 @@ class FleetStore {
   virtual Status RemoveDevice(const std::string& fleet_id, const std::string& device_id) = 0;
   // Member ids in the order they were added.
   virtual Result<std::vector<std::string>> ListDevices(const std::string& fleet_id) = 0;
+  // Fleets the device belongs to, in the order it was added to them.
+  virtual Result<std::vector<std::string>> FleetsOfDevice(const std::string& device_id) = 0;
 };
 
 class ModelStore {
@@ -111,6 +114,35 @@ class CampaignStore {
   virtual Result<std::vector<CampaignDeviceRecord>> ListForDevice(const std::string& device_id) = 0;
 };
 
+// Failure history: append-only.
+class AttemptStore {
+ public:
+  virtual ~AttemptStore() = default;
+  // Appends the attempt (seq assigned by the store). Returns false (and stores nothing) when
+  // a non-empty report_id was already stored for that device.
+  virtual Result<bool> Add(const AttemptRecord& a) = 0;
+  // Newest first, at most `limit`.
+  virtual Result<std::vector<AttemptRecord>> ListForDevice(const std::string& device_id,
+                                                           size_t limit) = 0;
+  virtual Result<std::vector<AttemptRecord>> ListForCampaign(const std::string& campaign_id,
+                                                             size_t limit) = 0;
+  // The oldest attempt of the campaign that is not a fallback (its first cause), if any.
+  virtual Result<std::optional<AttemptRecord>> FirstFailureOfCampaign(
+      const std::string& campaign_id) = 0;
+};
+
+// Refusal clearances waiting for the device's acknowledgement.
+class ClearanceStore {
+ public:
+  virtual ~ClearanceStore() = default;
+  // Returns the record with its id. A pending clearance for the same device, model and version
+  // is returned instead of adding a second one.
+  virtual Result<ClearanceRecord> Add(const ClearanceRecord& c) = 0;
+  virtual Result<std::vector<ClearanceRecord>> Pending(const std::string& device_id) = 0;  // by id
+  // Removes the device's clearances with these ids (unknown ids are ignored).
+  virtual Status Acknowledge(const std::string& device_id, const std::vector<int64_t>& ids) = 0;
+};
+
 // The whole store. Sub-stores live as long as the Store.
 class Store {
  public:
@@ -121,6 +153,8 @@ class Store {
   virtual PatchStore& patches() = 0;
   virtual AssignmentStore& assignments() = 0;
   virtual CampaignStore& campaigns() = 0;
+  virtual AttemptStore& attempts() = 0;
+  virtual ClearanceStore& clearances() = 0;
   // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
   virtual Status InTransaction(const std::function<Status()>& fn) = 0;
 };

@@ -116,8 +116,9 @@ TYPED_TEST_P(StoreContract, DeviceListIsSortedById) {
 TYPED_TEST_P(StoreContract, FleetMembershipKeepsOrderAndDeleteCascades) {
   this->AddDevice("d2");
   this->AddDevice("d1");
-  ASSERT_OK(this->s().fleets().Create(FleetRecord{"f", "Fleet", 1}));
-  EXPECT_STATUS(this->s().fleets().Create(FleetRecord{"f", "Again", 1}), ErrorCode::kAlreadyExists);
+  ASSERT_OK(this->s().fleets().Create(FleetRecord{"f", "Fleet", 1, "", {}}));
+  EXPECT_STATUS(this->s().fleets().Create(FleetRecord{"f", "Again", 1, "", {}}),
+                ErrorCode::kAlreadyExists);
   ASSERT_OK(this->s().fleets().AddDevice("f", "d2"));
   ASSERT_OK(this->s().fleets().AddDevice("f", "d1"));
   ASSERT_OK(this->s().fleets().AddDevice("f", "d2"));  // idempotent
@@ -263,6 +264,114 @@ TYPED_TEST_P(StoreContract, CampaignRoundTripDevicesAndBytes) {
   EXPECT_STATUS(c.UpdateState("zz", CampaignState::kPaused, 1), ErrorCode::kNotFound);
 }
 
+TYPED_TEST_P(StoreContract, DevicePlatformAndLastResultRoundTrip) {
+  this->AddDevice("d1");
+  auto d = *this->s().devices().Get("d1");
+  EXPECT_EQ(d.last_result, UpdateResult::kNone);
+  d.platform_os = "linux";
+  d.platform_arch = "aarch64";
+  d.platform_cpus = 4;
+  d.last_result = UpdateResult::kFailed;
+  d.last_result_error = "health check exited 1";
+  ASSERT_OK(this->s().devices().Update(d));
+  auto got = *this->s().devices().Get("d1");
+  EXPECT_EQ(got.platform_os, "linux");
+  EXPECT_EQ(got.platform_arch, "aarch64");
+  EXPECT_EQ(got.platform_cpus, 4u);
+  EXPECT_EQ(got.last_result, UpdateResult::kFailed);
+  EXPECT_EQ(got.last_result_error, "health check exited 1");
+  EXPECT_EQ(this->s().devices().List()->front().platform_arch, "aarch64");
+}
+
+TYPED_TEST_P(StoreContract, FleetKeepsDescriptionTagsAndDeviceFleets) {
+  this->AddDevice("d1");
+  FleetRecord f{"f2", "Fleet", 1, "north site", {{"site", "lyon"}, {"tier", "edge"}}};
+  ASSERT_OK(this->s().fleets().Create(f));
+  ASSERT_OK(this->s().fleets().Create(FleetRecord{"f1", "Other", 2, "", {}}));
+  auto got = *this->s().fleets().Get("f2");
+  EXPECT_EQ(got.description, "north site");
+  EXPECT_EQ(got.tags, f.tags);
+  EXPECT_EQ(this->s().fleets().List()->at(1).tags, f.tags);
+  EXPECT_TRUE(this->s().fleets().FleetsOfDevice("d1")->empty());
+  ASSERT_OK(this->s().fleets().AddDevice("f2", "d1"));
+  ASSERT_OK(this->s().fleets().AddDevice("f1", "d1"));
+  EXPECT_EQ(*this->s().fleets().FleetsOfDevice("d1"), (std::vector<std::string>{"f2", "f1"}));
+}
+
+TYPED_TEST_P(StoreContract, AttemptsAreKeptNewestFirstAndReportsStoredOnce) {
+  auto& a = this->s().attempts();
+  AttemptRecord r;
+  r.device_id = "d1";
+  r.report_id = "r1";
+  r.campaign_id = "c1";
+  r.model_id = "m";
+  r.version = "v2";
+  r.outcome = AttemptOutcome::kFallback;
+  r.stage = AttemptStage::kPatch;
+  r.error = "base mismatch";
+  r.at = 10;
+  EXPECT_TRUE(*a.Add(r));
+  EXPECT_FALSE(*a.Add(r));  // the same report again (lost reply): stored once
+  r.report_id = "r2";
+  r.outcome = AttemptOutcome::kRolledBack;
+  r.stage = AttemptStage::kHealthCheck;
+  r.exit_status = 3;
+  r.output = "tail";
+  r.error = "first cause";
+  r.at = 11;
+  EXPECT_TRUE(*a.Add(r));
+  r.report_id = "";  // reference agents: no id, never deduplicated
+  r.exit_status.reset();
+  r.error = "later";
+  r.local = true;
+  EXPECT_TRUE(*a.Add(r));
+  EXPECT_TRUE(*a.Add(r));
+  r.device_id = "d2";
+  r.report_id = "r1";  // ids are per device
+  EXPECT_TRUE(*a.Add(r));
+
+  auto d1 = *a.ListForDevice("d1", 10);
+  ASSERT_EQ(d1.size(), 4u);
+  EXPECT_GT(d1[0].seq, d1[1].seq);
+  EXPECT_EQ(d1[3].outcome, AttemptOutcome::kFallback);
+  EXPECT_EQ(d1[2].error, "first cause");
+  EXPECT_EQ(d1[2].exit_status, 3);
+  EXPECT_EQ(d1[2].output, "tail");
+  EXPECT_EQ(d1[2].stage, AttemptStage::kHealthCheck);
+  EXPECT_FALSE(d1[0].exit_status.has_value());
+  EXPECT_TRUE(d1[0].local);
+  EXPECT_EQ(a.ListForDevice("d1", 2)->size(), 2u);
+  EXPECT_EQ(a.ListForCampaign("c1", 10)->size(), 5u);
+  EXPECT_TRUE(a.ListForCampaign("zz", 10)->empty());
+  auto first = *a.FirstFailureOfCampaign("c1");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->error, "first cause");
+  EXPECT_FALSE(a.FirstFailureOfCampaign("zz")->has_value());
+}
+
+TYPED_TEST_P(StoreContract, ClearancesArePendingUntilAcknowledged) {
+  this->AddDevice("d1");
+  auto& c = this->s().clearances();
+  auto first = c.Add(ClearanceRecord{0, "d1", "m", "v2", 5});
+  ASSERT_OK(first.status());
+  auto again = c.Add(ClearanceRecord{0, "d1", "m", "v2", 6});
+  EXPECT_EQ(again->id, first->id);  // one pending clearance per version
+  auto other = *c.Add(ClearanceRecord{0, "d1", "m", "v3", 7});
+  EXPECT_NE(other.id, first->id);
+  auto pending = *c.Pending("d1");
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].version, "v2");
+  EXPECT_EQ(pending[0].created_at, 5);
+  ASSERT_OK(c.Acknowledge("other-device", {first->id}));
+  EXPECT_EQ(c.Pending("d1")->size(), 2u);
+  ASSERT_OK(c.Acknowledge("d1", {first->id, 9999}));
+  pending = *c.Pending("d1");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].version, "v3");
+  ASSERT_OK(this->s().devices().Delete("d1"));
+  EXPECT_TRUE(c.Pending("d1")->empty());
+}
+
 TYPED_TEST_P(StoreContract, FailedTransactionLeavesNothing) {
   Status st = this->s().InTransaction([&]() -> Status {
     DeviceRecord d;
@@ -290,6 +399,9 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, DeviceRoundTripWithTags, DuplicateDev
                             PatchQueueIsFifoAndEnqueueIsIdempotent,
                             PatchRetriesAreDeferredAndGoBehindFreshJobs,
                             CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
-                            CampaignRoundTripDevicesAndBytes, FailedTransactionLeavesNothing);
+                            CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,
+                            FleetKeepsDescriptionTagsAndDeviceFleets,
+                            AttemptsAreKeptNewestFirstAndReportsStoredOnce,
+                            ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing);
 
 }  // namespace oxide::store

@@ -66,6 +66,18 @@ def wait_refused(fleet, devices, version, timeout=60):
                          for d in devices), timeout, 0.1)
 
 
+def wait_rolled_back(fleet, devices, version, to="v1", timeout=60):
+    """Waits until each agent rolled `version` back and is idle again, its report acknowledged
+    (a failed device gets its previous assignment back: it does not retry)."""
+    def done(d):
+        a = fleet.agents[d]
+        st = a.state(fleet.model_id) or {}
+        return (a.lines(rf"rolled back to {re.escape(to)}") and st.get("state") == "idle" and
+                st.get("last_version") == version and not st.get("pending_reports"))
+    wait_for(f"{devices} to roll {version} back", lambda: all(done(d) for d in devices),
+             timeout, 0.1)
+
+
 def all_run(fleet, devices, version, timeout=60):
     sha = fleet.versions[version]["sha256"]
     wait_for(f"{len(devices)} devices running {version}",
@@ -351,11 +363,15 @@ def scenario_health(work):
         fleet.upload("v2", tune(2))
         fleet.patch_from("v2", "v1")
         cid = fleet.campaign("v2", "all_at_once")
-        fleet.wait_campaign(cid, ("completed", "halted"), timeout=90)
-        wait_refused(fleet, bad, "v2")
+        fleet.wait_campaign(cid, ("completed", "completed_with_failures", "halted"), timeout=90)
+        wait_rolled_back(fleet, bad, "v2")
         detail = fleet.detail(cid)
         st = states(detail)
-        check(detail["state"] == "completed", "no threshold: the campaign completes")
+        s = detail["summary"]
+        check(detail["state"] == "completed_with_failures" and s["complete"] == n - len(bad) and
+              s["failures"] == len(bad),
+              f"no threshold: the campaign ends completed_with_failures "
+              f"({s['complete']} complete, {s['failures']} failures), never plain completed")
         check(sorted(d for d, s in st.items() if s in FAILURES) == bad,
               f"devices {bad} reported failure: {[st[d] for d in bad]}")
         v1_sha = fleet.versions["v1"]["sha256"]
@@ -380,7 +396,7 @@ def scenario_health(work):
         check(not any(fleet.agents[d].lines(r"assigned v3") for d in order[4:]),
               "halted: none of their agents saw v3")
         all_run(fleet, order[:2], "v3")
-        wait_refused(fleet, ["d03", "d04"], "v3")
+        wait_rolled_back(fleet, ["d03", "d04"], "v3")
         check(all(fleet.agents[d].installed_sha("net") == v1_sha for d in ("d03", "d04")),
               "d03, d04 rolled back to v1 again")
         status, _ = fleet.api.call("POST", f"/api/v1/campaigns/{cid}/resume")
@@ -390,7 +406,7 @@ def scenario_health(work):
         fleet.upload("v4", tune(4))
         cid = fleet.campaign("v4", "canary", canary_percent=30)
         fleet.wait_campaign(cid, ("halted", "completed"), timeout=90)
-        wait_refused(fleet, ["d03"], "v4")
+        wait_rolled_back(fleet, ["d03"], "v4")
         detail = fleet.detail(cid)
         st = states(detail)
         check(detail["state"] == "halted" and st["d03"] in FAILURES and
@@ -601,6 +617,8 @@ def check_example_pair_is_tensor(fleet):
     check(patch.get("strategy") == "tensor",
           f"example pair patch is {patch.get('strategy')} ({patch.get('size_bytes')} bytes), "
           "expected tensor")
+
+
 def check_logs_followable(fleet, devices, version):
     """The logs a person reads: the server's one line per request (with the device), and each
     agent's download progress as plain lines, since its stderr is a pipe here, not a terminal."""
@@ -621,6 +639,96 @@ def check_logs_followable(fleet, devices, version):
           f"agent logs: download progress lines")
 
 
+# ---------------------------------------------------------------------------------------------
+# 7. outcomes an operator can trust: a campaign whose devices all fail ends in a failure state
+#    with counts and first cause; after the halt nobody gets it again; clearing the refusal
+#    lets the devices install the version once their problem is fixed
+
+def scenario_outcomes(work):
+    n = 4
+    order = ids(n)
+    fixed = os.path.join(work, "runtime-fixed")
+    # v2 needs something the devices lack until `fixed` exists; one failure poisons a version.
+    check_cmd = (f'test "$OXIDE_MODEL_VERSION" != v2 || test -e {fixed} || '
+                 '{ echo "checking v2"; echo "v2 needs the new runtime" >&2; exit 3; }')
+    fleet = Fleet(OXIDE, work, model_id="net", fleet_id="fleet",
+                  server_args=["--offline-after", "2"])
+    try:
+        fleet.start_server()
+        fleet.add_devices(order, extra=["--health-check", check_cmd, "--health-timeout", "10",
+                                        "--max-attempts", "1"])
+        log(f"server {fleet.server.url}, {n} devices; v2 fails their health check")
+        v1, tune = model_family(seed=7)
+        install_v1(fleet, v1)
+        dev = fleet.device("d01")
+        check(dev["platform"] and dev["platform"]["os"] == "linux" and dev["platform"]["arch"]
+              and dev["fleet_id"] == "fleet" and dev["last_update_result"] == "success",
+              f"device shows platform {dev['platform']}, fleet_id and last_update_result")
+
+        # Every device fails the health check: the 100 % threshold halts the campaign.
+        fleet.upload("v2", tune(2))
+        cid = fleet.campaign("v2", "all_at_once", failure_threshold_percent=100)
+        detail = fleet.wait_campaign(cid, ("halted", "failed", "completed_with_failures",
+                                           "completed"), timeout=90)
+        halted_at = time.monotonic()
+        s = detail["summary"]
+        check(detail["state"] == "halted" and s["rolled_back"] == n and s["failures"] == n and
+              s["complete"] == 0, f"all {n} devices failed: campaign halted, summary "
+              f"{ {k: s[k] for k in ('total', 'complete', 'rolled_back', 'failures')} }")
+        first = detail["first_failure"]
+        check(first and first["outcome"] == "rolled_back" and first["stage"] == "health_check"
+              and first["exit_status"] == 3 and "health check of v2 failed" in first["error"]
+              and "v2 needs the new runtime" in (first["output"] or ""),
+              f"first cause visible: {first['device_id']}: {first['error'][:70]!r}")
+        check(len(detail["history"]) == n and
+              all(h["outcome"] == "rolled_back" for h in detail["history"]),
+              f"campaign history holds the {n} failed attempts, each stored once")
+        wait_rolled_back(fleet, order, "v2")
+        hist = fleet.device("d02")["history"]
+        check(hist and hist[0]["version"] == "v2" and hist[0]["exit_status"] == 3 and
+              fleet.device("d02")["last_update_result"].get("failed"),
+              "device view shows its history (newest first) and last_update_result failed")
+
+        # After the halt nobody receives v2 again: >= 3 heartbeats of every device later.
+        assigned = {d: len(fleet.agents[d].lines(r"assigned v2")) for d in order}
+        wait_heartbeats(fleet, order, rounds=3)
+        back = {d: (fleet.device(d)["assignment"] or {}).get("version") for d in order}
+        check(set(back.values()) == {"v1"} and
+              {d: len(fleet.agents[d].lines(r"assigned v2")) for d in order} == assigned and
+              all(n_ == 1 for n_ in assigned.values()),
+              f"after the halt ({time.monotonic() - halted_at:.1f}s, >= 3 heartbeats each): "
+              f"every device is assigned v1 again and no agent was assigned v2 again")
+        check(fleet.detail(cid)["state"] == "halted", "the campaign stays halted")
+
+        # Campaign again while the devices refuse v2: it ends `failed`, the refusal visible.
+        c2 = fleet.campaign("v2", "all_at_once")
+        detail = fleet.wait_campaign(c2, ("failed", "completed_with_failures", "completed"),
+                                     timeout=60)
+        first = detail["first_failure"]
+        check(detail["state"] == "failed" and detail["summary"]["failed"] == n and
+              first["outcome"] == "refused" and "refused" in first["error"],
+              f"the devices refuse v2: campaign failed, {detail['summary']['failed']} failed "
+              f"({first['error']!r})")
+
+        # The runtime is fixed; the operator clears the refusal; a new campaign installs v2.
+        with open(fixed, "w") as f:
+            f.write("ok\n")
+        cleared = fleet.api.post(f"/api/v1/campaigns/{c2}/clear-refusals")
+        check(cleared["devices"] == n, f"refusal cleared for {cleared['devices']} devices")
+        wait_for("agents to apply the clearance",
+                 lambda: all(fleet.agents[d].lines(r"cleared the refusal of v2") for d in order),
+                 30, 0.1)
+        c3 = fleet.campaign("v2", "all_at_once")
+        detail = fleet.wait_campaign(c3, ("completed", "completed_with_failures", "failed"),
+                                     timeout=90)
+        check(detail["state"] == "completed" and detail["summary"]["complete"] == n,
+              "after clearing, a new campaign installs v2 on every device (completed)")
+        all_run(fleet, order, "v2")
+        check(True, "every device runs v2; no state file was touched by hand")
+    finally:
+        fleet.close()
+
+
 SCENARIOS = {
     "strategies": scenario_strategies,
     "pause_resume": scenario_pause_resume,
@@ -629,6 +737,7 @@ SCENARIOS = {
     "offline": scenario_offline,
     "server_restart": scenario_server_restart,
     "bandwidth": scenario_bandwidth,
+    "outcomes": scenario_outcomes,
 }
 
 

@@ -7,7 +7,8 @@ Phases: v1 by full download; v2 as a patch (bytes on the wire ~ patch size, repo
 campaign); v3 full download killed with SIGKILL mid-way and resumed after restart; v4 with a
 corrupted patch in the server's blob store -> full-download fallback, reported in a heartbeat
 after the commit; SIGTERM stops the agent
-promptly; v5 fails its health check -> rolled back to v4, and after 3 failures it is refused.
+promptly; v5 fails its health check -> rolled back to v4 (not retried in that campaign), and
+after 3 failures (3 campaigns) it is refused.
 Every wait polls observable state against a deadline; nothing sleeps as synchronisation.
 """
 import hashlib
@@ -297,20 +298,31 @@ def main():
              timeout=120)
     check(active_sha() == sha(v4), "failed health check rolled back to v4")
     wait_for("campaign 5 sees the rollback",
-             lambda: campaign_device_state(c5) in ("rolled_back", "failed"))
-    check(True, f"server reports device state {campaign_device_state(c5)}")
-    wait_for("v5 refused", lambda: "refused" in ((state() or {}).get("last_error") or ""),
-             timeout=120)
-    st = state()
-    check(st["poison"] == {"version": "v5", "failures": 3}, f"poison pill after 3 failures: {st['poison']}")
-    wait_for("server sees the refusal", lambda: campaign_device_state(c5) == "failed")
-    # Three more heartbeats (the server keeps assigning v5): no further attempt.
+             lambda: campaign_device_state(c5) == "rolled_back")
+    check(True, "server reports device state rolled_back (final)")
+    # The failed device gets v4 back at once: three more heartbeats, no second attempt.
     seen = set()
     wait_for("3 more heartbeats",
              lambda: seen.add(api.ok("GET", "/api/v1/devices/dev1")["last_heartbeat"]) or
              len(seen) >= 4, timeout=30)
-    check(agent.log_text().count("assigned v5") == 3, "v5 not tried again after 3 failures")
-    err = [d for d in api.ok("GET", f"/api/v1/campaigns/{c5}")["devices"]
+    check(agent.log_text().count("assigned v5") == 1 and
+          (api.ok("GET", "/api/v1/devices/dev1")["assignment"] or {}).get("version") == "v4",
+          "v5 not retried in its campaign; the device is assigned v4 again")
+    check(campaign_device_state(c5) == "rolled_back", "the rollback never flips back")
+    # Two more campaigns fail the same way; the third is refused (--max-attempts 3).
+    for n in (2, 3):
+        cn = campaign("v5")
+        wait_for(f"v5 rolled back ({n})", lambda: campaign_device_state(cn) == "rolled_back",
+                 timeout=120)
+    wait_for("v5 poison count 3", lambda: (state() or {}).get("poison", {}).get("failures") == 3)
+    c8 = campaign("v5")
+    wait_for("v5 refused", lambda: "refused" in ((state() or {}).get("last_error") or ""),
+             timeout=120)
+    st = state()
+    check(st["poison"] == {"version": "v5", "failures": 3}, f"poison pill after 3 failures: {st['poison']}")
+    wait_for("server sees the refusal", lambda: campaign_device_state(c8) == "failed")
+    check(agent.log_text().count("assigned v5") == 3, "v5 not tried a fourth time")
+    err = [d for d in api.ok("GET", f"/api/v1/campaigns/{c8}")["devices"]
            if d["device_id"] == "dev1"][0]["error"]
     check("refused" in (err or ""), f"refusal reported to the server: {err!r}")
     check(active_sha() == sha(v4), "v4 still active")

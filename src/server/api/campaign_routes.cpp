@@ -64,6 +64,12 @@ void AddCampaignRoutes(const ApiDeps& d, std::vector<Route>* routes) {
     routes->push_back({Method::kPost, std::string("/api/v1/campaigns/:id/") + name,
                        [dp, e](const Request&, const Params& p) { return Act(*dp, p[0], e); }});
   }
+  routes->push_back({Method::kPost, "/api/v1/campaigns/:id/clear-refusals",
+                     [dp](const Request&, const Params& p) {
+                       auto n = dp->campaigns.ClearRefusals(p[0]);
+                       if (!n.ok()) return ErrorResponse(n.status());
+                       return JsonResponse(200, Json{{"status", "queued"}, {"devices", *n}});
+                     }});
 }
 
 void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes) {

@@ -41,6 +41,22 @@ Response Heartbeat(const ApiDeps& d, const Request& req, const std::string& id) 
   return r;
 }
 
+Response ClearRefusal(const ApiDeps& d, const Request& req, const std::string& id) {
+  auto body = ParseJsonObject(req, /*allow_empty=*/false);
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto model = RequiredString(*body, "model_id");
+  if (!model.ok()) return ErrorResponse(model.status());
+  auto version = RequiredString(*body, "version");
+  if (!version.ok()) return ErrorResponse(version.status());
+  auto c = d.devices.ClearRefusal(id, *model, *version);
+  if (!c.ok()) return ErrorResponse(c.status());
+  return JsonResponse(200, Json{{"status", "queued"},
+                                {"id", c->id},
+                                {"device_id", id},
+                                {"model_id", c->model_id},
+                                {"version", c->version}});
+}
+
 }  // namespace
 
 void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
@@ -57,7 +73,7 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->push_back({Method::kGet, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
                        auto v = dp->devices.Get(p[0]);
                        if (!v.ok()) return ErrorResponse(v.status());
-                       return JsonResponse(200, DeviceJson(*v));
+                       return JsonResponse(200, DeviceDetailJson(*v));
                      }});
   routes->push_back({Method::kDelete, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
                        Status st = dp->devices.Delete(p[0]);
@@ -67,6 +83,9 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->push_back(
       {Method::kPost, "/api/v1/devices/:id/heartbeat",
        [dp](const Request& req, const Params& p) { return Heartbeat(*dp, req, p[0]); }});
+  routes->push_back(
+      {Method::kPost, "/api/v1/devices/:id/clear-refusal",
+       [dp](const Request& req, const Params& p) { return ClearRefusal(*dp, req, p[0]); }});
 }
 
 }  // namespace oxide::server::api

@@ -7,9 +7,12 @@ namespace oxide::server::api {
 namespace {
 
 Json FleetJson(const FleetView& f) {
+  Json tags = Json::object();
+  for (const auto& [k, v] : f.fleet.tags) tags[k] = v;
   return Json{{"id", f.fleet.id},
               {"name", f.fleet.name},
-              {"description", ""},
+              {"description", f.fleet.description},
+              {"tags", tags},
               {"devices", f.device_ids},
               {"default_strategy", "all_at_once"},
               {"created_at", TimeJson(f.fleet.created_at)}};
@@ -22,7 +25,11 @@ Response Create(const ApiDeps& d, const Request& req) {
   if (!id.ok()) return ErrorResponse(id.status());
   auto name = OptionalString(*body, "name");
   if (!name.ok()) return ErrorResponse(name.status());
-  Status st = d.fleets.Create(*id, name->value_or(*id));
+  auto description = OptionalString(*body, "description");
+  if (!description.ok()) return ErrorResponse(description.status());
+  auto tags = OptionalStringMap(*body, "tags");
+  if (!tags.ok()) return ErrorResponse(tags.status());
+  Status st = d.fleets.Create(*id, name->value_or(*id), description->value_or(""), *tags);
   if (!st.ok()) return ErrorResponse(st);
   return JsonResponse(201, Json{{"status", "created"}, {"id", *id}});
 }

@@ -192,5 +192,75 @@ TEST(HttpStatusFor, MapsEveryCode) {
   EXPECT_EQ(HttpStatusFor(ErrorCode::kUnavailable), 503);
 }
 
+TEST_F(RouterTest, FleetsKeepDescriptionAndTags) {
+  ASSERT_EQ(Call(Method::kPost, "/api/v1/fleets",
+                 R"({"id":"w","name":"W","description":"warehouse","tags":{"site":"lyon"}})")
+                .status,
+            201);
+  auto f = Body(Call(Method::kGet, "/api/v1/fleets/w"));
+  EXPECT_EQ(f["description"], "warehouse");
+  EXPECT_EQ(f["tags"]["site"], "lyon");
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/fleets", R"({"id":"x","description":5})").status, 422);
+}
+
+TEST_F(RouterTest, DeviceShowsPlatformFleetLastResultAndHistory) {
+  Seed();
+  auto created = Call(Method::kPost, "/api/v1/campaigns",
+                      R"({"model_id":"m","model_version":"v1","fleet_id":"f"})");
+  ASSERT_EQ(created.status, 201);
+  std::string cid = Body(created)["id"];
+  std::string hb = R"({"platform":{"os":"linux","arch":"aarch64","cpu_count":4},
+      "update":{"model_id":"m","version":"v1","stage":"rolled_back","error":"unhealthy"},
+      "reports":[{"id":"r1","model_id":"m","version":"v1","campaign_id":")" +
+                   cid + R"(","outcome":"rolled_back","stage":"health_check","exit_status":2,
+      "error":"health check of v1 failed: health check exited 2","output":"no GPU"}]})";
+  ASSERT_EQ(Call(Method::kPost, "/api/v1/devices/d1/heartbeat", hb).status, 200);
+  auto d = Body(Call(Method::kGet, "/api/v1/devices/d1"));
+  EXPECT_EQ(d["platform"]["os"], "linux");
+  EXPECT_EQ(d["platform"]["arch"], "aarch64");
+  EXPECT_EQ(d["fleet_id"], "f");
+  EXPECT_EQ(d["last_update_result"]["failed"]["error"], "unhealthy");
+  ASSERT_EQ(d["history"].size(), 1u);
+  EXPECT_EQ(d["history"][0]["exit_status"], 2);
+  EXPECT_EQ(d["history"][0]["stage"], "health_check");
+  EXPECT_EQ(d["history"][0]["output"], "no GPU");
+  auto c = Body(Call(Method::kGet, "/api/v1/campaigns/" + cid));
+  EXPECT_EQ(c["state"], "failed");
+  EXPECT_EQ(c["summary"]["rolled_back"], 1);
+  EXPECT_EQ(c["summary"]["failures"], 1);
+  EXPECT_EQ(c["first_failure"]["error"], "health check of v1 failed: health check exited 2");
+  EXPECT_EQ(c["history"].size(), 1u);
+  auto list = Body(Call(Method::kGet, "/api/v1/campaigns"));
+  EXPECT_EQ(list["campaigns"][0]["state"], "failed");
+  EXPECT_EQ(list["campaigns"][0]["rolled_back"], 1);
+  auto reference = Body(Call(Method::kGet, "/api/v1/devices"));
+  EXPECT_FALSE(reference[0].contains("history"));  // the list stays light
+  EXPECT_EQ(reference[0]["fleet_id"], "f");
+}
+
+TEST_F(RouterTest, ClearRefusalRoutes) {
+  Seed();
+  auto created = Call(Method::kPost, "/api/v1/campaigns",
+                      R"({"model_id":"m","model_version":"v1","fleet_id":"f"})");
+  std::string cid = Body(created)["id"];
+  auto r = Call(Method::kPost, "/api/v1/campaigns/" + cid + "/clear-refusals");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Body(r)["devices"], 1);
+  auto one =
+      Call(Method::kPost, "/api/v1/devices/d1/clear-refusal", R"({"model_id":"m","version":"v1"})");
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(Body(one)["status"], "queued");
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/devices/d1/clear-refusal", R"({"model_id":"m"})").status,
+            422);
+  EXPECT_EQ(
+      Call(Method::kPost, "/api/v1/devices/zz/clear-refusal", R"({"model_id":"m","version":"v1"})")
+          .status,
+      404);
+  auto hb = Body(Call(Method::kPost, "/api/v1/devices/d1/heartbeat", "{}"));
+  ASSERT_EQ(hb["clear_refusals"].size(), 1u);  // one per version, however often it is asked
+  EXPECT_EQ(hb["clear_refusals"][0]["version"], "v1");
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/campaigns/nope/clear-refusals").status, 404);
+}
+
 }  // namespace
 }  // namespace oxide::server::api

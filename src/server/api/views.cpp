@@ -13,6 +13,40 @@ Json AssignmentJson(const std::optional<store::AssignmentRecord>& a) {
               {"campaign_id", a->campaign_id}};
 }
 
+Json AttemptJson(const store::AttemptRecord& a) {
+  return Json{{"device_id", a.device_id},
+              {"campaign_id", a.campaign_id.empty() ? Json(nullptr) : Json(a.campaign_id)},
+              {"model_id", a.model_id},
+              {"version", a.version},
+              {"outcome", std::string(ToString(a.outcome))},
+              {"stage", std::string(ToString(a.stage))},
+              {"local", a.local},
+              {"exit_status", a.exit_status ? Json(*a.exit_status) : Json(nullptr)},
+              {"error", a.error},
+              {"output", a.output.empty() ? Json(nullptr) : Json(a.output)},
+              {"at", TimeJson(a.at)},
+              {"device_time", TimeJson(a.device_at)}};
+}
+
+Json HistoryJson(const std::vector<store::AttemptRecord>& history) {
+  Json out = Json::array();
+  for (const auto& a : history) out.push_back(AttemptJson(a));
+  return out;
+}
+
+// The reference's "last_update_result": "success" | {"failed": {"error": "..."}} | null.
+Json LastUpdateResultJson(const store::DeviceRecord& d) {
+  switch (d.last_result) {
+    case store::UpdateResult::kSuccess:
+      return "success";
+    case store::UpdateResult::kFailed:
+      return Json{{"failed", {{"error", d.last_result_error}}}};
+    case store::UpdateResult::kNone:
+      break;
+  }
+  return nullptr;
+}
+
 Json DeviceJson(const DeviceView& v) {
   const auto& d = v.device;
   Json tags = Json::object();
@@ -34,7 +68,21 @@ Json DeviceJson(const DeviceView& v) {
       {"last_heartbeat", TimeJson(d.last_seen)},
       {"created_at", TimeJson(d.created_at)},
       {"bytes_served", d.bytes_served},
-      {"bytes_full_equivalent", d.bytes_full}};
+      {"bytes_full_equivalent", d.bytes_full},
+      {"platform", d.platform_os.empty() && d.platform_arch.empty()
+                       ? Json(nullptr)
+                       : Json{{"os", d.platform_os},
+                              {"arch", d.platform_arch},
+                              {"cpu_count", d.platform_cpus}}},
+      {"fleet_id", v.fleets.empty() ? Json(nullptr) : Json(v.fleets.front())},
+      {"fleets", v.fleets},
+      {"last_update_result", LastUpdateResultJson(d)}};
+}
+
+Json DeviceDetailJson(const DeviceView& v) {
+  Json j = DeviceJson(v);
+  j["history"] = HistoryJson(v.history);
+  return j;
 }
 
 Json CampaignSummaryJson(const CampaignDetail& c) {
@@ -54,6 +102,7 @@ Json CampaignSummaryJson(const CampaignDetail& c) {
       {"complete", n(DeviceRolloutState::kCompleted)},
       {"failed", n(DeviceRolloutState::kFailed)},
       {"rolled_back", n(DeviceRolloutState::kRolledBack)},
+      {"failures", n(DeviceRolloutState::kFailed) + n(DeviceRolloutState::kRolledBack)},
       {"withdrawn", n(DeviceRolloutState::kWithdrawn)},
       {"superseded", n(DeviceRolloutState::kSuperseded)},
       {"skipped", 0},
@@ -73,7 +122,10 @@ Json CampaignListItemJson(const CampaignDetail& c) {
               {"created_at", TimeJson(c.campaign.created_at)},
               {"total", s["total"]},
               {"complete", s["complete"]},
-              {"failed", s["failed"]}};
+              {"failed", s["failed"]},
+              {"rolled_back", s["rolled_back"]},
+              {"withdrawn", s["withdrawn"]},
+              {"superseded", s["superseded"]}};
 }
 
 Json CampaignDetailJson(const CampaignDetail& c, DeviceService& devices) {
@@ -111,6 +163,8 @@ Json CampaignDetailJson(const CampaignDetail& c, DeviceService& devices) {
               {"total_devices", c.devices.size()},
               {"summary", summary},
               {"devices", devs},
+              {"first_failure", c.first_failure ? AttemptJson(*c.first_failure) : Json(nullptr)},
+              {"history", HistoryJson(c.history)},
               {"bandwidth",
                {{"bytes_served", r.bytes_served},
                 {"bytes_full_equivalent", r.bytes_full},

@@ -10,6 +10,9 @@
 namespace oxide::server::api {
 
 Json DeviceJson(const DeviceView& v);
+// DeviceJson plus the device's failure history (GET /devices/:id).
+Json DeviceDetailJson(const DeviceView& v);
+Json AttemptJson(const store::AttemptRecord& a);
 Json AssignmentJson(const std::optional<store::AssignmentRecord>& a);
 // Counts per rollout state plus bytes; `offline` needs the device service for liveness.
 Json CampaignSummaryJson(const CampaignDetail& c);

@@ -36,6 +36,8 @@ std::optional<RolloutEvent> EventFor(protocol::UpdateStage stage) {
   return std::nullopt;
 }
 
+constexpr size_t kHistoryLimit = 100;
+
 bool RunsTarget(const store::DeviceRecord& d, const store::AssignmentRecord& a) {
   if (!d.current_sha256.empty()) return d.current_sha256 == a.sha256;
   return d.current_model == a.model_id && d.current_version == a.version;
@@ -112,7 +114,33 @@ Result<CampaignDetail> CampaignService::Get(const std::string& id) {
   CampaignDetail d;
   OXIDE_ASSIGN_OR_RETURN(d.campaign, store_.campaigns().Get(id));
   OXIDE_ASSIGN_OR_RETURN(d.devices, store_.campaigns().ListDevices(id));
+  OXIDE_ASSIGN_OR_RETURN(d.history, store_.attempts().ListForCampaign(id, kHistoryLimit));
+  OXIDE_ASSIGN_OR_RETURN(d.first_failure, store_.attempts().FirstFailureOfCampaign(id));
   return d;
+}
+
+Result<uint64_t> CampaignService::ClearRefusals(const std::string& id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("campaign id", id));
+  uint64_t n = 0;
+  if (Status tx = store_.InTransaction([&]() -> Status {
+        OXIDE_ASSIGN_OR_RETURN(auto c, store_.campaigns().Get(id));
+        OXIDE_ASSIGN_OR_RETURN(auto devs, store_.campaigns().ListDevices(id));
+        for (const auto& d : devs) {
+          if (d.state == DeviceRolloutState::kCompleted) continue;
+          auto dev = store_.devices().Get(d.device_id);
+          if (dev.status().code() == ErrorCode::kNotFound) continue;  // deleted since
+          OXIDE_RETURN_IF_ERROR(dev.status());
+          OXIDE_RETURN_IF_ERROR(store_.clearances()
+                                    .Add(store::ClearanceRecord{0, d.device_id, c.model_id,
+                                                                c.version, clock_.UnixMillis()})
+                                    .status());
+          ++n;
+        }
+        return Status::Ok();
+      });
+      !tx.ok())
+    return tx;
+  return n;
 }
 
 Result<std::vector<CampaignDetail>> CampaignService::List() {
@@ -212,7 +240,16 @@ Status CampaignService::Advance(const std::string& id) {
       break;
   }
   if (std::all_of(devs.begin(), devs.end(), [](const auto& d) { return IsTerminal(d.state); })) {
-    return Apply(c, CampaignEvent::kAllDone);
+    // The final state says what happened: plain `completed` only without a failure.
+    uint64_t completed = 0, failures = 0;
+    for (const auto& d : devs) {
+      completed += d.state == DeviceRolloutState::kCompleted ? 1 : 0;
+      failures += IsFailure(d.state) ? 1 : 0;
+    }
+    CampaignEvent e = failures == 0    ? CampaignEvent::kAllDone
+                      : completed == 0 ? CampaignEvent::kAllFailed
+                                       : CampaignEvent::kAllDoneWithFailures;
+    return Apply(c, e);
   }
   return Status::Ok();
 }
@@ -220,9 +257,10 @@ Status CampaignService::Advance(const std::string& id) {
 Status CampaignService::Halt(store::CampaignRecord& c,
                              std::vector<store::CampaignDeviceRecord>& devs) {
   OXIDE_RETURN_IF_ERROR(Apply(c, CampaignEvent::kThresholdReached));
-  // Devices that have not started are withdrawn; downloading/applying ones may finish.
+  // No device receives this campaign's assignment again: every unfinished one is withdrawn (a
+  // download in flight is abandoned by the agent; an activated model commits or rolls back).
   for (auto& d : devs) {
-    if (d.state != DeviceRolloutState::kPending) continue;
+    if (!InFlight(d.state)) continue;
     OXIDE_RETURN_IF_ERROR(HandBack(c, d));
     OXIDE_RETURN_IF_ERROR(Move(d, RolloutEvent::kWithdraw, "campaign halted"));
   }
@@ -327,28 +365,79 @@ Status CampaignService::OnDeviceDeleted(const std::string& device_id) {
   return Status::Ok();
 }
 
+namespace {
+
+// The attempt of this heartbeat about the assignment `a`, if any: the oldest new one that names
+// the assignment's campaign (or no campaign, for the same model and version).
+const store::AttemptRecord* AttemptFor(const HeartbeatFacts& facts,
+                                       const store::AssignmentRecord& a) {
+  for (const auto& at : facts.attempts) {
+    if (at.outcome == store::AttemptOutcome::kFallback) continue;
+    bool same_campaign = at.campaign_id.empty()
+                             ? at.model_id == a.model_id && at.version == a.version
+                             : at.campaign_id == a.campaign_id;
+    if (same_campaign) return &at;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
-                                    const std::optional<protocol::UpdateProgress>& update) {
+                                    const HeartbeatFacts& facts) {
+  const auto& update = facts.update;
   OXIDE_ASSIGN_OR_RETURN(auto a, store_.assignments().Get(device.id));
   if (!a) return Status::Ok();
   auto found = store_.campaigns().GetDevice(a->campaign_id, device.id);
   if (found.status().code() == ErrorCode::kNotFound) return Status::Ok();
   OXIDE_RETURN_IF_ERROR(found.status());
   store::CampaignDeviceRecord d = std::move(found).value();
-  if (d.state == DeviceRolloutState::kWithdrawn || d.state == DeviceRolloutState::kSuperseded ||
-      d.state == DeviceRolloutState::kCompleted) {
+  OXIDE_ASSIGN_OR_RETURN(auto c, store_.campaigns().Get(a->campaign_id));
+  if (d.state != DeviceRolloutState::kCompleted &&
+      (c.state == store::CampaignState::kHalted || c.state == store::CampaignState::kAborted ||
+       IsFailure(d.state))) {
+    // A stopped campaign, or a device that failed it, never hands the device this assignment
+    // again (also for entries written before halting withdrew everything).
+    OXIDE_RETURN_IF_ERROR(HandBack(c, d));
+    if (!IsTerminal(d.state)) {
+      OXIDE_RETURN_IF_ERROR(
+          Move(d, RolloutEvent::kWithdraw, "campaign " + std::string(ToString(c.state))));
+    }
     return Status::Ok();
   }
+  if (IsTerminal(d.state)) return Status::Ok();
   const store::CampaignDeviceRecord before = d;
   std::optional<RolloutEvent> event;
+  bool synthesize = false;  // an agent without reports: its failure goes into the history here
+  const store::AttemptRecord* attempt = AttemptFor(facts, *a);
   if (RunsTarget(device, *a)) {
     event = RolloutEvent::kCompleted;
     d.error.clear();
+  } else if (attempt != nullptr) {
+    event = attempt->local                                           ? RolloutEvent::kLocalFault
+            : attempt->outcome == store::AttemptOutcome::kRolledBack ? RolloutEvent::kRolledBack
+                                                                     : RolloutEvent::kFailed;
+    d.error = attempt->error.substr(0, 1024);
   } else if (update && update->model_id == a->model_id && update->version == a->version) {
     event = EventFor(update->stage);
     d.bytes_done = update->bytes_done;
     d.bytes_total = update->bytes_total;
-    d.error = update->error.substr(0, 1024);
+    const bool failure = event == RolloutEvent::kFailed || event == RolloutEvent::kRolledBack;
+    if (failure && facts.agent_reports) {
+      event.reset();  // the report decides (this block may describe an older attempt)
+    } else {
+      d.error = update->error.substr(0, 1024);
+      if (failure && update->local_fault) {
+        event = RolloutEvent::kLocalFault;
+      } else if (failure) {
+        synthesize = true;
+      }
+    }
+  } else if (facts.last_update_result && facts.last_update_result->failed && !facts.agent_reports) {
+    // The reference agent's failure report names no version: it is about the assignment.
+    event = RolloutEvent::kFailed;
+    d.error = facts.last_update_result->error.substr(0, 1024);
+    synthesize = true;
   }
   if (event) {
     auto next = NextRolloutState(d.state, *event);
@@ -358,6 +447,7 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
       log::Warn("ignored an impossible progress report",
                 {{"device", device.id}, {"error", next.status().ToString()}});
       d = before;
+      synthesize = false;
     }
   }
   if (!IsTerminal(d.state) && !device.current_sha256.empty()) {
@@ -381,6 +471,23 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
     if (!d.error.empty()) fields.emplace_back("error", d.error);
     log::Write(IsFailure(d.state) ? log::Level::kWarn : log::Level::kInfo, "campaign device",
                fields);
+  }
+  if (synthesize && IsFailure(d.state)) {
+    store::AttemptRecord at;
+    at.device_id = device.id;
+    at.campaign_id = c.id;
+    at.model_id = a->model_id;
+    at.version = a->version;
+    at.outcome = d.state == DeviceRolloutState::kRolledBack ? store::AttemptOutcome::kRolledBack
+                                                            : store::AttemptOutcome::kFailed;
+    at.error = d.error;
+    at.at = d.updated_at;
+    OXIDE_RETURN_IF_ERROR(store_.attempts().Add(at).status());
+  }
+  if (IsFailure(d.state)) {
+    // The device told us this version does not work there: it gets its previous assignment
+    // back now instead of retrying (and failing) again.
+    OXIDE_RETURN_IF_ERROR(HandBack(c, d));
   }
   return d.state == before.state ? Status::Ok() : Advance(d.campaign_id);
 }

@@ -29,6 +29,20 @@ struct CreateCampaignRequest {
 struct CampaignDetail {
   store::CampaignRecord campaign;
   std::vector<store::CampaignDeviceRecord> devices;  // by rollout order
+  // Get() only: the failed attempts (and fallbacks) of this campaign, newest first (bounded),
+  // and the oldest failure, whatever came after it.
+  std::vector<store::AttemptRecord> history;
+  std::optional<store::AttemptRecord> first_failure;
+};
+
+// What one heartbeat says about the device's updates (HeartbeatService builds it).
+struct HeartbeatFacts {
+  std::optional<protocol::UpdateProgress> update;
+  // The agent sends failure reports: failures and local faults come from `attempts` only (they
+  // name their campaign), never from the `update` block, which may be about an older attempt.
+  bool agent_reports = false;
+  std::vector<store::AttemptRecord> attempts;                    // newly stored by this heartbeat
+  std::optional<protocol::LastUpdateResult> last_update_result;  // reference agents
 };
 
 // Campaigns: creation, the rollout strategies (which devices are assigned when), operator
@@ -40,8 +54,14 @@ struct CampaignDetail {
 //  - canary: the first max(1, ceil(n*canary_percent/100)) devices; the rest once all of them
 //    completed. A failure in that wave halts the campaign.
 //  - rolling: batch_size devices at a time; the next batch once none is in flight.
-//  - Failures reaching a threshold halt the campaign: no new assignments, and devices that have
-//    not started (pending) are withdrawn like on abort; downloading/applying ones continue.
+//  - A device that failed or rolled back keeps that outcome and gets its previous assignment
+//    back at once (it does not retry this campaign). Local faults (disk full, model dir not
+//    writable, health check missing) are not failures: the device stays in flight and retries.
+//  - Failures reaching a threshold halt the campaign: no new assignments, and every device
+//    that has not finished is withdrawn like on abort, so no device is handed this campaign's
+//    assignment again (an activated update still commits or rolls back on the device).
+//  - When every device is terminal the campaign ends: completed (no failure),
+//    completed_with_failures (some failed, some completed) or failed (none completed).
 //  - pause stops new assignments; abort withdraws every assignment not yet completed. The
 //    device's previous assignment is restored only when its campaign is still active
 //    (rolling out or paused; that campaign then tracks the device again as pending) or the
@@ -62,10 +82,13 @@ class CampaignService {
   // kFailedPrecondition for a transition the table does not allow.
   Result<CampaignDetail> Act(const std::string& id, CampaignEvent event);
 
+  // Queues a refusal clearance for the campaign's version on every device of the campaign that
+  // did not complete it; returns how many. kNotFound for an unknown campaign.
+  Result<uint64_t> ClearRefusals(const std::string& id);
+
   // Records what a heartbeat says about the device's assignment; `device` was just updated.
   // Must run inside a store transaction (HeartbeatService does).
-  Status OnHeartbeat(const store::DeviceRecord& device,
-                     const std::optional<protocol::UpdateProgress>& update);
+  Status OnHeartbeat(const store::DeviceRecord& device, const HeartbeatFacts& facts);
 
   // Marks every unfinished campaign entry of a just-deleted device withdrawn and advances the
   // affected campaigns. Must run inside the store transaction that deleted the device.

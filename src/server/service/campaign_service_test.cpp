@@ -121,7 +121,8 @@ TEST_F(CampaignServiceTest, DeviceReportingTheTargetAsCurrentCompletes) {
 TEST_F(CampaignServiceTest, ProgressIsRecordedWithBytes) {
   auto c = Create("all_at_once");
   protocol::HeartbeatRequest r;
-  r.update = protocol::UpdateProgress{"m", "v2", UpdateStage::kDownloading, 100, 400, true, ""};
+  r.update =
+      protocol::UpdateProgress{"m", "v2", UpdateStage::kDownloading, 100, 400, true, "", false};
   env.Beat("d0", r);
   auto d = Get(c.campaign.id).devices[0];
   EXPECT_EQ(d.state, DeviceRolloutState::kDownloading);
@@ -299,7 +300,7 @@ TEST_F(SupersedeTest, AbortDoesNotHandBackAHaltedCampaignsAssignment) {
   EXPECT_FALSE(Assigned("d0"));
 }
 
-TEST_F(CampaignServiceTest, HaltWithdrawsDevicesThatHaveNotStarted) {
+TEST_F(CampaignServiceTest, HaltWithdrawsEveryUnfinishedDeviceAndAssignsNoOneAgain) {
   CreateCampaignRequest r{"m", "v2", "f", kAll, {}, {}, 1, {}};
   auto c = env.campaigns->Create(r);
   ASSERT_OK(c.status());
@@ -307,11 +308,196 @@ TEST_F(CampaignServiceTest, HaltWithdrawsDevicesThatHaveNotStarted) {
   env.Report("d1", UpdateStage::kFailed, "m", "v2");
   auto halted = Get(c->campaign.id);
   EXPECT_EQ(halted.campaign.state, CampaignState::kHalted);
-  EXPECT_EQ(Count(halted, DeviceRolloutState::kWithdrawn), 8u);
-  EXPECT_FALSE(Assigned("d2"));
-  EXPECT_TRUE(Assigned("d0"));  // already downloading: may finish
-  Complete("d0");
-  EXPECT_EQ(Get(c->campaign.id).devices[0].state, DeviceRolloutState::kCompleted);
+  EXPECT_EQ(Count(halted, DeviceRolloutState::kWithdrawn), 9u);
+  EXPECT_EQ(halted.devices[1].state, DeviceRolloutState::kFailed);
+  for (int round = 0; round < 3; ++round) {  // nobody gets v2 again, heartbeat after heartbeat
+    for (int i = 0; i < 10; ++i) EXPECT_FALSE(Assigned("d" + std::to_string(i)));
+  }
+  // A late report of the device that was downloading changes nothing.
+  env.Report("d0", UpdateStage::kFailed, "m", "v2");
+  EXPECT_EQ(Get(c->campaign.id).devices[0].state, DeviceRolloutState::kWithdrawn);
+}
+
+TEST_F(CampaignServiceTest, HaltedCampaignLeftoverAssignmentIsWithdrawnOnHeartbeat) {
+  // An assignment a halted campaign still holds (written before halts withdrew everything).
+  auto c = Create("all_at_once");
+  ASSERT_OK(env.store->campaigns().UpdateState(c.campaign.id, CampaignState::kHalted, 1));
+  EXPECT_FALSE(Assigned("d0"));
+  EXPECT_EQ(Get(c.campaign.id).devices[0].state, DeviceRolloutState::kWithdrawn);
+}
+
+TEST_F(CampaignServiceTest, AllDevicesFailingEndsFailedWithTheFirstCause) {
+  auto c = Create("all_at_once");
+  for (int i = 0; i < 10; ++i) {
+    protocol::HeartbeatRequest r;
+    r.update = protocol::UpdateProgress{"m", "v2",  UpdateStage::kRolledBack,          0,
+                                        0,   false, "unhealthy #" + std::to_string(i), false};
+    env.Beat("d" + std::to_string(i), r);
+  }
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.campaign.state, CampaignState::kFailed);
+  EXPECT_EQ(Count(after, DeviceRolloutState::kRolledBack), 10u);
+  ASSERT_TRUE(after.first_failure.has_value());
+  EXPECT_EQ(after.first_failure->error, "unhealthy #0");
+  EXPECT_EQ(after.first_failure->outcome, store::AttemptOutcome::kRolledBack);
+  ASSERT_EQ(after.history.size(), 10u);
+  EXPECT_EQ(after.history.front().error, "unhealthy #9");  // newest first
+}
+
+TEST_F(CampaignServiceTest, FailuresBesideSuccessesEndCompletedWithFailures) {
+  auto c = Create("all_at_once");
+  env.Report("d0", UpdateStage::kRolledBack, "m", "v2");
+  for (int i = 1; i < 10; ++i) Complete("d" + std::to_string(i));
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.campaign.state, CampaignState::kCompletedWithFailures);
+  EXPECT_EQ(after.devices[0].state, DeviceRolloutState::kRolledBack);
+}
+
+TEST_F(CampaignServiceTest, ARolledBackDeviceStaysRolledBackAndIsNotReassigned) {
+  auto v1 = env.campaigns->Create({"m", "v1", "f", kAll, {}, {}, {}, {}});
+  ASSERT_OK(v1.status());
+  env.Report("d0", UpdateStage::kCompleted, "m", "v1");
+  auto c = Create("all_at_once");
+  env.Report("d0", UpdateStage::kRolledBack, "m", "v2");
+  // Handed back to v1 (which it completed): it does not retry v2.
+  EXPECT_EQ(env.Beat("d0", {}).assignment->version, "v1");
+  env.Report("d0", UpdateStage::kDownloading, "m", "v2");
+  env.Report("d0", UpdateStage::kFailed, "m", "v2");
+  auto d0 = Get(c.campaign.id).devices[0];
+  EXPECT_EQ(d0.state, DeviceRolloutState::kRolledBack);
+  EXPECT_STATUS(
+      NextRolloutState(DeviceRolloutState::kRolledBack, RolloutEvent::kCompleted).status(),
+      ErrorCode::kInternal);
+}
+
+protocol::FailureReport MakeReport(const std::string& id, const std::string& campaign,
+                                   protocol::FailureOutcome outcome, const std::string& error,
+                                   bool local = false) {
+  protocol::FailureReport f;
+  f.id = id;
+  f.model_id = "m";
+  f.version = "v2";
+  f.campaign_id = campaign;
+  f.outcome = outcome;
+  f.stage = local ? protocol::FailureStage::kActivate : protocol::FailureStage::kHealthCheck;
+  f.local = local;
+  if (!local) f.exit_status = 1;
+  f.error = error;
+  f.output = "stderr tail";
+  return f;
+}
+
+TEST_F(CampaignServiceTest, ReportsAreStoredOnceAndTheFirstCauseIsKept) {
+  CreateCampaignRequest req{"m", "v2", "f", kAll, {}, {}, 2, {}};
+  auto c = *env.campaigns->Create(req);
+  protocol::HeartbeatRequest r;
+  r.reports.emplace();
+  r.reports->push_back(MakeReport("r1", c.campaign.id, protocol::FailureOutcome::kFallback,
+                                  "patch failed: base mismatch"));
+  r.reports->push_back(
+      MakeReport("r2", c.campaign.id, protocol::FailureOutcome::kRolledBack, "first cause"));
+  env.Beat("d0", r);
+  env.Beat("d0", r);  // the reply was lost: the agent sends the same reports again
+  r.reports->clear();
+  r.reports->push_back(
+      MakeReport("r3", c.campaign.id, protocol::FailureOutcome::kFailed, "later cause"));
+  env.Beat("d0", r);
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.campaign.state, CampaignState::kRollingOut);  // counted once: 1 < 2
+  EXPECT_EQ(after.devices[0].state, DeviceRolloutState::kRolledBack);
+  EXPECT_EQ(after.devices[0].error, "first cause");
+  ASSERT_EQ(after.history.size(), 3u);
+  EXPECT_EQ(after.history[0].error, "later cause");
+  EXPECT_EQ(after.history[2].outcome, store::AttemptOutcome::kFallback);
+  ASSERT_TRUE(after.first_failure.has_value());
+  EXPECT_EQ(after.first_failure->error, "first cause");
+  EXPECT_EQ(after.first_failure->exit_status, 1);
+  EXPECT_EQ(after.first_failure->output, "stderr tail");
+  auto dev = *env.devices->Get("d0");
+  ASSERT_EQ(dev.history.size(), 3u);
+  EXPECT_EQ(dev.history[1].stage, store::AttemptStage::kHealthCheck);
+}
+
+TEST_F(CampaignServiceTest, LocalFaultsAreKeptButDoNotCountTowardTheThreshold) {
+  CreateCampaignRequest req{"m", "v2", "f", kAll, {}, {}, 1, {}};
+  auto c = *env.campaigns->Create(req);
+  env.Report("d0", UpdateStage::kDownloading, "m", "v2");
+  protocol::HeartbeatRequest r;
+  r.reports.emplace();
+  r.reports->push_back(MakeReport("r1", c.campaign.id, protocol::FailureOutcome::kRolledBack,
+                                  "activation failed: model dir not writable", true));
+  r.update = protocol::UpdateProgress{"m", "v2", UpdateStage::kRolledBack, 0, 0, false, "x", true};
+  auto resp = env.Beat("d0", r);
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.campaign.state, CampaignState::kRollingOut);
+  EXPECT_EQ(after.devices[0].state, DeviceRolloutState::kPending);  // it will try again
+  EXPECT_EQ(after.devices[0].error, "activation failed: model dir not writable");
+  ASSERT_TRUE(resp.assignment.has_value());
+  ASSERT_EQ(after.history.size(), 1u);
+  EXPECT_TRUE(after.history[0].local);
+  // Agents without reports flag it in the update block.
+  env.Report("d1", UpdateStage::kDownloading, "m", "v2");
+  protocol::HeartbeatRequest old_agent;
+  old_agent.update =
+      protocol::UpdateProgress{"m", "v2", UpdateStage::kFailed, 0, 0, false, "disk full", true};
+  env.Beat("d1", old_agent);
+  EXPECT_EQ(Get(c.campaign.id).campaign.state, CampaignState::kRollingOut);
+  EXPECT_EQ(Get(c.campaign.id).devices[1].state, DeviceRolloutState::kPending);
+}
+
+TEST_F(CampaignServiceTest, WithReportsAStaleUpdateBlockIsNotAFailure) {
+  auto c = Create("all_at_once");
+  protocol::HeartbeatRequest r;
+  r.reports.emplace();  // an agent that reports attempts; its update block is about an old try
+  r.update = protocol::UpdateProgress{"m", "v2", UpdateStage::kFailed, 0, 0, false, "old", false};
+  env.Beat("d0", r);
+  EXPECT_EQ(Get(c.campaign.id).devices[0].state, DeviceRolloutState::kPending);
+  // A report for another campaign does not fail this one either.
+  r.reports->push_back(MakeReport("r9", "c-other", protocol::FailureOutcome::kFailed, "x"));
+  env.Beat("d0", r);
+  EXPECT_EQ(Get(c.campaign.id).devices[0].state, DeviceRolloutState::kPending);
+}
+
+TEST_F(CampaignServiceTest, ReferenceFailureReportIsCounted) {
+  CreateCampaignRequest req{"m", "v2", "f", kAll, {}, {}, 1, {}};
+  auto c = *env.campaigns->Create(req);
+  protocol::HeartbeatRequest r;  // what the reference agent sends after a failure
+  r.current_model = "m";
+  r.current_model_version = "v1";
+  r.last_update_result = protocol::LastUpdateResult{true, "health check exited 1: bad"};
+  env.Beat("d3", r);
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.devices[3].state, DeviceRolloutState::kFailed);
+  EXPECT_EQ(after.campaign.state, CampaignState::kHalted);
+  ASSERT_TRUE(after.first_failure.has_value());
+  EXPECT_EQ(after.first_failure->error, "health check exited 1: bad");
+  auto d3 = *env.devices->Get("d3");
+  EXPECT_EQ(d3.device.last_result, store::UpdateResult::kFailed);
+  EXPECT_EQ(d3.device.last_result_error, "health check exited 1: bad");
+}
+
+TEST_F(CampaignServiceTest, ClearingRefusalsReachesTheDeviceUntilAcknowledged) {
+  auto c = Create("all_at_once");
+  env.Report("d0", UpdateStage::kFailed, "m", "v2");
+  Complete("d1");
+  auto n = env.campaigns->ClearRefusals(c.campaign.id);
+  ASSERT_OK(n.status());
+  EXPECT_EQ(*n, 9u);  // every device but the one that completed
+  auto resp = env.Beat("d0", {});
+  ASSERT_EQ(resp.clear_refusals.size(), 1u);
+  EXPECT_EQ(resp.clear_refusals[0].version, "v2");
+  EXPECT_EQ(env.Beat("d0", {}).clear_refusals.size(), 1u);  // repeated until acknowledged
+  protocol::HeartbeatRequest ack;
+  ack.cleared_refusals = {resp.clear_refusals[0].id};
+  EXPECT_TRUE(env.Beat("d0", ack).clear_refusals.empty());
+  EXPECT_TRUE(env.Beat("d1", {}).clear_refusals.empty());
+  EXPECT_STATUS(env.campaigns->ClearRefusals("nope").status(), ErrorCode::kNotFound);
+  auto one = env.devices->ClearRefusal("d1", "m", "v7");
+  ASSERT_OK(one.status());
+  EXPECT_EQ(env.Beat("d1", {}).clear_refusals.at(0).version, "v7");
+  EXPECT_STATUS(env.devices->ClearRefusal("zz", "m", "v7").status(), ErrorCode::kNotFound);
+  EXPECT_STATUS(env.devices->ClearRefusal("d1", "m", "bad version").status(),
+                ErrorCode::kInvalidArgument);
 }
 
 TEST_F(CampaignServiceTest, RollingBatchSkipsDevicesAlreadyOnTheTargetInOnePass) {
@@ -350,7 +536,7 @@ TEST(RolloutTransitions, TableDrivesDeviceStates) {
        DeviceRolloutState::kCompleted},
       {DeviceRolloutState::kPending, RolloutEvent::kDownloading, DeviceRolloutState::kDownloading},
       {DeviceRolloutState::kApplying, RolloutEvent::kRolledBack, DeviceRolloutState::kRolledBack},
-      {DeviceRolloutState::kFailed, RolloutEvent::kDownloading, DeviceRolloutState::kDownloading},
+      {DeviceRolloutState::kDownloading, RolloutEvent::kLocalFault, DeviceRolloutState::kPending},
       {DeviceRolloutState::kDownloading, RolloutEvent::kWithdraw, DeviceRolloutState::kWithdrawn},
       {DeviceRolloutState::kSuperseded, RolloutEvent::kReinstate, DeviceRolloutState::kPending},
   };
@@ -366,6 +552,14 @@ TEST(RolloutTransitions, TableDrivesDeviceStates) {
                 ErrorCode::kInternal);
   EXPECT_STATUS(NextRolloutState(DeviceRolloutState::kWaiting, RolloutEvent::kFailed).status(),
                 ErrorCode::kInternal);
+  // Outcomes never flip back.
+  for (auto from : {DeviceRolloutState::kFailed, DeviceRolloutState::kRolledBack}) {
+    for (int e = 0; e <= static_cast<int>(RolloutEvent::kLocalFault); ++e) {
+      auto event = static_cast<RolloutEvent>(e);
+      if (event == RolloutEvent::kSuperseded || event == RolloutEvent::kWithdraw) continue;
+      EXPECT_FALSE(NextRolloutState(from, event).ok()) << ToString(event);
+    }
+  }
 }
 
 TEST(CampaignTransitions, TableAllowsOnlyListedPairs) {
@@ -381,6 +575,15 @@ TEST(CampaignTransitions, TableAllowsOnlyListedPairs) {
                 ErrorCode::kFailedPrecondition);
   EXPECT_STATUS(NextCampaignState(CampaignState::kPaused, CampaignEvent::kAllDone).status(),
                 ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(*NextCampaignState(CampaignState::kRollingOut, CampaignEvent::kAllDoneWithFailures),
+            CampaignState::kCompletedWithFailures);
+  EXPECT_EQ(*NextCampaignState(CampaignState::kRollingOut, CampaignEvent::kAllFailed),
+            CampaignState::kFailed);
+  for (auto final_state : {CampaignState::kCompletedWithFailures, CampaignState::kFailed}) {
+    for (int e = 0; e <= static_cast<int>(CampaignEvent::kAllFailed); ++e) {
+      EXPECT_FALSE(NextCampaignState(final_state, static_cast<CampaignEvent>(e)).ok());
+    }
+  }
 }
 
 }  // namespace

@@ -14,7 +14,9 @@ struct Transition {
   S to;
 };
 
-// rolling_out <-> paused, then completed, aborted or halted. Terminal: completed, aborted.
+// rolling_out <-> paused, then completed, completed_with_failures, failed, aborted or halted.
+// Final: completed, completed_with_failures, failed, aborted; halted can still be aborted.
+// A campaign with a failed or rolled-back device never ends as plain `completed`.
 constexpr Transition kTable[] = {
     {S::kRollingOut, E::kPause, S::kPaused},
     {S::kPaused, E::kResume, S::kRollingOut},
@@ -22,6 +24,8 @@ constexpr Transition kTable[] = {
     {S::kPaused, E::kAbort, S::kAborted},
     {S::kHalted, E::kAbort, S::kAborted},
     {S::kRollingOut, E::kAllDone, S::kCompleted},
+    {S::kRollingOut, E::kAllDoneWithFailures, S::kCompletedWithFailures},
+    {S::kRollingOut, E::kAllFailed, S::kFailed},
     {S::kRollingOut, E::kThresholdReached, S::kHalted},
 };
 
@@ -39,6 +43,10 @@ std::string_view ToString(CampaignEvent e) {
       return "all_done";
     case E::kThresholdReached:
       return "threshold_reached";
+    case E::kAllDoneWithFailures:
+      return "all_done_with_failures";
+    case E::kAllFailed:
+      return "all_failed";
   }
   return "unknown";
 }

@@ -11,8 +11,10 @@ enum class CampaignEvent : uint8_t {
   kPause = 0,
   kResume = 1,
   kAbort = 2,
-  kAllDone = 3,           // every device is in a terminal state
-  kThresholdReached = 4,  // failure threshold hit, or the canary wave was unhealthy
+  kAllDone = 3,              // every device is in a terminal state, none failed
+  kThresholdReached = 4,     // failure threshold hit, or the canary wave was unhealthy
+  kAllDoneWithFailures = 5,  // every device is terminal; some failed, some completed
+  kAllFailed = 6,            // every device is terminal; some failed, none completed
 };
 std::string_view ToString(CampaignEvent e);
 

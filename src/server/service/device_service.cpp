@@ -3,6 +3,9 @@
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
+namespace {
+constexpr size_t kHistoryLimit = 50;
+}  // namespace
 
 std::string_view ToString(Liveness l) {
   switch (l) {
@@ -62,7 +65,27 @@ Result<DeviceView> DeviceService::Get(const std::string& id) {
   OXIDE_ASSIGN_OR_RETURN(v.device, store_.devices().Get(id));
   v.liveness = LivenessOf(v.device);
   OXIDE_ASSIGN_OR_RETURN(v.assignment, store_.assignments().Get(id));
+  OXIDE_ASSIGN_OR_RETURN(v.fleets, store_.fleets().FleetsOfDevice(id));
+  OXIDE_ASSIGN_OR_RETURN(v.history, store_.attempts().ListForDevice(id, kHistoryLimit));
   return v;
+}
+
+Result<store::ClearanceRecord> DeviceService::ClearRefusal(const std::string& id,
+                                                           const std::string& model_id,
+                                                           const std::string& version) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
+  OXIDE_RETURN_IF_ERROR(ValidateId("model_id", model_id));
+  OXIDE_RETURN_IF_ERROR(ValidateId("version", version));
+  store::ClearanceRecord out;
+  if (Status tx = store_.InTransaction([&]() -> Status {
+        OXIDE_RETURN_IF_ERROR(store_.devices().Get(id).status());
+        OXIDE_ASSIGN_OR_RETURN(out, store_.clearances().Add(store::ClearanceRecord{
+                                        0, id, model_id, version, clock_.UnixMillis()}));
+        return Status::Ok();
+      });
+      !tx.ok())
+    return tx;
+  return out;
 }
 
 Result<std::vector<DeviceView>> DeviceService::List() {
@@ -73,6 +96,7 @@ Result<std::vector<DeviceView>> DeviceService::List() {
     DeviceView v;
     v.liveness = LivenessOf(d);
     OXIDE_ASSIGN_OR_RETURN(v.assignment, store_.assignments().Get(d.id));
+    OXIDE_ASSIGN_OR_RETURN(v.fleets, store_.fleets().FleetsOfDevice(d.id));
     v.device = std::move(d);
     out.push_back(std::move(v));
   }

@@ -21,6 +21,9 @@ struct DeviceView {
   store::DeviceRecord device;
   Liveness liveness = Liveness::kUnknown;
   std::optional<store::AssignmentRecord> assignment;
+  std::vector<std::string> fleets;  // in the order the device was added to them
+  // Get() only: failed attempts (and fallbacks), newest first, bounded.
+  std::vector<store::AttemptRecord> history;
 };
 
 // Device registry. Thread-safe (the store is). `store`, `clock` and `campaigns` must outlive it.
@@ -40,6 +43,11 @@ class DeviceService {
   // Removes the device, its fleet memberships and its assignment, and in the same transaction
   // withdraws it from every campaign it had not finished (those campaigns then advance).
   Status Delete(const std::string& id);
+
+  // Queues a clearance of the device's refusal of model@version; the agent gets it with its next
+  // heartbeat replies until it acknowledges it. kNotFound for an unknown device.
+  Result<store::ClearanceRecord> ClearRefusal(const std::string& id, const std::string& model_id,
+                                              const std::string& version);
 
   Liveness LivenessOf(const store::DeviceRecord& d) const;
   Result<uint64_t> CountOnline();

@@ -4,12 +4,22 @@
 
 namespace oxide::server {
 
-Status FleetService::Create(const std::string& id, const std::string& name) {
+Status FleetService::Create(const std::string& id, const std::string& name,
+                            const std::string& description,
+                            const std::map<std::string, std::string>& tags) {
   OXIDE_RETURN_IF_ERROR(ValidateId("fleet id", id));
   if (name.empty() || name.size() > 256) {
     return InvalidArgument("field 'name' must be 1-256 characters");
   }
-  return store_.fleets().Create(store::FleetRecord{id, name, clock_.UnixMillis()});
+  if (description.size() > 4096) return InvalidArgument("field 'description' is too long");
+  if (tags.size() > 64) return InvalidArgument("at most 64 tags");
+  for (const auto& [k, v] : tags) {
+    if (k.empty() || k.size() > 128 || v.size() > 512) {
+      return InvalidArgument("tag keys must be 1-128 characters and values at most 512");
+    }
+  }
+  return store_.fleets().Create(
+      store::FleetRecord{id, name, clock_.UnixMillis(), description, tags});
 }
 
 Result<FleetView> FleetService::Get(const std::string& id) {

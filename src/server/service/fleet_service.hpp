@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,8 @@ class FleetService {
       : store_(store), clock_(clock), devices_(devices) {}
 
   // kAlreadyExists when the id is taken (fleets are never silently overwritten).
-  Status Create(const std::string& id, const std::string& name);
+  Status Create(const std::string& id, const std::string& name, const std::string& description = "",
+                const std::map<std::string, std::string>& tags = {});
   Result<FleetView> Get(const std::string& id);
   Result<std::vector<FleetView>> List();
   Status AddDevice(const std::string& fleet_id, const std::string& device_id);

@@ -21,6 +21,63 @@ Status CheckLength(const char* field, const std::string& v, size_t max) {
   return Status::Ok();
 }
 
+// Report ids are the agent's: printable ASCII, bounded.
+Status CheckReportId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return InvalidArgument("reports[].id must be 1-64 characters");
+  for (char c : id) {
+    if (c <= 0x20 || c >= 0x7f) return InvalidArgument("reports[].id must be printable ASCII");
+  }
+  return Status::Ok();
+}
+
+// Keeps the last `max` bytes: the end of a health check's output says why it failed.
+std::string Tail(const std::string& s, size_t max) {
+  return s.size() <= max ? s : s.substr(s.size() - max);
+}
+
+Status ValidateReports(const protocol::HeartbeatRequest& req) {
+  if (!req.reports) return Status::Ok();
+  if (req.reports->size() > HeartbeatService::kMaxReports) {
+    return InvalidArgument("at most " + std::to_string(HeartbeatService::kMaxReports) +
+                           " entries in 'reports'");
+  }
+  for (const auto& f : *req.reports) {
+    OXIDE_RETURN_IF_ERROR(CheckReportId(f.id));
+    OXIDE_RETURN_IF_ERROR(ValidateId("reports[].model_id", f.model_id));
+    OXIDE_RETURN_IF_ERROR(ValidateId("reports[].version", f.version));
+    if (!f.campaign_id.empty()) {
+      OXIDE_RETURN_IF_ERROR(ValidateId("reports[].campaign_id", f.campaign_id));
+    }
+  }
+  if (req.cleared_refusals.size() > 64) return InvalidArgument("at most 64 'cleared_refusals'");
+  return Status::Ok();
+}
+
+store::AttemptRecord ToAttempt(const std::string& device_id, const protocol::FailureReport& f,
+                               const std::optional<store::AssignmentRecord>& a, store::TimeMs now) {
+  store::AttemptRecord r;
+  r.device_id = device_id;
+  r.report_id = f.id;
+  r.campaign_id = f.campaign_id;
+  if (r.campaign_id.empty() && a && a->model_id == f.model_id && a->version == f.version) {
+    r.campaign_id = a->campaign_id;
+  }
+  r.model_id = f.model_id;
+  r.version = f.version;
+  // Same names on the wire and in the store (both round-trip tested).
+  auto outcome = store::ParseAttemptOutcome(protocol::ToString(f.outcome));
+  r.outcome = outcome.ok() ? *outcome : store::AttemptOutcome::kFailed;
+  auto stage = store::ParseAttemptStage(protocol::ToString(f.stage));
+  r.stage = stage.ok() ? *stage : store::AttemptStage::kUnknown;
+  r.local = f.local;
+  r.exit_status = f.exit_status;
+  r.error = f.error.substr(0, 1024);
+  r.output = Tail(f.output, 4096);
+  r.at = now;
+  r.device_at = f.at_ms;
+  return r;
+}
+
 }  // namespace
 
 Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
@@ -36,6 +93,11 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
     OXIDE_RETURN_IF_ERROR(ValidateId("models[].model_id", m.model_id));
     OXIDE_RETURN_IF_ERROR(ValidateId("models[].version", m.version));
     OXIDE_RETURN_IF_ERROR(CheckLength("models[].sha256", m.sha256, 128));
+  }
+  OXIDE_RETURN_IF_ERROR(ValidateReports(req));
+  if (req.platform) {
+    OXIDE_RETURN_IF_ERROR(CheckLength("platform.os", req.platform->os, 64));
+    OXIDE_RETURN_IF_ERROR(CheckLength("platform.arch", req.platform->arch, 64));
   }
 
   protocol::HeartbeatResponse resp;
@@ -63,8 +125,45 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
           d.current_version = version;
           d.current_sha256 = sha;
         }
+        if (req.platform) {
+          d.platform_os = req.platform->os;
+          d.platform_arch = req.platform->arch;
+          d.platform_cpus = req.platform->cpu_count;
+        }
+        // "last_update_result" as the reference shows it: from the reference field, or from
+        // how this agent's last update ended.
+        if (req.last_update_result) {
+          d.last_result = req.last_update_result->failed ? store::UpdateResult::kFailed
+                                                         : store::UpdateResult::kSuccess;
+          d.last_result_error = req.last_update_result->error.substr(0, 1024);
+        } else if (req.update && req.update->stage == protocol::UpdateStage::kCompleted) {
+          d.last_result = store::UpdateResult::kSuccess;
+          d.last_result_error.clear();
+        } else if (req.update && (req.update->stage == protocol::UpdateStage::kFailed ||
+                                  req.update->stage == protocol::UpdateStage::kRolledBack)) {
+          d.last_result = store::UpdateResult::kFailed;
+          d.last_result_error = req.update->error.substr(0, 1024);
+        }
         OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
-        OXIDE_RETURN_IF_ERROR(campaigns_.OnHeartbeat(d, req.update));
+
+        HeartbeatFacts facts;
+        facts.update = req.update;
+        facts.agent_reports = req.reports.has_value();
+        facts.last_update_result = req.last_update_result;
+        OXIDE_ASSIGN_OR_RETURN(auto assigned, store_.assignments().Get(device_id));
+        const store::TimeMs now = clock_.UnixMillis();
+        for (const auto& f : req.reports.value_or(std::vector<protocol::FailureReport>{})) {
+          store::AttemptRecord r = ToAttempt(device_id, f, assigned, now);
+          OXIDE_ASSIGN_OR_RETURN(bool stored, store_.attempts().Add(r));
+          if (stored) facts.attempts.push_back(std::move(r));  // a re-sent report counts once
+        }
+        OXIDE_RETURN_IF_ERROR(campaigns_.OnHeartbeat(d, facts));
+
+        OXIDE_RETURN_IF_ERROR(store_.clearances().Acknowledge(device_id, req.cleared_refusals));
+        OXIDE_ASSIGN_OR_RETURN(auto pending, store_.clearances().Pending(device_id));
+        for (const auto& c : pending) {
+          resp.clear_refusals.push_back(protocol::RefusalClearance{c.id, c.model_id, c.version});
+        }
         OXIDE_ASSIGN_OR_RETURN(auto a, store_.assignments().Get(device_id));
         if (a) {
           resp.assignment = protocol::Assignment{a->model_id, a->version, a->sha256, a->size_bytes,

@@ -11,10 +11,14 @@
 
 namespace oxide::server {
 
-// POST /devices/:id/heartbeat: records liveness and what the device runs, feeds campaign
-// progress, and answers with the device's assignment. One store transaction per heartbeat.
+// POST /devices/:id/heartbeat: records liveness, platform and what the device runs, stores the
+// failure reports it carries (each (device, report id) once, so a re-sent report is harmless),
+// feeds campaign progress, takes the acknowledgements of refusal clearances, and answers with
+// the device's assignment and the clearances still pending. One store transaction per heartbeat.
 class HeartbeatService {
  public:
+  static constexpr size_t kMaxReports = 32;
+
   HeartbeatService(store::Store& store, const Clock& clock, CampaignService& campaigns,
                    ServiceOptions options)
       : store_(store), clock_(clock), campaigns_(campaigns), options_(options) {}

@@ -2,17 +2,11 @@
 
 #include <string>
 
+#include "protocol/ids.hpp"
+
 namespace oxide::server {
 
-bool IsValidId(std::string_view id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool IsValidId(std::string_view id) { return protocol::IsValidId(id); }
 
 Status ValidateId(std::string_view what, std::string_view id) {
   if (IsValidId(id)) return Status::Ok();

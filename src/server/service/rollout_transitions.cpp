@@ -15,9 +15,10 @@ struct Transition {
 };
 
 // waiting -> pending -> downloading -> applying -> completed | failed | rolled_back; any
-// unfinished state can be superseded or withdrawn. An agent may retry after a failure (failed
-// and rolled_back accept new progress), and a superseded device comes back when the newer
-// campaign is aborted.
+// unfinished state can be superseded or withdrawn. Outcomes never flip back: failed and
+// rolled_back are final like completed (the campaign hands the device its previous assignment
+// at once, so it does not retry). A local fault sends the device back to pending (it retries on
+// its own). A superseded device comes back when the newer campaign is aborted.
 constexpr Transition kTable[] = {
     {S::kWaiting, E::kAssign, S::kPending},
     {S::kWaiting, E::kAlreadyOnTarget, S::kCompleted},
@@ -31,6 +32,7 @@ constexpr Transition kTable[] = {
     {S::kPending, E::kRolledBack, S::kRolledBack},
     {S::kPending, E::kSuperseded, S::kSuperseded},
     {S::kPending, E::kWithdraw, S::kWithdrawn},
+    {S::kPending, E::kLocalFault, S::kPending},
 
     {S::kDownloading, E::kDownloading, S::kDownloading},
     {S::kDownloading, E::kApplying, S::kApplying},
@@ -39,6 +41,7 @@ constexpr Transition kTable[] = {
     {S::kDownloading, E::kRolledBack, S::kRolledBack},
     {S::kDownloading, E::kSuperseded, S::kSuperseded},
     {S::kDownloading, E::kWithdraw, S::kWithdrawn},
+    {S::kDownloading, E::kLocalFault, S::kPending},
 
     {S::kApplying, E::kDownloading, S::kDownloading},
     {S::kApplying, E::kApplying, S::kApplying},
@@ -47,18 +50,7 @@ constexpr Transition kTable[] = {
     {S::kApplying, E::kRolledBack, S::kRolledBack},
     {S::kApplying, E::kSuperseded, S::kSuperseded},
     {S::kApplying, E::kWithdraw, S::kWithdrawn},
-
-    {S::kFailed, E::kDownloading, S::kDownloading},
-    {S::kFailed, E::kApplying, S::kApplying},
-    {S::kFailed, E::kCompleted, S::kCompleted},
-    {S::kFailed, E::kFailed, S::kFailed},
-    {S::kFailed, E::kRolledBack, S::kRolledBack},
-
-    {S::kRolledBack, E::kDownloading, S::kDownloading},
-    {S::kRolledBack, E::kApplying, S::kApplying},
-    {S::kRolledBack, E::kCompleted, S::kCompleted},
-    {S::kRolledBack, E::kFailed, S::kFailed},
-    {S::kRolledBack, E::kRolledBack, S::kRolledBack},
+    {S::kApplying, E::kLocalFault, S::kPending},
 
     {S::kSuperseded, E::kReinstate, S::kPending},
 };
@@ -87,6 +79,8 @@ std::string_view ToString(RolloutEvent e) {
       return "withdraw";
     case E::kReinstate:
       return "reinstate";
+    case E::kLocalFault:
+      return "local_fault";
   }
   return "unknown";
 }

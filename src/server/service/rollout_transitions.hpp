@@ -20,6 +20,9 @@ enum class RolloutEvent : uint8_t {
   kSuperseded = 7,  // a newer campaign holds (or took) the device
   kWithdraw = 8,    // abort, halt (not started yet) or the device was deleted
   kReinstate = 9,   // a newer campaign was aborted: the device is handed back
+  // The device could not install for a reason of its own (disk full, model dir not writable,
+  // health check missing): not a failure of the version; it will try again.
+  kLocalFault = 10,
 };
 std::string_view ToString(RolloutEvent e);
 

@@ -1,6 +1,7 @@
 // DeviceService, FleetService and HeartbeatService.
 #include <gtest/gtest.h>
 
+#include "protocol/heartbeat.hpp"
 #include "server/service/ids.hpp"
 #include "server/service/test_env.hpp"
 #include "testing/status_matchers.hpp"
@@ -107,6 +108,55 @@ TEST_F(ServicesTest, DeleteDeviceRemovesMembershipAndAssignment) {
   EXPECT_EQ(env.fleets->Get("f")->device_ids, std::vector<std::string>{"d1"});
   EXPECT_FALSE(env.store->assignments().Get("d0")->has_value());
   EXPECT_STATUS(env.devices->Delete("d0"), ErrorCode::kNotFound);
+}
+
+TEST_F(ServicesTest, HeartbeatReportsAreValidated) {
+  ASSERT_TRUE(env.devices->Register("d1", "one", {}).ok());
+  protocol::FailureReport f;
+  f.id = "r1";
+  f.model_id = "m";
+  f.version = "v1";
+  protocol::HeartbeatRequest r;
+  r.reports.emplace(HeartbeatService::kMaxReports + 1, f);
+  EXPECT_STATUS(env.heartbeats->Handle("d1", r).status(), ErrorCode::kInvalidArgument);
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"id", "has space"}, {"id", ""}, {"version", "../x"}, {"campaign_id", "a/b"}}) {
+    protocol::FailureReport bad = f;
+    if (field == "id") bad.id = value;
+    if (field == "version") bad.version = value;
+    if (field == "campaign_id") bad.campaign_id = value;
+    r.reports = std::vector<protocol::FailureReport>{bad};
+    EXPECT_STATUS(env.heartbeats->Handle("d1", r).status(), ErrorCode::kInvalidArgument)
+        << field << "=" << value;
+  }
+  // Long texts are bounded, the output keeps its tail.
+  f.error = std::string(5000, 'e');
+  f.output = std::string(10000, 'a') + "the end";
+  r.reports = std::vector<protocol::FailureReport>{f};
+  ASSERT_TRUE(env.heartbeats->Handle("d1", r).ok());
+  auto v = *env.devices->Get("d1");
+  ASSERT_EQ(v.history.size(), 1u);
+  EXPECT_EQ(v.history[0].error.size(), 1024u);
+  EXPECT_EQ(v.history[0].output.size(), 4096u);
+  EXPECT_EQ(v.history[0].output.substr(4089), "the end");
+}
+
+TEST_F(ServicesTest, FleetKeepsDescriptionAndTagsAndDevicesShowTheirFleet) {
+  ASSERT_TRUE(env.fleets->Create("f", "F", "north", {{"site", "lyon"}}).ok());
+  EXPECT_STATUS(env.fleets->Create("g", "G", std::string(5000, 'x'), {}),
+                ErrorCode::kInvalidArgument);
+  auto f = *env.fleets->Get("f");
+  EXPECT_EQ(f.fleet.description, "north");
+  EXPECT_EQ(f.fleet.tags.at("site"), "lyon");
+  ASSERT_TRUE(env.devices->Register("d1", "one", {}).ok());
+  EXPECT_TRUE(env.devices->Get("d1")->fleets.empty());
+  ASSERT_TRUE(env.fleets->AddDevice("f", "d1").ok());
+  EXPECT_EQ(env.devices->Get("d1")->fleets, std::vector<std::string>{"f"});
+  protocol::HeartbeatRequest r;
+  r.platform = protocol::Platform{"linux", "riscv64", 1};
+  env.Beat("d1", r);
+  env.Beat("d1", {});  // a heartbeat without platform keeps it
+  EXPECT_EQ(env.devices->Get("d1")->device.platform_arch, "riscv64");
 }
 
 }  // namespace

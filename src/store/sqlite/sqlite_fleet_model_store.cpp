@@ -31,33 +31,66 @@ ModelVersionRecord ReadVersion(const Stmt& q) {
 
 Status SqliteFleetStore::Create(const FleetRecord& f) {
   Lock lock(db_.mu());
-  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("INSERT INTO fleets(id,name,created_at) "
-                                             "VALUES(?,?,?)"));
-  Status st = q.Bind(1, f.id).Bind(2, f.name).Bind(3, f.created_at).Run();
-  if (st.code() == ErrorCode::kAlreadyExists) {
-    return AlreadyExists("fleet '" + f.id + "' already exists");
-  }
+  OXIDE_RETURN_IF_ERROR(db_.Begin());
+  Status st = [&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("INSERT INTO fleets(id,name,created_at,"
+                                               "description) VALUES(?,?,?,?)"));
+    Status ins = q.Bind(1, f.id).Bind(2, f.name).Bind(3, f.created_at).Bind(4, f.description).Run();
+    if (ins.code() == ErrorCode::kAlreadyExists) {
+      return AlreadyExists("fleet '" + f.id + "' already exists");
+    }
+    OXIDE_RETURN_IF_ERROR(ins);
+    for (const auto& [k, v] : f.tags) {
+      OXIDE_ASSIGN_OR_RETURN(
+          Stmt t, db_.Prepare("INSERT INTO fleet_tags(fleet_id,key,value) VALUES(?,?,?)"));
+      OXIDE_RETURN_IF_ERROR(t.Bind(1, f.id).Bind(2, k).Bind(3, v).Run());
+    }
+    return Status::Ok();
+  }();
+  OXIDE_RETURN_IF_ERROR(db_.End(st.ok()));
   return st;
+}
+
+Status SqliteFleetStore::ReadTags(FleetRecord* f) {
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT key, value FROM fleet_tags WHERE "
+                                             "fleet_id=? ORDER BY key"));
+  q.Bind(1, f->id);
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::Ok();
+    f->tags[q.Text(0)] = q.Text(1);
+  }
 }
 
 Result<FleetRecord> SqliteFleetStore::Get(const std::string& id) {
   Lock lock(db_.mu());
-  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT id,name,created_at FROM fleets WHERE id=?"));
-  q.Bind(1, id);
-  OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return NotFound("fleet '" + id + "' not found");
-  return FleetRecord{q.Text(0), q.Text(1), q.Int(2)};
+  FleetRecord f;
+  {
+    OXIDE_ASSIGN_OR_RETURN(
+        Stmt q, db_.Prepare("SELECT id,name,created_at,description FROM fleets WHERE id=?"));
+    q.Bind(1, id);
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return NotFound("fleet '" + id + "' not found");
+    f = FleetRecord{q.Text(0), q.Text(1), q.Int(2), q.Text(3), {}};
+  }
+  OXIDE_RETURN_IF_ERROR(ReadTags(&f));
+  return f;
 }
 
 Result<std::vector<FleetRecord>> SqliteFleetStore::List() {
   Lock lock(db_.mu());
-  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT id,name,created_at FROM fleets ORDER BY id"));
   std::vector<FleetRecord> out;
-  while (true) {
-    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return out;
-    out.push_back(FleetRecord{q.Text(0), q.Text(1), q.Int(2)});
+  {
+    OXIDE_ASSIGN_OR_RETURN(
+        Stmt q, db_.Prepare("SELECT id,name,created_at,description FROM fleets ORDER BY id"));
+    while (true) {
+      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      out.push_back(FleetRecord{q.Text(0), q.Text(1), q.Int(2), q.Text(3), {}});
+    }
   }
+  for (auto& f : out) OXIDE_RETURN_IF_ERROR(ReadTags(&f));
+  return out;
 }
 
 Status SqliteFleetStore::AddDevice(const std::string& fleet_id, const std::string& device_id) {
@@ -89,6 +122,19 @@ Result<std::vector<std::string>> SqliteFleetStore::ListDevices(const std::string
   OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT device_id FROM fleet_devices WHERE "
                                              "fleet_id=? ORDER BY seq"));
   q.Bind(1, fleet_id);
+  std::vector<std::string> out;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    out.push_back(q.Text(0));
+  }
+}
+
+Result<std::vector<std::string>> SqliteFleetStore::FleetsOfDevice(const std::string& device_id) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT fleet_id FROM fleet_devices WHERE "
+                                             "device_id=? ORDER BY rowid"));
+  q.Bind(1, device_id);
   std::vector<std::string> out;
   while (true) {
     OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());

@@ -60,6 +60,30 @@ ALTER TABLE patches ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE patches ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX campaign_devices_device ON campaign_devices(device_id);
 )sql",
+      // 3: campaign outcomes: the failure history (attempts), refusal clearances, the device's
+      // platform and last update result, fleet description and tags.
+      R"sql(
+ALTER TABLE devices ADD COLUMN platform_os TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN platform_arch TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN platform_cpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN last_result TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE devices ADD COLUMN last_result_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE fleets ADD COLUMN description TEXT NOT NULL DEFAULT '';
+CREATE TABLE fleet_tags (fleet_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (fleet_id, key));
+CREATE TABLE attempts (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,
+  report_id TEXT NOT NULL DEFAULT '', campaign_id TEXT NOT NULL DEFAULT '',
+  model_id TEXT NOT NULL, version TEXT NOT NULL, outcome TEXT NOT NULL, stage TEXT NOT NULL,
+  local INTEGER NOT NULL DEFAULT 0, exit_status INTEGER, error TEXT NOT NULL DEFAULT '',
+  output TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL, device_at INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX attempts_report ON attempts(device_id, report_id) WHERE report_id <> '';
+CREATE INDEX attempts_device ON attempts(device_id, seq);
+CREATE INDEX attempts_campaign ON attempts(campaign_id, seq);
+CREATE TABLE refusal_clearances (id INTEGER PRIMARY KEY AUTOINCREMENT,
+  device_id TEXT NOT NULL, model_id TEXT NOT NULL, version TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX refusal_clearances_device ON refusal_clearances(device_id, id);
+)sql",
   };
   return kMigrations;
 }
@@ -73,7 +97,9 @@ class SqliteStore final : public Store {
         models_(*db_),
         patches_(*db_),
         assignments_(*db_),
-        campaigns_(*db_) {}
+        campaigns_(*db_),
+        attempts_(*db_),
+        clearances_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -81,6 +107,8 @@ class SqliteStore final : public Store {
   PatchStore& patches() override { return patches_; }
   AssignmentStore& assignments() override { return assignments_; }
   CampaignStore& campaigns() override { return campaigns_; }
+  AttemptStore& attempts() override { return attempts_; }
+  ClearanceStore& clearances() override { return clearances_; }
 
   Status InTransaction(const std::function<Status()>& fn) override {
     Lock lock(db_->mu());
@@ -99,6 +127,8 @@ class SqliteStore final : public Store {
   internal::SqlitePatchStore patches_;
   internal::SqliteAssignmentStore assignments_;
   internal::SqliteCampaignStore campaigns_;
+  internal::SqliteAttemptStore attempts_;
+  internal::SqliteClearanceStore clearances_;
 };
 
 }  // namespace
@@ -115,9 +145,10 @@ namespace internal {
 namespace {
 constexpr const char* kDeviceCols =
     "id, name, created_at, last_seen, reported_status, agent_version, current_model, "
-    "current_version, current_sha256, bytes_served, bytes_full";
+    "current_version, current_sha256, bytes_served, bytes_full, platform_os, platform_arch, "
+    "platform_cpus, last_result, last_result_error";
 
-DeviceRecord ReadDevice(const Stmt& q) {
+Result<DeviceRecord> ReadDevice(const Stmt& q) {
   DeviceRecord d;
   d.id = q.Text(0);
   d.name = q.Text(1);
@@ -130,6 +161,11 @@ DeviceRecord ReadDevice(const Stmt& q) {
   d.current_sha256 = q.Text(8);
   d.bytes_served = q.U64(9);
   d.bytes_full = q.U64(10);
+  d.platform_os = q.Text(11);
+  d.platform_arch = q.Text(12);
+  d.platform_cpus = static_cast<uint32_t>(q.Int(13));
+  OXIDE_ASSIGN_OR_RETURN(d.last_result, ParseUpdateResult(q.Text(14)));
+  d.last_result_error = q.Text(15);
   return d;
 }
 
@@ -189,7 +225,7 @@ Result<DeviceRecord> SqliteDeviceStore::Get(const std::string& id) {
     q.Bind(1, id);
     OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return NotFound("device '" + id + "' not found");
-    d = ReadDevice(q);
+    OXIDE_ASSIGN_OR_RETURN(d, ReadDevice(q));
   }
   OXIDE_RETURN_IF_ERROR(ReadTags(&d));
   return d;
@@ -204,7 +240,8 @@ Result<std::vector<DeviceRecord>> SqliteDeviceStore::List() {
     while (true) {
       OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;
-      out.push_back(ReadDevice(q));
+      OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(q));
+      out.push_back(std::move(d));
     }
   }
   for (auto& d : out) OXIDE_RETURN_IF_ERROR(ReadTags(&d));
@@ -218,7 +255,9 @@ Status SqliteDeviceStore::Update(const DeviceRecord& d) {
     OXIDE_ASSIGN_OR_RETURN(Stmt q,
                            db_.Prepare("UPDATE devices SET name=?, last_seen=?, reported_status=?, "
                                        "agent_version=?, current_model=?, current_version=?, "
-                                       "current_sha256=? WHERE id=?"));
+                                       "current_sha256=?, platform_os=?, platform_arch=?, "
+                                       "platform_cpus=?, last_result=?, last_result_error=? "
+                                       "WHERE id=?"));
     OXIDE_RETURN_IF_ERROR(q.Bind(1, d.name)
                               .Bind(2, d.last_seen)
                               .Bind(3, d.reported_status)
@@ -226,7 +265,12 @@ Status SqliteDeviceStore::Update(const DeviceRecord& d) {
                               .Bind(5, d.current_model)
                               .Bind(6, d.current_version)
                               .Bind(7, d.current_sha256)
-                              .Bind(8, d.id)
+                              .Bind(8, d.platform_os)
+                              .Bind(9, d.platform_arch)
+                              .Bind(10, int64_t{d.platform_cpus})
+                              .Bind(11, ToString(d.last_result))
+                              .Bind(12, d.last_result_error)
+                              .Bind(13, d.id)
                               .Run());
     OXIDE_RETURN_IF_ERROR(RequireChanged(db_, "device '" + d.id + "'"));
     // Heartbeats rewrite the row often: only touch tags when they differ.
@@ -250,7 +294,8 @@ Status SqliteDeviceStore::Delete(const std::string& id) {
     }
     for (const char* sql : {"DELETE FROM device_tags WHERE device_id=?",
                             "DELETE FROM fleet_devices WHERE device_id=?",
-                            "DELETE FROM assignments WHERE device_id=?"}) {
+                            "DELETE FROM assignments WHERE device_id=?",
+                            "DELETE FROM refusal_clearances WHERE device_id=?"}) {
       OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(sql));
       OXIDE_RETURN_IF_ERROR(q.Bind(1, id).Run());
     }

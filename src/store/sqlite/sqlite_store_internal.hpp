@@ -36,8 +36,10 @@ class SqliteFleetStore final : public FleetStore {
   Status AddDevice(const std::string& fleet_id, const std::string& device_id) override;
   Status RemoveDevice(const std::string& fleet_id, const std::string& device_id) override;
   Result<std::vector<std::string>> ListDevices(const std::string& fleet_id) override;
+  Result<std::vector<std::string>> FleetsOfDevice(const std::string& device_id) override;
 
  private:
+  Status ReadTags(FleetRecord* f);
   Db& db_;
 };
 
@@ -94,6 +96,34 @@ class SqliteCampaignStore final : public CampaignStore {
                                          const std::string& device_id) override;
   Status UpdateDevice(const CampaignDeviceRecord& d) override;
   Result<std::vector<CampaignDeviceRecord>> ListForDevice(const std::string& device_id) override;
+
+ private:
+  Db& db_;
+};
+
+class SqliteAttemptStore final : public AttemptStore {
+ public:
+  explicit SqliteAttemptStore(Db& db) : db_(db) {}
+  Result<bool> Add(const AttemptRecord& a) override;
+  Result<std::vector<AttemptRecord>> ListForDevice(const std::string& device_id,
+                                                   size_t limit) override;
+  Result<std::vector<AttemptRecord>> ListForCampaign(const std::string& campaign_id,
+                                                     size_t limit) override;
+  Result<std::optional<AttemptRecord>> FirstFailureOfCampaign(
+      const std::string& campaign_id) override;
+
+ private:
+  Result<std::vector<AttemptRecord>> Query(const std::string& where, const std::string& key,
+                                           size_t limit, bool newest_first);
+  Db& db_;
+};
+
+class SqliteClearanceStore final : public ClearanceStore {
+ public:
+  explicit SqliteClearanceStore(Db& db) : db_(db) {}
+  Result<ClearanceRecord> Add(const ClearanceRecord& c) override;
+  Result<std::vector<ClearanceRecord>> Pending(const std::string& device_id) override;
+  Status Acknowledge(const std::string& device_id, const std::vector<int64_t>& ids) override;
 
  private:
   Db& db_;

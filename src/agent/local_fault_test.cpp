@@ -244,6 +244,12 @@ TEST_F(LocalFaultTest, NoRoomIsAReportedLocalFaultNotAModelFailure) {
                               std::to_string(v3.bytes.size()) + " bytes, have 1000");
   EXPECT_EQ(r.poison_failures, 0u);
   EXPECT_EQ(r.state, OtaState::kIdle);
+  // Reported once, as a local preflight failure, however often the server asks again.
+  EXPECT_STATUS(pipeline->OnAssignment(v3.ref).status(), ErrorCode::kResourceExhausted);
+  ASSERT_EQ(r.pending_reports.size(), 1u);
+  EXPECT_TRUE(r.pending_reports[0].local);
+  EXPECT_EQ(r.pending_reports[0].stage, protocol::FailureStage::kPreflight);
+  EXPECT_EQ(r.pending_reports[0].version, "v3");
   EXPECT_EQ(dl.requests().size(), requests);
   EXPECT_EQ(Active(), v1.bytes);
 }

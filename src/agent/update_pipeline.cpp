@@ -313,11 +313,17 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
   if (free.ok() && *free < need) {
     std::string message = "local: not enough disk space for " + a.version + ": need " +
                           std::to_string(need) + " bytes, have " + std::to_string(*free);
-    if (!record_.last_error.starts_with("local: not enough disk space")) Log(message);
-    // Reported as the device's fault (the "local: " prefix), never counted against the version.
+    // Said once per episode (each poll asks again until there is room).
+    const bool first = !record_.last_error.starts_with("local: not enough disk space");
+    if (first) Log(message);
+    // The device's fault, never counted against the version; the report says so (local).
     record_.last_outcome = Outcome::kFailed;
     record_.last_version = a.version;
     record_.last_error = std::move(message);
+    if (first) {
+      QueueReport(a, protocol::FailureOutcome::kFailed, protocol::FailureStage::kPreflight, true);
+      OXIDE_RETURN_IF_ERROR(Persist());
+    }
     return ResourceExhausted(record_.last_error);
   }
   if (!retrying) {

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "base/posix_file_system.hpp"
 #include "server/api/router.hpp"
 #include "server/net/http_server.hpp"
+#include "server/service/blob_maintenance.hpp"
 #include "server/service/patch_worker.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #ifdef OXIDE_HAVE_DELTA_BUILD
@@ -50,12 +52,13 @@ int Serve(const ServeFlags& f) {
   if (ec) return fail(IoError("create " + f.data_dir + ": " + ec.message()));
   RaiseFdLimit();
 
-  auto blobs = BlobStore::Open(f.data_dir + "/blobs");
+  SystemClock clock;
+  PosixFileSystem fs;
+  auto blobs = BlobStore::Open(fs, clock, f.data_dir + "/blobs");
   if (!blobs.ok()) return fail(blobs.status());
   auto store = store::sqlite::OpenSqliteStore(f.data_dir + "/oxide.db");
   if (!store.ok()) return fail(store.status());
 
-  SystemClock clock;
   ServiceOptions options;
   options.offline_after_ms = store::TimeMs{f.offline_after} * 1000;
   options.poll_interval_seconds = f.poll_interval;
@@ -71,6 +74,12 @@ int Serve(const ServeFlags& f) {
 #else
   std::fprintf(stderr, "oxide serve: built without the patch builder: serving full files only\n");
 #endif
+  // Orphan blobs (refused or interrupted uploads, crashes between publish and record) are
+  // removed now and every hour; every blob is re-hashed daily.
+  BlobMaintenance maintenance(models, BlobMaintenanceOptions{});
+  Status gc = maintenance.CollectAtStartup();
+  static_cast<void>(gc);  // logged; a failed GC never stops the server
+  maintenance.Start();
 
   api::Metrics metrics;
   api::ApiLimits limits;
@@ -91,6 +100,7 @@ int Serve(const ServeFlags& f) {
     std::fflush(stdout);
     server.RunUntilSignal();
   }  // the server (and any in-flight accounting) goes before the services it calls
+  maintenance.Stop();
 #ifdef OXIDE_HAVE_DELTA_BUILD
   worker.Stop();
 #endif

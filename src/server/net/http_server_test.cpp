@@ -165,6 +165,59 @@ TEST_F(HttpServerTest, MalformedRequestIs400Json) {
   EXPECT_NE(r.body.find("\"error\""), std::string::npos);
 }
 
+// RFC 9112 6.1: a coding the server does not implement is 501, and the body must never be
+// read as the next request (here a smuggled DELETE that would remove a device).
+TEST_F(HttpServerTest, UnknownTransferCodingIs501AndNothingIsSmuggled) {
+  ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
+  const std::string smuggled = "DELETE /api/v1/devices/cam-1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  Client c(port());
+  c.Send("POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n" + smuggled);
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 501);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+  EXPECT_TRUE(c.PeerClosed());
+  EXPECT_TRUE(env.store->devices().Get("cam-1").ok());
+}
+
+TEST_F(HttpServerTest, GzipAfterChunkedIs501AndChunkedWithContentLengthIs400) {
+  Client c(port());
+  c.Send("POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 501);
+  Client both(port());
+  both.Send(
+      "POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Content-Length: 5\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(both.Read().status, 400);
+}
+
+TEST_F(HttpServerTest, MalformedChunkedBodyIs400) {
+  Client c(port());
+  c.Send(
+      "POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "zz\r\n{}\r\n0\r\n\r\n");
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("corrupt"), std::string::npos);
+  Client up(port());
+  up.Send(
+      "POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n4\r\nabcdXX\r\n0\r\n\r\n");
+  EXPECT_EQ(up.Read().status, 400);
+  EXPECT_TRUE(WaitFor([&] { return std::filesystem::is_empty(env.blobs->root() + "/.tmp"); }));
+}
+
+TEST_F(HttpServerTest, JsonContentTypeIsMatchedExactlyAndCaseInsensitively) {
+  const std::string body = R"({"id":"cam-2"})";
+  auto post = [&](const std::string& ct) {
+    Client c(port());
+    c.Send("POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: " + ct +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return c.Read().status;
+  };
+  EXPECT_EQ(post("application/jsonxyz"), 415);
+  EXPECT_EQ(post("Application/JSON; charset=utf-8"), 201);
+}
+
 TEST_F(HttpServerTest, UploadIsStreamedAndRangedDownloadReturnsTheBytes) {
   std::string model(900 * 1024, '\0');
   for (size_t i = 0; i < model.size(); ++i) model[i] = static_cast<char>(i * 7 + i / 1000);
@@ -302,8 +355,14 @@ TEST_F(OneIoThreadTest, UploadCommitDoesNotBlockTheIoThread) {
   Client up(port());
   up.Send("POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: " +
           std::to_string(model.size()) + "\r\n\r\n" + model);
-  const std::string sha = ToHex(Sha256::Of(model));
-  EXPECT_TRUE(WaitFor([&] { return env.blobs->Exists(sha); }));  // committed, now in the store
+  // The whole body is staged: the handler runs now and blocks on the store.
+  EXPECT_TRUE(WaitFor([&] {
+    for (const auto& e : std::filesystem::directory_iterator(env.blobs->root() + "/.tmp")) {
+      std::error_code ec;
+      if (std::filesystem::file_size(e.path(), ec) == model.size()) return true;
+    }
+    return false;
+  }));
   Client other(port());
   timeval tv{20, 0};  // fail rather than hang if the I/O thread is stuck
   ::setsockopt(other.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

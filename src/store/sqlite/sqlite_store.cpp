@@ -60,6 +60,14 @@ ALTER TABLE patches ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE patches ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX campaign_devices_device ON campaign_devices(device_id);
 )sql",
+      // 3 (serverfaults): the tensor index of each model blob, computed once at upload and
+      // served by GET .../meta (a 1M-tensor header is too slow to parse per request); patch
+      // lookup by blob for garbage collection and corrupt-blob repair.
+      R"sql(
+CREATE TABLE tensor_indexes (sha256 TEXT PRIMARY KEY, format TEXT NOT NULL,
+  tensor_count INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX patches_patch_sha ON patches(patch_sha256);
+)sql",
   };
   return kMigrations;
 }

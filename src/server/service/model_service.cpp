@@ -42,7 +42,7 @@ Result<tensor::TensorIndex> ModelService::IndexUpload(const std::string& model_i
   const std::string_view bytes = mapped->view();
   tensor::ModelFormat format = tensor::DetectFormat(bytes);
   if (format == tensor::ModelFormat::kUnknown) format = tensor::ClaimedFormat(bytes);
-  std::string why = "its first bytes announce it";
+  std::string why = "its first bytes announce ";
   if (format == tensor::ModelFormat::kUnknown) {
     // ONNX has no magic: a model whose earlier versions were ONNX or SafeTensors is expected
     // to stay so, and a cut-off copy must not slip through as "unknown".
@@ -51,7 +51,7 @@ Result<tensor::TensorIndex> ModelService::IndexUpload(const std::string& model_i
       for (auto f : {tensor::ModelFormat::kOnnx, tensor::ModelFormat::kSafeTensors}) {
         if (it->format == tensor::ToString(f)) {
           format = f;
-          why = "version '" + it->version + "' of this model is";
+          why = "version '" + it->version + "' of this model is ";
         }
       }
       if (format != tensor::ModelFormat::kUnknown) break;
@@ -59,8 +59,8 @@ Result<tensor::TensorIndex> ModelService::IndexUpload(const std::string& model_i
   }
   auto index = tensor::IndexModel(bytes, format);
   if (!index.ok()) {
-    return InvalidArgument("the upload does not parse as " + std::string(tensor::ToString(format)) +
-                           " (" + why + " " + std::string(tensor::ToString(format)) +
+    const std::string name(tensor::ToString(format));
+    return InvalidArgument("the upload does not parse as " + name + " (" + why + name +
                            "): " + index.status().ToString());
   }
   return index;

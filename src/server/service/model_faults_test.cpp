@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "base/file_util.hpp"
+#include "server/service/blob_maintenance.hpp"
 #include "server/service/model_service.hpp"
 #include "server/service/test_env.hpp"
 #include "testing/onnx_builder.hpp"
@@ -133,6 +134,18 @@ TEST_F(ModelFaultsTest, CorruptPatchBlobIsRemovedAndTheJobRebuilt) {
   ASSERT_TRUE(*env.worker->RunOnce());
   EXPECT_EQ(env.store->patches().Get(v1.sha256, v2.sha256)->state, store::PatchState::kReady);
   EXPECT_FALSE(*env.models->RepairCorruptBlob(v2.sha256));  // intact: nothing happens
+}
+
+// At start-up nothing is in flight: every unreferenced blob goes (grace 0).
+TEST_F(ModelFaultsTest, MaintenanceCollectsOrphansAtStartup) {
+  auto v1 = env.Upload("m", "v1", "a version");
+  auto orphan = *env.blobs->Put("published, then the server died before the record");
+  BlobMaintenance maintenance(*env.models, BlobMaintenanceOptions{});
+  ASSERT_OK(maintenance.CollectAtStartup());
+  EXPECT_FALSE(env.blobs->Exists(orphan.sha256));
+  EXPECT_TRUE(env.blobs->Exists(v1.sha256));
+  maintenance.Start();  // the periodic thread starts and stops promptly
+  maintenance.Stop();
 }
 
 TEST_F(ModelFaultsTest, MetaIsServedFromTheIndexStoredAtUpload) {

@@ -172,19 +172,24 @@ std::chrono::nanoseconds ThreadCpuTime() {
 // The header parse was quadratic (40k tensors took 12 s); it must be linear: a 1M-tensor header
 // in at most a second (sanitizer builds are several times slower and only check the result).
 TEST(SafeTensorsIndexTest, MillionTensorHeaderIsIndexedWithinASecond) {
-  const std::string file = ManyTensors(1'000'000);
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr size_t kTensors = 100'000;  // correctness only: instrumented code is much slower
+#else
+  constexpr size_t kTensors = 1'000'000;
+#endif
+  const std::string file = ManyTensors(kTensors);
   const auto wall0 = std::chrono::steady_clock::now();
   const auto cpu0 = ThreadCpuTime();
   Result<TensorIndex> r = IndexSafeTensors(file);
   const auto cpu = ThreadCpuTime() - cpu0;
   const auto wall = std::chrono::steady_clock::now() - wall0;
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->tensors.size(), 1'000'000u);
-  EXPECT_EQ(r->tensors.back().name, "layers.999999.w");
+  EXPECT_EQ(r->tensors.size(), kTensors);
+  EXPECT_EQ(r->tensors.back().name, "layers." + std::to_string(kTensors - 1) + ".w");
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
-  std::printf("indexed 1M tensors (%zu header bytes): %lld ms CPU, %lld ms wall\n",
-              file.size() - 4'000'000,
+  std::printf("indexed %zu tensors (%zu header bytes): %lld ms CPU, %lld ms wall\n", kTensors,
+              file.size() - 4 * kTensors,
               static_cast<long long>(duration_cast<milliseconds>(cpu).count()),
               static_cast<long long>(duration_cast<milliseconds>(wall).count()));
 #if !defined(__SANITIZE_ADDRESS__)

@@ -67,7 +67,7 @@ def check_inspect(oxide, path):
 
 
 def upload_measured(srv, model, body):
-    """Uploads `body` while probing /health; returns (status, server CPU s, wall s, checks, worst)."""
+    """Uploads `body` while probing /health; returns (server CPU s, wall s, checks, worst)."""
     result = {}
 
     def upload():
@@ -99,17 +99,24 @@ def check_upload_while_health(srv, path):
         body = f.read()
     # Moving 80 MB through HTTP, SHA-256 and fsync costs the same for any bytes: the baseline is
     # an upload of the same size in no known format; the SafeTensors upload may add at most
-    # CPU_LIMIT_S for parsing, indexing and storing the index.
-    base_cpu, base_wall, _, _ = upload_measured(srv, "baseline", b"\x00" * len(body))
-    cpu, wall, checks, worst = upload_measured(srv, "big", body)
+    # CPU_LIMIT_S for parsing, indexing and storing the index. Best of 2 of each (distinct
+    # bytes, so nothing is deduplicated), since CPU time grows when another process shares
+    # the core.
+    n = len(body)
+    base = [upload_measured(srv, "baseline%d" % i, bytes([i + 1]) * n) for i in range(2)]
+    big = [upload_measured(srv, "big%d" % i, body[:n - 16] + bytes([i]) * 16) for i in range(2)]
+    base_cpu, base_wall = min(b[0] for b in base), min(b[1] for b in base)
+    cpu, wall = min(b[0] for b in big), min(b[1] for b in big)
+    checks = sum(b[2] for b in big)
+    worst = max(b[3] for b in base + big)
     print("upload 1M tensors (%d bytes): %.2f s server CPU, %.2f s wall (same-size unknown "
-          "file: %.2f s CPU, %.2f s wall); /health answered %d times, slowest %.3f s"
-          % (len(body), cpu, wall, base_cpu, base_wall, checks, worst))
+          "file: %.2f s CPU, %.2f s wall; best of 2 each); /health answered %d times during "
+          "them, slowest %.3f s" % (n, cpu, wall, base_cpu, base_wall, checks, worst))
     assert cpu - base_cpu <= CPU_LIMIT_S, "indexing the upload took %.2f s of CPU" % (cpu - base_cpu)
     assert worst < 1.0, "/health stalled %.2f s" % worst
     # meta is answered from the index stored at upload, off the I/O threads.
     t0 = time.monotonic()
-    status, _, meta = srv.request("GET", "/api/v1/models/big/versions/v1/meta", timeout=600)
+    status, _, meta = srv.request("GET", "/api/v1/models/big0/versions/v1/meta", timeout=600)
     assert status == 200 and b'"tensor_count":1000000' in meta, meta[:300]
     print("meta of 1M tensors: %.2f s wall, %d bytes" % (time.monotonic() - t0, len(meta)))
 

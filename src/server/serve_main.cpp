@@ -67,6 +67,12 @@ int Serve(const ServeFlags& f) {
   DeviceService devices(**store, clock, options, campaigns);
   FleetService fleets(**store, clock, devices);
   HeartbeatService heartbeats(**store, clock, campaigns, options);
+  // Orphan blobs (refused or interrupted uploads, crashes between publish and record) are
+  // removed now, before the patch worker or any request can publish one, and then every hour;
+  // every blob is re-hashed daily.
+  BlobMaintenance maintenance(models, BlobMaintenanceOptions{});
+  Status gc = maintenance.CollectAtStartup();
+  static_cast<void>(gc);  // logged; a failed GC never stops the server
 #ifdef OXIDE_HAVE_DELTA_BUILD
   PatchWorker worker(**store, **blobs, clock, MakeDeltaPatchBuilder(f.patch_threads));
   models.SetPatchListener([&worker] { worker.Notify(); });
@@ -74,11 +80,6 @@ int Serve(const ServeFlags& f) {
 #else
   std::fprintf(stderr, "oxide serve: built without the patch builder: serving full files only\n");
 #endif
-  // Orphan blobs (refused or interrupted uploads, crashes between publish and record) are
-  // removed now and every hour; every blob is re-hashed daily.
-  BlobMaintenance maintenance(models, BlobMaintenanceOptions{});
-  Status gc = maintenance.CollectAtStartup();
-  static_cast<void>(gc);  // logged; a failed GC never stops the server
   maintenance.Start();
 
   api::Metrics metrics;

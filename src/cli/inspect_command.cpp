@@ -27,6 +27,13 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+// printf("%-Ns ") for one field: `v`, padded with spaces to `width`, then one space.
+void AppendPadded(std::string* out, std::string_view v, size_t width) {
+  out->append(v);
+  if (v.size() < width) out->append(width - v.size(), ' ');
+  out->push_back(' ');
+}
+
 std::string Dims(const tensor::TensorInfo& t) {
   std::string s = "[";
   for (size_t i = 0; i < t.dims.size(); ++i) s += (i ? "," : "") + std::to_string(t.dims[i]);
@@ -89,14 +96,27 @@ Status RunInspect(const InspectArgs& a) {
               view.empty()
                   ? 0.0
                   : 100.0 * static_cast<double>(tensor_bytes) / static_cast<double>(view.size()));
+  // One line per tensor, formatted by hand into blocks: printf per line was a third of the time
+  // of inspecting a 1M-tensor file.
+  std::string out;
   for (const auto& t : index.tensors) {
-    std::printf("  %-40s %-8s %-18s %-13s @%-10llu %llu bytes%s%s\n", t.name.c_str(),
-                std::string(tensor::ToString(t.dtype)).c_str(), Dims(t).c_str(),
-                std::string(tensor::ToString(t.storage)).c_str(),
-                static_cast<unsigned long long>(t.offset),
-                static_cast<unsigned long long>(t.length),
-                t.external_location.empty() ? "" : " external: ", t.external_location.c_str());
+    out += "  ";
+    AppendPadded(&out, t.name, 40);
+    AppendPadded(&out, tensor::ToString(t.dtype), 8);
+    AppendPadded(&out, Dims(t), 18);
+    AppendPadded(&out, tensor::ToString(t.storage), 13);
+    out += '@';
+    AppendPadded(&out, std::to_string(t.offset), 10);
+    out += std::to_string(t.length);
+    out += " bytes";
+    if (!t.external_location.empty()) out += " external: " + t.external_location;
+    out += '\n';
+    if (out.size() > (1 << 16)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
   }
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return Status::Ok();
 }
 

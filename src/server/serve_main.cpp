@@ -10,8 +10,10 @@
 
 #include "base/exit_code.hpp"
 #include "base/log.hpp"
+#include "base/posix_file_system.hpp"
 #include "server/api/router.hpp"
 #include "server/net/http_server.hpp"
+#include "server/service/blob_maintenance.hpp"
 #include "server/service/patch_worker.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #ifdef OXIDE_HAVE_DELTA_BUILD
@@ -52,12 +54,13 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   if (ec) return fail(IoError("create " + f.data_dir + ": " + ec.message()));
   RaiseFdLimit();
 
-  auto blobs = BlobStore::Open(f.data_dir + "/blobs");
+  SystemClock clock;
+  PosixFileSystem fs;
+  auto blobs = BlobStore::Open(fs, clock, f.data_dir + "/blobs");
   if (!blobs.ok()) return fail(blobs.status());
   auto store = store::sqlite::OpenSqliteStore(f.data_dir + "/oxide.db");
   if (!store.ok()) return fail(store.status());
 
-  SystemClock clock;
   ServiceOptions options;
   options.offline_after_ms = store::TimeMs{f.offline_after} * 1000;
   options.poll_interval_seconds = f.poll_interval;
@@ -66,6 +69,12 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   DeviceService devices(**store, clock, options, campaigns);
   FleetService fleets(**store, clock, devices);
   HeartbeatService heartbeats(**store, clock, campaigns, options);
+  // Orphan blobs (refused or interrupted uploads, crashes between publish and record) are
+  // removed now, before the patch worker or any request can publish one, and then every hour;
+  // every blob is re-hashed daily.
+  BlobMaintenance maintenance(models, BlobMaintenanceOptions{});
+  Status gc = maintenance.CollectAtStartup();
+  static_cast<void>(gc);  // logged; a failed GC never stops the server
 #ifdef OXIDE_HAVE_DELTA_BUILD
   PatchWorker worker(**store, **blobs, clock, MakeDeltaPatchBuilder(f.patch_threads));
   models.SetPatchListener([&worker] { worker.Notify(); });
@@ -73,6 +82,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
 #else
   log::Warn("built without the patch builder: serving full files only");
 #endif
+  maintenance.Start();
 
   api::Metrics metrics;
   api::ApiLimits limits;
@@ -97,6 +107,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
     server.RunUntilSignal();
     log::Info("stopping");
   }  // the server (and any in-flight accounting) goes before the services it calls
+  maintenance.Stop();
 #ifdef OXIDE_HAVE_DELTA_BUILD
   worker.Stop();
 #endif

@@ -162,6 +162,15 @@ struct ModelVersionRecord {
   int64_t seq = 0;  // upload order (assigned by the store; a re-upload gets a new one)
 };
 
+// The tensor index of one blob, computed once at upload (parsing a large header is too slow to
+// repeat per request). `data` is an opaque encoding owned by the server.
+struct TensorIndexRecord {
+  std::string sha256;  // the model blob it describes
+  std::string format;  // tensor::ModelFormat name
+  uint64_t tensor_count = 0;
+  std::string data;
+};
+
 struct PatchRecord {
   std::string base_sha256;
   std::string target_sha256;

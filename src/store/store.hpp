@@ -68,6 +68,12 @@ class ModelStore {
   virtual Result<std::vector<std::string>> ListModelIds() = 0;  // sorted
   // Any version (of any model) whose blob is `sha256`; kNotFound otherwise.
   virtual Result<ModelVersionRecord> FindBySha(const std::string& sha256) = 0;
+  // Distinct blob names of every version (blob garbage collection).
+  virtual Result<std::vector<std::string>> ListBlobShas() = 0;
+  // Inserts or replaces the index of one blob.
+  virtual Status PutIndex(const TensorIndexRecord& r) = 0;
+  // kNotFound when no index was stored for `sha256`.
+  virtual Result<TensorIndexRecord> GetIndex(const std::string& sha256) = 0;
 };
 
 class PatchStore {
@@ -84,6 +90,8 @@ class PatchStore {
   // does not exist.
   virtual Status Update(const PatchRecord& p) = 0;
   virtual Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) = 0;
+  // Every job that has a patch blob (patch_sha256 not empty), by seq.
+  virtual Result<std::vector<PatchRecord>> ListWithBlob() = 0;
 };
 
 class AssignmentStore {

@@ -155,6 +155,34 @@ TYPED_TEST_P(StoreContract, ModelVersionsKeepUploadOrderAndReuploadMovesToEnd) {
   EXPECT_TRUE(m.ListVersions("other")->empty());
 }
 
+TYPED_TEST_P(StoreContract, BlobReferencesAndTensorIndexes) {
+  auto& m = this->s().models();
+  ASSERT_OK(m.Put({"m", "v1", std::string(64, 'a'), 10, "onnx", 1, 0}).status());
+  ASSERT_OK(m.Put({"m", "v2", std::string(64, 'a'), 10, "onnx", 2, 0}).status());
+  ASSERT_OK(m.Put({"n", "v1", std::string(64, 'b'), 10, "onnx", 3, 0}).status());
+  EXPECT_EQ(*m.ListBlobShas(),
+            (std::vector<std::string>{std::string(64, 'a'), std::string(64, 'b')}));
+  EXPECT_STATUS(m.GetIndex(std::string(64, 'a')).status(), ErrorCode::kNotFound);
+  const std::string bytes("\0\x01binary\xff", 9);
+  ASSERT_OK(m.PutIndex({std::string(64, 'a'), "safetensors", 3, bytes}));
+  auto got = m.GetIndex(std::string(64, 'a'));
+  ASSERT_OK(got.status());
+  EXPECT_EQ(got->format, "safetensors");
+  EXPECT_EQ(got->tensor_count, 3u);
+  EXPECT_EQ(got->data, bytes);
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  ASSERT_TRUE(*p.Enqueue("b", "t", 2));
+  EXPECT_TRUE(p.ListWithBlob()->empty());
+  PatchRecord ready = *p.Get("b", "t");
+  ready.state = PatchState::kReady;
+  ready.patch_sha256 = std::string(64, 'c');
+  ASSERT_OK(p.Update(ready));
+  auto with_blob = *p.ListWithBlob();
+  ASSERT_EQ(with_blob.size(), 1u);
+  EXPECT_EQ(with_blob[0].base_sha256, "b");
+}
+
 TYPED_TEST_P(StoreContract, PatchQueueIsFifoAndEnqueueIsIdempotent) {
   auto& p = this->s().patches();
   EXPECT_TRUE(*p.Enqueue("a", "t", 1));
@@ -396,7 +424,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, DeviceRoundTripWithTags, DuplicateDev
                             UnknownDeviceIsNotFound, DeviceUpdateAndBytes, DeviceListIsSortedById,
                             FleetMembershipKeepsOrderAndDeleteCascades,
                             ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
-                            PatchQueueIsFifoAndEnqueueIsIdempotent,
+                            BlobReferencesAndTensorIndexes, PatchQueueIsFifoAndEnqueueIsIdempotent,
                             PatchRetriesAreDeferredAndGoBehindFreshJobs,
                             CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
                             CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,

@@ -35,7 +35,58 @@ bool LooksLikeOnnx(std::string_view file) {
   return has_graph;
 }
 
+// The first bytes announce a SafeTensors file (length prefix and '{'), whether or not the
+// length fits the file: a file cut inside its header still claims the format.
+bool ClaimsSafeTensors(std::string_view file) {
+  if (file.size() < 9) return false;
+  const uint64_t n = DecodeFixed64(reinterpret_cast<const uint8_t*>(file.data()));
+  return n >= 2 && n <= kMaxSafeTensorsHeader && file[8] == '{';
+}
+
+// ONNX has no magic. A ModelProto starts with ir_version (field 1, varint, a small number) and is
+// followed by another ModelProto field with its proper wire type; random bytes almost never do
+// both, while a model cut anywhere after its first two fields still does.
+bool ClaimsOnnx(std::string_view file) {
+  if (file.empty() || static_cast<uint8_t>(file[0]) != 0x08) return false;
+  const auto* p = reinterpret_cast<const uint8_t*>(file.data()) + 1;
+  const auto* end = reinterpret_cast<const uint8_t*>(file.data()) + file.size();
+  uint64_t ir_version = 0;
+  if (!GetVarint64(&p, end, &ir_version) || ir_version == 0 || ir_version > kMaxIrVersion) {
+    return false;
+  }
+  // Only the next tag: the field itself may be cut short.
+  uint64_t tag = 0;
+  if (!GetVarint64(&p, end, &tag)) return false;
+  const uint64_t number = tag >> 3, wire = tag & 7;
+  constexpr uint64_t kVarint = 0, kLen = 2;
+  switch (number) {
+    case 5:  // model_version
+      return wire == kVarint;
+    case 2:
+    case 3:
+    case 4:
+    case 6:
+    case 7:
+    case 8:
+    case 14:
+    case 20:
+    case 25:
+    case 26:
+      // producer_name, producer_version, domain, doc_string, graph, opset_import,
+      // metadata_props, training_info, functions, configuration
+      return wire == kLen;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+ModelFormat ClaimedFormat(std::string_view file) {
+  if (ClaimsSafeTensors(file)) return ModelFormat::kSafeTensors;
+  if (ClaimsOnnx(file)) return ModelFormat::kOnnx;
+  return ModelFormat::kUnknown;
+}
 
 ModelFormat DetectFormat(std::string_view file) {
   if (LooksLikeSafeTensors(file)) return ModelFormat::kSafeTensors;

@@ -28,6 +28,24 @@ TEST(DetectFormatTest, EverythingElseIsUnknown) {
   for (const std::string& f : not_models) EXPECT_EQ(DetectFormat(f), ModelFormat::kUnknown);
 }
 
+TEST(ClaimedFormatTest, TruncatedModelsStillClaimTheirFormat) {
+  const std::string onnx = oxide::testing::SampleOnnxModel();
+  const std::string st = oxide::testing::SampleSafetensors();
+  EXPECT_EQ(ClaimedFormat(onnx), ModelFormat::kOnnx);
+  EXPECT_EQ(ClaimedFormat(st), ModelFormat::kSafeTensors);
+  for (size_t cut : {size_t{1}, size_t{10}, onnx.size() / 2}) {
+    const std::string_view head = std::string_view(onnx).substr(0, onnx.size() - cut);
+    EXPECT_EQ(DetectFormat(head), ModelFormat::kUnknown) << cut;  // does not walk
+    EXPECT_EQ(ClaimedFormat(head), ModelFormat::kOnnx) << cut;
+    EXPECT_STATUS(IndexModel(head, ModelFormat::kOnnx).status(), ErrorCode::kCorrupt);
+  }
+  EXPECT_EQ(ClaimedFormat(std::string_view(st).substr(0, 12)), ModelFormat::kSafeTensors);
+  for (const std::string& f : {std::string(), std::string("hello world"), std::string(64, '\0'),
+                               std::string("\x08\x08", 2), std::string("\x08\x08\x7f", 3)}) {
+    EXPECT_EQ(ClaimedFormat(f), ModelFormat::kUnknown);
+  }
+}
+
 TEST(IndexModelTest, DispatchesByFormat) {
   Result<TensorIndex> unknown = IndexModel("anything at all", ModelFormat::kUnknown);
   ASSERT_TRUE(unknown.ok());

@@ -60,9 +60,13 @@ Result<std::vector<TensorInfo>> AssignUniqueNames(std::vector<NamedTensor> found
 }
 
 Status SortAndCheckRanges(std::vector<TensorInfo>* tensors, uint64_t file_size) {
-  std::stable_sort(tensors->begin(), tensors->end(), [](const TensorInfo& a, const TensorInfo& b) {
+  auto by_range = [](const TensorInfo& a, const TensorInfo& b) {
     return a.offset != b.offset ? a.offset < b.offset : a.length < b.length;
-  });
+  };
+  // Writers usually emit tensors in data order: skip the sort (and its moves) then.
+  if (!std::is_sorted(tensors->begin(), tensors->end(), by_range)) {
+    std::stable_sort(tensors->begin(), tensors->end(), by_range);
+  }
   uint64_t prev_end = 0;
   const TensorInfo* prev = nullptr;
   for (const TensorInfo& t : *tensors) {

@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
 
 #include "tensor/tensor_index.hpp"
 #include "tensor/test_util.hpp"
@@ -143,6 +147,70 @@ TEST(SafeTensorsIndexTest, EveryTruncationIsCorruptOrOk) {
 TEST(SafeTensorsIndexTest, DeeplyNestedJsonDoesNotCrash) {
   const std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_STATUS(IndexSafeTensors(WithHeader(deep)).status(), ErrorCode::kCorrupt);
+}
+
+// n one-element F32 tensors "t<i>", in data order: the header alone is ~60 MB for 1M tensors.
+std::string ManyTensors(size_t n) {
+  std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
+  header.reserve(n * 64);
+  for (size_t i = 0; i < n; ++i) {
+    header += ",\"layers." + std::to_string(i) + ".w\":{\"dtype\":\"F32\",\"shape\":[1],";
+    header += "\"data_offsets\":[" + std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}";
+  }
+  header += "}";
+  return SafetensorsBuilder::Assemble(header, std::string(4 * n, '\0'));
+}
+
+// CPU time of the calling thread: the bound must hold on a loaded machine too (wall time is
+// printed for the record).
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// The header parse was quadratic (40k tensors took 12 s); it must be linear: a 1M-tensor header
+// in at most a second (sanitizer builds are several times slower and only check the result).
+TEST(SafeTensorsIndexTest, MillionTensorHeaderIsIndexedWithinASecond) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr size_t kTensors = 100'000;  // correctness only: instrumented code is much slower
+#else
+  constexpr size_t kTensors = 1'000'000;
+#endif
+  const std::string file = ManyTensors(kTensors);
+  const auto wall0 = std::chrono::steady_clock::now();
+  const auto cpu0 = ThreadCpuTime();
+  Result<TensorIndex> r = IndexSafeTensors(file);
+  const auto cpu = ThreadCpuTime() - cpu0;
+  const auto wall = std::chrono::steady_clock::now() - wall0;
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tensors.size(), kTensors);
+  EXPECT_EQ(r->tensors.back().name, "layers." + std::to_string(kTensors - 1) + ".w");
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  std::printf("indexed %zu tensors (%zu header bytes): %lld ms CPU, %lld ms wall\n", kTensors,
+              file.size() - 4 * kTensors,
+              static_cast<long long>(duration_cast<milliseconds>(cpu).count()),
+              static_cast<long long>(duration_cast<milliseconds>(wall).count()));
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LE(cpu, std::chrono::seconds(1));
+#endif
+}
+
+TEST(SafeTensorsIndexTest, JsonEscapesAndUnicodeNames) {
+  const std::string header =
+      R"({"a\u00e9\ud83d\ude00\n\"":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":[{}]},)"
+      "\"\xc3\xa9\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}";
+  Result<TensorIndex> r = IndexSafeTensors(WithHeader(header));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->tensors.size(), 2u);
+  EXPECT_EQ(r->tensors[0].name, "a\xc3\xa9\xf0\x9f\x98\x80\n\"");
+  EXPECT_EQ(r->tensors[1].name, "\xc3\xa9");
+  for (const char* bad : {R"({"\ud800":1})", R"({"a\x":1})", "{\"a\":01}", "{\"a\":1.}",
+                          "{\"a\":tru}", "{\"a\" 1}", "{\"a\":1,}", "{\"\xed\xa0\x80\":1}"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_STATUS(IndexSafeTensors(WithHeader(bad)).status(), ErrorCode::kCorrupt);
+  }
 }
 
 }  // namespace

@@ -75,6 +75,11 @@ struct TensorIndex {
 
 // Guesses the format from the first bytes (SafeTensors header shape, ONNX field tags); cheap.
 ModelFormat DetectFormat(std::string_view file);
+// The format the first bytes announce, even when the rest is missing or broken (a truncated
+// upload): SafeTensors' length prefix and '{', or ONNX's ir_version followed by another
+// ModelProto field tag. DetectFormat(f) != kUnknown implies ClaimedFormat(f) == DetectFormat(f)
+// for valid files; a file that claims a format and does not index is corrupt, not "unknown".
+ModelFormat ClaimedFormat(std::string_view file);
 
 // Indexes a model held in memory (usually a MappedFile view). Never copies tensor data.
 //  - kUnknown format: returns an empty index (the format-agnostic path), never an error.

@@ -265,15 +265,15 @@ def main():
         f.write(bytes(b ^ 0xFF for b in chunk))
     c4 = campaign("v4")
     wait_for("v4 active", lambda: active_sha() == sha(v4), timeout=120)
-    check("falling back to a full download" in agent.log_text(),
-          "corrupted patch triggered the full-download fallback")
+    # The server hashes whole-file responses as it sends them: the corrupt patch is cut short
+    # before its last chunk (never served complete), removed, and its job rebuilt; the agent's
+    # retry gets an intact payload. (The agent's own patch-failure fallback is covered by its
+    # unit tests: the server no longer serves a patch that does not hash to its name.)
+    with open(os.path.join(WORK, "server.log")) as f:
+        server_log = f.read()
+    check("response cut short" in server_log and "removing corrupt blob" in server_log,
+          "server detected the corrupt patch blob, cut the response and removed the blob")
     wait_for("campaign 4 completed", lambda: campaign_device_state(c4) == "completed")
-    # The fallback is reported after the commit: the server clears a device's error text once it
-    # runs the target, so the agent's log of the carried note is what shows it was sent.
-    note = "reported to the control plane: committed via full-download fallback: "
-    wait_for("fallback note carried by a heartbeat", lambda: note in agent.log_text())
-    check(True, "full-download fallback reported in a heartbeat after the commit")
-    wait_for("fallback note cleared once reported", lambda: (state() or {}).get("last_error") == "")
 
     # --- SIGTERM stops the agent within a few seconds ---
     t0 = time.monotonic()

@@ -119,7 +119,7 @@ def main():
     assert wait_until("the v1 -> v2 patch", patch_state, 120, 0.2) == "ready"
 
     # Round 3: crash right after an acknowledged upload; its patch job must run after restart.
-    v3 = v2[:-1000] + os.urandom(1000)
+    v3 = two_model_versions(seed=12)[1]  # a valid model: cut or garbled ones are refused (422)
     up3 = srv.json("POST", "/api/v1/models/m/versions/v3", v3, expect=201)
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait()

@@ -25,7 +25,7 @@ Response Register(const ApiDeps& d, const Request& req) {
 Response Heartbeat(const ApiDeps& d, const Request& req, const std::string& id) {
   std::string ct = req.Header("content-type");
   bool has_body = req.body.find_first_not_of(" \t\r\n") != std::string::npos;
-  if (has_body && !ct.empty() && ct.rfind("application/json", 0) != 0) {
+  if (has_body && !IsJsonContentType(ct)) {
     return ErrorResponse(Unsupported("Content-Type must be application/json"));
   }
   if (has_body && !Json::accept(req.body)) {

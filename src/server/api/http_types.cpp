@@ -22,6 +22,15 @@ std::string_view ToString(Method m) {
   return "OTHER";
 }
 
+bool IsJsonContentType(std::string_view ct) {
+  ct = ct.substr(0, ct.find(';'));
+  while (!ct.empty() && (ct.front() == ' ' || ct.front() == '\t')) ct.remove_prefix(1);
+  while (!ct.empty() && (ct.back() == ' ' || ct.back() == '\t')) ct.remove_suffix(1);
+  if (ct.empty()) return true;
+  constexpr std::string_view kJson = "application/json";
+  return ct.size() == kJson.size() && ::strncasecmp(ct.data(), kJson.data(), ct.size()) == 0;
+}
+
 std::string Request::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {
     if (k == lower_name) return v;

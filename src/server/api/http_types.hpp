@@ -19,6 +19,11 @@ namespace oxide::server::api {
 enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOther };
 std::string_view ToString(Method m);
 
+// True when `content_type` names application/json: the media type before any ";" parameter,
+// compared case-insensitively and exactly (RFC 9110 8.3.1), so "application/jsonxyz" is not
+// JSON. An empty value is accepted (clients that send no Content-Type).
+bool IsJsonContentType(std::string_view content_type);
+
 struct Request {
   Method method = Method::kGet;
   std::string path;   // decoded path, without the query string
@@ -42,6 +47,10 @@ struct FileBody {
   std::string path;
   uint64_t offset = 0;
   uint64_t length = 0;
+  // The SHA-256 (hex) the whole file must hash to, or "". When set and the range is the whole
+  // file, the net layer hashes what it sends and, on a mismatch, closes the connection before
+  // the last chunk (the client never gets a complete, wrong body) and calls on_corrupt.
+  std::string sha256;
 };
 
 struct Response {
@@ -52,6 +61,8 @@ struct Response {
   // Called once by the net layer with the body bytes actually written to the socket, when the
   // response finished or the connection dropped (download accounting).
   std::function<void(uint64_t body_bytes_written)> on_complete;
+  // Called once, off the I/O threads, when a file body did not hash to FileBody::sha256.
+  std::function<void()> on_corrupt;
 
   std::string Header(std::string_view name) const;  // case-insensitive, "" when absent
 };

@@ -10,7 +10,7 @@ Result<Json> ParseJsonObject(const Request& req, bool allow_empty) {
     if (allow_empty) return Json::object();
     return InvalidArgument("a JSON object body is required");
   }
-  if (!ct.empty() && ct.rfind("application/json", 0) != 0) {
+  if (!IsJsonContentType(ct)) {
     return Unsupported("Content-Type must be application/json, got '" + ct.substr(0, 64) + "'");
   }
   Json j = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);

@@ -38,6 +38,7 @@ Response Meta(const ApiDeps& d, const Params& p) {
   auto m = d.models.Meta(p[0], p[1]);
   if (!m.ok()) return ErrorResponse(m.status());
   Json j = VersionJson(m->version);
+  j["blob_present"] = m->blob_present;
   if (m->tensors) {
     Json tensors = Json::array();
     for (const auto& t : m->tensors->tensors) {
@@ -120,10 +121,16 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
       }
     }
   }
-  r.file = FileBody{plan->blob_path, range.offset, range.length};
+  r.file = FileBody{plan->blob_path, range.offset, range.length, plan->blob_sha256};
   if (req.method == Method::kHead) return r;  // headers only: nothing to account
   (plan->is_patch ? d.metrics.patch_responses : d.metrics.full_responses)++;
   const ApiDeps* dp = &d;
+  r.on_corrupt = [dp, sha = plan->blob_sha256] {
+    auto repaired = dp->models.RepairCorruptBlob(sha);
+    if (!repaired.ok()) {
+      std::fprintf(stderr, "oxide serve: blob repair: %s\n", repaired.status().ToString().c_str());
+    }
+  };
   r.on_complete = [dp, device = req.Header("x-oxide-device-id"), model = p[0], version = p[1],
                    is_patch = plan->is_patch, blob_size = plan->blob_size,
                    target_size = plan->target.size_bytes](uint64_t written) {
@@ -174,8 +181,11 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        OXIDE_RETURN_IF_ERROR(ValidateId("model id", p[0]));
                        return ValidateId("version", p[1]);
                      }});
+  // Meta of a large model renders a large JSON body (and indexes versions stored before the
+  // index was kept): run it on the blocking pool, never on an I/O thread.
   routes->push_back({Method::kGet, "/api/v1/models/:id/versions/:ver/meta",
-                     [dp](const Request&, const Params& p) { return Meta(*dp, p); }});
+                     [dp](const Request&, const Params& p) { return Meta(*dp, p); },
+                     /*upload=*/false, /*precheck=*/nullptr, /*blocking=*/true});
   routes->push_back({Method::kGet, "/api/v1/models/:id/versions/:ver/download",
                      [dp](const Request& req, const Params& p) { return Download(*dp, req, p); }});
 }

@@ -68,9 +68,11 @@ Router::BodyPolicy Router::PolicyFor(Method method, std::string_view path) const
   bool path_matched = false;
   const Route* r = Match(method, path, &p, &path_matched);
   if (r != nullptr && r->upload) {
-    return {true, deps_.limits.max_upload, r->precheck ? r->precheck(p) : Status::Ok()};
+    return {true, deps_.limits.max_upload, r->precheck ? r->precheck(p) : Status::Ok(), true};
   }
-  return {false, deps_.limits.max_json_body, Status::Ok()};
+  // HEAD runs the GET handler.
+  if (r == nullptr && method == Method::kHead) r = Match(Method::kGet, path, &p, &path_matched);
+  return {false, deps_.limits.max_json_body, Status::Ok(), r != nullptr && r->blocking};
 }
 
 Response Router::Handle(const Request& req) const {

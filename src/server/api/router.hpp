@@ -52,6 +52,9 @@ struct Route {
   bool upload = false;  // body streamed to a blob (Request::upload) instead of Request::body
   // Upload routes: checks the path before any body byte is read (bad ids fail fast).
   std::function<Status(const Params&)> precheck = nullptr;
+  // The handler may take long (CPU or disk): the net layer runs it on its blocking pool so the
+  // I/O threads keep answering (uploads always are).
+  bool blocking = false;
 };
 
 // Maps requests to handlers: pure Request → Response, no sockets. Thread-safe.
@@ -68,7 +71,8 @@ class Router {
   struct BodyPolicy {
     bool upload = false;
     uint64_t max_bytes = 0;
-    Status precheck;  // not OK: answer this error without reading the body
+    Status precheck;        // not OK: answer this error without reading the body
+    bool blocking = false;  // run the handler off the I/O threads (Route::blocking)
   };
   BodyPolicy PolicyFor(Method method, std::string_view path) const;
 

@@ -12,11 +12,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
 
+#include "base/posix_file_system.hpp"
 #include "server/service/test_env.hpp"
+#include "testing/status_matchers.hpp"
 
 namespace oxide::server::net {
 namespace {
@@ -42,13 +45,15 @@ class Client {
   ~Client() { ::close(fd_); }
   bool connected() const { return connected_; }
   int fd() const { return fd_; }
-  void Send(const std::string& s) {
+  // false when the peer stopped reading (reset, broken pipe) before everything was sent.
+  bool Send(const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
       ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
+      if (n <= 0) return false;
       off += static_cast<size_t>(n);
     }
+    return true;
   }
   // Reads one response (Content-Length framed); status 0 when the peer closed first.
   HttpReply Read(size_t max_body = SIZE_MAX) {
@@ -101,13 +106,15 @@ bool WaitFor(F f) {
 class HttpServerTest : public ::testing::Test {
  protected:
   virtual void Tune(HttpServerOptions&) {}
+  virtual const api::Router& RouterToServe() { return *env.router; }
+  virtual const BlobStore& StagingBlobs() { return *env.blobs; }
   void SetUp() override {
     HttpServerOptions o;
     o.host = "127.0.0.1";
     o.port = 0;
     o.threads = 2;
     Tune(o);
-    server_ = std::make_unique<HttpServer>(*env.router, *env.blobs, o);
+    server_ = std::make_unique<HttpServer>(RouterToServe(), StagingBlobs(), o);
     ASSERT_TRUE(server_->Listen().ok());
     thread_ = std::thread([this] { server_->RunUntilSignal(); });
   }
@@ -163,6 +170,59 @@ TEST_F(HttpServerTest, MalformedRequestIs400Json) {
   auto r = c.Read();
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+}
+
+// RFC 9112 6.1: a coding the server does not implement is 501, and the body must never be
+// read as the next request (here a smuggled DELETE that would remove a device).
+TEST_F(HttpServerTest, UnknownTransferCodingIs501AndNothingIsSmuggled) {
+  ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
+  const std::string smuggled = "DELETE /api/v1/devices/cam-1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  Client c(port());
+  c.Send("POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n" + smuggled);
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 501);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+  EXPECT_TRUE(c.PeerClosed());
+  EXPECT_TRUE(env.store->devices().Get("cam-1").ok());
+}
+
+TEST_F(HttpServerTest, GzipAfterChunkedIs501AndChunkedWithContentLengthIs400) {
+  Client c(port());
+  c.Send("POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 501);
+  Client both(port());
+  both.Send(
+      "POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Content-Length: 5\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(both.Read().status, 400);
+}
+
+TEST_F(HttpServerTest, MalformedChunkedBodyIs400) {
+  Client c(port());
+  c.Send(
+      "POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "zz\r\n{}\r\n0\r\n\r\n");
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("corrupt"), std::string::npos);
+  Client up(port());
+  up.Send(
+      "POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n4\r\nabcdXX\r\n0\r\n\r\n");
+  EXPECT_EQ(up.Read().status, 400);
+  EXPECT_TRUE(WaitFor([&] { return std::filesystem::is_empty(env.blobs->root() + "/.tmp"); }));
+}
+
+TEST_F(HttpServerTest, JsonContentTypeIsMatchedExactlyAndCaseInsensitively) {
+  const std::string body = R"({"id":"cam-2"})";
+  auto post = [&](const std::string& ct) {
+    Client c(port());
+    c.Send("POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: " + ct +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return c.Read().status;
+  };
+  EXPECT_EQ(post("application/jsonxyz"), 415);
+  EXPECT_EQ(post("Application/JSON; charset=utf-8"), 201);
 }
 
 TEST_F(HttpServerTest, UploadIsStreamedAndRangedDownloadReturnsTheBytes) {
@@ -302,8 +362,14 @@ TEST_F(OneIoThreadTest, UploadCommitDoesNotBlockTheIoThread) {
   Client up(port());
   up.Send("POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: " +
           std::to_string(model.size()) + "\r\n\r\n" + model);
-  const std::string sha = ToHex(Sha256::Of(model));
-  EXPECT_TRUE(WaitFor([&] { return env.blobs->Exists(sha); }));  // committed, now in the store
+  // The whole body is staged: the handler runs now and blocks on the store.
+  EXPECT_TRUE(WaitFor([&] {
+    for (const auto& e : std::filesystem::directory_iterator(env.blobs->root() + "/.tmp")) {
+      std::error_code ec;
+      if (std::filesystem::file_size(e.path(), ec) == model.size()) return true;
+    }
+    return false;
+  }));
   Client other(port());
   timeval tv{20, 0};  // fail rather than hang if the I/O thread is stuck
   ::setsockopt(other.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -312,6 +378,107 @@ TEST_F(OneIoThreadTest, UploadCommitDoesNotBlockTheIoThread) {
   unblock();
   holder.join();
   EXPECT_EQ(up.Read().status, 201);
+}
+
+// A blob on disk that no longer hashes to its name is never served complete: the response is
+// cut before its last chunk, and the blob is removed so a re-upload can replace it.
+TEST_F(HttpServerTest, CorruptBlobIsCutShortOnAFullDownloadAndRemoved) {
+  std::string model(200 * 1024, 'c');
+  auto v = env.Upload("m", "v1", model);
+  {
+    std::fstream f(env.blobs->PathFor(v.sha256), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('X');
+  }
+  Client c(port());
+  c.Send("GET /api/v1/models/m/versions/v1/download HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_LT(r.body.size(), model.size());  // short: the client's length check fails
+  EXPECT_TRUE(WaitFor([&] { return !env.blobs->Exists(v.sha256); }));
+  env.Upload("m", "v1", model);  // the same bytes again: repaired
+  EXPECT_OK(env.blobs->Verify(v.sha256));
+  Client again(port());
+  again.Send("GET /api/v1/models/m/versions/v1/download HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(again.Read().body, model);
+}
+
+// A file system whose disk fills up after `budget` bytes of appends (ENOSPC).
+class FullDiskFileSystem final : public FileSystem {
+ public:
+  explicit FullDiskFileSystem(uint64_t budget) : budget_(budget) {}
+  Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
+                                                      bool truncate) override {
+    OXIDE_ASSIGN_OR_RETURN(auto f, base_.OpenForAppend(path, truncate));
+    return std::unique_ptr<WritableFile>(new File(std::move(f), &budget_));
+  }
+  Result<std::string> ReadFile(const std::string& p, size_t max) override {
+    return base_.ReadFile(p, max);
+  }
+  Result<uint64_t> FileSize(const std::string& p) override { return base_.FileSize(p); }
+  Status Truncate(const std::string& p, uint64_t n) override { return base_.Truncate(p, n); }
+  Status Rename(const std::string& a, const std::string& b) override { return base_.Rename(a, b); }
+  Status Link(const std::string& a, const std::string& b) override { return base_.Link(a, b); }
+  Status Remove(const std::string& p) override { return base_.Remove(p); }
+  Status SyncDir(const std::string& d) override { return base_.SyncDir(d); }
+  Status CreateDirs(const std::string& d) override { return base_.CreateDirs(d); }
+  Result<std::vector<std::string>> ListDir(const std::string& d) override {
+    return base_.ListDir(d);
+  }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> f, std::atomic<uint64_t>* budget)
+        : f_(std::move(f)), budget_(budget) {}
+    Status Append(const void* data, size_t n) override {
+      if (budget_->load() < n) return ErrnoError("write", ENOSPC);
+      *budget_ -= n;
+      return f_->Append(data, n);
+    }
+    Status Sync() override { return f_->Sync(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    std::atomic<uint64_t>* budget_;
+  };
+  PosixFileSystem base_;
+  std::atomic<uint64_t> budget_;
+};
+
+class FullDiskTest : public HttpServerTest {
+ protected:
+  const api::Router& RouterToServe() override {
+    api::ApiLimits limits;
+    limits.max_upload = 64 << 20;
+    router_ = std::make_unique<api::Router>(api::ApiDeps{*env.devices, *env.fleets, *env.models,
+                                                         *env.campaigns, *env.heartbeats,
+                                                         *env.blobs, env.metrics, limits});
+    return *router_;
+  }
+  const BlobStore& StagingBlobs() override {
+    staging_ = std::move(BlobStore::Open(full_disk_, env.clock, env.dir.File("staging"))).value();
+    return *staging_;
+  }
+  FullDiskFileSystem full_disk_{1 << 20};
+  std::unique_ptr<api::Router> router_;
+  std::unique_ptr<BlobStore> staging_;
+};
+
+// The disk fills 1 MiB into a 24 MiB upload: the client still sends its whole body and gets a
+// 507 response, not a reset (the server used to stop reading after 8 MiB and close).
+TEST_F(FullDiskTest, DiskFullOnALargeUploadIsA507ResponseNotABrokenPipe) {
+  const std::string body(24 << 20, 'u');
+  Client c(port());
+  ASSERT_TRUE(
+      c.Send("POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\n"
+             "Content-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n"));
+  EXPECT_TRUE(c.Send(body));
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 507);
+  EXPECT_NE(r.body.find("insufficient_storage"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_empty(env.dir.File("staging/.tmp")));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "base/file_util.hpp"
 #include "base/log.hpp"
+#include "base/sha256.hpp"
 #include "server/api/errors.hpp"
 
 namespace oxide::server::net::internal {
@@ -60,6 +61,60 @@ std::string DeviceOf(const api::Request& req) {
   if (path.substr(0, kPrefix.size()) != kPrefix) return "";
   path.remove_prefix(kPrefix.size());
   return std::string(path.substr(0, path.find('/')));
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 9112 6.1/6.3: a request body is framed by Transfer-Encoding only when its final coding is
+// chunked. Beast frames any other request body by Content-Length (none here), so the body would
+// be read as the next request (request smuggling). This server decodes no coding but chunked:
+// any other is 501, a chunked that is not last (or repeated) or combined with Content-Length is
+// 400. OK when the request has no Transfer-Encoding or exactly "chunked".
+Status CheckTransferEncoding(const http::request_parser<http::empty_body>::value_type& h) {
+  std::vector<std::string> codings;
+  for (const auto& f : h) {
+    if (f.name() != http::field::transfer_encoding) continue;
+    std::string_view v = f.value();
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t comma = v.find(',', start);
+      if (comma == std::string_view::npos) comma = v.size();
+      std::string_view item = Trim(v.substr(start, comma - start));
+      // Parameters (";q=...") belong to the coding; the name decides.
+      item = Trim(item.substr(0, item.find(';')));
+      if (!item.empty()) codings.push_back(Lower(item));
+      start = comma + 1;
+    }
+  }
+  if (codings.empty()) {
+    bool has_te = false;
+    for (const auto& f : h) has_te = has_te || f.name() == http::field::transfer_encoding;
+    if (has_te) return Corrupt("empty Transfer-Encoding");
+    return Status::Ok();
+  }
+  for (const auto& c : codings) {
+    if (c != "chunked") {
+      return Status(ErrorCode::kUnsupported,
+                    "Transfer-Encoding '" + c.substr(0, 64) + "' is not implemented");
+    }
+  }
+  if (codings.size() > 1) return Corrupt("chunked may be applied only once");
+  if (h.find(http::field::content_length) != h.end()) {
+    return Corrupt("both Transfer-Encoding and Content-Length");
+  }
+  return Status::Ok();
+}
+
+// Errors that mean the client sent bytes that are not HTTP (as opposed to a dropped or slow
+// connection): they deserve a 400 before the connection closes.
+bool IsParseError(beast::error_code ec) {
+  return ec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::need_buffer;
 }
 
 // One connection. Every handler runs on the connection's strand. `live` counts open sessions
@@ -111,6 +166,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Reject(Corrupt("malformed HTTP request: " + ec.message()));
     const auto& h = header_parser_->get();
     keep_alive_ = h.keep_alive();
+    if (Status te = CheckTransferEncoding(h); !te.ok()) {
+      if (te.code() == ErrorCode::kUnsupported) return Reject(NotImplementedResponse(te));
+      return Reject(te);
+    }
     req_ = api::Request();
     req_.method = ToMethod(h.method());
     head_ = req_.method == api::Method::kHead;
@@ -132,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                           std::to_string(policy.max_bytes)));
     }
     if (!policy.precheck.ok()) return Reject(policy.precheck);
+    blocking_handler_ = policy.blocking;
     if (policy.upload) {
       auto w = blobs_.NewWriter();
       if (!w.ok()) return Reject(w.status());
@@ -169,6 +229,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit) {
       return Reject(api::TooLargeResponse("body exceeds the limit"));
     }
+    if (IsParseError(ec)) return Reject(Corrupt("malformed request body: " + ec.message()));
     if (ec) return Close();
     req_.body = std::move(string_parser_->get().body());
     string_parser_.reset();
@@ -199,30 +260,42 @@ class Session : public std::enable_shared_from_this<Session> {
       upload_.reset();  // removes the temp file
       return Reject(api::TooLargeResponse("upload exceeds the limit"));
     }
+    if (IsParseError(ec)) {
+      upload_.reset();
+      return Reject(Corrupt("malformed request body: " + ec.message()));
+    }
     if (ec) {
       upload_.reset();
       return Close();
     }
     size_t got = chunk_.size() - upload_parser_->get().body().size;
-    if (got > 0) {
+    if (got > 0 && upload_ != nullptr) {
       Status st = upload_->Append(chunk_.data(), got);
       if (!st.ok()) {
+        // Keep reading (and dropping) the rest of the body, then answer: a client still
+        // sending a large upload would otherwise see a reset (broken pipe), not the 507.
         upload_.reset();
-        return Reject(st);
+        upload_error_ = st;
       }
     }
     if (!upload_parser_->is_done()) return ReadUploadChunk();
     upload_parser_.reset();
     ReleaseChunk();
+    if (!upload_error_.ok()) {
+      Status st = std::move(upload_error_);
+      upload_error_ = Status::Ok();
+      return OnHandled(api::ErrorResponse(st));
+    }
     req_.upload = std::move(upload_);
     Dispatch();
   }
 
   void Dispatch() {
-    if (req_.upload == nullptr) return OnHandled(router_.Handle(req_));
-    // Committing an upload fsyncs and hashes up to gigabytes: run it on the blocking pool and
-    // come back to this connection's strand. Nothing else touches req_ meanwhile (no I/O is
-    // pending on this session).
+    if (req_.upload == nullptr && !blocking_handler_) return OnHandled(router_.Handle(req_));
+    // Committing an upload fsyncs and hashes up to gigabytes, and blocking routes (meta of a
+    // large model) take long too: run them on the blocking pool and come back to this
+    // connection's strand. Nothing else touches req_ meanwhile (no I/O is pending on this
+    // session).
     asio::post(blocking_, [self = shared_from_this()] {
       api::Response r = self->router_.Handle(self->req_);
       asio::post(self->stream_.get_executor(),
@@ -235,6 +308,12 @@ class Session : public std::enable_shared_from_this<Session> {
     req_ = api::Request();  // drops the staged upload (committed or removed)
     if (resp_.file && !head_) return StartFile();
     WriteString();
+  }
+
+  static api::Response NotImplementedResponse(const Status& st) {
+    api::Response r = api::ErrorResponse(st);
+    r.status = 501;  // RFC 9112 6.1: an unknown transfer coding; not an ErrorCode mapping
+    return r;
   }
 
   // Answers an error found before the handler ran, then closes (the body may be unread).
@@ -294,6 +373,15 @@ class Session : public std::enable_shared_from_this<Session> {
     EnsureChunk(opt_.chunk_size);
     file_pos_ = resp_.file->offset;
     file_left_ = resp_.file->length;
+    // A whole-file read checks the bytes against their name on the way (cheap next to the
+    // network): a corrupt blob is never served complete.
+    verify_sha256_.clear();
+    if (!resp_.file->sha256.empty() && file_pos_ == 0 && file_left_ == file_->size()) {
+      verify_sha256_ = resp_.file->sha256;
+      verify_hash_.emplace();
+      hashed_to_ = 0;
+    }
+    on_corrupt_ = std::move(resp_.on_corrupt);
     body_written_ = 0;
     accounting_ = std::move(resp_.on_complete);
     file_res_.emplace(static_cast<http::status>(resp_.status), 11);
@@ -319,6 +407,7 @@ class Session : public std::enable_shared_from_this<Session> {
         log::Error("reading a blob for a response failed", {{"error", st.ToString()}});
         return Close();  // mid-body: the only honest signal is a short response
       }
+      if (!verify_sha256_.empty() && !VerifyChunk(n)) return Close();
     }
     file_chunk_ = n;
     auto& body = file_res_->body();
@@ -343,6 +432,28 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return OnResponseDone(ec);
     if (file_sr_->is_done()) return OnResponseDone(ec);
     WriteFileChunk();
+  }
+
+  // Hashes the new part of the chunk just read at file_pos_; before the last chunk goes out,
+  // compares the digest. false: the file does not hash to its name (reported off this thread),
+  // and the caller cuts the response short.
+  bool VerifyChunk(size_t n) {
+    const uint64_t end = file_pos_ + n;
+    if (end > hashed_to_) {
+      const uint64_t skip = hashed_to_ - file_pos_;  // re-read after a partial write
+      verify_hash_->Update(chunk_.data() + skip, static_cast<size_t>(end - hashed_to_));
+      hashed_to_ = end;
+    }
+    if (file_left_ > n) return true;
+    const std::string actual = ToHex(verify_hash_->Finish());
+    const bool ok = actual == verify_sha256_;
+    verify_sha256_.clear();
+    if (ok) return true;
+    std::fprintf(stderr, "oxide serve: blob %s hashes to %s: response cut short\n",
+                 resp_.file ? resp_.file->path.c_str() : "", actual.c_str());
+    if (on_corrupt_) asio::post(blocking_, std::move(on_corrupt_));
+    on_corrupt_ = nullptr;
+    return false;
   }
 
   void OnResponseDone(beast::error_code ec) {
@@ -416,6 +527,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> string_parser_;
   std::optional<http::request_parser<http::buffer_body>> upload_parser_;
   std::shared_ptr<BlobWriter> upload_;
+  Status upload_error_;  // staging failed: the rest of the body is read and dropped
   api::Request req_;
   api::Response resp_;
 
@@ -432,6 +544,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string log_method_, log_path_, log_device_;
   int log_status_ = 0;
   uint64_t log_bytes_ = 0;
+  bool blocking_handler_ = false;  // the route asked to run off the I/O threads
+  std::string verify_sha256_;      // non-empty: the file body is hashed and checked
+  std::optional<Sha256> verify_hash_;
+  uint64_t hashed_to_ = 0;  // file offset up to which verify_hash_ has seen the bytes
+  std::function<void()> on_corrupt_;
 };
 
 }  // namespace

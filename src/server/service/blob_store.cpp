@@ -1,95 +1,88 @@
 #include "server/service/blob_store.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <filesystem>
 
 #include "base/file_util.hpp"
 
 namespace oxide::server {
 namespace {
 
-Status PublishTemp(const std::string& tmp, const std::string& final_path) {
-  struct stat st {};
-  if (::stat(final_path.c_str(), &st) == 0) {
-    ::unlink(tmp.c_str());  // content-addressed: the existing blob is byte-identical
-    return Status::Ok();
+constexpr char kTempDir[] = "/.tmp";
+
+bool IsBlobName(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    return ErrnoError("rename to " + final_path, errno);
-  }
-  return SyncParentDir(final_path);
+  return true;
 }
 
-// Removes leftover temp files from an earlier run. Best effort: a failure is logged and the
-// leftover retried at the next start; it never fails startup (error_code overloads only, so
-// no filesystem_error can escape).
-void CleanTemp(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "oxide serve: cannot list %s: %s\n", dir.c_str(), ec.message().c_str());
-    return;
-  }
-  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    std::error_code rm;
-    std::filesystem::remove(it->path(), rm);
-    if (rm) {
-      std::fprintf(stderr, "oxide serve: cannot remove %s: %s\n", it->path().c_str(),
-                   rm.message().c_str());
-    }
-  }
-  if (ec) {
-    std::fprintf(stderr, "oxide serve: cannot list %s: %s\n", dir.c_str(), ec.message().c_str());
-  }
+bool PathExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Best effort: a leftover temp file is harmless and removed by the next Open().
+void RemoveQuietly(FileSystem& fs, const std::string& path) {
+  Status st = fs.Remove(path);
+  if (!st.ok()) std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
 }
 
 }  // namespace
 
 BlobWriter::~BlobWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(tmp_.c_str());
+  file_.reset();
+  if (!committed_) RemoveQuietly(store_.fs_, tmp_);
 }
 
 Status BlobWriter::Append(const void* data, size_t n) {
-  if (fd_ < 0) return FailedPrecondition("blob writer already committed");
-  OXIDE_RETURN_IF_ERROR(WriteAll(fd_, data, n, tmp_));
+  if (file_ == nullptr) return FailedPrecondition("blob writer already sealed");
+  OXIDE_RETURN_IF_ERROR(file_->Append(data, n));
   hash_.Update(data, n);
   size_ += n;
   return Status::Ok();
 }
 
+Result<BlobInfo> BlobWriter::Seal() {
+  if (sealed_) return *sealed_;
+  if (file_ == nullptr) return FailedPrecondition("blob writer failed earlier");
+  Status st = file_->Sync();
+  file_.reset();
+  OXIDE_RETURN_IF_ERROR(st);
+  sealed_ = BlobInfo{ToHex(hash_.Finish()), size_};
+  return *sealed_;
+}
+
 Result<BlobInfo> BlobWriter::Commit() {
-  if (fd_ < 0) return FailedPrecondition("blob writer already committed");
-  if (::fsync(fd_) != 0) return ErrnoError("fsync " + tmp_, errno);
-  int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0) return ErrnoError("close " + tmp_, errno);
-  BlobInfo info{ToHex(hash_.Finish()), size_};
-  OXIDE_RETURN_IF_ERROR(PublishTemp(tmp_, root_ + "/" + info.sha256));
+  if (committed_) return *sealed_;
+  OXIDE_ASSIGN_OR_RETURN(BlobInfo info, Seal());
+  OXIDE_RETURN_IF_ERROR(store_.Publish(tmp_, info));
   committed_ = true;
   return info;
 }
 
-Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& root) {
-  std::error_code ec;
-  std::filesystem::create_directories(root + "/.tmp", ec);
-  if (ec) return IoError("create " + root + "/.tmp: " + ec.message());
-  CleanTemp(root + "/.tmp");
-  return std::unique_ptr<BlobStore>(new BlobStore(root));
+Result<std::unique_ptr<BlobStore>> BlobStore::Open(FileSystem& fs, const Clock& clock,
+                                                   const std::string& root) {
+  OXIDE_RETURN_IF_ERROR(fs.CreateDirs(root + kTempDir));
+  // Leftovers of an earlier run (a crash mid-upload). A failure is logged and the leftover
+  // retried at the next start; it never fails startup.
+  auto names = fs.ListDir(root + kTempDir);
+  if (!names.ok()) {
+    std::fprintf(stderr, "oxide serve: %s\n", names.status().ToString().c_str());
+  } else {
+    for (const auto& n : *names) RemoveQuietly(fs, root + kTempDir + "/" + n);
+  }
+  return std::unique_ptr<BlobStore>(new BlobStore(fs, clock, root));
 }
 
-std::string BlobStore::TempPath() const { return UniqueTempName(root_ + "/.tmp/upload"); }
+std::string BlobStore::TempPath() const { return UniqueTempName(root_ + kTempDir + "/upload"); }
 
 Result<std::unique_ptr<BlobWriter>> BlobStore::NewWriter() const {
   std::string tmp = TempPath();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("create " + tmp, errno);
-  return std::unique_ptr<BlobWriter>(new BlobWriter(root_, tmp, fd));
+  OXIDE_ASSIGN_OR_RETURN(auto file, fs_.OpenForAppend(tmp, /*truncate=*/true));
+  return std::unique_ptr<BlobWriter>(new BlobWriter(*this, tmp, std::move(file)));
 }
 
 Result<BlobInfo> BlobStore::Put(std::string_view bytes) const {
@@ -100,22 +93,102 @@ Result<BlobInfo> BlobStore::Put(std::string_view bytes) const {
 
 Result<BlobInfo> BlobStore::Adopt(const std::string& temp_path) const {
   OXIDE_ASSIGN_OR_RETURN(Digest d, Sha256File(temp_path));
-  std::error_code ec;
-  uint64_t size = std::filesystem::file_size(temp_path, ec);
-  if (ec) return IoError("stat " + temp_path + ": " + ec.message());
-  int fd = ::open(temp_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open " + temp_path, errno);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ErrnoError("fsync " + temp_path, errno);
+  OXIDE_ASSIGN_OR_RETURN(uint64_t size, fs_.FileSize(temp_path));
+  {
+    // Written outside the seam (by the patch builder): an empty append + Sync makes its data
+    // durable through it.
+    OXIDE_ASSIGN_OR_RETURN(auto f, fs_.OpenForAppend(temp_path, /*truncate=*/false));
+    OXIDE_RETURN_IF_ERROR(f->Sync());
+  }
   BlobInfo info{ToHex(d), size};
-  OXIDE_RETURN_IF_ERROR(PublishTemp(temp_path, PathFor(info.sha256)));
+  OXIDE_RETURN_IF_ERROR(Publish(temp_path, info));
   return info;
 }
 
-bool BlobStore::Exists(const std::string& sha256) const {
-  struct stat st {};
-  return ::stat(PathFor(sha256).c_str(), &st) == 0;
+Status BlobStore::Publish(const std::string& tmp, const BlobInfo& info) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    published_[info.sha256] = clock_.Now();  // from now on GC keeps it for the grace period
+  }
+  const std::string final_path = PathFor(info.sha256);
+  if (PathExists(final_path)) {
+    Status intact = Verify(info.sha256);
+    if (intact.ok()) {
+      RemoveQuietly(fs_, tmp);  // content-addressed: the stored blob is byte-identical
+      return Status::Ok();
+    }
+    if (intact.code() != ErrorCode::kCorrupt && intact.code() != ErrorCode::kNotFound) {
+      return intact;
+    }
+    if (intact.code() == ErrorCode::kCorrupt) {
+      std::fprintf(stderr, "oxide serve: replacing corrupt blob %s: %s\n", info.sha256.c_str(),
+                   intact.message().c_str());
+    }
+  }
+  // rename(2) replaces a corrupt blob atomically: readers see the old or the new file.
+  OXIDE_RETURN_IF_ERROR(fs_.Rename(tmp, final_path));
+  return fs_.SyncDir(root_);
+}
+
+bool BlobStore::Exists(const std::string& sha256) const { return PathExists(PathFor(sha256)); }
+
+Status BlobStore::Verify(const std::string& sha256) const {
+  auto d = Sha256File(PathFor(sha256));
+  if (!d.ok()) {
+    if (!Exists(sha256)) return NotFound("blob " + sha256 + " not found");
+    return d.status();
+  }
+  std::string actual = ToHex(*d);
+  if (actual != sha256) return Corrupt("blob " + sha256 + " hashes to " + actual);
+  return Status::Ok();
+}
+
+Status BlobStore::Remove(const std::string& sha256) const {
+  OXIDE_RETURN_IF_ERROR(fs_.Remove(PathFor(sha256)));
+  return fs_.SyncDir(root_);
+}
+
+Result<std::vector<std::string>> BlobStore::List() const {
+  OXIDE_ASSIGN_OR_RETURN(auto names, fs_.ListDir(root_));
+  std::vector<std::string> out;
+  for (auto& n : names) {
+    if (IsBlobName(n)) out.push_back(std::move(n));
+  }
+  return out;
+}
+
+Result<GcReport> BlobStore::CollectGarbage(
+    const std::function<Result<std::unordered_set<std::string>>()>& referenced,
+    Clock::Duration grace) const {
+  OXIDE_ASSIGN_OR_RETURN(auto names, List());
+  OXIDE_ASSIGN_OR_RETURN(auto refs, referenced());
+  GcReport report;
+  const Clock::Duration now = clock_.Now();
+  bool removed_any = false;
+  for (const auto& n : names) {
+    if (refs.count(n) > 0) continue;
+    // Checked and removed under the lock, so a concurrent Publish of the same name either
+    // marks it first (kept) or finds it gone and renames its own copy into place.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = published_.find(n);
+    if (it != published_.end() && now - it->second < grace) {
+      ++report.kept_recent;
+      continue;
+    }
+    auto size = fs_.FileSize(PathFor(n));
+    OXIDE_RETURN_IF_ERROR(fs_.Remove(PathFor(n)));
+    removed_any = true;
+    ++report.removed;
+    if (size.ok()) report.bytes_removed += *size;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = published_.begin(); it != published_.end();) {
+      it = now - it->second >= grace ? published_.erase(it) : std::next(it);
+    }
+  }
+  if (removed_any) OXIDE_RETURN_IF_ERROR(fs_.SyncDir(root_));
+  return report;
 }
 
 }  // namespace oxide::server

@@ -1,15 +1,28 @@
 #pragma once
 
-// Content-addressed, immutable blob directory: <root>/<sha256 hex>. Writers stream into
-// <root>/.tmp/, hash on the way, fsync, then rename into place and fsync the directory, so a
-// blob is either absent or complete, never half-visible. Stale temp files (a crash mid-upload)
-// are removed by Open().
+// Content-addressed blob directory: <root>/<sha256 hex>. Writers stream into <root>/.tmp/,
+// hash on the way, sync, then rename into place and sync the directory, so a blob is either
+// absent or complete, never half-visible. Every mutation goes through a FileSystem (tests use
+// the power-loss file system); reads (hashing, serving) go straight to the disk.
+//
+// A name is a promise about the bytes: publishing over an existing name first checks that the
+// stored blob still hashes to it and replaces it atomically when it does not (a flipped byte is
+// repaired by re-uploading the right bytes). Stale temp files (a crash mid-upload) are removed
+// by Open(); blobs nothing refers to are removed by CollectGarbage().
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+#include <vector>
 
+#include "base/clock.hpp"
+#include "base/file_system.hpp"
 #include "base/result.hpp"
 #include "base/sha256.hpp"
 
@@ -19,6 +32,8 @@ struct BlobInfo {
   std::string sha256;  // lower-case hex
   uint64_t size = 0;
 };
+
+class BlobStore;
 
 // One blob being written. Not thread-safe. The temp file is removed unless Commit() succeeded.
 class BlobWriter {
@@ -30,26 +45,40 @@ class BlobWriter {
   Status Append(const void* data, size_t n);
   Status Append(std::string_view s) { return Append(s.data(), s.size()); }
   uint64_t size() const { return size_; }
-  // Makes the blob durable and visible under its digest. Idempotent content: if the blob
-  // already exists the temp file is dropped. kIo on failure (nothing becomes visible).
+  // Ends writing: syncs the temp file and returns its digest; nothing is visible yet, and the
+  // bytes can be read at temp_path() (validation before publishing). Idempotent.
+  Result<BlobInfo> Seal();
+  const std::string& temp_path() const { return tmp_; }
+  // Seals if needed, then makes the blob durable and visible under its digest. If a blob of
+  // that name exists and is intact, the temp file is dropped; if it is corrupt it is replaced.
+  // kIo / kResourceExhausted on failure (nothing new becomes visible).
   Result<BlobInfo> Commit();
 
  private:
   friend class BlobStore;
-  BlobWriter(std::string root, std::string tmp, int fd)
-      : root_(std::move(root)), tmp_(std::move(tmp)), fd_(fd) {}
-  std::string root_;
+  BlobWriter(const BlobStore& store, std::string tmp, std::unique_ptr<WritableFile> file)
+      : store_(store), tmp_(std::move(tmp)), file_(std::move(file)) {}
+  const BlobStore& store_;
   std::string tmp_;
-  int fd_;
+  std::unique_ptr<WritableFile> file_;  // null once sealed
   uint64_t size_ = 0;
   Sha256 hash_;
+  std::optional<BlobInfo> sealed_;
   bool committed_ = false;
 };
 
+struct GcReport {
+  uint64_t removed = 0;        // unreferenced blobs deleted
+  uint64_t kept_recent = 0;    // unreferenced but published within the grace period
+  uint64_t bytes_removed = 0;  // their sizes
+};
+
+// Thread-safe. `fs` and `clock` must outlive the store.
 class BlobStore {
  public:
   // Creates `root` and `root/.tmp` if needed and deletes leftover temp files.
-  static Result<std::unique_ptr<BlobStore>> Open(const std::string& root);
+  static Result<std::unique_ptr<BlobStore>> Open(FileSystem& fs, const Clock& clock,
+                                                 const std::string& root);
 
   Result<std::unique_ptr<BlobWriter>> NewWriter() const;
   Result<BlobInfo> Put(std::string_view bytes) const;
@@ -62,9 +91,35 @@ class BlobStore {
   bool Exists(const std::string& sha256) const;
   const std::string& root() const { return root_; }
 
+  // Hashes the stored blob: OK when it hashes to its name, kCorrupt when it does not,
+  // kNotFound when it is absent.
+  Status Verify(const std::string& sha256) const;
+  // Removes a blob durably (OK when absent).
+  Status Remove(const std::string& sha256) const;
+  // Names of the stored blobs (any order).
+  Result<std::vector<std::string>> List() const;
+
+  // Removes every blob whose name is not in `referenced()`, except those published less than
+  // `grace` ago: their version or patch record may not be committed yet (an upload in flight).
+  // The blob list is taken before `referenced` is called, so a blob published meanwhile is
+  // never a candidate.
+  Result<GcReport> CollectGarbage(
+      const std::function<Result<std::unordered_set<std::string>>()>& referenced,
+      Clock::Duration grace) const;
+
  private:
-  explicit BlobStore(std::string root) : root_(std::move(root)) {}
+  friend class BlobWriter;
+  BlobStore(FileSystem& fs, const Clock& clock, std::string root)
+      : fs_(fs), clock_(clock), root_(std::move(root)) {}
+  // Renames `tmp` (synced) to the blob's name, unless an intact blob already has it.
+  Status Publish(const std::string& tmp, const BlobInfo& info) const;
+
+  FileSystem& fs_;
+  const Clock& clock_;
   std::string root_;
+  mutable std::mutex mu_;
+  // When each blob was last published by this process (GC grace). Pruned by CollectGarbage.
+  mutable std::map<std::string, Clock::Duration> published_;
 };
 
 }  // namespace oxide::server

@@ -1,7 +1,10 @@
 #include "server/service/model_service.hpp"
 
+#include <cstdio>
+
 #include "base/file_util.hpp"
 #include "server/service/ids.hpp"
+#include "server/service/tensor_index_codec.hpp"
 
 namespace oxide::server {
 namespace {
@@ -32,39 +35,82 @@ void ModelService::Notify() {
   if (on_enqueue_) on_enqueue_();
 }
 
+Result<tensor::TensorIndex> ModelService::IndexUpload(const std::string& model_id,
+                                                      const std::string& path) {
+  // DetectFormat may look past the first bytes (ONNX field walk): map the whole file (lazy).
+  OXIDE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(path));
+  const std::string_view bytes = mapped->view();
+  tensor::ModelFormat format = tensor::DetectFormat(bytes);
+  if (format == tensor::ModelFormat::kUnknown) format = tensor::ClaimedFormat(bytes);
+  std::string why = "its first bytes announce ";
+  if (format == tensor::ModelFormat::kUnknown) {
+    // ONNX has no magic: a model whose earlier versions were ONNX or SafeTensors is expected
+    // to stay so, and a cut-off copy must not slip through as "unknown".
+    OXIDE_ASSIGN_OR_RETURN(auto earlier, store_.models().ListVersions(model_id));
+    for (auto it = earlier.rbegin(); it != earlier.rend(); ++it) {
+      for (auto f : {tensor::ModelFormat::kOnnx, tensor::ModelFormat::kSafeTensors}) {
+        if (it->format == tensor::ToString(f)) {
+          format = f;
+          why = "version '" + it->version + "' of this model is ";
+        }
+      }
+      if (format != tensor::ModelFormat::kUnknown) break;
+    }
+  }
+  auto index = tensor::IndexModel(bytes, format);
+  if (!index.ok()) {
+    const std::string name(tensor::ToString(format));
+    return InvalidArgument("the upload does not parse as " + name + " (" + why + name +
+                           "): " + index.status().ToString());
+  }
+  return index;
+}
+
 Result<UploadResult> ModelService::Upload(const std::string& model_id, const std::string& version,
                                           BlobWriter& staged) {
   OXIDE_RETURN_IF_ERROR(ValidateModelIds(model_id, version));
   if (staged.size() == 0) return InvalidArgument("the model body is empty");
-  OXIDE_ASSIGN_OR_RETURN(BlobInfo blob, staged.Commit());
+  OXIDE_ASSIGN_OR_RETURN(BlobInfo blob, staged.Seal());
+  auto conflict = [&](const store::ModelVersionRecord& existing) {
+    return AlreadyExists("model '" + model_id + "' version '" + version +
+                         "' already exists with sha256 " + existing.sha256 +
+                         "; upload a new version instead");
+  };
+  // Refusals come before the blob is published, so a refused upload leaves nothing behind.
+  auto existing = store_.models().Get(model_id, version);
+  if (existing.ok()) {
+    if (existing->sha256 != blob.sha256) return conflict(*existing);
+    OXIDE_RETURN_IF_ERROR(staged.Commit().status());  // repairs a corrupt or missing blob
+    return UploadResult{std::move(existing).value(), /*created=*/false};
+  }
+  if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+  OXIDE_ASSIGN_OR_RETURN(tensor::TensorIndex index, IndexUpload(model_id, staged.temp_path()));
 
-  // DetectFormat may look past the first bytes (ONNX field walk): map the whole blob (lazy).
-  OXIDE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(blobs_.PathFor(blob.sha256)));
   store::ModelVersionRecord rec;
   rec.model_id = model_id;
   rec.version = version;
   rec.sha256 = blob.sha256;
   rec.size_bytes = blob.size;
-  rec.format = std::string(tensor::ToString(tensor::DetectFormat(mapped->view())));
+  rec.format = std::string(tensor::ToString(index.format));
   rec.uploaded_at = clock_.UnixMillis();
+  store::TensorIndexRecord index_rec{blob.sha256, rec.format, index.tensors.size(),
+                                     EncodeTensorIndex(index)};
+  OXIDE_RETURN_IF_ERROR(staged.Commit().status());
 
   bool queued = false;
   UploadResult out;
   if (Status tx = store_.InTransaction([&]() -> Status {
-        auto existing = store_.models().Get(model_id, version);
-        if (existing.ok()) {
-          if (existing->sha256 != rec.sha256) {
-            return AlreadyExists("model '" + model_id + "' version '" + version +
-                                 "' already exists with sha256 " + existing->sha256 +
-                                 "; upload a new version instead");
-          }
-          out.version = std::move(existing).value();
+        auto again = store_.models().Get(model_id, version);  // a concurrent upload won
+        if (again.ok()) {
+          if (again->sha256 != rec.sha256) return conflict(*again);
+          out.version = std::move(again).value();
           out.created = false;
           return Status::Ok();
         }
-        if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+        if (again.status().code() != ErrorCode::kNotFound) return again.status();
         OXIDE_ASSIGN_OR_RETURN(auto before, store_.models().ListVersions(model_id));
         OXIDE_ASSIGN_OR_RETURN(out.version, store_.models().Put(rec));
+        OXIDE_RETURN_IF_ERROR(store_.models().PutIndex(index_rec));
         // The previous upload (the usual base) and every version devices report running.
         std::vector<std::string> bases;
         for (auto it = before.rbegin(); it != before.rend(); ++it) {
@@ -82,7 +128,7 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
         return Status::Ok();
       });
       !tx.ok())
-    return tx;
+    return tx;  // a published blob nothing references is removed by the next GC
   if (queued) Notify();
   return out;
 }
@@ -108,14 +154,29 @@ Result<std::vector<std::string>> ModelService::ListModels() {
 Result<ModelMeta> ModelService::Meta(const std::string& model_id, const std::string& version) {
   ModelMeta m;
   OXIDE_ASSIGN_OR_RETURN(m.version, GetVersion(model_id, version));
-  auto mapped = MappedFile::Open(blobs_.PathFor(m.version.sha256));
-  if (!mapped.ok()) return mapped.status();
-  auto format = tensor::DetectFormat((*mapped)->view());
-  auto index = tensor::IndexModel((*mapped)->view(), format);
-  if (index.ok()) {
-    m.tensors = std::move(index).value();
-  } else {
-    m.tensor_error = index.status().ToString();
+  m.blob_present = blobs_.Exists(m.version.sha256);
+  // Computed once at upload; versions stored before that are indexed here once and kept.
+  auto stored = store_.models().GetIndex(m.version.sha256);
+  if (stored.ok()) {
+    auto decoded = DecodeTensorIndex(stored->data);
+    if (decoded.ok()) m.tensors = std::move(decoded).value();
+  } else if (stored.status().code() != ErrorCode::kNotFound) {
+    return stored.status();
+  }
+  if (!m.tensors && m.blob_present) {
+    OXIDE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(blobs_.PathFor(m.version.sha256)));
+    auto format = tensor::DetectFormat(mapped->view());
+    auto index = tensor::IndexModel(mapped->view(), format);
+    if (index.ok()) {
+      Status put = store_.models().PutIndex({m.version.sha256, std::string(ToString(format)),
+                                             index->tensors.size(), EncodeTensorIndex(*index)});
+      if (!put.ok()) return put;
+      m.tensors = std::move(index).value();
+    } else {
+      m.tensor_error = index.status().ToString();
+    }
+  } else if (!m.tensors) {
+    m.tensor_error = "the model's blob is missing (found corrupt): upload the version again";
   }
   OXIDE_ASSIGN_OR_RETURN(auto patches, store_.patches().ListForTarget(m.version.sha256));
   for (auto& p : patches) {
@@ -134,6 +195,10 @@ Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
                                                 const std::string& base_version) {
   DownloadPlan plan;
   OXIDE_ASSIGN_OR_RETURN(plan.target, GetVersion(model_id, version));
+  if (!blobs_.Exists(plan.target.sha256)) {
+    return Unavailable("the blob of model '" + model_id + "' version '" + version +
+                       "' is missing (it was found corrupt and removed): upload it again");
+  }
   plan.blob_sha256 = plan.target.sha256;
   plan.blob_size = plan.target.size_bytes;
   plan.blob_path = blobs_.PathFor(plan.target.sha256);
@@ -198,6 +263,61 @@ Status ModelService::RecordDownload(const std::string& device_id, const std::str
     if (!a || a->model_id != model_id || a->version != version) return Status::Ok();
     return store_.campaigns().AddBytes(a->campaign_id, device_id, served, full);
   });
+}
+
+Result<bool> ModelService::RepairCorruptBlob(const std::string& sha256) {
+  Status st = blobs_.Verify(sha256);
+  if (st.ok() || st.code() == ErrorCode::kNotFound) return false;
+  if (st.code() != ErrorCode::kCorrupt) return st;
+  std::fprintf(stderr, "oxide serve: removing corrupt blob: %s\n", st.message().c_str());
+  OXIDE_RETURN_IF_ERROR(blobs_.Remove(sha256));
+  bool requeued = false;
+  Status tx = store_.InTransaction([&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(auto patches, store_.patches().ListWithBlob());
+    for (auto& p : patches) {
+      if (p.patch_sha256 != sha256) continue;
+      p.state = store::PatchState::kPending;  // rebuilt from the (intact) base and target
+      p.patch_sha256.clear();
+      p.patch_size = 0;
+      p.attempts = 0;
+      p.not_before = 0;
+      p.error = "patch blob was corrupt: rebuilding";
+      p.updated_at = clock_.UnixMillis();
+      OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+      requeued = true;
+    }
+    return Status::Ok();
+  });
+  OXIDE_RETURN_IF_ERROR(tx);
+  if (requeued) Notify();
+  return true;
+}
+
+Result<GcReport> ModelService::CollectGarbage(Clock::Duration grace) {
+  return blobs_.CollectGarbage(
+      [this]() -> Result<std::unordered_set<std::string>> {
+        std::unordered_set<std::string> refs;
+        Status tx = store_.InTransaction([&]() -> Status {
+          OXIDE_ASSIGN_OR_RETURN(auto shas, store_.models().ListBlobShas());
+          refs.insert(shas.begin(), shas.end());
+          OXIDE_ASSIGN_OR_RETURN(auto patches, store_.patches().ListWithBlob());
+          for (const auto& p : patches) refs.insert(p.patch_sha256);
+          return Status::Ok();
+        });
+        if (!tx.ok()) return tx;
+        return refs;
+      },
+      grace);
+}
+
+Result<uint64_t> ModelService::Scrub() {
+  OXIDE_ASSIGN_OR_RETURN(auto names, blobs_.List());
+  uint64_t corrupt = 0;
+  for (const auto& n : names) {
+    OXIDE_ASSIGN_OR_RETURN(bool was_corrupt, RepairCorruptBlob(n));
+    corrupt += was_corrupt ? 1 : 0;
+  }
+  return corrupt;
 }
 
 }  // namespace oxide::server

@@ -22,6 +22,7 @@ struct ModelMeta {
   store::ModelVersionRecord version;
   std::optional<tensor::TensorIndex> tensors;  // absent when indexing failed
   std::string tensor_error;
+  bool blob_present = true;        // false: the blob was found corrupt and removed; upload it again
   std::vector<PatchView> patches;  // every patch job whose target is this version
 };
 
@@ -52,10 +53,13 @@ class ModelService {
   // Called (outside any lock) after a patch job was enqueued: wakes the worker.
   void SetPatchListener(std::function<void()> f) { on_enqueue_ = std::move(f); }
 
-  // Commits the staged upload into the blob store, records the version and schedules patches to
-  // it from the previous upload and from what devices run. A version is immutable: uploading it
-  // again with identical bytes changes nothing (created = false), with other bytes is
-  // kAlreadyExists (campaigns may be rolling it out by hash).
+  // Checks the staged upload, commits it into the blob store, records the version with its
+  // tensor index and schedules patches to it from the previous upload and from what devices
+  // run. A version is immutable: uploading it again with identical bytes changes nothing
+  // (created = false) except repairing its blob if that was corrupt or missing; other bytes are
+  // kAlreadyExists (campaigns may be rolling it out by hash). A file that claims a known format
+  // (tensor::ClaimedFormat, or an earlier version of the model had one) and does not index is
+  // kInvalidArgument (422). Nothing is published when the upload is refused.
   Result<UploadResult> Upload(const std::string& model_id, const std::string& version,
                               BlobWriter& staged);
   Result<store::ModelVersionRecord> GetVersion(const std::string& model_id,
@@ -81,8 +85,21 @@ class ModelService {
   Status RecordDownload(const std::string& device_id, const std::string& model_id,
                         const std::string& version, uint64_t served, uint64_t full);
 
+  // Called when a blob was seen not to hash to its name (a full download, a scrub): verifies
+  // it again and, if it is corrupt, removes it. A patch blob's jobs go back to pending (rebuilt
+  // by the worker); a version's blob stays missing until the same bytes are uploaded again
+  // (meta shows blob_present=false, downloads answer 503). Returns true when it was corrupt.
+  Result<bool> RepairCorruptBlob(const std::string& sha256);
+  // Removes blobs no version or patch references (see BlobStore::CollectGarbage).
+  Result<GcReport> CollectGarbage(Clock::Duration grace);
+  // Verifies every blob (RepairCorruptBlob); returns how many were corrupt. Reads everything:
+  // run it off the request path.
+  Result<uint64_t> Scrub();
+
  private:
   Result<bool> EnqueueLocked(const std::string& base_sha, const std::string& target_sha);
+  // Indexes the staged bytes in the format they claim; kInvalidArgument when they do not parse.
+  Result<tensor::TensorIndex> IndexUpload(const std::string& model_id, const std::string& path);
   void Notify();
 
   store::Store& store_;

@@ -137,34 +137,5 @@ TEST_F(ModelServiceTest, UploadRejectsEmptyBodyAndBadIds) {
   EXPECT_STATUS(env.models->Upload("m", "..", **w).status(), ErrorCode::kInvalidArgument);
 }
 
-TEST(BlobStore, UncommittedWriterLeavesNothingAndOpenCleansTemp) {
-  oxide::testing::TempDir dir;
-  auto blobs = std::move(BlobStore::Open(dir.File("b"))).value();
-  {
-    auto w = std::move(blobs->NewWriter()).value();
-    ASSERT_OK(w->Append("partial"));
-  }
-  EXPECT_TRUE(std::filesystem::is_empty(dir.File("b/.tmp")));
-  std::string stale = blobs->TempPath();
-  ASSERT_OK(AtomicWriteFile(stale, "crash leftover"));
-  auto reopened = std::move(BlobStore::Open(dir.File("b"))).value();
-  EXPECT_FALSE(std::filesystem::exists(stale));
-  auto info = reopened->Put("abc");
-  ASSERT_OK(info.status());
-  EXPECT_EQ(info->sha256, ToHex(Sha256::Of("abc")));
-  EXPECT_OK(reopened->Put("abc").status());  // same content: idempotent
-}
-
-TEST(BlobStore, OpenSurvivesATempLeftoverItCannotRemove) {
-  oxide::testing::TempDir dir;
-  std::filesystem::create_directories(dir.File("b/.tmp/stuck-dir"));
-  ASSERT_OK(AtomicWriteFile(dir.File("b/.tmp/stuck-dir/f"), "x"));  // non-empty: remove fails
-  ASSERT_OK(AtomicWriteFile(dir.File("b/.tmp/stale"), "crash leftover"));
-  auto blobs = BlobStore::Open(dir.File("b"));
-  ASSERT_OK(blobs.status());
-  EXPECT_FALSE(std::filesystem::exists(dir.File("b/.tmp/stale")));
-  EXPECT_OK((*blobs)->Put("abc").status());
-}
-
 }  // namespace
 }  // namespace oxide::server

@@ -23,7 +23,7 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   auto s = store::sqlite::OpenSqliteStore(":memory:");
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   store = std::move(s).value();
-  auto b = BlobStore::Open(dir.File("blobs"));
+  auto b = BlobStore::Open(fs, clock, dir.File("blobs"));
   EXPECT_TRUE(b.ok()) << b.status().ToString();
   blobs = std::move(b).value();
   models = std::make_unique<ModelService>(*store, *blobs, clock);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "base/posix_file_system.hpp"
 #include "server/api/router.hpp"
 #include "server/service/patch_worker.hpp"
 #include "store/store.hpp"
@@ -33,6 +34,7 @@ struct TestEnv {
 
   oxide::testing::TempDir dir;
   oxide::testing::FakeClock clock;
+  PosixFileSystem fs;
   ServiceOptions options;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<BlobStore> blobs;

@@ -161,6 +161,19 @@ Result<std::vector<PatchRecord>> SqlitePatchStore::ListForTarget(const std::stri
   }
 }
 
+Result<std::vector<PatchRecord>> SqlitePatchStore::ListWithBlob() {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(std::string("SELECT ") + kPatchCols +
+                                             " FROM patches WHERE patch_sha256<>'' ORDER BY seq"));
+  std::vector<PatchRecord> out;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    OXIDE_ASSIGN_OR_RETURN(auto p, ReadPatch(q));
+    out.push_back(std::move(p));
+  }
+}
+
 // ---- assignments -----------------------------------------------------------------------
 
 Result<std::optional<AssignmentRecord>> SqliteAssignmentStore::Get(const std::string& device_id) {

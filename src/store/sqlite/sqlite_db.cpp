@@ -21,6 +21,18 @@ Stmt& Stmt::Bind(int i, int64_t v) {
   return *this;
 }
 
+Stmt& Stmt::BindBlob(int i, std::string_view v) {
+  sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT);
+  return *this;
+}
+
+std::string Stmt::Blob(int col) const {
+  const void* b = sqlite3_column_blob(s_, col);
+  if (b == nullptr) return {};
+  return std::string(static_cast<const char*>(b),
+                     static_cast<size_t>(sqlite3_column_bytes(s_, col)));
+}
+
 Stmt& Stmt::BindNull(int i) {
   sqlite3_bind_null(s_, i);
   return *this;
@@ -32,6 +44,9 @@ Result<bool> Stmt::Step() {
   if (rc == SQLITE_DONE) return false;
   std::string msg = sqlite3_errmsg(sqlite3_db_handle(s_));
   if ((rc & 0xff) == SQLITE_CONSTRAINT) return AlreadyExists("sqlite: " + msg);
+  // The disk (or the database's size limit) is full: the server, not the client, is short of
+  // room (HTTP 507), and the request may succeed later.
+  if ((rc & 0xff) == SQLITE_FULL) return ResourceExhausted("sqlite step: " + msg);
   return IoError("sqlite step: " + msg);
 }
 
@@ -86,6 +101,7 @@ Status Db::Exec(const std::string& sql) {
   if (rc == SQLITE_OK) return Status::Ok();
   std::string msg = err != nullptr ? err : "unknown error";
   sqlite3_free(err);
+  if ((rc & 0xff) == SQLITE_FULL) return ResourceExhausted("sqlite exec: " + msg);
   return IoError("sqlite exec: " + msg);
 }
 

@@ -33,6 +33,7 @@ class Stmt {
   Stmt& Bind(int i, int64_t v);
   Stmt& BindU64(int i, uint64_t v) { return Bind(i, static_cast<int64_t>(v)); }
   Stmt& BindNull(int i);
+  Stmt& BindBlob(int i, std::string_view v);
 
   // true: a row is available; false: done. kIo on error (kAlreadyExists on a constraint).
   Result<bool> Step();
@@ -40,6 +41,7 @@ class Stmt {
   Status Run();
 
   std::string Text(int col) const;
+  std::string Blob(int col) const;
   int64_t Int(int col) const;
   uint64_t U64(int col) const { return static_cast<uint64_t>(Int(col)); }
   bool IsNull(int col) const;

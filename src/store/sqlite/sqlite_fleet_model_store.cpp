@@ -210,4 +210,33 @@ Result<ModelVersionRecord> SqliteModelStore::FindBySha(const std::string& sha256
   return ReadVersion(q);
 }
 
+Result<std::vector<std::string>> SqliteModelStore::ListBlobShas() {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT DISTINCT sha256 FROM model_versions "
+                                             "ORDER BY sha256"));
+  std::vector<std::string> out;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    out.push_back(q.Text(0));
+  }
+}
+
+Status SqliteModelStore::PutIndex(const TensorIndexRecord& r) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("INSERT OR REPLACE INTO tensor_indexes(sha256, "
+                                             "format, tensor_count, data) VALUES(?,?,?,?)"));
+  return q.Bind(1, r.sha256).Bind(2, r.format).BindU64(3, r.tensor_count).BindBlob(4, r.data).Run();
+}
+
+Result<TensorIndexRecord> SqliteModelStore::GetIndex(const std::string& sha256) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT sha256, format, tensor_count, data FROM "
+                                             "tensor_indexes WHERE sha256=?"));
+  q.Bind(1, sha256);
+  OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return NotFound("no tensor index for " + sha256);
+  return TensorIndexRecord{q.Text(0), q.Text(1), q.U64(2), q.Blob(3)};
+}
+
 }  // namespace oxide::store::sqlite::internal

@@ -84,6 +84,14 @@ CREATE TABLE refusal_clearances (id INTEGER PRIMARY KEY AUTOINCREMENT,
   created_at INTEGER NOT NULL);
 CREATE INDEX refusal_clearances_device ON refusal_clearances(device_id, id);
 )sql",
+      // 4: the tensor index of each model blob, computed once at upload and
+      // served by GET .../meta (a 1M-tensor header is too slow to parse per request); patch
+      // lookup by blob for garbage collection and corrupt-blob repair.
+      R"sql(
+CREATE TABLE tensor_indexes (sha256 TEXT PRIMARY KEY, format TEXT NOT NULL,
+  tensor_count INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX patches_patch_sha ON patches(patch_sha256);
+)sql",
   };
   return kMigrations;
 }

@@ -51,6 +51,9 @@ class SqliteModelStore final : public ModelStore {
   Result<std::vector<ModelVersionRecord>> ListVersions(const std::string& model_id) override;
   Result<std::vector<std::string>> ListModelIds() override;
   Result<ModelVersionRecord> FindBySha(const std::string& sha256) override;
+  Result<std::vector<std::string>> ListBlobShas() override;
+  Status PutIndex(const TensorIndexRecord& r) override;
+  Result<TensorIndexRecord> GetIndex(const std::string& sha256) override;
 
  private:
   Db& db_;
@@ -65,6 +68,7 @@ class SqlitePatchStore final : public PatchStore {
   Result<std::optional<PatchRecord>> NextPending(TimeMs now) override;
   Status Update(const PatchRecord& p) override;
   Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) override;
+  Result<std::vector<PatchRecord>> ListWithBlob() override;
 
  private:
   Db& db_;

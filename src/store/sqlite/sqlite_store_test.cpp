@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/sqlite/sqlite_db.hpp"
 #include "store/store_contract_test.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -39,6 +40,22 @@ TEST(SqliteStore, DataSurvivesReopenAndMigrationsAreRecordedOnce) {
 
 TEST(SqliteStore, UnwritablePathIsIo) {
   EXPECT_STATUS(sqlite::OpenSqliteStore("/nonexistent-dir/x/meta.db").status(), ErrorCode::kIo);
+}
+
+// A full disk is the server's problem, not the client's: kResourceExhausted maps to HTTP 507
+// (a database capped by max_page_count fails exactly like one on a full disk: SQLITE_FULL).
+TEST(SqliteStore, FullDatabaseIsResourceExhausted) {
+  oxide::testing::TempDir dir;
+  auto db = sqlite::Db::Open(dir.File("full.db"), {"CREATE TABLE t (v TEXT NOT NULL);"});
+  ASSERT_OK(db.status());
+  ASSERT_OK((*db)->Exec("PRAGMA max_page_count=8"));
+  Status st;
+  for (int i = 0; i < 100 && st.ok(); ++i) {
+    auto q = (*db)->Prepare("INSERT INTO t(v) VALUES(?)");
+    ASSERT_OK(q.status());
+    st = q->Bind(1, std::string(4000, 'x')).Run();
+  }
+  EXPECT_STATUS(st, ErrorCode::kResourceExhausted);
 }
 
 }  // namespace

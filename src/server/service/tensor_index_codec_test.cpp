@@ -1,0 +1,48 @@
+#include "server/service/tensor_index_codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include "testing/onnx_builder.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::server {
+namespace {
+
+TEST(TensorIndexCodec, RoundTripsARealIndex) {
+  auto index = tensor::IndexOnnx(oxide::testing::SampleOnnxModel());
+  ASSERT_OK(index.status());
+  index->metadata.emplace_back("k", "v");
+  auto back = DecodeTensorIndex(EncodeTensorIndex(*index));
+  ASSERT_OK(back.status());
+  EXPECT_EQ(back->format, index->format);
+  ASSERT_EQ(back->tensors.size(), index->tensors.size());
+  for (size_t i = 0; i < index->tensors.size(); ++i) {
+    const auto &a = index->tensors[i], &b = back->tensors[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.dtype, b.dtype);
+    EXPECT_EQ(a.dims, b.dims);
+    EXPECT_EQ(a.storage, b.storage);
+    EXPECT_EQ(a.offset, b.offset);
+    EXPECT_EQ(a.length, b.length);
+    EXPECT_EQ(a.external_location, b.external_location);
+  }
+  EXPECT_EQ(back->metadata, index->metadata);
+}
+
+TEST(TensorIndexCodec, EveryTruncationAndABadVersionAreCorrupt) {
+  tensor::TensorIndex index;
+  index.format = tensor::ModelFormat::kSafeTensors;
+  index.tensors.push_back({"w", tensor::DType::kF32, {2, -1}, tensor::Storage::kRaw, 8, 8, ""});
+  const std::string data = EncodeTensorIndex(index);
+  EXPECT_EQ(DecodeTensorIndex(data)->tensors[0].dims, (std::vector<int64_t>{2, -1}));
+  for (size_t n = 0; n < data.size(); ++n) {
+    EXPECT_STATUS(DecodeTensorIndex(data.substr(0, n)).status(), ErrorCode::kCorrupt) << n;
+  }
+  std::string bad = data;
+  bad[0] = 9;
+  EXPECT_STATUS(DecodeTensorIndex(bad).status(), ErrorCode::kCorrupt);
+  EXPECT_STATUS(DecodeTensorIndex(data + "x").status(), ErrorCode::kCorrupt);
+}
+
+}  // namespace
+}  // namespace oxide::server

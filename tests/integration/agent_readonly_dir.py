@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_control_plane import FakeControlPlane  # noqa: E402
+from server_common import wait_until  # noqa: E402
 
 OXIDE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/oxide")
 WORK = tempfile.mkdtemp(prefix="oxide-agent-rodir-")
@@ -36,13 +37,7 @@ def log(msg):
 
 
 def wait_for(what, pred, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(what, pred, timeout, 0.05)
 
 
 def agent_cmd(url):

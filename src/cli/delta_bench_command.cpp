@@ -318,6 +318,9 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
   std::FILE* out = a.out ? a.out : stdout;
   std::error_code ec;
   if (!fs::is_directory(a.dir, ec)) return InvalidArgument(a.dir + " is not a directory");
+  // Competitors run inside their own scratch directory, so every path they get is absolute.
+  const fs::path dir = fs::absolute(a.dir, ec);
+  if (ec) return IoError("cannot resolve " + a.dir + ": " + ec.message());
 
   std::vector<Competitor> competitors = Competitors();
   std::vector<bool> runnable(competitors.size(), false);
@@ -341,7 +344,7 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
   }
 
   std::vector<fs::path> dirs;
-  for (const auto& e : fs::directory_iterator(a.dir, ec)) {
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (e.is_directory()) dirs.push_back(e.path());
   }
   std::sort(dirs.begin(), dirs.end());

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -114,6 +115,20 @@ TEST_F(DeltaBench, AllCompetitorsInstalledRunsEveryOneAndVerifiesIt) {
   EXPECT_NE(report.find("geometric mean oxide/best-other over 1 real-training pairs"),
             std::string::npos)
       << report;
+}
+
+// Competitors run in a scratch directory: a corpus given relative to the caller's directory
+// must still reach them (the README runs `oxide delta-bench ../shared/corpus/dev`).
+TEST_F(DeltaBench, RelativeCorpusPathWorks) {
+  ScopedPath path(ToolDir(""));
+  const std::filesystem::path old_cwd = std::filesystem::current_path();
+  const std::filesystem::path corpus_path(corpus.path());
+  std::filesystem::current_path(corpus_path.parent_path());
+  Status s;
+  std::string report = Report({corpus_path.filename().string()}, &s);
+  std::filesystem::current_path(old_cwd);
+  ASSERT_OK(s) << report;
+  EXPECT_NE(report.find("5 competitor runs verified"), std::string::npos) << report;
 }
 
 TEST_F(DeltaBench, HiddenToolFailsTheRunAndNamesIt) {

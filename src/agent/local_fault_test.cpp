@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "agent/agent_loop.hpp"
 #include "agent/pipeline_test_util.hpp"
@@ -252,6 +253,25 @@ TEST_F(LocalFaultTest, NoRoomIsAReportedLocalFaultNotAModelFailure) {
   EXPECT_EQ(r.pending_reports[0].version, "v3");
   EXPECT_EQ(dl.requests().size(), requests);
   EXPECT_EQ(Active(), v1.bytes);
+}
+
+// A model kept for a target the server no longer wants is freed before the preflight counts the
+// free space, so it never blocks the next target.
+TEST_F(LocalFaultTest, KeptModelOfAnotherTargetIsFreedBeforeThePreflight) {
+  InstallV1();
+  Publish(v3);
+  Publish(v2);
+  free_disk_bytes = [this](const std::string&) -> Result<uint64_t> {
+    const bool kept = std::filesystem::exists(pipeline->paths().kept);
+    return v2.bytes.size() - 1 + (kept ? 0 : v3.bytes.size());
+  };
+  OpenReadOnly();
+  EXPECT_OK(Assign(v3));  // fails locally, keeps v3 verified
+  ASSERT_TRUE(std::filesystem::exists(pipeline->paths().kept));
+  ro_fs.set_read_only(false);
+  EXPECT_OK(Assign(v2));
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_FALSE(std::filesystem::exists(pipeline->paths().kept));
 }
 
 // A patch needs room for itself and the model it rebuilds; known once the server answered.

@@ -65,6 +65,9 @@ class PayloadSink final : public DownloadSink {
     // Now the payload's size is known: room for it, plus the model a patch rebuilds beside it.
     uint64_t need = d.bytes_total + (d.via_patch ? target.size_bytes : 0);
     auto free = p_.FreeBytes(p_.paths_.dir);
+    // A restarted download truncates what the partial file holds: those bytes count as free.
+    auto held = p_.deps_.fs.FileSize(p_.paths_.partial);
+    if (free.ok() && held.ok()) *free += *held;
     if (free.ok() && *free < need) {
       return ResourceExhausted("local: not enough disk space for " + target.version + ": need " +
                                std::to_string(need) + " bytes, have " + std::to_string(*free));
@@ -155,7 +158,13 @@ void UpdatePipeline::ResetDownloadProgress() {
 // becomes staging again and nothing is downloaded. True when it did.
 Result<bool> UpdatePipeline::ReuseKeptModel() {
   const ModelRef& t = *record_.target;
-  if (!Exists(paths_.kept)) return false;
+  if (!Exists(paths_.kept)) {
+    // A kill right after the rename below left the kept copy as staging: use it if it verifies.
+    if (record_.local_retry.sha256 != t.sha256 || !Exists(paths_.staging)) return false;
+    Status st = VerifyModelFile(paths_.staging, t.sha256, t.size_bytes, options_.should_stop);
+    if (st.code() == ErrorCode::kCancelled) return st;
+    return st.ok();
+  }
   if (record_.local_retry.sha256 == t.sha256) {
     Status st = VerifyModelFile(paths_.kept, t.sha256, t.size_bytes, options_.should_stop);
     if (st.code() == ErrorCode::kCancelled) return st;

@@ -62,11 +62,17 @@ Result<bool> UpdatePipeline::ClearRefusal(const std::string& version) {
   if (record_.poison_version != version || record_.poison_failures == 0) return false;
   Log("the control plane cleared the refusal of " + version + " (after " +
       std::to_string(record_.poison_failures) + " failures)");
+  const UpdateRecord before = record_;
   record_.poison_failures = 0;
   if (record_.last_error.find("refused") != std::string::npos && record_.last_version == version) {
     record_.last_error.clear();
   }
-  OXIDE_RETURN_IF_ERROR(Persist());
+  Status st = Persist();
+  if (!st.ok()) {
+    // Not acknowledged: the server repeats the clearance, which must then still find the count.
+    record_ = before;
+    return st;
+  }
   return true;
 }
 

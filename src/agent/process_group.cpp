@@ -65,6 +65,14 @@ Result<HealthGroup> DescribeProcessGroup(int leader) {
 int KillProcessGroupIfOurs(const HealthGroup& group) {
   if (group.pgid <= 1 || group.pgid == ::getpgrp()) return 0;  // never our own group
   if (group.boot_id.empty() || group.boot_id != BootId()) return 0;
+  // A live process with the group's id that is not our leader means the id was reused: the
+  // group is someone else's. (While any member of our group lives, the kernel does not hand the
+  // id out again, so a missing leader with live members is still ours.)
+  ProcStat leader;
+  if (ReadStat("/proc/" + std::to_string(group.pgid), &leader) &&
+      leader.start_ticks != group.start_ticks) {
+    return 0;
+  }
   int killed = 0;
   std::error_code ec;
   for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end;

@@ -109,6 +109,21 @@ TEST(ProcessGroup, LeavesAGroupThatIsNotOurs) {
   EXPECT_TRUE(GroupGone(pid));
 }
 
+// Our check's group died and its id went to a newer group leader (a daemon's setsid): the id
+// matches, the members started after our leader, but the live leader is not ours.
+TEST(ProcessGroup, LeavesAGroupWhoseIdWasReused) {
+  pid_t pid = SpawnGroup();
+  ASSERT_TRUE(GroupStarted(pid));
+  auto group = DescribeProcessGroup(pid);
+  ASSERT_OK(group.status());
+  HealthGroup ours_before = *group;
+  ours_before.start_ticks -= 1;  // our leader started just before this one
+  EXPECT_EQ(KillProcessGroupIfOurs(ours_before), 0);
+  EXPECT_GE(LiveMembers(pid), 2);
+  ::kill(-pid, SIGKILL);
+  EXPECT_TRUE(GroupGone(pid));
+}
+
 // The agent was killed during a health check (state.json names the group): opening the pipeline
 // at start-up kills the group before the check runs again.
 TEST_F(PipelineTest, StartUpKillsTheHealthCheckAKilledAgentLeft) {

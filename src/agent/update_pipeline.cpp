@@ -267,11 +267,13 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
   if (record_.poison_version == a.version && record_.poison_failures >= options_.max_attempts) {
     std::string message = "version " + a.version + " refused: failed " +
                           std::to_string(record_.poison_failures) + " times";
-    if (record_.last_error != message) {  // saved once, so the report survives a restart
+    // Reported once per campaign (saved, so the report survives a restart).
+    if (record_.last_error != message || record_.refusal_campaign != a.campaign_id) {
       record_.last_outcome = Outcome::kFailed;
       record_.last_version = a.version;
       record_.last_error = std::move(message);
       record_.last_local_fault = false;
+      record_.refusal_campaign = a.campaign_id;
       QueueReport(a, protocol::FailureOutcome::kRefused, protocol::FailureStage::kPreflight, false);
       OXIDE_RETURN_IF_ERROR(Persist());
     }
@@ -303,6 +305,12 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
     if (not_before - now > cap_ms) not_before = now + cap_ms;
     if (now < not_before) return AssignmentDecision::kBackingOff;
   }
+  if (!retrying) {
+    // Another target: what was kept for an earlier one is of no use, and takes room (freed
+    // before the preflight below counts the free space).
+    if (Exists(paths_.kept)) OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.kept));
+    record_.local_retry = LocalRetry{};
+  }
   // Preflight, before anything is touched: room for the new model (staging; a full download
   // becomes staging by rename). The backup is a hard link (BackUp() checks for room itself when
   // it has to copy), and a patch's size is checked once the server announced it. A model kept
@@ -320,16 +328,12 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
     record_.last_outcome = Outcome::kFailed;
     record_.last_version = a.version;
     record_.last_error = std::move(message);
+    record_.last_local_fault = true;
     if (first) {
       QueueReport(a, protocol::FailureOutcome::kFailed, protocol::FailureStage::kPreflight, true);
       OXIDE_RETURN_IF_ERROR(Persist());
     }
     return ResourceExhausted(record_.last_error);
-  }
-  if (!retrying) {
-    // Another target: what was kept for an earlier one is of no use, and takes room.
-    if (Exists(paths_.kept)) OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.kept));
-    record_.local_retry = LocalRetry{};
   }
   UpdateRecord before = record_;
   record_.target = a;

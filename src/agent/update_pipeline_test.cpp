@@ -528,6 +528,43 @@ TEST_P(StopInsideLongSteps, StopsWithinABlockAndResumes) {
   EXPECT_EQ(pipeline->record().poison_failures, 0u);
 }
 
+// A refused version is reported once per campaign: a later campaign for the same version (the
+// first report long acknowledged) gets its own report, or that campaign would wait forever.
+TEST_F(PipelineTest, RefusalIsReportedOncePerCampaign) {
+  InstallV1();
+  Publish(v2);
+  health.healthy = false;
+  for (int i = 0; i < 3; ++i) EXPECT_OK(Assign(v2));
+  auto pending_refusals = [&] {
+    int n = 0;
+    for (const auto& r : pipeline->record().pending_reports) {
+      n += r.outcome == protocol::FailureOutcome::kRefused;
+    }
+    return n;
+  };
+  auto ack_all = [&] {
+    std::vector<std::string> ids;
+    for (const auto& r : pipeline->record().pending_reports) ids.push_back(r.id);
+    ASSERT_OK(pipeline->AckReports(ids));
+  };
+  ack_all();
+  ModelRef in_a = v2.ref;
+  in_a.campaign_id = "c-a";
+  ASSERT_OK(pipeline->OnAssignment(in_a).status());
+  ASSERT_OK(pipeline->OnAssignment(in_a).status());
+  EXPECT_EQ(pending_refusals(), 1);
+  ack_all();
+  ASSERT_OK(pipeline->OnAssignment(in_a).status());
+  EXPECT_EQ(pending_refusals(), 0);
+  ModelRef in_b = v2.ref;
+  in_b.campaign_id = "c-b";
+  auto d = pipeline->OnAssignment(in_b);
+  ASSERT_OK(d.status());
+  EXPECT_EQ(*d, AssignmentDecision::kRefused);
+  ASSERT_EQ(pending_refusals(), 1);
+  EXPECT_EQ(pipeline->record().pending_reports.back().campaign_id, "c-b");
+}
+
 INSTANTIATE_TEST_SUITE_P(All, StopInsideLongSteps,
                          ::testing::Values(StopCase{"Patching", true, S::kDownloaded},
                                            StopCase{"HashingTheDownload", false, S::kDownloaded},

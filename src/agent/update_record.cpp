@@ -119,6 +119,7 @@ std::string EncodeUpdateRecord(const UpdateRecord& r) {
       {"last_version", r.last_version},
       {"last_error", r.last_error},
       {"last_local_fault", r.last_local_fault},
+      {"refusal_campaign", r.refusal_campaign},
       {"failure",
        {{"stage", std::string(protocol::ToString(r.failure_stage))},
         {"exit_status", r.failure_exit_status ? json(*r.failure_exit_status) : json(nullptr)},
@@ -180,6 +181,7 @@ Result<UpdateRecord> DecodeUpdateRecord(std::string_view text) {
     r.last_error = j.at("last_error").get<std::string>();
     // Added later within format_version 1: optional.
     r.last_local_fault = j.value("last_local_fault", false);
+    r.refusal_campaign = j.value("refusal_campaign", std::string());
     if (auto f = j.find("failure"); f != j.end() && f->is_object()) {
       auto stage = protocol::ParseFailureStage(f->value("stage", "unknown"));
       if (!stage.ok()) return Corrupt(stage.status().message());

@@ -86,6 +86,9 @@ struct UpdateRecord {
   // until a heartbeat has carried it.
   std::string last_error;
   bool last_local_fault = false;  // last_outcome was a local fault (not the version's)
+  // The campaign whose assignment of the poisoned version was last refused and reported: a
+  // later campaign for the same version gets its own refusal report.
+  std::string refusal_campaign;
   // The failure of the update in hand, set when it fails: where, and the health check's exit
   // status and output.
   protocol::FailureStage failure_stage = protocol::FailureStage::kUnknown;

@@ -45,6 +45,7 @@ build-fuzz: bootstrap $(FUZZ_DIR)/build.ninja
 # Release unit + integration tests, the sanitizer build of the unit tests, then each fuzzer.
 test: build build-asan build-fuzz
 	scripts/check_format
+	scripts/check_includes
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -LE integration
 	scripts/run_fuzzers $(FUZZ_DIR) $(FUZZ_SECONDS)

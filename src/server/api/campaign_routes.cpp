@@ -1,7 +1,7 @@
 // /api/v1/campaigns...
 #include "server/api/errors.hpp"
+#include "server/api/internal/views.hpp"
 #include "server/api/router.hpp"
-#include "server/api/views.hpp"
 
 namespace oxide::server::api {
 namespace {

@@ -1,8 +1,8 @@
 // /api/v1/devices...
 #include "protocol/heartbeat.hpp"
 #include "server/api/errors.hpp"
+#include "server/api/internal/views.hpp"
 #include "server/api/router.hpp"
-#include "server/api/views.hpp"
 
 namespace oxide::server::api {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "server/api/json_util.hpp"
+#include "server/api/internal/json_util.hpp"
 
 namespace oxide::server::api {
 

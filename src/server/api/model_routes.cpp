@@ -2,9 +2,9 @@
 #include <cstdio>
 
 #include "server/api/errors.hpp"
+#include "server/api/internal/views.hpp"
 #include "server/api/range.hpp"
 #include "server/api/router.hpp"
-#include "server/api/views.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server::api {

@@ -4,7 +4,7 @@
 #include <exception>
 
 #include "server/api/errors.hpp"
-#include "server/api/json_util.hpp"
+#include "server/api/internal/json_util.hpp"
 
 namespace oxide::server::api {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "server/api/errors.hpp"
-#include "server/api/json_util.hpp"
+#include "server/api/internal/json_util.hpp"
 #include "server/service/test_env.hpp"
 
 namespace oxide::server::api {

@@ -3,7 +3,7 @@
 // JSON shapes shared by several route groups. Field names keep the reference API's names
 // (docs/api.md) and add new ones beside them.
 
-#include "server/api/json_util.hpp"
+#include "server/api/internal/json_util.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/device_service.hpp"
 

@@ -1,6 +1,7 @@
 #pragma once
 
-// JSON helpers for the route handlers (nlohmann stays inside server/api/). Never throws:
+// JSON helpers for the route handlers. Internal to server/api (the HTTP/JSON adapter):
+// scripts/check_includes keeps nlohmann and this header from spreading. Never throws:
 // parsing uses allow_exceptions=false and dumping replaces invalid UTF-8.
 
 #include <cstdint>

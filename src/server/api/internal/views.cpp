@@ -1,4 +1,4 @@
-#include "server/api/views.hpp"
+#include "server/api/internal/views.hpp"
 
 namespace oxide::server::api {
 

@@ -1,4 +1,4 @@
-#include "server/api/json_util.hpp"
+#include "server/api/internal/json_util.hpp"
 
 #include <ctime>
 

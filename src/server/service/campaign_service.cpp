@@ -368,17 +368,22 @@ Status CampaignService::OnDeviceDeleted(const std::string& device_id) {
 namespace {
 
 // The attempt of this heartbeat about the assignment `a`, if any: the oldest new one that names
-// the assignment's campaign (or no campaign, for the same model and version).
+// the assignment's campaign (or no campaign, for the same model and version), a real failure
+// before any local fault (a full disk, then a failed health check after the retry: the failure
+// is what happened to this version).
 const store::AttemptRecord* AttemptFor(const HeartbeatFacts& facts,
                                        const store::AssignmentRecord& a) {
+  const store::AttemptRecord* local = nullptr;
   for (const auto& at : facts.attempts) {
     if (at.outcome == store::AttemptOutcome::kFallback) continue;
     bool same_campaign = at.campaign_id.empty()
                              ? at.model_id == a.model_id && at.version == a.version
                              : at.campaign_id == a.campaign_id;
-    if (same_campaign) return &at;
+    if (!same_campaign) continue;
+    if (!at.local) return &at;
+    if (local == nullptr) local = &at;
   }
-  return nullptr;
+  return local;
 }
 
 }  // namespace
@@ -433,8 +438,10 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
         synthesize = true;
       }
     }
-  } else if (facts.last_update_result && facts.last_update_result->failed && !facts.agent_reports) {
-    // The reference agent's failure report names no version: it is about the assignment.
+  } else if (facts.last_update_result && facts.last_update_result->failed &&
+             facts.last_update_result_changed && !facts.agent_reports) {
+    // The reference agent's failure report names no version: a new one is about the
+    // assignment (a repeated one is about whatever failed before).
     event = RolloutEvent::kFailed;
     d.error = facts.last_update_result->error.substr(0, 1024);
     synthesize = true;

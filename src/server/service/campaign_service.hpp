@@ -43,6 +43,9 @@ struct HeartbeatFacts {
   bool agent_reports = false;
   std::vector<store::AttemptRecord> attempts;                    // newly stored by this heartbeat
   std::optional<protocol::LastUpdateResult> last_update_result;  // reference agents
+  // last_update_result differs from the device's stored result: reference agents repeat it in
+  // every heartbeat, and only a new one is about the current assignment.
+  bool last_update_result_changed = false;
 };
 
 // Campaigns: creation, the rollout strategies (which devices are assigned when), operator

@@ -266,11 +266,8 @@ Status ModelService::RecordDownload(const std::string& device_id, const std::str
 }
 
 Result<bool> ModelService::RepairCorruptBlob(const std::string& sha256) {
-  Status st = blobs_.Verify(sha256);
-  if (st.ok() || st.code() == ErrorCode::kNotFound) return false;
-  if (st.code() != ErrorCode::kCorrupt) return st;
-  std::fprintf(stderr, "oxide serve: removing corrupt blob: %s\n", st.message().c_str());
-  OXIDE_RETURN_IF_ERROR(blobs_.Remove(sha256));
+  OXIDE_ASSIGN_OR_RETURN(bool removed, blobs_.RemoveIfCorrupt(sha256));
+  if (!removed) return false;
   bool requeued = false;
   Status tx = store_.InTransaction([&]() -> Status {
     OXIDE_ASSIGN_OR_RETURN(auto patches, store_.patches().ListWithBlob());

@@ -167,6 +167,22 @@ TEST_F(ModelFaultsTest, PatchesFromACorruptVersionAreDroppedAndRebuiltOnReupload
   EXPECT_EQ(env.store->patches().Get(v2.sha256, v3.sha256)->state, store::PatchState::kPending);
 }
 
+// Shutdown used to wait for a whole scrub (every blob re-hashed): it stops between blobs.
+TEST_F(ModelFaultsTest, ScrubStopsBetweenBlobsWhenAsked) {
+  std::vector<std::string> shas;
+  for (const char* v : {"v1", "v2", "v3"}) {
+    shas.push_back(env.Upload("m", v, std::string("body of ") + v).sha256);
+    FlipByte(shas.back(), 0);
+  }
+  int asked = 0;
+  auto corrupt = env.models->Scrub([&] { return ++asked > 1; });  // stop after one blob
+  ASSERT_OK(corrupt.status());
+  EXPECT_EQ(*corrupt, 1u);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(BlobCount(), 2u);
+  EXPECT_EQ(*env.models->Scrub(), 2u);  // no predicate: the whole pass
+}
+
 // At start-up nothing is in flight: every unreferenced blob goes (grace 0).
 TEST_F(ModelFaultsTest, MaintenanceCollectsOrphansAtStartup) {
   auto v1 = env.Upload("m", "v1", "a version");

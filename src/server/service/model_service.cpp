@@ -353,10 +353,11 @@ Result<GcReport> ModelService::CollectGarbage(Clock::Duration grace) {
       grace);
 }
 
-Result<uint64_t> ModelService::Scrub() {
+Result<uint64_t> ModelService::Scrub(const std::function<bool()>& stop) {
   OXIDE_ASSIGN_OR_RETURN(auto names, blobs_.List());
   uint64_t corrupt = 0;
   for (const auto& n : names) {
+    if (stop && stop()) break;
     OXIDE_ASSIGN_OR_RETURN(bool was_corrupt, RepairCorruptBlob(n));
     corrupt += was_corrupt ? 1 : 0;
   }

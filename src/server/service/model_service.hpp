@@ -95,8 +95,9 @@ class ModelService {
   // Removes blobs no version or patch references (see BlobStore::CollectGarbage).
   Result<GcReport> CollectGarbage(Clock::Duration grace);
   // Verifies every blob (RepairCorruptBlob); returns how many were corrupt. Reads everything:
-  // run it off the request path.
-  Result<uint64_t> Scrub();
+  // run it off the request path. `stop` (optional) is asked before each blob: true ends the
+  // scrub there (shutdown does not wait for a whole pass).
+  Result<uint64_t> Scrub(const std::function<bool()>& stop = {});
 
  private:
   Result<bool> EnqueueLocked(const std::string& base_sha, const std::string& target_sha);

@@ -413,7 +413,9 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
   if (IsTerminal(d.state)) return Status::Ok();
   const store::CampaignDeviceRecord before = d;
   std::optional<RolloutEvent> event;
-  bool synthesize = false;  // an agent without reports: its failure goes into the history here
+  // An agent without reports: its failure (or local fault) goes into the history here.
+  bool synthesize = false;
+  bool local = false;
   const store::AttemptRecord* attempt = AttemptFor(facts, *a);
   if (RunsTarget(device, *a)) {
     event = RolloutEvent::kCompleted;
@@ -434,6 +436,7 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
       d.error = update->error.substr(0, 1024);
       if (failure && update->local_fault) {
         event = RolloutEvent::kLocalFault;
+        synthesize = local = true;
       } else if (failure) {
         synthesize = true;
       }
@@ -479,14 +482,18 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
     log::Write(IsFailure(d.state) ? log::Level::kWarn : log::Level::kInfo, "campaign device",
                fields);
   }
-  if (synthesize && IsFailure(d.state)) {
+  // Reached only when the device's entry changed: a block repeated by later heartbeats is
+  // recorded once.
+  if (synthesize && (local || IsFailure(d.state))) {
     store::AttemptRecord at;
     at.device_id = device.id;
     at.campaign_id = c.id;
     at.model_id = a->model_id;
     at.version = a->version;
-    at.outcome = d.state == DeviceRolloutState::kRolledBack ? store::AttemptOutcome::kRolledBack
-                                                            : store::AttemptOutcome::kFailed;
+    at.local = local;
+    const bool rolled_back = local ? update->stage == protocol::UpdateStage::kRolledBack
+                                   : d.state == DeviceRolloutState::kRolledBack;
+    at.outcome = rolled_back ? store::AttemptOutcome::kRolledBack : store::AttemptOutcome::kFailed;
     at.error = d.error;
     at.at = d.updated_at;
     OXIDE_RETURN_IF_ERROR(store_.attempts().Add(at).status());

@@ -464,6 +464,22 @@ TEST_F(CampaignServiceTest, ALocalFaultDoesNotHideAFailureInTheSameHeartbeat) {
   EXPECT_EQ(after.history.size(), 2u);
 }
 
+TEST_F(CampaignServiceTest, ALocalFaultWithoutReportsIsInTheHistoryOnce) {
+  auto c = Create("all_at_once");
+  env.Report("d1", UpdateStage::kDownloading, "m", "v2");
+  protocol::HeartbeatRequest old_agent;  // an agent without `reports`
+  old_agent.update =
+      protocol::UpdateProgress{"m", "v2", UpdateStage::kFailed, 0, 0, false, "disk full", true};
+  env.Beat("d1", old_agent);
+  env.Beat("d1", old_agent);  // repeated until the next attempt: recorded once
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.devices[1].state, DeviceRolloutState::kPending);
+  ASSERT_EQ(after.history.size(), 1u);
+  EXPECT_TRUE(after.history[0].local);
+  EXPECT_EQ(after.history[0].error, "disk full");
+  EXPECT_EQ(after.history[0].outcome, store::AttemptOutcome::kFailed);
+}
+
 TEST_F(CampaignServiceTest, WithReportsAStaleUpdateBlockIsNotAFailure) {
   auto c = Create("all_at_once");
   protocol::HeartbeatRequest r;

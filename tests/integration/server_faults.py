@@ -130,6 +130,7 @@ def check_truncated_onnx(srv, data):
     assert b"onnx" in body, body
     assert blob_names(data) == before, "a refused upload left a blob"
     status, _, _ = srv.request("GET", "/api/v1/models/mlp/versions/cut")
+    assert status == 404, "the refused version exists: %d" % status
     print("truncated ONNX upload: 422 %s" % body.decode()[:120])
 
 

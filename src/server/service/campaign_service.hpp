@@ -64,7 +64,8 @@ struct HeartbeatFacts {
 //    that has not finished is withdrawn like on abort, so no device is handed this campaign's
 //    assignment again (an activated update still commits or rolls back on the device).
 //  - When every device is terminal the campaign ends: completed (no failure),
-//    completed_with_failures (some failed, some completed) or failed (none completed).
+//    completed_with_failures (some failed, some completed) or failed (none completed). The
+//    threshold is checked first: a last failure that reaches it ends the campaign halted.
 //  - pause stops new assignments; abort withdraws every assignment not yet completed. The
 //    device's previous assignment is restored only when its campaign is still active
 //    (rolling out or paused; that campaign then tracks the device again as pending) or the

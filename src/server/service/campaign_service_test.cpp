@@ -536,6 +536,18 @@ TEST_F(CampaignServiceTest, RepeatedReferenceFailureDoesNotFailTheNextCampaign) 
   EXPECT_EQ(after.campaign.state, CampaignState::kHalted);
 }
 
+// The threshold wins over the final-state rule (docs/api.md "Campaigns").
+TEST_F(CampaignServiceTest, ThresholdCrossedByTheLastDeviceEndsHalted) {
+  CreateCampaignRequest req{"m", "v2", "f", kAll, {}, {}, 1, {}};
+  auto c = *env.campaigns->Create(req);
+  for (int i = 0; i < 9; ++i) Complete("d" + std::to_string(i));
+  env.Report("d9", UpdateStage::kFailed, "m", "v2");
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(Count(after, DeviceRolloutState::kCompleted), 9u);
+  EXPECT_EQ(after.devices[9].state, DeviceRolloutState::kFailed);
+  EXPECT_EQ(after.campaign.state, CampaignState::kHalted);
+}
+
 TEST_F(CampaignServiceTest, ClearingRefusalsReachesTheDeviceUntilAcknowledged) {
   auto c = Create("all_at_once");
   env.Report("d0", UpdateStage::kFailed, "m", "v2");

@@ -528,8 +528,7 @@ class HeaderReader {
             OXIDE_RETURN_IF_ERROR(SkipValue(2));
           }
         } else {
-          if (std::find(seen.begin(), seen.end(), key) != seen.end()) NoteDuplicate(key);
-          seen.push_back(key);
+          seen.push_back(key);  // duplicates: checked once the entry is read
           OXIDE_RETURN_IF_ERROR(SkipValue(2));
         }
         SkipWs();
@@ -545,6 +544,10 @@ class HeaderReader {
         return Syntax();
       }
     }
+    // Sorted, not searched per key: an entry may carry any number of unknown keys.
+    std::sort(seen.begin(), seen.end());
+    const auto dup = std::adjacent_find(seen.begin(), seen.end());
+    if (dup != seen.end()) NoteDuplicate(*dup);
     if (!semantic_.ok()) return Status::Ok();  // only the first problem is reported
     Status st = Check(t, has_dtype && dtype_is_string, dtype, has_shape, shape_ok, shape,
                       has_offsets && offsets.size() == 2, offsets_ok, offsets);

@@ -197,6 +197,32 @@ TEST(SafeTensorsIndexTest, MillionTensorHeaderIsIndexedWithinASecond) {
 #endif
 }
 
+// Unknown keys inside one entry were checked for duplicates by a linear search each (200k keys:
+// minutes); they must cost no more than the rest of the header.
+TEST(SafeTensorsIndexTest, EntryWithManyUnknownKeysIsIndexedQuickly) {
+  constexpr size_t kKeys = 200'000;
+  std::string entry = R"("t":{"dtype":"F32","shape":[1],"data_offsets":[0,4])";
+  entry.reserve(kKeys * 16);
+  for (size_t i = 0; i < kKeys; ++i) entry += ",\"x" + std::to_string(i) + "\":0";
+  const std::string ok = SafetensorsBuilder::Assemble("{" + entry + "}}", std::string(4, '\0'));
+  const std::string dup =
+      SafetensorsBuilder::Assemble("{" + entry + ",\"x17\":1}}", std::string(4, '\0'));
+  const auto cpu0 = ThreadCpuTime();
+  Result<TensorIndex> r = IndexSafeTensors(ok);
+  Status d = IndexSafeTensors(dup).status();
+  const auto cpu = ThreadCpuTime() - cpu0;
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tensors.size(), 1u);
+  EXPECT_STATUS(d, ErrorCode::kCorrupt);
+  EXPECT_NE(d.ToString().find("duplicate key 'x17'"), std::string::npos) << d.ToString();
+  std::printf(
+      "2 x %zu unknown keys: %lld ms CPU\n", kKeys,
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(cpu).count()));
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LE(cpu, std::chrono::seconds(1));
+#endif
+}
+
 TEST(SafeTensorsIndexTest, JsonEscapesAndUnicodeNames) {
   const std::string header =
       R"({"a\u00e9\ud83d\ude00\n\"":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":[{}]},)"

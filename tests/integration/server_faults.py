@@ -129,7 +129,9 @@ def check_truncated_onnx(srv, data):
     assert status == 422, (status, body)
     assert b"onnx" in body, body
     assert blob_names(data) == before, "a refused upload left a blob"
-    status, _, _ = srv.request("GET", "/api/v1/models/mlp/versions/cut")
+    # GET of the version path itself is 405 (POST only): its meta says whether it exists.
+    status, _, _ = srv.request("GET", "/api/v1/models/mlp/versions/cut/meta")
+    assert status == 404, "the refused version exists: %d" % status
     print("truncated ONNX upload: 422 %s" % body.decode()[:120])
 
 

@@ -51,6 +51,9 @@ struct FileBody {
   // file, the net layer hashes what it sends and, on a mismatch, closes the connection before
   // the last chunk (the client never gets a complete, wrong body) and calls on_corrupt.
   std::string sha256;
+  // With sha256: the size the whole file must have (0 = unchecked). A file of another size
+  // (truncated on disk) is not served at all: on_corrupt is called and the answer is a 503.
+  uint64_t size = 0;
 };
 
 struct Response {
@@ -61,7 +64,8 @@ struct Response {
   // Called once by the net layer with the body bytes actually written to the socket, when the
   // response finished or the connection dropped (download accounting).
   std::function<void(uint64_t body_bytes_written)> on_complete;
-  // Called once, off the I/O threads, when a file body did not hash to FileBody::sha256.
+  // Called once, off the I/O threads, when a file body did not hash to FileBody::sha256, has
+  // another size than FileBody::size, or could not be read.
   std::function<void()> on_corrupt;
 
   std::string Header(std::string_view name) const;  // case-insensitive, "" when absent

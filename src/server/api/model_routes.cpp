@@ -121,7 +121,8 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
       }
     }
   }
-  r.file = FileBody{plan->blob_path, range.offset, range.length, plan->blob_sha256};
+  r.file =
+      FileBody{plan->blob_path, range.offset, range.length, plan->blob_sha256, plan->blob_size};
   if (req.method == Method::kHead) return r;  // headers only: nothing to account
   (plan->is_patch ? d.metrics.patch_responses : d.metrics.full_responses)++;
   const ApiDeps* dp = &d;

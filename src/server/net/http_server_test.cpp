@@ -15,8 +15,10 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <streambuf>
 #include <thread>
 
+#include "base/log.hpp"
 #include "base/posix_file_system.hpp"
 #include "server/service/test_env.hpp"
 #include "testing/status_matchers.hpp"
@@ -401,6 +403,108 @@ TEST_F(HttpServerTest, CorruptBlobIsCutShortOnAFullDownloadAndRemoved) {
   Client again(port());
   again.Send("GET /api/v1/models/m/versions/v1/download HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(again.Read().body, model);
+}
+
+// The server's log, readable by the test while server threads write to it.
+class SharedLog : public std::streambuf {
+ public:
+  std::string Contents() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+  // How many times `needle` occurs in the log.
+  size_t CountLines(const std::string& needle) {
+    const std::string text = Contents();
+    size_t n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+
+ protected:
+  int overflow(int c) override {
+    if (c != traits_type::eof()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      text_.push_back(static_cast<char>(c));
+    }
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    text_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string text_;
+};
+
+class LoggedServerTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    log::Setup({.name = "oxide serve", .level = log::Level::kInfo, .stream = &stream_});
+    HttpServerTest::SetUp();
+  }
+  void TearDown() override {
+    HttpServerTest::TearDown();  // no server thread logs after this
+    log::Setup(log::Options{});
+  }
+  SharedLog log_;
+  std::ostream stream_{&log_};
+};
+
+constexpr char kDownload[] =
+    "GET /api/v1/models/m/versions/v1/download HTTP/1.1\r\nHost: x\r\n\r\n";
+constexpr char kDownloadLine[] = "path=/api/v1/models/m/versions/v1/download";
+
+// A blob cut short on disk used to be served short (its hash was never checked: the size did
+// not match) and never repaired. It is refused before any byte is sent, and removed.
+TEST_F(LoggedServerTest, TruncatedBlobIsRefusedAndRemoved) {
+  std::string model(200 * 1024, 't');
+  auto v = env.Upload("m", "v1", model);
+  std::filesystem::resize_file(env.blobs->PathFor(v.sha256), 100 * 1024);
+  Client c(port());
+  c.Send(kDownload);
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("upload it again"), std::string::npos) << r.body;
+  EXPECT_TRUE(WaitFor([&] { return !env.blobs->Exists(v.sha256); }));
+  EXPECT_TRUE(WaitFor([&] { return log_.CountLines(kDownloadLine) == 1; })) << log_.Contents();
+  env.Upload("m", "v1", model);  // the same bytes again: repaired
+  Client again(port());
+  again.Send(kDownload);
+  EXPECT_EQ(again.Read().body, model);
+}
+
+// A response cut short mid-body (corrupt bytes) is logged and accounted once.
+TEST_F(LoggedServerTest, CutShortResponseIsLoggedAndAccountedOnce) {
+  std::string model(200 * 1024, 'c');
+  auto v = env.Upload("m", "v1", model);
+  {
+    std::fstream f(env.blobs->PathFor(v.sha256), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('X');
+  }
+  {
+    Client c(port());
+    c.Send(kDownload);
+    EXPECT_LT(c.Read().body.size(), model.size());
+  }
+  EXPECT_TRUE(WaitFor([&] { return log_.CountLines(kDownloadLine) == 1; })) << log_.Contents();
+  EXPECT_NE(log_.Contents().find("blob is corrupt"), std::string::npos) << log_.Contents();
+  EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_served.load() > 0; }));
+  EXPECT_LT(env.metrics.bytes_served.load(), model.size());
+}
+
+// A transfer-coding reject is logged with the method and path it was for.
+TEST_F(LoggedServerTest, TransferCodingRejectIsLoggedWithItsPath) {
+  Client c(port());
+  c.Send("POST /api/v1/devices?x=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 501);
+  EXPECT_TRUE(WaitFor([&] { return log_.CountLines("method=POST path=/api/v1/devices ") == 1; }))
+      << log_.Contents();
 }
 
 // A file system whose disk fills up after `budget` bytes of appends (ENOSPC).

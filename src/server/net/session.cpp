@@ -166,6 +166,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Reject(Corrupt("malformed HTTP request: " + ec.message()));
     const auto& h = header_parser_->get();
     keep_alive_ = h.keep_alive();
+    // Known before any check, so a rejected request is logged with what it asked for.
+    log_method_ = std::string(h.method_string());
+    log_path_ = std::string(h.target().substr(0, h.target().find('?')));
     if (Status te = CheckTransferEncoding(h); !te.ok()) {
       if (te.code() == ErrorCode::kUnsupported) return Reject(NotImplementedResponse(te));
       return Reject(te);
@@ -179,8 +182,6 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string_view::npos) req_.query = std::string(target.substr(q + 1));
     for (const auto& f : h)
       req_.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
-    log_method_ = std::string(h.method_string());
-    log_path_ = req_.path;
     log_device_ = DeviceOf(req_);
 
     auto policy = router_.PolicyFor(req_.method, req_.path);
@@ -370,6 +371,19 @@ class Session : public std::enable_shared_from_this<Session> {
       return WriteString();
     }
     file_ = std::move(file).value();
+    on_corrupt_ = std::move(resp_.on_corrupt);
+    if (!resp_.file->sha256.empty() && resp_.file->size > 0 && file_->size() != resp_.file->size) {
+      // Truncated (or grown) on disk: nothing was sent yet, so say so instead of a short body,
+      // and have the blob checked and removed like a corrupt one.
+      std::fprintf(stderr, "oxide serve: blob %s is %llu bytes, expected %llu: not served\n",
+                   resp_.file->path.c_str(), static_cast<unsigned long long>(file_->size()),
+                   static_cast<unsigned long long>(resp_.file->size));
+      file_.reset();
+      ReportCorrupt();
+      resp_ = api::ErrorResponse(Unavailable(
+          "the blob has the wrong size on disk (damaged): it is removed; upload it again"));
+      return WriteString();
+    }
     EnsureChunk(opt_.chunk_size);
     file_pos_ = resp_.file->offset;
     file_left_ = resp_.file->length;
@@ -381,7 +395,6 @@ class Session : public std::enable_shared_from_this<Session> {
       verify_hash_.emplace();
       hashed_to_ = 0;
     }
-    on_corrupt_ = std::move(resp_.on_corrupt);
     body_written_ = 0;
     accounting_ = std::move(resp_.on_complete);
     file_res_.emplace(static_cast<http::status>(resp_.status), 11);
@@ -405,9 +418,10 @@ class Session : public std::enable_shared_from_this<Session> {
       Status st = file_->ReadExactAt(file_pos_, chunk_.data(), n);
       if (!st.ok()) {
         log::Error("reading a blob for a response failed", {{"error", st.ToString()}});
-        return Close();  // mid-body: the only honest signal is a short response
+        ReportCorrupt();  // shrunk since it was opened, or unreadable: checked off this thread
+        return CutShort("blob read failed");  // mid-body: a short response is the only signal
       }
-      if (!verify_sha256_.empty() && !VerifyChunk(n)) return Close();
+      if (!verify_sha256_.empty() && !VerifyChunk(n)) return CutShort("blob is corrupt");
     }
     file_chunk_ = n;
     auto& body = file_res_->body();
@@ -451,13 +465,29 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ok) return true;
     std::fprintf(stderr, "oxide serve: blob %s hashes to %s: response cut short\n",
                  resp_.file ? resp_.file->path.c_str() : "", actual.c_str());
-    if (on_corrupt_) asio::post(blocking_, std::move(on_corrupt_));
-    on_corrupt_ = nullptr;
+    ReportCorrupt();
     return false;
   }
 
+  // Hands the damaged blob to the repair path (which verifies it again), at most once.
+  void ReportCorrupt() {
+    if (on_corrupt_) asio::post(blocking_, std::move(on_corrupt_));
+    on_corrupt_ = nullptr;
+  }
+
+  // Ends a file response mid-body: logged and accounted like any finished response (once),
+  // then the connection closes so the client sees a short body.
+  void CutShort(std::string_view why) {
+    LogRequest(why, body_written_);
+    FinishAccounting();
+    file_sr_.reset();
+    file_res_.reset();
+    file_.reset();
+    Close();
+  }
+
   void OnResponseDone(beast::error_code ec) {
-    LogRequest(ec, file_sr_ ? body_written_ : log_bytes_);
+    LogRequest(ec ? ec.message() : std::string(), file_sr_ ? body_written_ : log_bytes_);
     FinishAccounting();
     file_sr_.reset();
     file_res_.reset();
@@ -475,8 +505,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // One line per answered request. `bytes`: body bytes sent (short when the client went away).
-  void LogRequest(beast::error_code ec, uint64_t bytes) {
+  // One line per answered request. `bytes`: body bytes sent (short when the client went away
+  // or the response was cut short); `error` why it ended early ("" = it did not).
+  void LogRequest(std::string_view error, uint64_t bytes) {
     log::Level level = log_status_ >= 500 ? log::Level::kError : log::Level::kInfo;
     if (!log::Enabled(level)) return;
     double ms =
@@ -488,7 +519,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                       {"bytes", bytes},
                                       {"ms", ms}};
     if (!log_device_.empty()) fields.emplace_back("device", log_device_);
-    if (ec) fields.emplace_back("error", ec.message());
+    if (!error.empty()) fields.emplace_back("error", error);
     log::Write(level, "request", fields);
   }
 

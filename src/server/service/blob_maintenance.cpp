@@ -56,7 +56,10 @@ void BlobMaintenance::Loop() {
       next_gc = now + options_.gc_interval;
     }
     if (scrub && now >= next_scrub) {
-      auto corrupt = models_.Scrub();
+      auto corrupt = models_.Scrub([this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return stop_;
+      });
       if (!corrupt.ok()) {
         std::fprintf(stderr, "oxide serve: blob scrub: %s\n", corrupt.status().ToString().c_str());
       } else if (*corrupt > 0) {

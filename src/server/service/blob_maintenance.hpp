@@ -35,7 +35,8 @@ class BlobMaintenance {
   // Starts the thread: GC every gc_interval, a scrub every scrub_interval (the first one after
   // one interval, so a restart does not re-read everything).
   void Start();
-  // Finishes the pass in hand, then joins. Idempotent.
+  // Finishes the blob in hand (a scrub stops between blobs, a GC pass runs to its end), then
+  // joins. Idempotent.
   void Stop();
 
  private:

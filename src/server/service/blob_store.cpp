@@ -106,10 +106,8 @@ Result<BlobInfo> BlobStore::Adopt(const std::string& temp_path) const {
 }
 
 Status BlobStore::Publish(const std::string& tmp, const BlobInfo& info) const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    published_[info.sha256] = clock_.Now();  // from now on GC keeps it for the grace period
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  published_[info.sha256] = clock_.Now();  // from now on GC keeps it for the grace period
   const std::string final_path = PathFor(info.sha256);
   if (PathExists(final_path)) {
     Status intact = Verify(info.sha256);
@@ -146,6 +144,21 @@ Status BlobStore::Verify(const std::string& sha256) const {
 Status BlobStore::Remove(const std::string& sha256) const {
   OXIDE_RETURN_IF_ERROR(fs_.Remove(PathFor(sha256)));
   return fs_.SyncDir(root_);
+}
+
+Result<bool> BlobStore::RemoveIfCorrupt(const std::string& sha256) const {
+  // Hashed once without the lock (most blobs are intact: publishing is not held up by a
+  // scrub), then again under it before the unlink.
+  Status st = Verify(sha256);
+  if (st.ok() || st.code() == ErrorCode::kNotFound) return false;
+  if (st.code() != ErrorCode::kCorrupt) return st;
+  std::lock_guard<std::mutex> lock(mu_);
+  st = Verify(sha256);
+  if (st.ok() || st.code() == ErrorCode::kNotFound) return false;
+  if (st.code() != ErrorCode::kCorrupt) return st;
+  std::fprintf(stderr, "oxide serve: removing corrupt blob: %s\n", st.message().c_str());
+  OXIDE_RETURN_IF_ERROR(Remove(sha256));
+  return true;
 }
 
 Result<std::vector<std::string>> BlobStore::List() const {

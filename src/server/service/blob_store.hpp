@@ -96,6 +96,10 @@ class BlobStore {
   Status Verify(const std::string& sha256) const;
   // Removes a blob durably (OK when absent).
   Status Remove(const std::string& sha256) const;
+  // Removes the blob only if it is corrupt (does not hash to its name); true when it did.
+  // Verified again and removed under the lock Publish holds, so a repair published meanwhile
+  // (the right bytes renamed over the corrupt ones) is never the file removed.
+  Result<bool> RemoveIfCorrupt(const std::string& sha256) const;
   // Names of the stored blobs (any order).
   Result<std::vector<std::string>> List() const;
 
@@ -117,6 +121,8 @@ class BlobStore {
   FileSystem& fs_;
   const Clock& clock_;
   std::string root_;
+  // Held by Publish from its check of an existing blob to the rename, by RemoveIfCorrupt from
+  // its check to the unlink, and by CollectGarbage per removal.
   mutable std::mutex mu_;
   // When each blob was last published by this process (GC grace). Pruned by CollectGarbage.
   mutable std::map<std::string, Clock::Duration> published_;

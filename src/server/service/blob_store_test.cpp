@@ -82,6 +82,23 @@ TEST_F(BlobStoreTest, PublishingOverACorruptBlobReplacesIt) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.File("b/.tmp")));
 }
 
+TEST_F(BlobStoreTest, RemoveIfCorruptRemovesOnlyACorruptBlob) {
+  auto blobs = Open();
+  const std::string bytes(10000, 'r');
+  auto info = blobs->Put(bytes);
+  ASSERT_OK(info.status());
+  EXPECT_FALSE(*blobs->RemoveIfCorrupt(info->sha256));  // intact: kept
+  EXPECT_TRUE(blobs->Exists(info->sha256));
+  FlipByte(blobs->PathFor(info->sha256), 10);
+  ASSERT_OK(blobs->Put(bytes).status());  // repaired before the scrub removes it
+  EXPECT_FALSE(*blobs->RemoveIfCorrupt(info->sha256));
+  EXPECT_OK(blobs->Verify(info->sha256));
+  FlipByte(blobs->PathFor(info->sha256), 10);
+  EXPECT_TRUE(*blobs->RemoveIfCorrupt(info->sha256));
+  EXPECT_FALSE(blobs->Exists(info->sha256));
+  EXPECT_FALSE(*blobs->RemoveIfCorrupt(info->sha256));  // absent: nothing to do
+}
+
 TEST_F(BlobStoreTest, GarbageCollectionKeepsReferencedAndRecentBlobs) {
   auto blobs = Open();
   auto kept = *blobs->Put("referenced");

@@ -368,17 +368,22 @@ Status CampaignService::OnDeviceDeleted(const std::string& device_id) {
 namespace {
 
 // The attempt of this heartbeat about the assignment `a`, if any: the oldest new one that names
-// the assignment's campaign (or no campaign, for the same model and version).
+// the assignment's campaign (or no campaign, for the same model and version), a real failure
+// before any local fault (a full disk, then a failed health check after the retry: the failure
+// is what happened to this version).
 const store::AttemptRecord* AttemptFor(const HeartbeatFacts& facts,
                                        const store::AssignmentRecord& a) {
+  const store::AttemptRecord* local = nullptr;
   for (const auto& at : facts.attempts) {
     if (at.outcome == store::AttemptOutcome::kFallback) continue;
     bool same_campaign = at.campaign_id.empty()
                              ? at.model_id == a.model_id && at.version == a.version
                              : at.campaign_id == a.campaign_id;
-    if (same_campaign) return &at;
+    if (!same_campaign) continue;
+    if (!at.local) return &at;
+    if (local == nullptr) local = &at;
   }
-  return nullptr;
+  return local;
 }
 
 }  // namespace
@@ -408,7 +413,9 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
   if (IsTerminal(d.state)) return Status::Ok();
   const store::CampaignDeviceRecord before = d;
   std::optional<RolloutEvent> event;
-  bool synthesize = false;  // an agent without reports: its failure goes into the history here
+  // An agent without reports: its failure (or local fault) goes into the history here.
+  bool synthesize = false;
+  bool local = false;
   const store::AttemptRecord* attempt = AttemptFor(facts, *a);
   if (RunsTarget(device, *a)) {
     event = RolloutEvent::kCompleted;
@@ -429,12 +436,15 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
       d.error = update->error.substr(0, 1024);
       if (failure && update->local_fault) {
         event = RolloutEvent::kLocalFault;
+        synthesize = local = true;
       } else if (failure) {
         synthesize = true;
       }
     }
-  } else if (facts.last_update_result && facts.last_update_result->failed && !facts.agent_reports) {
-    // The reference agent's failure report names no version: it is about the assignment.
+  } else if (facts.last_update_result && facts.last_update_result->failed &&
+             facts.last_update_result_changed && !facts.agent_reports) {
+    // The reference agent's failure report names no version: a new one is about the
+    // assignment (a repeated one is about whatever failed before).
     event = RolloutEvent::kFailed;
     d.error = facts.last_update_result->error.substr(0, 1024);
     synthesize = true;
@@ -472,14 +482,18 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
     log::Write(IsFailure(d.state) ? log::Level::kWarn : log::Level::kInfo, "campaign device",
                fields);
   }
-  if (synthesize && IsFailure(d.state)) {
+  // Reached only when the device's entry changed: a block repeated by later heartbeats is
+  // recorded once.
+  if (synthesize && (local || IsFailure(d.state))) {
     store::AttemptRecord at;
     at.device_id = device.id;
     at.campaign_id = c.id;
     at.model_id = a->model_id;
     at.version = a->version;
-    at.outcome = d.state == DeviceRolloutState::kRolledBack ? store::AttemptOutcome::kRolledBack
-                                                            : store::AttemptOutcome::kFailed;
+    at.local = local;
+    const bool rolled_back = local ? update->stage == protocol::UpdateStage::kRolledBack
+                                   : d.state == DeviceRolloutState::kRolledBack;
+    at.outcome = rolled_back ? store::AttemptOutcome::kRolledBack : store::AttemptOutcome::kFailed;
     at.error = d.error;
     at.at = d.updated_at;
     OXIDE_RETURN_IF_ERROR(store_.attempts().Add(at).status());

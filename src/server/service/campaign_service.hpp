@@ -43,6 +43,9 @@ struct HeartbeatFacts {
   bool agent_reports = false;
   std::vector<store::AttemptRecord> attempts;                    // newly stored by this heartbeat
   std::optional<protocol::LastUpdateResult> last_update_result;  // reference agents
+  // last_update_result differs from the device's stored result: reference agents repeat it in
+  // every heartbeat, and only a new one is about the current assignment.
+  bool last_update_result_changed = false;
 };
 
 // Campaigns: creation, the rollout strategies (which devices are assigned when), operator
@@ -61,7 +64,8 @@ struct HeartbeatFacts {
 //    that has not finished is withdrawn like on abort, so no device is handed this campaign's
 //    assignment again (an activated update still commits or rolls back on the device).
 //  - When every device is terminal the campaign ends: completed (no failure),
-//    completed_with_failures (some failed, some completed) or failed (none completed).
+//    completed_with_failures (some failed, some completed) or failed (none completed). The
+//    threshold is checked first: a last failure that reaches it ends the campaign halted.
 //  - pause stops new assignments; abort withdraws every assignment not yet completed. The
 //    device's previous assignment is restored only when its campaign is still active
 //    (rolling out or paused; that campaign then tracks the device again as pending) or the

@@ -445,6 +445,41 @@ TEST_F(CampaignServiceTest, LocalFaultsAreKeptButDoNotCountTowardTheThreshold) {
   EXPECT_EQ(Get(c.campaign.id).devices[1].state, DeviceRolloutState::kPending);
 }
 
+TEST_F(CampaignServiceTest, ALocalFaultDoesNotHideAFailureInTheSameHeartbeat) {
+  CreateCampaignRequest req{"m", "v2", "f", kAll, {}, {}, 1, {}};
+  auto c = *env.campaigns->Create(req);
+  env.Report("d0", UpdateStage::kDownloading, "m", "v2");
+  protocol::HeartbeatRequest r;  // the disk filled, then (after a retry) the health check failed
+  r.reports.emplace();
+  r.reports->push_back(
+      MakeReport("r1", c.campaign.id, protocol::FailureOutcome::kFailed, "disk full", true));
+  r.reports->push_back(MakeReport("r2", c.campaign.id, protocol::FailureOutcome::kRolledBack,
+                                  "health check exited 3"));
+  r.reports->back().exit_status = 3;
+  env.Beat("d0", r);
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.devices[0].state, DeviceRolloutState::kRolledBack);
+  EXPECT_EQ(after.devices[0].error, "health check exited 3");
+  EXPECT_EQ(after.campaign.state, CampaignState::kHalted);  // counted: threshold 1
+  EXPECT_EQ(after.history.size(), 2u);
+}
+
+TEST_F(CampaignServiceTest, ALocalFaultWithoutReportsIsInTheHistoryOnce) {
+  auto c = Create("all_at_once");
+  env.Report("d1", UpdateStage::kDownloading, "m", "v2");
+  protocol::HeartbeatRequest old_agent;  // an agent without `reports`
+  old_agent.update =
+      protocol::UpdateProgress{"m", "v2", UpdateStage::kFailed, 0, 0, false, "disk full", true};
+  env.Beat("d1", old_agent);
+  env.Beat("d1", old_agent);  // repeated until the next attempt: recorded once
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.devices[1].state, DeviceRolloutState::kPending);
+  ASSERT_EQ(after.history.size(), 1u);
+  EXPECT_TRUE(after.history[0].local);
+  EXPECT_EQ(after.history[0].error, "disk full");
+  EXPECT_EQ(after.history[0].outcome, store::AttemptOutcome::kFailed);
+}
+
 TEST_F(CampaignServiceTest, WithReportsAStaleUpdateBlockIsNotAFailure) {
   auto c = Create("all_at_once");
   protocol::HeartbeatRequest r;
@@ -474,6 +509,43 @@ TEST_F(CampaignServiceTest, ReferenceFailureReportIsCounted) {
   auto d3 = *env.devices->Get("d3");
   EXPECT_EQ(d3.device.last_result, store::UpdateResult::kFailed);
   EXPECT_EQ(d3.device.last_result_error, "health check exited 1: bad");
+}
+
+TEST_F(CampaignServiceTest, RepeatedReferenceFailureDoesNotFailTheNextCampaign) {
+  auto b = Create("all_at_once");
+  protocol::HeartbeatRequest r;  // the reference agent repeats this until an update succeeds
+  r.current_model = "m";
+  r.current_model_version = "v1";
+  r.last_update_result = protocol::LastUpdateResult{true, "health check exited 1: bad"};
+  env.Beat("d3", r);
+  EXPECT_EQ(Get(b.campaign.id).devices[3].state, DeviceRolloutState::kFailed);
+  env.Upload("m", "v3", "model version three bytes");
+  CreateCampaignRequest req{"m", "v3", "f", kAll, {}, {}, 1, {}};
+  auto c = *env.campaigns->Create(req);
+  env.Beat("d3", r);  // the same old report: not about v3
+  env.Beat("d3", r);
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(after.devices[3].state, DeviceRolloutState::kPending);
+  EXPECT_EQ(after.campaign.state, CampaignState::kRollingOut);
+  EXPECT_FALSE(after.first_failure.has_value());
+  // A new failure (another error) is about v3.
+  r.last_update_result = protocol::LastUpdateResult{true, "health check exited 2: worse"};
+  env.Beat("d3", r);
+  after = Get(c.campaign.id);
+  EXPECT_EQ(after.devices[3].state, DeviceRolloutState::kFailed);
+  EXPECT_EQ(after.campaign.state, CampaignState::kHalted);
+}
+
+// The threshold wins over the final-state rule (docs/api.md "Campaigns").
+TEST_F(CampaignServiceTest, ThresholdCrossedByTheLastDeviceEndsHalted) {
+  CreateCampaignRequest req{"m", "v2", "f", kAll, {}, {}, 1, {}};
+  auto c = *env.campaigns->Create(req);
+  for (int i = 0; i < 9; ++i) Complete("d" + std::to_string(i));
+  env.Report("d9", UpdateStage::kFailed, "m", "v2");
+  auto after = Get(c.campaign.id);
+  EXPECT_EQ(Count(after, DeviceRolloutState::kCompleted), 9u);
+  EXPECT_EQ(after.devices[9].state, DeviceRolloutState::kFailed);
+  EXPECT_EQ(after.campaign.state, CampaignState::kHalted);
 }
 
 TEST_F(CampaignServiceTest, ClearingRefusalsReachesTheDeviceUntilAcknowledged) {

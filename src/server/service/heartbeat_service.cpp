@@ -132,10 +132,16 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
         }
         // "last_update_result" as the reference shows it: from the reference field, or from
         // how this agent's last update ended.
+        // The reference agent repeats its last result in every heartbeat until the next
+        // update ends: only a result that differs from the stored one is news.
+        bool result_changed = false;
         if (req.last_update_result) {
-          d.last_result = req.last_update_result->failed ? store::UpdateResult::kFailed
-                                                         : store::UpdateResult::kSuccess;
-          d.last_result_error = req.last_update_result->error.substr(0, 1024);
+          const auto result = req.last_update_result->failed ? store::UpdateResult::kFailed
+                                                             : store::UpdateResult::kSuccess;
+          std::string error = req.last_update_result->error.substr(0, 1024);
+          result_changed = result != d.last_result || error != d.last_result_error;
+          d.last_result = result;
+          d.last_result_error = std::move(error);
         } else if (req.update && req.update->stage == protocol::UpdateStage::kCompleted) {
           d.last_result = store::UpdateResult::kSuccess;
           d.last_result_error.clear();
@@ -150,6 +156,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
         facts.update = req.update;
         facts.agent_reports = req.reports.has_value();
         facts.last_update_result = req.last_update_result;
+        facts.last_update_result_changed = result_changed;
         OXIDE_ASSIGN_OR_RETURN(auto assigned, store_.assignments().Get(device_id));
         const store::TimeMs now = clock_.UnixMillis();
         for (const auto& f : req.reports.value_or(std::vector<protocol::FailureReport>{})) {

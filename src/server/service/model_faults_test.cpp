@@ -136,6 +136,53 @@ TEST_F(ModelFaultsTest, CorruptPatchBlobIsRemovedAndTheJobRebuilt) {
   EXPECT_FALSE(*env.models->RepairCorruptBlob(v2.sha256));  // intact: nothing happens
 }
 
+// Patches built from a version's corrupt bytes used to stay ready (and served) after the
+// version's blob was removed and uploaded again.
+TEST_F(ModelFaultsTest, PatchesFromACorruptVersionAreDroppedAndRebuiltOnReupload) {
+  const std::string body1 = "first version of the model";
+  auto v1 = env.Upload("m", "v1", body1);
+  auto v2 = env.Upload("m", "v2", "second version of the model");
+  auto v3 = env.Upload("m", "v3", "third version of the model");
+  while (*env.worker->RunOnce()) {
+  }
+  ASSERT_EQ(env.store->patches().Get(v1.sha256, v2.sha256)->state, store::PatchState::kReady);
+  ASSERT_EQ(env.store->patches().Get(v2.sha256, v3.sha256)->state, store::PatchState::kReady);
+  FlipByte(v1.sha256, 3);
+  EXPECT_EQ(*env.models->Scrub(), 1u);
+  auto from_v1 = *env.store->patches().Get(v1.sha256, v2.sha256);
+  EXPECT_EQ(from_v1.state, store::PatchState::kFailed);
+  EXPECT_TRUE(from_v1.patch_sha256.empty());
+  EXPECT_EQ(env.store->patches().Get(v2.sha256, v3.sha256)->state, store::PatchState::kReady);
+  EXPECT_FALSE(env.models->PlanDownload("m", "v2", v1.sha256, "")->is_patch);
+  // The same bytes again: the jobs from v1 are built again from them.
+  ASSERT_OK(TryUpload("v1", body1).status());
+  EXPECT_EQ(env.store->patches().Get(v1.sha256, v2.sha256)->state, store::PatchState::kPending);
+  while (*env.worker->RunOnce()) {
+  }
+  EXPECT_EQ(env.store->patches().Get(v1.sha256, v2.sha256)->state, store::PatchState::kReady);
+  EXPECT_TRUE(env.models->PlanDownload("m", "v2", v1.sha256, "")->is_patch);
+  // A target found corrupt and repaired by a re-upload before any scrub: rebuilt as well.
+  FlipByte(v3.sha256, 5);
+  ASSERT_OK(TryUpload("v3", "third version of the model").status());
+  EXPECT_EQ(env.store->patches().Get(v2.sha256, v3.sha256)->state, store::PatchState::kPending);
+}
+
+// Shutdown used to wait for a whole scrub (every blob re-hashed): it stops between blobs.
+TEST_F(ModelFaultsTest, ScrubStopsBetweenBlobsWhenAsked) {
+  std::vector<std::string> shas;
+  for (const char* v : {"v1", "v2", "v3"}) {
+    shas.push_back(env.Upload("m", v, std::string("body of ") + v).sha256);
+    FlipByte(shas.back(), 0);
+  }
+  int asked = 0;
+  auto corrupt = env.models->Scrub([&] { return ++asked > 1; });  // stop after one blob
+  ASSERT_OK(corrupt.status());
+  EXPECT_EQ(*corrupt, 1u);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(BlobCount(), 2u);
+  EXPECT_EQ(*env.models->Scrub(), 2u);  // no predicate: the whole pass
+}
+
 // At start-up nothing is in flight: every unreferenced blob goes (grace 0).
 TEST_F(ModelFaultsTest, MaintenanceCollectsOrphansAtStartup) {
   auto v1 = env.Upload("m", "v1", "a version");

@@ -80,7 +80,24 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
   auto existing = store_.models().Get(model_id, version);
   if (existing.ok()) {
     if (existing->sha256 != blob.sha256) return conflict(*existing);
-    OXIDE_RETURN_IF_ERROR(staged.Commit().status());  // repairs a corrupt or missing blob
+    // A corrupt or missing blob is repaired by the commit; patches from or to it were built
+    // from bad bytes (or failed for want of them) and are rebuilt.
+    const bool repairing = !blobs_.Verify(blob.sha256).ok();
+    OXIDE_RETURN_IF_ERROR(staged.Commit().status());
+    if (repairing) {
+      bool requeued = false;
+      Status tx = store_.InTransaction([&]() -> Status {
+        OXIDE_ASSIGN_OR_RETURN(auto jobs, PatchesFromOrTo(blob.sha256));
+        for (auto& p : jobs) {
+          OXIDE_RETURN_IF_ERROR(ResetPatch(p, store::PatchState::kPending,
+                                           "version uploaded again after repair: rebuilding"));
+          requeued = true;
+        }
+        return Status::Ok();
+      });
+      OXIDE_RETURN_IF_ERROR(tx);
+      if (requeued) Notify();
+    }
     return UploadResult{std::move(existing).value(), /*created=*/false};
   }
   if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
@@ -265,26 +282,52 @@ Status ModelService::RecordDownload(const std::string& device_id, const std::str
   });
 }
 
+Result<std::vector<store::PatchRecord>> ModelService::PatchesFromOrTo(const std::string& sha256) {
+  OXIDE_ASSIGN_OR_RETURN(auto out, store_.patches().ListForTarget(sha256));
+  // Targets are versions: the jobs from `sha256` are among theirs.
+  OXIDE_ASSIGN_OR_RETURN(auto targets, store_.models().ListBlobShas());
+  for (const auto& t : targets) {
+    if (t == sha256) continue;
+    OXIDE_ASSIGN_OR_RETURN(auto jobs, store_.patches().ListForTarget(t));
+    for (auto& p : jobs) {
+      if (p.base_sha256 == sha256) out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+Status ModelService::ResetPatch(store::PatchRecord& p, store::PatchState state, std::string why) {
+  p.state = state;
+  p.patch_sha256.clear();
+  p.patch_size = 0;
+  p.attempts = 0;
+  p.not_before = 0;
+  p.error = std::move(why);
+  p.updated_at = clock_.UnixMillis();
+  return store_.patches().Update(p);
+}
+
 Result<bool> ModelService::RepairCorruptBlob(const std::string& sha256) {
-  Status st = blobs_.Verify(sha256);
-  if (st.ok() || st.code() == ErrorCode::kNotFound) return false;
-  if (st.code() != ErrorCode::kCorrupt) return st;
-  std::fprintf(stderr, "oxide serve: removing corrupt blob: %s\n", st.message().c_str());
-  OXIDE_RETURN_IF_ERROR(blobs_.Remove(sha256));
+  OXIDE_ASSIGN_OR_RETURN(bool removed, blobs_.RemoveIfCorrupt(sha256));
+  if (!removed) return false;
   bool requeued = false;
   Status tx = store_.InTransaction([&]() -> Status {
     OXIDE_ASSIGN_OR_RETURN(auto patches, store_.patches().ListWithBlob());
     for (auto& p : patches) {
       if (p.patch_sha256 != sha256) continue;
-      p.state = store::PatchState::kPending;  // rebuilt from the (intact) base and target
-      p.patch_sha256.clear();
-      p.patch_size = 0;
-      p.attempts = 0;
-      p.not_before = 0;
-      p.error = "patch blob was corrupt: rebuilding";
-      p.updated_at = clock_.UnixMillis();
-      OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+      // Rebuilt from the (intact) base and target.
+      OXIDE_RETURN_IF_ERROR(
+          ResetPatch(p, store::PatchState::kPending, "patch blob was corrupt: rebuilding"));
       requeued = true;
+    }
+    // Patches from or to the removed version were built from its corrupt bytes: never served
+    // again; rebuilt when the version is uploaded again (Upload).
+    OXIDE_ASSIGN_OR_RETURN(auto built_from, PatchesFromOrTo(sha256));
+    for (auto& p : built_from) {
+      OXIDE_RETURN_IF_ERROR(ResetPatch(
+          p, store::PatchState::kFailed,
+          std::string(p.base_sha256 == sha256 ? "base" : "target") +
+              " blob was corrupt and removed: rebuilt when that version is uploaded again"));
     }
     return Status::Ok();
   });
@@ -310,10 +353,11 @@ Result<GcReport> ModelService::CollectGarbage(Clock::Duration grace) {
       grace);
 }
 
-Result<uint64_t> ModelService::Scrub() {
+Result<uint64_t> ModelService::Scrub(const std::function<bool()>& stop) {
   OXIDE_ASSIGN_OR_RETURN(auto names, blobs_.List());
   uint64_t corrupt = 0;
   for (const auto& n : names) {
+    if (stop && stop()) break;
     OXIDE_ASSIGN_OR_RETURN(bool was_corrupt, RepairCorruptBlob(n));
     corrupt += was_corrupt ? 1 : 0;
   }

@@ -88,16 +88,23 @@ class ModelService {
   // Called when a blob was seen not to hash to its name (a full download, a scrub): verifies
   // it again and, if it is corrupt, removes it. A patch blob's jobs go back to pending (rebuilt
   // by the worker); a version's blob stays missing until the same bytes are uploaded again
-  // (meta shows blob_present=false, downloads answer 503). Returns true when it was corrupt.
+  // (meta shows blob_present=false, downloads answer 503), and the patches from or to it (built
+  // from its bad bytes) are failed until then; that upload queues them again. Returns true when
+  // it was corrupt.
   Result<bool> RepairCorruptBlob(const std::string& sha256);
   // Removes blobs no version or patch references (see BlobStore::CollectGarbage).
   Result<GcReport> CollectGarbage(Clock::Duration grace);
   // Verifies every blob (RepairCorruptBlob); returns how many were corrupt. Reads everything:
-  // run it off the request path.
-  Result<uint64_t> Scrub();
+  // run it off the request path. `stop` (optional) is asked before each blob: true ends the
+  // scrub there (shutdown does not wait for a whole pass).
+  Result<uint64_t> Scrub(const std::function<bool()>& stop = {});
 
  private:
   Result<bool> EnqueueLocked(const std::string& base_sha, const std::string& target_sha);
+  // Patch jobs whose base or target is `sha256` (inside a transaction).
+  Result<std::vector<store::PatchRecord>> PatchesFromOrTo(const std::string& sha256);
+  // Drops the job's patch blob and sets its state (pending: built again from attempt 1).
+  Status ResetPatch(store::PatchRecord& p, store::PatchState state, std::string why);
   // Indexes the staged bytes in the format they claim; kInvalidArgument when they do not parse.
   Result<tensor::TensorIndex> IndexUpload(const std::string& model_id, const std::string& path);
   void Notify();

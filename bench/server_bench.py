@@ -169,9 +169,12 @@ def main():
     ap.add_argument("--downloads", type=int, default=1000)
     ap.add_argument("--rate-bps", type=int, default=300_000)
     ap.add_argument("--model-mb", type=int, default=16)
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="extra `oxide serve` argument (repeat), e.g. --server-arg=--log-level=warn")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="oxide-bench-")
-    srv = ServerProcess(args.oxide, os.path.join(tmp, "data"), os.path.join(tmp, "server.log"))
+    srv = ServerProcess(args.oxide, os.path.join(tmp, "data"), os.path.join(tmp, "server.log"),
+                        extra=args.server_arg)
     try:
         hb = heartbeat_bench(srv, args.devices, args.seconds, args.connections)
         print(hb.pop("raw"))

@@ -118,7 +118,7 @@ TEST_F(DeltaBench, AllCompetitorsInstalledRunsEveryOneAndVerifiesIt) {
 }
 
 // Competitors run in a scratch directory: a corpus given relative to the caller's directory
-// must still reach them (the README runs `oxide delta-bench ../shared/corpus/dev`).
+// must still reach them (e.g. `oxide delta-bench ../corpus` from a build directory).
 TEST_F(DeltaBench, RelativeCorpusPathWorks) {
   ScopedPath path(ToolDir(""));
   const std::filesystem::path old_cwd = std::filesystem::current_path();

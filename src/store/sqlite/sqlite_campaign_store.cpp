@@ -24,6 +24,17 @@ Result<PatchRecord> ReadPatch(const Stmt& q) {
   return p;
 }
 
+// Every row of `q`, in order.
+Result<std::vector<PatchRecord>> ReadPatches(Stmt& q) {
+  std::vector<PatchRecord> out;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    OXIDE_ASSIGN_OR_RETURN(auto p, ReadPatch(q));
+    out.push_back(std::move(p));
+  }
+}
+
 constexpr const char* kCampaignCols =
     "id, seq, model_id, version, target_sha256, target_size, fleet_id, strategy, canary_percent, "
     "batch_size, failure_threshold_count, failure_threshold_percent, state, created_at, "
@@ -152,26 +163,14 @@ Result<std::vector<PatchRecord>> SqlitePatchStore::ListForTarget(const std::stri
   OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(std::string("SELECT ") + kPatchCols +
                                              " FROM patches WHERE target_sha256=? ORDER BY seq"));
   q.Bind(1, target_sha);
-  std::vector<PatchRecord> out;
-  while (true) {
-    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return out;
-    OXIDE_ASSIGN_OR_RETURN(auto p, ReadPatch(q));
-    out.push_back(std::move(p));
-  }
+  return ReadPatches(q);
 }
 
 Result<std::vector<PatchRecord>> SqlitePatchStore::ListWithBlob() {
   Lock lock(db_.mu());
   OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(std::string("SELECT ") + kPatchCols +
                                              " FROM patches WHERE patch_sha256<>'' ORDER BY seq"));
-  std::vector<PatchRecord> out;
-  while (true) {
-    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return out;
-    OXIDE_ASSIGN_OR_RETURN(auto p, ReadPatch(q));
-    out.push_back(std::move(p));
-  }
+  return ReadPatches(q);
 }
 
 // ---- assignments -----------------------------------------------------------------------

@@ -10,13 +10,6 @@
 
 namespace oxide::agent {
 
-// The format a file claims by its first bytes, even when the rest does not parse (a truncated
-// upload): an ONNX ModelProto starts with ir_version (1..255) followed by another ModelProto
-// field; a SafeTensors file with a little-endian u64 header length (2 B..100 MiB) and '{'.
-// tensor::DetectFormat needs the whole file to parse, so it calls a cut ONNX file "unknown";
-// this only looks at the prefix. kUnknown when the prefix claims neither.
-tensor::ModelFormat ClaimedFormat(std::string_view file);
-
 // Checks that the model file at `path` is exactly the expected one: size (when non-zero),
 // SHA-256 (hex), and that it parses as the format it looks like or claims (ONNX, SafeTensors:
 // a file cut short or with a bad header fails; files that claim no format are accepted as

@@ -8,6 +8,7 @@
 #include "agent/pipeline_test_util.hpp"
 #include "base/file_util.hpp"
 #include "base/sha256.hpp"
+#include "tensor/tensor_index.hpp"
 #include "testing/onnx_builder.hpp"
 #include "testing/safetensors_builder.hpp"
 #include "testing/status_matchers.hpp"
@@ -54,7 +55,7 @@ TEST_F(ModelCheck, OnnxCutByAThousandBytesFails) {
   std::string cut = model.substr(0, model.size() - 1000);
   // The reason the check needs ClaimedFormat: detection alone calls the cut file "unknown".
   EXPECT_EQ(tensor::DetectFormat(cut), ModelFormat::kUnknown);
-  EXPECT_EQ(ClaimedFormat(cut), ModelFormat::kOnnx);
+  EXPECT_EQ(tensor::ClaimedFormat(cut), ModelFormat::kOnnx);
   Status st = Verify(cut);
   EXPECT_STATUS(st, ErrorCode::kCorrupt);
   EXPECT_NE(st.message().find("does not parse as onnx"), std::string::npos) << st.ToString();
@@ -66,7 +67,7 @@ TEST_F(ModelCheck, SafetensorsWithABadHeaderFails) {
   bad_json[9] = '#';  // the header JSON: {#...
   EXPECT_STATUS(Verify(bad_json), ErrorCode::kCorrupt);
   std::string cut_header = model.substr(0, 20);  // header length points past the end
-  EXPECT_EQ(ClaimedFormat(cut_header), ModelFormat::kSafeTensors);
+  EXPECT_EQ(tensor::ClaimedFormat(cut_header), ModelFormat::kSafeTensors);
   Status st = Verify(cut_header);
   EXPECT_STATUS(st, ErrorCode::kCorrupt);
   EXPECT_NE(st.message().find("safetensors"), std::string::npos) << st.ToString();
@@ -75,10 +76,10 @@ TEST_F(ModelCheck, SafetensorsWithABadHeaderFails) {
 TEST_F(ModelCheck, FilesOfNoKnownFormatAreCheckedBySha256Only) {
   std::string opaque(5000, '\0');
   for (size_t i = 0; i < opaque.size(); ++i) opaque[i] = static_cast<char>((i * 131) % 251);
-  EXPECT_EQ(ClaimedFormat(opaque), ModelFormat::kUnknown);
+  EXPECT_EQ(tensor::ClaimedFormat(opaque), ModelFormat::kUnknown);
   EXPECT_OK(Verify(opaque));
   // ir_version-like first bytes alone claim nothing: the second field must be a ModelProto one.
-  EXPECT_EQ(ClaimedFormat(std::string("\x08\x07\xff\xff", 4)), ModelFormat::kUnknown);
+  EXPECT_EQ(tensor::ClaimedFormat(std::string("\x08\x07\xff\xff", 4)), ModelFormat::kUnknown);
   EXPECT_OK(Verify(std::string("\x08\x07\xff\xff", 4)));
 }
 

@@ -16,7 +16,7 @@ namespace oxide::crypto {
 // emitted them.
 using ByteSink = std::function<Status(const uint8_t* data, size_t n)>;
 
-class ChunkCipher;  // AES-256-GCM with the per-file subkey (aes_gcm_stream.cpp)
+class ChunkCipher;  // crypto/chunk_cipher.hpp
 
 // Push-based streaming encryption (docs/format/encrypted-file.md). Memory is one chunk,
 // whatever the input size. Feed bytes with Update() in pieces of any size, then Finish().

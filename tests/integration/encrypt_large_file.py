@@ -2,9 +2,10 @@
 """`oxide encrypt` / `oxide decrypt` stream in constant memory: a 256 MiB file round-trips
 while the process's address space is capped at 64 MiB (RLIMIT_AS, what `ulimit -v` sets), so
 neither command can hold the file, or even a quarter of it, in memory. Also checks that the
-bytes match (SHA-256), that peak RSS stays small, and that a copy cut exactly at a chunk
+bytes match (SHA-256), that peak RSS stays small, that a copy cut exactly at a chunk
 boundary or extended with trailing bytes is refused with exit 5 under the same limit, leaving
-no output file.
+no output file, and that `encrypt` and `oxide agent --encryption-key-file` refuse a key file
+others can read (exit 4).
 
 Usage: encrypt_large_file.py OXIDE [SIZE_MIB]
 """
@@ -70,6 +71,16 @@ def main():
 
         rc, _, text = run(oxide, "enc-key", "generate", "-o", key)
         check(rc == 0, "enc-key generate: " + text)
+        check(os.stat(key).st_mode & 0o777 == 0o600, "key file mode 0600")
+        # The agent refuses a device key others can read, before any network or disk work.
+        os.chmod(key, 0o644)
+        rc, _, text = run(oxide, "agent", "--control-plane", "http://127.0.0.1:9",
+                          "--device-id", "d1", "--model-dir", os.path.join(tmp, "models"),
+                          "--encryption-key-file", key, "--once")
+        check(rc == 4 and "chmod 600" in text, "agent refuses a 0644 key: exit %d %s" % (rc, text))
+        rc, _, text = run(oxide, "encrypt", model, "--key", key, "-o", enc)
+        check(rc == 4 and not os.path.exists(enc), "encrypt refuses a 0644 key: exit %d" % rc)
+        os.chmod(key, 0o600)
 
         rc, peak, text = run(oxide, "encrypt", model, "--key", key, "-o", enc)
         check(rc == 0, "encrypt under a %d MiB limit (exit %d): %s" % (LIMIT_BYTES >> 20, rc, text))
@@ -91,7 +102,8 @@ def main():
         rc, _, text = run(oxide, "decrypt", enc, "--key", key, "-o", out)
         check(rc == 5 and "truncated" in text, "truncated at a chunk boundary: exit %d %s" % (rc, text))
         check(not os.path.exists(out), "no output after the refused decrypt")
-        check(sorted(os.listdir(tmp)) == ["k", "m.bin", "m.bin.enc"], "no temp file left behind")
+        check(sorted(os.listdir(tmp)) == ["k", "m.bin", "m.bin.enc"],
+              "no temp file left behind: %s" % sorted(os.listdir(tmp)))
 
         os.remove(enc)
         rc, _, _ = run(oxide, "encrypt", model, "--key", key, "-o", enc)

@@ -100,6 +100,37 @@ TEST_F(AtRestTest, TamperedBaseIsNotPatched) {
       << pipeline->record().last_error;
 }
 
+// Encryption turned on for a device that already holds a plaintext model: the next update
+// cannot use it as a patch base (it does not decrypt), falls back to the full download and
+// installs the new model encrypted.
+TEST_F(AtRestTest, PlaintextModelFromBeforeIsReplacedByAnEncryptedOne) {
+  auto key = at_rest_key;
+  at_rest_key.reset();
+  Publish(v1);
+  OpenPipeline();
+  ASSERT_OK(Assign(v1));
+  ASSERT_EQ(Active(), v1.bytes);
+  at_rest_key = key;
+  OpenPipeline();  // restarted with --encryption-key-file
+  Publish(v2);
+  PublishPatch(v1, v2);
+  ASSERT_OK(Assign(v2));
+  EXPECT_EQ(*ActivePlain(), v2.bytes);
+  EXPECT_NE(pipeline->record().last_error.find("full-download fallback"), std::string::npos)
+      << pipeline->record().last_error;
+  EXPECT_EQ(PlaintextModelsOnDisk(), std::vector<std::string>{});
+}
+
+// Same for a plaintext file the agent never installed (factory image): adopted by its hash.
+TEST_F(AtRestTest, FactoryPlaintextModelIsAdoptedThenReplaced) {
+  PlaceActive(v1);
+  Publish(v2);
+  OpenPipeline();
+  ASSERT_OK(Assign(v2));
+  EXPECT_EQ(*ActivePlain(), v2.bytes);
+  EXPECT_EQ(PlaintextModelsOnDisk(), std::vector<std::string>{});
+}
+
 TEST_F(AtRestTest, BuiltinHealthCheckVerifiesTheDecryptedStream) {
   InstallEncryptedV1();
   BuiltinHealthChecker builtin;

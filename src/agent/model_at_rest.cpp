@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <array>
 #include <vector>
 
 #include "agent/model_check.hpp"
@@ -65,6 +66,14 @@ Result<PlainDigest> HashEncryptedModel(const std::string& path, const crypto::En
   OXIDE_RETURN_IF_ERROR(dec->Finish().WithContext(path));
   out.sha256 = h.Finish();
   return out;
+}
+
+bool LooksEncrypted(const std::string& path) {
+  auto file = ReadableFile::Open(path);
+  if (!file.ok()) return false;
+  std::array<uint8_t, crypto::kEncMagic.size()> head{};
+  auto n = (*file)->ReadAt(0, head.data(), head.size());
+  return n.ok() && *n == head.size() && head == crypto::kEncMagic;
 }
 
 Status EncryptModel(const std::string& in, const std::string& out,

@@ -30,6 +30,10 @@ struct PlainDigest {
 Result<PlainDigest> HashEncryptedModel(const std::string& path, const crypto::EncryptionKey& key,
                                        const std::function<bool()>& should_stop);
 
+// Whether `path` starts with the encrypted-file magic (false when unreadable or shorter). Lets
+// the agent adopt a plaintext model installed before encryption was turned on.
+bool LooksEncrypted(const std::string& path);
+
 // Encrypts the verified plaintext model `in` into `out` (temp file + fsync + rename).
 Status EncryptModel(const std::string& in, const std::string& out,
                     const crypto::EncryptionKey& key);

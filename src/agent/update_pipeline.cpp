@@ -169,7 +169,10 @@ Result<std::optional<ModelRef>> UpdatePipeline::ActiveModel() {
     return size.status();
   }
   if (record_.installed) return record_.installed;
-  if (AtRestKey() != nullptr) {
+  // A plaintext file (installed before --encryption-key-file) is adopted by its plaintext hash;
+  // as a patch base it fails to decrypt, so the next update falls back to the full download and
+  // installs the model encrypted.
+  if (AtRestKey() != nullptr && LooksEncrypted(paths_.active)) {
     auto plain = HashEncryptedModel(paths_.active, *AtRestKey(), options_.should_stop);
     if (!plain.ok()) return std::move(plain).status().WithContext("hashing the active model");
     return std::optional<ModelRef>(ModelRef{"", ToHex(plain->sha256), plain->size, ""});

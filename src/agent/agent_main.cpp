@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "base/log.hpp"
 #include "base/posix_file_system.hpp"
 #include "base/stop_flag.hpp"
+#include "crypto/key_file.hpp"
 
 namespace oxide::agent {
 
@@ -41,6 +43,7 @@ struct Flags {
   long low_speed_time = 60;
   bool print_transitions = false;
   uint64_t max_window_mb = kDefaultMaxWindowMiB;
+  std::string encryption_key_file;  // models encrypted at rest (docs/agent.md)
 };
 
 // Accepts CLI11's `key = value` (TOML/INI) files and flat JSON objects.
@@ -143,6 +146,8 @@ int AgentMain(const std::vector<std::string>& args) {
   app.add_option("--max-window-mb", f.max_window_mb,
                  "largest patch decoder window (MiB); a patch needing more -> full download")
       ->capture_default_str();
+  app.add_option("--encryption-key-file", f.encryption_key_file,
+                 "keep installed models encrypted with this key (oxide enc-key generate)");
   app.add_option("--max-recv-speed", f.max_recv_speed, "")->group("");
   app.add_option("--low-speed-time", f.low_speed_time, "")->group("");
   app.add_flag("--print-transitions", f.print_transitions, "")->group("");
@@ -185,6 +190,16 @@ int AgentMain(const std::vector<std::string>& args) {
   }
   while (!f.control_plane.empty() && f.control_plane.back() == '/') f.control_plane.pop_back();
   if (f.state_dir.empty()) f.state_dir = f.model_dir + "/.oxide";
+
+  std::shared_ptr<const crypto::EncryptionKey> at_rest_key;
+  if (!f.encryption_key_file.empty()) {
+    auto key = crypto::LoadKeyFile(f.encryption_key_file);  // refuses a key others can read
+    if (!key.ok()) {
+      std::fprintf(stderr, "oxide agent: %s\n", key.status().ToString().c_str());
+      return ExitCodeFor(key.status().code());
+    }
+    at_rest_key = std::make_shared<const crypto::EncryptionKey>(*key);
+  }
 
   StopFlag stop;
   SignalWatcher watcher(&stop);
@@ -230,6 +245,8 @@ int AgentMain(const std::vector<std::string>& args) {
   options.pipeline.max_window_bytes = *max_window;
   options.pipeline.should_stop = [&stop] { return stop.requested(); };
   options.pipeline.log = LogLine;
+  options.pipeline.at_rest_key = at_rest_key;
+  options.pipeline.at_rest_key_file = f.encryption_key_file;
   options.poll_interval = Seconds(f.poll_interval);
   options.once = f.once;
   ProgressBar bar(stderr, clock);
@@ -241,7 +258,8 @@ int AgentMain(const std::vector<std::string>& args) {
   }
   LogLine("device " + f.device_id + ", control plane " + f.control_plane + ", models in " +
           f.model_dir + ", state in " + f.state_dir + ", health check: " +
-          (f.health_check.empty() ? "built-in (SHA-256 + format)" : f.health_check));
+          (f.health_check.empty() ? "built-in (SHA-256 + format)" : f.health_check) +
+          (at_rest_key ? ", models encrypted at rest (key id " + at_rest_key->IdHex() + ")" : ""));
 
   AgentLoop loop({fs, transport, health, clock, control, &quick_control}, std::move(options));
   Status st = loop.Recover();

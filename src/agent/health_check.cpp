@@ -26,8 +26,12 @@ extern char** environ;
 namespace oxide::agent {
 
 Result<HealthReport> BuiltinHealthChecker::Check(const HealthCheckRequest& request) {
-  Status st = VerifyModelFile(request.model_path, request.sha256, request.size_bytes);
+  Status st = VerifyModelFile(request.model_path, request.sha256, request.size_bytes, {},
+                              request.at_rest_key);
   if (!st.ok()) return HealthReport{false, st.ToString()};
+  if (request.at_rest_key != nullptr) {
+    return HealthReport{true, "built-in check: decrypted, every chunk authenticated, SHA-256 ok"};
+  }
   return HealthReport{true, "built-in check: SHA-256 and format ok"};
 }
 
@@ -47,8 +51,12 @@ std::vector<std::string> ChildEnvironment(const HealthCheckRequest& r) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv(*e);
-    if (kv.starts_with("OXIDE_MODEL_")) continue;
+    if (kv.starts_with("OXIDE_MODEL_") || kv.starts_with("OXIDE_ENCRYPTION_KEY_FILE=")) continue;
     env.emplace_back(kv);
+  }
+  if (r.at_rest_key != nullptr) {
+    env.push_back("OXIDE_MODEL_ENCRYPTED=1");
+    env.push_back("OXIDE_ENCRYPTION_KEY_FILE=" + r.at_rest_key_file);
   }
   env.push_back("OXIDE_MODEL_PATH=" + r.model_path);
   env.push_back("OXIDE_MODEL_ID=" + r.model_id);

@@ -11,6 +11,9 @@
 namespace oxide {
 class StopFlag;
 }  // namespace oxide
+namespace oxide::crypto {
+class EncryptionKey;
+}  // namespace oxide::crypto
 
 namespace oxide::agent {
 
@@ -23,6 +26,11 @@ struct HealthCheckRequest {
   // Called with the process group id right after a command check started (may be empty), so the
   // caller can save it and kill the group after a crash of its own.
   std::function<void(int pgid)> on_started = nullptr;
+  // The model is encrypted at rest (docs/agent.md): the built-in check verifies the decrypted
+  // stream with `at_rest_key`; a command gets OXIDE_MODEL_ENCRYPTED=1 and
+  // OXIDE_ENCRYPTION_KEY_FILE=<at_rest_key_file> and decrypts as the application would.
+  const crypto::EncryptionKey* at_rest_key = nullptr;
+  std::string at_rest_key_file = {};
 };
 
 struct HealthReport {

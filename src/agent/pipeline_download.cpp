@@ -161,12 +161,14 @@ Result<bool> UpdatePipeline::ReuseKeptModel() {
   if (!Exists(paths_.kept)) {
     // A kill right after the rename below left the kept copy as staging: use it if it verifies.
     if (record_.local_retry.sha256 != t.sha256 || !Exists(paths_.staging)) return false;
-    Status st = VerifyModelFile(paths_.staging, t.sha256, t.size_bytes, options_.should_stop);
+    Status st =
+        VerifyModelFile(paths_.staging, t.sha256, t.size_bytes, options_.should_stop, AtRestKey());
     if (st.code() == ErrorCode::kCancelled) return st;
     return st.ok();
   }
   if (record_.local_retry.sha256 == t.sha256) {
-    Status st = VerifyModelFile(paths_.kept, t.sha256, t.size_bytes, options_.should_stop);
+    Status st =
+        VerifyModelFile(paths_.kept, t.sha256, t.size_bytes, options_.should_stop, AtRestKey());
     if (st.code() == ErrorCode::kCancelled) return st;
     if (st.ok()) {
       OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));

@@ -3,11 +3,13 @@
 #include <functional>
 #include <vector>
 
+#include "agent/model_at_rest.hpp"
 #include "agent/model_check.hpp"
 #include "agent/process_group.hpp"
 #include "agent/update_pipeline.hpp"
 #include "base/file_util.hpp"
 #include "base/sha256.hpp"
+#include "crypto/aes_gcm_stream.hpp"
 #include "delta/base_source.hpp"
 #include "delta/patch_applier.hpp"
 
@@ -35,18 +37,50 @@ class StoppableFileSink final : public delta::ByteSink {
   uint64_t unchecked_ = 0;
 };
 
+// Encrypts what the applier writes before it reaches `inner` (models encrypted at rest): the
+// rebuilt plaintext exists only in memory, one chunk at a time.
+class EncryptingSink final : public delta::ByteSink {
+ public:
+  static Result<std::unique_ptr<EncryptingSink>> Create(delta::ByteSink& inner,
+                                                        const crypto::EncryptionKey& key) {
+    OXIDE_ASSIGN_OR_RETURN(
+        auto enc, crypto::Encryptor::Create(
+                      key, [&inner](const uint8_t* p, size_t n) { return inner.Write(p, n); }));
+    return std::unique_ptr<EncryptingSink>(new EncryptingSink(std::move(enc)));
+  }
+  Status Write(const uint8_t* data, size_t n) override { return enc_->Update(data, n); }
+  Status Finish() { return enc_->Finish(); }
+
+ private:
+  explicit EncryptingSink(std::unique_ptr<crypto::Encryptor> enc) : enc_(std::move(enc)) {}
+  std::unique_ptr<crypto::Encryptor> enc_;
+};
+
 // delta::ApplyPatchFile, fed block by block so that a stop request is honoured within a block
 // (the base is hashed here, stoppably, instead of on the applier's thread). Returns the header.
 Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
                                                const std::string& patch_path,
                                                const std::string& out_path,
                                                uint64_t max_window_bytes,
-                                               const std::function<bool()>& stop) {
-  OXIDE_ASSIGN_OR_RETURN(Digest base_sha, HashFile(base_path, stop));
-  OXIDE_ASSIGN_OR_RETURN(auto base, delta::BaseSource::FromFile(base_path));
+                                               const std::function<bool()>& stop,
+                                               const crypto::EncryptionKey* at_rest_key) {
+  // Encrypted at rest: the base is hashed through the Decryptor (every chunk and its length
+  // authenticated) before the applier reads chunks of it at random.
+  OXIDE_ASSIGN_OR_RETURN(Digest base_sha, HashFile(base_path, stop, at_rest_key));
+  std::unique_ptr<delta::BaseSource> base;
+  if (at_rest_key != nullptr) {
+    OXIDE_ASSIGN_OR_RETURN(base, OpenEncryptedBase(base_path, *at_rest_key));
+  } else {
+    OXIDE_ASSIGN_OR_RETURN(base, delta::BaseSource::FromFile(base_path));
+  }
   OXIDE_ASSIGN_OR_RETURN(auto patch, ReadableFile::Open(patch_path));
   OXIDE_ASSIGN_OR_RETURN(auto out, AtomicFileWriter::Create(out_path));
-  StoppableFileSink sink(*out, stop);
+  StoppableFileSink file_sink(*out, stop);
+  std::unique_ptr<EncryptingSink> encrypting;
+  if (at_rest_key != nullptr) {
+    OXIDE_ASSIGN_OR_RETURN(encrypting, EncryptingSink::Create(file_sink, *at_rest_key));
+  }
+  delta::ByteSink& sink = encrypting ? static_cast<delta::ByteSink&>(*encrypting) : file_sink;
   delta::ApplyLimits limits;
   limits.base_verified = true;
   limits.max_window_bytes = max_window_bytes;
@@ -68,6 +102,7 @@ Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
     }
   }
   OXIDE_RETURN_IF_ERROR(applier->Finish().status());
+  if (encrypting) OXIDE_RETURN_IF_ERROR(encrypting->Finish());
   OXIDE_RETURN_IF_ERROR(out->Commit());
   return *applier->header();
 }
@@ -80,7 +115,7 @@ Status UpdatePipeline::ApplyPatch() {
   const ModelRef& t = *record_.target;
   if (!record_.previous) return FailedPrecondition("got a patch but no model is installed");
   auto header = ApplyPatchStoppable(paths_.active, paths_.partial, paths_.staging,
-                                    options_.max_window_bytes, options_.should_stop);
+                                    options_.max_window_bytes, options_.should_stop, AtRestKey());
   if (!header.ok()) return std::move(header).status();
   if (ToHex(header->target_sha256) != t.sha256) {
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.staging));
@@ -147,14 +182,23 @@ Result<OtaEvent> UpdatePipeline::BuildStaging() {
              t.version + ")");
     return OtaEvent::kStagingFailed;
   }
-  OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.partial, paths_.staging));
+  if (AtRestKey() != nullptr) {
+    // The verified download becomes an encrypted staging file (durable before the plaintext
+    // goes); a crash in between redoes this from the still-present partial.
+    Status st = EncryptModel(paths_.partial, paths_.staging, *AtRestKey());
+    if (!st.ok()) return std::move(st).WithContext("encrypting the download");
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.partial));
+  } else {
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Rename(paths_.partial, paths_.staging));
+  }
   OXIDE_RETURN_IF_ERROR(deps_.fs.SyncDir(paths_.dir));
   return OtaEvent::kStagingReady;
 }
 
 Result<OtaEvent> UpdatePipeline::VerifyStaging() {
   const ModelRef& t = *record_.target;
-  Status st = VerifyModelFile(paths_.staging, t.sha256, t.size_bytes, options_.should_stop);
+  Status st =
+      VerifyModelFile(paths_.staging, t.sha256, t.size_bytes, options_.should_stop, AtRestKey());
   // Unreadable or missing staging is a local problem (reported, retried), not a bad version.
   if (st.code() == ErrorCode::kIo || st.code() == ErrorCode::kNotFound ||
       st.code() == ErrorCode::kCancelled) {
@@ -215,8 +259,8 @@ Result<OtaEvent> UpdatePipeline::Switch() {
       SetError("activation of " + t.version + " failed: " + st.ToString());
       return OtaEvent::kSwitchFailed;
     }
-  } else if (Status st =
-                 VerifyModelFile(paths_.active, t.sha256, t.size_bytes, options_.should_stop);
+  } else if (Status st = VerifyModelFile(paths_.active, t.sha256, t.size_bytes,
+                                         options_.should_stop, AtRestKey());
              !st.ok()) {
     if (st.code() == ErrorCode::kCancelled) return st;
     record_.local_fault = true;
@@ -240,6 +284,8 @@ Result<OtaEvent> UpdatePipeline::CheckHealth() {
   ++record_.health_attempts;
   OXIDE_RETURN_IF_ERROR(Persist());
   HealthCheckRequest req{paths_.active, record_.model_id, t.version, t.sha256, t.size_bytes, {}};
+  req.at_rest_key = AtRestKey();
+  req.at_rest_key_file = options_.at_rest_key_file;
   req.on_started = [this](int pgid) {
     // Saved before the check can outlive us: a killed agent's next start kills the group.
     auto group = DescribeProcessGroup(pgid);
@@ -280,8 +326,8 @@ Result<OtaEvent> UpdatePipeline::RollBack() {
       // A model dir that refuses the rename (read-only) refused the switch too: the old model
       // may still be active, and then there is nothing to restore.
       if (!record_.previous) return st;
-      Status same =
-          VerifyModelFile(paths_.active, record_.previous->sha256, 0, options_.should_stop);
+      Status same = VerifyModelFile(paths_.active, record_.previous->sha256, 0,
+                                    options_.should_stop, AtRestKey());
       if (same.code() == ErrorCode::kCancelled) return same;
       if (!same.ok()) return st;
       Log("the previous model is still active (" + st.ToString() + ")");
@@ -289,7 +335,7 @@ Result<OtaEvent> UpdatePipeline::RollBack() {
   } else if (record_.previous) {
     // The rename happened before a crash; make sure the old model really is back.
     const ModelRef& prev = *record_.previous;
-    Status st = VerifyModelFile(paths_.active, prev.sha256, 0, options_.should_stop);
+    Status st = VerifyModelFile(paths_.active, prev.sha256, 0, options_.should_stop, AtRestKey());
     if (st.code() == ErrorCode::kCancelled) return st;
     if (!st.ok()) return Internal("cannot roll back: backup missing and " + st.ToString());
   } else {

@@ -19,6 +19,7 @@
 #include "base/file_util.hpp"
 #include "base/posix_file_system.hpp"
 #include "base/sha256.hpp"
+#include "crypto/key_file.hpp"
 #include "delta/build/patch_builder.hpp"
 #include "testing/fake_clock.hpp"
 #include "testing/power_loss_file_system.hpp"
@@ -79,6 +80,7 @@ class PipelineTest : public ::testing::Test {
       if (recheck) recheck(r);
     };
     o.free_disk_bytes = free_disk_bytes;
+    o.at_rest_key = at_rest_key;
     return o;
   }
   // Opens (or re-opens, as after a restart) the pipeline of model "m".
@@ -121,7 +123,8 @@ class PipelineTest : public ::testing::Test {
     ASSERT_TRUE(AtomicWriteFile(model_dir + "/m", m.bytes).ok());
   }
   bool Took(OtaState s, OtaEvent e) const { return taken.count({s, e}) > 0; }
-  uint64_t max_window_bytes = uint64_t{128} << 20;  // PipelineOptions::max_window_bytes
+  uint64_t max_window_bytes = uint64_t{128} << 20;           // PipelineOptions::max_window_bytes
+  std::shared_ptr<const crypto::EncryptionKey> at_rest_key;  // PipelineOptions::at_rest_key
 
   void InstallV1() {
     Publish(v1);

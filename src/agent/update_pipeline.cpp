@@ -1,6 +1,7 @@
 #include "agent/update_pipeline.hpp"
 
 #include "agent/backoff.hpp"
+#include "agent/model_at_rest.hpp"
 #include "agent/model_check.hpp"
 #include "agent/process_group.hpp"
 #include "base/file_util.hpp"
@@ -168,6 +169,14 @@ Result<std::optional<ModelRef>> UpdatePipeline::ActiveModel() {
     return size.status();
   }
   if (record_.installed) return record_.installed;
+  // A plaintext file (installed before --encryption-key-file) is adopted by its plaintext hash;
+  // as a patch base it fails to decrypt, so the next update falls back to the full download and
+  // installs the model encrypted.
+  if (AtRestKey() != nullptr && LooksEncrypted(paths_.active)) {
+    auto plain = HashEncryptedModel(paths_.active, *AtRestKey(), options_.should_stop);
+    if (!plain.ok()) return std::move(plain).status().WithContext("hashing the active model");
+    return std::optional<ModelRef>(ModelRef{"", ToHex(plain->sha256), plain->size, ""});
+  }
   auto digest = HashFile(paths_.active, options_.should_stop);
   if (!digest.ok()) return std::move(digest).status().WithContext("hashing the active model");
   return std::optional<ModelRef>(ModelRef{"", ToHex(*digest), *size, ""});

@@ -16,6 +16,10 @@
 #include "base/file_system.hpp"
 #include "base/result.hpp"
 
+namespace oxide::crypto {
+class EncryptionKey;
+}  // namespace oxide::crypto
+
 namespace oxide::agent {
 
 // Services the pipeline uses; all must outlive it.
@@ -51,6 +55,10 @@ struct PipelineOptions {
   // Free bytes on the file system of a directory; empty: FreeDiskBytes (statvfs). Tests fake it.
   std::function<Result<uint64_t>(const std::string& dir)> free_disk_bytes;
   std::function<bool()> should_stop;  // may be empty
+  // Installed models are kept encrypted with this key (`--encryption-key-file`; docs/agent.md
+  // "Encryption at rest"); null: plain files. `at_rest_key_file` is its path, for health checks.
+  std::shared_ptr<const crypto::EncryptionKey> at_rest_key;
+  std::string at_rest_key_file;
   // During downloads; may be empty. May call UpdatePipeline::Supersede() (e.g. after a progress
   // heartbeat whose reply no longer assigns the target).
   std::function<void(const UpdateRecord&)> on_progress;
@@ -156,6 +164,7 @@ class UpdatePipeline {
   void NoteLocalFault();
   Result<bool> ReuseKeptModel();
   void KillOrphanedHealthCheck();
+  const crypto::EncryptionKey* AtRestKey() const { return options_.at_rest_key.get(); }
 
   // Handlers, one per state (pipeline_download.cpp, pipeline_install.cpp).
   Result<OtaEvent> Download();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -30,6 +31,19 @@ struct DeltaBenchArgs {
   bool allow_missing = false;  // a missing competitor marks the run "incomplete" instead of failing
   std::FILE* out = nullptr;    // report destination; stdout when null (tests pass a temp file)
 };
+struct EncryptArgs {
+  std::string input, key_file, out;  // out empty: input + ".enc"
+  uint32_t chunk_size = 0;           // 0: the format's default
+  bool force = false;
+};
+struct DecryptArgs {
+  std::string input, key_file, out;  // out empty: input without its ".enc" suffix
+  bool force = false;
+};
+struct EncKeyGenerateArgs {
+  std::string out;
+  bool force = false;
+};
 // Registers delta-bench's own flags on its subcommand (kept beside the command, not in cli_main).
 void AddDeltaBenchOptions(CLI::App* cmd, DeltaBenchArgs* args);
 
@@ -38,5 +52,8 @@ Status RunDiff(const DiffArgs& a);
 Status RunPatch(const PatchArgs& a);
 Status RunInspect(const InspectArgs& a);
 Status RunDeltaBench(const DeltaBenchArgs& a);
+Status RunEncrypt(const EncryptArgs& a);
+Status RunDecrypt(const DecryptArgs& a);
+Status RunEncKeyGenerate(const EncKeyGenerateArgs& a);
 
 }  // namespace oxide::cli

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 
-COMMANDS = ["diff", "patch", "inspect", "delta-bench", "serve", "agent"]
+COMMANDS = ["diff", "patch", "inspect", "delta-bench", "serve", "agent", "encrypt", "decrypt",
+            "enc-key"]
 failures = []
 
 
@@ -61,6 +62,7 @@ def main():
             ["agent", "--control-plane", "http://127.0.0.1:9", "--device-id", "bad id!",
              "--model-dir", tmp],
             ["agent", "--log-level", "loud"], ["agent", "--config", os.path.join(tmp, "nope")],
+            ["encrypt", "a.onnx"], ["decrypt", "a.enc"], ["enc-key"], ["enc-key", "generate"],
         ]
         for args in usage_errors:
             expect(oxide, args, 2)

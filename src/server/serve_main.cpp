@@ -33,7 +33,18 @@ struct ServeFlags {
   uint32_t poll_interval = 0;
   uint64_t max_upload_mb = 4096;
   size_t max_connections = 10'000;
+  size_t max_connections_per_address = 256;
+  uint32_t header_timeout = 10;
+  // Requests per second (0 = unlimited); each bucket holds a burst of a few seconds' worth.
+  double heartbeat_rate_device = 10;
+  double heartbeat_rate_address = 200;
+  double auth_rate_address = 2;
 };
+
+// Burst = `seconds` worth of the rate (at least 1 request).
+net::RateLimit Limit(double per_second, double seconds) {
+  return net::RateLimit{per_second, std::max(1.0, per_second * seconds)};
+}
 
 // 1,000 concurrent downloads need 2 fds each (socket + blob); lift the soft limit to the hard one.
 void RaiseFdLimit() {
@@ -94,6 +105,11 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   http.port = f.port;
   http.threads = f.threads;
   http.max_sessions = f.max_connections;
+  http.max_sessions_per_address = f.max_connections_per_address;
+  http.header_timeout = std::chrono::seconds(f.header_timeout);
+  http.rate_limits.heartbeat_per_device = Limit(f.heartbeat_rate_device, 5);
+  http.rate_limits.heartbeat_per_address = Limit(f.heartbeat_rate_address, 5);
+  http.rate_limits.auth_per_address = Limit(f.auth_rate_address, 50);
   {
     net::HttpServer server(router, **blobs, http);
     Status st = server.Listen();
@@ -152,6 +168,27 @@ int ServeMain(const std::vector<std::string>& args) {
   app.add_option("--max-connections", f.max_connections,
                  "Concurrent HTTP connections; beyond, new ones are closed at once")
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-connections-per-address", f.max_connections_per_address,
+                 "Concurrent connections from one client address (0 = unlimited)")
+      ->capture_default_str();
+  app.add_option("--header-timeout", f.header_timeout,
+                 "Seconds a connection may take to send a request header (and to send its "
+                 "first request at all)")
+      ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
+  app.add_option("--heartbeat-rate-per-device", f.heartbeat_rate_device,
+                 "Heartbeats per second one device id may send (burst: 5 s worth; 0 = off)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--heartbeat-rate-per-address", f.heartbeat_rate_address,
+                 "Heartbeats per second from one client address (burst: 5 s worth; 0 = off)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--auth-rate-per-address", f.auth_rate_address,
+                 "Enrollments and 401s per second from one client address (burst: 50 s worth; "
+                 "0 = off)")
+      ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
   std::reverse(rest.begin(), rest.end());  // CLI11 parses a reversed vector

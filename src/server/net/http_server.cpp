@@ -18,6 +18,8 @@
 #include <utility>  // P1: before asio
 #include <vector>
 
+#include "base/clock.hpp"
+#include "server/net/connection_limiter.hpp"
 #include "server/net/session.hpp"
 
 namespace oxide::server::net {
@@ -27,6 +29,19 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+// The client's address as the limits key it: an IPv4 client of a dual-stack listener counts
+// as its IPv4 address. Empty when the socket is already gone.
+std::string RemoteAddress(const tcp::socket& s) {
+  beast::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "";
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -34,6 +49,8 @@ struct HttpServer::Impl {
       : router(r),
         blobs(b),
         opt(std::move(o)),
+        per_address(opt.max_sessions_per_address),
+        guard(clock, opt.rate_limits),
         ioc(std::max(1, opt.threads)),
         acceptor(asio::make_strand(ioc)),
         accept_timer(acceptor.get_executor()),
@@ -55,12 +72,17 @@ struct HttpServer::Impl {
         });
         return;
       }
-      if (live_sessions.load() >= opt.max_sessions) {
+      ConnectionLimiter::Lease lease;
+      if (live_sessions.load() < opt.max_sessions) lease = per_address.Acquire(RemoteAddress(s));
+      if (!lease) {
+        // Over the cap, or this address holds its share: refuse cheaply (no read, no
+        // response) rather than let one client run the server out of slots, memory or fds.
         beast::error_code ignored;
-        s.close(ignored);  // over the cap: refuse cheaply rather than run out of memory/fds
+        s.close(ignored);
         ++rejected_sessions;
       } else {
-        internal::StartSession(std::move(s), {router, blobs, opt, live_sessions, blocking});
+        internal::StartSession(std::move(s), std::move(lease),
+                               {router, blobs, opt, live_sessions, blocking, guard});
       }
       Accept();
     });
@@ -81,6 +103,10 @@ struct HttpServer::Impl {
   std::atomic<size_t> live_sessions{0};
   std::atomic<uint64_t> accept_errors{0};
   std::atomic<uint64_t> rejected_sessions{0};
+  // Before ioc: sessions (destroyed with it) hold leases and use the guard.
+  SystemClock clock;
+  ConnectionLimiter per_address;
+  RequestGuard guard;
   asio::io_context ioc;
   tcp::acceptor acceptor;
   asio::steady_timer accept_timer;

@@ -17,6 +17,7 @@
 
 #include "base/result.hpp"
 #include "server/api/router.hpp"
+#include "server/net/request_guard.hpp"
 
 namespace oxide::server::net {
 
@@ -24,17 +25,23 @@ struct HttpServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;  // 0 = any free port (see port())
   int threads = 2;
-  std::chrono::seconds header_timeout{30};  // whole request header
-  std::chrono::seconds read_timeout{60};    // each body read
-  std::chrono::seconds write_timeout{60};   // each response chunk
-  std::chrono::seconds idle_timeout{75};    // keep-alive wait for the next request
-  uint32_t header_limit = 16 * 1024;        // bytes of request line + headers
-  size_t chunk_size = 32 * 1024;            // upload/download buffer, allocated only while a
-                                            // connection streams an upload or a file
-  size_t max_sessions = 10'000;             // concurrent connections; beyond, new ones are
-                                            // closed at once
-  int blocking_threads = 2;                 // upload commits (fsync) run here, off the I/O
-                                            // threads
+  // Whole request header, and how long a new connection may stay silent: short, because a
+  // connection that has not sent a request yet holds a slot and proves nothing (slowloris).
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds read_timeout{60};   // each body read
+  std::chrono::seconds write_timeout{60};  // each response chunk
+  std::chrono::seconds idle_timeout{75};   // keep-alive wait for the next request
+  uint32_t header_limit = 16 * 1024;       // bytes of request line + headers
+  size_t chunk_size = 32 * 1024;           // upload/download buffer, allocated only while a
+                                           // connection streams an upload or a file
+  size_t max_sessions = 10'000;            // concurrent connections; beyond, new ones are
+                                           // closed at once
+  // Concurrent connections from one remote address (0 = unlimited); beyond, new ones are
+  // closed at once, so one host cannot take the slots (or fds) every other client needs.
+  size_t max_sessions_per_address = 256;
+  RequestGuardOptions rate_limits;  // 429s on heartbeat and authentication paths
+  int blocking_threads = 2;         // upload commits (fsync) run here, off the I/O
+                                    // threads
   std::chrono::milliseconds accept_retry_delay{100};  // after an accept error (EMFILE...)
 };
 

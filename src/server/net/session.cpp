@@ -121,14 +121,15 @@ bool IsParseError(beast::error_code ec) {
 // (the server caps it); `blocking` runs upload handlers (fsync of large files).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const api::Router& router, const BlobStore& blobs,
-          const HttpServerOptions& opt, std::atomic<size_t>& live, asio::thread_pool& blocking)
+  Session(tcp::socket socket, ConnectionLimiter::Lease slot, const SessionContext& ctx)
       : stream_(std::move(socket)),
-        router_(router),
-        blobs_(blobs),
-        opt_(opt),
-        live_(live),
-        blocking_(blocking) {
+        router_(ctx.router),
+        blobs_(ctx.blobs),
+        opt_(ctx.opt),
+        live_(ctx.live),
+        blocking_(ctx.blocking),
+        guard_(ctx.guard),
+        slot_(std::move(slot)) {
     ++live_;
   }
 
@@ -183,6 +184,9 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& f : h)
       req_.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
     log_device_ = DeviceOf(req_);
+    if (auto limited = guard_.Admit(req_.method, req_.path, slot_.address())) {
+      return Reject(std::move(*limited));
+    }
 
     auto policy = router_.PolicyFor(req_.method, req_.path);
     auto length = header_parser_->content_length();
@@ -305,6 +309,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHandled(api::Response r) {
+    guard_.OnAnswered(r.status, slot_.address());
     resp_ = std::move(r);
     req_ = api::Request();  // drops the staged upload (committed or removed)
     if (resp_.file && !head_) return StartFile();
@@ -549,7 +554,9 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServerOptions& opt_;
   std::atomic<size_t>& live_;
   asio::thread_pool& blocking_;
-  std::vector<char> chunk_;  // empty unless streaming (EnsureChunk)
+  RequestGuard& guard_;
+  ConnectionLimiter::Lease slot_;  // this client address's connection slot
+  std::vector<char> chunk_;        // empty unless streaming (EnsureChunk)
   bool first_request_ = true;
   bool keep_alive_ = true;
   bool head_ = false;  // the current request is HEAD
@@ -584,10 +591,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-void StartSession(tcp::socket socket, const SessionContext& ctx) {
-  std::make_shared<Session>(std::move(socket), ctx.router, ctx.blobs, ctx.opt, ctx.live,
-                            ctx.blocking)
-      ->Start();
+void StartSession(tcp::socket socket, ConnectionLimiter::Lease slot, const SessionContext& ctx) {
+  std::make_shared<Session>(std::move(socket), std::move(slot), ctx)->Start();
 }
 
 }  // namespace oxide::server::net::internal

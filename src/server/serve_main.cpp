@@ -39,6 +39,8 @@ struct ServeFlags {
   double heartbeat_rate_device = 10;
   double heartbeat_rate_address = 200;
   double auth_rate_address = 2;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Burst = `seconds` worth of the rate (at least 1 request).
@@ -110,14 +112,17 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   http.rate_limits.heartbeat_per_device = Limit(f.heartbeat_rate_device, 5);
   http.rate_limits.heartbeat_per_address = Limit(f.heartbeat_rate_address, 5);
   http.rate_limits.auth_per_address = Limit(f.auth_rate_address, 50);
+  http.tls_cert_file = f.tls_cert;
+  http.tls_key_file = f.tls_key;
   {
     net::HttpServer server(router, **blobs, http);
     Status st = server.Listen();
     if (!st.ok()) return fail(st);
-    std::printf("oxide serve listening on http://%s:%u (data dir %s)\n", f.host.c_str(),
-                static_cast<unsigned>(server.port()), f.data_dir.c_str());
+    const std::string scheme = server.tls() ? "https" : "http";
+    std::printf("oxide serve listening on %s://%s:%u (data dir %s)\n", scheme.c_str(),
+                f.host.c_str(), static_cast<unsigned>(server.port()), f.data_dir.c_str());
     std::fflush(stdout);
-    log::Info("listening", {{"url", "http://" + f.host + ":" + std::to_string(server.port())},
+    log::Info("listening", {{"url", scheme + "://" + f.host + ":" + std::to_string(server.port())},
                             {"data_dir", f.data_dir},
                             {"log_level", log::ToString(log_level)}});
     server.RunUntilSignal();
@@ -177,6 +182,13 @@ int ServeMain(const std::vector<std::string>& args) {
                  "first request at all)")
       ->check(CLI::Range(1u, 3600u))
       ->capture_default_str();
+  auto* cert = app.add_option("--tls-cert", f.tls_cert,
+                              "Serve HTTPS with this PEM certificate chain (leaf first)")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", f.tls_key, "The PEM private key of --tls-cert")
+                  ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
   app.add_option("--heartbeat-rate-per-device", f.heartbeat_rate_device,
                  "Heartbeats per second one device id may send (burst: 5 s worth; 0 = off)")
       ->check(CLI::Range(0.0, 1e6))

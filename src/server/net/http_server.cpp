@@ -2,12 +2,15 @@
 // Beast/Asio stay inside server/net/.
 #include "server/net/http_server.hpp"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -40,6 +43,37 @@ std::string RemoteAddress(const tcp::socket& s) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
   }
   return a.to_string();
+}
+
+// A server context with modern settings only: TLS 1.2+ (no SSLv3/TLS 1.0/1.1, no
+// compression, no renegotiation), and for TLS 1.2 only ECDHE with AEAD ciphers (TLS 1.3
+// suites are all AEAD and forward-secret already). The key must match the certificate.
+Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const std::string& cert_file,
+                                                           const std::string& key_file) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  beast::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression |
+                       asio::ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX* native = ctx->native_handle();
+  if (ec || SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return Internal("cannot configure TLS");
+  }
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  ctx->use_certificate_chain_file(cert_file, ec);
+  if (ec) return InvalidArgument("--tls-cert " + cert_file + ": " + ec.message());
+  ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+  if (ec) return InvalidArgument("--tls-key " + key_file + ": " + ec.message());
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return InvalidArgument("--tls-key " + key_file + " does not match --tls-cert " + cert_file);
+  }
+  return ctx;
 }
 
 }  // namespace
@@ -82,7 +116,7 @@ struct HttpServer::Impl {
         ++rejected_sessions;
       } else {
         internal::StartSession(std::move(s), std::move(lease),
-                               {router, blobs, opt, live_sessions, blocking, guard});
+                               {router, blobs, opt, live_sessions, blocking, guard, tls.get()});
       }
       Accept();
     });
@@ -107,6 +141,7 @@ struct HttpServer::Impl {
   SystemClock clock;
   ConnectionLimiter per_address;
   RequestGuard guard;
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
   asio::io_context ioc;
   tcp::acceptor acceptor;
   asio::steady_timer accept_timer;
@@ -121,6 +156,13 @@ HttpServer::HttpServer(const api::Router& router, const BlobStore& blobs, HttpSe
 HttpServer::~HttpServer() = default;
 
 Status HttpServer::Listen() {
+  const auto& o = impl_->opt;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+      return InvalidArgument("--tls-cert and --tls-key go together");
+    }
+    OXIDE_ASSIGN_OR_RETURN(impl_->tls, MakeTlsContext(o.tls_cert_file, o.tls_key_file));
+  }
   beast::error_code ec;
   auto address = impl_->opt.host == "localhost"
                      ? asio::ip::address(asio::ip::address_v4::loopback())
@@ -138,6 +180,8 @@ Status HttpServer::Listen() {
   }
   return Status::Ok();
 }
+
+bool HttpServer::tls() const { return impl_->tls != nullptr; }
 
 uint16_t HttpServer::port() const {
   beast::error_code ec;

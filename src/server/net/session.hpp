@@ -15,6 +15,10 @@
 #include "server/net/http_server.hpp"
 #include "server/net/request_guard.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
+
 namespace oxide::server::net::internal {
 
 // What a session borrows from the server; all of it must outlive every session.
@@ -25,6 +29,7 @@ struct SessionContext {
   std::atomic<size_t>& live;           // open sessions: +1 while the session exists
   boost::asio::thread_pool& blocking;  // runs upload handlers (commit = fsync)
   RequestGuard& guard;                 // rate limits (429) before a request is handled
+  boost::asio::ssl::context* tls;      // null: plain HTTP; else HTTPS with this context
 };
 
 // Starts serving `socket` (accepted on a strand of the server's io_context). `slot` is the

@@ -2,7 +2,8 @@
 // `oxide serve` runs: ReadRequest (the session's header limit, framing rules and route body
 // limits), the RequestGuard (rate limits), then Router::Handle over every service on a real
 // SQLite store and blob dir, seeded with a device, a fleet and a model. Checked: no crash (ASan,
-// UBSan), and no 5xx answer: whatever a client sends is its fault, never a server error.
+// UBSan), and no 5xx answer (but the 501 for an unknown transfer coding): whatever a client
+// sends is its fault, never a server error.
 // Also built without libFuzzer as fuzz_http_request_replay (a ctest over the seed corpus).
 #include <stdlib.h>
 
@@ -93,7 +94,12 @@ struct Server {
     clock.SleepFor(std::chrono::seconds(1));
     net::ReadRequestResult read = net::ReadRequest(bytes, *router, 16 * 1024);
     if (read.kind == net::ReadRequestResult::Kind::kIncomplete) return 0;
-    if (read.kind == net::ReadRequestResult::Kind::kRejected) return Check(*read.reject);
+    if (read.kind == net::ReadRequestResult::Kind::kRejected) {
+      // 501 is the one 5xx a client can cause on purpose: RFC 9112 6.1 prescribes it for a
+      // transfer coding the server does not implement.
+      if (read.reject->status == 501) return 501;
+      return Check(*read.reject);
+    }
     if (auto limited = guard->Admit(read.request.method, read.request.path, "192.0.2.1")) {
       return Check(*limited);
     }

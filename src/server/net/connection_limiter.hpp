@@ -11,6 +11,12 @@
 
 namespace oxide::server::net {
 
+// The key one client is counted and rate-limited under, from its IP address text: an IPv4
+// address as is (IPv4-mapped IPv6 too: "::ffff:10.0.0.1" → "10.0.0.1"), an IPv6 address by its
+// /64 ("2001:db8:1:2::/64"), since one IPv6 host usually holds a whole /64 and could otherwise
+// come back under 2^64 fresh keys. Anything unparseable is returned as is.
+std::string ClientKey(const std::string& ip);
+
 class ConnectionLimiter {
  public:
   // `per_address`: connections one address may hold at once; 0 = unlimited.

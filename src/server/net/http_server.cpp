@@ -32,17 +32,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-// The client's address as the limits key it: an IPv4 client of a dual-stack listener counts
-// as its IPv4 address. Empty when the socket is already gone.
-std::string RemoteAddress(const tcp::socket& s) {
+// The key the limits count this client under (ClientKey: IPv4 address, or IPv6 /64). Empty
+// when the socket is already gone.
+std::string RemoteKey(const tcp::socket& s) {
   beast::error_code ec;
   auto ep = s.remote_endpoint(ec);
   if (ec) return "";
-  auto a = ep.address();
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
-  }
-  return a.to_string();
+  return ClientKey(ep.address().to_string());
 }
 
 // A server context with modern settings only: TLS 1.2+ (no SSLv3/TLS 1.0/1.1, no
@@ -107,7 +103,7 @@ struct HttpServer::Impl {
         return;
       }
       ConnectionLimiter::Lease lease;
-      if (live_sessions.load() < opt.max_sessions) lease = per_address.Acquire(RemoteAddress(s));
+      if (live_sessions.load() < opt.max_sessions) lease = per_address.Acquire(RemoteKey(s));
       if (!lease) {
         // Over the cap, or this address holds its share: refuse cheaply (no read, no
         // response) rather than let one client run the server out of slots, memory or fds.

@@ -66,6 +66,16 @@ TEST(ConnectionLimiter, RefusesBeyondThePerAddressLimitUntilALeaseEnds) {
   EXPECT_TRUE(limiter.Acquire("10.0.0.1"));
 }
 
+TEST(ClientKey, IPv4AsIsMappedAsIPv4AndIPv6ByItsSlash64) {
+  EXPECT_EQ(ClientKey("10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(ClientKey("::ffff:10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(ClientKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(ClientKey("2001:db8:1:2::1"), ClientKey("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(ClientKey("2001:db8:1:2::1"), ClientKey("2001:db8:1:3::1"));
+  EXPECT_EQ(ClientKey("::1"), "::/64");
+  EXPECT_EQ(ClientKey(""), "");
+}
+
 TEST(ConnectionLimiter, ZeroIsUnlimited) {
   ConnectionLimiter limiter(0);
   std::vector<ConnectionLimiter::Lease> leases;

@@ -599,6 +599,7 @@ class PerAddressLimitTest : public HttpServerTest {
   void Tune(HttpServerOptions& o) override {
     o.max_sessions_per_address = 2;
     o.header_timeout = std::chrono::seconds(1);
+    o.read_timeout = std::chrono::seconds(1);
     o.rate_limits.heartbeat_per_device = {1, 1};
   }
   static constexpr uint32_t kOtherLoopback = 0x7f000002;  // 127.0.0.2
@@ -634,6 +635,17 @@ TEST_F(PerAddressLimitTest, HeaderSentTooSlowlyIsCutOff) {
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(c.PeerClosed());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(PerAddressLimitTest, BodySentTooSlowlyIsCutOff) {
+  Client c(port());
+  c.Send(
+      "POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{\"id\":");  // and never the rest
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.Read().status, 0);  // closed without an answer
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(WaitFor([&] { return server_->active_sessions() == 0; }));
 }
 
 TEST_F(PerAddressLimitTest, HeartbeatOverTheDeviceRateIs429WithRetryAfter) {

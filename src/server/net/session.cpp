@@ -503,12 +503,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       Lowest().expires_after(std::chrono::seconds(2));
       stream_.async_shutdown(
           [self = this->shared_from_this()](beast::error_code) { self->Lowest().close(); });
-      return;
+    } else {
+      beast::error_code ignored;
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      EnsureChunk(kDrainChunk);
+      Drain(0);
     }
-    beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-    EnsureChunk(kDrainChunk);
-    Drain(0);
   }
   void Drain(uint64_t drained) {
     if (drained > (8u << 20)) return;

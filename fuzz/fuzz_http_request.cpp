@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -131,10 +132,19 @@ struct Server {
 
 Server* g_server = nullptr;
 
+// The blob dir goes with the process (the replay ctest runs on every `make test`).
+void RemoveTempDir() {
+  std::error_code ec;
+  if (g_server != nullptr) std::filesystem::remove_all(g_server->dir, ec);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (g_server == nullptr) g_server = new Server();  // lives for the process (libFuzzer style)
+  if (g_server == nullptr) {
+    g_server = new Server();  // lives for the process (libFuzzer style)
+    std::atexit(RemoveTempDir);
+  }
   g_server->Call(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "agent/agent_config.hpp"
 #include "agent/agent_loop.hpp"
+#include "agent/control_plane_url.hpp"
 #include "agent/curl/curl_transport.hpp"
 #include "agent/progress_reporter.hpp"
 #include "agent/transitions.hpp"
@@ -44,6 +45,8 @@ struct Flags {
   bool print_transitions = false;
   uint64_t max_window_mb = kDefaultMaxWindowMiB;
   std::string encryption_key_file;  // models encrypted at rest (docs/agent.md)
+  std::string ca_file;
+  bool allow_http = false;
 };
 
 // Accepts CLI11's `key = value` (TOML/INI) files and flat JSON objects.
@@ -148,6 +151,13 @@ int AgentMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--encryption-key-file", f.encryption_key_file,
                  "keep installed models encrypted with this key (oxide enc-key generate)");
+  app.add_option("--ca-file", f.ca_file,
+                 "PEM CA certificate(s) that sign the control plane's HTTPS certificate "
+                 "(default: the system's CAs)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--allow-http", f.allow_http,
+               "accept a plain http:// control plane on a non-loopback host (unencrypted, "
+               "unauthenticated: test networks only)");
   app.add_option("--max-recv-speed", f.max_recv_speed, "")->group("");
   app.add_option("--low-speed-time", f.low_speed_time, "")->group("");
   app.add_flag("--print-transitions", f.print_transitions, "")->group("");
@@ -188,6 +198,10 @@ int AgentMain(const std::vector<std::string>& args) {
     std::fprintf(stderr, "oxide agent: %s\n", max_window.status().message().c_str());
     return kExitUsage;
   }
+  if (Status url = CheckControlPlaneUrl(f.control_plane, f.allow_http); !url.ok()) {
+    std::fprintf(stderr, "oxide agent: %s\n", url.message().c_str());
+    return kExitUsage;
+  }
   while (!f.control_plane.empty() && f.control_plane.back() == '/') f.control_plane.pop_back();
   if (f.state_dir.empty()) f.state_dir = f.model_dir + "/.oxide";
 
@@ -220,6 +234,7 @@ int AgentMain(const std::vector<std::string>& args) {
   SystemClock clock(&stop);
   CurlOptions curl_options;
   curl_options.max_recv_speed = f.max_recv_speed;
+  curl_options.ca_file = f.ca_file;
   curl_options.low_speed_time = std::chrono::seconds(std::max(1L, f.low_speed_time));
   CurlTransport transport(curl_options, &stop);
   ControlPlane control(transport, f.control_plane, f.device_id, f.device_id);

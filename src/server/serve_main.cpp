@@ -33,7 +33,20 @@ struct ServeFlags {
   uint32_t poll_interval = 0;
   uint64_t max_upload_mb = 4096;
   size_t max_connections = 10'000;
+  size_t max_connections_per_address = 256;
+  uint32_t header_timeout = 10;
+  // Requests per second (0 = unlimited); each bucket holds a burst of a few seconds' worth.
+  double heartbeat_rate_device = 10;
+  double heartbeat_rate_address = 200;
+  double auth_rate_address = 2;
+  std::string tls_cert;
+  std::string tls_key;
 };
+
+// Burst = `seconds` worth of the rate (at least 1 request).
+net::RateLimit Limit(double per_second, double seconds) {
+  return net::RateLimit{per_second, std::max(1.0, per_second * seconds)};
+}
 
 // 1,000 concurrent downloads need 2 fds each (socket + blob); lift the soft limit to the hard one.
 void RaiseFdLimit() {
@@ -94,14 +107,22 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   http.port = f.port;
   http.threads = f.threads;
   http.max_sessions = f.max_connections;
+  http.max_sessions_per_address = f.max_connections_per_address;
+  http.header_timeout = std::chrono::seconds(f.header_timeout);
+  http.rate_limits.heartbeat_per_device = Limit(f.heartbeat_rate_device, 5);
+  http.rate_limits.heartbeat_per_address = Limit(f.heartbeat_rate_address, 5);
+  http.rate_limits.auth_per_address = Limit(f.auth_rate_address, 50);
+  http.tls_cert_file = f.tls_cert;
+  http.tls_key_file = f.tls_key;
   {
     net::HttpServer server(router, **blobs, http);
     Status st = server.Listen();
     if (!st.ok()) return fail(st);
-    std::printf("oxide serve listening on http://%s:%u (data dir %s)\n", f.host.c_str(),
-                static_cast<unsigned>(server.port()), f.data_dir.c_str());
+    const std::string scheme = server.tls() ? "https" : "http";
+    std::printf("oxide serve listening on %s://%s:%u (data dir %s)\n", scheme.c_str(),
+                f.host.c_str(), static_cast<unsigned>(server.port()), f.data_dir.c_str());
     std::fflush(stdout);
-    log::Info("listening", {{"url", "http://" + f.host + ":" + std::to_string(server.port())},
+    log::Info("listening", {{"url", scheme + "://" + f.host + ":" + std::to_string(server.port())},
                             {"data_dir", f.data_dir},
                             {"log_level", log::ToString(log_level)}});
     server.RunUntilSignal();
@@ -152,6 +173,34 @@ int ServeMain(const std::vector<std::string>& args) {
   app.add_option("--max-connections", f.max_connections,
                  "Concurrent HTTP connections; beyond, new ones are closed at once")
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-connections-per-address", f.max_connections_per_address,
+                 "Concurrent connections from one client address (0 = unlimited)")
+      ->capture_default_str();
+  app.add_option("--header-timeout", f.header_timeout,
+                 "Seconds a connection may take to send a request header (and to send its "
+                 "first request at all)")
+      ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
+  auto* cert = app.add_option("--tls-cert", f.tls_cert,
+                              "Serve HTTPS with this PEM certificate chain (leaf first)")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", f.tls_key, "The PEM private key of --tls-cert")
+                  ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--heartbeat-rate-per-device", f.heartbeat_rate_device,
+                 "Heartbeats per second one device id may send (burst: 5 s worth; 0 = off)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--heartbeat-rate-per-address", f.heartbeat_rate_address,
+                 "Heartbeats per second from one client address (burst: 5 s worth; 0 = off)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--auth-rate-per-address", f.auth_rate_address,
+                 "Enrollments and 401s per second from one client address (burst: 50 s worth; "
+                 "0 = off)")
+      ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
   std::reverse(rest.begin(), rest.end());  // CLI11 parses a reversed vector

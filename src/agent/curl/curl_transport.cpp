@@ -31,6 +31,7 @@ struct Transfer {
   DownloadSink* sink = nullptr;  // null: collect the body into `body`
   const DownloadRequest* request = nullptr;
   HttpResponseHead head;
+  char error[CURL_ERROR_SIZE] = {};  // curl's detail for a failed transfer (TLS reasons)
   bool head_delivered = false;
   std::string body;
   Status sink_status;
@@ -103,6 +104,27 @@ int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, cur
   return 0;
 }
 
+// Verification is never optional: a control plane that cannot prove who it is could hand the
+// device any model. An https:// URL may redirect only to https:// (no silent downgrade).
+void SetTlsOptions(CURL* c, const CurlOptions& o, const std::string& url) {
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  std::string scheme = url.substr(0, url.find("://"));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  const bool https = scheme == "https";
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+}
+
+// Failures of the TLS layer get a message that says what to check.
+bool IsTlsTrustError(CURLcode rc) {
+  return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+         rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CONNECT_ERROR;
+}
+
 // Sets the options every request shares; returns the header list to keep alive.
 HeaderSlist Prepare(CURL* c, Transfer& t, const CurlOptions& o, const std::string& url,
                     const HeaderList& headers) {
@@ -120,6 +142,8 @@ HeaderSlist Prepare(CURL* c, Transfer& t, const CurlOptions& o, const std::strin
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t.error);
+  SetTlsOptions(c, o, url);
   curl_slist* list = nullptr;
   for (const auto& [name, value] : headers) {
     list = curl_slist_append(list, (name + ": " + value).c_str());
@@ -143,6 +167,11 @@ Status Perform(Transfer& t, const std::string& url) {
   if (!t.sink_status.ok()) return t.sink_status;
   if (rc == CURLE_ABORTED_BY_CALLBACK) return Cancelled("transfer stopped: agent stopping");
   std::string msg = url + ": " + curl_easy_strerror(rc);
+  if (t.error[0] != '\0') msg += std::string(" (") + t.error + ")";
+  if (IsTlsTrustError(rc)) {
+    msg = "TLS: cannot verify the server: " + msg +
+          "; is its certificate signed by a CA in --ca-file (or the system store)?";
+  }
   if (rc == CURLE_OUT_OF_MEMORY) return ResourceExhausted(msg);
   return Unavailable(msg);  // connect, DNS, reset, stall (low speed), TLS: all retryable
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "agent/downloader.hpp"
 
@@ -19,6 +20,9 @@ struct CurlOptions {
   std::chrono::seconds connect_timeout{20};
   std::chrono::seconds request_timeout{30};  // small JSON requests only, never downloads
   uint64_t max_recv_speed = 0;               // bytes/s, 0 = unlimited (tests throttle with it)
+  // HTTPS: the server certificate and host name are always verified (TLS 1.2+), against this
+  // PEM bundle of CA certificates when set, else the system's CAs.
+  std::string ca_file;
 };
 
 // libcurl behind HttpClient and Downloader. One easy handle per request, so it may be used from

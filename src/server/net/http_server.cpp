@@ -2,12 +2,15 @@
 // Beast/Asio stay inside server/net/.
 #include "server/net/http_server.hpp"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -18,6 +21,8 @@
 #include <utility>  // P1: before asio
 #include <vector>
 
+#include "base/clock.hpp"
+#include "server/net/connection_limiter.hpp"
 #include "server/net/session.hpp"
 
 namespace oxide::server::net {
@@ -27,6 +32,46 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+// The key the limits count this client under (ClientKey: IPv4 address, or IPv6 /64). Empty
+// when the socket is already gone.
+std::string RemoteKey(const tcp::socket& s) {
+  beast::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "";
+  return ClientKey(ep.address().to_string());
+}
+
+// A server context with modern settings only: TLS 1.2+ (no SSLv3/TLS 1.0/1.1, no
+// compression, no renegotiation), and for TLS 1.2 only ECDHE with AEAD ciphers (TLS 1.3
+// suites are all AEAD and forward-secret already). The key must match the certificate.
+Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const std::string& cert_file,
+                                                           const std::string& key_file) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  beast::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression |
+                       asio::ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX* native = ctx->native_handle();
+  if (ec || SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return Internal("cannot configure TLS");
+  }
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  ctx->use_certificate_chain_file(cert_file, ec);
+  if (ec) return InvalidArgument("--tls-cert " + cert_file + ": " + ec.message());
+  ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+  if (ec) return InvalidArgument("--tls-key " + key_file + ": " + ec.message());
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return InvalidArgument("--tls-key " + key_file + " does not match --tls-cert " + cert_file);
+  }
+  return ctx;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -34,6 +79,8 @@ struct HttpServer::Impl {
       : router(r),
         blobs(b),
         opt(std::move(o)),
+        per_address(opt.max_sessions_per_address),
+        guard(clock, opt.rate_limits),
         ioc(std::max(1, opt.threads)),
         acceptor(asio::make_strand(ioc)),
         accept_timer(acceptor.get_executor()),
@@ -55,12 +102,17 @@ struct HttpServer::Impl {
         });
         return;
       }
-      if (live_sessions.load() >= opt.max_sessions) {
+      ConnectionLimiter::Lease lease;
+      if (live_sessions.load() < opt.max_sessions) lease = per_address.Acquire(RemoteKey(s));
+      if (!lease) {
+        // Over the cap, or this address holds its share: refuse cheaply (no read, no
+        // response) rather than let one client run the server out of slots, memory or fds.
         beast::error_code ignored;
-        s.close(ignored);  // over the cap: refuse cheaply rather than run out of memory/fds
+        s.close(ignored);
         ++rejected_sessions;
       } else {
-        internal::StartSession(std::move(s), {router, blobs, opt, live_sessions, blocking});
+        internal::StartSession(std::move(s), std::move(lease),
+                               {router, blobs, opt, live_sessions, blocking, guard, tls.get()});
       }
       Accept();
     });
@@ -81,6 +133,11 @@ struct HttpServer::Impl {
   std::atomic<size_t> live_sessions{0};
   std::atomic<uint64_t> accept_errors{0};
   std::atomic<uint64_t> rejected_sessions{0};
+  // Before ioc: sessions (destroyed with it) hold leases and use the guard.
+  SystemClock clock;
+  ConnectionLimiter per_address;
+  RequestGuard guard;
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
   asio::io_context ioc;
   tcp::acceptor acceptor;
   asio::steady_timer accept_timer;
@@ -95,6 +152,13 @@ HttpServer::HttpServer(const api::Router& router, const BlobStore& blobs, HttpSe
 HttpServer::~HttpServer() = default;
 
 Status HttpServer::Listen() {
+  const auto& o = impl_->opt;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+      return InvalidArgument("--tls-cert and --tls-key go together");
+    }
+    OXIDE_ASSIGN_OR_RETURN(impl_->tls, MakeTlsContext(o.tls_cert_file, o.tls_key_file));
+  }
   beast::error_code ec;
   auto address = impl_->opt.host == "localhost"
                      ? asio::ip::address(asio::ip::address_v4::loopback())
@@ -112,6 +176,8 @@ Status HttpServer::Listen() {
   }
   return Status::Ok();
 }
+
+bool HttpServer::tls() const { return impl_->tls != nullptr; }
 
 uint16_t HttpServer::port() const {
   beast::error_code ec;

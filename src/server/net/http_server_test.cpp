@@ -35,13 +35,22 @@ struct HttpReply {
 class Client {
  public:
   // `before_connect` runs between socket() and connect() (the fd already exists).
-  explicit Client(uint16_t port, const std::function<void()>& before_connect = {}) {
+  // `address`: the loopback address to connect from and to (Linux routes all of 127/8 to lo),
+  // so tests can act as several client addresses.
+  explicit Client(uint16_t port, const std::function<void()>& before_connect = {},
+                  uint32_t address = INADDR_LOOPBACK) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (before_connect) before_connect();
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (address != INADDR_LOOPBACK) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      local.sin_addr.s_addr = htonl(address);  // port 0: any
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local));
+    }
     connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
   }
   ~Client() { ::close(fd_); }
@@ -583,6 +592,82 @@ TEST_F(FullDiskTest, DiskFullOnALargeUploadIsA507ResponseNotABrokenPipe) {
   EXPECT_EQ(r.status, 507);
   EXPECT_NE(r.body.find("insufficient_storage"), std::string::npos);
   EXPECT_TRUE(std::filesystem::is_empty(env.dir.File("staging/.tmp")));
+}
+
+class PerAddressLimitTest : public HttpServerTest {
+ protected:
+  void Tune(HttpServerOptions& o) override {
+    o.max_sessions_per_address = 2;
+    o.header_timeout = std::chrono::seconds(1);
+    o.read_timeout = std::chrono::seconds(1);
+    o.rate_limits.heartbeat_per_device = {1, 1};
+  }
+  static constexpr uint32_t kOtherLoopback = 0x7f000002;  // 127.0.0.2
+};
+
+// One address flooding idle sockets gets its share and no more; another address is served.
+TEST_F(PerAddressLimitTest, OneAddressCannotTakeEveryConnection) {
+  Client a(port()), b(port());
+  ASSERT_TRUE(WaitFor([&] { return server_->active_sessions() == 2; }));
+  Client third(port());
+  EXPECT_TRUE(third.PeerClosed());
+  EXPECT_EQ(server_->active_sessions(), 2u);  // closed at accept, not by the header timeout
+  Client other(port(), {}, kOtherLoopback);
+  other.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(other.Read().status, 200);
+}
+
+// A connection that never sends a request is closed after header_timeout (1 s here), which
+// gives its slot back.
+TEST_F(PerAddressLimitTest, SilentConnectionIsClosedAndItsSlotReturns) {
+  Client a(port()), b(port());
+  EXPECT_TRUE(a.PeerClosed());
+  EXPECT_TRUE(b.PeerClosed());
+  ASSERT_TRUE(WaitFor([&] { return server_->active_sessions() == 0; }));
+  Client c(port());
+  c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 200);
+}
+
+TEST_F(PerAddressLimitTest, HeaderSentTooSlowlyIsCutOff) {
+  Client c(port());
+  c.Send("GET /health HTTP/1.1\r\n");  // and never the end of the header
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.PeerClosed());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(PerAddressLimitTest, BodySentTooSlowlyIsCutOff) {
+  Client c(port());
+  c.Send(
+      "POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{\"id\":");  // and never the rest
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.Read().status, 0);  // closed without an answer
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(WaitFor([&] { return server_->active_sessions() == 0; }));
+}
+
+TEST_F(PerAddressLimitTest, HeartbeatOverTheDeviceRateIs429WithRetryAfter) {
+  ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
+  const std::string hb =
+      "POST /api/v1/devices/cam-1/heartbeat HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+  Client first(port());
+  first.Send(hb);
+  EXPECT_NE(first.Read().status, 429);
+  Client second(port());
+  second.Send(hb);
+  auto r = second.Read();
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.headers.find("Retry-After: 1"), std::string::npos);
+  EXPECT_NE(r.body.find("rate_limited"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, OversizedHeaderIs431) {
+  Client c(port());
+  c.Send("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 431);
 }
 
 }  // namespace

@@ -6,10 +6,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cstdio>
 #include <limits>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "base/log.hpp"
 #include "base/sha256.hpp"
 #include "server/api/errors.hpp"
+#include "server/net/request_framing.hpp"
 
 namespace oxide::server::net::internal {
 namespace {
@@ -25,23 +28,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-
-api::Method ToMethod(http::verb v) {
-  switch (v) {
-    case http::verb::get:
-      return api::Method::kGet;
-    case http::verb::head:
-      return api::Method::kHead;
-    case http::verb::post:
-      return api::Method::kPost;
-    case http::verb::put:
-      return api::Method::kPut;
-    case http::verb::delete_:
-      return api::Method::kDelete;
-    default:
-      return api::Method::kOther;
-  }
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -63,52 +49,6 @@ std::string DeviceOf(const api::Request& req) {
   return std::string(path.substr(0, path.find('/')));
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// RFC 9112 6.1/6.3: a request body is framed by Transfer-Encoding only when its final coding is
-// chunked. Beast frames any other request body by Content-Length (none here), so the body would
-// be read as the next request (request smuggling). This server decodes no coding but chunked:
-// any other is 501, a chunked that is not last (or repeated) or combined with Content-Length is
-// 400. OK when the request has no Transfer-Encoding or exactly "chunked".
-Status CheckTransferEncoding(const http::request_parser<http::empty_body>::value_type& h) {
-  std::vector<std::string> codings;
-  for (const auto& f : h) {
-    if (f.name() != http::field::transfer_encoding) continue;
-    std::string_view v = f.value();
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t comma = v.find(',', start);
-      if (comma == std::string_view::npos) comma = v.size();
-      std::string_view item = Trim(v.substr(start, comma - start));
-      // Parameters (";q=...") belong to the coding; the name decides.
-      item = Trim(item.substr(0, item.find(';')));
-      if (!item.empty()) codings.push_back(Lower(item));
-      start = comma + 1;
-    }
-  }
-  if (codings.empty()) {
-    bool has_te = false;
-    for (const auto& f : h) has_te = has_te || f.name() == http::field::transfer_encoding;
-    if (has_te) return Corrupt("empty Transfer-Encoding");
-    return Status::Ok();
-  }
-  for (const auto& c : codings) {
-    if (c != "chunked") {
-      return Status(ErrorCode::kUnsupported,
-                    "Transfer-Encoding '" + c.substr(0, 64) + "' is not implemented");
-    }
-  }
-  if (codings.size() > 1) return Corrupt("chunked may be applied only once");
-  if (h.find(http::field::content_length) != h.end()) {
-    return Corrupt("both Transfer-Encoding and Content-Length");
-  }
-  return Status::Ok();
-}
-
 // Errors that mean the client sent bytes that are not HTTP (as opposed to a dropped or slow
 // connection): they deserve a 400 before the connection closes.
 bool IsParseError(beast::error_code ec) {
@@ -117,18 +57,28 @@ bool IsParseError(beast::error_code ec) {
          ec != http::error::need_more && ec != http::error::need_buffer;
 }
 
-// One connection. Every handler runs on the connection's strand. `live` counts open sessions
-// (the server caps it); `blocking` runs upload handlers (fsync of large files).
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection over `Stream` (PlainStream, or TlsStream: the same session after a TLS
+// handshake). Every handler runs on the connection's strand. `live` counts open sessions (the
+// server caps it); `blocking` runs upload handlers (fsync of large files).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket socket, const api::Router& router, const BlobStore& blobs,
-          const HttpServerOptions& opt, std::atomic<size_t>& live, asio::thread_pool& blocking)
-      : stream_(std::move(socket)),
-        router_(router),
-        blobs_(blobs),
-        opt_(opt),
-        live_(live),
-        blocking_(blocking) {
+  // `stream_args` construct the Stream: (socket) or (socket, ssl context).
+  template <class... StreamArgs>
+  Session(ConnectionLimiter::Lease slot, const SessionContext& ctx, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
+        router_(ctx.router),
+        blobs_(ctx.blobs),
+        opt_(ctx.opt),
+        live_(ctx.live),
+        blocking_(ctx.blocking),
+        guard_(ctx.guard),
+        slot_(std::move(slot)) {
     ++live_;
   }
 
@@ -138,25 +88,51 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->ReadHeader();
+      }
+    });
   }
 
  private:
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  // TLS: the handshake gets its own short deadline (a client that connects and never says
+  // hello holds a slot like an idle plain connection); a failed one just closes (logged at
+  // debug: scanners and clients without our CA are routine).
+  void Handshake() {
+    Lowest().expires_after(opt_.handshake_timeout);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = this->shared_from_this()](beast::error_code ec) {
+                              if (ec) {
+                                log::Debug("TLS handshake failed", {{"error", ec.message()}});
+                                return self->Lowest().close();
+                              }
+                              self->ReadHeader();
+                            });
+  }
+
   void ReadHeader() {
     header_parser_.emplace();
     header_parser_->header_limit(opt_.header_limit);
     // The route decides the body limit once the path is known (PolicyFor).
     header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(first_request_ ? opt_.header_timeout : opt_.idle_timeout);
+    Lowest().expires_after(first_request_ ? opt_.header_timeout : opt_.idle_timeout);
     http::async_read_header(
         stream_, buffer_, *header_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
     first_request_ = false;
     head_ = false;
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::ssl::error::stream_truncated) {
+      return Close();
+    }
     started_ = std::chrono::steady_clock::now();
     log_method_ = "-";
     log_path_ = "-";
@@ -169,20 +145,18 @@ class Session : public std::enable_shared_from_this<Session> {
     // Known before any check, so a rejected request is logged with what it asked for.
     log_method_ = std::string(h.method_string());
     log_path_ = std::string(h.target().substr(0, h.target().find('?')));
-    if (Status te = CheckTransferEncoding(h); !te.ok()) {
-      if (te.code() == ErrorCode::kUnsupported) return Reject(NotImplementedResponse(te));
-      return Reject(te);
+    HeaderFields fields;
+    for (const auto& f : h) fields.emplace_back(f.name_string(), f.value());
+    if (Status te = CheckTransferEncoding(fields); !te.ok()) {
+      return Reject(FramingErrorResponse(te));
     }
     req_ = api::Request();
-    req_.method = ToMethod(h.method());
+    FillRequest(h.method_string(), h.target(), fields, &req_);
     head_ = req_.method == api::Method::kHead;
-    std::string_view target = h.target();
-    size_t q = target.find('?');
-    req_.path = std::string(target.substr(0, q));
-    if (q != std::string_view::npos) req_.query = std::string(target.substr(q + 1));
-    for (const auto& f : h)
-      req_.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
     log_device_ = DeviceOf(req_);
+    if (auto limited = guard_.Admit(req_.method, req_.path, slot_.address())) {
+      return Reject(std::move(*limited));
+    }
 
     auto policy = router_.PolicyFor(req_.method, req_.path);
     auto length = header_parser_->content_length();
@@ -210,9 +184,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Tells curl & co. to send the body (they otherwise wait a second for it).
   void SendContinue() {
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-    stream_.expires_after(opt_.write_timeout);
+    Lowest().expires_after(opt_.write_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
                         self->ReadBody();
                       });
@@ -220,10 +194,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     if (upload_parser_) return ReadUploadChunk();
-    stream_.expires_after(opt_.read_timeout);
-    http::async_read(
-        stream_, buffer_, *string_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnStringBody(ec); });
+    Lowest().expires_after(opt_.read_timeout);
+    http::async_read(stream_, buffer_, *string_parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnStringBody(ec);
+                     });
   }
 
   void OnStringBody(beast::error_code ec) {
@@ -249,10 +224,11 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& body = upload_parser_->get().body();
     body.data = chunk_.data();
     body.size = chunk_.size();
-    stream_.expires_after(opt_.read_timeout);
-    http::async_read(
-        stream_, buffer_, *upload_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnUploadChunk(ec); });
+    Lowest().expires_after(opt_.read_timeout);
+    http::async_read(stream_, buffer_, *upload_parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnUploadChunk(ec);
+                     });
   }
 
   void OnUploadChunk(beast::error_code ec) {
@@ -297,7 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // large model) take long too: run them on the blocking pool and come back to this
     // connection's strand. Nothing else touches req_ meanwhile (no I/O is pending on this
     // session).
-    asio::post(blocking_, [self = shared_from_this()] {
+    asio::post(blocking_, [self = this->shared_from_this()] {
       api::Response r = self->router_.Handle(self->req_);
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->OnHandled(std::move(r)); });
@@ -305,16 +281,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHandled(api::Response r) {
+    guard_.OnAnswered(r.status, slot_.address());
     resp_ = std::move(r);
     req_ = api::Request();  // drops the staged upload (committed or removed)
     if (resp_.file && !head_) return StartFile();
     WriteString();
-  }
-
-  static api::Response NotImplementedResponse(const Status& st) {
-    api::Response r = api::ErrorResponse(st);
-    r.status = 501;  // RFC 9112 6.1: an unknown transfer coding; not an ErrorCode mapping
-    return r;
   }
 
   // Answers an error found before the handler ran, then closes (the body may be unread).
@@ -341,9 +312,9 @@ class Session : public std::enable_shared_from_this<Session> {
     log_status_ = resp_.status;
     log_bytes_ = 0;
     resp_ = api::Response();
-    stream_.expires_after(opt_.write_timeout);
+    Lowest().expires_after(opt_.write_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
                         self->OnResponseDone(ec);
                       });
   }
@@ -357,9 +328,9 @@ class Session : public std::enable_shared_from_this<Session> {
     log_bytes_ = resp_.body.size();
     res->body() = std::move(resp_.body);
     res->prepare_payload();
-    stream_.expires_after(opt_.write_timeout);
+    Lowest().expires_after(opt_.write_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
                         self->OnResponseDone(ec);
                       });
   }
@@ -404,9 +375,9 @@ class Session : public std::enable_shared_from_this<Session> {
     file_res_->body().more = true;
     file_sr_.emplace(*file_res_);
     log_status_ = resp_.status;
-    stream_.expires_after(opt_.write_timeout);
+    Lowest().expires_after(opt_.write_timeout);
     http::async_write_header(stream_, *file_sr_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                                if (ec) return self->OnResponseDone(ec);
                                self->WriteFileChunk();
                              });
@@ -428,9 +399,9 @@ class Session : public std::enable_shared_from_this<Session> {
     body.data = n > 0 ? chunk_.data() : nullptr;
     body.size = n;
     body.more = file_left_ > n;
-    stream_.expires_after(opt_.write_timeout);
+    Lowest().expires_after(opt_.write_timeout);
     http::async_write(stream_, *file_sr_,
-                      [self = shared_from_this()](beast::error_code ec, size_t written) {
+                      [self = this->shared_from_this()](beast::error_code ec, size_t written) {
                         self->OnFileChunk(ec, written);
                       });
   }
@@ -525,22 +496,30 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Lingering close: stop sending, then discard what the client still sends (bounded), so an
   // early error (413 mid-upload) reaches it instead of being lost to a TCP reset.
+  // TLS: close_notify (bounded by a short deadline), then the socket; no lingering drain,
+  // since unread TLS records cannot be discarded without decrypting them.
   void Close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    EnsureChunk(kDrainChunk);
-    Drain(0);
+    if constexpr (kTls) {
+      Lowest().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->Lowest().close(); });
+    } else {
+      beast::error_code ignored;
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      EnsureChunk(kDrainChunk);
+      Drain(0);
+    }
   }
   void Drain(uint64_t drained) {
     if (drained > (8u << 20)) return;
-    stream_.expires_after(std::chrono::seconds(2));
-    stream_.async_read_some(asio::buffer(chunk_),
-                            [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
-                              if (!ec) self->Drain(drained + n);
-                            });
+    Lowest().expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(asio::buffer(chunk_), [self = this->shared_from_this(), drained](
+                                                      beast::error_code ec, size_t n) {
+      if (!ec) self->Drain(drained + n);
+    });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   const api::Router& router_;
   const BlobStore& blobs_;
@@ -549,7 +528,9 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServerOptions& opt_;
   std::atomic<size_t>& live_;
   asio::thread_pool& blocking_;
-  std::vector<char> chunk_;  // empty unless streaming (EnsureChunk)
+  RequestGuard& guard_;
+  ConnectionLimiter::Lease slot_;  // this client address's connection slot
+  std::vector<char> chunk_;        // empty unless streaming (EnsureChunk)
   bool first_request_ = true;
   bool keep_alive_ = true;
   bool head_ = false;  // the current request is HEAD
@@ -584,10 +565,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-void StartSession(tcp::socket socket, const SessionContext& ctx) {
-  std::make_shared<Session>(std::move(socket), ctx.router, ctx.blobs, ctx.opt, ctx.live,
-                            ctx.blocking)
-      ->Start();
+void StartSession(tcp::socket socket, ConnectionLimiter::Lease slot, const SessionContext& ctx) {
+  if (ctx.tls != nullptr) {
+    std::make_shared<Session<TlsStream>>(std::move(slot), ctx, std::move(socket), *ctx.tls)
+        ->Start();
+  } else {
+    std::make_shared<Session<PlainStream>>(std::move(slot), ctx, std::move(socket))->Start();
+  }
 }
 
 }  // namespace oxide::server::net::internal

@@ -11,7 +11,13 @@
 #include <cstddef>
 
 #include "server/api/router.hpp"
+#include "server/net/connection_limiter.hpp"
 #include "server/net/http_server.hpp"
+#include "server/net/request_guard.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace oxide::server::net::internal {
 
@@ -22,9 +28,13 @@ struct SessionContext {
   const HttpServerOptions& opt;
   std::atomic<size_t>& live;           // open sessions: +1 while the session exists
   boost::asio::thread_pool& blocking;  // runs upload handlers (commit = fsync)
+  RequestGuard& guard;                 // rate limits (429) before a request is handled
+  boost::asio::ssl::context* tls;      // null: plain HTTP; else HTTPS with this context
 };
 
-// Starts serving `socket` (accepted on a strand of the server's io_context).
-void StartSession(boost::asio::ip::tcp::socket socket, const SessionContext& ctx);
+// Starts serving `socket` (accepted on a strand of the server's io_context). `slot` is the
+// client address's connection slot, held until the session ends.
+void StartSession(boost::asio::ip::tcp::socket socket, ConnectionLimiter::Lease slot,
+                  const SessionContext& ctx);
 
 }  // namespace oxide::server::net::internal

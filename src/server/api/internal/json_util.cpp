@@ -4,6 +4,47 @@
 
 namespace oxide::server::api {
 
+Status CheckJsonShape(std::string_view text) {
+  int depth = 0;
+  size_t elements = 0;
+  bool in_string = false;
+  bool in_scalar = false;  // inside a number or literal: counted once at its first byte
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped byte cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    const bool scalar_byte = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' ||
+                             c == '+' || c == '.' || c == 'E';
+    if (scalar_byte) {
+      if (!in_scalar) ++elements;
+      in_scalar = true;
+    } else {
+      in_scalar = false;
+      if (c == '"') {
+        in_string = true;
+        ++elements;  // member names count too: {"a":1,...} costs per key
+      } else if (c == '{' || c == '[') {
+        ++elements;
+        if (++depth > kMaxJsonDepth) {
+          return Corrupt("JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        }
+      } else if (c == '}' || c == ']') {
+        --depth;
+      }
+    }
+    if (elements > kMaxJsonElements) {
+      return Corrupt("JSON has more than " + std::to_string(kMaxJsonElements) + " elements");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Json> ParseJsonObject(const Request& req, bool allow_empty) {
   std::string ct = req.Header("content-type");
   if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) {
@@ -13,6 +54,7 @@ Result<Json> ParseJsonObject(const Request& req, bool allow_empty) {
   if (!IsJsonContentType(ct)) {
     return Unsupported("Content-Type must be application/json, got '" + ct.substr(0, 64) + "'");
   }
+  OXIDE_RETURN_IF_ERROR(CheckJsonShape(req.body));
   Json j = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Corrupt("request body is not valid JSON");
   if (!j.is_object()) return InvalidArgument("request body must be a JSON object");

@@ -8,6 +8,7 @@
 #include "base/exit_code.hpp"
 #include "base/log.hpp"
 #include "cli/commands.hpp"
+#include "cli/sign_commands.hpp"
 
 namespace oxide::cli {
 namespace {
@@ -65,6 +66,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   b->add_option("dir", bench.dir, "Directory of pair directories (v1.*/v2.*)")->required();
   b->add_flag("--no-external", bench.no_external, "Do not run the external tools");
   AddDeltaBenchOptions(b, &bench);
+  SignCommands sign_commands(&app);
 
   for (const ExternalCommand& cmd : external) {
     // Listed in the help; dispatched before parsing (they parse their own flags).
@@ -118,6 +120,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   if (chosen == p) s = RunPatch(patch);
   if (chosen == i) s = RunInspect(inspect);
   if (chosen == b) s = RunDeltaBench(bench);
+  sign_commands.Run(chosen, &s);
   if (const ExternalCommand* cmd = FindExternal(external, chosen->get_name())) {
     return cmd->main(argv);  // unreachable today: argv[1] names it, so it was dispatched above
   }

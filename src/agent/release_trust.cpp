@@ -40,8 +40,9 @@ Result<std::unique_ptr<ReleaseTrust>> ReleaseTrust::Open(FileSystem& fs, std::st
     crypto::Envelope saved_envelope;
     auto saved = VerifiedRoot(*saved_text, &saved_envelope);
     // An unreadable copy is not fatal: the installed set is still trusted, and the chain is
-    // followed again from it.
-    if (saved.ok() && saved->version >= t->keys_.version) {
+    // followed again from it. A copy that is not newer than the installed set is replaced by it
+    // (a device re-flashed with another key set must not keep the old one).
+    if (saved.ok() && saved->version > t->keys_.version) {
       t->keys_ = *saved;
       return t;
     }

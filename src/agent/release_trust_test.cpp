@@ -221,5 +221,17 @@ TEST_F(SignedReleaseTest, RefusesARotationSignedOnlyByTheNewKey) {
   EXPECT_THAT(SentReports(), HasSubstr("release refused: unknown key"));
 }
 
+TEST_F(SignedReleaseTest, TrustStartsOnlyFromASelfSignedSetAndSurvivesABrokenCopy) {
+  EXPECT_THAT(
+      ReleaseTrust::Open(fs, state_dir + "/t.json", KeySetEnvelope(1, a_, {b_})).status().message(),
+      HasSubstr("unknown key"));
+  EXPECT_STATUS(ReleaseTrust::Open(fs, state_dir + "/t.json", "{}").status(),
+                ErrorCode::kInvalidArgument);
+  ASSERT_OK(AtomicWriteFile(state_dir + "/.trusted-keys.json", "garbage"));
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+}
+
 }  // namespace
 }  // namespace oxide::agent

@@ -73,6 +73,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
     app.add_subcommand(cmd.name, cmd.description)->prefix_command();
   }
   log::Flags log_flags;
+  sign_commands.AddLogFlags(&log_flags);
   for (CLI::App* sub : {d, p, i, b}) {
     sub->add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
     sub->add_option("--log-level", log_flags.level, "Least severe level logged (default info)")

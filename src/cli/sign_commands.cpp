@@ -225,6 +225,14 @@ SignCommands::SignCommands(CLI::App* app) : impl_(std::make_unique<Impl>()) {
 
 SignCommands::~SignCommands() = default;
 
+void SignCommands::AddLogFlags(log::Flags* flags) {
+  for (CLI::App* sub : {impl_->generate, impl_->rotate, impl_->sign}) {
+    sub->add_flag("-v,--verbose", flags->verbose, "More detail on stderr (-vv: trace)");
+    sub->add_option("--log-level", flags->level, "Least severe level logged (default info)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  }
+}
+
 bool SignCommands::Run(CLI::App* chosen, Status* status) const {
   const Impl& i = *impl_;
   if (chosen == i.keys) {

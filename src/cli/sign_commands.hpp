@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "base/log.hpp"
 #include "base/status.hpp"
 
 namespace CLI {
@@ -19,6 +20,10 @@ class SignCommands {
   ~SignCommands();
   SignCommands(const SignCommands&) = delete;
   SignCommands& operator=(const SignCommands&) = delete;
+
+  // Adds -v/--verbose and --log-level (bound to *flags, which must outlive parsing) to each
+  // leaf command, like every other command.
+  void AddLogFlags(log::Flags* flags);
 
   // When `chosen` (the top-level subcommand parsed) is `keys` or `release`, runs it and returns
   // true with its status in *status; false otherwise.

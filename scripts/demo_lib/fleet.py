@@ -21,6 +21,8 @@ import subprocess
 import threading
 import time
 
+from signing import ReleaseSigner
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -336,6 +338,7 @@ class Fleet:
                              os.path.join(work, "server.log"), server_args)
         self.agents = {}
         self.versions = {}  # version -> upload reply
+        self.signer = ReleaseSigner(self.oxide, work)  # every upload is signed
 
     @property
     def api(self):
@@ -352,7 +355,7 @@ class Fleet:
             self.api.post("/api/v1/devices", {"id": did, "name": did})
             self.api.post(f"/api/v1/fleets/{self.fleet_id}/devices/{did}")
             agent = Agent(self.oxide, did, self.server, os.path.join(self.work, "devices"),
-                          poll, extra)
+                          poll, [*self.signer.agent_args(), *extra])
             self.agents[did] = agent
             if start:
                 agent.start()
@@ -362,6 +365,7 @@ class Fleet:
         reply = self.api.ok("POST", f"/api/v1/models/{self.model_id}/versions/{version}",
                             raw=blob, timeout=120)
         self.versions[version] = reply
+        self.signer.publish(self.api, self.model_id, version, blob)
         return reply
 
     def meta(self, version):

@@ -75,6 +75,33 @@ AgentLoop::AgentLoop(AgentDeps deps, AgentOptions options)
     options_.pipeline.now_ms = [this] { return deps_.clock.UnixMillis(); };
   }
   options_.pipeline.recheck_assignment = [this](const UpdateRecord& r) { RecheckAssignment(r); };
+  if (options_.trust != nullptr) {
+    options_.pipeline.verify_release = [this](const std::string& model_id, const ModelRef& a,
+                                              uint64_t highest) {
+      return VerifyRelease(model_id, a, highest);
+    };
+  }
+}
+
+Result<uint64_t> AgentLoop::VerifyRelease(const std::string& model_id, const ModelRef& a,
+                                          uint64_t highest_counter) {
+  ReleaseTrust& trust = *options_.trust;
+  const int64_t now = deps_.clock.UnixMillis() / 1000;
+  auto verified = trust.Verify(model_id, a, highest_counter, now);
+  if (verified.ok() || a.release.empty()) return verified;
+  // The release may be signed by a key rotated in since the last check: follow the control
+  // plane's key chain (each step verified by the keys already trusted), then check once more.
+  auto chain = FetchKeyChain(deps_.downloader, options_.pipeline.control_plane);
+  if (!chain.ok()) {
+    Log("cannot fetch the release key chain: " + chain.status().ToString());
+    return verified;
+  }
+  const uint64_t before = trust.keys().version;
+  auto applied = trust.Advance(*chain);
+  if (!applied.ok()) Log("release key chain refused: " + applied.status().message());
+  if (trust.keys().version == before) return verified;
+  Log("now trusting release key set v" + std::to_string(trust.keys().version));
+  return trust.Verify(model_id, a, highest_counter, now);
 }
 
 void AgentLoop::Log(const std::string& line) const {
@@ -266,6 +293,7 @@ Status AgentLoop::HandleAssignment(const protocol::Assignment& a) {
   }
   OXIDE_ASSIGN_OR_RETURN(UpdatePipeline * p, PipelineFor(a.model_id));
   ModelRef ref{a.version, a.sha256, a.size_bytes, a.campaign_id};
+  ref.release = a.release;
   for (int round = 0; round < 2; ++round) {
     auto decision = p->OnAssignment(ref);
     if (!decision.ok()) {

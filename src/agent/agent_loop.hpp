@@ -11,6 +11,7 @@
 
 #include "agent/backoff.hpp"
 #include "agent/control_plane.hpp"
+#include "agent/release_trust.hpp"
 #include "agent/update_pipeline.hpp"
 #include "base/clock.hpp"
 #include "protocol/heartbeat.hpp"
@@ -36,6 +37,10 @@ struct AgentOptions {
   bool once = false;  // one heartbeat + the work it brings, then return
   // Called with download progress (a terminal progress bar); may be empty.
   std::function<void(const UpdateRecord&)> on_progress;
+  // Signed releases: every new assignment must carry a release this trust verifies (the loop
+  // follows GET /api/v1/keys when one does not). Null: unsigned releases are accepted
+  // (--allow-unsigned-releases). Must outlive the loop.
+  ReleaseTrust* trust = nullptr;
 };
 
 // The poll loop: heartbeat (state, installed models, progress, last error) → assignment → the
@@ -70,6 +75,8 @@ class AgentLoop {
   // Abandons (before activation) updates the reply no longer assigns.
   void CheckStillAssigned(const protocol::HeartbeatResponse& reply);
   void RecheckAssignment(const UpdateRecord& r);
+  Result<uint64_t> VerifyRelease(const std::string& model_id, const ModelRef& a,
+                                 uint64_t highest_counter);
   uint64_t BytesDone() const;
   Status RunPipelines();
   void OnProgress(const UpdateRecord& r);

@@ -21,6 +21,7 @@
 #include "agent/progress_reporter.hpp"
 #include "agent/transitions.hpp"
 #include "base/exit_code.hpp"
+#include "base/file_util.hpp"
 #include "base/log.hpp"
 #include "base/posix_file_system.hpp"
 #include "base/stop_flag.hpp"
@@ -47,6 +48,8 @@ struct Flags {
   std::string encryption_key_file;  // models encrypted at rest (docs/agent.md)
   std::string ca_file;
   bool allow_http = false;
+  std::string trusted_keys;
+  bool allow_unsigned_releases = false;
 };
 
 // Accepts CLI11's `key = value` (TOML/INI) files and flat JSON objects.
@@ -158,6 +161,10 @@ int AgentMain(const std::vector<std::string>& args) {
   app.add_flag("--allow-http", f.allow_http,
                "accept a plain http:// control plane on a non-loopback host (unencrypted, "
                "unauthenticated: test networks only)");
+  app.add_option("--trusted-keys", f.trusted_keys,
+                 "release key set to trust (KEYS.keys.json from 'oxide keys generate')");
+  app.add_flag("--allow-unsigned-releases", f.allow_unsigned_releases,
+               "install releases without verifying a signature (not for production)");
   app.add_option("--max-recv-speed", f.max_recv_speed, "")->group("");
   app.add_option("--low-speed-time", f.low_speed_time, "")->group("");
   app.add_flag("--print-transitions", f.print_transitions, "")->group("");
@@ -201,6 +208,21 @@ int AgentMain(const std::vector<std::string>& args) {
   if (Status url = CheckControlPlaneUrl(f.control_plane, f.allow_http); !url.ok()) {
     std::fprintf(stderr, "oxide agent: %s\n", url.message().c_str());
     return kExitUsage;
+  }
+  if (f.trusted_keys.empty() && !f.allow_unsigned_releases) {
+    std::fprintf(stderr,
+                 "oxide agent: --trusted-keys FILE is required (the release key set devices "
+                 "trust); --allow-unsigned-releases turns verification off\n");
+    return kExitUsage;
+  }
+  std::string trusted_text;
+  if (!f.trusted_keys.empty()) {
+    auto text = ReadFileToString(f.trusted_keys, 1 << 20);
+    if (!text.ok()) {
+      std::fprintf(stderr, "oxide agent: --trusted-keys: %s\n", text.status().ToString().c_str());
+      return kExitUsage;
+    }
+    trusted_text = std::move(text).value();
   }
   while (!f.control_plane.empty() && f.control_plane.back() == '/') f.control_plane.pop_back();
   if (f.state_dir.empty()) f.state_dir = f.model_dir + "/.oxide";
@@ -276,6 +298,20 @@ int AgentMain(const std::vector<std::string>& args) {
           (f.health_check.empty() ? "built-in (SHA-256 + format)" : f.health_check) +
           (at_rest_key ? ", models encrypted at rest (key id " + at_rest_key->IdHex() + ")" : ""));
 
+  std::unique_ptr<ReleaseTrust> trust;
+  if (!f.trusted_keys.empty()) {
+    auto opened = ReleaseTrust::Open(fs, f.state_dir + "/.trusted-keys.json", trusted_text);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "oxide agent: --trusted-keys %s: %s\n", f.trusted_keys.c_str(),
+                   opened.status().ToString().c_str());
+      return opened.status().code() == ErrorCode::kIo ? ExitCodeFor(ErrorCode::kIo) : kExitUsage;
+    }
+    trust = std::move(opened).value();
+    options.trust = trust.get();
+    LogLine("trusting release key set v" + std::to_string(trust->keys().version));
+  } else {
+    log::Warn("--allow-unsigned-releases: installing releases without verifying signatures");
+  }
   AgentLoop loop({fs, transport, health, clock, control, &quick_control}, std::move(options));
   Status st = loop.Recover();
   if (st.ok()) st = loop.Run();

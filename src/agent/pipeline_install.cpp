@@ -371,6 +371,8 @@ Result<OtaEvent> UpdatePipeline::CleanUp() {
   switch (record_.state) {
     case OtaState::kCommitted:
       record_.installed = record_.target;
+      record_.highest_release_counter =
+          std::max(record_.highest_release_counter, record_.target->release_counter);
       if (record_.poison_version == record_.target->version) record_.poison_failures = 0;
       record_.local_retry = LocalRetry{};
       record_.last_outcome = Outcome::kCommitted;

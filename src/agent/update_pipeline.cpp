@@ -205,6 +205,25 @@ Result<OtaEvent> UpdatePipeline::OnHandlerError(Status st) {
   return st;
 }
 
+// The assignment's release did not verify: reported once per version and reason (each poll
+// asks again), never counted against the version (the bytes were not even fetched).
+AssignmentDecision UpdatePipeline::RefuseRelease(const ModelRef& a, const Status& why) {
+  std::string message = "release refused: " + why.message();
+  if (message.size() > kMaxErrorText) message.resize(kMaxErrorText);
+  if (record_.last_error == message && record_.last_version == a.version) {
+    return AssignmentDecision::kRefused;
+  }
+  record_.last_outcome = Outcome::kFailed;
+  record_.last_version = a.version;
+  record_.last_error = std::move(message);
+  record_.last_local_fault = false;
+  QueueReport(a, protocol::FailureOutcome::kFailed, protocol::FailureStage::kPreflight, false);
+  Log(record_.last_error);
+  Status saved = Persist();  // best effort: the refusal is repeated at the next poll anyway
+  static_cast<void>(saved);
+  return AssignmentDecision::kRefused;
+}
+
 Status UpdatePipeline::Persist() {
   return WriteFileAtomically(deps_.fs, paths_.record, EncodeUpdateRecord(record_));
 }
@@ -250,7 +269,8 @@ Status UpdatePipeline::Apply(OtaEvent event) {
   return Status::Ok();
 }
 
-Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
+Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& assigned) {
+  ModelRef a = assigned;
   if (record_.state != OtaState::kIdle) {
     const ModelRef& t = *record_.target;
     if (t.version == a.version && t.sha256 == a.sha256) {
@@ -288,6 +308,13 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
     }
     return AssignmentDecision::kRefused;
   }
+  // Signed releases: nothing is fetched, adopted or counted before the release verifies. The
+  // hash it vouches for is the target's, so the staged file is checked against it (Verify).
+  if (options_.verify_release) {
+    auto counter = options_.verify_release(record_.model_id, a, record_.highest_release_counter);
+    if (!counter.ok()) return RefuseRelease(a, counter.status());
+    a.release_counter = *counter;
+  }
   // Rollback and patching need to know what the active file is; an unknown one is adopted.
   auto active = ActiveModel();
   if (!active.ok()) {
@@ -297,6 +324,7 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
   if (*active && (*active)->version.empty() && (*active)->sha256 == a.sha256) {
     Log("the active file already is " + a.version + "; adopting it as installed");
     record_.installed = a;
+    record_.highest_release_counter = std::max(record_.highest_release_counter, a.release_counter);
     record_.last_error.clear();
     OXIDE_RETURN_IF_ERROR(Persist());
     return AssignmentDecision::kUpToDate;

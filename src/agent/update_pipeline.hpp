@@ -68,6 +68,13 @@ struct PipelineOptions {
   std::function<void(const std::string&)> log;  // human-readable lines; may be empty
   // Unix ms by the device's clock, stamped on failure reports; may be empty (then 0).
   std::function<int64_t()> now_ms;
+  // Signed releases: checks a new assignment (its `release` envelope, model, version, hash,
+  // size, expiry) before anything is fetched, given the highest release counter committed for
+  // the model; returns the release's counter, or the refusal (crypto/release_verify.hpp). Empty:
+  // unsigned releases are accepted (--allow-unsigned-releases).
+  std::function<Result<uint64_t>(const std::string& model_id, const ModelRef& assignment,
+                                 uint64_t highest_counter)>
+      verify_release;
 };
 
 // Files of one model. `active` is what the user's application reads; it is only ever replaced
@@ -156,6 +163,7 @@ class UpdatePipeline {
   bool Exists(const std::string& path);
   bool BeforeActivation() const;
   Result<OtaEvent> OnHandlerError(Status st);
+  AssignmentDecision RefuseRelease(const ModelRef& a, const Status& why);
   Result<std::optional<ModelRef>> ActiveModel();
   Status ApplyPatch();
   Result<OtaEvent> RestartDownload(bool full_only, OtaEvent event);

@@ -15,7 +15,8 @@ json RefToJson(const std::optional<ModelRef>& r) {
   return json{{"version", r->version},
               {"sha256", r->sha256},
               {"size_bytes", r->size_bytes},
-              {"campaign_id", r->campaign_id}};
+              {"campaign_id", r->campaign_id},
+              {"release_counter", r->release_counter}};
 }
 
 std::optional<ModelRef> RefFromJson(const json& j) {
@@ -25,6 +26,7 @@ std::optional<ModelRef> RefFromJson(const json& j) {
   r.sha256 = j.at("sha256").get<std::string>();
   r.size_bytes = j.value("size_bytes", uint64_t{0});
   r.campaign_id = j.value("campaign_id", std::string());
+  r.release_counter = j.value("release_counter", uint64_t{0});
   return r;
 }
 
@@ -120,6 +122,7 @@ std::string EncodeUpdateRecord(const UpdateRecord& r) {
       {"last_error", r.last_error},
       {"last_local_fault", r.last_local_fault},
       {"refusal_campaign", r.refusal_campaign},
+      {"highest_release_counter", r.highest_release_counter},
       {"failure",
        {{"stage", std::string(protocol::ToString(r.failure_stage))},
         {"exit_status", r.failure_exit_status ? json(*r.failure_exit_status) : json(nullptr)},
@@ -162,6 +165,7 @@ Result<UpdateRecord> DecodeUpdateRecord(std::string_view text) {
     r.poison_failures = j.at("poison").at("failures").get<uint32_t>();
     r.local_fault = j.value("local_fault", false);
     r.local_failures = j.value("local_failures", uint32_t{0});
+    r.highest_release_counter = j.value("highest_release_counter", uint64_t{0});
     r.health_attempts = j.value("health_attempts", uint32_t{0});
     if (auto g = j.find("health_group"); g != j.end() && !g->is_null()) {
       r.health_group =

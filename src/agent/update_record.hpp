@@ -18,6 +18,11 @@ struct ModelRef {
   std::string sha256;  // lower-case hex
   uint64_t size_bytes = 0;
   std::string campaign_id;
+  // Counter of the signed release this version was verified against (0: unsigned).
+  uint64_t release_counter = 0;
+  // The assignment's signed release envelope (JSON text, "" none); checked on assignment, not
+  // persisted.
+  std::string release{};
 };
 
 // How the payload of the update in hand is being fetched (persisted for resume).
@@ -98,6 +103,9 @@ struct UpdateRecord {
   // got a 200). Persisted, so a crash or an outage loses none; bounded (kMaxPendingReports: the
   // oldest, i.e. the first causes, are kept).
   std::vector<protocol::FailureReport> pending_reports;
+  // Highest signed-release counter ever committed for this model: a release with a lower one is
+  // a rollback and refused. Raised with the commit, in the same atomic record write.
+  uint64_t highest_release_counter = 0;
 };
 
 inline constexpr size_t kMaxPendingReports = 32;

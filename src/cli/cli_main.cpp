@@ -8,6 +8,7 @@
 #include "base/exit_code.hpp"
 #include "base/log.hpp"
 #include "cli/commands.hpp"
+#include "cli/sign_commands.hpp"
 
 namespace oxide::cli {
 namespace {
@@ -65,6 +66,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   b->add_option("dir", bench.dir, "Directory of pair directories (v1.*/v2.*)")->required();
   b->add_flag("--no-external", bench.no_external, "Do not run the external tools");
   AddDeltaBenchOptions(b, &bench);
+  SignCommands sign_commands(&app);
 
   EncryptArgs encrypt;
   auto* enc = app.add_subcommand("encrypt", "Encrypt a file with AES-256-GCM in chunks");
@@ -93,6 +95,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
     app.add_subcommand(cmd.name, cmd.description)->prefix_command();
   }
   log::Flags log_flags;
+  sign_commands.AddLogFlags(&log_flags);
   for (CLI::App* sub : {d, p, i, b, enc, dec, ek, ekg}) {
     sub->add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
     sub->add_option("--log-level", log_flags.level, "Least severe level logged (default info)")
@@ -143,6 +146,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   if (chosen == enc) s = RunEncrypt(encrypt);
   if (chosen == dec) s = RunDecrypt(decrypt);
   if (chosen == ek) s = RunEncKeyGenerate(keygen);
+  sign_commands.Run(chosen, &s);
   if (const ExternalCommand* cmd = FindExternal(external, chosen->get_name())) {
     return cmd->main(argv);  // unreachable today: argv[1] names it, so it was dispatched above
   }

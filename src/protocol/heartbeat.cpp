@@ -310,6 +310,10 @@ std::string ToJson(const HeartbeatResponse& r) {
                        {"sha256", a.sha256},
                        {"size_bytes", a.size_bytes},
                        {"campaign_id", a.campaign_id}};
+    if (!a.release.empty()) {
+      json release = json::parse(a.release, nullptr, /*allow_exceptions=*/false);
+      if (release.is_object()) j["assignment"]["release"] = std::move(release);
+    }
   } else {
     j["assigned_model"] = nullptr;
     j["assigned_model_version"] = nullptr;
@@ -342,6 +346,10 @@ Result<HeartbeatResponse> ParseHeartbeatResponse(std::string_view body) {
     std::optional<std::string> cid;
     OXIDE_RETURN_IF_ERROR(OptString(*it, "campaign_id", &cid));
     if (cid) a.campaign_id = *cid;
+    if (auto rel = it->find("release"); rel != it->end() && !rel->is_null()) {
+      if (!rel->is_object()) return InvalidArgument("field 'assignment.release' must be an object");
+      a.release = rel->dump();
+    }
     r.assignment = std::move(a);
   }
   uint64_t poll = 0;

@@ -119,6 +119,10 @@ struct Assignment {
   std::string sha256;
   uint64_t size_bytes = 0;
   std::string campaign_id;
+  // The version's signed release (DSSE envelope, docs/format/release-metadata.md) as compact
+  // JSON text, carried as the object "release"; empty when the version has none. Not checked
+  // here: the agent verifies it (crypto/release_verify.hpp).
+  std::string release;
 };
 
 // An operator cleared the refusal of `version`: the agent resets its failure count for it and

@@ -54,7 +54,7 @@ TEST(Heartbeat, StageNamesRoundTrip) {
 
 TEST(Heartbeat, ResponseRoundTripKeepsReferenceFields) {
   HeartbeatResponse r;
-  r.assignment = Assignment{"m", "v2", std::string(64, 'b'), 42, "c1"};
+  r.assignment = Assignment{"m", "v2", std::string(64, 'b'), 42, "c1", ""};
   std::string js = ToJson(r);
   EXPECT_NE(js.find("\"assigned_model_version\":\"v2\""), std::string::npos);
   auto back = ParseHeartbeatResponse(js);
@@ -157,6 +157,24 @@ TEST(Heartbeat, ResponseCarriesRefusalClearances) {
   EXPECT_EQ(back->clear_refusals[0].id, 12);
   EXPECT_EQ(back->clear_refusals[0].version, "v2");
   EXPECT_TRUE(ParseHeartbeatResponse(ToJson(HeartbeatResponse{}))->clear_refusals.empty());
+}
+
+TEST(Heartbeat, AssignmentCarriesTheReleaseObject) {
+  HeartbeatResponse r;
+  r.assignment = Assignment{"m", "v2", std::string(64, 'a'),
+                            5,   "c1", R"({"payload":"e30=","payload_type":"t","signatures":[]})"};
+  std::string text = ToJson(r);
+  EXPECT_NE(text.find(R"("release":{"payload":"e30=")"), std::string::npos) << text;
+  auto back = ParseHeartbeatResponse(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->assignment->release, r.assignment->release);
+  r.assignment->release.clear();
+  back = ParseHeartbeatResponse(ToJson(r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->assignment->release.empty());
+  EXPECT_FALSE(ParseHeartbeatResponse(
+                   R"({"assignment":{"model_id":"m","version":"v","sha256":"x","release":"no"}})")
+                   .ok());
 }
 
 TEST(Ids, OneCharacterSetForServerAgentAndDocs) {

@@ -100,8 +100,10 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   api::Metrics metrics;
   api::ApiLimits limits;
   limits.max_upload = f.max_upload_mb << 20;
-  api::Router router(
-      api::ApiDeps{devices, fleets, models, campaigns, heartbeats, **blobs, metrics, limits});
+  ReleaseService releases(**store, clock);
+  api::ApiDeps deps{devices, fleets, models, campaigns, heartbeats, **blobs, metrics, limits};
+  deps.releases = &releases;
+  api::Router router(deps);
   net::HttpServerOptions http;
   http.host = f.host;
   http.port = f.port;

@@ -151,6 +151,23 @@ class ClearanceStore {
   virtual Status Acknowledge(const std::string& device_id, const std::vector<int64_t>& ids) = 0;
 };
 
+// Signed release metadata (DSSE envelopes, docs/format/release-metadata.md) per model version,
+// and the chain of release key sets. The store keeps the JSON text as uploaded; the services
+// check it.
+class ReleaseStore {
+ public:
+  virtual ~ReleaseStore() = default;
+  // Inserts or replaces the envelope of one model version.
+  virtual Status Put(const std::string& model_id, const std::string& version,
+                     const std::string& envelope_json, TimeMs now) = 0;
+  // kNotFound when the version has no signed release.
+  virtual Result<std::string> Get(const std::string& model_id, const std::string& version) = 0;
+  // Appends key set `version`; kAlreadyExists when that version is stored.
+  virtual Status AppendKeySet(uint64_t version, const std::string& envelope_json, TimeMs now) = 0;
+  // Every key set envelope, by version (oldest first); empty when none was uploaded.
+  virtual Result<std::vector<std::string>> ListKeySets() = 0;
+};
+
 // The whole store. Sub-stores live as long as the Store.
 class Store {
  public:
@@ -163,6 +180,7 @@ class Store {
   virtual CampaignStore& campaigns() = 0;
   virtual AttemptStore& attempts() = 0;
   virtual ClearanceStore& clearances() = 0;
+  virtual ReleaseStore& releases() = 0;
   // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
   virtual Status InTransaction(const std::function<Status()>& fn) = 0;
 };

@@ -27,12 +27,16 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_common  # noqa: E402  (same directory: the shared deadline wait)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "scripts", "demo_lib"))
+from signing import ReleaseSigner  # noqa: E402  (every upload is signed; agents verify)
 
 OXIDE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/oxide")
 MODEL_SIZE = int(float(os.environ.get("OXIDE_E2E_MODEL_MB", "20")) * (1 << 20))
 RECV_SPEED = MODEL_SIZE // 5  # bytes/s: a full download takes ~5 s, long enough to kill mid-way
 WORK = tempfile.mkdtemp(prefix="oxide-agent-e2e-")
 PROCS = []
+SIGNER = ReleaseSigner(OXIDE, WORK)
 
 
 def log(msg):
@@ -107,7 +111,7 @@ class Agent:
     def __init__(self, url, model_dir, health=None):
         self.args = [OXIDE, "agent", "--control-plane", url, "--device-id", "dev1",
                      "--model-dir", model_dir, "--poll-interval", "0.2",
-                     "--max-recv-speed", str(RECV_SPEED)]
+                     "--max-recv-speed", str(RECV_SPEED), *SIGNER.agent_args()]
         if health:
             self.args += ["--health-check", health, "--health-timeout", "10"]
         self.logpath = os.path.join(WORK, "agent.log")
@@ -147,7 +151,9 @@ def main():
             return None
 
     def upload(version, blob):
-        return api.ok("POST", f"/api/v1/models/m/versions/{version}", raw=blob)
+        reply = api.ok("POST", f"/api/v1/models/m/versions/{version}", raw=blob)
+        SIGNER.publish(api, "m", version, blob)
+        return reply
 
     def wait_patch_settled(version, base_sha):
         def settled():
@@ -287,7 +293,7 @@ def main():
     with open(config, "w") as f:
         json.dump({"control-plane": url, "device-id": "dev1", "model-dir": model_dir,
                    "poll-interval": 0.2, "health-check": 'test "$OXIDE_MODEL_VERSION" != v5',
-                   "health-timeout": 10}, f)
+                   "health-timeout": 10, "trusted-keys": SIGNER.keys}, f)
     agent = Agent(url, model_dir)
     agent.args = [OXIDE, "agent", "--config", config, "--max-recv-speed", str(RECV_SPEED)]
     agent.start()

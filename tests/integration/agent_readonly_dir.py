@@ -42,7 +42,8 @@ def wait_for(what, pred, timeout=30.0):
 
 def agent_cmd(url):
     return [OXIDE, "agent", "--control-plane", url, "--device-id", "d1", "--model-dir", MODELS,
-            "--state-dir", STATE, "--poll-interval", "0.2"]
+            "--state-dir", STATE, "--poll-interval", "0.2",
+            "--allow-unsigned-releases"]  # signing is tested in agent_signed_releases.py
 
 
 def read(path):

@@ -15,6 +15,9 @@ class FakeControlPlane:
         self.assigned = None  # version or None
         self.heartbeats = []  # parsed heartbeat bodies, oldest first
         self.bytes_sent = {}  # version -> body bytes sent
+        self.releases = {}  # version -> signed release envelope (dict), sent with the assignment
+        self.served = {}  # version -> bytes served instead of models[version] (tampering)
+        self.key_chain = None  # dict served at GET /api/v1/keys; None: 404
         self.lock = threading.Lock()
         plane = self
 
@@ -34,6 +37,8 @@ class FakeControlPlane:
                         "model_id": "m", "version": v, "size_bytes": len(plane.models[v]),
                         "sha256": hashlib.sha256(plane.models[v]).hexdigest(),
                         "campaign_id": "c1"}
+                    if a is not None and v in plane.releases:
+                        a["release"] = plane.releases[v]
                 out = json.dumps({"status": "ok", "assignment": a}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -42,9 +47,16 @@ class FakeControlPlane:
                 self.wfile.write(out)
 
             def do_GET(self):
+                if self.path == "/api/v1/keys" and plane.key_chain is not None:
+                    out = json.dumps(plane.key_chain).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
                 parts = self.path.split("/")  # /api/v1/models/m/versions/<v>/download
                 v = parts[6] if len(parts) == 8 and parts[7] == "download" else None
-                data = plane.models.get(v)
+                data = plane.served.get(v, plane.models.get(v))
                 if data is None:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")

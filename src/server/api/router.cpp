@@ -46,6 +46,7 @@ Router::Router(ApiDeps deps) : deps_(deps) {
   AddFleetRoutes(deps_, &routes_);
   AddModelRoutes(deps_, &routes_);
   AddCampaignRoutes(deps_, &routes_);
+  AddReleaseRoutes(deps_, &routes_);
 }
 
 const Route* Router::Match(Method method, std::string_view path, Params* params,

@@ -13,6 +13,7 @@
 #include "server/service/fleet_service.hpp"
 #include "server/service/heartbeat_service.hpp"
 #include "server/service/model_service.hpp"
+#include "server/service/release_service.hpp"
 
 namespace oxide::server::api {
 
@@ -40,6 +41,8 @@ struct ApiDeps {
   const BlobStore& blobs;
   Metrics& metrics;
   ApiLimits limits;
+  // Signed releases and key sets; null: those routes are not served.
+  ReleaseService* releases = nullptr;
 };
 
 using Params = std::vector<std::string>;  // the ":name" segments of the pattern, in order
@@ -88,6 +91,7 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes);
 void AddFleetRoutes(const ApiDeps& d, std::vector<Route>* routes);
 void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes);
 void AddCampaignRoutes(const ApiDeps& d, std::vector<Route>* routes);
-void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes);  // /health, /metrics
+void AddReleaseRoutes(const ApiDeps& d, std::vector<Route>* routes);  // signed releases, keys
+void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes);   // /health, /metrics
 
 }  // namespace oxide::server::api

@@ -173,8 +173,14 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
         }
         OXIDE_ASSIGN_OR_RETURN(auto a, store_.assignments().Get(device_id));
         if (a) {
-          resp.assignment = protocol::Assignment{a->model_id, a->version, a->sha256, a->size_bytes,
-                                                 a->campaign_id};
+          resp.assignment = protocol::Assignment{a->model_id,   a->version,     a->sha256,
+                                                 a->size_bytes, a->campaign_id, ""};
+          // The signed release travels with the assignment; the agent verifies it.
+          auto release = store_.releases().Get(a->model_id, a->version);
+          if (release.ok()) resp.assignment->release = std::move(release).value();
+          if (!release.ok() && release.status().code() != ErrorCode::kNotFound) {
+            return release.status();
+          }
         }
         return Status::Ok();
       });

@@ -35,8 +35,10 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   api::ApiLimits limits;
   limits.max_json_body = 64 * 1024;
   limits.max_upload = 1024 * 1024;
-  router = std::make_unique<api::Router>(
-      api::ApiDeps{*devices, *fleets, *models, *campaigns, *heartbeats, *blobs, metrics, limits});
+  releases = std::make_unique<ReleaseService>(*store, clock);
+  api::ApiDeps deps{*devices, *fleets, *models, *campaigns, *heartbeats, *blobs, metrics, limits};
+  deps.releases = releases.get();
+  router = std::make_unique<api::Router>(deps);
 }
 
 void TestEnv::SeedFleet(const std::string& fleet, int n) {

@@ -43,6 +43,7 @@ struct TestEnv {
   std::unique_ptr<ModelService> models;
   std::unique_ptr<CampaignService> campaigns;
   std::unique_ptr<HeartbeatService> heartbeats;
+  std::unique_ptr<ReleaseService> releases;
   std::unique_ptr<PatchWorker> worker;  // not started: tests call RunOnce()
   api::Metrics metrics;
   std::unique_ptr<api::Router> router;

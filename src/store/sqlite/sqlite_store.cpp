@@ -92,6 +92,14 @@ CREATE TABLE tensor_indexes (sha256 TEXT PRIMARY KEY, format TEXT NOT NULL,
   tensor_count INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE INDEX patches_patch_sha ON patches(patch_sha256);
 )sql",
+      // 6 (5 is the operator/device auth schema, merged before it): signed release metadata
+      // per model version and the release key set chain (issue #9). Additive only.
+      R"sql(
+CREATE TABLE model_releases (model_id TEXT NOT NULL, version TEXT NOT NULL,
+  envelope TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (model_id, version));
+CREATE TABLE release_key_sets (version INTEGER PRIMARY KEY, envelope TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+)sql",
   };
   return kMigrations;
 }
@@ -107,7 +115,8 @@ class SqliteStore final : public Store {
         assignments_(*db_),
         campaigns_(*db_),
         attempts_(*db_),
-        clearances_(*db_) {}
+        clearances_(*db_),
+        releases_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -117,6 +126,7 @@ class SqliteStore final : public Store {
   CampaignStore& campaigns() override { return campaigns_; }
   AttemptStore& attempts() override { return attempts_; }
   ClearanceStore& clearances() override { return clearances_; }
+  ReleaseStore& releases() override { return releases_; }
 
   Status InTransaction(const std::function<Status()>& fn) override {
     Lock lock(db_->mu());
@@ -137,6 +147,7 @@ class SqliteStore final : public Store {
   internal::SqliteCampaignStore campaigns_;
   internal::SqliteAttemptStore attempts_;
   internal::SqliteClearanceStore clearances_;
+  internal::SqliteReleaseStore releases_;
 };
 
 }  // namespace

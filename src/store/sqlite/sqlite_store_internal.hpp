@@ -133,4 +133,17 @@ class SqliteClearanceStore final : public ClearanceStore {
   Db& db_;
 };
 
+class SqliteReleaseStore final : public ReleaseStore {
+ public:
+  explicit SqliteReleaseStore(Db& db) : db_(db) {}
+  Status Put(const std::string& model_id, const std::string& version,
+             const std::string& envelope_json, TimeMs now) override;
+  Result<std::string> Get(const std::string& model_id, const std::string& version) override;
+  Status AppendKeySet(uint64_t version, const std::string& envelope_json, TimeMs now) override;
+  Result<std::vector<std::string>> ListKeySets() override;
+
+ private:
+  Db& db_;
+};
+
 }  // namespace oxide::store::sqlite::internal

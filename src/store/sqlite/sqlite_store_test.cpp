@@ -60,3 +60,32 @@ TEST(SqliteStore, FullDatabaseIsResourceExhausted) {
 
 }  // namespace
 }  // namespace oxide::store
+
+namespace oxide::store {
+namespace {
+
+TEST(SqliteStore, ReleasesAndKeySetChain) {
+  auto s = sqlite::OpenSqliteStore(":memory:");
+  ASSERT_OK(s.status());
+  ReleaseStore& r = (*s)->releases();
+  EXPECT_STATUS(r.Get("m", "v1").status(), ErrorCode::kNotFound);
+  ASSERT_OK(r.Put("m", "v1", "{\"a\":1}", 10));
+  ASSERT_OK(r.Put("m", "v1", "{\"a\":2}", 11));
+  auto got = r.Get("m", "v1");
+  ASSERT_OK(got.status());
+  EXPECT_EQ(*got, "{\"a\":2}");
+  EXPECT_STATUS(r.Get("m", "v2").status(), ErrorCode::kNotFound);
+
+  auto empty = r.ListKeySets();
+  ASSERT_OK(empty.status());
+  EXPECT_TRUE(empty->empty());
+  ASSERT_OK(r.AppendKeySet(2, "two", 1));
+  ASSERT_OK(r.AppendKeySet(1, "one", 1));
+  EXPECT_STATUS(r.AppendKeySet(2, "again", 1), ErrorCode::kAlreadyExists);
+  auto chain = r.ListKeySets();
+  ASSERT_OK(chain.status());
+  EXPECT_EQ(*chain, (std::vector<std::string>{"one", "two"}));
+}
+
+}  // namespace
+}  // namespace oxide::store

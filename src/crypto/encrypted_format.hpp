@@ -49,11 +49,11 @@ inline constexpr size_t kEncOffSalt = 24;
 inline constexpr size_t kEncOffNoncePrefix = 56;
 inline constexpr size_t kEncOffReserved2 = 63;  // 1 byte, zero
 
-using KeyId = std::array<uint8_t, kEncKeyIdSize>;
+using EncKeyId = std::array<uint8_t, kEncKeyIdSize>;
 
 struct EncHeader {
   uint32_t chunk_size = kEncDefaultChunkSize;
-  KeyId key_id{};
+  EncKeyId key_id{};
   std::array<uint8_t, kEncSaltSize> salt{};
   std::array<uint8_t, kEncNoncePrefixSize> nonce_prefix{};
 };

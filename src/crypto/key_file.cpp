@@ -20,12 +20,12 @@ namespace {
 constexpr std::string_view kKeyFileMagic = "oxide-encryption-key v1";
 constexpr size_t kMaxKeyFileSize = 4096;
 
-KeyId ComputeKeyId(const std::array<uint8_t, kEncKeySize>& key) {
+EncKeyId ComputeKeyId(const std::array<uint8_t, kEncKeySize>& key) {
   Sha256 h;
   h.Update(std::string_view("oxide encryption key id v1"));
   h.Update(key.data(), key.size());
   Digest d = h.Finish();
-  KeyId id;
+  EncKeyId id;
   std::copy(d.begin(), d.begin() + id.size(), id.begin());
   return id;
 }
@@ -90,7 +90,7 @@ Result<EncryptionKey> EncryptionKey::Generate() {
 
 std::string EncryptionKey::IdHex() const { return KeyIdHex(id_); }
 
-std::string KeyIdHex(const KeyId& id) { return Hex(id.data(), id.size()); }
+std::string KeyIdHex(const EncKeyId& id) { return Hex(id.data(), id.size()); }
 
 std::string FormatKeyFile(const EncryptionKey& key) {
   return std::string(kKeyFileMagic) + "\nid " + key.IdHex() + "\nkey " +
@@ -116,7 +116,7 @@ Result<EncryptionKey> ParseKeyFile(std::string_view text) {
                            std::string(kKeyFileMagic) + "')");
   }
   std::string_view id_hex, key_hex;
-  KeyId id;
+  EncKeyId id;
   if (!LineValue(lines[1], "id", &id_hex) || !DecodeHex(id_hex, id.data(), id.size())) {
     return InvalidArgument("key file: second line must be 'id <16 hex digits>'");
   }

@@ -26,16 +26,16 @@ class EncryptionKey {
   static Result<EncryptionKey> Generate();
 
   const std::array<uint8_t, kEncKeySize>& bytes() const { return bytes_; }
-  const KeyId& id() const { return id_; }
+  const EncKeyId& id() const { return id_; }
   std::string IdHex() const;
 
  private:
   std::array<uint8_t, kEncKeySize> bytes_;
-  KeyId id_;
+  EncKeyId id_;
 };
 
 // 16 lower-case hex digits.
-std::string KeyIdHex(const KeyId& id);
+std::string KeyIdHex(const EncKeyId& id);
 
 // Key file text (three lines, see docs/format/encrypted-file.md):
 //   oxide-encryption-key v1

@@ -70,11 +70,13 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        for (const auto& v : *list) out.push_back(DeviceJson(v));
                        return JsonResponse(200, out);
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
                        auto v = dp->devices.Get(p[0]);
                        if (!v.ok()) return ErrorResponse(v.status());
                        return JsonResponse(200, DeviceDetailJson(*v));
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kDelete, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
                        Status st = dp->devices.Delete(p[0]);
                        if (!st.ok()) return ErrorResponse(st);
@@ -83,6 +85,13 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->push_back(
       {Method::kPost, "/api/v1/devices/:id/heartbeat",
        [dp](const Request& req, const Params& p) { return Heartbeat(*dp, req, p[0]); }});
+  routes->back().access = Access::kDevice;
+  routes->back().device_check = [](const auth::Principal& who, const Params& p) {
+    if (who.id != p[0]) {
+      return FailedPrecondition("device '" + who.id + "' may heartbeat only as itself");
+    }
+    return Status::Ok();
+  };
   routes->push_back(
       {Method::kPost, "/api/v1/devices/:id/clear-refusal",
        [dp](const Request& req, const Params& p) { return ClearRefusal(*dp, req, p[0]); }});

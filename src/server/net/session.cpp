@@ -130,6 +130,9 @@ class Session : public std::enable_shared_from_this<Session> {
         live_(live),
         blocking_(blocking) {
     ++live_;
+    beast::error_code ec;
+    auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = peer.address().to_string();  // the audit log's "from where"
   }
 
   ~Session() {
@@ -183,8 +186,10 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& f : h)
       req_.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
     log_device_ = DeviceOf(req_);
+    req_.remote_address = remote_address_;
 
-    auto policy = router_.PolicyFor(req_.method, req_.path);
+    auto policy = router_.PolicyFor(req_);
+    if (policy.refusal) return Reject(std::move(*policy.refusal));  // before any body byte
     auto length = header_parser_->content_length();
     if (length && *length > policy.max_bytes) {
       return Reject(api::TooLargeResponse("request body of " + std::to_string(*length) +
@@ -560,6 +565,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<BlobWriter> upload_;
   Status upload_error_;  // staging failed: the rest of the body is read and dropped
   api::Request req_;
+  std::string remote_address_;
   api::Response resp_;
 
   std::unique_ptr<ReadableFile> file_;

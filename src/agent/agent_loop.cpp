@@ -339,12 +339,18 @@ Status AgentLoop::Run() {
     // A download that moved forward is making progress on a flaky link: retry it promptly.
     if (st.ok() || BytesDone() > bytes_before) {
       failures = 0;
+      last_failure_.clear();
     } else {
       ++failures;
       delay = BackoffDelay(failures, interval_, options_.max_backoff, jitter(rng_));
-      Log("retrying in " +
-          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) +
-          " ms: " + st.ToString());
+      // The same failure again (waiting for an operator to accept the device, a server that
+      // stays down) is logged once, not once per poll.
+      if (st.ToString() != last_failure_) {
+        Log("retrying in " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) +
+            " ms: " + st.ToString());
+      }
+      last_failure_ = st.ToString();
     }
     if (!deps_.clock.SleepFor(delay)) return Cancelled("stopping");
   }

@@ -7,6 +7,13 @@
 namespace oxide::server::api {
 namespace {
 
+// "auth_state": pending (never enrolled, or waiting for an operator), accepted or rejected.
+Json WithAuthState(const ApiDeps& d, const std::string& id, Json j) {
+  auto a = d.auth.DeviceAuth(id);
+  if (a.ok()) j["auth_state"] = std::string(store::ToString(a->state));
+  return j;
+}
+
 Response Register(const ApiDeps& d, const Request& req) {
   auto body = ParseJsonObject(req, /*allow_empty=*/false);
   if (!body.ok()) return ErrorResponse(body.status());
@@ -67,14 +74,16 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        auto list = dp->devices.List();
                        if (!list.ok()) return ErrorResponse(list.status());
                        Json out = Json::array();
-                       for (const auto& v : *list) out.push_back(DeviceJson(v));
+                       for (const auto& v : *list) {
+                         out.push_back(WithAuthState(*dp, v.device.id, DeviceJson(v)));
+                       }
                        return JsonResponse(200, out);
                      }});
   routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
                        auto v = dp->devices.Get(p[0]);
                        if (!v.ok()) return ErrorResponse(v.status());
-                       return JsonResponse(200, DeviceDetailJson(*v));
+                       return JsonResponse(200, WithAuthState(*dp, p[0], DeviceDetailJson(*v)));
                      }});
   routes->back().access = Access::kViewer;
   routes->push_back({Method::kDelete, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {

@@ -30,6 +30,15 @@ struct DeltaBenchArgs {
   bool allow_missing = false;  // a missing competitor marks the run "incomplete" instead of failing
   std::FILE* out = nullptr;    // report destination; stdout when null (tests pass a temp file)
 };
+// `oxide token create|list|revoke` (an HTTP client of `oxide serve`).
+struct TokenArgs {
+  std::string action;  // "create", "list" or "revoke"
+  std::string name;
+  std::string role = "viewer";
+  std::string id;
+  std::string server;      // else OXIDE_SERVER
+  std::string token_file;  // else OXIDE_TOKEN
+};
 // Registers delta-bench's own flags on its subcommand (kept beside the command, not in cli_main).
 void AddDeltaBenchOptions(CLI::App* cmd, DeltaBenchArgs* args);
 
@@ -38,5 +47,6 @@ Status RunDiff(const DiffArgs& a);
 Status RunPatch(const PatchArgs& a);
 Status RunInspect(const InspectArgs& a);
 Status RunDeltaBench(const DeltaBenchArgs& a);
+Status RunToken(const TokenArgs& a);
 
 }  // namespace oxide::cli

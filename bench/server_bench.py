@@ -39,18 +39,25 @@ def proc_stats(pid):
     return rss, threads, fds
 
 
+def device_secret(i):
+    """Each bench device's credential; server_heartbeat.lua builds the same string."""
+    return "bench-secret-%010d-0123456789abcdef" % i
+
+
 def register_devices(srv, n):
+    """Enrolls dev-0..dev-(n-1) with the fleet's enrollment token: accepted into it at once."""
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", srv.port)
     srv.json("POST", "/api/v1/fleets", {"id": "bench", "name": "Bench"}, expect=201)
+    token = srv.enrollment_token("bench")
     for i in range(n):
-        for method, path, body in (
-                ("POST", "/api/v1/devices", json.dumps({"id": "dev-%d" % i, "name": "d"})),
-                ("POST", "/api/v1/fleets/bench/devices/dev-%d" % i, None)):
-            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            r.read()
-            assert r.status in (200, 201), r.status
+        body = json.dumps({"device_id": "dev-%d" % i, "secret": device_secret(i),
+                           "enrollment_token": token})
+        conn.request("POST", "/api/v1/enroll", body=body,
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, r.status
     conn.close()
 
 
@@ -80,20 +87,21 @@ def heartbeat_bench(srv, devices, seconds, connections):
             "rss_kb": rss, "threads": threads, "raw": out}
 
 
-async def slow_download(port, path, rate_bps, deadline, stats, errors):
+async def slow_download(port, token, path, rate_bps, deadline, stats, errors):
     try:
-        await slow_download_once(port, path, rate_bps, deadline, stats)
+        await slow_download_once(port, token, path, rate_bps, deadline, stats)
     except Exception as e:  # counted and reported: a failed download is an error of the run
         errors.append("%s: %s" % (type(e).__name__, e))
 
 
-async def slow_download_once(port, path, rate_bps, deadline, stats):
+async def slow_download_once(port, token, path, rate_bps, deadline, stats):
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", port, limit=8192)
     sock = writer.get_extra_info("socket")
     import socket
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-    writer.write(("GET %s HTTP/1.1\r\nHost: x\r\nX-Oxide-Device-Id: dev-1\r\n\r\n" % path).encode())
+    writer.write(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                  "X-Oxide-Device-Id: dev-1\r\n\r\n" % (path, token)).encode())
     await writer.drain()
     per_tick = max(1, rate_bps // 8 // 10)  # bytes per 100 ms
     got = 0
@@ -117,7 +125,8 @@ async def slow_download_once(port, path, rate_bps, deadline, stats):
 async def download_bench_async(srv, clients, seconds, rate_bps, path):
     stats, errors = [], []
     deadline = time.monotonic() + seconds
-    tasks = [asyncio.create_task(slow_download(srv.port, path, rate_bps, deadline, stats, errors))
+    tasks = [asyncio.create_task(slow_download(srv.port, srv.token, path, rate_bps, deadline, stats,
+                                                 errors))
              for _ in range(clients)]
     samples = []
     while time.monotonic() < deadline:

@@ -1,4 +1,5 @@
--- wrk script: heartbeats from random devices among dev-0..dev-(N-1) (N from OXIDE_DEVICES).
+-- wrk script: heartbeats from random devices among dev-0..dev-(N-1) (N from OXIDE_DEVICES), each
+-- with its credential (the secret bench/server_bench.py enrolled it with).
 -- Counts every response that is not 2xx (wrk itself only counts >= 400) and prints, after the
 -- run, one machine-readable line that bench/server_bench.py parses:
 --   oxide-bench: requests=R non_2xx=N first_bad_status=S connect=C read=R write=W timeout=T
@@ -21,9 +22,13 @@ function init(args)
 end
 
 function request()
-  local dev = "dev-" .. math.random(0, n - 1)
+  local i = math.random(0, n - 1)
+  local dev = "dev-" .. i
+  local secret = string.format("bench-secret-%010d-0123456789abcdef", i)
   return wrk.format("POST", "/api/v1/devices/" .. dev .. "/heartbeat",
-                    {["Content-Type"] = "application/json"}, body)
+                    {["Content-Type"] = "application/json",
+                     ["Authorization"] = "Bearer " .. secret,
+                     ["X-Oxide-Device-Id"] = dev}, body)
 end
 
 function response(status, headers, body)

@@ -19,6 +19,8 @@
 #include "base/clock.hpp"
 #include "base/posix_file_system.hpp"
 #include "server/api/router.hpp"
+#include "server/auth/auth_service.hpp"
+#include "server/auth/authenticator.hpp"
 #include "server/net/request_guard.hpp"
 #include "server/net/request_reader.hpp"
 #include "server/service/campaign_service.hpp"
@@ -75,24 +77,56 @@ struct Server {
     api::ApiLimits limits;
     limits.max_json_body = 64 * 1024;
     limits.max_upload = 256 * 1024;
-    router = std::make_unique<api::Router>(
-        api::ApiDeps{*devices, *fleets, *models, *campaigns, *heartbeats, *blobs, metrics, limits});
+    auth = std::make_unique<auth::AuthService>(*store, clock, *fleets);
+    authenticator = std::make_unique<auth::Authenticator>(*store, clock);
+    auto admin = Must(auth->CreateInitialAdmin(), "admin token");
+    if (!admin) Fail("admin token", "none created");
+    admin_token = *admin;
+    router = std::make_unique<api::Router>(api::ApiDeps{*devices, *fleets, *models, *campaigns,
+                                                        *heartbeats, *blobs, metrics, limits, *auth,
+                                                        *authenticator});
     guard = std::make_unique<net::RequestGuard>(clock, net::RequestGuardOptions{});
     Seed();
   }
 
-  // Known ids, so fuzzed paths and bodies reach the handlers' deeper branches.
-  void Seed() {
-    Call(
-        "POST /api/v1/devices HTTP/1.1\r\nContent-Type: application/json\r\n"
-        "Content-Length: 27\r\n\r\n{\"id\":\"cam-1\",\"name\":\"c\"}  ");
-    Call("POST /api/v1/fleets HTTP/1.1\r\nContent-Length: 22\r\n\r\n{\"id\":\"f\",\"name\":\"F\"}");
-    Call("POST /api/v1/fleets/f/devices/cam-1 HTTP/1.1\r\n\r\n");
-    Call("POST /api/v1/models/m/versions/1 HTTP/1.1\r\nContent-Length: 5\r\n\r\nmodel");
+  // Inputs name credentials by placeholder, so mutations reach the handlers behind the access
+  // check: "@admin" becomes the admin token, "@device" cam-1's secret.
+  std::string WithCredentials(std::string_view bytes) const {
+    std::string s(bytes);
+    for (auto [from, to] : {std::pair<std::string_view, const std::string&>{"@admin", admin_token},
+                            {"@device", device_secret}}) {
+      for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+        s.replace(at, from.size(), to);
+      }
+    }
+    return s;
   }
 
-  int Call(std::string_view bytes) {
+  // Known ids, so fuzzed paths and bodies reach the handlers' deeper branches.
+  void Seed() {
+    const std::string a = "Authorization: Bearer @admin\r\n";
+    MustSucceed("POST /api/v1/devices HTTP/1.1\r\n" + a +
+                "Content-Type: application/json\r\n"
+                "Content-Length: 27\r\n\r\n{\"id\":\"cam-1\",\"name\":\"c\"}  ");
+    MustSucceed("POST /api/v1/fleets HTTP/1.1\r\n" + a +
+                "Content-Length: 21\r\n\r\n{\"id\":\"f\",\"name\":\"F\"}");
+    MustSucceed("POST /api/v1/fleets/f/devices/cam-1 HTTP/1.1\r\n" + a + "\r\n");
+    MustSucceed("POST /api/v1/models/m/versions/1 HTTP/1.1\r\n" + a +
+                "Content-Length: 5\r\n\r\nmodel");
+    Must(auth->Enroll("cam-1", device_secret, ""), "enroll cam-1");
+    Status st = auth->SetDeviceState("cam-1", store::DeviceAuthState::kAccepted, false);
+    if (!st.ok()) Fail("accept cam-1", st.ToString());
+  }
+
+  // A seed that does not succeed leaves the fuzzer exploring less than it claims.
+  void MustSucceed(const std::string& bytes) {
+    int status = Call(bytes);
+    if (status < 200 || status >= 300) Fail("seed request", std::to_string(status) + ": " + bytes);
+  }
+
+  int Call(std::string_view raw) {
     clock.SleepFor(std::chrono::seconds(1));
+    const std::string bytes = WithCredentials(raw);
     net::ReadRequestResult read = net::ReadRequest(bytes, *router, 16 * 1024);
     if (read.kind == net::ReadRequestResult::Kind::kIncomplete) return 0;
     if (read.kind == net::ReadRequestResult::Kind::kRejected) {
@@ -126,6 +160,10 @@ struct Server {
   std::unique_ptr<FleetService> fleets;
   std::unique_ptr<HeartbeatService> heartbeats;
   api::Metrics metrics;
+  std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::string admin_token;
+  std::string device_secret = "fuzz-device-secret-" + std::string(32, 'x');
   std::unique_ptr<api::Router> router;
   std::unique_ptr<net::RequestGuard> guard;
 };

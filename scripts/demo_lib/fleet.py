@@ -123,13 +123,16 @@ class ApiError(AssertionError):
 
 
 class Api:
-    def __init__(self, port):
+    """The control plane's API as an operator holding `token` (the server's admin.token)."""
+
+    def __init__(self, port, token):
         self.port = port
+        self.token = token
 
     def call(self, method, path, body=None, raw=None, timeout=30):
         """Returns (status, parsed JSON or raw bytes). Raises OSError when unreachable."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        headers = {}
+        headers = {"Authorization": "Bearer " + self.token}
         data = raw
         if body is not None:
             data = json.dumps(body).encode()
@@ -204,7 +207,9 @@ class Server:
                 seen += chunk
         # Keep draining stdout so the server never blocks on a full pipe.
         threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
-        self.api = Api(self.port)
+        # Written by the first start, before the port is announced; only its owner may read it.
+        with open(os.path.join(self.data_dir, "admin.token")) as f:
+            self.api = Api(self.port, f.read().strip())
         return self
 
     def _drain(self, pipe):
@@ -347,6 +352,11 @@ class Fleet:
     def start_server(self):
         self.server.start()
         self.api.post("/api/v1/fleets", {"id": self.fleet_id, "name": self.fleet_id})
+        # Agents enroll with the fleet's enrollment token: accepted at once.
+        token = self.api.post(f"/api/v1/fleets/{self.fleet_id}/enrollment-tokens")["token"]
+        self.enrollment_token_file = os.path.join(self.work, "enrollment.token")
+        with open(self.enrollment_token_file, "w") as f:
+            f.write(token + "\n")
         return self
 
     def add_devices(self, ids, poll=0.2, extra=(), start=True):
@@ -355,7 +365,8 @@ class Fleet:
             self.api.post("/api/v1/devices", {"id": did, "name": did})
             self.api.post(f"/api/v1/fleets/{self.fleet_id}/devices/{did}")
             agent = Agent(self.oxide, did, self.server, os.path.join(self.work, "devices"),
-                          poll, [*self.signer.agent_args(), *extra])
+                          poll, [*self.signer.agent_args(), "--enrollment-token-file",
+                                 self.enrollment_token_file, *extra])
             self.agents[did] = agent
             if start:
                 agent.start()

@@ -91,7 +91,8 @@ Result<uint64_t> AgentLoop::VerifyRelease(const std::string& model_id, const Mod
   if (verified.ok() || a.release.empty()) return verified;
   // The release may be signed by a key rotated in since the last check: follow the control
   // plane's key chain (each step verified by the keys already trusted), then check once more.
-  auto chain = FetchKeyChain(deps_.downloader, options_.pipeline.control_plane);
+  auto chain = FetchKeyChain(deps_.downloader, options_.pipeline.control_plane,
+                             options_.pipeline.device_id, options_.pipeline.device_secret);
   if (!chain.ok()) {
     Log("cannot fetch the release key chain: " + chain.status().ToString());
     return verified;
@@ -367,12 +368,18 @@ Status AgentLoop::Run() {
     // A download that moved forward is making progress on a flaky link: retry it promptly.
     if (st.ok() || BytesDone() > bytes_before) {
       failures = 0;
+      last_failure_.clear();
     } else {
       ++failures;
       delay = BackoffDelay(failures, interval_, options_.max_backoff, jitter(rng_));
-      Log("retrying in " +
-          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) +
-          " ms: " + st.ToString());
+      // The same failure again (waiting for an operator to accept the device, a server that
+      // stays down) is logged once, not once per poll.
+      if (st.ToString() != last_failure_) {
+        Log("retrying in " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) +
+            " ms: " + st.ToString());
+      }
+      last_failure_ = st.ToString();
     }
     if (!deps_.clock.SleepFor(delay)) return Cancelled("stopping");
   }

@@ -90,6 +90,7 @@ class AgentLoop {
   Clock::Duration last_heartbeat_{};
   bool in_progress_heartbeat_ = false;
   std::set<std::string> refused_logged_;  // "model@version" refusals already logged
+  std::string last_failure_;              // the last failed tick's error, logged once
   std::minstd_rand rng_;
   protocol::Platform platform_;
   // Refusal clearances applied but not yet acknowledged to the server (sent with the next

@@ -14,10 +14,19 @@ namespace {
 using std::chrono::seconds;
 
 // Scripted control plane: answers POSTs from a queue (default: 200 with `default_body`).
+// Enrollments are answered from `enroll_replies` (default: 200 accepted) and kept apart.
 class FakeHttp final : public HttpClient {
  public:
-  Result<HttpReply> PostJson(const std::string& url, const std::string& json) override {
-    posts.emplace_back(url, json);
+  Result<HttpReply> Send(const HttpCall& call) override {
+    if (call.url.find("/api/v1/enroll") != std::string::npos) {
+      enrolls.push_back(call);
+      if (enroll_replies.empty()) return HttpReply{200, R"({"status":"accepted"})"};
+      auto r = enroll_replies.front();
+      enroll_replies.pop_front();
+      return r;
+    }
+    posts.emplace_back(call.url, call.body);
+    headers.push_back(call.headers);
     if (!replies.empty()) {
       auto r = replies.front();
       replies.pop_front();
@@ -28,6 +37,9 @@ class FakeHttp final : public HttpClient {
   std::deque<Result<HttpReply>> replies;
   std::string default_body = R"({"status":"ok","assignment":null})";
   std::vector<std::pair<std::string, std::string>> posts;
+  std::vector<HeaderList> headers;  // of each post
+  std::deque<Result<HttpReply>> enroll_replies;
+  std::vector<HttpCall> enrolls;
 };
 
 TEST(BackoffDelay, DoublesUpToTheCapWithJitter) {
@@ -65,19 +77,53 @@ class AgentLoopTest : public PipelineTest {
     return AgentLoop({fs, dl, health, clock, control, quick}, o);
   }
   std::string default_reply() const { return http.default_body; }
+  static constexpr const char* kSecret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
   FakeHttp http;
-  ControlPlane control{http, "http://cp", "dev1", "dev1"};
+  ControlPlane control{http, "http://cp", "dev1", "dev1", DeviceCredential{kSecret, "oxenr_t"}};
   ControlPlane* quick = nullptr;
 };
 
-TEST_F(AgentLoopTest, UnknownDeviceRegistersAndRetries) {
-  http.replies.push_back(HttpReply{404, R"({"error":{"code":"not_found","message":"x"}})"});
-  http.replies.push_back(HttpReply{201, "{}"});
+TEST_F(AgentLoopTest, EnrollsFirstAndSendsItsCredentialOnEveryHeartbeat) {
   AgentLoop loop = MakeLoop(true);
   EXPECT_OK(loop.Run());
-  ASSERT_EQ(http.posts.size(), 3u);
-  EXPECT_EQ(http.posts[1].first, "http://cp/api/v1/devices");
-  EXPECT_EQ(http.posts[2].first, "http://cp/api/v1/devices/dev1/heartbeat");
+  ASSERT_EQ(http.enrolls.size(), 1u);
+  EXPECT_NE(http.enrolls[0].body.find(R"("secret":"s3cr3t)"), std::string::npos);
+  EXPECT_NE(http.enrolls[0].body.find(R"("enrollment_token":"oxenr_t")"), std::string::npos);
+  ASSERT_EQ(http.posts.size(), 1u);
+  EXPECT_EQ(http.posts[0].first, "http://cp/api/v1/devices/dev1/heartbeat");
+  HeaderList want{{"Authorization", "Bearer " + std::string(kSecret)},
+                  {"X-Oxide-Device-Id", "dev1"}};
+  EXPECT_EQ(http.headers[0], want);
+}
+
+TEST_F(AgentLoopTest, PendingDeviceKeepsPollingWithBackoffAndLogsOnce) {
+  for (int i = 0; i < 3; ++i) {
+    http.enroll_replies.push_back(HttpReply{202, R"({"status":"pending"})"});
+  }
+  std::vector<std::string> lines;
+  AgentOptions o;
+  o.pipeline = Options();
+  o.pipeline.should_stop = nullptr;
+  o.pipeline.log = [&](const std::string& l) { lines.push_back(l); };
+  o.poll_interval = seconds(5);
+  AgentLoop loop({fs, dl, health, clock, control, quick}, o);
+  EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);  // the fake clock stops after 4 sleeps
+  EXPECT_EQ(http.enrolls.size(), 4u);                // 3 pending, then accepted
+  EXPECT_GT(clock.sleeps()[2], clock.sleeps()[0]);   // backs off
+  size_t pending_lines = 0;
+  for (const auto& l : lines) pending_lines += l.find("device pending") != std::string::npos;
+  EXPECT_EQ(pending_lines, 1u);
+  EXPECT_FALSE(http.posts.empty());  // heartbeats once accepted
+}
+
+TEST_F(AgentLoopTest, RejectedOrForgottenDeviceEnrollsAgainWithoutExiting) {
+  http.replies.push_back(HttpReply{403, R"({"error":"device_rejected","message":"x"})"});
+  http.replies.push_back(HttpReply{401, R"({"error":"unauthenticated","message":"x"})"});
+  AgentLoop loop = MakeLoop(false);
+  EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);
+  // enroll, heartbeat 403 (rejected); enroll, heartbeat 401 -> enroll again, heartbeat OK ...
+  EXPECT_GE(http.enrolls.size(), 3u);
+  EXPECT_GE(http.posts.size(), 3u);
 }
 
 TEST_F(AgentLoopTest, TransientFailuresBackOffAndNeverSpin) {

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -18,6 +19,7 @@
 #include "agent/agent_loop.hpp"
 #include "agent/control_plane_url.hpp"
 #include "agent/curl/curl_transport.hpp"
+#include "agent/device_secret.hpp"
 #include "agent/progress_reporter.hpp"
 #include "agent/transitions.hpp"
 #include "base/exit_code.hpp"
@@ -34,6 +36,8 @@ namespace {
 struct Flags {
   std::string control_plane;
   std::string device_id;
+  std::string enrollment_token;
+  std::string enrollment_token_file;
   std::string model_dir = "/var/lib/oxide/models";
   std::string state_dir;  // default: <model_dir>/.oxide
   double poll_interval = 30;
@@ -137,6 +141,10 @@ int AgentMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--control-plane", f.control_plane, "control-plane URL");
   app.add_option("--device-id", f.device_id, "this device's id");
+  app.add_option("--enrollment-token-file", f.enrollment_token_file,
+                 "file holding a fleet enrollment token (oxenr_...): accepted at once");
+  app.add_option("--enrollment-token", f.enrollment_token,
+                 "a fleet enrollment token (prefer --enrollment-token-file: argv is public)");
   app.add_option("--model-dir", f.model_dir, "where active models live (<dir>/<model_id>)")
       ->capture_default_str();
   app.add_option("--state-dir", f.state_dir, "agent state (default <model-dir>/.oxide)");
@@ -253,19 +261,41 @@ int AgentMain(const std::vector<std::string>& args) {
                  "--model-dir (activation is a rename)\n");
     return kExitUsage;
   }
+  // The device's credential, created once; without an enrollment token the device waits,
+  // polling, until an operator accepts it.
+  auto secret = LoadOrCreateDeviceSecret(fs, f.state_dir);
+  if (!secret.ok()) {
+    std::fprintf(stderr, "oxide agent: device secret: %s\n", secret.status().ToString().c_str());
+    return ExitCodeFor(secret.status().code());
+  }
+  DeviceCredential credential{*secret, f.enrollment_token};
+  if (!f.enrollment_token_file.empty()) {
+    auto token = fs.ReadFile(f.enrollment_token_file, 4096);
+    if (!token.ok()) {
+      std::fprintf(stderr, "oxide agent: --enrollment-token-file: %s\n",
+                   token.status().ToString().c_str());
+      return kExitUsage;
+    }
+    credential.enrollment_token = *token;
+    while (!credential.enrollment_token.empty() &&
+           std::isspace(static_cast<unsigned char>(credential.enrollment_token.back()))) {
+      credential.enrollment_token.pop_back();
+    }
+  }
   SystemClock clock(&stop);
   CurlOptions curl_options;
   curl_options.max_recv_speed = f.max_recv_speed;
   curl_options.ca_file = f.ca_file;
   curl_options.low_speed_time = std::chrono::seconds(std::max(1L, f.low_speed_time));
   CurlTransport transport(curl_options, &stop);
-  ControlPlane control(transport, f.control_plane, f.device_id, f.device_id);
+  ControlPlane control(transport, f.control_plane, f.device_id, f.device_id, credential);
   // Progress heartbeats go out from curl's write callback: never stall the download long.
   CurlOptions quick_options = curl_options;
   quick_options.connect_timeout = std::chrono::seconds(5);
   quick_options.request_timeout = std::chrono::seconds(5);
   CurlTransport quick_transport(quick_options, &stop);
-  ControlPlane quick_control(quick_transport, f.control_plane, f.device_id, f.device_id);
+  ControlPlane quick_control(quick_transport, f.control_plane, f.device_id, f.device_id,
+                             credential);
   BuiltinHealthChecker builtin;
   CommandHealthChecker command(
       f.health_check, std::chrono::milliseconds(static_cast<int64_t>(f.health_timeout * 1000)),
@@ -276,6 +306,7 @@ int AgentMain(const std::vector<std::string>& args) {
   AgentOptions options;
   options.pipeline.control_plane = f.control_plane;
   options.pipeline.device_id = f.device_id;
+  options.pipeline.device_secret = *secret;
   options.pipeline.model_dir = f.model_dir;
   options.pipeline.state_dir = f.state_dir;
   options.pipeline.max_attempts = f.max_attempts;

@@ -64,12 +64,24 @@ struct HttpReply {
   std::string body;
 };
 
+// One small request: "POST" (a JSON body), "GET" or "DELETE", with extra headers (the device
+// credential, an operator token).
+struct HttpCall {
+  std::string method = "POST";
+  std::string url;
+  std::string body;
+  HeaderList headers;
+};
+
 // Small JSON requests to the control plane. kUnavailable on transport failure; any HTTP status
 // is a successful reply.
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  virtual Result<HttpReply> PostJson(const std::string& url, const std::string& json) = 0;
+  virtual Result<HttpReply> Send(const HttpCall& call) = 0;
+  Result<HttpReply> PostJson(const std::string& url, const std::string& json) {
+    return Send(HttpCall{"POST", url, json, {}});
+  }
 };
 
 }  // namespace oxide::agent

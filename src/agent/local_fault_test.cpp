@@ -196,8 +196,9 @@ TEST_F(LocalFaultTest, AgentLoopRetriesAReadOnlyModelDirWithGrowingBackoff) {
   };
   o.poll_interval = seconds(5);
   struct Http final : HttpClient {
-    Result<HttpReply> PostJson(const std::string&, const std::string& json) override {
-      bodies.push_back(json);
+    Result<HttpReply> Send(const HttpCall& call) override {
+      if (call.url.find("/api/v1/enroll") != std::string::npos) return HttpReply{200, "{}"};
+      bodies.push_back(call.body);
       return HttpReply{200, reply};
     }
     std::string reply;

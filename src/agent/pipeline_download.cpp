@@ -210,6 +210,9 @@ Result<OtaEvent> UpdatePipeline::Download() {
   req.url = options_.control_plane + "/api/v1/models/" + record_.model_id + "/versions/" +
             t.version + "/download";
   req.headers.emplace_back("X-Oxide-Device-Id", options_.device_id);
+  if (!options_.device_secret.empty()) {
+    req.headers.emplace_back("Authorization", "Bearer " + options_.device_secret);
+  }
   if (!d.full_only && record_.previous) {
     // An adopted model has no known version; its SHA-256 is what identifies a base.
     if (!record_.previous->version.empty()) {

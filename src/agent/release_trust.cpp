@@ -86,9 +86,12 @@ Result<uint64_t> ReleaseTrust::Verify(const std::string& model_id, const ModelRe
   return m.counter;
 }
 
-Result<std::string> FetchKeyChain(Downloader& downloader, const std::string& base_url) {
+Result<std::string> FetchKeyChain(Downloader& downloader, const std::string& base_url,
+                                  const std::string& device_id, const std::string& device_secret) {
   DownloadRequest req;
   req.url = base_url + "/api/v1/keys";
+  req.headers.emplace_back("X-Oxide-Device-Id", device_id);
+  if (!device_secret.empty()) req.headers.emplace_back("Authorization", "Bearer " + device_secret);
   StringSink sink;
   OXIDE_ASSIGN_OR_RETURN(DownloadResult r, downloader.Get(req, sink));
   if (r.head.status == 200) return std::move(sink.body);

@@ -54,6 +54,8 @@ class ReleaseTrust {
 
 // GET <base_url>/api/v1/keys through `downloader`, bounded. kUnavailable on transport errors or
 // 5xx, kFailedPrecondition on another non-200 status.
-Result<std::string> FetchKeyChain(Downloader& downloader, const std::string& base_url);
+// Sends the device's credential (`device_secret` may be empty, as for downloads).
+Result<std::string> FetchKeyChain(Downloader& downloader, const std::string& base_url,
+                                  const std::string& device_id, const std::string& device_secret);
 
 }  // namespace oxide::agent

@@ -24,8 +24,8 @@ constexpr int64_t kFuture = kNow + 30 * 86400;
 
 class ScriptedHttp final : public HttpClient {
  public:
-  Result<HttpReply> PostJson(const std::string& url, const std::string& json) override {
-    posts.emplace_back(url, json);
+  Result<HttpReply> Send(const HttpCall& call) override {
+    posts.emplace_back(call.url, call.body);
     return HttpReply{200, reply};
   }
   std::string reply = R"({"status":"ok","assignment":null})";

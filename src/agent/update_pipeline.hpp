@@ -33,9 +33,10 @@ struct PipelineDeps {
 struct PipelineOptions {
   std::string control_plane;  // base URL, no trailing '/'
   std::string device_id;
-  std::string model_dir;             // the active file is <model_dir>/<model_id>
-  std::string state_dir;             // per-model files live in <state_dir>/<model_id>/
-  uint32_t max_attempts = 3;         // poison pill: failures before a version is refused
+  std::string device_secret;  // sent as `Authorization: Bearer` with every download; may be empty
+  std::string model_dir;      // the active file is <model_dir>/<model_id>
+  std::string state_dir;      // per-model files live in <state_dir>/<model_id>/
+  uint32_t max_attempts = 3;  // poison pill: failures before a version is refused
   uint32_t max_local_failures = 5;   // local errors in a row before the update is given up
   uint32_t max_health_attempts = 3;  // health checks started (crashes too) before unhealthy
   // fsync the partial download this often: a kill or power loss re-fetches at most this much

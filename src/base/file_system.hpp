@@ -34,6 +34,12 @@ class FileSystem {
   // Opens `path` for appending, creating it; truncates it first when `truncate`.
   virtual Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
                                                               bool truncate) = 0;
+  // Creates (or truncates) `path` readable and writable by its owner only, for secrets: the
+  // mode is set at creation, so the file is never readable by others, even empty. The default
+  // refuses (kUnsupported) rather than creating a file others might read.
+  virtual Result<std::unique_ptr<WritableFile>> CreatePrivate(const std::string& path) {
+    return Unsupported("private files are not supported here: " + path);
+  }
   // Reads a whole small file (state files). kNotFound when missing.
   virtual Result<std::string> ReadFile(const std::string& path, size_t max_size) = 0;
   // kNotFound when missing.

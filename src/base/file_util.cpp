@@ -84,9 +84,10 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-Result<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(const std::string& path) {
+Result<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(const std::string& path,
+                                                                   uint32_t mode) {
   std::string tmp = UniqueTempName(path + ".tmp");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) return ErrnoError("create " + tmp, errno);
   return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, tmp, fd));
 }
@@ -114,8 +115,8 @@ Status AtomicFileWriter::Commit() {
   return SyncParentDir(path_);
 }
 
-Status AtomicWriteFile(const std::string& path, std::string_view contents) {
-  OXIDE_ASSIGN_OR_RETURN(auto w, AtomicFileWriter::Create(path));
+Status AtomicWriteFile(const std::string& path, std::string_view contents, uint32_t mode) {
+  OXIDE_ASSIGN_OR_RETURN(auto w, AtomicFileWriter::Create(path, mode));
   OXIDE_RETURN_IF_ERROR(w->Append(contents));
   return w->Commit();
 }

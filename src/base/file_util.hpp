@@ -51,10 +51,12 @@ class MappedFile {
 
 // Writes a file durably and atomically: data goes to "<path>.tmp.<pid>.<n>", is fsynced, renamed
 // over `path`, and the directory is fsynced. Until Commit() succeeds, `path` is untouched; the
-// destructor removes the temp file of an uncommitted writer.
+// destructor removes the temp file of an uncommitted writer. `mode` (less the umask) is the
+// file's permission bits from its creation on: 0600 for secrets, never readable in between.
 class AtomicFileWriter {
  public:
-  static Result<std::unique_ptr<AtomicFileWriter>> Create(const std::string& path);
+  static Result<std::unique_ptr<AtomicFileWriter>> Create(const std::string& path,
+                                                          uint32_t mode = 0644);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
@@ -76,7 +78,7 @@ class AtomicFileWriter {
 };
 
 // Convenience: atomically replace `path` with `contents`.
-Status AtomicWriteFile(const std::string& path, std::string_view contents);
+Status AtomicWriteFile(const std::string& path, std::string_view contents, uint32_t mode = 0644);
 // Reads a whole (small) file. Refuses files larger than max_size with kResourceExhausted.
 Result<std::string> ReadFileToString(const std::string& path, size_t max_size = 64u << 20);
 // A name no other writer in this process (or another live process) uses: `prefix` + ".<pid>.<n>".

@@ -61,6 +61,12 @@ Result<std::unique_ptr<WritableFile>> PosixFileSystem::OpenForAppend(const std::
   return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
 }
 
+Result<std::unique_ptr<WritableFile>> PosixFileSystem::CreatePrivate(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return FromErrno("open " + path, errno);
+  return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+}
+
 Result<std::string> PosixFileSystem::ReadFile(const std::string& path, size_t max_size) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return FromErrno("stat " + path, errno);

@@ -7,6 +7,7 @@ namespace oxide {
 // FileSystem over POSIX calls on the real disk. Stateless; thread-compatible.
 class PosixFileSystem final : public FileSystem {
  public:
+  Result<std::unique_ptr<WritableFile>> CreatePrivate(const std::string& path) override;
   Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
                                                       bool truncate) override;
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override;

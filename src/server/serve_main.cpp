@@ -9,9 +9,12 @@
 #include <filesystem>
 
 #include "base/exit_code.hpp"
+#include "base/file_util.hpp"
 #include "base/log.hpp"
 #include "base/posix_file_system.hpp"
 #include "server/api/router.hpp"
+#include "server/auth/auth_service.hpp"
+#include "server/auth/authenticator.hpp"
 #include "server/net/http_server.hpp"
 #include "server/service/blob_maintenance.hpp"
 #include "server/service/patch_worker.hpp"
@@ -82,6 +85,14 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   DeviceService devices(**store, clock, options, campaigns);
   FleetService fleets(**store, clock, devices);
   HeartbeatService heartbeats(**store, clock, campaigns, options);
+  auth::AuthService auth(**store, clock, fleets);
+  auth::Authenticator authenticator(**store, clock);
+  // First start: an admin token, written once to a private file and never logged.
+  const std::string token_file = f.data_dir + "/admin.token";
+  auto admin = auth.CreateInitialAdmin(
+      [&](const std::string& token) { return AtomicWriteFile(token_file, token + "\n", 0600); });
+  if (!admin.ok()) return fail(admin.status());
+  if (admin->has_value()) log::Info("created the initial admin token", {{"file", token_file}});
   // Orphan blobs (refused or interrupted uploads, crashes between publish and record) are
   // removed now, before the patch worker or any request can publish one, and then every hour;
   // every blob is re-hashed daily.
@@ -101,7 +112,8 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   api::ApiLimits limits;
   limits.max_upload = f.max_upload_mb << 20;
   ReleaseService releases(**store, clock);
-  api::ApiDeps deps{devices, fleets, models, campaigns, heartbeats, **blobs, metrics, limits};
+  api::ApiDeps deps{devices, fleets,  models, campaigns, heartbeats,
+                    **blobs, metrics, limits, auth,      authenticator};
   deps.releases = &releases;
   api::Router router(deps);
   net::HttpServerOptions http;

@@ -28,6 +28,8 @@ constexpr std::string_view kRolloutStates[] = {"waiting",     "pending",   "down
 constexpr std::string_view kPatchStates[] = {"pending", "ready", "failed", "not_smaller"};
 constexpr std::string_view kUpdateResults[] = {"none", "success", "failed"};
 constexpr std::string_view kAttemptOutcomes[] = {"failed", "rolled_back", "fallback", "refused"};
+constexpr std::string_view kOperatorRoles[] = {"admin", "viewer"};
+constexpr std::string_view kDeviceAuthStates[] = {"pending", "accepted", "rejected"};
 constexpr std::string_view kAttemptStages[] = {"unknown", "download", "patch",        "verify",
                                                "backup",  "activate", "health_check", "preflight"};
 
@@ -51,6 +53,16 @@ Result<UpdateResult> ParseUpdateResult(std::string_view s) {
 std::string_view ToString(AttemptOutcome o) { return NameOf(kAttemptOutcomes, o); }
 Result<AttemptOutcome> ParseAttemptOutcome(std::string_view s) {
   return ParseByName<AttemptOutcome>(kAttemptOutcomes, s, "attempt outcome");
+}
+
+std::string_view ToString(OperatorRole r) { return NameOf(kOperatorRoles, r); }
+Result<OperatorRole> ParseOperatorRole(std::string_view s) {
+  return ParseByName<OperatorRole>(kOperatorRoles, s, "role");
+}
+
+std::string_view ToString(DeviceAuthState s) { return NameOf(kDeviceAuthStates, s); }
+Result<DeviceAuthState> ParseDeviceAuthState(std::string_view s) {
+  return ParseByName<DeviceAuthState>(kDeviceAuthStates, s, "device auth state");
 }
 
 std::string_view ToString(AttemptStage s) { return NameOf(kAttemptStages, s); }

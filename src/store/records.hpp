@@ -92,6 +92,17 @@ enum class AttemptStage : uint8_t {
 std::string_view ToString(AttemptStage s);  // "unknown", "download", ..., "health_check"
 Result<AttemptStage> ParseAttemptStage(std::string_view s);
 
+// What an operator token may do: admin everything, viewer GET only. Persisted as the
+// ToString() names; never rename.
+enum class OperatorRole : uint8_t { kAdmin = 0, kViewer = 1 };
+std::string_view ToString(OperatorRole r);  // "admin", "viewer"
+Result<OperatorRole> ParseOperatorRole(std::string_view s);
+
+// Whether a device may use its credential. Persisted as the ToString() names.
+enum class DeviceAuthState : uint8_t { kPending = 0, kAccepted = 1, kRejected = 2 };
+std::string_view ToString(DeviceAuthState s);  // "pending", "accepted", "rejected"
+Result<DeviceAuthState> ParseDeviceAuthState(std::string_view s);
+
 struct DeviceRecord {
   std::string id;
   std::string name;
@@ -228,6 +239,46 @@ struct CampaignDeviceRecord {
   TimeMs updated_at = 0;
   // The device's assignment before this campaign took it over; restored on abort.
   std::optional<AssignmentRecord> previous;
+};
+
+// An operator's API token. Only its SHA-256 is stored: the token itself is shown once.
+struct OperatorTokenRecord {
+  std::string id;  // public handle (list, revoke); not a secret
+  std::string name;
+  OperatorRole role = OperatorRole::kViewer;
+  std::string sha256;  // lower-case hex of the token
+  TimeMs created_at = 0;
+  TimeMs revoked_at = 0;  // 0 = active
+  TimeMs last_used = 0;   // 0 = never (updated at most once a minute)
+};
+
+// A fleet enrollment token: a device presenting it is accepted at once and joins the fleet.
+struct EnrollmentTokenRecord {
+  std::string id;
+  std::string fleet_id;
+  std::string sha256;  // lower-case hex of the token
+  TimeMs created_at = 0;
+  TimeMs revoked_at = 0;  // 0 = active
+};
+
+// A device's credential and acceptance. No record: pending, no credential.
+struct DeviceAuthRecord {
+  std::string device_id;
+  DeviceAuthState state = DeviceAuthState::kPending;
+  std::string secret_sha256;  // lower-case hex of the device secret; empty = no credential
+  TimeMs updated_at = 0;
+};
+
+// One operator action, as recorded in the audit log. Never updated.
+struct AuditRecord {
+  int64_t id = 0;  // assigned by the store; higher is newer
+  TimeMs at = 0;
+  std::string actor_id;    // operator token id ("" for the server itself)
+  std::string actor_name;  // operator token name
+  std::string action;      // server::auth::AuditAction name ("token.create", ...)
+  std::string target;      // what it acted on ("device/d1", "campaign/c3", ...)
+  std::string remote_address;
+  std::string detail;  // small free text (role, version, ...)
 };
 
 }  // namespace oxide::store

@@ -31,7 +31,8 @@ class DeviceStore {
   // Replaces name, tags, last_seen, reported_status, agent_version, current_*, platform_* and
   // last_result* (not bytes).
   virtual Status Update(const DeviceRecord& d) = 0;
-  // Removes the device, its fleet memberships and its assignment (campaign history stays).
+  // Removes the device, its fleet memberships, its assignment and its credential (campaign
+  // history stays).
   virtual Status Delete(const std::string& id) = 0;
   virtual Status AddBytes(const std::string& id, uint64_t served, uint64_t full) = 0;
   // Devices whose last heartbeat is at or after `since`.
@@ -168,6 +169,43 @@ class ReleaseStore {
   virtual Result<std::vector<std::string>> ListKeySets() = 0;
 };
 
+// Operator tokens, fleet enrollment tokens and device credentials. Secrets are never stored:
+// only their SHA-256 (lower-case hex).
+class AuthStore {
+ public:
+  virtual ~AuthStore() = default;
+  // kAlreadyExists on a duplicate id or hash.
+  virtual Status CreateOperatorToken(const OperatorTokenRecord& t) = 0;
+  // The token (revoked or not) whose hash is `sha256`; kNotFound otherwise.
+  virtual Result<OperatorTokenRecord> FindOperatorToken(const std::string& sha256) = 0;
+  virtual Result<std::vector<OperatorTokenRecord>> ListOperatorTokens() = 0;  // by creation
+  // Sets revoked_at (an already revoked token keeps its first time). kNotFound for an unknown id.
+  virtual Status RevokeOperatorToken(const std::string& id, TimeMs at) = 0;
+  virtual Status TouchOperatorToken(const std::string& id, TimeMs at) = 0;  // last_used
+  virtual Result<uint64_t> CountOperatorTokens() = 0;                       // revoked ones included
+
+  virtual Status CreateEnrollmentToken(const EnrollmentTokenRecord& t) = 0;
+  virtual Result<EnrollmentTokenRecord> FindEnrollmentToken(const std::string& sha256) = 0;
+  // Tokens of one fleet, by creation.
+  virtual Result<std::vector<EnrollmentTokenRecord>> ListEnrollmentTokens(
+      const std::string& fleet_id) = 0;
+  // kNotFound unless the token exists and belongs to the fleet.
+  virtual Status RevokeEnrollmentToken(const std::string& fleet_id, const std::string& id,
+                                       TimeMs at) = 0;
+
+  // nullopt when the device never enrolled nor was accepted/rejected (pending, no credential).
+  virtual Result<std::optional<DeviceAuthRecord>> GetDeviceAuth(const std::string& device_id) = 0;
+  virtual Status PutDeviceAuth(const DeviceAuthRecord& r) = 0;  // insert or replace
+};
+
+// The audit log: append-only.
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  virtual Result<AuditRecord> Append(const AuditRecord& r) = 0;     // returns it with its id
+  virtual Result<std::vector<AuditRecord>> List(size_t limit) = 0;  // newest first
+};
+
 // The whole store. Sub-stores live as long as the Store.
 class Store {
  public:
@@ -181,6 +219,8 @@ class Store {
   virtual AttemptStore& attempts() = 0;
   virtual ClearanceStore& clearances() = 0;
   virtual ReleaseStore& releases() = 0;
+  virtual AuthStore& auth() = 0;
+  virtual AuditStore& audit() = 0;
   // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
   virtual Status InTransaction(const std::function<Status()>& fn) = 0;
 };

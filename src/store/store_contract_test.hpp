@@ -420,16 +420,88 @@ TYPED_TEST_P(StoreContract, FailedTransactionLeavesNothing) {
   EXPECT_OK(this->s().devices().Get("tx").status());
 }
 
-REGISTER_TYPED_TEST_SUITE_P(StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists,
-                            UnknownDeviceIsNotFound, DeviceUpdateAndBytes, DeviceListIsSortedById,
-                            FleetMembershipKeepsOrderAndDeleteCascades,
-                            ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
-                            BlobReferencesAndTensorIndexes, PatchQueueIsFifoAndEnqueueIsIdempotent,
-                            PatchRetriesAreDeferredAndGoBehindFreshJobs,
-                            CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
-                            CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,
-                            FleetKeepsDescriptionTagsAndDeviceFleets,
-                            AttemptsAreKeptNewestFirstAndReportsStoredOnce,
-                            ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing);
+TYPED_TEST_P(StoreContract, OperatorTokensAreFoundByHashAndRevokedOnce) {
+  AuthStore& a = this->s().auth();
+  EXPECT_EQ(*a.CountOperatorTokens(), 0u);
+  OperatorTokenRecord t{"t1", "ci", OperatorRole::kViewer, std::string(64, 'a'), 10, 0, 0};
+  ASSERT_OK(a.CreateOperatorToken(t));
+  EXPECT_STATUS(a.CreateOperatorToken(t), ErrorCode::kAlreadyExists);
+  OperatorTokenRecord other{"t2", "x", OperatorRole::kAdmin, std::string(64, 'a'), 11, 0, 0};
+  EXPECT_STATUS(a.CreateOperatorToken(other), ErrorCode::kAlreadyExists);  // same hash
+  other.sha256 = std::string(64, 'b');
+  ASSERT_OK(a.CreateOperatorToken(other));
+  auto found = a.FindOperatorToken(std::string(64, 'a'));
+  ASSERT_OK(found.status());
+  EXPECT_EQ(found->id, "t1");
+  EXPECT_EQ(found->role, OperatorRole::kViewer);
+  EXPECT_STATUS(a.FindOperatorToken(std::string(64, 'c')).status(), ErrorCode::kNotFound);
+  ASSERT_OK(a.TouchOperatorToken("t1", 50));
+  ASSERT_OK(a.RevokeOperatorToken("t1", 60));
+  ASSERT_OK(a.RevokeOperatorToken("t1", 70));  // keeps the first time
+  EXPECT_STATUS(a.RevokeOperatorToken("nope", 70), ErrorCode::kNotFound);
+  auto list = a.ListOperatorTokens();
+  ASSERT_OK(list.status());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, "t1");
+  EXPECT_EQ((*list)[0].revoked_at, 60);
+  EXPECT_EQ((*list)[0].last_used, 50);
+  EXPECT_EQ((*list)[1].revoked_at, 0);
+  EXPECT_EQ(*a.CountOperatorTokens(), 2u);
+}
+
+TYPED_TEST_P(StoreContract, EnrollmentTokensBelongToOneFleet) {
+  AuthStore& a = this->s().auth();
+  ASSERT_OK(a.CreateEnrollmentToken({"e1", "f", std::string(64, 'e'), 5, 0}));
+  ASSERT_OK(a.CreateEnrollmentToken({"e2", "g", std::string(64, 'f'), 6, 0}));
+  EXPECT_EQ(a.FindEnrollmentToken(std::string(64, 'e'))->fleet_id, "f");
+  EXPECT_EQ(a.ListEnrollmentTokens("f")->size(), 1u);
+  EXPECT_STATUS(a.RevokeEnrollmentToken("g", "e1", 9), ErrorCode::kNotFound);
+  ASSERT_OK(a.RevokeEnrollmentToken("f", "e1", 9));
+  EXPECT_EQ(a.FindEnrollmentToken(std::string(64, 'e'))->revoked_at, 9);
+}
+
+TYPED_TEST_P(StoreContract, DeviceAuthIsReplacedAndDeletedWithTheDevice) {
+  AuthStore& a = this->s().auth();
+  this->AddDevice("d1");
+  EXPECT_FALSE(a.GetDeviceAuth("d1")->has_value());
+  ASSERT_OK(a.PutDeviceAuth({"d1", DeviceAuthState::kPending, std::string(64, 's'), 1}));
+  ASSERT_OK(a.PutDeviceAuth({"d1", DeviceAuthState::kAccepted, std::string(64, 's'), 2}));
+  auto got = a.GetDeviceAuth("d1");
+  ASSERT_OK(got.status());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->state, DeviceAuthState::kAccepted);
+  EXPECT_EQ((*got)->updated_at, 2);
+  ASSERT_OK(this->s().devices().Delete("d1"));
+  EXPECT_FALSE(a.GetDeviceAuth("d1")->has_value());
+}
+
+TYPED_TEST_P(StoreContract, AuditLogIsNewestFirstAndBounded) {
+  AuditStore& log = this->s().audit();
+  for (int i = 0; i < 3; ++i) {
+    auto r = log.Append({0, 100 + i, "t1", "admin", "device.accept", "device/d" + std::to_string(i),
+                         "127.0.0.1", "'; DROP TABLE audit_log; --"});
+    ASSERT_OK(r.status());
+    EXPECT_GT(r->id, 0);
+  }
+  auto list = log.List(2);
+  ASSERT_OK(list.status());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].target, "device/d2");
+  EXPECT_EQ((*list)[1].target, "device/d1");
+  EXPECT_EQ((*list)[0].detail, "'; DROP TABLE audit_log; --");
+  EXPECT_EQ((*list)[0].remote_address, "127.0.0.1");
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists, UnknownDeviceIsNotFound,
+    DeviceUpdateAndBytes, DeviceListIsSortedById, FleetMembershipKeepsOrderAndDeleteCascades,
+    ModelVersionsKeepUploadOrderAndReuploadMovesToEnd, BlobReferencesAndTensorIndexes,
+    PatchQueueIsFifoAndEnqueueIsIdempotent, PatchRetriesAreDeferredAndGoBehindFreshJobs,
+    CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
+    CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,
+    FleetKeepsDescriptionTagsAndDeviceFleets, AttemptsAreKeptNewestFirstAndReportsStoredOnce,
+    ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing,
+    OperatorTokensAreFoundByHashAndRevokedOnce, EnrollmentTokensBelongToOneFleet,
+    DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded);
 
 }  // namespace oxide::store

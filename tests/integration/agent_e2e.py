@@ -54,12 +54,14 @@ def check(cond, msg):
 
 
 class Api:
-    def __init__(self, base):
+    def __init__(self, base, token):
         self.base = base
+        self.token = token
 
     def call(self, method, path, body=None, raw=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + self.token)
         if body is not None:
             req.add_header("Content-Type", "application/json")
         try:
@@ -129,7 +131,7 @@ class Agent:
 
 def main():
     server, url = start_server()
-    api = Api(url)
+    api = Api(url, server_common.admin_token(os.path.join(WORK, "server")))
     log(f"server at {url}, work dir {WORK}")
     model_dir = os.path.join(WORK, "device", "models")
     active = os.path.join(model_dir, "m")
@@ -182,13 +184,35 @@ def main():
     v4 = perturb(v3, 4)
     v5 = perturb(v4, 5)
 
-    # --- self-registration and v1 by full download ---
+    # --- enrollment without a token: pending until accepted; then v1 by full download ---
+    api.ok("POST", "/api/v1/fleets", {"id": "f1", "name": "fleet one"})
+    check(Api(url, "oxide_" + "A" * 43).call("GET", "/api/v1/devices")[0] == 401,
+          "an unknown operator token is refused (401)")
     agent = Agent(url, model_dir)
     agent.start()
-    wait_for("agent self-registration", lambda: api.call("GET", "/api/v1/devices/dev1")[0] == 200)
-    check(True, "agent registered itself on first contact")
-    api.ok("POST", "/api/v1/fleets", {"id": "f1", "name": "fleet one"})
+    wait_for("agent enrollment", lambda: api.call("GET", "/api/v1/devices/dev1")[0] == 200)
+    check(api.ok("GET", "/api/v1/devices/dev1")["auth_state"] == "pending",
+          "the agent enrolled itself and waits as pending")
+    secret_file = os.path.join(model_dir, ".oxide", "device.secret")
+    check(os.stat(secret_file).st_mode & 0o777 == 0o600, "device.secret is private (0600)")
+    wait_for("the agent to log that it is pending", lambda: "device pending" in agent.log_text())
+    with open(secret_file) as f:
+        secret = f.read().strip()
+    req = urllib.request.Request(url + "/api/v1/devices/dev1/heartbeat", data=b"{}", method="POST")
+    req.add_header("Authorization", "Bearer " + secret)
+    req.add_header("X-Oxide-Device-Id", "dev1")
+    req.add_header("Content-Type", "application/json")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        pending_status = 200
+    except urllib.error.HTTPError as e:
+        pending_status = e.code
+    check(pending_status == 403, "a pending device's heartbeat is refused (403)")
+    api.ok("POST", "/api/v1/devices/dev1/accept")
     api.ok("POST", "/api/v1/fleets/f1/devices/dev1")
+    wait_for("the accepted agent to heartbeat",
+             lambda: api.ok("GET", "/api/v1/devices/dev1")["last_heartbeat"] is not None)
+    check(agent.log_text().count("device pending") == 1, "pending was logged once")
     upload("v1", v1)
     c1 = campaign("v1")
     wait_for("v1 active", lambda: active_sha() == sha(v1), timeout=120)

@@ -1,5 +1,7 @@
 """A minimal control plane for agent tests that need no `oxide serve` (stdlib only).
 
+Accepts every enrollment (POST /api/v1/enroll) and then wants the device's credential
+(Authorization + X-Oxide-Device-Id, as enrolled) on every other call, like `oxide serve`.
 Answers every heartbeat with the current assignment, serves the assigned models' bytes, and
 keeps what the agent reported (heartbeat bodies) and how many body bytes each download sent.
 """
@@ -18,6 +20,8 @@ class FakeControlPlane:
         self.releases = {}  # version -> signed release envelope (dict), sent with the assignment
         self.served = {}  # version -> bytes served instead of models[version] (tampering)
         self.key_chain = None  # dict served at GET /api/v1/keys; None: 404
+        self.secrets = {}  # device id -> secret it enrolled with
+        self.refused = 0  # calls without the enrolled credential (401)
         self.lock = threading.Lock()
         plane = self
 
@@ -25,8 +29,33 @@ class FakeControlPlane:
             def log_message(self, *args):
                 pass
 
+            def reply(self, status, obj):
+                out = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def authorized(self):
+                device = self.headers.get("X-Oxide-Device-Id", "")
+                want = plane.secrets.get(device)
+                if want is not None and self.headers.get("Authorization") == "Bearer " + want:
+                    return True
+                with plane.lock:
+                    plane.refused += 1
+                self.reply(401, {"error": "unauthenticated", "message": "no credential"})
+                return False
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path == "/api/v1/enroll":
+                    req = json.loads(body)
+                    with plane.lock:
+                        plane.secrets[req["device_id"]] = req["secret"]
+                    return self.reply(200, {"status": "accepted"})
+                if not self.authorized():
+                    return
                 with plane.lock:
                     try:
                         plane.heartbeats.append(json.loads(body or b"{}"))
@@ -47,6 +76,8 @@ class FakeControlPlane:
                 self.wfile.write(out)
 
             def do_GET(self):
+                if not self.authorized():
+                    return
                 if self.path == "/api/v1/keys" and plane.key_chain is not None:
                     out = json.dumps(plane.key_chain).encode()
                     self.send_response(200)

@@ -1,7 +1,8 @@
 """Helpers shared by the server integration tests (python3 stdlib only).
 
 Starts the real `oxide serve --port 0`, reads the port from its stdout, and talks HTTP with
-http.client. Every wait polls observable state against a deadline; nothing sleeps blindly.
+http.client as the admin whose token the server wrote to <data-dir>/admin.token on its first
+start. Every wait polls observable state against a deadline; nothing sleeps blindly.
 """
 import hashlib
 import http.client
@@ -13,6 +14,12 @@ import signal
 import struct
 import subprocess
 import time
+
+
+def admin_token(data_dir):
+    """The token `oxide serve` wrote on its first start (it exists once the port is announced)."""
+    with open(os.path.join(data_dir, "admin.token")) as f:
+        return f.read().strip()
 
 
 class ServerProcess:
@@ -37,10 +44,14 @@ class ServerProcess:
                     marker = "listening on http://127.0.0.1:"
                     if marker in line:
                         self.port = int(line.split(marker)[1].split()[0])
+        self.token = admin_token(data_dir)
 
-    def request(self, method, path, body=None, headers=None, timeout=60):
+    def request(self, method, path, body=None, headers=None, timeout=60, auth=True):
+        """As the admin unless `auth` is False or `headers` has its own Authorization."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         h = dict(headers or {})
+        if auth and not any(k.lower() == "authorization" for k in h):
+            h["Authorization"] = "Bearer " + self.token
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             h.setdefault("Content-Type", "application/json")
@@ -50,11 +61,20 @@ class ServerProcess:
         conn.close()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
-    def json(self, method, path, body=None, expect=200, headers=None):
-        status, _, data = self.request(method, path, body, headers)
+    def json(self, method, path, body=None, expect=200, headers=None, auth=True):
+        status, _, data = self.request(method, path, body, headers, auth=auth)
         if status != expect:
             raise AssertionError("%s %s -> %d (want %d): %s" % (method, path, status, expect, data))
         return json.loads(data) if data else None
+
+    def enrollment_token(self, fleet_id, path=None):
+        """A new enrollment token of the fleet (written to `path` too when given)."""
+        token = self.json("POST", "/api/v1/fleets/%s/enrollment-tokens" % fleet_id,
+                          expect=201)["token"]
+        if path:
+            with open(path, "w") as f:
+                f.write(token + "\n")
+        return token
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         self.proc.send_signal(sig)

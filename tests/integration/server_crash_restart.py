@@ -19,10 +19,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_common import ServerProcess, sha256, two_model_versions, wait_until  # noqa: E402
 
 
-def slow_upload(port, path, total, sent_event, stop_event):
+def slow_upload(port, token, path, total, sent_event, stop_event):
     """Sends headers announcing `total` bytes, then part of the body, and never finishes."""
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path, total)).encode())
+    s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Content-Length: %d\r\n\r\n" % (path, token, total)).encode())
     chunk = os.urandom(1 << 20)
     for _ in range(8):
         s.sendall(chunk)
@@ -68,7 +69,8 @@ def main():
 
     sent, stop = threading.Event(), threading.Event()
     t = threading.Thread(target=slow_upload,
-                         args=(srv.port, "/api/v1/models/m/versions/huge", 64 << 20, sent, stop))
+                         args=(srv.port, srv.token, "/api/v1/models/m/versions/huge", 64 << 20,
+                               sent, stop))
     t.start()
     assert sent.wait(30)
     wait_until("the staged upload", lambda: os.listdir(os.path.join(data, "blobs", ".tmp")), 30)

@@ -83,11 +83,15 @@ def victim_request(port, method, path, body=None, headers=None, timeout=PROMPT_S
         conn.close()
 
 
+DEVICE_SECRET = "flood-test-device-secret-" + "x" * 32
+
+
 def heartbeat(port, device_id):
-    """A device heartbeat from the victim address. Device credentials go here when the
-    server requires them (one place to adapt)."""
+    """A device heartbeat from the victim address, with the device's credential."""
     hb = {"status": "online", "models": []}
-    return victim_request(port, "POST", "/api/v1/devices/%s/heartbeat" % device_id, hb)
+    return victim_request(port, "POST", "/api/v1/devices/%s/heartbeat" % device_id, hb,
+                          headers={"Authorization": "Bearer " + DEVICE_SECRET,
+                                   "X-Oxide-Device-Id": device_id})
 
 
 def run(oxide, tmp, name, per_address, flood_size, max_connections):
@@ -97,7 +101,10 @@ def run(oxide, tmp, name, per_address, flood_size, max_connections):
                                "--header-timeout", "30"])
     socks = []
     try:
-        srv.json("POST", "/api/v1/devices", {"id": "cam-1", "name": "cam-1"}, expect=201)
+        srv.json("POST", "/api/v1/fleets", {"id": "f", "name": "F"}, expect=201)
+        srv.json("POST", "/api/v1/enroll", {"device_id": "cam-1", "secret": DEVICE_SECRET,
+                                            "enrollment_token": srv.enrollment_token("f")},
+                 auth=False)
         start = time.monotonic()
         socks = flood(srv.port, flood_size)
         opened = time.monotonic() - start

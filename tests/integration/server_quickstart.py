@@ -130,6 +130,38 @@ def run(srv, oxide, tmp):
     assert dev["status"] == "online" and dev["current_model_version"] == "1.1"
     metrics = srv.request("GET", "/metrics")[2].decode()
     assert "oxide_devices_online 1" in metrics, metrics
+    check_tokens(srv, oxide, tmp)
+
+
+def check_tokens(srv, oxide, tmp):
+    """`oxide token` against the real server: a viewer reads but may not write; revoked -> 401."""
+    env = dict(os.environ, OXIDE_SERVER="http://127.0.0.1:%d" % srv.port)
+    admin = ["--token-file", os.path.join(tmp, "data", "admin.token")]
+
+    def cli(*argv, token_env=None):
+        e = dict(env, OXIDE_TOKEN=token_env) if token_env else env
+        return subprocess.run([oxide, "token", *argv], env=e, capture_output=True, text=True)
+
+    created = cli("create", "--name", "dashboard", "--role", "viewer", *admin)
+    assert created.returncode == 0, created.stderr
+    viewer = created.stdout.strip()
+    assert viewer.startswith("oxide_") and len(viewer) == 49, viewer
+    assert viewer not in open(os.path.join(tmp, "server.log")).read(), "a token was logged"
+    auth = {"Authorization": "Bearer " + viewer}
+    assert srv.request("GET", "/api/v1/devices", headers=auth)[0] == 200
+    assert srv.request("POST", "/api/v1/fleets", {"id": "x", "name": "x"}, headers=auth)[0] == 403
+    refused = cli("create", "--name", "x", "--role", "admin", token_env=viewer)
+    assert refused.returncode == 4 and "403" in refused.stderr, refused
+    assert srv.request("GET", "/api/v1/devices", auth=False)[0] == 401
+    listed = cli("list", *admin)
+    assert listed.returncode == 0 and "dashboard" in listed.stdout and viewer not in listed.stdout
+    token_id = [line.split()[0] for line in listed.stdout.splitlines() if "dashboard" in line][0]
+    assert cli("revoke", token_id, *admin).returncode == 0
+    assert srv.request("GET", "/api/v1/devices", headers=auth)[0] == 401
+    audit = srv.json("GET", "/api/v1/audit?limit=5")
+    assert audit[0]["action"] == "DELETE /api/v1/tokens/:id", audit[0]
+    assert audit[0]["remote_address"] == "127.0.0.1", audit[0]
+    print("tokens: viewer 403 on write, revoked 401, audit", audit[0]["action"])
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ def make_certs(d):
 class TlsServer:
     def __init__(self, oxide, tmp):
         self.log = open(os.path.join(tmp, "server.log"), "ab")
+        self.data_dir = os.path.join(tmp, "data")
         self.proc = subprocess.Popen(
             [oxide, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir",
              os.path.join(tmp, "data"), "--tls-cert", os.path.join(tmp, "server.pem"),
@@ -73,7 +74,7 @@ class TlsServer:
     def request(self, method, path, body=None, ctx=None):
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30,
                                            context=ctx or self.ctx)
-        headers = {}
+        headers = {"Authorization": "Bearer " + self.admin_token()}
         if isinstance(body, dict):
             body = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
@@ -82,6 +83,10 @@ class TlsServer:
         data = resp.read()
         conn.close()
         return resp.status, data
+
+    def admin_token(self):
+        with open(os.path.join(self.data_dir, "admin.token")) as f:
+            return f.read().strip()
 
     def json(self, method, path, body=None, expect=200):
         status, data = self.request(method, path, body)
@@ -149,14 +154,17 @@ def run(oxide, tmp):
         model = onnx_model({"w": [0.5] * 4096})
         srv.json("POST", "/api/v1/models/det/versions/1.0", model, expect=201)
         srv.json("POST", "/api/v1/fleets", {"id": "f", "name": "F"}, expect=201)
-        for dev in ("tls-ok", "tls-noca"):
-            srv.json("POST", "/api/v1/devices", {"id": dev, "name": dev}, expect=201)
-            srv.json("POST", "/api/v1/fleets/f/devices/" + dev)
+        enrollment = os.path.join(tmp, "f.token")
+        with open(enrollment, "w") as f:
+            f.write(srv.json("POST", "/api/v1/fleets/f/enrollment-tokens", expect=201)["token"])
+        # The device enrolls into f over HTTPS (one --once pass), then a campaign targets it.
+        r = agent(oxide, tmp, "tls-ok", url, "--ca-file", ca, "--enrollment-token-file", enrollment)
+        assert r.returncode == 0, "agent enrollment with --ca-file failed:\n" + r.stderr
         srv.json("POST", "/api/v1/campaigns", {"model_id": "det", "model_version": "1.0",
                                                "fleet_id": "f", "strategy": "all_at_once"},
                  expect=201)
 
-        r = agent(oxide, tmp, "tls-ok", url, "--ca-file", ca)
+        r = agent(oxide, tmp, "tls-ok", url, "--ca-file", ca, "--enrollment-token-file", enrollment)
         assert r.returncode == 0, "agent with --ca-file failed:\n" + r.stderr
         installed = os.path.join(tmp, "tls-ok", "models", "det")
         wait_until("the model installed over HTTPS", lambda: os.path.exists(installed), 30)
@@ -165,7 +173,7 @@ def run(oxide, tmp):
         assert sha256(got) == sha256(model), "installed bytes differ"
         print("ok: agent with --ca-file heartbeat + download + install over HTTPS")
 
-        r = agent(oxide, tmp, "tls-noca", url)
+        r = agent(oxide, tmp, "tls-noca", url, "--enrollment-token-file", enrollment)
         assert r.returncode != 0, "agent without the CA succeeded:\n" + r.stderr
         assert "TLS: cannot verify the server" in r.stderr, r.stderr
         assert not os.path.exists(os.path.join(tmp, "tls-noca", "models", "det"))
@@ -185,7 +193,8 @@ def run(oxide, tmp):
     log_path = os.path.join(tmp, "plain-ok.log")
     with open(log_path, "wb") as log:
         p = subprocess.Popen([oxide, "agent", "--control-plane", "http://192.0.2.1:8080",
-                              "--device-id", "plain-ok", "--model-dir", d, "--allow-http"],
+                              "--device-id", "plain-ok", "--model-dir", d, "--allow-http",
+                              "--allow-unsigned-releases"],
                              stdout=log, stderr=log)
     try:
         wait_until("the agent to start with --allow-http",

@@ -178,16 +178,26 @@ Status Perform(Transfer& t, const std::string& url) {
 
 }  // namespace
 
-Result<HttpReply> CurlTransport::PostJson(const std::string& url, const std::string& json) {
+Result<HttpReply> CurlTransport::Send(const HttpCall& call) {
+  const std::string& url = call.url;
   EasyHandle easy(curl_easy_init());
   if (!easy) return ResourceExhausted("curl_easy_init failed");
   Transfer t;
   t.easy = easy.get();
   t.stop = stop_;
-  HeaderSlist headers =
-      Prepare(easy.get(), t, options_, url, {{"Content-Type", "application/json"}, {"Expect", ""}});
-  curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, json.c_str());
-  curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(json.size()));
+  HeaderList extra = call.headers;
+  if (call.method == "POST") {
+    extra.emplace_back("Content-Type", "application/json");
+    extra.emplace_back("Expect", "");
+  }
+  HeaderSlist headers = Prepare(easy.get(), t, options_, url, extra);
+  if (call.method == "POST") {
+    curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, call.body.c_str());
+    curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(call.body.size()));
+  } else if (call.method != "GET") {
+    curl_easy_setopt(easy.get(), CURLOPT_CUSTOMREQUEST, call.method.c_str());
+  }
   curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT,
                    static_cast<long>(options_.request_timeout.count()));
   OXIDE_RETURN_IF_ERROR(Perform(t, url));

@@ -32,7 +32,7 @@ class CurlTransport final : public HttpClient, public Downloader {
  public:
   CurlTransport(CurlOptions options, const StopFlag* stop) : options_(options), stop_(stop) {}
 
-  Result<HttpReply> PostJson(const std::string& url, const std::string& json) override;
+  Result<HttpReply> Send(const HttpCall& call) override;
   Result<DownloadResult> Get(const DownloadRequest& request, DownloadSink& sink) override;
 
  private:

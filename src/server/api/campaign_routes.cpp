@@ -51,11 +51,13 @@ void AddCampaignRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        for (const auto& c : *list) out.push_back(CampaignListItemJson(c));
                        return JsonResponse(200, Json{{"campaigns", out}});
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/campaigns/:id", [dp](const Request&, const Params& p) {
                        auto c = dp->campaigns.Get(p[0]);
                        if (!c.ok()) return ErrorResponse(c.status());
                        return JsonResponse(200, CampaignDetailJson(*c, dp->devices));
                      }});
+  routes->back().access = Access::kViewer;
   const std::pair<const char*, CampaignEvent> actions[] = {{"pause", CampaignEvent::kPause},
                                                            {"resume", CampaignEvent::kResume},
                                                            {"abort", CampaignEvent::kAbort}};
@@ -78,6 +80,7 @@ void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes) {
       {Method::kGet, "/health", [](const Request&, const Params&) {
          return JsonResponse(200, Json{{"status", "healthy"}, {"service", "oxide-control-plane"}});
        }});
+  routes->back().access = Access::kPublic;
   routes->push_back(
       {Method::kGet, "/metrics", [dp](const Request&, const Params&) {
          auto online = dp->devices.CountOnline();
@@ -104,6 +107,7 @@ void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes) {
          r.body = std::move(out);
          return r;
        }});
+  routes->back().access = Access::kViewer;
 }
 
 }  // namespace oxide::server::api

@@ -7,6 +7,13 @@
 namespace oxide::server::api {
 namespace {
 
+// "auth_state": pending (never enrolled, or waiting for an operator), accepted or rejected.
+Json WithAuthState(const ApiDeps& d, const std::string& id, Json j) {
+  auto a = d.auth.DeviceAuth(id);
+  if (a.ok()) j["auth_state"] = std::string(store::ToString(a->state));
+  return j;
+}
+
 Response Register(const ApiDeps& d, const Request& req) {
   auto body = ParseJsonObject(req, /*allow_empty=*/false);
   if (!body.ok()) return ErrorResponse(body.status());
@@ -27,6 +34,10 @@ Response Heartbeat(const ApiDeps& d, const Request& req, const std::string& id) 
   bool has_body = req.body.find_first_not_of(" \t\r\n") != std::string::npos;
   if (has_body && !IsJsonContentType(ct)) {
     return ErrorResponse(Unsupported("Content-Type must be application/json"));
+  }
+  // The busiest route keeps the same depth and element limits as every JSON body.
+  if (has_body) {
+    if (Status shape = CheckJsonShape(req.body); !shape.ok()) return ErrorResponse(shape);
   }
   if (has_body && !Json::accept(req.body)) {
     return ErrorResponse(Corrupt("heartbeat body is not valid JSON"));
@@ -67,14 +78,18 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        auto list = dp->devices.List();
                        if (!list.ok()) return ErrorResponse(list.status());
                        Json out = Json::array();
-                       for (const auto& v : *list) out.push_back(DeviceJson(v));
+                       for (const auto& v : *list) {
+                         out.push_back(WithAuthState(*dp, v.device.id, DeviceJson(v)));
+                       }
                        return JsonResponse(200, out);
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
                        auto v = dp->devices.Get(p[0]);
                        if (!v.ok()) return ErrorResponse(v.status());
-                       return JsonResponse(200, DeviceDetailJson(*v));
+                       return JsonResponse(200, WithAuthState(*dp, p[0], DeviceDetailJson(*v)));
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kDelete, "/api/v1/devices/:id", [dp](const Request&, const Params& p) {
                        Status st = dp->devices.Delete(p[0]);
                        if (!st.ok()) return ErrorResponse(st);
@@ -83,6 +98,13 @@ void AddDeviceRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->push_back(
       {Method::kPost, "/api/v1/devices/:id/heartbeat",
        [dp](const Request& req, const Params& p) { return Heartbeat(*dp, req, p[0]); }});
+  routes->back().access = Access::kDevice;
+  routes->back().device_check = [](const auth::Principal& who, const Params& p) {
+    if (who.id != p[0]) {
+      return FailedPrecondition("device '" + who.id + "' may heartbeat only as itself");
+    }
+    return Status::Ok();
+  };
   routes->push_back(
       {Method::kPost, "/api/v1/devices/:id/clear-refusal",
        [dp](const Request& req, const Params& p) { return ClearRefusal(*dp, req, p[0]); }});

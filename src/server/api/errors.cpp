@@ -55,4 +55,10 @@ Response TooLargeResponse(const std::string& message, int http_status) {
                       Json{{"error", {{"code", "resource_exhausted"}, {"message", message}}}});
 }
 
+Response AccessErrorResponse(int http_status, std::string_view code, const std::string& message) {
+  Response r = JsonResponse(http_status, Json{{"error", code}, {"message", message}});
+  if (http_status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
 }  // namespace oxide::server::api

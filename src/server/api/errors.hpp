@@ -26,4 +26,9 @@ Response ErrorResponse(const Status& status);
 // (JSON body, --max-upload-mb). `http_status` may be 431 for oversized headers.
 Response TooLargeResponse(const std::string& message, int http_status = 413);
 
+// The access refusals: {"error":"<code>","message":"..."} with `http_status` 401
+// (code "unauthenticated", plus WWW-Authenticate: Bearer) or 403 ("forbidden", "device_pending",
+// "device_rejected"). See docs/api.md, Authentication.
+Response AccessErrorResponse(int http_status, std::string_view code, const std::string& message);
+
 }  // namespace oxide::server::api

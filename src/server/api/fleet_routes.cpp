@@ -90,11 +90,13 @@ void AddFleetRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        for (const auto& f : *list) out.push_back(FleetJson(f));
                        return JsonResponse(200, out);
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/fleets/:id", [dp](const Request&, const Params& p) {
                        auto f = dp->fleets.Get(p[0]);
                        if (!f.ok()) return ErrorResponse(f.status());
                        return JsonResponse(200, FleetJson(*f));
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back(
       {Method::kPost, "/api/v1/fleets/:id/devices/:did", [dp](const Request&, const Params& p) {
          Status st = dp->fleets.AddDevice(p[0], p[1]);
@@ -110,6 +112,7 @@ void AddFleetRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->push_back(
       {Method::kGet, "/api/v1/fleets/:id/status",
        [dp](const Request&, const Params& p) { return FleetStatusResponse(*dp, p[0]); }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kPost, "/api/v1/fleets/:id/deploy",
                      [dp](const Request& req, const Params& p) { return Deploy(*dp, req, p[0]); }});
 }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/auth/principal.hpp"
 #include "server/service/blob_store.hpp"
 
 namespace oxide::server::api {
@@ -33,6 +34,10 @@ struct Request {
   // Upload routes: the body already streamed to a temp blob and hashed by the net layer.
   // When null, an upload handler stages `body` itself (handler tests).
   std::shared_ptr<BlobWriter> upload;
+  // The peer's IP address (audit log); filled by the net layer, "" in handler tests.
+  std::string remote_address;
+  // Who sent it: set by the Router's access check before the handler runs.
+  auth::Principal principal;
 
   // First header with this lower-case name, or "".
   std::string Header(std::string_view lower_name) const;

@@ -44,6 +44,23 @@ TEST(JsonLimits, ADeepBodyIs400JsonBeforeTheHandlerSeesIt) {
   r.path = "/api/v1/devices";
   r.body = R"({"id":"d1","name":"x","tags":)" + Nested(100) + "}";
   r.With("content-type", "application/json");
+  r.With("authorization", "Bearer " + env.admin_token);
+  Response resp = env.router->Handle(r);
+  EXPECT_EQ(resp.status, 400);
+  EXPECT_NE(resp.body.find("nests deeper"), std::string::npos);
+}
+
+// The heartbeat parses its body itself; it must keep the same limits (a device's credential
+// is all it takes to reach it).
+TEST(JsonLimits, ADeepHeartbeatIs400) {
+  server::testing::TestEnv env;
+  const std::string secret = env.EnrollDevice("d1");
+  Request r;
+  r.method = Method::kPost;
+  r.path = "/api/v1/devices/d1/heartbeat";
+  r.body = R"({"status":"online","extra":)" + Nested(100) + "}";
+  r.With("content-type", "application/json");
+  server::testing::TestEnv::AddDeviceAuth(&r, "d1", secret);
   Response resp = env.router->Handle(r);
   EXPECT_EQ(resp.status, 400);
   EXPECT_NE(resp.body.find("nests deeper"), std::string::npos);

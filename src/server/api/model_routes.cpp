@@ -168,6 +168,7 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        }
                        return JsonResponse(200, Json{{"models", out}});
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/models/:id", [dp](const Request&, const Params& p) {
                        auto versions = dp->models.ListVersions(p[0]);
                        if (!versions.ok()) return ErrorResponse(versions.status());
@@ -175,6 +176,7 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        for (const auto& v : *versions) list.push_back(VersionJson(v));
                        return JsonResponse(200, Json{{"model_id", p[0]}, {"versions", list}});
                      }});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kPost, "/api/v1/models/:id/versions/:ver",
                      [dp](const Request& req, const Params& p) { return Upload(*dp, req, p); },
                      /*upload=*/true,
@@ -187,8 +189,13 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->push_back({Method::kGet, "/api/v1/models/:id/versions/:ver/meta",
                      [dp](const Request&, const Params& p) { return Meta(*dp, p); },
                      /*upload=*/false, /*precheck=*/nullptr, /*blocking=*/true});
+  routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/models/:id/versions/:ver/download",
                      [dp](const Request& req, const Params& p) { return Download(*dp, req, p); }});
+  routes->back().access = Access::kDevice;
+  routes->back().device_check = [dp](const auth::Principal& who, const Params& p) {
+    return dp->auth.DeviceMayDownload(who.id, p[0], p[1]);
+  };
 }
 
 }  // namespace oxide::server::api

@@ -18,6 +18,7 @@ class ModelRoutesTest : public ::testing::Test {
     r.method = Method::kPost;
     r.path = "/api/v1/models/" + model + "/versions/" + version;
     r.body = body;
+    r.With("authorization", "Bearer " + env.admin_token);
     return env.router->Handle(r);
   }
   Response Download(const std::string& version,
@@ -26,11 +27,13 @@ class ModelRoutesTest : public ::testing::Test {
     r.method = Method::kGet;
     r.path = "/api/v1/models/m/versions/" + version + "/download";
     r.headers = std::move(headers);
+    r.With("authorization", "Bearer " + env.admin_token);
     return env.router->Handle(r);
   }
   Response Get(const std::string& path) {
     Request r;
     r.path = path;
+    r.With("authorization", "Bearer " + env.admin_token);
     return env.router->Handle(r);
   }
   static Json Body(const Response& r) { return Json::parse(r.body, nullptr, false); }
@@ -81,6 +84,7 @@ TEST_F(ModelRoutesTest, HeadIsGetWithoutBodyOrAccounting) {
   Request r;
   r.method = Method::kHead;
   r.path = "/api/v1/models/m/versions/v2/download";
+  r.With("authorization", "Bearer " + env.admin_token);
   auto head = env.router->Handle(r);
   EXPECT_EQ(head.status, 200);
   ASSERT_TRUE(head.file.has_value());

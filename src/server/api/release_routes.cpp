@@ -39,6 +39,12 @@ void AddReleaseRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        if (Status st = CheckIds(p); !st.ok()) return ErrorResponse(st);
                        return StoredJson(releases->Get(p[0], p[1]));
                      }});
+  // A device reads the release of what it may download; operators read any.
+  routes->back().access = Access::kDevice;
+  const ApiDeps* dp = &d;
+  routes->back().device_check = [dp](const auth::Principal& who, const Params& p) {
+    return dp->auth.DeviceMayDownload(who.id, p[0], p[1]);
+  };
   routes->push_back({Method::kPut, "/api/v1/keys", [releases](const Request& req, const Params&) {
                        auto version = releases->AppendKeySet(req.body);
                        if (!version.ok()) return ErrorResponse(version.status());
@@ -47,6 +53,7 @@ void AddReleaseRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->push_back({Method::kGet, "/api/v1/keys", [releases](const Request&, const Params&) {
                        return StoredJson(releases->KeyChainJson());
                      }});
+  routes->back().access = Access::kDevice;  // public keys: any device or operator
 }
 
 }  // namespace oxide::server::api

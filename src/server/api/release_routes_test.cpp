@@ -28,6 +28,7 @@ class ReleaseRoutesTest : public ::testing::Test {
     r.method = m;
     r.path = path;
     r.body = body;
+    r.With("authorization", "Bearer " + env.admin_token);
     return env.router->Handle(r);
   }
   std::string Release(const std::string& model, const std::string& version,

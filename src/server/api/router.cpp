@@ -38,7 +38,32 @@ bool MatchPattern(std::string_view pattern, std::string_view path, Params* param
   return true;
 }
 
+// What the audit log keeps of a request body: small JSON only (never an upload), bounded.
+std::string AuditDetail(const Request& req) {
+  constexpr size_t kMax = 256;
+  if (req.upload != nullptr || req.body.empty()) return "";
+  std::string d = req.body.substr(0, kMax);
+  for (char& c : d) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  return d;
+}
+
 }  // namespace
+
+std::string_view ToString(Access a) {
+  switch (a) {
+    case Access::kPublic:
+      return "public";
+    case Access::kDevice:
+      return "device";
+    case Access::kViewer:
+      return "viewer";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
+}
 
 Router::Router(ApiDeps deps) : deps_(deps) {
   AddSystemRoutes(deps_, &routes_);
@@ -47,6 +72,53 @@ Router::Router(ApiDeps deps) : deps_(deps) {
   AddModelRoutes(deps_, &routes_);
   AddCampaignRoutes(deps_, &routes_);
   AddReleaseRoutes(deps_, &routes_);
+  AddAuthRoutes(deps_, &routes_);
+}
+
+std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,
+                                            const Params& params,
+                                            auth::Principal* principal) const {
+  *principal = auth::Principal();
+  if (r.access == Access::kPublic) return std::nullopt;
+  auto outcome = deps_.authenticator.Authenticate(req);
+  if (!outcome.ok()) return ErrorResponse(outcome.status());
+  switch (outcome->failure) {
+    case auth::AuthFailure::kNone:
+      break;
+    case auth::AuthFailure::kUnauthenticated:
+      return AccessErrorResponse(401, "unauthenticated", outcome->message);
+    case auth::AuthFailure::kDevicePending:
+      return AccessErrorResponse(403, "device_pending", outcome->message);
+    case auth::AuthFailure::kDeviceRejected:
+      return AccessErrorResponse(403, "device_rejected", outcome->message);
+  }
+  const auth::Principal& who = outcome->principal;
+  if (who.kind == auth::PrincipalKind::kNone) {
+    return AccessErrorResponse(401, "unauthenticated", "missing 'Authorization: Bearer <token>'");
+  }
+  if (who.is_device()) {
+    if (r.access != Access::kDevice) {
+      return AccessErrorResponse(403, "forbidden", "a device credential may not call this route");
+    }
+    if (r.device_check) {
+      Status st = r.device_check(who, params);
+      if (!st.ok()) return AccessErrorResponse(403, "forbidden", st.message());
+    }
+  } else if (r.access == Access::kAdmin && who.role != store::OperatorRole::kAdmin) {
+    return AccessErrorResponse(403, "forbidden",
+                               "role '" + std::string(store::ToString(who.role)) + "' may not " +
+                                   std::string(ToString(req.method)) + " " + req.path);
+  }
+  *principal = who;
+  return std::nullopt;
+}
+
+void Router::AuditAction(const Route& r, const Request& req, const auth::Principal& who,
+                         const Response& resp) const {
+  if (!who.is_operator() || r.method == Method::kGet || resp.status >= 300) return;
+  Status st = deps_.auth.Audit(who, std::string(ToString(r.method)) + " " + r.pattern, req.path,
+                               req.remote_address, AuditDetail(req));
+  if (!st.ok()) std::fprintf(stderr, "oxide serve: audit log: %s\n", st.ToString().c_str());
 }
 
 const Route* Router::Match(Method method, std::string_view path, Params* params,
@@ -64,16 +136,29 @@ const Route* Router::Match(Method method, std::string_view path, Params* params,
   return nullptr;
 }
 
+Router::BodyPolicy Router::PolicyFor(const Request& req) const {
+  BodyPolicy policy = PolicyFor(req.method, req.path);
+  if (!policy.upload) return policy;
+  Params p;
+  bool path_matched = false;
+  const Route* r = Match(req.method, req.path, &p, &path_matched);
+  auth::Principal who;
+  if (r != nullptr) policy.refusal = CheckAccess(*r, req, p, &who);
+  return policy;
+}
+
 Router::BodyPolicy Router::PolicyFor(Method method, std::string_view path) const {
   Params p;
   bool path_matched = false;
   const Route* r = Match(method, path, &p, &path_matched);
   if (r != nullptr && r->upload) {
-    return {true, deps_.limits.max_upload, r->precheck ? r->precheck(p) : Status::Ok(), true};
+    return {true, deps_.limits.max_upload, r->precheck ? r->precheck(p) : Status::Ok(), true,
+            std::nullopt};
   }
   // HEAD runs the GET handler.
   if (r == nullptr && method == Method::kHead) r = Match(Method::kGet, path, &p, &path_matched);
-  return {false, deps_.limits.max_json_body, Status::Ok(), r != nullptr && r->blocking};
+  return {false, deps_.limits.max_json_body, Status::Ok(), r != nullptr && r->blocking,
+          std::nullopt};
 }
 
 Response Router::Handle(const Request& req) const {
@@ -91,13 +176,20 @@ Response Router::Handle(const Request& req) const {
                                     {"message", std::string(ToString(req.method)) +
                                                     " is not allowed on " + req.path}}}});
   }
+  auth::Principal who;
+  if (auto refusal = CheckAccess(*r, req, params, &who)) return *std::move(refusal);
   if (!r->upload && req.body.size() > deps_.limits.max_json_body) {
     return TooLargeResponse("request body is larger than " +
                             std::to_string(deps_.limits.max_json_body) + " bytes");
   }
   try {
-    Response resp = r->handler(req, params);
+    // The handler sees who called (for its own checks); copying a bounded request is cheap next
+    // to the store lookups of the access check.
+    Request authed = req;
+    authed.principal = who;
+    Response resp = r->handler(authed, params);
     if (head) resp.on_complete = nullptr;  // nothing is sent: no download accounting
+    AuditAction(*r, req, who, resp);
     return resp;
   } catch (const std::exception& e) {
     // Handlers do not throw by design; this is the edge's last line of defence.

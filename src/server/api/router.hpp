@@ -3,11 +3,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "server/api/http_types.hpp"
+#include "server/auth/auth_service.hpp"
+#include "server/auth/authenticator.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/device_service.hpp"
 #include "server/service/fleet_service.hpp"
@@ -41,12 +44,24 @@ struct ApiDeps {
   const BlobStore& blobs;
   Metrics& metrics;
   ApiLimits limits;
+  auth::AuthService& auth;
+  const auth::Authenticator& authenticator;
   // Signed releases and key sets; null: those routes are not served.
   ReleaseService* releases = nullptr;
 };
 
 using Params = std::vector<std::string>;  // the ":name" segments of the pattern, in order
 using Handler = std::function<Response(const Request&, const Params&)>;
+
+// Who may call a route, checked once by the Router before the handler runs (and, for uploads,
+// before the body is read):
+//   kPublic: anyone (GET /health, POST /api/v1/enroll);
+//   kDevice: an accepted device's credential (further limited by Route::device_check) or any
+//            operator token;
+//   kViewer: any operator token (admin or viewer);
+//   kAdmin:  an admin operator token. The default: a route nobody classified is admin-only.
+enum class Access : uint8_t { kPublic = 0, kDevice = 1, kViewer = 2, kAdmin = 3 };
+std::string_view ToString(Access a);
 
 struct Route {
   Method method;
@@ -58,6 +73,10 @@ struct Route {
   // The handler may take long (CPU or disk): the net layer runs it on its blocking pool so the
   // I/O threads keep answering (uploads always are).
   bool blocking = false;
+  Access access = Access::kAdmin;
+  // kDevice routes: what one accepted device may reach (its own heartbeat, its assigned
+  // models). Not OK: 403 forbidden. Operators skip it. Null: any accepted device.
+  std::function<Status(const auth::Principal&, const Params&)> device_check = nullptr;
 };
 
 // Maps requests to handlers: pure Request → Response, no sockets. Thread-safe.
@@ -67,7 +86,9 @@ class Router {
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
-  // 404 (no such path) / 405 (path exists, other method) as JSON errors; never throws.
+  // 404 (no such path) / 405 (path exists, other method), 401/403 (access, see Access) as JSON
+  // errors; never throws. Every successful operator request that is not a GET is written to
+  // the audit log (who, what, when, from where).
   Response Handle(const Request& req) const;
 
   // Decided from the request line before the body is read (by the net layer).
@@ -76,12 +97,21 @@ class Router {
     uint64_t max_bytes = 0;
     Status precheck;        // not OK: answer this error without reading the body
     bool blocking = false;  // run the handler off the I/O threads (Route::blocking)
+    // Upload routes: the access check failed; answer this without reading the body.
+    std::optional<Response> refusal;
   };
-  BodyPolicy PolicyFor(Method method, std::string_view path) const;
+  // From the request line and headers (`req` has no body yet).
+  BodyPolicy PolicyFor(const Request& req) const;
+  BodyPolicy PolicyFor(Method method, std::string_view path) const;  // no access check
 
  private:
   const Route* Match(Method method, std::string_view path, Params* params,
                      bool* path_matched) const;
+  // Empty when `req` may call `r`; sets *principal either way.
+  std::optional<Response> CheckAccess(const Route& r, const Request& req, const Params& params,
+                                      auth::Principal* principal) const;
+  void AuditAction(const Route& r, const Request& req, const auth::Principal& who,
+                   const Response& resp) const;
   ApiDeps deps_;
   std::vector<Route> routes_;
 };
@@ -93,5 +123,8 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes);
 void AddCampaignRoutes(const ApiDeps& d, std::vector<Route>* routes);
 void AddReleaseRoutes(const ApiDeps& d, std::vector<Route>* routes);  // signed releases, keys
 void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes);   // /health, /metrics
+void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes);   // /health, /metrics
+// /api/v1/tokens, /api/v1/enroll, device accept/reject/revoke, enrollment tokens, /api/v1/audit
+void AddAuthRoutes(const ApiDeps& d, std::vector<Route>* routes);
 
 }  // namespace oxide::server::api

@@ -19,6 +19,7 @@ class RouterTest : public ::testing::Test {
     r.path = path;
     r.body = body;
     if (!content_type.empty()) r.With("content-type", content_type);
+    r.With("authorization", "Bearer " + env.admin_token);
     return env.router->Handle(r);
   }
   static Json Body(const Response& r) { return Json::parse(r.body, nullptr, false); }

@@ -56,8 +56,17 @@ class Client {
   ~Client() { ::close(fd_); }
   bool connected() const { return connected_; }
   int fd() const { return fd_; }
+  // Every request these tests send is an admin's: "Host: x" lines get the token (auth itself is
+  // tested at the router level, src/server/api/auth_test.cpp).
+  static inline std::string token;
   // false when the peer stopped reading (reset, broken pipe) before everything was sent.
-  bool Send(const std::string& s) {
+  bool Send(const std::string& raw) {
+    std::string s = raw;
+    constexpr std::string_view kHost = "\r\nHost: x\r\n";
+    for (size_t at = s.find(kHost); !token.empty() && at != std::string::npos;
+         at = s.find(kHost, at + kHost.size())) {
+      s.insert(at + kHost.size(), "Authorization: Bearer " + token + "\r\n");
+    }
     size_t off = 0;
     while (off < s.size()) {
       ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
@@ -125,6 +134,7 @@ class HttpServerTest : public ::testing::Test {
     o.port = 0;
     o.threads = 2;
     Tune(o);
+    Client::token = env.admin_token;
     server_ = std::make_unique<HttpServer>(RouterToServe(), StagingBlobs(), o);
     ASSERT_TRUE(server_->Listen().ok());
     thread_ = std::thread([this] { server_->RunUntilSignal(); });
@@ -350,12 +360,23 @@ class OneIoThreadTest : public HttpServerTest {
 };
 
 TEST_F(OneIoThreadTest, UploadCommitDoesNotBlockTheIoThread) {
+  // The access check reads the store on the I/O thread before the body: let it pass first
+  // (100-continue), then hold the store.
+  const std::string model = "a small model body";
+  Client up(port());
+  up.Send(
+      "POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(model.size()) + "\r\n\r\n");
+  EXPECT_EQ(up.Read().status, 100);
   // Hold the store so the upload handler blocks in its transaction, after the commit.
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
+  std::atomic<bool> held{false};
   std::thread holder([&] {
     Status st = env.store->InTransaction([&]() -> Status {
+      held = true;
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return release; });
       return Status::Ok();
@@ -369,10 +390,8 @@ TEST_F(OneIoThreadTest, UploadCommitDoesNotBlockTheIoThread) {
     }
     cv.notify_all();
   };
-  const std::string model = "a small model body";
-  Client up(port());
-  up.Send("POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-          std::to_string(model.size()) + "\r\n\r\n" + model);
+  EXPECT_TRUE(WaitFor([&] { return held.load(); }));
+  up.Send(model);
   // The whole body is staged: the handler runs now and blocks on the store.
   EXPECT_TRUE(WaitFor([&] {
     for (const auto& e : std::filesystem::directory_iterator(env.blobs->root() + "/.tmp")) {
@@ -564,9 +583,9 @@ class FullDiskTest : public HttpServerTest {
   const api::Router& RouterToServe() override {
     api::ApiLimits limits;
     limits.max_upload = 64 << 20;
-    router_ = std::make_unique<api::Router>(api::ApiDeps{*env.devices, *env.fleets, *env.models,
-                                                         *env.campaigns, *env.heartbeats,
-                                                         *env.blobs, env.metrics, limits});
+    router_ = std::make_unique<api::Router>(
+        api::ApiDeps{*env.devices, *env.fleets, *env.models, *env.campaigns, *env.heartbeats,
+                     *env.blobs, env.metrics, limits, *env.auth, *env.authenticator});
     return *router_;
   }
   const BlobStore& StagingBlobs() override {

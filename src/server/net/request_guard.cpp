@@ -55,7 +55,10 @@ std::optional<api::Response> RequestGuard::Admit(api::Method method, std::string
     // Only valid ids get a bucket (a 16 KiB path must not become a key); the router refuses
     // the others anyway.
     if (!protocol::IsValidId(*device)) return std::nullopt;
-    if (auto wait = heartbeat_device_.Take(std::string("device:").append(*device))) {
+    // Keyed by device and address: before the router authenticates the call, a claimed id
+    // must not let another client drain the real device's bucket.
+    std::string key = std::string("device:").append(*device).append("@").append(remote);
+    if (auto wait = heartbeat_device_.Take(key)) {
       return TooManyRequests(*wait);
     }
   }

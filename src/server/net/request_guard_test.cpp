@@ -104,14 +104,23 @@ class RequestGuardTest : public ::testing::Test {
 TEST_F(RequestGuardTest, HeartbeatsAreLimitedPerDeviceWith429AndRetryAfter) {
   RequestGuard g(clock_, Options());
   EXPECT_TRUE(Heartbeat(g, "d1", "10.0.0.1"));
-  EXPECT_TRUE(Heartbeat(g, "d1", "10.0.0.2"));
-  auto r = g.Admit(api::Method::kPost, "/api/v1/devices/d1/heartbeat", "10.0.0.3");
+  EXPECT_TRUE(Heartbeat(g, "d1", "10.0.0.1"));
+  auto r = g.Admit(api::Method::kPost, "/api/v1/devices/d1/heartbeat", "10.0.0.1");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 429);
   EXPECT_EQ(r->Header("retry-after"), "1");
   EXPECT_NE(r->body.find("\"rate_limited\""), std::string::npos);
   clock_.Advance(seconds(1));
-  EXPECT_TRUE(Heartbeat(g, "d1", "10.0.0.4"));
+  EXPECT_TRUE(Heartbeat(g, "d1", "10.0.0.1"));
+}
+
+// Before authentication the id in the path is only a claim: heartbeats sent for d1 from
+// another address must not use up the real d1's bucket.
+TEST_F(RequestGuardTest, AnotherAddressCannotDrainADevicesBucket) {
+  RequestGuard g(clock_, Options());
+  for (int i = 0; i < 5; ++i) static_cast<void>(Heartbeat(g, "d1", "10.0.0.66"));
+  EXPECT_FALSE(Heartbeat(g, "d1", "10.0.0.66"));
+  EXPECT_TRUE(Heartbeat(g, "d1", "10.0.0.1"));
 }
 
 TEST_F(RequestGuardTest, HeartbeatsAreLimitedPerAddress) {

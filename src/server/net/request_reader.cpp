@@ -59,7 +59,8 @@ ReadRequestResult ReadRequest(std::string_view bytes, const api::Router& router,
   }
   ReadRequestResult out;
   FillRequest(h.method_string(), h.target(), fields, &out.request);
-  auto policy = router.PolicyFor(out.request.method, out.request.path);
+  auto policy = router.PolicyFor(out.request);
+  if (policy.refusal) return Rejected(std::move(*policy.refusal));  // as a session: no body read
   auto length = head.content_length();
   if (length && *length > policy.max_bytes) {
     return Rejected(api::TooLargeResponse("request body exceeds the limit"));

@@ -80,6 +80,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         guard_(ctx.guard),
         slot_(std::move(slot)) {
     ++live_;
+    beast::error_code ec;
+    auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = peer.address().to_string();  // the audit log's "from where"
   }
 
   ~Session() {
@@ -157,8 +160,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (auto limited = guard_.Admit(req_.method, req_.path, slot_.address())) {
       return Reject(std::move(*limited));
     }
+    req_.remote_address = remote_address_;
 
-    auto policy = router_.PolicyFor(req_.method, req_.path);
+    auto policy = router_.PolicyFor(req_);
+    if (policy.refusal) return Reject(std::move(*policy.refusal));  // before any body byte
     auto length = header_parser_->content_length();
     if (length && *length > policy.max_bytes) {
       return Reject(api::TooLargeResponse("request body of " + std::to_string(*length) +
@@ -541,6 +546,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<BlobWriter> upload_;
   Status upload_error_;  // staging failed: the rest of the body is read and dropped
   api::Request req_;
+  std::string remote_address_;
   api::Response resp_;
 
   std::unique_ptr<ReadableFile> file_;

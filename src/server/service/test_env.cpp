@@ -36,9 +36,27 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   limits.max_json_body = 64 * 1024;
   limits.max_upload = 1024 * 1024;
   releases = std::make_unique<ReleaseService>(*store, clock);
-  api::ApiDeps deps{*devices, *fleets, *models, *campaigns, *heartbeats, *blobs, metrics, limits};
+  auth = std::make_unique<auth::AuthService>(*store, clock, *fleets);
+  authenticator = std::make_unique<auth::Authenticator>(*store, clock);
+  auto admin = auth->CreateInitialAdmin();
+  EXPECT_TRUE(admin.ok() && admin->has_value());
+  if (admin.ok() && admin->has_value()) admin_token = **admin;
+  api::ApiDeps deps{*devices, *fleets, *models, *campaigns, *heartbeats,
+                    *blobs,   metrics, limits,  *auth,      *authenticator};
   deps.releases = releases.get();
   router = std::make_unique<api::Router>(deps);
+}
+
+std::string TestEnv::EnrollDevice(const std::string& device) {
+  std::string secret = "secret-of-" + device + std::string(32, 'x');
+  auto st = auth->Enroll(device, secret, "");
+  EXPECT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_TRUE(auth->SetDeviceState(device, store::DeviceAuthState::kAccepted, false).ok());
+  return secret;
+}
+
+void TestEnv::AddDeviceAuth(api::Request* r, const std::string& device, const std::string& secret) {
+  r->With("authorization", "Bearer " + secret).With("x-oxide-device-id", device);
 }
 
 void TestEnv::SeedFleet(const std::string& fleet, int n) {

@@ -8,6 +8,8 @@
 
 #include "base/posix_file_system.hpp"
 #include "server/api/router.hpp"
+#include "server/auth/auth_service.hpp"
+#include "server/auth/authenticator.hpp"
 #include "server/service/patch_worker.hpp"
 #include "store/store.hpp"
 #include "testing/fake_clock.hpp"
@@ -22,6 +24,9 @@ PatchBuildFn FakePatchBuilder();
 struct TestEnv {
   TestEnv();
   explicit TestEnv(ServiceOptions options);
+
+  // Authorization + X-Oxide-Device-Id of a device credential.
+  static void AddDeviceAuth(api::Request* r, const std::string& device, const std::string& secret);
 
   // Registers devices d0..d{n-1} in fleet `fleet` and uploads model m v1/v2 (text bodies).
   void SeedFleet(const std::string& fleet, int n);
@@ -45,8 +50,15 @@ struct TestEnv {
   std::unique_ptr<HeartbeatService> heartbeats;
   std::unique_ptr<ReleaseService> releases;
   std::unique_ptr<PatchWorker> worker;  // not started: tests call RunOnce()
+  std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<auth::Authenticator> authenticator;
   api::Metrics metrics;
   std::unique_ptr<api::Router> router;
+  std::string admin_token;  // "initial-admin": tests call the API as this admin by default
+
+  // Enrolls `device` with a fresh secret, accepted at once; returns the secret. The device
+  // calls the API with DeviceAuth(device, secret) headers.
+  std::string EnrollDevice(const std::string& device);
 };
 
 }  // namespace oxide::server::testing

@@ -92,6 +92,22 @@ CREATE TABLE tensor_indexes (sha256 TEXT PRIMARY KEY, format TEXT NOT NULL,
   tensor_count INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE INDEX patches_patch_sha ON patches(patch_sha256);
 )sql",
+      // 5: who may do what: operator tokens, fleet enrollment tokens, device credentials and
+      // acceptance, and the audit log of operator actions. Secrets are stored as SHA-256 only.
+      R"sql(
+CREATE TABLE operator_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0, last_used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE enrollment_tokens (id TEXT PRIMARY KEY, fleet_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX enrollment_tokens_fleet ON enrollment_tokens(fleet_id);
+CREATE TABLE device_auth (device_id TEXT PRIMARY KEY, state TEXT NOT NULL,
+  secret_sha256 TEXT NOT NULL DEFAULT '', updated_at INTEGER NOT NULL);
+CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+  actor_id TEXT NOT NULL, actor_name TEXT NOT NULL, action TEXT NOT NULL,
+  target TEXT NOT NULL, remote_address TEXT NOT NULL, detail TEXT NOT NULL);
+)sql",
       // 6 (5 is the operator/device auth schema, merged before it): signed release metadata
       // per model version and the release key set chain (issue #9). Additive only.
       R"sql(
@@ -116,7 +132,9 @@ class SqliteStore final : public Store {
         campaigns_(*db_),
         attempts_(*db_),
         clearances_(*db_),
-        releases_(*db_) {}
+        releases_(*db_),
+        auth_(*db_),
+        audit_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -127,6 +145,8 @@ class SqliteStore final : public Store {
   AttemptStore& attempts() override { return attempts_; }
   ClearanceStore& clearances() override { return clearances_; }
   ReleaseStore& releases() override { return releases_; }
+  AuthStore& auth() override { return auth_; }
+  AuditStore& audit() override { return audit_; }
 
   Status InTransaction(const std::function<Status()>& fn) override {
     Lock lock(db_->mu());
@@ -148,6 +168,8 @@ class SqliteStore final : public Store {
   internal::SqliteAttemptStore attempts_;
   internal::SqliteClearanceStore clearances_;
   internal::SqliteReleaseStore releases_;
+  internal::SqliteAuthStore auth_;
+  internal::SqliteAuditStore audit_;
 };
 
 }  // namespace
@@ -314,7 +336,8 @@ Status SqliteDeviceStore::Delete(const std::string& id) {
     for (const char* sql : {"DELETE FROM device_tags WHERE device_id=?",
                             "DELETE FROM fleet_devices WHERE device_id=?",
                             "DELETE FROM assignments WHERE device_id=?",
-                            "DELETE FROM refusal_clearances WHERE device_id=?"}) {
+                            "DELETE FROM refusal_clearances WHERE device_id=?",
+                            "DELETE FROM device_auth WHERE device_id=?"}) {
       OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(sql));
       OXIDE_RETURN_IF_ERROR(q.Bind(1, id).Run());
     }

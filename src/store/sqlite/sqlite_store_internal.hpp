@@ -146,4 +146,36 @@ class SqliteReleaseStore final : public ReleaseStore {
   Db& db_;
 };
 
+class SqliteAuthStore final : public AuthStore {
+ public:
+  explicit SqliteAuthStore(Db& db) : db_(db) {}
+  Status CreateOperatorToken(const OperatorTokenRecord& t) override;
+  Result<OperatorTokenRecord> FindOperatorToken(const std::string& sha256) override;
+  Result<std::vector<OperatorTokenRecord>> ListOperatorTokens() override;
+  Status RevokeOperatorToken(const std::string& id, TimeMs at) override;
+  Status TouchOperatorToken(const std::string& id, TimeMs at) override;
+  Result<uint64_t> CountOperatorTokens() override;
+  Status CreateEnrollmentToken(const EnrollmentTokenRecord& t) override;
+  Result<EnrollmentTokenRecord> FindEnrollmentToken(const std::string& sha256) override;
+  Result<std::vector<EnrollmentTokenRecord>> ListEnrollmentTokens(
+      const std::string& fleet_id) override;
+  Status RevokeEnrollmentToken(const std::string& fleet_id, const std::string& id,
+                               TimeMs at) override;
+  Result<std::optional<DeviceAuthRecord>> GetDeviceAuth(const std::string& device_id) override;
+  Status PutDeviceAuth(const DeviceAuthRecord& r) override;
+
+ private:
+  Db& db_;
+};
+
+class SqliteAuditStore final : public AuditStore {
+ public:
+  explicit SqliteAuditStore(Db& db) : db_(db) {}
+  Result<AuditRecord> Append(const AuditRecord& r) override;
+  Result<std::vector<AuditRecord>> List(size_t limit) override;
+
+ private:
+  Db& db_;
+};
+
 }  // namespace oxide::store::sqlite::internal

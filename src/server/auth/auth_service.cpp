@@ -1,0 +1,189 @@
+#include "server/auth/auth_service.hpp"
+
+#include <algorithm>
+
+#include "server/auth/token.hpp"
+#include "server/service/ids.hpp"
+
+namespace oxide::server::auth {
+
+Result<IssuedToken> AuthService::CreateOperatorToken(const std::string& name,
+                                                     store::OperatorRole role) {
+  if (name.empty() || name.size() > 128) {
+    return InvalidArgument("field 'name' must be 1-128 characters");
+  }
+  IssuedToken out;
+  OXIDE_ASSIGN_OR_RETURN(out.token, GenerateToken(kOperatorTokenPrefix));
+  OXIDE_ASSIGN_OR_RETURN(out.record.id, GenerateId());
+  out.record.name = name;
+  out.record.role = role;
+  out.record.sha256 = HashSecret(out.token);
+  out.record.created_at = clock_.UnixMillis();
+  OXIDE_RETURN_IF_ERROR(store_.auth().CreateOperatorToken(out.record));
+  return out;
+}
+
+Result<std::vector<store::OperatorTokenRecord>> AuthService::ListOperatorTokens() {
+  return store_.auth().ListOperatorTokens();
+}
+
+Status AuthService::RevokeOperatorToken(const std::string& id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("token id", id));
+  return store_.auth().RevokeOperatorToken(id, clock_.UnixMillis());
+}
+
+Result<std::optional<std::string>> AuthService::CreateInitialAdmin(
+    const std::function<Status(const std::string& token)>& deliver) {
+  std::optional<std::string> token;
+  Status tx = store_.InTransaction([&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(uint64_t n, store_.auth().CountOperatorTokens());
+    if (n > 0) return Status::Ok();
+    OXIDE_ASSIGN_OR_RETURN(auto issued,
+                           CreateOperatorToken("initial-admin", store::OperatorRole::kAdmin));
+    if (deliver) OXIDE_RETURN_IF_ERROR(deliver(issued.token));
+    token = std::move(issued.token);
+    return Status::Ok();
+  });
+  if (!tx.ok()) return tx;
+  return token;
+}
+
+Result<IssuedEnrollmentToken> AuthService::CreateEnrollmentToken(const std::string& fleet_id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("fleet id", fleet_id));
+  OXIDE_RETURN_IF_ERROR(store_.fleets().Get(fleet_id).status());
+  IssuedEnrollmentToken out;
+  OXIDE_ASSIGN_OR_RETURN(out.token, GenerateToken(kEnrollmentTokenPrefix));
+  OXIDE_ASSIGN_OR_RETURN(out.record.id, GenerateId());
+  out.record.fleet_id = fleet_id;
+  out.record.sha256 = HashSecret(out.token);
+  out.record.created_at = clock_.UnixMillis();
+  OXIDE_RETURN_IF_ERROR(store_.auth().CreateEnrollmentToken(out.record));
+  return out;
+}
+
+Result<std::vector<store::EnrollmentTokenRecord>> AuthService::ListEnrollmentTokens(
+    const std::string& fleet_id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("fleet id", fleet_id));
+  OXIDE_RETURN_IF_ERROR(store_.fleets().Get(fleet_id).status());
+  return store_.auth().ListEnrollmentTokens(fleet_id);
+}
+
+Status AuthService::RevokeEnrollmentToken(const std::string& fleet_id, const std::string& id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("fleet id", fleet_id));
+  OXIDE_RETURN_IF_ERROR(ValidateId("token id", id));
+  return store_.auth().RevokeEnrollmentToken(fleet_id, id, clock_.UnixMillis());
+}
+
+Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
+                                                   const std::string& secret,
+                                                   const std::string& enrollment_token) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", device_id));
+  if (secret.size() < 32 || secret.size() > 256) {
+    return InvalidArgument("field 'secret' must be 32-256 characters");
+  }
+  std::string fleet;
+  if (!enrollment_token.empty()) {
+    auto t = store_.auth().FindEnrollmentToken(HashSecret(enrollment_token));
+    if (!t.ok() && t.status().code() != ErrorCode::kNotFound) return t.status();
+    if (!t.ok() || t->revoked_at != 0) return NotFound("unknown or revoked enrollment token");
+    fleet = t->fleet_id;
+  }
+  const std::string hash = HashSecret(secret);
+  store::DeviceAuthState state = store::DeviceAuthState::kPending;
+  Status tx = store_.InTransaction([&]() -> Status {
+    const store::TimeMs now = clock_.UnixMillis();
+    auto device = store_.devices().Get(device_id);
+    if (!device.ok() && device.status().code() != ErrorCode::kNotFound) return device.status();
+    if (!device.ok()) {
+      store::DeviceRecord d;
+      d.id = device_id;
+      d.name = device_id;
+      d.created_at = now;
+      OXIDE_RETURN_IF_ERROR(store_.devices().Create(d));
+    }
+    OXIDE_ASSIGN_OR_RETURN(auto existing, store_.auth().GetDeviceAuth(device_id));
+    store::DeviceAuthRecord rec;
+    rec.device_id = device_id;
+    if (existing) rec = *existing;
+    if (!rec.secret_sha256.empty() && !ConstantTimeEquals(rec.secret_sha256, hash)) {
+      return AlreadyExists("device '" + device_id + "' already enrolled with another secret");
+    }
+    rec.secret_sha256 = hash;
+    // An operator's rejection stands even against a valid enrollment token.
+    if (!fleet.empty() && rec.state != store::DeviceAuthState::kRejected) {
+      rec.state = store::DeviceAuthState::kAccepted;
+    }
+    if (!existing || existing->state != rec.state || existing->secret_sha256 != hash) {
+      rec.updated_at = now;
+      OXIDE_RETURN_IF_ERROR(store_.auth().PutDeviceAuth(rec));
+    }
+    state = rec.state;
+    return Status::Ok();
+  });
+  if (!tx.ok()) return tx;
+  if (!fleet.empty() && state == store::DeviceAuthState::kAccepted) {
+    // Through the service: joining a fleet may start its active rollout for the device.
+    OXIDE_RETURN_IF_ERROR(fleets_.AddDevice(fleet, device_id));
+  }
+  return state;
+}
+
+Status AuthService::SetDeviceState(const std::string& device_id, store::DeviceAuthState state,
+                                   bool drop_credential) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", device_id));
+  return store_.InTransaction([&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(store_.devices().Get(device_id).status());
+    OXIDE_ASSIGN_OR_RETURN(auto existing, store_.auth().GetDeviceAuth(device_id));
+    store::DeviceAuthRecord rec;
+    rec.device_id = device_id;
+    if (existing) rec = *existing;
+    rec.state = state;
+    if (drop_credential) rec.secret_sha256.clear();
+    rec.updated_at = clock_.UnixMillis();
+    return store_.auth().PutDeviceAuth(rec);
+  });
+}
+
+Result<store::DeviceAuthRecord> AuthService::DeviceAuth(const std::string& device_id) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", device_id));
+  OXIDE_RETURN_IF_ERROR(store_.devices().Get(device_id).status());
+  OXIDE_ASSIGN_OR_RETURN(auto rec, store_.auth().GetDeviceAuth(device_id));
+  if (rec) return *rec;
+  store::DeviceAuthRecord pending;
+  pending.device_id = device_id;
+  return pending;
+}
+
+Status AuthService::DeviceMayDownload(const std::string& device_id, const std::string& model_id,
+                                      const std::string& version) {
+  OXIDE_ASSIGN_OR_RETURN(auto assignment, store_.assignments().Get(device_id));
+  if (assignment && assignment->model_id == model_id && assignment->version == version) {
+    return Status::Ok();
+  }
+  auto device = store_.devices().Get(device_id);
+  if (!device.ok() && device.status().code() != ErrorCode::kNotFound) return device.status();
+  if (device.ok() && device->current_model == model_id && device->current_version == version) {
+    return Status::Ok();
+  }
+  return FailedPrecondition("device '" + device_id + "' is not assigned " + model_id + "@" +
+                            version);
+}
+
+Status AuthService::Audit(const Principal& actor, std::string action, std::string target,
+                          std::string remote_address, std::string detail) {
+  store::AuditRecord r;
+  r.at = clock_.UnixMillis();
+  r.actor_id = actor.id;
+  r.actor_name = actor.name;
+  r.action = std::move(action);
+  r.target = std::move(target);
+  r.remote_address = std::move(remote_address);
+  r.detail = std::move(detail);
+  return store_.audit().Append(r).status();
+}
+
+Result<std::vector<store::AuditRecord>> AuthService::ListAudit(size_t limit) {
+  return store_.audit().List(std::clamp<size_t>(limit, 1, kMaxAuditList));
+}
+
+}  // namespace oxide::server::auth

@@ -1,0 +1,71 @@
+#include "server/auth/token.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "base/sha256.hpp"
+
+namespace oxide::server::auth {
+namespace {
+
+Result<std::string> RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    return Internal("RAND_bytes failed: no secure random source");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Base64Url(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  size_t i = 0;
+  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t v = at(i) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+  } else if (rest == 2) {
+    uint32_t v = (at(i) << 16) | (at(i + 1) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+Result<std::string> GenerateToken(std::string_view prefix) {
+  OXIDE_ASSIGN_OR_RETURN(std::string raw, RandomBytes(32));
+  return std::string(prefix) + Base64Url(raw);
+}
+
+Result<std::string> GenerateId() {
+  OXIDE_ASSIGN_OR_RETURN(std::string raw, RandomBytes(8));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : raw) {
+    out += kHex[(static_cast<uint8_t>(c) >> 4) & 15];
+    out += kHex[static_cast<uint8_t>(c) & 15];
+  }
+  return out;
+}
+
+std::string HashSecret(std::string_view secret) {
+  return ToHex(Sha256::Of(secret.data(), secret.size()));
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace oxide::server::auth

@@ -131,6 +131,61 @@ TEST_F(AtRestTest, FactoryPlaintextModelIsAdoptedThenReplaced) {
   EXPECT_EQ(PlaintextModelsOnDisk(), std::vector<std::string>{});
 }
 
+// --encryption-key-file was added (plaintext v1) or removed (encrypted v1) since v1 was
+// installed; v2 is unhealthy. The rollback checks the restored file as what it is, not by whether
+// a key is set now: the agent is killed (unsynced directory entries kept) or the power goes out
+// at every operation of the rollback, and the restarted agent always ends with v1's file active.
+void RollBackAcrossAKeyChange(bool v1_encrypted) {
+  auto key = crypto::EncryptionKey::Generate();
+  ASSERT_OK(key.status());
+  auto shared = std::make_shared<const crypto::EncryptionKey>(*key);
+  for (bool killed : {true, false}) {
+    for (int64_t n = 0;; ++n) {
+      SCOPED_TRACE((killed ? "killed after " : "power lost after ") + std::to_string(n) +
+                   " mutating operations of the rollback");
+      PipelineTest t;
+      if (v1_encrypted) t.at_rest_key = shared;
+      t.Publish(t.v1);
+      t.OpenPipeline();
+      ASSERT_OK(t.Assign(t.v1));
+      const std::string v1_file = t.Active();
+      ASSERT_EQ(v1_file == t.v1.bytes, !v1_encrypted);
+      t.at_rest_key = v1_encrypted ? nullptr : shared;
+      t.OpenPipeline();  // restarted with the setting changed
+      t.Publish(t.v2);
+      t.PublishPatch(t.v1, t.v2);
+      t.health.healthy = false;
+      t.stop_in = OtaState::kRollingBack;
+      ASSERT_STATUS(t.Assign(t.v2), ErrorCode::kCancelled);
+      t.stop_in.reset();
+      t.fs.set_keep_unsynced_entries(killed);
+      t.fs.FailAfter(n);
+      Status st = t.pipeline->Run();
+      if (!t.fs.failed()) {
+        EXPECT_OK(st);
+        EXPECT_TRUE(t.Active() == v1_file) << "v1 is not active";
+        EXPECT_GT(n, 2);
+        break;
+      }
+      t.pipeline.reset();
+      t.fs.Crash();
+      t.OpenPipeline();
+      EXPECT_OK(t.RunToIdle());
+      EXPECT_TRUE(t.Active() == v1_file) << "v1 is not active";
+      EXPECT_EQ(t.pipeline->record().last_outcome, Outcome::kRolledBack);
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
+TEST(AtRestRollback, PlaintextModelFromBeforeTheKeySurvivesCrashesDuringRollback) {
+  RollBackAcrossAKeyChange(false);
+}
+
+TEST(AtRestRollback, EncryptedModelSurvivesCrashesDuringRollbackAfterTheKeyIsRemoved) {
+  RollBackAcrossAKeyChange(true);
+}
+
 TEST_F(AtRestTest, BuiltinHealthCheckVerifiesTheDecryptedStream) {
   InstallEncryptedV1();
   BuiltinHealthChecker builtin;

@@ -186,6 +186,52 @@ TEST(AtRestRollback, EncryptedModelSurvivesCrashesDuringRollbackAfterTheKeyIsRem
   RollBackAcrossAKeyChange(true);
 }
 
+// With a key a full download needs its plaintext in `partial` and the encrypted staging file
+// beside it until the encryption is done: both preflights count the two.
+TEST_F(AtRestTest, AssignmentPreflightCountsTheEncryptedStagingBesideTheDownload) {
+  const uint64_t need =
+      v3.bytes.size() + crypto::EncryptedSize(v3.bytes.size(), crypto::kEncDefaultChunkSize);
+  uint64_t free_now = need - 1;
+  free_disk_bytes = [&](const std::string&) -> Result<uint64_t> { return free_now; };
+  Publish(v3);
+  OpenPipeline();
+  EXPECT_STATUS(Assign(v3), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(Active(), "<absent>");
+  free_now = need;
+  ASSERT_OK(Assign(v3));
+  EXPECT_EQ(*ActivePlain(), v3.bytes);
+}
+
+TEST_F(AtRestTest, DownloadPreflightCountsTheEncryptedStaging) {
+  const uint64_t need =
+      v3.bytes.size() + crypto::EncryptedSize(v3.bytes.size(), crypto::kEncDefaultChunkSize);
+  int calls = 0;  // the first call is the assignment's preflight: room then
+  free_disk_bytes = [&](const std::string&) -> Result<uint64_t> {
+    return calls++ == 0 ? need : need - 1;
+  };
+  Publish(v3);
+  OpenPipeline();
+  EXPECT_STATUS(Assign(v3), ErrorCode::kResourceExhausted);
+  EXPECT_NE(pipeline->record().last_error.find("not enough disk space"), std::string::npos)
+      << pipeline->record().last_error;
+  EXPECT_EQ(Active(), "<absent>");
+}
+
+// A crash while the download was being encrypted left the staging temp file (a plaintext-sized
+// file): it is removed before the next encryption writes another.
+TEST_F(AtRestTest, StaleStagingTempIsRemovedBeforeEncrypting) {
+  Publish(v3);
+  OpenPipeline();
+  const std::string stale = state_dir + "/m/staging.tmp.1.0";
+  ASSERT_OK(AtomicWriteFile(stale, std::string(1000, 's')));
+  bool stale_when_staged = true;
+  pipeline->set_transition_observer([&](const Transition& t) {
+    if (t.to == OtaState::kStaged) stale_when_staged = ReadableFile::Open(stale).ok();
+  });
+  ASSERT_OK(Assign(v3));
+  EXPECT_FALSE(stale_when_staged);
+}
+
 TEST_F(AtRestTest, BuiltinHealthCheckVerifiesTheDecryptedStream) {
   InstallEncryptedV1();
   BuiltinHealthChecker builtin;

@@ -120,6 +120,17 @@ std::optional<Status> CheckRestored(const std::string& path, const std::string& 
   return VerifyModelFile(path, sha256, 0, stop, encrypted ? key : nullptr);
 }
 
+// A crash while staging was being written (a patch applied, a download encrypted) left its temp
+// file, as large as the model: removed before another one is written beside it.
+Status RemoveStagingTemps(FileSystem& fs, const ModelPaths& paths) {
+  const std::string prefix = paths.staging.substr(paths.dir.size() + 1) + ".tmp.";
+  OXIDE_ASSIGN_OR_RETURN(auto names, fs.ListDir(paths.dir));
+  for (const std::string& name : names) {
+    if (name.starts_with(prefix)) OXIDE_RETURN_IF_ERROR(fs.Remove(paths.dir + "/" + name));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 // Rebuilds staging from the patch in `partial`; staging is written atomically and only when the
@@ -161,6 +172,7 @@ Result<OtaEvent> UpdatePipeline::BuildStaging() {
     SetError("downloaded payload of " + t.version + " is missing; downloading it again");
     return RestartDownload(d.full_only, OtaEvent::kPayloadLost);
   }
+  OXIDE_RETURN_IF_ERROR(RemoveStagingTemps(deps_.fs, paths_));
   if (d.via_patch) {
     if (!d.full_only) {
       Status st = ApplyPatch();

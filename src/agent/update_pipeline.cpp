@@ -321,11 +321,13 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& a) {
     record_.local_retry = LocalRetry{};
   }
   // Preflight, before anything is touched: room for the new model (staging; a full download
-  // becomes staging by rename). The backup is a hard link (BackUp() checks for room itself when
-  // it has to copy), and a patch's size is checked once the server announced it. A model kept
-  // verified from a local failure becomes staging as is.
+  // becomes staging by rename, or, encrypted at rest, is encrypted into staging while its
+  // plaintext is still in `partial`: both at once). The backup is a hard link (BackUp() checks
+  // for room itself when it has to copy), and a patch's size is checked once the server announced
+  // it. A model kept verified from a local failure becomes staging as is.
   const bool have_kept = retrying && Exists(paths_.kept);
   uint64_t need = have_kept ? 0 : a.size_bytes;
+  if (!have_kept && AtRestKey() != nullptr) need += EncryptedModelSize(a.size_bytes);
   auto free = FreeBytes(paths_.dir);
   if (free.ok() && *free < need) {
     std::string message = "local: not enough disk space for " + a.version + ": need " +

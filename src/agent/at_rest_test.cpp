@@ -232,6 +232,51 @@ TEST_F(AtRestTest, StaleStagingTempIsRemovedBeforeEncrypting) {
   EXPECT_FALSE(stale_when_staged);
 }
 
+// Without an `installed` record, an active file that is encrypted but does not decrypt (another
+// key, damaged) is adopted as an unknown model: the full download that replaces it goes ahead.
+TEST_F(AtRestTest, ActiveFileUnderAnotherKeyIsReplacedByAFullDownload) {
+  auto other = crypto::EncryptionKey::Generate();
+  ASSERT_OK(other.status());
+  ASSERT_OK(posix.CreateDirs(model_dir));
+  ASSERT_OK(AtomicWriteFile(tmp.path() + "/v1", v1.bytes));
+  ASSERT_OK(crypto::EncryptFile(tmp.path() + "/v1", model_dir + "/m", *other, {}).status());
+  Publish(v2);
+  PublishPatch(v1, v2);
+  OpenPipeline();
+  ASSERT_OK(Assign(v2));
+  EXPECT_EQ(*ActivePlain(), v2.bytes);
+}
+
+TEST_F(AtRestTest, DamagedEncryptedActiveFileIsReplacedByAFullDownload) {
+  ASSERT_OK(posix.CreateDirs(model_dir));
+  ASSERT_OK(AtomicWriteFile(tmp.path() + "/v1", v1.bytes));
+  ASSERT_OK(crypto::EncryptFile(tmp.path() + "/v1", model_dir + "/m", *at_rest_key, {}).status());
+  std::string active = Active();
+  active[crypto::kEncHeaderSize + 10] ^= 1;
+  ASSERT_OK(AtomicWriteFile(model_dir + "/m", active));
+  Publish(v2);
+  OpenPipeline();
+  ASSERT_OK(Assign(v2));
+  EXPECT_EQ(*ActivePlain(), v2.bytes);
+}
+
+// The key was replaced between staging and its verification: the staged file does not decrypt
+// with the new key. That is the device's doing, never counted against the version.
+TEST_F(AtRestTest, StagingUnderARotatedKeyIsALocalFault) {
+  InstallEncryptedV1();
+  Publish(v3);
+  stop_in = OtaState::kStaged;
+  EXPECT_STATUS(Assign(v3), ErrorCode::kCancelled);
+  stop_in.reset();
+  auto rotated = crypto::EncryptionKey::Generate();
+  ASSERT_OK(rotated.status());
+  at_rest_key = std::make_shared<const crypto::EncryptionKey>(*rotated);
+  OpenPipeline();
+  static_cast<void>(pipeline->Run());
+  EXPECT_EQ(pipeline->record().poison_failures, 0u) << pipeline->record().last_error;
+  EXPECT_TRUE(pipeline->record().last_local_fault) << pipeline->record().last_error;
+}
+
 TEST_F(AtRestTest, BuiltinHealthCheckVerifiesTheDecryptedStream) {
   InstallEncryptedV1();
   BuiltinHealthChecker builtin;

@@ -215,7 +215,7 @@ Result<OtaEvent> UpdatePipeline::Download() {
   req.url = options_.control_plane + "/api/v1/models/" + record_.model_id + "/versions/" +
             t.version + "/download";
   req.headers.emplace_back("X-Oxide-Device-Id", options_.device_id);
-  if (!d.full_only && record_.previous) {
+  if (!d.full_only && record_.previous && !record_.previous->sha256.empty()) {
     // An adopted model has no known version; its SHA-256 is what identifies a base.
     if (!record_.previous->version.empty()) {
       req.headers.emplace_back("X-Oxide-Base-Version", record_.previous->version);

@@ -229,6 +229,14 @@ Result<OtaEvent> UpdatePipeline::VerifyStaging() {
       st.code() == ErrorCode::kCancelled) {
     return st;
   }
+  if (st.code() == ErrorCode::kFailedPrecondition && AtRestKey() != nullptr) {
+    // Encrypted with another key: the key file was replaced since staging was written. The
+    // device's doing, not the version's (the staged copy is dropped at the next attempt).
+    record_.local_fault = true;
+    SetError("local: staging of " + t.version +
+             " does not decrypt with the current key: " + st.ToString());
+    return OtaEvent::kVerifyFailed;
+  }
   if (!st.ok()) {
     SetError("verification of " + t.version + " failed: " + st.ToString());
     return OtaEvent::kVerifyFailed;

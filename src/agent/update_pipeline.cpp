@@ -174,6 +174,15 @@ Result<std::optional<ModelRef>> UpdatePipeline::ActiveModel() {
   // installs the model encrypted.
   if (AtRestKey() != nullptr && LooksEncrypted(paths_.active)) {
     auto plain = HashEncryptedModel(paths_.active, *AtRestKey(), options_.should_stop);
+    const ErrorCode code = plain.ok() ? ErrorCode::kOk : plain.status().code();
+    if (code == ErrorCode::kCorrupt || code == ErrorCode::kFailedPrecondition) {
+      // Damaged, or encrypted with another key (the key file was replaced): nothing can use it,
+      // and refusing every assignment would refuse the full download that replaces it. Adopted
+      // as a model nobody knows (no SHA-256: no patch base, no check on rollback).
+      Log("the active model does not decrypt (" + plain.status().ToString() +
+          "); the next update downloads the full file");
+      return std::optional<ModelRef>(ModelRef{"", "", *size, ""});
+    }
     if (!plain.ok()) return std::move(plain).status().WithContext("hashing the active model");
     return std::optional<ModelRef>(ModelRef{"", ToHex(plain->sha256), plain->size, ""});
   }

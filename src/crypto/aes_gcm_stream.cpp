@@ -65,7 +65,8 @@ Status Encryptor::SealBuffered(bool is_final) {
 }
 
 Status Encryptor::Update(const void* data, size_t n) {
-  if (done_) return FailedPrecondition("encryptor already finished or failed");
+  if (!error_.ok()) return error_;
+  if (done_) return FailedPrecondition("encryptor already finished");
   Status s = EmitHeaderOnce();
   const auto* p = static_cast<const uint8_t*>(data);
   while (s.ok() && n > 0) {
@@ -79,15 +80,18 @@ Status Encryptor::Update(const void* data, size_t n) {
     p += take;
     n -= take;
   }
-  if (!s.ok()) done_ = true;
+  if (!s.ok()) error_ = s;
   return s;
 }
 
 Status Encryptor::Finish() {
-  if (done_) return FailedPrecondition("encryptor already finished or failed");
+  if (!error_.ok()) return error_;
+  if (done_) return FailedPrecondition("encryptor already finished");
   done_ = true;
-  OXIDE_RETURN_IF_ERROR(EmitHeaderOnce());
-  return SealBuffered(true);
+  Status s = EmitHeaderOnce();
+  if (s.ok()) s = SealBuffered(true);
+  if (!s.ok()) error_ = s;
+  return s;
 }
 
 // ---- Decryptor ----

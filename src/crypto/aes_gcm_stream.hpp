@@ -31,7 +31,8 @@ class Encryptor {
   Encryptor& operator=(const Encryptor&) = delete;
 
   // Emits the header (first call) and every chunk known not to be the last. kResourceExhausted
-  // past kEncMaxChunks chunks.
+  // past kEncMaxChunks chunks. After an error (its own or the sink's) every call returns that
+  // same first error; after Finish() succeeded, kFailedPrecondition.
   Status Update(const void* data, size_t n);
   // Emits the final chunk. The stream is complete once this returns OK.
   Status Finish();
@@ -49,7 +50,8 @@ class Encryptor {
   std::vector<uint8_t> out_;
   uint64_t next_chunk_ = 0;
   bool header_sent_ = false;
-  bool done_ = false;  // finished or failed: no more calls
+  Status error_;       // the first error, returned by every later call
+  bool done_ = false;  // Finish() was called
 };
 
 // Push-based streaming decryption and verification. Emits a chunk's plaintext only after that

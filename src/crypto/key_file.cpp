@@ -136,7 +136,7 @@ Result<EncryptionKey> ParseKeyFile(std::string_view text) {
 Status WriteKeyFile(const std::string& path, const EncryptionKey& key, bool overwrite) {
   struct stat st;
   if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
-    return FailedPrecondition(path + " exists (use --force to replace it)");
+    return FailedPrecondition(path + " exists (use --force to replace it)");  // early, cheap
   }
   // Own temp + rename rather than AtomicFileWriter: the file must be 0600 from its creation,
   // never briefly readable by others.
@@ -157,7 +157,23 @@ Status WriteKeyFile(const std::string& path, const EncryptionKey& key, bool over
   int rc = ::close(fd);
   fd = -1;
   if (rc != 0) return ErrnoError("close " + tmp, errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename to " + path, errno);
+  if (overwrite) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename to " + path, errno);
+  } else {
+    // Never rename() here: a key created at `path` since the check above (another
+    // `enc-key generate`, an operator) would be destroyed. link() and RENAME_NOREPLACE fail
+    // with EEXIST instead; the latter where the file system has no hard links (FAT).
+    int placed = ::link(tmp.c_str(), path.c_str());
+    if (placed == 0) {
+      ::unlink(tmp.c_str());
+    } else if (errno == EPERM || errno == EOPNOTSUPP) {
+      placed = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    }
+    if (placed != 0 && errno == EEXIST) {
+      return FailedPrecondition(path + " exists (use --force to replace it)");
+    }
+    if (placed != 0) return ErrnoError("link " + tmp + " to " + path, errno);
+  }
   done = true;
   return SyncParentDir(path);
 }

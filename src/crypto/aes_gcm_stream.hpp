@@ -46,7 +46,8 @@ class Encryptor {
   EncHeaderBytes header_bytes_;
   std::unique_ptr<ChunkCipher> cipher_;
   ByteSink sink_;
-  std::vector<uint8_t> plain_;  // at most chunk_size bytes waiting to be sealed
+  std::vector<uint8_t> plain_;  // chunk_size bytes; the first plain_len_ wait to be sealed
+  size_t plain_len_ = 0;
   std::vector<uint8_t> out_;
   uint64_t next_chunk_ = 0;
   bool header_sent_ = false;
@@ -89,7 +90,7 @@ class Decryptor {
   EncHeaderBytes header_bytes_{};
   std::unique_ptr<ChunkCipher> cipher_;
   std::vector<uint8_t> cipher_buf_;  // at most chunk_size + tag bytes
-  std::vector<uint8_t> plain_;
+  std::vector<uint8_t> plain_;       // chunk_size bytes once the header is known; wiped on death
   uint64_t next_chunk_ = 0;
   uint64_t plaintext_bytes_ = 0;
   Status error_;

@@ -14,6 +14,20 @@
 
 #include "crypto/aes_gcm_stream.hpp"
 
+namespace oxide::crypto {
+
+// Not static: fuzz_replay_test.cpp decrypts the committed seeds with it.
+const EncryptionKey& FuzzHarnessKey() {
+  static const EncryptionKey key = [] {
+    std::array<uint8_t, kEncKeySize> b;
+    b.fill(0x42);  // tests/fuzz/fuzz_encrypted_file/README names this key
+    return EncryptionKey(b);
+  }();
+  return key;
+}
+
+}  // namespace oxide::crypto
+
 namespace {
 
 using oxide::ErrorCode;
@@ -25,14 +39,7 @@ using namespace oxide::crypto;  // NOLINT: local to the harness
   std::abort();
 }
 
-const EncryptionKey& FuzzKey() {
-  static const EncryptionKey key = [] {
-    std::array<uint8_t, kEncKeySize> b;
-    b.fill(0x42);  // tests/fuzz/fuzz_encrypted_file/README names this key
-    return EncryptionKey(b);
-  }();
-  return key;
-}
+const EncryptionKey& FuzzKey() { return FuzzHarnessKey(); }
 
 Status DecryptInPieces(std::string_view sealed, size_t piece, std::string* out) {
   auto dec = Decryptor::Create(FuzzKey(), [out](const uint8_t* p, size_t n) {

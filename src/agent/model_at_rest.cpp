@@ -76,6 +76,10 @@ bool LooksEncrypted(const std::string& path) {
   return n.ok() && *n == head.size() && head == crypto::kEncMagic;
 }
 
+uint64_t EncryptedModelSize(uint64_t plaintext_size) {
+  return crypto::EncryptedSize(plaintext_size, crypto::CryptFileOptions{}.chunk_size);
+}
+
 Status EncryptModel(const std::string& in, const std::string& out,
                     const crypto::EncryptionKey& key) {
   crypto::CryptFileOptions options;

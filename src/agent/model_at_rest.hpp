@@ -34,6 +34,9 @@ Result<PlainDigest> HashEncryptedModel(const std::string& path, const crypto::En
 // the agent adopt a plaintext model installed before encryption was turned on.
 bool LooksEncrypted(const std::string& path);
 
+// Size on disk of a model of `plaintext_size` bytes once EncryptModel() wrote it.
+uint64_t EncryptedModelSize(uint64_t plaintext_size);
+
 // Encrypts the verified plaintext model `in` into `out` (temp file + fsync + rename).
 Status EncryptModel(const std::string& in, const std::string& out,
                     const crypto::EncryptionKey& key);

@@ -2,6 +2,7 @@
 // with Range/If-Range from what is already on disk, also after a restart.
 #include <charconv>
 
+#include "agent/model_at_rest.hpp"
 #include "agent/model_check.hpp"
 #include "agent/update_pipeline.hpp"
 
@@ -62,8 +63,12 @@ class PayloadSink final : public DownloadSink {
       return FailedPrecondition("server offers SHA-256 " + announced + " for " + target.version +
                                 ", assignment says " + target.sha256);
     }
-    // Now the payload's size is known: room for it, plus the model a patch rebuilds beside it.
-    uint64_t need = d.bytes_total + (d.via_patch ? target.size_bytes : 0);
+    // Now the payload's size is known: room for it, plus the model a patch rebuilds beside it
+    // (encrypted at rest: any payload, the full file too, is followed by an encrypted staging).
+    uint64_t staging = p_.AtRestKey() != nullptr ? EncryptedModelSize(target.size_bytes)
+                       : d.via_patch             ? target.size_bytes
+                                                 : 0;
+    uint64_t need = d.bytes_total + staging;
     auto free = p_.FreeBytes(p_.paths_.dir);
     // A restarted download truncates what the partial file holds: those bytes count as free.
     auto held = p_.deps_.fs.FileSize(p_.paths_.partial);
@@ -213,7 +218,7 @@ Result<OtaEvent> UpdatePipeline::Download() {
   if (!options_.device_secret.empty()) {
     req.headers.emplace_back("Authorization", "Bearer " + options_.device_secret);
   }
-  if (!d.full_only && record_.previous) {
+  if (!d.full_only && record_.previous && !record_.previous->sha256.empty()) {
     // An adopted model has no known version; its SHA-256 is what identifies a base.
     if (!record_.previous->version.empty()) {
       req.headers.emplace_back("X-Oxide-Base-Version", record_.previous->version);

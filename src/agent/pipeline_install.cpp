@@ -1,6 +1,7 @@
 // Handlers from a complete payload to a committed or rolled-back model. Each is idempotent: after
 // a crash, the state's handler runs again from the top and must reach the same result.
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "agent/model_at_rest.hpp"
@@ -107,6 +108,29 @@ Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
   return *applier->header();
 }
 
+// Checks that `path` holds the model `sha256` as it was before the update. The file says whether
+// it is encrypted, not the key setting: a rollback restores a model that may predate
+// --encryption-key-file, or one encrypted before the key was removed. nullopt when it cannot be
+// checked at all: encrypted while the agent has no key, or adopted undecryptable (no SHA-256).
+std::optional<Status> CheckRestored(const std::string& path, const std::string& sha256,
+                                    const crypto::EncryptionKey* key,
+                                    const std::function<bool()>& stop) {
+  const bool encrypted = LooksEncrypted(path);
+  if (sha256.empty() || (encrypted && key == nullptr)) return std::nullopt;
+  return VerifyModelFile(path, sha256, 0, stop, encrypted ? key : nullptr);
+}
+
+// A crash while staging was being written (a patch applied, a download encrypted) left its temp
+// file, as large as the model: removed before another one is written beside it.
+Status RemoveStagingTemps(FileSystem& fs, const ModelPaths& paths) {
+  const std::string prefix = paths.staging.substr(paths.dir.size() + 1) + ".tmp.";
+  OXIDE_ASSIGN_OR_RETURN(auto names, fs.ListDir(paths.dir));
+  for (const std::string& name : names) {
+    if (name.starts_with(prefix)) OXIDE_RETURN_IF_ERROR(fs.Remove(paths.dir + "/" + name));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 // Rebuilds staging from the patch in `partial`; staging is written atomically and only when the
@@ -148,6 +172,7 @@ Result<OtaEvent> UpdatePipeline::BuildStaging() {
     SetError("downloaded payload of " + t.version + " is missing; downloading it again");
     return RestartDownload(d.full_only, OtaEvent::kPayloadLost);
   }
+  OXIDE_RETURN_IF_ERROR(RemoveStagingTemps(deps_.fs, paths_));
   if (d.via_patch) {
     if (!d.full_only) {
       Status st = ApplyPatch();
@@ -203,6 +228,14 @@ Result<OtaEvent> UpdatePipeline::VerifyStaging() {
   if (st.code() == ErrorCode::kIo || st.code() == ErrorCode::kNotFound ||
       st.code() == ErrorCode::kCancelled) {
     return st;
+  }
+  if (st.code() == ErrorCode::kFailedPrecondition && AtRestKey() != nullptr) {
+    // Encrypted with another key: the key file was replaced since staging was written. The
+    // device's doing, not the version's (the staged copy is dropped at the next attempt).
+    record_.local_fault = true;
+    SetError("local: staging of " + t.version +
+             " does not decrypt with the current key: " + st.ToString());
+    return OtaEvent::kVerifyFailed;
   }
   if (!st.ok()) {
     SetError("verification of " + t.version + " failed: " + st.ToString());
@@ -326,18 +359,26 @@ Result<OtaEvent> UpdatePipeline::RollBack() {
       // A model dir that refuses the rename (read-only) refused the switch too: the old model
       // may still be active, and then there is nothing to restore.
       if (!record_.previous) return st;
-      Status same = VerifyModelFile(paths_.active, record_.previous->sha256, 0,
-                                    options_.should_stop, AtRestKey());
-      if (same.code() == ErrorCode::kCancelled) return same;
-      if (!same.ok()) return st;
+      auto same =
+          CheckRestored(paths_.active, record_.previous->sha256, AtRestKey(), options_.should_stop);
+      if (same && same->code() == ErrorCode::kCancelled) return *same;
+      if (!same || !same->ok()) return st;
       Log("the previous model is still active (" + st.ToString() + ")");
     }
   } else if (record_.previous) {
     // The rename happened before a crash; make sure the old model really is back.
     const ModelRef& prev = *record_.previous;
-    Status st = VerifyModelFile(paths_.active, prev.sha256, 0, options_.should_stop, AtRestKey());
-    if (st.code() == ErrorCode::kCancelled) return st;
-    if (!st.ok()) return Internal("cannot roll back: backup missing and " + st.ToString());
+    auto st = CheckRestored(paths_.active, prev.sha256, AtRestKey(), options_.should_stop);
+    if (!st) {
+      // Only the rename can have put an unreadable or foreign-key model there: this agent writes
+      // none (a key change between the backup and now does not change the backup).
+      Log("the restored model cannot be checked (encrypted without a key, or undecryptable "
+          "before the update); it is the backup renamed before the restart");
+    } else if (st->code() == ErrorCode::kCancelled) {
+      return *st;
+    } else if (!st->ok()) {
+      return Internal("cannot roll back: backup missing and " + st->ToString());
+    }
   } else {
     // No file existed before the update (BackUp() records any that did in `previous`): no
     // model is better than a bad one.

@@ -174,6 +174,15 @@ Result<std::optional<ModelRef>> UpdatePipeline::ActiveModel() {
   // installs the model encrypted.
   if (AtRestKey() != nullptr && LooksEncrypted(paths_.active)) {
     auto plain = HashEncryptedModel(paths_.active, *AtRestKey(), options_.should_stop);
+    const ErrorCode code = plain.ok() ? ErrorCode::kOk : plain.status().code();
+    if (code == ErrorCode::kCorrupt || code == ErrorCode::kFailedPrecondition) {
+      // Damaged, or encrypted with another key (the key file was replaced): nothing can use it,
+      // and refusing every assignment would refuse the full download that replaces it. Adopted
+      // as a model nobody knows (no SHA-256: no patch base, no check on rollback).
+      Log("the active model does not decrypt (" + plain.status().ToString() +
+          "); the next update downloads the full file");
+      return std::optional<ModelRef>(ModelRef{"", "", *size, ""});
+    }
     if (!plain.ok()) return std::move(plain).status().WithContext("hashing the active model");
     return std::optional<ModelRef>(ModelRef{"", ToHex(plain->sha256), plain->size, ""});
   }
@@ -349,11 +358,13 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& assigned
     record_.local_retry = LocalRetry{};
   }
   // Preflight, before anything is touched: room for the new model (staging; a full download
-  // becomes staging by rename). The backup is a hard link (BackUp() checks for room itself when
-  // it has to copy), and a patch's size is checked once the server announced it. A model kept
-  // verified from a local failure becomes staging as is.
+  // becomes staging by rename, or, encrypted at rest, is encrypted into staging while its
+  // plaintext is still in `partial`: both at once). The backup is a hard link (BackUp() checks
+  // for room itself when it has to copy), and a patch's size is checked once the server announced
+  // it. A model kept verified from a local failure becomes staging as is.
   const bool have_kept = retrying && Exists(paths_.kept);
   uint64_t need = have_kept ? 0 : a.size_bytes;
+  if (!have_kept && AtRestKey() != nullptr) need += EncryptedModelSize(a.size_bytes);
   auto free = FreeBytes(paths_.dir);
   if (free.ok() && *free < need) {
     std::string message = "local: not enough disk space for " + a.version + ": need " +

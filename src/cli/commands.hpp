@@ -33,7 +33,7 @@ struct DeltaBenchArgs {
 };
 struct EncryptArgs {
   std::string input, key_file, out;  // out empty: input + ".enc"
-  uint32_t chunk_size = 0;           // 0: the format's default
+  uint32_t chunk_size = 64u << 10;   // the format's default; 0 is refused like any bad size
   bool force = false;
 };
 struct DecryptArgs {

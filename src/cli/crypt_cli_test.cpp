@@ -43,6 +43,11 @@ TEST_F(CryptCli, ChunkSizeOption) {
   EXPECT_EQ(Run({"encrypt", dir.File("m.onnx"), "--key", dir.File("k"), "--chunk-size", "1", "-o",
                  dir.File("e2")}),
             2);
+  EXPECT_EQ(Run({"encrypt", dir.File("m.onnx"), "--key", dir.File("k"), "--chunk-size", "0", "-o",
+                 dir.File("e3")}),
+            2)
+      << "0 is not a chunk size (it used to mean the default)";
+  EXPECT_FALSE(Exists("e3"));
 }
 
 TEST_F(CryptCli, RefusesToOverwriteUnlessForced) {

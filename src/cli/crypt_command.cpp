@@ -11,6 +11,7 @@ namespace oxide::cli {
 namespace {
 
 constexpr std::string_view kEncSuffix = ".enc";
+static_assert(EncryptArgs{}.chunk_size == crypto::kEncDefaultChunkSize);
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -22,7 +23,7 @@ Status RunEncrypt(const EncryptArgs& a) {
   OXIDE_ASSIGN_OR_RETURN(auto key, crypto::LoadKeyFile(a.key_file));
   crypto::CryptFileOptions options;
   options.overwrite = a.force;
-  if (a.chunk_size != 0) options.chunk_size = a.chunk_size;
+  options.chunk_size = a.chunk_size;  // --chunk-size 0 is refused (invalid_argument, exit 2)
   std::string out = a.out.empty() ? a.input + std::string(kEncSuffix) : a.out;
   auto t0 = std::chrono::steady_clock::now();
   OXIDE_ASSIGN_OR_RETURN(auto st, crypto::EncryptFile(a.input, out, key, options));

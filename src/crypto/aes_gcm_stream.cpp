@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "crypto/chunk_cipher.hpp"
@@ -40,7 +41,9 @@ Encryptor::Encryptor(EncHeader header, std::unique_ptr<ChunkCipher> cipher, Byte
       header_bytes_(SerializeHeader(header)),
       cipher_(std::move(cipher)),
       sink_(std::move(sink)) {
-  plain_.reserve(header_.chunk_size);
+  // Fixed size for the stream's life (plain_len_ says how much is used), so the wipe below covers
+  // every byte that ever held plaintext.
+  plain_.resize(header_.chunk_size);
   out_.resize(header_.chunk_size + kEncTagSize);
 }
 
@@ -57,37 +60,42 @@ Status Encryptor::SealBuffered(bool is_final) {
     return ResourceExhausted("input needs more than 2^32 chunks; use a larger chunk size");
   }
   OXIDE_RETURN_IF_ERROR(cipher_->Seal(static_cast<uint32_t>(next_chunk_), is_final, plain_.data(),
-                                      plain_.size(), out_.data()));
+                                      plain_len_, out_.data()));
   ++next_chunk_;
-  size_t n = plain_.size() + kEncTagSize;
-  plain_.clear();
+  size_t n = plain_len_ + kEncTagSize;
+  plain_len_ = 0;
   return sink_(out_.data(), n);
 }
 
 Status Encryptor::Update(const void* data, size_t n) {
-  if (done_) return FailedPrecondition("encryptor already finished or failed");
+  if (!error_.ok()) return error_;
+  if (done_) return FailedPrecondition("encryptor already finished");
   Status s = EmitHeaderOnce();
   const auto* p = static_cast<const uint8_t*>(data);
   while (s.ok() && n > 0) {
     // A full buffer is sealed only once more input shows it is not the last chunk.
-    if (plain_.size() == header_.chunk_size) {
+    if (plain_len_ == header_.chunk_size) {
       s = SealBuffered(false);
       if (!s.ok()) break;
     }
-    size_t take = std::min(n, header_.chunk_size - plain_.size());
-    plain_.insert(plain_.end(), p, p + take);
+    size_t take = std::min(n, header_.chunk_size - plain_len_);
+    std::memcpy(plain_.data() + plain_len_, p, take);
+    plain_len_ += take;
     p += take;
     n -= take;
   }
-  if (!s.ok()) done_ = true;
+  if (!s.ok()) error_ = s;
   return s;
 }
 
 Status Encryptor::Finish() {
-  if (done_) return FailedPrecondition("encryptor already finished or failed");
+  if (!error_.ok()) return error_;
+  if (done_) return FailedPrecondition("encryptor already finished");
   done_ = true;
-  OXIDE_RETURN_IF_ERROR(EmitHeaderOnce());
-  return SealBuffered(true);
+  Status s = EmitHeaderOnce();
+  if (s.ok()) s = SealBuffered(true);
+  if (!s.ok()) error_ = s;
+  return s;
 }
 
 // ---- Decryptor ----
@@ -109,7 +117,9 @@ Status Decryptor::OpenBuffered(bool is_final) {
   if (next_chunk_ >= kEncMaxChunks) return Fail(Corrupt("more than 2^32 chunks"));
   const auto index = static_cast<uint32_t>(next_chunk_);
   size_t ct = cipher_buf_.size() - kEncTagSize;
-  plain_.resize(std::max<size_t>(ct, 1));
+  // Grown as chunks arrive (a hostile header's chunk size costs nothing up front), never shrunk:
+  // the destructor's wipe covers every byte that held plaintext, also after a short last chunk.
+  GrowPlainBuffer(plain_, ct);
   if (!cipher_->Open(index, is_final, cipher_buf_.data(), cipher_buf_.size(), plain_.data())) {
     // Name the cheap-to-tell cases: the same chunk sealed with the other final flag means the
     // file was cut right after it, or data follows the real last chunk.

@@ -31,7 +31,8 @@ class Encryptor {
   Encryptor& operator=(const Encryptor&) = delete;
 
   // Emits the header (first call) and every chunk known not to be the last. kResourceExhausted
-  // past kEncMaxChunks chunks.
+  // past kEncMaxChunks chunks. After an error (its own or the sink's) every call returns that
+  // same first error; after Finish() succeeded, kFailedPrecondition.
   Status Update(const void* data, size_t n);
   // Emits the final chunk. The stream is complete once this returns OK.
   Status Finish();
@@ -45,11 +46,13 @@ class Encryptor {
   EncHeaderBytes header_bytes_;
   std::unique_ptr<ChunkCipher> cipher_;
   ByteSink sink_;
-  std::vector<uint8_t> plain_;  // at most chunk_size bytes waiting to be sealed
+  std::vector<uint8_t> plain_;  // chunk_size bytes; the first plain_len_ wait to be sealed
+  size_t plain_len_ = 0;
   std::vector<uint8_t> out_;
   uint64_t next_chunk_ = 0;
   bool header_sent_ = false;
-  bool done_ = false;  // finished or failed: no more calls
+  Status error_;       // the first error, returned by every later call
+  bool done_ = false;  // Finish() was called
 };
 
 // Push-based streaming decryption and verification. Emits a chunk's plaintext only after that
@@ -87,7 +90,7 @@ class Decryptor {
   EncHeaderBytes header_bytes_{};
   std::unique_ptr<ChunkCipher> cipher_;
   std::vector<uint8_t> cipher_buf_;  // at most chunk_size + tag bytes
-  std::vector<uint8_t> plain_;
+  std::vector<uint8_t> plain_;       // chunk_size bytes once the header is known; wiped on death
   uint64_t next_chunk_ = 0;
   uint64_t plaintext_bytes_ = 0;
   Status error_;

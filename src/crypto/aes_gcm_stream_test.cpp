@@ -279,6 +279,30 @@ TEST(AesGcmStream, ErrorsAreSticky) {
   EXPECT_STATUS((*dec)->Finish(), ErrorCode::kCorrupt);
 }
 
+// After a failure the Encryptor returns that same error again (as documented), not another one.
+TEST(AesGcmStream, EncryptorRepeatsItsFirstError) {
+  EncryptionKey key = KeyOf(8);
+  int calls = 0;
+  auto enc = Encryptor::Create(
+      key,
+      [&](const uint8_t*, size_t) { return ++calls == 2 ? IoError("disk full") : Status::Ok(); },
+      kChunk);
+  ASSERT_TRUE(enc.ok());
+  const std::string plain = RandomBytes(3 * kChunk, 13);
+  Status first = (*enc)->Update(plain.data(), plain.size());
+  ASSERT_STATUS(first, ErrorCode::kIo);
+  EXPECT_EQ((*enc)->Update(plain.data(), 1).ToString(), first.ToString());
+  EXPECT_EQ((*enc)->Finish().ToString(), first.ToString());
+  // An error in Finish() is repeated the same way.
+  auto fin = Encryptor::Create(
+      key, [&](const uint8_t*, size_t) { return IoError("disk gone"); }, kChunk);
+  ASSERT_TRUE(fin.ok());
+  Status at_finish = (*fin)->Finish();
+  ASSERT_STATUS(at_finish, ErrorCode::kIo);
+  EXPECT_EQ((*fin)->Update(plain.data(), 1).ToString(), at_finish.ToString());
+  EXPECT_EQ((*fin)->Finish().ToString(), at_finish.ToString());
+}
+
 TEST(AesGcmStream, SinkErrorStopsTheStream) {
   EncryptionKey key = KeyOf(8);
   std::string sealed = Encrypt(key, RandomBytes(3 * kChunk, 12));

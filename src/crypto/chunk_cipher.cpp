@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include <algorithm>
 #include <string_view>
 
 namespace oxide::crypto {
@@ -90,6 +91,14 @@ bool ChunkCipher::Start(uint32_t index, bool is_final) {
   return EVP_CipherInit_ex2(ctx_, nullptr, nullptr, nonce.data(), -1, nullptr) == 1 &&
          EVP_CipherUpdate(ctx_, nullptr, &len, header_bytes_.data(),
                           static_cast<int>(header_bytes_.size())) == 1;
+}
+
+void GrowPlainBuffer(std::vector<uint8_t>& buf, size_t n) {
+  n = std::max<size_t>(n, 1);
+  if (buf.size() >= n) return;
+  std::vector<uint8_t> bigger(n);
+  OPENSSL_cleanse(buf.data(), buf.size());
+  buf.swap(bigger);
 }
 
 }  // namespace oxide::crypto

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "base/result.hpp"
 #include "crypto/encrypted_format.hpp"
@@ -39,5 +40,10 @@ class ChunkCipher {
   EncHeaderBytes header_bytes_;
   EVP_CIPHER_CTX* ctx_ = nullptr;
 };
+
+// Makes a plaintext buffer at least `n` bytes (at least 1) and never shrinks it, so one wipe of
+// buf.size() bytes covers every byte that ever held plaintext. A buffer that must grow is wiped
+// before its old block is freed (the old contents are not kept: the caller overwrites them).
+void GrowPlainBuffer(std::vector<uint8_t>& buf, size_t n);
 
 }  // namespace oxide::crypto

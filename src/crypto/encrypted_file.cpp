@@ -68,11 +68,16 @@ Result<CryptFileStats> DecryptFile(const std::string& in, const std::string& out
                                    const EncryptionKey& key, const CryptFileOptions& options) {
   OXIDE_RETURN_IF_ERROR(CheckPaths(in, out, options.overwrite));
   OXIDE_ASSIGN_OR_RETURN(auto src, ReadableFile::Open(in));
-  // Check the header before creating anything, so a wrong key or a non-encrypted input fails
-  // without touching the output directory.
+  // Check the header and its key id before creating anything, so a wrong key or a
+  // non-encrypted input fails without touching the output directory (even an unwritable one).
   std::string head(std::min<uint64_t>(src->size(), kEncHeaderSize), '\0');
   OXIDE_RETURN_IF_ERROR(src->ReadExactAt(0, head.data(), head.size()));
-  OXIDE_RETURN_IF_ERROR(ParseHeader(head).status().WithContext(in));
+  auto header = ParseHeader(head);
+  if (!header.ok()) return std::move(header).status().WithContext(in);
+  if (header->key_id != key.id()) {
+    return FailedPrecondition("wrong key: " + in + " was encrypted with key id " +
+                              KeyIdHex(header->key_id) + ", the key given has id " + key.IdHex());
+  }
   OXIDE_ASSIGN_OR_RETURN(auto dst, AtomicFileWriter::Create(out));
   AtomicFileWriter* w = dst.get();
   OXIDE_ASSIGN_OR_RETURN(auto dec, Decryptor::Create(key, [w](const uint8_t* p, size_t n) {

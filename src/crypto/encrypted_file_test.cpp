@@ -1,6 +1,7 @@
 #include "crypto/encrypted_file.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,6 +105,21 @@ TEST_F(EncryptedFileTest, WrongKeyAndPlainInputAreRefusedBeforeWriting) {
   EXPECT_STATUS(DecryptFile(dir_.File("m.onnx"), dir_.File("m.out"), key_, {}).status(),
                 ErrorCode::kCorrupt);
   EXPECT_EQ(Entries(), before);
+}
+
+// The key id is compared before the output's temp file is created: where nothing can be created
+// (a missing or read-only directory) a wrong key is still reported as a wrong key.
+TEST_F(EncryptedFileTest, WrongKeyIsReportedBeforeTheOutputDirectoryIsTouched) {
+  ASSERT_OK(EncryptFile(dir_.File("m.onnx"), dir_.File("m.enc"), key_, {}).status());
+  auto other = EncryptionKey::Generate();
+  ASSERT_OK(other.status());
+  EXPECT_STATUS(
+      DecryptFile(dir_.File("m.enc"), dir_.File("no-such-dir/m.out"), *other, {}).status(),
+      ErrorCode::kFailedPrecondition);
+  if (::geteuid() == 0) return;  // root writes into a read-only directory anyway
+  ASSERT_EQ(::mkdir(dir_.File("ro").c_str(), 0555), 0);
+  EXPECT_STATUS(DecryptFile(dir_.File("m.enc"), dir_.File("ro/m.out"), *other, {}).status(),
+                ErrorCode::kFailedPrecondition);
 }
 
 TEST_F(EncryptedFileTest, MissingInput) {

@@ -51,7 +51,7 @@ Status EncryptedFileReader::LoadChunk(uint64_t index) {
   const bool is_final = index + 1 == chunks_;
   const size_t n = static_cast<size_t>(is_final ? file_->size() - offset : unit);
   sealed_.resize(n);
-  plain_.resize(std::max<size_t>(n - kEncTagSize, 1));
+  GrowPlainBuffer(plain_, n - kEncTagSize);  // never shrunk: the destructor wipes it all
   cached_ = UINT64_MAX;
   OXIDE_RETURN_IF_ERROR(file_->ReadExactAt(offset, sealed_.data(), n));
   if (!cipher_->Open(static_cast<uint32_t>(index), is_final, sealed_.data(), n, plain_.data())) {

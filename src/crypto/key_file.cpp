@@ -30,14 +30,19 @@ EncKeyId ComputeKeyId(const std::array<uint8_t, kEncKeySize>& key) {
   return id;
 }
 
-std::string Hex(const uint8_t* p, size_t n) {
+// Appends the hex digits of p[0, n) to `out` (no temporary: key bytes are hexed in place).
+void AppendHex(const uint8_t* p, size_t n, std::string* out) {
   static constexpr char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; ++i) {
+    out->push_back(kDigits[p[i] >> 4]);
+    out->push_back(kDigits[p[i] & 15]);
+  }
+}
+
+std::string Hex(const uint8_t* p, size_t n) {
   std::string s;
   s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(kDigits[p[i] >> 4]);
-    s.push_back(kDigits[p[i] & 15]);
-  }
+  AppendHex(p, n, &s);
   return s;
 }
 
@@ -93,8 +98,17 @@ std::string EncryptionKey::IdHex() const { return KeyIdHex(id_); }
 std::string KeyIdHex(const EncKeyId& id) { return Hex(id.data(), id.size()); }
 
 std::string FormatKeyFile(const EncryptionKey& key) {
-  return std::string(kKeyFileMagic) + "\nid " + key.IdHex() + "\nkey " +
-         Hex(key.bytes().data(), key.bytes().size()) + "\n";
+  // One buffer reserved to its final size: concatenated temporaries would each leave a copy of
+  // the key's hex digits in freed memory.
+  std::string text;
+  text.reserve(kKeyFileMagic.size() + 4 + 2 * key.id().size() + 5 + 2 * kEncKeySize + 1);
+  text.append(kKeyFileMagic);
+  text.append("\nid ");
+  AppendHex(key.id().data(), key.id().size(), &text);
+  text.append("\nkey ");
+  AppendHex(key.bytes().data(), key.bytes().size(), &text);
+  text.push_back('\n');
+  return text;
 }
 
 Result<EncryptionKey> ParseKeyFile(std::string_view text) {
@@ -121,11 +135,11 @@ Result<EncryptionKey> ParseKeyFile(std::string_view text) {
     return InvalidArgument("key file: second line must be 'id <16 hex digits>'");
   }
   std::array<uint8_t, kEncKeySize> bytes;
+  ScopeExit wipe([&] { OPENSSL_cleanse(bytes.data(), bytes.size()); });  // every return below
   if (!LineValue(lines[2], "key", &key_hex) || !DecodeHex(key_hex, bytes.data(), bytes.size())) {
     return InvalidArgument("key file: third line must be 'key <64 hex digits>' (32 bytes)");
   }
   EncryptionKey key(bytes);
-  OPENSSL_cleanse(bytes.data(), bytes.size());
   if (key.id() != id) {
     return InvalidArgument("key file: id " + std::string(id_hex) + " does not match the key (" +
                            key.IdHex() + "): the file is damaged");
@@ -136,7 +150,7 @@ Result<EncryptionKey> ParseKeyFile(std::string_view text) {
 Status WriteKeyFile(const std::string& path, const EncryptionKey& key, bool overwrite) {
   struct stat st;
   if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
-    return FailedPrecondition(path + " exists (use --force to replace it)");
+    return FailedPrecondition(path + " exists (use --force to replace it)");  // early, cheap
   }
   // Own temp + rename rather than AtomicFileWriter: the file must be 0600 from its creation,
   // never briefly readable by others.
@@ -157,7 +171,23 @@ Status WriteKeyFile(const std::string& path, const EncryptionKey& key, bool over
   int rc = ::close(fd);
   fd = -1;
   if (rc != 0) return ErrnoError("close " + tmp, errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename to " + path, errno);
+  if (overwrite) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename to " + path, errno);
+  } else {
+    // Never rename() here: a key created at `path` since the check above (another
+    // `enc-key generate`, an operator) would be destroyed. link() and RENAME_NOREPLACE fail
+    // with EEXIST instead; the latter where the file system has no hard links (FAT).
+    int placed = ::link(tmp.c_str(), path.c_str());
+    if (placed == 0) {
+      ::unlink(tmp.c_str());
+    } else if (errno == EPERM || errno == EOPNOTSUPP) {
+      placed = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    }
+    if (placed != 0 && errno == EEXIST) {
+      return FailedPrecondition(path + " exists (use --force to replace it)");
+    }
+    if (placed != 0) return ErrnoError("link " + tmp + " to " + path, errno);
+  }
   done = true;
   return SyncParentDir(path);
 }
@@ -184,6 +214,8 @@ Result<EncryptionKey> LoadKeyFile(const std::string& path) {
     return InvalidArgument("key file " + path + " is too large to be a key file");
   }
   std::string text(static_cast<size_t>(st.st_size), '\0');
+  // Wiped on every return, and never resized: all of it may hold key digits.
+  ScopeExit wipe([&] { OPENSSL_cleanse(text.data(), text.size()); });
   size_t got = 0;
   while (got < text.size()) {
     ssize_t r = ::read(fd, text.data() + got, text.size() - got);
@@ -192,9 +224,7 @@ Result<EncryptionKey> LoadKeyFile(const std::string& path) {
     if (r == 0) break;
     got += static_cast<size_t>(r);
   }
-  text.resize(got);
-  auto key = ParseKeyFile(text);
-  OPENSSL_cleanse(text.data(), text.size());
+  auto key = ParseKeyFile(std::string_view(text.data(), got));
   if (!key.ok()) return std::move(key).status().WithContext(path);
   return key;
 }

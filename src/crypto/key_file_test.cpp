@@ -4,6 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "base/file_util.hpp"
 #include "testing/status_matchers.hpp"
 #include "testing/temp_dir.hpp"
@@ -51,6 +55,22 @@ TEST(KeyFile, RefusesToReplaceAnExistingFileUnlessAsked) {
                 ErrorCode::kFailedPrecondition);
   EXPECT_EQ(*ReadFileToString(dir.File("k")), "precious");
   EXPECT_OK(WriteKeyFile(dir.File("k"), *EncryptionKey::Generate(), true));
+}
+
+// Without overwrite the key is put in place by link() (never replaces, unlike rename()); the
+// temp name is gone afterwards and the key file is a single link.
+TEST(KeyFile, NewKeyLeavesOnlyTheKeyFile) {
+  testing::TempDir dir;
+  ASSERT_OK(WriteKeyFile(dir.File("k"), *EncryptionKey::Generate(), false));
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    names.push_back(e.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"k"});
+  struct stat st;
+  ASSERT_EQ(::stat(dir.File("k").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 1u);
+  EXPECT_OK(LoadKeyFile(dir.File("k")).status());
 }
 
 TEST(KeyFile, RefusesGroupOrWorldAccessibleFiles) {

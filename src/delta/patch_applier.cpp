@@ -150,6 +150,13 @@ class Applier final : public PatchApplier {
     if ((uint64_t{1} << max_log) > limits_.max_window_bytes) --max_log;
     ZSTD_DCtx_setParameter(dctx_.get(), ZSTD_d_windowLogMax, std::max(max_log, 10));
     if (header_.strategy == Strategy::kBinary) {
+      // The whole base is the zstd prefix, inside the window the frame declares (the builder sizes
+      // it for base + target), so zstd would refuse a base over the limit anyway. Refused here,
+      // before View(): an encrypted base decrypts the whole model into memory there.
+      if (base_->size() > limits_.max_window_bytes) {
+        return ResourceExhausted("patch needs a larger decoder window than allowed: the " +
+                                 std::to_string(base_->size()) + "-byte base is its prefix");
+      }
       OXIDE_ASSIGN_OR_RETURN(std::string_view view, base_->View());
       size_t rc = ZSTD_DCtx_refPrefix(dctx_.get(), view.data(), view.size());
       if (ZSTD_isError(rc)) return Internal(ZSTD_getErrorName(rc));

@@ -21,7 +21,8 @@ class ByteSink {
 
 struct ApplyLimits {
   // Largest zstd window accepted (decoder memory). A patch needing more fails with
-  // kResourceExhausted, so the caller can fall back to a full download.
+  // kResourceExhausted, so the caller can fall back to a full download. A binary patch's base is
+  // its zstd prefix and must fit too (checked before BaseSource::View()).
   uint64_t max_window_bytes = uint64_t{1} << 31;
   // Skip hashing the base when the caller has just verified it (e.g. the builder's own check).
   bool base_verified = false;

@@ -199,6 +199,40 @@ TEST(ApplyLimits, TooSmallWindowIsResourceExhausted) {
   EXPECT_STATUS(st, ErrorCode::kResourceExhausted);
 }
 
+// A base whose View() is counted: an encrypted base (agent/model_at_rest.hpp) decrypts the whole
+// model into memory there, so a base the window cannot cover must be refused before View().
+class CountingViewBase final : public BaseSource {
+ public:
+  explicit CountingViewBase(std::string_view bytes) : inner_(BaseSource::FromMemory(bytes)) {}
+  uint64_t size() const override { return inner_->size(); }
+  Status ReadAt(uint64_t offset, void* dst, size_t n) const override {
+    return inner_->ReadAt(offset, dst, n);
+  }
+  Result<std::string_view> View() override {
+    ++views;
+    return inner_->View();
+  }
+  int views = 0;
+
+ private:
+  std::unique_ptr<BaseSource> inner_;
+};
+
+TEST(ApplyLimits, BinaryBaseLargerThanTheWindowIsRefusedBeforeItIsViewed) {
+  std::string v1 = testing::RandomNormalF32(200000, 1);
+  std::string v2 = testing::FineTuneF32(v1, 2);
+  auto d = BuildPatch(v1, v2, Only(Strategy::kBinary));
+  ASSERT_OK(d.status());
+  CountingViewBase base(v1);
+  StringSink sink;
+  ApplyLimits limits;
+  limits.max_window_bytes = v1.size() - 1;
+  auto applier = PatchApplier::Create(&base, &sink, limits);
+  Status st = applier->Feed(reinterpret_cast<const uint8_t*>(d->patch.data()), d->patch.size());
+  EXPECT_STATUS(st, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(base.views, 0) << "the whole base was mapped or decrypted before the refusal";
+}
+
 }  // namespace
 }  // namespace oxide::delta
 

@@ -223,6 +223,13 @@ int ServeMain(const std::vector<std::string>& args) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;  // never CLI11's own 105-109
   }
+  // A positive rate this small would make Retry-After overflow: 0 (off) or at least 1/1000 s.
+  for (double rate : {f.heartbeat_rate_device, f.heartbeat_rate_address, f.auth_rate_address}) {
+    if (rate != 0 && rate < 1e-3) {
+      std::fprintf(stderr, "oxide serve: a rate limit is 0 (off) or at least 0.001 per second\n");
+      return kExitUsage;
+    }
+  }
   auto log_options = log_flags.ToOptions("oxide serve");
   if (!log_options.ok()) {
     std::fprintf(stderr, "oxide serve: %s\n", log_options.status().ToString().c_str());

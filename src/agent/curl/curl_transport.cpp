@@ -110,13 +110,17 @@ void SetTlsOptions(CURL* c, const CurlOptions& o, const std::string& url) {
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-  if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+  if (!o.ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+    // Debian's libcurl also has a built-in CA path (/etc/ssl/certs): without clearing it every
+    // public CA would still be trusted next to the private one --ca-file names.
+    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+  }
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  std::string scheme = url.substr(0, url.find("://"));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  const bool https = scheme == "https";
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+  // A redirect may only go to HTTPS: plain HTTP is allowed to loopback alone (checked on the
+  // configured URL at start), and a redirect would carry the agent somewhere else.
+  static_cast<void>(url);
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 }
 
 // Failures of the TLS layer get a message that says what to check.

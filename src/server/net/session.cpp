@@ -512,12 +512,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       beast::error_code ignored;
       Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
       EnsureChunk(kDrainChunk);
+      // One deadline for the whole drain: a client trickling a byte now and then must not keep
+      // its connection slot past it.
+      Lowest().expires_after(std::chrono::seconds(2));
       Drain(0);
     }
   }
   void Drain(uint64_t drained) {
     if (drained > (8u << 20)) return;
-    Lowest().expires_after(std::chrono::seconds(2));
     stream_.async_read_some(asio::buffer(chunk_), [self = this->shared_from_this(), drained](
                                                       beast::error_code ec, size_t n) {
       if (!ec) self->Drain(drained + n);

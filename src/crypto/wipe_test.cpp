@@ -32,7 +32,7 @@ std::atomic<int> g_found{0};
 const void* g_marker = nullptr;
 size_t g_marker_size = 0;
 
-void ScanBeforeFree(void* p) {
+[[maybe_unused]] void ScanBeforeFree(void* p) {
   if (p == nullptr || !g_scan.load()) return;
   const size_t n = ::malloc_usable_size(p);
   if (::memmem(p, n, g_marker, g_marker_size) != nullptr) ++g_found;

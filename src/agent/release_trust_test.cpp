@@ -233,5 +233,49 @@ TEST_F(SignedReleaseTest, TrustStartsOnlyFromASelfSignedSetAndSurvivesABrokenCop
   EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
 }
 
+TEST_F(SignedReleaseTest, ASavedSelfSignedSetThatDoesNotChainFromTheInstalledRootIsDiscarded) {
+  // Anyone who can write the state dir plants a self-signed set with a high version, in the old
+  // one-envelope form and as a chain.
+  ASSERT_OK(AtomicWriteFile(state_dir + "/.trusted-keys.json", KeySetEnvelope(999, c_, {c_})));
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+  const std::string planted = R"({"key_sets":[)" + KeySetEnvelope(999, c_, {c_}) + "," +
+                              KeySetEnvelope(1000, c_, {c_}) + "]}";
+  ASSERT_OK(AtomicWriteFile(state_dir + "/.trusted-keys.json", planted));
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  // A chain that starts at the installed root but whose next step the root did not sign.
+  const std::string forged = R"({"key_sets":[)" + v1_set + "," + KeySetEnvelope(2, c_, {c_}) + "]}";
+  ASSERT_OK(AtomicWriteFile(state_dir + "/.trusted-keys.json", forged));
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+}
+
+TEST_F(SignedReleaseTest, AReflashedRootReplacesTheSavedChainOfTheOldOne) {
+  Publish(v1);
+  ServeChain({v1_set, KeySetEnvelope(2, b_, {a_, b_}), KeySetEnvelope(3, b_, {b_})});
+  Assign(v1, Sign(v1, 1, b_));
+  ASSERT_OK(Poll());
+  ASSERT_EQ(trust->keys().version, 3u);
+  // The old chain is compromised: the device is re-flashed with a fresh root (v1, key c).
+  v1_set = KeySetEnvelope(1, c_, {c_});
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(c_.public_key()));
+  OpenTrust();  // and stays so across a restart
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(c_.public_key()));
+  // The same root again keeps the chain followed from it.
+  ServeChain({v1_set, KeySetEnvelope(2, a_, {c_, a_})});
+  Publish(v2);
+  Assign(v2, Sign(v2, 2, a_));
+  ASSERT_OK(Poll());
+  ASSERT_EQ(trust->keys().version, 2u);
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 2u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+}
+
 }  // namespace
 }  // namespace oxide::agent

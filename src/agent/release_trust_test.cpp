@@ -277,5 +277,47 @@ TEST_F(SignedReleaseTest, AReflashedRootReplacesTheSavedChainOfTheOldOne) {
   EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
 }
 
+TEST_F(SignedReleaseTest, FollowsTheKeyChainAtStartSoARetiredKeyStopsSigning) {
+  // The server rotated a out (v2 holds only b) but still serves a release signed by a: it
+  // verifies under v1, so only following the chain before the release is checked catches it.
+  Publish(v1);
+  ServeChain({v1_set, KeySetEnvelope(2, b_, {a_, b_})});
+  Assign(v1, Sign(v1, 1, a_));
+  EXPECT_OK(Poll());
+  EXPECT_EQ(trust->keys().version, 2u);
+  EXPECT_EQ(Active(), "<absent>");
+  EXPECT_FALSE(DownloadedAnything());
+  EXPECT_THAT(SentReports(), HasSubstr("v1/preflight: release refused: unknown key"));
+}
+
+class KeyChainScheduleTest : public SignedReleaseTest {
+ protected:
+  // Runs the loop for 12 polls 5 s apart (no assignment) and counts the key chain fetches.
+  size_t KeyFetchesOver12Polls() {
+    ::oxide::testing::FakeClock twelve{12};
+    AgentOptions o;
+    o.pipeline = Options();
+    o.pipeline.should_stop = nullptr;
+    o.poll_interval = std::chrono::seconds(5);
+    o.key_chain_interval = std::chrono::seconds(20);
+    o.trust = trust.get();
+    AgentLoop loop({fs, dl, health, twelve, control, nullptr}, o);
+    EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);
+    size_t n = 0;
+    for (const auto& r : dl.requests()) n += r.url == "http://cp/api/v1/keys";
+    return n;
+  }
+};
+
+TEST_F(KeyChainScheduleTest, FetchedAtStartThenOncePerInterval) {
+  ServeChain({v1_set});
+  EXPECT_EQ(KeyFetchesOver12Polls(), 3u);  // at 0, 20 and 40 s
+}
+
+TEST_F(KeyChainScheduleTest, AFailingFetchBacksOffUpToTheInterval) {
+  // Not served (HTTP 404): retried after 5, 10, 20 s (capped at 20).
+  EXPECT_EQ(KeyFetchesOver12Polls(), 5u);  // at 0, 5, 15, 35 and 55 s, not at every poll
+}
+
 }  // namespace
 }  // namespace oxide::agent

@@ -290,6 +290,26 @@ TEST_F(SignedReleaseTest, FollowsTheKeyChainAtStartSoARetiredKeyStopsSigning) {
   EXPECT_THAT(SentReports(), HasSubstr("v1/preflight: release refused: unknown key"));
 }
 
+TEST_F(SignedReleaseTest, TheCounterFloorSurvivesAPowerLossAndACorruptOrLostStateFile) {
+  Publish(v1);
+  Publish(v2);
+  Assign(v2, Sign(v2, 7, a_));
+  ASSERT_OK(Poll());
+  ASSERT_EQ(Active(), v2.bytes);
+  fs.Crash();  // what was not synced is gone
+  ASSERT_OK(AtomicWriteFile(state_dir + "/m/state.json", "{\"truncated"));
+  Assign(v1, Sign(v1, 6, a_));  // validly signed, but older
+  EXPECT_OK(Poll());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(record.highest_release_counter, 7u);
+  EXPECT_THAT(SentReports(), HasSubstr("v1/preflight: release refused: rollback"));
+  // The state file lost altogether: the floor is still read when the model is next assigned.
+  ASSERT_OK(posix.Remove(state_dir + "/m/state.json"));
+  EXPECT_OK(Poll());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(record.highest_release_counter, 7u);
+}
+
 class KeyChainScheduleTest : public SignedReleaseTest {
  protected:
   // Runs the loop for 12 polls 5 s apart (no assignment) and counts the key chain fetches.

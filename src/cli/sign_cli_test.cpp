@@ -73,6 +73,9 @@ TEST_F(SignCli, SignRefusesBadInput) {
            "--expires-in", "1d", "--key", dir.File("k.pem"), "-o", dir.File("out.json")}),
       3);
   EXPECT_EQ(sign({"--expires-in", "1d", "--model", "../x"}), 2);
+  // Past 9999-12-31 the expiry has no YYYY spelling, and devices would refuse the release.
+  EXPECT_EQ(sign({"--expires-in", "3000000d"}), 2) << "year > 9999";
+  EXPECT_EQ(Run({"keys", "generate", "--out", dir.File("far"), "--expires-in", "3000000d"}), 2);
   EXPECT_EQ(sign({"--expires-in", "1d"}), 0);
 }
 

@@ -73,6 +73,10 @@ Result<int64_t> ExpiryOf(const std::string& expires, const std::string& expires_
     return InvalidArgument("give --expires TIME or --expires-in DURATION");
   }
   if (t <= NowUnix()) return InvalidArgument("the expiry " + crypto::FormatUtcTime(t) + " is past");
+  if (t > crypto::kMaxUtcTime) {
+    return InvalidArgument("the expiry is after " + crypto::FormatUtcTime(crypto::kMaxUtcTime) +
+                           " (a year past 9999, which devices refuse)");
+  }
   return t;
 }
 

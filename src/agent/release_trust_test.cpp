@@ -146,7 +146,9 @@ TEST_F(SignedReleaseTest, TamperedBytesAreRefusedAndReported) {
   EXPECT_OK(Poll());
   EXPECT_EQ(Active(), v1.bytes);
   EXPECT_EQ(record.installed->version, "v1");
-  EXPECT_THAT(SentReports(), HasSubstr("v2/"));
+  // Refused after the download, at the hash check against the signed sha256.
+  EXPECT_THAT(SentReports(),
+              HasSubstr("v2/verify: download verify failed: expected " + v2.ref.sha256 + " got "));
   EXPECT_EQ(record.highest_release_counter, 1u);
 }
 

@@ -91,18 +91,44 @@ Result<uint64_t> AgentLoop::VerifyRelease(const std::string& model_id, const Mod
   if (verified.ok() || a.release.empty()) return verified;
   // The release may be signed by a key rotated in since the last check: follow the control
   // plane's key chain (each step verified by the keys already trusted), then check once more.
+  auto moved = FollowKeyChain();
+  if (!moved.ok() || !*moved) return verified;
+  return trust.Verify(model_id, a, highest_counter, now);
+}
+
+Result<bool> AgentLoop::FollowKeyChain() {
+  ReleaseTrust& trust = *options_.trust;
   auto chain = FetchKeyChain(deps_.downloader, options_.pipeline.control_plane,
                              options_.pipeline.device_id, options_.pipeline.device_secret);
   if (!chain.ok()) {
     Log("cannot fetch the release key chain: " + chain.status().ToString());
-    return verified;
+    return std::move(chain).status();
   }
   const uint64_t before = trust.keys().version;
   auto applied = trust.Advance(*chain);
   if (!applied.ok()) Log("release key chain refused: " + applied.status().message());
-  if (trust.keys().version == before) return verified;
-  Log("now trusting release key set v" + std::to_string(trust.keys().version));
-  return trust.Verify(model_id, a, highest_counter, now);
+  if (trust.keys().version != before) {
+    Log("now trusting release key set v" + std::to_string(trust.keys().version));
+    return true;
+  }
+  if (!applied.ok()) return std::move(applied).status();
+  return false;
+}
+
+void AgentLoop::FollowKeyChainIfDue() {
+  if (options_.trust == nullptr) return;
+  const Clock::Duration now = deps_.clock.Now();
+  if (key_chain_followed_ && now < next_key_chain_) return;
+  key_chain_followed_ = true;
+  auto moved = FollowKeyChain();
+  if (moved.ok()) {
+    key_chain_failures_ = 0;
+    next_key_chain_ = now + options_.key_chain_interval;
+  } else {
+    ++key_chain_failures_;
+    next_key_chain_ = now + BackoffDelay(key_chain_failures_, options_.poll_interval,
+                                         options_.key_chain_interval, 1.0);
+  }
 }
 
 void AgentLoop::Log(const std::string& line) const {
@@ -336,6 +362,8 @@ Status AgentLoop::Tick() {
   auto reply = SendHeartbeat();
   if (!reply.ok()) return reply.status();
   CheckStillAssigned(*reply);
+  // The key chain before any release is checked against it (TUF updates the root first).
+  FollowKeyChainIfDue();
   if (reply->poll_interval_seconds > 0) {
     interval_ = std::max<Clock::Duration>(std::chrono::seconds(reply->poll_interval_seconds),
                                           std::chrono::seconds(1));

@@ -41,6 +41,11 @@ struct AgentOptions {
   // follows GET /api/v1/keys when one does not). Null: unsigned releases are accepted
   // (--allow-unsigned-releases). Must outlive the loop.
   ReleaseTrust* trust = nullptr;
+  // With `trust`: the key chain is followed at start (the first poll) and then again at most
+  // once per this interval, so a rotation that retires a key takes effect even while releases
+  // signed by the old key still verify (TUF updates the root first). A failed fetch is retried
+  // after poll_interval, doubling, capped at this interval.
+  Clock::Duration key_chain_interval = std::chrono::hours(1);
 };
 
 // The poll loop: heartbeat (state, installed models, progress, last error) → assignment → the
@@ -77,6 +82,12 @@ class AgentLoop {
   void RecheckAssignment(const UpdateRecord& r);
   Result<uint64_t> VerifyRelease(const std::string& model_id, const ModelRef& a,
                                  uint64_t highest_counter);
+  // Follows the key chain once (FetchKeyChain + ReleaseTrust::Advance). Returns whether the
+  // trusted set moved; a failure is logged.
+  Result<bool> FollowKeyChain();
+  // Follows the key chain if it is due (first poll, then every key_chain_interval; after a
+  // failure, backed off from poll_interval up to that interval).
+  void FollowKeyChainIfDue();
   uint64_t BytesDone() const;
   Status RunPipelines();
   void OnProgress(const UpdateRecord& r);
@@ -96,6 +107,10 @@ class AgentLoop {
   // Refusal clearances applied but not yet acknowledged to the server (sent with the next
   // heartbeat; a restart in between applies the repeated clearance again, harmlessly).
   std::vector<int64_t> unacked_clearances_;
+  // Key chain schedule (FollowKeyChainIfDue): when it is next due, and failures in a row.
+  bool key_chain_followed_ = false;
+  Clock::Duration next_key_chain_{};
+  uint32_t key_chain_failures_ = 0;
 };
 
 // protocol::IsValidId: 1..128 characters of [A-Za-z0-9._-], not "." or "..", the same set the

@@ -403,7 +403,7 @@ Result<OtaEvent> UpdatePipeline::CleanUp() {
   }
   OXIDE_ASSIGN_OR_RETURN(auto names, deps_.fs.ListDir(paths_.dir));
   for (const std::string& name : names) {
-    if (name == "state.json" || name == "state.json.broken") continue;
+    if (name == "state.json" || name == "state.json.broken" || name == "release-counter") continue;
     if (keep && name == "kept") continue;
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.dir + "/" + name));
   }

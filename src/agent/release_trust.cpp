@@ -6,7 +6,6 @@ namespace oxide::agent {
 
 namespace {
 
-constexpr size_t kMaxKeySetFile = crypto::kMaxEnvelopeSize;
 constexpr size_t kMaxChainBytes = 4u << 20;
 
 Result<crypto::KeySet> VerifiedRoot(std::string_view text, crypto::Envelope* envelope) {
@@ -31,30 +30,37 @@ class StringSink final : public DownloadSink {
 Result<std::unique_ptr<ReleaseTrust>> ReleaseTrust::Open(FileSystem& fs, std::string state_path,
                                                          std::string_view initial) {
   std::unique_ptr<ReleaseTrust> t(new ReleaseTrust(fs, std::move(state_path)));
-  crypto::Envelope initial_envelope;
-  auto root = VerifiedRoot(initial, &initial_envelope);
+  crypto::Envelope root_envelope;
+  auto root = VerifiedRoot(initial, &root_envelope);
   if (!root.ok()) return std::move(root).status().WithContext("trusted key set");
   t->keys_ = *root;
-  auto saved_text = fs.ReadFile(t->state_path_, kMaxKeySetFile);
+  t->chain_ = {root_envelope};
+  auto saved_text = fs.ReadFile(t->state_path_, kMaxChainBytes);
   if (saved_text.ok()) {
-    crypto::Envelope saved_envelope;
-    auto saved = VerifiedRoot(*saved_text, &saved_envelope);
-    // An unreadable copy is not fatal: the installed set is still trusted, and the chain is
-    // followed again from it. A copy that is not newer than the installed set is replaced by it
-    // (a device re-flashed with another key set must not keep the old one).
-    if (saved.ok() && saved->version > t->keys_.version) {
-      t->keys_ = *saved;
-      return t;
+    // The saved copy is only a cache of steps followed from the installed root: it is used when
+    // it starts with exactly that root, and each later step is verified again against the one
+    // before. Anything else (unreadable, the chain of another root after a re-flash, a set
+    // planted in the state dir) is dropped and the chain is followed again from the root.
+    auto saved = crypto::ParseKeyChain(*saved_text);
+    const std::string root_text = crypto::EncodeEnvelope(root_envelope);
+    if (saved.ok() && !saved->empty() && crypto::EncodeEnvelope(saved->front()) == root_text) {
+      for (size_t i = 1; i < saved->size(); ++i) {
+        auto next = crypto::VerifyKeySetUpdate(t->keys_, (*saved)[i]);
+        if (!next.ok()) break;  // keep the verified prefix
+        t->keys_ = std::move(next).value();
+        t->chain_.push_back((*saved)[i]);
+      }
+      if (t->chain_.size() == saved->size()) return t;
     }
   } else if (saved_text.status().code() != ErrorCode::kNotFound) {
     return saved_text.status();
   }
-  OXIDE_RETURN_IF_ERROR(t->Save(initial_envelope));
+  OXIDE_RETURN_IF_ERROR(t->Save());
   return t;
 }
 
-Status ReleaseTrust::Save(const crypto::Envelope& e) {
-  return WriteFileAtomically(fs_, state_path_, crypto::EncodeEnvelope(e) + "\n");
+Status ReleaseTrust::Save() {
+  return WriteFileAtomically(fs_, state_path_, crypto::EncodeKeyChain(chain_) + "\n");
 }
 
 Result<size_t> ReleaseTrust::Advance(std::string_view chain_json) {
@@ -65,7 +71,12 @@ Result<size_t> ReleaseTrust::Advance(std::string_view chain_json) {
     if (!k.ok() || k->version <= keys_.version) continue;  // what we hold, or older
     auto next = crypto::VerifyKeySetUpdate(keys_, e);
     if (!next.ok()) return std::move(next).status();
-    OXIDE_RETURN_IF_ERROR(Save(e));
+    chain_.push_back(e);
+    Status saved = Save();
+    if (!saved.ok()) {
+      chain_.pop_back();
+      return saved;
+    }
     keys_ = std::move(next).value();
     ++applied;
   }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/downloader.hpp"
 #include "agent/update_record.hpp"
@@ -16,14 +17,18 @@ namespace oxide::agent {
 // The agent's trusted release key set (docs/format/release-metadata.md) and the checks it
 // makes with it. Starts from the key set installed with the device (--trusted-keys, e.g. at
 // flashing time) and follows the control plane's key chain (GET /api/v1/keys) forward, one
-// verified version at a time, never back. The current set is kept durably at `state_path`
-// through the FileSystem seam, so a restart neither forgets a rotation nor re-trusts a retired
-// key. Not thread-safe; `fs` must outlive it.
+// verified version at a time, never back. The chain followed, from the installed set on, is kept
+// durably at `state_path` through the FileSystem seam, so a restart neither forgets a rotation
+// nor re-trusts a retired key; it is verified again from the installed set on every Open, so a
+// copy planted in the state dir or left by another root is not trusted. Not thread-safe; `fs`
+// must outlive it.
 class ReleaseTrust {
  public:
   // `initial` is the text of the installed key set envelope: it must verify as self-signed
-  // (kFailedPrecondition / kInvalidArgument otherwise). A copy saved at `state_path` by an
-  // earlier run is used instead when it verifies and is newer. kIo when the copy cannot be saved.
+  // (kFailedPrecondition / kInvalidArgument otherwise). The chain saved at `state_path` by an
+  // earlier run is used when it starts with exactly this set and each later set verifies against
+  // the one before (VerifyKeySetUpdate); otherwise it is replaced by this set alone (the chain is
+  // then followed again from the server). kIo when the chain cannot be saved.
   static Result<std::unique_ptr<ReleaseTrust>> Open(FileSystem& fs, std::string state_path,
                                                     std::string_view initial);
 
@@ -45,11 +50,12 @@ class ReleaseTrust {
  private:
   ReleaseTrust(FileSystem& fs, std::string state_path)
       : fs_(fs), state_path_(std::move(state_path)) {}
-  Status Save(const crypto::Envelope& e);
+  Status Save();
 
   FileSystem& fs_;
   std::string state_path_;
-  crypto::KeySet keys_;
+  crypto::KeySet keys_;                  // the last set of chain_
+  std::vector<crypto::Envelope> chain_;  // the installed set, then each set followed from it
 };
 
 // GET <base_url>/api/v1/keys through `downloader`, bounded. kUnavailable on transport errors or

@@ -146,7 +146,9 @@ TEST_F(SignedReleaseTest, TamperedBytesAreRefusedAndReported) {
   EXPECT_OK(Poll());
   EXPECT_EQ(Active(), v1.bytes);
   EXPECT_EQ(record.installed->version, "v1");
-  EXPECT_THAT(SentReports(), HasSubstr("v2/"));
+  // Refused after the download, at the hash check against the signed sha256.
+  EXPECT_THAT(SentReports(),
+              HasSubstr("v2/verify: download verify failed: expected " + v2.ref.sha256 + " got "));
   EXPECT_EQ(record.highest_release_counter, 1u);
 }
 
@@ -231,6 +233,112 @@ TEST_F(SignedReleaseTest, TrustStartsOnlyFromASelfSignedSetAndSurvivesABrokenCop
   OpenTrust();
   EXPECT_EQ(trust->keys().version, 1u);
   EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+}
+
+TEST_F(SignedReleaseTest, ASavedSelfSignedSetThatDoesNotChainFromTheInstalledRootIsDiscarded) {
+  // Anyone who can write the state dir plants a self-signed set with a high version, in the old
+  // one-envelope form and as a chain.
+  ASSERT_OK(AtomicWriteFile(state_dir + "/.trusted-keys.json", KeySetEnvelope(999, c_, {c_})));
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+  const std::string planted = R"({"key_sets":[)" + KeySetEnvelope(999, c_, {c_}) + "," +
+                              KeySetEnvelope(1000, c_, {c_}) + "]}";
+  ASSERT_OK(AtomicWriteFile(state_dir + "/.trusted-keys.json", planted));
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  // A chain that starts at the installed root but whose next step the root did not sign.
+  const std::string forged = R"({"key_sets":[)" + v1_set + "," + KeySetEnvelope(2, c_, {c_}) + "]}";
+  ASSERT_OK(AtomicWriteFile(state_dir + "/.trusted-keys.json", forged));
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+}
+
+TEST_F(SignedReleaseTest, AReflashedRootReplacesTheSavedChainOfTheOldOne) {
+  Publish(v1);
+  ServeChain({v1_set, KeySetEnvelope(2, b_, {a_, b_}), KeySetEnvelope(3, b_, {b_})});
+  Assign(v1, Sign(v1, 1, b_));
+  ASSERT_OK(Poll());
+  ASSERT_EQ(trust->keys().version, 3u);
+  // The old chain is compromised: the device is re-flashed with a fresh root (v1, key c).
+  v1_set = KeySetEnvelope(1, c_, {c_});
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 1u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(c_.public_key()));
+  OpenTrust();  // and stays so across a restart
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(c_.public_key()));
+  // The same root again keeps the chain followed from it.
+  ServeChain({v1_set, KeySetEnvelope(2, a_, {c_, a_})});
+  Publish(v2);
+  Assign(v2, Sign(v2, 2, a_));
+  ASSERT_OK(Poll());
+  ASSERT_EQ(trust->keys().version, 2u);
+  OpenTrust();
+  EXPECT_EQ(trust->keys().version, 2u);
+  EXPECT_EQ(trust->keys().keys[0].keyid, crypto::KeyId(a_.public_key()));
+}
+
+TEST_F(SignedReleaseTest, FollowsTheKeyChainAtStartSoARetiredKeyStopsSigning) {
+  // The server rotated a out (v2 holds only b) but still serves a release signed by a: it
+  // verifies under v1, so only following the chain before the release is checked catches it.
+  Publish(v1);
+  ServeChain({v1_set, KeySetEnvelope(2, b_, {a_, b_})});
+  Assign(v1, Sign(v1, 1, a_));
+  EXPECT_OK(Poll());
+  EXPECT_EQ(trust->keys().version, 2u);
+  EXPECT_EQ(Active(), "<absent>");
+  EXPECT_FALSE(DownloadedAnything());
+  EXPECT_THAT(SentReports(), HasSubstr("v1/preflight: release refused: unknown key"));
+}
+
+TEST_F(SignedReleaseTest, TheCounterFloorSurvivesAPowerLossAndACorruptOrLostStateFile) {
+  Publish(v1);
+  Publish(v2);
+  Assign(v2, Sign(v2, 7, a_));
+  ASSERT_OK(Poll());
+  ASSERT_EQ(Active(), v2.bytes);
+  fs.Crash();  // what was not synced is gone
+  ASSERT_OK(AtomicWriteFile(state_dir + "/m/state.json", "{\"truncated"));
+  Assign(v1, Sign(v1, 6, a_));  // validly signed, but older
+  EXPECT_OK(Poll());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(record.highest_release_counter, 7u);
+  EXPECT_THAT(SentReports(), HasSubstr("v1/preflight: release refused: rollback"));
+  // The state file lost altogether: the floor is still read when the model is next assigned.
+  ASSERT_OK(posix.Remove(state_dir + "/m/state.json"));
+  EXPECT_OK(Poll());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(record.highest_release_counter, 7u);
+}
+
+class KeyChainScheduleTest : public SignedReleaseTest {
+ protected:
+  // Runs the loop for 12 polls 5 s apart (no assignment) and counts the key chain fetches.
+  size_t KeyFetchesOver12Polls() {
+    ::oxide::testing::FakeClock twelve{12};
+    AgentOptions o;
+    o.pipeline = Options();
+    o.pipeline.should_stop = nullptr;
+    o.poll_interval = std::chrono::seconds(5);
+    o.key_chain_interval = std::chrono::seconds(20);
+    o.trust = trust.get();
+    AgentLoop loop({fs, dl, health, twelve, control, nullptr}, o);
+    EXPECT_STATUS(loop.Run(), ErrorCode::kCancelled);
+    size_t n = 0;
+    for (const auto& r : dl.requests()) n += r.url == "http://cp/api/v1/keys";
+    return n;
+  }
+};
+
+TEST_F(KeyChainScheduleTest, FetchedAtStartThenOncePerInterval) {
+  ServeChain({v1_set});
+  EXPECT_EQ(KeyFetchesOver12Polls(), 3u);  // at 0, 20 and 40 s
+}
+
+TEST_F(KeyChainScheduleTest, AFailingFetchBacksOffUpToTheInterval) {
+  // Not served (HTTP 404): retried after 5, 10, 20 s (capped at 20).
+  EXPECT_EQ(KeyFetchesOver12Polls(), 5u);  // at 0, 5, 15, 35 and 55 s, not at every poll
 }
 
 }  // namespace

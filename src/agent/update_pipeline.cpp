@@ -1,5 +1,8 @@
 #include "agent/update_pipeline.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 #include "agent/backoff.hpp"
 #include "agent/model_at_rest.hpp"
 #include "agent/model_check.hpp"
@@ -12,6 +15,7 @@ namespace oxide::agent {
 namespace {
 constexpr size_t kMaxErrorText = 1024;
 constexpr size_t kMaxRecordSize = 1 << 20;
+constexpr size_t kMaxCounterFloorFile = 64;
 }  // namespace
 
 std::string_view ToString(AssignmentDecision d) {
@@ -43,6 +47,7 @@ ModelPaths ModelPaths::For(const PipelineOptions& o, const std::string& model_id
   p.staging = p.dir + "/staging";
   p.backup = p.dir + "/backup";
   p.kept = p.dir + "/kept";
+  p.counter_floor = p.dir + "/release-counter";
   return p;
 }
 
@@ -70,6 +75,7 @@ Result<std::unique_ptr<UpdatePipeline>> UpdatePipeline::Open(const std::string& 
       OXIDE_RETURN_IF_ERROR(deps.fs.Rename(p->paths_.record, p->paths_.record + ".broken"));
     }
   }
+  OXIDE_RETURN_IF_ERROR(p->ReadCounterFloor());
   p->KillOrphanedHealthCheck();
   return p;
 }
@@ -233,7 +239,33 @@ AssignmentDecision UpdatePipeline::RefuseRelease(const ModelRef& a, const Status
   return AssignmentDecision::kRefused;
 }
 
+Status UpdatePipeline::ReadCounterFloor() {
+  auto text = deps_.fs.ReadFile(paths_.counter_floor, kMaxCounterFloorFile);
+  if (!text.ok()) {
+    if (text.status().code() == ErrorCode::kNotFound) return Status::Ok();
+    return text.status();
+  }
+  std::string_view digits = *text;
+  while (!digits.empty() && digits.back() == '\n') digits.remove_suffix(1);
+  uint64_t floor = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), floor);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    // Written atomically, so only tampering gets here; state.json's counter still counts.
+    Log("release counter file " + paths_.counter_floor + " unreadable; ignoring it");
+    return Status::Ok();
+  }
+  counter_floor_ = floor;
+  record_.highest_release_counter = std::max(record_.highest_release_counter, floor);
+  return Status::Ok();
+}
+
 Status UpdatePipeline::Persist() {
+  // The floor first: a crash between the two writes leaves it at least as high as state.json.
+  if (record_.highest_release_counter > counter_floor_) {
+    OXIDE_RETURN_IF_ERROR(WriteFileAtomically(
+        deps_.fs, paths_.counter_floor, std::to_string(record_.highest_release_counter) + "\n"));
+    counter_floor_ = record_.highest_release_counter;
+  }
   return WriteFileAtomically(deps_.fs, paths_.record, EncodeUpdateRecord(record_));
 }
 

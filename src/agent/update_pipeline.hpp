@@ -88,6 +88,9 @@ struct ModelPaths {
   std::string staging;  // dir/staging       (the rebuilt candidate model)
   std::string backup;   // dir/backup        (the previous active model, for rollback)
   std::string kept;     // dir/kept          (a verified staged model kept across local retries)
+  // dir/release-counter: the highest committed release counter (decimal), never lowered. Kept
+  // apart from state.json so rollback protection survives a state file that is lost or corrupt.
+  std::string counter_floor;
   static ModelPaths For(const PipelineOptions& o, const std::string& model_id);
 };
 
@@ -153,6 +156,8 @@ class UpdatePipeline {
   UpdatePipeline(std::string model_id, PipelineDeps deps, PipelineOptions options);
   Status Apply(OtaEvent event);
   Status Persist();
+  // Reads paths_.counter_floor into counter_floor_ and raises the record's counter to it.
+  Status ReadCounterFloor();
   Result<OtaEvent> RunHandler();
   void Log(const std::string& line) const;
   void SetError(std::string message);
@@ -189,6 +194,7 @@ class UpdatePipeline {
   PipelineOptions options_;
   ModelPaths paths_;
   UpdateRecord record_;
+  uint64_t counter_floor_ = 0;  // what paths_.counter_floor holds
   std::function<void(const Transition&)> observer_;
   bool superseded_ = false;  // see Supersede(); not persisted: the server is asked again
   friend class PayloadSink;

@@ -73,7 +73,42 @@ TEST_F(SignCli, SignRefusesBadInput) {
            "--expires-in", "1d", "--key", dir.File("k.pem"), "-o", dir.File("out.json")}),
       3);
   EXPECT_EQ(sign({"--expires-in", "1d", "--model", "../x"}), 2);
+  // Past 9999-12-31 the expiry has no YYYY spelling, and devices would refuse the release.
+  EXPECT_EQ(sign({"--expires-in", "3000000d"}), 2) << "year > 9999";
+  EXPECT_EQ(Run({"keys", "generate", "--out", dir.File("far"), "--expires-in", "3000000d"}), 2);
   EXPECT_EQ(sign({"--expires-in", "1d"}), 0);
+}
+
+TEST_F(SignCli, ReleaseSignWithRepeatedKeysMeetsAThresholdOfTwo) {
+  ASSERT_EQ(Run({"keys", "generate", "--out", dir.File("k1")}), 0);
+  ASSERT_EQ(Run({"keys", "generate", "--out", dir.File("k2")}), 0);
+  ASSERT_EQ(Run({"keys", "rotate", "--keys", dir.File("k1.keys.json"), "--sign-with",
+                 dir.File("k1.pem"), "--sign-with", dir.File("k2.pem"), "--add", dir.File("k2.pub"),
+                 "--threshold", "2", "-o", dir.File("v2.keys.json")}),
+            0);
+  auto v1 = crypto::VerifyRootKeySet(Envelope("k1.keys.json"));
+  ASSERT_OK(v1.status());
+  auto v2 = crypto::VerifyKeySetUpdate(*v1, Envelope("v2.keys.json"));
+  ASSERT_OK(v2.status());
+  ASSERT_EQ(v2->threshold, 2u);
+  ASSERT_OK(AtomicWriteFile(dir.File("model.bin"), "abc"));
+  auto sign = [&](std::vector<std::string> keys, const std::string& out) {
+    std::vector<std::string> a = {
+        "release",   "sign", dir.File("model.bin"), "--model", "m",  "--version",  "v1",
+        "--counter", "1",    "--expires-in",        "1d",      "-o", dir.File(out)};
+    for (const auto& k : keys) {
+      a.push_back("--key");
+      a.push_back(dir.File(k));
+    }
+    return Run(a);
+  };
+  ASSERT_EQ(sign({"k1.pem"}, "one.json"), 0);
+  EXPECT_THAT(crypto::VerifyRelease(Envelope("one.json"), *v2, "m", "v1", 0, 0).status().message(),
+              StartsWith("bad signature"));
+  ASSERT_EQ(sign({"k1.pem", "k2.pem"}, "two.json"), 0);
+  EXPECT_EQ(Envelope("two.json").signatures.size(), 2u);
+  EXPECT_OK(crypto::VerifyRelease(Envelope("two.json"), *v2, "m", "v1", 0, 0).status());
+  EXPECT_EQ(sign({"k1.pem", "k1.pem"}, "dup.json"), 2) << "the same key twice";
 }
 
 TEST_F(SignCli, RotateNeedsOldAndNewKeys) {

@@ -1,6 +1,7 @@
 #include "cli/sign_commands.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -26,7 +27,8 @@ struct RotateArgs {
   std::string expires, expires_in = "365d";
 };
 struct SignArgs {
-  std::string file, model, version, key, out;
+  std::string file, model, version, out;
+  std::vector<std::string> keys;  // each signs: a key set's threshold may need several
   uint64_t counter = 0;
   std::string expires, expires_in;
 };
@@ -71,6 +73,10 @@ Result<int64_t> ExpiryOf(const std::string& expires, const std::string& expires_
     return InvalidArgument("give --expires TIME or --expires-in DURATION");
   }
   if (t <= NowUnix()) return InvalidArgument("the expiry " + crypto::FormatUtcTime(t) + " is past");
+  if (t > crypto::kMaxUtcTime) {
+    return InvalidArgument("the expiry is after " + crypto::FormatUtcTime(crypto::kMaxUtcTime) +
+                           " (a year past 9999, which devices refuse)");
+  }
   return t;
 }
 
@@ -159,13 +165,24 @@ Status RunSign(const SignArgs& a) {
     return InvalidArgument("--model and --version: 1-128 characters of [A-Za-z0-9._-]");
   }
   OXIDE_ASSIGN_OR_RETURN(int64_t expires, ExpiryOf(a.expires, a.expires_in));
-  OXIDE_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::ReadPemFile(a.key));
+  std::vector<crypto::SigningKey> signers;
+  std::vector<std::string> ids;
+  for (const std::string& path : a.keys) {
+    OXIDE_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::ReadPemFile(path));
+    std::string id = crypto::KeyId(key.public_key());
+    // A second signature by the same key would not count towards a threshold.
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
+      return InvalidArgument("--key " + path + ": the same key twice (keyid " + id + ")");
+    }
+    ids.push_back(std::move(id));
+    signers.push_back(std::move(key));
+  }
   OXIDE_ASSIGN_OR_RETURN(auto file, ReadableFile::Open(a.file));
   OXIDE_ASSIGN_OR_RETURN(Digest digest, Sha256File(a.file));  // streaming
   crypto::ReleaseMetadata m{a.model, a.version, ToHex(digest), file->size(), a.counter, expires};
   OXIDE_ASSIGN_OR_RETURN(
       crypto::Envelope e,
-      crypto::SignEnvelope(crypto::kReleasePayloadType, crypto::EncodeReleaseMetadata(m), {key}));
+      crypto::SignEnvelope(crypto::kReleasePayloadType, crypto::EncodeReleaseMetadata(m), signers));
   OXIDE_RETURN_IF_ERROR(AtomicWriteFile(a.out, crypto::EncodeEnvelope(e) + "\n"));
   std::printf("signed %s@%s counter %llu sha256 %s expires %s: %s\n", a.model.c_str(),
               a.version.c_str(), static_cast<unsigned long long>(a.counter), m.sha256.c_str(),
@@ -219,7 +236,8 @@ SignCommands::SignCommands(CLI::App* app) : impl_(std::make_unique<Impl>()) {
   auto* exp = i.sign->add_option("--expires", i.sig.expires, "Expiry, YYYY-MM-DDTHH:MM:SSZ");
   auto* exp_in = i.sign->add_option("--expires-in", i.sig.expires_in, "Expiry from now (90d)");
   exp->excludes(exp_in);
-  i.sign->add_option("--key", i.sig.key, "Private key (.pem)")->required();
+  i.sign->add_option("--key", i.sig.keys, "Private key (.pem); repeat to sign with several")
+      ->required();
   i.sign->add_option("-o,--output", i.sig.out, "Signed envelope to write")->required();
 }
 

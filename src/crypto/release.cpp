@@ -1,6 +1,7 @@
 #include "crypto/release.hpp"
 
-#include <ctime>
+#include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -97,6 +98,40 @@ Result<Envelope> EnvelopeFromJson(const json& j) {
   return e;
 }
 
+bool IsLeapYear(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+
+int64_t DaysInMonth(int64_t y, int64_t m) {
+  static constexpr int64_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date, in 64 bits (no time_t, which may be 32
+// bits wide and end in 2038). Counts in 400-year eras of 146097 days, the year starting in March
+// so that the leap day is the era-year's last.
+int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t year_of_era = y - era * 400;                                    // [0, 399]
+  const int64_t day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  // [0, 365]
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;  // 719468: days from 0000-03-01 to 1970-01-01
+}
+
+// The inverse of DaysFromCivil.
+void CivilFromDays(int64_t days, int64_t* y, int64_t* m, int64_t* d) {
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t day_of_era = days - era * 146097;  // [0, 146096]
+  const int64_t year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);  // [0, 365]
+  const int64_t mp = (5 * day_of_year + 2) / 153;                              // March = 0
+  *d = day_of_year - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = year_of_era + era * 400 + (*m <= 2 ? 1 : 0);
+}
+
 }  // namespace
 
 const TrustedKey* KeySet::Find(std::string_view keyid) const {
@@ -130,29 +165,30 @@ Result<int64_t> ParseUtcTime(std::string_view text) {
     for (size_t i = pos; i < pos + n; ++i) v = v * 10 + (text[i] - '0');
     return v;
   };
-  std::tm tm{};
-  tm.tm_year = num(0, 4) - 1900;
-  tm.tm_mon = num(5, 2) - 1;
-  tm.tm_mday = num(8, 2);
-  tm.tm_hour = num(11, 2);
-  tm.tm_min = num(14, 2);
-  tm.tm_sec = num(17, 2);
-  std::tm check = tm;
-  time_t t = timegm(&tm);
-  // timegm normalises out-of-range fields (Feb 30 → Mar 2): such a date is refused.
-  if (tm.tm_year != check.tm_year || tm.tm_mon != check.tm_mon || tm.tm_mday != check.tm_mday ||
-      tm.tm_hour != check.tm_hour || tm.tm_min != check.tm_min || tm.tm_sec != check.tm_sec) {
+  const int64_t year = num(0, 4), month = num(5, 2), day = num(8, 2);
+  const int64_t hour = num(11, 2), minute = num(14, 2), second = num(17, 2);
+  // Out-of-range fields (Feb 30, 24:00) are refused, never normalised.
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
+      minute > 59 || second > 59) {
     return InvalidArgument("time '" + std::string(text) + "' is not a valid date");
   }
-  return static_cast<int64_t>(t);
+  return DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
 
 std::string FormatUtcTime(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  constexpr int64_t kMinUtcTime = -62167219200;  // 0000-01-01T00:00:00Z
+  unix_seconds = std::clamp<int64_t>(unix_seconds, kMinUtcTime, kMaxUtcTime);
+  int64_t days = unix_seconds / 86400, secs = unix_seconds % 86400;
+  if (secs < 0) {  // floor, not truncation, before 1970
+    secs += 86400;
+    --days;
+  }
+  int64_t year = 0, month = 0, day = 0;
+  CivilFromDays(days, &year, &month, &day);
+  char buf[64];  // wide enough for any int, as the compiler checks
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", static_cast<int>(year),
+                static_cast<int>(month), static_cast<int>(day), static_cast<int>(secs / 3600),
+                static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
   return buf;
 }
 

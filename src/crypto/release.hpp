@@ -83,7 +83,11 @@ std::string EncodeKeyChain(const std::vector<Envelope>& chain);
 Result<Envelope> SignEnvelope(std::string_view payload_type, std::string payload,
                               const std::vector<SigningKey>& keys);
 
-// "2027-12-31T00:00:00Z" (exactly this form, UTC) <-> Unix seconds.
+// The last instant with a YYYY spelling: 9999-12-31T23:59:59Z.
+inline constexpr int64_t kMaxUtcTime = 253402300799;
+
+// "2027-12-31T00:00:00Z" (exactly this form, UTC, years 0000-9999) <-> Unix seconds, computed in
+// 64 bits (no time_t: it may be 32 bits wide). FormatUtcTime clamps to years 0000..9999.
 Result<int64_t> ParseUtcTime(std::string_view text);
 std::string FormatUtcTime(int64_t unix_seconds);
 

@@ -142,5 +142,26 @@ TEST(ReleaseFormat, UtcTime) {
   }
 }
 
+// Civil-date arithmetic in 64 bits: past 2038 (where a 32-bit time_t ends) up to year 9999.
+TEST(ReleaseFormat, UtcTimeBeyond2038AndLeapYears) {
+  const std::pair<std::string_view, int64_t> cases[] = {
+      {"2038-01-19T03:14:08Z", int64_t{1} << 31},  // one past the 32-bit time_t
+      {"2100-03-01T00:00:00Z", 4107542400},       {"2400-02-29T12:00:00Z", 13574606400},
+      {"9999-12-31T23:59:59Z", kMaxUtcTime},      {"0000-01-01T00:00:00Z", -62167219200},
+  };
+  for (const auto& [text, unix] : cases) {
+    auto t = ParseUtcTime(text);
+    ASSERT_OK(t.status()) << text;
+    EXPECT_EQ(*t, unix) << text;
+    EXPECT_EQ(FormatUtcTime(unix), text);
+  }
+  for (std::string_view bad :
+       {"2100-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z",
+        "2024-01-00T00:00:00Z", "2024-01-01T00:60:00Z", "2024-01-01T00:00:60Z"}) {
+    EXPECT_STATUS(ParseUtcTime(bad).status(), ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_OK(ParseUtcTime("2024-02-29T23:59:59Z").status());
+}
+
 }  // namespace
 }  // namespace oxide::crypto

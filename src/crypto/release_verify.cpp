@@ -29,10 +29,29 @@ Status CheckSigned(const Envelope& e, const KeySet& keys, std::string_view what)
   return Status::Ok();
 }
 
+// Unauthenticated text (checked before any signature) for a message that reaches logs and
+// failure reports: bytes outside printable ASCII become \xNN, and it is cut at `max` bytes.
+std::string Quoted(std::string_view text, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 Status CheckType(const Envelope& e, std::string_view expected) {
   if (e.payload_type == expected) return Status::Ok();
-  return Refuse("wrong type",
-                "payload type '" + e.payload_type + "', expected '" + std::string(expected) + "'");
+  return Refuse("wrong type", "payload type '" + Quoted(e.payload_type, 48) + "', expected '" +
+                                  std::string(expected) + "'");
 }
 
 }  // namespace

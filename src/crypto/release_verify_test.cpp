@@ -59,6 +59,19 @@ TEST_F(ReleaseVerifyTest, AcceptsAValidRelease) {
   EXPECT_OK(VerifyAssignment(*m, std::string(64, 'b'), 10));
 }
 
+TEST_F(ReleaseVerifyTest, AnUnauthenticatedPayloadTypeReachesTheRefusalEscapedAndCapped) {
+  // The type is checked before the signatures: whatever it holds is the sender's text, and it
+  // ends up in logs and failure reports.
+  Envelope e = Release(5, {a_});
+  e.payload_type = "evil\n2026-11-30T00:00:00Z info fake line\x1b[31m" + std::string(300, 'x');
+  const std::string refusal = Refusal(VerifyRelease(e, SetOf(1, {a_}), "m", "v2", 0, kNow));
+  EXPECT_THAT(refusal, StartsWith("wrong type:"));
+  EXPECT_EQ(refusal.find('\n'), std::string::npos) << refusal;
+  EXPECT_EQ(refusal.find('\x1b'), std::string::npos) << refusal;
+  EXPECT_THAT(refusal, HasSubstr("evil\\x0a"));
+  EXPECT_LT(refusal.size(), 200u) << refusal;
+}
+
 TEST_F(ReleaseVerifyTest, RefusesEachReasonPrecisely) {
   const KeySet trusted = SetOf(1, {a_});
   EXPECT_THAT(Refusal(VerifyRelease(Release(5, {}), trusted, "m", "v2", 0, kNow)),

@@ -60,6 +60,13 @@ def reported(plane, text):
         return text in json.dumps(plane.heartbeats)
 
 
+def reports_of(plane, version):
+    """The failure reports the agent sent for `version`."""
+    with plane.lock:
+        return [r for hb in plane.heartbeats for r in (hb.get("reports") or [])
+                if r.get("version") == version]
+
+
 def main():
     rng = random.Random(9)
     blobs = {v: bytes(rng.getrandbits(8) for _ in range(20000)) for v in ("v1", "v2", "v3")}
@@ -84,8 +91,15 @@ def main():
         plane.served["v3"] = blobs["v3"][:-1] + b"X"  # the server's copy was tampered with
         agent(plane, signer.keys)
         check(active() == blobs["v2"], "tampered v3 bytes are not installed")
-        check(reported(plane, '"version": "v3"') and reported(plane, '"outcome": "failed"'),
-              "the tampered download is reported to the server")
+        v3_reports = reports_of(plane, "v3")
+        # The fake serves the tampered bytes' own SHA-256 header: refused as the transfer starts.
+        tampered_sha = hashlib.sha256(plane.served["v3"]).hexdigest()
+        signed_sha = hashlib.sha256(blobs["v3"]).hexdigest()
+        check(any(r.get("outcome") == "failed" and r.get("stage") == "download" and
+                  r.get("error") == f"download rejected: server offers SHA-256 {tampered_sha} "
+                                    f"for v3, assignment says {signed_sha}"
+                  for r in v3_reports),
+              f"the tampered download is reported as not the signed hash ({v3_reports})")
         del plane.served["v3"]
 
         plane.assigned = "v1"

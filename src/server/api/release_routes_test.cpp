@@ -1,5 +1,6 @@
 // Signed releases on the server: PUT/GET .../release, PUT/GET /api/v1/keys, and the release in
 // the heartbeat assignment.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "base/sha256.hpp"
@@ -81,6 +82,9 @@ TEST_F(ReleaseRoutesTest, KeyChainAppendsOnlyVerifiedSuccessors) {
   EXPECT_EQ(empty.body, R"({"key_sets":[]})");
   EXPECT_EQ(Call(Method::kPut, "/api/v1/keys", KeySet(1, a_, {b_})).status, 422)
       << "the first set must be self-signed";
+  auto v2_first = Call(Method::kPut, "/api/v1/keys", KeySet(2, a_, {a_}));
+  EXPECT_EQ(v2_first.status, 422) << "the chain starts at v1 (devices step from v1 one by one)";
+  EXPECT_THAT(v2_first.body, ::testing::HasSubstr("must be v1"));
   EXPECT_EQ(Call(Method::kPut, "/api/v1/keys", KeySet(1, a_, {a_})).status, 201);
   EXPECT_EQ(Call(Method::kPut, "/api/v1/keys", KeySet(1, a_, {a_})).status, 422) << "not v2";
   EXPECT_EQ(Call(Method::kPut, "/api/v1/keys", KeySet(2, b_, {b_})).status, 422)

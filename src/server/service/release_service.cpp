@@ -67,6 +67,12 @@ Result<uint64_t> ReleaseService::AppendKeySet(std::string_view body) {
     OXIDE_ASSIGN_OR_RETURN(crypto::KeySet last, LastKeySet(store_, &any));
     auto next = any ? crypto::VerifyKeySetUpdate(last, *e) : crypto::VerifyRootKeySet(*e);
     if (!next.ok()) return AsInvalid(next.status());
+    // Devices are installed with v1 and step one version at a time: a chain starting later
+    // could never be followed.
+    if (!any && next->version != 1) {
+      return InvalidArgument("key set: the first key set must be v1, not v" +
+                             std::to_string(next->version));
+    }
     version = next->version;
     return store_.releases().AppendKeySet(version, crypto::EncodeEnvelope(*e), clock_.UnixMillis());
   });

@@ -233,12 +233,14 @@ TEST_F(AuthTest, DeviceMayHeartbeatOnlyAsItselfAndNotCallOperatorRoutes) {
             403);
 }
 
-TEST_F(AuthTest, DeviceDownloadsOnlyWhatItIsAssignedOrRuns) {
+TEST_F(AuthTest, DeviceDownloadsOnlyWhatItIsAssigned) {
   std::string s1 = env.EnrollDevice("d1");
   env.Upload("m", "v1", "model version one");
   env.Upload("m", "v2", "model version two");
+  env.Upload("secret", "v9", "another model nobody assigned to d1");
   const std::string v1 = "/api/v1/models/m/versions/v1/download";
   const std::string v2 = "/api/v1/models/m/versions/v2/download";
+  const std::string other = "/api/v1/models/secret/versions/v9/download";
   EXPECT_EQ(AsDevice(Method::kGet, v2, "d1", s1).status, 403);
   ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
   ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets/f/devices/d1").status, 200);
@@ -248,12 +250,20 @@ TEST_F(AuthTest, DeviceDownloadsOnlyWhatItIsAssignedOrRuns) {
       200);
   EXPECT_EQ(AsDevice(Method::kGet, v2, "d1", s1).status, 200);
   EXPECT_EQ(AsDevice(Method::kGet, v1, "d1", s1).status, 403);
-  // What the device reports installed is its patch base: allowed.
+  // What a device claims to run is its own word: it opens nothing (only the assignment does).
+  ASSERT_EQ(AsDevice(Method::kPost, "/api/v1/devices/d1/heartbeat", "d1", s1,
+                     R"({"current_model":"secret","current_model_version":"v9"})")
+                .status,
+            200);
+  EXPECT_EQ(AsDevice(Method::kGet, other, "d1", s1).status, 403);
+  EXPECT_EQ(AsDevice(Method::kGet, "/api/v1/models/secret/versions/v9/release", "d1", s1).status,
+            403);
   ASSERT_EQ(AsDevice(Method::kPost, "/api/v1/devices/d1/heartbeat", "d1", s1,
                      R"({"current_model":"m","current_model_version":"v1"})")
                 .status,
             200);
-  EXPECT_EQ(AsDevice(Method::kGet, v1, "d1", s1).status, 200);
+  EXPECT_EQ(AsDevice(Method::kGet, v1, "d1", s1).status, 403);
+  EXPECT_EQ(AsDevice(Method::kGet, v2, "d1", s1).status, 200);
   EXPECT_EQ(Admin(Method::kGet, v1).status, 200);  // operators may download anything
 }
 
@@ -278,6 +288,7 @@ TEST_F(AuthTest, AuditLogRecordsOperatorChangesNewestFirst) {
   EXPECT_EQ(Body(Admin(Method::kGet, "/api/v1/audit?limit=1")).size(), 1u);
   EXPECT_EQ(Admin(Method::kGet, "/api/v1/audit?limit=x").status, 422);
 }
+
 
 }  // namespace
 }  // namespace oxide::server::api

@@ -289,6 +289,17 @@ TEST_F(AuthTest, AuditLogRecordsOperatorChangesNewestFirst) {
   EXPECT_EQ(Admin(Method::kGet, "/api/v1/audit?limit=x").status, 422);
 }
 
+TEST_F(AuthTest, OperatorHeartbeatNeedsAdmin) {
+  env.EnrollDevice("d1");
+  std::string viewer = NewToken("dashboard", "viewer");
+  auto forged = Call(Method::kPost, "/api/v1/devices/d1/heartbeat", viewer, "{}");
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_EQ(Error(forged), "forbidden");
+  EXPECT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/heartbeat", "{}").status, 200);
+  env.Upload("m", "v1", "model version one");
+  // Reading stays open to viewers on device routes (GET).
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/models/m/versions/v1/download", viewer).status, 200);
+}
 
 }  // namespace
 }  // namespace oxide::server::api

@@ -56,8 +56,8 @@ using Handler = std::function<Response(const Request&, const Params&)>;
 // Who may call a route, checked once by the Router before the handler runs (and, for uploads,
 // before the body is read):
 //   kPublic: anyone (GET /health, POST /api/v1/enroll);
-//   kDevice: an accepted device's credential (further limited by Route::device_check) or any
-//            operator token;
+//   kDevice: an accepted device's credential (further limited by Route::device_check), any
+//            operator token for a GET, an admin token otherwise (a heartbeat is a write);
 //   kViewer: any operator token (admin or viewer);
 //   kAdmin:  an admin operator token. The default: a route nobody classified is admin-only.
 enum class Access : uint8_t { kPublic = 0, kDevice = 1, kViewer = 2, kAdmin = 3 };

@@ -300,6 +300,24 @@ TEST_F(AuthTest, OperatorHeartbeatNeedsAdmin) {
   // Reading stays open to viewers on device routes (GET).
   EXPECT_EQ(Call(Method::kGet, "/api/v1/models/m/versions/v1/download", viewer).status, 200);
 }
+TEST_F(AuthTest, AcceptNeedsAnEnrolledCredentialWhoseFingerprintIsShown) {
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/devices", R"({"id":"d1"})").status, 201);
+  auto before = Body(Admin(Method::kGet, "/api/v1/devices/d1"));
+  EXPECT_EQ(before["auth_state"], "unenrolled");
+  EXPECT_TRUE(before["credential_fingerprint"].is_null());
+  auto early = Admin(Method::kPost, "/api/v1/devices/d1/accept");
+  EXPECT_EQ(early.status, 409);
+  EXPECT_EQ(Body(early)["error"]["code"], "failed_precondition");
+  // Still nothing bound: the first secret to enroll waits for an operator.
+  EXPECT_EQ(Enroll("d1", secret1).status, 202);
+  auto after = Body(Admin(Method::kGet, "/api/v1/devices/d1"));
+  EXPECT_EQ(after["auth_state"], "pending");
+  EXPECT_EQ(after["credential_fingerprint"], auth::HashSecret(secret1).substr(0, 16));
+  EXPECT_EQ(auth::CredentialFingerprint(secret1), auth::HashSecret(secret1).substr(0, 16));
+  EXPECT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/accept").status, 200);
+  EXPECT_EQ(Enroll("d1", secret2).status, 409);
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 200);
+}
 
 }  // namespace
 }  // namespace oxide::server::api

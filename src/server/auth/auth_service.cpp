@@ -137,6 +137,12 @@ Status AuthService::SetDeviceState(const std::string& device_id, store::DeviceAu
     store::DeviceAuthRecord rec;
     rec.device_id = device_id;
     if (existing) rec = *existing;
+    // Accepting binds the id to the secret it enrolled with: with none stored, the next secret
+    // to enroll, anyone's, would be accepted without an operator ever seeing it.
+    if (state == store::DeviceAuthState::kAccepted && rec.secret_sha256.empty()) {
+      return FailedPrecondition("device '" + device_id +
+                                "' has not enrolled yet: no credential to accept");
+    }
     rec.state = state;
     if (drop_credential) rec.secret_sha256.clear();
     rec.updated_at = clock_.UnixMillis();

@@ -318,6 +318,27 @@ TEST_F(AuthTest, AcceptNeedsAnEnrolledCredentialWhoseFingerprintIsShown) {
   EXPECT_EQ(Enroll("d1", secret2).status, 409);
   EXPECT_EQ(Heartbeat("d1", secret1).status, 200);
 }
+TEST_F(AuthTest, KnownCredentialIgnoresTheEnrollmentToken) {
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
+  std::string token = Body(Admin(Method::kPost, "/api/v1/fleets/f/enrollment-tokens"))["token"];
+  ASSERT_EQ(Enroll("d1", secret1, token).status, 200);
+  ASSERT_EQ(Body(Admin(Method::kGet, "/api/v1/fleets/f"))["devices"].size(), 1u);
+  // The operator moves d1 out of the fleet; its restart (same token) must not put it back.
+  ASSERT_EQ(Admin(Method::kDelete, "/api/v1/fleets/f/devices/d1").status, 200);
+  EXPECT_EQ(Enroll("d1", secret1, token).status, 200);
+  EXPECT_EQ(Body(Admin(Method::kGet, "/api/v1/fleets/f"))["devices"].size(), 0u);
+  // Revoking the token stops new devices, not the ones it already let in.
+  std::string id = Body(Admin(Method::kGet, "/api/v1/fleets/f/enrollment-tokens"))[0]["id"];
+  ASSERT_EQ(Admin(Method::kDelete, "/api/v1/fleets/f/enrollment-tokens/" + id).status, 200);
+  auto restart = Enroll("d1", secret1, token);
+  EXPECT_EQ(restart.status, 200);
+  EXPECT_EQ(Body(restart)["status"], "accepted");
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 200);
+  EXPECT_EQ(Enroll("d2", secret2, token).status, 401);
+  // Another secret for d1 is still refused, token or not.
+  EXPECT_EQ(Enroll("d1", secret2, token).status, 401);
+  EXPECT_EQ(Enroll("d1", secret2).status, 409);
+}
 
 }  // namespace
 }  // namespace oxide::server::api

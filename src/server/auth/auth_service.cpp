@@ -81,15 +81,10 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
   if (secret.size() < 32 || secret.size() > 256) {
     return InvalidArgument("field 'secret' must be 32-256 characters");
   }
-  std::string fleet;
-  if (!enrollment_token.empty()) {
-    auto t = store_.auth().FindEnrollmentToken(HashSecret(enrollment_token));
-    if (!t.ok() && t.status().code() != ErrorCode::kNotFound) return t.status();
-    if (!t.ok() || t->revoked_at != 0) return NotFound("unknown or revoked enrollment token");
-    fleet = t->fleet_id;
-  }
   const std::string hash = HashSecret(secret);
+  std::string fleet;
   store::DeviceAuthState state = store::DeviceAuthState::kPending;
+  bool joined = false;  // accepted by this call's token: join the token's fleet
   Status tx = store_.InTransaction([&]() -> Status {
     const store::TimeMs now = clock_.UnixMillis();
     auto device = store_.devices().Get(device_id);
@@ -102,15 +97,31 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
       OXIDE_RETURN_IF_ERROR(store_.devices().Create(d));
     }
     OXIDE_ASSIGN_OR_RETURN(auto existing, store_.auth().GetDeviceAuth(device_id));
+    const bool same_secret = existing && !existing->secret_sha256.empty() &&
+                             ConstantTimeEquals(existing->secret_sha256, hash);
+    if (same_secret && existing->state != store::DeviceAuthState::kPending) {
+      // An operator (or a token, once) already decided about this credential: the agent enrolls
+      // on every start with its token, and that token being revoked since, or the device moved
+      // out of the token's fleet, must change nothing.
+      state = existing->state;
+      return Status::Ok();
+    }
+    if (!enrollment_token.empty()) {
+      auto t = store_.auth().FindEnrollmentToken(HashSecret(enrollment_token));
+      if (!t.ok() && t.status().code() != ErrorCode::kNotFound) return t.status();
+      if (!t.ok() || t->revoked_at != 0) return NotFound("unknown or revoked enrollment token");
+      fleet = t->fleet_id;
+    }
     store::DeviceAuthRecord rec;
     rec.device_id = device_id;
     if (existing) rec = *existing;
-    if (!rec.secret_sha256.empty() && !ConstantTimeEquals(rec.secret_sha256, hash)) {
+    if (!rec.secret_sha256.empty() && !same_secret) {
       return AlreadyExists("device '" + device_id + "' already enrolled with another secret");
     }
     rec.secret_sha256 = hash;
     // An operator's rejection stands even against a valid enrollment token.
     if (!fleet.empty() && rec.state != store::DeviceAuthState::kRejected) {
+      joined = rec.state != store::DeviceAuthState::kAccepted;
       rec.state = store::DeviceAuthState::kAccepted;
     }
     if (!existing || existing->state != rec.state || existing->secret_sha256 != hash) {
@@ -121,7 +132,7 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
     return Status::Ok();
   });
   if (!tx.ok()) return tx;
-  if (!fleet.empty() && state == store::DeviceAuthState::kAccepted) {
+  if (joined) {
     // Through the service: joining a fleet may start its active rollout for the device.
     OXIDE_RETURN_IF_ERROR(fleets_.AddDevice(fleet, device_id));
   }

@@ -339,6 +339,91 @@ TEST_F(AuthTest, KnownCredentialIgnoresTheEnrollmentToken) {
   EXPECT_EQ(Enroll("d1", secret2, token).status, 401);
   EXPECT_EQ(Enroll("d1", secret2).status, 409);
 }
+TEST_F(AuthTest, EnrollRefusesOperatorAndEnrollmentTokensAsSecrets) {
+  EXPECT_EQ(Enroll("d1", "oxide_" + std::string(43, 'A')).status, 422);
+  EXPECT_EQ(Enroll("d1", "oxenr_" + std::string(43, 'A')).status, 422);
+  EXPECT_EQ(Admin(Method::kGet, "/api/v1/devices/d1").status, 404);
+}
+
+TEST_F(AuthTest, DownloadsAreBookedToTheCallerNotTheHeader) {
+  std::string s1 = env.EnrollDevice("d1");
+  env.EnrollDevice("d2");
+  env.Upload("m", "v1", "model version one");
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets/f/devices/d1").status, 200);
+  ASSERT_EQ(
+      Admin(Method::kPost, "/api/v1/fleets/f/deploy", R"({"model_id":"m","model_version":"v1"})")
+          .status,
+      200);
+  const std::string path = "/api/v1/models/m/versions/v1/download";
+  Request op;
+  op.path = path;
+  op.With("authorization", "Bearer " + env.admin_token).With("x-oxide-device-id", "d2");
+  Response r = env.router->Handle(op);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(r.on_complete);
+  r.on_complete(7);
+  EXPECT_EQ(env.store->devices().Get("d2")->bytes_served, 0u);  // an operator is no device
+  Response dev = AsDevice(Method::kGet, path, "d1", s1);
+  ASSERT_EQ(dev.status, 200);
+  dev.on_complete(5);
+  EXPECT_EQ(env.store->devices().Get("d1")->bytes_served, 5u);
+}
+// A real store whose assignments cannot be read (a failing disk): for the error paths of the
+// access check.
+class BrokenAssignmentsStore : public store::Store {
+ public:
+  explicit BrokenAssignmentsStore(store::Store& real) : real_(real), broken_(real) {}
+  store::DeviceStore& devices() override { return real_.devices(); }
+  store::FleetStore& fleets() override { return real_.fleets(); }
+  store::ModelStore& models() override { return real_.models(); }
+  store::PatchStore& patches() override { return real_.patches(); }
+  store::AssignmentStore& assignments() override { return broken_; }
+  store::CampaignStore& campaigns() override { return real_.campaigns(); }
+  store::AttemptStore& attempts() override { return real_.attempts(); }
+  store::ClearanceStore& clearances() override { return real_.clearances(); }
+  store::ReleaseStore& releases() override { return real_.releases(); }
+  store::AuthStore& auth() override { return real_.auth(); }
+  store::AuditStore& audit() override { return real_.audit(); }
+  Status InTransaction(const std::function<Status()>& fn) override {
+    return real_.InTransaction(fn);
+  }
+
+ private:
+  class Broken : public store::AssignmentStore {
+   public:
+    explicit Broken(store::Store& real) : real_(real) {}
+    Result<std::optional<store::AssignmentRecord>> Get(const std::string&) override {
+      return Status(ErrorCode::kIo, "disk read error");
+    }
+    Status Put(const store::AssignmentRecord& a) override { return real_.assignments().Put(a); }
+    Status Delete(const std::string& id) override { return real_.assignments().Delete(id); }
+
+   private:
+    store::Store& real_;
+  };
+  store::Store& real_;
+  Broken broken_;
+};
+
+// A device check that fails for another reason than "not yours" is the server's fault: answered
+// as that error (5xx), not as a 403 that would tell the device it may not.
+TEST_F(AuthTest, DeviceCheckStoreErrorIsNotA403) {
+  std::string s1 = env.EnrollDevice("d1");
+  env.Upload("m", "v1", "model version one");
+  BrokenAssignmentsStore broken(*env.store);
+  auth::AuthService auth(broken, env.clock, *env.fleets);
+  ApiDeps deps{*env.devices, *env.fleets, *env.models, *env.campaigns, *env.heartbeats,
+               *env.blobs,   env.metrics, ApiLimits(), auth,           *env.authenticator};
+  Router router(deps);
+  Request r;
+  r.path = "/api/v1/models/m/versions/v1/download";
+  server::testing::TestEnv::AddDeviceAuth(&r, "d1", s1);
+  Response resp = router.Handle(r);
+  EXPECT_EQ(resp.status, 500) << resp.body;
+  ASSERT_TRUE(Body(resp)["error"].is_object()) << resp.body;
+  EXPECT_EQ(Body(resp)["error"]["code"], "io");
+}
 
 }  // namespace
 }  // namespace oxide::server::api

@@ -102,7 +102,12 @@ std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,
     }
     if (r.device_check) {
       Status st = r.device_check(who, params);
-      if (!st.ok()) return AccessErrorResponse(403, "forbidden", st.message());
+      // "Not yours" is a 403; anything else (the store failing) is the server's error, answered
+      // as such so the device retries instead of taking it for a refusal.
+      if (st.code() == ErrorCode::kFailedPrecondition) {
+        return AccessErrorResponse(403, "forbidden", st.message());
+      }
+      if (!st.ok()) return ErrorResponse(st);
     }
   } else if (who.role != store::OperatorRole::kAdmin &&
              (r.access == Access::kAdmin ||

@@ -75,7 +75,8 @@ struct Route {
   bool blocking = false;
   Access access = Access::kAdmin;
   // kDevice routes: what one accepted device may reach (its own heartbeat, its assigned
-  // models). Not OK: 403 forbidden. Operators skip it. Null: any accepted device.
+  // models). kFailedPrecondition: 403 forbidden; any other error is answered as itself (a
+  // store failure is a 5xx, not a refusal). Operators skip it. Null: any accepted device.
   std::function<Status(const auth::Principal&, const Params&)> device_check = nullptr;
 };
 

@@ -81,6 +81,11 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
   if (secret.size() < 32 || secret.size() > 256) {
     return InvalidArgument("field 'secret' must be 32-256 characters");
   }
+  // An operator or enrollment token pasted as a device secret would then be stored as a device
+  // credential (and sent on every device call): refuse it.
+  if (secret.starts_with(kOperatorTokenPrefix) || secret.starts_with(kEnrollmentTokenPrefix)) {
+    return InvalidArgument("field 'secret' must not be an oxide_ or oxenr_ token");
+  }
   const std::string hash = HashSecret(secret);
   std::string fleet;
   store::DeviceAuthState state = store::DeviceAuthState::kPending;

@@ -300,6 +300,7 @@ TEST_F(AuthTest, OperatorHeartbeatNeedsAdmin) {
   // Reading stays open to viewers on device routes (GET).
   EXPECT_EQ(Call(Method::kGet, "/api/v1/models/m/versions/v1/download", viewer).status, 200);
 }
+
 TEST_F(AuthTest, AcceptNeedsAnEnrolledCredentialWhoseFingerprintIsShown) {
   ASSERT_EQ(Admin(Method::kPost, "/api/v1/devices", R"({"id":"d1"})").status, 201);
   auto before = Body(Admin(Method::kGet, "/api/v1/devices/d1"));
@@ -318,6 +319,7 @@ TEST_F(AuthTest, AcceptNeedsAnEnrolledCredentialWhoseFingerprintIsShown) {
   EXPECT_EQ(Enroll("d1", secret2).status, 409);
   EXPECT_EQ(Heartbeat("d1", secret1).status, 200);
 }
+
 TEST_F(AuthTest, KnownCredentialIgnoresTheEnrollmentToken) {
   ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
   std::string token = Body(Admin(Method::kPost, "/api/v1/fleets/f/enrollment-tokens"))["token"];
@@ -339,6 +341,7 @@ TEST_F(AuthTest, KnownCredentialIgnoresTheEnrollmentToken) {
   EXPECT_EQ(Enroll("d1", secret2, token).status, 401);
   EXPECT_EQ(Enroll("d1", secret2).status, 409);
 }
+
 TEST_F(AuthTest, EnrollRefusesOperatorAndEnrollmentTokensAsSecrets) {
   EXPECT_EQ(Enroll("d1", "oxide_" + std::string(43, 'A')).status, 422);
   EXPECT_EQ(Enroll("d1", "oxenr_" + std::string(43, 'A')).status, 422);
@@ -369,6 +372,7 @@ TEST_F(AuthTest, DownloadsAreBookedToTheCallerNotTheHeader) {
   dev.on_complete(5);
   EXPECT_EQ(env.store->devices().Get("d1")->bytes_served, 5u);
 }
+
 // A real store whose assignments cannot be read (a failing disk): for the error paths of the
 // access check.
 class BrokenAssignmentsStore : public store::Store {
@@ -423,6 +427,30 @@ TEST_F(AuthTest, DeviceCheckStoreErrorIsNotA403) {
   EXPECT_EQ(resp.status, 500) << resp.body;
   ASSERT_TRUE(Body(resp)["error"].is_object()) << resp.body;
   EXPECT_EQ(Body(resp)["error"]["code"], "io");
+}
+
+// What revoke really does: the credential is gone (401), the id stays rejected; whoever enrolls
+// it next binds a new secret (a valid enrollment token does not help) and waits for an operator,
+// who sees the new fingerprint before accepting.
+TEST_F(AuthTest, RevokedDeviceReEnrollsRejectedUntilAnOperatorAccepts) {
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
+  std::string token = Body(Admin(Method::kPost, "/api/v1/fleets/f/enrollment-tokens"))["token"];
+  ASSERT_EQ(Enroll("d1", secret1, token).status, 200);
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/revoke").status, 200);
+  auto revoked = Body(Admin(Method::kGet, "/api/v1/devices/d1"));
+  EXPECT_EQ(revoked["auth_state"], "rejected");
+  EXPECT_TRUE(revoked["credential_fingerprint"].is_null());
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 401);
+  EXPECT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/accept").status, 409);  // nothing to accept
+  auto again = Enroll("d1", secret2, token);
+  EXPECT_EQ(again.status, 403);
+  EXPECT_EQ(Error(again), "device_rejected");
+  EXPECT_EQ(Enroll("d1", secret1, token).status, 409);  // the first new secret holds the id
+  EXPECT_EQ(Body(Admin(Method::kGet, "/api/v1/devices/d1"))["credential_fingerprint"],
+            auth::CredentialFingerprint(secret2));
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/accept").status, 200);
+  EXPECT_EQ(Heartbeat("d1", secret2).status, 200);
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 401);
 }
 
 }  // namespace

@@ -268,6 +268,10 @@ int AgentMain(const std::vector<std::string>& args) {
     std::fprintf(stderr, "oxide agent: device secret: %s\n", secret.status().ToString().c_str());
     return ExitCodeFor(secret.status().code());
   }
+  // Not the secret: what the server shows as credential_fingerprint, for the operator to compare
+  // before accepting a pending device (another secret enrolled under this id would differ).
+  log::Info("device credential fingerprint " + CredentialFingerprint(*secret) + " (device " +
+            f.device_id + "; the server shows it as credential_fingerprint)");
   DeviceCredential credential{*secret, f.enrollment_token};
   if (!f.enrollment_token_file.empty()) {
     auto token = fs.ReadFile(f.enrollment_token_file, 4096);

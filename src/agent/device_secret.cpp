@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include "base/file_util.hpp"
+#include "base/sha256.hpp"
 
 namespace oxide::agent {
 namespace {
@@ -23,6 +24,10 @@ Result<std::string> NewSecret() {
 }
 
 }  // namespace
+
+std::string CredentialFingerprint(const std::string& secret) {
+  return ToHex(Sha256::Of(secret.data(), secret.size())).substr(0, 16);
+}
 
 Result<std::string> LoadOrCreateDeviceSecret(FileSystem& fs, const std::string& state_dir) {
   const std::string path = state_dir + "/device.secret";

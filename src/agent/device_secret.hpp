@@ -14,4 +14,9 @@ namespace oxide::agent {
 // secret this agent could have written.
 Result<std::string> LoadOrCreateDeviceSecret(FileSystem& fs, const std::string& state_dir);
 
+// The first 16 hex characters of SHA-256(secret): the agent logs it when it enrolls and the
+// server shows it as the device's `credential_fingerprint`, so an operator can check that the
+// pending credential is this device's before accepting it. Reveals nothing usable.
+std::string CredentialFingerprint(const std::string& secret);
+
 }  // namespace oxide::agent

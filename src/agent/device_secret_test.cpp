@@ -30,6 +30,12 @@ TEST(DeviceSecret, CreatedOncePrivateAndReadBack) {
   EXPECT_NE(*LoadOrCreateDeviceSecret(fs, other.path()), *first);
 }
 
+TEST(DeviceSecret, FingerprintIsWhatTheServerShows) {
+  // The server's credential_fingerprint: the first 16 hex characters of SHA-256(secret).
+  EXPECT_EQ(CredentialFingerprint("abc"), "ba7816bf8f01cfea");
+  EXPECT_NE(CredentialFingerprint("abd"), CredentialFingerprint("abc"));
+}
+
 TEST(DeviceSecret, ACorruptFileIsRefusedNotReplaced) {
   oxide::testing::TempDir dir;
   PosixFileSystem fs;

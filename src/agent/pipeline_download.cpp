@@ -272,8 +272,11 @@ Result<OtaEvent> UpdatePipeline::Download() {
     std::string msg = "download of " + t.version + " failed: HTTP " + std::to_string(status);
     if (!result->error_body.empty()) msg += ": " + result->error_body;
     SetError(msg);
-    return status >= 500 || status == 429 ? OtaEvent::kDownloadInterrupted
-                                          : OtaEvent::kDownloadFailed;
+    // 401/403 say "not now" about this device (credential being re-enrolled, device pending,
+    // or the assignment changed on the server since the last heartbeat), not that the release
+    // is bad: heartbeat again instead of reporting a failed update against the campaign.
+    const bool retry = status >= 500 || status == 429 || status == 401 || status == 403;
+    return retry ? OtaEvent::kDownloadInterrupted : OtaEvent::kDownloadFailed;
   }
   if (d.bytes_total != 0 && sink.size() != d.bytes_total) {
     SetError("download ended early at " + std::to_string(sink.size()) + " of " +

@@ -106,6 +106,25 @@ void MissingVersionFails(PipelineTest& t) {
   EXPECT_EQ(t.pipeline->record().poison_failures, 1u);
 }
 
+// 401/403 mean "not now" (credential re-enrolling, device pending, assignment just changed on
+// the server), not a bad release: no failed update is reported against the campaign.
+void DownloadRefusedByAccessIsAnInterruption(PipelineTest& t) {
+  t.InstallV1();
+  t.Publish(t.v3);
+  for (int status : {401, 403}) {
+    t.dl.SetError(t.Url("v3"), status, R"({"error":"forbidden"})");
+    EXPECT_STATUS(t.Assign(t.v3), ErrorCode::kUnavailable);
+    EXPECT_TRUE(Took(t, S::kDownloading, E::kDownloadInterrupted)) << status;
+    EXPECT_FALSE(Took(t, S::kDownloading, E::kDownloadFailed)) << status;
+    EXPECT_EQ(t.pipeline->record().poison_failures, 0u);
+    EXPECT_NE(t.pipeline->record().last_outcome, Outcome::kFailed);
+    EXPECT_TRUE(t.Active() == t.v1.bytes);
+  }
+  t.dl.SetError(t.Url("v3"), 0, "");
+  EXPECT_OK(t.RunToIdle());
+  EXPECT_TRUE(t.Active() == t.v3.bytes);
+}
+
 void InterruptedDownloadResumes(PipelineTest& t) {
   t.Publish(t.v3);
   t.OpenPipeline();
@@ -417,6 +436,7 @@ const std::vector<Scenario>& Scenarios() {
       {"CorruptPatchFallsBackToFullDownload", CorruptPatchFallsBackToFullDownload},
       {"CorruptFullFileFails", CorruptFullFileFails},
       {"MissingVersionFails", MissingVersionFails},
+      {"DownloadRefusedByAccessIsAnInterruption", DownloadRefusedByAccessIsAnInterruption},
       {"InterruptedDownloadResumes", InterruptedDownloadResumes},
       {"ServerIgnoringRangeRestartsCleanly", ServerIgnoringRangeRestartsCleanly},
       {"WrongSizeFailsVerification", WrongSizeFailsVerification},

@@ -40,6 +40,15 @@ def run(srv, oxide, tmp):
     srv.json("POST", "/api/v1/devices", {"id": "dev-1", "name": "Camera 1"}, expect=201)
     srv.json("POST", "/api/v1/fleets", {"id": "cams", "name": "Cameras"}, expect=201)
     srv.json("POST", "/api/v1/fleets/cams/devices/dev-1")
+    # dev-1 enrolls with its own secret; the operator checks the fingerprint and accepts it.
+    secret = "quickstart-secret-of-dev-1-" + "x" * 16
+    assert srv.json("GET", "/api/v1/devices/dev-1")["auth_state"] == "unenrolled"
+    srv.json("POST", "/api/v1/enroll", {"device_id": "dev-1", "secret": secret}, expect=202,
+             auth=False)
+    pending = srv.json("GET", "/api/v1/devices/dev-1")
+    assert pending["auth_state"] == "pending", pending
+    assert pending["credential_fingerprint"] == sha256(secret.encode())[:16], pending
+    srv.json("POST", "/api/v1/devices/dev-1/accept")
 
     v1, v2 = two_model_versions()
     up1 = srv.json("POST", "/api/v1/models/detector/versions/1.0", v1, expect=201)
@@ -69,8 +78,9 @@ def run(srv, oxide, tmp):
     a = resp["assignment"]
     assert a["version"] == "1.1" and a["sha256"] == sha256(v2) and a["campaign_id"] == camp["id"]
 
+    # As the device: its credential decides which device the bytes are booked to.
     base_headers = {"X-Oxide-Base-Version": "1.0", "X-Oxide-Base-SHA256": sha256(v1),
-                    "X-Oxide-Device-Id": "dev-1"}
+                    "X-Oxide-Device-Id": "dev-1", "Authorization": "Bearer " + secret}
     url = "/api/v1/models/detector/versions/1.1/download"
 
     def patch_ready():

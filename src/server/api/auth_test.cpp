@@ -233,12 +233,14 @@ TEST_F(AuthTest, DeviceMayHeartbeatOnlyAsItselfAndNotCallOperatorRoutes) {
             403);
 }
 
-TEST_F(AuthTest, DeviceDownloadsOnlyWhatItIsAssignedOrRuns) {
+TEST_F(AuthTest, DeviceDownloadsOnlyWhatItIsAssigned) {
   std::string s1 = env.EnrollDevice("d1");
   env.Upload("m", "v1", "model version one");
   env.Upload("m", "v2", "model version two");
+  env.Upload("secret", "v9", "another model nobody assigned to d1");
   const std::string v1 = "/api/v1/models/m/versions/v1/download";
   const std::string v2 = "/api/v1/models/m/versions/v2/download";
+  const std::string other = "/api/v1/models/secret/versions/v9/download";
   EXPECT_EQ(AsDevice(Method::kGet, v2, "d1", s1).status, 403);
   ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
   ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets/f/devices/d1").status, 200);
@@ -248,12 +250,20 @@ TEST_F(AuthTest, DeviceDownloadsOnlyWhatItIsAssignedOrRuns) {
       200);
   EXPECT_EQ(AsDevice(Method::kGet, v2, "d1", s1).status, 200);
   EXPECT_EQ(AsDevice(Method::kGet, v1, "d1", s1).status, 403);
-  // What the device reports installed is its patch base: allowed.
+  // What a device claims to run is its own word: it opens nothing (only the assignment does).
+  ASSERT_EQ(AsDevice(Method::kPost, "/api/v1/devices/d1/heartbeat", "d1", s1,
+                     R"({"current_model":"secret","current_model_version":"v9"})")
+                .status,
+            200);
+  EXPECT_EQ(AsDevice(Method::kGet, other, "d1", s1).status, 403);
+  EXPECT_EQ(AsDevice(Method::kGet, "/api/v1/models/secret/versions/v9/release", "d1", s1).status,
+            403);
   ASSERT_EQ(AsDevice(Method::kPost, "/api/v1/devices/d1/heartbeat", "d1", s1,
                      R"({"current_model":"m","current_model_version":"v1"})")
                 .status,
             200);
-  EXPECT_EQ(AsDevice(Method::kGet, v1, "d1", s1).status, 200);
+  EXPECT_EQ(AsDevice(Method::kGet, v1, "d1", s1).status, 403);
+  EXPECT_EQ(AsDevice(Method::kGet, v2, "d1", s1).status, 200);
   EXPECT_EQ(Admin(Method::kGet, v1).status, 200);  // operators may download anything
 }
 
@@ -277,6 +287,170 @@ TEST_F(AuthTest, AuditLogRecordsOperatorChangesNewestFirst) {
   EXPECT_EQ(log.dump().find(t), std::string::npos);  // the created token is never logged
   EXPECT_EQ(Body(Admin(Method::kGet, "/api/v1/audit?limit=1")).size(), 1u);
   EXPECT_EQ(Admin(Method::kGet, "/api/v1/audit?limit=x").status, 422);
+}
+
+TEST_F(AuthTest, OperatorHeartbeatNeedsAdmin) {
+  env.EnrollDevice("d1");
+  std::string viewer = NewToken("dashboard", "viewer");
+  auto forged = Call(Method::kPost, "/api/v1/devices/d1/heartbeat", viewer, "{}");
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_EQ(Error(forged), "forbidden");
+  EXPECT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/heartbeat", "{}").status, 200);
+  env.Upload("m", "v1", "model version one");
+  // Reading stays open to viewers on device routes (GET).
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/models/m/versions/v1/download", viewer).status, 200);
+}
+
+TEST_F(AuthTest, AcceptNeedsAnEnrolledCredentialWhoseFingerprintIsShown) {
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/devices", R"({"id":"d1"})").status, 201);
+  auto before = Body(Admin(Method::kGet, "/api/v1/devices/d1"));
+  EXPECT_EQ(before["auth_state"], "unenrolled");
+  EXPECT_TRUE(before["credential_fingerprint"].is_null());
+  auto early = Admin(Method::kPost, "/api/v1/devices/d1/accept");
+  EXPECT_EQ(early.status, 409);
+  EXPECT_EQ(Body(early)["error"]["code"], "failed_precondition");
+  // Still nothing bound: the first secret to enroll waits for an operator.
+  EXPECT_EQ(Enroll("d1", secret1).status, 202);
+  auto after = Body(Admin(Method::kGet, "/api/v1/devices/d1"));
+  EXPECT_EQ(after["auth_state"], "pending");
+  EXPECT_EQ(after["credential_fingerprint"], auth::HashSecret(secret1).substr(0, 16));
+  EXPECT_EQ(auth::CredentialFingerprint(secret1), auth::HashSecret(secret1).substr(0, 16));
+  EXPECT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/accept").status, 200);
+  EXPECT_EQ(Enroll("d1", secret2).status, 409);
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 200);
+}
+
+TEST_F(AuthTest, KnownCredentialIgnoresTheEnrollmentToken) {
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
+  std::string token = Body(Admin(Method::kPost, "/api/v1/fleets/f/enrollment-tokens"))["token"];
+  ASSERT_EQ(Enroll("d1", secret1, token).status, 200);
+  ASSERT_EQ(Body(Admin(Method::kGet, "/api/v1/fleets/f"))["devices"].size(), 1u);
+  // The operator moves d1 out of the fleet; its restart (same token) must not put it back.
+  ASSERT_EQ(Admin(Method::kDelete, "/api/v1/fleets/f/devices/d1").status, 200);
+  EXPECT_EQ(Enroll("d1", secret1, token).status, 200);
+  EXPECT_EQ(Body(Admin(Method::kGet, "/api/v1/fleets/f"))["devices"].size(), 0u);
+  // Revoking the token stops new devices, not the ones it already let in.
+  std::string id = Body(Admin(Method::kGet, "/api/v1/fleets/f/enrollment-tokens"))[0]["id"];
+  ASSERT_EQ(Admin(Method::kDelete, "/api/v1/fleets/f/enrollment-tokens/" + id).status, 200);
+  auto restart = Enroll("d1", secret1, token);
+  EXPECT_EQ(restart.status, 200);
+  EXPECT_EQ(Body(restart)["status"], "accepted");
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 200);
+  EXPECT_EQ(Enroll("d2", secret2, token).status, 401);
+  // Another secret for d1 is still refused, token or not.
+  EXPECT_EQ(Enroll("d1", secret2, token).status, 401);
+  EXPECT_EQ(Enroll("d1", secret2).status, 409);
+}
+
+TEST_F(AuthTest, EnrollRefusesOperatorAndEnrollmentTokensAsSecrets) {
+  EXPECT_EQ(Enroll("d1", "oxide_" + std::string(43, 'A')).status, 422);
+  EXPECT_EQ(Enroll("d1", "oxenr_" + std::string(43, 'A')).status, 422);
+  EXPECT_EQ(Admin(Method::kGet, "/api/v1/devices/d1").status, 404);
+}
+
+TEST_F(AuthTest, DownloadsAreBookedToTheCallerNotTheHeader) {
+  std::string s1 = env.EnrollDevice("d1");
+  env.EnrollDevice("d2");
+  env.Upload("m", "v1", "model version one");
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets/f/devices/d1").status, 200);
+  ASSERT_EQ(
+      Admin(Method::kPost, "/api/v1/fleets/f/deploy", R"({"model_id":"m","model_version":"v1"})")
+          .status,
+      200);
+  const std::string path = "/api/v1/models/m/versions/v1/download";
+  Request op;
+  op.path = path;
+  op.With("authorization", "Bearer " + env.admin_token).With("x-oxide-device-id", "d2");
+  Response r = env.router->Handle(op);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(r.on_complete);
+  r.on_complete(7);
+  EXPECT_EQ(env.store->devices().Get("d2")->bytes_served, 0u);  // an operator is no device
+  Response dev = AsDevice(Method::kGet, path, "d1", s1);
+  ASSERT_EQ(dev.status, 200);
+  dev.on_complete(5);
+  EXPECT_EQ(env.store->devices().Get("d1")->bytes_served, 5u);
+}
+
+// A real store whose assignments cannot be read (a failing disk): for the error paths of the
+// access check.
+class BrokenAssignmentsStore : public store::Store {
+ public:
+  explicit BrokenAssignmentsStore(store::Store& real) : real_(real), broken_(real) {}
+  store::DeviceStore& devices() override { return real_.devices(); }
+  store::FleetStore& fleets() override { return real_.fleets(); }
+  store::ModelStore& models() override { return real_.models(); }
+  store::PatchStore& patches() override { return real_.patches(); }
+  store::AssignmentStore& assignments() override { return broken_; }
+  store::CampaignStore& campaigns() override { return real_.campaigns(); }
+  store::AttemptStore& attempts() override { return real_.attempts(); }
+  store::ClearanceStore& clearances() override { return real_.clearances(); }
+  store::ReleaseStore& releases() override { return real_.releases(); }
+  store::AuthStore& auth() override { return real_.auth(); }
+  store::AuditStore& audit() override { return real_.audit(); }
+  Status InTransaction(const std::function<Status()>& fn) override {
+    return real_.InTransaction(fn);
+  }
+
+ private:
+  class Broken : public store::AssignmentStore {
+   public:
+    explicit Broken(store::Store& real) : real_(real) {}
+    Result<std::optional<store::AssignmentRecord>> Get(const std::string&) override {
+      return Status(ErrorCode::kIo, "disk read error");
+    }
+    Status Put(const store::AssignmentRecord& a) override { return real_.assignments().Put(a); }
+    Status Delete(const std::string& id) override { return real_.assignments().Delete(id); }
+
+   private:
+    store::Store& real_;
+  };
+  store::Store& real_;
+  Broken broken_;
+};
+
+// A device check that fails for another reason than "not yours" is the server's fault: answered
+// as that error (5xx), not as a 403 that would tell the device it may not.
+TEST_F(AuthTest, DeviceCheckStoreErrorIsNotA403) {
+  std::string s1 = env.EnrollDevice("d1");
+  env.Upload("m", "v1", "model version one");
+  BrokenAssignmentsStore broken(*env.store);
+  auth::AuthService auth(broken, env.clock, *env.fleets);
+  ApiDeps deps{*env.devices, *env.fleets, *env.models, *env.campaigns, *env.heartbeats,
+               *env.blobs,   env.metrics, ApiLimits(), auth,           *env.authenticator};
+  Router router(deps);
+  Request r;
+  r.path = "/api/v1/models/m/versions/v1/download";
+  server::testing::TestEnv::AddDeviceAuth(&r, "d1", s1);
+  Response resp = router.Handle(r);
+  EXPECT_EQ(resp.status, 500) << resp.body;
+  ASSERT_TRUE(Body(resp)["error"].is_object()) << resp.body;
+  EXPECT_EQ(Body(resp)["error"]["code"], "io");
+}
+
+// What revoke really does: the credential is gone (401), the id stays rejected; whoever enrolls
+// it next binds a new secret (a valid enrollment token does not help) and waits for an operator,
+// who sees the new fingerprint before accepting.
+TEST_F(AuthTest, RevokedDeviceReEnrollsRejectedUntilAnOperatorAccepts) {
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/fleets", R"({"id":"f","name":"F"})").status, 201);
+  std::string token = Body(Admin(Method::kPost, "/api/v1/fleets/f/enrollment-tokens"))["token"];
+  ASSERT_EQ(Enroll("d1", secret1, token).status, 200);
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/revoke").status, 200);
+  auto revoked = Body(Admin(Method::kGet, "/api/v1/devices/d1"));
+  EXPECT_EQ(revoked["auth_state"], "rejected");
+  EXPECT_TRUE(revoked["credential_fingerprint"].is_null());
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 401);
+  EXPECT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/accept").status, 409);  // nothing to accept
+  auto again = Enroll("d1", secret2, token);
+  EXPECT_EQ(again.status, 403);
+  EXPECT_EQ(Error(again), "device_rejected");
+  EXPECT_EQ(Enroll("d1", secret1, token).status, 409);  // the first new secret holds the id
+  EXPECT_EQ(Body(Admin(Method::kGet, "/api/v1/devices/d1"))["credential_fingerprint"],
+            auth::CredentialFingerprint(secret2));
+  ASSERT_EQ(Admin(Method::kPost, "/api/v1/devices/d1/accept").status, 200);
+  EXPECT_EQ(Heartbeat("d1", secret2).status, 200);
+  EXPECT_EQ(Heartbeat("d1", secret1).status, 401);
 }
 
 }  // namespace

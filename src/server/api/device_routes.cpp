@@ -3,14 +3,23 @@
 #include "server/api/errors.hpp"
 #include "server/api/internal/views.hpp"
 #include "server/api/router.hpp"
+#include "server/auth/token.hpp"
 
 namespace oxide::server::api {
 namespace {
 
-// "auth_state": pending (never enrolled, or waiting for an operator), accepted or rejected.
+// "auth_state": unenrolled (registered, no credential yet), pending (enrolled, waiting for an
+// operator), accepted or rejected. "credential_fingerprint": what the agent logs when it
+// enrolls, for the operator to compare before accepting (null: no credential).
 Json WithAuthState(const ApiDeps& d, const std::string& id, Json j) {
   auto a = d.auth.DeviceAuth(id);
-  if (a.ok()) j["auth_state"] = std::string(store::ToString(a->state));
+  if (!a.ok()) return j;
+  const bool enrolled = !a->secret_sha256.empty();
+  j["auth_state"] = !enrolled && a->state == store::DeviceAuthState::kPending
+                        ? std::string("unenrolled")
+                        : std::string(store::ToString(a->state));
+  j["credential_fingerprint"] =
+      enrolled ? Json(auth::FingerprintOfHash(a->secret_sha256)) : Json(nullptr);
   return j;
 }
 

@@ -132,7 +132,9 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
       std::fprintf(stderr, "oxide serve: blob repair: %s\n", repaired.status().ToString().c_str());
     }
   };
-  r.on_complete = [dp, device = req.Header("x-oxide-device-id"), model = p[0], version = p[1],
+  // Booked to the authenticated device, never to a header an operator (or anyone) can set.
+  std::string device = req.principal.is_device() ? req.principal.id : std::string();
+  r.on_complete = [dp, device = std::move(device), model = p[0], version = p[1],
                    is_patch = plan->is_patch, blob_size = plan->blob_size,
                    target_size = plan->target.size_bytes](uint64_t written) {
     uint64_t full = written;

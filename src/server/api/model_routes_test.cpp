@@ -160,7 +160,14 @@ TEST_F(ModelRoutesTest, CompletionCallbackAccountsBytesPerDeviceAndCampaign) {
   auto c =
       env.campaigns->Create({"m", "v2", "f", store::CampaignStrategy::kAllAtOnce, {}, {}, {}, {}});
   ASSERT_TRUE(c.ok());
-  auto r = Download("v2", {{"x-oxide-base-sha256", v1["sha256"]}, {"x-oxide-device-id", "d0"}});
+  // Booked to the device that downloads (its credential), not to a header.
+  const std::string secret = env.EnrollDevice("d0");
+  Request req;
+  req.path = "/api/v1/models/m/versions/v2/download";
+  req.With("x-oxide-base-sha256", v1["sha256"].get<std::string>());
+  server::testing::TestEnv::AddDeviceAuth(&req, "d0", secret);
+  auto r = env.router->Handle(req);
+  ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(r.on_complete);
   r.on_complete(10);  // the whole 10-byte patch stands in for the 27-byte target
   auto after = *env.campaigns->Get(c->campaign.id);

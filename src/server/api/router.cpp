@@ -102,9 +102,18 @@ std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,
     }
     if (r.device_check) {
       Status st = r.device_check(who, params);
-      if (!st.ok()) return AccessErrorResponse(403, "forbidden", st.message());
+      // "Not yours" is a 403; anything else (the store failing) is the server's error, answered
+      // as such so the device retries instead of taking it for a refusal.
+      if (st.code() == ErrorCode::kFailedPrecondition) {
+        return AccessErrorResponse(403, "forbidden", st.message());
+      }
+      if (!st.ok()) return ErrorResponse(st);
     }
-  } else if (r.access == Access::kAdmin && who.role != store::OperatorRole::kAdmin) {
+  } else if (who.role != store::OperatorRole::kAdmin &&
+             (r.access == Access::kAdmin ||
+              // A heartbeat written by an operator speaks for a device (completes or fails its
+              // update, halts a rollout): a write, so admin only like every other one.
+              (r.access == Access::kDevice && r.method != Method::kGet))) {
     return AccessErrorResponse(403, "forbidden",
                                "role '" + std::string(store::ToString(who.role)) + "' may not " +
                                    std::string(ToString(req.method)) + " " + req.path);

@@ -56,8 +56,8 @@ using Handler = std::function<Response(const Request&, const Params&)>;
 // Who may call a route, checked once by the Router before the handler runs (and, for uploads,
 // before the body is read):
 //   kPublic: anyone (GET /health, POST /api/v1/enroll);
-//   kDevice: an accepted device's credential (further limited by Route::device_check) or any
-//            operator token;
+//   kDevice: an accepted device's credential (further limited by Route::device_check), any
+//            operator token for a GET, an admin token otherwise (a heartbeat is a write);
 //   kViewer: any operator token (admin or viewer);
 //   kAdmin:  an admin operator token. The default: a route nobody classified is admin-only.
 enum class Access : uint8_t { kPublic = 0, kDevice = 1, kViewer = 2, kAdmin = 3 };
@@ -75,7 +75,8 @@ struct Route {
   bool blocking = false;
   Access access = Access::kAdmin;
   // kDevice routes: what one accepted device may reach (its own heartbeat, its assigned
-  // models). Not OK: 403 forbidden. Operators skip it. Null: any accepted device.
+  // models). kFailedPrecondition: 403 forbidden; any other error is answered as itself (a
+  // store failure is a 5xx, not a refusal). Operators skip it. Null: any accepted device.
   std::function<Status(const auth::Principal&, const Params&)> device_check = nullptr;
 };
 

@@ -81,15 +81,15 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
   if (secret.size() < 32 || secret.size() > 256) {
     return InvalidArgument("field 'secret' must be 32-256 characters");
   }
-  std::string fleet;
-  if (!enrollment_token.empty()) {
-    auto t = store_.auth().FindEnrollmentToken(HashSecret(enrollment_token));
-    if (!t.ok() && t.status().code() != ErrorCode::kNotFound) return t.status();
-    if (!t.ok() || t->revoked_at != 0) return NotFound("unknown or revoked enrollment token");
-    fleet = t->fleet_id;
+  // An operator or enrollment token pasted as a device secret would then be stored as a device
+  // credential (and sent on every device call): refuse it.
+  if (secret.starts_with(kOperatorTokenPrefix) || secret.starts_with(kEnrollmentTokenPrefix)) {
+    return InvalidArgument("field 'secret' must not be an oxide_ or oxenr_ token");
   }
   const std::string hash = HashSecret(secret);
+  std::string fleet;
   store::DeviceAuthState state = store::DeviceAuthState::kPending;
+  bool joined = false;  // accepted by this call's token: join the token's fleet
   Status tx = store_.InTransaction([&]() -> Status {
     const store::TimeMs now = clock_.UnixMillis();
     auto device = store_.devices().Get(device_id);
@@ -102,15 +102,31 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
       OXIDE_RETURN_IF_ERROR(store_.devices().Create(d));
     }
     OXIDE_ASSIGN_OR_RETURN(auto existing, store_.auth().GetDeviceAuth(device_id));
+    const bool same_secret = existing && !existing->secret_sha256.empty() &&
+                             ConstantTimeEquals(existing->secret_sha256, hash);
+    if (same_secret && existing->state != store::DeviceAuthState::kPending) {
+      // An operator (or a token, once) already decided about this credential: the agent enrolls
+      // on every start with its token, and that token being revoked since, or the device moved
+      // out of the token's fleet, must change nothing.
+      state = existing->state;
+      return Status::Ok();
+    }
+    if (!enrollment_token.empty()) {
+      auto t = store_.auth().FindEnrollmentToken(HashSecret(enrollment_token));
+      if (!t.ok() && t.status().code() != ErrorCode::kNotFound) return t.status();
+      if (!t.ok() || t->revoked_at != 0) return NotFound("unknown or revoked enrollment token");
+      fleet = t->fleet_id;
+    }
     store::DeviceAuthRecord rec;
     rec.device_id = device_id;
     if (existing) rec = *existing;
-    if (!rec.secret_sha256.empty() && !ConstantTimeEquals(rec.secret_sha256, hash)) {
+    if (!rec.secret_sha256.empty() && !same_secret) {
       return AlreadyExists("device '" + device_id + "' already enrolled with another secret");
     }
     rec.secret_sha256 = hash;
     // An operator's rejection stands even against a valid enrollment token.
     if (!fleet.empty() && rec.state != store::DeviceAuthState::kRejected) {
+      joined = rec.state != store::DeviceAuthState::kAccepted;
       rec.state = store::DeviceAuthState::kAccepted;
     }
     if (!existing || existing->state != rec.state || existing->secret_sha256 != hash) {
@@ -121,7 +137,7 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
     return Status::Ok();
   });
   if (!tx.ok()) return tx;
-  if (!fleet.empty() && state == store::DeviceAuthState::kAccepted) {
+  if (joined) {
     // Through the service: joining a fleet may start its active rollout for the device.
     OXIDE_RETURN_IF_ERROR(fleets_.AddDevice(fleet, device_id));
   }
@@ -137,6 +153,12 @@ Status AuthService::SetDeviceState(const std::string& device_id, store::DeviceAu
     store::DeviceAuthRecord rec;
     rec.device_id = device_id;
     if (existing) rec = *existing;
+    // Accepting binds the id to the secret it enrolled with: with none stored, the next secret
+    // to enroll, anyone's, would be accepted without an operator ever seeing it.
+    if (state == store::DeviceAuthState::kAccepted && rec.secret_sha256.empty()) {
+      return FailedPrecondition("device '" + device_id +
+                                "' has not enrolled yet: no credential to accept");
+    }
     rec.state = state;
     if (drop_credential) rec.secret_sha256.clear();
     rec.updated_at = clock_.UnixMillis();
@@ -156,13 +178,11 @@ Result<store::DeviceAuthRecord> AuthService::DeviceAuth(const std::string& devic
 
 Status AuthService::DeviceMayDownload(const std::string& device_id, const std::string& model_id,
                                       const std::string& version) {
+  // Only the server's own record counts: what a device reports running in its heartbeat is its
+  // word, and trusting it would let any accepted device name any model and fetch it. A patch
+  // from the installed version is chosen by the server, so the assignment covers it too.
   OXIDE_ASSIGN_OR_RETURN(auto assignment, store_.assignments().Get(device_id));
   if (assignment && assignment->model_id == model_id && assignment->version == version) {
-    return Status::Ok();
-  }
-  auto device = store_.devices().Get(device_id);
-  if (!device.ok() && device.status().code() != ErrorCode::kNotFound) return device.status();
-  if (device.ok() && device->current_model == model_id && device->current_version == version) {
     return Status::Ok();
   }
   return FailedPrecondition("device '" + device_id + "' is not assigned " + model_id + "@" +

@@ -66,8 +66,8 @@ class AuthService {
   // kNotFound for an unknown device; "pending" for a device that never enrolled.
   Result<store::DeviceAuthRecord> DeviceAuth(const std::string& device_id);
 
-  // A device may download only the (model, version) it is assigned or reports installed (its
-  // patch base). kFailedPrecondition otherwise (the router answers 403).
+  // A device may download only the (model, version) the server assigned to it; what it reports
+  // running is never trusted. kFailedPrecondition otherwise (the router answers 403).
   Status DeviceMayDownload(const std::string& device_id, const std::string& model_id,
                            const std::string& version);
 

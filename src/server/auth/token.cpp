@@ -63,6 +63,14 @@ std::string HashSecret(std::string_view secret) {
   return ToHex(Sha256::Of(secret.data(), secret.size()));
 }
 
+std::string FingerprintOfHash(std::string_view secret_sha256) {
+  return std::string(secret_sha256.substr(0, 16));
+}
+
+std::string CredentialFingerprint(std::string_view secret) {
+  return FingerprintOfHash(HashSecret(secret));
+}
+
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

@@ -22,6 +22,11 @@ Result<std::string> GenerateId();
 std::string Base64Url(std::string_view bytes);
 // Lower-case hex SHA-256 of `secret`: the only form a secret is stored in.
 std::string HashSecret(std::string_view secret);
+// What an operator compares before accepting a device: the first 16 hex characters of
+// HashSecret(secret). The agent logs the same when it enrolls; it reveals nothing usable.
+std::string CredentialFingerprint(std::string_view secret);
+// Same, from the stored hash.
+std::string FingerprintOfHash(std::string_view secret_sha256);
 // Equality in time that depends only on the length (CRYPTO_memcmp): for comparing a presented
 // secret's hash with the stored one.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

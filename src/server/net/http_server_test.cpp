@@ -683,6 +683,25 @@ TEST_F(PerAddressLimitTest, HeartbeatOverTheDeviceRateIs429WithRetryAfter) {
   EXPECT_NE(r.body.find("rate_limited"), std::string::npos);
 }
 
+class AuthLimitTest : public HttpServerTest {
+ protected:
+  void Tune(HttpServerOptions& o) override { o.rate_limits.auth_per_address = {0.001, 1}; }
+};
+
+// A 401 answered before the body is read (an upload without a token) spends the address's
+// authentication budget like any other 401: otherwise uploads would be a free token oracle.
+TEST_F(AuthLimitTest, UploadRefusedBeforeItsBodySpendsTheAuthBudget) {
+  Client c(port());
+  // "Host: y": no token is added (see Client::Send).
+  c.Send(
+      "POST /api/v1/models/m/versions/v1 HTTP/1.1\r\nHost: y\r\n"
+      "Content-Length: 10\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 401);
+  Client next(port());
+  next.Send("GET /api/v1/devices HTTP/1.1\r\nHost: y\r\n\r\n");
+  EXPECT_EQ(next.Read().status, 429);
+}
+
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
   Client c(port());
   c.Send("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");

@@ -296,6 +296,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Answers an error found before the handler ran, then closes (the body may be unread).
   void Reject(const Status& st) { Reject(api::ErrorResponse(st)); }
   void Reject(api::Response r) {
+    // A 401 refused before the body (an upload without a valid token) spends the address's
+    // authentication budget like one from a handler: uploads are no way around the limit.
+    guard_.OnAnswered(r.status, slot_.address());
     keep_alive_ = false;
     resp_ = std::move(r);
     WriteString();

@@ -1,9 +1,11 @@
 #include "agent/device_secret.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "base/file_util.hpp"
 #include "base/sha256.hpp"
+#include "crypto/base64.hpp"
 
 namespace oxide::agent {
 namespace {
@@ -12,15 +14,12 @@ constexpr std::string_view kBase64Url =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 Result<std::string> NewSecret() {
-  unsigned char raw[33] = {};  // 32 random bytes; one zero byte pads to a multiple of 3
+  unsigned char raw[32] = {};
   if (RAND_bytes(raw, 32) != 1) return Internal("RAND_bytes failed: no secure random source");
-  std::string out;
-  for (size_t i = 0; i < 33; i += 3) {
-    uint32_t v = (uint32_t{raw[i]} << 16) | (uint32_t{raw[i + 1]} << 8) | raw[i + 2];
-    for (int s = 18; s >= 0; s -= 6) out += kBase64Url[(v >> s) & 63];
-  }
-  out.resize(43);  // 256 bits: the last character carries the last 4 bits (unpadded)
-  return out;
+  std::string out =
+      crypto::Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
+  OPENSSL_cleanse(raw, sizeof(raw));
+  return out;  // 43 characters: 256 bits, unpadded
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "base/file_util.hpp"
+#include "base/safe_id.hpp"
 #include "base/sha256.hpp"
 #include "crypto/release.hpp"
 #include "crypto/release_verify.hpp"
@@ -161,7 +162,7 @@ Status RunRotate(const RotateArgs& a) {
 }
 
 Status RunSign(const SignArgs& a) {
-  if (!crypto::IsSafeReleaseId(a.model) || !crypto::IsSafeReleaseId(a.version)) {
+  if (!IsSafeId(a.model) || !IsSafeId(a.version)) {
     return InvalidArgument("--model and --version: 1-128 characters of [A-Za-z0-9._-]");
   }
   OXIDE_ASSIGN_OR_RETURN(int64_t expires, ExpiryOf(a.expires, a.expires_in));

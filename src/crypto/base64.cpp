@@ -17,32 +17,39 @@ constexpr std::array<int8_t, 256> MakeTable() {
 }
 constexpr std::array<int8_t, 256> kTable = MakeTable();
 
-}  // namespace
+constexpr char kUrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::string Base64Encode(std::string_view bytes) {
+// Both encodings: `alphabet` of 64 symbols, '=' padding when `pad`.
+std::string Encode(std::string_view bytes, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
   for (; i + 3 <= bytes.size(); i += 3) {
     uint32_t v = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+    for (int s = 18; s >= 0; s -= 6) out += alphabet[(v >> s) & 63];
   }
   size_t rest = bytes.size() - i;
   if (rest == 1) {
     uint32_t v = at(i) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    if (pad) out += "==";
   } else if (rest == 2) {
     uint32_t v = at(i) << 16 | at(i + 1) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    if (pad) out += '=';
   }
   return out;
 }
+
+}  // namespace
+
+std::string Base64Encode(std::string_view bytes) { return Encode(bytes, kAlphabet, true); }
+
+std::string Base64UrlEncode(std::string_view bytes) { return Encode(bytes, kUrlAlphabet, false); }
 
 Result<std::string> Base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return InvalidArgument("base64: length is not a multiple of 4");

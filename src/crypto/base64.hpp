@@ -12,6 +12,9 @@ namespace oxide::crypto {
 // key sets. Encoding always pads.
 std::string Base64Encode(std::string_view bytes);
 
+// URL-safe base64 without padding (RFC 4648 section 5: '-' '_'), as in tokens and secrets.
+std::string Base64UrlEncode(std::string_view bytes);
+
 // Strict decoding: the length must be a multiple of 4, padding only at the end (at most two
 // '='), no whitespace, no other alphabet, and the unused bits of the last symbol must be zero,
 // so every byte string has exactly one accepted encoding. kInvalidArgument otherwise.

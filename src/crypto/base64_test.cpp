@@ -40,5 +40,13 @@ TEST(Base64, ExactLength) {
   EXPECT_STATUS(Base64DecodeExact("Zm9v", 4, "x").status(), ErrorCode::kInvalidArgument);
 }
 
+TEST(Base64, UrlEncodingIsUnpaddedWithTheUrlAlphabet) {
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64UrlEncode(std::string(32, '\xff')).size(), 43u);
+}
+
 }  // namespace
 }  // namespace oxide::crypto

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/safe_id.hpp"
 #include "base/sha256.hpp"
 #include "crypto/base64.hpp"
 
@@ -141,16 +142,6 @@ const TrustedKey* KeySet::Find(std::string_view keyid) const {
   return nullptr;
 }
 
-bool IsSafeReleaseId(std::string_view id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 Result<int64_t> ParseUtcTime(std::string_view text) {
   // Exactly YYYY-MM-DDTHH:MM:SSZ: one spelling per instant, nothing for a parser to guess.
   static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:ddZ";
@@ -205,7 +196,7 @@ Result<ReleaseMetadata> ParseReleaseMetadata(std::string_view text) {
   ReleaseMetadata m;
   OXIDE_ASSIGN_OR_RETURN(m.model, GetString(j, "model", kWhat, 128));
   OXIDE_ASSIGN_OR_RETURN(m.version, GetString(j, "version", kWhat, 128));
-  if (!IsSafeReleaseId(m.model) || !IsSafeReleaseId(m.version)) {
+  if (!IsSafeId(m.model) || !IsSafeId(m.version)) {
     return InvalidArgument("release metadata: unsafe model or version id");
   }
   OXIDE_ASSIGN_OR_RETURN(m.sha256, GetString(j, "sha256", kWhat, 64));

@@ -91,7 +91,4 @@ inline constexpr int64_t kMaxUtcTime = 253402300799;
 Result<int64_t> ParseUtcTime(std::string_view text);
 std::string FormatUtcTime(int64_t unix_seconds);
 
-// 1..128 characters of [A-Za-z0-9._-], not "." or ".." (the ids the server accepts).
-bool IsSafeReleaseId(std::string_view id);
-
 }  // namespace oxide::crypto

@@ -2,6 +2,7 @@
 // through the Router with Request structs (no sockets).
 #include <gtest/gtest.h>
 
+#include "crypto/base64.hpp"
 #include "server/api/internal/json_util.hpp"
 #include "server/api/router.hpp"
 #include "server/auth/token.hpp"
@@ -73,7 +74,7 @@ TEST(TokenTest, TokensArePrefixedBase64UrlOf32RandomBytes) {
       a->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", 6),
       std::string::npos);
   EXPECT_NE(*a, *auth::GenerateToken(auth::kOperatorTokenPrefix));
-  EXPECT_EQ(auth::Base64Url("\xfb\xff"), "-_8");
+  EXPECT_EQ(crypto::Base64UrlEncode("\xfb\xff"), "-_8");
   EXPECT_EQ(auth::HashSecret("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_TRUE(auth::ConstantTimeEquals("abc", "abc"));

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include "base/sha256.hpp"
+#include "crypto/base64.hpp"
 
 namespace oxide::server::auth {
 namespace {
@@ -18,34 +19,9 @@ Result<std::string> RandomBytes(size_t n) {
 
 }  // namespace
 
-std::string Base64Url(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  size_t i = 0;
-  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t v = at(i) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-  } else if (rest == 2) {
-    uint32_t v = (at(i) << 16) | (at(i + 1) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
 Result<std::string> GenerateToken(std::string_view prefix) {
   OXIDE_ASSIGN_OR_RETURN(std::string raw, RandomBytes(32));
-  return std::string(prefix) + Base64Url(raw);
+  return std::string(prefix) + crypto::Base64UrlEncode(raw);
 }
 
 Result<std::string> GenerateId() {

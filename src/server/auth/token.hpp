@@ -18,8 +18,6 @@ inline constexpr std::string_view kEnrollmentTokenPrefix = "oxenr_";
 Result<std::string> GenerateToken(std::string_view prefix);
 // A public handle for a stored secret (list, revoke): 16 lower-case hex characters, random.
 Result<std::string> GenerateId();
-// Unpadded base64url (RFC 4648 section 5) of `bytes`.
-std::string Base64Url(std::string_view bytes);
 // Lower-case hex SHA-256 of `secret`: the only form a secret is stored in.
 std::string HashSecret(std::string_view secret);
 // What an operator compares before accepting a device: the first 16 hex characters of

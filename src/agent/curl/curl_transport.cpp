@@ -106,7 +106,7 @@ int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, cur
 
 // Verification is never optional: a control plane that cannot prove who it is could hand the
 // device any model. An https:// URL may redirect only to https:// (no silent downgrade).
-void SetTlsOptions(CURL* c, const CurlOptions& o, const std::string& url) {
+void SetTlsOptions(CURL* c, const CurlOptions& o) {
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
@@ -119,7 +119,6 @@ void SetTlsOptions(CURL* c, const CurlOptions& o, const std::string& url) {
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   // A redirect may only go to HTTPS: plain HTTP is allowed to loopback alone (checked on the
   // configured URL at start), and a redirect would carry the agent somewhere else.
-  static_cast<void>(url);
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 }
 
@@ -147,7 +146,7 @@ HeaderSlist Prepare(CURL* c, Transfer& t, const CurlOptions& o, const std::strin
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t.error);
-  SetTlsOptions(c, o, url);
+  SetTlsOptions(c, o);
   curl_slist* list = nullptr;
   for (const auto& [name, value] : headers) {
     list = curl_slist_append(list, (name + ": " + value).c_str());

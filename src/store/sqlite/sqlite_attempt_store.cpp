@@ -111,11 +111,8 @@ Result<ClearanceRecord> SqliteClearanceStore::Add(const ClearanceRecord& c) {
                                                "model_id, version, created_at) VALUES(?,?,?,?)"));
   OXIDE_RETURN_IF_ERROR(
       ins.Bind(1, c.device_id).Bind(2, c.model_id).Bind(3, c.version).Bind(4, c.created_at).Run());
-  OXIDE_ASSIGN_OR_RETURN(Stmt id, db_.Prepare("SELECT last_insert_rowid()"));
-  OXIDE_ASSIGN_OR_RETURN(bool row, id.Step());
-  if (!row) return Internal("no rowid after insert");
   ClearanceRecord out = c;
-  out.id = id.Int(0);
+  out.id = db_.LastInsertId();
   return out;
 }
 

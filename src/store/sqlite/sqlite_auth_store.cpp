@@ -175,11 +175,8 @@ Result<AuditRecord> SqliteAuditStore::Append(const AuditRecord& r) {
                             .Bind(6, r.remote_address)
                             .Bind(7, r.detail)
                             .Run());
-  OXIDE_ASSIGN_OR_RETURN(Stmt id, db_.Prepare("SELECT last_insert_rowid()"));
-  OXIDE_ASSIGN_OR_RETURN(bool row, id.Step());
-  if (!row) return Internal("no rowid after insert");
   AuditRecord out = r;
-  out.id = id.Int(0);
+  out.id = db_.LastInsertId();
   return out;
 }
 

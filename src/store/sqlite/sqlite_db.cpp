@@ -119,6 +119,8 @@ Result<Stmt> Db::Prepare(const std::string& sql) {
 
 int64_t Db::Changes() const { return sqlite3_changes(db_); }
 
+int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+
 Status Db::Begin() {
   if (tx_depth_++ > 0) return Status::Ok();
   tx_failed_ = false;

@@ -65,6 +65,8 @@ class Db {
   // Prepared once per SQL text and cached for the connection's lifetime.
   Result<Stmt> Prepare(const std::string& sql);
   int64_t Changes() const;
+  // Rowid of the last INSERT on this connection (call under mu(), right after it).
+  int64_t LastInsertId() const;
   int SchemaVersion() const { return schema_version_; }
 
   // Guards the connection. Recursive so that a transaction can call store methods.

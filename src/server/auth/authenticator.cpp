@@ -54,14 +54,15 @@ Result<AuthOutcome> Authenticator::Authenticate(const api::Request& req) const {
 }
 
 Result<AuthOutcome> Authenticator::Operator(const std::string& token) const {
-  auto t = store_.auth().FindOperatorToken(HashSecret(token));
+  const std::string hash = HashSecret(token);
+  auto t = store_.auth().FindOperatorToken(hash);
   if (!t.ok() && t.status().code() == ErrorCode::kNotFound) {
     return Refuse(AuthFailure::kUnauthenticated, "unknown token");
   }
   if (!t.ok()) return t.status();
   // Found by its hash already; compare again in constant time so the decision itself never
   // depends on a short-circuiting comparison.
-  if (!ConstantTimeEquals(t->sha256, HashSecret(token))) {
+  if (!ConstantTimeEquals(t->sha256, hash)) {
     return Refuse(AuthFailure::kUnauthenticated, "unknown token");
   }
   if (t->revoked_at != 0) return Refuse(AuthFailure::kUnauthenticated, "token revoked");

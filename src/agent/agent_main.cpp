@@ -18,7 +18,6 @@
 #include "agent/agent_config.hpp"
 #include "agent/agent_loop.hpp"
 #include "agent/control_plane_url.hpp"
-#include "agent/curl/curl_transport.hpp"
 #include "agent/device_secret.hpp"
 #include "agent/progress_reporter.hpp"
 #include "agent/transitions.hpp"
@@ -28,6 +27,7 @@
 #include "base/posix_file_system.hpp"
 #include "base/stop_flag.hpp"
 #include "crypto/key_file.hpp"
+#include "http_client/curl_transport.hpp"
 
 namespace oxide::agent {
 

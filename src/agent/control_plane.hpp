@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "agent/downloader.hpp"
 #include "base/result.hpp"
+#include "http_client/http.hpp"
 #include "protocol/heartbeat.hpp"
 
 namespace oxide::agent {

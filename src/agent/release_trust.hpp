@@ -6,11 +6,11 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/downloader.hpp"
 #include "agent/update_record.hpp"
 #include "base/file_system.hpp"
 #include "base/result.hpp"
 #include "crypto/release.hpp"
+#include "http_client/http.hpp"
 
 namespace oxide::agent {
 

@@ -8,13 +8,13 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/downloader.hpp"
 #include "agent/health_check.hpp"
 #include "agent/transitions.hpp"
 #include "agent/update_record.hpp"
 #include "base/clock.hpp"
 #include "base/file_system.hpp"
 #include "base/result.hpp"
+#include "http_client/http.hpp"
 
 namespace oxide::crypto {
 class EncryptionKey;

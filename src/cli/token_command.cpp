@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "agent/curl/curl_transport.hpp"
 #include "base/file_util.hpp"
 #include "cli/commands.hpp"
+#include "http_client/curl_transport.hpp"
 
 namespace oxide::cli {
 namespace {
@@ -46,7 +46,7 @@ Result<std::string> Server(const TokenArgs& a) {
 }
 
 // One readable line for a refused call: the server's message, not its JSON.
-Status FromReply(const agent::HttpReply& r, const std::string& what) {
+Status FromReply(const HttpReply& r, const std::string& what) {
   std::string message = r.body.substr(0, 300);
   Json j = Json::parse(r.body, nullptr, false);
   if (j.is_object() && j.contains("error")) {
@@ -73,13 +73,13 @@ std::string Text(const Json& j, const char* key) {
 Status RunToken(const TokenArgs& a) {
   OXIDE_ASSIGN_OR_RETURN(std::string server, Server(a));
   OXIDE_ASSIGN_OR_RETURN(std::string token, AdminToken(a));
-  agent::CurlGlobal curl_global;
-  agent::CurlTransport http(agent::CurlOptions{}, nullptr);
-  agent::HeaderList auth{{"Authorization", "Bearer " + token}};
+  CurlGlobal curl_global;
+  CurlTransport http(CurlOptions{}, nullptr);
+  HeaderList auth{{"Authorization", "Bearer " + token}};
   const std::string base = server + "/api/v1/tokens";
   if (a.action == "create") {
     Json body{{"name", a.name}, {"role", a.role}};
-    OXIDE_ASSIGN_OR_RETURN(auto r, http.Send(agent::HttpCall{"POST", base, body.dump(), auth}));
+    OXIDE_ASSIGN_OR_RETURN(auto r, http.Send(HttpCall{"POST", base, body.dump(), auth}));
     if (r.status != 201) return FromReply(r, "create token");
     Json j = Json::parse(r.body, nullptr, false);
     if (!j.is_object() || !j.contains("token")) return Corrupt("create token: unexpected reply");
@@ -90,7 +90,7 @@ Status RunToken(const TokenArgs& a) {
     return Status::Ok();
   }
   if (a.action == "list") {
-    OXIDE_ASSIGN_OR_RETURN(auto r, http.Send(agent::HttpCall{"GET", base, "", auth}));
+    OXIDE_ASSIGN_OR_RETURN(auto r, http.Send(HttpCall{"GET", base, "", auth}));
     if (r.status != 200) return FromReply(r, "list tokens");
     Json j = Json::parse(r.body, nullptr, false);
     if (!j.is_array()) return Corrupt("list tokens: unexpected reply");
@@ -103,7 +103,7 @@ Status RunToken(const TokenArgs& a) {
     }
     return Status::Ok();
   }
-  OXIDE_ASSIGN_OR_RETURN(auto r, http.Send(agent::HttpCall{"DELETE", base + "/" + a.id, "", auth}));
+  OXIDE_ASSIGN_OR_RETURN(auto r, http.Send(HttpCall{"DELETE", base + "/" + a.id, "", auth}));
   if (r.status != 200) return FromReply(r, "revoke token " + a.id);
   std::printf("revoked %s\n", a.id.c_str());
   return Status::Ok();

@@ -6,7 +6,7 @@ namespace oxide::testing {
 
 namespace {
 
-std::string RequestHeader(const agent::DownloadRequest& r, const std::string& name) {
+std::string RequestHeader(const DownloadRequest& r, const std::string& name) {
   for (const auto& [k, v] : r.headers) {
     if (k == name) return v;
   }
@@ -46,10 +46,9 @@ void FakeDownloader::SetError(const std::string& url, int status, std::string bo
   entries_[url].error_body = std::move(body);
 }
 
-Result<agent::DownloadResult> FakeDownloader::Get(const agent::DownloadRequest& request,
-                                                  agent::DownloadSink& sink) {
+Result<DownloadResult> FakeDownloader::Get(const DownloadRequest& request, DownloadSink& sink) {
   requests_.push_back(request);
-  agent::DownloadResult result;
+  DownloadResult result;
   auto it = entries_.find(request.url);
   if (it == entries_.end() || it->second.error_status != 0) {
     result.head.status = it == entries_.end() ? 404 : it->second.error_status;

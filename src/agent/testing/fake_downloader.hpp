@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/downloader.hpp"
+#include "http_client/http.hpp"
 
 namespace oxide::testing {
 
@@ -19,7 +19,7 @@ namespace oxide::testing {
 // the on_chunk hook (called after each body chunk, with the bytes sent so far), mid-transfer.
 // TruncateStoredCopy(url, n) stands for a server whose stored file is cut at byte n although it
 // announces the full size: every transfer of that URL breaks there (kUnavailable).
-class FakeDownloader final : public agent::Downloader {
+class FakeDownloader final : public Downloader {
  public:
   void SetFull(const std::string& url, std::string body, const std::string& sha256_hex);
   void SetPatch(const std::string& url, const std::string& base_sha256_hex, std::string patch,
@@ -36,16 +36,15 @@ class FakeDownloader final : public agent::Downloader {
   // Serves the full file at `url` from now on, whatever base the request names.
   void ClearPatches(const std::string& url) { entries_[url].patches.clear(); }
 
-  Result<agent::DownloadResult> Get(const agent::DownloadRequest& request,
-                                    agent::DownloadSink& sink) override;
+  Result<DownloadResult> Get(const DownloadRequest& request, DownloadSink& sink) override;
 
   uint64_t bytes_served() const { return bytes_served_; }
-  const std::vector<agent::DownloadRequest>& requests() const { return requests_; }
+  const std::vector<DownloadRequest>& requests() const { return requests_; }
 
  private:
   struct Resource {
     std::string body;
-    agent::HttpResponseHead head;  // status 200 plus headers; etag included
+    HttpResponseHead head;  // status 200 plus headers; etag included
   };
   struct Entry {
     Resource full;
@@ -56,7 +55,7 @@ class FakeDownloader final : public agent::Downloader {
   };
 
   std::map<std::string, Entry> entries_;
-  std::vector<agent::DownloadRequest> requests_;
+  std::vector<DownloadRequest> requests_;
   uint64_t bytes_served_ = 0;
   int64_t fail_after_ = -1;
   bool ignore_range_ = false;

@@ -1,4 +1,4 @@
-#include "agent/curl/curl_transport.hpp"
+#include "http_client/curl_transport.hpp"
 
 #include <curl/curl.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 
 #include "base/stop_flag.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 
 namespace {
 
@@ -231,4 +231,4 @@ Result<DownloadResult> CurlTransport::Get(const DownloadRequest& request, Downlo
 CurlGlobal::CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 CurlGlobal::~CurlGlobal() { curl_global_cleanup(); }
 
-}  // namespace oxide::agent
+}  // namespace oxide

@@ -10,7 +10,7 @@
 
 #include "base/result.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -49,7 +49,7 @@ struct DownloadResult {
 };
 
 // HTTP GET into a sink, streaming; the seam between the pipeline and libcurl
-// (curl/curl_transport.hpp) or a fake (src/agent/testing/fake_downloader.hpp).
+// (http_client/curl_transport.hpp) or a fake (src/agent/testing/fake_downloader.hpp).
 // Errors: kUnavailable (connection, stall, server unreachable: retry later), kCancelled (the
 // agent is stopping), or whatever the sink returned. A completed transfer with any HTTP status
 // is OK: the caller looks at head.status.
@@ -84,4 +84,4 @@ class HttpClient {
   }
 };
 
-}  // namespace oxide::agent
+}  // namespace oxide

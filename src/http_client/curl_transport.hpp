@@ -4,13 +4,11 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/downloader.hpp"
+#include "http_client/http.hpp"
 
 namespace oxide {
-class StopFlag;
-}  // namespace oxide
 
-namespace oxide::agent {
+class StopFlag;
 
 struct CurlOptions {
   // Stall detection instead of a total timeout: a transfer slower than low_speed_limit bytes/s
@@ -40,7 +38,7 @@ class CurlTransport final : public HttpClient, public Downloader {
   const StopFlag* stop_;
 };
 
-// curl_global_init / curl_global_cleanup for the lifetime of the app (AgentMain).
+// curl_global_init / curl_global_cleanup for the lifetime of the app (AgentMain, the CLI).
 class CurlGlobal {
  public:
   CurlGlobal();
@@ -49,4 +47,4 @@ class CurlGlobal {
   CurlGlobal& operator=(const CurlGlobal&) = delete;
 };
 
-}  // namespace oxide::agent
+}  // namespace oxide

@@ -1,5 +1,5 @@
 // CurlTransport against a minimal in-process HTTP/1.1 server on 127.0.0.1:0.
-#include "agent/curl/curl_transport.hpp"
+#include "http_client/curl_transport.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 #include "base/stop_flag.hpp"
 #include "testing/status_matchers.hpp"
 
-namespace oxide::agent {
+namespace oxide {
 namespace {
 
 // Serves one connection at a time; the handler gets the socket and the request head.
@@ -208,4 +208,4 @@ TEST_F(CurlTransportTest, ConnectionRefusedIsUnavailable) {
 }
 
 }  // namespace
-}  // namespace oxide::agent
+}  // namespace oxide

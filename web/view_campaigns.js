@@ -109,7 +109,7 @@ async function renderOne(ctx) {
                                                   el('b', {}, s[k] ?? 0)))),
     firstFailure(c.first_failure),
     el('h2', {}, 'Devices'),
-    table(['device', 'state', 'link', 'progress', 'cause of failure', 'updated'],
+    table(['device', 'state', 'connection', 'progress', 'cause of failure', 'updated'],
           (c.devices || []).map(deviceRow), {dataset: {testid: 'campaign-devices'}}),
     el('h2', {}, 'Attempts in this campaign (newest first)'),
     historyTable(c.history || [], true));

@@ -34,8 +34,8 @@ export function flash(message, kind = 'error') {
 }
 
 // Renders the current view. Renders overlap when events arrive quickly: only the newest one
-// is shown.
-async function render() {
+// is shown. `navigated`: the user asked for this view (else it is a refresh).
+async function render(navigated = false) {
   if (!session.role) return;
   const {name, arg} = route();
   const view = VIEWS[name] || fleets;
@@ -44,9 +44,9 @@ async function render() {
     if (current) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  // Do not redraw under the user's fingers (typing a price).
+  // A refresh does not redraw under the user's fingers (typing a price).
   const active = document.activeElement;
-  if (active && active.tagName === 'INPUT' && $('view').contains(active)) return;
+  if (!navigated && active && active.tagName === 'INPUT' && $('view').contains(active)) return;
   const seq = ++renderSeq;
   let node;
   try {
@@ -110,7 +110,7 @@ function showApp() {
   who.dataset.role = session.role;
   who.textContent = session.role === 'admin' ? 'admin' : 'viewer (read only)';
   live.start();
-  render();
+  render(true);
 }
 
 async function login(token) {
@@ -136,7 +136,10 @@ document.addEventListener('DOMContentLoaded', () => {
     login($('token').value.trim());
   });
   $('logout').addEventListener('click', logout);
-  window.addEventListener('hashchange', () => render());
+  window.addEventListener('hashchange', () => {
+    $('flash').hidden = true;  // a message belongs to the view it was shown in
+    render(true);
+  });
   setUnauthorizedHandler(() => {
     session.token = '';
     showLogin('The server no longer accepts this token: sign in again.');

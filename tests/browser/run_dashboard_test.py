@@ -53,6 +53,9 @@ def main():
             log(f"FAIL: {what} is missing at {path} (run scripts/bootstrap; npm ci)")
             return 1
     os.makedirs(args.artifacts, exist_ok=True)
+    for name in os.listdir(args.artifacts):  # no stale screenshot from an earlier run
+        if name.endswith(".png"):
+            os.remove(os.path.join(args.artifacts, name))
     work = tempfile.mkdtemp(prefix="oxide-browser-")
     f = fleetlib.Fleet(args.oxide, work, model_id="detector", fleet_id="cams")
     ok = False

@@ -25,6 +25,11 @@ let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
 export async function call(method, path, body, token = session.token) {
+  return (await callWithHeaders(method, path, body, token)).json;
+}
+
+// As call(), plus the response headers (paging).
+async function callWithHeaders(method, path, body, token = session.token) {
   const headers = {Authorization: 'Bearer ' + token};
   const init = {method, headers, cache: 'no-store'};
   if (body !== undefined) {
@@ -55,7 +60,23 @@ export async function call(method, path, body, token = session.token) {
     if (resp.status === 401 && token === session.token) onUnauthorized(err);
     throw err;
   }
-  return json;
+  return {json, headers: resp.headers};
+}
+
+// Every device: the list is paged (X-Next-After names where the next page starts) on servers
+// that page it; at most `maxPages` pages of 1000.
+export async function allDevices(maxPages = 20) {
+  const out = [];
+  let after = '';
+  for (let i = 0; i < maxPages; i++) {
+    const {json, headers} = await callWithHeaders(
+        'GET', '/api/v1/devices?limit=1000' + (after ? '&after=' + encodeURIComponent(after) : ''));
+    out.push(...(json || []));
+    const next = headers.get('X-Next-After');
+    if (!next || next === after || !(json || []).length) break;
+    after = next;
+  }
+  return out;
 }
 
 export const get = (path) => call('GET', path);

@@ -2,7 +2,7 @@
 // GET /api/v1/stats/bandwidth) and as money at a price per GB (10^9 bytes): the server's
 // configured price, which can be overridden in this page (kept in this browser only).
 
-import {get, getOptional} from './api.js';
+import {allDevices, getOptional} from './api.js';
 import {bytes, el, svg} from './dom.js';
 
 const PRICE_KEY = 'oxide.pricePerGb';
@@ -21,7 +21,7 @@ export async function render(ctx) {
     total = stats.total || {};
   } else {
     // Without the series: the totals booked on each device.
-    const devices = await get('/api/v1/devices');
+    const devices = await allDevices();
     total = {bytes_served: 0, bytes_full_equivalent: 0};
     for (const d of devices) {
       total.bytes_served += d.bytes_served || 0;

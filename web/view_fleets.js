@@ -1,7 +1,7 @@
 // Fleets and devices: who is online, what each device runs, its platform/inventory, when it
 // was last seen and its last error; a device's page adds its failed-attempt history.
 
-import {get} from './api.js';
+import {allDevices, get} from './api.js';
 import {badge, bytes, el, link, progressBar, table, time} from './dom.js';
 
 export function affects(ev, {arg}) {
@@ -13,7 +13,7 @@ export function affects(ev, {arg}) {
 export async function render({name, arg}) {
   if (name === 'devices' && arg) return renderDevice(arg);
   const [devices, fleets, campaigns] = await Promise.all(
-      [get('/api/v1/devices'), get('/api/v1/fleets'), get('/api/v1/campaigns')]);
+      [allDevices(), get('/api/v1/fleets'), get('/api/v1/campaigns')]);
   const active = (campaigns.campaigns || []).filter((c) => ACTIVE.has(c.state));
   const count = (s) => devices.filter((d) => d.status === s).length;
   const failing = devices.filter((d) => lastError(d)).length;

@@ -4,7 +4,30 @@
 import {get, getOptional} from './api.js';
 import {badge, bytes, el, link, table, time} from './dom.js';
 
-export function affects(ev) { return ev.type.startsWith('patch.'); }
+export function affects(ev) {
+  if (!ev.type.startsWith('patch.')) return false;
+  patchEvents++;
+  return true;
+}
+
+// A version's meta lists every tensor (large for big models) and changes only when a patch
+// to it is built: re-read it at most every 30 s unless a patch is still pending or an event
+// said one finished.
+const META_TTL_MS = 30000;
+const metaCache = new Map();  // url -> {at, meta}
+let patchEvents = 0;
+let cachedAtEvents = 0;
+
+async function meta(url) {
+  const hit = metaCache.get(url);
+  const pending = hit && hit.meta && (hit.meta.patches || []).some((p) => p.state === 'pending');
+  if (hit && !pending && cachedAtEvents === patchEvents && Date.now() - hit.at < META_TTL_MS) {
+    return hit.meta;
+  }
+  const m = await getOptional(url);
+  metaCache.set(url, {at: Date.now(), meta: m});
+  return m;
+}
 
 export async function render({arg}) {
   if (arg) return renderOne(arg);
@@ -24,7 +47,8 @@ async function renderOne(id) {
   // each version's meta.
   const metas = await Promise.all(versions.map((v) => v.patches
       ? {patches: v.patches, tensor_count: v.tensor_count}
-      : getOptional(base + '/versions/' + encodeURIComponent(v.version) + '/meta')));
+      : meta(base + '/versions/' + encodeURIComponent(v.version) + '/meta')));
+  cachedAtEvents = patchEvents;
   const bySha = new Map(versions.map((v) => [v.sha256, v.version]));
   const patchRows = [];
   versions.forEach((v, i) => {

@@ -93,7 +93,9 @@ async function main() {
     await label.waitFor({timeout: T});
     const before = percent(await label.textContent());
     check(before >= 0 && before < 100, `campaign progress shown: ${before}%`);
-    await until('the progress to move', async () => percent(await label.textContent()) > before);
+    // Agents report download progress every few seconds: allow several reports.
+    await until('the progress to move', async () => percent(await label.textContent()) > before,
+                2 * T);
     check(true, `the progress bar moved on its own: ${before}% -> ${
         percent(await label.textContent())}%`);
     const bad = page.locator(`[data-testid=campaign-devices] tr[data-device="${FAILED}"]`);
@@ -125,6 +127,12 @@ async function main() {
     const versions = await page.locator('[data-testid=versions] tbody').textContent();
     check(/v1/.test(versions) && /v2/.test(versions) && /8\.00 MB/.test(versions),
           'the model page lists v1 and v2 with their sizes');
+    const patch = page.locator('[data-testid=patches] tbody tr', {hasText: 'v1 → v2'});
+    await patch.waitFor({timeout: T});
+    check(await patch.locator('[data-state]').count() === 1,
+          `the patch v1 → v2 is listed with its state (${
+              await patch.locator('[data-state]').getAttribute('data-state')})`);
+    await shot(page, 'model.png');
     await page.click('#nav a[data-view=bandwidth]');
     const money = page.locator('[data-testid=money]');
     await money.waitFor({timeout: T});

@@ -101,7 +101,7 @@ async function renderOne(ctx) {
         ? el('div', {class: 'actions', dataset: {testid: 'campaign-actions'}},
              actions.map((a) => el('button', {type: 'button', class: a === 'abort' ? 'danger' : '',
                                               dataset: {action: a},
-                                              onclick: () => act(ctx, c.id, a)}, label_(a))))
+                                              onclick: () => act(ctx, c.id, a)}, capitalize(a))))
         : null,
     el('div', {class: 'counts'},
        ['waiting', 'pending', 'downloading', 'applying', 'complete', 'failed', 'rolled_back',
@@ -115,7 +115,7 @@ async function renderOne(ctx) {
     historyTable(c.history || [], true));
 }
 
-function label_(a) { return a[0].toUpperCase() + a.slice(1); }
+function capitalize(a) { return a[0].toUpperCase() + a.slice(1); }
 
 function fact(k, v) { return [el('dt', {}, k), el('dd', {}, v)]; }
 

@@ -108,8 +108,8 @@ TEST_F(WebRoutesTest, WritesToTheDashboardRoutesAreRefused) {
 TEST(WebAssets, EmbeddedFilesAreExactlyTheWebDirectory) {
   std::set<std::string> on_disk;
   for (const auto& e : std::filesystem::directory_iterator(OXIDE_WEB_SOURCE_DIR)) {
-    if (!e.is_regular_file()) continue;
     std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || name.starts_with(".")) continue;  // dotfiles are not embedded
     on_disk.insert(name);
     const web::WebAsset* a = web::FindWebAsset(name);
     ASSERT_NE(a, nullptr) << name << " is in web/ but not embedded: re-run cmake";

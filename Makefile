@@ -7,7 +7,7 @@ CMAKE_COMMON = -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_
 FUZZ_SECONDS ?= 10
 PREFIX ?= /usr/local
 
-.PHONY: all bootstrap build install build-asan build-fuzz test test-unit test-asan test-fuzz demo bench clean format
+.PHONY: all bootstrap build install build-asan build-fuzz test test-unit test-asan test-fuzz test-browser demo bench clean format
 
 all: build
 
@@ -52,6 +52,11 @@ test: build build-asan build-fuzz
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Only the dashboard's browser tests (label browser; `make test` runs them too): headless
+# Chromium (apt, by bootstrap) and playwright-core (npm ci into the build tree, by CTest).
+test-browser: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L browser
 
 demo: build
 	scripts/demo $(BUILD_DIR)/oxide

@@ -5,6 +5,7 @@
 
 #include "server/api/errors.hpp"
 #include "server/api/internal/json_util.hpp"
+#include "server/api/web_routes.hpp"
 
 namespace oxide::server::api {
 namespace {
@@ -73,6 +74,8 @@ Router::Router(ApiDeps deps) : deps_(deps) {
   AddCampaignRoutes(deps_, &routes_);
   AddReleaseRoutes(deps_, &routes_);
   AddAuthRoutes(deps_, &routes_);
+  // Dashboard (issue #10): GET / and GET /assets/:name, public (web_routes.cpp).
+  AddWebRoutes(deps_, &routes_);
 }
 
 std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,

@@ -71,6 +71,10 @@ def main():
                        os.path.join(root, "etc/oxide/serve.toml"), "--print-config"],
                       env={"PATH": "/usr/bin:/bin"})
         assert 'data-dir = "/var/lib/oxide-server"' in printed, printed
+        printed = run([os.path.join(root, "usr/bin/oxide"), "agent", "--config",
+                       os.path.join(root, "etc/oxide/agent.toml"), "--print-config"],
+                      env={"PATH": "/usr/bin:/bin"})
+        assert 'model-dir = "/var/lib/oxide-agent/models"' in printed, printed
         print(version.strip(), "ran from", root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

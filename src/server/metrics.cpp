@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <mutex>
+#include <vector>
 
 namespace oxide::server {
 namespace {
@@ -24,9 +25,17 @@ const Histogram::BucketBoundaries kRequestBuckets = {
 const Histogram::BucketBoundaries kPatchBuildBuckets = {0.1, 0.5, 1,   2.5, 5,    10,  30,
                                                         60,  120, 300, 600, 1200, 3600};
 
-// Every state is exported (as 0 when there is none) so that alerts can use absent() safely.
-constexpr std::string_view kCampaignStates[] = {
-    "rolling_out", "paused", "completed", "aborted", "halted", "completed_with_failures", "failed"};
+// Every campaign state is exported (as 0 when there is none) so that alerts need no absent();
+// read from the enum's names, so a state added later is exported too.
+std::vector<std::string> CampaignStateNames() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 256; ++i) {
+    auto name = store::ToString(static_cast<store::CampaignState>(i));
+    if (name == "unknown") break;
+    out.emplace_back(name);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -124,12 +133,13 @@ struct Metrics::Impl {
                                    "then keep their last values).")
                                .Register(registry)
                                .Add({});
+  const std::vector<std::string> campaign_states = CampaignStateNames();
   std::mutex render_mu;  // one scrape refreshes the gauges at a time
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
   for (auto s : {"online", "offline", "never_seen"}) impl_->devices.Add({{"state", s}});
-  for (auto s : kCampaignStates) impl_->campaigns.Add({{"state", std::string(s)}});
+  for (const auto& s : impl_->campaign_states) impl_->campaigns.Add({{"state", s}});
   for (auto r : {"ok", "failed"}) impl_->patch_builds.Add({{"result", r}}, kPatchBuildBuckets);
 }
 
@@ -185,7 +195,7 @@ std::string Metrics::Render(const std::function<bool(ScrapeCounts*)>& counts) {
     impl_->devices.Add({{"state", "never_seen"}}).Set(static_cast<double>(never));
     impl_->devices_online.Set(static_cast<double>(c.devices_online));
     impl_->patch_queue.Set(static_cast<double>(c.patches_pending));
-    for (auto s : kCampaignStates) impl_->campaigns.Add({{"state", std::string(s)}}).Set(0);
+    for (const auto& s : impl_->campaign_states) impl_->campaigns.Add({{"state", s}}).Set(0);
     for (const auto& [state, n] : c.campaigns_by_state) {
       impl_->campaigns.Add({{"state", state}}).Set(static_cast<double>(n));
     }

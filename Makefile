@@ -7,7 +7,7 @@ CMAKE_COMMON = -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_
 FUZZ_SECONDS ?= 10
 PREFIX ?= /usr/local
 
-.PHONY: all bootstrap build install build-asan build-fuzz test test-unit test-asan test-fuzz test-browser demo bench clean format
+.PHONY: all bootstrap build install package build-asan build-fuzz test test-unit test-asan test-fuzz test-browser demo bench clean format
 
 all: build
 
@@ -26,6 +26,11 @@ build: bootstrap $(BUILD_DIR)/build.ninja
 install:
 	@test -x $(BUILD_DIR)/oxide-delta || { echo "make install: run 'make build' first" >&2; exit 1; }
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The .deb (CPack): build/packages/oxide_<version>_<arch>.deb. Not part of `make test` (the
+# package_deb test builds its own copy in a temp dir).
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 $(ASAN_DIR)/build.ninja:
 	cmake -S . -B $(ASAN_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DOXIDE_SANITIZE=ON \

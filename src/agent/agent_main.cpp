@@ -27,6 +27,7 @@
 #include "base/posix_file_system.hpp"
 #include "base/stop_flag.hpp"
 #include "crypto/key_file.hpp"
+#include "flags/config_flags.hpp"
 #include "http_client/curl_transport.hpp"
 
 namespace oxide::agent {
@@ -130,7 +131,9 @@ bool SameFileSystem(const std::string& a, const std::string& b) {
 int AgentMain(const std::vector<std::string>& args) {
   CLI::App app("oxide agent: keeps this device's models up to date", "oxide agent");
   app.config_formatter(std::make_shared<ConfigFile>());
-  app.set_config("--config", "", "read flags from a file (key = value, or a JSON object)");
+  app.set_config("--config", "",
+                 "flags from a file: TOML (key = value, keys = long flag names) or one flat JSON "
+                 "object; flags and OXIDE_<FLAG> environment variables override it");
   Flags f;
   log::Flags log_flags;
   app.add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
@@ -177,12 +180,12 @@ int AgentMain(const std::vector<std::string>& args) {
   app.add_option("--low-speed-time", f.low_speed_time, "")->group("");
   app.add_flag("--print-transitions", f.print_transitions, "")->group("");
 
+  // Add new flags above: --config, OXIDE_* variables and --print-config cover them.
   std::vector<std::string> argv(args.begin() + std::min<size_t>(2, args.size()), args.end());
-  std::reverse(argv.begin(), argv.end());  // CLI11 parses a reversed vector
-  try {
-    app.parse(argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // never CLI11's own 105-109
+  if (int code =
+          flags::ParseWithConfig(app, {"oxide agent", {"enrollment-token"}}, std::move(argv));
+      code >= 0) {
+    return code;
   }
   auto log_options = log_flags.ToOptions("oxide-agent");
   if (!log_options.ok()) {

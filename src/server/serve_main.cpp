@@ -12,12 +12,15 @@
 #include "base/file_util.hpp"
 #include "base/log.hpp"
 #include "base/posix_file_system.hpp"
+#include "flags/config_flags.hpp"
 #include "server/api/router.hpp"
 #include "server/auth/auth_service.hpp"
 #include "server/auth/authenticator.hpp"
+#include "server/metrics.hpp"
 #include "server/net/http_server.hpp"
 #include "server/service/blob_maintenance.hpp"
 #include "server/service/patch_worker.hpp"
+#include "server/service/stats_service.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #ifdef OXIDE_HAVE_DELTA_BUILD
 #include "server/service/delta_patch_build.hpp"
@@ -44,6 +47,8 @@ struct ServeFlags {
   double auth_rate_address = 2;
   std::string tls_cert;
   std::string tls_key;
+  double price_per_gb = 0;  // the bandwidth chart's price of 10^9 bytes served
+  std::string currency = "USD";
 };
 
 // Burst = `seconds` worth of the rate (at least 1 request).
@@ -85,6 +90,9 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   DeviceService devices(**store, clock, options, campaigns);
   FleetService fleets(**store, clock, devices);
   HeartbeatService heartbeats(**store, clock, campaigns, options);
+  Metrics metrics;
+  heartbeats.SetMetrics(&metrics);
+  StatsService stats(**store, clock, options, BandwidthPricing{f.price_per_gb, f.currency});
   auth::AuthService auth(**store, clock, fleets);
   auth::Authenticator authenticator(**store, clock);
   // First start: an admin token, written once to a private file and never logged.
@@ -101,6 +109,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   static_cast<void>(gc);  // logged; a failed GC never stops the server
 #ifdef OXIDE_HAVE_DELTA_BUILD
   PatchWorker worker(**store, **blobs, clock, MakeDeltaPatchBuilder(f.patch_threads));
+  worker.SetMetrics(&metrics);
   models.SetPatchListener([&worker] { worker.Notify(); });
   worker.Start();
 #else
@@ -108,13 +117,13 @@ int Serve(const ServeFlags& f, log::Level log_level) {
 #endif
   maintenance.Start();
 
-  api::Metrics metrics;
   api::ApiLimits limits;
   limits.max_upload = f.max_upload_mb << 20;
   ReleaseService releases(**store, clock);
   api::ApiDeps deps{devices, fleets,  models, campaigns, heartbeats,
                     **blobs, metrics, limits, auth,      authenticator};
   deps.releases = &releases;
+  deps.stats = &stats;
   api::Router router(deps);
   net::HttpServerOptions http;
   http.host = f.host;
@@ -216,12 +225,16 @@ int ServeMain(const std::vector<std::string>& args) {
                  "0 = off)")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  app.add_option("--price-per-gb", f.price_per_gb,
+                 "Price of 10^9 bytes served, for GET /api/v1/stats/bandwidth (0 = no price)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  app.add_option("--currency", f.currency, "Currency code of --price-per-gb")
+      ->capture_default_str();
+  // Add new flags above: --config, OXIDE_* variables and --print-config cover them.
   std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
-  std::reverse(rest.begin(), rest.end());  // CLI11 parses a reversed vector
-  try {
-    app.parse(rest);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // never CLI11's own 105-109
+  if (int code = flags::ParseWithConfig(app, {"oxide serve", {}}, std::move(rest)); code >= 0) {
+    return code;
   }
   // A positive rate this small would make Retry-After overflow: 0 (off) or at least 1/1000 s.
   for (double rate : {f.heartbeat_rate_device, f.heartbeat_rate_address, f.auth_rate_address}) {

@@ -206,6 +206,27 @@ class AuditStore {
   virtual Result<std::vector<AuditRecord>> List(size_t limit) = 0;  // newest first
 };
 
+// --- ops (issue #10): the bandwidth time series (migration 8) and the counts /metrics reads at
+// scrape time (each one query, no row materialised).
+struct BandwidthRecord {
+  int64_t hour = 0;  // unix seconds of the UTC hour's start
+  uint64_t bytes_served = 0;
+  uint64_t bytes_full_equivalent = 0;
+};
+
+class StatsStore {
+ public:
+  virtual ~StatsStore() = default;
+  // Adds to the hour that contains `at` (created at zero when absent).
+  virtual Status AddBandwidth(TimeMs at, uint64_t served, uint64_t full_equivalent) = 0;
+  // Hours with `from_s <= hour < to_s` that have bytes, by hour.
+  virtual Result<std::vector<BandwidthRecord>> ListBandwidth(int64_t from_s, int64_t to_s) = 0;
+  virtual Result<uint64_t> CountDevices() = 0;
+  virtual Result<uint64_t> CountPendingPatches() = 0;
+  // Campaign state name ("rolling_out", ...) → number of campaigns, by name.
+  virtual Result<std::vector<std::pair<std::string, uint64_t>>> CountCampaignsByState() = 0;
+};
+
 // The whole store. Sub-stores live as long as the Store.
 class Store {
  public:
@@ -221,6 +242,7 @@ class Store {
   virtual ReleaseStore& releases() = 0;
   virtual AuthStore& auth() = 0;
   virtual AuditStore& audit() = 0;
+  virtual StatsStore& stats() = 0;  // ops (issue #10)
   // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
   virtual Status InTransaction(const std::function<Status()>& fn) = 0;
 };

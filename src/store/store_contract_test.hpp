@@ -492,6 +492,51 @@ TYPED_TEST_P(StoreContract, AuditLogIsNewestFirstAndBounded) {
   EXPECT_EQ((*list)[0].remote_address, "127.0.0.1");
 }
 
+// ops (issue #10): the bandwidth series (migration 8) and the scrape-time counts.
+TYPED_TEST_P(StoreContract, BandwidthIsSummedPerUtcHourAndCountsAreCheap) {
+  StatsStore& st = this->s().stats();
+  const TimeMs hour = TimeMs{1'700'000'000 / 3600 * 3600} * 1000;  // an hour's start, in ms
+  ASSERT_OK(st.AddBandwidth(hour, 10, 100));
+  ASSERT_OK(st.AddBandwidth(hour + 3'599'999, 5, 50));  // same hour
+  ASSERT_OK(st.AddBandwidth(hour + 3'600'000, 7, 7));   // next hour
+  auto all = st.ListBandwidth(0, INT64_MAX);
+  ASSERT_OK(all.status());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].hour, hour / 1000);
+  EXPECT_EQ((*all)[0].bytes_served, 15u);
+  EXPECT_EQ((*all)[0].bytes_full_equivalent, 150u);
+  EXPECT_EQ((*all)[1].hour, hour / 1000 + 3600);
+  EXPECT_EQ((*all)[1].bytes_served, 7u);
+  auto second = st.ListBandwidth(hour / 1000 + 1, hour / 1000 + 3601);  // [from, to)
+  ASSERT_OK(second.status());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].bytes_full_equivalent, 7u);
+  // Written in a failed transaction: nothing stays.
+  Status failed = this->s().InTransaction([&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(st.AddBandwidth(hour, 1000, 1000));
+    return Internal("rolled back");
+  });
+  EXPECT_EQ(failed.code(), ErrorCode::kInternal);
+  auto again = st.ListBandwidth(0, INT64_MAX);
+  ASSERT_OK(again.status());
+  EXPECT_EQ((*again)[0].bytes_served, 15u);
+
+  EXPECT_EQ(*st.CountDevices(), 0u);
+  this->AddDevice("d1");
+  this->AddDevice("d2");
+  EXPECT_EQ(*st.CountDevices(), 2u);
+  EXPECT_EQ(*st.CountPendingPatches(), 0u);
+  ASSERT_OK(this->s().patches().Enqueue(std::string(64, 'a'), std::string(64, 'b'), 1).status());
+  EXPECT_EQ(*st.CountPendingPatches(), 1u);
+  ASSERT_OK(this->s().campaigns().Create(this->NewCampaign("c1"), {}).status());
+  ASSERT_OK(this->s().campaigns().Create(this->NewCampaign("c2"), {}).status());
+  ASSERT_OK(this->s().campaigns().UpdateState("c2", CampaignState::kPaused, 5));
+  auto states = st.CountCampaignsByState();
+  ASSERT_OK(states.status());
+  std::vector<std::pair<std::string, uint64_t>> want = {{"paused", 1}, {"rolling_out", 1}};
+  EXPECT_EQ(*states, want);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists, UnknownDeviceIsNotFound,
     DeviceUpdateAndBytes, DeviceListIsSortedById, FleetMembershipKeepsOrderAndDeleteCascades,
@@ -502,6 +547,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     FleetKeepsDescriptionTagsAndDeviceFleets, AttemptsAreKeptNewestFirstAndReportsStoredOnce,
     ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing,
     OperatorTokensAreFoundByHashAndRevokedOnce, EnrollmentTokensBelongToOneFleet,
-    DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded);
+    DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded,
+    BandwidthIsSummedPerUtcHourAndCountsAreCheap);
 
 }  // namespace oxide::store

@@ -390,6 +390,7 @@ class BrokenAssignmentsStore : public store::Store {
   store::ReleaseStore& releases() override { return real_.releases(); }
   store::AuthStore& auth() override { return real_.auth(); }
   store::AuditStore& audit() override { return real_.audit(); }
+  store::StatsStore& stats() override { return real_.stats(); }
   Status InTransaction(const std::function<Status()>& fn) override {
     return real_.InTransaction(fn);
   }

@@ -81,32 +81,15 @@ void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes) {
          return JsonResponse(200, Json{{"status", "healthy"}, {"service", "oxide-control-plane"}});
        }});
   routes->back().access = Access::kPublic;
-  routes->push_back(
-      {Method::kGet, "/metrics", [dp](const Request&, const Params&) {
-         auto online = dp->devices.CountOnline();
-         const Metrics& m = dp->metrics;
-         std::string out;
-         auto line = [&](const char* name, const char* type, const char* help, uint64_t v) {
-           out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type +
-                  "\n" + name + " " + std::to_string(v) + "\n";
-         };
-         line("oxide_http_requests_total", "counter", "HTTP requests handled.", m.requests.load());
-         line("oxide_bytes_served_total", "counter", "Download body bytes written to sockets.",
-              m.bytes_served.load());
-         line("oxide_bytes_full_equivalent_total", "counter",
-              "Bytes the same downloads would have cost as full files.",
-              m.bytes_full_equivalent.load());
-         line("oxide_patch_responses_total", "counter", "Downloads answered with a patch.",
-              m.patch_responses.load());
-         line("oxide_full_responses_total", "counter", "Downloads answered with the full file.",
-              m.full_responses.load());
-         line("oxide_devices_online", "gauge", "Devices with a heartbeat within --offline-after.",
-              online.ok() ? *online : 0);
-         Response r;
-         r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
-         r.body = std::move(out);
-         return r;
-       }});
+  // Prometheus text format; the store gauges are counted now (a few COUNT queries).
+  routes->push_back({Method::kGet, "/metrics", [dp](const Request&, const Params&) {
+                       Response r;
+                       r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
+                       r.body = dp->metrics.Render([dp](ScrapeCounts* c) {
+                         return dp->stats != nullptr && dp->stats->Counts(c).ok();
+                       });
+                       return r;
+                     }});
   routes->back().access = Access::kViewer;
 }
 

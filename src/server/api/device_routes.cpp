@@ -55,6 +55,7 @@ Response Heartbeat(const ApiDeps& d, const Request& req, const std::string& id) 
   if (!hb.ok()) return ErrorResponse(hb.status());
   auto resp = d.heartbeats.Handle(id, *hb);
   if (!resp.ok()) return ErrorResponse(resp.status());
+  d.metrics.Heartbeat();
   Response r;
   r.headers.emplace_back("Content-Type", "application/json");
   r.body = protocol::ToJson(*resp);

@@ -1,4 +1,5 @@
 // /api/v1/models...: upload, listing, meta and the delta-aware download.
+#include <cctype>
 #include <cstdio>
 
 #include "server/api/errors.hpp"
@@ -124,7 +125,15 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
   r.file =
       FileBody{plan->blob_path, range.offset, range.length, plan->blob_sha256, plan->blob_size};
   if (req.method == Method::kHead) return r;  // headers only: nothing to account
-  (plan->is_patch ? d.metrics.patch_responses : d.metrics.full_responses)++;
+  // A device that sent its base asked for a patch: a hit when one is served, a miss otherwise
+  // (not built yet, failed, or not smaller). A device on no known base asks for nothing.
+  std::string base_sha = req.Header("x-oxide-base-sha256");
+  for (char& c : base_sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (plan->is_patch) {
+    d.metrics.PatchCacheHit();
+  } else if (!base_sha.empty() && base_sha != plan->target.sha256) {
+    d.metrics.PatchCacheMiss();
+  }
   const ApiDeps* dp = &d;
   r.on_corrupt = [dp, sha = plan->blob_sha256] {
     auto repaired = dp->models.RepairCorruptBlob(sha);
@@ -143,8 +152,7 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
       // full download, and resumed pieces add up to it.
       full = static_cast<uint64_t>(static_cast<long double>(written) * target_size / blob_size);
     }
-    dp->metrics.bytes_served += written;
-    dp->metrics.bytes_full_equivalent += full;
+    dp->metrics.AddDownloadBytes(written, full);
     Status st = dp->models.RecordDownload(device, model, version, written, full);
     if (!st.ok()) {
       std::fprintf(stderr, "oxide serve: download accounting: %s\n", st.ToString().c_str());

@@ -90,7 +90,7 @@ TEST_F(ModelRoutesTest, HeadIsGetWithoutBodyOrAccounting) {
   ASSERT_TRUE(head.file.has_value());
   EXPECT_EQ(head.file->length, Body(Get("/api/v1/models/m/versions/v2/meta"))["size_bytes"]);
   EXPECT_FALSE(head.on_complete);
-  EXPECT_EQ(env.metrics.full_responses.load(), 0u);
+  EXPECT_EQ(env.metrics.patch_cache_hits() + env.metrics.patch_cache_misses(), 0u);
   r.path = "/health";
   EXPECT_EQ(env.router->Handle(r).status, 200);
 }
@@ -174,7 +174,7 @@ TEST_F(ModelRoutesTest, CompletionCallbackAccountsBytesPerDeviceAndCampaign) {
   EXPECT_EQ(after.campaign.bytes_served, 10u);
   EXPECT_EQ(after.campaign.bytes_full, 27u);
   EXPECT_EQ(env.devices->Get("d0")->device.bytes_served, 10u);
-  EXPECT_EQ(env.metrics.bytes_served.load(), 10u);
+  EXPECT_EQ(env.metrics.bytes_served(), 10u);
 }
 
 }  // namespace

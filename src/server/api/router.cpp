@@ -1,5 +1,6 @@
 #include "server/api/router.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <exception>
 
@@ -76,11 +77,16 @@ Router::Router(ApiDeps deps) : deps_(deps) {
   AddAuthRoutes(deps_, &routes_);
   // Dashboard (issue #10): GET / and GET /assets/:name, public (web_routes.cpp).
   AddWebRoutes(deps_, &routes_);
+  AddStatsRoutes(deps_, &routes_);  // ops (issue #10): /api/v1/stats/bandwidth
 }
 
 std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,
                                             const Params& params,
                                             auth::Principal* principal) const {
+  auto refuse = [this](int status, std::string_view code, const std::string& message) {
+    deps_.metrics.AuthRefusal(code);
+    return AccessErrorResponse(status, code, message);
+  };
   *principal = auth::Principal();
   if (r.access == Access::kPublic) return std::nullopt;
   auto outcome = deps_.authenticator.Authenticate(req);
@@ -89,26 +95,26 @@ std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,
     case auth::AuthFailure::kNone:
       break;
     case auth::AuthFailure::kUnauthenticated:
-      return AccessErrorResponse(401, "unauthenticated", outcome->message);
+      return refuse(401, "unauthenticated", outcome->message);
     case auth::AuthFailure::kDevicePending:
-      return AccessErrorResponse(403, "device_pending", outcome->message);
+      return refuse(403, "device_pending", outcome->message);
     case auth::AuthFailure::kDeviceRejected:
-      return AccessErrorResponse(403, "device_rejected", outcome->message);
+      return refuse(403, "device_rejected", outcome->message);
   }
   const auth::Principal& who = outcome->principal;
   if (who.kind == auth::PrincipalKind::kNone) {
-    return AccessErrorResponse(401, "unauthenticated", "missing 'Authorization: Bearer <token>'");
+    return refuse(401, "unauthenticated", "missing 'Authorization: Bearer <token>'");
   }
   if (who.is_device()) {
     if (r.access != Access::kDevice) {
-      return AccessErrorResponse(403, "forbidden", "a device credential may not call this route");
+      return refuse(403, "forbidden", "a device credential may not call this route");
     }
     if (r.device_check) {
       Status st = r.device_check(who, params);
       // "Not yours" is a 403; anything else (the store failing) is the server's error, answered
       // as such so the device retries instead of taking it for a refusal.
       if (st.code() == ErrorCode::kFailedPrecondition) {
-        return AccessErrorResponse(403, "forbidden", st.message());
+        return refuse(403, "forbidden", st.message());
       }
       if (!st.ok()) return ErrorResponse(st);
     }
@@ -117,9 +123,9 @@ std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,
               // A heartbeat written by an operator speaks for a device (completes or fails its
               // update, halts a rollout): a write, so admin only like every other one.
               (r.access == Access::kDevice && r.method != Method::kGet))) {
-    return AccessErrorResponse(403, "forbidden",
-                               "role '" + std::string(store::ToString(who.role)) + "' may not " +
-                                   std::string(ToString(req.method)) + " " + req.path);
+    return refuse(403, "forbidden",
+                  "role '" + std::string(store::ToString(who.role)) + "' may not " +
+                      std::string(ToString(req.method)) + " " + req.path);
   }
   *principal = who;
   return std::nullopt;
@@ -174,7 +180,16 @@ Router::BodyPolicy Router::PolicyFor(Method method, std::string_view path) const
 }
 
 Response Router::Handle(const Request& req) const {
-  deps_.metrics.requests++;
+  const auto start = std::chrono::steady_clock::now();
+  std::string_view route;
+  Response resp = Dispatch(req, &route);
+  deps_.metrics.ObserveRequest(
+      route, ToString(req.method), resp.status,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return resp;
+}
+
+Response Router::Dispatch(const Request& req, std::string_view* route) const {
   Params params;
   bool path_matched = false;
   // HEAD is GET without the body (the net layer keeps Content-Length and sends no body).
@@ -188,6 +203,7 @@ Response Router::Handle(const Request& req) const {
                                     {"message", std::string(ToString(req.method)) +
                                                     " is not allowed on " + req.path}}}});
   }
+  *route = r->pattern;
   auth::Principal who;
   if (auto refusal = CheckAccess(*r, req, params, &who)) return *std::move(refusal);
   if (!r->upload && req.body.size() > deps_.limits.max_json_body) {

@@ -11,12 +11,14 @@
 #include "server/api/http_types.hpp"
 #include "server/auth/auth_service.hpp"
 #include "server/auth/authenticator.hpp"
+#include "server/metrics.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/device_service.hpp"
 #include "server/service/fleet_service.hpp"
 #include "server/service/heartbeat_service.hpp"
 #include "server/service/model_service.hpp"
 #include "server/service/release_service.hpp"
+#include "server/service/stats_service.hpp"
 
 namespace oxide::server::api {
 
@@ -25,14 +27,8 @@ struct ApiLimits {
   uint64_t max_upload = uint64_t{4} << 30;  // model uploads
 };
 
-// Process-wide counters for GET /metrics. Lock-free.
-struct Metrics {
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> bytes_served{0};
-  std::atomic<uint64_t> bytes_full_equivalent{0};
-  std::atomic<uint64_t> patch_responses{0};
-  std::atomic<uint64_t> full_responses{0};
-};
+// GET /metrics: the process-wide registry (server/metrics.hpp), shared with the services.
+using Metrics = ::oxide::server::Metrics;
 
 // Everything a handler may use. All references must outlive the Router.
 struct ApiDeps {
@@ -48,6 +44,9 @@ struct ApiDeps {
   const auth::Authenticator& authenticator;
   // Signed releases and key sets; null: those routes are not served.
   ReleaseService* releases = nullptr;
+  // ops (issue #10): the bandwidth series and the scrape-time counts of /metrics; null: the
+  // stats routes answer 404 and /metrics has no store gauges.
+  StatsService* stats = nullptr;
 };
 
 using Params = std::vector<std::string>;  // the ":name" segments of the pattern, in order
@@ -90,6 +89,7 @@ class Router {
   // 404 (no such path) / 405 (path exists, other method), 401/403 (access, see Access) as JSON
   // errors; never throws. Every successful operator request that is not a GET is written to
   // the audit log (who, what, when, from where).
+  // Counts every answer in the metrics by route pattern, method and status.
   Response Handle(const Request& req) const;
 
   // Decided from the request line before the body is read (by the net layer).
@@ -106,6 +106,8 @@ class Router {
   BodyPolicy PolicyFor(Method method, std::string_view path) const;  // no access check
 
  private:
+  // Handle() without the request metrics; *route: the matched pattern ("" for none).
+  Response Dispatch(const Request& req, std::string_view* route) const;
   const Route* Match(Method method, std::string_view path, Params* params,
                      bool* path_matched) const;
   // Empty when `req` may call `r`; sets *principal either way.
@@ -124,7 +126,7 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes);
 void AddCampaignRoutes(const ApiDeps& d, std::vector<Route>* routes);
 void AddReleaseRoutes(const ApiDeps& d, std::vector<Route>* routes);  // signed releases, keys
 void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes);   // /health, /metrics
-void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes);   // /health, /metrics
+void AddStatsRoutes(const ApiDeps& d, std::vector<Route>* routes);    // /api/v1/stats/...
 // /api/v1/tokens, /api/v1/enroll, device accept/reject/revoke, enrollment tokens, /api/v1/audit
 void AddAuthRoutes(const ApiDeps& d, std::vector<Route>* routes);
 

@@ -266,7 +266,7 @@ TEST_F(HttpServerTest, UploadIsStreamedAndRangedDownloadReturnsTheBytes) {
   auto dl = c.Read();
   EXPECT_EQ(dl.status, 206);
   EXPECT_EQ(dl.body, model.substr(100000));
-  EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_served.load() == model.size() - 100000; }));
+  EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_served() == model.size() - 100000; }));
 }
 
 TEST_F(HttpServerTest, UploadOverTheLimitLeavesNoTempFile) {
@@ -293,9 +293,9 @@ TEST_F(HttpServerTest, DroppedDownloadIsAccountedWithTheBytesWritten) {
     auto r = c.Read(/*max_body=*/1000);
     EXPECT_EQ(r.status, 200);
   }  // closes with most of the body unread
-  EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_full_equivalent.load() > 0; }));
-  EXPECT_GE(env.metrics.bytes_served.load(), 1000u);
-  EXPECT_LE(env.metrics.bytes_served.load(), model.size());
+  EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_full_equivalent() > 0; }));
+  EXPECT_GE(env.metrics.bytes_served(), 1000u);
+  EXPECT_LE(env.metrics.bytes_served(), model.size());
 }
 
 class TunedServerTest : public HttpServerTest {
@@ -522,8 +522,8 @@ TEST_F(LoggedServerTest, CutShortResponseIsLoggedAndAccountedOnce) {
   }
   EXPECT_TRUE(WaitFor([&] { return log_.CountLines(kDownloadLine) == 1; })) << log_.Contents();
   EXPECT_NE(log_.Contents().find("blob is corrupt"), std::string::npos) << log_.Contents();
-  EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_served.load() > 0; }));
-  EXPECT_LT(env.metrics.bytes_served.load(), model.size());
+  EXPECT_TRUE(WaitFor([&] { return env.metrics.bytes_served() > 0; }));
+  EXPECT_LT(env.metrics.bytes_served(), model.size());
 }
 
 // A transfer-coding reject is logged with the method and path it was for.

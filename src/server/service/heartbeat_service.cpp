@@ -101,6 +101,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
   }
 
   protocol::HeartbeatResponse resp;
+  std::vector<store::AttemptStage> new_failures;
   resp.poll_interval_seconds = options_.poll_interval_seconds;
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, store_.devices().Get(device_id));
@@ -162,7 +163,10 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
         for (const auto& f : req.reports.value_or(std::vector<protocol::FailureReport>{})) {
           store::AttemptRecord r = ToAttempt(device_id, f, assigned, now);
           OXIDE_ASSIGN_OR_RETURN(bool stored, store_.attempts().Add(r));
-          if (stored) facts.attempts.push_back(std::move(r));  // a re-sent report counts once
+          if (stored) {  // a re-sent report counts once
+            new_failures.push_back(r.stage);
+            facts.attempts.push_back(std::move(r));
+          }
         }
         OXIDE_RETURN_IF_ERROR(campaigns_.OnHeartbeat(d, facts));
 
@@ -186,6 +190,9 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
       });
       !tx.ok())
     return tx;
+  if (metrics_ != nullptr) {
+    for (auto stage : new_failures) metrics_->AgentFailure(stage);
+  }
   return resp;
 }
 

@@ -5,6 +5,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "protocol/heartbeat.hpp"
+#include "server/metrics.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
@@ -28,11 +29,15 @@ class HeartbeatService {
   Result<protocol::HeartbeatResponse> Handle(const std::string& device_id,
                                              const protocol::HeartbeatRequest& req);
 
+  // Counts each newly stored failure report (after the commit). Null: none. Set before use.
+  void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
+
  private:
   store::Store& store_;
   const Clock& clock_;
   CampaignService& campaigns_;
   ServiceOptions options_;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace oxide::server

@@ -271,8 +271,11 @@ Result<bool> ModelService::EnsurePatch(const std::string& base_sha, const std::s
 
 Status ModelService::RecordDownload(const std::string& device_id, const std::string& model_id,
                                     const std::string& version, uint64_t served, uint64_t full) {
-  if (!IsValidId(device_id) || (served == 0 && full == 0)) return Status::Ok();
+  if (served == 0 && full == 0) return Status::Ok();
   return store_.InTransaction([&]() -> Status {
+    // The hourly series counts every download (an operator's too), as GET /metrics does.
+    OXIDE_RETURN_IF_ERROR(store_.stats().AddBandwidth(clock_.UnixMillis(), served, full));
+    if (!IsValidId(device_id)) return Status::Ok();
     Status st = store_.devices().AddBytes(device_id, served, full);
     if (st.code() == ErrorCode::kNotFound) return Status::Ok();
     OXIDE_RETURN_IF_ERROR(st);

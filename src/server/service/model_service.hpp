@@ -80,8 +80,9 @@ class ModelService {
   // job was queued (then the listener is called).
   Result<bool> EnsurePatch(const std::string& base_sha, const std::string& target_sha);
 
-  // Adds bytes actually written for a download to the device and, when the device's current
-  // assignment is this model version, to that campaign. Unknown devices are ignored.
+  // Adds bytes actually written for a download to the hourly bandwidth series (every download)
+  // and to the device and, when the device's current assignment is this model version, to that
+  // campaign, in one transaction. Unknown devices are ignored.
   Status RecordDownload(const std::string& device_id, const std::string& model_id,
                         const std::string& version, uint64_t served, uint64_t full);
 

@@ -126,6 +126,7 @@ Result<bool> PatchWorker::RunOnce() {
   OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
+  if (metrics_ != nullptr) metrics_->ObservePatchBuild(seconds, st.ok());
   if (st.ok()) {
     log::Info(
         p.state == store::PatchState::kReady ? "patch ready" : "patch not smaller: not served",

@@ -8,6 +8,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "server/metrics.hpp"
 #include "server/service/blob_store.hpp"
 #include "store/store.hpp"
 
@@ -39,6 +40,9 @@ class PatchWorker {
   PatchWorker(const PatchWorker&) = delete;
   PatchWorker& operator=(const PatchWorker&) = delete;
 
+  // Observes each build's duration (ops, issue #10). Null: none. Set before Start().
+  void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
+
   void Start();
   // Finishes the job in hand, then joins the thread. Idempotent.
   void Stop();
@@ -54,6 +58,7 @@ class PatchWorker {
   const BlobStore& blobs_;
   const Clock& clock_;
   PatchBuildFn build_;
+  Metrics* metrics_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

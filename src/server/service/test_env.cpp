@@ -32,6 +32,9 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   fleets = std::make_unique<FleetService>(*store, clock, *devices);
   heartbeats = std::make_unique<HeartbeatService>(*store, clock, *campaigns, options);
   worker = std::make_unique<PatchWorker>(*store, *blobs, clock, FakePatchBuilder());
+  heartbeats->SetMetrics(&metrics);
+  worker->SetMetrics(&metrics);
+  stats = std::make_unique<StatsService>(*store, clock, options, BandwidthPricing{0.09, "EUR"});
   api::ApiLimits limits;
   limits.max_json_body = 64 * 1024;
   limits.max_upload = 1024 * 1024;
@@ -44,6 +47,7 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   api::ApiDeps deps{*devices, *fleets, *models, *campaigns, *heartbeats,
                     *blobs,   metrics, limits,  *auth,      *authenticator};
   deps.releases = releases.get();
+  deps.stats = stats.get();
   router = std::make_unique<api::Router>(deps);
 }
 

@@ -49,6 +49,7 @@ struct TestEnv {
   std::unique_ptr<CampaignService> campaigns;
   std::unique_ptr<HeartbeatService> heartbeats;
   std::unique_ptr<ReleaseService> releases;
+  std::unique_ptr<StatsService> stats;
   std::unique_ptr<PatchWorker> worker;  // not started: tests call RunOnce()
   std::unique_ptr<auth::AuthService> auth;
   std::unique_ptr<auth::Authenticator> authenticator;

@@ -116,6 +116,15 @@ CREATE TABLE model_releases (model_id TEXT NOT NULL, version TEXT NOT NULL,
 CREATE TABLE release_key_sets (version INTEGER PRIMARY KEY, envelope TEXT NOT NULL,
   created_at INTEGER NOT NULL);
 )sql",
+      // 7: reserved for targeting (issue #10: device inventory, campaign target and approval),
+      // merged from its own branch; this placeholder changes nothing.
+      "SELECT 1;",
+      // 8 (ops, issue #10): bytes served and their full-file equivalent per UTC hour, for
+      // GET /api/v1/stats/bandwidth; booked with the device's bytes, in the same transaction.
+      R"sql(
+CREATE TABLE bandwidth_hourly (hour INTEGER PRIMARY KEY, bytes_served INTEGER NOT NULL,
+  bytes_full INTEGER NOT NULL);
+)sql",
   };
   return kMigrations;
 }
@@ -134,7 +143,8 @@ class SqliteStore final : public Store {
         clearances_(*db_),
         releases_(*db_),
         auth_(*db_),
-        audit_(*db_) {}
+        audit_(*db_),
+        stats_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -147,6 +157,7 @@ class SqliteStore final : public Store {
   ReleaseStore& releases() override { return releases_; }
   AuthStore& auth() override { return auth_; }
   AuditStore& audit() override { return audit_; }
+  StatsStore& stats() override { return stats_; }
 
   Status InTransaction(const std::function<Status()>& fn) override {
     Lock lock(db_->mu());
@@ -170,6 +181,7 @@ class SqliteStore final : public Store {
   internal::SqliteReleaseStore releases_;
   internal::SqliteAuthStore auth_;
   internal::SqliteAuditStore audit_;
+  internal::SqliteStatsStore stats_;
 };
 
 }  // namespace

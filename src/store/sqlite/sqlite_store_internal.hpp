@@ -178,4 +178,18 @@ class SqliteAuditStore final : public AuditStore {
   Db& db_;
 };
 
+// ops (issue #10): migration 8.
+class SqliteStatsStore final : public StatsStore {
+ public:
+  explicit SqliteStatsStore(Db& db) : db_(db) {}
+  Status AddBandwidth(TimeMs at, uint64_t served, uint64_t full_equivalent) override;
+  Result<std::vector<BandwidthRecord>> ListBandwidth(int64_t from_s, int64_t to_s) override;
+  Result<uint64_t> CountDevices() override;
+  Result<uint64_t> CountPendingPatches() override;
+  Result<std::vector<std::pair<std::string, uint64_t>>> CountCampaignsByState() override;
+
+ private:
+  Db& db_;
+};
+
 }  // namespace oxide::store::sqlite::internal

@@ -199,6 +199,32 @@ TEST_F(CurlTransportTest, PostJsonReturnsStatusAndBody) {
   EXPECT_EQ(r->body, "{\"ok\":1}");
 }
 
+// A stream that sends nothing still ticks, so its reader can give up on its own terms.
+TEST_F(CurlTransportTest, TickErrorEndsAnIdleStream) {
+  TinyServer* srv = nullptr;
+  TinyServer server([&](int fd, const std::string&) {
+    Send(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: hello\n");
+    srv->HoldUntilClientLeaves(fd);
+  });
+  srv = &server;
+  CurlOptions slow = Fast();
+  slow.low_speed_time = std::chrono::seconds(60);
+  CurlTransport t(slow, &stop_);
+  class TickSink final : public DownloadSink {
+   public:
+    Status OnResponse(const HttpResponseHead&) override { return Status::Ok(); }
+    Status Write(const uint8_t*, size_t) override {
+      wrote = true;
+      return Status::Ok();
+    }
+    Status OnTick() override { return wrote ? Cancelled("seen enough") : Status::Ok(); }
+    bool wrote = false;
+  } sink;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_STATUS(t.Get({server.Url("/events"), {}, nullptr}, sink).status(), ErrorCode::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
 // The upload is framed by Content-Length and its bytes arrive intact; progress reaches the end.
 TEST_F(CurlTransportTest, UploadStreamsAFileWithItsSize) {
   std::string path = ::testing::TempDir() + "/oxide-upload-test.bin";

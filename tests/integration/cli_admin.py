@@ -286,6 +286,30 @@ def run(srv, oxide, tmp):
     cli.golden("token_revoke", "token", "revoke", token_id)
     cli.error("revoked token", ["device", "list"], 4, "401: ", env={"OXIDE_TOKEN": viewer})
     cli.golden("device_remove", "device", "remove", "dev-4")
+    check_config(cli, tmp, config)
+
+
+def check_config(cli, tmp, config):
+    """--config, $OXIDE_CONFIG and ~/.config/oxide/cli.toml; a bad file is a usage error."""
+    home = os.path.join(tmp, "home")
+    os.makedirs(os.path.join(home, ".config", "oxide"))
+    shutil.copy(config, os.path.join(home, ".config", "oxide", "cli.toml"))
+    env = {k: v for k, v in cli.env.items() if k != "OXIDE_CONFIG"}
+    env["HOME"] = home
+    p = Cli(cli.oxide, env).run("fleet", "list")
+    if p.returncode != 0 or "cams" not in p.stdout:
+        failures.append("~/.config/oxide/cli.toml is not read: %r" % p.stderr)
+    p = Cli(cli.oxide, dict(env, HOME=tmp)).run("fleet", "list", "--config", config)
+    if p.returncode != 0 or "cams" not in p.stdout:
+        failures.append("--config FILE is not read: %r" % p.stderr)
+    bad = os.path.join(tmp, "bad.toml")
+    with open(bad, "w") as f:
+        f.write('server = "http://127.0.0.1:1"\nsevrer_typo = "x"\n')
+    cli.error("unknown config key", ["fleet", "list", "--config", bad], 2, "unknown key 'sevrer_typo'")
+    cli.error("missing config file", ["fleet", "list"], 2, "config: ",
+              env={"OXIDE_CONFIG": os.path.join(tmp, "nope.toml")})
+    cli.error("no token anywhere", ["fleet", "list", "--config", "/dev/null"], 2, "no token",
+              env={"OXIDE_CONFIG": "", "HOME": tmp, "OXIDE_SERVER": "http://127.0.0.1:1"})
 
 
 def expect_code(what, code, want, out, err):

@@ -33,13 +33,31 @@ class FakeServer final : public HttpClient, public Downloader, public Uploader {
     calls.push_back(key + " <" + up.file_path + ">");
     return Reply(key);
   }
+  // The event stream: 404 unless `events` is set; then each chunk after `clock` moved 300 ms.
   Result<DownloadResult> Get(const DownloadRequest& r, DownloadSink& sink) override {
-    calls.push_back("STREAM " + r.url.substr(std::string("http://s").size()));
+    std::string last_id;
+    for (const auto& [k, v] : r.headers) {
+      if (k == "Last-Event-ID") last_id = " last=" + v;
+    }
+    calls.push_back("STREAM " + r.url.substr(std::string("http://s").size()) + last_id);
     HttpResponseHead head;
-    head.status = 404;
+    head.status = events.empty() ? 404 : 200;
+    head.headers["content-type"] = "text/event-stream";
     OXIDE_RETURN_IF_ERROR(sink.OnResponse(head));
-    return DownloadResult{head, R"({"error":{"code":"not_found","message":"no route"}})"};
+    if (events.empty()) {
+      return DownloadResult{head, R"({"error":{"code":"not_found","message":"no route"}})"};
+    }
+    std::vector<std::string> chunks = std::move(events.front());
+    events.pop_front();
+    for (const std::string& c : chunks) {
+      clock->Advance(std::chrono::milliseconds(300));
+      OXIDE_RETURN_IF_ERROR(sink.OnTick());
+      OXIDE_RETURN_IF_ERROR(sink.Write(reinterpret_cast<const uint8_t*>(c.data()), c.size()));
+    }
+    return Unavailable("stream dropped");
   }
+  std::deque<std::vector<std::string>> events;  // one entry per connection
+  testing::FakeClock* clock = nullptr;
   Result<HttpReply> Reply(const std::string& key) {
     auto it = replies.find(key);
     if (it == replies.end()) return HttpReply{404, R"({"error":{"message":"unscripted"}})"};
@@ -53,14 +71,14 @@ class FakeServer final : public HttpClient, public Downloader, public Uploader {
 
 class AdminCommandsTest : public ::testing::Test {
  protected:
-  AdminCommandsTest() : out_(std::tmpfile()), err_(std::tmpfile()) {}
+  AdminCommandsTest() : out_(std::tmpfile()), err_(std::tmpfile()) { server_.clock = &clock_; }
   ~AdminCommandsTest() override {
     std::fclose(out_);
     std::fclose(err_);
   }
-  Result<int> Run(AdminArgs a) {
+  Result<int> Run(AdminArgs a, bool tty = false) {
     AdminClient client(AdminConfig{"http://s", "tok", ""}, server_, server_, server_);
-    Console console{out_, err_, false, false, a.flags.json};
+    Console console{out_, err_, tty, tty, a.flags.json};
     AdminContext ctx{client, console, clock_};
     return RunAdminCommand(a, ctx);
   }
@@ -233,6 +251,47 @@ TEST_F(AdminCommandsTest, WatchPollsWithoutAnEventStreamUntilTheCampaignFails) {
             "  d1  pending\n"
             "c-1  m v2  failed  0/1 completed  1 failed\n"
             "  d1  rolled_back  health check exited 1\n");
+}
+
+std::string Detail(const char* state, int complete) {
+  return Json{{"id", "c-1"},
+              {"model_id", "m"},
+              {"target_version", "v2"},
+              {"state", state},
+              {"summary", {{"total", 1}, {"complete", complete}, {"failures", 0}}},
+              {"devices",
+               Json::array({{{"device_id", "d1"}, {"state", complete ? "completed" : "pending"}}})}}
+      .dump();
+}
+
+TEST_F(AdminCommandsTest, WatchRefetchesOnEventsAndResumesAfterADrop) {
+  const std::string get = "GET /api/v1/campaigns/c-1";
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("completed", 1));
+  server_.events.push_back({"id: 1\nevent: hello\ndata: {\"stream_id\":\"s9\"}\n\n",
+                            "id: 2\nevent: campaign.device\ndata: {}\n\n"});
+  server_.events.push_back({": keepalive\n", "id: 3\nevent: campaign.state\ndata: {}\n\n"});
+  Result<int> r = Run(Args(AdminCommand::kCampaignWatch, "c-1"));
+  ASSERT_OK(r.status());
+  EXPECT_EQ(*r, 0);
+  EXPECT_EQ(server_.calls, (std::vector<std::string>{
+                               get, "STREAM /api/v1/events?campaign=c-1", get, get,
+                               "STREAM /api/v1/events?campaign=c-1&stream_id=s9 last=2", get}));
+}
+
+TEST_F(AdminCommandsTest, WatchOnATerminalRedrawsInPlace) {
+  server_.On("GET /api/v1/campaigns/c-1", 200, Detail("rolling_out", 0));
+  server_.On("GET /api/v1/campaigns/c-1", 200, Detail("completed", 1));
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1"), /*tty=*/true).status());
+  std::string out = Out();
+  // Three lines drawn (summary, header, device), then moved up over and cleared once.
+  const std::string redraw = "\x1b[3A\x1b[J";
+  ASSERT_NE(out.find(redraw), std::string::npos);
+  EXPECT_EQ(out.find(redraw) + redraw.size(), out.find("c-1  m v2  completed"));
+  EXPECT_EQ(out.find(redraw), out.rfind(redraw));
+  EXPECT_NE(out.find("d1      completed"), std::string::npos);
 }
 
 TEST(ExitCodeForCampaignState, IsZeroOnlyForCompleted) {

@@ -86,31 +86,28 @@ std::string PathEscape(std::string_view id) {
   return out;
 }
 
-Result<Json> AdminClient::Parse(const Result<HttpReply>& reply) {
+Result<std::string> AdminClient::Check(const Result<HttpReply>& reply) {
   if (!reply.ok()) {
     return Unavailable("cannot reach " + config_.server + ": " + reply.status().message());
   }
   if (reply->status < 200 || reply->status > 299) return ErrorFromReply(reply->status, reply->body);
-  if (reply->body.empty()) return Json::object();
-  Json j = Json::parse(reply->body, nullptr, false);
-  if (j.is_discarded()) return Corrupt("the server's answer is not JSON");
-  return j;
+  return reply->body;
 }
 
-Result<Json> AdminClient::Get(const std::string& path) {
-  return Parse(http_.Send(HttpCall{"GET", config_.server + path, "", AuthHeaders()}));
+Result<std::string> AdminClient::GetBody(const std::string& path) {
+  return Check(http_.Send(HttpCall{"GET", config_.server + path, "", AuthHeaders()}));
 }
 
-Result<Json> AdminClient::Post(const std::string& path, const Json& body) {
-  return Parse(http_.Send(HttpCall{"POST", config_.server + path, body.dump(), AuthHeaders()}));
+Result<std::string> AdminClient::PostBody(const std::string& path, const std::string& json) {
+  return Check(http_.Send(HttpCall{"POST", config_.server + path, json, AuthHeaders()}));
 }
 
-Result<Json> AdminClient::Delete(const std::string& path) {
-  return Parse(http_.Send(HttpCall{"DELETE", config_.server + path, "", AuthHeaders()}));
+Result<std::string> AdminClient::DeleteBody(const std::string& path) {
+  return Check(http_.Send(HttpCall{"DELETE", config_.server + path, "", AuthHeaders()}));
 }
 
-Result<Json> AdminClient::PostFile(const std::string& path, const std::string& file,
-                                   std::function<void(uint64_t, uint64_t)> progress) {
+Result<std::string> AdminClient::PostFileBody(const std::string& path, const std::string& file,
+                                              std::function<void(uint64_t, uint64_t)> progress) {
   UploadRequest up;
   up.url = config_.server + path;
   up.file_path = file;
@@ -118,7 +115,7 @@ Result<Json> AdminClient::PostFile(const std::string& path, const std::string& f
   up.on_progress = std::move(progress);
   Result<HttpReply> reply = uploader_.Upload(up);
   if (!reply.ok() && reply.status().code() != ErrorCode::kUnavailable) return reply.status();
-  return Parse(reply);
+  return Check(reply);
 }
 
 }  // namespace oxide::cli::admin

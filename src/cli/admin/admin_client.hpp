@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
@@ -33,27 +32,50 @@ Result<AdminConfig> ResolveAdminConfig(
 // 401/403/409 kFailedPrecondition, 5xx kUnavailable, others kFailedPrecondition.
 Status ErrorFromReply(int status, std::string_view body);
 
-// JSON calls to the control plane as one operator. Paths start with "/api/v1/". Every call
-// returns the parsed body of a 2xx answer, ErrorFromReply otherwise, kUnavailable when the
-// server cannot be reached, kCorrupt when a 2xx body is not JSON. The seams must outlive it.
+// JSON calls to the control plane as one operator. Paths start with "/api/v1/". Each *Body call
+// returns the body of a 2xx answer, ErrorFromReply otherwise, kUnavailable when the server
+// cannot be reached. The templates parse that body as `Json` (nlohmann::json at the call site,
+// so this header needs no JSON library): kCorrupt when it is not JSON. The seams must outlive
+// the client.
 class AdminClient {
  public:
   AdminClient(AdminConfig config, HttpClient& http, Downloader& downloader, Uploader& uploader)
       : config_(std::move(config)), http_(http), downloader_(downloader), uploader_(uploader) {}
 
-  Result<nlohmann::json> Get(const std::string& path);
-  Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
-  Result<nlohmann::json> Delete(const std::string& path);
+  Result<std::string> GetBody(const std::string& path);
+  Result<std::string> PostBody(const std::string& path, const std::string& json);
+  Result<std::string> DeleteBody(const std::string& path);
   // Streams `file` as the body of POST `path`; `progress(sent, total)` may be empty.
-  Result<nlohmann::json> PostFile(const std::string& path, const std::string& file,
-                                  std::function<void(uint64_t, uint64_t)> progress);
+  Result<std::string> PostFileBody(const std::string& path, const std::string& file,
+                                   std::function<void(uint64_t, uint64_t)> progress);
+
+  template <class Json>
+  Result<Json> Get(const std::string& path) {
+    return Parse<Json>(GetBody(path));
+  }
+  template <class Json>
+  Result<Json> Post(const std::string& path, const Json& body) {
+    return Parse<Json>(PostBody(path, body.dump()));
+  }
+  template <class Json>
+  Result<Json> Delete(const std::string& path) {
+    return Parse<Json>(DeleteBody(path));
+  }
+  template <class Json>
+  static Result<Json> Parse(const Result<std::string>& body) {
+    if (!body.ok()) return body.status();
+    if (body->empty()) return Json::object();
+    Json j = Json::parse(*body, nullptr, false);
+    if (j.is_discarded()) return Corrupt("the server's answer is not JSON");
+    return j;
+  }
 
   const std::string& server() const { return config_.server; }
   HeaderList AuthHeaders() const { return {{"Authorization", "Bearer " + config_.token}}; }
   Downloader& downloader() { return downloader_; }
 
  private:
-  Result<nlohmann::json> Parse(const Result<HttpReply>& reply);
+  Result<std::string> Check(const Result<HttpReply>& reply);
 
   AdminConfig config_;
   HttpClient& http_;

@@ -173,7 +173,7 @@ TEST_F(AdminCommandsTest, CampaignBodyRefusesWhatTheServerWouldNotUnderstand) {
   s.version = "v";
   s.fleet = "f";
   s.strategy = "all-at-once";
-  EXPECT_EQ((*CampaignBody(s))["strategy"], "all_at_once");
+  EXPECT_EQ(Json::parse(*CampaignBody(s))["strategy"], "all_at_once");
   s.tags = {"novalue"};
   EXPECT_STATUS(CampaignBody(s).status(), ErrorCode::kInvalidArgument);
   CampaignSpec nobody = s;

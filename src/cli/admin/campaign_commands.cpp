@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/admin/admin_commands.hpp"
-#include "cli/admin/campaign_view.hpp"
 #include "cli/admin/table.hpp"
 
 namespace oxide::cli::admin {
@@ -19,7 +18,7 @@ Result<std::pair<std::string, std::string>> KeyValue(const std::string& kv, cons
 }
 
 Status List(AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get("/api/v1/campaigns"));
+  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/campaigns"));
   if (ctx.console.json) return PrintJson(ctx.console, j), Status::Ok();
   Table t({"ID", "MODEL", "FLEET", "STRATEGY", "STATE", "DONE", "FAILED"});
   t.AlignRight(5);
@@ -34,13 +33,6 @@ Status List(AdminContext& ctx) {
   return Status::Ok();
 }
 
-Status Show(const std::string& id, AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json c, ctx.client.Get("/api/v1/campaigns/" + PathEscape(id)));
-  if (ctx.console.json) return PrintJson(ctx.console, c), Status::Ok();
-  Print(ctx.console, RenderCampaignDetail(c));
-  return Status::Ok();
-}
-
 Status Act(const std::string& id, const char* verb, AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(
       Json r, ctx.client.Post("/api/v1/campaigns/" + PathEscape(id) + "/" + verb, Json::object()));
@@ -51,7 +43,9 @@ Status Act(const std::string& id, const char* verb, AdminContext& ctx) {
 
 }  // namespace
 
-Result<Json> CampaignBody(const CampaignSpec& s) {
+namespace {
+
+Result<Json> CampaignJson(const CampaignSpec& s) {
   Json body{{"model_id", s.model}, {"model_version", s.version}};
   if (!s.fleet.empty()) body["fleet_id"] = s.fleet;
   if (s.strategy == "all-at-once" || s.strategy == "all_at_once") {
@@ -86,8 +80,15 @@ Result<Json> CampaignBody(const CampaignSpec& s) {
   return body;
 }
 
+}  // namespace
+
+Result<std::string> CampaignBody(const CampaignSpec& spec) {
+  OXIDE_ASSIGN_OR_RETURN(Json body, CampaignJson(spec));
+  return body.dump();
+}
+
 Result<int> CreateCampaign(const CampaignSpec& spec, AdminContext& ctx, std::string* id) {
-  OXIDE_ASSIGN_OR_RETURN(Json body, CampaignBody(spec));
+  OXIDE_ASSIGN_OR_RETURN(Json body, CampaignJson(spec));
   OXIDE_ASSIGN_OR_RETURN(Json c, ctx.client.Post("/api/v1/campaigns", body));
   *id = Str(c, "id");
   if (ctx.console.json) return PrintJson(ctx.console, c), 0;
@@ -109,7 +110,7 @@ Result<int> RunCampaignCommand(const AdminArgs& a, AdminContext& ctx) {
       OXIDE_RETURN_IF_ERROR(List(ctx));
       return 0;
     case AdminCommand::kCampaignShow:
-      OXIDE_RETURN_IF_ERROR(Show(a.id, ctx));
+      OXIDE_RETURN_IF_ERROR(ShowCampaign(a.id, ctx));
       return 0;
     case AdminCommand::kCampaignWatch:
       return WatchCampaign(a.id, ctx);

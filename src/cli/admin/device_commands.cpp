@@ -23,7 +23,7 @@ std::string LastResult(const Json& d) {
 }
 
 Status List(AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json devices, ctx.client.Get("/api/v1/devices"));
+  OXIDE_ASSIGN_OR_RETURN(Json devices, ctx.client.Get<Json>("/api/v1/devices"));
   if (ctx.console.json) return PrintJson(ctx.console, devices), Status::Ok();
   Table t({"ID", "STATUS", "AUTH", "MODEL", "ASSIGNED", "LAST SEEN"});
   for (const Json& d : devices) {
@@ -37,7 +37,7 @@ Status List(AdminContext& ctx) {
 }
 
 Status Show(const std::string& id, AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json d, ctx.client.Get("/api/v1/devices/" + PathEscape(id)));
+  OXIDE_ASSIGN_OR_RETURN(Json d, ctx.client.Get<Json>("/api/v1/devices/" + PathEscape(id)));
   if (ctx.console.json) return PrintJson(ctx.console, d), Status::Ok();
   std::string platform = "-";
   if (d.contains("platform") && d["platform"].is_object()) {
@@ -99,7 +99,8 @@ Result<int> RunDeviceCommand(const AdminArgs& a, AdminContext& ctx) {
       OXIDE_RETURN_IF_ERROR(Act(a.id, "reject", ctx));
       break;
     case AdminCommand::kDeviceRemove: {
-      OXIDE_ASSIGN_OR_RETURN(Json r, ctx.client.Delete("/api/v1/devices/" + PathEscape(a.id)));
+      OXIDE_ASSIGN_OR_RETURN(Json r,
+                             ctx.client.Delete<Json>("/api/v1/devices/" + PathEscape(a.id)));
       if (ctx.console.json) {
         PrintJson(ctx.console, r);
       } else {

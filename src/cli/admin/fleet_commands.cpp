@@ -30,7 +30,7 @@ Status Create(const AdminArgs& a, AdminContext& ctx) {
 }
 
 Status List(AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json fleets, ctx.client.Get("/api/v1/fleets"));
+  OXIDE_ASSIGN_OR_RETURN(Json fleets, ctx.client.Get<Json>("/api/v1/fleets"));
   if (ctx.console.json) return PrintJson(ctx.console, fleets), Status::Ok();
   Table t({"ID", "NAME", "DEVICES", "TAGS", "CREATED"});
   t.AlignRight(2);
@@ -44,8 +44,9 @@ Status List(AdminContext& ctx) {
 }
 
 Status Show(const std::string& id, AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json f, ctx.client.Get("/api/v1/fleets/" + PathEscape(id)));
-  OXIDE_ASSIGN_OR_RETURN(Json st, ctx.client.Get("/api/v1/fleets/" + PathEscape(id) + "/status"));
+  OXIDE_ASSIGN_OR_RETURN(Json f, ctx.client.Get<Json>("/api/v1/fleets/" + PathEscape(id)));
+  OXIDE_ASSIGN_OR_RETURN(Json st,
+                         ctx.client.Get<Json>("/api/v1/fleets/" + PathEscape(id) + "/status"));
   if (ctx.console.json) {
     PrintJson(ctx.console, Json{{"fleet", f}, {"status", st}});
     return Status::Ok();
@@ -73,8 +74,8 @@ Status Show(const std::string& id, AdminContext& ctx) {
 Status Members(const AdminArgs& a, bool add, AdminContext& ctx) {
   for (const std::string& device : a.ids) {
     std::string path = "/api/v1/fleets/" + PathEscape(a.id) + "/devices/" + PathEscape(device);
-    OXIDE_ASSIGN_OR_RETURN(Json r,
-                           add ? ctx.client.Post(path, Json::object()) : ctx.client.Delete(path));
+    OXIDE_ASSIGN_OR_RETURN(
+        Json r, add ? ctx.client.Post(path, Json::object()) : ctx.client.Delete<Json>(path));
     if (ctx.console.json) {
       PrintJson(ctx.console, r);
     } else {

@@ -62,7 +62,7 @@ std::string PatchTable(const Json& meta) {
 }
 
 Status List(AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get("/api/v1/models"));
+  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/models"));
   if (ctx.console.json) return PrintJson(ctx.console, j), Status::Ok();
   Table t({"MODEL", "VERSIONS", "LATEST"});
   t.AlignRight(1);
@@ -74,7 +74,7 @@ Status List(AdminContext& ctx) {
 }
 
 Status Show(const std::string& id, AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get("/api/v1/models/" + PathEscape(id)));
+  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/models/" + PathEscape(id)));
   if (ctx.console.json) return PrintJson(ctx.console, j), Status::Ok();
   Table t({"VERSION", "SIZE", "FORMAT", "SHA256", "UPLOADED"});
   t.AlignRight(1);
@@ -92,11 +92,11 @@ Result<int> PushModel(const AdminArgs& a, AdminContext& ctx) {
   std::string version_path =
       "/api/v1/models/" + PathEscape(a.model) + "/versions/" + PathEscape(a.version);
   ProgressBar bar(ctx.console, ctx.clock);
-  Result<Json> up = ctx.client.PostFile(
-      version_path, a.file, [&](uint64_t sent, uint64_t total) { bar.Update(sent, total); });
+  Result<Json> up = AdminClient::Parse<Json>(ctx.client.PostFileBody(
+      version_path, a.file, [&](uint64_t sent, uint64_t total) { bar.Update(sent, total); }));
   bar.Done();
   OXIDE_RETURN_IF_ERROR(up.status());
-  OXIDE_ASSIGN_OR_RETURN(Json meta, ctx.client.Get(version_path + "/meta"));
+  OXIDE_ASSIGN_OR_RETURN(Json meta, ctx.client.Get<Json>(version_path + "/meta"));
   // Patches from earlier versions are queued by the upload itself and built in the background.
   auto deadline = ctx.clock.Now() + std::chrono::seconds(a.wait_seconds);
   bool waited_out = false;
@@ -106,7 +106,7 @@ Result<int> PushModel(const AdminArgs& a, AdminContext& ctx) {
       break;
     }
     if (!ctx.clock.SleepFor(std::chrono::milliseconds(250))) return Cancelled("interrupted");
-    OXIDE_ASSIGN_OR_RETURN(meta, ctx.client.Get(version_path + "/meta"));
+    OXIDE_ASSIGN_OR_RETURN(meta, ctx.client.Get<Json>(version_path + "/meta"));
   }
   if (ctx.console.json) {
     meta.erase("tensors");  // the manifest can be huge; `GET .../meta` has it

@@ -22,7 +22,7 @@ Result<int> RunTokenCommand(const AdminArgs& a, AdminContext& ctx) {
     return 0;
   }
   if (a.command == AdminCommand::kTokenList) {
-    OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get("/api/v1/tokens"));
+    OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/tokens"));
     if (ctx.console.json) return PrintJson(ctx.console, j), 0;
     Table t({"ID", "NAME", "ROLE", "CREATED", "LAST USED", "REVOKED"});
     // Days are enough here, and keep the ids (needed by `revoke`) whole in 80 columns.
@@ -34,7 +34,7 @@ Result<int> RunTokenCommand(const AdminArgs& a, AdminContext& ctx) {
     Print(ctx.console, t.Render());
     return 0;
   }
-  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Delete("/api/v1/tokens/" + PathEscape(a.id)));
+  OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Delete<Json>("/api/v1/tokens/" + PathEscape(a.id)));
   if (ctx.console.json) return PrintJson(ctx.console, j), 0;
   Print(ctx.console, "revoked " + a.id + "\n");
   return 0;

@@ -31,6 +31,10 @@ class FakeServer final : public HttpClient, public Downloader, public Uploader {
   Result<HttpReply> Upload(const UploadRequest& up) override {
     std::string key = up.method + " " + up.url.substr(std::string("http://s").size());
     calls.push_back(key + " <" + up.file_path + ">");
+    if (up.on_progress) {
+      up.on_progress(0, 2048);
+      up.on_progress(2048, 2048);
+    }
     return Reply(key);
   }
   // The event stream: 404 unless `events` is set; then each chunk after `clock` moved 300 ms.
@@ -205,6 +209,19 @@ TEST_F(AdminCommandsTest, ModelPushStreamsTheFileAndWaitsForThePatches) {
             "patches:\n"
             "FROM  STATE  STRATEGY   SIZE  SAVED\n"
             "v1    ready  tensor    512 B  75.0%\n");
+  EXPECT_EQ(Read(err_), "");  // no progress bar when stderr is not a terminal
+}
+
+TEST_F(AdminCommandsTest, ModelPushDrawsAProgressBarOnATerminal) {
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  server_.On("GET /api/v1/models/m/versions/v2/meta", 200, R"({"patches":[]})");
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  ASSERT_OK(Run(a, /*tty=*/true).status());
+  EXPECT_EQ(Read(err_),
+            "\r[                              ]   0% 0 B / 2.0 KiB"
+            "\r[##############################] 100% 2.0 KiB / 2.0 KiB\n");
 }
 
 TEST_F(AdminCommandsTest, ModelPushWaitIsBounded) {

@@ -19,7 +19,10 @@ Result<std::pair<std::string, std::string>> KeyValue(const std::string& kv, cons
 
 Status List(AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/campaigns"));
-  if (ctx.console.json) return PrintJson(ctx.console, j), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, j);
+    return Status::Ok();
+  }
   Table t({"ID", "MODEL", "FLEET", "STRATEGY", "STATE", "DONE", "FAILED"});
   t.AlignRight(5);
   t.AlignRight(6);
@@ -36,7 +39,10 @@ Status List(AdminContext& ctx) {
 Status Act(const std::string& id, const char* verb, AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(
       Json r, ctx.client.Post("/api/v1/campaigns/" + PathEscape(id) + "/" + verb, Json::object()));
-  if (ctx.console.json) return PrintJson(ctx.console, r), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, r);
+    return Status::Ok();
+  }
   Print(ctx.console, "campaign " + id + ": " + Str(r, "state") + "\n");
   return Status::Ok();
 }
@@ -91,7 +97,10 @@ Result<int> CreateCampaign(const CampaignSpec& spec, AdminContext& ctx, std::str
   OXIDE_ASSIGN_OR_RETURN(Json body, CampaignJson(spec));
   OXIDE_ASSIGN_OR_RETURN(Json c, ctx.client.Post("/api/v1/campaigns", body));
   *id = Str(c, "id");
-  if (ctx.console.json) return PrintJson(ctx.console, c), 0;
+  if (ctx.console.json) {
+    PrintJson(ctx.console, c);
+    return 0;
+  }
   uint64_t n = U64(c, "total_devices");
   Print(ctx.console, "created campaign " + *id + ": " + Str(c, "model_id") + " " +
                          Str(c, "target_version") + " to " + std::to_string(n) +

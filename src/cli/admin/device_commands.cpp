@@ -24,7 +24,10 @@ std::string LastResult(const Json& d) {
 
 Status List(AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(Json devices, ctx.client.Get<Json>("/api/v1/devices"));
-  if (ctx.console.json) return PrintJson(ctx.console, devices), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, devices);
+    return Status::Ok();
+  }
   Table t({"ID", "STATUS", "AUTH", "MODEL", "ASSIGNED", "LAST SEEN"});
   for (const Json& d : devices) {
     std::string assigned = Str(d, "assigned_model");
@@ -38,7 +41,10 @@ Status List(AdminContext& ctx) {
 
 Status Show(const std::string& id, AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(Json d, ctx.client.Get<Json>("/api/v1/devices/" + PathEscape(id)));
-  if (ctx.console.json) return PrintJson(ctx.console, d), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, d);
+    return Status::Ok();
+  }
   std::string platform = "-";
   if (d.contains("platform") && d["platform"].is_object()) {
     platform = Str(d["platform"], "os") + "/" + Str(d["platform"], "arch");
@@ -77,7 +83,10 @@ Status Show(const std::string& id, AdminContext& ctx) {
 Status Act(const std::string& id, const char* verb, AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(
       Json r, ctx.client.Post("/api/v1/devices/" + PathEscape(id) + "/" + verb, Json::object()));
-  if (ctx.console.json) return PrintJson(ctx.console, r), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, r);
+    return Status::Ok();
+  }
   Print(ctx.console, "device " + id + ": " + Str(r, "status") + "\n");
   return Status::Ok();
 }

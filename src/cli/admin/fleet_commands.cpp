@@ -24,14 +24,20 @@ Status Create(const AdminArgs& a, AdminContext& ctx) {
   if (!a.name.empty()) body["name"] = a.name;
   if (!a.description.empty()) body["description"] = a.description;
   OXIDE_ASSIGN_OR_RETURN(Json r, ctx.client.Post("/api/v1/fleets", body));
-  if (ctx.console.json) return PrintJson(ctx.console, r), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, r);
+    return Status::Ok();
+  }
   Print(ctx.console, "fleet " + a.id + ": created\n");
   return Status::Ok();
 }
 
 Status List(AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(Json fleets, ctx.client.Get<Json>("/api/v1/fleets"));
-  if (ctx.console.json) return PrintJson(ctx.console, fleets), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, fleets);
+    return Status::Ok();
+  }
   Table t({"ID", "NAME", "DEVICES", "TAGS", "CREATED"});
   t.AlignRight(2);
   for (const Json& f : fleets) {

@@ -63,7 +63,10 @@ std::string PatchTable(const Json& meta) {
 
 Status List(AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/models"));
-  if (ctx.console.json) return PrintJson(ctx.console, j), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, j);
+    return Status::Ok();
+  }
   Table t({"MODEL", "VERSIONS", "LATEST"});
   t.AlignRight(1);
   for (const Json& m : j.value("models", Json::array())) {
@@ -75,7 +78,10 @@ Status List(AdminContext& ctx) {
 
 Status Show(const std::string& id, AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/models/" + PathEscape(id)));
-  if (ctx.console.json) return PrintJson(ctx.console, j), Status::Ok();
+  if (ctx.console.json) {
+    PrintJson(ctx.console, j);
+    return Status::Ok();
+  }
   Table t({"VERSION", "SIZE", "FORMAT", "SHA256", "UPLOADED"});
   t.AlignRight(1);
   for (const Json& v : j.value("versions", Json::array())) {

@@ -15,7 +15,10 @@ Result<int> RunTokenCommand(const AdminArgs& a, AdminContext& ctx) {
     if (!j.contains("token") || !j["token"].is_string()) {
       return Corrupt("create token: unexpected reply");
     }
-    if (ctx.console.json) return PrintJson(ctx.console, j), 0;
+    if (ctx.console.json) {
+      PrintJson(ctx.console, j);
+      return 0;
+    }
     std::fprintf(ctx.console.err, "created token %s (name %s, role %s); it is shown only once\n",
                  Str(j, "id").c_str(), Str(j, "name").c_str(), Str(j, "role").c_str());
     Print(ctx.console, j["token"].get<std::string>() + "\n");
@@ -23,7 +26,10 @@ Result<int> RunTokenCommand(const AdminArgs& a, AdminContext& ctx) {
   }
   if (a.command == AdminCommand::kTokenList) {
     OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/tokens"));
-    if (ctx.console.json) return PrintJson(ctx.console, j), 0;
+    if (ctx.console.json) {
+      PrintJson(ctx.console, j);
+      return 0;
+    }
     Table t({"ID", "NAME", "ROLE", "CREATED", "LAST USED", "REVOKED"});
     // Days are enough here, and keep the ids (needed by `revoke`) whole in 80 columns.
     auto day = [](const std::string& time) { return time.substr(0, 10); };
@@ -35,7 +41,10 @@ Result<int> RunTokenCommand(const AdminArgs& a, AdminContext& ctx) {
     return 0;
   }
   OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Delete<Json>("/api/v1/tokens/" + PathEscape(a.id)));
-  if (ctx.console.json) return PrintJson(ctx.console, j), 0;
+  if (ctx.console.json) {
+    PrintJson(ctx.console, j);
+    return 0;
+  }
   Print(ctx.console, "revoked " + a.id + "\n");
   return 0;
 }

@@ -18,6 +18,7 @@ import difflib
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import subprocess
@@ -287,6 +288,27 @@ def run(srv, oxide, tmp):
     cli.error("revoked token", ["device", "list"], 4, "401: ", env={"OXIDE_TOKEN": viewer})
     cli.golden("device_remove", "device", "remove", "dev-4")
     check_config(cli, tmp, config)
+    check_streamed_upload(cli, tmp)
+
+
+def check_streamed_upload(cli, tmp):
+    """`model push` streams the file: 128 MiB go up under a 96 MiB address-space limit."""
+    big = os.path.join(tmp, "big.bin")
+    with open(big, "wb") as f:
+        f.truncate(128 << 20)
+    limit = 96 << 20
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    p = subprocess.run([cli.oxide, "model", "push", big, "--model", "big", "--version", "1",
+                        "--no-wait"], env=cli.env, capture_output=True, text=True, timeout=120,
+                       stdin=subprocess.DEVNULL, preexec_fn=cap)
+    if p.returncode != 0 or "uploaded big 1: 128.0 MiB" not in p.stdout:
+        failures.append("a 128 MiB push under a 96 MiB limit: exit %d %r %r" %
+                        (p.returncode, p.stdout, p.stderr))
+    else:
+        print("ok: 128 MiB pushed under a 96 MiB address-space limit")
+    os.remove(big)
 
 
 def check_config(cli, tmp, config):

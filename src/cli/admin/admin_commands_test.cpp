@@ -135,7 +135,7 @@ TEST_F(AdminCommandsTest, RefusalIsTheServersLine) {
 }
 
 TEST_F(AdminCommandsTest, DeviceListIsATable) {
-  server_.On("GET /api/v1/devices", 200,
+  server_.On("GET /api/v1/devices?limit=1000", 200,
              R"([{"id":"cam-1","status":"online","auth_state":"accepted","current_model":"m",
                   "current_model_version":"v1","assigned_model":null,
                   "last_heartbeat":"2026-11-27T15:01:14.123Z"}])");
@@ -143,6 +143,29 @@ TEST_F(AdminCommandsTest, DeviceListIsATable) {
   EXPECT_EQ(Out(),
             "ID     STATUS  AUTH      MODEL  ASSIGNED  LAST SEEN\n"
             "cam-1  online  accepted  m v1   -         2026-11-27 15:01:14\n");
+}
+
+TEST_F(AdminCommandsTest, DeviceListFollowsPages) {
+  Json page = Json::array();
+  for (int i = 0; i < 1000; ++i) page.push_back({{"id", "d" + std::to_string(10000 + i)}});
+  server_.On("GET /api/v1/devices?limit=1000", 200, page.dump());
+  server_.On("GET /api/v1/devices?limit=1000&after=d10999", 200, R"([{"id":"d11000"}])");
+  AdminArgs a = Args(AdminCommand::kDeviceList);
+  a.flags.json = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(Json::parse(Out()).size(), 1001u);
+}
+
+TEST_F(AdminCommandsTest, DeviceListStopsWhenTheServerDoesNotPage) {
+  Json page = Json::array();
+  for (int i = 0; i < 1000; ++i) page.push_back({{"id", "d" + std::to_string(10000 + i)}});
+  server_.On("GET /api/v1/devices?limit=1000", 200, page.dump());
+  server_.On("GET /api/v1/devices?limit=1000&after=d10999", 200, page.dump());  // ignores after
+  AdminArgs a = Args(AdminCommand::kDeviceList);
+  a.flags.json = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(Json::parse(Out()).size(), 1000u);
+  EXPECT_EQ(server_.calls.size(), 2u);
 }
 
 TEST_F(AdminCommandsTest, JsonPrintsTheServersJson) {

@@ -18,7 +18,14 @@ Result<std::pair<std::string, std::string>> KeyValue(const std::string& kv, cons
 }
 
 Status List(AdminContext& ctx) {
+  // Page by page when the server pages (`next_after`); an older one answers everything at once.
   OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Get<Json>("/api/v1/campaigns"));
+  for (int pages = 0; Str(j, "next_after") != "-" && pages < 1000; ++pages) {
+    OXIDE_ASSIGN_OR_RETURN(Json next, ctx.client.Get<Json>("/api/v1/campaigns?after=" +
+                                                           PathEscape(Str(j, "next_after"))));
+    for (Json& c : next.value("campaigns", Json::array())) j["campaigns"].push_back(std::move(c));
+    j["next_after"] = next.value("next_after", Json());
+  }
   if (ctx.console.json) {
     PrintJson(ctx.console, j);
     return Status::Ok();

@@ -22,8 +22,30 @@ std::string LastResult(const Json& d) {
   return it->dump();
 }
 
+// Every device, page by page (`?limit=&after=`, docs/api.md). A server that does not page
+// answers the whole list at once; ids only ever grow, so a page is never taken twice.
+Result<Json> AllDevices(AdminContext& ctx) {
+  constexpr size_t kPage = 1000;
+  Json all = Json::array();
+  std::string after;
+  for (;;) {
+    std::string path = "/api/v1/devices?limit=" + std::to_string(kPage);
+    if (!after.empty()) path += "&after=" + PathEscape(after);
+    OXIDE_ASSIGN_OR_RETURN(Json page, ctx.client.Get<Json>(path));
+    if (!page.is_array()) return Corrupt("device list: not an array");
+    bool progressed = false;
+    for (Json& d : page) {
+      if (!after.empty() && Str(d, "id") <= after) continue;
+      all.push_back(std::move(d));
+      progressed = true;
+    }
+    if (page.size() < kPage || !progressed) return all;
+    after = Str(all.back(), "id");
+  }
+}
+
 Status List(AdminContext& ctx) {
-  OXIDE_ASSIGN_OR_RETURN(Json devices, ctx.client.Get<Json>("/api/v1/devices"));
+  OXIDE_ASSIGN_OR_RETURN(Json devices, AllDevices(ctx));
   if (ctx.console.json) {
     PrintJson(ctx.console, devices);
     return Status::Ok();

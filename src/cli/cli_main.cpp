@@ -40,7 +40,8 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   app.footer("Run '" + program + " help COMMAND' (or '" + program +
              " COMMAND --help') for a command's options.\n"
              "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 failed precondition, 5 corrupt,\n"
-             "6 unsupported, 7 resource exhausted, 8 I/O error, 70 internal error (README.md).");
+             "6 unsupported, 7 resource exhausted, 8 I/O error, 70 internal error (README.md);\n"
+             "campaign watch: 10-13 when the campaign ended badly (docs/cli.md).");
 
   DiffArgs diff;
   auto* d = app.add_subcommand("diff", "Build a patch that turns BASE into TARGET");

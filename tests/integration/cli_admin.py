@@ -9,7 +9,7 @@ golden files with OXIDE_REGEN_GOLDEN=1 (and review the diff).
 Also checks: every command's --help; exit codes and the one-line error for no server, a bad
 token (401), a viewer writing (403) and an unknown id (404); `campaign watch` following a live
 campaign (the server of this branch may have no event stream: the watch then polls) and exiting
-0 on a completed campaign, 10 with failures, 11 failed, 13 aborted.
+0 on a completed campaign, 10 with failures, 11 failed, 12 halted, 13 aborted.
 
 Usage: cli_admin.py --oxide OXIDE
 """
@@ -264,6 +264,14 @@ def run(srv, oxide, tmp):
     # deploy: push + campaign (+ watch: an empty fleet completes at once).
     cli.golden("deploy", "deploy", files["v3"], "--model", "det", "--version", "1.2",
                "--fleet", "empty", "--strategy", "rolling", "--batch-size", "2", "--watch")
+
+    # A failure threshold of one device halts cams' next rollout at its first failure.
+    created = cli.run("campaign", "create", "--model", "det", "--version", "1.2", "--fleet", "cams",
+                      "--failure-threshold-count", "1")
+    halted = re.search(r"c-[0-9a-f]{16}", created.stdout).group(0)
+    code, out, err = watch_live(cli, halted, lambda: heartbeat(
+        srv, "dev-2", failed_update("det", "1.2", "1.0", v1, "out of memory")))
+    expect_code("watch cams 1.2 (halted)", code, 12, out, err)
 
     # Tokens (the migrated `oxide token`), then the refusals.
     created = cli.run("token", "create", "--name", "dashboard", "--role", "viewer")

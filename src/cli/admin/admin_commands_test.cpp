@@ -46,7 +46,7 @@ class FakeServer final : public HttpClient, public Downloader, public Uploader {
     calls.push_back("STREAM " + r.url.substr(std::string("http://s").size()) + last_id);
     HttpResponseHead head;
     head.status = events.empty() ? 404 : 200;
-    head.headers["content-type"] = "text/event-stream";
+    head.headers["content-type"] = content_type;
     OXIDE_RETURN_IF_ERROR(sink.OnResponse(head));
     if (events.empty()) {
       return DownloadResult{head, R"({"error":{"code":"not_found","message":"no route"}})"};
@@ -61,6 +61,7 @@ class FakeServer final : public HttpClient, public Downloader, public Uploader {
     return Unavailable("stream dropped");
   }
   std::deque<std::vector<std::string>> events;  // one entry per connection
+  std::string content_type = "text/event-stream";
   testing::FakeClock* clock = nullptr;
   Result<HttpReply> Reply(const std::string& key) {
     auto it = replies.find(key);
@@ -319,6 +320,20 @@ TEST_F(AdminCommandsTest, WatchRefetchesOnEventsAndResumesAfterADrop) {
   EXPECT_EQ(server_.calls, (std::vector<std::string>{
                                get, "STREAM /api/v1/events?campaign=c-1", get, get,
                                "STREAM /api/v1/events?campaign=c-1&stream_id=s9 last=2", get}));
+}
+
+TEST_F(AdminCommandsTest, WatchPollsWhenTheEventsAnswerIsNotAnEventStream) {
+  const std::string get = "GET /api/v1/campaigns/c-1";
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("completed", 1));
+  server_.content_type = "text/html";  // e.g. a proxy's login page
+  server_.events.push_back({"<html>"});
+  server_.events.push_back({"<html>"});
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1")).status());
+  EXPECT_EQ(std::count_if(server_.calls.begin(), server_.calls.end(),
+                          [](const std::string& c) { return c.rfind("STREAM", 0) == 0; }),
+            1);
 }
 
 TEST_F(AdminCommandsTest, WatchOnATerminalRedrawsInPlace) {

@@ -206,8 +206,8 @@ class Watch {
     Result<SseResult> r = StreamEvents(ctx_.client.downloader(), req, on_event, &last_event_id_);
     if (ended_ >= 0) return ended_;
     OXIDE_RETURN_IF_ERROR(fetch_error_);
-    if (r.ok() && r->status == 404) {
-      events_ = false;  // a server without the event stream: poll from now on
+    if ((r.ok() && r->status == 404) || r.status().code() == ErrorCode::kUnsupported) {
+      events_ = false;  // no event stream there (or not one we read): poll from now on
     } else if (r.ok() && (r->status == 401 || r->status == 403)) {
       return ErrorFromReply(r->status, r->error_body);
     }

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "base/exit_code.hpp"
 #include "base/log.hpp"
+#include "cli/admin/admin_cli.hpp"
 #include "cli/commands.hpp"
 #include "cli/sign_commands.hpp"
 
@@ -38,7 +40,8 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   app.footer("Run '" + program + " help COMMAND' (or '" + program +
              " COMMAND --help') for a command's options.\n"
              "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 failed precondition, 5 corrupt,\n"
-             "6 unsupported, 7 resource exhausted, 8 I/O error, 70 internal error (README.md).");
+             "6 unsupported, 7 resource exhausted, 8 I/O error, 70 internal error (README.md);\n"
+             "campaign watch: 10-13 when the campaign ended badly (docs/cli.md).");
 
   DiffArgs diff;
   auto* d = app.add_subcommand("diff", "Build a patch that turns BASE into TARGET");
@@ -90,22 +93,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   ekg->add_option("-o,--output", keygen.out, "Key file to write")->required();
   ekg->add_flag("--force", keygen.force, "Replace an existing key file (its data is lost)");
 
-  TokenArgs token;
-  auto* t = app.add_subcommand("token", "Create, list or revoke operator API tokens (admin)");
-  t->require_subcommand(1);
-  t->fallthrough();
-  t->add_option("--server", token.server, "Control plane URL (default: $OXIDE_SERVER)");
-  t->add_option("--token-file", token.token_file,
-                "File holding an admin token, e.g. <data-dir>/admin.token (default: $OXIDE_TOKEN)");
-  auto* tc = t->add_subcommand("create", "Create a token; prints it once on stdout");
-  tc->add_option("--name", token.name, "What the token is for (shown in the audit log)")
-      ->required();
-  tc->add_option("--role", token.role, "admin (everything) or viewer (GET only)")
-      ->required()
-      ->check(CLI::IsMember({"admin", "viewer"}));
-  auto* tl = t->add_subcommand("list", "List tokens (never their secrets)");
-  auto* tr = t->add_subcommand("revoke", "Revoke a token by id; refused at once");
-  tr->add_option("id", token.id, "Token id (from 'oxide token list')")->required();
+  admin::AdminCli admin_cli(&app);
 
   for (const ExternalCommand& cmd : external) {
     // Listed in the help; dispatched before parsing (they parse their own flags).
@@ -164,11 +152,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   if (chosen == dec) s = RunDecrypt(decrypt);
   if (chosen == ek) s = RunEncKeyGenerate(keygen);
   sign_commands.Run(chosen, &s);
-  if (chosen == t) {
-    token.action = tc->parsed() ? "create" : tl->parsed() ? "list" : "revoke";
-    static_cast<void>(tr);
-    s = RunToken(token);
-  }
+  if (std::optional<int> code = admin_cli.Run(chosen, program)) return *code;
   if (const ExternalCommand* cmd = FindExternal(external, chosen->get_name())) {
     return cmd->main(argv);  // unreachable today: argv[1] names it, so it was dispatched above
   }

@@ -44,15 +44,6 @@ struct EncKeyGenerateArgs {
   std::string out;
   bool force = false;
 };
-// `oxide token create|list|revoke` (an HTTP client of `oxide serve`).
-struct TokenArgs {
-  std::string action;  // "create", "list" or "revoke"
-  std::string name;
-  std::string role = "viewer";
-  std::string id;
-  std::string server;      // else OXIDE_SERVER
-  std::string token_file;  // else OXIDE_TOKEN
-};
 // Registers delta-bench's own flags on its subcommand (kept beside the command, not in cli_main).
 void AddDeltaBenchOptions(CLI::App* cmd, DeltaBenchArgs* args);
 
@@ -64,6 +55,5 @@ Status RunDeltaBench(const DeltaBenchArgs& a);
 Status RunEncrypt(const EncryptArgs& a);
 Status RunDecrypt(const DecryptArgs& a);
 Status RunEncKeyGenerate(const EncKeyGenerateArgs& a);
-Status RunToken(const TokenArgs& a);
 
 }  // namespace oxide::cli

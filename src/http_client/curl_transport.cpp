@@ -5,8 +5,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 
+#include "base/scope_exit.hpp"
 #include "base/stop_flag.hpp"
 
 namespace oxide {
@@ -30,6 +34,9 @@ struct Transfer {
   const StopFlag* stop = nullptr;
   DownloadSink* sink = nullptr;  // null: collect the body into `body`
   const DownloadRequest* request = nullptr;
+  const UploadRequest* upload = nullptr;
+  std::FILE* upload_file = nullptr;
+  Status upload_status;  // a read error of the uploaded file
   HttpResponseHead head;
   char error[CURL_ERROR_SIZE] = {};  // curl's detail for a failed transfer (TLS reasons)
   bool head_delivered = false;
@@ -86,6 +93,16 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   return bytes;
 }
 
+size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t got = std::fread(buffer, 1, size * n, t->upload_file);
+  if (got == 0 && std::ferror(t->upload_file)) {
+    t->upload_status = IoError("reading " + t->upload->file_path + ": " + std::strerror(errno));
+    return CURL_READFUNC_ABORT;
+  }
+  return got;
+}
+
 // With a receive-speed cap, a big kernel receive buffer only holds data the agent will not read
 // for seconds, and it is lost (yet paid for) when the agent dies: keep ~1/4 s worth.
 int ClampReceiveBuffer(void* user, curl_socket_t fd, curlsocktype purpose) {
@@ -95,11 +112,22 @@ int ClampReceiveBuffer(void* user, curl_socket_t fd, curlsocktype purpose) {
   return CURL_SOCKOPT_OK;
 }
 
-int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
+int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+               curl_off_t ulnow) {
   auto* t = static_cast<Transfer*>(user);
   if (t->stop != nullptr && t->stop->requested()) return 1;  // CURLE_ABORTED_BY_CALLBACK
+  if (t->upload != nullptr && t->upload->on_progress) {
+    t->upload->on_progress(static_cast<uint64_t>(ulnow), static_cast<uint64_t>(ultotal));
+  }
   if (t->request != nullptr && t->request->on_progress) {
     t->request->on_progress(static_cast<uint64_t>(dlnow), static_cast<uint64_t>(dltotal));
+  }
+  if (t->sink != nullptr) {
+    Status s = t->sink->OnTick();
+    if (!s.ok()) {
+      t->sink_status = std::move(s);
+      return 1;  // Perform returns sink_status
+    }
   }
   return 0;
 }
@@ -168,6 +196,7 @@ Status Perform(Transfer& t, const std::string& url) {
     return Status::Ok();
   }
   if (!t.sink_status.ok()) return t.sink_status;
+  if (!t.upload_status.ok()) return t.upload_status;
   if (rc == CURLE_ABORTED_BY_CALLBACK) return Cancelled("transfer stopped: agent stopping");
   std::string msg = url + ": " + curl_easy_strerror(rc);
   if (t.error[0] != '\0') msg += std::string(" (") + t.error + ")";
@@ -226,6 +255,38 @@ Result<DownloadResult> CurlTransport::Get(const DownloadRequest& request, Downlo
   }
   OXIDE_RETURN_IF_ERROR(Perform(t, request.url));
   return DownloadResult{std::move(t.head), std::move(t.body)};
+}
+
+Result<HttpReply> CurlTransport::Upload(const UploadRequest& request) {
+  std::FILE* file = std::fopen(request.file_path.c_str(), "rb");
+  if (file == nullptr) return ErrnoError("opening " + request.file_path, errno);
+  ScopeExit close_file([file] { std::fclose(file); });
+  if (std::fseek(file, 0, SEEK_END) != 0) return ErrnoError("seeking " + request.file_path, errno);
+  long size = std::ftell(file);
+  if (size < 0 || std::fseek(file, 0, SEEK_SET) != 0) {
+    return ErrnoError("sizing " + request.file_path, errno);
+  }
+  EasyHandle easy(curl_easy_init());
+  if (!easy) return ResourceExhausted("curl_easy_init failed");
+  Transfer t;
+  t.easy = easy.get();
+  t.stop = stop_;
+  t.upload = &request;
+  t.upload_file = file;
+  HeaderList extra = request.headers;
+  extra.emplace_back("Content-Type", "application/octet-stream");
+  HeaderSlist headers = Prepare(easy.get(), t, options_, request.url, extra);
+  // A known size: Content-Length framing (the server refuses an oversized upload before any
+  // byte is sent), and curl reads the file in small chunks as the socket drains.
+  curl_easy_setopt(easy.get(), CURLOPT_POST, 1L);
+  curl_easy_setopt(easy.get(), CURLOPT_READFUNCTION, &OnRead);
+  curl_easy_setopt(easy.get(), CURLOPT_READDATA, &t);
+  curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(size));
+  if (request.method != "POST") {
+    curl_easy_setopt(easy.get(), CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  OXIDE_RETURN_IF_ERROR(Perform(t, request.url));
+  return HttpReply{t.head.status, std::move(t.body)};
 }
 
 CurlGlobal::CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }

@@ -23,15 +23,16 @@ struct CurlOptions {
   std::string ca_file;
 };
 
-// libcurl behind HttpClient and Downloader. One easy handle per request, so it may be used from
-// inside another transfer's progress callback. `stop` (may be null) aborts transfers promptly
-// (kCancelled) and must outlive this object. Requires curl_global_init (CurlGlobal) first.
-class CurlTransport final : public HttpClient, public Downloader {
+// libcurl behind HttpClient, Downloader and Uploader. One easy handle per request, so it may be
+// used from inside another transfer's progress callback. `stop` (may be null) aborts transfers
+// promptly (kCancelled) and must outlive this object. Requires curl_global_init (CurlGlobal) first.
+class CurlTransport final : public HttpClient, public Downloader, public Uploader {
  public:
   CurlTransport(CurlOptions options, const StopFlag* stop) : options_(options), stop_(stop) {}
 
   Result<HttpReply> Send(const HttpCall& call) override;
   Result<DownloadResult> Get(const DownloadRequest& request, DownloadSink& sink) override;
+  Result<HttpReply> Upload(const UploadRequest& request) override;
 
  private:
   CurlOptions options_;

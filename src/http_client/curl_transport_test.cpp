@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -195,6 +197,84 @@ TEST_F(CurlTransportTest, PostJsonReturnsStatusAndBody) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 201);
   EXPECT_EQ(r->body, "{\"ok\":1}");
+}
+
+// A stream that sends nothing still ticks, so its reader can give up on its own terms.
+TEST_F(CurlTransportTest, TickErrorEndsAnIdleStream) {
+  TinyServer* srv = nullptr;
+  TinyServer server([&](int fd, const std::string&) {
+    Send(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: hello\n");
+    srv->HoldUntilClientLeaves(fd);
+  });
+  srv = &server;
+  CurlOptions slow = Fast();
+  slow.low_speed_time = std::chrono::seconds(60);
+  CurlTransport t(slow, &stop_);
+  class TickSink final : public DownloadSink {
+   public:
+    Status OnResponse(const HttpResponseHead&) override { return Status::Ok(); }
+    Status Write(const uint8_t*, size_t) override {
+      wrote = true;
+      return Status::Ok();
+    }
+    Status OnTick() override { return wrote ? Cancelled("seen enough") : Status::Ok(); }
+    bool wrote = false;
+  } sink;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_STATUS(t.Get({server.Url("/events"), {}, nullptr}, sink).status(), ErrorCode::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+// The upload is framed by Content-Length and its bytes arrive intact; progress reaches the end.
+TEST_F(CurlTransportTest, UploadStreamsAFileWithItsSize) {
+  std::string path = ::testing::TempDir() + "/oxide-upload-test.bin";
+  std::string content(300 * 1024 + 7, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 31);
+  std::ofstream(path, std::ios::binary) << content;
+  std::string received;
+  TinyServer server([&](int fd, const std::string& head) {
+    size_t body_at = head.find("\r\n\r\n") + 4;
+    received = head.substr(body_at);
+    if (head.find("Expect: 100-continue") != std::string::npos) {
+      Send(fd, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    char buf[65536];
+    while (received.size() < content.size()) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      received.append(buf, static_cast<size_t>(n));
+    }
+    Send(fd, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  });
+  CurlTransport t(Fast(), &stop_);
+  uint64_t last_sent = 0, last_total = 0;
+  UploadRequest up;
+  up.url = server.Url("/api/v1/models/m/versions/1");
+  up.file_path = path;
+  up.headers = {{"Authorization", "Bearer x"}};
+  up.on_progress = [&](uint64_t sent, uint64_t total) {
+    last_sent = sent;
+    last_total = total;
+  };
+  auto r = t.Upload(up);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_TRUE(received == content) << received.size();
+  EXPECT_NE(server.last_head.find("Content-Length: " + std::to_string(content.size())),
+            std::string::npos);
+  EXPECT_NE(server.last_head.find("POST /api/v1/models/m/versions/1 "), std::string::npos);
+  EXPECT_EQ(last_sent, content.size());
+  EXPECT_EQ(last_total, content.size());
+  std::remove(path.c_str());
+}
+
+TEST_F(CurlTransportTest, UploadOfAMissingFileIsNotFound) {
+  CurlTransport t(Fast(), &stop_);
+  UploadRequest up;
+  up.url = "http://127.0.0.1:1/x";
+  up.file_path = ::testing::TempDir() + "/oxide-no-such-file";
+  EXPECT_STATUS(t.Upload(up).status(), ErrorCode::kNotFound);
 }
 
 TEST_F(CurlTransportTest, ConnectionRefusedIsUnavailable) {

@@ -34,6 +34,9 @@ class DownloadSink {
   virtual ~DownloadSink() = default;
   virtual Status OnResponse(const HttpResponseHead& head) = 0;
   virtual Status Write(const uint8_t* data, size_t n) = 0;
+  // Called about once a second while the transfer is open, bytes or not (long-lived streams
+  // such as server-sent events); an error aborts the transfer with that error.
+  virtual Status OnTick() { return Status::Ok(); }
 };
 
 struct DownloadRequest {
@@ -82,6 +85,26 @@ class HttpClient {
   Result<HttpReply> PostJson(const std::string& url, const std::string& json) {
     return Send(HttpCall{"POST", url, json, {}});
   }
+};
+
+// A request whose body is a file, streamed from disk as it is sent (never loaded whole): model
+// uploads. Content-Length is the file's size, taken when the upload starts.
+struct UploadRequest {
+  std::string method = "POST";
+  std::string url;
+  std::string file_path;
+  HeaderList headers;
+  // Called now and then with the body bytes sent so far and the file's size.
+  std::function<void(uint64_t sent, uint64_t total)> on_progress;
+};
+
+// Sends a file as a request body. Errors: kNotFound (no such file) or kIo when the file cannot be
+// opened or read (nothing or part of it was sent), kUnavailable on transport failure. Any HTTP
+// status is a reply; its body is collected like HttpClient's.
+class Uploader {
+ public:
+  virtual ~Uploader() = default;
+  virtual Result<HttpReply> Upload(const UploadRequest& request) = 0;
 };
 
 }  // namespace oxide

@@ -1,0 +1,363 @@
+// Admin commands against fake HTTP seams: which request each command sends, what it prints,
+// and how `campaign watch` ends.
+#include "cli/admin/admin_commands.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "testing/fake_clock.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::cli::admin {
+namespace {
+
+using Json = nlohmann::json;
+
+// Answers "METHOD PATH" from a script (each entry used once, the last one repeats).
+class FakeServer final : public HttpClient, public Downloader, public Uploader {
+ public:
+  void On(const std::string& call, int status, std::string body) {
+    replies[call].push_back(HttpReply{status, std::move(body)});
+  }
+  Result<HttpReply> Send(const HttpCall& call) override {
+    std::string key = call.method + " " + call.url.substr(std::string("http://s").size());
+    calls.push_back(key + (call.body.empty() ? "" : " " + call.body));
+    return Reply(key);
+  }
+  Result<HttpReply> Upload(const UploadRequest& up) override {
+    std::string key = up.method + " " + up.url.substr(std::string("http://s").size());
+    calls.push_back(key + " <" + up.file_path + ">");
+    if (up.on_progress) {
+      up.on_progress(0, 2048);
+      up.on_progress(2048, 2048);
+    }
+    return Reply(key);
+  }
+  // The event stream: 404 unless `events` is set; then each chunk after `clock` moved 300 ms.
+  Result<DownloadResult> Get(const DownloadRequest& r, DownloadSink& sink) override {
+    std::string last_id;
+    for (const auto& [k, v] : r.headers) {
+      if (k == "Last-Event-ID") last_id = " last=" + v;
+    }
+    calls.push_back("STREAM " + r.url.substr(std::string("http://s").size()) + last_id);
+    HttpResponseHead head;
+    head.status = events.empty() ? 404 : 200;
+    head.headers["content-type"] = content_type;
+    OXIDE_RETURN_IF_ERROR(sink.OnResponse(head));
+    if (events.empty()) {
+      return DownloadResult{head, R"({"error":{"code":"not_found","message":"no route"}})"};
+    }
+    std::vector<std::string> chunks = std::move(events.front());
+    events.pop_front();
+    for (const std::string& c : chunks) {
+      clock->Advance(std::chrono::milliseconds(300));
+      OXIDE_RETURN_IF_ERROR(sink.OnTick());
+      OXIDE_RETURN_IF_ERROR(sink.Write(reinterpret_cast<const uint8_t*>(c.data()), c.size()));
+    }
+    return Unavailable("stream dropped");
+  }
+  std::deque<std::vector<std::string>> events;  // one entry per connection
+  std::string content_type = "text/event-stream";
+  testing::FakeClock* clock = nullptr;
+  Result<HttpReply> Reply(const std::string& key) {
+    auto it = replies.find(key);
+    if (it == replies.end()) return HttpReply{404, R"({"error":{"message":"unscripted"}})"};
+    HttpReply r = it->second.front();
+    if (it->second.size() > 1) it->second.pop_front();
+    return r;
+  }
+  std::map<std::string, std::deque<HttpReply>> replies;
+  std::vector<std::string> calls;
+};
+
+class AdminCommandsTest : public ::testing::Test {
+ protected:
+  AdminCommandsTest() : out_(std::tmpfile()), err_(std::tmpfile()) { server_.clock = &clock_; }
+  ~AdminCommandsTest() override {
+    std::fclose(out_);
+    std::fclose(err_);
+  }
+  Result<int> Run(AdminArgs a, bool tty = false) {
+    AdminClient client(AdminConfig{"http://s", "tok", ""}, server_, server_, server_);
+    Console console{out_, err_, tty, tty, a.flags.json};
+    AdminContext ctx{client, console, clock_};
+    return RunAdminCommand(a, ctx);
+  }
+  static std::string Read(std::FILE* f) {
+    std::fflush(f);
+    std::rewind(f);
+    std::string s;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+    return s;
+  }
+  std::string Out() { return Read(out_); }
+  static AdminArgs Args(AdminCommand c, std::string id = "") {
+    AdminArgs a;
+    a.command = c;
+    a.id = std::move(id);
+    return a;
+  }
+  FakeServer server_;
+  testing::FakeClock clock_;
+  std::FILE* out_;
+  std::FILE* err_;
+};
+
+TEST_F(AdminCommandsTest, DeviceAcceptPostsToItsRoute) {
+  server_.On("POST /api/v1/devices/cam-1/accept", 200, R"({"status":"accepted"})");
+  ASSERT_OK(Run(Args(AdminCommand::kDeviceAccept, "cam-1")).status());
+  EXPECT_EQ(server_.calls, std::vector<std::string>{"POST /api/v1/devices/cam-1/accept {}"});
+  EXPECT_EQ(Out(), "device cam-1: accepted\n");
+}
+
+TEST_F(AdminCommandsTest, FleetAddAddsEachDevice) {
+  server_.On("POST /api/v1/fleets/cams/devices/a", 200, R"({"status":"added"})");
+  server_.On("POST /api/v1/fleets/cams/devices/b", 200, R"({"status":"added"})");
+  AdminArgs a = Args(AdminCommand::kFleetAdd, "cams");
+  a.ids = {"a", "b"};
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(server_.calls.size(), 2u);
+  EXPECT_EQ(Out(), "fleet cams: added a\nfleet cams: added b\n");
+}
+
+TEST_F(AdminCommandsTest, RefusalIsTheServersLine) {
+  server_.On("DELETE /api/v1/devices/x", 403,
+             R"({"error":"forbidden","message":"viewer tokens may only read"})");
+  Result<int> r = Run(Args(AdminCommand::kDeviceRemove, "x"));
+  EXPECT_STATUS(r.status(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(r.status().message(), "403: viewer tokens may only read");
+  EXPECT_EQ(Out(), "");
+}
+
+TEST_F(AdminCommandsTest, DeviceListIsATable) {
+  server_.On("GET /api/v1/devices?limit=1000", 200,
+             R"([{"id":"cam-1","status":"online","auth_state":"accepted","current_model":"m",
+                  "current_model_version":"v1","assigned_model":null,
+                  "last_heartbeat":"2026-11-27T15:01:14.123Z"}])");
+  ASSERT_OK(Run(Args(AdminCommand::kDeviceList)).status());
+  EXPECT_EQ(Out(),
+            "ID     STATUS  AUTH      MODEL  ASSIGNED  LAST SEEN\n"
+            "cam-1  online  accepted  m v1   -         2026-11-27 15:01:14\n");
+}
+
+TEST_F(AdminCommandsTest, DeviceListFollowsPages) {
+  Json page = Json::array();
+  for (int i = 0; i < 1000; ++i) page.push_back({{"id", "d" + std::to_string(10000 + i)}});
+  server_.On("GET /api/v1/devices?limit=1000", 200, page.dump());
+  server_.On("GET /api/v1/devices?limit=1000&after=d10999", 200, R"([{"id":"d11000"}])");
+  AdminArgs a = Args(AdminCommand::kDeviceList);
+  a.flags.json = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(Json::parse(Out()).size(), 1001u);
+}
+
+TEST_F(AdminCommandsTest, DeviceListStopsWhenTheServerDoesNotPage) {
+  Json page = Json::array();
+  for (int i = 0; i < 1000; ++i) page.push_back({{"id", "d" + std::to_string(10000 + i)}});
+  server_.On("GET /api/v1/devices?limit=1000", 200, page.dump());
+  server_.On("GET /api/v1/devices?limit=1000&after=d10999", 200, page.dump());  // ignores after
+  AdminArgs a = Args(AdminCommand::kDeviceList);
+  a.flags.json = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(Json::parse(Out()).size(), 1000u);
+  EXPECT_EQ(server_.calls.size(), 2u);
+}
+
+TEST_F(AdminCommandsTest, JsonPrintsTheServersJson) {
+  server_.On("GET /api/v1/models", 200, R"({"models":[]})");
+  AdminArgs a = Args(AdminCommand::kModelList);
+  a.flags.json = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(Json::parse(Out()), Json::parse(R"({"models":[]})"));
+}
+
+TEST_F(AdminCommandsTest, CampaignCreateMapsEveryOption) {
+  server_.On("POST /api/v1/campaigns", 201,
+             R"({"id":"c-1","model_id":"m","target_version":"v2","total_devices":3,
+                 "strategy":"canary","state":"rolling_out"})");
+  AdminArgs a = Args(AdminCommand::kCampaignCreate);
+  a.campaign = CampaignSpec{"m", "v2", "cams",        "canary",         20,  -1,
+                            2,   50,   {"site=lyon"}, {"arch=aarch64"}, true};
+  ASSERT_OK(Run(a).status());
+  ASSERT_EQ(server_.calls.size(), 1u);
+  std::string call = server_.calls[0];
+  Json body = Json::parse(call.substr(call.find('{')));
+  EXPECT_EQ(body, Json::parse(R"({"model_id":"m","model_version":"v2","fleet_id":"cams",
+      "strategy":"canary","canary_percent":20,"failure_threshold_count":2,
+      "failure_threshold_percent":50,"require_approval":true,
+      "target":{"tags":{"site":"lyon"},"inventory":{"arch":"aarch64"}}})"));
+  EXPECT_EQ(Out(), "created campaign c-1: m v2 to 3 devices (canary), rolling_out\n");
+}
+
+TEST_F(AdminCommandsTest, CampaignBodyRefusesWhatTheServerWouldNotUnderstand) {
+  CampaignSpec s;
+  s.model = "m";
+  s.version = "v";
+  s.fleet = "f";
+  s.strategy = "all-at-once";
+  EXPECT_EQ(Json::parse(*CampaignBody(s))["strategy"], "all_at_once");
+  s.tags = {"novalue"};
+  EXPECT_STATUS(CampaignBody(s).status(), ErrorCode::kInvalidArgument);
+  CampaignSpec nobody = s;
+  nobody.tags.clear();
+  nobody.fleet.clear();
+  EXPECT_STATUS(CampaignBody(nobody).status(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(AdminCommandsTest, ModelPushStreamsTheFileAndWaitsForThePatches) {
+  const std::string meta = "GET /api/v1/models/m/versions/v2/meta";
+  server_.On("POST /api/v1/models/m/versions/v2", 201, R"({"sha256":"ab"})");
+  std::string pending = R"({"size_bytes":2048,"sha256":"abcdef","format":"onnx",
+      "tensor_count":4,"patches":[{"base_version":"v1","state":"pending"}]})";
+  server_.On(meta, 200, pending);
+  server_.On(meta, 200, pending);
+  server_.On(meta, 200, R"({"size_bytes":2048,"sha256":"abcdef","format":"onnx",
+      "tensor_count":4,"patches":[{"base_version":"v1","state":"ready","strategy":"tensor",
+      "size_bytes":512}]})");
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.file = "/models/v2.onnx";
+  a.model = "m";
+  a.version = "v2";
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(server_.calls[0], "POST /api/v1/models/m/versions/v2 </models/v2.onnx>");
+  EXPECT_EQ(server_.calls.size(), 4u);
+  EXPECT_EQ(Out(),
+            "uploaded m v2: 2.0 KiB, sha256 abcdef\n"
+            "format: onnx, 4 tensors\n"
+            "patches:\n"
+            "FROM  STATE  STRATEGY   SIZE  SAVED\n"
+            "v1    ready  tensor    512 B  75.0%\n");
+  EXPECT_EQ(Read(err_), "");  // no progress bar when stderr is not a terminal
+}
+
+TEST_F(AdminCommandsTest, ModelPushDrawsAProgressBarOnATerminal) {
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  server_.On("GET /api/v1/models/m/versions/v2/meta", 200, R"({"patches":[]})");
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  ASSERT_OK(Run(a, /*tty=*/true).status());
+  EXPECT_EQ(Read(err_),
+            "\r[                              ]   0% 0 B / 2.0 KiB"
+            "\r[##############################] 100% 2.0 KiB / 2.0 KiB\n");
+}
+
+TEST_F(AdminCommandsTest, ModelPushWaitIsBounded) {
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  server_.On("GET /api/v1/models/m/versions/v2/meta", 200,
+             R"({"patches":[{"base_version":"v1","state":"pending"}]})");
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  a.wait_seconds = 5;
+  auto start = clock_.Now();
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(clock_.Now() - start, std::chrono::seconds(5));
+  EXPECT_NE(Read(err_).find("still building"), std::string::npos);
+}
+
+TEST_F(AdminCommandsTest, WatchPollsWithoutAnEventStreamUntilTheCampaignFails) {
+  const std::string get = "GET /api/v1/campaigns/c-1";
+  auto detail = [](const char* state, const char* dev_state, const char* error) {
+    return Json{{"id", "c-1"},
+                {"model_id", "m"},
+                {"target_version", "v2"},
+                {"state", state},
+                {"summary", {{"total", 1}, {"complete", 0}, {"failures", error ? 1 : 0}}},
+                {"devices", Json::array({{{"device_id", "d1"},
+                                          {"state", dev_state},
+                                          {"error", error ? Json(error) : Json(nullptr)}}})}}
+        .dump();
+  };
+  server_.On(get, 200, detail("rolling_out", "pending", nullptr));
+  server_.On(get, 200, detail("rolling_out", "pending", nullptr));
+  server_.On(get, 200, detail("failed", "rolled_back", "health check exited 1"));
+  auto start = clock_.Now();
+  Result<int> r = Run(Args(AdminCommand::kCampaignWatch, "c-1"));
+  ASSERT_OK(r.status());
+  EXPECT_EQ(*r, kExitCampaignFailed);
+  EXPECT_EQ(server_.calls[1], "STREAM /api/v1/events?campaign=c-1");
+  EXPECT_EQ(
+      std::count(server_.calls.begin(), server_.calls.end(), "STREAM /api/v1/events?campaign=c-1"),
+      1);  // a 404 is not retried: polling from then on
+  EXPECT_EQ(clock_.Now() - start, std::chrono::seconds(4));  // two 2 s polls
+  EXPECT_EQ(Out(),
+            "c-1  m v2  rolling_out  0/1 completed  0 failed\n"
+            "  d1  pending\n"
+            "c-1  m v2  failed  0/1 completed  1 failed\n"
+            "  d1  rolled_back  health check exited 1\n");
+}
+
+std::string Detail(const char* state, int complete) {
+  return Json{{"id", "c-1"},
+              {"model_id", "m"},
+              {"target_version", "v2"},
+              {"state", state},
+              {"summary", {{"total", 1}, {"complete", complete}, {"failures", 0}}},
+              {"devices",
+               Json::array({{{"device_id", "d1"}, {"state", complete ? "completed" : "pending"}}})}}
+      .dump();
+}
+
+TEST_F(AdminCommandsTest, WatchRefetchesOnEventsAndResumesAfterADrop) {
+  const std::string get = "GET /api/v1/campaigns/c-1";
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("completed", 1));
+  server_.events.push_back({"id: 1\nevent: hello\ndata: {\"stream_id\":\"s9\"}\n\n",
+                            "id: 2\nevent: campaign.device\ndata: {}\n\n"});
+  server_.events.push_back({": keepalive\n", "id: 3\nevent: campaign.state\ndata: {}\n\n"});
+  Result<int> r = Run(Args(AdminCommand::kCampaignWatch, "c-1"));
+  ASSERT_OK(r.status());
+  EXPECT_EQ(*r, 0);
+  EXPECT_EQ(server_.calls, (std::vector<std::string>{
+                               get, "STREAM /api/v1/events?campaign=c-1", get, get,
+                               "STREAM /api/v1/events?campaign=c-1&stream_id=s9 last=2", get}));
+}
+
+TEST_F(AdminCommandsTest, WatchPollsWhenTheEventsAnswerIsNotAnEventStream) {
+  const std::string get = "GET /api/v1/campaigns/c-1";
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("rolling_out", 0));
+  server_.On(get, 200, Detail("completed", 1));
+  server_.content_type = "text/html";  // e.g. a proxy's login page
+  server_.events.push_back({"<html>"});
+  server_.events.push_back({"<html>"});
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1")).status());
+  EXPECT_EQ(std::count_if(server_.calls.begin(), server_.calls.end(),
+                          [](const std::string& c) { return c.rfind("STREAM", 0) == 0; }),
+            1);
+}
+
+TEST_F(AdminCommandsTest, WatchOnATerminalRedrawsInPlace) {
+  server_.On("GET /api/v1/campaigns/c-1", 200, Detail("rolling_out", 0));
+  server_.On("GET /api/v1/campaigns/c-1", 200, Detail("completed", 1));
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1"), /*tty=*/true).status());
+  std::string out = Out();
+  // Three lines drawn (summary, header, device), then moved up over and cleared once.
+  const std::string redraw = "\x1b[3A\x1b[J";
+  ASSERT_NE(out.find(redraw), std::string::npos);
+  EXPECT_EQ(out.find(redraw) + redraw.size(), out.find("c-1  m v2  completed"));
+  EXPECT_EQ(out.find(redraw), out.rfind(redraw));
+  EXPECT_NE(out.find("d1      completed"), std::string::npos);
+}
+
+TEST(ExitCodeForCampaignState, IsZeroOnlyForCompleted) {
+  EXPECT_EQ(ExitCodeForCampaignState("completed"), 0);
+  EXPECT_EQ(ExitCodeForCampaignState("completed_with_failures"), 10);
+  EXPECT_EQ(ExitCodeForCampaignState("failed"), 11);
+  EXPECT_EQ(ExitCodeForCampaignState("halted"), 12);
+  EXPECT_EQ(ExitCodeForCampaignState("aborted"), 13);
+  EXPECT_EQ(ExitCodeForCampaignState("rolling_out"), -1);
+  EXPECT_EQ(ExitCodeForCampaignState("awaiting_approval"), -1);
+}
+
+}  // namespace
+}  // namespace oxide::cli::admin

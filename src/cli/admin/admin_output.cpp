@@ -1,0 +1,10 @@
+#include "cli/admin/admin_commands.hpp"
+
+namespace oxide::cli::admin {
+
+void Print(const Console& c, const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), c.out);
+  std::fflush(c.out);
+}
+
+}  // namespace oxide::cli::admin

@@ -295,5 +295,32 @@ TEST_F(TargetingTest, CampaignListPagesByCreationAndFiltersByState) {
                 ErrorCode::kNotFound);
 }
 
+// The approval rows of the one transition table, and nothing else out of awaiting_approval.
+TEST(CampaignTransitions, ApprovalRows) {
+  using E = CampaignEvent;
+  EXPECT_EQ(*NextCampaignState(CampaignState::kRollingOut, E::kCanaryPassed),
+            CampaignState::kAwaitingApproval);
+  EXPECT_EQ(*NextCampaignState(CampaignState::kAwaitingApproval, E::kApprove),
+            CampaignState::kRollingOut);
+  EXPECT_EQ(*NextCampaignState(CampaignState::kAwaitingApproval, E::kAbort),
+            CampaignState::kAborted);
+  for (int e = 0; e <= static_cast<int>(E::kApprove); ++e) {
+    auto event = static_cast<E>(e);
+    if (event != E::kApprove && event != E::kAbort) {
+      EXPECT_STATUS(NextCampaignState(CampaignState::kAwaitingApproval, event).status(),
+                    ErrorCode::kFailedPrecondition)
+          << ToString(event);
+    }
+  }
+  for (int s = 0; s <= static_cast<int>(CampaignState::kAwaitingApproval); ++s) {
+    auto state = static_cast<CampaignState>(s);
+    if (state == CampaignState::kAwaitingApproval) continue;
+    EXPECT_STATUS(NextCampaignState(state, E::kApprove).status(), ErrorCode::kFailedPrecondition)
+        << store::ToString(state);
+  }
+  EXPECT_EQ(ToString(E::kApprove), "approve");
+  EXPECT_EQ(ToString(E::kCanaryPassed), "canary_passed");
+}
+
 }  // namespace
 }  // namespace oxide::server

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "server/service/campaign_service.hpp"
+
 namespace oxide::server {
 namespace {
 
@@ -48,6 +50,32 @@ bool TargetMatches(const store::CampaignTarget& target, const store::DeviceRecor
     if (have == nullptr || *have != v) return false;
   }
   return true;
+}
+
+// Part of CampaignService, kept beside the matching it applies.
+Result<std::vector<std::string>> CampaignService::Audience(const CreateCampaignRequest& req) {
+  std::vector<std::string> ids;
+  if (!req.fleet_id.empty()) {
+    OXIDE_RETURN_IF_ERROR(store_.fleets().Get(req.fleet_id).status());
+    OXIDE_ASSIGN_OR_RETURN(ids, store_.fleets().ListDevices(req.fleet_id));
+    if (!req.target) return ids;
+  }
+  std::vector<store::DeviceRecord> candidates;
+  if (req.fleet_id.empty()) {
+    OXIDE_ASSIGN_OR_RETURN(candidates, store_.devices().List());
+  } else {
+    for (const auto& id : ids) {
+      OXIDE_ASSIGN_OR_RETURN(auto d, store_.devices().Get(id));
+      candidates.push_back(std::move(d));
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& d : candidates) {
+    if (TargetMatches(*req.target, d)) out.push_back(d.id);
+  }
+  // Evaluated once, now: a campaign that reaches nobody is a mistake in the target.
+  if (out.empty()) return InvalidArgument("target matches no device");
+  return out;
 }
 
 }  // namespace oxide::server

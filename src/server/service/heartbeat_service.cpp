@@ -153,6 +153,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
         }
         OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
         if (req.inventory) {
+          // events: device.changed "inventory" when RecordInventory returns true (it changed)
           OXIDE_RETURN_IF_ERROR(RecordInventory(store_, d, *req.inventory, d.last_seen).status());
         }
 

@@ -171,7 +171,7 @@ Status AgentLoop::Recover() {
 
 protocol::HeartbeatRequest AgentLoop::BuildHeartbeat() const {
   protocol::HeartbeatRequest req;
-  req.agent_version = "oxide-agent/0.1";
+  req.agent_version = std::string(kAgentVersion);
   bool busy = false;
   for (const auto& [id, p] : pipelines_) {
     const UpdateRecord& r = p->record();
@@ -292,10 +292,12 @@ void AgentLoop::CheckStillAssigned(const protocol::HeartbeatResponse& reply) {
 
 Result<protocol::HeartbeatResponse> AgentLoop::SendHeartbeat(bool quick) {
   protocol::HeartbeatRequest req = BuildHeartbeat();
+  if (options_.inventory != nullptr) req.inventory = options_.inventory->Next();
   ControlPlane& control =
       quick && deps_.quick_control != nullptr ? *deps_.quick_control : deps_.control;
   auto reply = control.Heartbeat(req);
   last_heartbeat_ = deps_.clock.Now();
+  if (reply.ok() && req.inventory) options_.inventory->Acknowledged(*req.inventory);
   if (reply.ok()) OnReplied(req, *reply);
   if (reply.ok() && req.update && !req.update->error.empty()) {
     auto it = pipelines_.find(req.update->model_id);

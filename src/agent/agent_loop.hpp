@@ -11,6 +11,7 @@
 
 #include "agent/backoff.hpp"
 #include "agent/control_plane.hpp"
+#include "agent/inventory.hpp"
 #include "agent/release_trust.hpp"
 #include "agent/update_pipeline.hpp"
 #include "base/clock.hpp"
@@ -46,6 +47,9 @@ struct AgentOptions {
   // signed by the old key still verify (TUF updates the root first). A failed fetch is retried
   // after poll_interval, doubling, capped at this interval.
   Clock::Duration key_chain_interval = std::chrono::hours(1);
+  // Decides which heartbeats carry the device's inventory (first one, then on change). Null:
+  // none is sent. Must outlive the loop.
+  InventoryReporter* inventory = nullptr;
 };
 
 // The poll loop: heartbeat (state, installed models, progress, last error) → assignment → the

@@ -336,5 +336,38 @@ TEST_F(AgentLoopTest, HeartbeatCarriesPlatformAndAnEmptyReportList) {
   EXPECT_TRUE(hb.reports->empty());
 }
 
+// A fixed system and disk, no attribute file.
+class StaticInventory final : public InventorySource {
+ public:
+  protocol::Inventory System() override {
+    protocol::Inventory inv;
+    inv.os = "linux";
+    inv.arch = "riscv64";
+    return inv;
+  }
+  Result<uint64_t> FreeDiskBytes() override { return uint64_t{1} << 30; }
+  bool HasAttributesFile() const override { return false; }
+  Result<int64_t> AttributesMtime() override { return NotFound("none"); }
+  Result<std::string> ReadAttributes() override { return NotFound("none"); }
+};
+
+TEST_F(AgentLoopTest, InventoryGoesWithTheFirstAcknowledgedHeartbeatOnly) {
+  StaticInventory source;
+  InventoryReporter inventory(source, [](const std::string&) {});
+  AgentOptions o;
+  o.pipeline = Options();
+  o.pipeline.should_stop = nullptr;
+  o.inventory = &inventory;
+  AgentLoop loop({fs, dl, health, clock, control, quick}, o);
+  http.replies.push_back(HttpReply{503, R"({"error":{"code":"unavailable","message":"x"}})"});
+  EXPECT_STATUS(loop.Tick(), ErrorCode::kUnavailable);
+  ASSERT_OK(loop.Tick());
+  ASSERT_OK(loop.Tick());
+  ASSERT_EQ(http.posts.size(), 3u);
+  EXPECT_NE(http.posts[0].second.find(R"("arch":"riscv64")"), std::string::npos);
+  EXPECT_NE(http.posts[1].second.find(R"("inventory":)"), std::string::npos);  // the 503
+  EXPECT_EQ(http.posts[2].second.find(R"("inventory":)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace oxide::agent

@@ -55,6 +55,7 @@ struct Flags {
   bool allow_http = false;
   std::string trusted_keys;
   bool allow_unsigned_releases = false;
+  std::string inventory_file;  // custom inventory attributes (JSON object of strings)
 };
 
 // Accepts CLI11's `key = value` (TOML/INI) files and flat JSON objects.
@@ -176,6 +177,9 @@ int AgentMain(const std::vector<std::string>& args) {
                  "release key set to trust (KEYS.keys.json from 'oxide keys generate')");
   app.add_flag("--allow-unsigned-releases", f.allow_unsigned_releases,
                "install releases without verifying a signature (not for production)");
+  app.add_option("--inventory-file", f.inventory_file,
+                 "JSON object of string attributes reported in the device's inventory "
+                 "(re-read when it changes)");
   app.add_option("--max-recv-speed", f.max_recv_speed, "")->group("");
   app.add_option("--low-speed-time", f.low_speed_time, "")->group("");
   app.add_flag("--print-transitions", f.print_transitions, "")->group("");
@@ -350,6 +354,14 @@ int AgentMain(const std::vector<std::string>& args) {
   } else {
     log::Warn("--allow-unsigned-releases: installing releases without verifying signatures");
   }
+  PosixInventorySource inventory_source(f.model_dir, f.inventory_file);
+  InventoryReporter inventory(inventory_source, LogLine);
+  if (Status st = inventory.Load(); !st.ok()) {
+    std::fprintf(stderr, "oxide agent: --inventory-file %s: %s\n", f.inventory_file.c_str(),
+                 st.ToString().c_str());
+    return kExitUsage;
+  }
+  options.inventory = &inventory;
   AgentLoop loop({fs, transport, health, clock, control, &quick_control}, std::move(options));
   Status st = loop.Recover();
   if (st.ok()) st = loop.Run();

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/inventory_json.hpp"
+
 namespace oxide::protocol {
 
 using nlohmann::json;
@@ -141,6 +143,7 @@ std::string ToJson(const HeartbeatRequest& r) {
                                   ? json{{"failed", {{"error", r.last_update_result->error}}}}
                                   : json("success");
   }
+  if (r.inventory) j["inventory"] = internal::InventoryToJson(*r.inventory);
   // "replace": error texts may hold any bytes a health check printed.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -295,6 +298,9 @@ Result<HeartbeatRequest> ParseHeartbeatRequest(std::string_view body) {
     }
   }
   OXIDE_RETURN_IF_ERROR(ParseLastUpdateResult(j, &r.last_update_result));
+  if (auto it = j.find("inventory"); it != j.end() && !it->is_null()) {
+    OXIDE_ASSIGN_OR_RETURN(r.inventory, internal::InventoryFromJson(*it));
+  }
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "protocol/inventory.hpp"
 
 namespace oxide::protocol {
 
@@ -110,6 +111,8 @@ struct HeartbeatRequest {
   std::optional<std::vector<FailureReport>> reports;
   std::vector<int64_t> cleared_refusals;  // ids of RefusalClearances the agent has applied
   std::optional<LastUpdateResult> last_update_result;  // reference field
+  // Sent on the agent's first heartbeat and when it changed; absent: unchanged.
+  std::optional<Inventory> inventory;
 };
 
 // What the device should run; absent when it has no assignment.

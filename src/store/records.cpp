@@ -20,7 +20,8 @@ std::string_view NameOf(const std::string_view (&names)[N], E e) {
 }
 
 constexpr std::string_view kCampaignStates[] = {
-    "rolling_out", "paused", "completed", "aborted", "halted", "completed_with_failures", "failed"};
+    "rolling_out", "paused",           "completed", "aborted", "halted", "completed_with_failures",
+    "failed",      "awaiting_approval"};
 constexpr std::string_view kStrategies[] = {"all_at_once", "canary", "rolling"};
 constexpr std::string_view kRolloutStates[] = {"waiting",     "pending",   "downloading",
                                                "applying",    "completed", "failed",

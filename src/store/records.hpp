@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/result.hpp"
 
@@ -23,6 +25,8 @@ enum class CampaignState : uint8_t {
   // Every device finished, some failed or rolled back and some completed.
   kCompletedWithFailures = 5,
   kFailed = 6,  // every device finished and none completed: at least one failed
+  // require_approval: the canary wave completed healthy; the rest waits for an operator.
+  kAwaitingApproval = 7,
 };
 // Completed (with or without failures), failed or aborted: nothing more will happen. Halted is
 // final too but may still be aborted.
@@ -103,6 +107,20 @@ enum class DeviceAuthState : uint8_t { kPending = 0, kAccepted = 1, kRejected = 
 std::string_view ToString(DeviceAuthState s);  // "pending", "accepted", "rejected"
 Result<DeviceAuthState> ParseDeviceAuthState(std::string_view s);
 
+// What the device last reported about itself (heartbeat "inventory"). Written only through
+// DeviceStore::PutInventory, read with the device.
+struct DeviceInventory {
+  std::string os;
+  std::string os_version;
+  std::string arch;
+  std::string agent_version;
+  std::optional<uint64_t> free_disk_bytes;  // absent: the device did not say
+  std::map<std::string, std::string> attributes;
+  TimeMs updated_at = 0;  // when it last changed; 0 = never reported
+
+  bool operator==(const DeviceInventory&) const = default;
+};
+
 struct DeviceRecord {
   std::string id;
   std::string name;
@@ -122,6 +140,7 @@ struct DeviceRecord {
   uint32_t platform_cpus = 0;
   UpdateResult last_result = UpdateResult::kNone;
   std::string last_result_error;  // with kFailed
+  DeviceInventory inventory{};    // filled by reads; Create and Update ignore it
 };
 
 struct FleetRecord {
@@ -206,6 +225,16 @@ struct AssignmentRecord {
   uint64_t size_bytes = 0;
 };
 
+// Which devices a campaign reaches besides (or instead of) a fleet: exact matches, all of them
+// (AND). `inventory` keys os, os_version, arch and agent_version name those fields; any other
+// key names a custom attribute.
+struct CampaignTarget {
+  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> inventory;
+
+  bool operator==(const CampaignTarget&) const = default;
+};
+
 struct CampaignRecord {
   std::string id;
   std::string model_id;
@@ -224,6 +253,10 @@ struct CampaignRecord {
   int64_t seq = 0;  // creation order (assigned by the store): higher is newer
   uint64_t bytes_served = 0;
   uint64_t bytes_full = 0;
+  std::optional<CampaignTarget> target =
+      std::nullopt;               // as given at creation (fleet_id may then be "")
+  bool require_approval = false;  // canary: wait for an operator after the first wave
+  TimeMs approved_at = 0;         // 0 = not approved (yet)
 };
 
 struct CampaignDeviceRecord {
@@ -279,6 +312,36 @@ struct AuditRecord {
   std::string target;      // what it acted on ("device/d1", "campaign/c3", ...)
   std::string remote_address;
   std::string detail;  // small free text (role, version, ...)
+};
+
+// ---- list queries (targeting, issue #10) ------------------------------------------------
+
+// Device lists: keyset pages by id, every filter combined (AND).
+struct DeviceQuery {
+  enum class Seen : uint8_t { kAny = 0, kNever = 1, kAtOrAfter = 2, kBefore = 3 };
+  enum class Auth : uint8_t {
+    kAny = 0,
+    kUnenrolled = 1,
+    kPending = 2,
+    kAccepted = 3,
+    kRejected = 4
+  };
+  std::string after{};  // ids greater than this ("" = from the start)
+  size_t limit = 0;     // 0 = no limit
+  // Members initialised so that designated initializers may name any subset of them.
+  std::string fleet_id{};                                   // members of this fleet only
+  std::vector<std::pair<std::string, std::string>> tags{};  // key = value, each
+  std::string text{};  // case-insensitive (ASCII) substring of the id or the name
+  Seen seen = Seen::kAny;
+  TimeMs seen_at = 0;  // with kAtOrAfter / kBefore (a never-seen device matches neither)
+  Auth auth = Auth::kAny;
+};
+
+// Campaign lists: keyset pages in creation order (seq).
+struct CampaignQuery {
+  std::string after{};  // campaigns created after this one ("" = from the first)
+  size_t limit = 0;     // 0 = no limit
+  std::optional<CampaignState> state = std::nullopt;
 };
 
 }  // namespace oxide::store

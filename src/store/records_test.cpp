@@ -8,7 +8,7 @@ namespace oxide::store {
 namespace {
 
 TEST(Records, CampaignStateRoundTrips) {
-  for (int i = 0; i <= 6; ++i) {
+  for (int i = 0; i <= static_cast<int>(CampaignState::kAwaitingApproval); ++i) {
     auto s = static_cast<CampaignState>(i);
     EXPECT_EQ(*ParseCampaignState(ToString(s)), s);
   }
@@ -16,6 +16,8 @@ TEST(Records, CampaignStateRoundTrips) {
   EXPECT_EQ(ToString(CampaignState::kFailed), "failed");
   EXPECT_TRUE(IsFinal(CampaignState::kFailed));
   EXPECT_FALSE(IsFinal(CampaignState::kHalted));
+  EXPECT_EQ(ToString(CampaignState::kAwaitingApproval), "awaiting_approval");
+  EXPECT_FALSE(IsFinal(CampaignState::kAwaitingApproval));
   EXPECT_STATUS(ParseCampaignState("RollingOut").status(), ErrorCode::kInvalidArgument);
 }
 

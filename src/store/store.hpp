@@ -39,6 +39,13 @@ class DeviceStore {
   virtual Result<uint64_t> CountSeenSince(TimeMs since) = 0;
   // Distinct non-empty current_sha256 values reported by devices running `model_id`.
   virtual Result<std::vector<std::string>> CurrentShasOfModel(const std::string& model_id) = 0;
+
+  // ---- targeting (issue #10) ----
+  // Replaces the device's inventory as a whole (attributes included). kNotFound for an
+  // unknown device.
+  virtual Status PutInventory(const std::string& id, const DeviceInventory& inventory) = 0;
+  // One page of devices matching `q`, by id.
+  virtual Result<std::vector<DeviceRecord>> Query(const DeviceQuery& q) = 0;
 };
 
 class FleetStore {
@@ -121,6 +128,12 @@ class CampaignStore {
   virtual Status UpdateDevice(const CampaignDeviceRecord& d) = 0;
   // Every campaign entry of one device, by campaign seq (oldest campaign first).
   virtual Result<std::vector<CampaignDeviceRecord>> ListForDevice(const std::string& device_id) = 0;
+
+  // ---- targeting (issue #10) ----
+  // One page of campaigns matching `q`, by seq. kNotFound when `q.after` names no campaign.
+  virtual Result<std::vector<CampaignRecord>> Query(const CampaignQuery& q) = 0;
+  // Records the operator's approval (approved_at). kNotFound for an unknown campaign.
+  virtual Status MarkApproved(const std::string& id, TimeMs at) = 0;
 };
 
 // Failure history: append-only.

@@ -550,4 +550,146 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded,
     BandwidthIsSummedPerUtcHourAndCountsAreCheap);
 
+// ---- targeting (issue #10): inventory, list queries, campaign target and approval ----------
+
+template <class Factory>
+class StoreTargetingContract : public StoreContract<Factory> {
+ protected:
+  void AddTagged(const std::string& id, const std::string& name,
+                 std::map<std::string, std::string> tags, TimeMs last_seen) {
+    DeviceRecord d;
+    d.id = id;
+    d.name = name;
+    d.tags = std::move(tags);
+    ASSERT_OK(this->s().devices().Create(d));
+    if (last_seen != 0) {
+      auto got = this->s().devices().Get(id);
+      ASSERT_OK(got.status());
+      got->last_seen = last_seen;
+      ASSERT_OK(this->s().devices().Update(*got));
+    }
+  }
+  std::vector<std::string> Ids(const DeviceQuery& q) {
+    auto list = this->s().devices().Query(q);
+    EXPECT_OK(list.status());
+    std::vector<std::string> out;
+    if (!list.ok()) return out;
+    for (const auto& d : *list) out.push_back(d.id);
+    return out;
+  }
+};
+
+TYPED_TEST_SUITE_P(StoreTargetingContract);
+
+TYPED_TEST_P(StoreTargetingContract, InventoryRoundTripReplacesAndGoesWithTheDevice) {
+  this->AddDevice("d1");
+  EXPECT_EQ(this->s().devices().Get("d1")->inventory.updated_at, 0);
+  DeviceInventory inv;
+  inv.os = "linux";
+  inv.os_version = "Debian 12";
+  inv.arch = "aarch64";
+  inv.agent_version = "oxide-agent/0.1";
+  inv.free_disk_bytes = uint64_t{5} << 40;
+  inv.attributes = {{"site", "lyon"}, {"rack", "3"}};
+  inv.updated_at = 99;
+  ASSERT_OK(this->s().devices().PutInventory("d1", inv));
+  auto got = this->s().devices().Get("d1");
+  ASSERT_OK(got.status());
+  EXPECT_EQ(got->inventory, inv);
+  EXPECT_EQ(this->s().devices().List()->at(0).inventory, inv);
+  // A heartbeat's Update leaves the inventory alone.
+  ASSERT_OK(this->s().devices().Update(*got));
+  EXPECT_EQ(this->s().devices().Get("d1")->inventory, inv);
+  DeviceInventory smaller;
+  smaller.os = "linux";
+  smaller.updated_at = 100;
+  ASSERT_OK(this->s().devices().PutInventory("d1", smaller));
+  EXPECT_EQ(this->s().devices().Get("d1")->inventory, smaller);
+  EXPECT_STATUS(this->s().devices().PutInventory("nope", inv), ErrorCode::kNotFound);
+  ASSERT_OK(this->s().devices().Delete("d1"));
+  this->AddDevice("d1");
+  EXPECT_EQ(this->s().devices().Get("d1")->inventory, DeviceInventory{});
+}
+
+TYPED_TEST_P(StoreTargetingContract, DeviceQueryPagesByIdAndFilters) {
+  this->AddTagged("a", "Lobby cam", {{"site", "lyon"}}, 0);
+  this->AddTagged("b", "Dock", {{"site", "lyon"}, {"hw", "rpi4"}}, 500);
+  this->AddTagged("c", "Gate", {{"site", "paris"}}, 1500);
+  this->AddTagged("d", "Roof CAM", {}, 2000);
+  ASSERT_OK(this->s().fleets().Create(FleetRecord{"f", "F", 1, "", {}}));
+  ASSERT_OK(this->s().fleets().AddDevice("f", "d"));
+  ASSERT_OK(this->s().fleets().AddDevice("f", "b"));
+  using V = std::vector<std::string>;
+  DeviceQuery q;
+  EXPECT_EQ(this->Ids(q), (V{"a", "b", "c", "d"}));
+  q.limit = 2;
+  EXPECT_EQ(this->Ids(q), (V{"a", "b"}));
+  q.after = "b";
+  EXPECT_EQ(this->Ids(q), (V{"c", "d"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.fleet_id = "f"}), (V{"b", "d"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.tags = {{"site", "lyon"}}}), (V{"a", "b"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.tags = {{"site", "lyon"}, {"hw", "rpi4"}}}), (V{"b"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.text = "cam"}), (V{"a", "d"}));  // name, any case
+  EXPECT_EQ(this->Ids(DeviceQuery{.text = "'%"}), V{});
+  EXPECT_EQ(this->Ids(DeviceQuery{.seen = DeviceQuery::Seen::kNever}), (V{"a"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.seen = DeviceQuery::Seen::kAtOrAfter, .seen_at = 1500}),
+            (V{"c", "d"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.seen = DeviceQuery::Seen::kBefore, .seen_at = 1500}), (V{"b"}));
+  ASSERT_OK(this->s().auth().PutDeviceAuth({"b", DeviceAuthState::kPending, "ab", 1}));
+  ASSERT_OK(this->s().auth().PutDeviceAuth({"c", DeviceAuthState::kAccepted, "cd", 1}));
+  ASSERT_OK(this->s().auth().PutDeviceAuth({"d", DeviceAuthState::kPending, "", 1}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.auth = DeviceQuery::Auth::kUnenrolled}), (V{"a", "d"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.auth = DeviceQuery::Auth::kPending}), (V{"b"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.auth = DeviceQuery::Auth::kAccepted}), (V{"c"}));
+  EXPECT_EQ(this->Ids(DeviceQuery{.auth = DeviceQuery::Auth::kRejected}), V{});
+  EXPECT_EQ(this->Ids(DeviceQuery{.fleet_id = "f", .tags = {{"site", "lyon"}}}), (V{"b"}));
+}
+
+TYPED_TEST_P(StoreTargetingContract, CampaignTargetApprovalAndQuery) {
+  CampaignRecord c = this->NewCampaign("c1");
+  c.fleet_id = "";
+  c.target = CampaignTarget{{{"site", "lyon"}}, {{"arch", "aarch64"}, {"rack", "3"}}};
+  c.require_approval = true;
+  ASSERT_OK(this->s().campaigns().Create(c, {}).status());
+  CampaignRecord plain = this->NewCampaign("c2");
+  ASSERT_OK(this->s().campaigns().Create(plain, {}).status());
+  CampaignRecord empty_target = this->NewCampaign("c3");
+  empty_target.target = CampaignTarget{};
+  ASSERT_OK(this->s().campaigns().Create(empty_target, {}).status());
+  auto got = this->s().campaigns().Get("c1");
+  ASSERT_OK(got.status());
+  EXPECT_EQ(got->target, c.target);
+  EXPECT_TRUE(got->require_approval);
+  EXPECT_EQ(got->approved_at, 0);
+  EXPECT_FALSE(this->s().campaigns().Get("c2")->target.has_value());
+  EXPECT_EQ(this->s().campaigns().Get("c3")->target, CampaignTarget{});
+  ASSERT_OK(this->s().campaigns().UpdateState("c1", CampaignState::kAwaitingApproval, 6));
+  ASSERT_OK(this->s().campaigns().MarkApproved("c1", 7));
+  EXPECT_EQ(this->s().campaigns().Get("c1")->approved_at, 7);
+  EXPECT_EQ(this->s().campaigns().Get("c1")->state, CampaignState::kAwaitingApproval);
+  EXPECT_STATUS(this->s().campaigns().MarkApproved("nope", 7), ErrorCode::kNotFound);
+  auto ids = [&](const CampaignQuery& q) {
+    std::vector<std::string> out;
+    auto list = this->s().campaigns().Query(q);
+    EXPECT_OK(list.status());
+    if (!list.ok()) return out;
+    for (const auto& r : *list) out.push_back(r.id);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids({}), (V{"c1", "c2", "c3"}));
+  EXPECT_EQ(ids({.limit = 1}), (V{"c1"}));
+  EXPECT_EQ(ids({.after = "c1", .limit = 1}), (V{"c2"}));
+  EXPECT_EQ(ids({.after = "c2"}), (V{"c3"}));
+  EXPECT_EQ(ids({.state = CampaignState::kAwaitingApproval}), (V{"c1"}));
+  EXPECT_EQ(ids({.after = "c1", .state = CampaignState::kRollingOut}), (V{"c2", "c3"}));
+  auto after_c1 = this->s().campaigns().Query({.after = "c1"});
+  ASSERT_OK(after_c1.status());
+  EXPECT_EQ(after_c1->at(1).target, CampaignTarget{});
+  EXPECT_STATUS(this->s().campaigns().Query({.after = "nope"}).status(), ErrorCode::kNotFound);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreTargetingContract, InventoryRoundTripReplacesAndGoesWithTheDevice,
+                            DeviceQueryPagesByIdAndFilters, CampaignTargetApprovalAndQuery);
+
 }  // namespace oxide::store

@@ -1,8 +1,10 @@
 // /api/v1/models...: upload, listing, meta and the delta-aware download.
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
 #include "server/api/errors.hpp"
+#include "server/api/internal/query.hpp"
 #include "server/api/internal/views.hpp"
 #include "server/api/range.hpp"
 #include "server/api/router.hpp"
@@ -161,23 +163,45 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
   return r;
 }
 
+// GET /api/v1/models?limit=&after=: model ids in order, a page at a time (targeting, issue #10).
+Response ListModels(const ApiDeps& d, const Request& req) {
+  size_t limit = 0;
+  std::string after;
+  Status parsed = [&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(auto q, QueryParams::Parse(req.query, {"limit", "after"}));
+    OXIDE_ASSIGN_OR_RETURN(limit, q.Limit(500, 1000));
+    OXIDE_ASSIGN_OR_RETURN(auto a, q.One("after"));
+    after = a.value_or("");
+    return Status::Ok();
+  }();
+  if (!parsed.ok()) return ErrorResponse(parsed);
+  auto ids = d.models.ListModels();  // sorted; versions are read for the page only
+  if (!ids.ok()) return ErrorResponse(ids.status());
+  auto first = std::upper_bound(ids->begin(), ids->end(), after);
+  Json out = Json::array();
+  std::string next_after;
+  for (auto it = first; it != ids->end(); ++it) {
+    if (out.size() == limit) {
+      next_after = *(it - 1);
+      break;
+    }
+    auto versions = d.models.ListVersions(*it);
+    if (!versions.ok()) return ErrorResponse(versions.status());
+    out.push_back(Json{{"model_id", *it},
+                       {"version_count", versions->size()},
+                       {"latest_version", versions->back().version}});
+  }
+  return JsonResponse(
+      200,
+      Json{{"models", out}, {"next_after", next_after.empty() ? Json(nullptr) : Json(next_after)}});
+}
+
 }  // namespace
 
 void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   const ApiDeps* dp = &d;
-  routes->push_back({Method::kGet, "/api/v1/models", [dp](const Request&, const Params&) {
-                       auto ids = dp->models.ListModels();
-                       if (!ids.ok()) return ErrorResponse(ids.status());
-                       Json out = Json::array();
-                       for (const auto& id : *ids) {
-                         auto versions = dp->models.ListVersions(id);
-                         if (!versions.ok()) return ErrorResponse(versions.status());
-                         out.push_back(Json{{"model_id", id},
-                                            {"version_count", versions->size()},
-                                            {"latest_version", versions->back().version}});
-                       }
-                       return JsonResponse(200, Json{{"models", out}});
-                     }});
+  routes->push_back({Method::kGet, "/api/v1/models",
+                     [dp](const Request& req, const Params&) { return ListModels(*dp, req); }});
   routes->back().access = Access::kViewer;
   routes->push_back({Method::kGet, "/api/v1/models/:id", [dp](const Request&, const Params& p) {
                        auto versions = dp->models.ListVersions(p[0]);

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "base/log.hpp"
+#include "server/service/campaign_target.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -55,7 +56,13 @@ std::string CampaignService::NewId() {
 Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req) {
   OXIDE_RETURN_IF_ERROR(ValidateId("model_id", req.model_id));
   OXIDE_RETURN_IF_ERROR(ValidateId("model_version", req.version));
-  OXIDE_RETURN_IF_ERROR(ValidateId("fleet_id", req.fleet_id));
+  if (!req.fleet_id.empty() || !req.target) {
+    OXIDE_RETURN_IF_ERROR(ValidateId("fleet_id", req.fleet_id));
+  }
+  if (req.target) OXIDE_RETURN_IF_ERROR(ValidateTarget(*req.target));
+  if (req.require_approval && req.strategy != store::CampaignStrategy::kCanary) {
+    return InvalidArgument("require_approval needs strategy 'canary'");
+  }
   store::CampaignRecord c;
   c.strategy = req.strategy;
   c.canary_percent = req.canary_percent.value_or(10);
@@ -73,14 +80,15 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
   c.model_id = req.model_id;
   c.version = req.version;
   c.fleet_id = req.fleet_id;
+  c.target = req.target;
+  c.require_approval = req.require_approval;
   c.state = store::CampaignState::kRollingOut;
   c.created_at = c.updated_at = clock_.UnixMillis();
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(auto target, store_.models().Get(req.model_id, req.version));
         c.target_sha256 = target.sha256;
         c.target_size = target.size_bytes;
-        OXIDE_RETURN_IF_ERROR(store_.fleets().Get(req.fleet_id).status());
-        OXIDE_ASSIGN_OR_RETURN(auto members, store_.fleets().ListDevices(req.fleet_id));
+        OXIDE_ASSIGN_OR_RETURN(auto members, Audience(req));
         std::vector<store::CampaignDeviceRecord> devices;
         for (size_t i = 0; i < members.size(); ++i) {
           store::CampaignDeviceRecord d;
@@ -102,6 +110,7 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
       !tx.ok())
     return tx;
   log::Info("campaign created", {{"campaign", c.id},
+                                 {"target", c.target ? "yes" : "no"},
                                  {"model", c.model_id},
                                  {"version", c.version},
                                  {"fleet", c.fleet_id},
@@ -155,6 +164,29 @@ Result<std::vector<CampaignDetail>> CampaignService::List() {
   return out;
 }
 
+Result<std::vector<CampaignDetail>> CampaignService::List(const CampaignFilter& filter,
+                                                          std::string* next_after) {
+  if (filter.limit < 1 || filter.limit > 1000) {
+    return InvalidArgument("limit must be between 1 and 1000");
+  }
+  if (!filter.after.empty()) OXIDE_RETURN_IF_ERROR(ValidateId("after", filter.after));
+  store::CampaignQuery q{filter.after, filter.limit + 1, filter.state};
+  OXIDE_ASSIGN_OR_RETURN(auto campaigns, store_.campaigns().Query(q));
+  next_after->clear();
+  if (campaigns.size() > filter.limit) {
+    campaigns.resize(filter.limit);
+    *next_after = campaigns.back().id;
+  }
+  std::vector<CampaignDetail> out;
+  for (auto& c : campaigns) {
+    CampaignDetail d;
+    OXIDE_ASSIGN_OR_RETURN(d.devices, store_.campaigns().ListDevices(c.id));
+    d.campaign = std::move(c);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 Result<CampaignDetail> CampaignService::Act(const std::string& id, CampaignEvent event) {
   OXIDE_RETURN_IF_ERROR(ValidateId("campaign id", id));
   if (Status tx = store_.InTransaction([&]() -> Status {
@@ -162,6 +194,11 @@ Result<CampaignDetail> CampaignService::Act(const std::string& id, CampaignEvent
         OXIDE_RETURN_IF_ERROR(Apply(c, event));
         if (event == CampaignEvent::kAbort) return Withdraw(c);
         if (event == CampaignEvent::kResume) return Advance(id);
+        if (event == CampaignEvent::kApprove) {
+          // Stored with the state: a restart after approval never asks again.
+          OXIDE_RETURN_IF_ERROR(store_.campaigns().MarkApproved(id, clock_.UnixMillis()));
+          return Advance(id);
+        }
         return Status::Ok();
       });
       !tx.ok())
@@ -231,6 +268,12 @@ Status CampaignService::Advance(const std::string& id) {
       }
       if (!wave_done) break;
       if (!wave_healthy) return Halt(c, devs);
+      const bool rest_waiting =
+          std::any_of(devs.begin() + static_cast<std::ptrdiff_t>(wave), devs.end(),
+                      [](const auto& d) { return d.state == DeviceRolloutState::kWaiting; });
+      if (c.require_approval && c.approved_at == 0 && rest_waiting) {
+        return Apply(c, CampaignEvent::kCanaryPassed);  // awaiting_approval, until approved
+      }
       OXIDE_RETURN_IF_ERROR(assign_range(wave, devs.size(), 0));
       break;
     }

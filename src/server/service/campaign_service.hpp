@@ -18,12 +18,23 @@ namespace oxide::server {
 struct CreateCampaignRequest {
   std::string model_id;
   std::string version;
-  std::string fleet_id;
+  std::string fleet_id;  // may be empty when `target` is given
   store::CampaignStrategy strategy = store::CampaignStrategy::kAllAtOnce;  // parsed by the route
   std::optional<uint32_t> canary_percent;             // canary: first wave, 1-100 (default 10)
   std::optional<uint32_t> batch_size;                 // rolling: >= 1 (default 5)
   std::optional<uint32_t> failure_threshold_count;    // halt at this many failures (0 = off)
   std::optional<uint32_t> failure_threshold_percent;  // halt at this % failed (0 = off)
+  // Targeting (issue #10): the devices (of the fleet, or of every device without one) whose
+  // tags and inventory match, evaluated once here (campaign_target.hpp).
+  std::optional<store::CampaignTarget> target = std::nullopt;
+  bool require_approval = false;  // canary only: wait in awaiting_approval after the first wave
+};
+
+// One page of the campaign list (GET /api/v1/campaigns).
+struct CampaignFilter {
+  std::string after;  // a campaign id: the ones created after it
+  size_t limit = 500;
+  std::optional<store::CampaignState> state = std::nullopt;
 };
 
 struct CampaignDetail {
@@ -55,7 +66,9 @@ struct HeartbeatFacts {
 // Rollout rules:
 //  - all_at_once: every device is assigned at creation.
 //  - canary: the first max(1, ceil(n*canary_percent/100)) devices; the rest once all of them
-//    completed. A failure in that wave halts the campaign.
+//    completed. A failure in that wave halts the campaign. With require_approval, a healthy wave
+//    moves the campaign to awaiting_approval (when devices are left to assign) until an
+//    operator approves it (Act(kApprove): rolling_out, the rest assigned).
 //  - rolling: batch_size devices at a time; the next batch once none is in flight.
 //  - A device that failed or rolled back keeps that outcome and gets its previous assignment
 //    back at once (it does not retry this campaign). Local faults (disk full, model dir not
@@ -79,10 +92,14 @@ class CampaignService {
   CampaignService(store::Store& store, const Clock& clock, ModelService& models)
       : store_(store), clock_(clock), models_(models) {}
 
-  // kInvalidArgument (bad ids, percentages), kNotFound (model version or fleet).
+  // kInvalidArgument (bad ids, percentages, neither fleet nor target, a target matching no
+  // device, require_approval without canary), kNotFound (model version or fleet).
   Result<CampaignDetail> Create(const CreateCampaignRequest& req);
   Result<CampaignDetail> Get(const std::string& id);
   Result<std::vector<CampaignDetail>> List();
+  // One page, by creation; `next_after` is set when more campaigns match. kNotFound when
+  // `after` names no campaign, kInvalidArgument for a limit outside 1-1000.
+  Result<std::vector<CampaignDetail>> List(const CampaignFilter& filter, std::string* next_after);
   // kFailedPrecondition for a transition the table does not allow.
   Result<CampaignDetail> Act(const std::string& id, CampaignEvent event);
 
@@ -106,6 +123,9 @@ class CampaignService {
   Status HandBack(const store::CampaignRecord& c, const store::CampaignDeviceRecord& d);
   Status Withdraw(const store::CampaignRecord& c);
   Status Apply(store::CampaignRecord& c, CampaignEvent e);
+  // The campaign's devices in rollout order: the fleet's members (or every device) that match
+  // the target. kInvalidArgument when a target matches none.
+  Result<std::vector<std::string>> Audience(const CreateCampaignRequest& req);
   std::string NewId();
 
   store::Store& store_;

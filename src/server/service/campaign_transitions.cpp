@@ -14,7 +14,8 @@ struct Transition {
   S to;
 };
 
-// rolling_out <-> paused, then completed, completed_with_failures, failed, aborted or halted.
+// rolling_out <-> paused, then completed, completed_with_failures, failed, aborted or halted;
+// rolling_out -> awaiting_approval -> rolling_out once for a canary that requires approval.
 // Final: completed, completed_with_failures, failed, aborted; halted can still be aborted.
 // A campaign with a failed or rolled-back device never ends as plain `completed`.
 constexpr Transition kTable[] = {
@@ -27,6 +28,10 @@ constexpr Transition kTable[] = {
     {S::kRollingOut, E::kAllDoneWithFailures, S::kCompletedWithFailures},
     {S::kRollingOut, E::kAllFailed, S::kFailed},
     {S::kRollingOut, E::kThresholdReached, S::kHalted},
+    // Approval (canary with require_approval): the wave passed, an operator lets the rest go.
+    {S::kRollingOut, E::kCanaryPassed, S::kAwaitingApproval},
+    {S::kAwaitingApproval, E::kApprove, S::kRollingOut},
+    {S::kAwaitingApproval, E::kAbort, S::kAborted},
 };
 
 }  // namespace
@@ -47,6 +52,10 @@ std::string_view ToString(CampaignEvent e) {
       return "all_done_with_failures";
     case E::kAllFailed:
       return "all_failed";
+    case E::kCanaryPassed:
+      return "canary_passed";
+    case E::kApprove:
+      return "approve";
   }
   return "unknown";
 }

@@ -15,6 +15,8 @@ enum class CampaignEvent : uint8_t {
   kThresholdReached = 4,     // failure threshold hit, or the canary wave was unhealthy
   kAllDoneWithFailures = 5,  // every device is terminal; some failed, some completed
   kAllFailed = 6,            // every device is terminal; some failed, none completed
+  kCanaryPassed = 7,         // require_approval: the canary wave completed healthy
+  kApprove = 8,              // an operator approved the rest of the rollout
 };
 std::string_view ToString(CampaignEvent e);
 

@@ -5,7 +5,37 @@
 namespace oxide::server {
 namespace {
 constexpr size_t kHistoryLimit = 50;
+constexpr size_t kMaxPage = 1000;
+
+Status ValidateTags(const std::map<std::string, std::string>& tags) {
+  if (tags.size() > 64) return InvalidArgument("at most 64 tags");
+  for (const auto& [k, v] : tags) {
+    if (k.empty() || k.size() > 128 || v.size() > 512) {
+      return InvalidArgument("tag keys must be 1-128 characters and values at most 512");
+    }
+  }
+  return Status::Ok();
+}
 }  // namespace
+
+Result<bool> RecordInventory(store::Store& store, const store::DeviceRecord& device,
+                             const protocol::Inventory& inventory, store::TimeMs now) {
+  OXIDE_RETURN_IF_ERROR(protocol::ValidateInventory(inventory));
+  store::DeviceInventory next;
+  next.os = inventory.os;
+  next.os_version = inventory.os_version;
+  next.arch = inventory.arch;
+  next.agent_version = inventory.agent_version;
+  next.free_disk_bytes = inventory.free_disk_bytes;
+  next.attributes = inventory.attributes;
+  next.updated_at = device.inventory.updated_at;
+  // A repeated inventory (another client, a re-sent heartbeat) writes nothing.
+  if (device.inventory.updated_at != 0 && next == device.inventory) return false;
+  next.updated_at = now;
+  OXIDE_RETURN_IF_ERROR(store.devices().PutInventory(device.id, next));
+  // events: device.changed "inventory" (the caller publishes when this returns true)
+  return true;
+}
 
 std::string_view ToString(Liveness l) {
   switch (l) {
@@ -25,12 +55,7 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
   if (name.empty() || name.size() > 256) {
     return InvalidArgument("field 'name' must be 1-256 characters");
   }
-  if (tags.size() > 64) return InvalidArgument("at most 64 tags");
-  for (const auto& [k, v] : tags) {
-    if (k.empty() || k.size() > 128 || v.size() > 512) {
-      return InvalidArgument("tag keys must be 1-128 characters and values at most 512");
-    }
-  }
+  OXIDE_RETURN_IF_ERROR(ValidateTags(tags));
   bool created = false;
   if (Status tx = store_.InTransaction([&]() -> Status {
         auto existing = store_.devices().Get(id);
@@ -101,6 +126,55 @@ Result<std::vector<DeviceView>> DeviceService::List() {
     out.push_back(std::move(v));
   }
   return out;
+}
+
+Result<DevicePage> DeviceService::List(const DeviceFilter& f) {
+  if (f.limit < 1 || f.limit > kMaxPage) {
+    return InvalidArgument("limit must be between 1 and " + std::to_string(kMaxPage));
+  }
+  if (!f.fleet_id.empty()) OXIDE_RETURN_IF_ERROR(ValidateId("fleet", f.fleet_id));
+  store::DeviceQuery q;
+  q.after = f.after;
+  q.limit = f.limit + 1;  // one more tells whether another page follows
+  q.fleet_id = f.fleet_id;
+  q.tags = f.tags;
+  q.text = f.text;
+  q.auth = f.auth;
+  const store::TimeMs online_since = clock_.UnixMillis() - options_.offline_after_ms;
+  if (f.liveness == Liveness::kUnknown) q.seen = store::DeviceQuery::Seen::kNever;
+  if (f.liveness == Liveness::kOnline) q.seen = store::DeviceQuery::Seen::kAtOrAfter;
+  if (f.liveness == Liveness::kOffline) q.seen = store::DeviceQuery::Seen::kBefore;
+  q.seen_at = online_since;
+  OXIDE_ASSIGN_OR_RETURN(auto devices, store_.devices().Query(q));
+  DevicePage page;
+  if (devices.size() > f.limit) {
+    devices.resize(f.limit);
+    page.next_after = devices.back().id;
+  }
+  for (auto& d : devices) {
+    DeviceView v;
+    v.liveness = LivenessOf(d);
+    OXIDE_ASSIGN_OR_RETURN(v.assignment, store_.assignments().Get(d.id));
+    OXIDE_ASSIGN_OR_RETURN(v.fleets, store_.fleets().FleetsOfDevice(d.id));
+    v.device = std::move(d);
+    page.devices.push_back(std::move(v));
+  }
+  return page;
+}
+
+Result<DeviceView> DeviceService::SetTags(const std::string& id,
+                                          const std::map<std::string, std::string>& tags) {
+  OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
+  OXIDE_RETURN_IF_ERROR(ValidateTags(tags));
+  if (Status tx = store_.InTransaction([&]() -> Status {
+        OXIDE_ASSIGN_OR_RETURN(auto d, store_.devices().Get(id));
+        d.tags = tags;
+        return store_.devices().Update(d);
+      });
+      !tx.ok())
+    return tx;
+  // events: device.changed "tags"
+  return Get(id);
 }
 
 Status DeviceService::Delete(const std::string& id) {

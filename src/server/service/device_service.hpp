@@ -3,10 +3,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "protocol/inventory.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
@@ -26,6 +28,28 @@ struct DeviceView {
   std::vector<store::AttemptRecord> history;
 };
 
+// A filtered page of the device list (GET /api/v1/devices); every filter is optional (AND).
+struct DeviceFilter {
+  std::string after;  // ids greater than this
+  size_t limit = 500;
+  std::string fleet_id;
+  std::vector<std::pair<std::string, std::string>> tags;  // key = value, each
+  std::string text;                                       // substring of the id or the name
+  std::optional<Liveness> liveness;
+  store::DeviceQuery::Auth auth = store::DeviceQuery::Auth::kAny;
+};
+
+struct DevicePage {
+  std::vector<DeviceView> devices;
+  std::string next_after;  // the last id when more devices match, else ""
+};
+
+// Replaces the device's stored inventory with `inventory` when it differs (updated_at = now).
+// Returns whether it changed; kInvalidArgument over the limits (protocol::ValidateInventory).
+// Must run inside the heartbeat's store transaction.
+Result<bool> RecordInventory(store::Store& store, const store::DeviceRecord& device,
+                             const protocol::Inventory& inventory, store::TimeMs now);
+
 // Device registry. Thread-safe (the store is). `store`, `clock` and `campaigns` must outlive it.
 class DeviceService {
  public:
@@ -40,6 +64,10 @@ class DeviceService {
                         const std::map<std::string, std::string>& tags);
   Result<DeviceView> Get(const std::string& id);
   Result<std::vector<DeviceView>> List();
+  // kInvalidArgument for a bad fleet id or limit (1-1000).
+  Result<DevicePage> List(const DeviceFilter& filter);
+  // Replaces every tag of the device. kNotFound, kInvalidArgument (limits as Register).
+  Result<DeviceView> SetTags(const std::string& id, const std::map<std::string, std::string>& tags);
   // Removes the device, its fleet memberships and its assignment, and in the same transaction
   // withdraws it from every campaign it had not finished (those campaigns then advance).
   Status Delete(const std::string& id);

@@ -1,5 +1,6 @@
 #include "server/service/heartbeat_service.hpp"
 
+#include "server/service/device_service.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -152,6 +153,10 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
           d.last_result_error = req.update->error.substr(0, 1024);
         }
         OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
+        if (req.inventory) {
+          // events: device.changed "inventory" when RecordInventory returns true (it changed)
+          OXIDE_RETURN_IF_ERROR(RecordInventory(store_, d, *req.inventory, d.last_seen).status());
+        }
 
         HeartbeatFacts facts;
         facts.update = req.update;

@@ -38,7 +38,7 @@ Result<std::vector<PatchRecord>> ReadPatches(Stmt& q) {
 constexpr const char* kCampaignCols =
     "id, seq, model_id, version, target_sha256, target_size, fleet_id, strategy, canary_percent, "
     "batch_size, failure_threshold_count, failure_threshold_percent, state, created_at, "
-    "updated_at, bytes_served, bytes_full";
+    "updated_at, bytes_served, bytes_full, has_target, require_approval, approved_at";
 
 Result<CampaignRecord> ReadCampaign(const Stmt& q) {
   CampaignRecord c;
@@ -59,6 +59,9 @@ Result<CampaignRecord> ReadCampaign(const Stmt& q) {
   c.updated_at = q.Int(14);
   c.bytes_served = q.U64(15);
   c.bytes_full = q.U64(16);
+  if (q.Int(17) != 0) c.target.emplace();  // filled by ReadTarget
+  c.require_approval = q.Int(18) != 0;
+  c.approved_at = q.Int(19);
   return c;
 }
 
@@ -218,8 +221,9 @@ Result<CampaignRecord> SqliteCampaignStore::Create(
         Stmt q, db_.Prepare("INSERT INTO campaigns(id, seq, model_id, version, target_sha256, "
                             "target_size, fleet_id, strategy, canary_percent, batch_size, "
                             "failure_threshold_count, failure_threshold_percent, state, "
-                            "created_at, updated_at) VALUES(?1, (SELECT COALESCE(MAX(seq),0)+1 "
-                            "FROM campaigns), ?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"));
+                            "created_at, updated_at, has_target, require_approval, approved_at) "
+                            "VALUES(?1, (SELECT COALESCE(MAX(seq),0)+1 FROM campaigns), "
+                            "?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"));
     Status ins = q.Bind(1, c.id)
                      .Bind(2, c.model_id)
                      .Bind(3, c.version)
@@ -234,11 +238,15 @@ Result<CampaignRecord> SqliteCampaignStore::Create(
                      .Bind(12, ToString(c.state))
                      .Bind(13, c.created_at)
                      .Bind(14, c.updated_at)
+                     .Bind(15, int64_t{c.target.has_value()})
+                     .Bind(16, int64_t{c.require_approval})
+                     .Bind(17, c.approved_at)
                      .Run();
     if (ins.code() == ErrorCode::kAlreadyExists) {
       return AlreadyExists("campaign '" + c.id + "' already exists");
     }
     OXIDE_RETURN_IF_ERROR(ins);
+    OXIDE_RETURN_IF_ERROR(WriteTarget(c));
     for (const auto& d : devices) {
       OXIDE_ASSIGN_OR_RETURN(
           Stmt dq, db_.Prepare("INSERT INTO campaign_devices(campaign_id, device_id, ordinal, "
@@ -264,19 +272,71 @@ Result<CampaignRecord> SqliteCampaignStore::Get(const std::string& id) {
   q.Bind(1, id);
   OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return NotFound("campaign '" + id + "' not found");
-  return ReadCampaign(q);
+  OXIDE_ASSIGN_OR_RETURN(auto c, ReadCampaign(q));
+  OXIDE_RETURN_IF_ERROR(ReadTarget(&c));
+  return c;
 }
 
-Result<std::vector<CampaignRecord>> SqliteCampaignStore::List() {
+Result<std::vector<CampaignRecord>> SqliteCampaignStore::List() { return Query(CampaignQuery{}); }
+
+Result<std::vector<CampaignRecord>> SqliteCampaignStore::Query(const CampaignQuery& cq) {
   Lock lock(db_.mu());
-  OXIDE_ASSIGN_OR_RETURN(
-      Stmt q, db_.Prepare(std::string("SELECT ") + kCampaignCols + " FROM campaigns ORDER BY seq"));
+  int64_t after_seq = 0;
+  if (!cq.after.empty()) {
+    OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT seq FROM campaigns WHERE id=?"));
+    q.Bind(1, cq.after);
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return NotFound("campaign '" + cq.after + "' not found");
+    after_seq = q.Int(0);
+  }
+  std::string sql = std::string("SELECT ") + kCampaignCols + " FROM campaigns WHERE seq > ?1";
+  if (cq.state) sql += " AND state=?2";
+  sql += " ORDER BY seq LIMIT ?3";
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(sql));
+  q.Bind(1, after_seq).Bind(3, cq.limit == 0 ? int64_t{-1} : static_cast<int64_t>(cq.limit));
+  if (cq.state) q.Bind(2, ToString(*cq.state));
   std::vector<CampaignRecord> out;
   while (true) {
     OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return out;
+    if (!row) break;
     OXIDE_ASSIGN_OR_RETURN(auto c, ReadCampaign(q));
     out.push_back(std::move(c));
+  }
+  for (auto& c : out) OXIDE_RETURN_IF_ERROR(ReadTarget(&c));
+  return out;
+}
+
+Status SqliteCampaignStore::MarkApproved(const std::string& id, TimeMs at) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("UPDATE campaigns SET approved_at=? WHERE id=?"));
+  OXIDE_RETURN_IF_ERROR(q.Bind(1, at).Bind(2, id).Run());
+  if (db_.Changes() == 0) return NotFound("campaign '" + id + "' not found");
+  return Status::Ok();
+}
+
+Status SqliteCampaignStore::WriteTarget(const CampaignRecord& c) {
+  if (!c.target) return Status::Ok();
+  for (const auto& [kind, entries] :
+       {std::pair{"tag", &c.target->tags}, std::pair{"inventory", &c.target->inventory}}) {
+    for (const auto& [k, v] : *entries) {
+      OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("INSERT INTO campaign_targets(campaign_id, "
+                                                 "kind, key, value) VALUES(?,?,?,?)"));
+      OXIDE_RETURN_IF_ERROR(q.Bind(1, c.id).Bind(2, kind).Bind(3, k).Bind(4, v).Run());
+    }
+  }
+  return Status::Ok();
+}
+
+Status SqliteCampaignStore::ReadTarget(CampaignRecord* c) {
+  if (!c->target) return Status::Ok();
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT kind, key, value FROM campaign_targets "
+                                             "WHERE campaign_id=? ORDER BY kind, key"));
+  q.Bind(1, c->id);
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::Ok();
+    auto& entries = q.Text(0) == "tag" ? c->target->tags : c->target->inventory;
+    entries[q.Text(1)] = q.Text(2);
   }
 }
 

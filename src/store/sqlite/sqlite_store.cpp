@@ -116,9 +116,22 @@ CREATE TABLE model_releases (model_id TEXT NOT NULL, version TEXT NOT NULL,
 CREATE TABLE release_key_sets (version INTEGER PRIMARY KEY, envelope TEXT NOT NULL,
   created_at INTEGER NOT NULL);
 )sql",
-      // 7: reserved for targeting (issue #10: device inventory, campaign target and approval),
-      // merged from its own branch; this placeholder changes nothing.
-      "SELECT 1;",
+      // 7: targeting (issue #10): device inventory from heartbeats, campaign targets and
+      // approval, and the indexes of the filtered list pages.
+      R"sql(
+CREATE TABLE device_inventory (device_id TEXT PRIMARY KEY, os TEXT NOT NULL,
+  os_version TEXT NOT NULL, arch TEXT NOT NULL, agent_version TEXT NOT NULL,
+  free_disk_bytes INTEGER, updated_at INTEGER NOT NULL);
+CREATE TABLE device_inventory_attributes (device_id TEXT NOT NULL, key TEXT NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY (device_id, key));
+CREATE INDEX device_tags_kv ON device_tags(key, value);
+ALTER TABLE campaigns ADD COLUMN has_target INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE campaigns ADD COLUMN require_approval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE campaigns ADD COLUMN approved_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE campaign_targets (campaign_id TEXT NOT NULL, kind TEXT NOT NULL,
+  key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (campaign_id, kind, key));
+CREATE INDEX campaigns_state ON campaigns(state, seq);
+)sql",
       // 8 (ops, issue #10): bytes served and their full-file equivalent per UTC hour, for
       // GET /api/v1/stats/bandwidth; booked with the device's bytes, in the same transaction.
       R"sql(
@@ -196,10 +209,13 @@ namespace internal {
 // ---- devices ---------------------------------------------------------------------------
 
 namespace {
-constexpr const char* kDeviceCols =
-    "id, name, created_at, last_seen, reported_status, agent_version, current_model, "
-    "current_version, current_sha256, bytes_served, bytes_full, platform_os, platform_arch, "
-    "platform_cpus, last_result, last_result_error";
+// Every device read joins its inventory (one row at most).
+constexpr const char* kDeviceSelect =
+    "SELECT d.id, d.name, d.created_at, d.last_seen, d.reported_status, d.agent_version, "
+    "d.current_model, d.current_version, d.current_sha256, d.bytes_served, d.bytes_full, "
+    "d.platform_os, d.platform_arch, d.platform_cpus, d.last_result, d.last_result_error, "
+    "i.os, i.os_version, i.arch, i.agent_version, i.free_disk_bytes, i.updated_at "
+    "FROM devices d LEFT JOIN device_inventory i ON i.device_id=d.id ";
 
 Result<DeviceRecord> ReadDevice(const Stmt& q) {
   DeviceRecord d;
@@ -219,6 +235,14 @@ Result<DeviceRecord> ReadDevice(const Stmt& q) {
   d.platform_cpus = static_cast<uint32_t>(q.Int(13));
   OXIDE_ASSIGN_OR_RETURN(d.last_result, ParseUpdateResult(q.Text(14)));
   d.last_result_error = q.Text(15);
+  if (!q.IsNull(21)) {
+    d.inventory.os = q.Text(16);
+    d.inventory.os_version = q.Text(17);
+    d.inventory.arch = q.Text(18);
+    d.inventory.agent_version = q.Text(19);
+    if (!q.IsNull(20)) d.inventory.free_disk_bytes = q.U64(20);
+    d.inventory.updated_at = q.Int(21);
+  }
   return d;
 }
 
@@ -273,33 +297,18 @@ Result<DeviceRecord> SqliteDeviceStore::Get(const std::string& id) {
   Lock lock(db_.mu());
   DeviceRecord d;
   {
-    OXIDE_ASSIGN_OR_RETURN(
-        Stmt q, db_.Prepare(std::string("SELECT ") + kDeviceCols + " FROM devices WHERE id=?"));
+    OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(std::string(kDeviceSelect) + "WHERE d.id=?"));
     q.Bind(1, id);
     OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return NotFound("device '" + id + "' not found");
     OXIDE_ASSIGN_OR_RETURN(d, ReadDevice(q));
   }
   OXIDE_RETURN_IF_ERROR(ReadTags(&d));
+  OXIDE_RETURN_IF_ERROR(ReadAttributes(&d));
   return d;
 }
 
-Result<std::vector<DeviceRecord>> SqliteDeviceStore::List() {
-  Lock lock(db_.mu());
-  std::vector<DeviceRecord> out;
-  {
-    OXIDE_ASSIGN_OR_RETURN(
-        Stmt q, db_.Prepare(std::string("SELECT ") + kDeviceCols + " FROM devices ORDER BY id"));
-    while (true) {
-      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(q));
-      out.push_back(std::move(d));
-    }
-  }
-  for (auto& d : out) OXIDE_RETURN_IF_ERROR(ReadTags(&d));
-  return out;
-}
+Result<std::vector<DeviceRecord>> SqliteDeviceStore::List() { return Query(DeviceQuery{}); }
 
 Status SqliteDeviceStore::Update(const DeviceRecord& d) {
   Lock lock(db_.mu());
@@ -349,7 +358,9 @@ Status SqliteDeviceStore::Delete(const std::string& id) {
                             "DELETE FROM fleet_devices WHERE device_id=?",
                             "DELETE FROM assignments WHERE device_id=?",
                             "DELETE FROM refusal_clearances WHERE device_id=?",
-                            "DELETE FROM device_auth WHERE device_id=?"}) {
+                            "DELETE FROM device_auth WHERE device_id=?",
+                            "DELETE FROM device_inventory WHERE device_id=?",
+                            "DELETE FROM device_inventory_attributes WHERE device_id=?"}) {
       OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(sql));
       OXIDE_RETURN_IF_ERROR(q.Bind(1, id).Run());
     }
@@ -389,6 +400,130 @@ Result<std::vector<std::string>> SqliteDeviceStore::CurrentShasOfModel(
     if (!row) return out;
     out.push_back(q.Text(0));
   }
+}
+
+Status SqliteDeviceStore::ReadAttributes(DeviceRecord* d) {
+  if (d->inventory.updated_at == 0) return Status::Ok();
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT key, value FROM device_inventory_attributes "
+                                             "WHERE device_id=? ORDER BY key"));
+  q.Bind(1, d->id);
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::Ok();
+    d->inventory.attributes[q.Text(0)] = q.Text(1);
+  }
+}
+
+Status SqliteDeviceStore::PutInventory(const std::string& id, const DeviceInventory& inv) {
+  Lock lock(db_.mu());
+  OXIDE_RETURN_IF_ERROR(db_.Begin());
+  Status st = [&]() -> Status {
+    {
+      OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT 1 FROM devices WHERE id=?"));
+      q.Bind(1, id);
+      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return NotFound("device '" + id + "' not found");
+    }
+    OXIDE_ASSIGN_OR_RETURN(
+        Stmt q, db_.Prepare("INSERT OR REPLACE INTO device_inventory(device_id, os, os_version, "
+                            "arch, agent_version, free_disk_bytes, updated_at) "
+                            "VALUES(?,?,?,?,?,?,?)"));
+    q.Bind(1, id).Bind(2, inv.os).Bind(3, inv.os_version).Bind(4, inv.arch);
+    q.Bind(5, inv.agent_version).Bind(7, inv.updated_at);
+    if (inv.free_disk_bytes) {
+      q.BindU64(6, *inv.free_disk_bytes);
+    } else {
+      q.BindNull(6);
+    }
+    OXIDE_RETURN_IF_ERROR(q.Run());
+    {
+      OXIDE_ASSIGN_OR_RETURN(
+          Stmt del, db_.Prepare("DELETE FROM device_inventory_attributes WHERE device_id=?"));
+      OXIDE_RETURN_IF_ERROR(del.Bind(1, id).Run());
+    }
+    for (const auto& [k, v] : inv.attributes) {
+      OXIDE_ASSIGN_OR_RETURN(Stmt ins, db_.Prepare("INSERT INTO device_inventory_attributes("
+                                                   "device_id, key, value) VALUES(?,?,?)"));
+      OXIDE_RETURN_IF_ERROR(ins.Bind(1, id).Bind(2, k).Bind(3, v).Run());
+    }
+    return Status::Ok();
+  }();
+  OXIDE_RETURN_IF_ERROR(db_.End(st.ok()));
+  return st;
+}
+
+Result<std::vector<DeviceRecord>> SqliteDeviceStore::Query(const DeviceQuery& dq) {
+  Lock lock(db_.mu());
+  // Built from fixed fragments only; every value is bound.
+  std::string sql = std::string(kDeviceSelect) + "WHERE d.id > ?1";
+  if (!dq.fleet_id.empty()) {
+    sql += " AND d.id IN (SELECT device_id FROM fleet_devices WHERE fleet_id=?2)";
+  }
+  if (!dq.text.empty()) {
+    sql += " AND (instr(lower(d.id), lower(?3)) > 0 OR instr(lower(d.name), lower(?3)) > 0)";
+  }
+  switch (dq.seen) {
+    case DeviceQuery::Seen::kAny:
+      break;
+    case DeviceQuery::Seen::kNever:
+      sql += " AND d.last_seen = 0";
+      break;
+    case DeviceQuery::Seen::kAtOrAfter:
+      sql += " AND d.last_seen > 0 AND d.last_seen >= ?4";
+      break;
+    case DeviceQuery::Seen::kBefore:
+      sql += " AND d.last_seen > 0 AND d.last_seen < ?4";
+      break;
+  }
+  constexpr const char* kAuth = " EXISTS (SELECT 1 FROM device_auth a WHERE a.device_id=d.id AND ";
+  switch (dq.auth) {
+    case DeviceQuery::Auth::kAny:
+      break;
+    case DeviceQuery::Auth::kUnenrolled:  // no credential yet (no record, or pending without one)
+      sql += std::string(" AND NOT") + kAuth + "(a.state<>'pending' OR a.secret_sha256<>''))";
+      break;
+    case DeviceQuery::Auth::kPending:
+      sql += std::string(" AND") + kAuth + "a.state='pending' AND a.secret_sha256<>'')";
+      break;
+    case DeviceQuery::Auth::kAccepted:
+      sql += std::string(" AND") + kAuth + "a.state='accepted')";
+      break;
+    case DeviceQuery::Auth::kRejected:
+      sql += std::string(" AND") + kAuth + "a.state='rejected')";
+      break;
+  }
+  for (size_t i = 0; i < dq.tags.size(); ++i) {
+    const std::string k = std::to_string(6 + 2 * i), v = std::to_string(7 + 2 * i);
+    sql += " AND EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id=d.id AND t.key=?" + k +
+           " AND t.value=?" + v + ")";
+  }
+  sql += " ORDER BY d.id LIMIT ?5";
+  std::vector<DeviceRecord> out;
+  {
+    OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(sql));
+    q.Bind(1, dq.after);
+    if (!dq.fleet_id.empty()) q.Bind(2, dq.fleet_id);
+    if (!dq.text.empty()) q.Bind(3, dq.text);
+    if (dq.seen == DeviceQuery::Seen::kAtOrAfter || dq.seen == DeviceQuery::Seen::kBefore) {
+      q.Bind(4, dq.seen_at);
+    }
+    q.Bind(5, dq.limit == 0 ? int64_t{-1} : static_cast<int64_t>(dq.limit));
+    for (size_t i = 0; i < dq.tags.size(); ++i) {
+      q.Bind(static_cast<int>(6 + 2 * i), dq.tags[i].first);
+      q.Bind(static_cast<int>(7 + 2 * i), dq.tags[i].second);
+    }
+    while (true) {
+      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(q));
+      out.push_back(std::move(d));
+    }
+  }
+  for (auto& d : out) {
+    OXIDE_RETURN_IF_ERROR(ReadTags(&d));
+    OXIDE_RETURN_IF_ERROR(ReadAttributes(&d));
+  }
+  return out;
 }
 
 }  // namespace internal

@@ -20,10 +20,13 @@ class SqliteDeviceStore final : public DeviceStore {
   Status AddBytes(const std::string& id, uint64_t served, uint64_t full) override;
   Result<uint64_t> CountSeenSince(TimeMs since) override;
   Result<std::vector<std::string>> CurrentShasOfModel(const std::string& model_id) override;
+  Status PutInventory(const std::string& id, const DeviceInventory& inventory) override;
+  Result<std::vector<DeviceRecord>> Query(const DeviceQuery& q) override;
 
  private:
   Status WriteTags(const DeviceRecord& d);
   Status ReadTags(DeviceRecord* d);
+  Status ReadAttributes(DeviceRecord* d);  // inventory attributes, when it has an inventory
   Db& db_;
 };
 
@@ -100,8 +103,12 @@ class SqliteCampaignStore final : public CampaignStore {
                                          const std::string& device_id) override;
   Status UpdateDevice(const CampaignDeviceRecord& d) override;
   Result<std::vector<CampaignDeviceRecord>> ListForDevice(const std::string& device_id) override;
+  Result<std::vector<CampaignRecord>> Query(const CampaignQuery& q) override;
+  Status MarkApproved(const std::string& id, TimeMs at) override;
 
  private:
+  Status WriteTarget(const CampaignRecord& c);
+  Status ReadTarget(CampaignRecord* c);
   Db& db_;
 };
 

@@ -20,6 +20,8 @@ struct SqliteMemoryFactory {
 }  // namespace
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Types<SqliteMemoryFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreTargetingContract,
+                               ::testing::Types<SqliteMemoryFactory>);
 
 namespace {
 

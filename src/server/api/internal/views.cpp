@@ -47,6 +47,32 @@ Json LastUpdateResultJson(const store::DeviceRecord& d) {
   return nullptr;
 }
 
+// The device's last inventory (same shape as the heartbeat's, plus updated_at), {} when none.
+Json InventoryJson(const store::DeviceInventory& inv) {
+  if (inv.updated_at == 0) return Json::object();
+  Json attributes = Json::object();
+  for (const auto& [k, val] : inv.attributes) attributes[k] = val;
+  return Json{{"os", inv.os},
+              {"os_version", inv.os_version},
+              {"arch", inv.arch},
+              {"agent_version", inv.agent_version},
+              {"free_disk_bytes", inv.free_disk_bytes ? Json(*inv.free_disk_bytes) : Json(nullptr)},
+              {"attributes", attributes},
+              {"updated_at", TimeJson(inv.updated_at)}};
+}
+
+Json StringMapJson(const std::map<std::string, std::string>& m) {
+  Json out = Json::object();
+  for (const auto& [k, val] : m) out[k] = val;
+  return out;
+}
+
+// {"tags":{...},"inventory":{...}} as given at creation, or null.
+Json TargetJson(const std::optional<store::CampaignTarget>& t) {
+  if (!t) return nullptr;
+  return Json{{"tags", StringMapJson(t->tags)}, {"inventory", StringMapJson(t->inventory)}};
+}
+
 Json DeviceJson(const DeviceView& v) {
   const auto& d = v.device;
   Json tags = Json::object();
@@ -76,7 +102,8 @@ Json DeviceJson(const DeviceView& v) {
                               {"cpu_count", d.platform_cpus}}},
       {"fleet_id", v.fleets.empty() ? Json(nullptr) : Json(v.fleets.front())},
       {"fleets", v.fleets},
-      {"last_update_result", LastUpdateResultJson(d)}};
+      {"last_update_result", LastUpdateResultJson(d)},
+      {"inventory", InventoryJson(d.inventory)}};
 }
 
 Json DeviceDetailJson(const DeviceView& v) {
@@ -119,6 +146,8 @@ Json CampaignListItemJson(const CampaignDetail& c) {
               {"fleet_id", c.campaign.fleet_id},
               {"strategy", std::string(ToString(c.campaign.strategy))},
               {"state", std::string(ToString(c.campaign.state))},
+              {"target", TargetJson(c.campaign.target)},
+              {"require_approval", c.campaign.require_approval},
               {"created_at", TimeJson(c.campaign.created_at)},
               {"total", s["total"]},
               {"complete", s["complete"]},
@@ -157,6 +186,9 @@ Json CampaignDetailJson(const CampaignDetail& c, DeviceService& devices) {
               {"batch_size", r.batch_size},
               {"failure_threshold_count", r.failure_threshold_count},
               {"failure_threshold_percent", r.failure_threshold_percent},
+              {"target", TargetJson(r.target)},
+              {"require_approval", r.require_approval},
+              {"approved_at", TimeJson(r.approved_at)},
               {"state", std::string(ToString(r.state))},
               {"created_at", TimeJson(r.created_at)},
               {"updated_at", TimeJson(r.updated_at)},

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "server/api/errors.hpp"
+#include "server/api/events_route.hpp"
 #include "server/api/internal/json_util.hpp"
 
 namespace oxide::server::api {
@@ -73,6 +74,8 @@ Router::Router(ApiDeps deps) : deps_(deps) {
   AddCampaignRoutes(deps_, &routes_);
   AddReleaseRoutes(deps_, &routes_);
   AddAuthRoutes(deps_, &routes_);
+  // events: GET /api/v1/events (server-sent events), when the server has an event bus.
+  if (deps_.events != nullptr) AddEventRoutes(deps_, &routes_);
 }
 
 std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "server/auth/authenticator.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/device_service.hpp"
+#include "server/service/events.hpp"
 #include "server/service/fleet_service.hpp"
 #include "server/service/heartbeat_service.hpp"
 #include "server/service/model_service.hpp"
@@ -48,6 +50,9 @@ struct ApiDeps {
   const auth::Authenticator& authenticator;
   // Signed releases and key sets; null: those routes are not served.
   ReleaseService* releases = nullptr;
+  // events: the live event stream (GET /api/v1/events); null: not served (404).
+  EventBus* events = nullptr;
+  std::chrono::milliseconds event_keepalive{15'000};  // `: keepalive` comment interval
 };
 
 using Params = std::vector<std::string>;  // the ":name" segments of the pattern, in order

@@ -9,6 +9,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
 
 #include "server/api/router.hpp"
 #include "server/net/connection_limiter.hpp"
@@ -21,6 +24,24 @@ class context;
 
 namespace oxide::server::net::internal {
 
+// Lets other threads (event publishers waking a stream) post to sessions while the server runs.
+// Closed before the io_context goes away: nothing is posted after Close() returns.
+class PostGate {
+ public:
+  void Run(const std::function<void()>& post) {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!closed_) post();
+  }
+  void Close() {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    closed_ = true;
+  }
+
+ private:
+  std::shared_mutex mu_;
+  bool closed_ = false;
+};
+
 // What a session borrows from the server; all of it must outlive every session.
 struct SessionContext {
   const api::Router& router;
@@ -30,6 +51,7 @@ struct SessionContext {
   boost::asio::thread_pool& blocking;  // runs upload handlers (commit = fsync)
   RequestGuard& guard;                 // rate limits (429) before a request is handled
   boost::asio::ssl::context* tls;      // null: plain HTTP; else HTTPS with this context
+  std::shared_ptr<PostGate> gate;      // streamed bodies' wake-ups go through it
 };
 
 // Starts serving `socket` (accepted on a strand of the server's io_context). `slot` is the

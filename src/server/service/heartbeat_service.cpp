@@ -1,5 +1,7 @@
 #include "server/service/heartbeat_service.hpp"
 
+#include "server/api/event_data.hpp"
+#include "server/service/device_service.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -80,6 +82,19 @@ store::AttemptRecord ToAttempt(const std::string& device_id, const protocol::Fai
 
 }  // namespace
 
+void HeartbeatService::PublishDeviceChange(const store::DeviceRecord& before,
+                                           const store::DeviceRecord& after) {
+  if (events_ == nullptr) return;
+  // Coming (back) online is detected here; going offline is not an event the server sees.
+  const bool came_online =
+      LivenessAt(before, after.last_seen, options_.offline_after_ms) != Liveness::kOnline;
+  const bool updated = before.current_model != after.current_model ||
+                       before.current_version != after.current_version;
+  if (!came_online && !updated) return;
+  events_->Publish(EventType::kDeviceChanged,
+                   api::DeviceChangedData(after, came_online ? "online" : "updated", "online"));
+}
+
 Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
     const std::string& device_id, const protocol::HeartbeatRequest& req) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", device_id));
@@ -102,8 +117,10 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
 
   protocol::HeartbeatResponse resp;
   resp.poll_interval_seconds = options_.poll_interval_seconds;
+  EventScope events(events_);
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, store_.devices().Get(device_id));
+        const store::DeviceRecord before = d;
         d.last_seen = clock_.UnixMillis();
         d.reported_status = req.status;
         if (!req.agent_version.empty()) d.agent_version = req.agent_version;
@@ -151,6 +168,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
           d.last_result_error = req.update->error.substr(0, 1024);
         }
         OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
+        PublishDeviceChange(before, d);
 
         HeartbeatFacts facts;
         facts.update = req.update;
@@ -186,6 +204,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
       });
       !tx.ok())
     return tx;
+  events.Commit();
   return resp;
 }
 

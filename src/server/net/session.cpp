@@ -511,11 +511,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void WatchPeer() {
     Lowest().socket().async_wait(
         tcp::socket::wait_read,
-        asio::bind_executor(stream_.get_executor(), [self = this->shared_from_this()](
-                                                        beast::error_code ec) {
-          if (ec == asio::error::operation_aborted) return;
-          self->EndStream(ec ? ec : asio::error::make_error_code(asio::error::connection_reset));
-        }));
+        asio::bind_executor(
+            stream_.get_executor(), [self = this->shared_from_this()](beast::error_code ec) {
+              if (ec == asio::error::operation_aborted) return;
+              self->EndStream(ec ? ec : asio::error::make_error_code(asio::error::eof));
+            }));
   }
 
   void ArmKeepalive() {

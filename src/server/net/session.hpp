@@ -2,8 +2,9 @@
 
 // Private to server/net: one HTTP/1.1 connection. Reads a request (JSON bodies whole, uploads
 // streamed into a BlobWriter), runs the Router (uploads on the blocking pool), writes the
-// response (files streamed in chunks), and loops while keep-alive. Every handler runs on the
-// connection's strand; the session keeps itself alive through its pending operations.
+// response (files streamed in chunks; StreamBody responses written as they wake the session,
+// until the client leaves), and loops while keep-alive. Every handler runs on the connection's
+// strand; the session keeps itself alive through its pending operations.
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>

@@ -49,6 +49,8 @@ struct ServeFlags {
   std::string tls_key;
   double price_per_gb = 0;  // the bandwidth chart's price of 10^9 bytes served
   std::string currency = "USD";
+  size_t event_history = 4096;
+  size_t max_event_streams = 256;
 };
 
 // Burst = `seconds` worth of the rate (at least 1 request).
@@ -85,6 +87,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   ServiceOptions options;
   options.offline_after_ms = store::TimeMs{f.offline_after} * 1000;
   options.poll_interval_seconds = f.poll_interval;
+  EventBus events(clock, EventBusOptions{f.event_history, 1024, f.max_event_streams, ""});
   ModelService models(**store, **blobs, clock);
   CampaignService campaigns(**store, clock, models);
   DeviceService devices(**store, clock, options, campaigns);
@@ -95,6 +98,10 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   StatsService stats(**store, clock, options, BandwidthPricing{f.price_per_gb, f.currency});
   auth::AuthService auth(**store, clock, fleets);
   auth::Authenticator authenticator(**store, clock);
+  campaigns.SetEvents(&events);
+  devices.SetEvents(&events);
+  heartbeats.SetEvents(&events);
+  auth.SetEvents(&events, options.offline_after_ms);
   // First start: an admin token, written once to a private file and never logged.
   const std::string token_file = f.data_dir + "/admin.token";
   auto admin = auth.CreateInitialAdmin(
@@ -111,6 +118,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   PatchWorker worker(**store, **blobs, clock, MakeDeltaPatchBuilder(f.patch_threads));
   worker.SetMetrics(&metrics);
   models.SetPatchListener([&worker] { worker.Notify(); });
+  worker.SetEvents(&events);
   worker.Start();
 #else
   log::Warn("built without the patch builder: serving full files only");
@@ -124,6 +132,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
                     **blobs, metrics, limits, auth,      authenticator};
   deps.releases = &releases;
   deps.stats = &stats;
+  deps.events = &events;
   api::Router router(deps);
   net::HttpServerOptions http;
   http.host = f.host;
@@ -204,6 +213,13 @@ int ServeMain(const std::vector<std::string>& args) {
                  "Seconds a connection may take to send a request header (and to send its "
                  "first request at all)")
       ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
+  app.add_option("--event-history", f.event_history, "Events kept for resuming /api/v1/events")
+      ->check(CLI::Range(size_t{0}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-event-streams", f.max_event_streams,
+                 "Open /api/v1/events streams; beyond, 503")
+      ->check(CLI::Range(size_t{1}, size_t{100'000}))
       ->capture_default_str();
   auto* cert = app.add_option("--tls-cert", f.tls_cert,
                               "Serve HTTPS with this PEM certificate chain (leaf first)")

@@ -3,6 +3,7 @@
 // Socket-free HTTP request/response used by the route handlers. The net layer (server/net/)
 // converts Beast messages to and from these; tests build them directly.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,11 +62,34 @@ struct FileBody {
   uint64_t size = 0;
 };
 
+// A body produced over time (server-sent events): the net layer sends the headers, then
+// whatever Read() returns as it comes (chunked), until Read() says the stream is over, the
+// client leaves or the server stops. Never pins a thread: the net layer reads only when woken.
+class StreamBody {
+ public:
+  virtual ~StreamBody() = default;
+  // Called once, before the first Read(). `wake` says Read() has something new; it may be
+  // called from any thread at any time, also after the connection is gone (then a no-op).
+  virtual void Start(std::function<void()> wake) = 0;
+  // Appends what is ready to *out (maybe nothing). false: the stream is over; what was
+  // appended is still sent when the client keeps up, else the connection just closes.
+  virtual bool Read(std::string* out) = 0;
+  // The stream is over (Read would return false), told without taking anything: a write
+  // stuck behind a reader that stopped reading is then abandoned at once.
+  virtual bool Over() const = 0;
+  // Sent when nothing else was for keepalive_interval(), so idle streams stay open through
+  // proxies and dead clients are noticed.
+  virtual std::string Keepalive() const = 0;
+  virtual std::chrono::milliseconds keepalive_interval() const = 0;
+};
+
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // used when `file` is empty
   std::optional<FileBody> file;
+  // A streamed body (GET /api/v1/events); `body` and `file` are unused then.
+  std::shared_ptr<StreamBody> stream;
   // Called once by the net layer with the body bytes actually written to the socket, when the
   // response finished or the connection dropped (download accounting).
   std::function<void(uint64_t body_bytes_written)> on_complete;

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "server/api/errors.hpp"
+#include "server/api/events_route.hpp"
 #include "server/api/internal/json_util.hpp"
 #include "server/api/web_routes.hpp"
 
@@ -78,6 +79,8 @@ Router::Router(ApiDeps deps) : deps_(deps) {
   // Dashboard (issue #10): GET / and GET /assets/:name, public (web_routes.cpp).
   AddWebRoutes(deps_, &routes_);
   AddStatsRoutes(deps_, &routes_);  // ops (issue #10): /api/v1/stats/bandwidth
+  // events: GET /api/v1/events (server-sent events), when the server has an event bus.
+  if (deps_.events != nullptr) AddEventRoutes(deps_, &routes_);
 }
 
 std::optional<Response> Router::CheckAccess(const Route& r, const Request& req,

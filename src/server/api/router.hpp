@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "server/metrics.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/device_service.hpp"
+#include "server/service/events.hpp"
 #include "server/service/fleet_service.hpp"
 #include "server/service/heartbeat_service.hpp"
 #include "server/service/model_service.hpp"
@@ -47,6 +49,9 @@ struct ApiDeps {
   // ops (issue #10): the bandwidth series and the scrape-time counts of /metrics; null: the
   // stats routes answer 404 and /metrics has no store gauges.
   StatsService* stats = nullptr;
+  // events: the live event stream (GET /api/v1/events); null: not served (404).
+  EventBus* events = nullptr;
+  std::chrono::milliseconds event_keepalive{15'000};  // `: keepalive` comment interval
 };
 
 using Params = std::vector<std::string>;  // the ":name" segments of the pattern, in order

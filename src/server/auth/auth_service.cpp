@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "server/api/event_data.hpp"
 #include "server/auth/token.hpp"
+#include "server/service/device_service.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server::auth {
@@ -90,16 +92,17 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
   std::string fleet;
   store::DeviceAuthState state = store::DeviceAuthState::kPending;
   bool joined = false;  // accepted by this call's token: join the token's fleet
+  std::optional<store::DeviceRecord> enrolled;  // events: the credential or state changed
   Status tx = store_.InTransaction([&]() -> Status {
     const store::TimeMs now = clock_.UnixMillis();
     auto device = store_.devices().Get(device_id);
     if (!device.ok() && device.status().code() != ErrorCode::kNotFound) return device.status();
+    store::DeviceRecord current = device.ok() ? *device : store::DeviceRecord{};
     if (!device.ok()) {
-      store::DeviceRecord d;
-      d.id = device_id;
-      d.name = device_id;
-      d.created_at = now;
-      OXIDE_RETURN_IF_ERROR(store_.devices().Create(d));
+      current.id = device_id;
+      current.name = device_id;
+      current.created_at = now;
+      OXIDE_RETURN_IF_ERROR(store_.devices().Create(current));
     }
     OXIDE_ASSIGN_OR_RETURN(auto existing, store_.auth().GetDeviceAuth(device_id));
     const bool same_secret = existing && !existing->secret_sha256.empty() &&
@@ -132,11 +135,13 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
     if (!existing || existing->state != rec.state || existing->secret_sha256 != hash) {
       rec.updated_at = now;
       OXIDE_RETURN_IF_ERROR(store_.auth().PutDeviceAuth(rec));
+      enrolled = current;
     }
     state = rec.state;
     return Status::Ok();
   });
   if (!tx.ok()) return tx;
+  if (enrolled) PublishDeviceChange(*enrolled, "enrolled");
   if (joined) {
     // Through the service: joining a fleet may start its active rollout for the device.
     OXIDE_RETURN_IF_ERROR(fleets_.AddDevice(fleet, device_id));
@@ -147,8 +152,9 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
 Status AuthService::SetDeviceState(const std::string& device_id, store::DeviceAuthState state,
                                    bool drop_credential) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", device_id));
-  return store_.InTransaction([&]() -> Status {
-    OXIDE_RETURN_IF_ERROR(store_.devices().Get(device_id).status());
+  store::DeviceRecord device;
+  Status tx = store_.InTransaction([&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(device, store_.devices().Get(device_id));
     OXIDE_ASSIGN_OR_RETURN(auto existing, store_.auth().GetDeviceAuth(device_id));
     store::DeviceAuthRecord rec;
     rec.device_id = device_id;
@@ -164,6 +170,19 @@ Status AuthService::SetDeviceState(const std::string& device_id, store::DeviceAu
     rec.updated_at = clock_.UnixMillis();
     return store_.auth().PutDeviceAuth(rec);
   });
+  if (!tx.ok()) return tx;
+  PublishDeviceChange(device, drop_credential                              ? "revoked"
+                              : state == store::DeviceAuthState::kAccepted ? "accepted"
+                              : state == store::DeviceAuthState::kRejected ? "rejected"
+                                                                           : "pending");
+  return Status::Ok();
+}
+
+void AuthService::PublishDeviceChange(const store::DeviceRecord& d, std::string_view change) {
+  if (events_ == nullptr) return;
+  events_->Publish(EventType::kDeviceChanged,
+                   api::DeviceChangedData(
+                       d, change, ToString(LivenessAt(d, clock_.UnixMillis(), offline_after_ms_))));
 }
 
 Result<store::DeviceAuthRecord> AuthService::DeviceAuth(const std::string& device_id) {

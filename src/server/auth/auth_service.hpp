@@ -8,6 +8,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "server/auth/principal.hpp"
+#include "server/service/events.hpp"
 #include "server/service/fleet_service.hpp"
 #include "store/store.hpp"
 
@@ -31,6 +32,13 @@ class AuthService {
 
   AuthService(store::Store& store, const Clock& clock, FleetService& fleets)
       : store_(store), clock_(clock), fleets_(fleets) {}
+
+  // events: device.changed for enrollments and operator decisions (null: nowhere); the
+  // device's liveness in them uses `offline_after_ms` (--offline-after). Set before use.
+  void SetEvents(EventBus* events, store::TimeMs offline_after_ms) {
+    events_ = events;
+    offline_after_ms_ = offline_after_ms;
+  }
 
   // kInvalidArgument for an empty or oversized (> 128) name.
   Result<IssuedToken> CreateOperatorToken(const std::string& name, store::OperatorRole role);
@@ -80,6 +88,9 @@ class AuthService {
   store::Store& store_;
   const Clock& clock_;
   FleetService& fleets_;
+  EventBus* events_ = nullptr;
+  store::TimeMs offline_after_ms_ = 0;
+  void PublishDeviceChange(const store::DeviceRecord& d, std::string_view change);
 };
 
 }  // namespace oxide::server::auth

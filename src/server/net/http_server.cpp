@@ -86,6 +86,9 @@ struct HttpServer::Impl {
         accept_timer(acceptor.get_executor()),
         signals(ioc, SIGINT, SIGTERM),
         blocking(static_cast<size_t>(std::max(1, opt.blocking_threads))) {}
+  // Streams are woken from publisher threads: no post may reach the io_context once it is
+  // being destroyed (its sessions, and their subscriptions, go with it).
+  ~Impl() { gate->Close(); }
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
@@ -111,8 +114,9 @@ struct HttpServer::Impl {
         s.close(ignored);
         ++rejected_sessions;
       } else {
-        internal::StartSession(std::move(s), std::move(lease),
-                               {router, blobs, opt, live_sessions, blocking, guard, tls.get()});
+        internal::StartSession(
+            std::move(s), std::move(lease),
+            {router, blobs, opt, live_sessions, blocking, guard, tls.get(), gate});
       }
       Accept();
     });
@@ -138,6 +142,7 @@ struct HttpServer::Impl {
   ConnectionLimiter per_address;
   RequestGuard guard;
   std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
+  std::shared_ptr<internal::PostGate> gate = std::make_shared<internal::PostGate>();
   asio::io_context ioc;
   tcp::acceptor acceptor;
   asio::steady_timer accept_timer;

@@ -7,7 +7,10 @@
 //  - upload routes stream the body in chunks into a BlobWriter (hashed on the way), so memory
 //    stays bounded whatever the model size;
 //  - file responses are streamed from disk in chunks through a buffer_body serializer, so a slow
-//    download holds one small buffer and no thread.
+//    download holds one small buffer and no thread;
+//  - streamed bodies (GET /api/v1/events) are written chunk by chunk when their source wakes
+//    the connection, with a keepalive between; an open stream holds its connection slot and
+//    no thread, ends when the client closes or falls behind, and is dropped at Shutdown().
 // This header deliberately includes no Beast/Asio/OpenSSL (they stay in the net .cpp files).
 
 #include <chrono>

@@ -2,8 +2,10 @@
 #include "server/net/session.hpp"
 
 #include <algorithm>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -78,6 +80,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         live_(ctx.live),
         blocking_(ctx.blocking),
         guard_(ctx.guard),
+        gate_(ctx.gate),
         slot_(std::move(slot)) {
     ++live_;
     beast::error_code ec;
@@ -290,6 +293,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     resp_ = std::move(r);
     req_ = api::Request();  // drops the staged upload (committed or removed)
     if (resp_.file && !head_) return StartFile();
+    if (resp_.stream && !head_) return StartStream();
     WriteString();
   }
 
@@ -427,6 +431,116 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     WriteFileChunk();
   }
 
+  // ---- streamed bodies (server-sent events) -----------------------------------------------
+  // The headers, then one chunk per Read() of the body whenever it wakes us (or a keepalive),
+  // never more than one write at a time. No thread waits: between writes the session is just
+  // a parked object with a timer and a watch on the socket. The connection keeps its slot.
+  void StartStream() {
+    stream_body_ = std::move(resp_.stream);
+    keep_alive_ = false;  // a stream ends only by closing
+    stream_res_.emplace(static_cast<http::status>(resp_.status), 11);
+    SetHeaders(*stream_res_);
+    stream_res_->chunked(true);
+    stream_res_->body().data = nullptr;
+    stream_res_->body().more = true;
+    stream_sr_.emplace(*stream_res_);
+    log_status_ = resp_.status;
+    body_written_ = 0;
+    resp_ = api::Response();
+    streaming_ = true;
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    stream_body_->Start([weak, ex = stream_.get_executor(), gate = gate_] {
+      gate->Run([&] {
+        asio::post(ex, [weak] {
+          if (auto self = weak.lock()) self->OnStreamWake();
+        });
+      });
+    });
+    keepalive_.emplace(stream_.get_executor());
+    writing_ = true;
+    Lowest().expires_after(opt_.write_timeout);
+    http::async_write_header(stream_, *stream_sr_,
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                               self->writing_ = false;
+                               if (ec) return self->EndStream(ec);
+                               self->WatchPeer();
+                               self->ArmKeepalive();
+                               self->PumpStream();
+                             });
+  }
+
+  void OnStreamWake() {
+    if (!streaming_) return;
+    if (!writing_) return PumpStream();
+    // The reader fell so far behind that it was dropped while a write is still stuck: close
+    // now rather than wait for the write timeout.
+    if (stream_body_->Over()) EndStream(asio::error::make_error_code(asio::error::no_buffer_space));
+  }
+
+  void PumpStream() {
+    if (!streaming_ || writing_) return;
+    std::string out;
+    if (!stream_body_->Read(&out)) {
+      // Over (the reader fell too far behind): end the chunked body properly, then close.
+      return WriteStreamChunk(std::move(out), false);
+    }
+    if (!out.empty()) WriteStreamChunk(std::move(out), true);
+  }
+
+  void WriteStreamChunk(std::string data, bool more) {
+    stream_buf_ = std::move(data);
+    auto& body = stream_res_->body();
+    body.data = stream_buf_.empty() ? nullptr : stream_buf_.data();
+    body.size = stream_buf_.size();
+    body.more = more;
+    writing_ = true;
+    Lowest().expires_after(opt_.write_timeout);
+    http::async_write(stream_, *stream_sr_,
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        if (ec == http::error::need_buffer) ec = {};
+                        if (!ec) self->body_written_ += self->stream_buf_.size();
+                        if (ec || self->stream_sr_->is_done()) return self->EndStream(ec);
+                        self->PumpStream();
+                      });
+  }
+
+  // The client sends nothing after its request: the socket turning readable means it closed
+  // (or misbehaves). Noticed at once, so a closed stream gives its slot back without waiting
+  // for the next write to fail.
+  void WatchPeer() {
+    Lowest().socket().async_wait(
+        tcp::socket::wait_read,
+        asio::bind_executor(
+            stream_.get_executor(), [self = this->shared_from_this()](beast::error_code ec) {
+              if (ec == asio::error::operation_aborted) return;
+              self->EndStream(ec ? ec : asio::error::make_error_code(asio::error::eof));
+            }));
+  }
+
+  void ArmKeepalive() {
+    keepalive_->expires_after(stream_body_->keepalive_interval());
+    keepalive_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec || !self->streaming_) return;
+      if (!self->writing_) self->WriteStreamChunk(self->stream_body_->Keepalive(), true);
+      self->ArmKeepalive();
+    });
+  }
+
+  // Once. `ec` empty: the final chunk went out, close politely. Otherwise (write error, peer
+  // gone, slow reader) close the socket now, which also aborts a write in flight.
+  void EndStream(beast::error_code ec) {
+    if (!streaming_) return;
+    streaming_ = false;
+    keepalive_->cancel();
+    LogRequest(ec ? ec.message() : std::string(), body_written_);
+    stream_body_.reset();  // leaves the event bus now
+    beast::error_code ignored;
+    if (ec || writing_) return Lowest().close();
+    Lowest().socket().cancel(ignored);  // the peer watch
+    Close();
+  }
+
   // Hashes the new part of the chunk just read at file_pos_; before the last chunk goes out,
   // compares the digest. false: the file does not hash to its name (reported off this thread),
   // and the caller cuts the response short.
@@ -539,6 +653,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::atomic<size_t>& live_;
   asio::thread_pool& blocking_;
   RequestGuard& guard_;
+  std::shared_ptr<PostGate> gate_;
   ConnectionLimiter::Lease slot_;  // this client address's connection slot
   std::vector<char> chunk_;        // empty unless streaming (EnsureChunk)
   bool first_request_ = true;
@@ -572,6 +687,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<Sha256> verify_hash_;
   uint64_t hashed_to_ = 0;  // file offset up to which verify_hash_ has seen the bytes
   std::function<void()> on_corrupt_;
+  // A streamed body; the serializer lives as long as the session (a cancelled write may still
+  // be unwinding when the stream ends).
+  std::shared_ptr<api::StreamBody> stream_body_;
+  std::optional<http::response<http::buffer_body>> stream_res_;
+  std::optional<http::response_serializer<http::buffer_body>> stream_sr_;
+  std::string stream_buf_;  // the chunk being written
+  std::optional<asio::steady_timer> keepalive_;
+  bool streaming_ = false;
+  bool writing_ = false;
 };
 
 }  // namespace

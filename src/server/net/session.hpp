@@ -2,13 +2,17 @@
 
 // Private to server/net: one HTTP/1.1 connection. Reads a request (JSON bodies whole, uploads
 // streamed into a BlobWriter), runs the Router (uploads on the blocking pool), writes the
-// response (files streamed in chunks), and loops while keep-alive. Every handler runs on the
-// connection's strand; the session keeps itself alive through its pending operations.
+// response (files streamed in chunks; StreamBody responses written as they wake the session,
+// until the client leaves), and loops while keep-alive. Every handler runs on the connection's
+// strand; the session keeps itself alive through its pending operations.
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
 
 #include "server/api/router.hpp"
 #include "server/net/connection_limiter.hpp"
@@ -21,6 +25,24 @@ class context;
 
 namespace oxide::server::net::internal {
 
+// Lets other threads (event publishers waking a stream) post to sessions while the server runs.
+// Closed before the io_context goes away: nothing is posted after Close() returns.
+class PostGate {
+ public:
+  void Run(const std::function<void()>& post) {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!closed_) post();
+  }
+  void Close() {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    closed_ = true;
+  }
+
+ private:
+  std::shared_mutex mu_;
+  bool closed_ = false;
+};
+
 // What a session borrows from the server; all of it must outlive every session.
 struct SessionContext {
   const api::Router& router;
@@ -30,6 +52,7 @@ struct SessionContext {
   boost::asio::thread_pool& blocking;  // runs upload handlers (commit = fsync)
   RequestGuard& guard;                 // rate limits (429) before a request is handled
   boost::asio::ssl::context* tls;      // null: plain HTTP; else HTTPS with this context
+  std::shared_ptr<PostGate> gate;      // streamed bodies' wake-ups go through it
 };
 
 // Starts serving `socket` (accepted on a strand of the server's io_context). `slot` is the

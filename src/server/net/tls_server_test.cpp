@@ -156,6 +156,40 @@ TEST_F(TlsServerTest, SilentConnectionIsClosedAfterTheHandshakeTimeout) {
   ::close(fd);
 }
 
+// The event stream over TLS: the same streaming session, woken from another thread.
+TEST_F(TlsServerTest, StreamsEventsOverTls) {
+  Start(key_);
+  Run();
+  std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_load_verify_locations(ctx.get(), cert_.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  int fd = Connect(server_->port());
+  timeval limit{20, 0};  // a stream that never delivers fails the test instead of hanging it
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)), 0);
+  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
+  SSL_set_fd(ssl.get(), fd);
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  const std::string req = "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                          env.admin_token + "\r\n\r\n";
+  SSL_write(ssl.get(), req.data(), static_cast<int>(req.size()));
+  std::string got;
+  auto read_until = [&](const std::string& needle) {
+    char buf[4096];
+    int n;
+    while (got.find(needle) == std::string::npos &&
+           (n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) {
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got.find(needle) != std::string::npos;
+  };
+  ASSERT_TRUE(read_until("event: hello"));
+  EXPECT_EQ(got.substr(0, 12), "HTTP/1.1 200");
+  env.events->Publish(EventType::kPatchBuilt, R"({"model_id":"m"})");
+  EXPECT_TRUE(read_until("id: 1\nevent: patch.built\ndata: {\"model_id\":\"m\""));
+  ::close(fd);
+  ERR_clear_error();
+}
+
 TEST_F(TlsServerTest, KeyThatDoesNotMatchTheCertificateFailsListen) {
   const std::string other_cert = env.dir.File("other.pem");
   const std::string other_key = env.dir.File("other.key");

@@ -1,11 +1,13 @@
 #include "server/service/campaign_service.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <random>
 
 #include "base/log.hpp"
 #include "server/service/campaign_target.hpp"
+#include "server/api/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -84,6 +86,7 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
   c.require_approval = req.require_approval;
   c.state = store::CampaignState::kRollingOut;
   c.created_at = c.updated_at = clock_.UnixMillis();
+  EventScope events(events_);
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(auto target, store_.models().Get(req.model_id, req.version));
         c.target_sha256 = target.sha256;
@@ -105,10 +108,12 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
           }
         }
         OXIDE_RETURN_IF_ERROR(store_.campaigns().Create(c, devices).status());
+        PublishState(c.id, c.state, "");
         return Advance(c.id);
       });
       !tx.ok())
     return tx;
+  events.Commit();
   log::Info("campaign created", {{"campaign", c.id},
                                  {"target", c.target ? "yes" : "no"},
                                  {"model", c.model_id},
@@ -189,6 +194,7 @@ Result<std::vector<CampaignDetail>> CampaignService::List(const CampaignFilter& 
 
 Result<CampaignDetail> CampaignService::Act(const std::string& id, CampaignEvent event) {
   OXIDE_RETURN_IF_ERROR(ValidateId("campaign id", id));
+  EventScope events(events_);
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(auto c, store_.campaigns().Get(id));
         OXIDE_RETURN_IF_ERROR(Apply(c, event));
@@ -203,12 +209,14 @@ Result<CampaignDetail> CampaignService::Act(const std::string& id, CampaignEvent
       });
       !tx.ok())
     return tx;
+  events.Commit();
   return Get(id);
 }
 
 Status CampaignService::Apply(store::CampaignRecord& c, CampaignEvent e) {
   OXIDE_ASSIGN_OR_RETURN(auto next, NextCampaignState(c.state, e));
   OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateState(c.id, next, clock_.UnixMillis()));
+  PublishState(c.id, next, store::ToString(c.state));  // every row of the table publishes
   log::Write(next == store::CampaignState::kHalted ? log::Level::kWarn : log::Level::kInfo,
              "campaign " + std::string(store::ToString(next)),
              {{"campaign", c.id},
@@ -323,7 +331,45 @@ Status CampaignService::Move(store::CampaignDeviceRecord& d, RolloutEvent e, std
   }
   d.error = std::move(error);
   d.updated_at = clock_.UnixMillis();
-  return store_.campaigns().UpdateDevice(d);
+  OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateDevice(d));
+  PublishDevice(d, false);
+  return Status::Ok();
+}
+
+void CampaignService::PublishState(const std::string& id, store::CampaignState state,
+                                   std::string_view previous) {
+  if (events_ == nullptr) return;
+  events_->PublishAfterCommit(
+      EventType::kCampaignState, [this, id, state, prev = std::string(previous)] {
+        store::CampaignRecord c;
+        c.id = id;
+        auto stored = store_.campaigns().Get(id);
+        if (stored.ok()) c = *stored;
+        auto devices = store_.campaigns().ListDevices(id);
+        c.state = state;  // this transition's state, even when a later one followed
+        return api::CampaignStateData(
+            c, devices.ok() ? *devices : std::vector<store::CampaignDeviceRecord>{}, prev);
+      });
+}
+
+void CampaignService::PublishDevice(const store::CampaignDeviceRecord& d, bool progress_only) {
+  if (events_ == nullptr) return;
+  const std::string key = d.campaign_id + "/" + d.device_id;
+  {
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    const Clock::Duration now = clock_.Now();
+    auto it = progress_sent_.find(key);
+    if (progress_only && it != progress_sent_.end() && now - it->second < std::chrono::seconds(1)) {
+      return;
+    }
+    if (IsTerminal(d.state)) {
+      if (it != progress_sent_.end()) progress_sent_.erase(it);
+    } else {
+      if (progress_sent_.size() > 100'000) progress_sent_.clear();  // bounded, whatever happens
+      progress_sent_[key] = now;
+    }
+  }
+  events_->Publish(EventType::kCampaignDevice, api::CampaignDeviceData(d));
 }
 
 Status CampaignService::Assign(const store::CampaignRecord& c, store::CampaignDeviceRecord& d) {
@@ -516,6 +562,7 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
   }
   d.updated_at = clock_.UnixMillis();
   OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateDevice(d));
+  PublishDevice(d, d.state == before.state);
   if (d.state != before.state) {
     std::vector<log::Field> fields = {{"campaign", d.campaign_id},
                                       {"device", device.id},

@@ -3,12 +3,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "protocol/heartbeat.hpp"
 #include "server/service/campaign_transitions.hpp"
+#include "server/service/events.hpp"
 #include "server/service/model_service.hpp"
 #include "server/service/rollout_transitions.hpp"
 #include "store/store.hpp"
@@ -92,6 +94,9 @@ class CampaignService {
   CampaignService(store::Store& store, const Clock& clock, ModelService& models)
       : store_(store), clock_(clock), models_(models) {}
 
+  // events: where campaign.state and campaign.device events go (null: nowhere). Set before use.
+  void SetEvents(EventBus* events) { events_ = events; }
+
   // kInvalidArgument (bad ids, percentages, neither fleet nor target, a target matching no
   // device, require_approval without canary), kNotFound (model version or fleet).
   Result<CampaignDetail> Create(const CreateCampaignRequest& req);
@@ -127,10 +132,17 @@ class CampaignService {
   // the target. kInvalidArgument when a target matches none.
   Result<std::vector<std::string>> Audience(const CreateCampaignRequest& req);
   std::string NewId();
+  // events: campaign.state once the transaction committed (summary as committed), and
+  // campaign.device; progress-only changes at most once per second per device.
+  void PublishState(const std::string& id, store::CampaignState state, std::string_view previous);
+  void PublishDevice(const store::CampaignDeviceRecord& d, bool progress_only);
 
   store::Store& store_;
   const Clock& clock_;
   ModelService& models_;
+  EventBus* events_ = nullptr;
+  std::mutex progress_mu_;
+  std::unordered_map<std::string, Clock::Duration> progress_sent_;  // "campaign/device" → when
 };
 
 }  // namespace oxide::server

@@ -1,5 +1,6 @@
 #include "server/service/device_service.hpp"
 
+#include "server/api/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -49,6 +50,12 @@ std::string_view ToString(Liveness l) {
   return "unknown";
 }
 
+Liveness LivenessAt(const store::DeviceRecord& d, store::TimeMs now,
+                    store::TimeMs offline_after_ms) {
+  if (d.last_seen == 0) return Liveness::kUnknown;
+  return now - d.last_seen <= offline_after_ms ? Liveness::kOnline : Liveness::kOffline;
+}
+
 Result<bool> DeviceService::Register(const std::string& id, const std::string& name,
                                      const std::map<std::string, std::string>& tags) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
@@ -57,6 +64,7 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
   }
   OXIDE_RETURN_IF_ERROR(ValidateTags(tags));
   bool created = false;
+  store::DeviceRecord d;
   if (Status tx = store_.InTransaction([&]() -> Status {
         auto existing = store_.devices().Get(id);
         if (existing.ok()) {
@@ -65,7 +73,6 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
           return store_.devices().Update(*existing);
         }
         if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
-        store::DeviceRecord d;
         d.id = id;
         d.name = name;
         d.tags = tags;
@@ -75,13 +82,13 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
       });
       !tx.ok())
     return tx;
+  if (created && events_)
+    events_->Publish(EventType::kDeviceChanged, api::DeviceChangedData(d, "registered", "unknown"));
   return created;
 }
 
 Liveness DeviceService::LivenessOf(const store::DeviceRecord& d) const {
-  if (d.last_seen == 0) return Liveness::kUnknown;
-  return clock_.UnixMillis() - d.last_seen <= options_.offline_after_ms ? Liveness::kOnline
-                                                                        : Liveness::kOffline;
+  return LivenessAt(d, clock_.UnixMillis(), options_.offline_after_ms);
 }
 
 Result<DeviceView> DeviceService::Get(const std::string& id) {
@@ -179,10 +186,18 @@ Result<DeviceView> DeviceService::SetTags(const std::string& id,
 
 Status DeviceService::Delete(const std::string& id) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
-  return store_.InTransaction([&]() -> Status {
+  EventScope events(events_);
+  Status tx = store_.InTransaction([&]() -> Status {
+    OXIDE_ASSIGN_OR_RETURN(auto d, store_.devices().Get(id));
     OXIDE_RETURN_IF_ERROR(store_.devices().Delete(id));
+    if (events_)
+      events_->Publish(EventType::kDeviceChanged,
+                       api::DeviceChangedData(d, "removed", ToString(LivenessOf(d))));
     return campaigns_.OnDeviceDeleted(id);
   });
+  if (!tx.ok()) return tx;
+  events.Commit();
+  return Status::Ok();
 }
 
 Result<uint64_t> DeviceService::CountOnline() {

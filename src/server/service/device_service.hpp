@@ -10,6 +10,7 @@
 #include "base/result.hpp"
 #include "protocol/inventory.hpp"
 #include "server/service/campaign_service.hpp"
+#include "server/service/events.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
 
@@ -18,6 +19,9 @@ namespace oxide::server {
 // Liveness derived from the last heartbeat and --offline-after.
 enum class Liveness : uint8_t { kUnknown = 0, kOnline = 1, kOffline = 2 };
 std::string_view ToString(Liveness l);  // "unknown" (never seen), "online", "offline"
+// The liveness of `d` at `now` (what LivenessOf says with the service's clock).
+Liveness LivenessAt(const store::DeviceRecord& d, store::TimeMs now,
+                    store::TimeMs offline_after_ms);
 
 struct DeviceView {
   store::DeviceRecord device;
@@ -57,6 +61,9 @@ class DeviceService {
                 CampaignService& campaigns)
       : store_(store), clock_(clock), options_(options), campaigns_(campaigns) {}
 
+  // events: where device.changed events go (null: nowhere). Set before use.
+  void SetEvents(EventBus* events) { events_ = events; }
+
   // Registers a device; re-registering an existing id updates name and tags and keeps its state
   // (agents re-register after a 404). Returns true when the device was created.
   // kInvalidArgument for a bad id or an empty/oversized name.
@@ -85,6 +92,7 @@ class DeviceService {
   const Clock& clock_;
   ServiceOptions options_;
   CampaignService& campaigns_;
+  EventBus* events_ = nullptr;
 };
 
 }  // namespace oxide::server

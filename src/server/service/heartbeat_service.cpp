@@ -1,5 +1,6 @@
 #include "server/service/heartbeat_service.hpp"
 
+#include "server/api/event_data.hpp"
 #include "server/service/device_service.hpp"
 #include "server/service/ids.hpp"
 
@@ -81,6 +82,19 @@ store::AttemptRecord ToAttempt(const std::string& device_id, const protocol::Fai
 
 }  // namespace
 
+void HeartbeatService::PublishDeviceChange(const store::DeviceRecord& before,
+                                           const store::DeviceRecord& after) {
+  if (events_ == nullptr) return;
+  // Coming (back) online is detected here; going offline is not an event the server sees.
+  const bool came_online =
+      LivenessAt(before, after.last_seen, options_.offline_after_ms) != Liveness::kOnline;
+  const bool updated = before.current_model != after.current_model ||
+                       before.current_version != after.current_version;
+  if (!came_online && !updated) return;
+  events_->Publish(EventType::kDeviceChanged,
+                   api::DeviceChangedData(after, came_online ? "online" : "updated", "online"));
+}
+
 Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
     const std::string& device_id, const protocol::HeartbeatRequest& req) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", device_id));
@@ -104,8 +118,10 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
   protocol::HeartbeatResponse resp;
   std::vector<store::AttemptStage> new_failures;
   resp.poll_interval_seconds = options_.poll_interval_seconds;
+  EventScope events(events_);
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, store_.devices().Get(device_id));
+        const store::DeviceRecord before = d;
         d.last_seen = clock_.UnixMillis();
         d.reported_status = req.status;
         if (!req.agent_version.empty()) d.agent_version = req.agent_version;
@@ -157,6 +173,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
           // events: device.changed "inventory" when RecordInventory returns true (it changed)
           OXIDE_RETURN_IF_ERROR(RecordInventory(store_, d, *req.inventory, d.last_seen).status());
         }
+        PublishDeviceChange(before, d);
 
         HeartbeatFacts facts;
         facts.update = req.update;
@@ -198,6 +215,7 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
   if (metrics_ != nullptr) {
     for (auto stage : new_failures) metrics_->AgentFailure(stage);
   }
+  events.Commit();
   return resp;
 }
 

@@ -7,6 +7,7 @@
 #include "protocol/heartbeat.hpp"
 #include "server/metrics.hpp"
 #include "server/service/campaign_service.hpp"
+#include "server/service/events.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
 
@@ -24,6 +25,10 @@ class HeartbeatService {
                    ServiceOptions options)
       : store_(store), clock_(clock), campaigns_(campaigns), options_(options) {}
 
+  // events: device.changed (online, updated) and, through the campaigns, campaign events of a
+  // heartbeat go there once its transaction committed (null: nowhere). Set before use.
+  void SetEvents(EventBus* events) { events_ = events; }
+
   // kNotFound for an unknown device (the agent then registers itself), kInvalidArgument for
   // a bad id or oversized fields.
   Result<protocol::HeartbeatResponse> Handle(const std::string& device_id,
@@ -33,11 +38,14 @@ class HeartbeatService {
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
 
  private:
+  void PublishDeviceChange(const store::DeviceRecord& before, const store::DeviceRecord& after);
+
   store::Store& store_;
   const Clock& clock_;
   CampaignService& campaigns_;
   ServiceOptions options_;
   Metrics* metrics_ = nullptr;
+  EventBus* events_ = nullptr;
 };
 
 }  // namespace oxide::server

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/log.hpp"
+#include "server/api/event_data.hpp"
 
 namespace oxide::server {
 namespace {
@@ -67,6 +68,25 @@ void PatchWorker::Loop() {
   }
 }
 
+void PatchWorker::PublishResult(const store::PatchRecord& p, int64_t duration_ms) {
+  if (events_ == nullptr) return;
+  api::PatchEventInfo info;
+  info.duration_ms = duration_ms;
+  if (auto base = store_.models().FindBySha(p.base_sha256); base.ok()) {
+    info.model_id = base->model_id;
+    info.base_version = base->version;
+  }
+  if (auto target = store_.models().FindBySha(p.target_sha256); target.ok()) {
+    info.model_id = target->model_id;
+    info.target_version = target->version;
+    info.full_size_bytes = target->size_bytes;
+  }
+  const bool built =
+      p.state == store::PatchState::kReady || p.state == store::PatchState::kNotSmaller;
+  events_->Publish(built ? EventType::kPatchBuilt : EventType::kPatchFailed,
+                   api::PatchData(p, info));
+}
+
 Result<bool> PatchWorker::RunOnce() {
   OXIDE_ASSIGN_OR_RETURN(auto next, store_.patches().NextPending(clock_.UnixMillis()));
   if (!next) return false;
@@ -78,6 +98,7 @@ Result<bool> PatchWorker::RunOnce() {
               (p.error.empty() ? std::string() : ": " + p.error);
     p.updated_at = clock_.UnixMillis();
     OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+    PublishResult(p, 0);
     log::Warn("patch build failed", {{"base", VersionName(store_, p.base_sha256)},
                                      {"target", VersionName(store_, p.target_sha256)},
                                      {"error", p.error}});
@@ -124,9 +145,12 @@ Result<bool> PatchWorker::RunOnce() {
     }
   }
   OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
+  const auto took = std::chrono::steady_clock::now() - build_start;
+  const double seconds = std::chrono::duration<double>(took).count();
   if (metrics_ != nullptr) metrics_->ObservePatchBuild(seconds, st.ok());
+  if (p.state != store::PatchState::kPending) {
+    PublishResult(p, std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+  }
   if (st.ok()) {
     log::Info(
         p.state == store::PatchState::kReady ? "patch ready" : "patch not smaller: not served",

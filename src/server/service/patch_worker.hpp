@@ -10,6 +10,7 @@
 #include "base/result.hpp"
 #include "server/metrics.hpp"
 #include "server/service/blob_store.hpp"
+#include "server/service/events.hpp"
 #include "store/store.hpp"
 
 namespace oxide::server {
@@ -50,15 +51,20 @@ class PatchWorker {
   void Notify();
   // Processes the oldest pending job in the calling thread; false when there was none.
   Result<bool> RunOnce();
+  // events: patch.built / patch.failed (a job that will not be retried) go there once the
+  // result is stored (null: nowhere). Set before Start().
+  void SetEvents(EventBus* events) { events_ = events; }
 
  private:
   void Loop();
+  void PublishResult(const store::PatchRecord& p, int64_t duration_ms);
 
   store::Store& store_;
   const BlobStore& blobs_;
   const Clock& clock_;
   PatchBuildFn build_;
   Metrics* metrics_ = nullptr;
+  EventBus* events_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -26,6 +26,7 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   auto b = BlobStore::Open(fs, clock, dir.File("blobs"));
   EXPECT_TRUE(b.ok()) << b.status().ToString();
   blobs = std::move(b).value();
+  events = std::make_unique<EventBus>(clock, EventBusOptions{});
   models = std::make_unique<ModelService>(*store, *blobs, clock);
   campaigns = std::make_unique<CampaignService>(*store, clock, *models);
   devices = std::make_unique<DeviceService>(*store, clock, options, *campaigns);
@@ -41,6 +42,11 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   releases = std::make_unique<ReleaseService>(*store, clock);
   auth = std::make_unique<auth::AuthService>(*store, clock, *fleets);
   authenticator = std::make_unique<auth::Authenticator>(*store, clock);
+  campaigns->SetEvents(events.get());
+  devices->SetEvents(events.get());
+  heartbeats->SetEvents(events.get());
+  worker->SetEvents(events.get());
+  auth->SetEvents(events.get(), options.offline_after_ms);
   auto admin = auth->CreateInitialAdmin();
   EXPECT_TRUE(admin.ok() && admin->has_value());
   if (admin.ok() && admin->has_value()) admin_token = **admin;
@@ -48,6 +54,7 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
                     *blobs,   metrics, limits,  *auth,      *authenticator};
   deps.releases = releases.get();
   deps.stats = stats.get();
+  deps.events = events.get();
   router = std::make_unique<api::Router>(deps);
 }
 

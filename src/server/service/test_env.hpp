@@ -42,6 +42,7 @@ struct TestEnv {
   PosixFileSystem fs;
   ServiceOptions options;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<EventBus> events;  // wired into every service and the router
   std::unique_ptr<BlobStore> blobs;
   std::unique_ptr<DeviceService> devices;
   std::unique_ptr<FleetService> fleets;

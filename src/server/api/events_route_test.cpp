@@ -1,0 +1,59 @@
+// GET /api/v1/events at the router: the stream body it returns, without sockets.
+#include "server/api/events_route.hpp"
+
+#include <gtest/gtest.h>
+
+#include "server/service/test_env.hpp"
+
+namespace oxide::server::api {
+namespace {
+
+class EventsRouteTest : public ::testing::Test {
+ protected:
+  Response Get(const std::string& query) {
+    Request r;
+    r.path = "/api/v1/events";
+    r.query = query;
+    r.With("authorization", "Bearer " + env.admin_token);
+    return env.router->Handle(r);
+  }
+  server::testing::TestEnv env;
+};
+
+TEST_F(EventsRouteTest, StreamsHelloThenEvents) {
+  auto r = Get("");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_NE(r.stream, nullptr);
+  EXPECT_EQ(r.Header("content-type"), "text/event-stream");
+  int wakes = 0;
+  r.stream->Start([&] { ++wakes; });
+  std::string out;
+  EXPECT_TRUE(r.stream->Read(&out));
+  EXPECT_EQ(out, "event: hello\ndata: {\"last_event_id\":0,\"stream_id\":\"" +
+                     env.events->stream_id() + "\"}\n\n");
+  env.events->Publish(EventType::kPatchBuilt, R"({"model_id":"m","ts":"t"})");
+  EXPECT_EQ(wakes, 1);
+  out.clear();
+  EXPECT_TRUE(r.stream->Read(&out));
+  EXPECT_EQ(out, "id: 1\nevent: patch.built\ndata: {\"model_id\":\"m\",\"ts\":\"t\"}\n\n");
+  EXPECT_FALSE(r.stream->Over());
+}
+
+TEST_F(EventsRouteTest, GapAddsResetAfterHello) {
+  auto r = Get("last_event_id=5");
+  ASSERT_NE(r.stream, nullptr);
+  std::string out;
+  r.stream->Read(&out);
+  EXPECT_NE(out.find("event: reset\ndata: {\"reason\":\"gap\"}\n\n"), std::string::npos) << out;
+}
+
+TEST_F(EventsRouteTest, RejectsUnknownTypesAndBadIds) {
+  EXPECT_EQ(Get("types=campaign,bogus").status, 422);
+  EXPECT_EQ(Get("types=").status, 422);
+  EXPECT_EQ(Get("last_event_id=-1").status, 422);
+  EXPECT_EQ(Get("device=a%2Fb").status, 422);
+  EXPECT_EQ(Get("types=campaign%2Cpatch&device=d1").status, 200);
+}
+
+}  // namespace
+}  // namespace oxide::server::api

@@ -51,6 +51,9 @@ Status SseParser::Line(std::string_view line, const Callback& on_event) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   if (field == "data") {
+    if (data_.size() + value.size() + 1 > kMaxEvent) {
+      return ResourceExhausted("event stream event larger than " + std::to_string(kMaxEvent));
+    }
     if (has_data_) data_ += '\n';
     data_.append(value);
     has_data_ = true;

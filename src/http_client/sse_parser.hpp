@@ -26,7 +26,8 @@ class SseParser {
  public:
   using Callback = std::function<Status(const SseEvent&)>;
 
-  // kResourceExhausted when one line grows past `max_line` bytes (a broken or hostile stream);
+  // kResourceExhausted when one line grows past kMaxLine bytes or one event's data past
+  // kMaxEvent (a broken or hostile stream);
   // otherwise the callback's first error, which stops the parse at that event.
   Status Feed(std::string_view bytes, const Callback& on_event);
 
@@ -36,6 +37,7 @@ class SseParser {
   size_t comments() const { return comments_; }
 
   static constexpr size_t kMaxLine = 1 << 20;
+  static constexpr size_t kMaxEvent = 1 << 20;
 
  private:
   Status Line(std::string_view line, const Callback& on_event);

@@ -108,5 +108,13 @@ TEST_F(SseParserTest, OverlongLineIsRefused) {
   EXPECT_STATUS(Feed(big), ErrorCode::kResourceExhausted);
 }
 
+TEST_F(SseParserTest, OverlongEventOfShortLinesIsRefused) {
+  // Each line is under the line limit; together they would grow one event without bound.
+  std::string line = "data: " + std::string(SseParser::kMaxLine / 4, 'y') + "\n";
+  Status s = Status::Ok();
+  for (int i = 0; i < 8 && s.ok(); ++i) s = Feed(line);
+  EXPECT_STATUS(s, ErrorCode::kResourceExhausted);
+}
+
 }  // namespace
 }  // namespace oxide

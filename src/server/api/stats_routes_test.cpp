@@ -82,8 +82,12 @@ TEST_F(StatsRoutesTest, DailyBucketsAndDefaultRanges) {
 }
 
 TEST_F(StatsRoutesTest, RefusesBadQueriesAndAnonymousCallers) {
-  for (const char* q : {"bucket=week", "from=-5", "from=abc", "from=10&to=10", "from=20&to=10",
-                        "bucket=hour&from=0&to=99999999999"}) {
+  for (const char* q :
+       {"bucket=week", "from=-5", "from=abc", "from=10&to=10", "from=20&to=10",
+        "bucket=hour&from=0&to=99999999999",
+        // Near INT64_MAX: bucket arithmetic would overflow (wrap or spin).
+        "from=0&to=9223372036854775807", "from=9223372036854774000&to=9223372036854775807",
+        "bucket=day&from=253402300000&to=253402400000"}) {
     auto r = Get(std::string("/api/v1/stats/bandwidth?") + q, env.admin_token);
     EXPECT_EQ(r.status, 422) << q << ": " << r.body;
   }

@@ -6,8 +6,8 @@
 #include <random>
 
 #include "base/log.hpp"
-#include "server/service/campaign_target.hpp"
 #include "server/api/event_data.hpp"
+#include "server/service/campaign_target.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {

@@ -26,6 +26,11 @@ Result<BandwidthSeries> StatsService::Bandwidth(BandwidthBucket bucket, int64_t 
   const int64_t current = FloorTo(clock_.UnixMillis() / 1000, step);
   if (to_s < 0) to_s = current + step;
   if (from_s < 0) from_s = std::max<int64_t>(0, current - (DefaultBuckets(bucket) - 1) * step);
+  // Bounded before any arithmetic, so the bucket count below cannot overflow.
+  if (from_s > kMaxUnixSeconds || to_s > kMaxUnixSeconds) {
+    return InvalidArgument("'from' and 'to' must be at most " + std::to_string(kMaxUnixSeconds) +
+                           " (9999-12-31)");
+  }
   if (to_s <= from_s) return InvalidArgument("'to' must be after 'from'");
   const int64_t first = FloorTo(from_s, step);
   if ((to_s - first + step - 1) / step > kMaxBuckets) {

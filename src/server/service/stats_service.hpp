@@ -44,6 +44,7 @@ class StatsService {
  public:
   // A range longer than this many buckets is kInvalidArgument (a chart needs no more).
   static constexpr int64_t kMaxBuckets = 5000;
+  static constexpr int64_t kMaxUnixSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
 
   StatsService(store::Store& store, const Clock& clock, ServiceOptions options,
                BandwidthPricing pricing = {})

@@ -57,7 +57,8 @@ def main():
         if name.endswith(".png"):
             os.remove(os.path.join(args.artifacts, name))
     work = tempfile.mkdtemp(prefix="oxide-browser-")
-    f = fleetlib.Fleet(args.oxide, work, model_id="detector", fleet_id="cams")
+    f = fleetlib.Fleet(args.oxide, work, model_id="detector", fleet_id="cams",
+                      server_args=["--price-per-gb", "0.05", "--currency", "EUR"])
     ok = False
     try:
         f.start_server()

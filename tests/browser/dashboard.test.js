@@ -104,6 +104,15 @@ async function main() {
     const cause = page.locator(`tr[data-device="${FAILED}"] [data-testid=last-error]`);
     await cause.filter({hasText: 'health check'}).waitFor({timeout: T});
     check(true, `${FAILED}'s last error is shown: "${(await cause.textContent()).slice(0, 80)}"`);
+    const platform = await page.locator(`tr[data-device="${FAILED}"] td`).nth(5).textContent();
+    check(/linux/.test(platform), `the list shows each device's platform ("${platform}")`);
+    // Numeric columns: the header stands over its values (both right-aligned).
+    const align = await page.locator('[data-testid=fleets]').evaluate((t) => {
+      const i = [...t.tHead.rows[0].cells].findIndex((th) => th.textContent === 'devices');
+      const cell = t.tBodies[0].rows[0].cells[i];
+      return [getComputedStyle(t.tHead.rows[0].cells[i]).textAlign, getComputedStyle(cell).textAlign];
+    });
+    check(align[0] === align[1], `the fleets table's numeric header and values align (${align})`);
     await shot(page, 'fleet-running-campaign.png');
 
     // --- the campaign's page: progress moves, per-device cause, first failure ---
@@ -182,12 +191,22 @@ async function main() {
     await shot(page, 'bandwidth.png');
     await page.click('text=use the server\'s price');  // leave no price override behind
 
-    // --- a device's page: its history has the failed attempt ---
+    // --- a device's page: inventory, tags, and its history has the failed attempt ---
+    await apiOk('PUT', `/api/v1/devices/${FAILED}/tags`, {site: 'lyon', rack: 'b2'});
     await page.goto(URL + '/#/devices/' + encodeURIComponent(FAILED));
     const hist = page.locator('[data-testid=history] tbody tr').first();
     await hist.filter({hasText: 'health check'}).waitFor({timeout: T});
     check(await hist.locator('[data-state=rolled_back]').count() === 1,
           `${FAILED}'s page lists the rolled-back attempt and its cause`);
+    const fact = async (k) => (await page.locator(
+        `[data-testid=device-facts] dd[data-fact="${k}"]`).textContent()).trim();
+    const facts = {};
+    for (const k of ['platform', 'agent', 'free disk', 'attributes', 'tags']) facts[k] = await fact(k);
+    check(/linux/.test(facts.platform) && facts.agent !== '–' && /\d.* [KMGT]?B$/.test(facts['free disk']),
+          `the device page shows the agent's inventory: ${JSON.stringify(facts)}`);
+    check(/camera=imx477/.test(facts.attributes), 'and its --inventory-file attributes');
+    check(/rack=b2/.test(facts.tags) && /site=lyon/.test(facts.tags), 'and its tags');
+    await shot(page, 'device.png');
 
     // --- approval: a canary campaign waits in awaiting_approval; Approve moves it on ---
     // Two devices of their own fleet whose heartbeats the test writes as an operator (the
@@ -201,11 +220,12 @@ async function main() {
     for (const id of ['lab-1', 'lab-2']) {
       await apiOk('POST', '/api/v1/devices', {id, name: id});
       await apiOk('POST', `/api/v1/fleets/lab/devices/${id}`);
+      await apiOk('PUT', `/api/v1/devices/${id}/tags`, {bench: 'yes'});
       await beat(id, 'v1');
     }
     const canary = await apiOk('POST', '/api/v1/campaigns', {
       model_id: 'detector', model_version: 'v2', fleet_id: 'lab', strategy: 'canary',
-      canary_percent: 50, require_approval: true});
+      canary_percent: 50, require_approval: true, target: {tags: {bench: 'yes'}}});
     const wave = await until('the canary device to be assigned', async () => {
       const c = await apiOk('GET', '/api/v1/campaigns/' + canary.id);
       return (c.devices || []).find((d) => d.state === 'pending');
@@ -217,6 +237,9 @@ async function main() {
     await page.locator('h1 [data-state=awaiting_approval]').waitFor({timeout: T});
     check(await page.locator('button[data-action=approve]').count() === 1,
           `the canary campaign ${canary.id} waits for approval and offers Approve`);
+    check(await page.locator('[data-testid=approval-note]').count() === 1 &&
+              /bench=yes/.test(await page.locator('[data-testid=campaign-target]').textContent()),
+          'its page says it waits for approval and shows its target (tags bench=yes)');
     await shot(page, 'campaign-awaiting-approval.png');
     await page.click('button[data-action=approve]');
     await page.locator('h1 [data-state=rolling_out]').waitFor({timeout: T});
@@ -226,6 +249,16 @@ async function main() {
               approved.approved_at}`);
     check(approved.devices.every((d) => d.state !== 'waiting'),
           'the rest of the fleet is assigned');
+    await page.locator('[data-testid=campaign-facts] dd', {hasText: 'approved'}).waitFor({timeout: T});
+    check(await page.locator('[data-testid=approval-note]').count() === 0,
+          'the page says when it was approved');
+    await page.click('#nav a[data-view=campaigns]');
+    const listed = page.locator(`[data-testid=campaigns] tr[data-campaign="${canary.id}"]`);
+    await listed.waitFor({timeout: T});
+    check(/lab ∩ bench=yes/.test(await listed.textContent()) &&
+              /approval/.test(await listed.textContent()),
+          'the campaign list shows its fleet, target and that it needs approval');
+    await shot(page, 'campaigns.png');
 
     // --- log out; a viewer sees everything and no write control ---
     await page.click('#logout');

@@ -86,9 +86,17 @@ export function progressBar(done, failed, label, testid) {
   return el('div', {class: 'progress'}, bar, el('span', {class: 'bar-label'}, label));
 }
 
+// A column whose cells are numbers (class "num", right-aligned) gets a right-aligned header
+// too, so that a header stands over its values.
 export function table(headers, rows, attrs) {
+  const ths = headers.map((h) => el('th', {}, h));
+  for (const row of rows) {
+    Array.from(row.children || []).forEach((td, i) => {
+      if (td.classList.contains('num') && ths[i]) ths[i].classList.add('num');
+    });
+  }
   return el('table', attrs || {},
-            el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))),
+            el('thead', {}, el('tr', {}, ths)),
             el('tbody', {}, rows.length ? rows
                                         : el('tr', {}, el('td', {colspan: headers.length,
                                                                  class: 'empty'}, 'none'))));

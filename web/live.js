@@ -22,18 +22,26 @@ export class Live {
     this.pollTimer = null;
     this.retryTimer = null;
     this.stopped = true;
+    // Bumped by start() and stop(): a connection of an earlier session (signed out, maybe
+    // another token since) that ends late must neither retry nor switch the mode.
+    this.generation = 0;
   }
 
+  // A new session follows from now on: nothing is resumed from an earlier one.
   start() {
     this.stopped = false;
+    this.generation++;
+    this.lastId = '';
+    this.streamId = '';
     this.connect();
   }
 
   stop() {
     this.stopped = true;
+    this.generation++;
     if (this.abort) this.abort.abort();
-    clearInterval(this.pollTimer);
     clearTimeout(this.retryTimer);
+    clearInterval(this.pollTimer);
     this.pollTimer = null;
     this.onMode('off');
   }
@@ -51,17 +59,23 @@ export class Live {
 
   async connect() {
     if (this.stopped) return;
-    this.abort = new AbortController();
+    const gen = this.generation;
+    const current = () => gen === this.generation && !this.stopped;
+    if (this.abort) this.abort.abort();  // never two streams at once
+    const abort = new AbortController();
+    this.abort = abort;
     const headers = {Authorization: 'Bearer ' + session.token, Accept: 'text/event-stream'};
     if (this.lastId) headers['Last-Event-ID'] = this.lastId;
     const url = '/api/v1/events' + (this.streamId ? '?stream_id=' +
                                     encodeURIComponent(this.streamId) : '');
     let resp;
     try {
-      resp = await fetch(url, {headers, signal: this.abort.signal, cache: 'no-store'});
+      resp = await fetch(url, {headers, signal: abort.signal, cache: 'no-store'});
     } catch {
-      return this.retry();
+      if (current() && this.abort === abort) this.retry();
+      return;
     }
+    if (!current() || this.abort !== abort) return;  // replaced while connecting
     if (resp.status === 404) {
       // No event stream on this server: poll for good.
       this.poll();
@@ -73,11 +87,11 @@ export class Live {
     // Anything may have changed while we were not listening.
     if (!this.lastId) this.onReset();
     try {
-      await this.read(resp.body);
+      await this.read(resp.body, current);
     } catch {
       // dropped: resume below
     }
-    this.retry();
+    if (current() && this.abort === abort) this.retry();
   }
 
   retry() {
@@ -87,12 +101,13 @@ export class Live {
     this.retryTimer = setTimeout(() => this.connect(), RETRY_MS);
   }
 
-  async read(body) {
+  // Reads events until the stream ends or `current()` says this session is over.
+  async read(body, current = () => true) {
     const reader = body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = '';
     for (;;) {
       const {value, done} = await reader.read();
-      if (done) return;
+      if (done || !current()) return;
       buf += value;
       // Events end with a blank line (any of \n, \r\n, \r as line ends).
       for (;;) {

@@ -3,7 +3,7 @@
 
 import {ApiError, get, post} from './api.js';
 import {badge, bytes, el, link, progressBar, table, time} from './dom.js';
-import {historyTable} from './view_fleets.js';
+import {historyTable, pairs} from './view_fleets.js';
 
 export function affects(ev, {arg}) {
   if (!ev.type.startsWith('campaign.')) return false;
@@ -30,13 +30,16 @@ export async function render(ctx) {
     return el('tr', {dataset: {campaign: c.id}},
       el('td', {}, link('#/campaigns/' + encodeURIComponent(c.id), c.id)),
       el('td', {}, c.model_id + ' ' + c.target_version),
-      el('td', {}, c.fleet_id || '–'), el('td', {}, c.strategy), el('td', {}, badge(c.state)),
+      el('td', {}, audience(c)),
+      el('td', {}, String(c.strategy).replaceAll('_', ' '),
+         c.require_approval ? el('div', {class: 'sub'}, 'needs approval') : null),
+      el('td', {}, badge(c.state)),
       el('td', {}, progressBar(total ? c.complete / total : 0, total ? failed / total : 0,
                                c.complete + '/' + total + (failed ? ', ' + failed + ' failed' : ''))),
       el('td', {}, time(c.created_at)));
   });
   return el('div', {}, el('h1', {}, 'Campaigns'),
-            table(['campaign', 'model', 'fleet', 'strategy', 'state', 'progress', 'created'],
+            table(['campaign', 'model', 'devices', 'strategy', 'state', 'progress', 'created'],
                   rows, {dataset: {testid: 'campaigns'}}));
 }
 
@@ -85,16 +88,22 @@ async function renderOne(ctx) {
   return el('div', {},
     el('p', {}, link('#/campaigns', '← all campaigns')),
     el('h1', {}, 'Campaign ', c.id, ' ', badge(c.state)),
-    el('dl', {class: 'facts'},
+    el('dl', {class: 'facts', dataset: {testid: 'campaign-facts'}},
        fact('model', c.model_id + ' ' + c.target_version + ' (' + bytes(c.target_size) + ')'),
-       fact('fleet', c.fleet_id || '–'),
-       c.target && Object.keys(c.target).length ? fact('target', JSON.stringify(c.target)) : null,
+       fact('fleet', c.fleet_id || '– (any)'),
+       fact('target', targetFacts(c.target)),
        fact('strategy', strategyText(c)),
+       fact('approval', approvalText(c)),
        fact('thresholds', 'halt at ' + (c.failure_threshold_count || 'no') + ' failures / ' +
                           (c.failure_threshold_percent || 'no') + ' %'),
        fact('created', time(c.created_at)), fact('updated', time(c.updated_at)),
        fact('bytes', bytes(s.bytes_served) + ' sent for ' + bytes(s.bytes_full_equivalent) +
                      ' of full downloads (saved ' + bytes(s.bytes_saved) + ')')),
+    c.state === 'awaiting_approval'
+        ? el('p', {class: 'note', dataset: {testid: 'approval-note'}},
+             'The canary wave is done: the rest of the devices get this version once an ' +
+             'operator approves' + (ctx.admin ? ' (Approve below).' : '.'))
+        : null,
     el('div', {dataset: {testid: 'campaign-progress'}},
        progressBar(p.done, p.failed, label, 'campaign-bar')),
     actions.length
@@ -113,6 +122,31 @@ async function renderOne(ctx) {
           (c.devices || []).map(deviceRow), {dataset: {testid: 'campaign-devices'}}),
     el('h2', {}, 'Attempts in this campaign (newest first)'),
     historyTable(c.history || [], true));
+}
+
+// Who a campaign is for: its fleet and/or its tag and inventory filter.
+function audience(c) {
+  const t = c.target && typeof c.target === 'object' ? c.target : {};
+  const filter = [...Object.entries(t.tags || {}), ...Object.entries(t.inventory || {})];
+  if (!filter.length) return c.fleet_id || '–';
+  return [c.fleet_id ? c.fleet_id + ' ∩ ' : '',
+          filter.map(([k, v]) => el('span', {class: 'chip'}, k + '=' + v))];
+}
+
+function targetFacts(t) {
+  const tags = t && t.tags && Object.keys(t.tags).length ? t.tags : null;
+  const inv = t && t.inventory && Object.keys(t.inventory).length ? t.inventory : null;
+  if (!tags && !inv) return 'every device of the fleet';
+  return el('span', {dataset: {testid: 'campaign-target'}},
+            tags ? ['tags ', pairs(tags)] : null, tags && inv ? ' and ' : null,
+            inv ? ['inventory ', pairs(inv)] : null);
+}
+
+function approvalText(c) {
+  if (!c.require_approval) return 'not required';
+  if (c.approved_at) return ['approved ', time(c.approved_at)];
+  return c.state === 'awaiting_approval' ? badge('awaiting_approval')
+                                         : 'required after the canary wave';
 }
 
 function capitalize(a) { return a[0].toUpperCase() + a.slice(1); }

@@ -75,7 +75,7 @@ function platformOf(d) {
   const os = (inv && inv.os) || p.os;
   const arch = (inv && inv.arch) || p.arch;
   const parts = [os, inv && inv.os_version, arch].filter(Boolean);
-  return parts.length ? parts.join(' ') : '–';
+  return parts.length ? parts.join(' · ') : '–';
 }
 
 function deviceRow(d) {
@@ -94,6 +94,14 @@ function deviceRow(d) {
     el('td', {class: 'error-text', dataset: {testid: 'last-error'}}, err));
 }
 
+// {"site":"lyon"} as key=value chips; '–' when none.
+export function pairs(obj) {
+  const entries = Object.entries(obj && typeof obj === 'object' ? obj : {});
+  if (!entries.length) return '–';
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => el('span', {class: 'chip'}, k + '=' + v));
+}
+
 async function renderDevice(id) {
   const d = await get('/api/v1/devices/' + encodeURIComponent(id));
   const inv = d.inventory && typeof d.inventory === 'object' ? d.inventory : {};
@@ -105,18 +113,20 @@ async function renderDevice(id) {
     ['assigned', d.assignment ? d.assignment.model_id + ' ' + d.assignment.version +
                                 (d.assignment.campaign_id ? ' (campaign ' +
                                  d.assignment.campaign_id + ')' : '') : '–'],
-    ['agent', d.agent_version || inv.agent_version || '–'], ['platform', platformOf(d)],
-    ['free disk', inv.free_disk_bytes !== undefined ? bytes(inv.free_disk_bytes) : '–'],
+    ['platform', platformOf(d)], ['agent', inv.agent_version || d.agent_version || '–'],
+    ['free disk', typeof inv.free_disk_bytes === 'number' ? bytes(inv.free_disk_bytes) : '–'],
+    ['attributes', pairs(attrs)],
+    ['inventory reported', inv.updated_at ? time(inv.updated_at) : 'never'],
+    ['tags', pairs(d.tags)],
     ['last seen', time(d.last_heartbeat)], ['last error', lastError(d) || '–'],
     ['bytes received', bytes(d.bytes_served) + ' (full downloads would be ' +
                        bytes(d.bytes_full_equivalent) + ')'],
-    ['tags', Object.entries(d.tags || {}).map(([k, v]) => k + '=' + v).join(', ') || '–'],
-    ['attributes', Object.entries(attrs).map(([k, v]) => k + '=' + v).join(', ') || '–'],
   ];
   return el('div', {},
     el('p', {}, link('#/fleets', '← all devices')),
     el('h1', {}, 'Device ', d.id),
-    el('dl', {class: 'facts'}, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+    el('dl', {class: 'facts', dataset: {testid: 'device-facts'}},
+       rows.map(([k, v]) => [el('dt', {}, k), el('dd', {dataset: {fact: k}}, v)])),
     el('h2', {}, 'History (failed attempts, newest first)'),
     historyTable(d.history || [], false));
 }

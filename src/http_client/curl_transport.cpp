@@ -218,16 +218,19 @@ Result<HttpReply> CurlTransport::Send(const HttpCall& call) {
   t.easy = easy.get();
   t.stop = stop_;
   HeaderList extra = call.headers;
-  if (call.method == "POST") {
+  // POST and PUT (the admin CLI's `device tag`) carry a JSON body.
+  const bool with_body = call.method == "POST" || call.method == "PUT";
+  if (with_body) {
     extra.emplace_back("Content-Type", "application/json");
     extra.emplace_back("Expect", "");
   }
   HeaderSlist headers = Prepare(easy.get(), t, options_, url, extra);
-  if (call.method == "POST") {
+  if (with_body) {
     curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, call.body.c_str());
     curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(call.body.size()));
-  } else if (call.method != "GET") {
+  }
+  if (call.method != "GET" && call.method != "POST") {
     curl_easy_setopt(easy.get(), CURLOPT_CUSTOMREQUEST, call.method.c_str());
   }
   curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT,

@@ -20,9 +20,23 @@ function check(cond, msg) {
   log('ok: ' + msg);
 }
 
-async function api(method, p, token = ADMIN) {
-  const r = await fetch(URL + p, {method, headers: {Authorization: 'Bearer ' + token}});
+async function api(method, p, body = undefined, token = ADMIN) {
+  const init = {method, headers: {Authorization: 'Bearer ' + token}};
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(URL + p, init);
   return {status: r.status, body: await r.json().catch(() => null)};
+}
+
+// As api(), but a non-2xx answer fails the test.
+async function apiOk(method, p, body) {
+  const r = await api(method, p, body);
+  if (r.status < 200 || r.status > 299) {
+    throw new Error(`${method} ${p} -> ${r.status}: ${JSON.stringify(r.body)}`);
+  }
+  return r.body;
 }
 
 async function login(page, token) {
@@ -70,6 +84,11 @@ async function main() {
     await login(page, ADMIN);
     await page.locator('#who[data-role=admin]').waitFor({timeout: T});
     check(true, 'signed in as admin');
+    // The server has the event stream: the page follows it (no 2 s polling).
+    await page.locator('#live[data-mode=live]').waitFor({timeout: T});
+    const liveText = await page.locator('#live').textContent();
+    check(/live/.test(liveText) && !/polling/.test(liveText),
+          `the header shows live events ("${liveText}")`);
 
     // --- fleet: four devices, the running campaign, the failed device's cause ---
     const devices = page.locator('[data-testid=devices] tbody tr[data-device]');
@@ -85,6 +104,15 @@ async function main() {
     const cause = page.locator(`tr[data-device="${FAILED}"] [data-testid=last-error]`);
     await cause.filter({hasText: 'health check'}).waitFor({timeout: T});
     check(true, `${FAILED}'s last error is shown: "${(await cause.textContent()).slice(0, 80)}"`);
+    const platform = await page.locator(`tr[data-device="${FAILED}"] td`).nth(5).textContent();
+    check(/linux/.test(platform), `the list shows each device's platform ("${platform}")`);
+    // Numeric columns: the header stands over its values (both right-aligned).
+    const align = await page.locator('[data-testid=fleets]').evaluate((t) => {
+      const i = [...t.tHead.rows[0].cells].findIndex((th) => th.textContent === 'devices');
+      const cell = t.tBodies[0].rows[0].cells[i];
+      return [getComputedStyle(t.tHead.rows[0].cells[i]).textAlign, getComputedStyle(cell).textAlign];
+    });
+    check(align[0] === align[1], `the fleets table's numeric header and values align (${align})`);
     await shot(page, 'fleet-running-campaign.png');
 
     // --- the campaign's page: progress moves, per-device cause, first failure ---
@@ -136,51 +164,101 @@ async function main() {
     await page.click('#nav a[data-view=bandwidth]');
     const money = page.locator('[data-testid=money]');
     await money.waitFor({timeout: T});
-    const real = await api('GET', '/api/v1/stats/bandwidth?bucket=hour');
-    let fake = false;
-    if (real.status === 404) {
-      // The series endpoint is not on this server yet: the page says so and shows the totals
-      // booked on the devices; then the chart is checked against a stubbed answer.
-      await page.locator('[data-testid=bandwidth-unavailable]').waitFor({timeout: T});
-      await page.fill('#price', '1000');
-      await money.filter({hasText: 'USD'}).waitFor({timeout: T});
-      const sent = await money.locator('.card').first().textContent();
-      check(/[1-9][\d.]* USD/.test(sent), `without the series: totals in money at 1000/GB: "${sent}"`);
-      const now = Math.floor(Date.now() / 1000);
-      const body = {bucket: 'hour', price_per_gb: 0.05, currency: 'EUR', series: [
-        {t: now - 7200, bytes_served: 2e9, bytes_full_equivalent: 10e9, bytes_saved: 8e9},
-        {t: now - 3600, bytes_served: 1e9, bytes_full_equivalent: 4e9, bytes_saved: 3e9}],
-        total: {bytes_served: 3e9, bytes_full_equivalent: 14e9, bytes_saved: 11e9}};
-      await page.route('**/api/v1/stats/bandwidth*', (r) => r.fulfill(
-          {status: 200, contentType: 'application/json', body: JSON.stringify(body)}));
-      await page.reload();  // a fresh page (the typed price had the focus: no redraw)
-      fake = true;
-    }
+    // The real series (run_dashboard_test.py starts the server with --price-per-gb 0.05
+    // --currency EUR): no note about a missing endpoint, one bar per bucket of the series.
     await page.locator('[data-testid=bandwidth-chart]').waitFor({timeout: T});
+    check(await page.locator('[data-testid=bandwidth-unavailable]').count() === 0,
+          'no "not available" note: the page reads GET /api/v1/stats/bandwidth');
+    const now = Math.floor(Date.now() / 1000);
+    const real = await apiOk('GET', `/api/v1/stats/bandwidth?bucket=hour&from=${
+        now - 48 * 3600}&to=${now}`);
+    const served = real.series.filter((p) => p.bytes_served > 0);
+    check(served.length >= 1, `the server's series has downloads (${served.length} buckets)`);
+    const bars = page.locator('[data-testid=bandwidth-chart] rect.sent');
+    await until('one bar per bucket of the series', async () =>
+      await bars.count() === real.series.length);
+    const heights = await bars.evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
+    check(heights.filter((h) => h > 0).length === served.length,
+          `the chart draws the server's series: ${heights.length} bars, ${
+              served.length} with bytes sent`);
     await page.click('text=use the server\'s price');
-    const bars = await page.locator('[data-testid=bandwidth-chart] rect.sent').count();
-    check(bars >= 1, `the chart draws bytes sent per hour (${bars} bars)`);
-    if (fake) {
-      check(bars === 2, 'one bar per bucket of the series');
-      await money.filter({hasText: '0.55 EUR'}).waitFor({timeout: T});
-      check(true, "savings in money at the server's price (11 GB at 0.05 EUR/GB = 0.55 EUR)");
-      await page.fill('#price', '1');
-      await money.locator('.card').first().filter({hasText: '3.00 EUR'}).waitFor({timeout: T});
-      check(true, 'a price typed in the page reprices at once (3 GB at 1 EUR/GB)');
-    } else {
-      await page.fill('#price', '1000');
-      const sent = await money.locator('.card').first().textContent();
-      check(/[1-9][\d.]* [A-Z]{3}/.test(sent), `bandwidth in money at 1000/GB: "${sent}"`);
-    }
+    await money.filter({hasText: 'EUR'}).waitFor({timeout: T});
+    check(await page.locator('text=use the server\'s price (0.05 EUR)').count() === 1,
+          "the server's price and currency are offered (0.05 EUR)");
+    await page.fill('#price', '1000');
+    const sent = await money.locator('.card').first().textContent();
+    check(/[1-9][\d.]* EUR/.test(sent), `bandwidth in money at 1000 EUR/GB: "${sent}"`);
     await shot(page, 'bandwidth.png');
-    await page.unrouteAll();
+    await page.click('text=use the server\'s price');  // leave no price override behind
 
-    // --- a device's page: its history has the failed attempt ---
+    // --- a device's page: inventory, tags, and its history has the failed attempt ---
+    await apiOk('PUT', `/api/v1/devices/${FAILED}/tags`, {site: 'lyon', rack: 'b2'});
     await page.goto(URL + '/#/devices/' + encodeURIComponent(FAILED));
     const hist = page.locator('[data-testid=history] tbody tr').first();
     await hist.filter({hasText: 'health check'}).waitFor({timeout: T});
     check(await hist.locator('[data-state=rolled_back]').count() === 1,
           `${FAILED}'s page lists the rolled-back attempt and its cause`);
+    const fact = async (k) => (await page.locator(
+        `[data-testid=device-facts] dd[data-fact="${k}"]`).textContent()).trim();
+    const facts = {};
+    for (const k of ['platform', 'agent', 'free disk', 'attributes', 'tags']) facts[k] = await fact(k);
+    check(/linux/.test(facts.platform) && facts.agent !== '–' && /\d.* [KMGT]?B$/.test(facts['free disk']),
+          `the device page shows the agent's inventory: ${JSON.stringify(facts)}`);
+    check(/camera=imx477/.test(facts.attributes), 'and its --inventory-file attributes');
+    check(/rack=b2/.test(facts.tags) && /site=lyon/.test(facts.tags), 'and its tags');
+    await shot(page, 'device.png');
+
+    // --- approval: a canary campaign waits in awaiting_approval; Approve moves it on ---
+    // Two devices of their own fleet whose heartbeats the test writes as an operator (the
+    // server takes an admin's heartbeat for the device's), so the canary wave completes at once.
+    const model = await apiOk('GET', '/api/v1/models/detector');
+    const sha = Object.fromEntries((model.versions || []).map((v) => [v.version, v.sha256]));
+    const beat = (id, version) => apiOk('POST', `/api/v1/devices/${id}/heartbeat`, {
+      status: 'online', current_model: 'detector', current_model_version: version,
+      models: [{model_id: 'detector', version, sha256: sha[version]}]});
+    await apiOk('POST', '/api/v1/fleets', {id: 'lab', name: 'lab'});
+    for (const id of ['lab-1', 'lab-2']) {
+      await apiOk('POST', '/api/v1/devices', {id, name: id});
+      await apiOk('POST', `/api/v1/fleets/lab/devices/${id}`);
+      await apiOk('PUT', `/api/v1/devices/${id}/tags`, {bench: 'yes'});
+      await beat(id, 'v1');
+    }
+    const canary = await apiOk('POST', '/api/v1/campaigns', {
+      model_id: 'detector', model_version: 'v2', fleet_id: 'lab', strategy: 'canary',
+      canary_percent: 50, require_approval: true, target: {tags: {bench: 'yes'}}});
+    const wave = await until('the canary device to be assigned', async () => {
+      const c = await apiOk('GET', '/api/v1/campaigns/' + canary.id);
+      return (c.devices || []).find((d) => d.state === 'pending');
+    });
+    await beat(wave.device_id, 'v2');
+    await until('awaiting_approval', async () =>
+      (await apiOk('GET', '/api/v1/campaigns/' + canary.id)).state === 'awaiting_approval');
+    await page.goto(URL + '/#/campaigns/' + encodeURIComponent(canary.id));
+    await page.locator('h1 [data-state=awaiting_approval]').waitFor({timeout: T});
+    check(await page.locator('button[data-action=approve]').count() === 1,
+          `the canary campaign ${canary.id} waits for approval and offers Approve`);
+    check(await page.locator('[data-testid=approval-note]').count() === 1 &&
+              /bench=yes/.test(await page.locator('[data-testid=campaign-target]').textContent()),
+          'its page says it waits for approval and shows its target (tags bench=yes)');
+    await shot(page, 'campaign-awaiting-approval.png');
+    await page.click('button[data-action=approve]');
+    await page.locator('h1 [data-state=rolling_out]').waitFor({timeout: T});
+    const approved = await apiOk('GET', '/api/v1/campaigns/' + canary.id);
+    check(approved.state === 'rolling_out' && approved.approved_at,
+          `Approve moved it on: the server says ${approved.state}, approved at ${
+              approved.approved_at}`);
+    check(approved.devices.every((d) => d.state !== 'waiting'),
+          'the rest of the fleet is assigned');
+    await page.locator('[data-testid=campaign-facts] dd', {hasText: 'approved'}).waitFor({timeout: T});
+    check(await page.locator('[data-testid=approval-note]').count() === 0,
+          'the page says when it was approved');
+    await page.click('#nav a[data-view=campaigns]');
+    const listed = page.locator(`[data-testid=campaigns] tr[data-campaign="${canary.id}"]`);
+    await listed.waitFor({timeout: T});
+    check(/lab ∩ bench=yes/.test(await listed.textContent()) &&
+              /approval/.test(await listed.textContent()),
+          'the campaign list shows its fleet, target and that it needs approval');
+    await shot(page, 'campaigns.png');
 
     // --- log out; a viewer sees everything and no write control ---
     await page.click('#logout');
@@ -198,8 +276,8 @@ async function main() {
               await page.locator('[data-testid=campaign-actions]').count() === 0,
           'the viewer sees no pause/resume/abort/approve button');
     await shot(page, 'viewer-campaign.png');
-    const mode = await page.locator('#live').getAttribute('data-mode');
-    check(mode === 'live' || mode === 'polling', `live updates are on (${mode})`);
+    await page.locator('#live[data-mode=live]').waitFor({timeout: T});
+    check(true, 'the viewer follows the event stream too');
     check(errors.length === 0, 'no uncaught error in the page' +
           (errors.length ? ': ' + errors.join('; ') : ''));
   } catch (e) {

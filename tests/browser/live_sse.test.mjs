@@ -69,4 +69,24 @@ await until('a poll', () => resets > before, 5000);
 live.stop();
 assert.equal(modes.at(-1), 'off');
 assert.equal(calls.length, 2, 'a 404 is not retried');
+
+// Signing in again starts a new session: nothing resumed from the earlier one, and the late
+// end of a stream of the earlier session neither retries nor changes the mode.
+let endOld;
+replies.push(() => new Response(new ReadableStream({start(c) { endOld = () => c.close(); }}),
+                                {status: 200, headers: {'content-type': 'text/event-stream'}}));
+replies.push(() => new Response(new ReadableStream({start(c) {
+  c.enqueue(new TextEncoder().encode('id: 9\nevent: hello\ndata: {"stream_id":"cd34"}\n\n'));
+}}), {status: 200, headers: {'content-type': 'text/event-stream'}}));  // stays open
+live.start();
+await until('the third connection', () => calls.length === 3 && endOld);
+assert.equal(calls[2].url, '/api/v1/events', 'a new session does not resume');
+assert.equal(calls[2].headers['Last-Event-ID'], undefined);
+live.stop();
+live.start();
+await until('the fourth connection', () => calls.length === 4 && modes.at(-1) === 'live');
+endOld();
+await new Promise((r) => setTimeout(r, 50));  // lets the old stream's end run (none must follow)
+assert.equal(modes.at(-1), 'live', "the earlier session's stream ending changes nothing");
+live.stop();
 console.log('live_sse: PASS');

@@ -57,7 +57,8 @@ def main():
         if name.endswith(".png"):
             os.remove(os.path.join(args.artifacts, name))
     work = tempfile.mkdtemp(prefix="oxide-browser-")
-    f = fleetlib.Fleet(args.oxide, work, model_id="detector", fleet_id="cams")
+    f = fleetlib.Fleet(args.oxide, work, model_id="detector", fleet_id="cams",
+                      server_args=["--price-per-gb", "0.05", "--currency", "EUR"])
     ok = False
     try:
         f.start_server()
@@ -67,8 +68,11 @@ def main():
         f.add_devices(["cam-fast"])
         f.add_devices(["cam-slow-1", "cam-slow-2"],
                       extra=["--max-recv-speed", str(SLOW_SPEED)])
+        inventory = os.path.join(work, "inventory.json")  # attributes the device page shows
+        with open(inventory, "w") as fh:
+            fh.write('{"camera": "imx477"}\n')
         f.add_devices(["cam-bad"], extra=["--health-check", 'test "$OXIDE_MODEL_VERSION" != v2',
-                                          "--health-timeout", "10"])
+                                          "--health-timeout", "10", "--inventory-file", inventory])
         fleetlib.wait_for("4 devices online", lambda: sum(
             1 for d in api.get("/api/v1/devices") if d["status"] == "online") == 4, 60)
 

@@ -8,8 +8,10 @@ golden files with OXIDE_REGEN_GOLDEN=1 (and review the diff).
 
 Also checks: every command's --help; exit codes and the one-line error for no server, a bad
 token (401), a viewer writing (403) and an unknown id (404); `campaign watch` following a live
-campaign (the server of this branch may have no event stream: the watch then polls) and exiting
-0 on a completed campaign, 10 with failures, 11 failed, 12 halted, 13 aborted.
+campaign over the server's event stream (checked in /metrics) and, through a proxy that answers
+404 for /api/v1/events, by polling; exiting 0 on a completed campaign, 10 with failures,
+11 failed, 12 halted, 13 aborted; `device tag`; a canary with --require-approval reaching
+awaiting_approval and `campaign approve` moving it on.
 
 Usage: cli_admin.py --oxide OXIDE
 """
@@ -24,7 +26,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_common import ServerProcess, sha256, onnx_model, two_model_versions, wait_until  # noqa: E402
@@ -112,10 +118,11 @@ def failed_update(model, version, base, base_data, error):
     return hb
 
 
-def watch_live(cli, campaign, act):
+def watch_live(cli, campaign, act, env=None):
     """Starts `campaign watch`, lets it print its first state, runs act() and returns the exit
     code and output once the watch ends by itself."""
-    proc = subprocess.Popen([cli.oxide, "campaign", "watch", campaign], env=cli.env,
+    proc = subprocess.Popen([cli.oxide, "campaign", "watch", campaign],
+                            env=dict(cli.env, **(env or {})),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready, _, _ = select.select([proc.stdout], [], [], 30)
     first = proc.stdout.readline() if ready else ""
@@ -129,9 +136,58 @@ def watch_live(cli, campaign, act):
     return proc.returncode, first + out, err
 
 
+def event_streams_opened(srv):
+    """How many GET /api/v1/events the server answered 200 (its request counter in /metrics)."""
+    _, _, data = srv.request("GET", "/metrics")
+    m = re.search(r'^oxide_http_requests_total\{code="200",method="GET",route="/api/v1/events"\} '
+                  r'(\d+)', data.decode(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+class NoEventsProxy:
+    """Forwards GETs to the server, but answers 404 for /api/v1/events: a server without the
+    event stream, as `campaign watch` must still handle (it then polls every 2 s)."""
+
+    def __init__(self, upstream):
+        self.refused = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.startswith("/api/v1/events"):
+                    proxy.refused += 1
+                    self.answer(404, b'{"error":{"code":"not_found","message":"no route"}}')
+                    return
+                req = urllib.request.Request(upstream + self.path, headers={
+                    "Authorization": self.headers.get("Authorization", "")})
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as r:
+                        self.answer(r.status, r.read())
+                except urllib.error.HTTPError as e:
+                    self.answer(e.code, e.read())
+
+            def answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def check_help(cli):
     commands = [[]]
-    for group, subs in [("device", ["list", "show", "accept", "reject", "remove"]),
+    for group, subs in [("device", ["list", "show", "accept", "reject", "remove", "tag"]),
                         ("fleet", ["create", "list", "show", "add", "remove"]),
                         ("model", ["push", "list", "show"]),
                         ("campaign", ["create", "list", "show", "watch", "pause", "resume",
@@ -218,6 +274,16 @@ def run(srv, oxide, tmp):
                "--version", "1.1")
     cli.golden("model_list", "model", "list")
     cli.golden("model_show", "model", "show", "det")
+    inv = running("det", "1.0", v1)
+    inv["inventory"] = {"os": "linux", "os_version": "Debian GNU/Linux 12", "arch": "aarch64",
+                        "agent_version": "0.1.0", "free_disk_bytes": 3 << 30,
+                        "attributes": {"camera": "imx477"}}
+    heartbeat(srv, "dev-1", inv)
+    cli.golden("device_tag", "device", "tag", "dev-1", "site=lyon", "room=3")
+    cli.golden("device_tag_merge", "device", "tag", "dev-1", "room=4", "--remove", "site")
+    cli.golden("device_tag_clear", "device", "tag", "dev-2", "--clear")
+    cli.error("device tag without a change", ["device", "tag", "dev-2"], 2, "nothing to change")
+    cli.error("device tag KEY without =", ["device", "tag", "dev-2", "site"], 2, "KEY=VALUE")
     cli.golden("device_list", "device", "list")
     cli.golden("device_show", "device", "show", "dev-1")
     p = cli.run("device", "show", "dev-1", "--json")
@@ -237,8 +303,13 @@ def run(srv, oxide, tmp):
     def finish_cams():
         heartbeat(srv, "dev-1", running("det", "1.1", v2))
         heartbeat(srv, "dev-2", failed_update("det", "1.1", "1.0", v1, "health check exited 1"))
+    streams = event_streams_opened(srv)
     code, out, err = watch_live(cli, cams, finish_cams)
     expect_code("watch cams (completed_with_failures)", code, 10, out, err)
+    if event_streams_opened(srv) <= streams:
+        failures.append("watch cams did not open the event stream (GET /api/v1/events)")
+    else:
+        print("ok: watch cams followed the event stream")
     cli.golden("campaign_show_done", "campaign", "show", cams)
 
     # solo: abort one campaign, then a live one whose only device fails.
@@ -250,9 +321,19 @@ def run(srv, oxide, tmp):
     cli.golden("campaign_watch_aborted", "campaign", "watch", aborted, code=13)
     created = cli.run("campaign", "create", "--model", "det", "--version", "1.1", "--fleet", "solo")
     solo = re.search(r"c-[0-9a-f]{16}", created.stdout).group(0)
+    # ... watched through a proxy without the event stream: the watch polls.
+    proxy = NoEventsProxy("http://127.0.0.1:%d" % srv.port)
+    streams = event_streams_opened(srv)
     code, out, err = watch_live(cli, solo, lambda: heartbeat(
-        srv, "dev-3", failed_update("det", "1.1", "1.0", v1, "health check exited 1")))
-    expect_code("watch solo (failed)", code, 11, out, err)
+        srv, "dev-3", failed_update("det", "1.1", "1.0", v1, "health check exited 1")),
+        env={"OXIDE_SERVER": proxy.url})
+    proxy.close()
+    expect_code("watch solo (failed, polling)", code, 11, out, err)
+    if proxy.refused < 1 or event_streams_opened(srv) != streams:
+        failures.append("watch solo via the proxy: %d event requests refused, %d streams opened" %
+                        (proxy.refused, event_streams_opened(srv) - streams))
+    else:
+        print("ok: watch solo polled (its event stream answered 404)")
     if "health check exited 1" not in out:
         failures.append("watch solo does not show the failure: %r" % out)
 
@@ -272,6 +353,8 @@ def run(srv, oxide, tmp):
     code, out, err = watch_live(cli, halted, lambda: heartbeat(
         srv, "dev-2", failed_update("det", "1.2", "1.0", v1, "out of memory")))
     expect_code("watch cams 1.2 (halted)", code, 12, out, err)
+
+    check_approval(cli, srv, v1, v2)
 
     # Tokens (the migrated `oxide token`), then the refusals.
     created = cli.run("token", "create", "--name", "dashboard", "--role", "viewer")
@@ -297,6 +380,46 @@ def run(srv, oxide, tmp):
     cli.golden("device_remove", "device", "remove", "dev-4")
     check_config(cli, tmp, config)
     check_streamed_upload(cli, tmp)
+
+
+def check_approval(cli, srv, v1, v2):
+    """A canary with --require-approval stops in awaiting_approval after its canary wave;
+    `campaign approve` assigns the rest; a second approve is refused (409)."""
+    cli.run("fleet", "create", "lab")
+    for d in ["lab-1", "lab-2"]:
+        srv.json("POST", "/api/v1/devices", {"id": d, "name": d}, expect=201)
+        cli.run("fleet", "add", "lab", d)
+        heartbeat(srv, d, running("det", "1.0", v1))
+    cli.golden("campaign_create_approval", "campaign", "create", "--model", "det", "--version",
+               "1.1", "--fleet", "lab", "--strategy", "canary", "--canary-percent", "50",
+               "--require-approval")
+    p = cli.run("campaign", "list", "--json")
+    lab = [c for c in json.loads(p.stdout)["campaigns"] if c["fleet_id"] == "lab"][0]["id"]
+
+    def detail():
+        return json.loads(cli.run("campaign", "show", lab, "--json").stdout)
+    wave = [d["device_id"] for d in detail()["devices"] if d["state"] == "pending"]
+    if len(wave) != 1:
+        failures.append("canary 50%% of 2 devices: wave %r" % wave)
+        return
+    heartbeat(srv, wave[0], running("det", "1.1", v2))
+    wait_until("awaiting_approval", lambda: detail()["state"] == "awaiting_approval", 30)
+    print("ok: the canary campaign waits for approval after %s completed" % wave[0])
+    shown = cli.run("campaign", "show", lab).stdout
+    if ("state:       awaiting_approval\n" not in shown or
+            "approval:    required after the canary wave" not in shown):
+        failures.append("campaign show of a campaign awaiting approval: %r" % shown)
+    cli.golden("campaign_approve", "campaign", "approve", lab)
+    after = detail()
+    if after["state"] != "rolling_out" or any(d["state"] == "waiting" for d in after["devices"]):
+        failures.append("approve: %s %r" % (after["state"], after["devices"]))
+    if "approval:    approved <TIME>" not in normalise(cli.run("campaign", "show", lab).stdout):
+        failures.append("campaign show does not say when it was approved")
+    cli.error("approve twice", ["campaign", "approve", lab], 4, "409: ")
+    rest = [d["device_id"] for d in after["devices"] if d["device_id"] != wave[0]]
+    code, out, err = watch_live(cli, lab, lambda: heartbeat(srv, rest[0],
+                                                           running("det", "1.1", v2)))
+    expect_code("watch lab after approval (completed)", code, 0, out, err)
 
 
 def check_streamed_upload(cli, tmp):

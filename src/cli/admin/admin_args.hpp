@@ -15,6 +15,7 @@ enum class AdminCommand {
   kDeviceAccept,
   kDeviceReject,
   kDeviceRemove,
+  kDeviceTag,
   kFleetCreate,
   kFleetList,
   kFleetShow,
@@ -72,6 +73,10 @@ struct AdminArgs {
   bool no_wait = false;           // model push, deploy: do not wait for the patches
   int wait_seconds = 120;
   bool watch = false;  // deploy --watch
+  // device tag: KEY=VALUE to set, keys to remove, and whether to start from no tags.
+  std::vector<std::string> set_tags;
+  std::vector<std::string> remove_tags;
+  bool clear_tags = false;
   CampaignSpec campaign;
 };
 

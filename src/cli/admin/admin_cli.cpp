@@ -107,7 +107,7 @@ AdminCli::AdminCli(CLI::App* app) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   AdminArgs& a = m.args;
 
-  auto* dev = app->add_subcommand("device", "List, inspect, accept, reject or remove devices");
+  auto* dev = app->add_subcommand("device", "List, inspect, accept, reject, remove or tag devices");
   m.Id(m.Leaf(dev, "show", "Show one device: state, model, platform, failure history",
               AdminCommand::kDeviceShow),
        "Device id");
@@ -120,6 +120,15 @@ AdminCli::AdminCli(CLI::App* app) : impl_(std::make_unique<Impl>()) {
   m.Id(m.Leaf(dev, "remove", "Delete a device (withdrawn from its campaigns)",
               AdminCommand::kDeviceRemove),
        "Device id");
+  auto* tag = m.Leaf(dev, "tag",
+                     "Set a device's tags: KEY=VALUE pairs are added to (or replace the value in) "
+                     "its tags; the others stay unless --clear",
+                     AdminCommand::kDeviceTag);
+  m.Id(tag, "Device id");
+  tag->add_option("tags", a.set_tags, "KEY=VALUE (repeatable)");
+  tag->add_option("--remove", a.remove_tags, "Remove the tag KEY (repeatable)");
+  tag->add_flag("--clear", a.clear_tags,
+                "Start from no tags: the device keeps only the KEY=VALUE given (none: no tags)");
 
   auto* fleet = app->add_subcommand("fleet", "Create fleets and manage their members");
   auto* fc = m.Leaf(fleet, "create", "Create a fleet", AdminCommand::kFleetCreate);

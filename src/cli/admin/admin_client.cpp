@@ -102,6 +102,10 @@ Result<std::string> AdminClient::PostBody(const std::string& path, const std::st
   return Check(http_.Send(HttpCall{"POST", config_.server + path, json, AuthHeaders()}));
 }
 
+Result<std::string> AdminClient::PutBody(const std::string& path, const std::string& json) {
+  return Check(http_.Send(HttpCall{"PUT", config_.server + path, json, AuthHeaders()}));
+}
+
 Result<std::string> AdminClient::DeleteBody(const std::string& path) {
   return Check(http_.Send(HttpCall{"DELETE", config_.server + path, "", AuthHeaders()}));
 }

@@ -44,6 +44,7 @@ class AdminClient {
 
   Result<std::string> GetBody(const std::string& path);
   Result<std::string> PostBody(const std::string& path, const std::string& json);
+  Result<std::string> PutBody(const std::string& path, const std::string& json);
   Result<std::string> DeleteBody(const std::string& path);
   // Streams `file` as the body of POST `path`; `progress(sent, total)` may be empty.
   Result<std::string> PostFileBody(const std::string& path, const std::string& file,
@@ -56,6 +57,10 @@ class AdminClient {
   template <class Json>
   Result<Json> Post(const std::string& path, const Json& body) {
     return Parse<Json>(PostBody(path, body.dump()));
+  }
+  template <class Json>
+  Result<Json> Put(const std::string& path, const Json& body) {
+    return Parse<Json>(PutBody(path, body.dump()));
   }
   template <class Json>
   Result<Json> Delete(const std::string& path) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
@@ -37,6 +38,8 @@ Result<int> RunTokenCommand(const AdminArgs& args, AdminContext& ctx);
 Result<int> RunDeploy(const AdminArgs& args, AdminContext& ctx);
 
 // Pieces shared by push/deploy and create/deploy/watch.
+// "KEY=VALUE" split at the first '=' (kInvalidArgument naming `flag` without one, or no key).
+Result<std::pair<std::string, std::string>> KeyValue(const std::string& kv, const char* flag);
 Result<int> PushModel(const AdminArgs& args, AdminContext& ctx);
 // The JSON body of POST /api/v1/campaigns for a spec (kInvalidArgument for a bad k=v, a bad
 // strategy or no devices named).

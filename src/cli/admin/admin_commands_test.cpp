@@ -116,6 +116,58 @@ TEST_F(AdminCommandsTest, DeviceAcceptPostsToItsRoute) {
   EXPECT_EQ(Out(), "device cam-1: accepted\n");
 }
 
+TEST_F(AdminCommandsTest, DeviceTagKeepsTheOtherTags) {
+  server_.On("GET /api/v1/devices/cam-1", 200, R"({"id":"cam-1","tags":{"hw":"rpi4","site":"a"}})");
+  server_.On("PUT /api/v1/devices/cam-1/tags", 200,
+             R"({"id":"cam-1","tags":{"hw":"rpi4","room":"3","site":"lyon"}})");
+  AdminArgs a = Args(AdminCommand::kDeviceTag, "cam-1");
+  a.set_tags = {"site=lyon", "room=3"};
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(server_.calls,
+            (std::vector<std::string>{
+                "GET /api/v1/devices/cam-1",
+                R"(PUT /api/v1/devices/cam-1/tags {"hw":"rpi4","room":"3","site":"lyon"})"}));
+  EXPECT_EQ(Out(), "device cam-1: tags hw=rpi4, room=3, site=lyon\n");
+}
+
+TEST_F(AdminCommandsTest, DeviceTagClearAndRemove) {
+  server_.On("GET /api/v1/devices/cam-1", 200, R"({"id":"cam-1","tags":{"hw":"rpi4","site":"a"}})");
+  server_.On("PUT /api/v1/devices/cam-1/tags", 200, R"({"id":"cam-1","tags":{}})");
+  AdminArgs a = Args(AdminCommand::kDeviceTag, "cam-1");
+  a.remove_tags = {"hw"};
+  ASSERT_OK(Run(a).status());
+  AdminArgs c = Args(AdminCommand::kDeviceTag, "cam-1");
+  c.clear_tags = true;
+  c.set_tags = {"x=1"};
+  ASSERT_OK(Run(c).status());
+  EXPECT_EQ(server_.calls,
+            (std::vector<std::string>{"GET /api/v1/devices/cam-1",
+                                      R"(PUT /api/v1/devices/cam-1/tags {"site":"a"})",
+                                      R"(PUT /api/v1/devices/cam-1/tags {"x":"1"})"}));
+}
+
+TEST_F(AdminCommandsTest, DeviceTagRefusesNothingOrABadPairBeforeAnyCall) {
+  EXPECT_STATUS(Run(Args(AdminCommand::kDeviceTag, "cam-1")).status(), ErrorCode::kInvalidArgument);
+  AdminArgs a = Args(AdminCommand::kDeviceTag, "cam-1");
+  a.set_tags = {"=x"};
+  EXPECT_STATUS(Run(a).status(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(server_.calls.empty());
+}
+
+TEST_F(AdminCommandsTest, DeviceShowHasInventoryAndTags) {
+  server_.On("GET /api/v1/devices/cam-1", 200, R"({"id":"cam-1","tags":{"site":"lyon"},
+      "inventory":{"os":"linux","os_version":"Debian 12","arch":"aarch64",
+                   "agent_version":"0.1.0","free_disk_bytes":2147483648,
+                   "attributes":{"camera":"imx477"}}})");
+  ASSERT_OK(Run(Args(AdminCommand::kDeviceShow, "cam-1")).status());
+  std::string out = Out();
+  EXPECT_NE(out.find("inventory:    linux Debian 12 aarch64, agent 0.1.0, 2.0 GiB free\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("attributes:   camera=imx477\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("tags:         site=lyon\n"), std::string::npos) << out;
+}
+
 TEST_F(AdminCommandsTest, FleetAddAddsEachDevice) {
   server_.On("POST /api/v1/fleets/cams/devices/a", 200, R"({"status":"added"})");
   server_.On("POST /api/v1/fleets/cams/devices/b", 200, R"({"status":"added"})");

@@ -18,6 +18,7 @@ Result<int> RunAdminCommand(const AdminArgs& a, AdminContext& ctx) {
     case AdminCommand::kDeviceAccept:
     case AdminCommand::kDeviceReject:
     case AdminCommand::kDeviceRemove:
+    case AdminCommand::kDeviceTag:
       return RunDeviceCommand(a, ctx);
     case AdminCommand::kFleetCreate:
     case AdminCommand::kFleetList:

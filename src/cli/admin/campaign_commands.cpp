@@ -5,9 +5,6 @@
 #include "cli/admin/table.hpp"
 
 namespace oxide::cli::admin {
-namespace {
-
-using Json = nlohmann::json;
 
 Result<std::pair<std::string, std::string>> KeyValue(const std::string& kv, const char* flag) {
   size_t eq = kv.find('=');
@@ -16,6 +13,10 @@ Result<std::pair<std::string, std::string>> KeyValue(const std::string& kv, cons
   }
   return std::make_pair(kv.substr(0, eq), kv.substr(eq + 1));
 }
+
+namespace {
+
+using Json = nlohmann::json;
 
 Status List(AdminContext& ctx) {
   // Page by page when the server pages (`next_after`); an older one answers everything at once.
@@ -111,8 +112,9 @@ Result<int> CreateCampaign(const CampaignSpec& spec, AdminContext& ctx, std::str
   uint64_t n = U64(c, "total_devices");
   Print(ctx.console, "created campaign " + *id + ": " + Str(c, "model_id") + " " +
                          Str(c, "target_version") + " to " + std::to_string(n) +
-                         (n == 1 ? " device (" : " devices (") + Str(c, "strategy") + "), " +
-                         Str(c, "state") + "\n");
+                         (n == 1 ? " device (" : " devices (") + Str(c, "strategy") +
+                         (Str(c, "require_approval") == "yes" ? ", waits for approval" : "") +
+                         "), " + Str(c, "state") + "\n");
   return 0;
 }
 

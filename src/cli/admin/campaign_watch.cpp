@@ -69,6 +69,11 @@ std::string RenderCampaignDetail(const Json& c) {
   row("thresholds:  ", Str(c, "failure_threshold_count") + " devices, " +
                            Str(c, "failure_threshold_percent") + "% (0 = off)");
   row("state:       ", Str(c, "state"));
+  if (Str(c, "require_approval") == "yes") {
+    row("approval:    ", Str(c, "approved_at") == "-"
+                             ? "required after the canary wave (oxide campaign approve)"
+                             : "approved " + ShortTime(Str(c, "approved_at")));
+  }
   row("created:     ", ShortTime(Str(c, "created_at")));
   row("devices:     ", std::to_string(U64(s, "total")) + " total, " +
                            std::to_string(U64(s, "complete")) + " completed, " +

@@ -1,5 +1,7 @@
-// `oxide device list|show|accept|reject|remove`.
+// `oxide device list|show|accept|reject|remove|tag`.
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "cli/admin/admin_commands.hpp"
 #include "cli/admin/table.hpp"
@@ -44,6 +46,35 @@ Result<Json> AllDevices(AdminContext& ctx) {
   }
 }
 
+// {"k":"v",...} as "k=v, k2=v2" (keys sorted), "-" when empty or absent.
+std::string Pairs(const Json& d, const char* key) {
+  auto it = d.find(key);
+  if (it == d.end() || !it->is_object() || it->empty()) return "-";
+  std::string out;
+  for (const auto& [k, v] : it->items()) {
+    out += (out.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
+}
+
+// What the device last said about itself (heartbeat `inventory`): "linux Debian 12 aarch64,
+// agent oxide-agent/0.1, 12.0 GiB free". "-" when it never sent one.
+std::string Inventory(const Json& d) {
+  auto it = d.find("inventory");
+  if (it == d.end() || !it->is_object() || it->empty()) return "-";
+  const Json& inv = *it;
+  std::string os;
+  for (const char* k : {"os", "os_version", "arch"}) {
+    if (Str(inv, k) != "-") os += (os.empty() ? "" : " ") + Str(inv, k);
+  }
+  std::string out = os.empty() ? "-" : os;
+  if (Str(inv, "agent_version") != "-") out += ", agent " + Str(inv, "agent_version");
+  auto disk = inv.find("free_disk_bytes");
+  if (disk != inv.end() && disk->is_number())
+    out += ", " + HumanSize(U64(inv, "free_disk_bytes")) + " free";
+  return out;
+}
+
 Status List(AdminContext& ctx) {
   OXIDE_ASSIGN_OR_RETURN(Json devices, AllDevices(ctx));
   if (ctx.console.json) {
@@ -83,6 +114,13 @@ Status Show(const std::string& id, AdminContext& ctx) {
   row("auth:         ", Str(d, "auth_state") + ", credential " + Str(d, "credential_fingerprint"));
   row("fleets:       ", fleets.empty() ? "-" : fleets);
   row("platform:     ", platform + ", agent " + Str(d, "agent_version"));
+  row("inventory:    ", Inventory(d));
+  if (d.contains("inventory") && d["inventory"].is_object()) {
+    row("attributes:   ", Pairs(d["inventory"], "attributes"));
+  } else {
+    row("attributes:   ", "-");
+  }
+  row("tags:         ", Pairs(d, "tags"));
   row("model:        ", Model(d));
   std::string assigned = Str(d, "assigned_model");
   row("assigned:     ", assigned == "-" ? "-" : assigned + " " + Str(d, "assigned_model_version"));
@@ -113,6 +151,36 @@ Status Act(const std::string& id, const char* verb, AdminContext& ctx) {
   return Status::Ok();
 }
 
+// PUT /api/v1/devices/:id/tags replaces every tag, so the tags kept are read first (a change
+// made by someone else between the read and the write is lost; --clear does not read).
+Status Tag(const AdminArgs& a, AdminContext& ctx) {
+  if (a.set_tags.empty() && a.remove_tags.empty() && !a.clear_tags) {
+    return InvalidArgument("device tag: nothing to change (KEY=VALUE, --remove KEY or --clear)");
+  }
+  std::vector<std::pair<std::string, std::string>> set;
+  for (const std::string& kv : a.set_tags) {
+    OXIDE_ASSIGN_OR_RETURN(auto p, KeyValue(kv, "device tag"));
+    set.push_back(std::move(p));
+  }
+  const std::string path = "/api/v1/devices/" + PathEscape(a.id);
+  Json tags = Json::object();
+  if (!a.clear_tags) {
+    OXIDE_ASSIGN_OR_RETURN(Json d, ctx.client.Get<Json>(path));
+    if (d.contains("tags") && d["tags"].is_object()) tags = d["tags"];
+  }
+  for (const std::string& k : a.remove_tags) tags.erase(k);
+  for (const auto& [k, v] : set) tags[k] = v;
+  OXIDE_ASSIGN_OR_RETURN(Json r, ctx.client.Put(path + "/tags", tags));
+  if (ctx.console.json) {
+    PrintJson(ctx.console, r);
+    return Status::Ok();
+  }
+  std::string tags_now = Pairs(r, "tags");
+  Print(ctx.console,
+        "device " + a.id + ": " + (tags_now == "-" ? "no tags" : "tags " + tags_now) + "\n");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<int> RunDeviceCommand(const AdminArgs& a, AdminContext& ctx) {
@@ -128,6 +196,9 @@ Result<int> RunDeviceCommand(const AdminArgs& a, AdminContext& ctx) {
       break;
     case AdminCommand::kDeviceReject:
       OXIDE_RETURN_IF_ERROR(Act(a.id, "reject", ctx));
+      break;
+    case AdminCommand::kDeviceTag:
+      OXIDE_RETURN_IF_ERROR(Tag(a, ctx));
       break;
     case AdminCommand::kDeviceRemove: {
       OXIDE_ASSIGN_OR_RETURN(Json r,

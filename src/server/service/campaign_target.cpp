@@ -71,7 +71,15 @@ Result<std::vector<std::string>> CampaignService::Audience(const CreateCampaignR
   }
   std::vector<std::string> out;
   for (const auto& d : candidates) {
-    if (TargetMatches(*req.target, d)) out.push_back(d.id);
+    if (!TargetMatches(*req.target, d)) continue;
+    if (req.fleet_id.empty()) {
+      // "Every device" means the ones an operator registered or accepted: an enrollment
+      // request still pending (anyone with a token can make one) or a rejected device never
+      // heartbeats, and one in a canary wave or rolling batch would stall the campaign.
+      OXIDE_ASSIGN_OR_RETURN(auto auth, store_.auth().GetDeviceAuth(d.id));
+      if (auth && auth->state != store::DeviceAuthState::kAccepted) continue;
+    }
+    out.push_back(d.id);
   }
   // Evaluated once, now: a campaign that reaches nobody is a mistake in the target.
   if (out.empty()) return InvalidArgument("target matches no device");

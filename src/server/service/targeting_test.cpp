@@ -139,6 +139,23 @@ TEST_F(TargetingTest, TargetWithoutAFleetMatchesInventoryOfEveryDevice) {
   EXPECT_EQ(Members(*both), (std::vector<std::string>{"d3", "loner"}));
 }
 
+TEST_F(TargetingTest, TargetWithoutAFleetSkipsPendingEnrollmentsAndRejectedDevices) {
+  for (const char* id : {"asked", "refused", "welcome"}) {
+    ASSERT_OK(env.devices->Register(id, id, {}).status());
+    SendInventory(id, Inv("riscv64", {}));
+  }
+  // An enrollment request not accepted yet, a rejected device, an accepted one.
+  ASSERT_OK(env.store->auth().PutDeviceAuth(
+      {"asked", store::DeviceAuthState::kPending, std::string(64, 'a'), 1}));
+  ASSERT_OK(env.store->auth().PutDeviceAuth(
+      {"refused", store::DeviceAuthState::kRejected, std::string(64, 'b'), 1}));
+  ASSERT_OK(env.store->auth().PutDeviceAuth(
+      {"welcome", store::DeviceAuthState::kAccepted, std::string(64, 'c'), 1}));
+  auto c = Create("", store::CampaignTarget{{}, {{"arch", "riscv64"}}});
+  ASSERT_OK(c.status());
+  EXPECT_EQ(Members(*c), (std::vector<std::string>{"welcome"}));
+}
+
 TEST_F(TargetingTest, RefusesTargetsThatReachNobodyOrMakeNoSense) {
   auto none = Create("f", store::CampaignTarget{{{"site", "mars"}}, {}});
   EXPECT_STATUS(none.status(), ErrorCode::kInvalidArgument);

@@ -1,6 +1,6 @@
 #include "server/service/device_service.hpp"
 
-#include "server/api/event_data.hpp"
+#include "server/service/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -83,7 +83,7 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
       !tx.ok())
     return tx;
   if (created && events_)
-    events_->Publish(EventType::kDeviceChanged, api::DeviceChangedData(d, "registered", "unknown"));
+    events_->Publish(EventType::kDeviceChanged, DeviceChangedData(d, "registered", "unknown"));
   return created;
 }
 
@@ -192,7 +192,7 @@ Status DeviceService::Delete(const std::string& id) {
     OXIDE_RETURN_IF_ERROR(store_.devices().Delete(id));
     if (events_)
       events_->Publish(EventType::kDeviceChanged,
-                       api::DeviceChangedData(d, "removed", ToString(LivenessOf(d))));
+                       DeviceChangedData(d, "removed", ToString(LivenessOf(d))));
     return campaigns_.OnDeviceDeleted(id);
   });
   if (!tx.ok()) return tx;

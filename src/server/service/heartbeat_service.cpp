@@ -1,7 +1,7 @@
 #include "server/service/heartbeat_service.hpp"
 
-#include "server/api/event_data.hpp"
 #include "server/service/device_service.hpp"
+#include "server/service/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -92,7 +92,7 @@ void HeartbeatService::PublishDeviceChange(const store::DeviceRecord& before,
                        before.current_version != after.current_version;
   if (!came_online && !updated) return;
   events_->Publish(EventType::kDeviceChanged,
-                   api::DeviceChangedData(after, came_online ? "online" : "updated", "online"));
+                   DeviceChangedData(after, came_online ? "online" : "updated", "online"));
 }
 
 Result<protocol::HeartbeatResponse> HeartbeatService::Handle(

@@ -34,8 +34,7 @@ Result<bool> RecordInventory(store::Store& store, const store::DeviceRecord& dev
   if (device.inventory.updated_at != 0 && next == device.inventory) return false;
   next.updated_at = now;
   OXIDE_RETURN_IF_ERROR(store.devices().PutInventory(device.id, next));
-  // events: device.changed "inventory" (the caller publishes when this returns true)
-  return true;
+  return true;  // the caller publishes device.changed "inventory"
 }
 
 std::string_view ToString(Liveness l) {
@@ -173,14 +172,19 @@ Result<DeviceView> DeviceService::SetTags(const std::string& id,
                                           const std::map<std::string, std::string>& tags) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
   OXIDE_RETURN_IF_ERROR(ValidateTags(tags));
+  EventScope events(events_);
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(auto d, store_.devices().Get(id));
         d.tags = tags;
-        return store_.devices().Update(d);
+        OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
+        if (events_)
+          events_->Publish(EventType::kDeviceChanged,
+                           DeviceChangedData(d, "tags", ToString(LivenessOf(d))));
+        return Status::Ok();
       });
       !tx.ok())
     return tx;
-  // events: device.changed "tags"
+  events.Commit();
   return Get(id);
 }
 

@@ -169,11 +169,15 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
           d.last_result_error = req.update->error.substr(0, 1024);
         }
         OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
+        bool inventory_changed = false;
         if (req.inventory) {
-          // events: device.changed "inventory" when RecordInventory returns true (it changed)
-          OXIDE_RETURN_IF_ERROR(RecordInventory(store_, d, *req.inventory, d.last_seen).status());
+          OXIDE_ASSIGN_OR_RETURN(inventory_changed,
+                                 RecordInventory(store_, d, *req.inventory, d.last_seen));
         }
         PublishDeviceChange(before, d);
+        // After "online": a device that comes back with a new inventory reads in that order.
+        if (inventory_changed && events_ != nullptr)
+          events_->Publish(EventType::kDeviceChanged, DeviceChangedData(d, "inventory", "online"));
 
         HeartbeatFacts facts;
         facts.update = req.update;

@@ -55,5 +55,24 @@ TEST_F(EventsRouteTest, RejectsUnknownTypesAndBadIds) {
   EXPECT_EQ(Get("types=campaign%2Cpatch&device=d1").status, 200);
 }
 
+TEST_F(EventsRouteTest, MetricsCountOpenStreamsAtScrapeTime) {
+  auto gauge = [&] {
+    Request m;
+    m.path = "/metrics";
+    m.With("authorization", "Bearer " + env.admin_token);
+    const std::string body = env.router->Handle(m).body;
+    const auto at = body.find("\noxide_event_streams ");
+    return at == std::string::npos ? std::string("absent")
+                                   : body.substr(at + 1, body.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_EQ(gauge(), "oxide_event_streams 0");
+  {
+    auto r = Get("");
+    ASSERT_NE(r.stream, nullptr);
+    EXPECT_EQ(gauge(), "oxide_event_streams 1");
+  }
+  EXPECT_EQ(gauge(), "oxide_event_streams 0");  // the stream's body went: so did the subscriber
+}
+
 }  // namespace
 }  // namespace oxide::server::api

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server/api/internal/json_util.hpp"
 #include "server/service/test_env.hpp"
 
 namespace oxide::server::api {
@@ -72,6 +73,24 @@ TEST_F(EventsRouteTest, MetricsCountOpenStreamsAtScrapeTime) {
     EXPECT_EQ(gauge(), "oxide_event_streams 1");
   }
   EXPECT_EQ(gauge(), "oxide_event_streams 0");  // the stream's body went: so did the subscriber
+}
+
+TEST_F(EventsRouteTest, TooManyStreamsIs503InTheStandardErrorShape) {
+  std::vector<std::unique_ptr<EventSubscription>> open;
+  while (true) {
+    auto sub = env.events->Subscribe({});
+    if (!sub.ok()) break;
+    open.push_back(std::move(sub).value());
+    ASSERT_LE(open.size(), 100'000u);
+  }
+  auto r = Get("");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.stream, nullptr);
+  EXPECT_EQ(r.Header("retry-after"), "5");
+  Json body = Json::parse(r.body);
+  ASSERT_TRUE(body["error"].is_object()) << r.body;
+  EXPECT_EQ(body["error"]["code"], "unavailable");
+  EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
 }
 
 }  // namespace

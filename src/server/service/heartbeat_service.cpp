@@ -85,7 +85,7 @@ store::AttemptRecord ToAttempt(const std::string& device_id, const protocol::Fai
 void HeartbeatService::PublishDeviceChange(const store::DeviceRecord& before,
                                            const store::DeviceRecord& after) {
   if (events_ == nullptr) return;
-  // Coming (back) online is detected here; going offline is not an event the server sees.
+  // Coming (back) online is detected here; going offline by the OfflineSweeper.
   const bool came_online =
       LivenessAt(before, after.last_seen, options_.offline_after_ms) != Liveness::kOnline;
   const bool updated = before.current_model != after.current_model ||

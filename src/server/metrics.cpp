@@ -180,9 +180,6 @@ void Metrics::ObservePatchBuild(double seconds, bool ok) {
   impl_->patch_builds.Add({{"result", ok ? "ok" : "failed"}}, kPatchBuildBuckets).Observe(seconds);
 }
 
-void Metrics::EventStreamOpened() { impl_->event_streams.Increment(); }
-void Metrics::EventStreamClosed() { impl_->event_streams.Decrement(); }
-
 std::string Metrics::Render(const std::function<bool(ScrapeCounts*)>& counts) {
   std::lock_guard<std::mutex> lock(impl_->render_mu);
   ScrapeCounts c;
@@ -202,6 +199,7 @@ std::string Metrics::Render(const std::function<bool(ScrapeCounts*)>& counts) {
   } else if (counts) {
     impl_->scrape_errors.Increment();
   }
+  if (counts) impl_->event_streams.Set(static_cast<double>(c.event_streams));
   try {
     return prometheus::TextSerializer().Serialize(impl_->registry.Collect());
   } catch (const std::exception& e) {

@@ -24,6 +24,9 @@ struct ScrapeCounts {
   uint64_t devices_seen = 0;  // ever sent a heartbeat
   uint64_t patches_pending = 0;
   std::vector<std::pair<std::string, uint64_t>> campaigns_by_state;  // "rolling_out" → n
+  // Open GET /api/v1/events streams (EventBus::subscriber_count: the bus already counts them).
+  // Read from memory, so set even when the store counts fail.
+  uint64_t event_streams = 0;
 };
 
 class Metrics {
@@ -50,10 +53,6 @@ class Metrics {
   void AddDownloadBytes(uint64_t served, uint64_t full_equivalent);
   // One patch build by the worker; `ok` false: the build failed (it may be retried).
   void ObservePatchBuild(double seconds, bool ok);
-
-  // Open /api/v1/events streams (the events part calls these).
-  void EventStreamOpened();
-  void EventStreamClosed();
 
   // The text exposition format (version 0.0.4). `counts` refreshes the scrape-time gauges; when
   // it fails those gauges keep their last values and oxide_scrape_errors_total counts it.

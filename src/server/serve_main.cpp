@@ -19,6 +19,7 @@
 #include "server/metrics.hpp"
 #include "server/net/http_server.hpp"
 #include "server/service/blob_maintenance.hpp"
+#include "server/service/offline_sweeper.hpp"
 #include "server/service/patch_worker.hpp"
 #include "server/service/stats_service.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -124,6 +125,9 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   log::Warn("built without the patch builder: serving full files only");
 #endif
   maintenance.Start();
+  // device.changed "offline" as devices cross --offline-after (checked every 5 s).
+  OfflineSweeper sweeper(**store, clock, events, OfflineSweeperOptions{options.offline_after_ms});
+  sweeper.Start();
 
   api::ApiLimits limits;
   limits.max_upload = f.max_upload_mb << 20;
@@ -160,6 +164,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
     server.RunUntilSignal();
     log::Info("stopping");
   }  // the server (and any in-flight accounting) goes before the services it calls
+  sweeper.Stop();
   maintenance.Stop();
 #ifdef OXIDE_HAVE_DELTA_BUILD
   worker.Stop();

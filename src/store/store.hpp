@@ -46,6 +46,13 @@ class DeviceStore {
   virtual Status PutInventory(const std::string& id, const DeviceInventory& inventory) = 0;
   // One page of devices matching `q`, by id.
   virtual Result<std::vector<DeviceRecord>> Query(const DeviceQuery& q) = 0;
+
+  // ---- offline sweep (issue #10, events) ----
+  // At most `limit` devices with `from` <= last_seen < `to`, ordered by (last_seen, id) and
+  // after the key (`from`, `after_id`) ("" = from `from` included). Uses the last_seen index.
+  virtual Result<std::vector<DeviceRecord>> ListSeenBetween(TimeMs from,
+                                                            const std::string& after_id, TimeMs to,
+                                                            size_t limit) = 0;
 };
 
 class FleetStore {

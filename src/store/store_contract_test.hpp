@@ -104,6 +104,26 @@ TYPED_TEST_P(StoreContract, DeviceUpdateAndBytes) {
             std::vector<std::string>{d.current_sha256});
 }
 
+TYPED_TEST_P(StoreContract, ListSeenBetweenPagesByLastSeenThenId) {
+  for (auto [id, seen] : {std::pair{"a", 300}, {"b", 100}, {"c", 100}, {"d", 0}, {"e", 500}}) {
+    this->AddDevice(id);
+    auto d = *this->s().devices().Get(id);
+    d.last_seen = seen;
+    ASSERT_TRUE(this->s().devices().Update(d).ok());
+  }
+  auto ids = [](const std::vector<DeviceRecord>& v) {
+    std::vector<std::string> out;
+    for (const auto& d : v) out.push_back(d.id);
+    return out;
+  };
+  auto& devs = this->s().devices();
+  EXPECT_EQ(ids(*devs.ListSeenBetween(1, "", 500, 10)), (std::vector<std::string>{"b", "c", "a"}));
+  EXPECT_EQ(ids(*devs.ListSeenBetween(1, "", 500, 2)), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(ids(*devs.ListSeenBetween(100, "b", 500, 10)), (std::vector<std::string>{"c", "a"}));
+  EXPECT_EQ(ids(*devs.ListSeenBetween(100, "c", 300, 10)), std::vector<std::string>{});
+  EXPECT_EQ(ids(*devs.ListSeenBetween(0, "", 1, 10)), std::vector<std::string>{"d"});
+}
+
 TYPED_TEST_P(StoreContract, DeviceListIsSortedById) {
   this->AddDevice("b");
   this->AddDevice("a");
@@ -539,16 +559,16 @@ TYPED_TEST_P(StoreContract, BandwidthIsSummedPerUtcHourAndCountsAreCheap) {
 
 REGISTER_TYPED_TEST_SUITE_P(
     StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists, UnknownDeviceIsNotFound,
-    DeviceUpdateAndBytes, DeviceListIsSortedById, FleetMembershipKeepsOrderAndDeleteCascades,
-    ModelVersionsKeepUploadOrderAndReuploadMovesToEnd, BlobReferencesAndTensorIndexes,
-    PatchQueueIsFifoAndEnqueueIsIdempotent, PatchRetriesAreDeferredAndGoBehindFreshJobs,
-    CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
-    CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,
-    FleetKeepsDescriptionTagsAndDeviceFleets, AttemptsAreKeptNewestFirstAndReportsStoredOnce,
-    ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing,
-    OperatorTokensAreFoundByHashAndRevokedOnce, EnrollmentTokensBelongToOneFleet,
-    DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded,
-    BandwidthIsSummedPerUtcHourAndCountsAreCheap);
+    DeviceUpdateAndBytes, DeviceListIsSortedById, ListSeenBetweenPagesByLastSeenThenId,
+    FleetMembershipKeepsOrderAndDeleteCascades, ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
+    BlobReferencesAndTensorIndexes, PatchQueueIsFifoAndEnqueueIsIdempotent,
+    PatchRetriesAreDeferredAndGoBehindFreshJobs, CampaignEntriesOfOneDeviceByCampaignSeq,
+    AssignmentsPutReplaceDelete, CampaignRoundTripDevicesAndBytes,
+    DevicePlatformAndLastResultRoundTrip, FleetKeepsDescriptionTagsAndDeviceFleets,
+    AttemptsAreKeptNewestFirstAndReportsStoredOnce, ClearancesArePendingUntilAcknowledged,
+    FailedTransactionLeavesNothing, OperatorTokensAreFoundByHashAndRevokedOnce,
+    EnrollmentTokensBelongToOneFleet, DeviceAuthIsReplacedAndDeletedWithTheDevice,
+    AuditLogIsNewestFirstAndBounded, BandwidthIsSummedPerUtcHourAndCountsAreCheap);
 
 // ---- targeting (issue #10): inventory, list queries, campaign target and approval ----------
 

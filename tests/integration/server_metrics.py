@@ -9,6 +9,7 @@ cumulative with le="+Inf" equal to _count. Then >= 15 series must exist and move
 traffic between the scrapes says. GET /api/v1/stats/bandwidth must agree with the counters.
 """
 import argparse
+import http.client
 import math
 import os
 import re
@@ -254,6 +255,19 @@ def run(srv):
     st, _, body = srv.request("GET", "/api/v1/stats/bandwidth?from=0&to=99999999999")
     assert st == 422, (st, body)  # more buckets than a chart needs
     assert srv.request("GET", "/api/v1/stats/bandwidth", auth=False)[0] == 401
+
+    # oxide_event_streams: the open GET /api/v1/events streams, counted at scrape time.
+    assert get(second, "oxide_event_streams") == 0
+    stream = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    stream.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + viewer})
+    resp = stream.getresponse()  # held: dropping it closes the socket
+    assert resp.status == 200  # the headers are out: the stream is open
+    now = get(scrape(srv, viewer)[0], "oxide_event_streams")
+    assert now == 1, now
+    resp.close()
+    stream.close()
+    wait_until("the closed stream uncounted",
+               lambda: get(scrape(srv, viewer)[0], "oxide_event_streams") == 0)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ void AddSystemRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        Response r;
                        r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
                        r.body = dp->metrics.Render([dp](ScrapeCounts* c) {
+                         if (dp->events != nullptr)
+                           c->event_streams = dp->events->subscriber_count();
                          return dp->stats != nullptr && dp->stats->Counts(c).ok();
                        });
                        return r;

@@ -119,7 +119,8 @@ Response Events(const ApiDeps& d, const Request& req) {
   if (!options.ok()) return ErrorResponse(options.status());
   auto sub = d.events->Subscribe(std::move(options).value());
   if (!sub.ok()) {
-    Response r = AccessErrorResponse(503, "unavailable", sub.status().message());
+    // kUnavailable: 503 {"error":{"code":"unavailable","message":…}} like every other error.
+    Response r = ErrorResponse(sub.status());
     r.headers.emplace_back("Retry-After", "5");
     return r;
   }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server/api/internal/json_util.hpp"
 #include "server/service/test_env.hpp"
 
 namespace oxide::server::api {
@@ -53,6 +54,43 @@ TEST_F(EventsRouteTest, RejectsUnknownTypesAndBadIds) {
   EXPECT_EQ(Get("last_event_id=-1").status, 422);
   EXPECT_EQ(Get("device=a%2Fb").status, 422);
   EXPECT_EQ(Get("types=campaign%2Cpatch&device=d1").status, 200);
+}
+
+TEST_F(EventsRouteTest, MetricsCountOpenStreamsAtScrapeTime) {
+  auto gauge = [&] {
+    Request m;
+    m.path = "/metrics";
+    m.With("authorization", "Bearer " + env.admin_token);
+    const std::string body = env.router->Handle(m).body;
+    const auto at = body.find("\noxide_event_streams ");
+    return at == std::string::npos ? std::string("absent")
+                                   : body.substr(at + 1, body.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_EQ(gauge(), "oxide_event_streams 0");
+  {
+    auto r = Get("");
+    ASSERT_NE(r.stream, nullptr);
+    EXPECT_EQ(gauge(), "oxide_event_streams 1");
+  }
+  EXPECT_EQ(gauge(), "oxide_event_streams 0");  // the stream's body went: so did the subscriber
+}
+
+TEST_F(EventsRouteTest, TooManyStreamsIs503InTheStandardErrorShape) {
+  std::vector<std::unique_ptr<EventSubscription>> open;
+  while (true) {
+    auto sub = env.events->Subscribe({});
+    if (!sub.ok()) break;
+    open.push_back(std::move(sub).value());
+    ASSERT_LE(open.size(), 100'000u);
+  }
+  auto r = Get("");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.stream, nullptr);
+  EXPECT_EQ(r.Header("retry-after"), "5");
+  Json body = Json::parse(r.body);
+  ASSERT_TRUE(body["error"].is_object()) << r.body;
+  EXPECT_EQ(body["error"]["code"], "unavailable");
+  EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "server/api/event_data.hpp"
 #include "server/auth/token.hpp"
 #include "server/service/device_service.hpp"
+#include "server/service/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server::auth {
@@ -181,7 +181,7 @@ Status AuthService::SetDeviceState(const std::string& device_id, store::DeviceAu
 void AuthService::PublishDeviceChange(const store::DeviceRecord& d, std::string_view change) {
   if (events_ == nullptr) return;
   events_->Publish(EventType::kDeviceChanged,
-                   api::DeviceChangedData(
+                   DeviceChangedData(
                        d, change, ToString(LivenessAt(d, clock_.UnixMillis(), offline_after_ms_))));
 }
 

@@ -279,7 +279,7 @@ TEST_F(EventStreamTest, BeyondTheLimitIs503UntilAStreamCloses) {
   auto b = Subscribed();
   auto c = Open();
   ASSERT_EQ(c->ReadHead(), 503);
-  EXPECT_NE(c->ReadBody().find(R"("error":"unavailable")"), std::string::npos);
+  EXPECT_NE(c->ReadBody().find(R"("error":{"code":"unavailable")"), std::string::npos);
   a.reset();  // the server notices the close without writing to it
   ASSERT_TRUE(WaitFor([&] { return bus_.subscriber_count() == 1; }));
   auto d = Subscribed();

@@ -22,6 +22,7 @@
 #include "base/sha256.hpp"
 #include "server/api/errors.hpp"
 #include "server/net/request_framing.hpp"
+#include "server/net/stream_writer.hpp"
 
 namespace oxide::server::net::internal {
 namespace {
@@ -66,8 +67,10 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 // handshake). Every handler runs on the connection's strand. `live` counts open sessions (the
 // server caps it); `blocking` runs upload handlers (fsync of large files).
 template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
+class Session : public std::enable_shared_from_this<Session<Stream>>,
+                public StreamWriter<Session<Stream>> {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  friend class StreamWriter<Session<Stream>>;  // writes streamed bodies on this connection
 
  public:
   // `stream_args` construct the Stream: (socket) or (socket, ssl context).
@@ -293,7 +296,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     resp_ = std::move(r);
     req_ = api::Request();  // drops the staged upload (committed or removed)
     if (resp_.file && !head_) return StartFile();
-    if (resp_.stream && !head_) return StartStream();
+    if (resp_.stream && !head_) return this->StartStream();
     WriteString();
   }
 
@@ -429,116 +432,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec) return OnResponseDone(ec);
     if (file_sr_->is_done()) return OnResponseDone(ec);
     WriteFileChunk();
-  }
-
-  // ---- streamed bodies (server-sent events) -----------------------------------------------
-  // The headers, then one chunk per Read() of the body whenever it wakes us (or a keepalive),
-  // never more than one write at a time. No thread waits: between writes the session is just
-  // a parked object with a timer and a watch on the socket. The connection keeps its slot.
-  void StartStream() {
-    stream_body_ = std::move(resp_.stream);
-    keep_alive_ = false;  // a stream ends only by closing
-    stream_res_.emplace(static_cast<http::status>(resp_.status), 11);
-    SetHeaders(*stream_res_);
-    stream_res_->chunked(true);
-    stream_res_->body().data = nullptr;
-    stream_res_->body().more = true;
-    stream_sr_.emplace(*stream_res_);
-    log_status_ = resp_.status;
-    body_written_ = 0;
-    resp_ = api::Response();
-    streaming_ = true;
-    std::weak_ptr<Session> weak = this->shared_from_this();
-    stream_body_->Start([weak, ex = stream_.get_executor(), gate = gate_] {
-      gate->Run([&] {
-        asio::post(ex, [weak] {
-          if (auto self = weak.lock()) self->OnStreamWake();
-        });
-      });
-    });
-    keepalive_.emplace(stream_.get_executor());
-    writing_ = true;
-    Lowest().expires_after(opt_.write_timeout);
-    http::async_write_header(stream_, *stream_sr_,
-                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                               self->writing_ = false;
-                               if (ec) return self->EndStream(ec);
-                               self->WatchPeer();
-                               self->ArmKeepalive();
-                               self->PumpStream();
-                             });
-  }
-
-  void OnStreamWake() {
-    if (!streaming_) return;
-    if (!writing_) return PumpStream();
-    // The reader fell so far behind that it was dropped while a write is still stuck: close
-    // now rather than wait for the write timeout.
-    if (stream_body_->Over()) EndStream(asio::error::make_error_code(asio::error::no_buffer_space));
-  }
-
-  void PumpStream() {
-    if (!streaming_ || writing_) return;
-    std::string out;
-    if (!stream_body_->Read(&out)) {
-      // Over (the reader fell too far behind): end the chunked body properly, then close.
-      return WriteStreamChunk(std::move(out), false);
-    }
-    if (!out.empty()) WriteStreamChunk(std::move(out), true);
-  }
-
-  void WriteStreamChunk(std::string data, bool more) {
-    stream_buf_ = std::move(data);
-    auto& body = stream_res_->body();
-    body.data = stream_buf_.empty() ? nullptr : stream_buf_.data();
-    body.size = stream_buf_.size();
-    body.more = more;
-    writing_ = true;
-    Lowest().expires_after(opt_.write_timeout);
-    http::async_write(stream_, *stream_sr_,
-                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                        self->writing_ = false;
-                        if (ec == http::error::need_buffer) ec = {};
-                        if (!ec) self->body_written_ += self->stream_buf_.size();
-                        if (ec || self->stream_sr_->is_done()) return self->EndStream(ec);
-                        self->PumpStream();
-                      });
-  }
-
-  // The client sends nothing after its request: the socket turning readable means it closed
-  // (or misbehaves). Noticed at once, so a closed stream gives its slot back without waiting
-  // for the next write to fail.
-  void WatchPeer() {
-    Lowest().socket().async_wait(
-        tcp::socket::wait_read,
-        asio::bind_executor(
-            stream_.get_executor(), [self = this->shared_from_this()](beast::error_code ec) {
-              if (ec == asio::error::operation_aborted) return;
-              self->EndStream(ec ? ec : asio::error::make_error_code(asio::error::eof));
-            }));
-  }
-
-  void ArmKeepalive() {
-    keepalive_->expires_after(stream_body_->keepalive_interval());
-    keepalive_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (ec || !self->streaming_) return;
-      if (!self->writing_) self->WriteStreamChunk(self->stream_body_->Keepalive(), true);
-      self->ArmKeepalive();
-    });
-  }
-
-  // Once. `ec` empty: the final chunk went out, close politely. Otherwise (write error, peer
-  // gone, slow reader) close the socket now, which also aborts a write in flight.
-  void EndStream(beast::error_code ec) {
-    if (!streaming_) return;
-    streaming_ = false;
-    keepalive_->cancel();
-    LogRequest(ec ? ec.message() : std::string(), body_written_);
-    stream_body_.reset();  // leaves the event bus now
-    beast::error_code ignored;
-    if (ec || writing_) return Lowest().close();
-    Lowest().socket().cancel(ignored);  // the peer watch
-    Close();
   }
 
   // Hashes the new part of the chunk just read at file_pos_; before the last chunk goes out,
@@ -687,15 +580,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<Sha256> verify_hash_;
   uint64_t hashed_to_ = 0;  // file offset up to which verify_hash_ has seen the bytes
   std::function<void()> on_corrupt_;
-  // A streamed body; the serializer lives as long as the session (a cancelled write may still
-  // be unwinding when the stream ends).
-  std::shared_ptr<api::StreamBody> stream_body_;
-  std::optional<http::response<http::buffer_body>> stream_res_;
-  std::optional<http::response_serializer<http::buffer_body>> stream_sr_;
-  std::string stream_buf_;  // the chunk being written
-  std::optional<asio::steady_timer> keepalive_;
-  bool streaming_ = false;
-  bool writing_ = false;
+  bool writing_ = false;  // a write is in flight (streamed bodies: at most one)
 };
 
 }  // namespace

@@ -6,8 +6,8 @@
 #include <random>
 
 #include "base/log.hpp"
-#include "server/api/event_data.hpp"
 #include "server/service/campaign_target.hpp"
+#include "server/service/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -347,7 +347,7 @@ void CampaignService::PublishState(const std::string& id, store::CampaignState s
         if (stored.ok()) c = *stored;
         auto devices = store_.campaigns().ListDevices(id);
         c.state = state;  // this transition's state, even when a later one followed
-        return api::CampaignStateData(
+        return CampaignStateData(
             c, devices.ok() ? *devices : std::vector<store::CampaignDeviceRecord>{}, prev);
       });
 }
@@ -369,7 +369,7 @@ void CampaignService::PublishDevice(const store::CampaignDeviceRecord& d, bool p
       progress_sent_[key] = now;
     }
   }
-  events_->Publish(EventType::kCampaignDevice, api::CampaignDeviceData(d));
+  events_->Publish(EventType::kCampaignDevice, CampaignDeviceData(d));
 }
 
 Status CampaignService::Assign(const store::CampaignRecord& c, store::CampaignDeviceRecord& d) {

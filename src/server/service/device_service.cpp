@@ -1,6 +1,6 @@
 #include "server/service/device_service.hpp"
 
-#include "server/api/event_data.hpp"
+#include "server/service/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -34,8 +34,7 @@ Result<bool> RecordInventory(store::Store& store, const store::DeviceRecord& dev
   if (device.inventory.updated_at != 0 && next == device.inventory) return false;
   next.updated_at = now;
   OXIDE_RETURN_IF_ERROR(store.devices().PutInventory(device.id, next));
-  // events: device.changed "inventory" (the caller publishes when this returns true)
-  return true;
+  return true;  // the caller publishes device.changed "inventory"
 }
 
 std::string_view ToString(Liveness l) {
@@ -83,7 +82,7 @@ Result<bool> DeviceService::Register(const std::string& id, const std::string& n
       !tx.ok())
     return tx;
   if (created && events_)
-    events_->Publish(EventType::kDeviceChanged, api::DeviceChangedData(d, "registered", "unknown"));
+    events_->Publish(EventType::kDeviceChanged, DeviceChangedData(d, "registered", "unknown"));
   return created;
 }
 
@@ -173,14 +172,19 @@ Result<DeviceView> DeviceService::SetTags(const std::string& id,
                                           const std::map<std::string, std::string>& tags) {
   OXIDE_RETURN_IF_ERROR(ValidateId("device id", id));
   OXIDE_RETURN_IF_ERROR(ValidateTags(tags));
+  EventScope events(events_);
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(auto d, store_.devices().Get(id));
         d.tags = tags;
-        return store_.devices().Update(d);
+        OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
+        if (events_)
+          events_->Publish(EventType::kDeviceChanged,
+                           DeviceChangedData(d, "tags", ToString(LivenessOf(d))));
+        return Status::Ok();
       });
       !tx.ok())
     return tx;
-  // events: device.changed "tags"
+  events.Commit();
   return Get(id);
 }
 
@@ -192,7 +196,7 @@ Status DeviceService::Delete(const std::string& id) {
     OXIDE_RETURN_IF_ERROR(store_.devices().Delete(id));
     if (events_)
       events_->Publish(EventType::kDeviceChanged,
-                       api::DeviceChangedData(d, "removed", ToString(LivenessOf(d))));
+                       DeviceChangedData(d, "removed", ToString(LivenessOf(d))));
     return campaigns_.OnDeviceDeleted(id);
   });
   if (!tx.ok()) return tx;

@@ -168,6 +168,30 @@ TEST_F(EventsFlowTest, DeviceLifecycle) {
   EXPECT_EQ(seen[4].data["status"], "online");
 }
 
+TEST_F(EventsFlowTest, InventoryAndTagsPublishDeviceChanged) {
+  protocol::HeartbeatRequest hb;
+  protocol::Inventory inv;
+  inv.os = "linux";
+  inv.arch = "aarch64";
+  hb.inventory = inv;
+  env.Beat("d0", hb);  // online + first inventory
+  env.Beat("d0", hb);  // same inventory: nothing
+  hb.inventory->arch = "x86_64";
+  env.Beat("d0", hb);
+  ASSERT_OK(env.devices->SetTags("d0", {{"site", "lyon"}}).status());
+  EXPECT_FALSE(env.devices->SetTags("d0", {{"", "x"}}).ok());  // refused: nothing published
+  auto seen = Drain();
+  EXPECT_EQ(Lines(seen), (std::vector<std::string>{
+                             "device.changed d0 online",
+                             "device.changed d0 inventory",
+                             "device.changed d0 inventory",
+                             "device.changed d0 tags",
+                         }));
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[1].data["status"], "online");
+  EXPECT_EQ(seen[3].data["status"], "online");
+}
+
 TEST_F(EventsFlowTest, PatchBuiltAndFailed) {
   // Queued: v1 -> v2 (by the upload of v2), v2 -> v0 (by the upload of v0), v0 -> v2 (here; the
   // fake builder fails on a base that says "unbuildable").

@@ -1,7 +1,7 @@
 #include "server/service/heartbeat_service.hpp"
 
-#include "server/api/event_data.hpp"
 #include "server/service/device_service.hpp"
+#include "server/service/event_data.hpp"
 #include "server/service/ids.hpp"
 
 namespace oxide::server {
@@ -85,14 +85,14 @@ store::AttemptRecord ToAttempt(const std::string& device_id, const protocol::Fai
 void HeartbeatService::PublishDeviceChange(const store::DeviceRecord& before,
                                            const store::DeviceRecord& after) {
   if (events_ == nullptr) return;
-  // Coming (back) online is detected here; going offline is not an event the server sees.
+  // Coming (back) online is detected here; going offline by the OfflineSweeper.
   const bool came_online =
       LivenessAt(before, after.last_seen, options_.offline_after_ms) != Liveness::kOnline;
   const bool updated = before.current_model != after.current_model ||
                        before.current_version != after.current_version;
   if (!came_online && !updated) return;
   events_->Publish(EventType::kDeviceChanged,
-                   api::DeviceChangedData(after, came_online ? "online" : "updated", "online"));
+                   DeviceChangedData(after, came_online ? "online" : "updated", "online"));
 }
 
 Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
@@ -169,11 +169,15 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
           d.last_result_error = req.update->error.substr(0, 1024);
         }
         OXIDE_RETURN_IF_ERROR(store_.devices().Update(d));
+        bool inventory_changed = false;
         if (req.inventory) {
-          // events: device.changed "inventory" when RecordInventory returns true (it changed)
-          OXIDE_RETURN_IF_ERROR(RecordInventory(store_, d, *req.inventory, d.last_seen).status());
+          OXIDE_ASSIGN_OR_RETURN(inventory_changed,
+                                 RecordInventory(store_, d, *req.inventory, d.last_seen));
         }
         PublishDeviceChange(before, d);
+        // After "online": a device that comes back with a new inventory reads in that order.
+        if (inventory_changed && events_ != nullptr)
+          events_->Publish(EventType::kDeviceChanged, DeviceChangedData(d, "inventory", "online"));
 
         HeartbeatFacts facts;
         facts.update = req.update;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "base/log.hpp"
-#include "server/api/event_data.hpp"
+#include "server/service/event_data.hpp"
 
 namespace oxide::server {
 namespace {
@@ -70,7 +70,7 @@ void PatchWorker::Loop() {
 
 void PatchWorker::PublishResult(const store::PatchRecord& p, int64_t duration_ms) {
   if (events_ == nullptr) return;
-  api::PatchEventInfo info;
+  PatchEventInfo info;
   info.duration_ms = duration_ms;
   if (auto base = store_.models().FindBySha(p.base_sha256); base.ok()) {
     info.model_id = base->model_id;
@@ -83,8 +83,7 @@ void PatchWorker::PublishResult(const store::PatchRecord& p, int64_t duration_ms
   }
   const bool built =
       p.state == store::PatchState::kReady || p.state == store::PatchState::kNotSmaller;
-  events_->Publish(built ? EventType::kPatchBuilt : EventType::kPatchFailed,
-                   api::PatchData(p, info));
+  events_->Publish(built ? EventType::kPatchBuilt : EventType::kPatchFailed, PatchData(p, info));
 }
 
 Result<bool> PatchWorker::RunOnce() {

@@ -387,6 +387,35 @@ Result<uint64_t> SqliteDeviceStore::CountSeenSince(TimeMs since) {
   return row ? q.U64(0) : 0;
 }
 
+Result<std::vector<DeviceRecord>> SqliteDeviceStore::ListSeenBetween(TimeMs from,
+                                                                     const std::string& after_id,
+                                                                     TimeMs to, size_t limit) {
+  Lock lock(db_.mu());
+  std::vector<DeviceRecord> out;
+  {
+    // The range on last_seen alone keeps it on devices_last_seen; ties sort by id.
+    OXIDE_ASSIGN_OR_RETURN(
+        Stmt q, db_.Prepare(std::string(kDeviceSelect) +
+                            "WHERE d.last_seen>=?1 AND d.last_seen<?3 AND "
+                            "(d.last_seen>?1 OR d.id>?2) ORDER BY d.last_seen, d.id LIMIT ?4"));
+    q.Bind(1, from);
+    q.Bind(2, after_id);
+    q.Bind(3, to);
+    q.Bind(4, static_cast<int64_t>(limit));
+    while (true) {
+      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(q));
+      out.push_back(std::move(d));
+    }
+  }
+  for (auto& d : out) {
+    OXIDE_RETURN_IF_ERROR(ReadTags(&d));
+    OXIDE_RETURN_IF_ERROR(ReadAttributes(&d));
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> SqliteDeviceStore::CurrentShasOfModel(
     const std::string& model_id) {
   Lock lock(db_.mu());

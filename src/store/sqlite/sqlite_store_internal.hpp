@@ -18,6 +18,8 @@ class SqliteDeviceStore final : public DeviceStore {
   Status Update(const DeviceRecord& d) override;
   Status Delete(const std::string& id) override;
   Status AddBytes(const std::string& id, uint64_t served, uint64_t full) override;
+  Result<std::vector<DeviceRecord>> ListSeenBetween(TimeMs from, const std::string& after_id,
+                                                    TimeMs to, size_t limit) override;
   Result<uint64_t> CountSeenSince(TimeMs since) override;
   Result<std::vector<std::string>> CurrentShasOfModel(const std::string& model_id) override;
   Status PutInventory(const std::string& id, const DeviceInventory& inventory) override;

@@ -1,8 +1,8 @@
 #include "server/api/internal/views.hpp"
 
-namespace oxide::server::api {
+#include "server/service/campaign_summary.hpp"
 
-using store::DeviceRolloutState;
+namespace oxide::server::api {
 
 Json AssignmentJson(const std::optional<store::AssignmentRecord>& a) {
   if (!a) return nullptr;
@@ -113,29 +113,10 @@ Json DeviceDetailJson(const DeviceView& v) {
 }
 
 Json CampaignSummaryJson(const CampaignDetail& c) {
-  uint64_t counts[9] = {};
-  for (const auto& d : c.devices) counts[static_cast<size_t>(d.state)]++;
-  auto n = [&](DeviceRolloutState s) { return counts[static_cast<size_t>(s)]; };
-  uint64_t saved = c.campaign.bytes_full > c.campaign.bytes_served
-                       ? c.campaign.bytes_full - c.campaign.bytes_served
-                       : 0;
-  return Json{
-      {"total", c.devices.size()},
-      {"waiting", n(DeviceRolloutState::kWaiting)},
-      {"pending", n(DeviceRolloutState::kPending)},
-      {"downloading", n(DeviceRolloutState::kDownloading)},
-      {"applying", n(DeviceRolloutState::kApplying)},
-      {"in_progress", n(DeviceRolloutState::kDownloading) + n(DeviceRolloutState::kApplying)},
-      {"complete", n(DeviceRolloutState::kCompleted)},
-      {"failed", n(DeviceRolloutState::kFailed)},
-      {"rolled_back", n(DeviceRolloutState::kRolledBack)},
-      {"failures", n(DeviceRolloutState::kFailed) + n(DeviceRolloutState::kRolledBack)},
-      {"withdrawn", n(DeviceRolloutState::kWithdrawn)},
-      {"superseded", n(DeviceRolloutState::kSuperseded)},
-      {"skipped", 0},
-      {"bytes_served", c.campaign.bytes_served},
-      {"bytes_full_equivalent", c.campaign.bytes_full},
-      {"bytes_saved", saved}};
+  Json out = Json::object();
+  ForEachSummaryField(SummarizeCampaign(c.campaign, c.devices),
+                      [&](const char* name, uint64_t value) { out[name] = value; });
+  return out;
 }
 
 Json CampaignListItemJson(const CampaignDetail& c) {

@@ -1,8 +1,9 @@
 #pragma once
 
-// The JSON data of each live event (docs/api.md, Events), built beside the other JSON views so
-// a campaign.state summary is exactly the one GET /api/v1/campaigns/:id shows. Services call
-// these and hand the text to EventBus::Publish, which adds "ts". JSON-free header.
+// The JSON data of each live event (docs/api.md, Events). Lives with the services that publish
+// (services never include server/api); a campaign.state summary comes from campaign_summary.hpp,
+// the same computation GET /api/v1/campaigns/:id shows. Services hand the text to
+// EventBus::Publish, which adds "ts". JSON-free header.
 
 #include <cstdint>
 #include <string>
@@ -11,7 +12,7 @@
 
 #include "store/records.hpp"
 
-namespace oxide::server::api {
+namespace oxide::server {
 
 // device.changed: {"device_id","change","status","model_id","version"}. `change` is one of
 // registered|enrolled|accepted|rejected|revoked|removed|online|offline|updated|inventory|tags;
@@ -40,4 +41,4 @@ struct PatchEventInfo {
 };
 std::string PatchData(const store::PatchRecord& p, const PatchEventInfo& info);
 
-}  // namespace oxide::server::api
+}  // namespace oxide::server

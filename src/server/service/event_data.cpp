@@ -1,9 +1,17 @@
-#include "server/api/event_data.hpp"
+#include "server/service/event_data.hpp"
 
-#include "server/api/internal/json_util.hpp"
-#include "server/api/internal/views.hpp"
+#include <nlohmann/json.hpp>
 
-namespace oxide::server::api {
+#include "server/service/campaign_summary.hpp"
+
+namespace oxide::server {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace
 
 std::string DeviceChangedData(const store::DeviceRecord& d, std::string_view change,
                               std::string_view status) {
@@ -17,13 +25,13 @@ std::string DeviceChangedData(const store::DeviceRecord& d, std::string_view cha
 std::string CampaignStateData(const store::CampaignRecord& c,
                               const std::vector<store::CampaignDeviceRecord>& devices,
                               std::string_view previous_state) {
-  CampaignDetail detail;
-  detail.campaign = c;
-  detail.devices = devices;
+  Json summary = Json::object();
+  ForEachSummaryField(SummarizeCampaign(c, devices),
+                      [&](const char* name, uint64_t value) { summary[name] = value; });
   return Dump(Json{{"campaign_id", c.id},
                    {"state", ToString(c.state)},
                    {"previous_state", previous_state},
-                   {"summary", CampaignSummaryJson(detail)}});
+                   {"summary", summary}});
 }
 
 std::string CampaignDeviceData(const store::CampaignDeviceRecord& d) {
@@ -48,4 +56,4 @@ std::string PatchData(const store::PatchRecord& p, const PatchEventInfo& info) {
                    {"error", p.error}});
 }
 
-}  // namespace oxide::server::api
+}  // namespace oxide::server

@@ -401,6 +401,79 @@ TEST_F(AdminCommandsTest, WatchOnATerminalRedrawsInPlace) {
   EXPECT_NE(out.find("d1      completed"), std::string::npos);
 }
 
+TEST_F(AdminCommandsTest, DeviceShowEscapesWhatTheDeviceSent) {
+  server_.On(
+      "GET /api/v1/devices/cam-1", 200,
+      Json{{"id", "cam-1"},
+           {"name", "cam\x1b]52;c;cm0gLXJm\x07"},
+           {"fleets", Json::array({"lab\nx"})},
+           {"tags", {{"site\x1b[8m", "ly\non"}}},
+           {"inventory", {{"os", "linux\x1b[2J"}, {"attributes", {{"k", "v\r\xc2\x9b\x7f"}}}}},
+           {"history", Json::array({{{"at", "2026-11-27T15:01:14Z"},
+                                     {"outcome", "failed"},
+                                     {"error", "health\nexit 1\x1b[1A"}}})}}
+          .dump());
+  ASSERT_OK(Run(Args(AdminCommand::kDeviceShow, "cam-1")).status());
+  std::string out = Out();
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  EXPECT_NE(out.find("name:         cam\\x1b]52;c;cm0gLXJm\\x07\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("fleets:       lab\\nx\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("tags:         site\\x1b[8m=ly\\non\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("inventory:    linux\\x1b[2J\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("attributes:   k=v\\r\\u009b\\x7f\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("health\\nexit 1\\x1b[1A\n"), std::string::npos) << out;
+}
+
+TEST_F(AdminCommandsTest, JsonOutputStaysTheServersJson) {
+  server_.On("GET /api/v1/devices/cam-1", 200, R"({"id":"cam-1","name":"a\u001bb\nc"})");
+  AdminArgs a = Args(AdminCommand::kDeviceShow, "cam-1");
+  a.flags.json = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(Out(), "{\n  \"id\": \"cam-1\",\n  \"name\": \"a\\u001bb\\nc\"\n}\n");
+}
+
+TEST_F(AdminCommandsTest, WatchOnATerminalKeepsItsLineCountWithHostileErrors) {
+  auto detail = [](const char* state) {
+    return Json{{"id", "c-1"},
+                {"model_id", "m"},
+                {"target_version", "v2"},
+                {"state", state},
+                {"summary", {{"total", 1}, {"complete", 0}, {"failures", 1}}},
+                {"devices", Json::array({{{"device_id", "d1\x1b[1A"},
+                                          {"state", "failed"},
+                                          {"error", "exit 1\n\n\n\x1b]0;x\x07"}}})}}
+        .dump();
+  };
+  server_.On("GET /api/v1/campaigns/c-1", 200, detail("rolling_out"));
+  server_.On("GET /api/v1/campaigns/c-1", 200, detail("failed"));
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1"), /*tty=*/true).status());
+  std::string out = Out();
+  const std::string redraw = "\x1b[3A\x1b[J";  // summary, header, one device: still 3 lines
+  ASSERT_NE(out.find(redraw), std::string::npos) << out;
+  std::string rest = out;
+  rest.erase(rest.find(redraw), redraw.size());
+  EXPECT_EQ(rest.find('\x1b'), std::string::npos) << out;  // the redraw is the only escape
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 6);
+  EXPECT_NE(out.find("exit 1\\n\\n\\n\\x1b]0;x\\x07"), std::string::npos) << out;
+}
+
+TEST_F(AdminCommandsTest, WatchLinesEscapeDeviceText) {
+  server_.On(
+      "GET /api/v1/campaigns/c-1", 200,
+      Json{{"id", "c-1"},
+           {"model_id", "m"},
+           {"target_version", "v2"},
+           {"state", "failed"},
+           {"devices",
+            Json::array({{{"device_id", "d1"}, {"state", "failed"}, {"error", "boom\n\x1b[2K"}}})}}
+          .dump());
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1")).status());
+  EXPECT_EQ(Out(),
+            "c-1  m v2  failed  0/0 completed  0 failed\n"
+            "  d1  failed  boom\\n\\x1b[2K\n");
+}
+
 TEST(ExitCodeForCampaignState, IsZeroOnlyForCompleted) {
   EXPECT_EQ(ExitCodeForCampaignState("completed"), 0);
   EXPECT_EQ(ExitCodeForCampaignState("completed_with_failures"), 10);

@@ -277,8 +277,10 @@ TEST_F(AdminCommandsTest, ModelPushStreamsTheFileAndWaitsForThePatches) {
   a.model = "m";
   a.version = "v2";
   ASSERT_OK(Run(a).status());
-  EXPECT_EQ(server_.calls[0], "POST /api/v1/models/m/versions/v2 </models/v2.onnx>");
-  EXPECT_EQ(server_.calls.size(), 4u);
+  // No event stream on this server (404): polled with backoff, at 0.5 s and 1.5 s.
+  EXPECT_EQ(server_.calls,
+            (std::vector<std::string>{"POST /api/v1/models/m/versions/v2 </models/v2.onnx>", meta,
+                                      "STREAM /api/v1/events?types=patch", meta, meta}));
   EXPECT_EQ(Out(),
             "uploaded m v2: 2.0 KiB, sha256 abcdef\n"
             "format: onnx, 4 tensors\n"
@@ -312,6 +314,64 @@ TEST_F(AdminCommandsTest, ModelPushWaitIsBounded) {
   ASSERT_OK(Run(a).status());
   EXPECT_EQ(clock_.Now() - start, std::chrono::seconds(5));
   EXPECT_NE(Read(err_).find("still building"), std::string::npos);
+}
+
+// GET …/meta carries the whole tensor manifest: the wait reads it again only when an event
+// says a patch to this version was built (and once when the stream opens, for a patch that
+// finished before it did), never every 250 ms.
+TEST_F(AdminCommandsTest, ModelPushWakesOnPatchEventsInsteadOfPolling) {
+  const std::string meta = "GET /api/v1/models/m/versions/v2/meta";
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  std::string pending = R"({"patches":[{"base_version":"v1","state":"pending"}]})";
+  server_.On(meta, 200, pending);
+  server_.On(meta, 200, pending);
+  server_.On(meta, 200, R"({"size_bytes":2048,"patches":[{"base_version":"v1",
+      "state":"ready","strategy":"tensor","size_bytes":512}]})");
+  server_.events.push_back(
+      {"id: 1\nevent: hello\ndata: {\"stream_id\":\"s1\"}\n\n", ": keepalive\n\n",
+       "id: 2\nevent: patch.built\ndata: {\"model_id\":\"other\",\"target_version\":\"v2\"}\n\n",
+       "id: 3\nevent: patch.built\ndata: {\"model_id\":\"m\",\"target_version\":\"v2\"}\n\n"});
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(server_.calls,
+            (std::vector<std::string>{"POST /api/v1/models/m/versions/v2 <>", meta,
+                                      "STREAM /api/v1/events?types=patch", meta, meta}));
+  EXPECT_NE(Out().find("v1    ready  tensor    512 B  75.0%"), std::string::npos) << Out();
+}
+
+TEST_F(AdminCommandsTest, ModelPushPollsWithBackoffWithoutAnEventStream) {
+  const std::string meta = "GET /api/v1/models/m/versions/v2/meta";
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  server_.On(meta, 200, R"({"patches":[{"base_version":"v1","state":"pending"}]})");
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  a.wait_seconds = 20;
+  auto start = clock_.Now();
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(clock_.Now() - start, std::chrono::seconds(20));
+  // After the upload's read: 0.5, 1.5, 3.5, 7.5, 12.5, 17.5 s and the deadline (20 s): 8 reads
+  // in 20 s, where a 250 ms poll made 81.
+  EXPECT_EQ(std::count(server_.calls.begin(), server_.calls.end(), meta), 8);
+}
+
+TEST_F(AdminCommandsTest, ModelPushWaitOnTheStreamIsBounded) {
+  const std::string meta = "GET /api/v1/models/m/versions/v2/meta";
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  server_.On(meta, 200, R"({"patches":[{"base_version":"v1","state":"pending"}]})");
+  std::vector<std::string> keepalives(40, ": keepalive\n\n");  // 300 ms each: 12 s
+  server_.events.push_back(keepalives);
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  a.wait_seconds = 3;
+  auto start = clock_.Now();
+  ASSERT_OK(Run(a).status());
+  EXPECT_LE(clock_.Now() - start, std::chrono::milliseconds(3300));
+  EXPECT_NE(Read(err_).find("still building"), std::string::npos);
+  EXPECT_EQ(std::count(server_.calls.begin(), server_.calls.end(), meta), 1);
 }
 
 TEST_F(AdminCommandsTest, WatchPollsWithoutAnEventStreamUntilTheCampaignFails) {

@@ -79,6 +79,25 @@ export async function allDevices(maxPages = 20) {
   return out;
 }
 
+// Every row of a list answered as {<key>: [...], next_after} (campaigns, models): follows
+// `next_after` until null, at most `maxPages` pages of 1000, so a fleet past the server's
+// default page (500) is shown whole. A repeated cursor ends the walk (no loop on a bad server).
+export async function allPages(path, key, maxPages = 20) {
+  const out = [];
+  let after = '';
+  const sep = path.includes('?') ? '&' : '?';
+  for (let i = 0; i < maxPages; i++) {
+    const json = await call(
+        'GET', path + sep + 'limit=1000' + (after ? '&after=' + encodeURIComponent(after) : ''));
+    const rows = (json && json[key]) || [];
+    out.push(...rows);
+    const next = json && json.next_after;
+    if (!next || next === after || !rows.length) break;
+    after = next;
+  }
+  return out;
+}
+
 export const get = (path) => call('GET', path);
 export const post = (path, body) => call('POST', path, body ?? {});
 

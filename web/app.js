@@ -3,6 +3,7 @@
 import {ApiError, roleOf, session, setUnauthorizedHandler} from './api.js';
 import {el} from './dom.js';
 import {Live} from './live.js';
+import {throttle} from './throttle.js';
 import * as bandwidth from './view_bandwidth.js';
 import * as campaigns from './view_campaigns.js';
 import * as fleets from './view_fleets.js';
@@ -21,7 +22,6 @@ function route() {
 const VIEWS = {fleets, devices: fleets, campaigns, models, bandwidth};
 
 let renderSeq = 0;
-let refreshTimer = null;
 
 export function flash(message, kind = 'error') {
   const f = $('flash');
@@ -61,11 +61,9 @@ async function render(navigated = false) {
   window.scrollTo(0, scroll);
 }
 
-// Debounced: a burst of events redraws once.
-function refresh(delay = 250) {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(render, delay);
-}
+// Throttled: a burst of events redraws at most every 250 ms (and still redraws while the burst
+// lasts), one render at a time; refresh(0) redraws now (after a button).
+const refresh = throttle(() => render(), {wait: 250});
 
 const live = new Live({
   onEvent: (ev) => {

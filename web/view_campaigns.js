@@ -1,7 +1,7 @@
 // Campaigns: strategy, state, a progress bar; a campaign's page adds each device's state and
 // failure cause, the first failure, the attempts, and (admins only) pause/resume/abort/approve.
 
-import {ApiError, get, post} from './api.js';
+import {allPages, ApiError, get, post} from './api.js';
 import {badge, bytes, el, link, progressBar, table, time} from './dom.js';
 import {historyTable, pairs} from './view_fleets.js';
 
@@ -23,8 +23,8 @@ const ACTIONS = {
 
 export async function render(ctx) {
   if (ctx.arg) return renderOne(ctx);
-  const list = await get('/api/v1/campaigns');
-  const rows = (list.campaigns || []).slice().reverse().map((c) => {
+  const list = await allPages('/api/v1/campaigns', 'campaigns');
+  const rows = list.slice().reverse().map((c) => {
     const total = c.total || 0;
     const failed = (c.failed || 0) + (c.rolled_back || 0);
     return el('tr', {dataset: {campaign: c.id}},

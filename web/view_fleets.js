@@ -1,7 +1,7 @@
 // Fleets and devices: who is online, what each device runs, its platform/inventory, when it
 // was last seen and its last error; a device's page adds its failed-attempt history.
 
-import {allDevices, get} from './api.js';
+import {allDevices, allPages, get} from './api.js';
 import {badge, bytes, el, link, progressBar, table, time} from './dom.js';
 
 export function affects(ev, {arg}) {
@@ -12,9 +12,8 @@ export function affects(ev, {arg}) {
 
 export async function render({name, arg}) {
   if (name === 'devices' && arg) return renderDevice(arg);
-  const [devices, fleets, campaigns] = await Promise.all(
-      [allDevices(), get('/api/v1/fleets'), get('/api/v1/campaigns')]);
-  const active = (campaigns.campaigns || []).filter((c) => ACTIVE.has(c.state));
+  const [devices, fleets, active] = await Promise.all(
+      [allDevices(), get('/api/v1/fleets'), activeCampaignList()]);
   const count = (s) => devices.filter((d) => d.status === s).length;
   const failing = devices.filter((d) => lastError(d)).length;
   const online = new Set(devices.filter((d) => d.status === 'online').map((d) => d.id));
@@ -40,6 +39,19 @@ export async function render({name, arg}) {
 }
 
 const ACTIVE = new Set(['rolling_out', 'paused', 'awaiting_approval', 'halted']);
+
+// The campaigns in progress, asked of the server by state (one `?state=` each, every page), so
+// the thousands of finished ones are never downloaded; in creation order, each once.
+async function activeCampaignList() {
+  const lists = await Promise.all([...ACTIVE].map(
+      (s) => allPages('/api/v1/campaigns?state=' + encodeURIComponent(s), 'campaigns')));
+  const byId = new Map();
+  for (const c of lists.flat()) {
+    if (ACTIVE.has(c.state)) byId.set(c.id, c);
+  }
+  return [...byId.values()].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)) ||
+                                           String(a.id).localeCompare(String(b.id)));
+}
 
 function activeCampaigns(list) {
   return table(['campaign', 'model', 'fleet', 'state', 'progress'], list.map((c) => {

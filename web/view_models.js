@@ -1,7 +1,7 @@
 // Models: versions (size, format, upload time) and the patches prepared between them
 // (strategy, size, savings against the full file, state).
 
-import {get, getOptional} from './api.js';
+import {allPages, get, getOptional} from './api.js';
 import {badge, bytes, el, link, table, time} from './dom.js';
 
 export function affects(ev) {
@@ -31,9 +31,9 @@ async function meta(url) {
 
 export async function render({arg}) {
   if (arg) return renderOne(arg);
-  const list = await get('/api/v1/models');
+  const list = await allPages('/api/v1/models', 'models');
   return el('div', {}, el('h1', {}, 'Models'),
-    table(['model', 'versions', 'latest'], (list.models || []).map((m) => el('tr', {},
+    table(['model', 'versions', 'latest'], list.map((m) => el('tr', {},
       el('td', {}, link('#/models/' + encodeURIComponent(m.model_id), m.model_id)),
       el('td', {class: 'num'}, m.version_count), el('td', {}, m.latest_version || '–'))),
       {dataset: {testid: 'models'}}));

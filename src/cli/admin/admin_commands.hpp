@@ -7,6 +7,7 @@
 #include "base/result.hpp"
 #include "cli/admin/admin_args.hpp"
 #include "cli/admin/admin_client.hpp"
+#include "cli/admin/terminal_text.hpp"
 
 namespace oxide::cli::admin {
 
@@ -56,6 +57,7 @@ int ExitCodeForCampaignState(const std::string& state);
 // Output helpers, templates over the JSON type (nlohmann::json in the .cpp files) so that this
 // header needs no JSON library.
 // A field as text: "-" when absent, null or ""; numbers and booleans ("yes"/"no") printed.
+// Strings go through TerminalSafe: every renderer shows them on a terminal.
 template <class Json>
 std::string Str(const Json& j, const char* key) {
   if (!j.is_object()) return "-";
@@ -63,7 +65,7 @@ std::string Str(const Json& j, const char* key) {
   if (it == j.end() || it->is_null()) return "-";
   if (it->is_string()) {
     const auto& s = it->template get_ref<const std::string&>();
-    return s.empty() ? "-" : s;
+    return s.empty() ? "-" : TerminalSafe(s);
   }
   if (it->is_boolean()) return it->template get<bool>() ? "yes" : "no";
   return it->dump();
@@ -80,10 +82,13 @@ uint64_t U64(const Json& j, const char* key) {
   }
   return 0;
 }
-void Print(const Console& c, const std::string& text);  // to out, as is
+// To out, through TerminalSafeLines (the net under the values that went through Str()).
+void Print(const Console& c, const std::string& text);
+void PrintRaw(const Console& c, const std::string& text);  // to out, as is
+// --json: the server's JSON, indented, one newline (JSON escapes its control characters).
 template <class Json>
-void PrintJson(const Console& c, const Json& j) {  // indented, one newline
-  Print(c, j.dump(2) + "\n");
+void PrintJson(const Console& c, const Json& j) {
+  PrintRaw(c, j.dump(2) + "\n");
 }
 
 }  // namespace oxide::cli::admin

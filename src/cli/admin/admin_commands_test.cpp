@@ -277,8 +277,10 @@ TEST_F(AdminCommandsTest, ModelPushStreamsTheFileAndWaitsForThePatches) {
   a.model = "m";
   a.version = "v2";
   ASSERT_OK(Run(a).status());
-  EXPECT_EQ(server_.calls[0], "POST /api/v1/models/m/versions/v2 </models/v2.onnx>");
-  EXPECT_EQ(server_.calls.size(), 4u);
+  // No event stream on this server (404): polled with backoff, at 0.5 s and 1.5 s.
+  EXPECT_EQ(server_.calls,
+            (std::vector<std::string>{"POST /api/v1/models/m/versions/v2 </models/v2.onnx>", meta,
+                                      "STREAM /api/v1/events?types=patch", meta, meta}));
   EXPECT_EQ(Out(),
             "uploaded m v2: 2.0 KiB, sha256 abcdef\n"
             "format: onnx, 4 tensors\n"
@@ -312,6 +314,64 @@ TEST_F(AdminCommandsTest, ModelPushWaitIsBounded) {
   ASSERT_OK(Run(a).status());
   EXPECT_EQ(clock_.Now() - start, std::chrono::seconds(5));
   EXPECT_NE(Read(err_).find("still building"), std::string::npos);
+}
+
+// GET …/meta carries the whole tensor manifest: the wait reads it again only when an event
+// says a patch to this version was built (and once when the stream opens, for a patch that
+// finished before it did), never every 250 ms.
+TEST_F(AdminCommandsTest, ModelPushWakesOnPatchEventsInsteadOfPolling) {
+  const std::string meta = "GET /api/v1/models/m/versions/v2/meta";
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  std::string pending = R"({"patches":[{"base_version":"v1","state":"pending"}]})";
+  server_.On(meta, 200, pending);
+  server_.On(meta, 200, pending);
+  server_.On(meta, 200, R"({"size_bytes":2048,"patches":[{"base_version":"v1",
+      "state":"ready","strategy":"tensor","size_bytes":512}]})");
+  server_.events.push_back(
+      {"id: 1\nevent: hello\ndata: {\"stream_id\":\"s1\"}\n\n", ": keepalive\n\n",
+       "id: 2\nevent: patch.built\ndata: {\"model_id\":\"other\",\"target_version\":\"v2\"}\n\n",
+       "id: 3\nevent: patch.built\ndata: {\"model_id\":\"m\",\"target_version\":\"v2\"}\n\n"});
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(server_.calls,
+            (std::vector<std::string>{"POST /api/v1/models/m/versions/v2 <>", meta,
+                                      "STREAM /api/v1/events?types=patch", meta, meta}));
+  EXPECT_NE(Out().find("v1    ready  tensor    512 B  75.0%"), std::string::npos) << Out();
+}
+
+TEST_F(AdminCommandsTest, ModelPushPollsWithBackoffWithoutAnEventStream) {
+  const std::string meta = "GET /api/v1/models/m/versions/v2/meta";
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  server_.On(meta, 200, R"({"patches":[{"base_version":"v1","state":"pending"}]})");
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  a.wait_seconds = 20;
+  auto start = clock_.Now();
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(clock_.Now() - start, std::chrono::seconds(20));
+  // After the upload's read: 0.5, 1.5, 3.5, 7.5, 12.5, 17.5 s and the deadline (20 s): 8 reads
+  // in 20 s, where a 250 ms poll made 81.
+  EXPECT_EQ(std::count(server_.calls.begin(), server_.calls.end(), meta), 8);
+}
+
+TEST_F(AdminCommandsTest, ModelPushWaitOnTheStreamIsBounded) {
+  const std::string meta = "GET /api/v1/models/m/versions/v2/meta";
+  server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
+  server_.On(meta, 200, R"({"patches":[{"base_version":"v1","state":"pending"}]})");
+  std::vector<std::string> keepalives(40, ": keepalive\n\n");  // 300 ms each: 12 s
+  server_.events.push_back(keepalives);
+  AdminArgs a = Args(AdminCommand::kModelPush);
+  a.model = "m";
+  a.version = "v2";
+  a.wait_seconds = 3;
+  auto start = clock_.Now();
+  ASSERT_OK(Run(a).status());
+  EXPECT_LE(clock_.Now() - start, std::chrono::milliseconds(3300));
+  EXPECT_NE(Read(err_).find("still building"), std::string::npos);
+  EXPECT_EQ(std::count(server_.calls.begin(), server_.calls.end(), meta), 1);
 }
 
 TEST_F(AdminCommandsTest, WatchPollsWithoutAnEventStreamUntilTheCampaignFails) {
@@ -399,6 +459,79 @@ TEST_F(AdminCommandsTest, WatchOnATerminalRedrawsInPlace) {
   EXPECT_EQ(out.find(redraw) + redraw.size(), out.find("c-1  m v2  completed"));
   EXPECT_EQ(out.find(redraw), out.rfind(redraw));
   EXPECT_NE(out.find("d1      completed"), std::string::npos);
+}
+
+TEST_F(AdminCommandsTest, DeviceShowEscapesWhatTheDeviceSent) {
+  server_.On(
+      "GET /api/v1/devices/cam-1", 200,
+      Json{{"id", "cam-1"},
+           {"name", "cam\x1b]52;c;cm0gLXJm\x07"},
+           {"fleets", Json::array({"lab\nx"})},
+           {"tags", {{"site\x1b[8m", "ly\non"}}},
+           {"inventory", {{"os", "linux\x1b[2J"}, {"attributes", {{"k", "v\r\xc2\x9b\x7f"}}}}},
+           {"history", Json::array({{{"at", "2026-11-27T15:01:14Z"},
+                                     {"outcome", "failed"},
+                                     {"error", "health\nexit 1\x1b[1A"}}})}}
+          .dump());
+  ASSERT_OK(Run(Args(AdminCommand::kDeviceShow, "cam-1")).status());
+  std::string out = Out();
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  EXPECT_NE(out.find("name:         cam\\x1b]52;c;cm0gLXJm\\x07\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("fleets:       lab\\nx\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("tags:         site\\x1b[8m=ly\\non\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("inventory:    linux\\x1b[2J\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("attributes:   k=v\\r\\u009b\\x7f\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("health\\nexit 1\\x1b[1A\n"), std::string::npos) << out;
+}
+
+TEST_F(AdminCommandsTest, JsonOutputStaysTheServersJson) {
+  server_.On("GET /api/v1/devices/cam-1", 200, R"({"id":"cam-1","name":"a\u001bb\nc"})");
+  AdminArgs a = Args(AdminCommand::kDeviceShow, "cam-1");
+  a.flags.json = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(Out(), "{\n  \"id\": \"cam-1\",\n  \"name\": \"a\\u001bb\\nc\"\n}\n");
+}
+
+TEST_F(AdminCommandsTest, WatchOnATerminalKeepsItsLineCountWithHostileErrors) {
+  auto detail = [](const char* state) {
+    return Json{{"id", "c-1"},
+                {"model_id", "m"},
+                {"target_version", "v2"},
+                {"state", state},
+                {"summary", {{"total", 1}, {"complete", 0}, {"failures", 1}}},
+                {"devices", Json::array({{{"device_id", "d1\x1b[1A"},
+                                          {"state", "failed"},
+                                          {"error", "exit 1\n\n\n\x1b]0;x\x07"}}})}}
+        .dump();
+  };
+  server_.On("GET /api/v1/campaigns/c-1", 200, detail("rolling_out"));
+  server_.On("GET /api/v1/campaigns/c-1", 200, detail("failed"));
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1"), /*tty=*/true).status());
+  std::string out = Out();
+  const std::string redraw = "\x1b[3A\x1b[J";  // summary, header, one device: still 3 lines
+  ASSERT_NE(out.find(redraw), std::string::npos) << out;
+  std::string rest = out;
+  rest.erase(rest.find(redraw), redraw.size());
+  EXPECT_EQ(rest.find('\x1b'), std::string::npos) << out;  // the redraw is the only escape
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 6);
+  EXPECT_NE(out.find("exit 1\\n\\n\\n\\x1b]0;x\\x07"), std::string::npos) << out;
+}
+
+TEST_F(AdminCommandsTest, WatchLinesEscapeDeviceText) {
+  server_.On(
+      "GET /api/v1/campaigns/c-1", 200,
+      Json{{"id", "c-1"},
+           {"model_id", "m"},
+           {"target_version", "v2"},
+           {"state", "failed"},
+           {"devices",
+            Json::array({{{"device_id", "d1"}, {"state", "failed"}, {"error", "boom\n\x1b[2K"}}})}}
+          .dump());
+  ASSERT_OK(Run(Args(AdminCommand::kCampaignWatch, "c-1")).status());
+  EXPECT_EQ(Out(),
+            "c-1  m v2  failed  0/0 completed  0 failed\n"
+            "  d1  failed  boom\\n\\x1b[2K\n");
 }
 
 TEST(ExitCodeForCampaignState, IsZeroOnlyForCompleted) {

@@ -7,6 +7,7 @@
 #include "base/exit_code.hpp"
 #include "base/file_util.hpp"
 #include "cli/admin/admin_commands.hpp"
+#include "cli/admin/terminal_text.hpp"
 #include "http_client/curl_transport.hpp"
 
 namespace oxide::cli::admin {
@@ -74,7 +75,8 @@ int RunAdmin(const AdminArgs& args, const std::map<std::string, std::string>& co
   }
   if (!code.ok()) {
     // One line: for a refused call "oxide: 403: <the server's message>".
-    std::fprintf(stderr, "%s: %s\n", program.c_str(), code.status().message().c_str());
+    std::fprintf(stderr, "%s: %s\n", program.c_str(),
+                 TerminalSafe(code.status().message()).c_str());
     return ExitCodeFor(code.status().code());
   }
   return *code;

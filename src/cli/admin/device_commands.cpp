@@ -52,7 +52,8 @@ std::string Pairs(const Json& d, const char* key) {
   if (it == d.end() || !it->is_object() || it->empty()) return "-";
   std::string out;
   for (const auto& [k, v] : it->items()) {
-    out += (out.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    out += (out.empty() ? "" : ", ") + TerminalSafe(k) + "=" +
+           TerminalSafe(v.is_string() ? v.get<std::string>() : v.dump());
   }
   return out;
 }
@@ -104,7 +105,10 @@ Status Show(const std::string& id, AdminContext& ctx) {
   }
   std::string fleets;
   if (d.contains("fleets") && d["fleets"].is_array()) {
-    for (const Json& f : d["fleets"]) fleets += (fleets.empty() ? "" : ", ") + f.get<std::string>();
+    for (const Json& f : d["fleets"]) {
+      fleets += (fleets.empty() ? "" : ", ") +
+                TerminalSafe(f.is_string() ? f.get<std::string>() : f.dump());
+    }
   }
   std::string out;
   auto row = [&](const char* k, const std::string& v) { out += std::string(k) + v + "\n"; };

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/admin/admin_commands.hpp"
+#include "cli/admin/patch_wait.hpp"
 #include "cli/admin/table.hpp"
 
 namespace oxide::cli::admin {
@@ -36,14 +37,6 @@ class ProgressBar {
   Clock::Duration last_{};
   bool drawn_ = false;
 };
-
-bool AllBuilt(const Json& meta) {
-  if (!meta.contains("patches") || !meta["patches"].is_array()) return true;
-  for (const Json& p : meta["patches"]) {
-    if (Str(p, "state") == "pending") return false;
-  }
-  return true;
-}
 
 std::string PatchTable(const Json& meta) {
   uint64_t full = U64(meta, "size_bytes");
@@ -104,15 +97,9 @@ Result<int> PushModel(const AdminArgs& a, AdminContext& ctx) {
   OXIDE_RETURN_IF_ERROR(up.status());
   OXIDE_ASSIGN_OR_RETURN(Json meta, ctx.client.Get<Json>(version_path + "/meta"));
   // Patches from earlier versions are queued by the upload itself and built in the background.
-  auto deadline = ctx.clock.Now() + std::chrono::seconds(a.wait_seconds);
   bool waited_out = false;
-  while (!a.no_wait && !AllBuilt(meta)) {
-    if (ctx.clock.Now() >= deadline) {
-      waited_out = true;
-      break;
-    }
-    if (!ctx.clock.SleepFor(std::chrono::milliseconds(250))) return Cancelled("interrupted");
-    OXIDE_ASSIGN_OR_RETURN(meta, ctx.client.Get<Json>(version_path + "/meta"));
+  if (!a.no_wait) {
+    OXIDE_ASSIGN_OR_RETURN(waited_out, WaitForPatches(a, ctx, meta));
   }
   if (ctx.console.json) {
     meta.erase("tensors");  // the manifest can be huge; `GET .../meta` has it

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cli/admin/terminal_text.hpp"
+
 namespace oxide::cli::admin {
 namespace {
 
@@ -36,7 +38,9 @@ size_t DisplayWidth(std::string_view s) {
 }
 
 Table::Table(std::vector<std::string> headers)
-    : headers_(std::move(headers)), right_(headers_.size(), false) {}
+    : headers_(std::move(headers)), right_(headers_.size(), false) {
+  for (auto& h : headers_) h = TerminalSafe(h);
+}
 
 void Table::AlignRight(size_t column) {
   if (column < right_.size()) right_[column] = true;
@@ -44,6 +48,9 @@ void Table::AlignRight(size_t column) {
 
 void Table::AddRow(std::vector<std::string> cells) {
   cells.resize(headers_.size());
+  // Cells come from the server and, through it, from devices: no escape sequence or line break
+  // reaches the terminal, and each row stays one line.
+  for (auto& c : cells) c = TerminalSafe(c);
   rows_.push_back(std::move(cells));
 }
 

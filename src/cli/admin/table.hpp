@@ -11,7 +11,8 @@ namespace oxide::cli::admin {
 // A text table for a terminal: a header row and aligned columns separated by two spaces,
 // numbers right-aligned where asked. When the table is wider than `max_width` the widest
 // columns are narrowed (never below 6 characters) and their long cells cut with "…", so a
-// listing stays readable in 80 columns. Widths count UTF-8 code points.
+// listing stays readable in 80 columns. Widths count UTF-8 code points. Every cell and header
+// goes through TerminalSafe (terminal_text.hpp).
 class Table {
  public:
   explicit Table(std::vector<std::string> headers);

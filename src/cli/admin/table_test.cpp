@@ -16,6 +16,16 @@ TEST(Table, AlignsColumnsWithTwoSpacesAndRightAlignsNumbers) {
             "c      1024  offline\n");
 }
 
+TEST(Table, CellsFromDevicesCannotEscapeIntoTheTerminalOrBreakRows) {
+  Table t({"DEVICE", "ERROR"});
+  t.AddRow({"d1",
+            "\x1b]0;pwned\x07"
+            "boom\nsecond line\x1b[2J"});
+  EXPECT_EQ(t.Render(200),
+            "DEVICE  ERROR\n"
+            "d1      \\x1b]0;pwned\\x07boom\\nsecond line\\x1b[2J\n");
+}
+
 TEST(Table, MissingCellsAreEmptyAndTheLastColumnIsNotPadded) {
   Table t({"A", "B"});
   t.AddRow({"x"});

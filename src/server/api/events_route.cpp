@@ -12,12 +12,17 @@ namespace {
 class EventStreamBody final : public StreamBody {
  public:
   EventStreamBody(std::unique_ptr<EventSubscription> sub, std::string preface,
-                  std::chrono::milliseconds keepalive)
-      : sub_(std::move(sub)), preface_(std::move(preface)), keepalive_(keepalive) {}
+                  std::chrono::milliseconds keepalive, std::function<bool()> still_authorized)
+      : sub_(std::move(sub)),
+        preface_(std::move(preface)),
+        keepalive_(keepalive),
+        still_authorized_(std::move(still_authorized)),
+        checked_at_(std::chrono::steady_clock::now()) {}
 
   void Start(std::function<void()> wake) override { sub_->SetWake(std::move(wake)); }
 
   bool Read(std::string* out) override {
+    if (!Authorized()) return false;  // revoked: end the stream, hand over nothing more
     out->append(preface_);
     preface_.clear();
     auto batch = sub_->Take();
@@ -34,9 +39,23 @@ class EventStreamBody final : public StreamBody {
   std::chrono::milliseconds keepalive_interval() const override { return keepalive_; }
 
  private:
+  // The token was checked when the stream opened; it is checked again at most once per
+  // keepalive interval, so a revocation ends the stream within that time.
+  bool Authorized() {
+    if (!still_authorized_ || revoked_) return !revoked_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - checked_at_ < keepalive_) return true;
+    checked_at_ = now;
+    revoked_ = !still_authorized_();
+    return !revoked_;
+  }
+
   std::unique_ptr<EventSubscription> sub_;
   std::string preface_;  // hello (and reset), sent by the first Read
   std::chrono::milliseconds keepalive_;
+  std::function<bool()> still_authorized_;
+  std::chrono::steady_clock::time_point checked_at_;
+  bool revoked_ = false;
 };
 
 // %XX escapes of a query value (commas in ?types= may arrive as %2C); '+' is a space.
@@ -117,6 +136,7 @@ Result<EventBus::SubscribeOptions> ParseOptions(const Request& req) {
 Response Events(const ApiDeps& d, const Request& req) {
   auto options = ParseOptions(req);
   if (!options.ok()) return ErrorResponse(options.status());
+  options->owner = req.principal.id;
   auto sub = d.events->Subscribe(std::move(options).value());
   if (!sub.ok()) {
     // kUnavailable: 503 {"error":{"code":"unavailable","message":…}} like every other error.
@@ -128,7 +148,18 @@ Response Events(const ApiDeps& d, const Request& req) {
   r.headers.emplace_back("Content-Type", "text/event-stream");
   r.headers.emplace_back("Cache-Control", "no-store");
   r.headers.emplace_back("X-Accel-Buffering", "no");  // reverse proxies: do not buffer
-  r.stream = MakeEventStreamBody(std::move(sub).value(), d.events->stream_id(), d.event_keepalive);
+  // Only the credential is kept to re-check it, not the whole request.
+  Request credential;
+  credential.headers.emplace_back("authorization", req.Header("authorization"));
+  const auth::Authenticator* authn = &d.authenticator;
+  auto still_authorized = [authn, credential = std::move(credential)] {
+    auto outcome = authn->Authenticate(credential);
+    // A store error ends the stream too (it never fails open); the client resumes.
+    return outcome.ok() && outcome->failure == auth::AuthFailure::kNone &&
+           outcome->principal.is_operator();
+  };
+  r.stream = MakeEventStreamBody(std::move(sub).value(), d.events->stream_id(), d.event_keepalive,
+                                 std::move(still_authorized));
   return r;
 }
 
@@ -136,12 +167,14 @@ Response Events(const ApiDeps& d, const Request& req) {
 
 std::shared_ptr<StreamBody> MakeEventStreamBody(std::unique_ptr<EventSubscription> sub,
                                                 const std::string& stream_id,
-                                                std::chrono::milliseconds keepalive) {
+                                                std::chrono::milliseconds keepalive,
+                                                std::function<bool()> still_authorized) {
   std::string preface = "event: hello\ndata: " +
                         Dump(Json{{"stream_id", stream_id}, {"last_event_id", sub->start_id()}}) +
                         "\n\n";
   if (sub->gap()) preface += "event: reset\ndata: {\"reason\":\"gap\"}\n\n";
-  return std::make_shared<EventStreamBody>(std::move(sub), std::move(preface), keepalive);
+  return std::make_shared<EventStreamBody>(std::move(sub), std::move(preface), keepalive,
+                                           std::move(still_authorized));
 }
 
 void AddEventRoutes(const ApiDeps& d, std::vector<Route>* routes) {

@@ -93,5 +93,40 @@ TEST_F(EventsRouteTest, TooManyStreamsIs503InTheStandardErrorShape) {
   EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
 }
 
+TEST_F(EventsRouteTest, StreamEndsOnceItsTokenIsNoLongerAuthorized) {
+  auto sub = env.events->Subscribe({});
+  ASSERT_TRUE(sub.ok());
+  bool allowed = true;
+  int checks = 0;
+  auto body = MakeEventStreamBody(std::move(sub).value(), env.events->stream_id(),
+                                  std::chrono::milliseconds(0), [&] {
+                                    ++checks;
+                                    return allowed;
+                                  });
+  body->Start([] {});
+  std::string out;
+  EXPECT_TRUE(body->Read(&out));
+  env.events->Publish(EventType::kPatchBuilt, R"({"model_id":"m","ts":"t"})");
+  allowed = false;  // the token was revoked
+  out.clear();
+  EXPECT_FALSE(body->Read(&out));
+  EXPECT_EQ(out, "") << "nothing is handed over after the revocation";
+  EXPECT_GE(checks, 2);
+}
+
+TEST_F(EventsRouteTest, OneTokenCannotTakeEveryStream) {
+  std::vector<Response> open;
+  for (int i = 0; i < 16; ++i) {
+    open.push_back(Get(""));
+    ASSERT_EQ(open.back().status, 200) << i;
+  }
+  auto refused = Get("");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  // Another caller (no owner here: a direct subscription) still gets a stream.
+  EXPECT_TRUE(env.events->Subscribe({}).ok());
+  open.pop_back();
+  EXPECT_EQ(Get("").status, 200) << "a closed stream frees its slot";
+}
+
 }  // namespace
 }  // namespace oxide::server::api

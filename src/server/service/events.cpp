@@ -13,6 +13,7 @@ namespace oxide::server {
 // One subscriber's queue. Lock order: EventBus::mu_, then EventSubscriber::mu.
 struct EventSubscriber {
   EventFilter filter;
+  std::string owner;
   std::mutex mu;
   std::deque<std::shared_ptr<const Event>> queue;
   // Replayed events do not count against the limit until the reader first takes them: a
@@ -201,10 +202,19 @@ uint64_t EventBus::PublishPrepared(Event e) {
 Result<std::unique_ptr<EventSubscription>> EventBus::Subscribe(SubscribeOptions o) {
   auto sub = std::make_shared<EventSubscriber>();
   sub->filter = std::move(o.filter);
+  sub->owner = std::move(o.owner);
   std::lock_guard<std::mutex> lock(mu_);
   if (subscribers_.size() >= options_.max_subscribers) {
     return Unavailable("too many open event streams (" + std::to_string(subscribers_.size()) +
                        "); try again later");
+  }
+  if (!sub->owner.empty()) {
+    size_t mine = 0;
+    for (const auto& s : subscribers_) mine += s->owner == sub->owner ? 1 : 0;
+    if (mine >= options_.max_per_owner) {
+      return Unavailable("this token already has " + std::to_string(mine) +
+                         " open event streams; close one first");
+    }
   }
   bool gap = false;
   if (o.last_event_id) {

@@ -64,6 +64,8 @@ struct EventBusOptions {
   size_t queue_limit = 1024;     // events one subscriber may have unread before it is dropped
   size_t max_subscribers = 256;  // open streams (--max-event-streams)
   std::string stream_id;         // "": a random one (tests pin it)
+  // Open streams of one owner (an operator token): one client cannot take every slot.
+  size_t max_per_owner = 16;
 };
 
 class EventBus;
@@ -127,9 +129,10 @@ class EventBus {
     EventFilter filter;
     // Resume: deliver the retained events after this id first (nullopt: live events only).
     std::optional<uint64_t> last_event_id;
-    std::string stream_id;  // the client's idea of the stream; another one is a gap
+    std::string stream_id;   // the client's idea of the stream; another one is a gap
+    std::string owner = {};  // who opened it (operator token id); "": not counted per owner
   };
-  // kUnavailable when max_subscribers streams are open.
+  // kUnavailable when max_subscribers streams are open, or max_per_owner of this owner.
   Result<std::unique_ptr<EventSubscription>> Subscribe(SubscribeOptions options);
 
   const std::string& stream_id() const { return options_.stream_id; }

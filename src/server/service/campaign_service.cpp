@@ -157,8 +157,8 @@ Result<uint64_t> CampaignService::ClearRefusals(const std::string& id) {
   return n;
 }
 
-Result<std::vector<CampaignDetail>> CampaignService::List() {
-  OXIDE_ASSIGN_OR_RETURN(auto campaigns, store_.campaigns().List());
+Result<std::vector<CampaignDetail>> CampaignService::WithDevices(
+    std::vector<store::CampaignRecord> campaigns) {
   std::vector<CampaignDetail> out;
   for (auto& c : campaigns) {
     CampaignDetail d;
@@ -167,6 +167,11 @@ Result<std::vector<CampaignDetail>> CampaignService::List() {
     out.push_back(std::move(d));
   }
   return out;
+}
+
+Result<std::vector<CampaignDetail>> CampaignService::List() {
+  OXIDE_ASSIGN_OR_RETURN(auto campaigns, store_.campaigns().List());
+  return WithDevices(std::move(campaigns));
 }
 
 Result<std::vector<CampaignDetail>> CampaignService::List(const CampaignFilter& filter,
@@ -182,14 +187,7 @@ Result<std::vector<CampaignDetail>> CampaignService::List(const CampaignFilter& 
     campaigns.resize(filter.limit);
     *next_after = campaigns.back().id;
   }
-  std::vector<CampaignDetail> out;
-  for (auto& c : campaigns) {
-    CampaignDetail d;
-    OXIDE_ASSIGN_OR_RETURN(d.devices, store_.campaigns().ListDevices(c.id));
-    d.campaign = std::move(c);
-    out.push_back(std::move(d));
-  }
-  return out;
+  return WithDevices(std::move(campaigns));
 }
 
 Result<CampaignDetail> CampaignService::Act(const std::string& id, CampaignEvent event) {

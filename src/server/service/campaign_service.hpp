@@ -121,6 +121,8 @@ class CampaignService {
   Status OnDeviceDeleted(const std::string& device_id);
 
  private:
+  // Each campaign with its per-device rows.
+  Result<std::vector<CampaignDetail>> WithDevices(std::vector<store::CampaignRecord> campaigns);
   Status Advance(const std::string& id);
   Status Halt(store::CampaignRecord& c, std::vector<store::CampaignDeviceRecord>& devs);
   Status Assign(const store::CampaignRecord& c, store::CampaignDeviceRecord& d);

@@ -387,6 +387,25 @@ Result<uint64_t> SqliteDeviceStore::CountSeenSince(TimeMs since) {
   return row ? q.U64(0) : 0;
 }
 
+Result<std::vector<DeviceRecord>> SqliteDeviceStore::ReadDeviceRows(Stmt& q) {
+  std::vector<DeviceRecord> out;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(q));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Status SqliteDeviceStore::ReadDetails(std::vector<DeviceRecord>* devices) {
+  for (auto& d : *devices) {
+    OXIDE_RETURN_IF_ERROR(ReadTags(&d));
+    OXIDE_RETURN_IF_ERROR(ReadAttributes(&d));
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<DeviceRecord>> SqliteDeviceStore::ListSeenBetween(TimeMs from,
                                                                      const std::string& after_id,
                                                                      TimeMs to, size_t limit) {
@@ -402,17 +421,9 @@ Result<std::vector<DeviceRecord>> SqliteDeviceStore::ListSeenBetween(TimeMs from
     q.Bind(2, after_id);
     q.Bind(3, to);
     q.Bind(4, static_cast<int64_t>(limit));
-    while (true) {
-      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(q));
-      out.push_back(std::move(d));
-    }
+    OXIDE_ASSIGN_OR_RETURN(out, ReadDeviceRows(q));
   }
-  for (auto& d : out) {
-    OXIDE_RETURN_IF_ERROR(ReadTags(&d));
-    OXIDE_RETURN_IF_ERROR(ReadAttributes(&d));
-  }
+  OXIDE_RETURN_IF_ERROR(ReadDetails(&out));
   return out;
 }
 
@@ -541,17 +552,9 @@ Result<std::vector<DeviceRecord>> SqliteDeviceStore::Query(const DeviceQuery& dq
       q.Bind(static_cast<int>(6 + 2 * i), dq.tags[i].first);
       q.Bind(static_cast<int>(7 + 2 * i), dq.tags[i].second);
     }
-    while (true) {
-      OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(q));
-      out.push_back(std::move(d));
-    }
+    OXIDE_ASSIGN_OR_RETURN(out, ReadDeviceRows(q));
   }
-  for (auto& d : out) {
-    OXIDE_RETURN_IF_ERROR(ReadTags(&d));
-    OXIDE_RETURN_IF_ERROR(ReadAttributes(&d));
-  }
+  OXIDE_RETURN_IF_ERROR(ReadDetails(&out));
   return out;
 }
 

@@ -29,6 +29,9 @@ class SqliteDeviceStore final : public DeviceStore {
   Status WriteTags(const DeviceRecord& d);
   Status ReadTags(DeviceRecord* d);
   Status ReadAttributes(DeviceRecord* d);  // inventory attributes, when it has an inventory
+  // Every row of a kDeviceSelect statement; then, once it is done, their tags and attributes.
+  Result<std::vector<DeviceRecord>> ReadDeviceRows(Stmt& q);
+  Status ReadDetails(std::vector<DeviceRecord>* devices);
   Db& db_;
 };
 

@@ -394,6 +394,8 @@ class BrokenAssignmentsStore : public store::Store {
   Status InTransaction(const std::function<Status()>& fn) override {
     return real_.InTransaction(fn);
   }
+  store::EventLogStore& event_log() override { return real_.event_log(); }
+  Status InSavepoint(const std::function<Status()>& fn) override { return real_.InSavepoint(fn); }
 
  private:
   class Broken : public store::AssignmentStore {

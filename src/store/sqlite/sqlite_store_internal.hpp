@@ -77,6 +77,13 @@ class SqlitePatchStore final : public PatchStore {
   Status Update(const PatchRecord& p) override;
   Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) override;
   Result<std::vector<PatchRecord>> ListWithBlob() override;
+  // Stubs (sqlite_pg_branch_stubs.cpp) until the replica helper's implementation is merged.
+  Result<std::optional<PatchRecord>> Claim(TimeMs now, const std::string& owner,
+                                           int64_t lease_ms) override;
+  Status RenewLease(const std::string& base_sha, const std::string& target_sha,
+                    const std::string& owner, TimeMs until) override;
+  Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,
+                      const std::string& owner) override;
 
  private:
   Db& db_;
@@ -203,5 +210,9 @@ class SqliteStatsStore final : public StatsStore {
  private:
   Db& db_;
 };
+
+// Stub (sqlite_pg_branch_stubs.cpp): every call is kUnsupported until the replica helper's
+// SQLite event log is merged.
+EventLogStore& StubEventLog();
 
 }  // namespace oxide::store::sqlite::internal

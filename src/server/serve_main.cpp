@@ -22,7 +22,7 @@
 #include "server/service/offline_sweeper.hpp"
 #include "server/service/patch_worker.hpp"
 #include "server/service/stats_service.hpp"
-#include "store/sqlite/sqlite_store.hpp"
+#include "store/open_store.hpp"
 #ifdef OXIDE_HAVE_DELTA_BUILD
 #include "server/service/delta_patch_build.hpp"
 #endif
@@ -34,6 +34,7 @@ struct ServeFlags {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;
   std::string data_dir = "./oxide-data";
+  std::string database;  // "" = SQLite <data_dir>/oxide.db
   int threads = 2;
   int patch_threads = 2;
   uint32_t offline_after = 90;
@@ -82,8 +83,9 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   PosixFileSystem fs;
   auto blobs = BlobStore::Open(fs, clock, f.data_dir + "/blobs");
   if (!blobs.ok()) return fail(blobs.status());
-  auto store = store::sqlite::OpenSqliteStore(f.data_dir + "/oxide.db");
+  auto store = store::OpenStore(f.database, f.data_dir);
   if (!store.ok()) return fail(store.status());
+  log::Info("opened the store", {{"database", store::DescribeDatabase(f.database, f.data_dir)}});
 
   ServiceOptions options;
   options.offline_after_ms = store::TimeMs{f.offline_after} * 1000;
@@ -190,8 +192,12 @@ int ServeMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--host", f.host, "IP address to listen on")->capture_default_str();
   app.add_option("--port", f.port, "TCP port (0 = any free port)")->capture_default_str();
-  app.add_option("--data-dir", f.data_dir, "Metadata (SQLite) and blob directory")
+  app.add_option("--data-dir", f.data_dir,
+                 "Blob directory (shared by replicas), and the SQLite database by default")
       ->capture_default_str();
+  app.add_option("--database", f.database,
+                 "Metadata store: a SQLite path, sqlite:PATH, or postgresql://user@host/db "
+                 "(default: SQLite <data-dir>/oxide.db)");
   app.add_option("--threads", f.threads, "HTTP I/O threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

@@ -260,7 +260,8 @@ int ServeMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   // Add new flags above: --config, OXIDE_* variables and --print-config cover them.
   std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
-  if (int code = flags::ParseWithConfig(app, {"oxide serve", {}}, std::move(rest)); code >= 0) {
+  if (int code = flags::ParseWithConfig(app, {"oxide serve", {"database"}}, std::move(rest));
+      code >= 0) {
     return code;
   }
   // A positive rate this small would make Retry-After overflow: 0 (off) or at least 1/1000 s.

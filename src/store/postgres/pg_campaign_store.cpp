@@ -325,7 +325,7 @@ Result<std::vector<CampaignRecord>> PgCampaignStore::Query(const CampaignQuery& 
                     p.Add(after_seq).Last();
   if (cq.state) sql += " AND state=" + p.Add(ToString(*cq.state)).Last();
   sql += " ORDER BY seq";
-  if (cq.limit != 0) sql += " LIMIT " + p.Add(static_cast<int64_t>(cq.limit)).Last();
+  if (cq.limit != 0) sql += " LIMIT " + p.AddLimit(cq.limit).Last();
   OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec(sql, p));
   std::vector<CampaignRecord> out;
   for (size_t r = 0; r < q.size(); ++r) {

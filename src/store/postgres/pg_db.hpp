@@ -34,6 +34,10 @@ class Params {
   // Stored in a BIGINT as its two's complement (as the SQLite store does).
   Params& AddU64(uint64_t v) { return Add(static_cast<int64_t>(v)); }
   Params& AddNull();
+  // A LIMIT: beyond INT64_MAX means no limit (NULL), as SQLite's negative LIMIT does.
+  Params& AddLimit(size_t n) {
+    return n > static_cast<size_t>(INT64_MAX) ? AddNull() : Add(static_cast<int64_t>(n));
+  }
   // Binary data as hex: the SQL decodes it with decode($n, 'hex').
   Params& AddBytes(std::string_view v);
   size_t size() const { return values_.size(); }

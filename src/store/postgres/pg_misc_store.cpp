@@ -82,7 +82,7 @@ Result<std::vector<AttemptRecord>> PgAttemptStore::Query(const std::string& wher
   OXIDE_ASSIGN_OR_RETURN(
       Rows q, db_.Exec(std::string("SELECT ") + kAttemptCols + " FROM attempts WHERE " + where +
                            " ORDER BY seq " + (newest_first ? "DESC" : "ASC") + " LIMIT $2",
-                       Params().Add(key).AddU64(limit)));
+                       Params().Add(key).AddLimit(limit)));
   std::vector<AttemptRecord> out;
   for (size_t r = 0; r < q.size(); ++r) {
     OXIDE_ASSIGN_OR_RETURN(auto a, ReadAttempt(q, r));
@@ -336,7 +336,7 @@ Result<std::vector<AuditRecord>> PgAuditStore::List(size_t limit) {
   OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec("SELECT id, at, actor_id, actor_name, action, target, "
                                           "remote_address, detail FROM audit_log "
                                           "ORDER BY id DESC LIMIT $1",
-                                          Params().AddU64(limit)));
+                                          Params().AddLimit(limit)));
   std::vector<AuditRecord> out;
   for (size_t r = 0; r < q.size(); ++r) {
     out.push_back(AuditRecord{q.Int(r, 0), q.Int(r, 1), q.Text(r, 2), q.Text(r, 3), q.Text(r, 4),
@@ -412,7 +412,7 @@ Result<int64_t> PgEventLogStore::Append(const std::string& type, const std::stri
 Result<std::vector<EventLogRecord>> PgEventLogStore::ListAfter(int64_t after, size_t limit) {
   OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec("SELECT seq, type, data, at FROM event_log WHERE "
                                           "seq>$1 ORDER BY seq LIMIT $2",
-                                          Params().Add(after).AddU64(limit)));
+                                          Params().Add(after).AddLimit(limit)));
   std::vector<EventLogRecord> out;
   for (size_t r = 0; r < q.size(); ++r) {
     out.push_back(EventLogRecord{q.Int(r, 0), q.Text(r, 1), q.Text(r, 2), q.Int(r, 3)});

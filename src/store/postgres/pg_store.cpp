@@ -410,7 +410,7 @@ Result<std::vector<DeviceRecord>> PgDeviceStore::ListSeenBetween(TimeMs from,
       Rows q, db_.Exec(std::string(kDeviceSelect) +
                            "WHERE d.last_seen>=$1 AND d.last_seen<$3 AND "
                            "(d.last_seen>$1 OR d.id>$2) ORDER BY d.last_seen, d.id LIMIT $4",
-                       Params().Add(from).Add(after_id).Add(to).Add(static_cast<int64_t>(limit))));
+                       Params().Add(from).Add(after_id).Add(to).AddLimit(limit)));
   return ReadDevices(q);
 }
 
@@ -509,7 +509,7 @@ Result<std::vector<DeviceRecord>> PgDeviceStore::Query(const DeviceQuery& dq) {
            " AND t.value=" + p.Add(value).Last() + ")";
   }
   sql += " ORDER BY d.id";
-  if (dq.limit != 0) sql += " LIMIT " + p.Add(static_cast<int64_t>(dq.limit)).Last();
+  if (dq.limit != 0) sql += " LIMIT " + p.AddLimit(dq.limit).Last();
   OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec(sql, p));
   return ReadDevices(q);
 }

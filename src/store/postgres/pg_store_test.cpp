@@ -292,6 +292,7 @@ TEST_F(PostgresStoreTest, EventLogIsOrderedTrimmedAndHasOneDatabaseId) {
   EXPECT_EQ(log.ListAfter(0, 1)->size(), 1u);
   ASSERT_OK(log.Trim(*first));
   EXPECT_EQ(log.ListAfter(0, 10)->front().seq, *second);
+  EXPECT_EQ(log.ListAfter(0, SIZE_MAX)->size(), 1u);  // no limit, as SQLite's LIMIT -1
   auto id = log.DatabaseId();
   ASSERT_OK(id.status());
   EXPECT_EQ(id->size(), 32u);

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/log.hpp"
+
 namespace oxide::store::postgres {
 
 // ---- parameters and rows ---------------------------------------------------------------
@@ -218,6 +220,8 @@ struct Db::Impl {
     if (c->broken || !c->c->is_open()) {
       // The server went away or killed this backend: the idle ones are likely gone too (a
       // restart). Reconnect on demand rather than fail once per stale connection.
+      log::Warn("postgresql connection lost; the pool reconnects on demand",
+                {{"database", redacted}, {"dropped_idle", idle.size()}});
       open -= 1 + idle.size();
       idle.clear();
     } else {
@@ -329,10 +333,12 @@ Status Db::InTransaction(int64_t lock_key, const std::function<Status()>& fn) {
     tx = &impl_->txs[std::this_thread::get_id()];
     tx->conn = std::move(conn);
   }
-  Status st = Exec("BEGIN ISOLATION LEVEL READ COMMITTED").status();
-  if (st.ok() && lock_key != 0) {
-    st = Exec("SELECT pg_advisory_xact_lock($1)", Params().Add(lock_key)).status();
-  }
+  // One round trip: the key is a compile-time constant of this file, not a value.
+  Status st = Exec(lock_key == 0 ? std::string("BEGIN ISOLATION LEVEL READ COMMITTED")
+                                 : "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT "
+                                   "pg_advisory_xact_lock(" +
+                                       std::to_string(lock_key) + ")")
+                  .status();
   if (st.ok()) st = fn();
   if (st.ok() && !tx->failed.ok()) st = tx->failed;  // fn ignored a failed statement
   if (st.ok()) {

@@ -224,13 +224,47 @@ namespace internal {
 
 namespace {
 
-// Every device read joins its inventory (one row at most).
+// Every device read joins its inventory (one row at most) and carries its tags and inventory
+// attributes as "hex(key):hex(value),..." (one round trip per read, whatever the bytes).
 constexpr const char* kDeviceSelect =
     "SELECT d.id, d.name, d.created_at, d.last_seen, d.reported_status, d.agent_version, "
     "d.current_model, d.current_version, d.current_sha256, d.bytes_served, d.bytes_full, "
     "d.platform_os, d.platform_arch, d.platform_cpus, d.last_result, d.last_result_error, "
-    "i.os, i.os_version, i.arch, i.agent_version, i.free_disk_bytes, i.updated_at "
+    "i.os, i.os_version, i.arch, i.agent_version, i.free_disk_bytes, i.updated_at, "
+    "(SELECT string_agg(encode(convert_to(t.key, 'UTF8'), 'hex') || ':' || "
+    "encode(convert_to(t.value, 'UTF8'), 'hex'), ',') FROM device_tags t "
+    "WHERE t.device_id=d.id), "
+    "(SELECT string_agg(encode(convert_to(a.key, 'UTF8'), 'hex') || ':' || "
+    "encode(convert_to(a.value, 'UTF8'), 'hex'), ',') FROM device_inventory_attributes a "
+    "WHERE a.device_id=d.id) "
     "FROM devices d LEFT JOIN device_inventory i ON i.device_id=d.id ";
+
+std::string HexDecode(std::string_view hex) {
+  auto nibble = [](char h) {
+    return static_cast<unsigned>(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
+  };
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>((nibble(hex[2 * i]) << 4) | nibble(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+// "hex(k):hex(v),..." -> map.
+std::map<std::string, std::string> DecodePairs(std::string_view s) {
+  std::map<std::string, std::string> out;
+  while (!s.empty()) {
+    size_t comma = s.find(',');
+    std::string_view pair = s.substr(0, comma);
+    size_t colon = pair.find(':');
+    if (colon != std::string_view::npos) {
+      out[HexDecode(pair.substr(0, colon))] = HexDecode(pair.substr(colon + 1));
+    }
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
 
 Result<DeviceRecord> ReadDevice(const Rows& q, size_t r) {
   DeviceRecord d;
@@ -257,7 +291,9 @@ Result<DeviceRecord> ReadDevice(const Rows& q, size_t r) {
     d.inventory.agent_version = q.Text(r, 19);
     if (!q.IsNull(r, 20)) d.inventory.free_disk_bytes = q.U64(r, 20);
     d.inventory.updated_at = q.Int(r, 21);
+    d.inventory.attributes = DecodePairs(q.Text(r, 23));
   }
+  d.tags = DecodePairs(q.Text(r, 22));
   return d;
 }
 
@@ -283,37 +319,6 @@ Result<std::vector<DeviceRecord>> PgDeviceStore::ReadDevices(const Rows& rows) {
   for (size_t r = 0; r < rows.size(); ++r) {
     OXIDE_ASSIGN_OR_RETURN(auto d, ReadDevice(rows, r));
     out.push_back(std::move(d));
-  }
-  if (out.empty()) return out;
-  Params ids_param;  // a text[] literal of the ids: one query per detail table
-  {
-    std::string arr = "{";
-    for (size_t i = 0; i < out.size(); ++i) {
-      arr += i == 0 ? "\"" : ",\"";
-      for (char c : out[i].id) {
-        if (c == '"' || c == '\\') arr += '\\';
-        arr += c;
-      }
-      arr += '"';
-    }
-    arr += "}";
-    ids_param.Add(arr);
-  }
-  std::map<std::string, DeviceRecord*> by_id;
-  for (auto& d : out) by_id[d.id] = &d;
-  OXIDE_ASSIGN_OR_RETURN(Rows tags, db_.Exec("SELECT device_id, key, value FROM device_tags WHERE "
-                                             "device_id = ANY($1::text[])",
-                                             ids_param));
-  for (size_t r = 0; r < tags.size(); ++r) {
-    by_id[tags.Text(r, 0)]->tags[tags.Text(r, 1)] = tags.Text(r, 2);
-  }
-  OXIDE_ASSIGN_OR_RETURN(Rows attrs,
-                         db_.Exec("SELECT device_id, key, value FROM device_inventory_attributes "
-                                  "WHERE device_id = ANY($1::text[])",
-                                  ids_param));
-  for (size_t r = 0; r < attrs.size(); ++r) {
-    DeviceRecord* d = by_id[attrs.Text(r, 0)];
-    if (d->inventory.updated_at != 0) d->inventory.attributes[attrs.Text(r, 1)] = attrs.Text(r, 2);
   }
   return out;
 }

@@ -25,7 +25,7 @@ class PgDeviceStore final : public DeviceStore {
 
  private:
   Status WriteTags(const DeviceRecord& d);
-  // Every row of a kDeviceSelect result, with their tags and attributes.
+  // Every row of a kDeviceSelect result (tags and attributes included).
   Result<std::vector<DeviceRecord>> ReadDevices(const Rows& rows);
   Db& db_;
 };

@@ -315,5 +315,24 @@ TEST_F(PostgresStoreTest, InvalidUtf8IsStoredAsReplacementCharacter) {
             "b\xc3\xa9");
 }
 
+// Tags and attributes travel with the device row in one query: any bytes survive.
+TEST_F(PostgresStoreTest, TagsAndAttributesWithSeparatorsRoundTrip) {
+  auto s = OpenOrFail(url_);
+  ASSERT_NE(s, nullptr);
+  DeviceRecord d;
+  d.id = "d,1";
+  d.tags = {{"k:,\xc3\xbc", "v,:\"'{}"}, {"", ""}, {"z", "\\"}};
+  ASSERT_OK(s->devices().Create(d));
+  DeviceInventory inv;
+  inv.attributes = {{"rack:,", "3,4"}, {"e", ""}};
+  inv.updated_at = 5;
+  ASSERT_OK(s->devices().PutInventory("d,1", inv));
+  auto got = s->devices().Get("d,1");
+  ASSERT_OK(got.status());
+  EXPECT_EQ(got->tags, d.tags);
+  EXPECT_EQ(got->inventory.attributes, inv.attributes);
+  EXPECT_EQ(s->devices().List()->at(0).tags, d.tags);
+}
+
 }  // namespace
 }  // namespace oxide::store

@@ -343,36 +343,52 @@ Result<DeviceRecord> PgDeviceStore::Get(const std::string& id) {
 
 Result<std::vector<DeviceRecord>> PgDeviceStore::List() { return Query(DeviceQuery{}); }
 
+namespace {
+
+// A text[] literal ({"a","b\"c"}) of `items`, passed as one parameter.
+std::string TextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += i == 0 ? "\"" : ",\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+}  // namespace
+
 Status PgDeviceStore::Update(const DeviceRecord& d) {
+  // Heartbeats rewrite the row often, with the same tags: one statement updates it and says
+  // whether the stored tags already equal d.tags ($14 keys, $15 values, both in key order).
+  // Only when they differ is the update repeated with the tags, in one transaction.
+  std::vector<std::string> keys, values;
+  for (const auto& [k, v] : d.tags) {
+    keys.push_back(k);
+    values.push_back(v);
+  }
+  Params p;
+  p.Add(d.name).Add(d.last_seen).Add(d.reported_status).Add(d.agent_version);
+  p.Add(d.current_model).Add(d.current_version).Add(d.current_sha256).Add(d.platform_os);
+  p.Add(d.platform_arch).Add(int64_t{d.platform_cpus}).Add(ToString(d.last_result));
+  p.Add(d.last_result_error).Add(d.id).Add(TextArray(keys)).Add(TextArray(values));
+  const std::string sql =
+      "UPDATE devices SET name=$1, last_seen=$2, reported_status=$3, agent_version=$4, "
+      "current_model=$5, current_version=$6, current_sha256=$7, platform_os=$8, "
+      "platform_arch=$9, platform_cpus=$10, last_result=$11, last_result_error=$12 "
+      "WHERE id=$13 RETURNING (SELECT COALESCE(array_agg(t.key ORDER BY t.key), '{}') = "
+      "$14::text[] AND COALESCE(array_agg(t.value ORDER BY t.key), '{}') = $15::text[] "
+      "FROM device_tags t WHERE t.device_id=$13)";
+  OXIDE_ASSIGN_OR_RETURN(Rows up, db_.Exec(sql, p));
+  if (up.empty()) return NotFound("device '" + d.id + "' not found");
+  if (up.Text(0, 0) == "t") return Status::Ok();
   return db_.InTransaction(0, [&]() -> Status {
-    OXIDE_ASSIGN_OR_RETURN(Rows up,
-                           db_.Exec("UPDATE devices SET name=$1, last_seen=$2, reported_status=$3, "
-                                    "agent_version=$4, current_model=$5, current_version=$6, "
-                                    "current_sha256=$7, platform_os=$8, platform_arch=$9, "
-                                    "platform_cpus=$10, last_result=$11, last_result_error=$12 "
-                                    "WHERE id=$13",
-                                    Params()
-                                        .Add(d.name)
-                                        .Add(d.last_seen)
-                                        .Add(d.reported_status)
-                                        .Add(d.agent_version)
-                                        .Add(d.current_model)
-                                        .Add(d.current_version)
-                                        .Add(d.current_sha256)
-                                        .Add(d.platform_os)
-                                        .Add(d.platform_arch)
-                                        .Add(int64_t{d.platform_cpus})
-                                        .Add(ToString(d.last_result))
-                                        .Add(d.last_result_error)
-                                        .Add(d.id)));
-    if (up.affected() == 0) return NotFound("device '" + d.id + "' not found");
-    // Heartbeats rewrite the row often: only touch tags when they differ.
-    OXIDE_ASSIGN_OR_RETURN(
-        Rows tags,
-        db_.Exec("SELECT key, value FROM device_tags WHERE device_id=$1", Params().Add(d.id)));
-    std::map<std::string, std::string> stored;
-    for (size_t r = 0; r < tags.size(); ++r) stored[tags.Text(r, 0)] = tags.Text(r, 1);
-    return stored == d.tags ? Status::Ok() : WriteTags(d);
+    OXIDE_ASSIGN_OR_RETURN(Rows again, db_.Exec(sql, p));
+    if (again.empty()) return NotFound("device '" + d.id + "' not found");
+    return WriteTags(d);
   });
 }
 

@@ -332,6 +332,13 @@ TEST_F(PostgresStoreTest, TagsAndAttributesWithSeparatorsRoundTrip) {
   EXPECT_EQ(got->tags, d.tags);
   EXPECT_EQ(got->inventory.attributes, inv.attributes);
   EXPECT_EQ(s->devices().List()->at(0).tags, d.tags);
+  ASSERT_OK(s->devices().Update(*got));  // same tags: the one-statement path
+  EXPECT_EQ(s->devices().Get("d,1")->tags, d.tags);
+  got->tags.erase("z");
+  got->last_seen = 9;
+  ASSERT_OK(s->devices().Update(*got));  // fewer tags: rewritten with the row
+  EXPECT_EQ(s->devices().Get("d,1")->tags, got->tags);
+  EXPECT_EQ(s->devices().Get("d,1")->last_seen, 9);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ constexpr uint16_t kNone = 0xFFFF;
 constexpr size_t kMaxReleases = 0xFFFE;
 constexpr size_t kMaxDownloads = 16;                       // decoders in memory at once
 constexpr uint64_t kMaxWindowBytes = uint64_t{128} << 20;  // the agent's default --max-window-mb
+constexpr uint64_t kMaxKeptBytes = uint64_t{1} << 30;      // larger versions are not kept
 constexpr int64_t kGraceUs = 30'000'000;
 constexpr size_t kReplyCacheSize = 256;
 
@@ -74,11 +75,11 @@ struct Release {
   uint64_t size_bytes = 0;
 };
 
-// A base model's bytes, fetched once for every device that needs them to apply a patch.
+// A version's bytes, kept from its first verified download as the base of later patches,
+// shared by every device that runs it.
 struct Base {
-  enum class State : uint8_t { kAbsent, kFetching, kReady, kFailed } state = State::kAbsent;
+  enum class State : uint8_t { kAbsent, kFilling, kReady } state = State::kAbsent;
   std::string bytes;
-  std::vector<uint32_t> waiters;
 };
 
 std::string ErrorName(const HttpOutcome& o) {
@@ -99,9 +100,10 @@ std::string ErrorName(const HttpOutcome& o) {
 
 class Engine {
  public:
-  Engine(const SimOptions& o, HttpMulti& http)
+  Engine(const SimOptions& o, HttpMulti& http, const StopFlag* stop)
       : o_(o),
         http_(http),
+        stop_(stop),
         jitter_(o.seed != 0 ? o.seed : std::random_device{}()),
         devices_(o.devices),
         interval_us_(static_cast<int64_t>(o.poll_interval_s * 1e6)),
@@ -134,7 +136,10 @@ class Engine {
     for (uint32_t i = 0; i < o_.devices; ++i) sched_.At(jitter_.First(start, interval_us_), i);
     for (;;) {
       const int64_t now = NowUs();
-      if (!stopping_ && now >= end) stopping_ = true;
+      if (!stopping_ && (now >= end || (stop_ != nullptr && stop_->requested()))) {
+        stopping_ = true;
+        stopped_us_ = now;
+      }
       if (stopping_ && (http_.in_flight() == 0 || now >= end + kGraceUs)) break;
       int wait_ms = 50;
       if (!stopping_) {
@@ -153,7 +158,7 @@ class Engine {
     }
     stats_.elapsed_s = static_cast<double>(NowUs() - start) / 1e6;
     if (all_enrolled_us_ >= 0) {
-      stats_.steady_s = static_cast<double>(std::min(NowUs(), end) - all_enrolled_us_) / 1e6;
+      stats_.steady_s = static_cast<double>(stopped_us_ - all_enrolled_us_) / 1e6;
     }
     stats_.peak_rss_kb = PeakRssKb();
     return std::move(stats_);
@@ -293,7 +298,7 @@ class Engine {
     const RequestKind kind = report ? RequestKind::kReport : RequestKind::kHeartbeat;
     http_.Start(std::move(r), [this, i, kind](HttpOutcome o) {
       Record(kind, o);
-      if (all_enrolled_us_ >= 0) ++stats_.steady_heartbeats;
+      if (all_enrolled_us_ >= 0 && !stopping_) ++stats_.steady_heartbeats;
       Device& d = devices_[i];
       if (o.error != TransportError::kNone || o.status != 200) {
         stats_.AddError(kind, ErrorName(o));
@@ -376,10 +381,6 @@ class Engine {
     }
   }
 
-  std::string DownloadUrl(uint32_t i, const Release& r) const {
-    return Url(i) + "/api/v1/models/" + r.model_id + "/versions/" + r.version + "/download";
-  }
-
   void Download(uint32_t i) {
     if (downloads_in_flight_ >= max_downloads_) {
       download_queue_.push_back(i);
@@ -387,20 +388,30 @@ class Engine {
     }
     Device& d = devices_[i];
     const Release& t = releases_[d.target];
-    Base* base = nullptr;
+    // The base: what the device runs, when its bytes are in memory (a device may only download
+    // what it is assigned, so they come from an earlier verified download, never on demand).
+    // Without them the device asks for the full file.
+    const Base* base = nullptr;
     if (d.installed != kNone && releases_[d.installed].model_id == t.model_id &&
         !(d.flags & kFullOnly)) {
-      const Release& b = releases_[d.installed];
-      base = &bases_[b.model_id + '\n' + b.version + '\n' + b.sha256];
-      if (base->state == Base::State::kAbsent) return FetchBase(i, *base, b);
-      if (base->state == Base::State::kFetching) {
-        base->waiters.push_back(i);  // resumed when the base arrives
-        return;
+      auto it = bases_.find(releases_[d.installed].sha256);
+      if (it != bases_.end() && it->second.state == Base::State::kReady) {
+        base = &it->second;
+      } else {
+        ++stats_.downloads_without_base;
       }
-      if (base->state == Base::State::kFailed) base = nullptr;
+    }
+    // The first download of a version keeps its bytes for later patches (one copy each).
+    Base* keep = nullptr;
+    if (t.size_bytes <= kMaxKeptBytes) {
+      Base& b = bases_[t.sha256];
+      if (b.state == Base::State::kAbsent) {
+        b.state = Base::State::kFilling;
+        keep = &b;
+      }
     }
     HttpRequest r;
-    r.url = DownloadUrl(i, t);
+    r.url = Url(i) + "/api/v1/models/" + t.model_id + "/versions/" + t.version + "/download";
     r.headers = Auth(i);
     r.timeout_ms = 0;
     if (base != nullptr) {
@@ -412,10 +423,11 @@ class Engine {
       std::unique_ptr<PayloadVerifier> verifier;
       bool patch = false;
       std::string error;
+      std::string kept;
     };
     auto st = std::make_shared<State>();
     ++downloads_in_flight_;
-    auto head = [st, base, sha = t.sha256](int, const HeaderMap& h) {
+    auto head = [st, base, keep, sha = t.sha256](int, const HeaderMap& h) {
       auto get = [&h](const char* name) {
         auto it = h.find(name);
         return it == h.end() ? std::string() : it->second;
@@ -430,8 +442,9 @@ class Engine {
         st->error = "the server sent a patch although no base was named";
         return false;
       }
-      st->verifier = st->patch ? PayloadVerifier::ForPatch(base->bytes, sha, kMaxWindowBytes)
-                               : PayloadVerifier::ForFull(sha);
+      std::string* kept = keep != nullptr ? &st->kept : nullptr;
+      st->verifier = st->patch ? PayloadVerifier::ForPatch(base->bytes, sha, kMaxWindowBytes, kept)
+                               : PayloadVerifier::ForFull(sha, kept);
       return true;
     };
     auto body = [st](const char* data, size_t n) {
@@ -441,10 +454,24 @@ class Engine {
     };
     http_.Start(
         std::move(r),
-        [this, i, st](HttpOutcome o) {
+        [this, i, st, keep](HttpOutcome o) {
           Record(RequestKind::kDownload, o);
           DownloadEnded();
           Device& dev = devices_[i];
+          Status verified = Status::Ok();
+          if (st->error.empty() && o.error == TransportError::kNone && o.status == 200) {
+            stats_.payload_bytes += o.bytes_down;
+            verified = st->verifier ? st->verifier->Finish() : Corrupt("empty body");
+          }
+          const bool ok = st->error.empty() && o.error == TransportError::kNone &&
+                          o.status == 200 && verified.ok();
+          if (keep != nullptr) {
+            keep->state = ok ? Base::State::kReady : Base::State::kAbsent;
+            if (ok) {
+              keep->bytes = std::move(st->kept);
+              ++stats_.bases_kept;
+            }
+          }
           if (!st->error.empty()) {
             FailUpdate(i, st->error);
             return Now(i);
@@ -460,8 +487,6 @@ class Engine {
             dev.target = kNone;
             return Later(i);
           }
-          stats_.payload_bytes += o.bytes_down;
-          Status verified = st->verifier ? st->verifier->Finish() : Corrupt("empty body");
           if (!verified.ok()) {
             const bool fallback = st->patch && (verified.code() == ErrorCode::kFailedPrecondition ||
                                                 verified.code() == ErrorCode::kResourceExhausted);
@@ -481,48 +506,9 @@ class Engine {
         head, body);
   }
 
-  void FetchBase(uint32_t i, Base& base, const Release& b) {
-    base.state = Base::State::kFetching;
-    base.waiters.push_back(i);
-    ++downloads_in_flight_;
-    HttpRequest r;
-    r.url = DownloadUrl(i, b);
-    r.headers = Auth(i);
-    r.timeout_ms = 0;
-    const uint64_t limit = b.size_bytes;
-    auto body = [&base, limit](const char* data, size_t n) {
-      if (base.bytes.size() + n > limit) return false;
-      base.bytes.append(data, n);
-      return true;
-    };
-    http_.Start(
-        std::move(r),
-        [this, &base, sha = b.sha256](HttpOutcome o) {
-          Record(RequestKind::kDownload, o);
-          DownloadEnded();
-          const bool ok = o.error == TransportError::kNone && o.status == 200 &&
-                          ToHex(Sha256::Of(base.bytes)) == sha;
-          if (ok) {
-            base.state = Base::State::kReady;
-            ++stats_.base_fetches;
-            stats_.payload_bytes += o.bytes_down;
-          } else {
-            stats_.AddError(RequestKind::kDownload,
-                            "base: " + (o.status == 200 && o.error == TransportError::kNone
-                                            ? std::string("SHA-256 mismatch")
-                                            : ErrorName(o)));
-            base.state = Base::State::kFailed;  // its devices download the full file
-            base.bytes.clear();
-            base.bytes.shrink_to_fit();
-          }
-          for (uint32_t w : base.waiters) Now(w);
-          base.waiters.clear();
-        },
-        {}, body);
-  }
-
   const SimOptions& o_;
   HttpMulti& http_;
+  const StopFlag* stop_;
   Jitter jitter_;
   Scheduler sched_;
   SimStats stats_;
@@ -534,7 +520,7 @@ class Engine {
   protocol::Platform platform_;
   std::vector<Release> releases_;
   std::unordered_map<std::string, uint16_t> release_index_;
-  std::unordered_map<std::string, Base> bases_;  // node-based: a Base& stays valid
+  std::unordered_map<std::string, Base> bases_;  // by SHA-256; node-based: a Base* stays valid
   std::vector<std::string> plain_bodies_;
   std::unordered_map<std::string, protocol::HeartbeatResponse> reply_cache_;
   std::unordered_map<uint32_t, std::string> failure_text_;  // devices whose verify failed
@@ -542,12 +528,13 @@ class Engine {
   size_t downloads_in_flight_ = 0;
   bool stopping_ = false;
   int64_t all_enrolled_us_ = -1;
+  int64_t stopped_us_ = 0;  // when new requests stopped
 };
 
 }  // namespace
 
-SimStats RunSimulation(const SimOptions& options, HttpMulti& http) {
-  Engine engine(options, http);
+SimStats RunSimulation(const SimOptions& options, HttpMulti& http, const StopFlag* stop) {
+  Engine engine(options, http, stop);
   return engine.Run();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/stop_flag.hpp"
 #include "simulate/http_multi.hpp"
 #include "simulate/sim_options.hpp"
 #include "simulate/sim_stats.hpp"
@@ -13,12 +14,13 @@ namespace oxide::simulate {
 //   heartbeat every poll interval (the agent's HeartbeatRequest: installed model, reports) →
 //   on a new assignment: a "failing" device reports a failure (a FailureReport, as the agent's);
 //   a "downloading" device downloads with X-Oxide-Base-SHA256 of what it runs, so the server
-//   picks patch or full file as for an agent, verifies it in memory (PayloadVerifier; a base
-//   blob is fetched once per version and shared) and reports the install; any other device
-//   reports the install at once.
+//   picks patch or full file as for an agent, verifies it in memory (PayloadVerifier; the first
+//   verified download of each version is kept, one copy, as the base of later patches for every
+//   device running it) and reports the install; any other device reports the install at once.
 // A device costs 8 bytes plus its 16-byte schedule entry; requests in flight are bounded by
 // options.concurrency (downloads also by 16, for the decoders' memory). `http` must outlive
-// the call and allow options.concurrency connections.
-SimStats RunSimulation(const SimOptions& options, HttpMulti& http);
+// the call and allow options.concurrency connections. `stop` (may be null) ends the run early,
+// as the duration would; it must outlive the call.
+SimStats RunSimulation(const SimOptions& options, HttpMulti& http, const StopFlag* stop = nullptr);
 
 }  // namespace oxide::simulate

@@ -5,33 +5,38 @@
 
 namespace oxide::simulate {
 
-// The rebuilt target goes nowhere: the applier checks its SHA-256 itself; this only counts it.
+// The rebuilt target is counted (and kept when asked), never written: the applier checks its
+// SHA-256 itself.
 class PayloadVerifier::CountingSink final : public delta::ByteSink {
  public:
-  explicit CountingSink(uint64_t* bytes) : bytes_(bytes) {}
-  Status Write(const uint8_t*, size_t n) override {
+  CountingSink(uint64_t* bytes, std::string* keep) : bytes_(bytes), keep_(keep) {}
+  Status Write(const uint8_t* data, size_t n) override {
     *bytes_ += n;
+    if (keep_ != nullptr) keep_->append(reinterpret_cast<const char*>(data), n);
     return Status::Ok();
   }
 
  private:
   uint64_t* bytes_;
+  std::string* keep_;
 };
 
-PayloadVerifier::PayloadVerifier(std::string expected_sha256)
-    : expected_(std::move(expected_sha256)) {}
+PayloadVerifier::PayloadVerifier(std::string expected_sha256, std::string* keep)
+    : expected_(std::move(expected_sha256)), keep_(keep) {}
 PayloadVerifier::~PayloadVerifier() = default;
 
-std::unique_ptr<PayloadVerifier> PayloadVerifier::ForFull(std::string expected_sha256) {
-  return std::unique_ptr<PayloadVerifier>(new PayloadVerifier(std::move(expected_sha256)));
+std::unique_ptr<PayloadVerifier> PayloadVerifier::ForFull(std::string expected_sha256,
+                                                          std::string* keep) {
+  return std::unique_ptr<PayloadVerifier>(new PayloadVerifier(std::move(expected_sha256), keep));
 }
 
 std::unique_ptr<PayloadVerifier> PayloadVerifier::ForPatch(std::string_view base,
                                                            std::string expected_sha256,
-                                                           uint64_t max_window_bytes) {
-  std::unique_ptr<PayloadVerifier> v(new PayloadVerifier(std::move(expected_sha256)));
+                                                           uint64_t max_window_bytes,
+                                                           std::string* keep) {
+  std::unique_ptr<PayloadVerifier> v(new PayloadVerifier(std::move(expected_sha256), keep));
   v->base_ = delta::BaseSource::FromMemory(base);
-  v->sink_ = std::make_unique<CountingSink>(&v->target_bytes_);
+  v->sink_ = std::make_unique<CountingSink>(&v->target_bytes_, keep);
   delta::ApplyLimits limits;
   limits.max_window_bytes = max_window_bytes;
   v->applier_ = delta::PatchApplier::Create(v->base_.get(), v->sink_.get(), limits);
@@ -46,6 +51,7 @@ Status PayloadVerifier::Feed(const uint8_t* data, size_t n) {
   }
   sha_.Update(data, n);
   target_bytes_ += n;
+  if (keep_ != nullptr) keep_->append(reinterpret_cast<const char*>(data), n);
   return Status::Ok();
 }
 

@@ -19,13 +19,17 @@ namespace oxide::simulate {
 // Checks one downloaded payload in memory as it streams in, without keeping it: a full file is
 // hashed; a patch is applied (the delta library's streaming applier) to `base` and the rebuilt
 // target hashed and discarded. Memory: the applier's block and zstd window (at most
-// max_window_bytes), never the model. `base` must outlive the verifier. Not thread-safe.
+// max_window_bytes), never the model, unless `keep` (may be null) asks for the target's bytes:
+// they are appended there (the simulator keeps one copy of a version as the base of later
+// patches). `base` and `keep` must outlive the verifier. Not thread-safe.
 class PayloadVerifier {
  public:
-  static std::unique_ptr<PayloadVerifier> ForFull(std::string expected_sha256);
+  static std::unique_ptr<PayloadVerifier> ForFull(std::string expected_sha256,
+                                                  std::string* keep = nullptr);
   static std::unique_ptr<PayloadVerifier> ForPatch(std::string_view base,
                                                    std::string expected_sha256,
-                                                   uint64_t max_window_bytes);
+                                                   uint64_t max_window_bytes,
+                                                   std::string* keep = nullptr);
   ~PayloadVerifier();
   PayloadVerifier(const PayloadVerifier&) = delete;
   PayloadVerifier& operator=(const PayloadVerifier&) = delete;
@@ -39,9 +43,10 @@ class PayloadVerifier {
 
  private:
   class CountingSink;
-  explicit PayloadVerifier(std::string expected_sha256);
+  PayloadVerifier(std::string expected_sha256, std::string* keep);
 
   std::string expected_;
+  std::string* keep_;
   uint64_t target_bytes_ = 0;
   Status error_ = Status::Ok();
   Sha256 sha_;  // full files only

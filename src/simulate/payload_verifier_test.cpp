@@ -66,6 +66,17 @@ TEST(PayloadVerifier, PatchRebuildsTheTargetFromTheBaseInMemory) {
   EXPECT_EQ(v->target_bytes(), p.target.size());
 }
 
+TEST(PayloadVerifier, KeepsTheTargetWhenAsked) {
+  Pair p = MakePair();
+  std::string full, rebuilt;
+  auto f = PayloadVerifier::ForFull(Sha(p.base), &full);
+  EXPECT_OK(FeedAll(*f, p.base));
+  EXPECT_EQ(full, p.base);
+  auto v = PayloadVerifier::ForPatch(full, Sha(p.target), uint64_t{128} << 20, &rebuilt);
+  EXPECT_OK(FeedAll(*v, p.patch));
+  EXPECT_EQ(rebuilt, p.target);
+}
+
 TEST(PayloadVerifier, PatchForAnotherTargetIsCorrupt) {
   Pair p = MakePair();
   auto v = PayloadVerifier::ForPatch(p.base, Sha(p.base), uint64_t{128} << 20);

@@ -78,7 +78,7 @@ std::string RenderText(const SimStats& s) {
          " full files downloaded and verified, " + std::to_string(s.installed_without_download) +
          " installed without download, " + std::to_string(s.installed) + " installs and " +
          std::to_string(s.failures_reported) + " failures reported; " +
-         std::to_string(s.base_fetches) + " base blob(s) fetched\n";
+         std::to_string(s.bases_kept) + " version(s) kept in memory as patch bases\n";
   out += "bytes down: " + std::to_string(s.bytes_down) + " (payloads " +
          std::to_string(s.payload_bytes) + ")\n";
   out += "peak RSS: " + Format("%.1f", static_cast<double>(s.peak_rss_kb) / 1024.0) + " MiB\n";
@@ -123,7 +123,8 @@ std::string RenderJson(const SimStats& s) {
             {"assignments", s.assignments},
             {"downloads_patch", s.downloads_patch},
             {"downloads_full", s.downloads_full},
-            {"base_fetches", s.base_fetches},
+            {"bases_kept", s.bases_kept},
+            {"downloads_without_base", s.downloads_without_base},
             {"installed_without_download", s.installed_without_download},
             {"installed", s.installed},
             {"failures_reported", s.failures_reported},

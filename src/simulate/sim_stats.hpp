@@ -40,10 +40,11 @@ struct SimStats {
   std::map<std::string, uint64_t> errors;
 
   uint64_t enrolled = 0;
-  uint64_t assignments = 0;      // updates started (assignments taken)
-  uint64_t downloads_patch = 0;  // verified patches
-  uint64_t downloads_full = 0;   // verified full files
-  uint64_t base_fetches = 0;     // base blobs fetched (once per base version)
+  uint64_t assignments = 0;             // updates started (assignments taken)
+  uint64_t downloads_patch = 0;         // verified patches
+  uint64_t downloads_full = 0;          // verified full files
+  uint64_t bases_kept = 0;              // versions held in memory as patch bases (one copy each)
+  uint64_t downloads_without_base = 0;  // devices that ran a version not in memory: full file
   uint64_t installed_without_download = 0;
   uint64_t installed = 0;          // success reports acknowledged by the server
   uint64_t failures_reported = 0;  // failure reports acknowledged by the server

@@ -2,12 +2,15 @@
 // prints what it measured.
 #include "simulate/simulate_main.hpp"
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <thread>
 
 #include "base/exit_code.hpp"
+#include "base/stop_flag.hpp"
 #include "flags/config_flags.hpp"
 #include "http_client/curl_transport.hpp"
 #include "simulate/fleet_simulator.hpp"
@@ -15,6 +18,39 @@
 #include "simulate/sim_options.hpp"
 
 namespace oxide::simulate {
+
+namespace {
+
+// SIGINT/SIGTERM end the run early (the report is still printed): blocked in every thread and
+// taken by sigwait on a thread of their own, so there is no handler and no global.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(StopFlag* stop) {
+    sigemptyset(&set_);
+    for (int sig : {SIGTERM, SIGINT, SIGUSR2}) sigaddset(&set_, sig);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this, stop] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        stop->Request();
+        if (sig == SIGUSR2) return;  // from the destructor
+      }
+    });
+  }
+  ~StopOnSignal() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+  }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+}  // namespace
 
 int SimulateMain(const std::vector<std::string>& args) {
   CLI::App app(
@@ -73,7 +109,9 @@ int SimulateMain(const std::vector<std::string>& args) {
     std::fprintf(stderr, "oxide simulate: %s\n", http.status().ToString().c_str());
     return kExitFailure;
   }
-  SimStats stats = RunSimulation(o, **http);
+  StopFlag stop;
+  StopOnSignal watcher(&stop);
+  SimStats stats = RunSimulation(o, **http, &stop);
   const std::string out = o.json ? RenderJson(stats) + "\n" : RenderText(stats);
   std::fputs(out.c_str(), stdout);
   return stats.error_count() == 0 ? kExitOk : kExitFailure;

@@ -87,12 +87,17 @@ def run_config(args, backend, replicas, devices):
     try:
         servers = start_servers(args.oxide, work, backend, replicas)
         first = servers[0]
-        first.json("POST", "/api/v1/fleets", {"id": "sim", "name": "Simulated"}, expect=201)
-        token = first.enrollment_token("sim")
-        poll = devices / args.rate
-        cmd = [args.oxide, "simulate", "--devices", str(devices), "--poll-interval", "%g" % poll,
-               "--duration", str(args.duration), "--enrollment-token", token,
+        # Enrolling into a fleet costs O(members) on the SQLite store (its next `seq` is a MAX
+        # over the fleet), so devices are spread over fleets of --fleet-size.
+        fleets = max(1, -(-devices // args.fleet_size))
+        cmd = [args.oxide, "simulate", "--devices", str(devices), "--poll-interval",
+               "%g" % (devices / args.rate), "--duration", str(args.duration),
                "--concurrency", str(args.concurrency), "--json"]
+        for f in range(fleets):
+            first.json("POST", "/api/v1/fleets", {"id": "sim%d" % f, "name": "Sim %d" % f},
+                       expect=201)
+            cmd += ["--enrollment-token", first.enrollment_token("sim%d" % f)]
+        poll = devices / args.rate
         for s in servers:
             cmd += ["--control-plane", "http://127.0.0.1:%d" % s.port]
         cpu0 = sum(cpu_seconds(s.proc.pid) for s in servers)
@@ -131,6 +136,8 @@ def main():
                     help="offered heartbeats/s once enrolled (sets the poll interval)")
     ap.add_argument("--duration", type=float, default=60)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--fleet-size", type=int, default=2000,
+                    help="devices per fleet (one enrollment token each)")
     args = ap.parse_args()
 
     header = "%-10s %8s %8s %8s %8s %10s %12s %8s %8s %7s %10s %8s %9s" % (

@@ -207,8 +207,10 @@ class Engine {
     r.post = true;
     r.url = Url(i) + "/api/v1/enroll";
     r.body = "{\"device_id\":\"" + DeviceId(i) + "\",\"secret\":\"" + Secret(i) + "\"";
-    if (!o_.enrollment_token.empty())
-      r.body += ",\"enrollment_token\":\"" + o_.enrollment_token + "\"";
+    if (!o_.enrollment_tokens.empty()) {
+      const std::string& token = o_.enrollment_tokens[i % o_.enrollment_tokens.size()];
+      r.body += ",\"enrollment_token\":\"" + token + "\"";
+    }
     r.body += "}";
     http_.Start(std::move(r), [this, i](HttpOutcome o) {
       Record(RequestKind::kEnroll, o);

@@ -40,8 +40,10 @@ Status Validate(SimOptions& o) {
   if (o.fleet.size() > 100 || !protocol::IsValidId(o.fleet)) {
     return InvalidArgument("--fleet must be 1-100 of [A-Za-z0-9._-]");
   }
-  if (o.enrollment_token.find_first_of(" \t\r\n\"\\") != std::string::npos) {
-    return InvalidArgument("--enrollment-token holds whitespace or quotes");
+  for (const std::string& token : o.enrollment_tokens) {
+    if (token.empty() || token.find_first_of(" \t\r\n\"\\") != std::string::npos) {
+      return InvalidArgument("--enrollment-token is empty or holds whitespace or quotes");
+    }
   }
   return Status::Ok();
 }

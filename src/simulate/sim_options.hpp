@@ -16,11 +16,13 @@ struct SimOptions {
   double duration_s = 60;        // then no new request starts; in-flight ones finish
   double download_fraction = 1;  // of assigned devices that download and verify the payload
   double fail_fraction = 0;      // of devices that report a failure instead of installing
-  std::string enrollment_token;  // empty: devices enrol pending (counted as errors)
-  std::string fleet = "sim";     // device ids are <fleet>-<run id>-<n>
-  uint32_t concurrency = 64;     // requests (and connections) in flight at most
-  bool json = false;             // one JSON object on stdout instead of the table
-  uint64_t seed = 0;             // 0: random; picks ids, secrets, jitter and the fractions
+  // Fleet enrollment tokens; device i presents [i % size()]. None: devices enrol pending
+  // (counted as errors).
+  std::vector<std::string> enrollment_tokens;
+  std::string fleet = "sim";  // device ids are <fleet>-<run id>-<n>
+  uint32_t concurrency = 64;  // requests (and connections) in flight at most
+  bool json = false;          // one JSON object on stdout instead of the table
+  uint64_t seed = 0;          // 0: random; picks ids, secrets, jitter and the fractions
 };
 
 inline constexpr uint32_t kMaxDevices = 1'000'000;

@@ -41,8 +41,12 @@ TEST(SimOptions, RefusesEachBadValue) {
       {"fail < 0", [](SimOptions& o) { o.fail_fraction = -0.1; }},
       {"zero concurrency", [](SimOptions& o) { o.concurrency = 0; }},
       {"huge concurrency", [](SimOptions& o) { o.concurrency = kMaxConcurrency + 1; }},
+      {"empty token",
+       [](SimOptions& o) {
+         o.enrollment_tokens = {"oxenr_a", ""};
+       }},
       {"bad fleet", [](SimOptions& o) { o.fleet = "a b"; }},
-      {"quote in token", [](SimOptions& o) { o.enrollment_token = "oxenr_\"x"; }},
+      {"quote in token", [](SimOptions& o) { o.enrollment_tokens = {"oxenr_\"x"}; }},
   };
   for (const Case& c : cases) {
     SimOptions o = Good();

@@ -77,8 +77,10 @@ int SimulateMain(const std::vector<std::string>& args) {
   app.add_option("--fail-fraction", o.fail_fraction,
                  "fraction of devices that report a failure instead of installing")
       ->capture_default_str();
-  app.add_option("--enrollment-token", o.enrollment_token,
-                 "a fleet enrollment token (oxenr_...): devices are accepted into its fleet");
+  app.add_option("--enrollment-token", o.enrollment_tokens,
+                 "a fleet enrollment token (oxenr_...): devices are accepted into its fleet; "
+                 "repeat it to spread devices round-robin over several fleets")
+      ->take_all();
   app.add_option("--fleet", o.fleet, "device id prefix: ids are <fleet>-<run id>-<n>")
       ->capture_default_str();
   app.add_option("--concurrency", o.concurrency, "requests (and connections) in flight at most")

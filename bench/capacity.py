@@ -114,7 +114,8 @@ def run_config(args, backend, replicas, devices):
         r["sim_cpu_cores"] = ((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)) / wall
         r["load_avg"] = os.getloadavg()[0]
         r["poll"] = poll
-        r["command"] = " ".join(c if not c.startswith("oxenr_") else "$TOKEN" for c in cmd)
+        shown = [c for c in cmd if not c.startswith("oxenr_") and c != "--enrollment-token"]
+        r["command"] = " ".join(shown) + " --enrollment-token $TOKEN_1 ... $TOKEN_%d" % fleets
         return r
     finally:
         for s in servers:
@@ -161,6 +162,10 @@ def main():
                     r["offered_heartbeats_per_s"], r["steady_heartbeats_per_s"], hb["p50_ms"],
                     hb["p99_ms"], r["error_count"], r["server_cpu_cores"], r["sim_cpu_cores"],
                     r["peak_rss_kb"] / 1024))
+                if r["enrolled"] < devices:
+                    print("    only %d of %d devices enrolled within --duration: no steady-state "
+                          "figure (lengthen --duration)" % (r["enrolled"], devices))
+                    failed = True
                 if r["error_count"]:
                     print("    errors: %s" % json.dumps(r["errors"]))
                     failed = True

@@ -159,8 +159,8 @@ def main():
                 hb = r["kinds"]["heartbeat"]
                 print("%-10s %8d %8d %8d %8g %10.0f %12.0f %8.2f %8.2f %7d %9.2fc %7.2fc %6.0fMiB" % (
                     backend, replicas, devices, r["enrolled"], r["poll"],
-                    r["offered_heartbeats_per_s"], r["steady_heartbeats_per_s"], hb["p50_ms"],
-                    hb["p99_ms"], r["error_count"], r["server_cpu_cores"], r["sim_cpu_cores"],
+                    r["offered_heartbeats_per_s"], r["steady_heartbeats_per_s"], r["steady_p50_ms"],
+                    r["steady_p99_ms"], r["error_count"], r["server_cpu_cores"], r["sim_cpu_cores"],
                     r["peak_rss_kb"] / 1024))
                 if r["enrolled"] < devices:
                     print("    only %d of %d devices enrolled within --duration: no steady-state "
@@ -169,10 +169,10 @@ def main():
                 if r["error_count"]:
                     print("    errors: %s" % json.dumps(r["errors"]))
                     failed = True
-                print("    enroll p50 %.1f ms, %d heartbeats/s over %.0f s after enrolment, "
-                      "load average %.1f" % (r["kinds"]["enroll"]["p50_ms"],
-                                             r["steady_heartbeats_per_s"], r["steady_s"],
-                                             r["load_avg"]))
+                print("    %d heartbeats/s over %.0f s after enrolment; whole run: heartbeat p50 "
+                      "%.1f ms p99 %.1f ms, enroll p50 %.1f ms; load average %.1f" % (
+                          r["steady_heartbeats_per_s"], r["steady_s"], hb["p50_ms"], hb["p99_ms"],
+                          r["kinds"]["enroll"]["p50_ms"], r["load_avg"]))
                 print("    %s" % r["command"])
                 sys.stdout.flush()
     sys.exit(1 if failed else 0)

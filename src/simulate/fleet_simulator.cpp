@@ -300,7 +300,10 @@ class Engine {
     const RequestKind kind = report ? RequestKind::kReport : RequestKind::kHeartbeat;
     http_.Start(std::move(r), [this, i, kind](HttpOutcome o) {
       Record(kind, o);
-      if (all_enrolled_us_ >= 0 && !stopping_) ++stats_.steady_heartbeats;
+      if (all_enrolled_us_ >= 0 && !stopping_) {
+        ++stats_.steady_heartbeats;
+        if (o.status != 0) stats_.steady_latency.Record(o.elapsed_us);
+      }
       Device& d = devices_[i];
       if (o.error != TransportError::kNone || o.status != 200) {
         stats_.AddError(kind, ErrorName(o));

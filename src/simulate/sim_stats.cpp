@@ -56,7 +56,9 @@ std::string RenderText(const SimStats& s) {
          Format("%.1f", s.poll_interval_s > 0 ? s.devices / s.poll_interval_s : 0) + "/s";
   if (s.steady_s > 0) {
     out += ", achieved after enrolment " + Format("%.1f", Rate(s.steady_heartbeats, s.steady_s)) +
-           "/s over " + Format("%.1f", s.steady_s) + " s";
+           "/s over " + Format("%.1f", s.steady_s) + " s (p50 " +
+           Format("%.2f", Ms(s.steady_latency.Percentile(50))) + " ms, p99 " +
+           Format("%.2f", Ms(s.steady_latency.Percentile(99))) + " ms)";
   }
   out += "\n";
   char line[160];
@@ -118,6 +120,8 @@ std::string RenderJson(const SimStats& s) {
             {"offered_heartbeats_per_s", s.poll_interval_s > 0 ? s.devices / s.poll_interval_s : 0},
             {"steady_heartbeats_per_s", Rate(s.steady_heartbeats, s.steady_s)},
             {"steady_s", s.steady_s},
+            {"steady_p50_ms", Ms(s.steady_latency.Percentile(50))},
+            {"steady_p99_ms", Ms(s.steady_latency.Percentile(99))},
             {"kinds", kinds},
             {"enrolled", s.enrolled},
             {"assignments", s.assignments},

@@ -34,6 +34,7 @@ struct SimStats {
   // the steady-state rate once enrolment is over. 0 s when not every device enrolled.
   uint64_t steady_heartbeats = 0;
   double steady_s = 0;
+  LatencyHistogram steady_latency;  // of those heartbeats (the figure to quote for capacity)
 
   std::array<KindStats, kRequestKinds> kinds;
   // "<kind>: HTTP 503", "<kind>: timeout", "download: verify (...)", … → count.

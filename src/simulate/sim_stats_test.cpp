@@ -40,6 +40,7 @@ TEST(SimStats, JsonCarriesRatesPercentilesAndErrors) {
   EXPECT_DOUBLE_EQ(j["kinds"]["heartbeat"]["max_ms"].get<double>(), 100);
   EXPECT_EQ(j["errors"]["download: HTTP 500"], 1);
   EXPECT_EQ(j["error_count"], 1);
+  EXPECT_EQ(j["steady_p99_ms"], 0.0);  // no device enrolled: no steady state
 }
 
 TEST(SimStats, TextSaysNoErrorsOnlyWhenThereAreNone) {

@@ -109,12 +109,13 @@ def closed_port(oxide):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
-    p = subprocess.run([oxide, "simulate", "--control-plane", "http://127.0.0.1:%d" % port,
+    url = "http://127.0.0.1:%d" % port
+    p = subprocess.run([oxide, "simulate", "--control-plane", url, "--control-plane", url + "/",
                         "--devices", "5", "--poll-interval", "0.2", "--duration", "1", "--json"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
     r = json.loads(p.stdout)
-    assert r["error_count"] >= 5 and r["enrolled"] == 0, r
+    assert r["error_count"] >= 5 and r["enrolled"] == 0 and r["control_planes"] == 2, r
     assert all(k.startswith("enroll: connect") for k in r["errors"]), r["errors"]
     bad = subprocess.run([oxide, "simulate", "--devices", "0", "--poll-interval", "1",
                           "--control-plane", "http://127.0.0.1:1"], capture_output=True, text=True)

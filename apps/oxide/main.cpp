@@ -8,6 +8,7 @@
 #include "base/exit_code.hpp"
 #include "cli/cli_main.hpp"
 #include "server/serve_main.hpp"
+#include "simulate/simulate_main.hpp"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
@@ -16,7 +17,9 @@ int main(int argc, char** argv) {
         args, {{"serve", "Run the control plane: model store, patches, devices, fleets, campaigns",
                 oxide::server::ServeMain},
                {"agent", "Run the device agent: download, patch, verify, switch, roll back",
-                oxide::agent::AgentMain}});
+                oxide::agent::AgentMain},
+               {"simulate", "Run many simulated devices against a control plane (load tests)",
+                oxide::simulate::SimulateMain}});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "oxide: internal error: %s\n", e.what());
   } catch (...) {

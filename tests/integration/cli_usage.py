@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 COMMANDS = ["diff", "patch", "inspect", "delta-bench", "serve", "agent", "encrypt", "decrypt",
-            "enc-key"]
+            "enc-key", "simulate"]
 failures = []
 
 
@@ -62,6 +62,8 @@ def main():
             ["agent", "--control-plane", "http://127.0.0.1:9", "--device-id", "bad id!",
              "--model-dir", tmp],
             ["agent", "--log-level", "loud"], ["agent", "--config", os.path.join(tmp, "nope")],
+            ["simulate"], ["simulate", "--bogus"], ["simulate", "--devices", "10"],
+            ["simulate", "--control-plane", "ftp://x", "--devices", "1", "--poll-interval", "1"],
             ["encrypt", "a.onnx"], ["decrypt", "a.enc"], ["enc-key"], ["enc-key", "generate"],
         ]
         for args in usage_errors:

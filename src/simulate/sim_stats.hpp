@@ -1,0 +1,67 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "simulate/latency_histogram.hpp"
+
+namespace oxide::simulate {
+
+// The kinds of request a simulated device makes. A "report" is the heartbeat that carries how an
+// update ended (installed, or a failure report); a "download" is a payload or a base blob.
+enum class RequestKind : uint8_t { kEnroll = 0, kHeartbeat = 1, kDownload = 2, kReport = 3 };
+inline constexpr size_t kRequestKinds = 4;
+std::string_view ToString(RequestKind k);  // "enroll", "heartbeat", "download", "report"
+
+struct KindStats {
+  uint64_t count = 0;        // requests that ended (any outcome)
+  LatencyHistogram latency;  // of those that got an HTTP response
+};
+
+// Everything `oxide simulate` measured in one run. Filled by FleetSimulator, printed by
+// RenderText / RenderJson.
+struct SimStats {
+  // Run shape, for the report.
+  uint32_t devices = 0;
+  size_t control_planes = 0;
+  double poll_interval_s = 0;
+  uint32_t concurrency = 0;
+  double elapsed_s = 0;  // from the first request to the last one's end
+  // Heartbeats (plain and report) that ended after the last device enrolled, and over how long:
+  // the steady-state rate once enrolment is over. 0 s when not every device enrolled.
+  uint64_t steady_heartbeats = 0;
+  double steady_s = 0;
+  LatencyHistogram steady_latency;  // of those heartbeats (the figure to quote for capacity)
+
+  std::array<KindStats, kRequestKinds> kinds;
+  // "<kind>: HTTP 503", "<kind>: timeout", "download: verify (...)", … → count.
+  std::map<std::string, uint64_t> errors;
+
+  uint64_t enrolled = 0;
+  uint64_t assignments = 0;             // updates started (assignments taken)
+  uint64_t downloads_patch = 0;         // verified patches
+  uint64_t downloads_full = 0;          // verified full files
+  uint64_t bases_kept = 0;              // versions held in memory as patch bases (one copy each)
+  uint64_t downloads_without_base = 0;  // devices that ran a version not in memory: full file
+  uint64_t installed_without_download = 0;
+  uint64_t installed = 0;          // success reports acknowledged by the server
+  uint64_t failures_reported = 0;  // failure reports acknowledged by the server
+  uint64_t bytes_down = 0;         // every response body byte
+  uint64_t payload_bytes = 0;      // of those, patches, full files and bases
+  uint64_t peak_rss_kb = 0;
+
+  KindStats& kind(RequestKind k) { return kinds[static_cast<size_t>(k)]; }
+  const KindStats& kind(RequestKind k) const { return kinds[static_cast<size_t>(k)]; }
+  uint64_t error_count() const;
+  void AddError(RequestKind k, const std::string& what);
+};
+
+// A table for people: rates, latency percentiles per kind, updates, bytes, errors by kind.
+std::string RenderText(const SimStats& s);
+// One JSON object (docs/simulate.md lists its fields).
+std::string RenderJson(const SimStats& s);
+
+}  // namespace oxide::simulate

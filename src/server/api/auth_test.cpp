@@ -391,6 +391,7 @@ class BrokenAssignmentsStore : public store::Store {
   store::AuthStore& auth() override { return real_.auth(); }
   store::AuditStore& audit() override { return real_.audit(); }
   store::StatsStore& stats() override { return real_.stats(); }
+  store::EventLogStore& event_log() override { return real_.event_log(); }
   Status InTransaction(const std::function<Status()>& fn) override {
     return real_.InTransaction(fn);
   }

@@ -77,6 +77,13 @@ class SqlitePatchStore final : public PatchStore {
   Status Update(const PatchRecord& p) override;
   Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) override;
   Result<std::vector<PatchRecord>> ListWithBlob() override;
+  // Leases (sqlite_job_event_store.cpp).
+  Result<std::optional<PatchRecord>> Claim(TimeMs now, const std::string& owner,
+                                           int64_t lease_ms) override;
+  Status RenewLease(const std::string& base_sha, const std::string& target_sha,
+                    const std::string& owner, TimeMs until) override;
+  Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,
+                      const std::string& owner) override;
 
  private:
   Db& db_;
@@ -199,6 +206,19 @@ class SqliteStatsStore final : public StatsStore {
   Result<uint64_t> CountDevices() override;
   Result<uint64_t> CountPendingPatches() override;
   Result<std::vector<std::pair<std::string, uint64_t>>> CountCampaignsByState() override;
+
+ private:
+  Db& db_;
+};
+
+// Replicas (issue #12): migration 9; sqlite_job_event_store.cpp.
+class SqliteEventLogStore final : public EventLogStore {
+ public:
+  explicit SqliteEventLogStore(Db& db) : db_(db) {}
+  Result<int64_t> Append(const std::string& type, const std::string& data, TimeMs at) override;
+  Result<std::vector<EventLogRecord>> ListAfter(int64_t after, size_t limit) override;
+  Status Trim(int64_t up_to) override;
+  Result<std::string> DatabaseId() override;
 
  private:
   Db& db_;

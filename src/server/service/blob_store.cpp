@@ -1,8 +1,11 @@
 #include "server/service/blob_store.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "base/file_util.hpp"
 
@@ -22,6 +25,30 @@ bool IsBlobName(const std::string& s) {
 bool PathExists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+// Temp files untouched for this long are a crash's leftovers; younger ones may be another
+// replica's upload or patch build in progress (replicas share the blob directory, issue #12).
+constexpr int64_t kTempLeftoverAgeMs = 3'600'000;
+
+// The file's last modification in Unix ms; nullopt when it cannot be read.
+std::optional<int64_t> ModifiedMs(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+// Stamps a blob with its publication time, which every replica's GC reads (the in-memory
+// published_ map only covers this process). Best effort: the map still covers this process.
+void StampModified(const std::string& path, int64_t unix_ms) {
+  timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(unix_ms / 1000);
+  times[1].tv_nsec = static_cast<long>((unix_ms % 1000) * 1'000'000);
+  if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) {
+    std::fprintf(stderr, "oxide serve: cannot stamp %s\n", path.c_str());
+  }
 }
 
 // Best effort: a leftover temp file is harmless and removed by the next Open().
@@ -72,7 +99,13 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(FileSystem& fs, const Clock& 
   if (!names.ok()) {
     std::fprintf(stderr, "oxide serve: %s\n", names.status().ToString().c_str());
   } else {
-    for (const auto& n : *names) RemoveQuietly(fs, root + kTempDir + "/" + n);
+    const int64_t now_ms = clock.UnixMillis();
+    for (const auto& n : *names) {
+      const std::string path = root + kTempDir + "/" + n;
+      auto modified = ModifiedMs(path);
+      if (modified && now_ms - *modified < kTempLeftoverAgeMs) continue;  // maybe in progress
+      RemoveQuietly(fs, path);
+    }
   }
   return std::unique_ptr<BlobStore>(new BlobStore(fs, clock, root));
 }
@@ -113,6 +146,7 @@ Status BlobStore::Publish(const std::string& tmp, const BlobInfo& info) const {
     Status intact = Verify(info.sha256);
     if (intact.ok()) {
       RemoveQuietly(fs_, tmp);  // content-addressed: the stored blob is byte-identical
+      StampModified(final_path, clock_.UnixMillis());
       return Status::Ok();
     }
     if (intact.code() != ErrorCode::kCorrupt && intact.code() != ErrorCode::kNotFound) {
@@ -124,6 +158,7 @@ Status BlobStore::Publish(const std::string& tmp, const BlobInfo& info) const {
     }
   }
   // rename(2) replaces a corrupt blob atomically: readers see the old or the new file.
+  StampModified(tmp, clock_.UnixMillis());
   OXIDE_RETURN_IF_ERROR(fs_.Rename(tmp, final_path));
   return fs_.SyncDir(root_);
 }
@@ -177,6 +212,8 @@ Result<GcReport> BlobStore::CollectGarbage(
   OXIDE_ASSIGN_OR_RETURN(auto refs, referenced());
   GcReport report;
   const Clock::Duration now = clock_.Now();
+  const int64_t now_ms = clock_.UnixMillis();
+  const int64_t grace_ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
   bool removed_any = false;
   for (const auto& n : names) {
     if (refs.count(n) > 0) continue;
@@ -184,7 +221,10 @@ Result<GcReport> BlobStore::CollectGarbage(
     // marks it first (kept) or finds it gone and renames its own copy into place.
     std::lock_guard<std::mutex> lock(mu_);
     auto it = published_.find(n);
-    if (it != published_.end() && now - it->second < grace) {
+    // Another replica's publication shows in the file's time only.
+    auto modified = ModifiedMs(PathFor(n));
+    if ((it != published_.end() && now - it->second < grace) ||
+        (modified && now_ms - *modified < grace_ms)) {
       ++report.kept_recent;
       continue;
     }
@@ -198,6 +238,15 @@ Result<GcReport> BlobStore::CollectGarbage(
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = published_.begin(); it != published_.end();) {
       it = now - it->second >= grace ? published_.erase(it) : std::next(it);
+    }
+  }
+  // Temp files of crashed uploads and builds (a start leaves the young ones: they may be
+  // another replica's in progress).
+  if (auto temps = fs_.ListDir(root_ + kTempDir); temps.ok()) {
+    for (const auto& n : *temps) {
+      const std::string path = root_ + kTempDir + "/" + n;
+      auto modified = ModifiedMs(path);
+      if (modified && now_ms - *modified >= kTempLeftoverAgeMs) RemoveQuietly(fs_, path);
     }
   }
   if (removed_any) OXIDE_RETURN_IF_ERROR(fs_.SyncDir(root_));

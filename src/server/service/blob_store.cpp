@@ -1,8 +1,11 @@
 #include "server/service/blob_store.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -30,6 +33,13 @@ bool PathExists(const std::string& path) {
 // Temp files untouched for this long are a crash's leftovers; younger ones may be another
 // replica's upload or patch build in progress (replicas share the blob directory, issue #12).
 constexpr int64_t kTempLeftoverAgeMs = 3'600'000;
+constexpr char kTempPrefix[] = "upload-";
+
+std::string ThisHost() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) return "localhost";
+  return host;
+}
 
 // The file's last modification in Unix ms; nullopt when it cannot be read.
 std::optional<int64_t> ModifiedMs(const std::string& path) {
@@ -55,6 +65,37 @@ void StampModified(const std::string& path, int64_t unix_ms) {
 void RemoveQuietly(FileSystem& fs, const std::string& path) {
   Status st = fs.Remove(path);
   if (!st.ok()) std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
+}
+
+// Whether temp file `name` (TempPath: upload-<host>.<pid>.<n>) was written by a process of
+// this host that has exited: a crash's leftover whatever its age.
+bool WriterExitedHere(const std::string& name) {
+  const std::string prefix = kTempPrefix + ThisHost() + ".";
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  long pid = 0;
+  size_t i = prefix.size();
+  for (; i < name.size() && name[i] >= '0' && name[i] <= '9' && pid < (1L << 30); ++i) {
+    pid = pid * 10 + (name[i] - '0');
+  }
+  if (pid <= 0 || i >= name.size() || name[i] != '.') return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Removes the temp files under `dir` that no running writer can own: written by an exited
+// process of this host, or not written to for kTempLeftoverAgeMs (an unreadable time counts as
+// old).
+void RemoveLeftoverTemps(FileSystem& fs, const std::string& dir, int64_t now_ms) {
+  auto names = fs.ListDir(dir);
+  if (!names.ok()) {
+    std::fprintf(stderr, "oxide serve: %s\n", names.status().ToString().c_str());
+    return;
+  }
+  for (const auto& n : *names) {
+    const std::string path = dir + "/" + n;
+    auto modified = ModifiedMs(path);
+    if (!WriterExitedHere(n) && modified && now_ms - *modified < kTempLeftoverAgeMs) continue;
+    RemoveQuietly(fs, path);
+  }
 }
 
 }  // namespace
@@ -95,22 +136,13 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(FileSystem& fs, const Clock& 
   OXIDE_RETURN_IF_ERROR(fs.CreateDirs(root + kTempDir));
   // Leftovers of an earlier run (a crash mid-upload). A failure is logged and the leftover
   // retried at the next start; it never fails startup.
-  auto names = fs.ListDir(root + kTempDir);
-  if (!names.ok()) {
-    std::fprintf(stderr, "oxide serve: %s\n", names.status().ToString().c_str());
-  } else {
-    const int64_t now_ms = clock.UnixMillis();
-    for (const auto& n : *names) {
-      const std::string path = root + kTempDir + "/" + n;
-      auto modified = ModifiedMs(path);
-      if (modified && now_ms - *modified < kTempLeftoverAgeMs) continue;  // maybe in progress
-      RemoveQuietly(fs, path);
-    }
-  }
+  RemoveLeftoverTemps(fs, root + kTempDir, clock.UnixMillis());
   return std::unique_ptr<BlobStore>(new BlobStore(fs, clock, root));
 }
 
-std::string BlobStore::TempPath() const { return UniqueTempName(root_ + kTempDir + "/upload"); }
+std::string BlobStore::TempPath() const {
+  return UniqueTempName(root_ + kTempDir + "/" + kTempPrefix + ThisHost());
+}
 
 Result<std::unique_ptr<BlobWriter>> BlobStore::NewWriter() const {
   std::string tmp = TempPath();
@@ -240,15 +272,8 @@ Result<GcReport> BlobStore::CollectGarbage(
       it = now - it->second >= grace ? published_.erase(it) : std::next(it);
     }
   }
-  // Temp files of crashed uploads and builds (a start leaves the young ones: they may be
-  // another replica's in progress).
-  if (auto temps = fs_.ListDir(root_ + kTempDir); temps.ok()) {
-    for (const auto& n : *temps) {
-      const std::string path = root_ + kTempDir + "/" + n;
-      auto modified = ModifiedMs(path);
-      if (modified && now_ms - *modified >= kTempLeftoverAgeMs) RemoveQuietly(fs_, path);
-    }
-  }
+  // Temp files of crashed uploads and builds the start could not tell from work in progress.
+  RemoveLeftoverTemps(fs_, root_ + kTempDir, now_ms);
   if (removed_any) OXIDE_RETURN_IF_ERROR(fs_.SyncDir(root_));
   return report;
 }

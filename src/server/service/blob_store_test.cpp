@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -94,6 +96,28 @@ TEST_F(BlobStoreTest, OpenKeepsATempFileWrittenWithinTheHour) {
   };
   ASSERT_OK(running->CollectGarbage(none, std::chrono::hours(1)).status());
   EXPECT_FALSE(std::filesystem::exists(in_progress));
+}
+
+// A temp file of a process of this host that has exited is a crash's leftover at once (the usual
+// kill -9 and restart), however young.
+TEST_F(BlobStoreTest, OpenRemovesATempFileOfAnExitedProcessAtOnce) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  auto running = Open();
+  const std::string mine = running->TempPath();  // upload-<host>.<pid>.<n>
+  const std::string pid = std::to_string(::getpid());
+  const size_t at = mine.rfind("." + pid + ".");
+  ASSERT_NE(at, std::string::npos);
+  const std::string dead = mine.substr(0, at) + "." + std::to_string(child) + ".0";
+  ASSERT_OK(AtomicWriteFile(dead, "killed mid-upload"));
+  ASSERT_OK(AtomicWriteFile(mine, "this process's upload in progress"));
+  Backdate(dead, 0);
+  Backdate(mine, 0);
+  auto restarted = Open();
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(mine));
 }
 
 // Replicas: one replica's GC must keep a blob another one published moments ago (its record may

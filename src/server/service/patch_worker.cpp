@@ -1,9 +1,14 @@
 #include "server/service/patch_worker.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/log.hpp"
@@ -16,6 +21,21 @@ namespace {
 std::string VersionName(store::Store& store, const std::string& sha256) {
   auto v = store.models().FindBySha(sha256);
   return v.ok() ? v->model_id + " " + v->version : sha256.substr(0, 12);
+}
+
+// Whether lease owner `owner` is a default instance id (hostname:pid) of this host whose
+// process has exited.
+bool OwnerExitedHere(const std::string& owner) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) return false;
+  const std::string prefix = std::string(host) + ":";
+  if (owner.size() <= prefix.size() || owner.compare(0, prefix.size(), prefix) != 0) return false;
+  long pid = 0;
+  for (size_t i = prefix.size(); i < owner.size(); ++i) {
+    if (owner[i] < '0' || owner[i] > '9' || pid > (1L << 30)) return false;
+    pid = pid * 10 + (owner[i] - '0');
+  }
+  return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 // Keeps one job's lease alive while it builds: renews it every `renew_every` (real time; a
@@ -77,7 +97,36 @@ class LeaseRenewer {
 
 }  // namespace
 
+Result<size_t> PatchWorker::ReleaseOrphanedLeases() {
+  const store::TimeMs now = clock_.UnixMillis();
+  size_t released = 0;
+  std::set<std::string> targets;
+  OXIDE_ASSIGN_OR_RETURN(auto model_ids, store_.models().ListModelIds());
+  for (const auto& id : model_ids) {
+    OXIDE_ASSIGN_OR_RETURN(auto versions, store_.models().ListVersions(id));
+    for (const auto& v : versions) targets.insert(v.sha256);
+  }
+  for (const auto& target : targets) {
+    OXIDE_ASSIGN_OR_RETURN(auto jobs, store_.patches().ListForTarget(target));
+    for (const auto& j : jobs) {
+      if (j.state != store::PatchState::kPending || j.lease_owner.empty() || j.lease_until <= now)
+        continue;
+      if (j.lease_owner != lease_.owner && !OwnerExitedHere(j.lease_owner)) continue;
+      OXIDE_RETURN_IF_ERROR(
+          store_.patches().ReleaseLease(j.base_sha256, j.target_sha256, j.lease_owner));
+      log::Info("patch lease of an earlier run released",
+                {{"owner", j.lease_owner}, {"target", VersionName(store_, j.target_sha256)}});
+      ++released;
+    }
+  }
+  return released;
+}
+
 void PatchWorker::Start() {
+  if (auto released = ReleaseOrphanedLeases(); !released.ok()) {
+    log::Warn("patch leases of an earlier run not released (they expire)",
+              {{"error", released.status().ToString()}});
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;

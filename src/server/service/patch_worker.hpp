@@ -62,6 +62,11 @@ class PatchWorker {
   void Stop();
   // Wakes the thread (a job was enqueued).
   void Notify();
+  // A restarted server must not wait a whole lease for the jobs its previous run held: releases
+  // the leases of pending jobs held in this worker's own name (it holds none yet) or by a
+  // process of this host that has exited (the default owner name is hostname:pid). Returns how
+  // many. Start() calls it; errors are the store's.
+  Result<size_t> ReleaseOrphanedLeases();
   // Claims and processes the next pending job in the calling thread; false when there was none
   // (or every pending job is leased to another replica).
   Result<bool> RunOnce();

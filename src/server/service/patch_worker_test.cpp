@@ -1,6 +1,8 @@
 #include "server/service/patch_worker.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -179,6 +181,35 @@ TEST_F(PatchWorkerTest, BuildWhoseLeasePassedToAnotherReplicaIsDropped) {
   EXPECT_EQ(Job().state, store::PatchState::kPending);  // replica-b's to finish
   EXPECT_EQ(Job().lease_owner, "replica-b");
   EXPECT_EQ(Job().attempts, 1u);
+}
+
+// A restart: the leases of the previous run (same --instance-id, or hostname:pid of a process
+// that has exited) are released at once; a lease of a live replica stays.
+TEST_F(PatchWorkerTest, LeasesOfAnEarlierRunAreReleasedAtStart) {
+  auto v3 = env.Upload("m", "v3", "third version of the model");
+  auto v4 = env.Upload("m", "v4", "fourth version of the model");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  const store::TimeMs now = env.clock.UnixMillis();
+  auto& patches = env.store->patches();
+  ASSERT_EQ((*patches.Claim(now, "replica-a", 60'000))->target_sha256, v2.sha256);
+  ASSERT_EQ(
+      (*patches.Claim(now, std::string(host) + ":" + std::to_string(child), 60'000))->target_sha256,
+      v3.sha256);
+  ASSERT_EQ((*patches.Claim(now, "elsewhere:1", 60'000))->target_sha256, v4.sha256);
+  worker->SetLease({"replica-a", 60'000, std::chrono::hours(1)});
+  EXPECT_EQ(*worker->ReleaseOrphanedLeases(), 2u);
+  EXPECT_EQ(Job().lease_owner, "");
+  EXPECT_EQ(patches.Get(v2.sha256, v3.sha256)->lease_owner, "");
+  EXPECT_EQ(patches.Get(v3.sha256, v4.sha256)->lease_owner, "elsewhere:1");
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_FALSE(*worker->RunOnce());  // v3 -> v4 waits for its live owner
+  EXPECT_EQ(builds, 2);
 }
 
 }  // namespace

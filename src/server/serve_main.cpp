@@ -24,7 +24,7 @@
 #include "server/service/offline_sweeper.hpp"
 #include "server/service/patch_worker.hpp"
 #include "server/service/stats_service.hpp"
-#include "store/sqlite/sqlite_store.hpp"
+#include "store/open_store.hpp"
 #ifdef OXIDE_HAVE_DELTA_BUILD
 #include "server/service/delta_patch_build.hpp"
 #endif
@@ -36,6 +36,7 @@ struct ServeFlags {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;
   std::string data_dir = "./oxide-data";
+  std::string database;  // "" = SQLite <data_dir>/oxide.db
   int threads = 2;
   int patch_threads = 2;
   uint32_t offline_after = 90;
@@ -54,7 +55,6 @@ struct ServeFlags {
   std::string currency = "USD";
   size_t event_history = 4096;
   size_t max_event_streams = 256;
-  std::string database;     // "": <data-dir>/oxide.db
   std::string instance_id;  // "": hostname:pid
 };
 
@@ -93,12 +93,9 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   PosixFileSystem fs;
   auto blobs = BlobStore::Open(fs, clock, f.data_dir + "/blobs");
   if (!blobs.ok()) return fail(blobs.status());
-  std::string db_path = f.data_dir + "/oxide.db";
-  if (!f.database.empty()) {
-    db_path = f.database.rfind("sqlite:", 0) == 0 ? f.database.substr(7) : f.database;
-  }
-  auto store = store::sqlite::OpenSqliteStore(db_path);
+  auto store = store::OpenStore(f.database, f.data_dir);
   if (!store.ok()) return fail(store.status());
+  log::Info("opened the store", {{"database", store::DescribeDatabase(f.database, f.data_dir)}});
   const std::string instance_id = f.instance_id.empty() ? DefaultInstanceId() : f.instance_id;
 
   ServiceOptions options;
@@ -216,10 +213,12 @@ int ServeMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--host", f.host, "IP address to listen on")->capture_default_str();
   app.add_option("--port", f.port, "TCP port (0 = any free port)")->capture_default_str();
-  app.add_option("--data-dir", f.data_dir, "Metadata (SQLite) and blob directory")
+  app.add_option("--data-dir", f.data_dir,
+                 "Blob directory (shared by replicas), and the SQLite database by default")
       ->capture_default_str();
   app.add_option("--database", f.database,
-                 "Metadata database: sqlite:PATH or a path (default <data-dir>/oxide.db)");
+                 "Metadata store: a SQLite path, sqlite:PATH, or postgresql://user@host/db "
+                 "(default: SQLite <data-dir>/oxide.db)");
   app.add_option("--instance-id", f.instance_id,
                  "This replica's name in patch-job leases (default hostname:pid)");
   app.add_option("--threads", f.threads, "HTTP I/O threads")
@@ -284,7 +283,8 @@ int ServeMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   // Add new flags above: --config, OXIDE_* variables and --print-config cover them.
   std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
-  if (int code = flags::ParseWithConfig(app, {"oxide serve", {}}, std::move(rest)); code >= 0) {
+  if (int code = flags::ParseWithConfig(app, {"oxide serve", {"database"}}, std::move(rest));
+      code >= 0) {
     return code;
   }
   // A positive rate this small would make Retry-After overflow: 0 (off) or at least 1/1000 s.

@@ -211,10 +211,8 @@ struct PatchRecord {
   std::string error;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
-  uint32_t attempts = 0;  // builds started (persisted before each build)
-  TimeMs not_before = 0;  // a pending job is retried no earlier than this (backoff)
-  // Which replica builds it (issue #12). Read by Get/NextPending/Claim; NOT written by Update:
-  // only Claim/RenewLease/ReleaseLease change them.
+  uint32_t attempts = 0;    // builds started (persisted before each build)
+  TimeMs not_before = 0;    // a pending job is retried no earlier than this (backoff)
   std::string lease_owner;  // "" when no replica holds the job
   TimeMs lease_until = 0;   // the lease ends at this time (another replica may claim it after)
 };

@@ -99,17 +99,18 @@ class PatchStore {
                                TimeMs now) = 0;
   virtual Result<PatchRecord> Get(const std::string& base_sha, const std::string& target_sha) = 0;
   // The pending job to run next at `now`: fewest attempts first, then oldest; jobs whose
-  // not_before is after `now`, and jobs leased to anyone until after `now`, are skipped.
+  // not_before is after `now` are skipped.
   virtual Result<std::optional<PatchRecord>> NextPending(TimeMs now) = 0;
-  // Replaces state, result, error, updated_at, attempts and not_before (never the lease).
-  // kNotFound when the pair does not exist.
+  // Replaces state, result, error, updated_at, attempts and not_before. kNotFound when the pair
+  // does not exist.
   virtual Status Update(const PatchRecord& p) = 0;
-
-  // ---- leases (issue #12): several replicas share one queue ----
+  virtual Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) = 0;
+  // Every job that has a patch blob (patch_sha256 not empty), by seq.
+  virtual Result<std::vector<PatchRecord>> ListWithBlob() = 0;
   // Atomically takes the job NextPending(now) would return, skipping jobs leased to anyone until
-  // after `now`, and leases it to `owner` until now + lease_ms. Safe across processes sharing
-  // the database (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED; SQLite: one write transaction).
-  // nullopt: none.
+  // after `now`, and leases it to `owner` until now + lease_ms. Safe across processes sharing the
+  // database (PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED; SQLite: one write transaction). nullopt:
+  // none.
   virtual Result<std::optional<PatchRecord>> Claim(TimeMs now, const std::string& owner,
                                                    int64_t lease_ms) = 0;
   // Extends the lease to `until` if `owner` still holds it; kFailedPrecondition otherwise.
@@ -118,9 +119,7 @@ class PatchStore {
   // Clears the lease if `owner` holds it; no-op otherwise.
   virtual Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,
                               const std::string& owner) = 0;
-  virtual Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) = 0;
-  // Every job that has a patch blob (patch_sha256 not empty), by seq.
-  virtual Result<std::vector<PatchRecord>> ListWithBlob() = 0;
+  // NextPending(now) also skips jobs whose lease_until > now.
 };
 
 class AssignmentStore {
@@ -261,22 +260,18 @@ class StatsStore {
   virtual Result<std::vector<std::pair<std::string, uint64_t>>> CountCampaignsByState() = 0;
 };
 
-// The shared event log (issue #12): every replica appends the events it publishes and tails
-// the rows the others appended, so /api/v1/events streams agree on ids whichever replica serves
-// them.
 struct EventLogRecord {
   int64_t seq = 0;   // assigned by the store; strictly increasing in COMMIT order
-  std::string type;  // "device.changed", ... (the SSE event name)
+  std::string type;  // "device.changed", … (the SSE event name)
   std::string data;  // one line of JSON
   TimeMs at = 0;
 };
-
 class EventLogStore {
  public:
   virtual ~EventLogStore() = default;
   // Appends (its own transaction; never inside another). Appends are serialised so that a reader
-  // that saw seq N never later finds a row with seq < N (PostgreSQL: pg_advisory_xact_lock
-  // before the insert). Returns the seq.
+  // that saw seq N never later finds a row with seq < N (PostgreSQL: pg_advisory_xact_lock before
+  // the insert). Returns the seq.
   virtual Result<int64_t> Append(const std::string& type, const std::string& data, TimeMs at) = 0;
   // Rows with seq > after, by seq, at most `limit`.
   virtual Result<std::vector<EventLogRecord>> ListAfter(int64_t after, size_t limit) = 0;
@@ -301,10 +296,13 @@ class Store {
   virtual ReleaseStore& releases() = 0;
   virtual AuthStore& auth() = 0;
   virtual AuditStore& audit() = 0;
-  virtual StatsStore& stats() = 0;         // ops (issue #10)
-  virtual EventLogStore& event_log() = 0;  // issue #12
+  virtual StatsStore& stats() = 0;  // ops (issue #10)
   // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
   virtual Status InTransaction(const std::function<Status()>& fn) = 0;
+  virtual EventLogStore& event_log() = 0;
+  // Runs fn as a savepoint of the current transaction (its writes are undone if it fails, the
+  // enclosing transaction goes on). Outside any transaction it behaves like InTransaction.
+  virtual Status InSavepoint(const std::function<Status()>& fn) = 0;
 };
 
 }  // namespace oxide::store

@@ -95,6 +95,10 @@ def serve(binary, tmp):
     r = oxide(binary, ["serve", "--config", os.path.join(tmp, "missing.toml")],
               expect=EXIT_USAGE)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # --database may hold a PostgreSQL password: never printed (issue #12).
+    text, _ = printed(binary, "serve", [],
+                      env=clean_env(OXIDE_DATABASE="postgresql://oxide:hunter2@db/oxide"))
+    assert "hunter2" not in text and "# database: set, not printed (a secret)" in text, text
     # --help names the variables.
     r = oxide(binary, ["serve", "--help"])
     assert "OXIDE_MAX_UPLOAD_MB" in r.stdout and "--print-config" in r.stdout, r.stdout

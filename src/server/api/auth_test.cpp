@@ -391,10 +391,11 @@ class BrokenAssignmentsStore : public store::Store {
   store::AuthStore& auth() override { return real_.auth(); }
   store::AuditStore& audit() override { return real_.audit(); }
   store::StatsStore& stats() override { return real_.stats(); }
-  store::EventLogStore& event_log() override { return real_.event_log(); }
   Status InTransaction(const std::function<Status()>& fn) override {
     return real_.InTransaction(fn);
   }
+  store::EventLogStore& event_log() override { return real_.event_log(); }
+  Status InSavepoint(const std::function<Status()>& fn) override { return real_.InSavepoint(fn); }
 
  private:
   class Broken : public store::AssignmentStore {

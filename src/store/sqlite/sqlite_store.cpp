@@ -193,6 +193,8 @@ class SqliteStore final : public Store {
     if (!st.ok()) return st;
     return end;
   }
+  // Stubs (see sqlite_pg_branch_stubs.cpp): the replica/hb helpers own the real ones.
+  Status InSavepoint(const std::function<Status()>& fn) override { return InTransaction(fn); }
 
  private:
   std::unique_ptr<Db> db_;

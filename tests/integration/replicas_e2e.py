@@ -227,8 +227,9 @@ def run(args, tmp, servers, database):
     assert wait_until("v1 -> v2 patch built", patch_state, timeout=120) == ["ready"]
     builds = (patch_builds(a), patch_builds(b))
     assert sum(builds) == 1, "patch builds per replica: %s" % (builds,)
-    ready_lines = sum(count_lines(log, "patch ready") for log in logs)
-    assert ready_lines == 1, "'patch ready' logged %d times" % ready_lines
+    for line in ("patch build started", "patch ready"):
+        n = sum(count_lines(log, line) for log in logs)
+        assert n == 1, "'%s' logged %d times" % (line, n)
 
     # The shared event log: both replicas stream the same ids under one stream_id.
     hello_a, ids_a = events_hello_and_ids(a, want_ids=3)
@@ -260,6 +261,8 @@ def run(args, tmp, servers, database):
         dev = api.json("GET", "/api/v1/devices/" + d)
         assert dev["current_model_version"] == "2.0", dev
     assert patch_builds(a) + b_builds == 1, "patch rebuilt after the kill"
+    started = sum(count_lines(log, "patch build started") for log in logs)
+    assert started == 1, "'patch build started' logged %d times" % started
     print("replicas e2e OK (%s): connections per replica %s, patch built by %s" %
           (args.backend, sorted(lb.hits.values()),
            "a" if builds[0] else "b"))

@@ -3,6 +3,7 @@
 #include "server/serve_main.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "server/metrics.hpp"
 #include "server/net/http_server.hpp"
 #include "server/service/blob_maintenance.hpp"
+#include "server/service/event_relay.hpp"
 #include "server/service/offline_sweeper.hpp"
 #include "server/service/patch_worker.hpp"
 #include "server/service/stats_service.hpp"
@@ -53,7 +55,15 @@ struct ServeFlags {
   std::string currency = "USD";
   size_t event_history = 4096;
   size_t max_event_streams = 256;
+  std::string instance_id;  // "": hostname:pid
 };
+
+// The name this process holds patch-job leases under (issue #12).
+std::string DefaultInstanceId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "oxide");
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
 
 // Burst = `seconds` worth of the rate (at least 1 request).
 net::RateLimit Limit(double per_second, double seconds) {
@@ -86,11 +96,19 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   auto store = store::OpenStore(f.database, f.data_dir);
   if (!store.ok()) return fail(store.status());
   log::Info("opened the store", {{"database", store::DescribeDatabase(f.database, f.data_dir)}});
+  const std::string instance_id = f.instance_id.empty() ? DefaultInstanceId() : f.instance_id;
 
   ServiceOptions options;
   options.offline_after_ms = store::TimeMs{f.offline_after} * 1000;
   options.poll_interval_seconds = f.poll_interval;
   EventBus events(clock, EventBusOptions{f.event_history, 1024, f.max_event_streams, ""});
+  // Every replica on this database streams the same events with the same ids (issue #12).
+  if (Status st = events.AttachLog((*store)->event_log()); !st.ok()) return fail(st);
+  EventRelay relay(
+      events, (*store)->event_log(),
+      EventRelayOptions{std::chrono::milliseconds(150), std::max<size_t>(f.event_history, 10'000),
+                        std::chrono::seconds(60)});
+  relay.Start();
   ModelService models(**store, **blobs, clock);
   CampaignService campaigns(**store, clock, models);
   DeviceService devices(**store, clock, options, campaigns);
@@ -120,6 +138,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
 #ifdef OXIDE_HAVE_DELTA_BUILD
   PatchWorker worker(**store, **blobs, clock, MakeDeltaPatchBuilder(f.patch_threads));
   worker.SetMetrics(&metrics);
+  worker.SetLease(PatchLeaseOptions{instance_id, 60'000, std::chrono::seconds(20)});
   models.SetPatchListener([&worker] { worker.Notify(); });
   worker.SetEvents(&events);
   worker.Start();
@@ -162,6 +181,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
     std::fflush(stdout);
     log::Info("listening", {{"url", scheme + "://" + f.host + ":" + std::to_string(server.port())},
                             {"data_dir", f.data_dir},
+                            {"instance", instance_id},
                             {"log_level", log::ToString(log_level)}});
     server.RunUntilSignal();
     log::Info("stopping");
@@ -171,6 +191,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
 #ifdef OXIDE_HAVE_DELTA_BUILD
   worker.Stop();
 #endif
+  relay.Stop();  // after every publisher: their last events reach the log
   std::printf("oxide serve: stopped\n");
   std::fflush(stdout);
   return kExitOk;
@@ -198,6 +219,8 @@ int ServeMain(const std::vector<std::string>& args) {
   app.add_option("--database", f.database,
                  "Metadata store: a SQLite path, sqlite:PATH, or postgresql://user@host/db "
                  "(default: SQLite <data-dir>/oxide.db)");
+  app.add_option("--instance-id", f.instance_id,
+                 "This replica's name in patch-job leases (default hostname:pid)");
   app.add_option("--threads", f.threads, "HTTP I/O threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 
 #include "store/store.hpp"
 #include "testing/status_matchers.hpp"
@@ -711,5 +712,156 @@ TYPED_TEST_P(StoreTargetingContract, CampaignTargetApprovalAndQuery) {
 
 REGISTER_TYPED_TEST_SUITE_P(StoreTargetingContract, InventoryRoundTripReplacesAndGoesWithTheDevice,
                             DeviceQueryPagesByIdAndFilters, CampaignTargetApprovalAndQuery);
+
+// ---- replicas (issue #12): patch-job leases and the shared event log -----------------------
+
+template <class Factory>
+class StoreLeaseContract : public StoreContract<Factory> {
+ protected:
+  std::optional<PatchRecord> Claim(TimeMs now, const std::string& owner, int64_t lease_ms = 100) {
+    auto got = this->s().patches().Claim(now, owner, lease_ms);
+    EXPECT_OK(got.status());
+    return got.ok() ? *got : std::nullopt;
+  }
+};
+
+TYPED_TEST_SUITE_P(StoreLeaseContract);
+
+TYPED_TEST_P(StoreLeaseContract, ClaimTakesJobsInQueueOrderAndSkipsLeasedOnes) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  ASSERT_TRUE(*p.Enqueue("b", "t", 2));
+  ASSERT_TRUE(*p.Enqueue("c", "t", 3));
+  auto c = *p.Get("c", "t");
+  c.attempts = 1;  // a retry goes behind fresh jobs, as in NextPending
+  ASSERT_OK(p.Update(c));
+  auto first = this->Claim(10, "r1");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->base_sha256, "a");
+  EXPECT_EQ(first->lease_owner, "r1");
+  EXPECT_EQ(first->lease_until, 110);
+  auto second = this->Claim(10, "r2");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->base_sha256, "b");
+  EXPECT_EQ(p.NextPending(10)->value().base_sha256, "c");  // leased jobs are skipped here too
+  EXPECT_EQ(this->Claim(11, "r1")->base_sha256, "c");
+  EXPECT_FALSE(this->Claim(12, "r3").has_value());
+  EXPECT_FALSE(p.NextPending(12)->has_value());
+  auto a = *p.Get("a", "t");
+  EXPECT_EQ(a.lease_owner, "r1");
+  EXPECT_EQ(a.lease_until, 110);
+  EXPECT_EQ(a.state, PatchState::kPending);  // a lease is not a state change
+}
+
+TYPED_TEST_P(StoreLeaseContract, ExpiredLeaseLetsAnotherOwnerClaim) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  ASSERT_EQ(this->Claim(10, "r1")->base_sha256, "a");
+  EXPECT_FALSE(this->Claim(109, "r2").has_value());  // still r1's
+  auto again = this->Claim(110, "r2", 50);           // r1 died: its lease ran out at 110
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->base_sha256, "a");
+  EXPECT_EQ(again->lease_owner, "r2");
+  EXPECT_EQ(again->lease_until, 160);
+  EXPECT_EQ(p.Get("a", "t")->lease_owner, "r2");
+}
+
+TYPED_TEST_P(StoreLeaseContract, OnlyTheOwnerRenews) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  ASSERT_TRUE(*p.Enqueue("b", "t", 2));
+  ASSERT_TRUE(this->Claim(10, "r1").has_value());
+  EXPECT_STATUS(p.RenewLease("a", "t", "r2", 500), ErrorCode::kFailedPrecondition);
+  EXPECT_STATUS(p.RenewLease("b", "t", "r1", 500), ErrorCode::kFailedPrecondition);  // unleased
+  EXPECT_STATUS(p.RenewLease("b", "t", "", 500), ErrorCode::kFailedPrecondition);
+  EXPECT_STATUS(p.RenewLease("x", "t", "r1", 500), ErrorCode::kFailedPrecondition);  // unknown
+  EXPECT_EQ(p.Get("a", "t")->lease_until, 110);
+  ASSERT_OK(p.RenewLease("a", "t", "r1", 500));
+  EXPECT_EQ(p.Get("a", "t")->lease_until, 500);
+  EXPECT_EQ(this->Claim(200, "r2")->base_sha256, "b");  // "a" stays r1's past its first lease
+  // Once another owner took an expired lease, the first one cannot get it back.
+  ASSERT_TRUE(*p.Enqueue("c", "t", 3));
+  ASSERT_EQ(this->Claim(600, "r3")->base_sha256, "a");
+  EXPECT_STATUS(p.RenewLease("a", "t", "r1", 900), ErrorCode::kFailedPrecondition);
+}
+
+TYPED_TEST_P(StoreLeaseContract, ReleaseClearsOnlyTheOwnersLease) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  ASSERT_TRUE(this->Claim(10, "r1").has_value());
+  ASSERT_OK(p.ReleaseLease("a", "t", "r2"));  // not r2's: no-op
+  EXPECT_EQ(p.Get("a", "t")->lease_owner, "r1");
+  EXPECT_FALSE(this->Claim(20, "r2").has_value());
+  ASSERT_OK(p.ReleaseLease("a", "t", "r1"));
+  auto a = *p.Get("a", "t");
+  EXPECT_EQ(a.lease_owner, "");
+  EXPECT_EQ(a.lease_until, 0);
+  EXPECT_EQ(this->Claim(20, "r2")->base_sha256, "a");  // free again at once
+  ASSERT_OK(p.ReleaseLease("x", "t", "r2"));           // unknown job: no-op
+}
+
+TYPED_TEST_P(StoreLeaseContract, UpdateDoesNotTouchTheLease) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  auto mine = this->Claim(10, "r1");
+  ASSERT_TRUE(mine.has_value());
+  mine->attempts = 1;
+  mine->lease_owner = "someone-else";
+  mine->lease_until = 999;
+  ASSERT_OK(p.Update(*mine));
+  auto a = *p.Get("a", "t");
+  EXPECT_EQ(a.attempts, 1u);
+  EXPECT_EQ(a.lease_owner, "r1");
+  EXPECT_EQ(a.lease_until, 110);
+  a.lease_owner.clear();
+  a.lease_until = 0;
+  a.state = PatchState::kReady;
+  ASSERT_OK(p.Update(a));
+  EXPECT_EQ(p.Get("a", "t")->lease_owner, "r1");
+  EXPECT_FALSE(this->Claim(500, "r2").has_value());  // done jobs are never claimed
+}
+
+TYPED_TEST_P(StoreLeaseContract, EventLogAppendsInOrderListsAfterAndTrims) {
+  auto& log = this->s().event_log();
+  EXPECT_TRUE(log.ListAfter(0, 10)->empty());
+  auto s1 = log.Append("device.changed", R"({"device_id":"d1"})", 100);
+  auto s2 = log.Append("campaign.state", R"({"campaign_id":"c1"})", 101);
+  auto s3 = log.Append("patch.built", "{}", 102);
+  ASSERT_OK(s1.status());
+  ASSERT_OK(s2.status());
+  ASSERT_OK(s3.status());
+  EXPECT_LT(*s1, *s2);
+  EXPECT_LT(*s2, *s3);
+  auto all = *log.ListAfter(0, 10);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].seq, *s1);
+  EXPECT_EQ(all[0].type, "device.changed");
+  EXPECT_EQ(all[0].data, R"({"device_id":"d1"})");
+  EXPECT_EQ(all[0].at, 100);
+  EXPECT_EQ(all[2].type, "patch.built");
+  auto page = *log.ListAfter(*s1, 1);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].seq, *s2);
+  ASSERT_OK(log.Trim(*s2));
+  auto left = *log.ListAfter(0, 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].seq, *s3);
+  ASSERT_OK(log.Trim(*s3));  // everything: the next seq still goes up
+  auto s4 = log.Append("patch.failed", "{}", 103);
+  ASSERT_OK(s4.status());
+  EXPECT_GT(*s4, *s3);
+}
+
+TYPED_TEST_P(StoreLeaseContract, DatabaseIdIsFixedAndNotEmpty) {
+  auto id = this->s().event_log().DatabaseId();
+  ASSERT_OK(id.status());
+  EXPECT_GE(id->size(), 16u);
+  EXPECT_EQ(*this->s().event_log().DatabaseId(), *id);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreLeaseContract, ClaimTakesJobsInQueueOrderAndSkipsLeasedOnes,
+                            ExpiredLeaseLetsAnotherOwnerClaim, OnlyTheOwnerRenews,
+                            ReleaseClearsOnlyTheOwnersLease, UpdateDoesNotTouchTheLease,
+                            EventLogAppendsInOrderListsAfterAndTrims, DatabaseIdIsFixedAndNotEmpty);
 
 }  // namespace oxide::store

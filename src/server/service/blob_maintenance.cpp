@@ -18,7 +18,7 @@ void LogGc(const Result<GcReport>& r) {
 }  // namespace
 
 Status BlobMaintenance::CollectAtStartup() {
-  auto r = models_.CollectGarbage(Clock::Duration::zero());
+  auto r = models_.CollectGarbage(options_.startup_grace);
   LogGc(r);
   return r.status();
 }

@@ -13,6 +13,9 @@ struct BlobMaintenanceOptions {
   // Unreferenced blobs younger than this are kept: an upload or patch build may have published
   // its blob and not yet committed the record that references it.
   std::chrono::seconds gc_grace{std::chrono::hours(1)};
+  // The grace of the collection at startup. Not 0: another replica sharing the blob directory
+  // may be between publishing a blob and committing its record (issue #12).
+  std::chrono::seconds startup_grace{std::chrono::minutes(10)};
   std::chrono::seconds gc_interval{std::chrono::hours(1)};
   // Every blob is re-hashed this often (0 = never); corrupt ones are removed and their patch
   // rebuilt or their version marked for re-upload (ModelService::RepairCorruptBlob).
@@ -29,8 +32,9 @@ class BlobMaintenance {
   BlobMaintenance(const BlobMaintenance&) = delete;
   BlobMaintenance& operator=(const BlobMaintenance&) = delete;
 
-  // Before the server accepts requests nothing is in flight, so every unreferenced blob (the
-  // leftovers of a crash between publish and record) can go: grace 0.
+  // Before the server accepts requests nothing of its own is in flight, so the leftovers of a
+  // crash between publish and record can go; only blobs younger than startup_grace stay (they
+  // may be another replica's, about to be recorded).
   Status CollectAtStartup();
   // Starts the thread: GC every gc_interval, a scrub every scrub_interval (the first one after
   // one interval, so a restart does not re-read everything).

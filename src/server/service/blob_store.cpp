@@ -1,8 +1,14 @@
 #include "server/service/blob_store.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "base/file_util.hpp"
 
@@ -24,10 +30,72 @@ bool PathExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+// Temp files untouched for this long are a crash's leftovers; younger ones may be another
+// replica's upload or patch build in progress (replicas share the blob directory, issue #12).
+constexpr int64_t kTempLeftoverAgeMs = 3'600'000;
+constexpr char kTempPrefix[] = "upload-";
+
+std::string ThisHost() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) return "localhost";
+  return host;
+}
+
+// The file's last modification in Unix ms; nullopt when it cannot be read.
+std::optional<int64_t> ModifiedMs(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+// Stamps a blob with its publication time, which every replica's GC reads (the in-memory
+// published_ map only covers this process). Best effort: the map still covers this process.
+void StampModified(const std::string& path, int64_t unix_ms) {
+  timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(unix_ms / 1000);
+  times[1].tv_nsec = static_cast<long>((unix_ms % 1000) * 1'000'000);
+  if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) {
+    std::fprintf(stderr, "oxide serve: cannot stamp %s\n", path.c_str());
+  }
+}
+
 // Best effort: a leftover temp file is harmless and removed by the next Open().
 void RemoveQuietly(FileSystem& fs, const std::string& path) {
   Status st = fs.Remove(path);
   if (!st.ok()) std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
+}
+
+// Whether temp file `name` (TempPath: upload-<host>.<pid>.<n>) was written by a process of
+// this host that has exited: a crash's leftover whatever its age.
+bool WriterExitedHere(const std::string& name) {
+  const std::string prefix = kTempPrefix + ThisHost() + ".";
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  long pid = 0;
+  size_t i = prefix.size();
+  for (; i < name.size() && name[i] >= '0' && name[i] <= '9' && pid < (1L << 30); ++i) {
+    pid = pid * 10 + (name[i] - '0');
+  }
+  if (pid <= 0 || i >= name.size() || name[i] != '.') return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Removes the temp files under `dir` that no running writer can own: written by an exited
+// process of this host, or not written to for kTempLeftoverAgeMs (an unreadable time counts as
+// old).
+void RemoveLeftoverTemps(FileSystem& fs, const std::string& dir, int64_t now_ms) {
+  auto names = fs.ListDir(dir);
+  if (!names.ok()) {
+    std::fprintf(stderr, "oxide serve: %s\n", names.status().ToString().c_str());
+    return;
+  }
+  for (const auto& n : *names) {
+    const std::string path = dir + "/" + n;
+    auto modified = ModifiedMs(path);
+    if (!WriterExitedHere(n) && modified && now_ms - *modified < kTempLeftoverAgeMs) continue;
+    RemoveQuietly(fs, path);
+  }
 }
 
 }  // namespace
@@ -68,16 +136,13 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(FileSystem& fs, const Clock& 
   OXIDE_RETURN_IF_ERROR(fs.CreateDirs(root + kTempDir));
   // Leftovers of an earlier run (a crash mid-upload). A failure is logged and the leftover
   // retried at the next start; it never fails startup.
-  auto names = fs.ListDir(root + kTempDir);
-  if (!names.ok()) {
-    std::fprintf(stderr, "oxide serve: %s\n", names.status().ToString().c_str());
-  } else {
-    for (const auto& n : *names) RemoveQuietly(fs, root + kTempDir + "/" + n);
-  }
+  RemoveLeftoverTemps(fs, root + kTempDir, clock.UnixMillis());
   return std::unique_ptr<BlobStore>(new BlobStore(fs, clock, root));
 }
 
-std::string BlobStore::TempPath() const { return UniqueTempName(root_ + kTempDir + "/upload"); }
+std::string BlobStore::TempPath() const {
+  return UniqueTempName(root_ + kTempDir + "/" + kTempPrefix + ThisHost());
+}
 
 Result<std::unique_ptr<BlobWriter>> BlobStore::NewWriter() const {
   std::string tmp = TempPath();
@@ -113,6 +178,7 @@ Status BlobStore::Publish(const std::string& tmp, const BlobInfo& info) const {
     Status intact = Verify(info.sha256);
     if (intact.ok()) {
       RemoveQuietly(fs_, tmp);  // content-addressed: the stored blob is byte-identical
+      StampModified(final_path, clock_.UnixMillis());
       return Status::Ok();
     }
     if (intact.code() != ErrorCode::kCorrupt && intact.code() != ErrorCode::kNotFound) {
@@ -124,6 +190,7 @@ Status BlobStore::Publish(const std::string& tmp, const BlobInfo& info) const {
     }
   }
   // rename(2) replaces a corrupt blob atomically: readers see the old or the new file.
+  StampModified(tmp, clock_.UnixMillis());
   OXIDE_RETURN_IF_ERROR(fs_.Rename(tmp, final_path));
   return fs_.SyncDir(root_);
 }
@@ -177,6 +244,8 @@ Result<GcReport> BlobStore::CollectGarbage(
   OXIDE_ASSIGN_OR_RETURN(auto refs, referenced());
   GcReport report;
   const Clock::Duration now = clock_.Now();
+  const int64_t now_ms = clock_.UnixMillis();
+  const int64_t grace_ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
   bool removed_any = false;
   for (const auto& n : names) {
     if (refs.count(n) > 0) continue;
@@ -184,7 +253,10 @@ Result<GcReport> BlobStore::CollectGarbage(
     // marks it first (kept) or finds it gone and renames its own copy into place.
     std::lock_guard<std::mutex> lock(mu_);
     auto it = published_.find(n);
-    if (it != published_.end() && now - it->second < grace) {
+    // Another replica's publication shows in the file's time only.
+    auto modified = ModifiedMs(PathFor(n));
+    if ((it != published_.end() && now - it->second < grace) ||
+        (modified && now_ms - *modified < grace_ms)) {
       ++report.kept_recent;
       continue;
     }
@@ -200,6 +272,8 @@ Result<GcReport> BlobStore::CollectGarbage(
       it = now - it->second >= grace ? published_.erase(it) : std::next(it);
     }
   }
+  // Temp files of crashed uploads and builds the start could not tell from work in progress.
+  RemoveLeftoverTemps(fs_, root_ + kTempDir, now_ms);
   if (removed_any) OXIDE_RETURN_IF_ERROR(fs_.SyncDir(root_));
   return report;
 }

@@ -105,6 +105,8 @@ class BlobStore {
 
   // Removes every blob whose name is not in `referenced()`, except those published less than
   // `grace` ago: their version or patch record may not be committed yet (an upload in flight).
+  // Publication time is the blob file's mtime (stamped with the clock on every publish, also by
+  // other replicas sharing the directory) or this process's record of it.
   // The blob list is taken before `referenced` is called, so a blob published meanwhile is
   // never a candidate.
   Result<GcReport> CollectGarbage(

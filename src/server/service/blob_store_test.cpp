@@ -2,7 +2,11 @@
 // grace period, and durability under power loss at every file operation of a commit.
 #include "server/service/blob_store.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -33,6 +37,13 @@ class BlobStoreTest : public ::testing::Test {
     f.put(static_cast<char>(c ^ 0x01));
   }
 
+  // Sets the file's mtime to `ms_ago` before the clock's now.
+  void Backdate(const std::string& path, int64_t ms_ago) {
+    const int64_t at = clock.UnixMillis() - ms_ago;
+    timespec times[2] = {{0, UTIME_OMIT}, {at / 1000, (at % 1000) * 1'000'000}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  }
+
   oxide::testing::TempDir dir;
   oxide::testing::FakeClock clock;
   PosixFileSystem fs;
@@ -49,6 +60,7 @@ TEST_F(BlobStoreTest, UncommittedWriterLeavesNothingAndOpenCleansTemp) {
   EXPECT_TRUE(blobs->List()->empty());
   std::string stale = blobs->TempPath();
   ASSERT_OK(AtomicWriteFile(stale, "crash leftover"));
+  Backdate(stale, 3'600'000);
   auto reopened = Open();
   EXPECT_FALSE(std::filesystem::exists(stale));
   auto info = reopened->Put("abc");
@@ -61,10 +73,75 @@ TEST_F(BlobStoreTest, OpenSurvivesATempLeftoverItCannotRemove) {
   std::filesystem::create_directories(dir.File("b/.tmp/stuck-dir"));
   ASSERT_OK(AtomicWriteFile(dir.File("b/.tmp/stuck-dir/f"), "x"));  // a dir: never listed
   ASSERT_OK(AtomicWriteFile(dir.File("b/.tmp/stale"), "crash leftover"));
+  Backdate(dir.File("b/.tmp/stale"), 3'600'000);
   auto blobs = Open();
   ASSERT_NE(blobs, nullptr);
   EXPECT_FALSE(std::filesystem::exists(dir.File("b/.tmp/stale")));
   EXPECT_OK(blobs->Put("abc").status());
+}
+
+// Replicas share the blob directory (issue #12): one starting up must not delete the temp file
+// of another's upload or patch build in progress (written to within the last hour).
+TEST_F(BlobStoreTest, OpenKeepsATempFileWrittenWithinTheHour) {
+  auto running = Open();
+  std::string in_progress = running->TempPath();
+  ASSERT_OK(AtomicWriteFile(in_progress, "upload in progress"));
+  Backdate(in_progress, 3'599'000);
+  auto starting = Open();
+  EXPECT_TRUE(std::filesystem::exists(in_progress));
+  // An hour without a write: a crash's leftover, which the periodic GC removes too.
+  Backdate(in_progress, 3'600'000);
+  auto none = []() -> Result<std::unordered_set<std::string>> {
+    return std::unordered_set<std::string>{};
+  };
+  ASSERT_OK(running->CollectGarbage(none, std::chrono::hours(1)).status());
+  EXPECT_FALSE(std::filesystem::exists(in_progress));
+}
+
+// A temp file of a process of this host that has exited is a crash's leftover at once (the usual
+// kill -9 and restart), however young.
+TEST_F(BlobStoreTest, OpenRemovesATempFileOfAnExitedProcessAtOnce) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  auto running = Open();
+  const std::string mine = running->TempPath();  // upload-<host>.<pid>.<n>
+  const std::string pid = std::to_string(::getpid());
+  const size_t at = mine.rfind("." + pid + ".");
+  ASSERT_NE(at, std::string::npos);
+  const std::string dead = mine.substr(0, at) + "." + std::to_string(child) + ".0";
+  ASSERT_OK(AtomicWriteFile(dead, "killed mid-upload"));
+  ASSERT_OK(AtomicWriteFile(mine, "this process's upload in progress"));
+  Backdate(dead, 0);
+  Backdate(mine, 0);
+  auto restarted = Open();
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(mine));
+}
+
+// Replicas: one replica's GC must keep a blob another one published moments ago (its record may
+// not be committed yet), though it is not in this process's memory of publications.
+TEST_F(BlobStoreTest, GcKeepsABlobAnotherReplicaJustPublished) {
+  auto a = Open(), b = Open();
+  auto info = a->Put("published by replica a");
+  ASSERT_OK(info.status());
+  auto none = []() -> Result<std::unordered_set<std::string>> {
+    return std::unordered_set<std::string>{};
+  };
+  auto kept = b->CollectGarbage(none, std::chrono::hours(1));
+  ASSERT_OK(kept.status());
+  EXPECT_EQ(kept->kept_recent, 1u);
+  EXPECT_TRUE(b->Exists(info->sha256));
+  clock.AdvanceMs(3'000'000);
+  ASSERT_OK(b->Put("published by replica a").status());  // re-published: younger again
+  clock.AdvanceMs(3'000'000);
+  EXPECT_EQ(a->CollectGarbage(none, std::chrono::hours(1))->kept_recent, 1u);
+  clock.AdvanceMs(600'000);
+  auto removed = a->CollectGarbage(none, std::chrono::hours(1));
+  ASSERT_OK(removed.status());
+  EXPECT_EQ(removed->removed, 1u);
+  EXPECT_FALSE(b->Exists(info->sha256));
 }
 
 // A flipped byte used to survive a re-upload of the right bytes (the rename was skipped because
@@ -148,7 +225,14 @@ TEST(BlobStorePowerLoss, CommitIsAtomicAndDurableAtEveryCrashPoint) {
         }
       }
       fs.Crash();
-      auto reopened = BlobStore::Open(posix, clock, root);
+      // Restarted over an hour later (by the file system's clock): every temp file is a
+      // leftover then (a younger one may be another replica's upload in progress).
+      oxide::testing::FakeClock later(1 << 30,
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                              .count() +
+                                          3'700'000);
+      auto reopened = BlobStore::Open(posix, later, root);
       ASSERT_OK(reopened.status());
       if ((*reopened)->Exists(sha)) {
         EXPECT_OK((*reopened)->Verify(sha));

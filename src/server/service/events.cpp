@@ -7,6 +7,7 @@
 #include <random>
 
 #include "base/log.hpp"
+#include "store/store.hpp"
 
 namespace oxide::server {
 
@@ -28,6 +29,11 @@ namespace {
 using Json = nlohmann::json;
 
 thread_local EventScope* tls_scope = nullptr;
+
+// Rows read from the log per query.
+constexpr size_t kRelayBatch = 1000;
+// Events kept while the log cannot be written (then dropped, logged).
+constexpr size_t kMaxOutbox = 100'000;
 
 std::string RandomStreamId() {
   std::random_device rd;
@@ -159,19 +165,40 @@ void EventBus::PublishAfterCommit(EventType type, std::function<std::string()> m
 }
 
 uint64_t EventBus::PublishPrepared(Event e) {
+  if (log_ != nullptr) {
+    std::function<void()> wake;
+    {
+      std::lock_guard<std::mutex> lock(outbox_mu_);
+      if (outbox_.size() >= kMaxOutbox) {
+        // The log has been unreachable for long: losing events beats exhausting memory.
+        log::Error("event log unreachable: event dropped", {{"type", ToString(e.type)}});
+        return 0;
+      }
+      if (outbox_.empty()) wake = outbox_wake_;
+      outbox_.push_back(std::move(e));
+    }
+    if (wake) wake();
+    return 0;
+  }
+  return Deliver(std::move(e), /*number=*/true);
+}
+
+uint64_t EventBus::Deliver(Event e, bool number) {
   std::vector<std::shared_ptr<EventSubscriber>> to_wake;
   uint64_t id;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    e.id = id = ++last_id_;
+    if (number) e.id = last_id_ + 1;
+    last_id_ = id = e.id;
     auto shared = std::make_shared<const Event>(std::move(e));
-    if (options_.history > 0) {
-      if (ring_.size() < options_.history) {
-        ring_.push_back(shared);
-      } else {
-        ring_[ring_start_] = shared;
-        ring_start_ = (ring_start_ + 1) % ring_.size();
-      }
+    if (options_.history == 0) {
+      floor_id_ = shared->id;
+    } else if (ring_.size() < options_.history) {
+      ring_.push_back(shared);
+    } else {
+      floor_id_ = ring_[ring_start_]->id;
+      ring_[ring_start_] = shared;
+      ring_start_ = (ring_start_ + 1) % ring_.size();
     }
     for (size_t i = 0; i < subscribers_.size();) {
       auto& s = subscribers_[i];
@@ -200,6 +227,11 @@ uint64_t EventBus::PublishPrepared(Event e) {
 }
 
 Result<std::unique_ptr<EventSubscription>> EventBus::Subscribe(SubscribeOptions o) {
+  if (log_ != nullptr && o.last_event_id && *o.last_event_id > last_id()) {
+    // The client saw this id on another replica, whose row this one may not have relayed yet.
+    auto relayed = Relay();
+    if (!relayed.ok()) log::Warn("event relay failed", {{"error", relayed.status().ToString()}});
+  }
   auto sub = std::make_shared<EventSubscriber>();
   sub->filter = std::move(o.filter);
   sub->owner = std::move(o.owner);
@@ -219,20 +251,108 @@ Result<std::unique_ptr<EventSubscription>> EventBus::Subscribe(SubscribeOptions 
   bool gap = false;
   if (o.last_event_id) {
     const uint64_t after = *o.last_event_id;
-    const uint64_t oldest = last_id_ - ring_.size() + 1;  // == last_id_ + 1 when empty
     gap = (!o.stream_id.empty() && o.stream_id != options_.stream_id) || after > last_id_ ||
-          after + 1 < oldest;
+          after < floor_id_;
     if (!gap) {
-      // Ids in the ring are consecutive: the first one to replay sits at a known offset.
-      for (uint64_t id = after + 1; id <= last_id_; ++id) {
-        const auto& e = ring_[(ring_start_ + (id - oldest)) % ring_.size()];
-        if (sub->filter.Matches(*e)) sub->queue.push_back(e);
+      // Ids need not be consecutive (a log's seqs may skip), so scan the ring in order.
+      for (size_t i = 0; i < ring_.size(); ++i) {
+        const auto& e = ring_[(ring_start_ + i) % ring_.size()];
+        if (e->id > after && sub->filter.Matches(*e)) sub->queue.push_back(e);
       }
       sub->replayed = sub->queue.size();
     }
   }
   subscribers_.push_back(sub);
   return std::unique_ptr<EventSubscription>(new EventSubscription(this, sub, gap, last_id_));
+}
+
+// ---- the shared log ---------------------------------------------------------------------
+
+std::optional<Event> EventBus::FromLog(const store::EventLogRecord& r) const {
+  std::optional<EventType> type;
+  for (EventType t : kAllEventTypes) {
+    if (ToString(t) == r.type) type = t;
+  }
+  if (!type) return std::nullopt;  // written by a newer replica: skipped, not fatal
+  Json j = Json::parse(r.data, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  Event e;
+  e.id = static_cast<uint64_t>(r.seq);
+  e.type = *type;
+  e.data = r.data;
+  e.campaign_id = StringField(j, "campaign_id");
+  e.device_id = StringField(j, "device_id");
+  return e;
+}
+
+Status EventBus::AttachLog(store::EventLogStore& log) {
+  OXIDE_ASSIGN_OR_RETURN(options_.stream_id, log.DatabaseId());
+  log_ = &log;
+  bool first = true;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(auto rows, log.ListAfter(static_cast<int64_t>(last_id()), kRelayBatch));
+    for (const auto& r : rows) {
+      if (first) {
+        // Older rows were trimmed (or never existed): a resume before this one is a gap.
+        std::lock_guard<std::mutex> lock(mu_);
+        floor_id_ = last_id_ = static_cast<uint64_t>(r.seq) - 1;
+        first = false;
+      }
+      if (auto e = FromLog(r)) {
+        Deliver(std::move(*e), /*number=*/false);
+      } else {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_id_ = static_cast<uint64_t>(r.seq);
+      }
+    }
+    if (rows.size() < kRelayBatch) return Status::Ok();
+  }
+}
+
+Result<size_t> EventBus::Relay() {
+  if (log_ == nullptr) return size_t{0};
+  std::lock_guard<std::mutex> relay_lock(relay_mu_);
+  std::vector<Event> pending;
+  {
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    pending.swap(outbox_);
+  }
+  for (size_t i = 0; i < pending.size(); ++i) {
+    auto seq =
+        log_->Append(std::string(ToString(pending[i].type)), pending[i].data, clock_.UnixMillis());
+    if (!seq.ok()) {
+      // Kept, in order, ahead of what was published meanwhile: the next Relay() retries.
+      std::lock_guard<std::mutex> lock(outbox_mu_);
+      outbox_.insert(outbox_.begin(), std::make_move_iterator(pending.begin() + i),
+                     std::make_move_iterator(pending.end()));
+      return seq.status();
+    }
+  }
+  size_t delivered = 0;
+  while (true) {
+    OXIDE_ASSIGN_OR_RETURN(auto rows,
+                           log_->ListAfter(static_cast<int64_t>(last_id()), kRelayBatch));
+    for (const auto& r : rows) {
+      if (auto e = FromLog(r)) {
+        Deliver(std::move(*e), /*number=*/false);
+        ++delivered;
+      } else {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_id_ = static_cast<uint64_t>(r.seq);
+      }
+    }
+    if (rows.size() < kRelayBatch) return delivered;
+  }
+}
+
+void EventBus::SetOutboxWake(std::function<void()> wake) {
+  std::lock_guard<std::mutex> lock(outbox_mu_);
+  outbox_wake_ = std::move(wake);
+}
+
+size_t EventBus::outbox_size() const {
+  std::lock_guard<std::mutex> lock(outbox_mu_);
+  return outbox_.size();
 }
 
 void EventBus::Unsubscribe(const std::shared_ptr<EventSubscriber>& sub) {

@@ -13,6 +13,12 @@
 // Open an EventScope around InTransaction and Commit() it once the transaction committed: the
 // events published on that thread meanwhile are held by the scope and published (in order) on
 // Commit, or dropped with it.
+//
+// Replicas (issue #12): AttachLog() makes the bus one view of the store's shared event log.
+// Publish then queues the event in an outbox; Relay() (an EventRelay thread, woken at once by a
+// local publish and polling for the other replicas' rows) appends the outbox to the log and
+// delivers every new row in seq order, the seq as its id and the database id as stream_id, so
+// every replica streams the same ids and a client resumes with Last-Event-ID on any of them.
 
 #include <cstdint>
 #include <functional>
@@ -25,6 +31,11 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+
+namespace oxide::store {
+class EventLogStore;
+struct EventLogRecord;
+}  // namespace oxide::store
 
 namespace oxide::server {
 
@@ -118,8 +129,9 @@ class EventBus {
   EventBus& operator=(const EventBus&) = delete;
 
   // Publishes one event; `json_data` must be a JSON object (it gets "ts", RFC 3339 UTC, unless
-  // it has one). Returns the event's id; 0 when the data is not a JSON object (logged, dropped)
-  // or when an EventScope on this thread holds the event until it commits.
+  // it has one). Returns the event's id; 0 when the data is not a JSON object (logged, dropped),
+  // when an EventScope on this thread holds the event until it commits, or when the bus has a
+  // log (the id is the seq Relay() gets for it).
   uint64_t Publish(EventType type, std::string json_data);
   // Like Publish, but `make_data` runs when the enclosing EventScope commits (at once when none
   // is open), so the data may read what the transaction wrote.
@@ -139,21 +151,48 @@ class EventBus {
   uint64_t last_id() const;
   size_t subscriber_count() const;  // open streams (for the oxide_event_streams gauge)
 
+  // ---- the shared log (replicas, issue #12) ----
+  // Call once, before any Publish or Subscribe; `log` must outlive the bus. Takes the database
+  // id as stream_id and loads the log's last `history` rows for resuming. Errors: the store's.
+  Status AttachLog(store::EventLogStore& log);
+  bool has_log() const { return log_ != nullptr; }
+  // Appends the outbox to the log (in publish order), then delivers every row after last_id()
+  // to the ring and the subscribers. Returns how many rows were delivered. Serialised inside;
+  // never call it inside a store transaction. Without a log: 0.
+  Result<size_t> Relay();
+  // Called (outside the bus's locks) when Publish queues into an empty outbox: the relay's
+  // wake. Set before publishing starts; null clears it.
+  void SetOutboxWake(std::function<void()> wake);
+  size_t outbox_size() const;
+
  private:
   friend class EventSubscription;
   friend class EventScope;
   // An event whose data is parsed and stamped, not yet numbered.
   std::optional<Event> Prepare(EventType type, std::string json_data) const;
   uint64_t PublishPrepared(Event e);
+  // Adds `e` to the ring and the matching subscribers' queues, numbered next (`number`) or with
+  // its own id (a log row's seq, above last_id()). Returns the id.
+  uint64_t Deliver(Event e, bool number);
+  // The event a log row holds; nullopt for a type or data this binary does not know.
+  std::optional<Event> FromLog(const store::EventLogRecord& r) const;
   void Unsubscribe(const std::shared_ptr<EventSubscriber>& sub);
 
   const Clock& clock_;
   EventBusOptions options_;
   mutable std::mutex mu_;
   uint64_t last_id_ = 0;
+  // Every event with an id above this one is still in the ring (a resume after it is no gap).
+  uint64_t floor_id_ = 0;
   std::vector<std::shared_ptr<const Event>> ring_;  // capacity options_.history
   size_t ring_start_ = 0;                           // index of the oldest retained event
   std::vector<std::shared_ptr<EventSubscriber>> subscribers_;
+
+  store::EventLogStore* log_ = nullptr;
+  std::mutex relay_mu_;  // one Relay() at a time: rows are delivered in seq order
+  mutable std::mutex outbox_mu_;
+  std::vector<Event> outbox_;  // published here, not yet in the log
+  std::function<void()> outbox_wake_;
 };
 
 // Holds the events published on this thread while it is open (see the file comment). Scopes

@@ -1,8 +1,14 @@
 #include "server/service/patch_worker.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "base/log.hpp"
@@ -17,9 +23,110 @@ std::string VersionName(store::Store& store, const std::string& sha256) {
   return v.ok() ? v->model_id + " " + v->version : sha256.substr(0, 12);
 }
 
+// Whether lease owner `owner` is a default instance id (hostname:pid) of this host whose
+// process has exited.
+bool OwnerExitedHere(const std::string& owner) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) return false;
+  const std::string prefix = std::string(host) + ":";
+  if (owner.size() <= prefix.size() || owner.compare(0, prefix.size(), prefix) != 0) return false;
+  long pid = 0;
+  for (size_t i = prefix.size(); i < owner.size(); ++i) {
+    if (owner[i] < '0' || owner[i] > '9' || pid > (1L << 30)) return false;
+    pid = pid * 10 + (owner[i] - '0');
+  }
+  return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Keeps one job's lease alive while it builds: renews it every `renew_every` (real time; a
+// build takes seconds to minutes) until destroyed. lost() once another replica holds the job
+// (this one stalled past its lease); other errors are retried at the next renewal.
+class LeaseRenewer {
+ public:
+  LeaseRenewer(store::PatchStore& patches, const Clock& clock, const store::PatchRecord& p,
+               const PatchLeaseOptions& lease)
+      : patches_(patches), clock_(clock), p_(p), lease_(lease) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~LeaseRenewer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  LeaseRenewer(const LeaseRenewer&) = delete;
+  LeaseRenewer& operator=(const LeaseRenewer&) = delete;
+
+  // Renews once more now; false when the lease is someone else's (or lost before).
+  bool StillMine() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!lost_) Renew();
+    return !lost_;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!lost_ && !cv_.wait_for(lock, lease_.renew_every, [this] { return stop_; })) Renew();
+  }
+  void Renew() {  // under mu_
+    Status st = patches_.RenewLease(p_.base_sha256, p_.target_sha256, lease_.owner,
+                                    clock_.UnixMillis() + lease_.lease_ms);
+    if (st.code() == ErrorCode::kFailedPrecondition) {
+      lost_ = true;
+      log::Warn(
+          "patch build lease lost to another replica",
+          {{"base", p_.base_sha256.substr(0, 12)}, {"target", p_.target_sha256.substr(0, 12)}});
+    } else if (!st.ok()) {
+      log::Warn("patch build lease renewal failed", {{"error", st.ToString()}});
+    }
+  }
+
+  store::PatchStore& patches_;
+  const Clock& clock_;
+  const store::PatchRecord& p_;
+  const PatchLeaseOptions& lease_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool lost_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
+Result<size_t> PatchWorker::ReleaseOrphanedLeases() {
+  const store::TimeMs now = clock_.UnixMillis();
+  size_t released = 0;
+  std::set<std::string> targets;
+  OXIDE_ASSIGN_OR_RETURN(auto model_ids, store_.models().ListModelIds());
+  for (const auto& id : model_ids) {
+    OXIDE_ASSIGN_OR_RETURN(auto versions, store_.models().ListVersions(id));
+    for (const auto& v : versions) targets.insert(v.sha256);
+  }
+  for (const auto& target : targets) {
+    OXIDE_ASSIGN_OR_RETURN(auto jobs, store_.patches().ListForTarget(target));
+    for (const auto& j : jobs) {
+      if (j.state != store::PatchState::kPending || j.lease_owner.empty() || j.lease_until <= now)
+        continue;
+      if (j.lease_owner != lease_.owner && !OwnerExitedHere(j.lease_owner)) continue;
+      OXIDE_RETURN_IF_ERROR(
+          store_.patches().ReleaseLease(j.base_sha256, j.target_sha256, j.lease_owner));
+      log::Info("patch lease of an earlier run released",
+                {{"owner", j.lease_owner}, {"target", VersionName(store_, j.target_sha256)}});
+      ++released;
+    }
+  }
+  return released;
+}
+
 void PatchWorker::Start() {
+  if (auto released = ReleaseOrphanedLeases(); !released.ok()) {
+    log::Warn("patch leases of an earlier run not released (they expire)",
+              {{"error", released.status().ToString()}});
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
@@ -87,9 +194,21 @@ void PatchWorker::PublishResult(const store::PatchRecord& p, int64_t duration_ms
 }
 
 Result<bool> PatchWorker::RunOnce() {
-  OXIDE_ASSIGN_OR_RETURN(auto next, store_.patches().NextPending(clock_.UnixMillis()));
+  OXIDE_ASSIGN_OR_RETURN(
+      auto next, store_.patches().Claim(clock_.UnixMillis(), lease_.owner, lease_.lease_ms));
   if (!next) return false;
   store::PatchRecord p = *next;
+  Result<bool> built = Build(p);
+  // Whatever happened, the job is free again (a no-op when another replica took it over).
+  Status released = store_.patches().ReleaseLease(p.base_sha256, p.target_sha256, lease_.owner);
+  if (!released.ok()) {
+    log::Warn("patch lease release failed (it expires)", {{"error", released.ToString()}});
+  }
+  if (!built.ok()) return built.status();
+  return true;
+}
+
+Result<bool> PatchWorker::Build(store::PatchRecord& p) {
   if (p.attempts >= kMaxPatchAttempts) {
     // Earlier attempts ended without a verdict (the server died mid-build) or kept failing.
     p.state = store::PatchState::kFailed;
@@ -115,6 +234,8 @@ Result<bool> PatchWorker::RunOnce() {
   log::Info("patch build started",
             {{"base", base_name}, {"target", target_name}, {"attempt", p.attempts}});
   const auto build_start = std::chrono::steady_clock::now();
+  std::optional<LeaseRenewer> renewer;
+  renewer.emplace(store_.patches(), clock_, p, lease_);
   Status st = [&]() -> Status {
     OXIDE_ASSIGN_OR_RETURN(BuiltPatch built,
                            build_(blobs_.PathFor(p.base_sha256), target_path, out));
@@ -131,6 +252,15 @@ Result<bool> PatchWorker::RunOnce() {
   }();
   std::error_code ec;
   std::filesystem::remove(out, ec);  // gone already after a successful Adopt
+  const bool mine = renewer->StillMine();
+  renewer.reset();
+  if (!mine) {
+    // Another replica claimed the job after this one's lease ran out (a stall): its build
+    // decides; the blob adopted here, if unreferenced, goes with the next garbage collection.
+    log::Warn("patch build result dropped: the job's lease passed to another replica",
+              {{"base", base_name}, {"target", target_name}});
+    return false;
+  }
   p.updated_at = clock_.UnixMillis();
   if (!st.ok()) {
     p.error = st.ToString();

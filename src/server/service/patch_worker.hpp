@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -30,9 +31,19 @@ inline constexpr uint32_t kMaxPatchAttempts = 3;
 // Wait before retrying a job after an I/O error; doubles with each attempt.
 inline constexpr int64_t kPatchRetryBackoffMs = 30'000;
 
-// Prepares patches off the request path: takes pending jobs from the store's queue (persisted,
+// Who builds, when several replicas share one queue (issue #12). A job is claimed with a lease
+// renewed every `renew_every` while it builds and released when it ends; a replica that dies
+// mid-build stops renewing, and another one claims the job once the lease has run out.
+struct PatchLeaseOptions {
+  std::string owner = "local";  // oxide serve --instance-id (default hostname:pid)
+  int64_t lease_ms = 60'000;
+  std::chrono::milliseconds renew_every{20'000};
+};
+
+// Prepares patches off the request path: claims pending jobs from the store's queue (persisted,
 // so a restart resumes them), builds them with `build`, and publishes the result as a blob.
-// One background thread. All references must outlive the worker.
+// One background thread (plus a lease renewer while a build runs). All references must outlive
+// the worker.
 class PatchWorker {
  public:
   PatchWorker(store::Store& store, const BlobStore& blobs, const Clock& clock, PatchBuildFn build)
@@ -43,13 +54,21 @@ class PatchWorker {
 
   // Observes each build's duration (ops, issue #10). Null: none. Set before Start().
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
+  // Set before Start().
+  void SetLease(PatchLeaseOptions lease) { lease_ = std::move(lease); }
 
   void Start();
   // Finishes the job in hand, then joins the thread. Idempotent.
   void Stop();
   // Wakes the thread (a job was enqueued).
   void Notify();
-  // Processes the oldest pending job in the calling thread; false when there was none.
+  // A restarted server must not wait a whole lease for the jobs its previous run held: releases
+  // the leases of pending jobs held in this worker's own name (it holds none yet) or by a
+  // process of this host that has exited (the default owner name is hostname:pid). Returns how
+  // many. Start() calls it; errors are the store's.
+  Result<size_t> ReleaseOrphanedLeases();
+  // Claims and processes the next pending job in the calling thread; false when there was none
+  // (or every pending job is leased to another replica).
   Result<bool> RunOnce();
   // events: patch.built / patch.failed (a job that will not be retried) go there once the
   // result is stored (null: nowhere). Set before Start().
@@ -58,6 +77,9 @@ class PatchWorker {
  private:
   void Loop();
   void PublishResult(const store::PatchRecord& p, int64_t duration_ms);
+  // Builds the claimed job `p`; false when its lease was lost meanwhile (the result is dropped:
+  // the replica that holds the job now writes its own).
+  Result<bool> Build(store::PatchRecord& p);
 
   store::Store& store_;
   const BlobStore& blobs_;
@@ -65,6 +87,7 @@ class PatchWorker {
   PatchBuildFn build_;
   Metrics* metrics_ = nullptr;
   EventBus* events_ = nullptr;
+  PatchLeaseOptions lease_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -1,6 +1,11 @@
 #include "server/service/patch_worker.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "base/file_util.hpp"
 #include "server/service/test_env.hpp"
@@ -21,6 +26,7 @@ class PatchWorkerTest : public ::testing::Test {
                                       [this](const std::string&, const std::string&,
                                              const std::string& out) -> Result<BuiltPatch> {
                                         ++builds;
+                                        if (during_build) during_build();
                                         if (!next_error.ok()) return next_error;
                                         OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out, "fake-patch"));
                                         return BuiltPatch{"binary"};
@@ -31,6 +37,7 @@ class PatchWorkerTest : public ::testing::Test {
   testing::TestEnv env;
   store::ModelVersionRecord v1, v2;
   Status next_error;
+  std::function<void()> during_build;  // runs inside the build (the lease is held)
   int builds = 0;
   std::unique_ptr<PatchWorker> worker;
 };
@@ -96,6 +103,113 @@ TEST_F(PatchWorkerTest, FreshJobsGoBeforeRetries) {
   EXPECT_TRUE(*worker->RunOnce());
   EXPECT_EQ(env.store->patches().Get(v2.sha256, v3.sha256)->state, store::PatchState::kReady);
   EXPECT_EQ(Job().state, store::PatchState::kPending);
+}
+
+// ---- leases (issue #12): several replicas share the queue ----------------------------------
+
+TEST_F(PatchWorkerTest, JobIsLeasedWhileItBuildsAndReleasedAfter) {
+  worker->SetLease({"replica-a", 60'000, std::chrono::hours(1)});
+  store::PatchRecord seen;
+  during_build = [&] { seen = Job(); };
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_EQ(seen.lease_owner, "replica-a");
+  EXPECT_EQ(seen.lease_until, env.clock.UnixMillis() + 60'000);
+  EXPECT_EQ(Job().state, store::PatchState::kReady);
+  EXPECT_EQ(Job().lease_owner, "");  // released
+  EXPECT_EQ(Job().lease_until, 0);
+}
+
+// A replica that died mid-build (it claimed the job, then nothing): the others skip the job
+// until its lease runs out, then one of them builds it.
+TEST_F(PatchWorkerTest, JobOfADeadReplicaIsBuiltOnceItsLeaseExpires) {
+  worker->SetLease({"replica-b", 60'000, std::chrono::hours(1)});
+  auto dead = env.store->patches().Claim(env.clock.UnixMillis(), "replica-a", 60'000);
+  ASSERT_OK(dead.status());
+  ASSERT_TRUE(dead->has_value());
+  EXPECT_FALSE(*worker->RunOnce());
+  env.clock.AdvanceMs(59'999);
+  EXPECT_FALSE(*worker->RunOnce());
+  EXPECT_EQ(builds, 0);
+  env.clock.AdvanceMs(1);
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_EQ(builds, 1);
+  EXPECT_EQ(Job().state, store::PatchState::kReady);
+  EXPECT_EQ(Job().lease_owner, "");
+}
+
+// A build longer than the lease keeps its job: the renewer extends the lease, so another
+// replica polling past the first lease's end finds nothing to claim.
+TEST_F(PatchWorkerTest, LongBuildRenewsItsLease) {
+  worker->SetLease({"replica-a", 60'000, std::chrono::milliseconds(1)});
+  PatchWorker other(
+      *env.store, *env.blobs, env.clock,
+      [&](const std::string&, const std::string&, const std::string&) -> Result<BuiltPatch> {
+        ++builds;
+        return Internal("must not build");
+      });
+  other.SetLease({"replica-b", 60'000, std::chrono::hours(1)});
+  bool renewed = false;
+  Result<bool> other_ran = false;
+  during_build = [&] {
+    env.clock.AdvanceMs(120'000);  // two leases' worth of build time
+    const store::TimeMs renewed_until = env.clock.UnixMillis() + 60'000;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!renewed && std::chrono::steady_clock::now() < deadline) {
+      renewed = Job().lease_until == renewed_until;
+      std::this_thread::yield();
+    }
+    other_ran = other.RunOnce();
+  };
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_TRUE(renewed);
+  ASSERT_OK(other_ran.status());
+  EXPECT_FALSE(*other_ran);
+  EXPECT_EQ(builds, 1);
+  EXPECT_EQ(Job().state, store::PatchState::kReady);
+}
+
+// A replica that stalled past its lease while another took the job over drops its result.
+TEST_F(PatchWorkerTest, BuildWhoseLeasePassedToAnotherReplicaIsDropped) {
+  worker->SetLease({"replica-a", 60'000, std::chrono::hours(1)});
+  during_build = [&] {
+    env.clock.AdvanceMs(60'000);
+    auto taken = env.store->patches().Claim(env.clock.UnixMillis(), "replica-b", 60'000);
+    ASSERT_OK(taken.status());
+    ASSERT_TRUE(taken->has_value());
+  };
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_EQ(Job().state, store::PatchState::kPending);  // replica-b's to finish
+  EXPECT_EQ(Job().lease_owner, "replica-b");
+  EXPECT_EQ(Job().attempts, 1u);
+}
+
+// A restart: the leases of the previous run (same --instance-id, or hostname:pid of a process
+// that has exited) are released at once; a lease of a live replica stays.
+TEST_F(PatchWorkerTest, LeasesOfAnEarlierRunAreReleasedAtStart) {
+  auto v3 = env.Upload("m", "v3", "third version of the model");
+  auto v4 = env.Upload("m", "v4", "fourth version of the model");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  const store::TimeMs now = env.clock.UnixMillis();
+  auto& patches = env.store->patches();
+  ASSERT_EQ((*patches.Claim(now, "replica-a", 60'000))->target_sha256, v2.sha256);
+  ASSERT_EQ(
+      (*patches.Claim(now, std::string(host) + ":" + std::to_string(child), 60'000))->target_sha256,
+      v3.sha256);
+  ASSERT_EQ((*patches.Claim(now, "elsewhere:1", 60'000))->target_sha256, v4.sha256);
+  worker->SetLease({"replica-a", 60'000, std::chrono::hours(1)});
+  EXPECT_EQ(*worker->ReleaseOrphanedLeases(), 2u);
+  EXPECT_EQ(Job().lease_owner, "");
+  EXPECT_EQ(patches.Get(v2.sha256, v3.sha256)->lease_owner, "");
+  EXPECT_EQ(patches.Get(v3.sha256, v4.sha256)->lease_owner, "elsewhere:1");
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_TRUE(*worker->RunOnce());
+  EXPECT_FALSE(*worker->RunOnce());  // v3 -> v4 waits for its live owner
+  EXPECT_EQ(builds, 2);
 }
 
 }  // namespace

@@ -165,7 +165,7 @@ Status PgPatchStore::RenewLease(const std::string& base_sha, const std::string& 
                                 const std::string& owner, TimeMs until) {
   OXIDE_ASSIGN_OR_RETURN(Rows q,
                          db_.Exec("UPDATE patches SET lease_until=$4 WHERE base_sha256=$1 "
-                                  "AND target_sha256=$2 AND lease_owner=$3",
+                                  "AND target_sha256=$2 AND lease_owner=$3 AND lease_owner<>''",
                                   Params().Add(base_sha).Add(target_sha).Add(owner).Add(until)));
   if (q.affected() == 0) {
     return FailedPrecondition("patch " + base_sha + " -> " + target_sha + " is not leased to '" +
@@ -179,7 +179,7 @@ Status PgPatchStore::ReleaseLease(const std::string& base_sha, const std::string
   return db_
       .Exec(
           "UPDATE patches SET lease_owner='', lease_until=0 WHERE base_sha256=$1 AND "
-          "target_sha256=$2 AND lease_owner=$3",
+          "target_sha256=$2 AND lease_owner=$3 AND lease_owner<>''",
           Params().Add(base_sha).Add(target_sha).Add(owner))
       .status();
 }

@@ -49,6 +49,7 @@ struct PostgresFactory {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StoreContract, ::testing::Types<PostgresFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StoreTargetingContract, ::testing::Types<PostgresFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StoreLeaseContract, ::testing::Types<PostgresFactory>);
 
 namespace {
 

@@ -6,7 +6,7 @@ namespace {
 
 constexpr const char* kPatchCols =
     "base_sha256, target_sha256, state, patch_sha256, patch_size, strategy, error, created_at, "
-    "updated_at, attempts, not_before";
+    "updated_at, attempts, not_before, lease_owner, lease_until";
 
 Result<PatchRecord> ReadPatch(const Stmt& q) {
   PatchRecord p;
@@ -21,6 +21,8 @@ Result<PatchRecord> ReadPatch(const Stmt& q) {
   p.updated_at = q.Int(8);
   p.attempts = static_cast<uint32_t>(q.Int(9));
   p.not_before = q.Int(10);
+  p.lease_owner = q.Text(11);
+  p.lease_until = q.Int(12);
   return p;
 }
 
@@ -132,7 +134,8 @@ Result<std::optional<PatchRecord>> SqlitePatchStore::NextPending(TimeMs now) {
   Lock lock(db_.mu());
   OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(std::string("SELECT ") + kPatchCols +
                                              " FROM patches WHERE state='pending' AND "
-                                             "not_before<=? ORDER BY attempts, seq LIMIT 1"));
+                                             "not_before<=?1 AND lease_until<=?1 "
+                                             "ORDER BY attempts, seq LIMIT 1"));
   q.Bind(1, now);
   OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<PatchRecord>();

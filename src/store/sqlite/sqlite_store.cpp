@@ -138,6 +138,17 @@ CREATE INDEX campaigns_state ON campaigns(state, seq);
 CREATE TABLE bandwidth_hourly (hour INTEGER PRIMARY KEY, bytes_served INTEGER NOT NULL,
   bytes_full INTEGER NOT NULL);
 )sql",
+      // 9 (replicas, issue #12): patch-job leases (several servers share one queue), the shared
+      // event log every replica tails, and the database's id (the SSE stream_id of all of them).
+      // AUTOINCREMENT: a trimmed seq is never handed out again.
+      R"sql(
+ALTER TABLE patches ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE patches ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE event_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,
+  data TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE database_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO database_info(key, value) VALUES ('database_id', lower(hex(randomblob(16))));
+)sql",
   };
   return kMigrations;
 }
@@ -157,7 +168,8 @@ class SqliteStore final : public Store {
         releases_(*db_),
         auth_(*db_),
         audit_(*db_),
-        stats_(*db_) {}
+        stats_(*db_),
+        event_log_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -171,6 +183,7 @@ class SqliteStore final : public Store {
   AuthStore& auth() override { return auth_; }
   AuditStore& audit() override { return audit_; }
   StatsStore& stats() override { return stats_; }
+  EventLogStore& event_log() override { return event_log_; }
 
   Status InTransaction(const std::function<Status()>& fn) override {
     Lock lock(db_->mu());
@@ -181,7 +194,6 @@ class SqliteStore final : public Store {
     return end;
   }
   // Stubs (see sqlite_pg_branch_stubs.cpp): the replica/hb helpers own the real ones.
-  EventLogStore& event_log() override { return internal::StubEventLog(); }
   Status InSavepoint(const std::function<Status()>& fn) override { return InTransaction(fn); }
 
  private:
@@ -198,6 +210,7 @@ class SqliteStore final : public Store {
   internal::SqliteAuthStore auth_;
   internal::SqliteAuditStore audit_;
   internal::SqliteStatsStore stats_;
+  internal::SqliteEventLogStore event_log_;
 };
 
 }  // namespace

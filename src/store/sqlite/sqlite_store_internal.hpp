@@ -77,7 +77,7 @@ class SqlitePatchStore final : public PatchStore {
   Status Update(const PatchRecord& p) override;
   Result<std::vector<PatchRecord>> ListForTarget(const std::string& target_sha) override;
   Result<std::vector<PatchRecord>> ListWithBlob() override;
-  // Stubs (sqlite_pg_branch_stubs.cpp) until the replica helper's implementation is merged.
+  // Leases (sqlite_job_event_store.cpp).
   Result<std::optional<PatchRecord>> Claim(TimeMs now, const std::string& owner,
                                            int64_t lease_ms) override;
   Status RenewLease(const std::string& base_sha, const std::string& target_sha,
@@ -211,8 +211,17 @@ class SqliteStatsStore final : public StatsStore {
   Db& db_;
 };
 
-// Stub (sqlite_pg_branch_stubs.cpp): every call is kUnsupported until the replica helper's
-// SQLite event log is merged.
-EventLogStore& StubEventLog();
+// Replicas (issue #12): migration 9; sqlite_job_event_store.cpp.
+class SqliteEventLogStore final : public EventLogStore {
+ public:
+  explicit SqliteEventLogStore(Db& db) : db_(db) {}
+  Result<int64_t> Append(const std::string& type, const std::string& data, TimeMs at) override;
+  Result<std::vector<EventLogRecord>> ListAfter(int64_t after, size_t limit) override;
+  Status Trim(int64_t up_to) override;
+  Result<std::string> DatabaseId() override;
+
+ private:
+  Db& db_;
+};
 
 }  // namespace oxide::store::sqlite::internal

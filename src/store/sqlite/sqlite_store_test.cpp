@@ -1,6 +1,8 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "store/sqlite/sqlite_db.hpp"
 #include "store/store_contract_test.hpp"
@@ -22,6 +24,7 @@ struct SqliteMemoryFactory {
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Types<SqliteMemoryFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreTargetingContract,
                                ::testing::Types<SqliteMemoryFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreLeaseContract, ::testing::Types<SqliteMemoryFactory>);
 
 namespace {
 
@@ -87,6 +90,55 @@ TEST(SqliteStore, ReleasesAndKeySetChain) {
   auto chain = r.ListKeySets();
   ASSERT_OK(chain.status());
   EXPECT_EQ(*chain, (std::vector<std::string>{"one", "two"}));
+}
+
+// Replicas (issue #12): two processes claiming from one file never take the same job. The
+// child counts its claims in its exit status; a double claim would make the sum exceed the jobs.
+TEST(SqliteStore, TwoProcessesClaimEachJobOnce) {
+  oxide::testing::TempDir dir;
+  const std::string path = dir.File("shared.db");
+  constexpr int kJobs = 120;
+  {
+    auto s = sqlite::OpenSqliteStore(path);
+    ASSERT_OK(s.status());
+    for (int i = 0; i < kJobs; ++i)
+      ASSERT_TRUE(*(*s)->patches().Enqueue("b" + std::to_string(i), "t", i));
+  }
+  auto claim_all = [&](const std::string& owner) {
+    auto s = sqlite::OpenSqliteStore(path);
+    if (!s.ok()) return -1;
+    int n = 0;
+    while (true) {
+      auto job = (*s)->patches().Claim(1000, owner, 1'000'000);
+      if (!job.ok()) return -1;
+      if (!job->has_value()) return n;
+      ++n;
+    }
+  };
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int n = claim_all("child");
+    ::_exit(n < 0 ? 255 : n);
+  }
+  const int mine = claim_all("parent");
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus));
+  const int theirs = WEXITSTATUS(wstatus);
+  ASSERT_NE(theirs, 255);
+  ASSERT_GE(mine, 0);
+  EXPECT_EQ(mine + theirs, kJobs);
+  auto s = sqlite::OpenSqliteStore(path);
+  ASSERT_OK(s.status());
+  int parent_owned = 0;
+  for (int i = 0; i < kJobs; ++i) {
+    auto p = (*s)->patches().Get("b" + std::to_string(i), "t");
+    ASSERT_OK(p.status());
+    EXPECT_NE(p->lease_owner, "");
+    parent_owned += p->lease_owner == "parent" ? 1 : 0;
+  }
+  EXPECT_EQ(parent_owned, mine);
 }
 
 }  // namespace

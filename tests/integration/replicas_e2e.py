@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Integration (issue #12): two `oxide serve` replicas behave as one control plane.
+
+Both replicas use ONE database (`--database`: a shared SQLite file, or PostgreSQL with
+`--backend postgresql`) and one shared `--data-dir` (the blobs). A round-robin TCP load balancer
+(in this file) stands in front of them; real `oxide agent --once` processes talk only to it, so
+their requests are split between the replicas. Checked:
+  - a canary campaign of v1 then one of v2 complete; v2 goes to the devices as a patch;
+  - the v1 -> v2 patch is built exactly once (the oxide_patch_build_seconds counts of both
+    replicas' /metrics, and the "patch ready" lines of both logs);
+  - both replicas stream the same events (same stream_id, same ids: the shared event log);
+  - one replica is killed (SIGKILL) in the middle of the v2 campaign: the balancer routes to the
+    survivor, which finishes it; no device is assigned twice.
+Every wait polls observable state against a deadline; nothing sleeps as synchronisation.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_common import ServerProcess, two_model_versions, wait_until  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+DEVICES = ["cam-%d" % i for i in range(6)]
+
+
+class RoundRobin:
+    """A TCP load balancer: each new connection goes to the next backend that accepts it (a dead
+    one refuses at once, so its turn passes to the next). Counts connections per backend."""
+
+    def __init__(self, ports):
+        self.ports = list(ports)
+        self.hits = {p: 0 for p in self.ports}
+        self.turn = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _connect(self):
+        for _ in range(len(self.ports)):
+            with self.lock:
+                port = self.ports[self.turn % len(self.ports)]
+                self.turn += 1
+            try:
+                up = socket.create_connection(("127.0.0.1", port), timeout=5)
+                up.settimeout(None)
+            except OSError:
+                continue
+            with self.lock:
+                self.hits[port] += 1
+            return up
+        return None
+
+    def _serve(self, client):
+        up = self._connect()
+        if up is None:
+            client.close()
+            return
+
+        def pipe(src, dst):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            for s, how in ((dst, socket.SHUT_WR), (src, socket.SHUT_RD)):
+                try:
+                    s.shutdown(how)
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=pipe, args=(up, client), daemon=True)
+        t.start()
+        pipe(client, up)
+        t.join()
+        client.close()
+        up.close()
+
+
+class Lb:
+    """The admin API through the balancer (the replicas share the admin token)."""
+
+    def __init__(self, lb, token):
+        self.lb = lb
+        self.token = token
+
+    def json(self, method, path, body=None, expect=200):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.lb.port, timeout=60)
+        h = {"Authorization": "Bearer " + self.token}
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=h)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        if resp.status != expect:
+            raise AssertionError("%s %s -> %d (want %d): %s" % (method, path, resp.status, expect,
+                                                                data))
+        return json.loads(data) if data else None
+
+
+def metric_sum(srv, name, labels):
+    """Sum of the samples of `name` whose labels include `labels` (text format)."""
+    status, _, body = srv.request("GET", "/metrics")
+    assert status == 200, status
+    total = 0.0
+    for line in body.decode().splitlines():
+        if line.startswith(name) and all('%s="%s"' % kv in line for kv in labels.items()):
+            if line[len(name)] in " {":
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def patch_builds(srv):
+    return metric_sum(srv, "oxide_patch_build_seconds_count", {"result": "ok"})
+
+
+def events_hello_and_ids(srv, after=0, want_ids=1):
+    """The hello data and the first `want_ids` event ids a stream resuming after `after` sends."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(("GET /api/v1/events?last_event_id=%d HTTP/1.1\r\nHost: x\r\n"
+               "Authorization: Bearer %s\r\n\r\n" % (after, srv.token)).encode())
+    buf = b""
+    hello, ids = None, []
+    try:
+        while hello is None or len(ids) < want_ids:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            text = buf.decode(errors="replace")
+            if hello is None and "event: hello" in text:
+                line = text.split("event: hello", 1)[1].split("data: ", 1)[1].split("\n", 1)[0]
+                hello = json.loads(line)
+            ids = [int(l[4:]) for l in text.splitlines() if l.startswith("id: ")]
+            assert "event: reset" not in text, text
+    finally:
+        s.close()
+    return hello, ids[:want_ids]
+
+
+def agent_once(oxide, lb, tmp, device, token_file):
+    model_dir = os.path.join(tmp, "agents", device)
+    os.makedirs(model_dir, exist_ok=True)
+    p = subprocess.run([oxide, "agent", "--control-plane", "http://127.0.0.1:%d" % lb.port,
+                        "--device-id", device, "--model-dir", model_dir,
+                        "--enrollment-token-file", token_file, "--allow-unsigned-releases",
+                        "--once"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert p.returncode == 0, "%s: exit %d\n%s" % (device, p.returncode, p.stdout)
+
+
+def run_campaign_round(oxide, lb, tmp, token_file):
+    for d in DEVICES:
+        agent_once(oxide, lb, tmp, d, token_file)
+
+
+def count_lines(path, text):
+    with open(path, errors="replace") as f:
+        return sum(1 for line in f if text in line)
+
+
+def run(args, tmp, servers, database):
+    data = os.path.join(tmp, "shared-data")
+    logs = [os.path.join(tmp, "replica-%s.log" % n) for n in "ab"]
+    for name, log in zip("ab", logs):
+        # One after the other: the first start writes the admin token both then use.
+        servers.append(ServerProcess(args.oxide, data, log,
+                                     ["--database", database, "--instance-id", "replica-" + name,
+                                      "--poll-interval", "1"]))
+    a, b = servers
+    lb = RoundRobin([a.port, b.port])
+    api = Lb(lb, a.token)
+
+    api.json("POST", "/api/v1/fleets", {"id": "cams", "name": "Cameras"}, expect=201)
+    token_file = os.path.join(tmp, "enroll.token")
+    with open(token_file, "w") as f:
+        f.write(api.json("POST", "/api/v1/fleets/cams/enrollment-tokens", expect=201)["token"])
+    run_campaign_round(args.oxide, lb, tmp, token_file)  # enrol + first heartbeat
+
+    v1, v2 = two_model_versions()
+    api.json("POST", "/api/v1/models/detector/versions/1.0", v1, expect=201)
+    c1 = api.json("POST", "/api/v1/campaigns",
+                  {"model_id": "detector", "model_version": "1.0", "fleet_id": "cams",
+                   "strategy": "canary", "canary_percent": 34}, expect=201)["id"]
+
+    def finish(cid):
+        def done():
+            run_campaign_round(args.oxide, lb, tmp, token_file)
+            return api.json("GET", "/api/v1/campaigns/" + cid)["state"] == "completed"
+        wait_until("campaign %s completed" % cid, done, timeout=180, interval=0)
+
+    finish(c1)
+    assert all(lb.hits[p] > 0 for p in (a.port, b.port)), lb.hits  # the agents used both
+
+    # v2: one patch (v1 -> v2), built by whichever replica claims the job first.
+    api.json("POST", "/api/v1/models/detector/versions/2.0", v2, expect=201)
+
+    def patch_state():
+        meta = api.json("GET", "/api/v1/models/detector/versions/2.0/meta")
+        states = [p["state"] for p in meta["patches"]]
+        return states if states and all(s != "pending" for s in states) else None
+    assert wait_until("v1 -> v2 patch built", patch_state, timeout=120) == ["ready"]
+    builds = (patch_builds(a), patch_builds(b))
+    assert sum(builds) == 1, "patch builds per replica: %s" % (builds,)
+    for line in ("patch build started", "patch ready"):
+        n = sum(count_lines(log, line) for log in logs)
+        assert n == 1, "'%s' logged %d times" % (line, n)
+
+    # The shared event log: both replicas stream the same ids under one stream_id.
+    hello_a, ids_a = events_hello_and_ids(a, want_ids=3)
+    hello_b, ids_b = events_hello_and_ids(b, want_ids=3)
+    assert hello_a["stream_id"] == hello_b["stream_id"], (hello_a, hello_b)
+    assert ids_a == ids_b and len(ids_a) == 3, (ids_a, ids_b)
+
+    c2 = api.json("POST", "/api/v1/campaigns",
+                  {"model_id": "detector", "model_version": "2.0", "fleet_id": "cams",
+                   "strategy": "canary", "canary_percent": 34}, expect=201)["id"]
+    # The canary wave (2 of 6 devices) installs; then replica b dies mid-campaign.
+    def canary_done():
+        run_campaign_round(args.oxide, lb, tmp, token_file)
+        s = api.json("GET", "/api/v1/campaigns/" + c2)["summary"]
+        return s["complete"] >= 2
+    wait_until("v2 canary wave", canary_done, timeout=180, interval=0)
+    b_builds = patch_builds(b)
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(timeout=30)
+    hits_before = lb.hits[a.port]
+    finish(c2)
+    assert lb.hits[a.port] > hits_before, lb.hits
+
+    done = api.json("GET", "/api/v1/campaigns/" + c2)
+    assert done["summary"]["complete"] == len(DEVICES), done["summary"]
+    assert done["summary"]["bytes_served"] < done["summary"]["bytes_full_equivalent"], \
+        done["summary"]  # the devices got the patch, not the full file
+    for d in DEVICES:
+        dev = api.json("GET", "/api/v1/devices/" + d)
+        assert dev["current_model_version"] == "2.0", dev
+    assert patch_builds(a) + b_builds == 1, "patch rebuilt after the kill"
+    started = sum(count_lines(log, "patch build started") for log in logs)
+    assert started == 1, "'patch build started' logged %d times" % started
+    print("replicas e2e OK (%s): connections per replica %s, patch built by %s" %
+          (args.backend, sorted(lb.hits.values()),
+           "a" if builds[0] else "b"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--oxide", required=True)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="oxide-replicas-")
+    os.chmod(tmp, 0o755)  # pg_throwaway runs PostgreSQL as "postgres" under it
+    servers = []
+    pg_dir = None
+    ok = False
+    try:
+        if args.backend == "postgresql":
+            pg_dir = os.path.join(tmp, "pg")
+            os.makedirs(pg_dir)
+            database = subprocess.run([os.path.join(ROOT, "scripts", "pg_throwaway"), "start",
+                                       pg_dir], check=True, stdout=subprocess.PIPE,
+                                      text=True).stdout.strip().splitlines()[-1]
+        else:
+            database = "sqlite:" + os.path.join(tmp, "shared.db")
+        run(args, tmp, servers, database)
+        ok = True
+    finally:
+        for s in servers:
+            if s.proc.poll() is None:
+                rc, _ = s.stop()
+                if ok:
+                    assert rc == 0, "server exit code %d" % rc
+        if not ok:
+            for n in "ab":
+                path = os.path.join(tmp, "replica-%s.log" % n)
+                if os.path.exists(path):
+                    sys.stderr.write("---- replica %s ----\n" % n + open(path).read()[-20000:])
+        if pg_dir:
+            subprocess.run([os.path.join(ROOT, "scripts", "pg_throwaway"), "stop", pg_dir])
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

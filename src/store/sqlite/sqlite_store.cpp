@@ -149,6 +149,13 @@ CREATE TABLE event_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NUL
 CREATE TABLE database_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO database_info(key, value) VALUES ('database_id', lower(hex(randomblob(16))));
 )sql",
+      // 10 (capacity, issue #12): joining a fleet numbers the member with MAX(seq) of the fleet;
+      // without this index that reads every member, so enrolling the 10,000th device into one
+      // fleet cost 10,000 row reads (~200 enrolments/s instead of ~1,300/s). Also orders
+      // ListDevices.
+      R"sql(
+CREATE INDEX fleet_devices_seq ON fleet_devices(fleet_id, seq);
+)sql",
   };
   return kMigrations;
 }

@@ -265,6 +265,9 @@ class Store {
   virtual StatsStore& stats() = 0;  // ops (issue #10)
   // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
   virtual Status InTransaction(const std::function<Status()>& fn) = 0;
+  // Runs fn as a savepoint of the current transaction (its writes are undone if it fails, the
+  // enclosing transaction goes on). Outside any transaction it behaves like InTransaction.
+  virtual Status InSavepoint(const std::function<Status()>& fn) = 0;
 };
 
 }  // namespace oxide::store

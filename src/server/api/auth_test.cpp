@@ -394,6 +394,7 @@ class BrokenAssignmentsStore : public store::Store {
   Status InTransaction(const std::function<Status()>& fn) override {
     return real_.InTransaction(fn);
   }
+  Status InSavepoint(const std::function<Status()>& fn) override { return real_.InSavepoint(fn); }
 
  private:
   class Broken : public store::AssignmentStore {

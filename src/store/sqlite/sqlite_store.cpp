@@ -181,6 +181,12 @@ class SqliteStore final : public Store {
     return end;
   }
 
+  Status InSavepoint(const std::function<Status()>& fn) override {
+    Lock lock(db_->mu());
+    if (!db_->InTransaction()) return InTransaction(fn);
+    return db_->Savepoint(fn);
+  }
+
  private:
   std::unique_ptr<Db> db_;
   internal::SqliteDeviceStore devices_;

@@ -61,7 +61,7 @@ def register_devices(srv, n):
     conn.close()
 
 
-def heartbeat_bench(srv, devices, seconds, connections):
+def heartbeat_bench(srv, devices, seconds, connections, perf=None):
     register_devices(srv, devices)
     model = os.urandom(1 << 20)
     srv.json("POST", "/api/v1/models/m/versions/v1", model, expect=201)
@@ -72,7 +72,15 @@ def heartbeat_bench(srv, devices, seconds, connections):
     env = dict(os.environ, OXIDE_DEVICES=str(devices))
     cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency",
            "-s", os.path.join(HERE, "server_heartbeat.lua"), "http://127.0.0.1:%d" % srv.port]
+    recorder = None
+    if perf:
+        # Samples the server (not wrk) with call graphs while wrk runs: `perf report -i FILE`.
+        recorder = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,16384", "-F", "499", "-o", perf, "-p",
+                                     str(srv.proc.pid), "--", "sleep", str(seconds)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    if recorder:
+        recorder.wait()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     counts = re.search(r"^oxide-bench: (.*)$", out, re.M)
@@ -175,9 +183,11 @@ def main():
     ap.add_argument("--devices", type=int, default=10000)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--downloads", type=int, default=1000)
+    ap.add_argument("--downloads", type=int, default=1000, help="0: heartbeats only")
     ap.add_argument("--rate-bps", type=int, default=300_000)
     ap.add_argument("--model-mb", type=int, default=16)
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record the server with `perf record --call-graph dwarf` during the heartbeat run")
     ap.add_argument("--server-arg", action="append", default=[],
                     help="extra `oxide serve` argument (repeat), e.g. --server-arg=--log-level=warn")
     args = ap.parse_args()
@@ -189,11 +199,13 @@ def main():
     srv = ServerProcess(args.oxide, os.path.join(tmp, "data"), os.path.join(tmp, "server.log"),
                         extra=unlimited + args.server_arg)
     try:
-        hb = heartbeat_bench(srv, args.devices, args.seconds, args.connections)
+        hb = heartbeat_bench(srv, args.devices, args.seconds, args.connections, args.perf)
         print(hb.pop("raw"))
         print(json.dumps(hb, indent=2))
-        dl = download_bench(srv, args.downloads, args.seconds, args.rate_bps, args.model_mb)
-        print(json.dumps(dl, indent=2))
+        dl = {"clients": 0, "failed_clients": 0}
+        if args.downloads > 0:
+            dl = download_bench(srv, args.downloads, args.seconds, args.rate_bps, args.model_mb)
+            print(json.dumps(dl, indent=2))
     finally:
         srv.stop()
     problems = run_errors(hb, dl)

@@ -118,8 +118,9 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
   protocol::HeartbeatResponse resp;
   std::vector<store::AttemptStage> new_failures;
   resp.poll_interval_seconds = options_.poll_interval_seconds;
-  EventScope events(events_);
-  if (Status tx = store_.InTransaction([&]() -> Status {
+  // Runs as one savepoint of a batch (its events are held until the batch committed); resp and
+  // new_failures are filled from the leader's thread while this one waits.
+  if (Status tx = group_.Run([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, store_.devices().Get(device_id));
         const store::DeviceRecord before = d;
         d.last_seen = clock_.UnixMillis();
@@ -219,7 +220,6 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
   if (metrics_ != nullptr) {
     for (auto stage : new_failures) metrics_->AgentFailure(stage);
   }
-  events.Commit();
   return resp;
 }
 

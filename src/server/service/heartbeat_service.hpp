@@ -8,6 +8,7 @@
 #include "server/metrics.hpp"
 #include "server/service/campaign_service.hpp"
 #include "server/service/events.hpp"
+#include "server/service/group_commit.hpp"
 #include "server/service/options.hpp"
 #include "store/store.hpp"
 
@@ -16,18 +17,27 @@ namespace oxide::server {
 // POST /devices/:id/heartbeat: records liveness, platform and what the device runs, stores the
 // failure reports it carries (each (device, report id) once, so a re-sent report is harmless),
 // feeds campaign progress, takes the acknowledgements of refusal clearances, and answers with
-// the device's assignment and the clearances still pending. One store transaction per heartbeat.
+// the device's assignment and the clearances still pending. Concurrent heartbeats share one
+// store transaction (GroupCommit), each in its own savepoint; a heartbeat is answered once that
+// transaction committed.
 class HeartbeatService {
  public:
   static constexpr size_t kMaxReports = 32;
 
   HeartbeatService(store::Store& store, const Clock& clock, CampaignService& campaigns,
                    ServiceOptions options)
-      : store_(store), clock_(clock), campaigns_(campaigns), options_(options) {}
+      : store_(store),
+        clock_(clock),
+        campaigns_(campaigns),
+        options_(options),
+        group_(store, nullptr) {}
 
   // events: device.changed (online, updated) and, through the campaigns, campaign events of a
   // heartbeat go there once its transaction committed (null: nowhere). Set before use.
-  void SetEvents(EventBus* events) { events_ = events; }
+  void SetEvents(EventBus* events) {
+    events_ = events;
+    group_.SetEvents(events);
+  }
 
   // kNotFound for an unknown device (the agent then registers itself), kInvalidArgument for
   // a bad id or oversized fields.
@@ -36,6 +46,8 @@ class HeartbeatService {
 
   // Counts each newly stored failure report (after the commit). Null: none. Set before use.
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
+
+  const GroupCommit& group_commit() const { return group_; }
 
  private:
   void PublishDeviceChange(const store::DeviceRecord& before, const store::DeviceRecord& after);
@@ -46,6 +58,7 @@ class HeartbeatService {
   ServiceOptions options_;
   Metrics* metrics_ = nullptr;
   EventBus* events_ = nullptr;
+  GroupCommit group_;
 };
 
 }  // namespace oxide::server

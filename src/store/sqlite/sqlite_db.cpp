@@ -77,17 +77,103 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
   std::unique_ptr<Db> db(new Db(raw));  // owns raw even on failure
   if (rc != SQLITE_OK) return db->Error("open " + path);
   sqlite3_busy_timeout(raw, 5000);
-  // WAL: readers never block the writer; NORMAL: durable at checkpoints, consistent always.
+  // WAL: readers never block the writer. NORMAL: a commit writes the WAL without syncing it,
+  // so it survives the process being killed (the OS has the pages) and the database is
+  // consistent after a power loss, which may take the commits since the WAL's last sync (at
+  // most kCheckpointInterval old, see CheckpointLoop). FULL would sync every commit: each
+  // write then waits for the disk (docs/benchmarks.md compares both).
   OXIDE_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
   OXIDE_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
   OXIDE_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   OXIDE_RETURN_IF_ERROR(db->Migrate(migrations));
+  if (path != ":memory:") {
+    // No checkpoint (two fsyncs) inside a writer's commit: the checkpointer thread does them.
+    OXIDE_RETURN_IF_ERROR(db->Exec("PRAGMA wal_autocheckpoint=0"));
+    OXIDE_RETURN_IF_ERROR(db->StartCheckpointer(path));
+  }
   return db;
 }
 
 Db::~Db() {
+  if (ckpt_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(ckpt_mu_);
+      ckpt_stop_ = true;
+    }
+    ckpt_cv_.notify_all();
+    ckpt_thread_.join();
+  }
+  if (ckpt_db_ != nullptr) sqlite3_close(ckpt_db_);
   for (auto& [sql, s] : cache_) sqlite3_finalize(s);
-  if (db_ != nullptr) sqlite3_close(db_);
+  if (db_ != nullptr) sqlite3_close(db_);  // the last connection checkpoints the whole WAL
+}
+
+Status Db::StartCheckpointer(const std::string& path) {
+  int rc = sqlite3_open_v2(path.c_str(), &ckpt_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = ckpt_db_ != nullptr ? sqlite3_errmsg(ckpt_db_) : "out of memory";
+    return IoError("sqlite open checkpointer " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(ckpt_db_, 5000);
+  char* err = nullptr;
+  // Checkpoints sync as the main connection's would (WAL before copying, database after).
+  if (sqlite3_exec(ckpt_db_, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0", nullptr,
+                   nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return IoError("sqlite checkpointer: " + msg);
+  }
+  ckpt_thread_ = std::thread([this] { CheckpointLoop(); });
+  return Status::Ok();
+}
+
+// PASSIVE checkpoints run beside the writers (SQLite lets one connection checkpoint while
+// another appends). Under steady writes such a checkpoint never finds the WAL fully copied, and
+// only then does the next writer start it over; so once it is large, the last (few) frames are
+// copied while mu() keeps this process's writers out, and the WAL restarts instead of growing.
+void Db::CheckpointLoop() {
+  std::unique_lock<std::mutex> l(ckpt_mu_);
+  while (!ckpt_stop_) {
+    ckpt_cv_.wait_for(l, kCheckpointInterval, [this] { return ckpt_stop_; });
+    if (ckpt_stop_) break;
+    l.unlock();
+    int frames = 0;
+    int copied = 0;
+    int rc =
+        sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    if (rc == SQLITE_OK && frames >= kWalRestartFrames && copied < frames) {
+      std::lock_guard<std::recursive_mutex> writers(mu_);
+      rc =
+          sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    }
+    (void)rc;  // a failed checkpoint is retried next round; writers are unaffected
+    l.lock();
+  }
+}
+
+Status Db::RunCached(const char* sql) {
+  OXIDE_ASSIGN_OR_RETURN(Stmt s, Prepare(sql));
+  return s.Run();
+}
+
+Status Db::Savepoint(const std::function<Status()>& fn) {
+  const bool failed_before = tx_failed_;
+  OXIDE_RETURN_IF_ERROR(RunCached("SAVEPOINT oxide_sp"));
+  Status st = fn();
+  if (st.ok() && tx_failed_ && !failed_before) {
+    st = Internal("a write inside the savepoint failed; its writes were undone");
+  }
+  if (st.ok()) {
+    Status rel = RunCached("RELEASE oxide_sp");
+    if (rel.ok()) return rel;
+    st = std::move(rel);
+  }
+  tx_failed_ = failed_before;
+  Status rb = RunCached("ROLLBACK TO oxide_sp");
+  Status rel = RunCached("RELEASE oxide_sp");
+  if (!rb.ok() || !rel.ok()) tx_failed_ = true;  // cannot undo just this part: undo it all
+  return st;
 }
 
 Status Db::Error(std::string_view what) const {
@@ -124,7 +210,7 @@ int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
 Status Db::Begin() {
   if (tx_depth_++ > 0) return Status::Ok();
   tx_failed_ = false;
-  Status st = Exec("BEGIN IMMEDIATE");
+  Status st = RunCached("BEGIN IMMEDIATE");
   if (!st.ok()) tx_depth_ = 0;
   return st;
 }
@@ -132,11 +218,11 @@ Status Db::Begin() {
 Status Db::End(bool commit) {
   if (!commit) tx_failed_ = true;
   if (--tx_depth_ > 0) return Status::Ok();
-  if (tx_failed_) return Exec("ROLLBACK");
-  Status st = Exec("COMMIT");
+  if (tx_failed_) return RunCached("ROLLBACK");
+  Status st = RunCached("COMMIT");
   if (!st.ok()) {
     // A failed COMMIT leaves the transaction open; roll back so the connection stays usable.
-    Status ignored = Exec("ROLLBACK");
+    Status ignored = RunCached("ROLLBACK");
     (void)ignored;  // the COMMIT error is the one worth reporting
   }
   return st;

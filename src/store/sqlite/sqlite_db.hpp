@@ -3,12 +3,16 @@
 // Thin RAII adapter over the sqlite3 C API: one connection, cached prepared statements,
 // migrations. The only place besides sqlite_*.cpp that knows SQLite exists.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/result.hpp"
@@ -55,6 +59,10 @@ class Db {
   // Opens (creating) `path` (":memory:" allowed) with WAL, synchronous=NORMAL, busy timeout and
   // foreign keys, then applies `migrations` not yet recorded in schema_migrations (each in its own
   // transaction, version = index + 1).
+  // A file database is checkpointed by a background thread on its own connection, never by a
+  // commit: a commit only appends to the WAL (no fsync), so a writer's latency does not depend
+  // on how fast the disk syncs (docs/benchmarks.md, "Heartbeat capacity"). The checkpointer
+  // syncs the WAL at least every kCheckpointInterval, which bounds what a power loss can take.
   static Result<std::unique_ptr<Db>> Open(const std::string& path,
                                           const std::vector<std::string>& migrations);
   ~Db();
@@ -76,10 +84,24 @@ class Db {
   Status Begin();
   Status End(bool commit);
 
+  // Runs fn as a savepoint of the open transaction (REQUIRES: under mu(), inside Begin/End):
+  // its writes are undone if it fails (or if a nested End(false) marked it failed), and the
+  // enclosing transaction goes on either way.
+  Status Savepoint(const std::function<Status()>& fn);
+  bool InTransaction() const { return tx_depth_ > 0; }  // under mu()
+
+  static constexpr std::chrono::milliseconds kCheckpointInterval{1000};
+  // WAL frames (pages) beyond which the checkpointer briefly holds mu() to copy the last
+  // frames, so that the next write restarts the WAL instead of growing it under steady load.
+  static constexpr int kWalRestartFrames = 16384;  // 64 MiB with 4 KiB pages
+
  private:
   explicit Db(sqlite3* db) : db_(db) {}
   Status Migrate(const std::vector<std::string>& migrations);
   Status Error(std::string_view what) const;
+  Status StartCheckpointer(const std::string& path);
+  void CheckpointLoop();
+  Status RunCached(const char* sql);  // a statement without results, prepared once
 
   sqlite3* db_;
   std::recursive_mutex mu_;
@@ -87,6 +109,13 @@ class Db {
   int tx_depth_ = 0;
   bool tx_failed_ = false;
   int schema_version_ = 0;
+
+  // The checkpointer (file databases only): its own connection and thread.
+  sqlite3* ckpt_db_ = nullptr;
+  std::thread ckpt_thread_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_stop_ = false;
 };
 
 }  // namespace oxide::store::sqlite

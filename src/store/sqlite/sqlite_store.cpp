@@ -200,8 +200,11 @@ class SqliteStore final : public Store {
     if (!st.ok()) return st;
     return end;
   }
-  // Stubs (see sqlite_pg_branch_stubs.cpp): the replica/hb helpers own the real ones.
-  Status InSavepoint(const std::function<Status()>& fn) override { return InTransaction(fn); }
+  Status InSavepoint(const std::function<Status()>& fn) override {
+    Lock lock(db_->mu());
+    if (!db_->InTransaction()) return InTransaction(fn);
+    return db_->Savepoint(fn);
+  }
 
  private:
   std::unique_ptr<Db> db_;

@@ -167,5 +167,50 @@ TEST(SqliteStore, TwoProcessesClaimEachJobOnce) {
   EXPECT_EQ(parent_owned, mine);
 }
 
+// InSavepoint (issue #12): inside a transaction a failing savepoint undoes its own writes only
+// and the transaction commits the rest; outside one it is a transaction of its own.
+TEST(SqliteStore, SavepointUndoesOnlyItsOwnWrites) {
+  oxide::testing::TempDir dir;
+  auto s = sqlite::OpenSqliteStore(dir.File("meta.db"));
+  ASSERT_OK(s.status());
+  Store& st = **s;
+  auto create = [&](const std::string& id) {
+    DeviceRecord d;
+    d.id = id;
+    return st.devices().Create(d);
+  };
+  Status failed;
+  ASSERT_OK(st.InTransaction([&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(st.InSavepoint([&] { return create("kept-1"); }));
+    failed = st.InSavepoint([&]() -> Status {
+      OXIDE_RETURN_IF_ERROR(create("undone"));
+      return InvalidArgument("refused after a write");
+    });
+    // A nested transaction that fails inside a savepoint fails (and undoes) only that savepoint.
+    Status nested = st.InSavepoint([&]() -> Status {
+      OXIDE_RETURN_IF_ERROR(create("undone-too"));
+      Status inner = st.InTransaction([] { return IoError("inner failure"); });
+      (void)inner;
+      return Status::Ok();
+    });
+    EXPECT_FALSE(nested.ok());
+    return st.InSavepoint([&] { return create("kept-2"); });
+  }));
+  EXPECT_STATUS(failed, ErrorCode::kInvalidArgument);
+  EXPECT_OK(st.devices().Get("kept-1").status());
+  EXPECT_OK(st.devices().Get("kept-2").status());
+  EXPECT_STATUS(st.devices().Get("undone").status(), ErrorCode::kNotFound);
+  EXPECT_STATUS(st.devices().Get("undone-too").status(), ErrorCode::kNotFound);
+  // Outside a transaction: its own transaction, rolled back on failure.
+  EXPECT_STATUS(st.InSavepoint([&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(create("alone"));
+    return InvalidArgument("no");
+  }),
+                ErrorCode::kInvalidArgument);
+  EXPECT_STATUS(st.devices().Get("alone").status(), ErrorCode::kNotFound);
+  EXPECT_OK(st.InSavepoint([&] { return create("alone"); }));
+  EXPECT_OK(st.devices().Get("alone").status());
+}
+
 }  // namespace
 }  // namespace oxide::store

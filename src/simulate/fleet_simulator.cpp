@@ -300,9 +300,12 @@ class Engine {
     const RequestKind kind = report ? RequestKind::kReport : RequestKind::kHeartbeat;
     http_.Start(std::move(r), [this, i, kind](HttpOutcome o) {
       Record(kind, o);
-      if (all_enrolled_us_ >= 0 && !stopping_) {
+      // Only answered heartbeats make the steady rate: a server shedding load with fast 503s
+      // would otherwise look faster than one serving every heartbeat (errors count apart).
+      const bool answered = o.error == TransportError::kNone && o.status / 100 == 2;
+      if (answered && all_enrolled_us_ >= 0 && !stopping_) {
         ++stats_.steady_heartbeats;
-        if (o.status != 0) stats_.steady_latency.Record(o.elapsed_us);
+        stats_.steady_latency.Record(o.elapsed_us);
       }
       Device& d = devices_[i];
       if (o.error != TransportError::kNone || o.status != 200) {

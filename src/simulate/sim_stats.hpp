@@ -30,8 +30,9 @@ struct SimStats {
   double poll_interval_s = 0;
   uint32_t concurrency = 0;
   double elapsed_s = 0;  // from the first request to the last one's end
-  // Heartbeats (plain and report) that ended after the last device enrolled, and over how long:
-  // the steady-state rate once enrolment is over. 0 s when not every device enrolled.
+  // Successful (2xx) heartbeats (plain and report) that ended after the last device enrolled,
+  // and over how long: the steady-state rate once enrolment is over; failed ones are only in
+  // `errors`. 0 s when not every device enrolled.
   uint64_t steady_heartbeats = 0;
   double steady_s = 0;
   LatencyHistogram steady_latency;  // of those heartbeats (the figure to quote for capacity)

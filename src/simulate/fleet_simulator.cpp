@@ -53,10 +53,13 @@ enum class Next : uint8_t { kEnroll, kHeartbeat, kDownload, kReport };
 
 enum Flag : uint8_t {
   kEnrolled = 1,
-  kDownloader = 2,     // downloads and verifies what it is assigned
-  kFailer = 4,         // reports a failure instead of installing
-  kFullOnly = 8,       // asks for the full file (its base could not be fetched or did not fit)
-  kReportFailure = 16  // the pending report is a failure, not an install
+  kDownloader = 2,      // downloads and verifies what it is assigned
+  kFailer = 4,          // reports a failure instead of installing
+  kFullOnly = 8,        // asks for the full file (its base could not be fetched or did not fit)
+  kReportFailure = 16,  // the pending report is a failure, not an install
+  // Has enrolled at least once: kEnrolled is cleared by a 401 and set again by re-enrolment,
+  // this one never is, so `enrolled` counts devices, not enrolments.
+  kEverEnrolled = 32
 };
 
 // One simulated device: 8 bytes. Ids and secrets are derived from its index, never stored.
@@ -221,8 +224,9 @@ class Engine {
         stats_.AddError(RequestKind::kEnroll, what);
         return Later(i);
       }
-      if (!(d.flags & kEnrolled)) {
-        d.flags |= kEnrolled;
+      d.flags |= kEnrolled;
+      if (!(d.flags & kEverEnrolled)) {
+        d.flags |= kEverEnrolled;
         if (++stats_.enrolled == o_.devices) all_enrolled_us_ = NowUs();
       }
       d.next = Next::kHeartbeat;

@@ -131,5 +131,15 @@ TEST(FleetSimulator, FailedHeartbeatsAreNotCountedAsSteadyHeartbeats) {
   EXPECT_EQ(s.steady_heartbeats, 0u);
 }
 
+TEST(FleetSimulator, ReEnrolmentAfter401IsNotCountedTwice) {
+  CurlGlobal curl;
+  ScriptedServer server([](const std::string& head, const std::string&) {
+    return IsEnroll(head) ? Reply{} : Reply{401, "{}", "", 0};
+  });
+  const SimStats s = Simulate(Options(server, 3, 0.6));
+  EXPECT_GT(s.kind(RequestKind::kEnroll).count, 3u);  // they did enrol again
+  EXPECT_EQ(s.enrolled, 3u);
+}
+
 }  // namespace
 }  // namespace oxide::simulate

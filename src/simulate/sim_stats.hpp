@@ -41,8 +41,8 @@ struct SimStats {
   // "<kind>: HTTP 503", "<kind>: timeout", "download: verify (...)", … → count.
   std::map<std::string, uint64_t> errors;
 
-  uint64_t enrolled = 0;
-  uint64_t assignments = 0;             // updates started (assignments taken)
+  uint64_t enrolled = 0;     // devices that enrolled at least once (re-enrolments after a 401 not)
+  uint64_t assignments = 0;  // updates started (assignments taken)
   uint64_t downloads_patch = 0;         // verified patches
   uint64_t downloads_full = 0;          // verified full files
   uint64_t bases_kept = 0;              // versions held in memory as patch bases (one copy each)

@@ -147,8 +147,10 @@ class Engine {
       int wait_ms = 50;
       if (!stopping_) {
         while (http_.in_flight() < o_.concurrency) {
+          const auto due_us = sched_.NextDue();
           auto due = sched_.PopDue(now);
           if (!due) break;
+          due_us_ = *due_us;
           Step(*due);
         }
         if (http_.in_flight() < o_.concurrency) {
@@ -184,11 +186,28 @@ class Engine {
   void Later(uint32_t i) { sched_.At(jitter_.Next(NowUs(), interval_us_), i); }
   void Now(uint32_t i) { sched_.At(NowUs(), i); }
 
-  void Record(RequestKind kind, const HttpOutcome& o) {
+  // When the request now starting was due, and when it starts: the gap is the scheduling lag
+  // (held back by --concurrency or a late loop), recorded here.
+  struct Timing {
+    int64_t due_us, start_us;
+    // From the due time to the end: what a device on its schedule waits (no coordinated
+    // omission: a request the simulator could not send on time still counts its wait).
+    int64_t IntendedUs(const HttpOutcome& o) const { return start_us - due_us + o.elapsed_us; }
+  };
+  Timing Started() {
+    const Timing t{due_us_, NowUs()};
+    stats_.schedule_lag.Record(std::max<int64_t>(0, t.start_us - t.due_us));
+    return t;
+  }
+
+  void Record(RequestKind kind, const HttpOutcome& o, const Timing& t) {
     KindStats& k = stats_.kind(kind);
     ++k.count;
     stats_.bytes_down += o.bytes_down;
-    if (o.error == TransportError::kNone || o.status != 0) k.latency.Record(o.elapsed_us);
+    if (o.error == TransportError::kNone || o.status != 0) {
+      k.latency.Record(o.elapsed_us);
+      k.intended_latency.Record(t.IntendedUs(o));
+    }
   }
 
   void Step(uint32_t i) {
@@ -215,8 +234,8 @@ class Engine {
       r.body += ",\"enrollment_token\":\"" + token + "\"";
     }
     r.body += "}";
-    http_.Start(std::move(r), [this, i](HttpOutcome o) {
-      Record(RequestKind::kEnroll, o);
+    http_.Start(std::move(r), [this, i, t = Started()](HttpOutcome o) {
+      Record(RequestKind::kEnroll, o, t);
       Device& d = devices_[i];
       if (o.error != TransportError::kNone || o.status != 200) {
         std::string what = ErrorName(o);
@@ -302,14 +321,15 @@ class Engine {
     r.body = report ? ReportBody(i) : PlainBody(devices_[i]);
     r.headers = Auth(i);
     const RequestKind kind = report ? RequestKind::kReport : RequestKind::kHeartbeat;
-    http_.Start(std::move(r), [this, i, kind](HttpOutcome o) {
-      Record(kind, o);
+    http_.Start(std::move(r), [this, i, kind, t = Started()](HttpOutcome o) {
+      Record(kind, o, t);
       // Only answered heartbeats make the steady rate: a server shedding load with fast 503s
       // would otherwise look faster than one serving every heartbeat (errors count apart).
       const bool answered = o.error == TransportError::kNone && o.status / 100 == 2;
       if (answered && all_enrolled_us_ >= 0 && !stopping_) {
         ++stats_.steady_heartbeats;
         stats_.steady_latency.Record(o.elapsed_us);
+        stats_.steady_intended_latency.Record(t.IntendedUs(o));
       }
       Device& d = devices_[i];
       if (o.error != TransportError::kNone || o.status != 200) {
@@ -396,7 +416,12 @@ class Engine {
   void Download(uint32_t i) {
     if (downloads_in_flight_ >= max_downloads_) {
       download_queue_.push_back(i);
+      queued_due_us_.emplace(i, due_us_);  // its wait in the queue is part of its latency
       return;
+    }
+    if (auto q = queued_due_us_.find(i); q != queued_due_us_.end()) {
+      due_us_ = q->second;
+      queued_due_us_.erase(q);
     }
     Device& d = devices_[i];
     const Release& t = releases_[d.target];
@@ -466,8 +491,8 @@ class Engine {
     };
     http_.Start(
         std::move(r),
-        [this, i, st, keep](HttpOutcome o) {
-          Record(RequestKind::kDownload, o);
+        [this, i, st, keep, t = Started()](HttpOutcome o) {
+          Record(RequestKind::kDownload, o, t);
           DownloadEnded();
           Device& dev = devices_[i];
           Status verified = Status::Ok();
@@ -537,6 +562,8 @@ class Engine {
   std::unordered_map<std::string, protocol::HeartbeatResponse> reply_cache_;
   std::unordered_map<uint32_t, std::string> failure_text_;  // devices whose verify failed
   std::deque<uint32_t> download_queue_;
+  std::unordered_map<uint32_t, int64_t> queued_due_us_;  // their first due time
+  int64_t due_us_ = 0;                                   // of the request being started
   size_t downloads_in_flight_ = 0;
   bool stopping_ = false;
   int64_t all_enrolled_us_ = -1;

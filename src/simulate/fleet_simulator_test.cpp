@@ -141,5 +141,23 @@ TEST(FleetSimulator, ReEnrolmentAfter401IsNotCountedTwice) {
   EXPECT_EQ(s.enrolled, 3u);
 }
 
+// One connection, a server that takes 30 ms, four devices each due every 50 ms: requests wait
+// for the connection, and that wait is in the latency from the due time, not in the service time.
+TEST(FleetSimulator, LatencyFromTheDueTimeIncludesTheWaitForConcurrency) {
+  CurlGlobal curl;
+  ScriptedServer server([](const std::string& head, const std::string&) {
+    return IsEnroll(head) ? Reply{} : Reply{200, "{}", "", 30};
+  });
+  SimOptions o = Options(server, 4, 1.0);
+  o.concurrency = 1;
+  const SimStats s = Simulate(o);
+  const KindStats& hb = s.kind(RequestKind::kHeartbeat);
+  ASSERT_GT(hb.count, 5u);
+  EXPECT_GE(hb.latency.Percentile(50), 25'000);
+  EXPECT_GT(hb.intended_latency.Percentile(50), 2 * hb.latency.Percentile(50));
+  EXPECT_GE(hb.intended_latency.max(), hb.latency.max());
+  EXPECT_GT(s.schedule_lag.Percentile(99), 30'000);
+}
+
 }  // namespace
 }  // namespace oxide::simulate

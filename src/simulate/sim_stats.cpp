@@ -58,20 +58,27 @@ std::string RenderText(const SimStats& s) {
     out += ", achieved after enrolment " + Format("%.1f", Rate(s.steady_heartbeats, s.steady_s)) +
            "/s over " + Format("%.1f", s.steady_s) + " s (p50 " +
            Format("%.2f", Ms(s.steady_latency.Percentile(50))) + " ms, p99 " +
-           Format("%.2f", Ms(s.steady_latency.Percentile(99))) + " ms)";
+           Format("%.2f", Ms(s.steady_latency.Percentile(99))) + " ms; from the due time p50 " +
+           Format("%.2f", Ms(s.steady_intended_latency.Percentile(50))) + " ms, p99 " +
+           Format("%.2f", Ms(s.steady_intended_latency.Percentile(99))) + " ms)";
   }
   out += "\n";
+  out += "scheduling lag (due time to start): p50 " +
+         Format("%.2f", Ms(s.schedule_lag.Percentile(50))) + " ms, p99 " +
+         Format("%.2f", Ms(s.schedule_lag.Percentile(99))) + " ms, max " +
+         Format("%.2f", Ms(s.schedule_lag.max())) + " ms\n";
   char line[160];
-  std::snprintf(line, sizeof(line), "%-10s %10s %10s %9s %9s %9s %9s\n", "kind", "count", "rate/s",
-                "p50 ms", "p90 ms", "p99 ms", "max ms");
+  std::snprintf(line, sizeof(line), "%-10s %10s %10s %9s %9s %9s %9s %11s %11s\n", "kind", "count",
+                "rate/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "due p50 ms", "due p99 ms");
   out += line;
   for (size_t i = 0; i < kRequestKinds; ++i) {
     const KindStats& k = s.kinds[i];
-    std::snprintf(line, sizeof(line), "%-10s %10llu %10.1f %9.2f %9.2f %9.2f %9.2f\n",
+    std::snprintf(line, sizeof(line), "%-10s %10llu %10.1f %9.2f %9.2f %9.2f %9.2f %11.2f %11.2f\n",
                   std::string(ToString(static_cast<RequestKind>(i))).c_str(),
                   static_cast<unsigned long long>(k.count), Rate(k.count, s.elapsed_s),
                   Ms(k.latency.Percentile(50)), Ms(k.latency.Percentile(90)),
-                  Ms(k.latency.Percentile(99)), Ms(k.latency.max()));
+                  Ms(k.latency.Percentile(99)), Ms(k.latency.max()),
+                  Ms(k.intended_latency.Percentile(50)), Ms(k.intended_latency.Percentile(99)));
     out += line;
   }
   out += "devices: " + std::to_string(s.enrolled) +
@@ -108,7 +115,11 @@ std::string RenderJson(const SimStats& s) {
         {"p50_ms", Ms(k.latency.Percentile(50))},
         {"p90_ms", Ms(k.latency.Percentile(90))},
         {"p99_ms", Ms(k.latency.Percentile(99))},
-        {"max_ms", Ms(k.latency.max())}};
+        {"max_ms", Ms(k.latency.max())},
+        {"intended_p50_ms", Ms(k.intended_latency.Percentile(50))},
+        {"intended_p90_ms", Ms(k.intended_latency.Percentile(90))},
+        {"intended_p99_ms", Ms(k.intended_latency.Percentile(99))},
+        {"intended_max_ms", Ms(k.intended_latency.max())}};
   }
   Json j = {{"devices", s.devices},
             {"control_planes", s.control_planes},
@@ -122,6 +133,11 @@ std::string RenderJson(const SimStats& s) {
             {"steady_s", s.steady_s},
             {"steady_p50_ms", Ms(s.steady_latency.Percentile(50))},
             {"steady_p99_ms", Ms(s.steady_latency.Percentile(99))},
+            {"steady_intended_p50_ms", Ms(s.steady_intended_latency.Percentile(50))},
+            {"steady_intended_p99_ms", Ms(s.steady_intended_latency.Percentile(99))},
+            {"schedule_lag_p50_ms", Ms(s.schedule_lag.Percentile(50))},
+            {"schedule_lag_p99_ms", Ms(s.schedule_lag.Percentile(99))},
+            {"schedule_lag_max_ms", Ms(s.schedule_lag.max())},
             {"kinds", kinds},
             {"enrolled", s.enrolled},
             {"assignments", s.assignments},

@@ -18,7 +18,10 @@ std::string_view ToString(RequestKind k);  // "enroll", "heartbeat", "download",
 
 struct KindStats {
   uint64_t count = 0;        // requests that ended (any outcome)
-  LatencyHistogram latency;  // of those that got an HTTP response
+  LatencyHistogram latency;  // of those that got an HTTP response: from start to end (service)
+  // The same requests from their due time (schedule) to end: includes the wait when
+  // --concurrency or a late loop held them back, so it does not understate saturation.
+  LatencyHistogram intended_latency;
 };
 
 // Everything `oxide simulate` measured in one run. Filled by FleetSimulator, printed by
@@ -35,7 +38,10 @@ struct SimStats {
   // `errors`. 0 s when not every device enrolled.
   uint64_t steady_heartbeats = 0;
   double steady_s = 0;
-  LatencyHistogram steady_latency;  // of those heartbeats (the figure to quote for capacity)
+  LatencyHistogram steady_latency;  // of those heartbeats, service time (start → end)
+  // Of those heartbeats, from due time to end (the figure to quote for capacity).
+  LatencyHistogram steady_intended_latency;
+  LatencyHistogram schedule_lag;  // of every request: from its due time to its start
 
   std::array<KindStats, kRequestKinds> kinds;
   // "<kind>: HTTP 503", "<kind>: timeout", "download: verify (...)", … → count.

@@ -52,5 +52,19 @@ TEST(SimStats, TextSaysNoErrorsOnlyWhenThereAreNone) {
   EXPECT_NE(text.find("report: timeout: 1"), std::string::npos);
 }
 
+TEST(SimStats, LatencyFromTheDueTimeAndSchedulingLagAreReported) {
+  SimStats s = Sample();
+  for (int i = 1; i <= 100; ++i)
+    s.kind(RequestKind::kHeartbeat).intended_latency.Record(i * 10'000);
+  s.schedule_lag.Record(250'000);
+  auto j = nlohmann::json::parse(RenderJson(s));
+  EXPECT_NEAR(j["kinds"]["heartbeat"]["intended_p99_ms"].get<double>(), 990, 30);
+  EXPECT_NEAR(j["kinds"]["heartbeat"]["p99_ms"].get<double>(), 99, 3);
+  EXPECT_NEAR(j["schedule_lag_max_ms"].get<double>(), 250, 1);
+  const std::string text = RenderText(s);
+  EXPECT_NE(text.find("due p99 ms"), std::string::npos);
+  EXPECT_NE(text.find("scheduling lag"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace oxide::simulate

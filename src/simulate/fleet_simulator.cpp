@@ -460,6 +460,7 @@ class Engine {
       std::unique_ptr<PayloadVerifier> verifier;
       bool patch = false;
       std::string error;
+      Status feed = Status::Ok();  // the verifier's error while streaming, for its code
       std::string kept;
     };
     auto st = std::make_shared<State>();
@@ -486,7 +487,10 @@ class Engine {
     };
     auto body = [st](const char* data, size_t n) {
       Status s = st->verifier->Feed(reinterpret_cast<const uint8_t*>(data), n);
-      if (!s.ok()) st->error = s.ToString();
+      if (!s.ok()) {
+        st->error = s.ToString();
+        st->feed = s;
+      }
       return s.ok();
     };
     http_.Start(
@@ -509,6 +513,17 @@ class Engine {
               ++stats_.bases_kept;
             }
           }
+          // A patch this base cannot take (wrong base, found while streaming or at the end; a
+          // window over the limit): as the agent, the full file instead. Not an error.
+          auto not_applicable = [&st](const Status& s) {
+            return st->patch && (s.code() == ErrorCode::kFailedPrecondition ||
+                                 s.code() == ErrorCode::kResourceExhausted);
+          };
+          if (not_applicable(st->feed) || (st->error.empty() && not_applicable(verified))) {
+            ++stats_.downloads_fallback;
+            dev.flags |= kFullOnly;
+            return Now(i);
+          }
           if (!st->error.empty()) {
             FailUpdate(i, st->error);
             return Now(i);
@@ -525,13 +540,6 @@ class Engine {
             return Later(i);
           }
           if (!verified.ok()) {
-            const bool fallback = st->patch && (verified.code() == ErrorCode::kFailedPrecondition ||
-                                                verified.code() == ErrorCode::kResourceExhausted);
-            if (fallback) {  // as the agent: the full file instead
-              stats_.AddError(RequestKind::kDownload, "patch not applicable, full file instead");
-              dev.flags |= kFullOnly;
-              return Now(i);
-            }
             FailUpdate(i, verified.ToString());
             return Now(i);
           }

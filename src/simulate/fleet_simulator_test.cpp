@@ -10,10 +10,13 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/sha256.hpp"
+#include "delta/build/patch_builder.hpp"
 #include "http_client/curl_transport.hpp"
 
 namespace oxide::simulate {
@@ -157,6 +160,58 @@ TEST(FleetSimulator, LatencyFromTheDueTimeIncludesTheWaitForConcurrency) {
   EXPECT_GT(hb.intended_latency.Percentile(50), 2 * hb.latency.Percentile(50));
   EXPECT_GE(hb.intended_latency.max(), hb.latency.max());
   EXPECT_GT(s.schedule_lag.Percentile(99), 30'000);
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng() & 0xff);
+  return s;
+}
+
+// Version 1 is downloaded in full; version 2 is offered as a patch from another base of the same
+// size, which the device's version 1 is not: as the agent, it takes the full file instead. That
+// is a fallback, not an error.
+TEST(FleetSimulator, APatchForAnotherBaseFallsBackToTheFullFileWithoutAnError) {
+  CurlGlobal curl;
+  const std::string v1 = RandomBytes(50'000, 1);
+  const std::string other = RandomBytes(50'000, 2);
+  std::string v2 = other;
+  for (size_t i = 0; i < v2.size(); i += 997) v2[i] ^= 0x5a;
+  delta::DiffOptions opts;
+  opts.threads = 1;
+  const std::string patch = delta::BuildPatch(other, v2, opts).value().patch;
+  const std::string sha1 = ToHex(Sha256::Of(v1)), sha2 = ToHex(Sha256::Of(v2));
+  auto assign = [](const std::string& version, const std::string& sha, size_t size) {
+    return "{\"assignment\":{\"model_id\":\"m\",\"version\":\"" + version + "\",\"sha256\":\"" +
+           sha + "\",\"size_bytes\":" + std::to_string(size) + "}}";
+  };
+  ScriptedServer server([&](const std::string& head, const std::string& body) {
+    if (IsEnroll(head)) return Reply{};
+    if (head.find("/versions/1/download") != std::string::npos) {
+      return Reply{200, v1, "X-Oxide-SHA256: " + sha1 + "\r\n", 0};
+    }
+    if (head.find("/versions/2/download") != std::string::npos) {
+      if (head.find("X-Oxide-Base-SHA256") != std::string::npos) {
+        return Reply{
+            200, patch,
+            "Content-Type: application/x-oxide-delta\r\nX-Oxide-Target-SHA256: " + sha2 + "\r\n",
+            0};
+      }
+      return Reply{200, v2, "X-Oxide-SHA256: " + sha2 + "\r\n", 0};
+    }
+    if (body.find("\"current_model_version\":\"2\"") != std::string::npos) return Reply{};
+    if (body.find("\"current_model_version\":\"1\"") != std::string::npos) {
+      return Reply{200, assign("2", sha2, v2.size()), "", 0};
+    }
+    return Reply{200, assign("1", sha1, v1.size()), "", 0};
+  });
+  SimOptions o = Options(server, 1, 1.0);
+  const SimStats s = Simulate(o);
+  EXPECT_EQ(s.downloads_fallback, 1u);
+  EXPECT_EQ(s.downloads_full, 2u);
+  EXPECT_EQ(s.installed, 2u);
+  EXPECT_EQ(s.error_count(), 0u) << RenderText(s);
 }
 
 }  // namespace

@@ -84,7 +84,8 @@ std::string RenderText(const SimStats& s) {
   out += "devices: " + std::to_string(s.enrolled) +
          " enrolled; updates: " + std::to_string(s.assignments) + " assignments taken, " +
          std::to_string(s.downloads_patch) + " patches and " + std::to_string(s.downloads_full) +
-         " full files downloaded and verified, " + std::to_string(s.installed_without_download) +
+         " full files downloaded and verified (" + std::to_string(s.downloads_fallback) +
+         " after a patch did not apply), " + std::to_string(s.installed_without_download) +
          " installed without download, " + std::to_string(s.installed) + " installs and " +
          std::to_string(s.failures_reported) + " failures reported; " +
          std::to_string(s.bases_kept) + " version(s) kept in memory as patch bases\n";
@@ -143,6 +144,7 @@ std::string RenderJson(const SimStats& s) {
             {"assignments", s.assignments},
             {"downloads_patch", s.downloads_patch},
             {"downloads_full", s.downloads_full},
+            {"downloads_fallback", s.downloads_fallback},
             {"bases_kept", s.bases_kept},
             {"downloads_without_base", s.downloads_without_base},
             {"installed_without_download", s.installed_without_download},

@@ -49,8 +49,11 @@ struct SimStats {
 
   uint64_t enrolled = 0;     // devices that enrolled at least once (re-enrolments after a 401 not)
   uint64_t assignments = 0;  // updates started (assignments taken)
-  uint64_t downloads_patch = 0;         // verified patches
-  uint64_t downloads_full = 0;          // verified full files
+  uint64_t downloads_patch = 0;  // verified patches
+  uint64_t downloads_full = 0;   // verified full files
+  // Patches that did not apply (wrong base, window too large): the full file was fetched instead,
+  // as the agent does. Not errors.
+  uint64_t downloads_fallback = 0;
   uint64_t bases_kept = 0;              // versions held in memory as patch bases (one copy each)
   uint64_t downloads_without_base = 0;  // devices that ran a version not in memory: full file
   uint64_t installed_without_download = 0;

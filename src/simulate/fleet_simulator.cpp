@@ -162,6 +162,7 @@ class Engine {
       http_.Poll(wait_ms);
     }
     stats_.elapsed_s = static_cast<double>(NowUs() - start) / 1e6;
+    stats_.measured_s = static_cast<double>(stopped_us_ - start) / 1e6;
     if (all_enrolled_us_ >= 0) {
       stats_.steady_s = static_cast<double>(stopped_us_ - all_enrolled_us_) / 1e6;
     }

@@ -50,8 +50,9 @@ std::string RenderText(const SimStats& s) {
   std::string out = "oxide simulate: " + std::to_string(s.devices) + " devices, " +
                     std::to_string(s.control_planes) + " control plane(s), poll every " +
                     Format("%.2f", s.poll_interval_s) + " s, concurrency " +
-                    std::to_string(s.concurrency) + ", " + Format("%.1f", s.elapsed_s) + " s\n";
-  out += "requests: " + std::to_string(total) + " (" + Format("%.1f", Rate(total, s.elapsed_s)) +
+                    std::to_string(s.concurrency) + ", " + Format("%.1f", s.measured_s) +
+                    " s measured (" + Format("%.1f", s.elapsed_s) + " s with the drain)\n";
+  out += "requests: " + std::to_string(total) + " (" + Format("%.1f", Rate(total, s.measured_s)) +
          "/s); offered heartbeats " +
          Format("%.1f", s.poll_interval_s > 0 ? s.devices / s.poll_interval_s : 0) + "/s";
   if (s.steady_s > 0) {
@@ -75,7 +76,7 @@ std::string RenderText(const SimStats& s) {
     const KindStats& k = s.kinds[i];
     std::snprintf(line, sizeof(line), "%-10s %10llu %10.1f %9.2f %9.2f %9.2f %9.2f %11.2f %11.2f\n",
                   std::string(ToString(static_cast<RequestKind>(i))).c_str(),
-                  static_cast<unsigned long long>(k.count), Rate(k.count, s.elapsed_s),
+                  static_cast<unsigned long long>(k.count), Rate(k.count, s.measured_s),
                   Ms(k.latency.Percentile(50)), Ms(k.latency.Percentile(90)),
                   Ms(k.latency.Percentile(99)), Ms(k.latency.max()),
                   Ms(k.intended_latency.Percentile(50)), Ms(k.intended_latency.Percentile(99)));
@@ -112,7 +113,7 @@ std::string RenderJson(const SimStats& s) {
     total += k.count;
     kinds[std::string(ToString(static_cast<RequestKind>(i)))] = {
         {"count", k.count},
-        {"rate_per_s", Rate(k.count, s.elapsed_s)},
+        {"rate_per_s", Rate(k.count, s.measured_s)},
         {"p50_ms", Ms(k.latency.Percentile(50))},
         {"p90_ms", Ms(k.latency.Percentile(90))},
         {"p99_ms", Ms(k.latency.Percentile(99))},
@@ -127,8 +128,9 @@ std::string RenderJson(const SimStats& s) {
             {"poll_interval_s", s.poll_interval_s},
             {"concurrency", s.concurrency},
             {"elapsed_s", s.elapsed_s},
+            {"measured_s", s.measured_s},
             {"requests", total},
-            {"rate_per_s", Rate(total, s.elapsed_s)},
+            {"rate_per_s", Rate(total, s.measured_s)},
             {"offered_heartbeats_per_s", s.poll_interval_s > 0 ? s.devices / s.poll_interval_s : 0},
             {"steady_heartbeats_per_s", Rate(s.steady_heartbeats, s.steady_s)},
             {"steady_s", s.steady_s},

@@ -33,6 +33,9 @@ struct SimStats {
   double poll_interval_s = 0;
   uint32_t concurrency = 0;
   double elapsed_s = 0;  // from the first request to the last one's end
+  // From the first request until new ones stopped (--duration or a stop): the window the
+  // per-kind and total rates are over, without the drain of the requests still in flight.
+  double measured_s = 0;
   // Successful (2xx) heartbeats (plain and report) that ended after the last device enrolled,
   // and over how long: the steady-state rate once enrolment is over; failed ones are only in
   // `errors`. 0 s when not every device enrolled.

@@ -13,6 +13,7 @@ SimStats Sample() {
   s.control_planes = 1;
   s.poll_interval_s = 1;
   s.elapsed_s = 2;
+  s.measured_s = 2;
   for (int i = 1; i <= 100; ++i) {
     s.kind(RequestKind::kHeartbeat).latency.Record(i * 1000);
     ++s.kind(RequestKind::kHeartbeat).count;
@@ -64,6 +65,19 @@ TEST(SimStats, LatencyFromTheDueTimeAndSchedulingLagAreReported) {
   const std::string text = RenderText(s);
   EXPECT_NE(text.find("due p99 ms"), std::string::npos);
   EXPECT_NE(text.find("scheduling lag"), std::string::npos);
+}
+
+// The run took 32 s, 30 of them waiting for the last requests after --duration (2 s): rates are
+// over the 2 s in which requests were started, not diluted by the drain.
+TEST(SimStats, RatesAreOverTheMeasuredWindowNotTheDrain) {
+  SimStats s = Sample();
+  s.elapsed_s = 32;
+  s.measured_s = 2;
+  auto j = nlohmann::json::parse(RenderJson(s));
+  EXPECT_DOUBLE_EQ(j["kinds"]["heartbeat"]["rate_per_s"].get<double>(), 50.0);
+  EXPECT_DOUBLE_EQ(j["rate_per_s"].get<double>(), 50.0);
+  EXPECT_DOUBLE_EQ(j["measured_s"].get<double>(), 2.0);
+  EXPECT_NE(RenderText(s).find("(50.0/s)"), std::string::npos);
 }
 
 }  // namespace

@@ -9,8 +9,9 @@ starts a fresh control plane (PostgreSQL: a throwaway cluster from scripts/pg_th
 replicas share the database and the blob directory), creates a fleet and its enrollment token,
 and runs the simulator with a poll interval of devices / --rate seconds, so the offered load is
 --rate heartbeats/s once every device has enrolled. It prints one table row per configuration:
-the achieved heartbeats/s after enrolment, heartbeat latency p50/p99, errors, and the CPU the
-server processes used (in cores; the machine's cores are shared with the simulator).
+the achieved heartbeats/s after enrolment, heartbeat latency p50/p99 (service time) and p99
+from the due time (includes the wait when the server falls behind: quote that one), errors, and
+the CPU the server processes used (in cores; the machine's cores are shared with the simulator).
 
 A configuration that cannot run (no PostgreSQL binaries, a server that refuses --database, a
 replica that does not start) ends the script with exit status 1 and says why; nothing is
@@ -141,9 +142,9 @@ def main():
                     help="devices per fleet (one enrollment token each)")
     args = ap.parse_args()
 
-    header = "%-10s %8s %8s %8s %8s %10s %12s %8s %8s %7s %10s %8s %9s" % (
+    header = "%-10s %8s %8s %8s %8s %10s %12s %8s %8s %11s %7s %10s %8s %9s" % (
         "backend", "replicas", "devices", "enrolled", "poll s", "offered/s", "heartbeats/s",
-        "p50 ms", "p99 ms", "errors", "server CPU", "sim CPU", "sim RSS")
+        "p50 ms", "p99 ms", "due p99 ms", "errors", "server CPU", "sim CPU", "sim RSS")
     print(header)
     failed = False
     for backend in args.backend:
@@ -157,10 +158,11 @@ def main():
                     failed = True
                     continue
                 hb = r["kinds"]["heartbeat"]
-                print("%-10s %8d %8d %8d %8g %10.0f %12.0f %8.2f %8.2f %7d %9.2fc %7.2fc %6.0fMiB" % (
+                print("%-10s %8d %8d %8d %8g %10.0f %12.0f %8.2f %8.2f %11.2f %7d %9.2fc %7.2fc "
+                      "%6.0fMiB" % (
                     backend, replicas, devices, r["enrolled"], r["poll"],
                     r["offered_heartbeats_per_s"], r["steady_heartbeats_per_s"], r["steady_p50_ms"],
-                    r["steady_p99_ms"], r["error_count"], r["server_cpu_cores"], r["sim_cpu_cores"],
+                    r["steady_p99_ms"], r["steady_intended_p99_ms"], r["error_count"], r["server_cpu_cores"], r["sim_cpu_cores"],
                     r["peak_rss_kb"] / 1024))
                 if r["enrolled"] < devices:
                     print("    only %d of %d devices enrolled within --duration: no steady-state "
@@ -170,8 +172,10 @@ def main():
                     print("    errors: %s" % json.dumps(r["errors"]))
                     failed = True
                 print("    %d heartbeats/s over %.0f s after enrolment; whole run: heartbeat p50 "
-                      "%.1f ms p99 %.1f ms, enroll p50 %.1f ms; load average %.1f" % (
+                      "%.1f ms p99 %.1f ms (from the due time p99 %.1f ms), scheduling lag p99 "
+                      "%.1f ms, enroll p50 %.1f ms; load average %.1f" % (
                           r["steady_heartbeats_per_s"], r["steady_s"], hb["p50_ms"], hb["p99_ms"],
+                          hb["intended_p99_ms"], r["schedule_lag_p99_ms"],
                           r["kinds"]["enroll"]["p50_ms"], r["load_avg"]))
                 print("    %s" % r["command"])
                 sys.stdout.flush()

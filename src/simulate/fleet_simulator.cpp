@@ -53,10 +53,13 @@ enum class Next : uint8_t { kEnroll, kHeartbeat, kDownload, kReport };
 
 enum Flag : uint8_t {
   kEnrolled = 1,
-  kDownloader = 2,     // downloads and verifies what it is assigned
-  kFailer = 4,         // reports a failure instead of installing
-  kFullOnly = 8,       // asks for the full file (its base could not be fetched or did not fit)
-  kReportFailure = 16  // the pending report is a failure, not an install
+  kDownloader = 2,      // downloads and verifies what it is assigned
+  kFailer = 4,          // reports a failure instead of installing
+  kFullOnly = 8,        // asks for the full file (its base could not be fetched or did not fit)
+  kReportFailure = 16,  // the pending report is a failure, not an install
+  // Has enrolled at least once: kEnrolled is cleared by a 401 and set again by re-enrolment,
+  // this one never is, so `enrolled` counts devices, not enrolments.
+  kEverEnrolled = 32
 };
 
 // One simulated device: 8 bytes. Ids and secrets are derived from its index, never stored.
@@ -144,8 +147,10 @@ class Engine {
       int wait_ms = 50;
       if (!stopping_) {
         while (http_.in_flight() < o_.concurrency) {
+          const auto due_us = sched_.NextDue();
           auto due = sched_.PopDue(now);
           if (!due) break;
+          due_us_ = *due_us;
           Step(*due);
         }
         if (http_.in_flight() < o_.concurrency) {
@@ -157,6 +162,7 @@ class Engine {
       http_.Poll(wait_ms);
     }
     stats_.elapsed_s = static_cast<double>(NowUs() - start) / 1e6;
+    stats_.measured_s = static_cast<double>(stopped_us_ - start) / 1e6;
     if (all_enrolled_us_ >= 0) {
       stats_.steady_s = static_cast<double>(stopped_us_ - all_enrolled_us_) / 1e6;
     }
@@ -181,11 +187,28 @@ class Engine {
   void Later(uint32_t i) { sched_.At(jitter_.Next(NowUs(), interval_us_), i); }
   void Now(uint32_t i) { sched_.At(NowUs(), i); }
 
-  void Record(RequestKind kind, const HttpOutcome& o) {
+  // When the request now starting was due, and when it starts: the gap is the scheduling lag
+  // (held back by --concurrency or a late loop), recorded here.
+  struct Timing {
+    int64_t due_us, start_us;
+    // From the due time to the end: what a device on its schedule waits (no coordinated
+    // omission: a request the simulator could not send on time still counts its wait).
+    int64_t IntendedUs(const HttpOutcome& o) const { return start_us - due_us + o.elapsed_us; }
+  };
+  Timing Started() {
+    const Timing t{due_us_, NowUs()};
+    stats_.schedule_lag.Record(std::max<int64_t>(0, t.start_us - t.due_us));
+    return t;
+  }
+
+  void Record(RequestKind kind, const HttpOutcome& o, const Timing& t) {
     KindStats& k = stats_.kind(kind);
     ++k.count;
     stats_.bytes_down += o.bytes_down;
-    if (o.error == TransportError::kNone || o.status != 0) k.latency.Record(o.elapsed_us);
+    if (o.error == TransportError::kNone || o.status != 0) {
+      k.latency.Record(o.elapsed_us);
+      k.intended_latency.Record(t.IntendedUs(o));
+    }
   }
 
   void Step(uint32_t i) {
@@ -212,8 +235,8 @@ class Engine {
       r.body += ",\"enrollment_token\":\"" + token + "\"";
     }
     r.body += "}";
-    http_.Start(std::move(r), [this, i](HttpOutcome o) {
-      Record(RequestKind::kEnroll, o);
+    http_.Start(std::move(r), [this, i, t = Started()](HttpOutcome o) {
+      Record(RequestKind::kEnroll, o, t);
       Device& d = devices_[i];
       if (o.error != TransportError::kNone || o.status != 200) {
         std::string what = ErrorName(o);
@@ -221,8 +244,9 @@ class Engine {
         stats_.AddError(RequestKind::kEnroll, what);
         return Later(i);
       }
-      if (!(d.flags & kEnrolled)) {
-        d.flags |= kEnrolled;
+      d.flags |= kEnrolled;
+      if (!(d.flags & kEverEnrolled)) {
+        d.flags |= kEverEnrolled;
         if (++stats_.enrolled == o_.devices) all_enrolled_us_ = NowUs();
       }
       d.next = Next::kHeartbeat;
@@ -298,11 +322,15 @@ class Engine {
     r.body = report ? ReportBody(i) : PlainBody(devices_[i]);
     r.headers = Auth(i);
     const RequestKind kind = report ? RequestKind::kReport : RequestKind::kHeartbeat;
-    http_.Start(std::move(r), [this, i, kind](HttpOutcome o) {
-      Record(kind, o);
-      if (all_enrolled_us_ >= 0 && !stopping_) {
+    http_.Start(std::move(r), [this, i, kind, t = Started()](HttpOutcome o) {
+      Record(kind, o, t);
+      // Only answered heartbeats make the steady rate: a server shedding load with fast 503s
+      // would otherwise look faster than one serving every heartbeat (errors count apart).
+      const bool answered = o.error == TransportError::kNone && o.status / 100 == 2;
+      if (answered && all_enrolled_us_ >= 0 && !stopping_) {
         ++stats_.steady_heartbeats;
-        if (o.status != 0) stats_.steady_latency.Record(o.elapsed_us);
+        stats_.steady_latency.Record(o.elapsed_us);
+        stats_.steady_intended_latency.Record(t.IntendedUs(o));
       }
       Device& d = devices_[i];
       if (o.error != TransportError::kNone || o.status != 200) {
@@ -389,7 +417,12 @@ class Engine {
   void Download(uint32_t i) {
     if (downloads_in_flight_ >= max_downloads_) {
       download_queue_.push_back(i);
+      queued_due_us_.emplace(i, due_us_);  // its wait in the queue is part of its latency
       return;
+    }
+    if (auto q = queued_due_us_.find(i); q != queued_due_us_.end()) {
+      due_us_ = q->second;
+      queued_due_us_.erase(q);
     }
     Device& d = devices_[i];
     const Release& t = releases_[d.target];
@@ -428,6 +461,7 @@ class Engine {
       std::unique_ptr<PayloadVerifier> verifier;
       bool patch = false;
       std::string error;
+      Status feed = Status::Ok();  // the verifier's error while streaming, for its code
       std::string kept;
     };
     auto st = std::make_shared<State>();
@@ -454,13 +488,16 @@ class Engine {
     };
     auto body = [st](const char* data, size_t n) {
       Status s = st->verifier->Feed(reinterpret_cast<const uint8_t*>(data), n);
-      if (!s.ok()) st->error = s.ToString();
+      if (!s.ok()) {
+        st->error = s.ToString();
+        st->feed = s;
+      }
       return s.ok();
     };
     http_.Start(
         std::move(r),
-        [this, i, st, keep](HttpOutcome o) {
-          Record(RequestKind::kDownload, o);
+        [this, i, st, keep, t = Started()](HttpOutcome o) {
+          Record(RequestKind::kDownload, o, t);
           DownloadEnded();
           Device& dev = devices_[i];
           Status verified = Status::Ok();
@@ -476,6 +513,17 @@ class Engine {
               keep->bytes = std::move(st->kept);
               ++stats_.bases_kept;
             }
+          }
+          // A patch this base cannot take (wrong base, found while streaming or at the end; a
+          // window over the limit): as the agent, the full file instead. Not an error.
+          auto not_applicable = [&st](const Status& s) {
+            return st->patch && (s.code() == ErrorCode::kFailedPrecondition ||
+                                 s.code() == ErrorCode::kResourceExhausted);
+          };
+          if (not_applicable(st->feed) || (st->error.empty() && not_applicable(verified))) {
+            ++stats_.downloads_fallback;
+            dev.flags |= kFullOnly;
+            return Now(i);
           }
           if (!st->error.empty()) {
             FailUpdate(i, st->error);
@@ -493,13 +541,6 @@ class Engine {
             return Later(i);
           }
           if (!verified.ok()) {
-            const bool fallback = st->patch && (verified.code() == ErrorCode::kFailedPrecondition ||
-                                                verified.code() == ErrorCode::kResourceExhausted);
-            if (fallback) {  // as the agent: the full file instead
-              stats_.AddError(RequestKind::kDownload, "patch not applicable, full file instead");
-              dev.flags |= kFullOnly;
-              return Now(i);
-            }
             FailUpdate(i, verified.ToString());
             return Now(i);
           }
@@ -530,6 +571,8 @@ class Engine {
   std::unordered_map<std::string, protocol::HeartbeatResponse> reply_cache_;
   std::unordered_map<uint32_t, std::string> failure_text_;  // devices whose verify failed
   std::deque<uint32_t> download_queue_;
+  std::unordered_map<uint32_t, int64_t> queued_due_us_;  // their first due time
+  int64_t due_us_ = 0;                                   // of the request being started
   size_t downloads_in_flight_ = 0;
   bool stopping_ = false;
   int64_t all_enrolled_us_ = -1;

@@ -18,7 +18,10 @@ std::string_view ToString(RequestKind k);  // "enroll", "heartbeat", "download",
 
 struct KindStats {
   uint64_t count = 0;        // requests that ended (any outcome)
-  LatencyHistogram latency;  // of those that got an HTTP response
+  LatencyHistogram latency;  // of those that got an HTTP response: from start to end (service)
+  // The same requests from their due time (schedule) to end: includes the wait when
+  // --concurrency or a late loop held them back, so it does not understate saturation.
+  LatencyHistogram intended_latency;
 };
 
 // Everything `oxide simulate` measured in one run. Filled by FleetSimulator, printed by
@@ -30,20 +33,30 @@ struct SimStats {
   double poll_interval_s = 0;
   uint32_t concurrency = 0;
   double elapsed_s = 0;  // from the first request to the last one's end
-  // Heartbeats (plain and report) that ended after the last device enrolled, and over how long:
-  // the steady-state rate once enrolment is over. 0 s when not every device enrolled.
+  // From the first request until new ones stopped (--duration or a stop): the window the
+  // per-kind and total rates are over, without the drain of the requests still in flight.
+  double measured_s = 0;
+  // Successful (2xx) heartbeats (plain and report) that ended after the last device enrolled,
+  // and over how long: the steady-state rate once enrolment is over; failed ones are only in
+  // `errors`. 0 s when not every device enrolled.
   uint64_t steady_heartbeats = 0;
   double steady_s = 0;
-  LatencyHistogram steady_latency;  // of those heartbeats (the figure to quote for capacity)
+  LatencyHistogram steady_latency;  // of those heartbeats, service time (start → end)
+  // Of those heartbeats, from due time to end (the figure to quote for capacity).
+  LatencyHistogram steady_intended_latency;
+  LatencyHistogram schedule_lag;  // of every request: from its due time to its start
 
   std::array<KindStats, kRequestKinds> kinds;
   // "<kind>: HTTP 503", "<kind>: timeout", "download: verify (...)", … → count.
   std::map<std::string, uint64_t> errors;
 
-  uint64_t enrolled = 0;
-  uint64_t assignments = 0;             // updates started (assignments taken)
-  uint64_t downloads_patch = 0;         // verified patches
-  uint64_t downloads_full = 0;          // verified full files
+  uint64_t enrolled = 0;     // devices that enrolled at least once (re-enrolments after a 401 not)
+  uint64_t assignments = 0;  // updates started (assignments taken)
+  uint64_t downloads_patch = 0;  // verified patches
+  uint64_t downloads_full = 0;   // verified full files
+  // Patches that did not apply (wrong base, window too large): the full file was fetched instead,
+  // as the agent does. Not errors.
+  uint64_t downloads_fallback = 0;
   uint64_t bases_kept = 0;              // versions held in memory as patch bases (one copy each)
   uint64_t downloads_without_base = 0;  // devices that ran a version not in memory: full file
   uint64_t installed_without_download = 0;

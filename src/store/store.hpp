@@ -116,6 +116,10 @@ class PatchStore {
   // Extends the lease to `until` if `owner` still holds it; kFailedPrecondition otherwise.
   virtual Status RenewLease(const std::string& base_sha, const std::string& target_sha,
                             const std::string& owner, TimeMs until) = 0;
+  // Update, but only while `owner` holds the job's lease: kFailedPrecondition otherwise (the
+  // lease ran out and another replica claimed the job, or it was reset meanwhile), kNotFound
+  // when the pair does not exist. A builder writes with it so a stale result is refused.
+  virtual Status UpdateLeased(const PatchRecord& p, const std::string& owner) = 0;
   // Clears the lease if `owner` holds it; no-op otherwise.
   virtual Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,
                               const std::string& owner) = 0;

@@ -821,6 +821,33 @@ TYPED_TEST_P(StoreLeaseContract, UpdateDoesNotTouchTheLease) {
   EXPECT_FALSE(this->Claim(500, "r2").has_value());  // done jobs are never claimed
 }
 
+TYPED_TEST_P(StoreLeaseContract, UpdateLeasedWritesOnlyWhileTheOwnerHoldsTheLease) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  auto mine = this->Claim(10, "r1");
+  ASSERT_TRUE(mine.has_value());
+  mine->state = PatchState::kReady;
+  mine->patch_sha256 = "p1";
+  mine->attempts = 1;
+  EXPECT_STATUS(p.UpdateLeased(*mine, "r2"), ErrorCode::kFailedPrecondition);
+  EXPECT_STATUS(p.UpdateLeased(*mine, ""), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(p.Get("a", "t")->state, PatchState::kPending);
+  ASSERT_OK(p.UpdateLeased(*mine, "r1"));
+  auto a = *p.Get("a", "t");
+  EXPECT_EQ(a.state, PatchState::kReady);
+  EXPECT_EQ(a.patch_sha256, "p1");
+  EXPECT_EQ(a.attempts, 1u);
+  EXPECT_EQ(a.lease_owner, "r1");  // the lease itself is untouched
+  // Once released (or reset), the former holder's result is refused.
+  ASSERT_OK(p.ReleaseLease("a", "t", "r1"));
+  mine->state = PatchState::kFailed;
+  EXPECT_STATUS(p.UpdateLeased(*mine, "r1"), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(p.Get("a", "t")->state, PatchState::kReady);
+  PatchRecord missing = *mine;
+  missing.base_sha256 = "x";
+  EXPECT_STATUS(p.UpdateLeased(missing, "r1"), ErrorCode::kNotFound);
+}
+
 TYPED_TEST_P(StoreLeaseContract, EventLogAppendsInOrderListsAfterAndTrims) {
   auto& log = this->s().event_log();
   EXPECT_TRUE(log.ListAfter(0, 10)->empty());
@@ -862,6 +889,7 @@ TYPED_TEST_P(StoreLeaseContract, DatabaseIdIsFixedAndNotEmpty) {
 REGISTER_TYPED_TEST_SUITE_P(StoreLeaseContract, ClaimTakesJobsInQueueOrderAndSkipsLeasedOnes,
                             ExpiredLeaseLetsAnotherOwnerClaim, OnlyTheOwnerRenews,
                             ReleaseClearsOnlyTheOwnersLease, UpdateDoesNotTouchTheLease,
+                            UpdateLeasedWritesOnlyWhileTheOwnerHoldsTheLease,
                             EventLogAppendsInOrderListsAfterAndTrims, DatabaseIdIsFixedAndNotEmpty);
 
 }  // namespace oxide::store

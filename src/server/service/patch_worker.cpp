@@ -215,7 +215,8 @@ Result<bool> PatchWorker::Build(store::PatchRecord& p) {
     p.error = "gave up after " + std::to_string(p.attempts) + " attempts" +
               (p.error.empty() ? std::string() : ": " + p.error);
     p.updated_at = clock_.UnixMillis();
-    OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+    OXIDE_ASSIGN_OR_RETURN(bool written, WriteLeased(p));
+    if (!written) return false;
     PublishResult(p, 0);
     log::Warn("patch build failed", {{"base", VersionName(store_, p.base_sha256)},
                                      {"target", VersionName(store_, p.target_sha256)},
@@ -225,10 +226,25 @@ Result<bool> PatchWorker::Build(store::PatchRecord& p) {
   // Persisted before building, so a job that crashes the server is not retried forever.
   ++p.attempts;
   p.updated_at = clock_.UnixMillis();
-  OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+  // Written only while the lease is still this replica's: between StillMine() and here it may
+  // have run out and passed on, or the job may have been reset (ModelService::ResetPatch clears
+  // the lease); the other writer's state stands.
+  OXIDE_ASSIGN_OR_RETURN(bool written, WriteLeased(p));
+  if (!written) {
+    log::Warn("patch build result dropped: the job's lease passed on or was reset",
+              {{"base", base_name}, {"target", target_name}});
+    return false;
+  }
 
   std::string target_path = blobs_.PathFor(p.target_sha256);
   std::string out = blobs_.TempPath();
+Result<bool> PatchWorker::WriteLeased(const store::PatchRecord& p) {
+  Status st = store_.patches().UpdateLeased(p, lease_.owner);
+  if (st.code() == ErrorCode::kFailedPrecondition) return false;
+  OXIDE_RETURN_IF_ERROR(st);
+  return true;
+}
+
   const std::string base_name = VersionName(store_, p.base_sha256);
   const std::string target_name = VersionName(store_, p.target_sha256);
   log::Info("patch build started",
@@ -273,7 +289,8 @@ Result<bool> PatchWorker::Build(store::PatchRecord& p) {
       p.state = store::PatchState::kFailed;
     }
   }
-  OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+  OXIDE_ASSIGN_OR_RETURN(bool persisted, WriteLeased(p));
+  if (!persisted) return false;
   const auto took = std::chrono::steady_clock::now() - build_start;
   const double seconds = std::chrono::duration<double>(took).count();
   if (metrics_ != nullptr) metrics_->ObservePatchBuild(seconds, st.ok());

@@ -89,6 +89,8 @@ class PatchWorker {
   EventBus* events_ = nullptr;
   PatchLeaseOptions lease_;
   std::mutex mu_;
+  // Stores `p` if this worker still holds its lease; false (nothing written) when it does not.
+  Result<bool> WriteLeased(const store::PatchRecord& p);
   std::condition_variable cv_;
   bool stop_ = false;
   bool wake_ = false;

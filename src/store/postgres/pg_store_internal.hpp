@@ -74,6 +74,7 @@ class PgPatchStore final : public PatchStore {
   Result<std::vector<PatchRecord>> ListWithBlob() override;
   Result<std::optional<PatchRecord>> Claim(TimeMs now, const std::string& owner,
                                            int64_t lease_ms) override;
+  Status UpdateLeased(const PatchRecord& p, const std::string& owner) override;
   Status RenewLease(const std::string& base_sha, const std::string& target_sha,
                     const std::string& owner, TimeMs until) override;
   Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,

@@ -80,6 +80,7 @@ class SqlitePatchStore final : public PatchStore {
   // Leases (sqlite_job_event_store.cpp).
   Result<std::optional<PatchRecord>> Claim(TimeMs now, const std::string& owner,
                                            int64_t lease_ms) override;
+  Status UpdateLeased(const PatchRecord& p, const std::string& owner) override;
   Status RenewLease(const std::string& base_sha, const std::string& target_sha,
                     const std::string& owner, TimeMs until) override;
   Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,

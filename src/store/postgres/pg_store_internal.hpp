@@ -209,7 +209,9 @@ class PgEventLogStore final : public EventLogStore {
  public:
   explicit PgEventLogStore(Db& db) : db_(db) {}
   Result<int64_t> Append(const std::string& type, const std::string& data, TimeMs at) override;
+  Result<std::vector<int64_t>> AppendBatch(const std::vector<EventLogRecord>& events) override;
   Result<std::vector<EventLogRecord>> ListAfter(int64_t after, size_t limit) override;
+  Result<int64_t> MinSeq() override;
   Status Trim(int64_t up_to) override;
   Result<std::string> DatabaseId() override;
 

@@ -98,6 +98,33 @@ Result<int64_t> SqliteEventLogStore::Append(const std::string& type, const std::
   return db_.LastInsertId();
 }
 
+Result<std::vector<int64_t>> SqliteEventLogStore::AppendBatch(
+    const std::vector<EventLogRecord>& events) {
+  std::vector<int64_t> seqs;
+  if (events.empty()) return seqs;
+  Lock lock(db_.mu());
+  OXIDE_RETURN_IF_ERROR(db_.Begin());
+  Status st = [&]() -> Status {
+    for (const auto& e : events) {
+      OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("INSERT INTO event_log(type, data, at) "
+                                                 "VALUES(?,?,?)"));
+      OXIDE_RETURN_IF_ERROR(q.Bind(1, e.type).Bind(2, e.data).Bind(3, e.at).Run());
+      seqs.push_back(db_.LastInsertId());
+    }
+    return Status::Ok();
+  }();
+  OXIDE_RETURN_IF_ERROR(db_.End(st.ok()));
+  OXIDE_RETURN_IF_ERROR(st);
+  return seqs;
+}
+
+Result<int64_t> SqliteEventLogStore::MinSeq() {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT COALESCE(MIN(seq), 0) FROM event_log"));
+  OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : 0;
+}
+
 Result<std::vector<EventLogRecord>> SqliteEventLogStore::ListAfter(int64_t after, size_t limit) {
   Lock lock(db_.mu());
   OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT seq, type, data, at FROM event_log "

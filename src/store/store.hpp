@@ -116,6 +116,10 @@ class PatchStore {
   // Extends the lease to `until` if `owner` still holds it; kFailedPrecondition otherwise.
   virtual Status RenewLease(const std::string& base_sha, const std::string& target_sha,
                             const std::string& owner, TimeMs until) = 0;
+  // Update, but only while `owner` holds the job's lease: kFailedPrecondition otherwise (the
+  // lease ran out and another replica claimed the job, or it was reset meanwhile), kNotFound
+  // when the pair does not exist. A builder writes with it so a stale result is refused.
+  virtual Status UpdateLeased(const PatchRecord& p, const std::string& owner) = 0;
   // Clears the lease if `owner` holds it; no-op otherwise.
   virtual Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,
                               const std::string& owner) = 0;
@@ -273,10 +277,17 @@ class EventLogStore {
   // that saw seq N never later finds a row with seq < N (PostgreSQL: pg_advisory_xact_lock before
   // the insert). Returns the seq.
   virtual Result<int64_t> Append(const std::string& type, const std::string& data, TimeMs at) = 0;
+  // Appends `events` (type, data, at; their seq is ignored) in one transaction, in order, with
+  // the same ordering guarantee as Append. Returns their seqs, strictly increasing, in the same
+  // order. Empty: nothing is written.
+  virtual Result<std::vector<int64_t>> AppendBatch(const std::vector<EventLogRecord>& events) = 0;
   // Rows with seq > after, by seq, at most `limit`.
   virtual Result<std::vector<EventLogRecord>> ListAfter(int64_t after, size_t limit) = 0;
   // Deletes rows with seq <= up_to (retention).
   virtual Status Trim(int64_t up_to) = 0;
+  // The smallest seq still in the log (0 when it is empty): a reader whose last seq is below
+  // MinSeq() - 1 may have missed trimmed rows.
+  virtual Result<int64_t> MinSeq() = 0;
   // A random id chosen once when the database was created (the shared SSE stream_id).
   virtual Result<std::string> DatabaseId() = 0;
 };

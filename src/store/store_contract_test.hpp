@@ -821,6 +821,33 @@ TYPED_TEST_P(StoreLeaseContract, UpdateDoesNotTouchTheLease) {
   EXPECT_FALSE(this->Claim(500, "r2").has_value());  // done jobs are never claimed
 }
 
+TYPED_TEST_P(StoreLeaseContract, UpdateLeasedWritesOnlyWhileTheOwnerHoldsTheLease) {
+  auto& p = this->s().patches();
+  ASSERT_TRUE(*p.Enqueue("a", "t", 1));
+  auto mine = this->Claim(10, "r1");
+  ASSERT_TRUE(mine.has_value());
+  mine->state = PatchState::kReady;
+  mine->patch_sha256 = "p1";
+  mine->attempts = 1;
+  EXPECT_STATUS(p.UpdateLeased(*mine, "r2"), ErrorCode::kFailedPrecondition);
+  EXPECT_STATUS(p.UpdateLeased(*mine, ""), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(p.Get("a", "t")->state, PatchState::kPending);
+  ASSERT_OK(p.UpdateLeased(*mine, "r1"));
+  auto a = *p.Get("a", "t");
+  EXPECT_EQ(a.state, PatchState::kReady);
+  EXPECT_EQ(a.patch_sha256, "p1");
+  EXPECT_EQ(a.attempts, 1u);
+  EXPECT_EQ(a.lease_owner, "r1");  // the lease itself is untouched
+  // Once released (or reset), the former holder's result is refused.
+  ASSERT_OK(p.ReleaseLease("a", "t", "r1"));
+  mine->state = PatchState::kFailed;
+  EXPECT_STATUS(p.UpdateLeased(*mine, "r1"), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(p.Get("a", "t")->state, PatchState::kReady);
+  PatchRecord missing = *mine;
+  missing.base_sha256 = "x";
+  EXPECT_STATUS(p.UpdateLeased(missing, "r1"), ErrorCode::kNotFound);
+}
+
 TYPED_TEST_P(StoreLeaseContract, EventLogAppendsInOrderListsAfterAndTrims) {
   auto& log = this->s().event_log();
   EXPECT_TRUE(log.ListAfter(0, 10)->empty());
@@ -852,6 +879,43 @@ TYPED_TEST_P(StoreLeaseContract, EventLogAppendsInOrderListsAfterAndTrims) {
   EXPECT_GT(*s4, *s3);
 }
 
+TYPED_TEST_P(StoreLeaseContract, EventLogAppendsABatchInOrder) {
+  auto& log = this->s().event_log();
+  EXPECT_TRUE(log.AppendBatch({})->empty());
+  EXPECT_TRUE(log.ListAfter(0, 10)->empty());
+  auto s0 = log.Append("device.changed", "{}", 99);
+  ASSERT_OK(s0.status());
+  auto seqs = log.AppendBatch({EventLogRecord{0, "device.changed", R"({"n":1})", 100},
+                               EventLogRecord{0, "campaign.state", R"({"n":2})", 101},
+                               EventLogRecord{0, "patch.built", R"({"n":3})", 102}});
+  ASSERT_OK(seqs.status());
+  ASSERT_EQ(seqs->size(), 3u);
+  EXPECT_GT((*seqs)[0], *s0);
+  EXPECT_LT((*seqs)[0], (*seqs)[1]);
+  EXPECT_LT((*seqs)[1], (*seqs)[2]);
+  auto rows = *log.ListAfter(*s0, 10);
+  ASSERT_EQ(rows.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(rows[i].seq, (*seqs)[i]);
+  EXPECT_EQ(rows[1].type, "campaign.state");
+  EXPECT_EQ(rows[1].data, R"({"n":2})");
+  EXPECT_EQ(rows[2].at, 102);
+  auto next = log.Append("patch.failed", "{}", 103);
+  ASSERT_OK(next.status());
+  EXPECT_GT(*next, (*seqs)[2]);
+}
+
+TYPED_TEST_P(StoreLeaseContract, EventLogMinSeqFollowsTrims) {
+  auto& log = this->s().event_log();
+  EXPECT_EQ(*log.MinSeq(), 0);
+  auto s1 = *log.Append("device.changed", "{}", 1);
+  auto s2 = *log.Append("device.changed", "{}", 2);
+  EXPECT_EQ(*log.MinSeq(), s1);
+  ASSERT_OK(log.Trim(s1));
+  EXPECT_EQ(*log.MinSeq(), s2);
+  ASSERT_OK(log.Trim(s2));
+  EXPECT_EQ(*log.MinSeq(), 0);
+}
+
 TYPED_TEST_P(StoreLeaseContract, DatabaseIdIsFixedAndNotEmpty) {
   auto id = this->s().event_log().DatabaseId();
   ASSERT_OK(id.status());
@@ -862,6 +926,8 @@ TYPED_TEST_P(StoreLeaseContract, DatabaseIdIsFixedAndNotEmpty) {
 REGISTER_TYPED_TEST_SUITE_P(StoreLeaseContract, ClaimTakesJobsInQueueOrderAndSkipsLeasedOnes,
                             ExpiredLeaseLetsAnotherOwnerClaim, OnlyTheOwnerRenews,
                             ReleaseClearsOnlyTheOwnersLease, UpdateDoesNotTouchTheLease,
-                            EventLogAppendsInOrderListsAfterAndTrims, DatabaseIdIsFixedAndNotEmpty);
+                            UpdateLeasedWritesOnlyWhileTheOwnerHoldsTheLease,
+                            EventLogAppendsInOrderListsAfterAndTrims, EventLogAppendsABatchInOrder,
+                            EventLogMinSeqFollowsTrims, DatabaseIdIsFixedAndNotEmpty);
 
 }  // namespace oxide::store

@@ -1,5 +1,6 @@
 #include "server/service/events.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <deque>
@@ -196,7 +197,8 @@ uint64_t EventBus::Deliver(Event e, bool number) {
     } else if (ring_.size() < options_.history) {
       ring_.push_back(shared);
     } else {
-      floor_id_ = ring_[ring_start_]->id;
+      // max: a gap in the log (RaiseFloorAfterGap) may have put the floor above the ring.
+      floor_id_ = std::max(floor_id_, ring_[ring_start_]->id);
       ring_[ring_start_] = shared;
       ring_start_ = (ring_start_ + 1) % ring_.size();
     }
@@ -317,21 +319,37 @@ Result<size_t> EventBus::Relay() {
     std::lock_guard<std::mutex> lock(outbox_mu_);
     pending.swap(outbox_);
   }
-  for (size_t i = 0; i < pending.size(); ++i) {
-    auto seq =
-        log_->Append(std::string(ToString(pending[i].type)), pending[i].data, clock_.UnixMillis());
-    if (!seq.ok()) {
+  if (!pending.empty()) {
+    // The whole outbox in one transaction (one lock, one commit), not one per event.
+    std::vector<store::EventLogRecord> batch;
+    batch.reserve(pending.size());
+    const store::TimeMs at = clock_.UnixMillis();
+    for (const auto& e : pending) {
+      batch.push_back(store::EventLogRecord{0, std::string(ToString(e.type)), e.data, at});
+    }
+    auto seqs = log_->AppendBatch(batch);
+    if (!seqs.ok()) {
       // Kept, in order, ahead of what was published meanwhile: the next Relay() retries.
       std::lock_guard<std::mutex> lock(outbox_mu_);
-      outbox_.insert(outbox_.begin(), std::make_move_iterator(pending.begin() + i),
+      outbox_.insert(outbox_.begin(), std::make_move_iterator(pending.begin()),
                      std::make_move_iterator(pending.end()));
-      return seq.status();
+      return seqs.status();
     }
   }
   size_t delivered = 0;
+  bool first = true;
   while (true) {
     OXIDE_ASSIGN_OR_RETURN(auto rows,
                            log_->ListAfter(static_cast<int64_t>(last_id()), kRelayBatch));
+    if (first && !rows.empty() && static_cast<uint64_t>(rows.front().seq) > last_id() + 1) {
+      // Seqs may skip (a rolled-back append); rows below the log's minimum were trimmed while
+      // this replica lagged: its streams missed them.
+      OXIDE_ASSIGN_OR_RETURN(int64_t min_seq, log_->MinSeq());
+      if (static_cast<uint64_t>(min_seq) > last_id() + 1) {
+        RaiseFloorAfterGap(static_cast<uint64_t>(rows.front().seq) - 1);
+      }
+    }
+    first = false;
     for (const auto& r : rows) {
       if (auto e = FromLog(r)) {
         Deliver(std::move(*e), /*number=*/false);
@@ -343,6 +361,30 @@ Result<size_t> EventBus::Relay() {
     }
     if (rows.size() < kRelayBatch) return delivered;
   }
+}
+
+void EventBus::RaiseFloorAfterGap(uint64_t up_to) {
+  std::vector<std::shared_ptr<EventSubscriber>> dropped;
+  uint64_t missed_after = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    missed_after = last_id_;
+    floor_id_ = last_id_ = up_to;
+    for (auto& s : subscribers_) {
+      std::lock_guard<std::mutex> sub_lock(s->mu);
+      s->dropped = true;
+      s->queue.clear();
+      dropped.push_back(s);
+    }
+    subscribers_.clear();
+  }
+  // Like a reader that fell behind: the stream ends, the client resumes with its Last-Event-ID,
+  // which is now below the floor, and gets a reset.
+  for (const auto& s : dropped) CallWake(s);
+  log::Warn("event relay fell behind the log's retention: open streams reset",
+            {{"missed_after", static_cast<int64_t>(missed_after)},
+             {"resumes_at", static_cast<int64_t>(up_to + 1)},
+             {"streams", static_cast<int64_t>(dropped.size())}});
 }
 
 void EventBus::SetOutboxWake(std::function<void()> wake) {

@@ -156,9 +156,11 @@ class EventBus {
   // id as stream_id and loads the log's last `history` rows for resuming. Errors: the store's.
   Status AttachLog(store::EventLogStore& log);
   bool has_log() const { return log_ != nullptr; }
-  // Appends the outbox to the log (in publish order), then delivers every row after last_id()
-  // to the ring and the subscribers. Returns how many rows were delivered. Serialised inside;
-  // never call it inside a store transaction. Without a log: 0.
+  // Appends the outbox to the log (in publish order, one transaction), then delivers every row
+  // after last_id() to the ring and the subscribers; when rows after last_id() were trimmed
+  // meanwhile, first raises the floor and drops the open streams (RaiseFloorAfterGap). Returns how
+  // many rows were delivered. Serialised inside; never call it inside a store transaction. Without
+  // a log: 0.
   Result<size_t> Relay();
   // Called (outside the bus's locks) when Publish queues into an empty outbox: the relay's
   // wake. Set before publishing starts; null clears it.
@@ -174,6 +176,9 @@ class EventBus {
   // Adds `e` to the ring and the matching subscribers' queues, numbered next (`number`) or with
   // its own id (a log row's seq, above last_id()). Returns the id.
   uint64_t Deliver(Event e, bool number);
+  // The log's rows up to `up_to` were trimmed before this replica relayed them: a resume at or
+  // before it is a gap, and every open stream is dropped (its client resumes and gets a reset).
+  void RaiseFloorAfterGap(uint64_t up_to);
   // The event a log row holds; nullopt for a type or data this binary does not know.
   std::optional<Event> FromLog(const store::EventLogRecord& r) const;
   void Unsubscribe(const std::shared_ptr<EventSubscriber>& sub);

@@ -16,10 +16,23 @@ class FlakyLog final : public store::EventLogStore {
  public:
   Result<int64_t> Append(const std::string& type, const std::string& data,
                          store::TimeMs at) override {
+    ++transactions;
     if (fail) return IoError("database down");
     rows.push_back({++seq, type, data, at});
     return seq;
   }
+  Result<std::vector<int64_t>> AppendBatch(
+      const std::vector<store::EventLogRecord>& events) override {
+    ++transactions;
+    if (fail) return IoError("database down");
+    std::vector<int64_t> seqs;
+    for (const auto& e : events) {
+      rows.push_back({++seq, e.type, e.data, e.at});
+      seqs.push_back(seq);
+    }
+    return seqs;
+  }
+  Result<int64_t> MinSeq() override { return rows.empty() ? 0 : rows.front().seq; }
   Result<std::vector<store::EventLogRecord>> ListAfter(int64_t after, size_t limit) override {
     std::vector<store::EventLogRecord> out;
     for (const auto& r : rows) {
@@ -34,6 +47,7 @@ class FlakyLog final : public store::EventLogStore {
   Result<std::string> DatabaseId() override { return std::string("flaky-db"); }
 
   bool fail = false;
+  int transactions = 0;  // Append and AppendBatch calls
   int64_t seq = 0;
   std::vector<store::EventLogRecord> rows;
 };
@@ -169,6 +183,63 @@ TEST_F(EventLogTest, OutboxSurvivesALogOutageInOrder) {
   EXPECT_EQ(got.events[0]->device_id, "d1");
   EXPECT_EQ(got.events[2]->device_id, "d3");
   EXPECT_EQ(bus.outbox_size(), 0u);
+}
+
+// The relay used to write one transaction (lock, insert, commit) per event.
+TEST_F(EventLogTest, RelayAppendsTheWholeOutboxInOneTransaction) {
+  FlakyLog log;
+  EventBus bus(clock_, EventBusOptions{8, 16, 4, ""});
+  ASSERT_OK(bus.AttachLog(log));
+  auto sub = Sub(bus);
+  for (const char* d : {"d1", "d2", "d3"}) bus.Publish(EventType::kDeviceChanged, Device(d));
+  ASSERT_EQ(*bus.Relay(), 3u);
+  EXPECT_EQ(log.transactions, 1);
+  auto got = sub->Take();
+  ASSERT_EQ(Ids(got), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(got.events[2]->device_id, "d3");
+  EXPECT_EQ(*bus.Relay(), 0u);
+  EXPECT_EQ(log.transactions, 1);  // an empty outbox writes nothing
+}
+
+// A replica whose relay lagged while the others appended and trimmed past it used to skip the
+// trimmed events silently: its open streams are reset, and a resume before them is a gap.
+TEST_F(EventLogTest, RowsTrimmedBeforeALaggingReplicaRelayedThemResetItsStreams) {
+  auto a = Replica(), b = Replica();
+  b->Publish(EventType::kDeviceChanged, Device("d1"));
+  ASSERT_EQ(*b->Relay(), 1u);
+  ASSERT_EQ(*a->Relay(), 1u);
+  auto live = Sub(*a);
+  for (const char* d : {"d2", "d3", "d4", "d5"}) b->Publish(EventType::kDeviceChanged, Device(d));
+  ASSERT_EQ(*b->Relay(), 4u);
+  ASSERT_OK(store_->event_log().Trim(4));  // another replica's retention, while a lagged
+  ASSERT_EQ(*a->Relay(), 1u);
+  EXPECT_TRUE(live->dropped());
+  EXPECT_TRUE(live->Take().dropped);
+  EXPECT_EQ(a->last_id(), 5u);
+  EventBus::SubscribeOptions from_seen;
+  from_seen.last_event_id = 1;
+  from_seen.stream_id = a->stream_id();
+  EXPECT_TRUE(Sub(*a, from_seen)->gap());
+  EventBus::SubscribeOptions from_kept = from_seen;
+  from_kept.last_event_id = 4;
+  auto resumed = Sub(*a, from_kept);
+  EXPECT_FALSE(resumed->gap());
+  EXPECT_EQ(Ids(resumed->Take()), (std::vector<uint64_t>{5}));
+}
+
+// Seqs may skip without any trim (PostgreSQL sequences skip on a rolled-back append): no reset.
+TEST_F(EventLogTest, SkippedSeqsAreNoGap) {
+  FlakyLog log;
+  EventBus bus(clock_, EventBusOptions{8, 16, 4, ""});
+  ASSERT_OK(bus.AttachLog(log));
+  bus.Publish(EventType::kDeviceChanged, Device("d1"));
+  ASSERT_EQ(*bus.Relay(), 1u);
+  auto live = Sub(bus);
+  log.seq += 10;
+  bus.Publish(EventType::kDeviceChanged, Device("d2"));
+  ASSERT_EQ(*bus.Relay(), 1u);
+  EXPECT_FALSE(live->dropped());
+  EXPECT_EQ(Ids(live->Take()), (std::vector<uint64_t>{12}));
 }
 
 TEST_F(EventLogTest, RowsOfAnUnknownTypeAreSkipped) {

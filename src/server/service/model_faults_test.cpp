@@ -167,6 +167,28 @@ TEST_F(ModelFaultsTest, PatchesFromACorruptVersionAreDroppedAndRebuiltOnReupload
   EXPECT_EQ(env.store->patches().Get(v2.sha256, v3.sha256)->state, store::PatchState::kPending);
 }
 
+// A replica building a job from a version's corrupt bytes (issue #12) used to keep its lease when
+// a re-upload reset the job, and wrote its result over the reset: the reset clears the lease.
+TEST_F(ModelFaultsTest, ResetJobLosesItsLeaseSoAStaleBuilderIsRefused) {
+  const std::string body2 = "second version of the model";
+  auto v1 = env.Upload("m", "v1", "first version of the model");
+  auto v2 = env.Upload("m", "v2", body2);
+  auto& patches = env.store->patches();
+  auto claimed = patches.Claim(env.clock.UnixMillis(), "replica-a", 60'000);
+  ASSERT_OK(claimed.status());
+  ASSERT_TRUE(claimed->has_value());
+  store::PatchRecord stale = **claimed;  // replica-a builds from v2's corrupt bytes
+  FlipByte(v2.sha256, 4);
+  ASSERT_OK(TryUpload("v2", body2).status());
+  auto reset = *patches.Get(v1.sha256, v2.sha256);
+  EXPECT_EQ(reset.state, store::PatchState::kPending);
+  EXPECT_EQ(reset.lease_owner, "");
+  stale.state = store::PatchState::kReady;
+  stale.patch_sha256 = "built-from-bad-bytes";
+  EXPECT_STATUS(patches.UpdateLeased(stale, "replica-a"), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(patches.Get(v1.sha256, v2.sha256)->state, store::PatchState::kPending);
+}
+
 // Shutdown used to wait for a whole scrub (every blob re-hashed): it stops between blobs.
 TEST_F(ModelFaultsTest, ScrubStopsBetweenBlobsWhenAsked) {
   std::vector<std::string> shas;

@@ -307,7 +307,16 @@ Status ModelService::ResetPatch(store::PatchRecord& p, store::PatchState state, 
   p.not_before = 0;
   p.error = std::move(why);
   p.updated_at = clock_.UnixMillis();
-  return store_.patches().Update(p);
+  OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+  // A replica building the job (from the bad bytes) loses its lease: its result is refused
+  // (PatchStore::UpdateLeased), and the job is claimed afresh.
+  if (!p.lease_owner.empty()) {
+    OXIDE_RETURN_IF_ERROR(
+        store_.patches().ReleaseLease(p.base_sha256, p.target_sha256, p.lease_owner));
+    p.lease_owner.clear();
+    p.lease_until = 0;
+  }
+  return Status::Ok();
 }
 
 Result<bool> ModelService::RepairCorruptBlob(const std::string& sha256) {

@@ -1,6 +1,7 @@
 #include "server/service/patch_worker.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,8 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "base/log.hpp"
 #include "server/service/event_data.hpp"
@@ -23,17 +26,35 @@ std::string VersionName(store::Store& store, const std::string& sha256) {
   return v.ok() ? v->model_id + " " + v->version : sha256.substr(0, 12);
 }
 
-// Whether lease owner `owner` is a default instance id (hostname:pid) of this host whose
-// process has exited.
-bool OwnerExitedHere(const std::string& owner) {
+std::string HostName() {
   char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) return false;
-  const std::string prefix = std::string(host) + ":";
-  if (owner.size() <= prefix.size() || owner.compare(0, prefix.size(), prefix) != 0) return false;
+  if (::gethostname(host, sizeof(host) - 1) != 0) return "";
+  return host;
+}
+
+// Whether lease owner `owner` is a default instance id (hostname:pid:nonce:ns<inode>) of this
+// host and this pid namespace whose process has exited. Containers may share a hostname while
+// each has its own pid namespace (and pid 1): a pid proves nothing about a process of another
+// namespace, so ids without this process's namespace (hostname:pid, hostname:pid:nonce, or
+// another ns) are never taken for dead; their leases run out instead.
+bool OwnerExitedHere(const std::string& owner) {
+  const std::string host = HostName();
+  const std::string ns = PidNamespaceTag();
+  if (host.empty() || ns.empty()) return false;
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t colon = owner.find(':', start);
+    parts.push_back(owner.substr(start, colon == std::string::npos ? colon : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() != 4 || parts[0] != host || parts[3] != ns) return false;
+  const std::string& digits = parts[1];
+  if (digits.empty() || digits.size() > 9) return false;
   long pid = 0;
-  for (size_t i = prefix.size(); i < owner.size(); ++i) {
-    if (owner[i] < '0' || owner[i] > '9' || pid > (1L << 30)) return false;
-    pid = pid * 10 + (owner[i] - '0');
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    pid = pid * 10 + (c - '0');
   }
   return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
@@ -96,6 +117,21 @@ class LeaseRenewer {
 };
 
 }  // namespace
+
+std::string PidNamespaceTag() {
+  struct stat st {};
+  if (::stat("/proc/self/ns/pid", &st) != 0) return "";
+  return "ns" + std::to_string(static_cast<unsigned long long>(st.st_ino));
+}
+
+std::string DefaultInstanceId() {
+  std::random_device rd;
+  char nonce[9];
+  std::snprintf(nonce, sizeof(nonce), "%08x", static_cast<unsigned>(rd()));
+  std::string id = HostName() + ":" + std::to_string(::getpid()) + ":" + nonce;
+  const std::string ns = PidNamespaceTag();
+  return ns.empty() ? id : id + ":" + ns;
+}
 
 Result<size_t> PatchWorker::ReleaseOrphanedLeases() {
   const store::TimeMs now = clock_.UnixMillis();
@@ -193,6 +229,13 @@ void PatchWorker::PublishResult(const store::PatchRecord& p, int64_t duration_ms
   events_->Publish(built ? EventType::kPatchBuilt : EventType::kPatchFailed, PatchData(p, info));
 }
 
+Result<bool> PatchWorker::WriteLeased(const store::PatchRecord& p) {
+  Status st = store_.patches().UpdateLeased(p, lease_.owner);
+  if (st.code() == ErrorCode::kFailedPrecondition) return false;
+  OXIDE_RETURN_IF_ERROR(st);
+  return true;
+}
+
 Result<bool> PatchWorker::RunOnce() {
   OXIDE_ASSIGN_OR_RETURN(
       auto next, store_.patches().Claim(clock_.UnixMillis(), lease_.owner, lease_.lease_ms));
@@ -215,7 +258,8 @@ Result<bool> PatchWorker::Build(store::PatchRecord& p) {
     p.error = "gave up after " + std::to_string(p.attempts) + " attempts" +
               (p.error.empty() ? std::string() : ": " + p.error);
     p.updated_at = clock_.UnixMillis();
-    OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+    OXIDE_ASSIGN_OR_RETURN(bool written, WriteLeased(p));
+    if (!written) return false;
     PublishResult(p, 0);
     log::Warn("patch build failed", {{"base", VersionName(store_, p.base_sha256)},
                                      {"target", VersionName(store_, p.target_sha256)},
@@ -225,7 +269,8 @@ Result<bool> PatchWorker::Build(store::PatchRecord& p) {
   // Persisted before building, so a job that crashes the server is not retried forever.
   ++p.attempts;
   p.updated_at = clock_.UnixMillis();
-  OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+  OXIDE_ASSIGN_OR_RETURN(bool persisted, WriteLeased(p));
+  if (!persisted) return false;
 
   std::string target_path = blobs_.PathFor(p.target_sha256);
   std::string out = blobs_.TempPath();
@@ -273,7 +318,15 @@ Result<bool> PatchWorker::Build(store::PatchRecord& p) {
       p.state = store::PatchState::kFailed;
     }
   }
-  OXIDE_RETURN_IF_ERROR(store_.patches().Update(p));
+  // Written only while the lease is still this replica's: between StillMine() and here it may
+  // have run out and passed on, or the job may have been reset (ModelService::ResetPatch clears
+  // the lease); the other writer's state stands.
+  OXIDE_ASSIGN_OR_RETURN(bool written, WriteLeased(p));
+  if (!written) {
+    log::Warn("patch build result dropped: the job's lease passed on or was reset",
+              {{"base", base_name}, {"target", target_name}});
+    return false;
+  }
   const auto took = std::chrono::steady_clock::now() - build_start;
   const double seconds = std::chrono::duration<double>(took).count();
   if (metrics_ != nullptr) metrics_->ObservePatchBuild(seconds, st.ok());

@@ -35,10 +35,18 @@ inline constexpr int64_t kPatchRetryBackoffMs = 30'000;
 // renewed every `renew_every` while it builds and released when it ends; a replica that dies
 // mid-build stops renewing, and another one claims the job once the lease has run out.
 struct PatchLeaseOptions {
-  std::string owner = "local";  // oxide serve --instance-id (default hostname:pid)
+  std::string owner = "local";  // oxide serve --instance-id (default DefaultInstanceId())
   int64_t lease_ms = 60'000;
   std::chrono::milliseconds renew_every{20'000};
 };
+
+// "ns<inode of /proc/self/ns/pid>": which pid namespace this process's pids belong to ("" when
+// /proc is not mounted).
+std::string PidNamespaceTag();
+// hostname:pid:<8 hex random>:<PidNamespaceTag()> (without the last part when it is ""): the
+// lease owner when --instance-id is not given. ReleaseOrphanedLeases frees the leases of such an
+// id only when its host and pid namespace are this process's and its pid has exited.
+std::string DefaultInstanceId();
 
 // Prepares patches off the request path: claims pending jobs from the store's queue (persisted,
 // so a restart resumes them), builds them with `build`, and publishes the result as a blob.
@@ -63,9 +71,10 @@ class PatchWorker {
   // Wakes the thread (a job was enqueued).
   void Notify();
   // A restarted server must not wait a whole lease for the jobs its previous run held: releases
-  // the leases of pending jobs held in this worker's own name (it holds none yet) or by a
-  // process of this host that has exited (the default owner name is hostname:pid). Returns how
-  // many. Start() calls it; errors are the store's.
+  // the leases of pending jobs held in exactly this worker's own name (a restart with the same
+  // --instance-id; it holds none yet) or by a DefaultInstanceId() of this host and pid namespace
+  // whose process has exited. Any other owner (another namespace, or an id without one) keeps
+  // its lease until it runs out. Returns how many. Start() calls it; errors are the store's.
   Result<size_t> ReleaseOrphanedLeases();
   // Claims and processes the next pending job in the calling thread; false when there was none
   // (or every pending job is leased to another replica).
@@ -80,6 +89,8 @@ class PatchWorker {
   // Builds the claimed job `p`; false when its lease was lost meanwhile (the result is dropped:
   // the replica that holds the job now writes its own).
   Result<bool> Build(store::PatchRecord& p);
+  // Stores `p` if this worker still holds its lease; false (nothing written) when it does not.
+  Result<bool> WriteLeased(const store::PatchRecord& p);
 
   store::Store& store_;
   const BlobStore& blobs_;

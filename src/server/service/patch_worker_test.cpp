@@ -183,11 +183,15 @@ TEST_F(PatchWorkerTest, BuildWhoseLeasePassedToAnotherReplicaIsDropped) {
   EXPECT_EQ(Job().attempts, 1u);
 }
 
-// A restart: the leases of the previous run (same --instance-id, or hostname:pid of a process
-// that has exited) are released at once; a lease of a live replica stays.
+// A restart: the leases of the previous run (same --instance-id, or the default id of a process
+// of this host and pid namespace that has exited) are released at once; a lease of a live
+// replica stays. A hostname:pid without this pid namespace may be a live process of another
+// container sharing the hostname: it stays too (it used to be freed).
 TEST_F(PatchWorkerTest, LeasesOfAnEarlierRunAreReleasedAtStart) {
   auto v3 = env.Upload("m", "v3", "third version of the model");
   auto v4 = env.Upload("m", "v4", "fourth version of the model");
+  auto v5 = env.Upload("m", "v5", "fifth version of the model");
+  auto v6 = env.Upload("m", "v6", "sixth version of the model");
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) ::_exit(0);
@@ -197,19 +201,34 @@ TEST_F(PatchWorkerTest, LeasesOfAnEarlierRunAreReleasedAtStart) {
   const store::TimeMs now = env.clock.UnixMillis();
   auto& patches = env.store->patches();
   ASSERT_EQ((*patches.Claim(now, "replica-a", 60'000))->target_sha256, v2.sha256);
-  ASSERT_EQ(
-      (*patches.Claim(now, std::string(host) + ":" + std::to_string(child), 60'000))->target_sha256,
-      v3.sha256);
+  const std::string exited = std::string(host) + ":" + std::to_string(child);
+  const std::string ns = PidNamespaceTag();
+  ASSERT_FALSE(ns.empty());
+  ASSERT_EQ((*patches.Claim(now, exited + ":0badc0de:" + ns, 60'000))->target_sha256, v3.sha256);
   ASSERT_EQ((*patches.Claim(now, "elsewhere:1", 60'000))->target_sha256, v4.sha256);
+  ASSERT_EQ((*patches.Claim(now, exited, 60'000))->target_sha256, v5.sha256);
+  ASSERT_EQ((*patches.Claim(now, exited + ":0badc0de:ns1", 60'000))->target_sha256, v6.sha256);
   worker->SetLease({"replica-a", 60'000, std::chrono::hours(1)});
   EXPECT_EQ(*worker->ReleaseOrphanedLeases(), 2u);
   EXPECT_EQ(Job().lease_owner, "");
   EXPECT_EQ(patches.Get(v2.sha256, v3.sha256)->lease_owner, "");
   EXPECT_EQ(patches.Get(v3.sha256, v4.sha256)->lease_owner, "elsewhere:1");
+  EXPECT_EQ(patches.Get(v4.sha256, v5.sha256)->lease_owner, exited);
+  EXPECT_EQ(patches.Get(v5.sha256, v6.sha256)->lease_owner, exited + ":0badc0de:ns1");
   EXPECT_TRUE(*worker->RunOnce());
   EXPECT_TRUE(*worker->RunOnce());
-  EXPECT_FALSE(*worker->RunOnce());  // v3 -> v4 waits for its live owner
+  EXPECT_FALSE(*worker->RunOnce());  // the others wait for their owners' leases
   EXPECT_EQ(builds, 2);
+}
+
+TEST(DefaultInstanceIdTest, NamesHostPidNonceAndPidNamespace) {
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  const std::string id = DefaultInstanceId();
+  const std::string prefix = std::string(host) + ":" + std::to_string(::getpid()) + ":";
+  ASSERT_EQ(id.compare(0, prefix.size(), prefix), 0) << id;
+  EXPECT_EQ(id.substr(prefix.size() + 8), ":" + PidNamespaceTag()) << id;
+  EXPECT_NE(DefaultInstanceId(), id);  // the nonce: a pid reused after a restart is another id
 }
 
 }  // namespace

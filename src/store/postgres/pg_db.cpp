@@ -248,7 +248,12 @@ struct Db::Impl {
         res = tx.exec(sql);
       } else {
         const std::string name = NameOf(sql);
-        if (c.prepared.insert(name).second) c.c->prepare(name, sql);
+        // Recorded only once prepare() returned: a throw would otherwise leave the name recorded
+        // and the statement unprepared, failing this SQL on this connection for good.
+        if (c.prepared.count(name) == 0) {
+          c.c->prepare(name, sql);
+          c.prepared.insert(name);
+        }
         std::vector<const char*> values;
         values.reserve(params.size());
         for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);

@@ -409,6 +409,31 @@ Result<int64_t> PgEventLogStore::Append(const std::string& type, const std::stri
   return seq;
 }
 
+Result<std::vector<int64_t>> PgEventLogStore::AppendBatch(
+    const std::vector<EventLogRecord>& events) {
+  std::vector<int64_t> seqs;
+  if (events.empty()) return seqs;
+  // One lock and one COMMIT for the whole batch; seqs drawn after the lock, as in Append.
+  Status appended = db_.InTransaction(0, [&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(
+        db_.Exec("SELECT pg_advisory_xact_lock($1)", Params().Add(kEventLogLockKey)).status());
+    for (const auto& e : events) {
+      OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec("INSERT INTO event_log(type, data, at) "
+                                              "VALUES($1,$2,$3) RETURNING seq",
+                                              Params().Add(e.type).Add(e.data).Add(e.at)));
+      seqs.push_back(q.Int(0, 0));
+    }
+    return Status::Ok();
+  });
+  OXIDE_RETURN_IF_ERROR(appended);
+  return seqs;
+}
+
+Result<int64_t> PgEventLogStore::MinSeq() {
+  OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec("SELECT COALESCE(MIN(seq), 0) FROM event_log"));
+  return q.Int(0, 0);
+}
+
 Result<std::vector<EventLogRecord>> PgEventLogStore::ListAfter(int64_t after, size_t limit) {
   OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec("SELECT seq, type, data, at FROM event_log WHERE "
                                           "seq>$1 ORDER BY seq LIMIT $2",

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "store/postgres/pg_cluster.hpp"
+#include "store/postgres/pg_db.hpp"
 #include "store/store_contract_test.hpp"
 
 namespace oxide::store {
@@ -91,6 +92,21 @@ TEST_F(PostgresStoreTest, DataSurvivesReopenAndMigrationsAreRecordedOnce) {
   EXPECT_OK(s->devices().Get("d1").status());
   EXPECT_EQ(Query("SELECT COUNT(*) FROM schema_migrations"), "1");
   EXPECT_EQ(Query("SELECT COUNT(*) FROM database_info"), "1");
+}
+
+// A statement the server refused to prepare (its table did not exist yet) works on the same
+// connection once it can: the connection does not remember it as prepared.
+TEST_F(PostgresStoreTest, StatementThatFailedToPrepareWorksLaterOnTheSameConnection) {
+  auto db = postgres::Db::Open(url_, PoolOptions{1}, {});
+  ASSERT_OK(db.status());
+  const std::string sql = "SELECT n FROM made_later WHERE n=$1";
+  EXPECT_FALSE((*db)->Exec(sql, postgres::Params().Add(int64_t{1})).ok());
+  EXPECT_FALSE((*db)->Exec(sql, postgres::Params().Add(int64_t{1})).ok());
+  ASSERT_OK((*db)->Exec("CREATE TABLE made_later(n BIGINT)").status());
+  ASSERT_OK((*db)->Exec("INSERT INTO made_later VALUES (1)").status());
+  auto rows = (*db)->Exec(sql, postgres::Params().Add(int64_t{1}));
+  ASSERT_OK(rows.status());
+  EXPECT_EQ(rows->size(), 1u);
 }
 
 TEST_F(PostgresStoreTest, NewerSchemaIsFailedPrecondition) {

@@ -48,6 +48,34 @@ Status SqlitePatchStore::RenewLease(const std::string& base_sha, const std::stri
   return Status::Ok();
 }
 
+Status SqlitePatchStore::UpdateLeased(const PatchRecord& p, const std::string& owner) {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(
+      Stmt q, db_.Prepare("UPDATE patches SET state=?, patch_sha256=?, patch_size=?, strategy=?, "
+                          "error=?, updated_at=?, attempts=?, not_before=? WHERE base_sha256=? AND "
+                          "target_sha256=? AND lease_owner=? AND lease_owner<>''"));
+  OXIDE_RETURN_IF_ERROR(q.Bind(1, ToString(p.state))
+                            .Bind(2, p.patch_sha256)
+                            .BindU64(3, p.patch_size)
+                            .Bind(4, p.strategy)
+                            .Bind(5, p.error)
+                            .Bind(6, p.updated_at)
+                            .Bind(7, int64_t{p.attempts})
+                            .Bind(8, p.not_before)
+                            .Bind(9, p.base_sha256)
+                            .Bind(10, p.target_sha256)
+                            .Bind(11, owner)
+                            .Run());
+  if (db_.Changes() > 0) return Status::Ok();
+  OXIDE_ASSIGN_OR_RETURN(Stmt exists, db_.Prepare("SELECT 1 FROM patches WHERE base_sha256=? AND "
+                                                  "target_sha256=?"));
+  exists.Bind(1, p.base_sha256).Bind(2, p.target_sha256);
+  OXIDE_ASSIGN_OR_RETURN(bool row, exists.Step());
+  if (!row) return NotFound("no patch " + p.base_sha256 + " -> " + p.target_sha256);
+  return FailedPrecondition("patch " + p.base_sha256 + " -> " + p.target_sha256 +
+                            " is not leased to '" + owner + "'");
+}
+
 Status SqlitePatchStore::ReleaseLease(const std::string& base_sha, const std::string& target_sha,
                                       const std::string& owner) {
   Lock lock(db_.mu());
@@ -68,6 +96,33 @@ Result<int64_t> SqliteEventLogStore::Append(const std::string& type, const std::
                                              "VALUES(?,?,?)"));
   OXIDE_RETURN_IF_ERROR(q.Bind(1, type).Bind(2, data).Bind(3, at).Run());
   return db_.LastInsertId();
+}
+
+Result<std::vector<int64_t>> SqliteEventLogStore::AppendBatch(
+    const std::vector<EventLogRecord>& events) {
+  std::vector<int64_t> seqs;
+  if (events.empty()) return seqs;
+  Lock lock(db_.mu());
+  OXIDE_RETURN_IF_ERROR(db_.Begin());
+  Status st = [&]() -> Status {
+    for (const auto& e : events) {
+      OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("INSERT INTO event_log(type, data, at) "
+                                                 "VALUES(?,?,?)"));
+      OXIDE_RETURN_IF_ERROR(q.Bind(1, e.type).Bind(2, e.data).Bind(3, e.at).Run());
+      seqs.push_back(db_.LastInsertId());
+    }
+    return Status::Ok();
+  }();
+  OXIDE_RETURN_IF_ERROR(db_.End(st.ok()));
+  OXIDE_RETURN_IF_ERROR(st);
+  return seqs;
+}
+
+Result<int64_t> SqliteEventLogStore::MinSeq() {
+  Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("SELECT COALESCE(MIN(seq), 0) FROM event_log"));
+  OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : 0;
 }
 
 Result<std::vector<EventLogRecord>> SqliteEventLogStore::ListAfter(int64_t after, size_t limit) {

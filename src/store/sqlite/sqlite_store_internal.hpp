@@ -80,6 +80,7 @@ class SqlitePatchStore final : public PatchStore {
   // Leases (sqlite_job_event_store.cpp).
   Result<std::optional<PatchRecord>> Claim(TimeMs now, const std::string& owner,
                                            int64_t lease_ms) override;
+  Status UpdateLeased(const PatchRecord& p, const std::string& owner) override;
   Status RenewLease(const std::string& base_sha, const std::string& target_sha,
                     const std::string& owner, TimeMs until) override;
   Status ReleaseLease(const std::string& base_sha, const std::string& target_sha,
@@ -216,7 +217,9 @@ class SqliteEventLogStore final : public EventLogStore {
  public:
   explicit SqliteEventLogStore(Db& db) : db_(db) {}
   Result<int64_t> Append(const std::string& type, const std::string& data, TimeMs at) override;
+  Result<std::vector<int64_t>> AppendBatch(const std::vector<EventLogRecord>& events) override;
   Result<std::vector<EventLogRecord>> ListAfter(int64_t after, size_t limit) override;
+  Result<int64_t> MinSeq() override;
   Status Trim(int64_t up_to) override;
   Result<std::string> DatabaseId() override;
 

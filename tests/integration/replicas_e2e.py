@@ -25,9 +25,9 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pg_common import ThrowawayCluster, exit_on_sigterm  # noqa: E402
 from server_common import ServerProcess, two_model_versions, wait_until  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEVICES = ["cam-%d" % i for i in range(6)]
 
 
@@ -273,18 +273,17 @@ def main():
     ap.add_argument("--oxide", required=True)
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = ap.parse_args()
+    exit_on_sigterm()  # the finally below stops the replicas; the watchdog stops PostgreSQL
     tmp = tempfile.mkdtemp(prefix="oxide-replicas-")
     os.chmod(tmp, 0o755)  # pg_throwaway runs PostgreSQL as "postgres" under it
     servers = []
-    pg_dir = None
+    cluster = None
     ok = False
     try:
         if args.backend == "postgresql":
-            pg_dir = os.path.join(tmp, "pg")
-            os.makedirs(pg_dir)
-            database = subprocess.run([os.path.join(ROOT, "scripts", "pg_throwaway"), "start",
-                                       pg_dir], check=True, stdout=subprocess.PIPE,
-                                      text=True).stdout.strip().splitlines()[-1]
+            cluster = ThrowawayCluster(os.path.join(tmp, "pg"))
+            database = cluster.start()
+            assert database, "scripts/pg_throwaway start failed (apt-get install postgresql)"
         else:
             database = "sqlite:" + os.path.join(tmp, "shared.db")
         run(args, tmp, servers, database)
@@ -300,8 +299,8 @@ def main():
                 path = os.path.join(tmp, "replica-%s.log" % n)
                 if os.path.exists(path):
                     sys.stderr.write("---- replica %s ----\n" % n + open(path).read()[-20000:])
-        if pg_dir:
-            subprocess.run([os.path.join(ROOT, "scripts", "pg_throwaway"), "stop", pg_dir])
+        if cluster:
+            cluster.stop()
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -67,10 +67,28 @@ void RemoveQuietly(FileSystem& fs, const std::string& path) {
   if (!st.ok()) std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
 }
 
-// Whether temp file `name` (TempPath: upload-<host>.<pid>.<n>) was written by a process of
-// this host that has exited: a crash's leftover whatever its age.
+// This process's pid namespace ("ns<inode of /proc/self/ns/pid>"); "" when unknown. Containers
+// sharing a hostname have pids that mean nothing to each other: a temp name records the
+// namespace its pid belongs to.
+std::string ThisPidNamespace() {
+  struct stat st {};
+  if (::stat("/proc/self/ns/pid", &st) != 0) return "";
+  return "ns" + std::to_string(st.st_ino);
+}
+
+// The TempPath prefix: upload-<host>[.ns<inode>].
+std::string TempPrefix() {
+  const std::string ns = ThisPidNamespace();
+  return kTempPrefix + ThisHost() + (ns.empty() ? "" : "." + ns);
+}
+
+// Whether temp file `name` (TempPath: upload-<host>.ns<inode>.<pid>.<n>) was written by a
+// process of this host and pid namespace that has exited: a crash's leftover whatever its age.
+// Any other writer (another container, or a name without the namespace) is left to the age
+// rule: its pid may be running where we cannot see it.
 bool WriterExitedHere(const std::string& name) {
-  const std::string prefix = kTempPrefix + ThisHost() + ".";
+  if (ThisPidNamespace().empty()) return false;
+  const std::string prefix = TempPrefix() + ".";
   if (name.compare(0, prefix.size(), prefix) != 0) return false;
   long pid = 0;
   size_t i = prefix.size();
@@ -141,7 +159,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(FileSystem& fs, const Clock& 
 }
 
 std::string BlobStore::TempPath() const {
-  return UniqueTempName(root_ + kTempDir + "/" + kTempPrefix + ThisHost());
+  return UniqueTempName(root_ + kTempDir + "/" + TempPrefix());
 }
 
 Result<std::unique_ptr<BlobWriter>> BlobStore::NewWriter() const {

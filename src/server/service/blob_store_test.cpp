@@ -167,6 +167,36 @@ TEST_F(BlobStoreTest, OpenRemovesATempFileOfAnExitedProcessAtOnce) {
   EXPECT_TRUE(std::filesystem::exists(mine));
 }
 
+// Replicas in containers sharing a hostname each see their own pids (often the same numbers):
+// a young temp file whose pid is not running here may belong to a live writer in another pid
+// namespace, so only the age rule may remove it. The old check removed it at once.
+TEST_F(BlobStoreTest, OpenKeepsAYoungTempFileOfAnotherPidNamespace) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  auto running = Open();
+  const std::string mine = running->TempPath();
+  const size_t slash = mine.rfind('/');
+  const std::string tmp_dir = mine.substr(0, slash + 1);
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  struct stat ns {};
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &ns), 0);
+  const std::string pid = std::to_string(child);
+  const std::vector<std::string> others = {
+      // Another container's writer, by a version that did not record the namespace.
+      tmp_dir + "upload-" + host + "." + pid + ".0",
+      // Another container's writer (another pid namespace).
+      tmp_dir + "upload-" + host + ".ns" + std::to_string(ns.st_ino + 1) + "." + pid + ".0"};
+  for (const auto& path : others) {
+    ASSERT_OK(AtomicWriteFile(path, "another container's upload in progress"));
+    Backdate(path, 0);
+  }
+  auto restarted = Open();
+  for (const auto& path : others) EXPECT_TRUE(std::filesystem::exists(path)) << path;
+}
+
 // Replicas: one replica's GC must keep a blob another one published moments ago (its record may
 // not be committed yet), though it is not in this process's memory of publications.
 TEST_F(BlobStoreTest, GcKeepsABlobAnotherReplicaJustPublished) {

@@ -10,7 +10,9 @@ their requests are split between the replicas. Checked:
     replicas' /metrics, and the "patch ready" lines of both logs);
   - both replicas stream the same events (same stream_id, same ids: the shared event log);
   - one replica is killed (SIGKILL) in the middle of the v2 campaign: the balancer routes to the
-    survivor, which finishes it; no device is assigned twice.
+    survivor, which finishes it; no device is assigned twice: per device, the campaign lists it
+    once, completed, with no failed attempt and one download's bytes, and its agent logged
+    activating each version exactly once.
 Every wait polls observable state against a deadline; nothing sleeps as synchronisation.
 """
 import argparse
@@ -29,6 +31,7 @@ from pg_common import ThrowawayCluster, exit_on_sigterm  # noqa: E402
 from server_common import ServerProcess, two_model_versions, wait_until  # noqa: E402
 
 DEVICES = ["cam-%d" % i for i in range(6)]
+AGENT_OUTPUT = {d: [] for d in DEVICES}  # every `agent --once` output, per device
 
 
 class RoundRobin:
@@ -172,6 +175,7 @@ def agent_once(oxide, lb, tmp, device, token_file):
                         "--once"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert p.returncode == 0, "%s: exit %d\n%s" % (device, p.returncode, p.stdout)
+    AGENT_OUTPUT[device].append(p.stdout)
 
 
 def run_campaign_round(oxide, lb, tmp, token_file):
@@ -260,6 +264,19 @@ def run(args, tmp, servers, database):
     for d in DEVICES:
         dev = api.json("GET", "/api/v1/devices/" + d)
         assert dev["current_model_version"] == "2.0", dev
+    # No device assigned twice: each listed once, completed, no failed attempt, the same bytes
+    # (one patch download each: a second assignment would download again).
+    devices = done["devices"]
+    assert sorted(d["device_id"] for d in devices) == sorted(DEVICES), devices
+    assert all(d["state"] == "completed" for d in devices), devices
+    assert done["history"] == [], done["history"]
+    served = {d["device_id"]: d["bytes_served"] for d in devices}
+    assert len(set(served.values())) == 1 and min(served.values()) > 0, served
+    for d in DEVICES:
+        for version in ("1.0", "2.0"):
+            n = sum(out.count("activated " + version) for out in AGENT_OUTPUT[d])
+            assert n == 1, "%s activated %s %d times:\n%s" % (d, version, n,
+                                                               "".join(AGENT_OUTPUT[d])[-4000:])
     assert patch_builds(a) + b_builds == 1, "patch rebuilt after the kill"
     started = sum(count_lines(log, "patch build started") for log in logs)
     assert started == 1, "'patch build started' logged %d times" % started

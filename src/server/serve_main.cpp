@@ -21,6 +21,7 @@
 #include "server/net/http_server.hpp"
 #include "server/service/blob_maintenance.hpp"
 #include "server/service/event_relay.hpp"
+#include "server/service/instance_id.hpp"
 #include "server/service/offline_sweeper.hpp"
 #include "server/service/patch_worker.hpp"
 #include "server/service/stats_service.hpp"
@@ -55,15 +56,8 @@ struct ServeFlags {
   std::string currency = "USD";
   size_t event_history = 4096;
   size_t max_event_streams = 256;
-  std::string instance_id;  // "": hostname:pid
+  std::string instance_id;  // "": DefaultInstanceId() (hostname:pid:random:pid namespace)
 };
-
-// The name this process holds patch-job leases under (issue #12).
-std::string DefaultInstanceId() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "oxide");
-  return std::string(host) + ":" + std::to_string(::getpid());
-}
 
 // Burst = `seconds` worth of the rate (at least 1 request).
 net::RateLimit Limit(double per_second, double seconds) {
@@ -220,7 +214,8 @@ int ServeMain(const std::vector<std::string>& args) {
                  "Metadata store: a SQLite path, sqlite:PATH, or postgresql://user@host/db "
                  "(default: SQLite <data-dir>/oxide.db)");
   app.add_option("--instance-id", f.instance_id,
-                 "This replica's name in patch-job leases (default hostname:pid)");
+                 "This replica's name in patch-job leases (default hostname:pid:<8 hex "
+                 "random>:ns<pid namespace>)");
   app.add_option("--threads", f.threads, "HTTP I/O threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

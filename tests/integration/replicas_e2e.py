@@ -10,7 +10,9 @@ their requests are split between the replicas. Checked:
     replicas' /metrics, and the "patch ready" lines of both logs);
   - both replicas stream the same events (same stream_id, same ids: the shared event log);
   - one replica is killed (SIGKILL) in the middle of the v2 campaign: the balancer routes to the
-    survivor, which finishes it; no device is assigned twice.
+    survivor, which finishes it; no device is assigned twice: per device, the campaign lists it
+    once, completed, with no failed attempt and one download's bytes, and its agent logged
+    activating each version exactly once.
 Every wait polls observable state against a deadline; nothing sleeps as synchronisation.
 """
 import argparse
@@ -25,10 +27,11 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pg_common import ThrowawayCluster, exit_on_sigterm  # noqa: E402
 from server_common import ServerProcess, two_model_versions, wait_until  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEVICES = ["cam-%d" % i for i in range(6)]
+AGENT_OUTPUT = {d: [] for d in DEVICES}  # every `agent --once` output, per device
 
 
 class RoundRobin:
@@ -172,6 +175,7 @@ def agent_once(oxide, lb, tmp, device, token_file):
                         "--once"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert p.returncode == 0, "%s: exit %d\n%s" % (device, p.returncode, p.stdout)
+    AGENT_OUTPUT[device].append(p.stdout)
 
 
 def run_campaign_round(oxide, lb, tmp, token_file):
@@ -260,6 +264,19 @@ def run(args, tmp, servers, database):
     for d in DEVICES:
         dev = api.json("GET", "/api/v1/devices/" + d)
         assert dev["current_model_version"] == "2.0", dev
+    # No device assigned twice: each listed once, completed, no failed attempt, the same bytes
+    # (one patch download each: a second assignment would download again).
+    devices = done["devices"]
+    assert sorted(d["device_id"] for d in devices) == sorted(DEVICES), devices
+    assert all(d["state"] == "completed" for d in devices), devices
+    assert done["history"] == [], done["history"]
+    served = {d["device_id"]: d["bytes_served"] for d in devices}
+    assert len(set(served.values())) == 1 and min(served.values()) > 0, served
+    for d in DEVICES:
+        for version in ("1.0", "2.0"):
+            n = sum(out.count("activated " + version) for out in AGENT_OUTPUT[d])
+            assert n == 1, "%s activated %s %d times:\n%s" % (d, version, n,
+                                                               "".join(AGENT_OUTPUT[d])[-4000:])
     assert patch_builds(a) + b_builds == 1, "patch rebuilt after the kill"
     started = sum(count_lines(log, "patch build started") for log in logs)
     assert started == 1, "'patch build started' logged %d times" % started
@@ -273,18 +290,17 @@ def main():
     ap.add_argument("--oxide", required=True)
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = ap.parse_args()
+    exit_on_sigterm()  # the finally below stops the replicas; the watchdog stops PostgreSQL
     tmp = tempfile.mkdtemp(prefix="oxide-replicas-")
     os.chmod(tmp, 0o755)  # pg_throwaway runs PostgreSQL as "postgres" under it
     servers = []
-    pg_dir = None
+    cluster = None
     ok = False
     try:
         if args.backend == "postgresql":
-            pg_dir = os.path.join(tmp, "pg")
-            os.makedirs(pg_dir)
-            database = subprocess.run([os.path.join(ROOT, "scripts", "pg_throwaway"), "start",
-                                       pg_dir], check=True, stdout=subprocess.PIPE,
-                                      text=True).stdout.strip().splitlines()[-1]
+            cluster = ThrowawayCluster(os.path.join(tmp, "pg"))
+            database = cluster.start()
+            assert database, "scripts/pg_throwaway start failed (apt-get install postgresql)"
         else:
             database = "sqlite:" + os.path.join(tmp, "shared.db")
         run(args, tmp, servers, database)
@@ -300,8 +316,8 @@ def main():
                 path = os.path.join(tmp, "replica-%s.log" % n)
                 if os.path.exists(path):
                     sys.stderr.write("---- replica %s ----\n" % n + open(path).read()[-20000:])
-        if pg_dir:
-            subprocess.run([os.path.join(ROOT, "scripts", "pg_throwaway"), "stop", pg_dir])
+        if cluster:
+            cluster.stop()
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -5,8 +5,8 @@
 
 Starts a cluster with scripts/pg_throwaway in a temp dir, runs the command with OXIDE_DATABASE
 set to its URL (so every `oxide serve` it starts keeps its metadata there), and stops the cluster
-however the command ends. Exit status: the command's; 1 with one line when PostgreSQL is
-missing.
+however the command ends: also when this script is killed (pg_common's watchdog; SIGTERM
+also stops the command). Exit status: the command's; 1 with one line when PostgreSQL is missing.
 """
 import os
 import shutil
@@ -14,8 +14,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "scripts", "pg_throwaway")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pg_common import ThrowawayCluster, exit_on_sigterm  # noqa: E402
 
 
 def main():
@@ -25,19 +25,19 @@ def main():
     if not argv:
         print("usage: with_postgres.py -- COMMAND...", file=sys.stderr)
         return 2
+    exit_on_sigterm()
     tmp = tempfile.mkdtemp(prefix="oxide-pg-")
+    cluster = ThrowawayCluster(tmp)
     try:
-        started = subprocess.run([SCRIPT, "start", tmp], stdout=subprocess.PIPE, text=True)
-        url = started.stdout.strip()
-        if started.returncode != 0 or not url.startswith("postgresql://"):
+        url = cluster.start()
+        if url is None:
             print("with_postgres: PostgreSQL is needed (Debian: apt-get install postgresql); "
                   "scripts/pg_throwaway start failed", file=sys.stderr)
             return 1
         env = dict(os.environ, OXIDE_DATABASE=url)
         return subprocess.run(argv, env=env).returncode
     finally:
-        subprocess.run([SCRIPT, "stop", tmp], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

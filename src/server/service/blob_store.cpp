@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "base/file_util.hpp"
+#include "server/service/instance_id.hpp"
 
 namespace oxide::server {
 namespace {
@@ -67,10 +68,19 @@ void RemoveQuietly(FileSystem& fs, const std::string& path) {
   if (!st.ok()) std::fprintf(stderr, "oxide serve: %s\n", st.ToString().c_str());
 }
 
-// Whether temp file `name` (TempPath: upload-<host>.<pid>.<n>) was written by a process of
-// this host that has exited: a crash's leftover whatever its age.
+// The TempPath prefix: upload-<host>[.ns<inode>].
+std::string TempPrefix() {
+  const std::string ns = PidNamespaceTag();
+  return kTempPrefix + ThisHost() + (ns.empty() ? "" : "." + ns);
+}
+
+// Whether temp file `name` (TempPath: upload-<host>.ns<inode>.<pid>.<n>) was written by a
+// process of this host and pid namespace that has exited: a crash's leftover whatever its age.
+// Any other writer (another container, or a name without the namespace) is left to the age
+// rule: its pid may be running where we cannot see it.
 bool WriterExitedHere(const std::string& name) {
-  const std::string prefix = kTempPrefix + ThisHost() + ".";
+  if (PidNamespaceTag().empty()) return false;
+  const std::string prefix = TempPrefix() + ".";
   if (name.compare(0, prefix.size(), prefix) != 0) return false;
   long pid = 0;
   size_t i = prefix.size();
@@ -141,7 +151,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(FileSystem& fs, const Clock& 
 }
 
 std::string BlobStore::TempPath() const {
-  return UniqueTempName(root_ + kTempDir + "/" + kTempPrefix + ThisHost());
+  return UniqueTempName(root_ + kTempDir + "/" + TempPrefix());
 }
 
 Result<std::unique_ptr<BlobWriter>> BlobStore::NewWriter() const {
@@ -174,22 +184,13 @@ Status BlobStore::Publish(const std::string& tmp, const BlobInfo& info) const {
   std::lock_guard<std::mutex> lock(mu_);
   published_[info.sha256] = clock_.Now();  // from now on GC keeps it for the grace period
   const std::string final_path = PathFor(info.sha256);
-  if (PathExists(final_path)) {
-    Status intact = Verify(info.sha256);
-    if (intact.ok()) {
-      RemoveQuietly(fs_, tmp);  // content-addressed: the stored blob is byte-identical
-      StampModified(final_path, clock_.UnixMillis());
-      return Status::Ok();
-    }
-    if (intact.code() != ErrorCode::kCorrupt && intact.code() != ErrorCode::kNotFound) {
-      return intact;
-    }
-    if (intact.code() == ErrorCode::kCorrupt) {
-      std::fprintf(stderr, "oxide serve: replacing corrupt blob %s: %s\n", info.sha256.c_str(),
-                   intact.message().c_str());
-    }
-  }
-  // rename(2) replaces a corrupt blob atomically: readers see the old or the new file.
+  // Our copy always replaces the name, even when an intact blob already has it: the bytes are
+  // identical (content-addressed), a corrupt one is repaired, and the file is stamped fresh in
+  // the same atomic step. Keeping the existing file instead (check, then stamp it) raced with
+  // another replica's GC, which could unlink it between our check and our stamp; now a GC
+  // either moved it away before the rename (ours takes its place) or finds it stamped when it
+  // re-checks the file it moved away (and puts it back): see CollectGarbage.
+  // rename(2) is atomic: readers see the old or the new file, and open ones keep theirs.
   StampModified(tmp, clock_.UnixMillis());
   OXIDE_RETURN_IF_ERROR(fs_.Rename(tmp, final_path));
   return fs_.SyncDir(root_);
@@ -260,8 +261,25 @@ Result<GcReport> BlobStore::CollectGarbage(
       ++report.kept_recent;
       continue;
     }
-    auto size = fs_.FileSize(PathFor(n));
-    OXIDE_RETURN_IF_ERROR(fs_.Remove(PathFor(n)));
+    // Another replica may publish this name between the check above and the unlink. So the
+    // file is first moved out of its name: a publish after that renames its own copy into
+    // place, and one before it stamped the file, which the re-check of the moved file sees
+    // (it goes back). Either way the name ends up holding the blob.
+    const std::string quarantine = UniqueTempName(root_ + kTempDir + "/gc-" + n);
+    Status moved = fs_.Rename(PathFor(n), quarantine);
+    if (!moved.ok()) {
+      if (!Exists(n)) continue;  // another replica's GC took it
+      return moved;
+    }
+    auto stamped = ModifiedMs(quarantine);
+    if (stamped && now_ms - *stamped < grace_ms) {
+      // Replaces a copy published after the move with identical bytes: harmless.
+      OXIDE_RETURN_IF_ERROR(fs_.Rename(quarantine, PathFor(n)));
+      ++report.kept_recent;
+      continue;
+    }
+    auto size = fs_.FileSize(quarantine);
+    OXIDE_RETURN_IF_ERROR(fs_.Remove(quarantine));
     removed_any = true;
     ++report.removed;
     if (size.ok()) report.bytes_removed += *size;

@@ -5,9 +5,9 @@
 // absent or complete, never half-visible. Every mutation goes through a FileSystem (tests use
 // the power-loss file system); reads (hashing, serving) go straight to the disk.
 //
-// A name is a promise about the bytes: publishing over an existing name first checks that the
-// stored blob still hashes to it and replaces it atomically when it does not (a flipped byte is
-// repaired by re-uploading the right bytes). Stale temp files (a crash mid-upload) are removed
+// A name is a promise about the bytes: publishing over an existing name replaces the stored
+// blob atomically with the new, verified copy (a flipped byte is repaired by re-uploading the
+// right bytes). Stale temp files (a crash mid-upload) are removed
 // by Open(); blobs nothing refers to are removed by CollectGarbage().
 
 #include <cstdint>
@@ -49,8 +49,9 @@ class BlobWriter {
   // bytes can be read at temp_path() (validation before publishing). Idempotent.
   Result<BlobInfo> Seal();
   const std::string& temp_path() const { return tmp_; }
-  // Seals if needed, then makes the blob durable and visible under its digest. If a blob of
-  // that name exists and is intact, the temp file is dropped; if it is corrupt it is replaced.
+  // Seals if needed, then makes the blob durable and visible under its digest. The temp file
+  // replaces any blob of that name (identical bytes, or a corrupt one repaired), stamped with
+  // its publication time in the same atomic rename (GC of other replicas reads that time).
   // kIo / kResourceExhausted on failure (nothing new becomes visible).
   Result<BlobInfo> Commit();
 
@@ -108,7 +109,9 @@ class BlobStore {
   // Publication time is the blob file's mtime (stamped with the clock on every publish, also by
   // other replicas sharing the directory) or this process's record of it.
   // The blob list is taken before `referenced` is called, so a blob published meanwhile is
-  // never a candidate.
+  // never a candidate. A candidate is renamed to <root>/.tmp/gc-<sha>.* and its time checked
+  // again before the unlink, so a publish by another replica racing the removal always leaves
+  // the blob in place (a crash in between leaves the gc- file to the temp-file age rule).
   Result<GcReport> CollectGarbage(
       const std::function<Result<std::unordered_set<std::string>>()>& referenced,
       Clock::Duration grace) const;
@@ -123,8 +126,8 @@ class BlobStore {
   FileSystem& fs_;
   const Clock& clock_;
   std::string root_;
-  // Held by Publish from its check of an existing blob to the rename, by RemoveIfCorrupt from
-  // its check to the unlink, and by CollectGarbage per removal.
+  // Held by Publish (its rename), by RemoveIfCorrupt from its check to the unlink, and by
+  // CollectGarbage per removal.
   mutable std::mutex mu_;
   // When each blob was last published by this process (GC grace). Pruned by CollectGarbage.
   mutable std::map<std::string, Clock::Duration> published_;

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "base/file_util.hpp"
 #include "base/posix_file_system.hpp"
@@ -20,6 +21,52 @@
 
 namespace oxide::server {
 namespace {
+
+// The real file system, calling `hook` before and after each rename and remove: a seam that
+// runs another replica's step at an exact point between this store's file operations.
+class HookFileSystem final : public FileSystem {
+ public:
+  enum class When { kBefore, kAfter };
+  std::function<void(When, const std::string& path)> hook;
+
+  Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
+                                                      bool truncate) override {
+    return fs_.OpenForAppend(path, truncate);
+  }
+  Result<std::string> ReadFile(const std::string& path, size_t max_size) override {
+    return fs_.ReadFile(path, max_size);
+  }
+  Result<uint64_t> FileSize(const std::string& path) override { return fs_.FileSize(path); }
+  Status Truncate(const std::string& path, uint64_t size) override {
+    return fs_.Truncate(path, size);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    Call(When::kBefore, from);
+    Status st = fs_.Rename(from, to);
+    Call(When::kAfter, from);
+    return st;
+  }
+  Status Link(const std::string& from, const std::string& to) override {
+    return fs_.Link(from, to);
+  }
+  Status Remove(const std::string& path) override {
+    Call(When::kBefore, path);
+    Status st = fs_.Remove(path);
+    Call(When::kAfter, path);
+    return st;
+  }
+  Status SyncDir(const std::string& dir) override { return fs_.SyncDir(dir); }
+  Status CreateDirs(const std::string& dir) override { return fs_.CreateDirs(dir); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return fs_.ListDir(dir);
+  }
+
+ private:
+  void Call(When when, const std::string& path) {
+    if (hook) hook(when, path);
+  }
+  PosixFileSystem fs_;
+};
 
 class BlobStoreTest : public ::testing::Test {
  protected:
@@ -120,6 +167,36 @@ TEST_F(BlobStoreTest, OpenRemovesATempFileOfAnExitedProcessAtOnce) {
   EXPECT_TRUE(std::filesystem::exists(mine));
 }
 
+// Replicas in containers sharing a hostname each see their own pids (often the same numbers):
+// a young temp file whose pid is not running here may belong to a live writer in another pid
+// namespace, so only the age rule may remove it. The old check removed it at once.
+TEST_F(BlobStoreTest, OpenKeepsAYoungTempFileOfAnotherPidNamespace) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  auto running = Open();
+  const std::string mine = running->TempPath();
+  const size_t slash = mine.rfind('/');
+  const std::string tmp_dir = mine.substr(0, slash + 1);
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  struct stat ns {};
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &ns), 0);
+  const std::string pid = std::to_string(child);
+  const std::vector<std::string> others = {
+      // Another container's writer, by a version that did not record the namespace.
+      tmp_dir + "upload-" + host + "." + pid + ".0",
+      // Another container's writer (another pid namespace).
+      tmp_dir + "upload-" + host + ".ns" + std::to_string(ns.st_ino + 1) + "." + pid + ".0"};
+  for (const auto& path : others) {
+    ASSERT_OK(AtomicWriteFile(path, "another container's upload in progress"));
+    Backdate(path, 0);
+  }
+  auto restarted = Open();
+  for (const auto& path : others) EXPECT_TRUE(std::filesystem::exists(path)) << path;
+}
+
 // Replicas: one replica's GC must keep a blob another one published moments ago (its record may
 // not be committed yet), though it is not in this process's memory of publications.
 TEST_F(BlobStoreTest, GcKeepsABlobAnotherReplicaJustPublished) {
@@ -142,6 +219,77 @@ TEST_F(BlobStoreTest, GcKeepsABlobAnotherReplicaJustPublished) {
   ASSERT_OK(removed.status());
   EXPECT_EQ(removed->removed, 1u);
   EXPECT_FALSE(b->Exists(info->sha256));
+}
+
+// Replicas a and b share the blob directory. a's GC finds an old unreferenced blob; b then
+// publishes the same bytes (its version record will point at it). Whatever the order of a's
+// check, b's publish and a's removal, the blob must be there afterwards: b's record would
+// otherwise point at nothing. The old GC unlinked after b had stamped the blob fresh.
+class BlobGcRaceTest : public BlobStoreTest {
+ protected:
+  void SetUp() override {
+    b = Open();
+    auto opened = BlobStore::Open(hooked, clock, dir.File("b"));
+    ASSERT_OK(opened.status());
+    a = std::move(opened).value();
+    info = *b->Put(kBytes);
+    clock.Advance(std::chrono::hours(2));  // old: a GC candidate
+  }
+  // Runs a's GC (nothing referenced, grace 1 h); b publishes kBytes at a's first rename or
+  // remove of the blob file (before or after it, per `when`).
+  Result<GcReport> GcWithPublishAt(HookFileSystem::When when) {
+    bool done = false;
+    hooked.hook = [&](HookFileSystem::When w, const std::string& path) {
+      if (done || w != when || path != a->PathFor(info.sha256)) return;
+      done = true;
+      EXPECT_OK(b->Put(kBytes).status());
+    };
+    auto none = []() -> Result<std::unordered_set<std::string>> {
+      return std::unordered_set<std::string>{};
+    };
+    auto report = a->CollectGarbage(none, std::chrono::hours(1));
+    EXPECT_TRUE(done);
+    return report;
+  }
+  static constexpr char kBytes[] = "a model both replicas publish";
+  HookFileSystem hooked;
+  std::unique_ptr<BlobStore> a, b;
+  BlobInfo info;
+};
+
+TEST_F(BlobGcRaceTest, PublishBetweenGcCheckAndRemovalKeepsTheBlob) {
+  auto report = GcWithPublishAt(HookFileSystem::When::kBefore);
+  ASSERT_OK(report.status());
+  EXPECT_OK(b->Verify(info.sha256));
+  EXPECT_EQ(report->removed, 0u);
+  EXPECT_EQ(report->kept_recent, 1u);
+}
+
+TEST_F(BlobGcRaceTest, PublishRightAfterGcMovedTheBlobAwayWritesItAgain) {
+  auto report = GcWithPublishAt(HookFileSystem::When::kAfter);
+  ASSERT_OK(report.status());
+  EXPECT_OK(b->Verify(info.sha256));
+}
+
+// The other side: b has found the blob present (dedup) and is about to publish; a's whole GC
+// runs at b's next file operation. b must not return OK for a blob that is gone.
+TEST_F(BlobGcRaceTest, GcBetweenPublishCheckAndStampKeepsTheBlob) {
+  HookFileSystem b_fs;
+  auto b2 = std::move(BlobStore::Open(b_fs, clock, dir.File("b"))).value();
+  auto none = []() -> Result<std::unordered_set<std::string>> {
+    return std::unordered_set<std::string>{};
+  };
+  bool gc_ran = false;
+  b_fs.hook = [&](HookFileSystem::When w, const std::string& path) {
+    if (gc_ran || w != HookFileSystem::When::kBefore || path.find("/.tmp/") == std::string::npos) {
+      return;
+    }
+    gc_ran = true;
+    EXPECT_OK(b->CollectGarbage(none, std::chrono::hours(1)).status());
+  };
+  ASSERT_OK(b2->Put(kBytes).status());
+  EXPECT_TRUE(gc_ran);
+  EXPECT_OK(b2->Verify(info.sha256));
 }
 
 // A flipped byte used to survive a re-upload of the right bytes (the rename was skipped because

@@ -118,21 +118,6 @@ class LeaseRenewer {
 
 }  // namespace
 
-std::string PidNamespaceTag() {
-  struct stat st {};
-  if (::stat("/proc/self/ns/pid", &st) != 0) return "";
-  return "ns" + std::to_string(static_cast<unsigned long long>(st.st_ino));
-}
-
-std::string DefaultInstanceId() {
-  std::random_device rd;
-  char nonce[9];
-  std::snprintf(nonce, sizeof(nonce), "%08x", static_cast<unsigned>(rd()));
-  std::string id = HostName() + ":" + std::to_string(::getpid()) + ":" + nonce;
-  const std::string ns = PidNamespaceTag();
-  return ns.empty() ? id : id + ":" + ns;
-}
-
 Result<size_t> PatchWorker::ReleaseOrphanedLeases() {
   const store::TimeMs now = clock_.UnixMillis();
   size_t released = 0;

@@ -12,6 +12,7 @@
 #include "server/metrics.hpp"
 #include "server/service/blob_store.hpp"
 #include "server/service/events.hpp"
+#include "server/service/instance_id.hpp"
 #include "store/store.hpp"
 
 namespace oxide::server {
@@ -39,14 +40,6 @@ struct PatchLeaseOptions {
   int64_t lease_ms = 60'000;
   std::chrono::milliseconds renew_every{20'000};
 };
-
-// "ns<inode of /proc/self/ns/pid>": which pid namespace this process's pids belong to ("" when
-// /proc is not mounted).
-std::string PidNamespaceTag();
-// hostname:pid:<8 hex random>:<PidNamespaceTag()> (without the last part when it is ""): the
-// lease owner when --instance-id is not given. ReleaseOrphanedLeases frees the leases of such an
-// id only when its host and pid namespace are this process's and its pid has exited.
-std::string DefaultInstanceId();
 
 // Prepares patches off the request path: claims pending jobs from the store's queue (persisted,
 // so a restart resumes them), builds them with `build`, and publishes the result as a blob.

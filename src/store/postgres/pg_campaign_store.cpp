@@ -175,23 +175,8 @@ Status PgPatchStore::RenewLease(const std::string& base_sha, const std::string& 
 }
 
 Status PgPatchStore::UpdateLeased(const PatchRecord& p, const std::string& owner) {
-  OXIDE_ASSIGN_OR_RETURN(
-      Rows q, db_.Exec("UPDATE patches SET state=$1, patch_sha256=$2, patch_size=$3, strategy=$4, "
-                       "error=$5, updated_at=$6, attempts=$7, not_before=$8 WHERE base_sha256=$9 "
-                       "AND target_sha256=$10 AND lease_owner=$11 AND lease_owner<>''",
-                       Params()
-                           .Add(ToString(p.state))
-                           .Add(p.patch_sha256)
-                           .AddU64(p.patch_size)
-                           .Add(p.strategy)
-                           .Add(p.error)
-                           .Add(p.updated_at)
-                           .Add(int64_t{p.attempts})
-                           .Add(p.not_before)
-                           .Add(p.base_sha256)
-                           .Add(p.target_sha256)
-                           .Add(owner)));
-  if (q.affected() > 0) return Status::Ok();
+  OXIDE_ASSIGN_OR_RETURN(bool written, WritePatch(p, &owner));
+  if (written) return Status::Ok();
   OXIDE_ASSIGN_OR_RETURN(Rows exists,
                          db_.Exec("SELECT 1 FROM patches WHERE base_sha256=$1 AND target_sha256=$2",
                                   Params().Add(p.base_sha256).Add(p.target_sha256)));
@@ -210,23 +195,35 @@ Status PgPatchStore::ReleaseLease(const std::string& base_sha, const std::string
       .status();
 }
 
-Status PgPatchStore::Update(const PatchRecord& p) {
+Result<bool> PgPatchStore::WritePatch(const PatchRecord& p, const std::string* owner) {
+  Params params;
+  params.Add(ToString(p.state))
+      .Add(p.patch_sha256)
+      .AddU64(p.patch_size)
+      .Add(p.strategy)
+      .Add(p.error)
+      .Add(p.updated_at)
+      .Add(int64_t{p.attempts})
+      .Add(p.not_before)
+      .Add(p.base_sha256)
+      .Add(p.target_sha256);
+  if (owner == nullptr) {
+    params.AddNull();
+  } else {
+    params.Add(*owner);
+  }
   OXIDE_ASSIGN_OR_RETURN(
       Rows q, db_.Exec("UPDATE patches SET state=$1, patch_sha256=$2, patch_size=$3, strategy=$4, "
                        "error=$5, updated_at=$6, attempts=$7, not_before=$8 WHERE base_sha256=$9 "
-                       "AND target_sha256=$10",
-                       Params()
-                           .Add(ToString(p.state))
-                           .Add(p.patch_sha256)
-                           .AddU64(p.patch_size)
-                           .Add(p.strategy)
-                           .Add(p.error)
-                           .Add(p.updated_at)
-                           .Add(int64_t{p.attempts})
-                           .Add(p.not_before)
-                           .Add(p.base_sha256)
-                           .Add(p.target_sha256)));
-  if (q.affected() == 0) return NotFound("no patch " + p.base_sha256 + " -> " + p.target_sha256);
+                       "AND target_sha256=$10 AND ($11::text IS NULL OR "
+                       "(lease_owner=$11::text AND lease_owner<>''))",
+                       params));
+  return q.affected() > 0;
+}
+
+Status PgPatchStore::Update(const PatchRecord& p) {
+  OXIDE_ASSIGN_OR_RETURN(bool written, WritePatch(p, nullptr));
+  if (!written) return NotFound("no patch " + p.base_sha256 + " -> " + p.target_sha256);
   return Status::Ok();
 }
 

@@ -81,6 +81,10 @@ class PgPatchStore final : public PatchStore {
                       const std::string& owner) override;
 
  private:
+  // The one UPDATE behind Update (owner null) and UpdateLeased (only while `*owner` holds the
+  // lease): true when the row was written.
+  Result<bool> WritePatch(const PatchRecord& p, const std::string* owner);
+
   Db& db_;
 };
 

@@ -143,24 +143,35 @@ Result<std::optional<PatchRecord>> SqlitePatchStore::NextPending(TimeMs now) {
   return std::optional<PatchRecord>(std::move(p));
 }
 
-Status SqlitePatchStore::Update(const PatchRecord& p) {
+Result<bool> SqlitePatchStore::WritePatch(const PatchRecord& p, const std::string* owner) {
   Lock lock(db_.mu());
   OXIDE_ASSIGN_OR_RETURN(
-      Stmt q, db_.Prepare("UPDATE patches SET state=?, patch_sha256=?, patch_size=?, strategy=?, "
-                          "error=?, updated_at=?, attempts=?, not_before=? WHERE base_sha256=? AND "
-                          "target_sha256=?"));
-  OXIDE_RETURN_IF_ERROR(q.Bind(1, ToString(p.state))
-                            .Bind(2, p.patch_sha256)
-                            .BindU64(3, p.patch_size)
-                            .Bind(4, p.strategy)
-                            .Bind(5, p.error)
-                            .Bind(6, p.updated_at)
-                            .Bind(7, int64_t{p.attempts})
-                            .Bind(8, p.not_before)
-                            .Bind(9, p.base_sha256)
-                            .Bind(10, p.target_sha256)
-                            .Run());
-  if (db_.Changes() == 0) return NotFound("no patch " + p.base_sha256 + " -> " + p.target_sha256);
+      Stmt q, db_.Prepare("UPDATE patches SET state=?1, patch_sha256=?2, patch_size=?3, "
+                          "strategy=?4, error=?5, updated_at=?6, attempts=?7, not_before=?8 WHERE "
+                          "base_sha256=?9 AND target_sha256=?10 AND (?11 IS NULL OR "
+                          "(lease_owner=?11 AND lease_owner<>''))"));
+  q.Bind(1, ToString(p.state))
+      .Bind(2, p.patch_sha256)
+      .BindU64(3, p.patch_size)
+      .Bind(4, p.strategy)
+      .Bind(5, p.error)
+      .Bind(6, p.updated_at)
+      .Bind(7, int64_t{p.attempts})
+      .Bind(8, p.not_before)
+      .Bind(9, p.base_sha256)
+      .Bind(10, p.target_sha256);
+  if (owner == nullptr) {
+    q.BindNull(11);
+  } else {
+    q.Bind(11, *owner);
+  }
+  OXIDE_RETURN_IF_ERROR(q.Run());
+  return db_.Changes() > 0;
+}
+
+Status SqlitePatchStore::Update(const PatchRecord& p) {
+  OXIDE_ASSIGN_OR_RETURN(bool written, WritePatch(p, nullptr));
+  if (!written) return NotFound("no patch " + p.base_sha256 + " -> " + p.target_sha256);
   return Status::Ok();
 }
 

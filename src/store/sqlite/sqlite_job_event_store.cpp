@@ -49,24 +49,9 @@ Status SqlitePatchStore::RenewLease(const std::string& base_sha, const std::stri
 }
 
 Status SqlitePatchStore::UpdateLeased(const PatchRecord& p, const std::string& owner) {
+  OXIDE_ASSIGN_OR_RETURN(bool written, WritePatch(p, &owner));
+  if (written) return Status::Ok();
   Lock lock(db_.mu());
-  OXIDE_ASSIGN_OR_RETURN(
-      Stmt q, db_.Prepare("UPDATE patches SET state=?, patch_sha256=?, patch_size=?, strategy=?, "
-                          "error=?, updated_at=?, attempts=?, not_before=? WHERE base_sha256=? AND "
-                          "target_sha256=? AND lease_owner=? AND lease_owner<>''"));
-  OXIDE_RETURN_IF_ERROR(q.Bind(1, ToString(p.state))
-                            .Bind(2, p.patch_sha256)
-                            .BindU64(3, p.patch_size)
-                            .Bind(4, p.strategy)
-                            .Bind(5, p.error)
-                            .Bind(6, p.updated_at)
-                            .Bind(7, int64_t{p.attempts})
-                            .Bind(8, p.not_before)
-                            .Bind(9, p.base_sha256)
-                            .Bind(10, p.target_sha256)
-                            .Bind(11, owner)
-                            .Run());
-  if (db_.Changes() > 0) return Status::Ok();
   OXIDE_ASSIGN_OR_RETURN(Stmt exists, db_.Prepare("SELECT 1 FROM patches WHERE base_sha256=? AND "
                                                   "target_sha256=?"));
   exists.Bind(1, p.base_sha256).Bind(2, p.target_sha256);

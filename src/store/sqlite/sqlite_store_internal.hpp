@@ -87,6 +87,10 @@ class SqlitePatchStore final : public PatchStore {
                       const std::string& owner) override;
 
  private:
+  // The one UPDATE behind Update (owner null) and UpdateLeased (only while `*owner` holds the
+  // lease): true when the row was written.
+  Result<bool> WritePatch(const PatchRecord& p, const std::string* owner);
+
   Db& db_;
 };
 

@@ -320,6 +320,10 @@ std::string ToJson(const HeartbeatResponse& r) {
       json release = json::parse(a.release, nullptr, /*allow_exceptions=*/false);
       if (release.is_object()) j["assignment"]["release"] = std::move(release);
     }
+    if (a.signature_change_allowed) j["assignment"]["signature_change_allowed"] = true;
+    if (!a.golden_sha256.empty()) {
+      j["assignment"]["golden"] = {{"sha256", a.golden_sha256}, {"size_bytes", a.golden_size}};
+    }
   } else {
     j["assigned_model"] = nullptr;
     j["assigned_model_version"] = nullptr;
@@ -355,6 +359,12 @@ Result<HeartbeatResponse> ParseHeartbeatResponse(std::string_view body) {
     if (auto rel = it->find("release"); rel != it->end() && !rel->is_null()) {
       if (!rel->is_object()) return InvalidArgument("field 'assignment.release' must be an object");
       a.release = rel->dump();
+    }
+    OXIDE_RETURN_IF_ERROR(OptBool(*it, "signature_change_allowed", &a.signature_change_allowed));
+    if (auto g = it->find("golden"); g != it->end() && !g->is_null()) {
+      if (!g->is_object()) return InvalidArgument("field 'assignment.golden' must be an object");
+      OXIDE_RETURN_IF_ERROR(ReqString(*g, "sha256", &a.golden_sha256));
+      OXIDE_RETURN_IF_ERROR(OptU64(*g, "size_bytes", &a.golden_size));
     }
     r.assignment = std::move(a);
   }

@@ -126,6 +126,13 @@ struct Assignment {
   // JSON text, carried as the object "release"; empty when the version has none. Not checked
   // here: the agent verifies it (crypto/release_verify.hpp).
   std::string release;
+  // The operator allowed this version's input/output signature to differ from the version it
+  // replaces (campaign override); otherwise a model-aware health check refuses a changed one.
+  bool signature_change_allowed = false;
+  // The version's golden check file (inference/golden.hpp), fetched from
+  // /api/v1/models/{id}/versions/{ver}/golden; empty when it has none.
+  std::string golden_sha256 = {};
+  uint64_t golden_size = 0;
 };
 
 // An operator cleared the refusal of `version`: the agent resets its failure count for it and

@@ -177,6 +177,26 @@ TEST(Heartbeat, AssignmentCarriesTheReleaseObject) {
                    .ok());
 }
 
+TEST(Heartbeat, AssignmentCarriesTheSignatureOverrideAndGoldenCheck) {
+  HeartbeatResponse r;
+  r.assignment = Assignment{"m", "v2", std::string(64, 'a'), 5, "c1", ""};
+  auto back = ParseHeartbeatResponse(ToJson(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(back->assignment->signature_change_allowed);
+  EXPECT_TRUE(back->assignment->golden_sha256.empty());
+  r.assignment->signature_change_allowed = true;
+  r.assignment->golden_sha256 = std::string(64, 'b');
+  r.assignment->golden_size = 321;
+  back = ParseHeartbeatResponse(ToJson(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->assignment->signature_change_allowed);
+  EXPECT_EQ(back->assignment->golden_sha256, std::string(64, 'b'));
+  EXPECT_EQ(back->assignment->golden_size, 321u);
+  EXPECT_FALSE(ParseHeartbeatResponse(
+                   R"({"assignment":{"model_id":"m","version":"v","sha256":"x","golden":"no"}})")
+                   .ok());
+}
+
 TEST(Ids, OneCharacterSetForServerAgentAndDocs) {
   EXPECT_TRUE(IsValidId("cam-01.a_B"));
   for (const std::string& bad :

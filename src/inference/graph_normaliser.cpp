@@ -2,7 +2,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -132,6 +134,31 @@ bool ReadScalarBool(const onnx::TensorProto& t, bool* out) {
   }
   if (t.int32_data_size() != 1) return false;
   *out = t.int32_data(0) != 0;
+  return true;
+}
+
+// Elements of a FLOAT initializer holding exactly one value (torch leaves scalar arithmetic such
+// as `head_dim ** 0.5` in the graph as Pow(Constant, Constant)).
+bool ReadOneFloat(const onnx::TensorProto& t, float* out) {
+  int64_t n = 1;
+  for (int64_t d : t.dims()) n *= d;
+  return n == 1 && t.data_type() == onnx::TensorProto::FLOAT && ReadScalarFloat(t, out);
+}
+
+// Folds Pow/Mul/Div/Add/Sub/Sqrt of one-element float constants, computed in float like the
+// runtime would; false for anything else.
+bool FoldScalar(const std::string& op, const std::vector<float>& in, float* out) {
+  if (op == "Sqrt" && in.size() == 1) {
+    *out = std::sqrt(in[0]);
+    return true;
+  }
+  if (in.size() != 2) return false;
+  if (op == "Pow") *out = std::pow(in[0], in[1]);
+  else if (op == "Mul") *out = in[0] * in[1];
+  else if (op == "Div") *out = in[0] / in[1];
+  else if (op == "Add") *out = in[0] + in[1];
+  else if (op == "Sub") *out = in[0] - in[1];
+  else return false;
   return true;
 }
 
@@ -300,6 +327,30 @@ class Normaliser {
     return Status::Ok();
   }
 
+  // A node whose inputs are all one-element float constants becomes an initializer.
+  bool TryFoldScalar(onnx::GraphProto* g, const onnx::NodeProto& n) {
+    if (n.output_size() != 1 || n.input_size() == 0 || IsGraphOutput(*g, n.output(0))) return false;
+    std::vector<float> values;
+    size_t rank = 0;
+    for (const auto& in : n.input()) {
+      const onnx::TensorProto* t = consts_.Find(in);
+      float v;
+      if (t == nullptr || !ReadOneFloat(*t, &v)) return false;
+      values.push_back(v);
+      rank = std::max<size_t>(rank, static_cast<size_t>(t->dims_size()));
+    }
+    float result;
+    if (!FoldScalar(n.op_type(), values, &result)) return false;
+    onnx::TensorProto t;
+    t.set_name(n.output(0));
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    for (size_t i = 0; i < rank; ++i) t.add_dims(1);
+    t.add_float_data(result);
+    AddInitializer(g, std::move(t));
+    ++(*counts_)["scalar " + n.op_type() + " of constants folded"];
+    return true;
+  }
+
   Status Pass(onnx::GraphProto* g) {
     const int64_t opset = OpsetOf(*model_);
     // Several rounds: an inlined If can bring Constant and Clip nodes of its own.
@@ -312,6 +363,10 @@ class Normaliser {
         const std::string& op = n.op_type();
         if (!n.domain().empty() && n.domain() != "ai.onnx") {
           kept.push_back(std::move(n));
+          continue;
+        }
+        if (TryFoldScalar(g, n)) {
+          changed = true;
           continue;
         }
         if (op == "Constant" && n.output_size() == 1) {
@@ -336,6 +391,12 @@ class Normaliser {
           for (auto& x : inlined) kept.push_back(std::move(x));
           changed = true;
           continue;
+        } else if ((op == "Add" || op == "Mul") && n.input_size() == 2 &&
+                   consts_.Find(n.input(0)) != nullptr && consts_.Find(n.input(1)) == nullptr) {
+          // torch writes Linear's bias first (Add(bias, MatMul)); the 4.6 importer only
+          // broadcasts a constant second operand. IEEE addition and multiplication commute.
+          n.mutable_input()->SwapElements(0, 1);
+          ++(*counts_)[op + " with a constant first operand swapped"];
         } else if (op == "Loop" || op == "Scan") {
           return Unsupported(NodeLabel(n) + " is not supported by opencv-dnn 4.6.0 (no control flow)");
         } else if (op == "Clip") {

@@ -75,8 +75,7 @@ Result<std::vector<CoverageRow>> MeasureCoverage(Runtime& runtime, const std::st
       auto t0 = std::chrono::steady_clock::now();
       auto r = (*session)->Run(golden.inputs);
       ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-              .count());
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       if (!r.ok()) break;
     }
     row.p50_ms = SummariseLatencies(ms).p50_ms;

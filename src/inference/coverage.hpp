@@ -15,9 +15,9 @@ struct CoverageRow {
   int opset = 0;
   bool loads = false;
   bool runs = false;
-  std::string reason;          // why it does not load or run (one line); empty otherwise
-  double max_abs_diff = -1;    // vs torch's output; -1 when it did not run
-  double p50_ms = 0;           // over `iterations` timed runs after one warm-up
+  std::string reason;        // why it does not load or run (one line); empty otherwise
+  double max_abs_diff = -1;  // vs torch's output; -1 when it did not run
+  double p50_ms = 0;         // over `iterations` timed runs after one warm-up
 };
 
 // Loads and runs every fixture in `dir` (sorted by name). kNotFound when `dir` holds none.

@@ -2,9 +2,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -16,23 +16,40 @@ namespace {
 tensor::DType FromOnnx(int32_t t) {
   using tensor::DType;
   switch (t) {
-    case onnx::TensorProto::FLOAT: return DType::kF32;
-    case onnx::TensorProto::UINT8: return DType::kU8;
-    case onnx::TensorProto::INT8: return DType::kI8;
-    case onnx::TensorProto::UINT16: return DType::kU16;
-    case onnx::TensorProto::INT16: return DType::kI16;
-    case onnx::TensorProto::INT32: return DType::kI32;
-    case onnx::TensorProto::INT64: return DType::kI64;
-    case onnx::TensorProto::STRING: return DType::kString;
-    case onnx::TensorProto::BOOL: return DType::kBool;
-    case onnx::TensorProto::FLOAT16: return DType::kF16;
-    case onnx::TensorProto::DOUBLE: return DType::kF64;
-    case onnx::TensorProto::UINT32: return DType::kU32;
-    case onnx::TensorProto::UINT64: return DType::kU64;
-    case onnx::TensorProto::COMPLEX64: return DType::kComplex64;
-    case onnx::TensorProto::COMPLEX128: return DType::kComplex128;
-    case onnx::TensorProto::BFLOAT16: return DType::kBF16;
-    default: return DType::kUnknown;
+    case onnx::TensorProto::FLOAT:
+      return DType::kF32;
+    case onnx::TensorProto::UINT8:
+      return DType::kU8;
+    case onnx::TensorProto::INT8:
+      return DType::kI8;
+    case onnx::TensorProto::UINT16:
+      return DType::kU16;
+    case onnx::TensorProto::INT16:
+      return DType::kI16;
+    case onnx::TensorProto::INT32:
+      return DType::kI32;
+    case onnx::TensorProto::INT64:
+      return DType::kI64;
+    case onnx::TensorProto::STRING:
+      return DType::kString;
+    case onnx::TensorProto::BOOL:
+      return DType::kBool;
+    case onnx::TensorProto::FLOAT16:
+      return DType::kF16;
+    case onnx::TensorProto::DOUBLE:
+      return DType::kF64;
+    case onnx::TensorProto::UINT32:
+      return DType::kU32;
+    case onnx::TensorProto::UINT64:
+      return DType::kU64;
+    case onnx::TensorProto::COMPLEX64:
+      return DType::kComplex64;
+    case onnx::TensorProto::COMPLEX128:
+      return DType::kComplex128;
+    case onnx::TensorProto::BFLOAT16:
+      return DType::kBF16;
+    default:
+      return DType::kUnknown;
   }
 }
 
@@ -153,12 +170,18 @@ bool FoldScalar(const std::string& op, const std::vector<float>& in, float* out)
     return true;
   }
   if (in.size() != 2) return false;
-  if (op == "Pow") *out = std::pow(in[0], in[1]);
-  else if (op == "Mul") *out = in[0] * in[1];
-  else if (op == "Div") *out = in[0] / in[1];
-  else if (op == "Add") *out = in[0] + in[1];
-  else if (op == "Sub") *out = in[0] - in[1];
-  else return false;
+  if (op == "Pow")
+    *out = std::pow(in[0], in[1]);
+  else if (op == "Mul")
+    *out = in[0] * in[1];
+  else if (op == "Div")
+    *out = in[0] / in[1];
+  else if (op == "Add")
+    *out = in[0] + in[1];
+  else if (op == "Sub")
+    *out = in[0] - in[1];
+  else
+    return false;
   return true;
 }
 
@@ -398,7 +421,8 @@ class Normaliser {
           n.mutable_input()->SwapElements(0, 1);
           ++(*counts_)[op + " with a constant first operand swapped"];
         } else if (op == "Loop" || op == "Scan") {
-          return Unsupported(NodeLabel(n) + " is not supported by opencv-dnn 4.6.0 (no control flow)");
+          return Unsupported(NodeLabel(n) +
+                             " is not supported by opencv-dnn 4.6.0 (no control flow)");
         } else if (op == "Clip") {
           if (n.input_size() > 1) changed = true;
           OXIDE_RETURN_IF_ERROR(Clip(&n));

@@ -1,12 +1,11 @@
 // The OpenCV DNN 4.6 adapter behind inference::Runtime (OXIDE_WITH_INFERENCE=ON). The model is
 // normalised first (graph_normaliser.hpp) so that torch exports at opset 13/17 load.
-#include <opencv2/core.hpp>
-#include <opencv2/core/utils/logger.hpp>
-#include <opencv2/dnn.hpp>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/dnn.hpp>
 
 #include "base/file_util.hpp"
 #include "inference/graph_normaliser.hpp"
@@ -157,9 +156,8 @@ class OpenCvRuntime final : public Runtime {
     OXIDE_ASSIGN_OR_RETURN(NormalisedModel normalised, NormaliseForOpenCv(bytes));
     static std::once_flag quiet;
     // The importer logs every refusal to stderr; the refusal is returned as one line instead.
-    std::call_once(quiet, [] {
-      cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
-    });
+    std::call_once(quiet,
+                   [] { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); });
     cv::setNumThreads(std::max(1, options.threads));
     cv::dnn::Net net;
     try {

@@ -230,6 +230,9 @@ class Normaliser {
     onnx::GraphProto* g = model_->mutable_graph();
     for (const auto& t : g->initializer()) consts_.by_name[t.name()] = &t;
     OXIDE_RETURN_IF_ERROR(Pass(g));
+    FuseLayerNorm(g);
+    PositiveAxes(g);
+    OXIDE_RETURN_IF_ERROR(Pass(g));  // puts the LayerNorm scale and bias second
     return Status::Ok();
   }
 
@@ -445,6 +448,313 @@ class Normaliser {
       if (!changed) break;
     }
     return Status::Ok();
+  }
+
+  // Ranks of the values, propagated from the graph inputs and initializers through the ops
+  // whose output rank follows from their inputs and attributes; absent when unknown.
+  std::unordered_map<std::string, int> Ranks(const onnx::GraphProto& g) const {
+    std::unordered_map<std::string, int> rank;
+    for (const auto& in : g.input()) {
+      const auto& tt = in.type().tensor_type();
+      if (tt.has_shape()) rank[in.name()] = tt.shape().dim_size();
+    }
+    for (const auto& t : g.initializer()) rank[t.name()] = t.dims_size();
+    auto rank_of = [&](const std::string& name) {
+      auto it = rank.find(name);
+      return it == rank.end() ? -1 : it->second;
+    };
+    static const std::set<std::string> kSameAsFirst = {"Relu",
+                                                       "Sigmoid",
+                                                       "Tanh",
+                                                       "Erf",
+                                                       "Sqrt",
+                                                       "Exp",
+                                                       "Log",
+                                                       "Neg",
+                                                       "Abs",
+                                                       "Clip",
+                                                       "Split",
+                                                       "Softmax",
+                                                       "Transpose",
+                                                       "Slice",
+                                                       "Conv",
+                                                       "MaxPool",
+                                                       "AveragePool",
+                                                       "BatchNormalization",
+                                                       "GlobalAveragePool",
+                                                       "Concat",
+                                                       "Identity",
+                                                       "LeakyRelu",
+                                                       "HardSigmoid",
+                                                       "LayerNormalization",
+                                                       "Cast",
+                                                       "Dropout"};
+    static const std::set<std::string> kBroadcast = {"Add",    "Sub", "Mul", "Div",   "Pow",
+                                                     "MatMul", "Max", "Min", "Where", "Equal"};
+    for (const auto& n : g.node()) {
+      int r = -1;
+      const std::string& op = n.op_type();
+      if (kSameAsFirst.count(op) != 0 && n.input_size() > 0) {
+        r = rank_of(n.input(0));
+      } else if (kBroadcast.count(op) != 0) {
+        for (const auto& in : n.input()) {
+          int ri = rank_of(in);
+          if (ri < 0) {
+            r = -1;
+            break;
+          }
+          r = std::max(r, ri);
+        }
+      } else if (op == "Gemm" || op == "Flatten") {
+        r = 2;
+      } else if (op == "Reshape" && n.input_size() == 2) {
+        const onnx::TensorProto* shape = consts_.Find(n.input(1));
+        if (shape != nullptr && shape->dims_size() == 1) r = static_cast<int>(shape->dims(0));
+      } else if (op.rfind("Reduce", 0) == 0 && n.input_size() > 0) {
+        int in = rank_of(n.input(0));
+        int64_t keep = 1;
+        int axes = -1;
+        for (const auto& a : n.attribute()) {
+          if (a.name() == "keepdims") keep = a.i();
+          if (a.name() == "axes") axes = a.ints_size();
+        }
+        r = in < 0 ? -1 : keep ? in : (axes < 0 ? 0 : in - axes);
+      }
+      if (r >= 0) {
+        for (const auto& o : n.output()) rank[o] = r;
+      }
+    }
+    return rank;
+  }
+
+  // Negative axes made positive where the rank is known: the 4.6 importer mishandles
+  // Split(axis=-1) (identical meaning in ONNX).
+  void PositiveAxes(onnx::GraphProto* g) {
+    auto rank = Ranks(*g);
+    for (auto& n : *g->mutable_node()) {
+      if (n.input_size() == 0) continue;
+      auto it = rank.find(n.input(0));
+      if (it == rank.end()) continue;
+      const int r = it->second;
+      for (auto& a : *n.mutable_attribute()) {
+        if (a.name() == "axis" && a.type() == onnx::AttributeProto::INT && a.i() < 0 &&
+            a.i() >= -r && (n.op_type() == "Split" || n.op_type() == "Concat")) {
+          a.set_i(a.i() + r);
+          ++(*counts_)[n.op_type() + " negative axis made positive"];
+        }
+      }
+    }
+  }
+
+  // The single node reading `value`, or null when none or several read it (or it is an output).
+  const onnx::NodeProto* SoleConsumer(const onnx::GraphProto& g, const std::string& value) const {
+    const onnx::NodeProto* found = nullptr;
+    for (const auto& n : g.node()) {
+      for (const auto& in : n.input()) {
+        if (in != value) continue;
+        if (found != nullptr && found != &n) return nullptr;
+        found = &n;
+      }
+    }
+    return IsGraphOutput(g, value) ? nullptr : found;
+  }
+
+  // LayerNorm over the last axis as OpenCV's MVN layer: (x - mean) / sqrt(var + eps) per row of
+  // the last axis (rank 3: across_channels 0 normalises dims 2..; rank 2: across_channels 1
+  // normalises dims 1..). OpenCV 4.6 has no LayerNormalization and cannot run the decomposed
+  // form (its Sub/Div broadcast a [N,T,1] operand wrongly).
+  static onnx::NodeProto MakeMvn(const std::string& name, const std::string& in,
+                                 const std::string& out, float eps, int rank) {
+    onnx::NodeProto mvn;
+    mvn.set_op_type("MVN");  // OpenCV creates unknown op types by their layer name
+    mvn.set_name(name);
+    mvn.add_input(in);
+    mvn.add_output(out);
+    auto* a = mvn.add_attribute();
+    a->set_name("eps");
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(eps);
+    a = mvn.add_attribute();
+    a->set_name("normalize_variance");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(1);
+    a = mvn.add_attribute();
+    a->set_name("across_channels");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(rank == 2 ? 1 : 0);
+    return mvn;
+  }
+
+  // x * scale (+ bias) along the last axis as OpenCV's Scale layer: its Mul importer applies a
+  // 1-D constant along axis 1 whatever the rank, which is wrong for [N,T,D] activations.
+  static onnx::NodeProto MakeScale(const std::string& name, const std::string& in,
+                                   const std::string& scale, const std::string& bias,
+                                   const std::string& out, int rank) {
+    onnx::NodeProto n;
+    n.set_op_type("Scale");  // created by its layer name, constant inputs become its blobs
+    n.set_name(name);
+    n.add_input(in);
+    n.add_input(scale);
+    if (!bias.empty()) n.add_input(bias);
+    n.add_output(out);
+    auto* a = n.add_attribute();
+    a->set_name("axis");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(rank - 1);
+    a = n.add_attribute();
+    a->set_name("bias_term");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(bias.empty() ? 0 : 1);
+    return n;
+  }
+
+  // The Mul(scale) and Add(bias) that follow a decomposed LayerNorm, folded into one Scale.
+  void FuseLayerNormAffine(onnx::GraphProto* g, const std::unordered_map<std::string, int>& mvn) {
+    std::set<const onnx::NodeProto*> drop;
+    std::unordered_map<const onnx::NodeProto*, onnx::NodeProto> replace;
+    auto one_dim_const = [&](const std::string& name) {
+      const onnx::TensorProto* t = consts_.Find(name);
+      return t != nullptr && t->dims_size() == 1 && t->data_type() == onnx::TensorProto::FLOAT;
+    };
+    for (const auto& [out, rank] : mvn) {
+      const onnx::NodeProto* mul = SoleConsumer(*g, out);
+      if (mul == nullptr || mul->op_type() != "Mul" || mul->input_size() != 2) continue;
+      const int w = mul->input(0) == out ? 1 : 0;
+      if (mul->input(1 - w) != out || !one_dim_const(mul->input(w))) continue;
+      const onnx::NodeProto* add = SoleConsumer(*g, mul->output(0));
+      std::string bias;
+      std::string result = mul->output(0);
+      if (add != nullptr && add->op_type() == "Add" && add->input_size() == 2) {
+        const int b = add->input(0) == mul->output(0) ? 1 : 0;
+        if (add->input(1 - b) == mul->output(0) && one_dim_const(add->input(b))) {
+          bias = add->input(b);
+          result = add->output(0);
+          drop.insert(add);
+        }
+      }
+      replace[mul] = MakeScale(mul->name() + "/affine", out, mul->input(w), bias, result, rank);
+      ++(*counts_)["LayerNorm scale/bias as Scale"];
+    }
+    if (replace.empty()) return;
+    std::vector<onnx::NodeProto> kept;
+    for (const auto& n : g->node()) {
+      if (drop.count(&n) != 0) continue;
+      auto it = replace.find(&n);
+      kept.push_back(it == replace.end() ? n : it->second);
+    }
+    g->clear_node();
+    for (auto& n : kept) *g->add_node() = std::move(n);
+  }
+
+  static bool LastAxisOnly(const onnx::NodeProto& reduce, int rank) {
+    int64_t keep = 1;
+    std::vector<int64_t> axes;
+    for (const auto& a : reduce.attribute()) {
+      if (a.name() == "keepdims") keep = a.i();
+      if (a.name() == "axes") axes.assign(a.ints().begin(), a.ints().end());
+    }
+    return keep == 1 && axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+  }
+
+  const onnx::NodeProto* Producer(const onnx::GraphProto& g, const std::string& value) const {
+    for (const auto& n : g.node()) {
+      for (const auto& o : n.output()) {
+        if (o == value) return &n;
+      }
+    }
+    return nullptr;
+  }
+
+  void FuseLayerNorm(onnx::GraphProto* g) {
+    auto rank = Ranks(*g);
+    std::set<const onnx::NodeProto*> drop;
+    std::unordered_map<const onnx::NodeProto*, std::vector<onnx::NodeProto>> replace;
+    std::unordered_map<std::string, int> mvn_outputs;
+    for (const auto& n : g->node()) {
+      if (n.op_type() == "LayerNormalization" && n.input_size() >= 2 && n.output_size() == 1) {
+        auto r = rank.find(n.input(0));
+        int64_t axis = -1;
+        float eps = 1e-5f;
+        for (const auto& a : n.attribute()) {
+          if (a.name() == "axis") axis = a.i();
+          if (a.name() == "epsilon") eps = a.f();
+        }
+        if (r == rank.end() || (r->second != 2 && r->second != 3) ||
+            (axis != -1 && axis != r->second - 1) || consts_.Find(n.input(1)) == nullptr) {
+          continue;
+        }
+        std::vector<onnx::NodeProto> nodes;
+        const std::string base = n.output(0) + "/oxide_mvn";
+        nodes.push_back(MakeMvn(n.name() + "/mvn", n.input(0), base, eps, r->second));
+        const bool bias = n.input_size() >= 3 && !n.input(2).empty();
+        nodes.push_back(MakeScale(n.name() + "/affine", base, n.input(1),
+                                  bias ? n.input(2) : std::string(), n.output(0), r->second));
+        replace[&n] = std::move(nodes);
+        ++(*counts_)["LayerNormalization as MVN + Scale"];
+        continue;
+      }
+      // Decomposed: ReduceMean -> Sub -> Pow(2) -> ReduceMean -> Add(eps) -> Sqrt -> Div.
+      if (n.op_type() != "Div" || n.input_size() != 2) continue;
+      const onnx::NodeProto* sqrt = Producer(*g, n.input(1));
+      const onnx::NodeProto* sub = Producer(*g, n.input(0));
+      if (sqrt == nullptr || sqrt->op_type() != "Sqrt" || sub == nullptr ||
+          sub->op_type() != "Sub" || sub->input_size() != 2) {
+        continue;
+      }
+      const onnx::NodeProto* add = Producer(*g, sqrt->input(0));
+      if (add == nullptr || add->op_type() != "Add" || add->input_size() != 2) continue;
+      const onnx::TensorProto* eps_t = consts_.Find(add->input(1));
+      float eps;
+      if (eps_t == nullptr || !ReadOneFloat(*eps_t, &eps)) continue;
+      const onnx::NodeProto* var = Producer(*g, add->input(0));
+      if (var == nullptr || var->op_type() != "ReduceMean") continue;
+      const onnx::NodeProto* pow = Producer(*g, var->input(0));
+      if (pow == nullptr || pow->op_type() != "Pow" || pow->input_size() != 2 ||
+          pow->input(0) != sub->output(0)) {
+        continue;
+      }
+      const onnx::TensorProto* two = consts_.Find(pow->input(1));
+      float p;
+      if (two == nullptr || !ReadOneFloat(*two, &p) || p != 2.0f) continue;
+      const onnx::NodeProto* mean = Producer(*g, sub->input(1));
+      if (mean == nullptr || mean->op_type() != "ReduceMean" || mean->input(0) != sub->input(0)) {
+        continue;
+      }
+      auto r = rank.find(sub->input(0));
+      if (r == rank.end() || (r->second != 2 && r->second != 3) ||
+          !LastAxisOnly(*mean, r->second) || !LastAxisOnly(*var, r->second)) {
+        continue;
+      }
+      // Every intermediate value must feed only the pattern.
+      if (SoleConsumer(*g, mean->output(0)) != sub || SoleConsumer(*g, var->output(0)) != add ||
+          SoleConsumer(*g, add->output(0)) != sqrt || SoleConsumer(*g, sqrt->output(0)) != &n ||
+          SoleConsumer(*g, pow->output(0)) != var || IsGraphOutput(*g, sub->output(0))) {
+        continue;
+      }
+      int sub_readers = 0;
+      for (const auto& m : g->node()) {
+        for (const auto& in : m.input()) sub_readers += in == sub->output(0);
+      }
+      if (sub_readers != 2) continue;
+      for (const onnx::NodeProto* x : {mean, sub, pow, var, add, sqrt}) drop.insert(x);
+      replace[&n] = {MakeMvn(n.name() + "/mvn", sub->input(0), n.output(0), eps, r->second)};
+      mvn_outputs[n.output(0)] = r->second;
+      ++(*counts_)["decomposed LayerNorm as MVN"];
+    }
+    if (drop.empty() && replace.empty()) return;
+    std::vector<onnx::NodeProto> kept;
+    for (const auto& n : g->node()) {
+      if (drop.count(&n) != 0) continue;
+      auto it = replace.find(&n);
+      if (it == replace.end()) {
+        kept.push_back(n);
+      } else {
+        for (auto& x : it->second) kept.push_back(std::move(x));
+      }
+    }
+    g->clear_node();
+    for (auto& n : kept) *g->add_node() = std::move(n);
+    FuseLayerNormAffine(g, mvn_outputs);
   }
 
   onnx::ModelProto* model_;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
+
 namespace oxide::inference {
 namespace {
 
@@ -178,6 +180,74 @@ TEST(GraphNormaliser, ReportsTheSignatureWithSymbolicDimsAndNoInitializers) {
   EXPECT_EQ(x.dims[1].size, 4);
   ASSERT_EQ(r->signature.outputs.size(), 1u);
   EXPECT_EQ(r->signature.outputs[0].name, "y");
+}
+
+TEST(GraphNormaliser, PutsAConstantFirstOperandSecondAndFoldsScalarArithmetic) {
+  Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", {1, 4});
+  m.FloatInit("eight", 8.f);
+  m.FloatInit("half", 0.5f);
+  m.Node("Pow", {"eight", "half"}, {"scale"});
+  m.Node("Add", {"scale", "x"}, {"y"});
+  auto r = NormaliseForOpenCv(m.Bytes());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  onnx::ModelProto out = Parse(r->onnx);
+  ASSERT_EQ(out.graph().node_size(), 1);
+  EXPECT_EQ(out.graph().node(0).input(0), "x");
+  EXPECT_EQ(out.graph().node(0).input(1), "scale");
+  bool folded = false;
+  for (const auto& t : out.graph().initializer()) {
+    if (t.name() == "scale") {
+      folded = true;
+      ASSERT_EQ(t.float_data_size(), 1);
+      EXPECT_EQ(t.float_data(0), std::pow(8.f, 0.5f));
+    }
+  }
+  EXPECT_TRUE(folded);
+}
+
+TEST(GraphNormaliser, LayerNormalizationBecomesMvnAndScaleOnTheLastAxis) {
+  Model m(17);
+  m.Input("x", {1, 6, 32});
+  m.Output("y", {1, 6, 32});
+  m.IntsInit("unused", {0});
+  auto* w = m.g()->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(32);
+  for (int i = 0; i < 32; ++i) w->add_float_data(1.f);
+  auto* b = m.g()->add_initializer();
+  *b = *w;
+  b->set_name("b");
+  auto* ln = m.Node("LayerNormalization", {"x", "w", "b"}, {"y"});
+  auto* eps = ln->add_attribute();
+  eps->set_name("epsilon");
+  eps->set_type(onnx::AttributeProto::FLOAT);
+  eps->set_f(1e-5f);
+  auto r = NormaliseForOpenCv(m.Bytes());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  onnx::ModelProto out = Parse(r->onnx);
+  ASSERT_EQ(out.graph().node_size(), 2);
+  EXPECT_EQ(out.graph().node(0).op_type(), "MVN");
+  EXPECT_EQ(out.graph().node(1).op_type(), "Scale");
+  EXPECT_EQ(out.graph().node(1).output(0), "y");
+  for (const auto& a : out.graph().node(1).attribute()) {
+    if (a.name() == "axis") {
+      EXPECT_EQ(a.i(), 2);
+    }
+  }
+}
+
+TEST(GraphNormaliser, LeavesALayerNormOfUnknownRankForTheRuntimeToRefuse) {
+  Model m(17);
+  m.g()->add_input()->set_name("x");  // no type, no shape: rank unknown
+  m.Output("y", {1, 6, 32});
+  m.FloatInit("w", 1.f);
+  m.Node("LayerNormalization", {"x", "w"}, {"y"});
+  auto r = NormaliseForOpenCv(m.Bytes());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Parse(r->onnx).graph().node(0).op_type(), "LayerNormalization");
 }
 
 TEST(GraphNormaliser, RefusesBytesThatAreNotAModel) {

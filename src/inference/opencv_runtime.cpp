@@ -168,6 +168,10 @@ class OpenCvRuntime final : public Runtime {
     if (net.empty()) return Unsupported("opencv-dnn 4.6.0 loaded an empty network");
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    // 4.6 fuses a following Power layer (x * c, x / c) into a MatMul of two activations and then
+    // drops it: attention scores came out unscaled (|diff| 0.45 vs torch). Exact results first;
+    // on the fixtures the unfused graphs are as fast (docs/inference.md).
+    net.enableFusion(false);
     return std::unique_ptr<Session>(
         std::make_unique<OpenCvSession>(std::move(net), std::move(normalised.signature)));
   }

@@ -77,7 +77,9 @@ TEST(OpenCvRuntime, RefusesAFileThatIsNotAModel) {
   EXPECT_EQ(s.status().code(), ErrorCode::kNotFound);
 }
 
-const char* const kExpectedRunning[] = {"mlp-op13", "mlp-op17"};
+const char* const kExpectedRunning[] = {
+    "mlp-op13", "mlp-op17", "cnn-op13",  "cnn-op17",  "mobilenet-op13",   "mobilenet-op17",
+    "gru-op13", "gru-op17", "lstm-op13", "lstm-op17", "transformer-op13", "transformer-op17"};
 
 // Acceptance 2 of issue #11: every fixture that loads matches torch within 1e-4, and the
 // architectures listed here load at both opsets. A regression (or an improvement: then extend

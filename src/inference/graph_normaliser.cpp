@@ -783,6 +783,14 @@ Result<NormalisedModel> NormaliseForOpenCv(std::string_view onnx_bytes) {
   Normaliser normaliser(&model, &counts);
   OXIDE_RETURN_IF_ERROR(normaliser.Run());
   for (const auto& [what, n] : counts) out.rewrites.push_back(what + ": " + std::to_string(n));
+  std::set<std::string> constants;
+  for (const auto& t : model.graph().initializer()) constants.insert(t.name());
+  for (const auto& n : model.graph().node()) {
+    if (n.op_type() == "MatMul" && n.input_size() == 2 && constants.count(n.input(0)) == 0 &&
+        constants.count(n.input(1)) == 0) {
+      out.matmul_of_activations = true;
+    }
+  }
   if (!model.SerializeToString(&out.onnx)) return Internal("cannot serialise the rewritten model");
   return out;
 }

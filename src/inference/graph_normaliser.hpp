@@ -17,6 +17,9 @@ struct NormalisedModel {
   std::string onnx;                   // serialised ModelProto to hand to the importer
   tensor::ModelSignature signature;   // graph inputs (initializers excluded) and outputs
   std::vector<std::string> rewrites;  // one line per kind of rewrite applied, e.g. "Clip: 3"
+  // A MatMul of two activations (attention): OpenCV 4.6 fuses a following scale into it and
+  // then drops the scale, so the runtime must load such graphs with layer fusion off.
+  bool matmul_of_activations = false;
 };
 
 // kCorrupt when the bytes are not an ONNX model; kUnsupported with one line naming the operator

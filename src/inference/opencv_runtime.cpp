@@ -170,8 +170,8 @@ class OpenCvRuntime final : public Runtime {
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
     // 4.6 fuses a following Power layer (x * c, x / c) into a MatMul of two activations and then
     // drops it: attention scores came out unscaled (|diff| 0.45 vs torch). Exact results first;
-    // on the fixtures the unfused graphs are as fast (docs/inference.md).
-    net.enableFusion(false);
+    // other graphs keep OpenCV's default (fused) plan.
+    if (normalised.matmul_of_activations) net.enableFusion(false);
     return std::unique_ptr<Session>(
         std::make_unique<OpenCvSession>(std::move(net), std::move(normalised.signature)));
   }

@@ -1,5 +1,6 @@
 // The OpenCV DNN runtime on the committed torch exports (tests/models) and on graphs built here.
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include <cstdio>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include "inference/coverage.hpp"
 #include "inference/golden.hpp"
 #include "inference/runtime.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace oxide::inference {
 namespace {
@@ -65,6 +67,59 @@ TEST(OpenCvRuntime, RefusesWrongInputsNamingThem) {
   r = (*s)->Run(ints);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("input 'x' has dtype I32"), std::string::npos);
+}
+
+// x [1,4] -> op -> y [1,4], written to a file for Runtime::Load.
+std::string WriteOneNodeModel(const testing::TempDir& dir, const std::string& op,
+                              const std::vector<std::string>& inputs) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  for (const char* name : {"x", "c"}) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    auto* tt = v->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    tt->mutable_shape()->add_dim()->set_dim_value(1);
+    tt->mutable_shape()->add_dim()->set_dim_value(4);
+  }
+  auto* y = g->add_output();
+  y->set_name("y");
+  y->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  y->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(1);
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name("node_7");
+  for (const auto& in : inputs) n->add_input(in);
+  n->add_output("y");
+  std::string path = dir.File(op + ".onnx");
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  std::string bytes = m.SerializeAsString();
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+TEST(OpenCvRuntime, AnUnknownOperatorIsOneLineNamingIt) {
+  testing::TempDir dir;
+  auto s = MakeRuntime()->Load(WriteOneNodeModel(dir, "NoSuchOperator", {"x"}), {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(
+      s.status().message().rfind(
+          "operator 'NoSuchOperator' (node 'node_7') is not supported by opencv-dnn 4.6.0", 0),
+      0u)
+      << s.status().message();
+  EXPECT_EQ(s.status().message().find('\n'), std::string::npos);
+}
+
+TEST(OpenCvRuntime, AnIfOnARunTimeConditionIsRefusedNamingIt) {
+  testing::TempDir dir;
+  auto s = MakeRuntime()->Load(WriteOneNodeModel(dir, "If", {"c"}), {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), ErrorCode::kUnsupported);
+  EXPECT_NE(s.status().message().find("operator 'If' (node 'node_7')"), std::string::npos);
 }
 
 TEST(OpenCvRuntime, RefusesAFileThatIsNotAModel) {

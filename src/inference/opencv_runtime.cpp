@@ -49,6 +49,12 @@ std::string ExplainImportError(const std::string& what) {
       why = colon == std::string::npos ? "" : why.substr(colon + 2);
       size_t nl = why.find('\n');
       if (nl != std::string::npos) why = why.substr(0, nl);
+      // "OpenCV(4.6.0) file.cpp:110: error: (-2:Unspecified error) Can't create layer ..." ->
+      // the part after the error code; nothing when the layer type simply does not exist.
+      size_t code = why.find("error: (");
+      size_t close_code = code == std::string::npos ? code : why.find(") ", code);
+      if (close_code != std::string::npos) why = why.substr(close_code + 2);
+      if (why.rfind("Can't create layer", 0) == 0) why.clear();
       return "operator '" + op + "' (node '" + name + "') is not supported by opencv-dnn 4.6.0" +
              (why.empty() ? "" : ": " + why);
     }

@@ -127,5 +127,18 @@ TEST(FormatPatch, SampleModelsRoundTrip) {
                     0.7);
 }
 
+TEST(FormatPatch, UnindexableGgufFallsBackToTheFormatAgnosticPatch) {
+  // Version 1 is detected as GGUF but refused by the indexer (kUnsupported): the pair still
+  // gets a patch, just not a tensor one.
+  std::string v1 = GgufModel(false), v2 = GgufModel(true);
+  v1[4] = v2[4] = 1;
+  Result<DiffResult> d = BuildPatch(v1, v2);
+  ASSERT_OK(d.status());
+  EXPECT_NE(d->header.strategy, Strategy::kTensor);
+  Result<std::string> out = Apply(v1, d->patch, 4096);
+  ASSERT_OK(out.status());
+  EXPECT_TRUE(*out == v2);
+}
+
 }  // namespace
 }  // namespace oxide::delta

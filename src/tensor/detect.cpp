@@ -80,17 +80,35 @@ bool ClaimsOnnx(std::string_view file) {
   }
 }
 
+// GGUF starts with its magic; the fixed header (magic, version, two u64 counts) is 24 bytes.
+constexpr size_t kGgufHeader = 24;
+bool ClaimsGguf(std::string_view file) { return file.substr(0, 4) == "GGUF"; }
+bool LooksLikeGguf(std::string_view file) { return file.size() >= kGgufHeader && ClaimsGguf(file); }
+
+// FlatBuffers put the file identifier right after the root table offset.
+bool ClaimsTflite(std::string_view file) { return file.size() >= 8 && file.substr(4, 4) == "TFL3"; }
+bool LooksLikeTflite(std::string_view file) {
+  if (!ClaimsTflite(file)) return false;
+  const uint64_t root = DecodeFixed32(reinterpret_cast<const uint8_t*>(file.data()));
+  return root >= 8 && root <= file.size() - 4;
+}
+
 }  // namespace
 
 ModelFormat ClaimedFormat(std::string_view file) {
   if (ClaimsSafeTensors(file)) return ModelFormat::kSafeTensors;
   if (ClaimsOnnx(file)) return ModelFormat::kOnnx;
+  // Checked after the older formats so that their classification never changes.
+  if (ClaimsGguf(file)) return ModelFormat::kGguf;
+  if (ClaimsTflite(file)) return ModelFormat::kTflite;
   return ModelFormat::kUnknown;
 }
 
 ModelFormat DetectFormat(std::string_view file) {
   if (LooksLikeSafeTensors(file)) return ModelFormat::kSafeTensors;
   if (LooksLikeOnnx(file)) return ModelFormat::kOnnx;
+  if (LooksLikeGguf(file)) return ModelFormat::kGguf;
+  if (LooksLikeTflite(file)) return ModelFormat::kTflite;
   return ModelFormat::kUnknown;
 }
 
@@ -100,6 +118,10 @@ Result<TensorIndex> IndexModel(std::string_view file, ModelFormat format) {
       return IndexOnnx(file);
     case ModelFormat::kSafeTensors:
       return IndexSafeTensors(file);
+    case ModelFormat::kGguf:
+      return IndexGguf(file);
+    case ModelFormat::kTflite:
+      return IndexTflite(file);
     case ModelFormat::kUnknown:
       break;
   }

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
 #include "tensor/tensor_index.hpp"
+#include "testing/gguf_builder.hpp"
 #include "testing/onnx_builder.hpp"
 #include "testing/safetensors_builder.hpp"
 #include "testing/status_matchers.hpp"
+#include "testing/tflite_builder.hpp"
 
 namespace oxide::tensor {
 namespace {
@@ -11,6 +13,23 @@ namespace {
 TEST(DetectFormatTest, RecognisesBuilderOutput) {
   EXPECT_EQ(DetectFormat(oxide::testing::SampleOnnxModel()), ModelFormat::kOnnx);
   EXPECT_EQ(DetectFormat(oxide::testing::SampleSafetensors()), ModelFormat::kSafeTensors);
+  EXPECT_EQ(DetectFormat(oxide::testing::SampleGguf()), ModelFormat::kGguf);
+  EXPECT_EQ(DetectFormat(oxide::testing::SampleTflite()), ModelFormat::kTflite);
+}
+
+TEST(ClaimedFormatTest, GgufAndTfliteAreClaimedByTheirMagic) {
+  const std::string gguf = oxide::testing::SampleGguf();
+  const std::string tflite = oxide::testing::SampleTflite();
+  EXPECT_EQ(DetectFormat(gguf.substr(0, 23)), ModelFormat::kUnknown);  // header incomplete
+  EXPECT_EQ(ClaimedFormat(gguf.substr(0, 4)), ModelFormat::kGguf);
+  EXPECT_STATUS(IndexModel(gguf.substr(0, 100), ModelFormat::kGguf).status(), ErrorCode::kCorrupt);
+  EXPECT_EQ(ClaimedFormat(tflite.substr(0, 8)), ModelFormat::kTflite);
+  std::string bad_root = tflite.substr(0, 64);
+  bad_root[0] = '\x7f';  // root offset past the end
+  EXPECT_EQ(DetectFormat(bad_root), ModelFormat::kUnknown);
+  EXPECT_EQ(ClaimedFormat(bad_root), ModelFormat::kTflite);
+  EXPECT_EQ(ClaimedFormat("GGU"), ModelFormat::kUnknown);
+  EXPECT_EQ(ClaimedFormat(std::string("\0\0\0\0TFL2", 8)), ModelFormat::kUnknown);
 }
 
 TEST(DetectFormatTest, EverythingElseIsUnknown) {
@@ -61,6 +80,10 @@ TEST(IndexModelTest, DispatchesByFormat) {
 TEST(TensorIndexEnumsTest, Names) {
   EXPECT_EQ(ToString(ModelFormat::kOnnx), "onnx");
   EXPECT_EQ(ToString(ModelFormat::kSafeTensors), "safetensors");
+  EXPECT_EQ(ToString(ModelFormat::kGguf), "gguf");
+  EXPECT_EQ(ToString(ModelFormat::kTflite), "tflite");
+  EXPECT_EQ(static_cast<int>(ModelFormat::kGguf), 3);  // persisted values
+  EXPECT_EQ(static_cast<int>(ModelFormat::kTflite), 4);
   EXPECT_EQ(ToString(Storage::kPackedVarint), "packed_varint");
   EXPECT_EQ(ElementWidth(DType::kComplex128), 16u);
   EXPECT_EQ(ElementWidth(DType::kString), 0u);

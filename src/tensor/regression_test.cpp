@@ -10,9 +10,11 @@
 
 #include "base/file_util.hpp"
 #include "tensor/tensor_index.hpp"
+#include "testing/gguf_builder.hpp"
 #include "testing/onnx_builder.hpp"
 #include "testing/safetensors_builder.hpp"
 #include "testing/status_matchers.hpp"
+#include "testing/tflite_builder.hpp"
 
 namespace oxide::tensor {
 namespace {
@@ -45,6 +47,8 @@ void ReplayEverywhere(const fs::path& path) {
   const std::string& f = *data;
   EXPECT_TRUE(Acceptable(IndexOnnx(f).status()));
   EXPECT_TRUE(Acceptable(IndexSafeTensors(f).status()));
+  EXPECT_TRUE(Acceptable(IndexGguf(f).status()));
+  EXPECT_TRUE(Acceptable(IndexTflite(f).status()));
   EXPECT_TRUE(Acceptable(IndexModel(f, DetectFormat(f)).status()));
 }
 
@@ -56,8 +60,11 @@ TEST(RegressionTest, GoldenMustRejectTensorCasesAreRejected) {
     SCOPED_TRACE(name);
     Result<std::string> data = ReadFileToString(p.string());
     ASSERT_TRUE(data.ok()) << data.status().ToString();
-    Status s = p.extension() == ".safetensors" ? IndexSafeTensors(*data).status()
-                                               : IndexOnnx(*data).status();
+    const std::string ext = p.extension().string();
+    Status s = ext == ".safetensors" ? IndexSafeTensors(*data).status()
+               : ext == ".gguf"      ? IndexGguf(*data).status()
+               : ext == ".tflite"    ? IndexTflite(*data).status()
+                                     : IndexOnnx(*data).status();
     EXPECT_TRUE(s.code() == ErrorCode::kCorrupt || s.code() == ErrorCode::kUnsupported)
         << s.ToString();
     ++checked;
@@ -91,6 +98,49 @@ void Write(const fs::path& path, const std::string& bytes) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   ASSERT_OK(AtomicWriteFile(path.string(), bytes));
+}
+
+// Seeds (small valid files, under the fuzzers' 16 KiB max_len) and must-reject cases for the
+// GGUF and TFLite indexers.
+void WriteGgufAndTflite(const fs::path& tests) {
+  using oxide::testing::GgufBuilder;
+  using oxide::testing::TfliteBuilder;
+  const fs::path gguf_seeds = tests / "fuzz" / "fuzz_gguf_index";
+  const fs::path tflite_seeds = tests / "fuzz" / "fuzz_tflite_index";
+  const fs::path reject = tests / "golden" / "must-reject";
+  for (uint32_t version : {2u, 3u}) {
+    GgufBuilder b(version);
+    b.AddString("general.architecture", "llama");
+    b.AddU32("llama.context_length", 64);
+    b.AddStringArray("tokenizer.ggml.tokens", {"<s>", "a"});
+    b.AddRaw("nested", GgufBuilder::kTypeArray,
+             GgufBuilder::U32(GgufBuilder::kTypeArray) + GgufBuilder::U64(1) + GgufBuilder::U32(0) +
+                 GgufBuilder::U64(2) + "\x01\x02");
+    b.AddTensor("w", GgufBuilder::kF32, {4, 2}, F32Bytes({1, 2, 3, 4, 5, 6, 7, 8}));
+    b.AddTensor("h", GgufBuilder::kF16, {2}, std::string("\x00\x3c\x00\x40", 4));
+    b.AddTensor("q", GgufBuilder::kQ4_0, {32}, std::string(18, '\x11'));
+    Write(gguf_seeds / ("v" + std::to_string(version) + ".gguf"), b.Build());
+  }
+  GgufBuilder aligned;
+  aligned.SetAlignment(64).AddTensor("x", GgufBuilder::kI8, {3}, "abc");
+  Write(gguf_seeds / "aligned.gguf", aligned.Build());
+  Write(tflite_seeds / "sample.tflite", oxide::testing::SampleTflite());
+  TfliteBuilder big;
+  big.AddTensor("w", TfliteBuilder::kFloat32, {2}, big.AddOffsetBuffer(F32Bytes({1, 2})));
+  Write(tflite_seeds / "offset_buffer.tflite", big.Build());
+
+  std::string v1 = oxide::testing::SampleGguf(3);
+  v1[4] = 1;
+  Write(reject / "tensor-gguf-version1.gguf", v1);
+  const std::string gguf = oxide::testing::SampleGguf(3);
+  Write(reject / "tensor-gguf-truncated.gguf", gguf.substr(0, gguf.size() - 1));
+  Write(reject / "tensor-gguf-huge-count.gguf",
+        "GGUF" + GgufBuilder::U32(3) + GgufBuilder::U64(~uint64_t{0}) + GgufBuilder::U64(0));
+  const std::string tflite = oxide::testing::SampleTflite();
+  Write(reject / "tensor-tflite-truncated.tflite", tflite.substr(0, tflite.size() / 2));
+  std::string self_loop = tflite;
+  self_loop.replace(0, 4, std::string(4, '\0'));  // root offset 0: the table is the offset
+  Write(reject / "tensor-tflite-self-offset.tflite", self_loop);
 }
 
 TEST(TestData, Regenerate) {
@@ -129,6 +179,8 @@ TEST(TestData, Regenerate) {
   Write(reject / "tensor-st-bad-dtype.safetensors",
         SafetensorsBuilder::Assemble(R"({"t":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}})",
                                      data));
+  WriteGgufAndTflite(kTests);
+
   std::string past_end = SafetensorsBuilder::Assemble("{}", "");
   past_end[0] = 64;
   Write(reject / "tensor-st-header-past-end.safetensors", past_end);

@@ -8,6 +8,10 @@ std::string_view ToString(ModelFormat f) {
       return "onnx";
     case ModelFormat::kSafeTensors:
       return "safetensors";
+    case ModelFormat::kGguf:
+      return "gguf";
+    case ModelFormat::kTflite:
+      return "tflite";
     case ModelFormat::kUnknown:
       break;
   }

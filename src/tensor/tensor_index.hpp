@@ -12,8 +12,15 @@ namespace oxide::tensor {
 
 // Model container formats Oxide understands. Values are persisted (patch headers, store): never
 // renumber.
-enum class ModelFormat : uint8_t { kUnknown = 0, kOnnx = 1, kSafeTensors = 2 };
-std::string_view ToString(ModelFormat f);  // "unknown", "onnx", "safetensors"
+enum class ModelFormat : uint8_t {
+  kUnknown = 0,
+  kOnnx = 1,
+  kSafeTensors = 2,
+  kGguf = 3,
+  kTflite = 4
+};
+// "unknown", "onnx", "safetensors", "gguf", "tflite"
+std::string_view ToString(ModelFormat f);
 
 // Element types. Values are persisted: never renumber.
 enum class DType : uint8_t {
@@ -73,21 +80,30 @@ struct TensorIndex {
   std::vector<std::pair<std::string, std::string>> metadata;
 };
 
-// Guesses the format from the first bytes (SafeTensors header shape, ONNX field tags); cheap.
+// Guesses the format from the first bytes (SafeTensors header shape, ONNX field tags, the GGUF
+// magic, the TFLite "TFL3" file identifier); cheap.
 ModelFormat DetectFormat(std::string_view file);
 // The format the first bytes announce, even when the rest is missing or broken (a truncated
-// upload): SafeTensors' length prefix and '{', or ONNX's ir_version followed by another
-// ModelProto field tag. DetectFormat(f) != kUnknown implies ClaimedFormat(f) == DetectFormat(f)
-// for valid files; a file that claims a format and does not index is corrupt, not "unknown".
+// upload): SafeTensors' length prefix and '{', ONNX's ir_version followed by another
+// ModelProto field tag, "GGUF" at offset 0, or "TFL3" at offset 4. DetectFormat(f) != kUnknown
+// implies ClaimedFormat(f) == DetectFormat(f) for valid files; a file that claims a format and does
+// not index is corrupt, not "unknown".
 ModelFormat ClaimedFormat(std::string_view file);
 
 // Indexes a model held in memory (usually a MappedFile view). Never copies tensor data.
 //  - kUnknown format: returns an empty index (the format-agnostic path), never an error.
-//  - ONNX / SafeTensors: kCorrupt with a specific message on malformed input (truncation, length
+//  - ONNX / SafeTensors / GGUF / TFLite: kCorrupt with a specific message on malformed input
+//  (truncation, length
 //    past end, varint overflow, nesting too deep, overlapping or out-of-range data, duplicate
-//    names), kUnsupported for unknown dtypes.
+//    names), kUnsupported for unknown dtypes (and GGUF version 1 or big-endian files).
 Result<TensorIndex> IndexModel(std::string_view file, ModelFormat format);
 Result<TensorIndex> IndexOnnx(std::string_view file);
 Result<TensorIndex> IndexSafeTensors(std::string_view file);
+// GGUF v2/v3: quantised block types are indexed as opaque kU8 tensors of their byte size;
+// metadata holds every key (strings verbatim, numbers as text, arrays as "[N x type]").
+Result<TensorIndex> IndexGguf(std::string_view file);
+// TFLite FlatBuffers: one tensor per buffer that holds data (named after the first tensor that
+// references it); metadata holds the description and the model's metadata entries.
+Result<TensorIndex> IndexTflite(std::string_view file);
 
 }  // namespace oxide::tensor

@@ -1,0 +1,267 @@
+// TFLite indexer: a FlatBuffers Model (schema.fbs of TensorFlow Lite, file identifier "TFL3").
+// Tensor data lives in Model.buffers[]: inline in Buffer.data, or, in models over 2 GB, at
+// Buffer.offset/size from the start of the file. Each buffer holding data becomes one tensor
+// range, described by the first subgraph tensor that references it. Specified in
+// docs/format/tensor-index.md ("TFLite").
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tensor/index_util.hpp"
+#include "tensor/tensor_index.hpp"
+#include "tensor/tflite_reader.hpp"
+
+namespace oxide::tensor {
+namespace {
+
+using internal::FlatReader;
+using internal::FlatTable;
+using internal::FlatVector;
+
+// Field ids (declaration order in schema.fbs).
+enum ModelField {
+  kModelVersion = 0,
+  kModelSubgraphs = 2,
+  kModelDescription = 3,
+  kModelBuffers = 4,
+  kModelMetadata = 6
+};
+enum SubGraphField { kSubGraphTensors = 0 };
+enum TensorField { kTensorShape = 0, kTensorType = 1, kTensorBuffer = 2, kTensorName = 3 };
+enum BufferField { kBufferData = 0, kBufferOffset = 1, kBufferSize = 2 };
+enum MetadataField { kMetadataName = 0, kMetadataBuffer = 1 };
+
+// Metadata values longer than this, or not printable, are summarised as "<N bytes>".
+constexpr size_t kMaxMetadataText = 256;
+
+// TensorType → DType; nullopt-like kUnknown with *known false for enum values the schema lacks.
+DType FromTensorType(uint8_t type, bool* known) {
+  *known = true;
+  switch (type) {
+    case 0:
+      return DType::kF32;
+    case 1:
+      return DType::kF16;
+    case 2:
+      return DType::kI32;
+    case 3:
+      return DType::kU8;
+    case 4:
+      return DType::kI64;
+    case 5:
+      return DType::kString;
+    case 6:
+      return DType::kBool;
+    case 7:
+      return DType::kI16;
+    case 8:
+      return DType::kComplex64;
+    case 9:
+      return DType::kI8;
+    case 10:
+      return DType::kF64;
+    case 11:
+      return DType::kComplex128;
+    case 12:
+      return DType::kU64;
+    case 13:
+      return DType::kUnknown;  // RESOURCE
+    case 14:
+      return DType::kUnknown;  // VARIANT
+    case 15:
+      return DType::kU32;
+    case 16:
+      return DType::kU16;
+    case 17:
+      return DType::kUnknown;  // INT4: two per byte, indexed as opaque bytes
+    case 18:
+      return DType::kBF16;
+    default:
+      *known = false;
+      return DType::kUnknown;
+  }
+}
+
+struct BufferRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool named = false;
+  internal::NamedTensor tensor;
+};
+
+std::string Printable(std::string_view bytes) {
+  // Converters pad version strings with NULs.
+  while (!bytes.empty() && bytes.back() == '\0') bytes.remove_suffix(1);
+  if (bytes.size() <= kMaxMetadataText) {
+    bool ok = true;
+    for (char c : bytes) ok = ok && static_cast<uint8_t>(c) >= 0x20 && c != 0x7f;
+    if (ok) return std::string(bytes);
+  }
+  return "<" + std::to_string(bytes.size()) + " bytes>";
+}
+
+class TfliteWalker {
+ public:
+  explicit TfliteWalker(std::string_view file) : file_(file), r_(file) {}
+
+  Result<TensorIndex> Walk() {
+    if (file_.size() < 8 || file_.substr(4, 4) != "TFL3") {
+      return Corrupt("tflite file identifier TFL3 missing");
+    }
+    OXIDE_ASSIGN_OR_RETURN(model_, r_.Root());
+    OXIDE_RETURN_IF_ERROR(Buffers());
+    OXIDE_RETURN_IF_ERROR(Subgraphs());
+    OXIDE_RETURN_IF_ERROR(Metadata());
+    return Finish();
+  }
+
+ private:
+  Status Buffers() {
+    OXIDE_ASSIGN_OR_RETURN(FlatVector v, r_.Vector(model_, kModelBuffers, 4, "Model.buffers"));
+    buffers_.resize(v.count);
+    for (uint64_t i = 0; i < v.count; ++i) {
+      OXIDE_ASSIGN_OR_RETURN(FlatTable b, r_.TableAt(v.pos + 4 * i, "Model.buffers[]"));
+      OXIDE_ASSIGN_OR_RETURN(FlatVector data, r_.Vector(b, kBufferData, 1, "Buffer.data"));
+      OXIDE_ASSIGN_OR_RETURN(uint64_t offset, r_.U64(b, kBufferOffset, 0, "Buffer.offset"));
+      OXIDE_ASSIGN_OR_RETURN(uint64_t size, r_.U64(b, kBufferSize, 0, "Buffer.size"));
+      const std::string which = "tflite buffer " + std::to_string(i);
+      // The schema treats offset 0 and 1 as "not set" (1 is the writer's placeholder).
+      if (offset > 1) {
+        if (data.count != 0) return Corrupt(which + " has both inline data and an offset");
+        if (offset > file_.size() || size > file_.size() - offset) {
+          return Corrupt(which + " range past end of file");
+        }
+        buffers_[i].offset = offset;
+        buffers_[i].length = size;
+      } else {
+        buffers_[i].offset = data.pos;
+        buffers_[i].length = data.count;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Subgraphs() {
+    OXIDE_ASSIGN_OR_RETURN(FlatVector subgraphs,
+                           r_.Vector(model_, kModelSubgraphs, 4, "Model.subgraphs"));
+    // Tables may be shared between vectors; a file can only hold file_size / 4 distinct tensor
+    // slots, so more visits than that means aliasing built to multiply the work.
+    uint64_t budget = file_.size() / 4;
+    for (uint64_t s = 0; s < subgraphs.count; ++s) {
+      OXIDE_ASSIGN_OR_RETURN(FlatTable g, r_.TableAt(subgraphs.pos + 4 * s, "Model.subgraphs[]"));
+      OXIDE_ASSIGN_OR_RETURN(FlatVector tensors,
+                             r_.Vector(g, kSubGraphTensors, 4, "SubGraph.tensors"));
+      if (tensors.count > budget) {
+        return Corrupt("tflite subgraphs list more tensors than the file can hold");
+      }
+      budget -= tensors.count;
+      for (uint64_t i = 0; i < tensors.count; ++i) {
+        OXIDE_ASSIGN_OR_RETURN(FlatTable t, r_.TableAt(tensors.pos + 4 * i, "SubGraph.tensors[]"));
+        OXIDE_RETURN_IF_ERROR(Tensor(t));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Tensor(const FlatTable& t) {
+    OXIDE_ASSIGN_OR_RETURN(uint32_t buffer, r_.U32(t, kTensorBuffer, 0, "Tensor.buffer"));
+    OXIDE_ASSIGN_OR_RETURN(std::string_view name, r_.String(t, kTensorName, "Tensor.name"));
+    if (buffer >= buffers_.size()) {
+      return Corrupt("tflite tensor '" + std::string(name) + "' references buffer " +
+                     std::to_string(buffer) + " of " + std::to_string(buffers_.size()));
+    }
+    BufferRange& b = buffers_[buffer];
+    if (b.length == 0 || b.named) return Status::Ok();  // no data, or described already
+    OXIDE_ASSIGN_OR_RETURN(uint8_t type, r_.U8(t, kTensorType, 0, "Tensor.type"));
+    OXIDE_ASSIGN_OR_RETURN(FlatVector shape, r_.Vector(t, kTensorShape, 4, "Tensor.shape"));
+    bool known = false;
+    const DType dtype = FromTensorType(type, &known);
+    if (!known) {
+      return Unsupported("tflite tensor '" + std::string(name) + "' has unknown type " +
+                         std::to_string(type));
+    }
+    std::vector<int64_t> dims;
+    uint64_t elements = 1;
+    bool fits = true;  // dims are non-negative and elements * width == length
+    for (uint64_t d = 0; d < shape.count; ++d) {
+      const int64_t dim = static_cast<int32_t>(r_.ReadU32(shape.pos + 4 * d));
+      dims.push_back(dim);
+      if (dim < 0 || (dim != 0 && elements > b.length / static_cast<uint64_t>(dim))) {
+        fits = false;
+      } else {
+        elements *= static_cast<uint64_t>(dim);
+      }
+    }
+    const size_t width = dtype == DType::kString ? 0 : ElementWidth(dtype);
+    b.named = true;
+    b.tensor.info.name.assign(name);
+    if (fits && width != 0 && elements * width == b.length) {
+      b.tensor.info.dtype = dtype;
+      b.tensor.info.dims = std::move(dims);
+    } else {
+      // Strings, INT4, sparse or inconsistent shapes: opaque bytes.
+      b.tensor.info.dtype = DType::kU8;
+      b.tensor.info.dims = {static_cast<int64_t>(b.length)};
+    }
+    return Status::Ok();
+  }
+
+  Status Metadata() {
+    OXIDE_ASSIGN_OR_RETURN(uint32_t version, r_.U32(model_, kModelVersion, 0, "Model.version"));
+    index_.metadata.emplace_back("version", std::to_string(version));
+    OXIDE_ASSIGN_OR_RETURN(std::string_view description,
+                           r_.String(model_, kModelDescription, "Model.description"));
+    if (!description.empty()) index_.metadata.emplace_back("description", Printable(description));
+    OXIDE_ASSIGN_OR_RETURN(FlatVector v, r_.Vector(model_, kModelMetadata, 4, "Model.metadata"));
+    for (uint64_t i = 0; i < v.count; ++i) {
+      OXIDE_ASSIGN_OR_RETURN(FlatTable m, r_.TableAt(v.pos + 4 * i, "Model.metadata[]"));
+      OXIDE_ASSIGN_OR_RETURN(std::string_view name, r_.String(m, kMetadataName, "Metadata.name"));
+      OXIDE_ASSIGN_OR_RETURN(uint32_t buffer, r_.U32(m, kMetadataBuffer, 0, "Metadata.buffer"));
+      if (buffer >= buffers_.size()) {
+        return Corrupt("tflite metadata '" + std::string(name) + "' references buffer " +
+                       std::to_string(buffer) + " of " + std::to_string(buffers_.size()));
+      }
+      BufferRange& b = buffers_[buffer];
+      index_.metadata.emplace_back(std::string(name), Printable(file_.substr(b.offset, b.length)));
+      if (b.length != 0 && !b.named) {
+        b.named = true;
+        b.tensor.info.name = internal::JoinName("metadata", name);
+        b.tensor.info.dtype = DType::kU8;
+        b.tensor.info.dims = {static_cast<int64_t>(b.length)};
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<TensorIndex> Finish() {
+    std::vector<internal::NamedTensor> found;
+    for (size_t i = 0; i < buffers_.size(); ++i) {
+      BufferRange& b = buffers_[i];
+      if (b.length == 0) continue;
+      if (!b.named) {  // data no tensor references (kept as its own range all the same)
+        b.tensor.info.name = "buffer/" + std::to_string(i);
+        b.tensor.info.dtype = DType::kU8;
+        b.tensor.info.dims = {static_cast<int64_t>(b.length)};
+      }
+      b.tensor.info.offset = b.offset;
+      b.tensor.info.length = b.length;
+      found.push_back(std::move(b.tensor));
+    }
+    OXIDE_ASSIGN_OR_RETURN(index_.tensors, internal::AssignUniqueNames(std::move(found)));
+    OXIDE_RETURN_IF_ERROR(internal::SortAndCheckRanges(&index_.tensors, file_.size()));
+    index_.format = ModelFormat::kTflite;
+    return std::move(index_);
+  }
+
+  std::string_view file_;
+  FlatReader r_;
+  FlatTable model_;
+  std::vector<BufferRange> buffers_;
+  TensorIndex index_;
+};
+
+}  // namespace
+
+Result<TensorIndex> IndexTflite(std::string_view file) { return TfliteWalker(file).Walk(); }
+
+}  // namespace oxide::tensor

@@ -127,6 +127,15 @@ TEST(TfliteCorruptTest, MalformedFiles) {
        "identifier TFL3 missing"},
       {"root past end", [](std::string* f) { PutU32(f, 0, static_cast<uint32_t>(f->size())); },
        ErrorCode::kCorrupt, "root table: offset"},
+      {"root table in the last bytes",
+       [](std::string* f) { PutU32(f, 0, static_cast<uint32_t>(f->size() - 2)); },
+       ErrorCode::kCorrupt, "root table: table past end of file"},
+      {"vector in the last bytes",
+       [&](std::string* f) {
+         const uint64_t slot = lay.model_table + 12;  // Model.buffers
+         PutU32(f, slot, static_cast<uint32_t>(f->size() - 2 - slot));
+       },
+       ErrorCode::kCorrupt, "Model.buffers: vector length past end of file"},
       {"vtable before file",
        [&](std::string* f) {
          PutU32(f, lay.model_table, static_cast<uint32_t>(lay.model_table + 8));

@@ -351,7 +351,7 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
   OXIDE_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create("oxide-bench"));
   std::vector<PairRow> rows;
   for (const auto& d : dirs) {
-    for (const char* ext : {"onnx", "safetensors"}) {
+    for (const char* ext : {"onnx", "safetensors", "gguf", "tflite"}) {
       if (!fs::exists(d / (std::string("v1.") + ext)) ||
           !fs::exists(d / (std::string("v2.") + ext))) {
         continue;

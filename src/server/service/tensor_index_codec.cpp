@@ -72,7 +72,7 @@ Result<tensor::TensorIndex> DecodeTensorIndex(std::string_view data) {
   Reader r(data);
   uint8_t version = 0, format = 0;
   if (!r.Byte(&version) || version != kVersion || !r.Byte(&format) ||
-      format > static_cast<uint8_t>(tensor::ModelFormat::kSafeTensors)) {
+      format > static_cast<uint8_t>(tensor::ModelFormat::kTflite)) {
     return bad;
   }
   tensor::TensorIndex index;

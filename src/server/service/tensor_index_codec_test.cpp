@@ -29,6 +29,24 @@ TEST(TensorIndexCodec, RoundTripsARealIndex) {
   EXPECT_EQ(back->metadata, index->metadata);
 }
 
+// Every format the indexer produces is stored; a format byte past the newest one is corrupt.
+TEST(TensorIndexCodec, StoresEveryIndexedFormat) {
+  for (auto format : {tensor::ModelFormat::kOnnx, tensor::ModelFormat::kSafeTensors,
+                      tensor::ModelFormat::kGguf, tensor::ModelFormat::kTflite}) {
+    tensor::TensorIndex index;
+    index.format = format;
+    index.tensors.push_back({"w", tensor::DType::kF16, {4}, tensor::Storage::kRaw, 32, 8, ""});
+    auto back = DecodeTensorIndex(EncodeTensorIndex(index));
+    ASSERT_OK(back.status()) << tensor::ToString(format);
+    EXPECT_EQ(back->format, format);
+  }
+  tensor::TensorIndex index;
+  index.format = tensor::ModelFormat::kTflite;
+  std::string data = EncodeTensorIndex(index);
+  data[1] = static_cast<char>(static_cast<uint8_t>(tensor::ModelFormat::kTflite) + 1);
+  EXPECT_STATUS(DecodeTensorIndex(data).status(), ErrorCode::kCorrupt);
+}
+
 TEST(TensorIndexCodec, EveryTruncationAndABadVersionAreCorrupt) {
   tensor::TensorIndex index;
   index.format = tensor::ModelFormat::kSafeTensors;

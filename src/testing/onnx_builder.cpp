@@ -235,6 +235,34 @@ OnnxGraph& OnnxGraph::AddNode(std::string node_proto) {
   return *this;
 }
 
+OnnxGraph& OnnxGraph::SetInputs(std::vector<std::string> value_infos) {
+  inputs_ = std::move(value_infos);
+  return *this;
+}
+
+OnnxGraph& OnnxGraph::SetOutputs(std::vector<std::string> value_infos) {
+  outputs_ = std::move(value_infos);
+  return *this;
+}
+
+std::string ValueInfoProto(std::string_view name, tensor::DType dtype,
+                           const std::vector<std::string>& dims) {
+  ProtoWriter shape, tensor_type, type, info;
+  for (const std::string& d : dims) {
+    ProtoWriter dim;
+    if (!d.empty() && d.find_first_not_of("0123456789") == std::string::npos) {
+      dim.Varint(1, std::stoull(d));  // dim_value
+    } else if (d != "?") {
+      dim.Bytes(2, d);  // dim_param
+    }
+    shape.Bytes(1, dim.str());
+  }
+  tensor_type.Varint(1, static_cast<uint64_t>(OnnxDataType(dtype))).Bytes(2, shape.str());
+  type.Bytes(1, tensor_type.str());
+  info.Bytes(1, name).Bytes(2, type.str());
+  return info.str();
+}
+
 OnnxGraph& OnnxGraph::AddRawBytes(std::string_view bytes) {
   raw_.append(bytes);
   return *this;
@@ -245,8 +273,10 @@ std::string OnnxGraph::Encode() const {
   for (const std::string& n : nodes_) g.Bytes(kGraphNode, n);
   g.Bytes(kGraphName, name_);
   for (const std::string& i : initializers_) g.Bytes(kGraphInitializer, i);
-  g.Bytes(kGraphInput, ValueInfo("x"));
-  g.Bytes(kGraphOutput, ValueInfo("y"));
+  if (inputs_.empty()) g.Bytes(kGraphInput, ValueInfo("x"));
+  for (const std::string& v : inputs_) g.Bytes(kGraphInput, v);
+  if (outputs_.empty()) g.Bytes(kGraphOutput, ValueInfo("y"));
+  for (const std::string& v : outputs_) g.Bytes(kGraphOutput, v);
   for (const std::string& s : sparse_initializers_) g.Bytes(kGraphSparseInitializer, s);
   g.Raw(raw_);
   return g.str();

@@ -411,4 +411,15 @@ std::string SampleOnnxModel(uint64_t seed, uint64_t finetune_seed) {
   return b.Build();
 }
 
+std::string CheckerValidOnnxModel(size_t weights, uint64_t seed) {
+  const std::string n = std::to_string(weights);
+  OnnxBuilder b;
+  b.AddInitializer("w", tensor::DType::kF32, {1, static_cast<int64_t>(weights)},
+                   RandomNormalF32(weights, seed));
+  b.AddNode(NodeProto("add", "Add", {"x", "w"}, {"y"}, {}));
+  b.SetInputs({ValueInfoProto("x", tensor::DType::kF32, {"1", n})});
+  b.SetOutputs({ValueInfoProto("y", tensor::DType::kF32, {"1", n})});
+  return b.Build();
+}
+
 }  // namespace oxide::testing

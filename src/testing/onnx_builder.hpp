@@ -157,4 +157,9 @@ std::string FineTuneF32(std::string_view f32_bytes, uint64_t seed, float relativ
 // which gives base/target pairs for delta round trips.
 std::string SampleOnnxModel(uint64_t seed = 1, uint64_t finetune_seed = 0);
 
+// A model the official ONNX checker and shape inference accept (SampleOnnxModel is not: its
+// If/Loop nodes read undefined values): y = Add(x, w), x and y float [1, weights], w an
+// initializer of `weights` floats drawn from `seed`. For server upload tests.
+std::string CheckerValidOnnxModel(size_t weights = 1024, uint64_t seed = 1);
+
 }  // namespace oxide::testing

@@ -107,7 +107,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   }
   log::Flags log_flags;
   sign_commands.AddLogFlags(&log_flags);
-  for (CLI::App* sub : {d, p, i, b, enc, dec, ek, ekg}) {
+  for (CLI::App* sub : {d, p, i, inf, b, enc, dec, ek, ekg}) {
     sub->add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
     sub->add_option("--log-level", log_flags.level, "Least severe level logged (default info)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

@@ -95,7 +95,7 @@ TEST_F(CliHelp, ListsEveryCommandIncludingServeAndAgent) {
 }
 
 TEST_F(CliHelp, EachCommandsUsageStartsWithOxideAndItsName) {
-  for (const char* cmd : {"diff", "patch", "inspect", "delta-bench"}) {
+  for (const char* cmd : {"diff", "patch", "inspect", "info", "delta-bench"}) {
     std::string via_help = Help({"help", cmd});
     EXPECT_NE(via_help.find(std::string("Usage: oxide ") + cmd + " [OPTIONS]"), std::string::npos)
         << via_help;

@@ -117,6 +117,13 @@ CREATE TABLE event_log (seq BIGSERIAL PRIMARY KEY, type TEXT NOT NULL, data TEXT
 CREATE TABLE database_info (id TEXT NOT NULL);
 INSERT INTO database_info(id) VALUES (replace(gen_random_uuid()::text, '-', ''));
 )sql",
+      // 2 (model signatures, issue #11; SQLite migration 11): each version's graph inputs and
+      // outputs, how they differ from the version before it, and the campaign override.
+      R"sql(
+ALTER TABLE model_versions ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN signature_change TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaigns ADD COLUMN allow_signature_change BIGINT NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -156,6 +156,14 @@ INSERT INTO database_info(key, value) VALUES ('database_id', lower(hex(randomblo
       R"sql(
 CREATE INDEX fleet_devices_seq ON fleet_devices(fleet_id, seq);
 )sql",
+      // 11 (model signatures, issue #11): each version's graph inputs/outputs (JSON of
+      // tensor::EncodeSignature; '' without a graph) and how they differ from the version before
+      // it, and the campaign's explicit override to roll such a version out.
+      R"sql(
+ALTER TABLE model_versions ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN signature_change TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaigns ADD COLUMN allow_signature_change INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -117,6 +117,14 @@ CREATE TABLE event_log (seq BIGSERIAL PRIMARY KEY, type TEXT NOT NULL, data TEXT
 CREATE TABLE database_info (id TEXT NOT NULL);
 INSERT INTO database_info(id) VALUES (replace(gen_random_uuid()::text, '-', ''));
 )sql",
+      // golden checks (issue #11; SQLite's model_golden migration): one golden file per model
+      // version, in a table of its own so that re-uploading a version keeps it.
+      R"sql(
+CREATE TABLE model_golden (model_id TEXT NOT NULL, version TEXT NOT NULL,
+  sha256 TEXT NOT NULL, size_bytes BIGINT NOT NULL, tolerance TEXT NOT NULL,
+  latency_budget_ms TEXT NOT NULL DEFAULT '', uploaded_at BIGINT NOT NULL,
+  PRIMARY KEY (model_id, version));
+)sql",
   };
   return kMigrations;
 }
@@ -137,7 +145,8 @@ class PostgresStore final : public Store {
         auth_(*db_),
         audit_(*db_),
         stats_(*db_),
-        event_log_(*db_) {}
+        event_log_(*db_),
+        golden_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -152,6 +161,7 @@ class PostgresStore final : public Store {
   AuditStore& audit() override { return audit_; }
   StatsStore& stats() override { return stats_; }
   EventLogStore& event_log() override { return event_log_; }
+  GoldenStore& golden() override { return golden_; }
 
   // Every InTransaction of every replica takes the same advisory lock: read-modify-write logic
   // in the services keeps the single-writer guarantee it has on SQLite.
@@ -177,6 +187,7 @@ class PostgresStore final : public Store {
   internal::PgAuditStore audit_;
   internal::PgStatsStore stats_;
   internal::PgEventLogStore event_log_;
+  internal::PgGoldenStore golden_;
 };
 
 // Removes `pool_size=N` from the URL's parameters (libpq would refuse it).

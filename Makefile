@@ -32,9 +32,11 @@ install:
 package: build
 	cd $(BUILD_DIR) && cpack -G DEB
 
+# Without the optional inference component (OXIDE_WITH_INFERENCE=OFF): every `make test` proves
+# that the agent and all its tests build and pass without it (issue #11, acceptance 4).
 $(ASAN_DIR)/build.ninja:
 	cmake -S . -B $(ASAN_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DOXIDE_SANITIZE=ON \
-	  -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1"
+	  -DOXIDE_WITH_INFERENCE=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1"
 
 build-asan: bootstrap $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)

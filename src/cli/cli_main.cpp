@@ -71,6 +71,33 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   AddDeltaBenchOptions(b, &bench);
   SignCommands sign_commands(&app);
 
+  RunArgs run;
+  auto* rn = app.add_subcommand("run", "Run a model once on CPU (optional inference component)");
+  rn->add_option("model", run.model, "ONNX model")->required();
+  auto* rn_in = rn->add_option("--input", run.input, "SafeTensors file of inputs");
+  auto* rn_zeros = rn->add_flag("--zeros", run.zeros, "Zeros as inputs (the default)");
+  auto* rn_seed = rn->add_option("--random", run.seed, "Uniform [-1,1) inputs from this seed");
+  rn_in->excludes(rn_zeros)->excludes(rn_seed);
+  rn_zeros->excludes(rn_seed);
+  rn->add_option("-o,--output", run.output, "SafeTensors file for the outputs");
+  auto* rn_golden =
+      rn->add_option("--golden", run.golden, "Write a golden file (inputs + outputs)");
+  rn->add_option("--latency-budget-ms", run.latency_budget_ms, "Golden p95 budget")
+      ->needs(rn_golden);
+  rn->add_option("--tolerance", run.tolerance, "Golden absolute tolerance (default 1e-4)")
+      ->needs(rn_golden);
+
+  InferBenchArgs ibench;
+  auto* ib = app.add_subcommand("bench", "Inference latency of a model (p50/p95/p99/max)");
+  auto* ib_model = ib->add_option("model", ibench.model, "ONNX model");
+  ib->add_option("--warmup", ibench.warmup, "Untimed runs first (default 10)");
+  ib->add_option("--iterations", ibench.iterations, "Timed runs (default 100)");
+  ib->add_option("--threads", ibench.threads, "Intra-op threads (default 1)");
+  ib->add_flag("--json", ibench.json, "Machine-readable output");
+  ib->add_option("--coverage", ibench.coverage_dir,
+                 "Coverage table of the torch fixtures in DIR (tests/models)")
+      ->excludes(ib_model);
+
   EncryptArgs encrypt;
   auto* enc = app.add_subcommand("encrypt", "Encrypt a file with AES-256-GCM in chunks");
   enc->add_option("file", encrypt.input, "File to encrypt")->required();
@@ -101,7 +128,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   }
   log::Flags log_flags;
   sign_commands.AddLogFlags(&log_flags);
-  for (CLI::App* sub : {d, p, i, b, enc, dec, ek, ekg}) {
+  for (CLI::App* sub : {d, p, i, b, rn, ib, enc, dec, ek, ekg}) {
     sub->add_flag("-v,--verbose", log_flags.verbose, "More detail on stderr (-vv: trace)");
     sub->add_option("--log-level", log_flags.level, "Least severe level logged (default info)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -148,6 +175,11 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   if (chosen == p) s = RunPatch(patch);
   if (chosen == i) s = RunInspect(inspect);
   if (chosen == b) s = RunDeltaBench(bench);
+  if (chosen == rn) {
+    run.has_seed = rn_seed->count() > 0;
+    s = RunModel(run);
+  }
+  if (chosen == ib) s = RunInferBench(ibench);
   if (chosen == enc) s = RunEncrypt(encrypt);
   if (chosen == dec) s = RunDecrypt(decrypt);
   if (chosen == ek) s = RunEncKeyGenerate(keygen);

@@ -44,6 +44,25 @@ struct EncKeyGenerateArgs {
   std::string out;
   bool force = false;
 };
+// `oxide run MODEL`: one inference on the model's inputs (from a SafeTensors file, zeros, or
+// seeded uniform values in [-1, 1)); prints each output, optionally writes them and a golden file.
+struct RunArgs {
+  std::string model, input, output, golden;
+  bool zeros = false;
+  bool has_seed = false;
+  uint64_t seed = 0;
+  double tolerance = 1e-4;
+  double latency_budget_ms = 0;  // 0: no budget in the golden file
+  std::FILE* out = nullptr;      // stdout when null
+};
+// `oxide bench MODEL`: latency over `iterations` runs on zeros after `warmup` untimed runs;
+// `--coverage DIR` instead loads and checks every torch fixture in DIR (tests/models).
+struct InferBenchArgs {
+  std::string model, coverage_dir;
+  int warmup = 10, iterations = 100, threads = 1;
+  bool json = false;
+  std::FILE* out = nullptr;  // stdout when null
+};
 // Registers delta-bench's own flags on its subcommand (kept beside the command, not in cli_main).
 void AddDeltaBenchOptions(CLI::App* cmd, DeltaBenchArgs* args);
 
@@ -52,6 +71,8 @@ Status RunDiff(const DiffArgs& a);
 Status RunPatch(const PatchArgs& a);
 Status RunInspect(const InspectArgs& a);
 Status RunDeltaBench(const DeltaBenchArgs& a);
+Status RunModel(const RunArgs& a);
+Status RunInferBench(const InferBenchArgs& a);
 Status RunEncrypt(const EncryptArgs& a);
 Status RunDecrypt(const DecryptArgs& a);
 Status RunEncKeyGenerate(const EncKeyGenerateArgs& a);

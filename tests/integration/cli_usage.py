@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 COMMANDS = ["diff", "patch", "inspect", "delta-bench", "serve", "agent", "encrypt", "decrypt",
-            "enc-key", "simulate"]
+            "enc-key", "simulate", "run", "bench"]
 failures = []
 
 
@@ -56,6 +56,8 @@ def main():
             [], ["frobnicate"], ["--bogus"], ["help", "frobnicate"],
             ["diff", "a.onnx"], ["inspect", "--bogus", "a.onnx"], ["inspect", "-v", "--log-level"],
             ["diff", "a", "b", "-o", "p", "--level", "99"], ["inspect", "--log-level", "loud", "a"],
+            ["run"], ["run", "m.onnx", "--zeros", "--random", "1"],
+            ["run", "m.onnx", "--tolerance", "0.1"], ["bench", "m.onnx", "--coverage", "d"],
             ["serve", "--bogus"], ["serve", "--port", "http"], ["serve", "--threads", "0"],
             ["serve", "--log-format", "xml"], ["serve", "extra-positional"],
             ["agent", "--bogus"], ["agent"], ["agent", "--poll-interval", "soon"],

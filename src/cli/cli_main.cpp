@@ -64,6 +64,12 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   i->add_option("file", inspect.path, "Model or patch file")->required();
   i->add_flag("--json", inspect.json, "Machine-readable output");
 
+  InfoArgs info;
+  auto* inf = app.add_subcommand(
+      "info", "Show a model's format, producer, opsets, graph inputs/outputs and parameters");
+  inf->add_option("model", info.path, "Model file (ONNX or SafeTensors)")->required();
+  inf->add_flag("--json", info.json, "Machine-readable output");
+
   DeltaBenchArgs bench;
   auto* b = app.add_subcommand("delta-bench", "Compare Oxide with zstd/xdelta3/bsdiff on pairs");
   b->add_option("dir", bench.dir, "Directory of pair directories (v1.*/v2.*)")->required();
@@ -174,6 +180,7 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   if (chosen == d) s = RunDiff(diff);
   if (chosen == p) s = RunPatch(patch);
   if (chosen == i) s = RunInspect(inspect);
+  if (chosen == inf) s = RunInfo(info);
   if (chosen == b) s = RunDeltaBench(bench);
   if (chosen == rn) {
     run.has_seed = rn_seed->count() > 0;

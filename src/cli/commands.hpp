@@ -25,6 +25,11 @@ struct InspectArgs {
   std::string path;
   bool json = false;
 };
+struct InfoArgs {
+  std::string path;
+  bool json = false;
+  std::FILE* out = nullptr;  // stdout when null (tests pass a temp file)
+};
 struct DeltaBenchArgs {
   std::string dir;
   bool no_external = false;
@@ -70,6 +75,7 @@ void AddDeltaBenchOptions(CLI::App* cmd, DeltaBenchArgs* args);
 Status RunDiff(const DiffArgs& a);
 Status RunPatch(const PatchArgs& a);
 Status RunInspect(const InspectArgs& a);
+Status RunInfo(const InfoArgs& a);
 Status RunDeltaBench(const DeltaBenchArgs& a);
 Status RunModel(const RunArgs& a);
 Status RunInferBench(const InferBenchArgs& a);

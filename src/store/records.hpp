@@ -190,6 +190,11 @@ struct ModelVersionRecord {
   std::string format;  // tensor::ModelFormat name
   TimeMs uploaded_at = 0;
   int64_t seq = 0;  // upload order (assigned by the store; a re-upload gets a new one)
+  // Graph inputs/outputs (tensor::EncodeSignature JSON); "" for formats without a graph.
+  std::string signature = {};
+  // How the signature differs from the previous version of the model (DescribeSignatureChange
+  // lines joined by '\n'); "" when unchanged or when there is nothing to compare with.
+  std::string signature_change = {};
 };
 
 // The tensor index of one blob, computed once at upload (parsing a large header is too slow to
@@ -259,6 +264,9 @@ struct CampaignRecord {
       std::nullopt;               // as given at creation (fleet_id may then be "")
   bool require_approval = false;  // canary: wait for an operator after the first wave
   TimeMs approved_at = 0;         // 0 = not approved (yet)
+  // The operator accepted that the version changes the model signature (devices skip the
+  // signature check of builtin:inference).
+  bool allow_signature_change = false;
 };
 
 struct CampaignDeviceRecord {

@@ -176,6 +176,31 @@ TYPED_TEST_P(StoreContract, ModelVersionsKeepUploadOrderAndReuploadMovesToEnd) {
   EXPECT_TRUE(m.ListVersions("other")->empty());
 }
 
+// issue #11: a version's signature and its change, and a campaign's override, round-trip (and
+// a re-upload replaces the signature with the new file's).
+TYPED_TEST_P(StoreContract, SignaturesAndSignatureOverrideRoundTrip) {
+  auto& m = this->s().models();
+  ModelVersionRecord v{"m", "v1", std::string(64, 'a'), 10, "onnx", 1, 0};
+  v.signature = R"({"inputs":[],"outputs":[]})";
+  v.signature_change = "input 'x' removed\ninput 'y' added: F32 [1]";
+  ASSERT_OK(m.Put(v).status());
+  auto got = m.Get("m", "v1");
+  ASSERT_OK(got.status());
+  EXPECT_EQ(got->signature, v.signature);
+  EXPECT_EQ(got->signature_change, v.signature_change);
+  v.signature_change = "";
+  ASSERT_OK(m.Put(v).status());
+  EXPECT_EQ(m.ListVersions("m")->at(0).signature_change, "");
+
+  auto& c = this->s().campaigns();
+  CampaignRecord with = this->NewCampaign("c1");
+  with.allow_signature_change = true;
+  ASSERT_OK(c.Create(with, {}).status());
+  ASSERT_OK(c.Create(this->NewCampaign("c2"), {}).status());
+  EXPECT_TRUE(c.Get("c1")->allow_signature_change);
+  EXPECT_FALSE(c.Get("c2")->allow_signature_change);
+}
+
 TYPED_TEST_P(StoreContract, BlobReferencesAndTensorIndexes) {
   auto& m = this->s().models();
   ASSERT_OK(m.Put({"m", "v1", std::string(64, 'a'), 10, "onnx", 1, 0}).status());
@@ -562,14 +587,15 @@ REGISTER_TYPED_TEST_SUITE_P(
     StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists, UnknownDeviceIsNotFound,
     DeviceUpdateAndBytes, DeviceListIsSortedById, ListSeenBetweenPagesByLastSeenThenId,
     FleetMembershipKeepsOrderAndDeleteCascades, ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
-    BlobReferencesAndTensorIndexes, PatchQueueIsFifoAndEnqueueIsIdempotent,
-    PatchRetriesAreDeferredAndGoBehindFreshJobs, CampaignEntriesOfOneDeviceByCampaignSeq,
-    AssignmentsPutReplaceDelete, CampaignRoundTripDevicesAndBytes,
-    DevicePlatformAndLastResultRoundTrip, FleetKeepsDescriptionTagsAndDeviceFleets,
-    AttemptsAreKeptNewestFirstAndReportsStoredOnce, ClearancesArePendingUntilAcknowledged,
-    FailedTransactionLeavesNothing, OperatorTokensAreFoundByHashAndRevokedOnce,
-    EnrollmentTokensBelongToOneFleet, DeviceAuthIsReplacedAndDeletedWithTheDevice,
-    AuditLogIsNewestFirstAndBounded, BandwidthIsSummedPerUtcHourAndCountsAreCheap);
+    SignaturesAndSignatureOverrideRoundTrip, BlobReferencesAndTensorIndexes,
+    PatchQueueIsFifoAndEnqueueIsIdempotent, PatchRetriesAreDeferredAndGoBehindFreshJobs,
+    CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
+    CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,
+    FleetKeepsDescriptionTagsAndDeviceFleets, AttemptsAreKeptNewestFirstAndReportsStoredOnce,
+    ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing,
+    OperatorTokensAreFoundByHashAndRevokedOnce, EnrollmentTokensBelongToOneFleet,
+    DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded,
+    BandwidthIsSummedPerUtcHourAndCountsAreCheap);
 
 // ---- targeting (issue #10): inventory, list queries, campaign target and approval ----------
 

@@ -235,6 +235,34 @@ OnnxGraph& OnnxGraph::AddNode(std::string node_proto) {
   return *this;
 }
 
+OnnxGraph& OnnxGraph::SetInputs(std::vector<std::string> value_infos) {
+  inputs_ = std::move(value_infos);
+  return *this;
+}
+
+OnnxGraph& OnnxGraph::SetOutputs(std::vector<std::string> value_infos) {
+  outputs_ = std::move(value_infos);
+  return *this;
+}
+
+std::string ValueInfoProto(std::string_view name, tensor::DType dtype,
+                           const std::vector<std::string>& dims) {
+  ProtoWriter shape, tensor_type, type, info;
+  for (const std::string& d : dims) {
+    ProtoWriter dim;
+    if (!d.empty() && d.find_first_not_of("0123456789") == std::string::npos) {
+      dim.Varint(1, std::stoull(d));  // dim_value
+    } else if (d != "?") {
+      dim.Bytes(2, d);  // dim_param
+    }
+    shape.Bytes(1, dim.str());
+  }
+  tensor_type.Varint(1, static_cast<uint64_t>(OnnxDataType(dtype))).Bytes(2, shape.str());
+  type.Bytes(1, tensor_type.str());
+  info.Bytes(1, name).Bytes(2, type.str());
+  return info.str();
+}
+
 OnnxGraph& OnnxGraph::AddRawBytes(std::string_view bytes) {
   raw_.append(bytes);
   return *this;
@@ -245,8 +273,10 @@ std::string OnnxGraph::Encode() const {
   for (const std::string& n : nodes_) g.Bytes(kGraphNode, n);
   g.Bytes(kGraphName, name_);
   for (const std::string& i : initializers_) g.Bytes(kGraphInitializer, i);
-  g.Bytes(kGraphInput, ValueInfo("x"));
-  g.Bytes(kGraphOutput, ValueInfo("y"));
+  if (inputs_.empty()) g.Bytes(kGraphInput, ValueInfo("x"));
+  for (const std::string& v : inputs_) g.Bytes(kGraphInput, v);
+  if (outputs_.empty()) g.Bytes(kGraphOutput, ValueInfo("y"));
+  for (const std::string& v : outputs_) g.Bytes(kGraphOutput, v);
   for (const std::string& s : sparse_initializers_) g.Bytes(kGraphSparseInitializer, s);
   g.Raw(raw_);
   return g.str();
@@ -378,6 +408,17 @@ std::string SampleOnnxModel(uint64_t seed, uint64_t finetune_seed) {
   fn_body.AddConstantNode("fn_const", "f", DType::kF32, {2}, weights(2, 8));
   b.AddFunction("LocalFn", fn_body);
   b.AddMetadata("producer", "oxide-test");
+  return b.Build();
+}
+
+std::string CheckerValidOnnxModel(size_t weights, uint64_t seed) {
+  const std::string n = std::to_string(weights);
+  OnnxBuilder b;
+  b.AddInitializer("w", tensor::DType::kF32, {1, static_cast<int64_t>(weights)},
+                   RandomNormalF32(weights, seed));
+  b.AddNode(NodeProto("add", "Add", {"x", "w"}, {"y"}, {}));
+  b.SetInputs({ValueInfoProto("x", tensor::DType::kF32, {"1", n})});
+  b.SetOutputs({ValueInfoProto("y", tensor::DType::kF32, {"1", n})});
   return b.Build();
 }
 

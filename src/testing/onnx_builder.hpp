@@ -73,6 +73,11 @@ std::string NodeProto(std::string_view name, std::string_view op_type,
                       const std::vector<std::string>& outputs,
                       const std::vector<std::string>& attributes);
 
+// A ValueInfoProto of a tensor for graph inputs/outputs. Each dim: decimal digits give a
+// dim_value, "?" an empty Dimension (unknown), anything else a dim_param (symbolic).
+std::string ValueInfoProto(std::string_view name, tensor::DType dtype,
+                           const std::vector<std::string>& dims);
+
 // A GraphProto. Fields are encoded in insertion order within each kind.
 class OnnxGraph {
  public:
@@ -94,6 +99,9 @@ class OnnxGraph {
   OnnxGraph& AddLoopNode(std::string node_name, const OnnxGraph& body);
   // Any NodeProto bytes (see NodeProto()).
   OnnxGraph& AddNode(std::string node_proto);
+  // Replace the default graph input "x" / output "y" (float, shape [1]) with ValueInfoProtos.
+  OnnxGraph& SetInputs(std::vector<std::string> value_infos);
+  OnnxGraph& SetOutputs(std::vector<std::string> value_infos);
   // Bytes appended verbatim at the end of the GraphProto (unknown fields, corruption).
   OnnxGraph& AddRawBytes(std::string_view bytes);
 
@@ -105,6 +113,7 @@ class OnnxGraph {
   std::vector<std::string> nodes_;
   std::vector<std::string> initializers_;
   std::vector<std::string> sparse_initializers_;
+  std::vector<std::string> inputs_, outputs_;  // empty: the default "x" / "y"
   std::string raw_;
 };
 
@@ -147,5 +156,10 @@ std::string FineTuneF32(std::string_view f32_bytes, uint64_t seed, float relativ
 // `finetune_seed` != 0 every float weight is perturbed by FineTuneF32 (same layout, new values),
 // which gives base/target pairs for delta round trips.
 std::string SampleOnnxModel(uint64_t seed = 1, uint64_t finetune_seed = 0);
+
+// A model the official ONNX checker and shape inference accept (SampleOnnxModel is not: its
+// If/Loop nodes read undefined values): y = Add(x, w), x and y float [1, weights], w an
+// initializer of `weights` floats drawn from `seed`. For server upload tests.
+std::string CheckerValidOnnxModel(size_t weights = 1024, uint64_t seed = 1);
 
 }  // namespace oxide::testing

@@ -60,6 +60,8 @@ struct CampaignSpec {
   std::vector<std::string> tags;   // "k=v"
   std::vector<std::string> attrs;  // "k=v" (inventory attributes)
   bool require_approval = false;
+  // Roll out a version whose model signature changed (the server refuses it otherwise).
+  bool allow_signature_change = false;
 };
 
 struct AdminArgs {

@@ -100,6 +100,8 @@ struct AdminCli::Impl {
     c->add_option("--attr", s.attrs, "Only devices with this inventory attribute, KEY=VALUE");
     c->add_flag("--require-approval", s.require_approval,
                 "Canary: wait for 'campaign approve' after the canary wave");
+    c->add_flag("--allow-signature-change", s.allow_signature_change,
+                "Roll out a version whose graph inputs/outputs changed");
   }
 };
 

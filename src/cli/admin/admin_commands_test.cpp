@@ -254,6 +254,10 @@ TEST_F(AdminCommandsTest, CampaignBodyRefusesWhatTheServerWouldNotUnderstand) {
   s.fleet = "f";
   s.strategy = "all-at-once";
   EXPECT_EQ(Json::parse(*CampaignBody(s))["strategy"], "all_at_once");
+  EXPECT_FALSE(Json::parse(*CampaignBody(s)).contains("allow_signature_change"));
+  s.allow_signature_change = true;
+  EXPECT_EQ(Json::parse(*CampaignBody(s))["allow_signature_change"], true);
+  s.allow_signature_change = false;
   s.tags = {"novalue"};
   EXPECT_STATUS(CampaignBody(s).status(), ErrorCode::kInvalidArgument);
   CampaignSpec nobody = s;

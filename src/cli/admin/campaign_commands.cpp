@@ -91,6 +91,7 @@ Result<Json> CampaignJson(const CampaignSpec& s) {
     return InvalidArgument("say which devices: --fleet ID and/or --tag K=V / --attr K=V");
   }
   if (s.require_approval) body["require_approval"] = true;
+  if (s.allow_signature_change) body["allow_signature_change"] = true;
   return body;
 }
 

@@ -33,6 +33,12 @@ Response Create(const ApiDeps& d, const Request& req) {
       if (!a->is_boolean()) return InvalidArgument("field 'require_approval' must be a boolean");
       c.require_approval = a->get<bool>();
     }
+    if (auto a = body->find("allow_signature_change"); a != body->end() && !a->is_null()) {
+      if (!a->is_boolean()) {
+        return InvalidArgument("field 'allow_signature_change' must be a boolean");
+      }
+      c.allow_signature_change = a->get<bool>();
+    }
     OXIDE_ASSIGN_OR_RETURN(auto strategy, OptionalString(*body, "strategy"));
     if (strategy) {
       OXIDE_ASSIGN_OR_RETURN(c.strategy, store::ParseCampaignStrategy(*strategy));

@@ -23,12 +23,31 @@ Json GoldenJson(const std::optional<store::GoldenRecord>& g) {
       {"uploaded_at", TimeJson(g->uploaded_at)}};
 }
 
+// signature: the graph inputs/outputs (null without a graph); signature_change: one line per
+// difference from the version uploaded before it (docs/api.md).
 Json VersionJson(const store::ModelVersionRecord& v,
                  const std::optional<store::GoldenRecord>& golden) {
-  return Json{{"model_id", v.model_id},      {"version", v.version},
-              {"sha256", v.sha256},          {"size_bytes", v.size_bytes},
-              {"format", v.format},          {"uploaded_at", TimeJson(v.uploaded_at)},
-              {"golden", GoldenJson(golden)}};
+  Json j{{"model_id", v.model_id}, {"version", v.version},
+         {"sha256", v.sha256},     {"size_bytes", v.size_bytes},
+         {"format", v.format},     {"uploaded_at", TimeJson(v.uploaded_at)}};
+  Json signature = nullptr;
+  if (!v.signature.empty()) {
+    signature = Json::parse(v.signature, nullptr, /*allow_exceptions=*/false);
+    if (signature.is_discarded()) signature = nullptr;
+  }
+  j["signature"] = std::move(signature);
+  Json change = Json::array();
+  size_t start = 0;
+  while (start < v.signature_change.size()) {
+    size_t end = v.signature_change.find('\n', start);
+    if (end == std::string::npos) end = v.signature_change.size();
+    change.push_back(v.signature_change.substr(start, end - start));
+    start = end + 1;
+  }
+  j["signature_changed"] = !change.empty();
+  j["signature_change"] = std::move(change);
+  j["golden"] = GoldenJson(golden);
+  return j;
 }
 
 // VersionJson with the version's golden check read from the store.

@@ -84,11 +84,24 @@ Result<CampaignDetail> CampaignService::Create(const CreateCampaignRequest& req)
   c.fleet_id = req.fleet_id;
   c.target = req.target;
   c.require_approval = req.require_approval;
+  c.allow_signature_change = req.allow_signature_change;
   c.state = store::CampaignState::kRollingOut;
   c.created_at = c.updated_at = clock_.UnixMillis();
   EventScope events(events_);
   if (Status tx = store_.InTransaction([&]() -> Status {
         OXIDE_ASSIGN_OR_RETURN(auto target, store_.models().Get(req.model_id, req.version));
+        if (!target.signature_change.empty() && !req.allow_signature_change) {
+          std::string change;
+          for (char ch : target.signature_change) {
+            if (ch == '\n') {
+              change += "; ";
+            } else {
+              change += ch;
+            }
+          }
+          return FailedPrecondition("version " + req.version + " changes the model signature: " +
+                                    change + "; pass allow_signature_change to roll it out");
+        }
         c.target_sha256 = target.sha256;
         c.target_size = target.size_bytes;
         OXIDE_ASSIGN_OR_RETURN(auto members, Audience(req));

@@ -30,6 +30,9 @@ struct CreateCampaignRequest {
   // tags and inventory match, evaluated once here (campaign_target.hpp).
   std::optional<store::CampaignTarget> target = std::nullopt;
   bool require_approval = false;  // canary only: wait in awaiting_approval after the first wave
+  // The version changes the model signature (ModelVersionRecord::signature_change) and the
+  // operator rolls it out anyway; devices are told so (Assignment::signature_change_allowed).
+  bool allow_signature_change = false;
 };
 
 // One page of the campaign list (GET /api/v1/campaigns).
@@ -98,7 +101,9 @@ class CampaignService {
   void SetEvents(EventBus* events) { events_ = events; }
 
   // kInvalidArgument (bad ids, percentages, neither fleet nor target, a target matching no
-  // device, require_approval without canary), kNotFound (model version or fleet).
+  // device, require_approval without canary), kNotFound (model version or fleet),
+  // kFailedPrecondition (409) for a version whose signature changed without
+  // allow_signature_change; the message names the change.
   Result<CampaignDetail> Create(const CreateCampaignRequest& req);
   Result<CampaignDetail> Get(const std::string& id);
   Result<std::vector<CampaignDetail>> List();

@@ -212,6 +212,16 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
           if (!release.ok() && release.status().code() != ErrorCode::kNotFound) {
             return release.status();
           }
+          // The campaign's override tells the agent's builtin:inference check to accept a
+          // version whose signature differs from the one it replaces.
+          if (!a->campaign_id.empty()) {
+            auto campaign = store_.campaigns().Get(a->campaign_id);
+            if (campaign.ok()) {
+              resp.assignment->signature_change_allowed = campaign->allow_signature_change;
+            } else if (campaign.status().code() != ErrorCode::kNotFound) {
+              return campaign.status();
+            }
+          }
           // The golden check travels too: the agent downloads it with the model (issue #11).
           OXIDE_ASSIGN_OR_RETURN(auto golden, store_.golden().Get(a->model_id, a->version));
           if (golden) {

@@ -40,7 +40,7 @@ class ModelFaultsTest : public ::testing::Test {
 
 // An ONNX model cut by 1,000 bytes used to be stored as format "unknown" and deployed.
 TEST_F(ModelFaultsTest, TruncatedOnnxIsRefusedAndLeavesNoBlob) {
-  const std::string onnx = oxide::testing::SampleOnnxModel();
+  const std::string onnx = oxide::testing::CheckerValidOnnxModel();
   ASSERT_GT(onnx.size(), 2000u);
   auto r = TryUpload("v1", onnx.substr(0, onnx.size() - 1000));
   EXPECT_STATUS(r.status(), ErrorCode::kInvalidArgument);
@@ -63,7 +63,7 @@ TEST_F(ModelFaultsTest, TruncatedSafeTensorsIsRefused) {
 // ONNX has no magic: garbage that does not even claim a format is refused once earlier
 // versions of the model were ONNX.
 TEST_F(ModelFaultsTest, UnknownBytesAreRefusedWhenEarlierVersionsHadAFormat) {
-  ASSERT_OK(TryUpload("v1", oxide::testing::SampleOnnxModel()).status());
+  ASSERT_OK(TryUpload("v1", oxide::testing::CheckerValidOnnxModel()).status());
   auto r = TryUpload("v2", std::string(5000, '\x42'));
   EXPECT_STATUS(r.status(), ErrorCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("version 'v1'"), std::string::npos) << r.status().ToString();

@@ -4,7 +4,9 @@
 
 #include "base/file_util.hpp"
 #include "server/service/ids.hpp"
+#include "server/service/model_validation.hpp"
 #include "server/service/tensor_index_codec.hpp"
+#include "tensor/model_signature.hpp"
 
 namespace oxide::server {
 namespace {
@@ -29,14 +31,28 @@ Status ValidateModelIds(const std::string& model_id, const std::string& version)
   return ValidateId("version", version);
 }
 
+// How `after` differs from the signature of the upload before it; "" when either has none
+// (formats without a graph, versions stored before signatures were kept).
+Result<std::string> SignatureChange(const std::string& before, const std::string& after) {
+  if (before.empty() || after.empty()) return std::string();
+  OXIDE_ASSIGN_OR_RETURN(auto b, tensor::DecodeSignature(before));
+  OXIDE_ASSIGN_OR_RETURN(auto a, tensor::DecodeSignature(after));
+  std::string out;
+  for (const std::string& line : tensor::DescribeSignatureChange(b, a)) {
+    if (!out.empty()) out += '\n';
+    out += line;
+  }
+  return out;
+}
+
 }  // namespace
 
 void ModelService::Notify() {
   if (on_enqueue_) on_enqueue_();
 }
 
-Result<tensor::TensorIndex> ModelService::IndexUpload(const std::string& model_id,
-                                                      const std::string& path) {
+Result<ModelService::IndexedUpload> ModelService::IndexUpload(const std::string& model_id,
+                                                              const std::string& path) {
   // DetectFormat may look past the first bytes (ONNX field walk): map the whole file (lazy).
   OXIDE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(path));
   const std::string_view bytes = mapped->view();
@@ -63,7 +79,17 @@ Result<tensor::TensorIndex> ModelService::IndexUpload(const std::string& model_i
     return InvalidArgument("the upload does not parse as " + name + " (" + why + name +
                            "): " + index.status().ToString());
   }
-  return index;
+  IndexedUpload out{std::move(index).value(), ""};
+  if (format != tensor::ModelFormat::kOnnx) return out;
+  auto summary = tensor::SummariseModel(bytes, format);
+  if (!summary.ok()) {
+    return InvalidArgument("the upload's ONNX graph does not parse: " +
+                           summary.status().ToString());
+  }
+  bool skipped = false;
+  OXIDE_RETURN_IF_ERROR(ValidateOnnxModel(bytes, &skipped));
+  out.signature = tensor::EncodeSignature(summary->signature);
+  return out;
 }
 
 Result<UploadResult> ModelService::Upload(const std::string& model_id, const std::string& version,
@@ -101,7 +127,8 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
     return UploadResult{std::move(existing).value(), /*created=*/false};
   }
   if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
-  OXIDE_ASSIGN_OR_RETURN(tensor::TensorIndex index, IndexUpload(model_id, staged.temp_path()));
+  OXIDE_ASSIGN_OR_RETURN(IndexedUpload indexed, IndexUpload(model_id, staged.temp_path()));
+  const tensor::TensorIndex& index = indexed.index;
 
   store::ModelVersionRecord rec;
   rec.model_id = model_id;
@@ -110,6 +137,7 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
   rec.size_bytes = blob.size;
   rec.format = std::string(tensor::ToString(index.format));
   rec.uploaded_at = clock_.UnixMillis();
+  rec.signature = std::move(indexed.signature);
   store::TensorIndexRecord index_rec{blob.sha256, rec.format, index.tensors.size(),
                                      EncodeTensorIndex(index)};
   OXIDE_RETURN_IF_ERROR(staged.Commit().status());
@@ -126,6 +154,11 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
         }
         if (again.status().code() != ErrorCode::kNotFound) return again.status();
         OXIDE_ASSIGN_OR_RETURN(auto before, store_.models().ListVersions(model_id));
+        // Compared with the version it replaces: the latest upload (highest seq) before it.
+        if (!before.empty()) {
+          OXIDE_ASSIGN_OR_RETURN(rec.signature_change,
+                                 SignatureChange(before.back().signature, rec.signature));
+        }
         OXIDE_ASSIGN_OR_RETURN(out.version, store_.models().Put(rec));
         OXIDE_RETURN_IF_ERROR(store_.models().PutIndex(index_rec));
         // The previous upload (the usual base) and every version devices report running.

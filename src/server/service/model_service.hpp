@@ -59,7 +59,9 @@ class ModelService {
   // (created = false) except repairing its blob if that was corrupt or missing; other bytes are
   // kAlreadyExists (campaigns may be rolling it out by hash). A file that claims a known format
   // (tensor::ClaimedFormat, or an earlier version of the model had one) and does not index is
-  // kInvalidArgument (422). Nothing is published when the upload is refused.
+  // kInvalidArgument (422), and so is an ONNX model the ONNX checker or shape inference refuses.
+  // The version's signature is stored with how it differs from the previous upload of the model
+  // (ModelVersionRecord::signature_change). Nothing is published when the upload is refused.
   Result<UploadResult> Upload(const std::string& model_id, const std::string& version,
                               BlobWriter& staged);
   Result<store::ModelVersionRecord> GetVersion(const std::string& model_id,
@@ -119,8 +121,14 @@ class ModelService {
   Result<std::vector<store::PatchRecord>> PatchesFromOrTo(const std::string& sha256);
   // Drops the job's patch blob and sets its state (pending: built again from attempt 1).
   Status ResetPatch(store::PatchRecord& p, store::PatchState state, std::string why);
-  // Indexes the staged bytes in the format they claim; kInvalidArgument when they do not parse.
-  Result<tensor::TensorIndex> IndexUpload(const std::string& model_id, const std::string& path);
+  struct IndexedUpload {
+    tensor::TensorIndex index;
+    std::string signature;  // tensor::EncodeSignature JSON; "" for formats without a graph
+  };
+  // Indexes the staged bytes in the format they claim and reads their signature; an ONNX model
+  // is also validated with libonnx (model_validation.hpp). kInvalidArgument when they do not
+  // parse or are not valid.
+  Result<IndexedUpload> IndexUpload(const std::string& model_id, const std::string& path);
   void Notify();
 
   store::Store& store_;

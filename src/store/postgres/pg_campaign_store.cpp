@@ -46,7 +46,8 @@ Result<std::optional<PatchRecord>> FirstPatch(const Rows& q) {
 constexpr const char* kCampaignCols =
     "id, seq, model_id, version, target_sha256, target_size, fleet_id, strategy, canary_percent, "
     "batch_size, failure_threshold_count, failure_threshold_percent, state, created_at, "
-    "updated_at, bytes_served, bytes_full, has_target, require_approval, approved_at";
+    "updated_at, bytes_served, bytes_full, has_target, require_approval, approved_at, "
+    "allow_signature_change";
 
 Result<CampaignRecord> ReadCampaign(const Rows& q, size_t r) {
   CampaignRecord c;
@@ -70,6 +71,7 @@ Result<CampaignRecord> ReadCampaign(const Rows& q, size_t r) {
   if (q.Int(r, 17) != 0) c.target.emplace();  // filled by ReadTargets
   c.require_approval = q.Int(r, 18) != 0;
   c.approved_at = q.Int(r, 19);
+  c.allow_signature_change = q.Int(r, 20) != 0;
   return c;
 }
 
@@ -282,8 +284,9 @@ Result<CampaignRecord> PgCampaignStore::Create(const CampaignRecord& c,
         Rows ins, db_.Exec("INSERT INTO campaigns(id, model_id, version, target_sha256, "
                            "target_size, fleet_id, strategy, canary_percent, batch_size, "
                            "failure_threshold_count, failure_threshold_percent, state, "
-                           "created_at, updated_at, has_target, require_approval, approved_at) "
-                           "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) "
+                           "created_at, updated_at, has_target, require_approval, approved_at, "
+                           "allow_signature_change) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,"
+                           "$12,$13,$14,$15,$16,$17,$18) "
                            "ON CONFLICT DO NOTHING",
                            Params()
                                .Add(c.id)
@@ -302,7 +305,8 @@ Result<CampaignRecord> PgCampaignStore::Create(const CampaignRecord& c,
                                .Add(c.updated_at)
                                .Add(int64_t{c.target.has_value()})
                                .Add(int64_t{c.require_approval})
-                               .Add(c.approved_at)));
+                               .Add(c.approved_at)
+                               .Add(int64_t{c.allow_signature_change})));
     if (ins.affected() == 0) return AlreadyExists("campaign '" + c.id + "' already exists");
     OXIDE_RETURN_IF_ERROR(WriteTarget(c));
     for (const auto& d : devices) {

@@ -7,7 +7,7 @@ namespace oxide::store::postgres::internal {
 namespace {
 
 constexpr const char* kVersionCols =
-    "model_id, version, sha256, size_bytes, format, uploaded_at, seq";
+    "model_id, version, sha256, size_bytes, format, uploaded_at, seq, signature, signature_change";
 
 ModelVersionRecord ReadVersion(const Rows& q, size_t r) {
   ModelVersionRecord v;
@@ -18,6 +18,8 @@ ModelVersionRecord ReadVersion(const Rows& q, size_t r) {
   v.format = q.Text(r, 4);
   v.uploaded_at = q.Int(r, 5);
   v.seq = q.Int(r, 6);
+  v.signature = q.Text(r, 7);
+  v.signature_change = q.Text(r, 8);
   return v;
 }
 
@@ -131,10 +133,13 @@ Result<std::vector<std::string>> PgFleetStore::FleetsOfDevice(const std::string&
 Result<ModelVersionRecord> PgModelStore::Put(const ModelVersionRecord& v) {
   OXIDE_ASSIGN_OR_RETURN(
       Rows q, db_.Exec(std::string("INSERT INTO model_versions(model_id, version, sha256, "
-                                   "size_bytes, format, uploaded_at) VALUES($1,$2,$3,$4,$5,$6) "
+                                   "size_bytes, format, uploaded_at, signature, signature_change) "
+                                   "VALUES($1,$2,$3,$4,$5,$6,$7,$8) "
                                    "ON CONFLICT (model_id, version) DO UPDATE SET "
                                    "sha256=excluded.sha256, size_bytes=excluded.size_bytes, "
                                    "format=excluded.format, uploaded_at=excluded.uploaded_at, "
+                                   "signature=excluded.signature, "
+                                   "signature_change=excluded.signature_change, "
                                    "seq=nextval('model_versions_seq') RETURNING ") +
                            kVersionCols,
                        Params()
@@ -143,7 +148,9 @@ Result<ModelVersionRecord> PgModelStore::Put(const ModelVersionRecord& v) {
                            .Add(v.sha256)
                            .AddU64(v.size_bytes)
                            .Add(v.format)
-                           .Add(v.uploaded_at)));
+                           .Add(v.uploaded_at)
+                           .Add(v.signature)
+                           .Add(v.signature_change)));
   return ReadVersion(q, 0);
 }
 

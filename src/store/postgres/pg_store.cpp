@@ -117,7 +117,14 @@ CREATE TABLE event_log (seq BIGSERIAL PRIMARY KEY, type TEXT NOT NULL, data TEXT
 CREATE TABLE database_info (id TEXT NOT NULL);
 INSERT INTO database_info(id) VALUES (replace(gen_random_uuid()::text, '-', ''));
 )sql",
-      // golden checks (issue #11; SQLite's model_golden migration): one golden file per model
+      // 2 (model signatures, issue #11; SQLite migration 11): each version's graph inputs and
+      // outputs, how they differ from the version before it, and the campaign override.
+      R"sql(
+ALTER TABLE model_versions ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN signature_change TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaigns ADD COLUMN allow_signature_change BIGINT NOT NULL DEFAULT 0;
+)sql",
+      // 3 (golden checks, issue #11; SQLite migration 12): one golden file per model
       // version, in a table of its own so that re-uploading a version keeps it.
       R"sql(
 CREATE TABLE model_golden (model_id TEXT NOT NULL, version TEXT NOT NULL,

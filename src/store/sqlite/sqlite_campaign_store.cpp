@@ -40,7 +40,8 @@ Result<std::vector<PatchRecord>> ReadPatches(Stmt& q) {
 constexpr const char* kCampaignCols =
     "id, seq, model_id, version, target_sha256, target_size, fleet_id, strategy, canary_percent, "
     "batch_size, failure_threshold_count, failure_threshold_percent, state, created_at, "
-    "updated_at, bytes_served, bytes_full, has_target, require_approval, approved_at";
+    "updated_at, bytes_served, bytes_full, has_target, require_approval, approved_at, "
+    "allow_signature_change";
 
 Result<CampaignRecord> ReadCampaign(const Stmt& q) {
   CampaignRecord c;
@@ -64,6 +65,7 @@ Result<CampaignRecord> ReadCampaign(const Stmt& q) {
   if (q.Int(17) != 0) c.target.emplace();  // filled by ReadTarget
   c.require_approval = q.Int(18) != 0;
   c.approved_at = q.Int(19);
+  c.allow_signature_change = q.Int(20) != 0;
   return c;
 }
 
@@ -235,9 +237,10 @@ Result<CampaignRecord> SqliteCampaignStore::Create(
         Stmt q, db_.Prepare("INSERT INTO campaigns(id, seq, model_id, version, target_sha256, "
                             "target_size, fleet_id, strategy, canary_percent, batch_size, "
                             "failure_threshold_count, failure_threshold_percent, state, "
-                            "created_at, updated_at, has_target, require_approval, approved_at) "
+                            "created_at, updated_at, has_target, require_approval, approved_at, "
+                            "allow_signature_change) "
                             "VALUES(?1, (SELECT COALESCE(MAX(seq),0)+1 FROM campaigns), "
-                            "?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"));
+                            "?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"));
     Status ins = q.Bind(1, c.id)
                      .Bind(2, c.model_id)
                      .Bind(3, c.version)
@@ -255,6 +258,7 @@ Result<CampaignRecord> SqliteCampaignStore::Create(
                      .Bind(15, int64_t{c.target.has_value()})
                      .Bind(16, int64_t{c.require_approval})
                      .Bind(17, c.approved_at)
+                     .Bind(18, int64_t{c.allow_signature_change})
                      .Run();
     if (ins.code() == ErrorCode::kAlreadyExists) {
       return AlreadyExists("campaign '" + c.id + "' already exists");

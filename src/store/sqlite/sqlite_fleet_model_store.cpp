@@ -11,7 +11,7 @@ Result<bool> Exists(Db& db, const char* sql, const std::string& id) {
 }
 
 constexpr const char* kVersionCols =
-    "model_id, version, sha256, size_bytes, format, uploaded_at, seq";
+    "model_id, version, sha256, size_bytes, format, uploaded_at, seq, signature, signature_change";
 
 ModelVersionRecord ReadVersion(const Stmt& q) {
   ModelVersionRecord v;
@@ -22,6 +22,8 @@ ModelVersionRecord ReadVersion(const Stmt& q) {
   v.format = q.Text(4);
   v.uploaded_at = q.Int(5);
   v.seq = q.Int(6);
+  v.signature = q.Text(7);
+  v.signature_change = q.Text(8);
   return v;
 }
 
@@ -149,7 +151,8 @@ Result<ModelVersionRecord> SqliteModelStore::Put(const ModelVersionRecord& v) {
   Lock lock(db_.mu());
   OXIDE_ASSIGN_OR_RETURN(
       Stmt q, db_.Prepare("INSERT OR REPLACE INTO model_versions(model_id, version, sha256, "
-                          "size_bytes, format, uploaded_at, seq) VALUES(?,?,?,?,?,?, "
+                          "size_bytes, format, uploaded_at, signature, signature_change, seq) "
+                          "VALUES(?,?,?,?,?,?,?,?, "
                           "(SELECT COALESCE(MAX(seq),0)+1 FROM model_versions))"));
   OXIDE_RETURN_IF_ERROR(q.Bind(1, v.model_id)
                             .Bind(2, v.version)
@@ -157,6 +160,8 @@ Result<ModelVersionRecord> SqliteModelStore::Put(const ModelVersionRecord& v) {
                             .BindU64(4, v.size_bytes)
                             .Bind(5, v.format)
                             .Bind(6, v.uploaded_at)
+                            .Bind(7, v.signature)
+                            .Bind(8, v.signature_change)
                             .Run());
   return Get(v.model_id, v.version);
 }

@@ -156,7 +156,15 @@ INSERT INTO database_info(key, value) VALUES ('database_id', lower(hex(randomblo
       R"sql(
 CREATE INDEX fleet_devices_seq ON fleet_devices(fleet_id, seq);
 )sql",
-      // golden checks (issue #11): one golden file per model version. A table of its own, not
+      // 11 (model signatures, issue #11): each version's graph inputs/outputs (JSON of
+      // tensor::EncodeSignature; '' without a graph) and how they differ from the version before
+      // it, and the campaign's explicit override to roll such a version out.
+      R"sql(
+ALTER TABLE model_versions ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE model_versions ADD COLUMN signature_change TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaigns ADD COLUMN allow_signature_change INTEGER NOT NULL DEFAULT 0;
+)sql",
+      // 12 (golden checks, issue #11): one golden file per model version. A table of its own, not
       // columns of model_versions: re-uploading a version keeps its golden file. tolerance and
       // latency_budget_ms are decimal text ('' = no budget), exactly as the API shows them.
       R"sql(

@@ -323,6 +323,9 @@ Status AgentLoop::HandleAssignment(const protocol::Assignment& a) {
   OXIDE_ASSIGN_OR_RETURN(UpdatePipeline * p, PipelineFor(a.model_id));
   ModelRef ref{a.version, a.sha256, a.size_bytes, a.campaign_id};
   ref.release = a.release;
+  ref.golden_sha256 = a.golden_sha256;
+  ref.golden_size = a.golden_size;
+  ref.signature_change_allowed = a.signature_change_allowed;
   for (int round = 0; round < 2; ++round) {
     auto decision = p->OnAssignment(ref);
     if (!decision.ok()) {

@@ -19,6 +19,7 @@
 #include "agent/agent_loop.hpp"
 #include "agent/control_plane_url.hpp"
 #include "agent/device_secret.hpp"
+#include "agent/inference_health_check.hpp"
 #include "agent/progress_reporter.hpp"
 #include "agent/transitions.hpp"
 #include "base/exit_code.hpp"
@@ -33,6 +34,8 @@
 namespace oxide::agent {
 
 namespace {
+
+constexpr std::string_view kInferenceCheck = "builtin:inference";
 
 struct Flags {
   std::string control_plane;
@@ -154,7 +157,9 @@ int AgentMain(const std::vector<std::string>& args) {
   app.add_option("--state-dir", f.state_dir, "agent state (default <model-dir>/.oxide)");
   app.add_option("--poll-interval", f.poll_interval, "seconds between heartbeats")
       ->capture_default_str();
-  app.add_option("--health-check", f.health_check, "command run after activation (sh -c)");
+  app.add_option("--health-check", f.health_check,
+                 "command run after activation (sh -c), or builtin:inference (load, run the "
+                 "golden inputs, check outputs and latency)");
   app.add_option("--health-timeout", f.health_timeout, "seconds before the check is killed")
       ->capture_default_str();
   app.add_option("--max-attempts", f.max_attempts, "failures before a version is refused")
@@ -214,6 +219,23 @@ int AgentMain(const std::vector<std::string>& args) {
                  "oxide agent: --poll-interval must be >= 0.1 s (use >= 1 s in "
                  "production), --health-timeout > 0\n");
     return kExitUsage;
+  }
+  // The model-aware check needs the inference component; refuse at once, not at the first update.
+  std::unique_ptr<inference::Runtime> runtime;
+  if (f.health_check == kInferenceCheck) {
+    runtime = inference::MakeRuntime();
+    if (runtime == nullptr) {
+      std::fprintf(stderr,
+                   "oxide agent: --health-check builtin:inference needs inference, and this agent "
+                   "was built without it (OXIDE_WITH_INFERENCE=OFF)\n");
+      return kExitUsage;
+    }
+    if (!f.encryption_key_file.empty()) {
+      std::fprintf(stderr,
+                   "oxide agent: --health-check builtin:inference cannot run models encrypted at "
+                   "rest (--encryption-key-file)\n");
+      return kExitUsage;
+    }
   }
   auto max_window = MaxWindowBytes(f.max_window_mb);
   if (!max_window.ok()) {
@@ -311,8 +333,12 @@ int AgentMain(const std::vector<std::string>& args) {
   CommandHealthChecker command(
       f.health_check, std::chrono::milliseconds(static_cast<int64_t>(f.health_timeout * 1000)),
       &stop);
-  HealthChecker& health = f.health_check.empty() ? static_cast<HealthChecker&>(builtin)
-                                                 : static_cast<HealthChecker&>(command);
+  std::unique_ptr<InferenceHealthChecker> inference_check;
+  if (runtime != nullptr)
+    inference_check = std::make_unique<InferenceHealthChecker>(*runtime, clock);
+  HealthChecker& health = inference_check          ? static_cast<HealthChecker&>(*inference_check)
+                          : f.health_check.empty() ? static_cast<HealthChecker&>(builtin)
+                                                   : static_cast<HealthChecker&>(command);
 
   AgentOptions options;
   options.pipeline.control_plane = f.control_plane;

@@ -31,6 +31,11 @@ struct HealthCheckRequest {
   // OXIDE_ENCRYPTION_KEY_FILE=<at_rest_key_file> and decrypts as the application would.
   const crypto::EncryptionKey* at_rest_key = nullptr;
   std::string at_rest_key_file = {};
+  // Model-aware check (issue #11): the version's golden file ("" none), the model it replaces
+  // ("" none: a first install), and whether its signature may differ from that one's.
+  std::string golden_path = {};
+  std::string previous_model_path = {};
+  bool signature_change_allowed = false;
 };
 
 struct HealthReport {

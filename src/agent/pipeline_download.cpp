@@ -5,6 +5,8 @@
 #include "agent/model_at_rest.hpp"
 #include "agent/model_check.hpp"
 #include "agent/update_pipeline.hpp"
+#include "base/file_system.hpp"
+#include "base/sha256.hpp"
 
 namespace oxide::agent {
 
@@ -189,9 +191,96 @@ Result<bool> UpdatePipeline::ReuseKeptModel() {
   return false;
 }
 
+namespace {
+
+// Small (at most kMaxGoldenBytes) and hash-checked: held in memory, then written atomically.
+class GoldenSink final : public DownloadSink {
+ public:
+  explicit GoldenSink(uint64_t limit) : limit_(limit) {}
+  Status OnResponse(const HttpResponseHead& head) override {
+    status_ = head.status;
+    return Status::Ok();
+  }
+  Status Write(const uint8_t* data, size_t n) override {
+    if (status_ < 200 || status_ > 299) return Status::Ok();  // an error body: not kept
+    if (bytes_.size() + n > limit_) {
+      return FailedPrecondition("golden file is larger than announced (" + std::to_string(limit_) +
+                                " bytes)");
+    }
+    bytes_.append(reinterpret_cast<const char*>(data), n);
+    return Status::Ok();
+  }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  uint64_t limit_;
+  int status_ = 0;
+  std::string bytes_;
+};
+
+constexpr uint64_t kMaxGoldenBytes = uint64_t{64} << 20;  // the server's limit too
+
+}  // namespace
+
+Result<std::optional<OtaEvent>> UpdatePipeline::FetchGolden() {
+  const ModelRef& t = *record_.target;
+  if (t.golden_sha256.empty()) {
+    OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.golden));  // another version's
+    return std::optional<OtaEvent>();
+  }
+  auto held = deps_.fs.ReadFile(paths_.golden, kMaxGoldenBytes);
+  if (held.ok() && ToHex(Sha256::Of(*held)) == t.golden_sha256) {
+    return std::optional<OtaEvent>();  // fetched before a restart
+  }
+  if (t.golden_size > kMaxGoldenBytes) {
+    SetError("golden file of " + t.version + " is too large: " + std::to_string(t.golden_size) +
+             " bytes > " + std::to_string(kMaxGoldenBytes));
+    return std::optional<OtaEvent>(OtaEvent::kDownloadFailed);
+  }
+  DownloadRequest req;
+  req.url = options_.control_plane + "/api/v1/models/" + record_.model_id + "/versions/" +
+            t.version + "/golden";
+  req.headers.emplace_back("X-Oxide-Device-Id", options_.device_id);
+  if (!options_.device_secret.empty()) {
+    req.headers.emplace_back("Authorization", "Bearer " + options_.device_secret);
+  }
+  GoldenSink sink(t.golden_size);
+  auto result = deps_.downloader.Get(req, sink);
+  if (!result.ok()) {
+    const Status& st = result.status();
+    if (st.code() == ErrorCode::kUnavailable) {
+      SetError("golden file download interrupted: " + st.message());
+      return std::optional<OtaEvent>(OtaEvent::kDownloadInterrupted);
+    }
+    if (st.code() == ErrorCode::kFailedPrecondition) {
+      SetError("golden file of " + t.version + " rejected: " + st.message());
+      return std::optional<OtaEvent>(OtaEvent::kDownloadFailed);
+    }
+    return st;
+  }
+  const int status = result->head.status;
+  if (status < 200 || status > 299) {
+    SetError("golden file download of " + t.version + " failed: HTTP " + std::to_string(status));
+    const bool retry = status >= 500 || status == 429 || status == 401 || status == 403;
+    return std::optional<OtaEvent>(retry ? OtaEvent::kDownloadInterrupted
+                                         : OtaEvent::kDownloadFailed);
+  }
+  if (sink.bytes().size() != t.golden_size || ToHex(Sha256::Of(sink.bytes())) != t.golden_sha256) {
+    SetError("golden file of " + t.version + " does not match its SHA-256 and size (" +
+             std::to_string(sink.bytes().size()) + " bytes)");
+    return std::optional<OtaEvent>(OtaEvent::kDownloadFailed);
+  }
+  OXIDE_RETURN_IF_ERROR(WriteFileAtomically(deps_.fs, paths_.golden, sink.bytes()));
+  Log("downloaded the golden file of " + t.version + " (" + std::to_string(t.golden_size) +
+      " bytes)");
+  return std::optional<OtaEvent>();
+}
+
 Result<OtaEvent> UpdatePipeline::Download() {
   const ModelRef& t = *record_.target;
   DownloadProgress& d = record_.download;
+  OXIDE_ASSIGN_OR_RETURN(std::optional<OtaEvent> golden_failed, FetchGolden());
+  if (golden_failed) return *golden_failed;
   OXIDE_ASSIGN_OR_RETURN(bool reused, ReuseKeptModel());
   if (reused) return OtaEvent::kDownloadComplete;  // `downloaded` finds staging and no payload
   auto size = deps_.fs.FileSize(paths_.partial);

@@ -48,6 +48,7 @@ ModelPaths ModelPaths::For(const PipelineOptions& o, const std::string& model_id
   p.backup = p.dir + "/backup";
   p.kept = p.dir + "/kept";
   p.counter_floor = p.dir + "/release-counter";
+  p.golden = p.dir + "/golden";
   return p;
 }
 

@@ -91,6 +91,8 @@ struct ModelPaths {
   // dir/release-counter: the highest committed release counter (decimal), never lowered. Kept
   // apart from state.json so rollback protection survives a state file that is lost or corrupt.
   std::string counter_floor;
+  // dir/golden: the target's golden check file (issue #11), fetched with the model
+  std::string golden;
   static ModelPaths For(const PipelineOptions& o, const std::string& model_id);
 };
 
@@ -182,6 +184,9 @@ class UpdatePipeline {
 
   // Handlers, one per state (pipeline_download.cpp, pipeline_install.cpp).
   Result<OtaEvent> Download();
+  // Fetches the target's golden file into paths_.golden (kept when it already holds it);
+  // nullopt when done, else the event that ends the download attempt.
+  Result<std::optional<OtaEvent>> FetchGolden();
   Result<OtaEvent> BuildStaging();
   Result<OtaEvent> VerifyStaging();
   Result<OtaEvent> BackUp();

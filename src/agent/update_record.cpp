@@ -16,7 +16,10 @@ json RefToJson(const std::optional<ModelRef>& r) {
               {"sha256", r->sha256},
               {"size_bytes", r->size_bytes},
               {"campaign_id", r->campaign_id},
-              {"release_counter", r->release_counter}};
+              {"release_counter", r->release_counter},
+              {"golden_sha256", r->golden_sha256},
+              {"golden_size", r->golden_size},
+              {"signature_change_allowed", r->signature_change_allowed}};
 }
 
 std::optional<ModelRef> RefFromJson(const json& j) {
@@ -27,6 +30,9 @@ std::optional<ModelRef> RefFromJson(const json& j) {
   r.size_bytes = j.value("size_bytes", uint64_t{0});
   r.campaign_id = j.value("campaign_id", std::string());
   r.release_counter = j.value("release_counter", uint64_t{0});
+  r.golden_sha256 = j.value("golden_sha256", std::string());
+  r.golden_size = j.value("golden_size", uint64_t{0});
+  r.signature_change_allowed = j.value("signature_change_allowed", false);
   return r;
 }
 

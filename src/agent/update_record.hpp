@@ -23,6 +23,11 @@ struct ModelRef {
   // The assignment's signed release envelope (JSON text, "" none); checked on assignment, not
   // persisted.
   std::string release{};
+  // The version's golden check file ("" none; issue #11), fetched with the model, and whether
+  // the campaign allows its input/output signature to differ from the version it replaces.
+  std::string golden_sha256{};
+  uint64_t golden_size = 0;
+  bool signature_change_allowed = false;
 };
 
 // How the payload of the update in hand is being fetched (persisted for resume).

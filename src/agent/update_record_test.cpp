@@ -13,6 +13,9 @@ UpdateRecord SampleRecord() {
   r.state = OtaState::kDownloading;
   r.installed = ModelRef{"v1", std::string(64, 'a'), 10, "c0"};
   r.target = ModelRef{"v2", std::string(64, 'b'), 20, "c1"};
+  r.target->golden_sha256 = std::string(64, 'c');
+  r.target->golden_size = 77;
+  r.target->signature_change_allowed = true;
   r.previous = r.installed;
   r.download = {true, true, "\"etag\"", "", 5, 9, 4, "patch failed", 2};
   r.poison_version = "v2";
@@ -35,6 +38,9 @@ TEST(UpdateRecord, RoundTrips) {
   EXPECT_EQ(EncodeUpdateRecord(*back), EncodeUpdateRecord(r));
   EXPECT_EQ(back->state, OtaState::kDownloading);
   EXPECT_EQ(back->target->version, "v2");
+  EXPECT_EQ(back->target->golden_sha256, std::string(64, 'c'));
+  EXPECT_EQ(back->target->golden_size, 77u);
+  EXPECT_TRUE(back->target->signature_change_allowed);
   EXPECT_EQ(back->download.etag, "\"etag\"");
   EXPECT_EQ(back->download.bytes_synced, 4u);
   EXPECT_EQ(back->health_attempts, 1u);

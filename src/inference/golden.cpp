@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 
 namespace oxide::inference {
 namespace {
@@ -26,6 +28,75 @@ std::string Number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.17g", v);
   return buf;
+}
+
+std::string Short(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+std::string Dims(const std::vector<int64_t>& dims) {
+  std::string out = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i > 0) out += ",";
+    out += std::to_string(dims[i]);
+  }
+  return out + "]";
+}
+
+double LoadF32(const char* p) {
+  float v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+double LoadF64(const char* p) {
+  double v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+uint16_t LoadU16(const char* p) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) | (static_cast<uint8_t>(p[1]) << 8));
+}
+
+double LoadBF16(const char* p) {
+  const uint32_t bits = static_cast<uint32_t>(LoadU16(p)) << 16;
+  float v;
+  std::memcpy(&v, &bits, sizeof(v));
+  return v;
+}
+
+// IEEE 754 binary16, decoded by hand (no _Float16 needed on the device).
+double LoadF16(const char* p) {
+  const uint16_t h = LoadU16(p);
+  const int sign = (h >> 15) ? -1 : 1;
+  const int exponent = (h >> 10) & 0x1f;
+  const int mantissa = h & 0x3ff;
+  if (exponent == 0) return sign * std::ldexp(mantissa, -24);
+  if (exponent == 0x1f) {
+    return mantissa == 0 ? sign * std::numeric_limits<double>::infinity()
+                         : std::numeric_limits<double>::quiet_NaN();
+  }
+  return sign * std::ldexp(mantissa + 1024, exponent - 25);
+}
+
+using Decoder = double (*)(const char*);
+
+std::optional<Decoder> DecoderFor(tensor::DType d) {
+  switch (d) {
+    case tensor::DType::kF32:
+      return &LoadF32;
+    case tensor::DType::kF64:
+      return &LoadF64;
+    case tensor::DType::kF16:
+      return &LoadF16;
+    case tensor::DType::kBF16:
+      return &LoadBF16;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -86,8 +157,48 @@ Result<std::string> SerializeGolden(const Golden& golden) {
   return SerializeTensorSet(set);
 }
 
-std::string CompareOutputs(const TensorSet&, const TensorSet&, double) {
-  return "output comparison is not implemented yet";  // placeholder: issue #11, helper "golden"
+std::string CompareOutputs(const TensorSet& expected, const TensorSet& actual, double tolerance) {
+  for (const NamedTensor& want : expected.tensors) {
+    const std::string what = "output '" + want.name + "'";
+    const NamedTensor* got = actual.Find(want.name);
+    if (got == nullptr) return what + " missing";
+    if (got->dtype != want.dtype) {
+      return what + " dtype changed: " + std::string(tensor::ToString(want.dtype)) + " -> " +
+             std::string(tensor::ToString(got->dtype));
+    }
+    if (got->dims != want.dims) {
+      return what + " shape changed: " + Dims(want.dims) + " -> " + Dims(got->dims);
+    }
+    const size_t width = tensor::ElementWidth(want.dtype);
+    const uint64_t count = want.element_count();
+    if (width == 0 || want.data.size() != count * width || got->data.size() != count * width) {
+      return what + " has " + std::to_string(got->data.size()) + " bytes for shape " +
+             Dims(want.dims) + " of " + std::string(tensor::ToString(want.dtype));
+    }
+    const std::optional<Decoder> decode = DecoderFor(want.dtype);
+    if (!decode) {
+      // Integers, booleans and anything else without a float reading: bit-exact.
+      for (uint64_t i = 0; i < count; ++i) {
+        if (std::memcmp(want.data.data() + i * width, got->data.data() + i * width, width) != 0) {
+          return what + " differs at index " + std::to_string(i);
+        }
+      }
+      continue;
+    }
+    for (uint64_t i = 0; i < count; ++i) {
+      const double a = (*decode)(got->data.data() + i * width);
+      if (std::isnan(a)) return what + " has NaN at index " + std::to_string(i);
+      if (std::isinf(a)) return what + " has Inf at index " + std::to_string(i);
+      const double e = (*decode)(want.data.data() + i * width);
+      const double diff = std::fabs(a - e);
+      // !(diff <= tol) also catches a non-finite expected value.
+      if (!(diff <= tolerance)) {
+        return what + " differs by " + Short(diff) + " > tolerance " + Short(tolerance) +
+               " at index " + std::to_string(i);
+      }
+    }
+  }
+  return "";
 }
 
 }  // namespace oxide::inference

@@ -292,6 +292,32 @@ class EventLogStore {
   virtual Result<std::string> DatabaseId() = 0;
 };
 
+// Golden checks (issue #11): one golden file per model version, kept in the blob store by sha256.
+// tolerance and latency_budget_ms are copies of the file's metadata, for the API.
+struct GoldenRecord {
+  std::string model_id;
+  std::string version;
+  std::string sha256;
+  uint64_t size_bytes = 0;
+  double tolerance = 1e-4;
+  std::optional<double> latency_budget_ms;
+  TimeMs uploaded_at = 0;
+};
+
+class GoldenStore {
+ public:
+  virtual ~GoldenStore() = default;
+  // Inserts or replaces the golden file of (model_id, version).
+  virtual Status Put(const GoldenRecord& g) = 0;
+  // nullopt when the version has no golden file.
+  virtual Result<std::optional<GoldenRecord>> Get(const std::string& model_id,
+                                                  const std::string& version) = 0;
+  // kNotFound when the version has no golden file.
+  virtual Status Delete(const std::string& model_id, const std::string& version) = 0;
+  // Distinct blob names of every golden file (blob garbage collection).
+  virtual Result<std::vector<std::string>> ListBlobShas() = 0;
+};
+
 // The whole store. Sub-stores live as long as the Store.
 class Store {
  public:
@@ -314,6 +340,7 @@ class Store {
   // Runs fn as a savepoint of the current transaction (its writes are undone if it fails, the
   // enclosing transaction goes on). Outside any transaction it behaves like InTransaction.
   virtual Status InSavepoint(const std::function<Status()>& fn) = 0;
+  virtual GoldenStore& golden() = 0;  // issue #11
 };
 
 }  // namespace oxide::store

@@ -949,11 +949,53 @@ TYPED_TEST_P(StoreLeaseContract, DatabaseIdIsFixedAndNotEmpty) {
   EXPECT_EQ(*this->s().event_log().DatabaseId(), *id);
 }
 
+// golden checks (issue #11): one golden file per version, replaced by a new upload, kept apart
+// from the version row.
+TYPED_TEST_P(StoreLeaseContract, GoldenFilesArePerVersionAndReplaceable) {
+  GoldenStore& g = this->s().golden();
+  auto none = g.Get("m", "1.0");
+  ASSERT_OK(none.status());
+  EXPECT_FALSE(none->has_value());
+  GoldenRecord r;
+  r.model_id = "m";
+  r.version = "1.0";
+  r.sha256 = std::string(64, 'a');
+  r.size_bytes = 123;
+  r.tolerance = 0.1;  // not exact in binary: must come back bit for bit
+  r.latency_budget_ms = 25.5;
+  r.uploaded_at = 7;
+  ASSERT_OK(g.Put(r));
+  GoldenRecord other = r;
+  other.version = "2.0";
+  other.latency_budget_ms.reset();
+  ASSERT_OK(g.Put(other));
+  auto got = g.Get("m", "1.0");
+  ASSERT_OK(got.status());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->sha256, r.sha256);
+  EXPECT_EQ((*got)->size_bytes, 123u);
+  EXPECT_EQ((*got)->tolerance, 0.1);
+  EXPECT_EQ((*got)->latency_budget_ms, 25.5);
+  EXPECT_EQ((*got)->uploaded_at, 7);
+  EXPECT_FALSE((*g.Get("m", "2.0"))->latency_budget_ms.has_value());
+  r.sha256 = std::string(64, 'b');
+  r.size_bytes = 5;
+  ASSERT_OK(g.Put(r));  // a new upload replaces the old one
+  EXPECT_EQ((*g.Get("m", "1.0"))->sha256, std::string(64, 'b'));
+  EXPECT_EQ(*g.ListBlobShas(),
+            (std::vector<std::string>{std::string(64, 'a'), std::string(64, 'b')}));
+  ASSERT_OK(g.Delete("m", "1.0"));
+  EXPECT_FALSE(g.Get("m", "1.0")->has_value());
+  EXPECT_STATUS(g.Delete("m", "1.0"), ErrorCode::kNotFound);
+  EXPECT_EQ(*g.ListBlobShas(), (std::vector<std::string>{std::string(64, 'a')}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreLeaseContract, ClaimTakesJobsInQueueOrderAndSkipsLeasedOnes,
                             ExpiredLeaseLetsAnotherOwnerClaim, OnlyTheOwnerRenews,
                             ReleaseClearsOnlyTheOwnersLease, UpdateDoesNotTouchTheLease,
                             UpdateLeasedWritesOnlyWhileTheOwnerHoldsTheLease,
                             EventLogAppendsInOrderListsAfterAndTrims, EventLogAppendsABatchInOrder,
-                            EventLogMinSeqFollowsTrims, DatabaseIdIsFixedAndNotEmpty);
+                            EventLogMinSeqFollowsTrims, DatabaseIdIsFixedAndNotEmpty,
+                            GoldenFilesArePerVersionAndReplaceable);
 
 }  // namespace oxide::store

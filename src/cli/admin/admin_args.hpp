@@ -24,6 +24,7 @@ enum class AdminCommand {
   kModelPush,
   kModelList,
   kModelShow,
+  kModelGolden,
   kCampaignCreate,
   kCampaignList,
   kCampaignShow,
@@ -73,6 +74,7 @@ struct AdminArgs {
   std::string file;               // model push, deploy
   std::string model, version;     // model push, deploy
   bool no_wait = false;           // model push, deploy: do not wait for the patches
+  bool remove = false;            // model golden --remove
   int wait_seconds = 120;
   bool watch = false;  // deploy --watch
   // device tag: KEY=VALUE to set, keys to remove, and whether to start from no tags.

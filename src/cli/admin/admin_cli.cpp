@@ -164,6 +164,14 @@ AdminCli::AdminCli(CLI::App* app) : impl_(std::make_unique<Impl>()) {
       ->check(CLI::NonNegativeNumber);
   m.Leaf(model, "list", "List models", AdminCommand::kModelList);
   m.Id(m.Leaf(model, "show", "List a model's versions", AdminCommand::kModelShow), "Model id");
+  auto* golden = m.Leaf(model, "golden",
+                        "Attach a golden check file (oxide run --golden) to a model version, or "
+                        "--remove it; agents with --health-check builtin:inference run it",
+                        AdminCommand::kModelGolden);
+  golden->add_option("model", a.model, "Model id")->required();
+  golden->add_option("version", a.version, "Version label")->required();
+  golden->add_option("file", a.file, "Golden file (SafeTensors)")->check(CLI::ExistingFile);
+  golden->add_flag("--remove", a.remove, "Remove the version's golden file");
 
   auto* camp = app->add_subcommand("campaign", "Create, follow and control rollouts");
   auto* cc = m.Leaf(camp, "create", "Roll a model version out to a fleet or tagged devices",

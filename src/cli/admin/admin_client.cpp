@@ -122,4 +122,15 @@ Result<std::string> AdminClient::PostFileBody(const std::string& path, const std
   return Check(reply);
 }
 
+Result<std::string> AdminClient::PutFileBody(const std::string& path, const std::string& file) {
+  UploadRequest up;
+  up.method = "PUT";
+  up.url = config_.server + path;
+  up.file_path = file;
+  up.headers = AuthHeaders();
+  Result<HttpReply> reply = uploader_.Upload(up);
+  if (!reply.ok() && reply.status().code() != ErrorCode::kUnavailable) return reply.status();
+  return Check(reply);
+}
+
 }  // namespace oxide::cli::admin

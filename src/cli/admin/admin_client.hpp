@@ -49,6 +49,8 @@ class AdminClient {
   // Streams `file` as the body of POST `path`; `progress(sent, total)` may be empty.
   Result<std::string> PostFileBody(const std::string& path, const std::string& file,
                                    std::function<void(uint64_t, uint64_t)> progress);
+  // The same with PUT (golden files).
+  Result<std::string> PutFileBody(const std::string& path, const std::string& file);
 
   template <class Json>
   Result<Json> Get(const std::string& path) {

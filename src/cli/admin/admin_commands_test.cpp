@@ -294,6 +294,41 @@ TEST_F(AdminCommandsTest, ModelPushStreamsTheFileAndWaitsForThePatches) {
   EXPECT_EQ(Read(err_), "");  // no progress bar when stderr is not a terminal
 }
 
+TEST_F(AdminCommandsTest, ModelGoldenUploadsWithPutAndRemoves) {
+  const std::string path = "/api/v1/models/m/versions/v2/golden";
+  server_.On("PUT " + path, 200,
+             R"({"sha256":"0123456789abcdef00","size_bytes":2048,"tolerance":0.0001,)"
+             R"("latency_budget_ms":25})");
+  AdminArgs a = Args(AdminCommand::kModelGolden);
+  a.model = "m";
+  a.version = "v2";
+  a.file = "/golden/v2.safetensors";
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(server_.calls, (std::vector<std::string>{"PUT " + path + " </golden/v2.safetensors>"}));
+  EXPECT_EQ(Out(),
+            "golden file of m v2: 2.0 KiB, sha256 0123456789abcdef, tolerance 0.0001, latency "
+            "budget 25 ms\n");
+  server_.On("DELETE " + path, 200, R"({"status":"removed"})");
+  a.file.clear();
+  a.remove = true;
+  ASSERT_OK(Run(a).status());
+  EXPECT_EQ(server_.calls.back(), "DELETE " + path);
+  EXPECT_EQ(Out(),
+            "golden file of m v2: 2.0 KiB, sha256 0123456789abcdef, tolerance 0.0001, latency "
+            "budget 25 ms\nremoved the golden file of m v2\n");
+}
+
+TEST_F(AdminCommandsTest, ModelGoldenNeedsAFileOrRemoveButNotBoth) {
+  AdminArgs a = Args(AdminCommand::kModelGolden);
+  a.model = "m";
+  a.version = "v2";
+  EXPECT_STATUS(Run(a).status(), ErrorCode::kInvalidArgument);
+  a.file = "/golden/v2.safetensors";
+  a.remove = true;
+  EXPECT_STATUS(Run(a).status(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(server_.calls.empty());
+}
+
 TEST_F(AdminCommandsTest, ModelPushDrawsAProgressBarOnATerminal) {
   server_.On("POST /api/v1/models/m/versions/v2", 201, "{}");
   server_.On("GET /api/v1/models/m/versions/v2/meta", 200, R"({"patches":[]})");

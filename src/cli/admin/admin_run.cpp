@@ -30,6 +30,7 @@ Result<int> RunAdminCommand(const AdminArgs& a, AdminContext& ctx) {
     case AdminCommand::kModelPush:
     case AdminCommand::kModelList:
     case AdminCommand::kModelShow:
+    case AdminCommand::kModelGolden:
       return RunModelCommand(a, ctx);
     case AdminCommand::kCampaignCreate:
     case AdminCommand::kCampaignList:

@@ -1,4 +1,4 @@
-// `oxide model push|list|show`.
+// `oxide model push|list|show|golden`.
 #include <nlohmann/json.hpp>
 
 #include "cli/admin/admin_commands.hpp"
@@ -75,14 +75,48 @@ Status Show(const std::string& id, AdminContext& ctx) {
     PrintJson(ctx.console, j);
     return Status::Ok();
   }
-  Table t({"VERSION", "SIZE", "FORMAT", "SHA256", "UPLOADED"});
+  Table t({"VERSION", "SIZE", "FORMAT", "SHA256", "UPLOADED", "GOLDEN"});
   t.AlignRight(1);
   for (const Json& v : j.value("versions", Json::array())) {
+    const bool golden = v.contains("golden") && v["golden"].is_object();
     t.AddRow({Str(v, "version"), HumanSize(U64(v, "size_bytes")), Str(v, "format"),
-              Str(v, "sha256").substr(0, 16), ShortTime(Str(v, "uploaded_at"))});
+              Str(v, "sha256").substr(0, 16), ShortTime(Str(v, "uploaded_at")),
+              golden ? "yes" : "-"});
   }
   Print(ctx.console, "model " + id + "\n" + t.Render());
   return Status::Ok();
+}
+
+// `oxide model golden MODEL VERSION FILE` / `--remove`.
+Result<int> Golden(const AdminArgs& a, AdminContext& ctx) {
+  const std::string path =
+      "/api/v1/models/" + PathEscape(a.model) + "/versions/" + PathEscape(a.version) + "/golden";
+  if (a.remove == !a.file.empty()) {
+    return InvalidArgument("model golden: give either FILE or --remove");
+  }
+  if (a.remove) {
+    OXIDE_ASSIGN_OR_RETURN(Json j, ctx.client.Delete<Json>(path));
+    if (ctx.console.json) {
+      PrintJson(ctx.console, j);
+    } else {
+      Print(ctx.console, "removed the golden file of " + a.model + " " + a.version + "\n");
+    }
+    return 0;
+  }
+  OXIDE_ASSIGN_OR_RETURN(Json g, AdminClient::Parse<Json>(ctx.client.PutFileBody(path, a.file)));
+  if (ctx.console.json) {
+    PrintJson(ctx.console, g);
+    return 0;
+  }
+  std::string out =
+      "golden file of " + a.model + " " + a.version + ": " + HumanSize(U64(g, "size_bytes")) +
+      ", sha256 " + Str(g, "sha256").substr(0, 16) + ", tolerance " + Str(g, "tolerance") +
+      ", latency budget " +
+      (g.value("latency_budget_ms", Json()).is_null() ? std::string("none")
+                                                      : Str(g, "latency_budget_ms") + " ms") +
+      "\n";
+  Print(ctx.console, out);
+  return 0;
 }
 
 }  // namespace
@@ -134,6 +168,8 @@ Result<int> RunModelCommand(const AdminArgs& a, AdminContext& ctx) {
     case AdminCommand::kModelShow:
       OXIDE_RETURN_IF_ERROR(Show(a.id, ctx));
       return 0;
+    case AdminCommand::kModelGolden:
+      return Golden(a, ctx);
     default:
       return Internal("not a model command");
   }

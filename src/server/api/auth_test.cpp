@@ -396,6 +396,7 @@ class BrokenAssignmentsStore : public store::Store {
   }
   store::EventLogStore& event_log() override { return real_.event_log(); }
   Status InSavepoint(const std::function<Status()>& fn) override { return real_.InSavepoint(fn); }
+  store::GoldenStore& golden() override { return real_.golden(); }
 
  private:
   class Broken : public store::AssignmentStore {

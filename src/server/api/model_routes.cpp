@@ -13,9 +13,20 @@
 namespace oxide::server::api {
 namespace {
 
+Json GoldenJson(const std::optional<store::GoldenRecord>& g) {
+  if (!g) return Json(nullptr);
+  return Json{
+      {"sha256", g->sha256},
+      {"size_bytes", g->size_bytes},
+      {"tolerance", g->tolerance},
+      {"latency_budget_ms", g->latency_budget_ms ? Json(*g->latency_budget_ms) : Json(nullptr)},
+      {"uploaded_at", TimeJson(g->uploaded_at)}};
+}
+
 // signature: the graph inputs/outputs (null without a graph); signature_change: one line per
 // difference from the version uploaded before it (docs/api.md).
-Json VersionJson(const store::ModelVersionRecord& v) {
+Json VersionJson(const store::ModelVersionRecord& v,
+                 const std::optional<store::GoldenRecord>& golden) {
   Json j{{"model_id", v.model_id}, {"version", v.version},
          {"sha256", v.sha256},     {"size_bytes", v.size_bytes},
          {"format", v.format},     {"uploaded_at", TimeJson(v.uploaded_at)}};
@@ -35,7 +46,49 @@ Json VersionJson(const store::ModelVersionRecord& v) {
   }
   j["signature_changed"] = !change.empty();
   j["signature_change"] = std::move(change);
+  j["golden"] = GoldenJson(golden);
   return j;
+}
+
+// VersionJson with the version's golden check read from the store.
+Result<Json> VersionJsonOf(const ApiDeps& d, const store::ModelVersionRecord& v) {
+  OXIDE_ASSIGN_OR_RETURN(auto golden, d.models.GetGolden(v.model_id, v.version));
+  return VersionJson(v, golden);
+}
+
+// PUT /api/v1/models/:id/versions/:ver/golden: the body (streamed into the blob store, at most
+// ModelService::kMaxGoldenBytes) is the golden file.
+Response PutGolden(const ApiDeps& d, const Request& req, const Params& p) {
+  std::shared_ptr<BlobWriter> staged = req.upload;
+  if (staged == nullptr) {  // direct handler call: stage the in-memory body
+    auto w = d.blobs.NewWriter();
+    if (!w.ok()) return ErrorResponse(w.status());
+    staged = std::move(w).value();
+    Status st = staged->Append(req.body);
+    if (!st.ok()) return ErrorResponse(st);
+  }
+  if (staged->size() > ModelService::kMaxGoldenBytes) {
+    return TooLargeResponse("golden file is larger than " +
+                            std::to_string(ModelService::kMaxGoldenBytes) + " bytes");
+  }
+  auto rec = d.models.PutGolden(p[0], p[1], *staged);
+  if (!rec.ok()) return ErrorResponse(rec.status());
+  return JsonResponse(200, GoldenJson(*rec));
+}
+
+Response GetGolden(const ApiDeps& d, const Params& p) {
+  auto g = d.models.GetGolden(p[0], p[1]);
+  if (!g.ok()) return ErrorResponse(g.status());
+  if (!*g) {
+    return ErrorResponse(NotFound("version " + p[0] + "@" + p[1] + " has no golden file"));
+  }
+  Response r;
+  r.headers = {{"Content-Type", "application/octet-stream"},
+               {"ETag", "\"" + (*g)->sha256 + "\""},
+               {"X-Oxide-SHA256", (*g)->sha256}};
+  r.file =
+      FileBody{d.blobs.PathFor((*g)->sha256), 0, (*g)->size_bytes, (*g)->sha256, (*g)->size_bytes};
+  return r;
 }
 
 Response Upload(const ApiDeps& d, const Request& req, const Params& p) {
@@ -53,13 +106,17 @@ Response Upload(const ApiDeps& d, const Request& req, const Params& p) {
   }
   auto rec = d.models.Upload(p[0], p[1], *staged);
   if (!rec.ok()) return ErrorResponse(rec.status());
-  return JsonResponse(rec->created ? 201 : 200, VersionJson(rec->version));
+  auto j = VersionJsonOf(d, rec->version);
+  if (!j.ok()) return ErrorResponse(j.status());
+  return JsonResponse(rec->created ? 201 : 200, *j);
 }
 
 Response Meta(const ApiDeps& d, const Params& p) {
   auto m = d.models.Meta(p[0], p[1]);
   if (!m.ok()) return ErrorResponse(m.status());
-  Json j = VersionJson(m->version);
+  auto golden = d.models.GetGolden(p[0], p[1]);
+  if (!golden.ok()) return ErrorResponse(golden.status());
+  Json j = VersionJson(m->version, *golden);
   j["blob_present"] = m->blob_present;
   if (m->tensors) {
     Json tensors = Json::array();
@@ -226,7 +283,11 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
                        auto versions = dp->models.ListVersions(p[0]);
                        if (!versions.ok()) return ErrorResponse(versions.status());
                        Json list = Json::array();
-                       for (const auto& v : *versions) list.push_back(VersionJson(v));
+                       for (const auto& v : *versions) {
+                         auto j = VersionJsonOf(*dp, v);
+                         if (!j.ok()) return ErrorResponse(j.status());
+                         list.push_back(std::move(j).value());
+                       }
                        return JsonResponse(200, Json{{"model_id", p[0]}, {"versions", list}});
                      }});
   routes->back().access = Access::kViewer;
@@ -249,6 +310,28 @@ void AddModelRoutes(const ApiDeps& d, std::vector<Route>* routes) {
   routes->back().device_check = [dp](const auth::Principal& who, const Params& p) {
     return dp->auth.DeviceMayDownload(who.id, p[0], p[1]);
   };
+  // Golden checks (issue #11): upload and removal by an admin; read by viewers and by a device
+  // allowed to download that version (it runs the check after installing it).
+  routes->push_back({Method::kPut, "/api/v1/models/:id/versions/:ver/golden",
+                     [dp](const Request& req, const Params& p) { return PutGolden(*dp, req, p); },
+                     /*upload=*/true,
+                     [](const Params& p) {
+                       OXIDE_RETURN_IF_ERROR(ValidateId("model id", p[0]));
+                       return ValidateId("version", p[1]);
+                     }});
+  routes->back().max_upload = ModelService::kMaxGoldenBytes;
+  routes->push_back({Method::kGet, "/api/v1/models/:id/versions/:ver/golden",
+                     [dp](const Request&, const Params& p) { return GetGolden(*dp, p); }});
+  routes->back().access = Access::kDevice;
+  routes->back().device_check = [dp](const auth::Principal& who, const Params& p) {
+    return dp->auth.DeviceMayDownload(who.id, p[0], p[1]);
+  };
+  routes->push_back({Method::kDelete, "/api/v1/models/:id/versions/:ver/golden",
+                     [dp](const Request&, const Params& p) {
+                       Status st = dp->models.DeleteGolden(p[0], p[1]);
+                       if (!st.ok()) return ErrorResponse(st);
+                       return JsonResponse(200, Json{{"status", "removed"}});
+                     }});
 }
 
 }  // namespace oxide::server::api

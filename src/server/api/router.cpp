@@ -1,5 +1,6 @@
 #include "server/api/router.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -173,8 +174,9 @@ Router::BodyPolicy Router::PolicyFor(Method method, std::string_view path) const
   bool path_matched = false;
   const Route* r = Match(method, path, &p, &path_matched);
   if (r != nullptr && r->upload) {
-    return {true, deps_.limits.max_upload, r->precheck ? r->precheck(p) : Status::Ok(), true,
-            std::nullopt};
+    const uint64_t max = r->max_upload != 0 ? std::min(r->max_upload, deps_.limits.max_upload)
+                                            : deps_.limits.max_upload;
+    return {true, max, r->precheck ? r->precheck(p) : Status::Ok(), true, std::nullopt};
   }
   // HEAD runs the GET handler.
   if (r == nullptr && method == Method::kHead) r = Match(Method::kGet, path, &p, &path_matched);

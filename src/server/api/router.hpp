@@ -82,6 +82,8 @@ struct Route {
   // models). kFailedPrecondition: 403 forbidden; any other error is answered as itself (a
   // store failure is a 5xx, not a refusal). Operators skip it. Null: any accepted device.
   std::function<Status(const auth::Principal&, const Params&)> device_check = nullptr;
+  // Upload routes: a body limit below ApiLimits::max_upload (0: that limit).
+  uint64_t max_upload = 0;
 };
 
 // Maps requests to handlers: pure Request → Response, no sockets. Thread-safe.

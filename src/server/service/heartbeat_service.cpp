@@ -222,6 +222,12 @@ Result<protocol::HeartbeatResponse> HeartbeatService::Handle(
               return campaign.status();
             }
           }
+          // The golden check travels too: the agent downloads it with the model (issue #11).
+          OXIDE_ASSIGN_OR_RETURN(auto golden, store_.golden().Get(a->model_id, a->version));
+          if (golden) {
+            resp.assignment->golden_sha256 = golden->sha256;
+            resp.assignment->golden_size = golden->size_bytes;
+          }
         }
         return Status::Ok();
       });

@@ -388,6 +388,8 @@ Result<GcReport> ModelService::CollectGarbage(Clock::Duration grace) {
         Status tx = store_.InTransaction([&]() -> Status {
           OXIDE_ASSIGN_OR_RETURN(auto shas, store_.models().ListBlobShas());
           refs.insert(shas.begin(), shas.end());
+          OXIDE_ASSIGN_OR_RETURN(auto golden, store_.golden().ListBlobShas());
+          refs.insert(golden.begin(), golden.end());
           OXIDE_ASSIGN_OR_RETURN(auto patches, store_.patches().ListWithBlob());
           for (const auto& p : patches) refs.insert(p.patch_sha256);
           return Status::Ok();

@@ -102,6 +102,19 @@ class ModelService {
   // scrub there (shutdown does not wait for a whole pass).
   Result<uint64_t> Scrub(const std::function<bool()>& stop = {});
 
+  // ---- golden checks (issue #11; model_golden.cpp) ----
+  static constexpr uint64_t kMaxGoldenBytes = uint64_t{64} << 20;
+  // Checks the staged golden file (inference::ParseGolden; any refusal is kInvalidArgument with
+  // its reason), commits it into the blob store and records it for the version, replacing an
+  // earlier one. kNotFound for an unknown version; kResourceExhausted above kMaxGoldenBytes.
+  Result<store::GoldenRecord> PutGolden(const std::string& model_id, const std::string& version,
+                                        BlobWriter& staged);
+  // nullopt when the version has no golden file; kNotFound for an unknown version.
+  Result<std::optional<store::GoldenRecord>> GetGolden(const std::string& model_id,
+                                                       const std::string& version);
+  // kNotFound for an unknown version or when it has no golden file.
+  Status DeleteGolden(const std::string& model_id, const std::string& version);
+
  private:
   Result<bool> EnqueueLocked(const std::string& base_sha, const std::string& target_sha);
   // Patch jobs whose base or target is `sha256` (inside a transaction).

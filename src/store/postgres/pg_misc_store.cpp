@@ -1,4 +1,5 @@
 // Attempts, clearances, releases, auth, audit, stats and the shared event log over PostgreSQL.
+#include "store/decimal_text.hpp"
 #include "store/postgres/pg_store_internal.hpp"
 
 namespace oxide::store::postgres::internal {
@@ -190,6 +191,61 @@ Status PgReleaseStore::AppendKeySet(uint64_t version, const std::string& envelop
 Result<std::vector<std::string>> PgReleaseStore::ListKeySets() {
   OXIDE_ASSIGN_OR_RETURN(Rows q,
                          db_.Exec("SELECT envelope FROM release_key_sets ORDER BY version"));
+  std::vector<std::string> out;
+  for (size_t r = 0; r < q.size(); ++r) out.push_back(q.Text(r, 0));
+  return out;
+}
+
+// ---- golden files (issue #11) ------------------------------------------------------------
+
+Status PgGoldenStore::Put(const GoldenRecord& g) {
+  return db_
+      .Exec(
+          "INSERT INTO model_golden(model_id, version, sha256, size_bytes, tolerance, "
+          "latency_budget_ms, uploaded_at) VALUES($1,$2,$3,$4,$5,$6,$7) "
+          "ON CONFLICT (model_id, version) DO UPDATE SET sha256=excluded.sha256, "
+          "size_bytes=excluded.size_bytes, tolerance=excluded.tolerance, "
+          "latency_budget_ms=excluded.latency_budget_ms, uploaded_at=excluded.uploaded_at",
+          Params()
+              .Add(g.model_id)
+              .Add(g.version)
+              .Add(g.sha256)
+              .AddU64(g.size_bytes)
+              .Add(DecimalText(g.tolerance))
+              .Add(DecimalText(g.latency_budget_ms))
+              .Add(g.uploaded_at))
+      .status();
+}
+
+Result<std::optional<GoldenRecord>> PgGoldenStore::Get(const std::string& model_id,
+                                                       const std::string& version) {
+  OXIDE_ASSIGN_OR_RETURN(
+      Rows q, db_.Exec("SELECT sha256, size_bytes, tolerance, latency_budget_ms, uploaded_at "
+                       "FROM model_golden WHERE model_id=$1 AND version=$2",
+                       Params().Add(model_id).Add(version)));
+  if (q.empty()) return std::optional<GoldenRecord>();
+  GoldenRecord g;
+  g.model_id = model_id;
+  g.version = version;
+  g.sha256 = q.Text(0, 0);
+  g.size_bytes = q.U64(0, 1);
+  g.tolerance = ParseDecimalText(q.Text(0, 2)).value_or(0);
+  g.latency_budget_ms = ParseDecimalText(q.Text(0, 3));
+  g.uploaded_at = q.Int(0, 4);
+  return std::optional<GoldenRecord>(std::move(g));
+}
+
+Status PgGoldenStore::Delete(const std::string& model_id, const std::string& version) {
+  OXIDE_ASSIGN_OR_RETURN(Rows q, db_.Exec("DELETE FROM model_golden WHERE model_id=$1 AND "
+                                          "version=$2",
+                                          Params().Add(model_id).Add(version)));
+  if (q.affected() == 0) return NotFound("no golden file for " + model_id + "@" + version);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> PgGoldenStore::ListBlobShas() {
+  OXIDE_ASSIGN_OR_RETURN(Rows q,
+                         db_.Exec("SELECT DISTINCT sha256 FROM model_golden ORDER BY sha256"));
   std::vector<std::string> out;
   for (size_t r = 0; r < q.size(); ++r) out.push_back(q.Text(r, 0));
   return out;

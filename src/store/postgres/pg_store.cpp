@@ -124,6 +124,14 @@ ALTER TABLE model_versions ADD COLUMN signature TEXT NOT NULL DEFAULT '';
 ALTER TABLE model_versions ADD COLUMN signature_change TEXT NOT NULL DEFAULT '';
 ALTER TABLE campaigns ADD COLUMN allow_signature_change BIGINT NOT NULL DEFAULT 0;
 )sql",
+      // 3 (golden checks, issue #11; SQLite migration 12): one golden file per model
+      // version, in a table of its own so that re-uploading a version keeps it.
+      R"sql(
+CREATE TABLE model_golden (model_id TEXT NOT NULL, version TEXT NOT NULL,
+  sha256 TEXT NOT NULL, size_bytes BIGINT NOT NULL, tolerance TEXT NOT NULL,
+  latency_budget_ms TEXT NOT NULL DEFAULT '', uploaded_at BIGINT NOT NULL,
+  PRIMARY KEY (model_id, version));
+)sql",
   };
   return kMigrations;
 }
@@ -144,7 +152,8 @@ class PostgresStore final : public Store {
         auth_(*db_),
         audit_(*db_),
         stats_(*db_),
-        event_log_(*db_) {}
+        event_log_(*db_),
+        golden_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -159,6 +168,7 @@ class PostgresStore final : public Store {
   AuditStore& audit() override { return audit_; }
   StatsStore& stats() override { return stats_; }
   EventLogStore& event_log() override { return event_log_; }
+  GoldenStore& golden() override { return golden_; }
 
   // Every InTransaction of every replica takes the same advisory lock: read-modify-write logic
   // in the services keeps the single-writer guarantee it has on SQLite.
@@ -184,6 +194,7 @@ class PostgresStore final : public Store {
   internal::PgAuditStore audit_;
   internal::PgStatsStore stats_;
   internal::PgEventLogStore event_log_;
+  internal::PgGoldenStore golden_;
 };
 
 // Removes `pool_size=N` from the URL's parameters (libpq would refuse it).

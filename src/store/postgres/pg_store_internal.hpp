@@ -151,6 +151,19 @@ class PgClearanceStore final : public ClearanceStore {
   Db& db_;
 };
 
+class PgGoldenStore final : public GoldenStore {
+ public:
+  explicit PgGoldenStore(Db& db) : db_(db) {}
+  Status Put(const GoldenRecord& g) override;
+  Result<std::optional<GoldenRecord>> Get(const std::string& model_id,
+                                          const std::string& version) override;
+  Status Delete(const std::string& model_id, const std::string& version) override;
+  Result<std::vector<std::string>> ListBlobShas() override;
+
+ private:
+  Db& db_;
+};
+
 class PgReleaseStore final : public ReleaseStore {
  public:
   explicit PgReleaseStore(Db& db) : db_(db) {}

@@ -164,6 +164,15 @@ ALTER TABLE model_versions ADD COLUMN signature TEXT NOT NULL DEFAULT '';
 ALTER TABLE model_versions ADD COLUMN signature_change TEXT NOT NULL DEFAULT '';
 ALTER TABLE campaigns ADD COLUMN allow_signature_change INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // 12 (golden checks, issue #11): one golden file per model version. A table of its own, not
+      // columns of model_versions: re-uploading a version keeps its golden file. tolerance and
+      // latency_budget_ms are decimal text ('' = no budget), exactly as the API shows them.
+      R"sql(
+CREATE TABLE model_golden (model_id TEXT NOT NULL, version TEXT NOT NULL,
+  sha256 TEXT NOT NULL, size_bytes INTEGER NOT NULL, tolerance TEXT NOT NULL,
+  latency_budget_ms TEXT NOT NULL DEFAULT '', uploaded_at INTEGER NOT NULL,
+  PRIMARY KEY (model_id, version));
+)sql",
   };
   return kMigrations;
 }
@@ -184,7 +193,8 @@ class SqliteStore final : public Store {
         auth_(*db_),
         audit_(*db_),
         stats_(*db_),
-        event_log_(*db_) {}
+        event_log_(*db_),
+        golden_(*db_) {}
 
   DeviceStore& devices() override { return devices_; }
   FleetStore& fleets() override { return fleets_; }
@@ -199,6 +209,7 @@ class SqliteStore final : public Store {
   AuditStore& audit() override { return audit_; }
   StatsStore& stats() override { return stats_; }
   EventLogStore& event_log() override { return event_log_; }
+  GoldenStore& golden() override { return golden_; }
 
   Status InTransaction(const std::function<Status()>& fn) override {
     Lock lock(db_->mu());
@@ -229,6 +240,7 @@ class SqliteStore final : public Store {
   internal::SqliteAuditStore audit_;
   internal::SqliteStatsStore stats_;
   internal::SqliteEventLogStore event_log_;
+  internal::SqliteGoldenStore golden_;
 };
 
 }  // namespace

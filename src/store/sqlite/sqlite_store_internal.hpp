@@ -170,6 +170,19 @@ class SqliteReleaseStore final : public ReleaseStore {
   Db& db_;
 };
 
+class SqliteGoldenStore final : public GoldenStore {
+ public:
+  explicit SqliteGoldenStore(Db& db) : db_(db) {}
+  Status Put(const GoldenRecord& g) override;
+  Result<std::optional<GoldenRecord>> Get(const std::string& model_id,
+                                          const std::string& version) override;
+  Status Delete(const std::string& model_id, const std::string& version) override;
+  Result<std::vector<std::string>> ListBlobShas() override;
+
+ private:
+  Db& db_;
+};
+
 class SqliteAuthStore final : public AuthStore {
  public:
   explicit SqliteAuthStore(Db& db) : db_(db) {}

@@ -1,0 +1,97 @@
+// The golden file of a version (issue #11) travels with the model: fetched in the download
+// phase, hash-checked, kept across a restart, and handed to the health check.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "agent/pipeline_test_util.hpp"
+
+namespace oxide::agent {
+namespace {
+
+class GoldenFetchTest : public PipelineTest {
+ protected:
+  std::string GoldenUrl(const std::string& version) const {
+    return "http://cp/api/v1/models/m/versions/" + version + "/golden";
+  }
+  // v2 assigned with a golden file `bytes` (the server holds `served`).
+  TestModel WithGolden(const std::string& bytes, const std::string& served) {
+    TestModel m = v2;
+    m.ref.golden_sha256 = ToHex(Sha256::Of(bytes));
+    m.ref.golden_size = bytes.size();
+    dl.SetFull(GoldenUrl("v2"), served, ToHex(Sha256::Of(served)));
+    return m;
+  }
+  size_t GoldenRequests() const {
+    return std::count_if(dl.requests().begin(), dl.requests().end(),
+                         [&](const DownloadRequest& r) { return r.url == GoldenUrl("v2"); });
+  }
+  const std::string golden = "golden file bytes";
+};
+
+TEST_F(GoldenFetchTest, IsFetchedWithTheModelAndHandedToTheCheck) {
+  InstallV1();
+  EXPECT_TRUE(health.requests.back().golden_path.empty());          // v1 has none
+  EXPECT_TRUE(health.requests.back().previous_model_path.empty());  // a first install
+  Publish(v2);
+  TestModel m = WithGolden(golden, golden);
+  m.ref.signature_change_allowed = true;
+  ASSERT_TRUE(Assign(m).ok());
+  EXPECT_EQ(Active(), v2.bytes);
+  ASSERT_EQ(GoldenRequests(), 1u);
+  const HealthCheckRequest& req = health.requests.back();
+  EXPECT_EQ(req.golden_path, state_dir + "/m/golden");
+  EXPECT_EQ(req.previous_model_path, state_dir + "/m/backup");
+  EXPECT_TRUE(req.signature_change_allowed);
+  // Removed with the other files when the update ended.
+  EXPECT_FALSE(posix.FileSize(state_dir + "/m/golden").ok());
+  // The device's credential goes with it, as with the model.
+  const DownloadRequest& get =
+      *std::find_if(dl.requests().begin(), dl.requests().end(),
+                    [&](const DownloadRequest& r) { return r.url == GoldenUrl("v2"); });
+  EXPECT_NE(std::find(get.headers.begin(), get.headers.end(),
+                      std::pair<std::string, std::string>("X-Oxide-Device-Id", "dev1")),
+            get.headers.end());
+}
+
+TEST_F(GoldenFetchTest, AGoldenFileThatDoesNotMatchItsHashFailsTheDownload) {
+  InstallV1();
+  Publish(v2);
+  TestModel m = WithGolden(golden, "GOLDEN FILE BYTES");  // same length
+  ASSERT_TRUE(Assign(m).ok());
+  EXPECT_EQ(Active(), v1.bytes);
+  EXPECT_TRUE(Took(OtaState::kDownloading, OtaEvent::kDownloadFailed));
+  EXPECT_NE(pipeline->record().last_error.find("golden file of v2 does not match its SHA-256"),
+            std::string::npos)
+      << pipeline->record().last_error;
+  EXPECT_EQ(health.requests.size(), 1u);  // v1's only: v2 never ran
+}
+
+TEST_F(GoldenFetchTest, ALargerGoldenFileThanAnnouncedIsRefused) {
+  InstallV1();
+  Publish(v2);
+  TestModel m = WithGolden(golden, golden + golden);
+  ASSERT_TRUE(Assign(m).ok());
+  EXPECT_EQ(Active(), v1.bytes);
+  EXPECT_NE(pipeline->record().last_error.find("golden file of v2 rejected"), std::string::npos)
+      << pipeline->record().last_error;
+}
+
+TEST_F(GoldenFetchTest, SurvivesARestartWithoutBeingFetchedAgain) {
+  InstallV1();
+  Publish(v2);
+  TestModel m = WithGolden(golden, golden);
+  dl.FailAfterBytes(golden.size() + 1000);  // the golden file arrives, the model breaks off
+  ASSERT_TRUE(pipeline->OnAssignment(m.ref).ok());
+  EXPECT_EQ(pipeline->Run().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(pipeline->record().state, OtaState::kDownloading);
+  EXPECT_EQ(GoldenRequests(), 1u);
+  OpenPipeline();  // restart
+  ASSERT_TRUE(RunToIdle().ok());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(GoldenRequests(), 1u);
+  EXPECT_EQ(health.requests.back().golden_path, state_dir + "/m/golden");
+}
+
+}  // namespace
+}  // namespace oxide::agent

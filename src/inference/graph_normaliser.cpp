@@ -489,8 +489,8 @@ class Normaliser {
                                                        "LayerNormalization",
                                                        "Cast",
                                                        "Dropout"};
-    static const std::set<std::string> kBroadcast = {"Add",    "Sub", "Mul", "Div",   "Pow",
-                                                     "MatMul", "Max", "Min", "Where", "Equal"};
+    static const std::set<std::string> kBroadcast = {"Add", "Sub", "Mul",   "Div",  "Pow",
+                                                     "Max", "Min", "Where", "Equal"};
     for (const auto& n : g.node()) {
       int r = -1;
       const std::string& op = n.op_type();
@@ -504,6 +504,14 @@ class Normaliser {
             break;
           }
           r = std::max(r, ri);
+        }
+      } else if (op == "MatMul" && n.input_size() == 2) {
+        // numpy matmul: a 1-D operand loses its dimension (1-D x 1-D is a scalar), so the
+        // rank is not the broadcast maximum; rank 0 operands are invalid and stay unknown.
+        const int r0 = rank_of(n.input(0));
+        const int r1 = rank_of(n.input(1));
+        if (r0 >= 1 && r1 >= 1) {
+          r = (r0 == 1 && r1 == 1) ? 0 : std::max(r0, r1) - (r0 == 1) - (r1 == 1);
         }
       } else if (op == "Gemm" || op == "Flatten") {
         r = 2;

@@ -5,58 +5,12 @@
 
 #include <cmath>
 
+#include "inference/onnx_test_model.hpp"
+
 namespace oxide::inference {
 namespace {
 
-// A one-input, one-output float graph; nodes and initializers are added by each test.
-struct Model {
-  onnx::ModelProto m;
-  explicit Model(int opset = 13) {
-    m.set_ir_version(8);
-    auto* o = m.add_opset_import();
-    o->set_domain("");
-    o->set_version(opset);
-  }
-  onnx::GraphProto* g() { return m.mutable_graph(); }
-  void Value(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims,
-             std::string symbol = "") {
-    v->set_name(name);
-    auto* tt = v->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    auto* shape = tt->mutable_shape();
-    if (!symbol.empty()) shape->add_dim()->set_dim_param(symbol);
-    for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
-  }
-  void Input(const std::string& name, std::vector<int64_t> dims, std::string symbol = "") {
-    Value(g()->add_input(), name, std::move(dims), std::move(symbol));
-  }
-  void Output(const std::string& name, std::vector<int64_t> dims) {
-    Value(g()->add_output(), name, std::move(dims));
-  }
-  onnx::NodeProto* Node(const std::string& op, std::vector<std::string> in,
-                        std::vector<std::string> out) {
-    auto* n = g()->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_0");
-    for (auto& s : in) n->add_input(s);
-    for (auto& s : out) n->add_output(s);
-    return n;
-  }
-  void FloatInit(const std::string& name, float v) {
-    auto* t = g()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    t->add_float_data(v);
-  }
-  void IntsInit(const std::string& name, std::vector<int64_t> v) {
-    auto* t = g()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    t->add_dims(static_cast<int64_t>(v.size()));
-    for (int64_t x : v) t->add_int64_data(x);
-  }
-  std::string Bytes() const { return m.SerializeAsString(); }
-};
+using testonnx::Model;
 
 onnx::ModelProto Parse(const std::string& bytes) {
   onnx::ModelProto m;
@@ -248,6 +202,39 @@ TEST(GraphNormaliser, LeavesALayerNormOfUnknownRankForTheRuntimeToRefuse) {
   auto r = NormaliseForOpenCv(m.Bytes());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(Parse(r->onnx).graph().node(0).op_type(), "LayerNormalization");
+}
+
+// MatMul with a 1-D operand drops a dimension: [2,2,4] x [4] is [2,2], so Concat(axis=-2) of
+// two of them is axis 0, not 1 (the rank of the 3-D operand).
+TEST(GraphNormaliser, MatMulWithAOneDimensionalOperandLowersTheRank) {
+  Model m;
+  m.Input("x", {2, 2, 4});
+  m.Output("y", {4, 2});
+  m.FloatsInit("w", {4}, {1, 2, 3, 4});
+  m.FloatsInit("w2", {4}, {5, 6, 7, 8});
+  m.Node("MatMul", {"x", "w"}, {"m"});
+  m.Node("MatMul", {"x", "w2"}, {"n"});
+  Model::IntAttr(m.Node("Concat", {"m", "n"}, {"y"}), "axis", -2);
+  auto r = NormaliseForOpenCv(m.Bytes());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  onnx::ModelProto out = Parse(r->onnx);
+  ASSERT_EQ(out.graph().node_size(), 3);
+  const auto& concat = out.graph().node(2);
+  ASSERT_EQ(concat.attribute_size(), 1);
+  EXPECT_EQ(concat.attribute(0).i(), 0);
+}
+
+// A 1-D x 1-D MatMul is a scalar; an operand of unknown rank leaves the axis alone.
+TEST(GraphNormaliser, MatMulOfUnknownRankLeavesANegativeAxisAlone) {
+  Model m;
+  m.Input("x", {2, 4});
+  m.g()->add_input()->set_name("u");  // no shape
+  m.Output("y", {4, 2});
+  m.Node("MatMul", {"x", "u"}, {"m"});
+  Model::IntAttr(m.Node("Concat", {"m", "m"}, {"y"}), "axis", -2);
+  auto r = NormaliseForOpenCv(m.Bytes());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Parse(r->onnx).graph().node(1).attribute(0).i(), -2);
 }
 
 TEST(GraphNormaliser, RefusesBytesThatAreNotAModel) {

@@ -230,7 +230,7 @@ class Normaliser {
     onnx::GraphProto* g = model_->mutable_graph();
     for (const auto& t : g->initializer()) consts_.by_name[t.name()] = &t;
     OXIDE_RETURN_IF_ERROR(Pass(g));
-    FuseLayerNorm(g);
+    OXIDE_RETURN_IF_ERROR(FuseLayerNorm(g));
     PositiveAxes(g);
     OXIDE_RETURN_IF_ERROR(Pass(g));  // puts the LayerNorm scale and bias second
     return Status::Ok();
@@ -617,14 +617,14 @@ class Normaliser {
   }
 
   // The Mul(scale) and Add(bias) that follow a decomposed LayerNorm, folded into one Scale.
-  void FuseLayerNormAffine(onnx::GraphProto* g, const std::unordered_map<std::string, int>& mvn) {
+  // `mvn` maps each MVN output to its rank and the declared size of its last axis (-1 unknown).
+  void FuseLayerNormAffine(onnx::GraphProto* g,
+                           const std::unordered_map<std::string, std::pair<int, int64_t>>& mvn) {
     std::set<const onnx::NodeProto*> drop;
     std::unordered_map<const onnx::NodeProto*, onnx::NodeProto> replace;
-    auto one_dim_const = [&](const std::string& name) {
-      const onnx::TensorProto* t = consts_.Find(name);
-      return t != nullptr && t->dims_size() == 1 && t->data_type() == onnx::TensorProto::FLOAT;
-    };
-    for (const auto& [out, rank] : mvn) {
+    for (const auto& [out, shape] : mvn) {
+      const auto [rank, last_dim] = shape;
+      auto one_dim_const = [&](const std::string& name) { return AffineConstant(name, last_dim); };
       const onnx::NodeProto* mul = SoleConsumer(*g, out);
       if (mul == nullptr || mul->op_type() != "Mul" || mul->input_size() != 2) continue;
       const int w = mul->input(0) == out ? 1 : 0;
@@ -654,6 +654,32 @@ class Normaliser {
     for (auto& n : kept) *g->add_node() = std::move(n);
   }
 
+  // The declared size of the last axis of `value` (graph input, value_info or output); -1 when
+  // no shape is declared or the last dimension is symbolic.
+  static int64_t LastDim(const onnx::GraphProto& g, const std::string& value) {
+    for (const auto* list : {&g.input(), &g.value_info(), &g.output()}) {
+      for (const auto& v : *list) {
+        if (v.name() != value || !v.type().has_tensor_type()) continue;
+        const auto& tt = v.type().tensor_type();
+        if (!tt.has_shape() || tt.shape().dim_size() == 0) return -1;
+        const auto& d = tt.shape().dim(tt.shape().dim_size() - 1);
+        return d.has_dim_value() ? d.dim_value() : -1;
+      }
+    }
+    return -1;
+  }
+
+  // OpenCV's Scale layer applies its blob along one axis without broadcasting: the constant
+  // must be a 1-D float with one value per element of the last axis. When that axis is not
+  // declared, a length above 1 can only be it (ONNX broadcasting allows 1 or the axis size).
+  bool AffineConstant(const std::string& name, int64_t last_dim) const {
+    const onnx::TensorProto* t = consts_.Find(name);
+    if (t == nullptr || t->dims_size() != 1 || t->data_type() != onnx::TensorProto::FLOAT) {
+      return false;
+    }
+    return last_dim > 0 ? t->dims(0) == last_dim : t->dims(0) > 1;
+  }
+
   static bool LastAxisOnly(const onnx::NodeProto& reduce, int rank) {
     int64_t keep = 1;
     std::vector<int64_t> axes;
@@ -673,11 +699,11 @@ class Normaliser {
     return nullptr;
   }
 
-  void FuseLayerNorm(onnx::GraphProto* g) {
+  Status FuseLayerNorm(onnx::GraphProto* g) {
     auto rank = Ranks(*g);
     std::set<const onnx::NodeProto*> drop;
     std::unordered_map<const onnx::NodeProto*, std::vector<onnx::NodeProto>> replace;
-    std::unordered_map<std::string, int> mvn_outputs;
+    std::unordered_map<std::string, std::pair<int, int64_t>> mvn_outputs;
     for (const auto& n : g->node()) {
       if (n.op_type() == "LayerNormalization" && n.input_size() >= 2 && n.output_size() == 1) {
         auto r = rank.find(n.input(0));
@@ -688,13 +714,33 @@ class Normaliser {
           if (a.name() == "epsilon") eps = a.f();
         }
         if (r == rank.end() || (r->second != 2 && r->second != 3) ||
-            (axis != -1 && axis != r->second - 1) || consts_.Find(n.input(1)) == nullptr) {
-          continue;
+            (axis != -1 && axis != r->second - 1)) {
+          continue;  // the importer refuses LayerNormalization with one line naming it
+        }
+        // The rewrite bakes scale and bias into a Scale layer: a run-time value would be
+        // ignored, and a length other than the last axis fails inside OpenCV at run time.
+        const bool bias = n.input_size() >= 3 && !n.input(2).empty();
+        const int64_t last_dim = LastDim(*g, n.input(0));
+        for (int i = 1; i <= (bias ? 2 : 1); ++i) {
+          const char* what = i == 1 ? "scale" : "bias";
+          const onnx::TensorProto* t = consts_.Find(n.input(i));
+          if (t == nullptr) {
+            return Unsupported(NodeLabel(n) + " with a '" + what +
+                               "' computed at run time is not supported by opencv-dnn 4.6.0");
+          }
+          if (!AffineConstant(n.input(i), last_dim)) {
+            int64_t values = 1;
+            for (int64_t d : t->dims()) values *= d;
+            return Unsupported(
+                NodeLabel(n) + " with a '" + what + "' of " + std::to_string(values) +
+                " value(s) over a last axis of " +
+                (last_dim > 0 ? std::to_string(last_dim) : std::string("unknown size")) +
+                " is not supported by opencv-dnn 4.6.0");
+          }
         }
         std::vector<onnx::NodeProto> nodes;
         const std::string base = n.output(0) + "/oxide_mvn";
         nodes.push_back(MakeMvn(n.name() + "/mvn", n.input(0), base, eps, r->second));
-        const bool bias = n.input_size() >= 3 && !n.input(2).empty();
         nodes.push_back(MakeScale(n.name() + "/affine", base, n.input(1),
                                   bias ? n.input(2) : std::string(), n.output(0), r->second));
         replace[&n] = std::move(nodes);
@@ -746,10 +792,10 @@ class Normaliser {
       if (sub_readers != 2) continue;
       for (const onnx::NodeProto* x : {mean, sub, pow, var, add, sqrt}) drop.insert(x);
       replace[&n] = {MakeMvn(n.name() + "/mvn", sub->input(0), n.output(0), eps, r->second)};
-      mvn_outputs[n.output(0)] = r->second;
+      mvn_outputs[n.output(0)] = {r->second, LastDim(*g, sub->input(0))};
       ++(*counts_)["decomposed LayerNorm as MVN"];
     }
-    if (drop.empty() && replace.empty()) return;
+    if (drop.empty() && replace.empty()) return Status::Ok();
     std::vector<onnx::NodeProto> kept;
     for (const auto& n : g->node()) {
       if (drop.count(&n) != 0) continue;
@@ -763,6 +809,7 @@ class Normaliser {
     g->clear_node();
     for (auto& n : kept) *g->add_node() = std::move(n);
     FuseLayerNormAffine(g, mvn_outputs);
+    return Status::Ok();
   }
 
   onnx::ModelProto* model_;

@@ -237,6 +237,79 @@ TEST(GraphNormaliser, MatMulOfUnknownRankLeavesANegativeAxisAlone) {
   EXPECT_EQ(Parse(r->onnx).graph().node(1).attribute(0).i(), -2);
 }
 
+// LayerNormalization(x, w, b) over x [1,6,32] with w and b given by the caller.
+Model LayerNormModel(bool bias_is_input, int64_t scale_len) {
+  Model m(17);
+  m.Input("x", {1, 6, 32});
+  if (bias_is_input) m.Input("b", {32});
+  m.Output("y", {1, 6, 32});
+  m.FloatsInit("w", {scale_len}, std::vector<float>(static_cast<size_t>(scale_len), 1.f));
+  if (!bias_is_input) m.FloatsInit("b", {32}, std::vector<float>(32, 0.f));
+  m.Node("LayerNormalization", {"x", "w", "b"}, {"y"});
+  return m;
+}
+
+TEST(GraphNormaliser, RefusesALayerNormWhoseBiasIsComputedAtRunTime) {
+  auto r = NormaliseForOpenCv(LayerNormModel(true, 32).Bytes());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(r.status().message(),
+            "operator 'LayerNormalization' (node 'LayerNormalization_0') with a 'bias' computed "
+            "at run time is not supported by opencv-dnn 4.6.0");
+}
+
+TEST(GraphNormaliser, RefusesALayerNormWhoseScaleIsNotOnePerElementOfTheLastAxis) {
+  auto r = NormaliseForOpenCv(LayerNormModel(false, 1).Bytes());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(r.status().message(),
+            "operator 'LayerNormalization' (node 'LayerNormalization_0') with a 'scale' of 1 "
+            "value(s) over a last axis of 32 is not supported by opencv-dnn 4.6.0");
+}
+
+// The decomposed LayerNorm torch writes at opset 13, followed by Mul(scale) and Add(bias).
+Model DecomposedLayerNorm(int64_t scale_len) {
+  Model m;
+  m.Input("x", {1, 3, 4});
+  m.Output("y", {1, 3, 4});
+  m.FloatInit("two", 2.f);
+  m.FloatInit("eps", 1e-5f);
+  m.FloatsInit("s", {scale_len}, std::vector<float>(static_cast<size_t>(scale_len), 2.f));
+  m.FloatsInit("b", {4}, {1, 2, 3, 4});
+  auto axes = [](onnx::NodeProto* n) {
+    auto* a = n->add_attribute();
+    a->set_name("axes");
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(-1);
+  };
+  axes(m.Node("ReduceMean", {"x"}, {"mean"}));
+  m.Node("Sub", {"x", "mean"}, {"d"});
+  m.Node("Pow", {"d", "two"}, {"sq"});
+  axes(m.Node("ReduceMean", {"sq"}, {"var"}));
+  m.Node("Add", {"var", "eps"}, {"ve"});
+  m.Node("Sqrt", {"ve"}, {"std"});
+  m.Node("Div", {"d", "std"}, {"norm"});
+  m.Node("Mul", {"norm", "s"}, {"scaled"});
+  m.Node("Add", {"scaled", "b"}, {"y"});
+  return m;
+}
+
+TEST(GraphNormaliser, FusesTheDecomposedAffineOnlyWithOneValuePerElementOfTheLastAxis) {
+  auto count_scales = [](const std::string& bytes) {
+    int scales = 0;
+    const onnx::ModelProto m = Parse(bytes);
+    for (const auto& n : m.graph().node()) scales += n.op_type() == "Scale";
+    return scales;
+  };
+  auto full = NormaliseForOpenCv(DecomposedLayerNorm(4).Bytes());
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_EQ(count_scales(full->onnx), 1);
+  // A [1] scale broadcasts in ONNX but not in OpenCV's Scale layer: left as Mul and Add.
+  auto one = NormaliseForOpenCv(DecomposedLayerNorm(1).Bytes());
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(count_scales(one->onnx), 0);
+}
+
 TEST(GraphNormaliser, RefusesBytesThatAreNotAModel) {
   auto r = NormaliseForOpenCv("definitely not protobuf \xff\xff\xff");
   ASSERT_FALSE(r.ok());

@@ -32,6 +32,14 @@ std::string ShapeText(const tensor::ValueInfo& v) {
   return s + "]";
 }
 
+std::vector<int64_t> WithoutUnitDims(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> out;
+  for (int64_t d : dims) {
+    if (d != 1) out.push_back(d);
+  }
+  return out;
+}
+
 // OpenCV's importer reports "Node [Clip@ai.onnx]:(onnx_node!Clip_3) parse error: <why>" inside a
 // multi-line exception text; this keeps one line naming the operator and the node.
 std::string ExplainImportError(const std::string& what) {
@@ -116,27 +124,45 @@ class OpenCvSession final : public Session {
     } catch (const cv::Exception& e) {
       return Unsupported(ExplainImportError(e.what()));
     }
+    if (outs.size() != signature_.outputs.size()) {
+      return Unsupported("opencv-dnn 4.6.0 produced " + std::to_string(outs.size()) +
+                         " output(s), the model declares " +
+                         std::to_string(signature_.outputs.size()));
+    }
     TensorSet result;
-    for (size_t i = 0; i < outs.size() && i < signature_.outputs.size(); ++i) {
+    for (size_t i = 0; i < outs.size(); ++i) {
       cv::Mat m = outs[i];
       if (m.depth() != CV_32F) m.convertTo(m, CV_32F);
       if (!m.isContinuous()) m = m.clone();
       NamedTensor t;
       t.name = signature_.outputs[i].name;
       t.dtype = tensor::DType::kF32;
-      // The declared shape when it is fixed and holds the same elements (OpenCV reshapes
-      // some outputs, e.g. to 2-D); otherwise what OpenCV produced.
+      // OpenCV drops or adds unit dimensions on some outputs (e.g. [1,10] as [10]); that keeps
+      // the element order, so the declared shape is reported. Any other difference from a fixed
+      // declared shape means the numbers are not what the model describes: refused.
       const tensor::ValueInfo& v = signature_.outputs[i];
-      uint64_t declared = 1;
+      std::vector<int64_t> got;
+      for (int d = 0; d < m.dims; ++d) got.push_back(m.size[d]);
       bool fixed = v.has_shape;
+      std::vector<int64_t> declared;
       for (const auto& d : v.dims) {
         if (d.size < 0) fixed = false;
-        declared *= static_cast<uint64_t>(std::max<int64_t>(d.size, 0));
+        declared.push_back(d.size);
       }
-      if (fixed && declared == m.total()) {
-        for (const auto& d : v.dims) t.dims.push_back(d.size);
+      if (fixed) {
+        uint64_t declared_count = 1;
+        for (int64_t d : declared) declared_count *= static_cast<uint64_t>(d);
+        if (declared_count != m.total()) {
+          return Unsupported("output '" + v.name + "' has " + std::to_string(m.total()) +
+                             " values, the model declares " + ShapeText(v));
+        }
+        if (WithoutUnitDims(got) != WithoutUnitDims(declared)) {
+          return Unsupported("output '" + v.name + "' has shape " + ShapeText(got) +
+                             " from opencv-dnn 4.6.0, the model declares " + ShapeText(v));
+        }
+        t.dims = declared;
       } else {
-        for (int d = 0; d < m.dims; ++d) t.dims.push_back(m.size[d]);
+        t.dims = got;
       }
       t.data.assign(reinterpret_cast<const char*>(m.data), m.total() * sizeof(float));
       result.tensors.push_back(std::move(t));

@@ -8,6 +8,7 @@
 
 #include "inference/coverage.hpp"
 #include "inference/golden.hpp"
+#include "inference/onnx_test_model.hpp"
 #include "inference/runtime.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -120,6 +121,35 @@ TEST(OpenCvRuntime, AnIfOnARunTimeConditionIsRefusedNamingIt) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), ErrorCode::kUnsupported);
   EXPECT_NE(s.status().message().find("operator 'If' (node 'node_7')"), std::string::npos);
+}
+
+// Relu(x [1,4]) with y declared as `declared`: what OpenCV computes must fit the declaration.
+Result<TensorSet> RunReluDeclaring(std::vector<int64_t> declared) {
+  testing::TempDir dir;
+  testonnx::Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", std::move(declared));
+  m.Node("Relu", {"x"}, {"y"});
+  const std::string path = dir.File("relu.onnx");
+  if (!m.WriteTo(path)) return Internal("cannot write " + path);
+  OXIDE_ASSIGN_OR_RETURN(auto session, MakeRuntime()->Load(path, {}));
+  TensorSet in;
+  in.tensors.push_back(Zeros("x", {1, 4}));
+  return session->Run(in);
+}
+
+TEST(OpenCvRuntime, AnOutputThatDoesNotFitItsDeclaredShapeIsRefused) {
+  auto fewer = RunReluDeclaring({1, 8});
+  ASSERT_FALSE(fewer.ok());
+  EXPECT_EQ(fewer.status().message(), "output 'y' has 4 values, the model declares [1,8]");
+  auto other = RunReluDeclaring({2, 2});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().message(),
+            "output 'y' has shape [1,4] from opencv-dnn 4.6.0, the model declares [2,2]");
+  // Unit dimensions do not change the element order: the declared shape is reported.
+  auto unit = RunReluDeclaring({4, 1});
+  ASSERT_TRUE(unit.ok()) << unit.status().ToString();
+  EXPECT_EQ(unit->tensors[0].dims, (std::vector<int64_t>{4, 1}));
 }
 
 TEST(OpenCvRuntime, RefusesAFileThatIsNotAModel) {

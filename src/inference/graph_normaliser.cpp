@@ -221,6 +221,43 @@ int64_t OpsetOf(const onnx::ModelProto& m) {
   return 0;
 }
 
+// Fewest inputs of the operators the passes below read by position (n.input(i) past the end is
+// a protobuf check failure). Every standard operator has at least one output.
+int MinInputs(const std::string& op) {
+  static const std::unordered_map<std::string, int> kMin = {{"If", 1},
+                                                            {"Identity", 1},
+                                                            {"Sqrt", 1},
+                                                            {"Relu", 1},
+                                                            {"Clip", 1},
+                                                            {"Concat", 1},
+                                                            {"Split", 1},
+                                                            {"Squeeze", 1},
+                                                            {"Unsqueeze", 1},
+                                                            {"Reshape", 2},
+                                                            {"Add", 2},
+                                                            {"Sub", 2},
+                                                            {"Mul", 2},
+                                                            {"Div", 2},
+                                                            {"Pow", 2},
+                                                            {"MatMul", 2},
+                                                            {"LayerNormalization", 2}};
+  auto it = kMin.find(op);
+  if (it != kMin.end()) return it->second;
+  return op.rfind("Reduce", 0) == 0 ? 1 : 0;
+}
+
+// Checked once per node (including nodes inlined from a branch) before any pass indexes them.
+Status CheckArity(const onnx::NodeProto& n) {
+  if (!n.domain().empty() && n.domain() != "ai.onnx") return Status::Ok();
+  if (n.output_size() == 0) return Corrupt(NodeLabel(n) + " has no output");
+  const int min = MinInputs(n.op_type());
+  if (n.input_size() < min) {
+    return Corrupt(NodeLabel(n) + " has " + std::to_string(n.input_size()) +
+                   " input(s), it needs at least " + std::to_string(min));
+  }
+  return Status::Ok();
+}
+
 class Normaliser {
  public:
   Normaliser(onnx::ModelProto* model, std::map<std::string, int>* counts)
@@ -229,6 +266,7 @@ class Normaliser {
   Status Run() {
     onnx::GraphProto* g = model_->mutable_graph();
     for (const auto& t : g->initializer()) consts_.by_name[t.name()] = &t;
+    for (const auto& n : g->node()) OXIDE_RETURN_IF_ERROR(CheckArity(n));
     OXIDE_RETURN_IF_ERROR(Pass(g));
     OXIDE_RETURN_IF_ERROR(FuseLayerNorm(g));
     PositiveAxes(g);
@@ -318,6 +356,7 @@ class Normaliser {
     std::unordered_map<std::string, std::string> rename;
     for (int i = 0; i < branch->output_size(); ++i) rename[branch->output(i).name()] = n.output(i);
     for (const auto& t : branch->initializer()) AddInitializer(g, t);
+    for (const auto& bn : branch->node()) OXIDE_RETURN_IF_ERROR(CheckArity(bn));
     std::set<std::string> produced;
     for (const auto& bn : branch->node()) {
       onnx::NodeProto copy = bn;

@@ -310,6 +310,41 @@ TEST(GraphNormaliser, FusesTheDecomposedAffineOnlyWithOneValuePerElementOfTheLas
   EXPECT_EQ(count_scales(one->onnx), 0);
 }
 
+// Nodes with fewer inputs or outputs than their operator needs are refused as corrupt instead of
+// being indexed past the end (a protobuf check failure or a crash).
+TEST(GraphNormaliser, RefusesNodesWithTooFewInputsOrOutputs) {
+  struct Case {
+    const char* op;
+    std::vector<std::string> in, out;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"If", {}, {"y"}, "operator 'If' (node 'If_0') has 0 input(s), it needs at least 1"},
+      {"Identity", {"x"}, {}, "operator 'Identity' (node 'Identity_0') has no output"},
+      {"Sqrt", {}, {"y"}, "operator 'Sqrt' (node 'Sqrt_0') has 0 input(s), it needs at least 1"},
+      {"Mul", {"x"}, {"y"}, "operator 'Mul' (node 'Mul_0') has 1 input(s), it needs at least 2"},
+  };
+  for (const auto& c : cases) {
+    Model m;
+    m.Input("x", {1, 4});
+    m.Output("y", {1, 4});
+    m.FloatInit("c", 1.f);
+    m.Node(c.op, c.in, c.out);
+    auto r = NormaliseForOpenCv(m.Bytes());
+    ASSERT_FALSE(r.ok()) << c.op;
+    EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+    EXPECT_EQ(r.status().message(), c.want);
+  }
+  // The decomposed LayerNorm pattern reaches a Sqrt with no input through its Div.
+  Model ln = DecomposedLayerNorm(4);
+  for (auto& n : *ln.g()->mutable_node()) {
+    if (n.op_type() == "Sqrt") n.clear_input();
+  }
+  auto r = NormaliseForOpenCv(ln.Bytes());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+}
+
 TEST(GraphNormaliser, RefusesBytesThatAreNotAModel) {
   auto r = NormaliseForOpenCv("definitely not protobuf \xff\xff\xff");
   ASSERT_FALSE(r.ok());

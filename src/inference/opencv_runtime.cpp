@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
@@ -30,6 +31,12 @@ std::string ShapeText(const tensor::ValueInfo& v) {
                              : (v.dims[i].symbol.empty() ? "?" : v.dims[i].symbol);
   }
   return s + "]";
+}
+
+std::string FirstLine(std::string s) {
+  size_t nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return s;
 }
 
 std::vector<int64_t> WithoutUnitDims(const std::vector<int64_t>& dims) {
@@ -84,7 +91,21 @@ class OpenCvSession final : public Session {
 
   const tensor::ModelSignature& signature() const override { return signature_; }
 
+  // Nothing thrown inside OpenCV (cv::Mat allocation, convertTo, forward) leaves the session.
   Result<TensorSet> Run(const TensorSet& inputs) override {
+    try {
+      return RunUnguarded(inputs);
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted("out of memory running the model");
+    } catch (const cv::Exception& e) {
+      return Unsupported(ExplainImportError(e.what()));
+    } catch (const std::exception& e) {
+      return Unsupported("opencv-dnn 4.6.0: " + FirstLine(e.what()));
+    }
+  }
+
+ private:
+  Result<TensorSet> RunUnguarded(const TensorSet& inputs) {
     for (const auto& t : inputs.tensors) {
       bool known = std::any_of(signature_.inputs.begin(), signature_.inputs.end(),
                                [&](const tensor::ValueInfo& v) { return v.name == t.name; });
@@ -172,7 +193,6 @@ class OpenCvSession final : public Session {
     return result;
   }
 
- private:
   cv::dnn::Net net_;
   tensor::ModelSignature signature_;
   std::vector<std::string> output_names_;
@@ -182,8 +202,23 @@ class OpenCvRuntime final : public Runtime {
  public:
   std::string_view name() const override { return "opencv-dnn 4.6.0"; }
 
+  // Nothing thrown while parsing or importing (protobuf, OpenCV, allocation) leaves Load.
   Result<std::unique_ptr<Session>> Load(const std::string& model_path,
                                         const SessionOptions& options) override {
+    try {
+      return LoadUnguarded(model_path, options);
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted("out of memory loading the model");
+    } catch (const cv::Exception& e) {
+      return Unsupported(ExplainImportError(e.what()));
+    } catch (const std::exception& e) {
+      return Corrupt("cannot load the model: " + FirstLine(e.what()));
+    }
+  }
+
+ private:
+  Result<std::unique_ptr<Session>> LoadUnguarded(const std::string& model_path,
+                                                 const SessionOptions& options) {
     OXIDE_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(model_path, kMaxModelBytes));
     OXIDE_ASSIGN_OR_RETURN(NormalisedModel normalised, NormaliseForOpenCv(bytes));
     static std::once_flag quiet;

@@ -152,6 +152,20 @@ TEST(OpenCvRuntime, AnOutputThatDoesNotFitItsDeclaredShapeIsRefused) {
   EXPECT_EQ(unit->tensors[0].dims, (std::vector<int64_t>{4, 1}));
 }
 
+TEST(OpenCvRuntime, ANodeWithoutOutputsIsCorruptNotACrash) {
+  testing::TempDir dir;
+  testonnx::Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", {1, 4});
+  m.Node("Identity", {"x"}, {});
+  m.Node("Relu", {"x"}, {"y"});
+  ASSERT_TRUE(m.WriteTo(dir.File("m.onnx")));
+  auto s = MakeRuntime()->Load(dir.File("m.onnx"), {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), ErrorCode::kCorrupt);
+  EXPECT_EQ(s.status().message(), "operator 'Identity' (node 'Identity_0') has no output");
+}
+
 TEST(OpenCvRuntime, RefusesAFileThatIsNotAModel) {
   auto rt = MakeRuntime();
   auto s = rt->Load(kModels + "/mlp-op13.golden.safetensors", {});

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -271,6 +272,8 @@ class Normaliser {
     OXIDE_RETURN_IF_ERROR(FuseLayerNorm(g));
     PositiveAxes(g);
     OXIDE_RETURN_IF_ERROR(Pass(g));  // puts the LayerNorm scale and bias second
+    consts_.by_name.clear();         // the pointers die with the dropped initializers
+    DropUnreferencedInitializers(g);
     return Status::Ok();
   }
 
@@ -336,6 +339,63 @@ class Normaliser {
     return Status::Ok();
   }
 
+  // Renames the inputs of `n` and of the nodes of its subgraphs (a nested If reads the
+  // branch's values by name).
+  static void RenameInputs(onnx::NodeProto* n,
+                           const std::unordered_map<std::string, std::string>& rename) {
+    for (auto& in : *n->mutable_input()) {
+      auto it = rename.find(in);
+      if (it != rename.end()) in = it->second;
+    }
+    for (auto& a : *n->mutable_attribute()) {
+      if (a.has_g()) {
+        for (auto& sub : *a.mutable_g()->mutable_node()) RenameInputs(&sub, rename);
+      }
+      for (auto& g : *a.mutable_graphs()) {
+        for (auto& sub : *g.mutable_node()) RenameInputs(&sub, rename);
+      }
+    }
+  }
+
+  // Initializers nothing reads any more (an inlined If's BOOL condition, constants folded
+  // away) are dropped: OpenCV 4.6 converts every initializer and refuses BOOL ones.
+  static void DropUnreferencedInitializers(onnx::GraphProto* g) {
+    std::set<std::string> used;
+    std::function<void(const onnx::GraphProto&)> collect = [&](const onnx::GraphProto& graph) {
+      for (const auto& n : graph.node()) {
+        used.insert(n.input().begin(), n.input().end());
+        for (const auto& a : n.attribute()) {
+          if (a.has_g()) collect(a.g());
+          for (const auto& sub : a.graphs()) collect(sub);
+        }
+      }
+      for (const auto& o : graph.output()) used.insert(o.name());
+    };
+    collect(*g);
+    std::set<std::string> dropped;
+    auto* inits = g->mutable_initializer();
+    int kept = 0;
+    for (int i = 0; i < inits->size(); ++i) {
+      if (used.count(inits->Get(i).name()) == 0) {
+        dropped.insert(inits->Get(i).name());
+        continue;
+      }
+      if (kept != i) inits->SwapElements(kept, i);
+      ++kept;
+    }
+    while (inits->size() > kept) inits->RemoveLast();
+    // Old exporters also list initializers as graph inputs; such an entry would now be an
+    // input the caller has to feed.
+    auto* inputs = g->mutable_input();
+    kept = 0;
+    for (int i = 0; i < inputs->size(); ++i) {
+      if (dropped.count(inputs->Get(i).name()) != 0) continue;
+      if (kept != i) inputs->SwapElements(kept, i);
+      ++kept;
+    }
+    while (inputs->size() > kept) inputs->RemoveLast();
+  }
+
   // Replaces an If on a constant condition by the nodes of the branch it takes.
   Status InlineIf(const onnx::NodeProto& n, onnx::GraphProto* g,
                   std::vector<onnx::NodeProto>* out) {
@@ -353,28 +413,47 @@ class Normaliser {
     if (branch == nullptr || branch->output_size() != n.output_size()) {
       return Corrupt(NodeLabel(n) + " has no usable " + (cond ? "then" : "else") + " branch");
     }
-    std::unordered_map<std::string, std::string> rename;
-    for (int i = 0; i < branch->output_size(); ++i) rename[branch->output(i).name()] = n.output(i);
-    for (const auto& t : branch->initializer()) AddInitializer(g, t);
     for (const auto& bn : branch->node()) OXIDE_RETURN_IF_ERROR(CheckArity(bn));
-    std::set<std::string> produced;
+    // Names defined inside the branch (its initializers and node outputs) get the If node's
+    // name as a prefix: sibling branches and the outer graph may reuse them. Names the branch
+    // reads from the outer graph stay as they are. Branch outputs produced by a node take the
+    // If's output names.
+    const std::string prefix = (n.name().empty() ? n.output(0) : n.name()) + "/";
+    std::unordered_map<std::string, std::string> rename;
+    for (const auto& t : branch->initializer()) rename[t.name()] = prefix + t.name();
+    for (const auto& bn : branch->node()) {
+      for (const auto& o : bn.output()) {
+        if (!o.empty()) rename[o] = prefix + o;
+      }
+    }
+    std::set<std::string> produced_by_node;
+    for (const auto& bn : branch->node())
+      produced_by_node.insert(bn.output().begin(), bn.output().end());
+    for (int i = 0; i < branch->output_size(); ++i) {
+      if (produced_by_node.count(branch->output(i).name()) != 0) {
+        rename[branch->output(i).name()] = n.output(i);
+      }
+    }
+    for (const auto& t : branch->initializer()) {
+      onnx::TensorProto copy = t;
+      copy.set_name(rename[t.name()]);
+      AddInitializer(g, std::move(copy));
+    }
     for (const auto& bn : branch->node()) {
       onnx::NodeProto copy = bn;
+      copy.set_name(prefix + bn.name());
+      RenameInputs(&copy, rename);
       for (auto& o : *copy.mutable_output()) {
-        auto it = rename.find(o);
-        if (it != rename.end()) o = it->second;
-        produced.insert(o);
-      }
-      for (auto& in : *copy.mutable_input()) {
-        auto it = rename.find(in);
-        if (it != rename.end()) in = it->second;
+        if (!o.empty()) o = rename[o];
       }
       out->push_back(std::move(copy));
     }
-    // A branch output that is an outer value passes through unchanged.
+    // A branch output that is a branch initializer or an outer value passes through.
     for (int i = 0; i < branch->output_size(); ++i) {
-      if (produced.count(n.output(i)) != 0) continue;
-      const onnx::TensorProto* t = consts_.Find(branch->output(i).name());
+      const std::string& name = branch->output(i).name();
+      if (produced_by_node.count(name) != 0) continue;
+      auto local = rename.find(name);
+      const onnx::TensorProto* t = consts_.Find(local != rename.end() ? local->second : name);
       if (t != nullptr) {
         onnx::TensorProto copy = *t;
         copy.set_name(n.output(i));
@@ -382,8 +461,8 @@ class Normaliser {
       } else {
         onnx::NodeProto id;
         id.set_op_type("Identity");
-        id.set_name(n.name() + "/inlined_" + std::to_string(i));
-        id.add_input(branch->output(i).name());
+        id.set_name(prefix + "inlined_" + std::to_string(i));
+        id.add_input(name);
         id.add_output(n.output(i));
         out->push_back(std::move(id));
       }

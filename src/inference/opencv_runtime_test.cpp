@@ -166,6 +166,64 @@ TEST(OpenCvRuntime, ANodeWithoutOutputsIsCorruptNotACrash) {
   EXPECT_EQ(s.status().message(), "operator 'Identity' (node 'Identity_0') has no output");
 }
 
+// Two Ifs on constant conditions whose branches reuse the inner names "k" and "t":
+// y = Relu(x * 2) [If_0 takes then] + Relu(x * -1) [If_1 takes else]. Loaded and run through
+// OpenCV, so the inlined graph must be loadable (no BOOL condition left) and name-clean.
+TEST(OpenCvRuntime, RunsIfsOnConstantConditionsInlined) {
+  testing::TempDir dir;
+  testonnx::Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", {1, 4});
+  for (int i = 0; i < 2; ++i) {
+    const std::string cond = "cond" + std::to_string(i);
+    auto* c = m.g()->add_initializer();
+    c->set_name(cond);
+    c->set_data_type(onnx::TensorProto::BOOL);
+    c->add_int32_data(i == 0 ? 1 : 0);
+    auto* n = m.Node("If", {cond}, {"y" + std::to_string(i)});
+    for (const char* branch : {"then_branch", "else_branch"}) {
+      auto* a = n->add_attribute();
+      a->set_name(branch);
+      a->set_type(onnx::AttributeProto::GRAPH);
+      auto* g = a->mutable_g();
+      auto* k = g->add_initializer();
+      k->set_name("k");
+      k->set_data_type(onnx::TensorProto::FLOAT);
+      k->add_dims(4);
+      const float v = std::string(branch) == "then_branch" ? 2.f : -1.f;
+      for (int j = 0; j < 4; ++j) k->add_float_data(v);
+      auto* mul = g->add_node();
+      mul->set_op_type("Mul");
+      mul->set_name("mul");
+      mul->add_input("x");
+      mul->add_input("k");
+      mul->add_output("t");
+      auto* relu = g->add_node();
+      relu->set_op_type("Relu");
+      relu->set_name("relu");
+      relu->add_input("t");
+      relu->add_output("out");
+      g->add_output()->set_name("out");
+    }
+  }
+  m.Node("Add", {"y0", "y1"}, {"y"});
+  ASSERT_TRUE(m.WriteTo(dir.File("if.onnx")));
+  auto s = MakeRuntime()->Load(dir.File("if.onnx"), {});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  TensorSet in;
+  in.tensors.push_back(Zeros("x", {1, 4}));
+  const float x[4] = {1, -2, 3, -4};
+  std::memcpy(in.tensors[0].data.data(), x, sizeof x);
+  auto r = (*s)->Run(in);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->tensors.size(), 1u);
+  ASSERT_EQ(r->tensors[0].data.size(), 16u);
+  float y[4];
+  std::memcpy(y, r->tensors[0].data.data(), sizeof y);
+  const float want[4] = {2, 2, 6, 4};
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(y[j], want[j]) << j;
+}
+
 TEST(OpenCvRuntime, RefusesAFileThatIsNotAModel) {
   auto rt = MakeRuntime();
   auto s = rt->Load(kModels + "/mlp-op13.golden.safetensors", {});

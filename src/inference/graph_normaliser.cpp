@@ -267,6 +267,7 @@ class Normaliser {
   Status Run() {
     onnx::GraphProto* g = model_->mutable_graph();
     for (const auto& t : g->initializer()) consts_.by_name[t.name()] = &t;
+    for (const auto& o : g->output()) graph_outputs_.insert(o.name());
     for (const auto& n : g->node()) OXIDE_RETURN_IF_ERROR(CheckArity(n));
     OXIDE_RETURN_IF_ERROR(Pass(g));
     OXIDE_RETURN_IF_ERROR(FuseLayerNorm(g));
@@ -285,12 +286,41 @@ class Normaliser {
     consts_.by_name[added->name()] = added;
   }
 
-  bool IsGraphOutput(const onnx::GraphProto& g, const std::string& name) const {
-    for (const auto& o : g.output()) {
-      if (o.name() == name) return true;
-    }
-    return false;
+  // The graph's outputs never change during normalisation: looked up in a set built once.
+  bool IsGraphOutput(const onnx::GraphProto&, const std::string& name) const {
+    return graph_outputs_.count(name) != 0;
   }
+
+  // Who produces and who reads each value, built once per rewrite so that matching a pattern
+  // at every node stays linear in the graph size.
+  struct Uses {
+    std::unordered_map<std::string, const onnx::NodeProto*> producer;
+    struct Readers {
+      const onnx::NodeProto* first = nullptr;
+      bool several_nodes = false;
+      int reads = 0;  // input slots reading the value, over all nodes
+    };
+    std::unordered_map<std::string, Readers> readers;
+    explicit Uses(const onnx::GraphProto& g) {
+      for (const auto& n : g.node()) {
+        for (const auto& o : n.output()) producer.emplace(o, &n);
+        for (const auto& in : n.input()) {
+          Readers& r = readers[in];
+          if (r.first != nullptr && r.first != &n) r.several_nodes = true;
+          if (r.first == nullptr) r.first = &n;
+          ++r.reads;
+        }
+      }
+    }
+    const onnx::NodeProto* Producer(const std::string& value) const {
+      auto it = producer.find(value);
+      return it == producer.end() ? nullptr : it->second;
+    }
+    int Reads(const std::string& value) const {
+      auto it = readers.find(value);
+      return it == readers.end() ? 0 : it->second.reads;
+    }
+  };
 
   void SetIntsAttribute(onnx::NodeProto* n, const std::string& name,
                         const std::vector<int64_t>& v) {
@@ -673,16 +703,12 @@ class Normaliser {
   }
 
   // The single node reading `value`, or null when none or several read it (or it is an output).
-  const onnx::NodeProto* SoleConsumer(const onnx::GraphProto& g, const std::string& value) const {
-    const onnx::NodeProto* found = nullptr;
-    for (const auto& n : g.node()) {
-      for (const auto& in : n.input()) {
-        if (in != value) continue;
-        if (found != nullptr && found != &n) return nullptr;
-        found = &n;
-      }
+  const onnx::NodeProto* SoleConsumer(const Uses& uses, const std::string& value) const {
+    auto it = uses.readers.find(value);
+    if (it == uses.readers.end() || it->second.several_nodes || graph_outputs_.count(value) != 0) {
+      return nullptr;
     }
-    return IsGraphOutput(g, value) ? nullptr : found;
+    return it->second.first;
   }
 
   // LayerNorm over the last axis as OpenCV's MVN layer: (x - mean) / sqrt(var + eps) per row of
@@ -740,14 +766,15 @@ class Normaliser {
                            const std::unordered_map<std::string, std::pair<int, int64_t>>& mvn) {
     std::set<const onnx::NodeProto*> drop;
     std::unordered_map<const onnx::NodeProto*, onnx::NodeProto> replace;
+    const Uses uses(*g);
     for (const auto& [out, shape] : mvn) {
       const auto [rank, last_dim] = shape;
       auto one_dim_const = [&](const std::string& name) { return AffineConstant(name, last_dim); };
-      const onnx::NodeProto* mul = SoleConsumer(*g, out);
+      const onnx::NodeProto* mul = SoleConsumer(uses, out);
       if (mul == nullptr || mul->op_type() != "Mul" || mul->input_size() != 2) continue;
       const int w = mul->input(0) == out ? 1 : 0;
       if (mul->input(1 - w) != out || !one_dim_const(mul->input(w))) continue;
-      const onnx::NodeProto* add = SoleConsumer(*g, mul->output(0));
+      const onnx::NodeProto* add = SoleConsumer(uses, mul->output(0));
       std::string bias;
       std::string result = mul->output(0);
       if (add != nullptr && add->op_type() == "Add" && add->input_size() == 2) {
@@ -808,20 +835,12 @@ class Normaliser {
     return keep == 1 && axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
   }
 
-  const onnx::NodeProto* Producer(const onnx::GraphProto& g, const std::string& value) const {
-    for (const auto& n : g.node()) {
-      for (const auto& o : n.output()) {
-        if (o == value) return &n;
-      }
-    }
-    return nullptr;
-  }
-
   Status FuseLayerNorm(onnx::GraphProto* g) {
     auto rank = Ranks(*g);
     std::set<const onnx::NodeProto*> drop;
     std::unordered_map<const onnx::NodeProto*, std::vector<onnx::NodeProto>> replace;
     std::unordered_map<std::string, std::pair<int, int64_t>> mvn_outputs;
+    const Uses uses(*g);
     for (const auto& n : g->node()) {
       if (n.op_type() == "LayerNormalization" && n.input_size() >= 2 && n.output_size() == 1) {
         auto r = rank.find(n.input(0));
@@ -867,20 +886,20 @@ class Normaliser {
       }
       // Decomposed: ReduceMean -> Sub -> Pow(2) -> ReduceMean -> Add(eps) -> Sqrt -> Div.
       if (n.op_type() != "Div" || n.input_size() != 2) continue;
-      const onnx::NodeProto* sqrt = Producer(*g, n.input(1));
-      const onnx::NodeProto* sub = Producer(*g, n.input(0));
+      const onnx::NodeProto* sqrt = uses.Producer(n.input(1));
+      const onnx::NodeProto* sub = uses.Producer(n.input(0));
       if (sqrt == nullptr || sqrt->op_type() != "Sqrt" || sub == nullptr ||
           sub->op_type() != "Sub" || sub->input_size() != 2) {
         continue;
       }
-      const onnx::NodeProto* add = Producer(*g, sqrt->input(0));
+      const onnx::NodeProto* add = uses.Producer(sqrt->input(0));
       if (add == nullptr || add->op_type() != "Add" || add->input_size() != 2) continue;
       const onnx::TensorProto* eps_t = consts_.Find(add->input(1));
       float eps;
       if (eps_t == nullptr || !ReadOneFloat(*eps_t, &eps)) continue;
-      const onnx::NodeProto* var = Producer(*g, add->input(0));
+      const onnx::NodeProto* var = uses.Producer(add->input(0));
       if (var == nullptr || var->op_type() != "ReduceMean") continue;
-      const onnx::NodeProto* pow = Producer(*g, var->input(0));
+      const onnx::NodeProto* pow = uses.Producer(var->input(0));
       if (pow == nullptr || pow->op_type() != "Pow" || pow->input_size() != 2 ||
           pow->input(0) != sub->output(0)) {
         continue;
@@ -888,7 +907,7 @@ class Normaliser {
       const onnx::TensorProto* two = consts_.Find(pow->input(1));
       float p;
       if (two == nullptr || !ReadOneFloat(*two, &p) || p != 2.0f) continue;
-      const onnx::NodeProto* mean = Producer(*g, sub->input(1));
+      const onnx::NodeProto* mean = uses.Producer(sub->input(1));
       if (mean == nullptr || mean->op_type() != "ReduceMean" || mean->input(0) != sub->input(0)) {
         continue;
       }
@@ -898,16 +917,12 @@ class Normaliser {
         continue;
       }
       // Every intermediate value must feed only the pattern.
-      if (SoleConsumer(*g, mean->output(0)) != sub || SoleConsumer(*g, var->output(0)) != add ||
-          SoleConsumer(*g, add->output(0)) != sqrt || SoleConsumer(*g, sqrt->output(0)) != &n ||
-          SoleConsumer(*g, pow->output(0)) != var || IsGraphOutput(*g, sub->output(0))) {
+      if (SoleConsumer(uses, mean->output(0)) != sub || SoleConsumer(uses, var->output(0)) != add ||
+          SoleConsumer(uses, add->output(0)) != sqrt || SoleConsumer(uses, sqrt->output(0)) != &n ||
+          SoleConsumer(uses, pow->output(0)) != var || IsGraphOutput(*g, sub->output(0))) {
         continue;
       }
-      int sub_readers = 0;
-      for (const auto& m : g->node()) {
-        for (const auto& in : m.input()) sub_readers += in == sub->output(0);
-      }
-      if (sub_readers != 2) continue;
+      if (uses.Reads(sub->output(0)) != 2) continue;
       for (const onnx::NodeProto* x : {mean, sub, pow, var, add, sqrt}) drop.insert(x);
       replace[&n] = {MakeMvn(n.name() + "/mvn", sub->input(0), n.output(0), eps, r->second)};
       mvn_outputs[n.output(0)] = {r->second, LastDim(*g, sub->input(0))};
@@ -933,6 +948,7 @@ class Normaliser {
   onnx::ModelProto* model_;
   std::map<std::string, int>* counts_;
   Consts consts_;
+  std::set<std::string> graph_outputs_;
 };
 
 }  // namespace

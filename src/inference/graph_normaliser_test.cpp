@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "inference/onnx_test_model.hpp"
 
@@ -343,6 +345,31 @@ TEST(GraphNormaliser, RefusesNodesWithTooFewInputsOrOutputs) {
   auto r = NormaliseForOpenCv(ln.Bytes());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+}
+
+// The passes look producers and consumers up in maps built once per pass: a 20k-node chain of
+// Div (each one a candidate for the LayerNorm pattern) normalises in linear time.
+TEST(GraphNormaliser, ALongChainNormalisesInLinearTime) {
+  Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", {1, 4});
+  m.FloatsInit("c", {4}, {1, 2, 3, 4});
+  std::string prev = "x";
+  constexpr int kNodes = 20000;
+  for (int i = 0; i < kNodes; ++i) {
+    const std::string out = i + 1 == kNodes ? "y" : "v" + std::to_string(i);
+    m.Node(i % 2 ? "Div" : "Sqrt",
+           i % 2 ? std::vector<std::string>{prev, "c"} : std::vector<std::string>{prev}, {out});
+    prev = out;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = NormaliseForOpenCv(m.Bytes());
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Parse(r->onnx).graph().node_size(), kNodes);
+  // Quadratic took ~N s here; linear is ~0.1 s. The bound is generous for a loaded machine.
+  EXPECT_LT(s, 5.0) << s << " s";
+  std::printf("normalised %d nodes in %.3f s\n", kNodes, s);
 }
 
 TEST(GraphNormaliser, RefusesBytesThatAreNotAModel) {

@@ -21,14 +21,6 @@ tensor::ModelSignature OneInput(std::vector<int64_t> dims,
   return sig;
 }
 
-TEST(SyntheticInputs, SymbolicDimsAreOne) {
-  auto sig = OneInput({-1, 3});
-  auto r = ZeroInputs(sig);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->tensors[0].dims, (std::vector<int64_t>{1, 3}));
-  EXPECT_EQ(r->tensors[0].data.size(), 12u);
-}
-
 // The same 1 GiB bound as an input file (ReadTensorSetFile): a declared shape cannot make
 // `oxide run --zeros` or the agent's check allocate gigabytes, or overflow n * width.
 TEST(SyntheticInputs, RefusesInputsAboveOneGibWithoutOverflowing) {

@@ -11,6 +11,25 @@
 #include "inference/synthetic_inputs.hpp"
 
 namespace oxide::cli {
+namespace {
+
+// "x F32 [1,16]", plus "(batch=1)" for each symbolic dimension bench ran as 1.
+std::string DescribeInput(const tensor::ValueInfo& v, const inference::NamedTensor& t) {
+  std::string s = t.name + " " + std::string(tensor::ToString(t.dtype)) + " [";
+  std::string symbols;
+  for (size_t i = 0; i < t.dims.size(); ++i) {
+    s += (i ? "," : "") + std::to_string(t.dims[i]);
+    if (i < v.dims.size() && v.dims[i].size < 0) {
+      const std::string sym = v.dims[i].symbol.empty() ? "?" : v.dims[i].symbol;
+      symbols += (symbols.empty() ? "" : ", ") + sym + "=" + std::to_string(t.dims[i]);
+    }
+  }
+  s += "]";
+  if (!symbols.empty()) s += " (" + symbols + ")";
+  return s;
+}
+
+}  // namespace
 
 Status RunInferBench(const InferBenchArgs& a) {
   std::unique_ptr<inference::Runtime> runtime = inference::MakeRuntime();
@@ -48,25 +67,51 @@ Status RunInferBench(const InferBenchArgs& a) {
     if (!r.ok()) return r.status();
   }
   inference::LatencyStats s = inference::SummariseLatencies(std::move(ms));
+  // Nearest rank: below 20 runs p95 is the slowest run, below 100 so is p99.
+  const bool p95_is_max = s.runs < 20;
+  const bool p99_is_max = s.runs < 100;
+  const tensor::ModelSignature& sig = (*session)->signature();
+  std::vector<std::string> described;
+  nlohmann::ordered_json json_inputs = nlohmann::ordered_json::array();
+  for (const auto& t : inputs.tensors) {
+    tensor::ValueInfo declared;
+    for (const auto& v : sig.inputs) {
+      if (v.name == t.name) declared = v;
+    }
+    described.push_back(DescribeInput(declared, t));
+    json_inputs.push_back(
+        {{"name", t.name}, {"dtype", std::string(tensor::ToString(t.dtype))}, {"shape", t.dims}});
+  }
   if (a.json) {
     nlohmann::ordered_json j = {{"model", a.model},
                                 {"runtime", std::string(runtime->name())},
                                 {"threads", a.threads},
                                 {"warmup", a.warmup},
                                 {"iterations", a.iterations},
+                                {"runs", s.runs},
+                                {"inputs", json_inputs},
                                 {"p50_ms", s.p50_ms},
                                 {"p95_ms", s.p95_ms},
                                 {"p99_ms", s.p99_ms},
+                                {"p95_is_max", p95_is_max},
+                                {"p99_is_max", p99_is_max},
                                 {"max_ms", s.max_ms},
                                 {"mean_ms", s.mean_ms},
                                 {"throughput_per_s", s.throughput_per_s}};
     std::fprintf(out, "%s\n", j.dump().c_str());
     return Status::Ok();
   }
-  std::fprintf(out, "%s: %s, %d thread(s), %d runs after %d warm-up\n", a.model.c_str(),
-               std::string(runtime->name()).c_str(), a.threads, a.iterations, a.warmup);
+  std::fprintf(out, "%s: %s, %d thread(s), %zu runs after %d warm-up\n", a.model.c_str(),
+               std::string(runtime->name()).c_str(), a.threads, s.runs, a.warmup);
+  std::string joined;
+  for (const auto& d : described) joined += (joined.empty() ? "" : "; ") + d;
+  std::fprintf(out, "inputs: %s\n", joined.c_str());
   std::fprintf(out, "latency p50 %.3f ms  p95 %.3f ms  p99 %.3f ms  max %.3f ms\n", s.p50_ms,
                s.p95_ms, s.p99_ms, s.max_ms);
+  if (p99_is_max) {
+    std::fprintf(out, "note: %sp99 = max (n<100); run more iterations for tail latencies\n",
+                 p95_is_max ? "p95 = max (n<20), " : "");
+  }
   std::fprintf(out, "throughput %.1f inferences/s\n", s.throughput_per_s);
   return Status::Ok();
 }

@@ -10,6 +10,7 @@
 #include "inference/coverage.hpp"
 #include "inference/golden.hpp"
 #include "inference/runtime.hpp"
+#include "testing/onnx_builder.hpp"
 #include "testing/temp_dir.hpp"
 
 namespace oxide::cli {
@@ -111,12 +112,42 @@ TEST_F(RunCli, ModelThatIsNotOnnxIsOneLine) {
 TEST_F(RunCli, BenchPrintsLatencies) {
   ASSERT_EQ(Run({"bench", kModels + "mlp-op13.onnx", "--warmup", "2", "--iterations", "5"}), 0)
       << err_;
+  EXPECT_NE(out_.find("5 runs after 2 warm-up"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("inputs: x F32 [1,16]\n"), std::string::npos) << out_;
   EXPECT_NE(out_.find("latency p50 "), std::string::npos) << out_;
   EXPECT_NE(out_.find(" p99 "), std::string::npos) << out_;
-  ASSERT_EQ(Run({"bench", kModels + "mlp-op13.onnx", "--iterations", "3", "--json"}), 0) << err_;
+  // Nearest rank over 5 runs: p95 and p99 are the slowest run, and the output says so.
+  EXPECT_NE(out_.find("p95 = max (n<20), p99 = max (n<100)"), std::string::npos) << out_;
+  ASSERT_EQ(
+      Run({"bench", kModels + "mlp-op13.onnx", "--warmup", "1", "--iterations", "3", "--json"}), 0)
+      << err_;
   EXPECT_NE(out_.find("\"p95_ms\":"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"warmup\":1,"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"runs\":3,"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"p95_is_max\":true"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"inputs\":[{\"name\":\"x\",\"dtype\":\"F32\",\"shape\":[1,16]}]"),
+            std::string::npos)
+      << out_;
   EXPECT_EQ(Run({"bench", kModels + "mlp-op13.onnx", "--iterations", "0"}), 2);
   EXPECT_TRUE(OneLine()) << err_;
+}
+
+// Symbolic dimensions are run as 1, and bench shows it.
+TEST_F(RunCli, BenchShowsTheShapesItRan) {
+  testing::OnnxBuilder b;
+  b.SetInputs({testing::ValueInfoProto("x", tensor::DType::kF32, {"batch", "4"})});
+  b.SetOutputs({testing::ValueInfoProto("y", tensor::DType::kF32, {"batch", "4"})});
+  b.AddNode(testing::NodeProto("relu", "Relu", {"x"}, {"y"}, {}));
+  ASSERT_TRUE(AtomicWriteFile(dir_.File("sym.onnx"), b.Build()).ok());
+  ASSERT_EQ(Run({"bench", dir_.File("sym.onnx"), "--warmup", "0", "--iterations", "2"}), 0) << err_;
+  EXPECT_NE(out_.find("inputs: x F32 [1,4] (batch=1)\n"), std::string::npos) << out_;
+}
+
+// `oxide run` times one inference, which includes OpenCV's one-time setup: it says so.
+TEST_F(RunCli, RunLabelsItsTimeAsTheFirstRun) {
+  ASSERT_EQ(Run({"run", kModels + "mlp-op13.onnx", "--zeros"}), 0) << err_;
+  EXPECT_NE(out_.find(" ms (first run, incl. one-time setup; opencv-dnn 4.6.0)"), std::string::npos)
+      << out_;
 }
 
 // Built with OXIDE_WITH_INFERENCE=OFF (the sanitizer build): one line, non-zero exit.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -221,6 +222,43 @@ int64_t OpsetOf(const onnx::ModelProto& m) {
   return 0;
 }
 
+// Fewest inputs of the operators the passes below read by position (n.input(i) past the end is
+// a protobuf check failure). Every standard operator has at least one output.
+int MinInputs(const std::string& op) {
+  static const std::unordered_map<std::string, int> kMin = {{"If", 1},
+                                                            {"Identity", 1},
+                                                            {"Sqrt", 1},
+                                                            {"Relu", 1},
+                                                            {"Clip", 1},
+                                                            {"Concat", 1},
+                                                            {"Split", 1},
+                                                            {"Squeeze", 1},
+                                                            {"Unsqueeze", 1},
+                                                            {"Reshape", 2},
+                                                            {"Add", 2},
+                                                            {"Sub", 2},
+                                                            {"Mul", 2},
+                                                            {"Div", 2},
+                                                            {"Pow", 2},
+                                                            {"MatMul", 2},
+                                                            {"LayerNormalization", 2}};
+  auto it = kMin.find(op);
+  if (it != kMin.end()) return it->second;
+  return op.rfind("Reduce", 0) == 0 ? 1 : 0;
+}
+
+// Checked once per node (including nodes inlined from a branch) before any pass indexes them.
+Status CheckArity(const onnx::NodeProto& n) {
+  if (!n.domain().empty() && n.domain() != "ai.onnx") return Status::Ok();
+  if (n.output_size() == 0) return Corrupt(NodeLabel(n) + " has no output");
+  const int min = MinInputs(n.op_type());
+  if (n.input_size() < min) {
+    return Corrupt(NodeLabel(n) + " has " + std::to_string(n.input_size()) +
+                   " input(s), it needs at least " + std::to_string(min));
+  }
+  return Status::Ok();
+}
+
 class Normaliser {
  public:
   Normaliser(onnx::ModelProto* model, std::map<std::string, int>* counts)
@@ -229,10 +267,14 @@ class Normaliser {
   Status Run() {
     onnx::GraphProto* g = model_->mutable_graph();
     for (const auto& t : g->initializer()) consts_.by_name[t.name()] = &t;
+    for (const auto& o : g->output()) graph_outputs_.insert(o.name());
+    for (const auto& n : g->node()) OXIDE_RETURN_IF_ERROR(CheckArity(n));
     OXIDE_RETURN_IF_ERROR(Pass(g));
-    FuseLayerNorm(g);
+    OXIDE_RETURN_IF_ERROR(FuseLayerNorm(g));
     PositiveAxes(g);
     OXIDE_RETURN_IF_ERROR(Pass(g));  // puts the LayerNorm scale and bias second
+    consts_.by_name.clear();         // the pointers die with the dropped initializers
+    DropUnreferencedInitializers(g);
     return Status::Ok();
   }
 
@@ -244,12 +286,41 @@ class Normaliser {
     consts_.by_name[added->name()] = added;
   }
 
-  bool IsGraphOutput(const onnx::GraphProto& g, const std::string& name) const {
-    for (const auto& o : g.output()) {
-      if (o.name() == name) return true;
-    }
-    return false;
+  // The graph's outputs never change during normalisation: looked up in a set built once.
+  bool IsGraphOutput(const onnx::GraphProto&, const std::string& name) const {
+    return graph_outputs_.count(name) != 0;
   }
+
+  // Who produces and who reads each value, built once per rewrite so that matching a pattern
+  // at every node stays linear in the graph size.
+  struct Uses {
+    std::unordered_map<std::string, const onnx::NodeProto*> producer;
+    struct Readers {
+      const onnx::NodeProto* first = nullptr;
+      bool several_nodes = false;
+      int reads = 0;  // input slots reading the value, over all nodes
+    };
+    std::unordered_map<std::string, Readers> readers;
+    explicit Uses(const onnx::GraphProto& g) {
+      for (const auto& n : g.node()) {
+        for (const auto& o : n.output()) producer.emplace(o, &n);
+        for (const auto& in : n.input()) {
+          Readers& r = readers[in];
+          if (r.first != nullptr && r.first != &n) r.several_nodes = true;
+          if (r.first == nullptr) r.first = &n;
+          ++r.reads;
+        }
+      }
+    }
+    const onnx::NodeProto* Producer(const std::string& value) const {
+      auto it = producer.find(value);
+      return it == producer.end() ? nullptr : it->second;
+    }
+    int Reads(const std::string& value) const {
+      auto it = readers.find(value);
+      return it == readers.end() ? 0 : it->second.reads;
+    }
+  };
 
   void SetIntsAttribute(onnx::NodeProto* n, const std::string& name,
                         const std::vector<int64_t>& v) {
@@ -298,6 +369,63 @@ class Normaliser {
     return Status::Ok();
   }
 
+  // Renames the inputs of `n` and of the nodes of its subgraphs (a nested If reads the
+  // branch's values by name).
+  static void RenameInputs(onnx::NodeProto* n,
+                           const std::unordered_map<std::string, std::string>& rename) {
+    for (auto& in : *n->mutable_input()) {
+      auto it = rename.find(in);
+      if (it != rename.end()) in = it->second;
+    }
+    for (auto& a : *n->mutable_attribute()) {
+      if (a.has_g()) {
+        for (auto& sub : *a.mutable_g()->mutable_node()) RenameInputs(&sub, rename);
+      }
+      for (auto& g : *a.mutable_graphs()) {
+        for (auto& sub : *g.mutable_node()) RenameInputs(&sub, rename);
+      }
+    }
+  }
+
+  // Initializers nothing reads any more (an inlined If's BOOL condition, constants folded
+  // away) are dropped: OpenCV 4.6 converts every initializer and refuses BOOL ones.
+  static void DropUnreferencedInitializers(onnx::GraphProto* g) {
+    std::set<std::string> used;
+    std::function<void(const onnx::GraphProto&)> collect = [&](const onnx::GraphProto& graph) {
+      for (const auto& n : graph.node()) {
+        used.insert(n.input().begin(), n.input().end());
+        for (const auto& a : n.attribute()) {
+          if (a.has_g()) collect(a.g());
+          for (const auto& sub : a.graphs()) collect(sub);
+        }
+      }
+      for (const auto& o : graph.output()) used.insert(o.name());
+    };
+    collect(*g);
+    std::set<std::string> dropped;
+    auto* inits = g->mutable_initializer();
+    int kept = 0;
+    for (int i = 0; i < inits->size(); ++i) {
+      if (used.count(inits->Get(i).name()) == 0) {
+        dropped.insert(inits->Get(i).name());
+        continue;
+      }
+      if (kept != i) inits->SwapElements(kept, i);
+      ++kept;
+    }
+    while (inits->size() > kept) inits->RemoveLast();
+    // Old exporters also list initializers as graph inputs; such an entry would now be an
+    // input the caller has to feed.
+    auto* inputs = g->mutable_input();
+    kept = 0;
+    for (int i = 0; i < inputs->size(); ++i) {
+      if (dropped.count(inputs->Get(i).name()) != 0) continue;
+      if (kept != i) inputs->SwapElements(kept, i);
+      ++kept;
+    }
+    while (inputs->size() > kept) inputs->RemoveLast();
+  }
+
   // Replaces an If on a constant condition by the nodes of the branch it takes.
   Status InlineIf(const onnx::NodeProto& n, onnx::GraphProto* g,
                   std::vector<onnx::NodeProto>* out) {
@@ -315,27 +443,47 @@ class Normaliser {
     if (branch == nullptr || branch->output_size() != n.output_size()) {
       return Corrupt(NodeLabel(n) + " has no usable " + (cond ? "then" : "else") + " branch");
     }
+    for (const auto& bn : branch->node()) OXIDE_RETURN_IF_ERROR(CheckArity(bn));
+    // Names defined inside the branch (its initializers and node outputs) get the If node's
+    // name as a prefix: sibling branches and the outer graph may reuse them. Names the branch
+    // reads from the outer graph stay as they are. Branch outputs produced by a node take the
+    // If's output names.
+    const std::string prefix = (n.name().empty() ? n.output(0) : n.name()) + "/";
     std::unordered_map<std::string, std::string> rename;
-    for (int i = 0; i < branch->output_size(); ++i) rename[branch->output(i).name()] = n.output(i);
-    for (const auto& t : branch->initializer()) AddInitializer(g, t);
-    std::set<std::string> produced;
+    for (const auto& t : branch->initializer()) rename[t.name()] = prefix + t.name();
+    for (const auto& bn : branch->node()) {
+      for (const auto& o : bn.output()) {
+        if (!o.empty()) rename[o] = prefix + o;
+      }
+    }
+    std::set<std::string> produced_by_node;
+    for (const auto& bn : branch->node())
+      produced_by_node.insert(bn.output().begin(), bn.output().end());
+    for (int i = 0; i < branch->output_size(); ++i) {
+      if (produced_by_node.count(branch->output(i).name()) != 0) {
+        rename[branch->output(i).name()] = n.output(i);
+      }
+    }
+    for (const auto& t : branch->initializer()) {
+      onnx::TensorProto copy = t;
+      copy.set_name(rename[t.name()]);
+      AddInitializer(g, std::move(copy));
+    }
     for (const auto& bn : branch->node()) {
       onnx::NodeProto copy = bn;
+      copy.set_name(prefix + bn.name());
+      RenameInputs(&copy, rename);
       for (auto& o : *copy.mutable_output()) {
-        auto it = rename.find(o);
-        if (it != rename.end()) o = it->second;
-        produced.insert(o);
-      }
-      for (auto& in : *copy.mutable_input()) {
-        auto it = rename.find(in);
-        if (it != rename.end()) in = it->second;
+        if (!o.empty()) o = rename[o];
       }
       out->push_back(std::move(copy));
     }
-    // A branch output that is an outer value passes through unchanged.
+    // A branch output that is a branch initializer or an outer value passes through.
     for (int i = 0; i < branch->output_size(); ++i) {
-      if (produced.count(n.output(i)) != 0) continue;
-      const onnx::TensorProto* t = consts_.Find(branch->output(i).name());
+      const std::string& name = branch->output(i).name();
+      if (produced_by_node.count(name) != 0) continue;
+      auto local = rename.find(name);
+      const onnx::TensorProto* t = consts_.Find(local != rename.end() ? local->second : name);
       if (t != nullptr) {
         onnx::TensorProto copy = *t;
         copy.set_name(n.output(i));
@@ -343,8 +491,8 @@ class Normaliser {
       } else {
         onnx::NodeProto id;
         id.set_op_type("Identity");
-        id.set_name(n.name() + "/inlined_" + std::to_string(i));
-        id.add_input(branch->output(i).name());
+        id.set_name(prefix + "inlined_" + std::to_string(i));
+        id.add_input(name);
         id.add_output(n.output(i));
         out->push_back(std::move(id));
       }
@@ -489,8 +637,8 @@ class Normaliser {
                                                        "LayerNormalization",
                                                        "Cast",
                                                        "Dropout"};
-    static const std::set<std::string> kBroadcast = {"Add",    "Sub", "Mul", "Div",   "Pow",
-                                                     "MatMul", "Max", "Min", "Where", "Equal"};
+    static const std::set<std::string> kBroadcast = {"Add", "Sub", "Mul",   "Div",  "Pow",
+                                                     "Max", "Min", "Where", "Equal"};
     for (const auto& n : g.node()) {
       int r = -1;
       const std::string& op = n.op_type();
@@ -504,6 +652,14 @@ class Normaliser {
             break;
           }
           r = std::max(r, ri);
+        }
+      } else if (op == "MatMul" && n.input_size() == 2) {
+        // numpy matmul: a 1-D operand loses its dimension (1-D x 1-D is a scalar), so the
+        // rank is not the broadcast maximum; rank 0 operands are invalid and stay unknown.
+        const int r0 = rank_of(n.input(0));
+        const int r1 = rank_of(n.input(1));
+        if (r0 >= 1 && r1 >= 1) {
+          r = (r0 == 1 && r1 == 1) ? 0 : std::max(r0, r1) - (r0 == 1) - (r1 == 1);
         }
       } else if (op == "Gemm" || op == "Flatten") {
         r = 2;
@@ -547,16 +703,12 @@ class Normaliser {
   }
 
   // The single node reading `value`, or null when none or several read it (or it is an output).
-  const onnx::NodeProto* SoleConsumer(const onnx::GraphProto& g, const std::string& value) const {
-    const onnx::NodeProto* found = nullptr;
-    for (const auto& n : g.node()) {
-      for (const auto& in : n.input()) {
-        if (in != value) continue;
-        if (found != nullptr && found != &n) return nullptr;
-        found = &n;
-      }
+  const onnx::NodeProto* SoleConsumer(const Uses& uses, const std::string& value) const {
+    auto it = uses.readers.find(value);
+    if (it == uses.readers.end() || it->second.several_nodes || graph_outputs_.count(value) != 0) {
+      return nullptr;
     }
-    return IsGraphOutput(g, value) ? nullptr : found;
+    return it->second.first;
   }
 
   // LayerNorm over the last axis as OpenCV's MVN layer: (x - mean) / sqrt(var + eps) per row of
@@ -609,19 +761,20 @@ class Normaliser {
   }
 
   // The Mul(scale) and Add(bias) that follow a decomposed LayerNorm, folded into one Scale.
-  void FuseLayerNormAffine(onnx::GraphProto* g, const std::unordered_map<std::string, int>& mvn) {
+  // `mvn` maps each MVN output to its rank and the declared size of its last axis (-1 unknown).
+  void FuseLayerNormAffine(onnx::GraphProto* g,
+                           const std::unordered_map<std::string, std::pair<int, int64_t>>& mvn) {
     std::set<const onnx::NodeProto*> drop;
     std::unordered_map<const onnx::NodeProto*, onnx::NodeProto> replace;
-    auto one_dim_const = [&](const std::string& name) {
-      const onnx::TensorProto* t = consts_.Find(name);
-      return t != nullptr && t->dims_size() == 1 && t->data_type() == onnx::TensorProto::FLOAT;
-    };
-    for (const auto& [out, rank] : mvn) {
-      const onnx::NodeProto* mul = SoleConsumer(*g, out);
+    const Uses uses(*g);
+    for (const auto& [out, shape] : mvn) {
+      const auto [rank, last_dim] = shape;
+      auto one_dim_const = [&](const std::string& name) { return AffineConstant(name, last_dim); };
+      const onnx::NodeProto* mul = SoleConsumer(uses, out);
       if (mul == nullptr || mul->op_type() != "Mul" || mul->input_size() != 2) continue;
       const int w = mul->input(0) == out ? 1 : 0;
       if (mul->input(1 - w) != out || !one_dim_const(mul->input(w))) continue;
-      const onnx::NodeProto* add = SoleConsumer(*g, mul->output(0));
+      const onnx::NodeProto* add = SoleConsumer(uses, mul->output(0));
       std::string bias;
       std::string result = mul->output(0);
       if (add != nullptr && add->op_type() == "Add" && add->input_size() == 2) {
@@ -646,6 +799,32 @@ class Normaliser {
     for (auto& n : kept) *g->add_node() = std::move(n);
   }
 
+  // The declared size of the last axis of `value` (graph input, value_info or output); -1 when
+  // no shape is declared or the last dimension is symbolic.
+  static int64_t LastDim(const onnx::GraphProto& g, const std::string& value) {
+    for (const auto* list : {&g.input(), &g.value_info(), &g.output()}) {
+      for (const auto& v : *list) {
+        if (v.name() != value || !v.type().has_tensor_type()) continue;
+        const auto& tt = v.type().tensor_type();
+        if (!tt.has_shape() || tt.shape().dim_size() == 0) return -1;
+        const auto& d = tt.shape().dim(tt.shape().dim_size() - 1);
+        return d.has_dim_value() ? d.dim_value() : -1;
+      }
+    }
+    return -1;
+  }
+
+  // OpenCV's Scale layer applies its blob along one axis without broadcasting: the constant
+  // must be a 1-D float with one value per element of the last axis. When that axis is not
+  // declared, a length above 1 can only be it (ONNX broadcasting allows 1 or the axis size).
+  bool AffineConstant(const std::string& name, int64_t last_dim) const {
+    const onnx::TensorProto* t = consts_.Find(name);
+    if (t == nullptr || t->dims_size() != 1 || t->data_type() != onnx::TensorProto::FLOAT) {
+      return false;
+    }
+    return last_dim > 0 ? t->dims(0) == last_dim : t->dims(0) > 1;
+  }
+
   static bool LastAxisOnly(const onnx::NodeProto& reduce, int rank) {
     int64_t keep = 1;
     std::vector<int64_t> axes;
@@ -656,20 +835,12 @@ class Normaliser {
     return keep == 1 && axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
   }
 
-  const onnx::NodeProto* Producer(const onnx::GraphProto& g, const std::string& value) const {
-    for (const auto& n : g.node()) {
-      for (const auto& o : n.output()) {
-        if (o == value) return &n;
-      }
-    }
-    return nullptr;
-  }
-
-  void FuseLayerNorm(onnx::GraphProto* g) {
+  Status FuseLayerNorm(onnx::GraphProto* g) {
     auto rank = Ranks(*g);
     std::set<const onnx::NodeProto*> drop;
     std::unordered_map<const onnx::NodeProto*, std::vector<onnx::NodeProto>> replace;
-    std::unordered_map<std::string, int> mvn_outputs;
+    std::unordered_map<std::string, std::pair<int, int64_t>> mvn_outputs;
+    const Uses uses(*g);
     for (const auto& n : g->node()) {
       if (n.op_type() == "LayerNormalization" && n.input_size() >= 2 && n.output_size() == 1) {
         auto r = rank.find(n.input(0));
@@ -680,13 +851,33 @@ class Normaliser {
           if (a.name() == "epsilon") eps = a.f();
         }
         if (r == rank.end() || (r->second != 2 && r->second != 3) ||
-            (axis != -1 && axis != r->second - 1) || consts_.Find(n.input(1)) == nullptr) {
-          continue;
+            (axis != -1 && axis != r->second - 1)) {
+          continue;  // the importer refuses LayerNormalization with one line naming it
+        }
+        // The rewrite bakes scale and bias into a Scale layer: a run-time value would be
+        // ignored, and a length other than the last axis fails inside OpenCV at run time.
+        const bool bias = n.input_size() >= 3 && !n.input(2).empty();
+        const int64_t last_dim = LastDim(*g, n.input(0));
+        for (int i = 1; i <= (bias ? 2 : 1); ++i) {
+          const char* what = i == 1 ? "scale" : "bias";
+          const onnx::TensorProto* t = consts_.Find(n.input(i));
+          if (t == nullptr) {
+            return Unsupported(NodeLabel(n) + " with a '" + what +
+                               "' computed at run time is not supported by opencv-dnn 4.6.0");
+          }
+          if (!AffineConstant(n.input(i), last_dim)) {
+            int64_t values = 1;
+            for (int64_t d : t->dims()) values *= d;
+            return Unsupported(
+                NodeLabel(n) + " with a '" + what + "' of " + std::to_string(values) +
+                " value(s) over a last axis of " +
+                (last_dim > 0 ? std::to_string(last_dim) : std::string("unknown size")) +
+                " is not supported by opencv-dnn 4.6.0");
+          }
         }
         std::vector<onnx::NodeProto> nodes;
         const std::string base = n.output(0) + "/oxide_mvn";
         nodes.push_back(MakeMvn(n.name() + "/mvn", n.input(0), base, eps, r->second));
-        const bool bias = n.input_size() >= 3 && !n.input(2).empty();
         nodes.push_back(MakeScale(n.name() + "/affine", base, n.input(1),
                                   bias ? n.input(2) : std::string(), n.output(0), r->second));
         replace[&n] = std::move(nodes);
@@ -695,20 +886,20 @@ class Normaliser {
       }
       // Decomposed: ReduceMean -> Sub -> Pow(2) -> ReduceMean -> Add(eps) -> Sqrt -> Div.
       if (n.op_type() != "Div" || n.input_size() != 2) continue;
-      const onnx::NodeProto* sqrt = Producer(*g, n.input(1));
-      const onnx::NodeProto* sub = Producer(*g, n.input(0));
+      const onnx::NodeProto* sqrt = uses.Producer(n.input(1));
+      const onnx::NodeProto* sub = uses.Producer(n.input(0));
       if (sqrt == nullptr || sqrt->op_type() != "Sqrt" || sub == nullptr ||
           sub->op_type() != "Sub" || sub->input_size() != 2) {
         continue;
       }
-      const onnx::NodeProto* add = Producer(*g, sqrt->input(0));
+      const onnx::NodeProto* add = uses.Producer(sqrt->input(0));
       if (add == nullptr || add->op_type() != "Add" || add->input_size() != 2) continue;
       const onnx::TensorProto* eps_t = consts_.Find(add->input(1));
       float eps;
       if (eps_t == nullptr || !ReadOneFloat(*eps_t, &eps)) continue;
-      const onnx::NodeProto* var = Producer(*g, add->input(0));
+      const onnx::NodeProto* var = uses.Producer(add->input(0));
       if (var == nullptr || var->op_type() != "ReduceMean") continue;
-      const onnx::NodeProto* pow = Producer(*g, var->input(0));
+      const onnx::NodeProto* pow = uses.Producer(var->input(0));
       if (pow == nullptr || pow->op_type() != "Pow" || pow->input_size() != 2 ||
           pow->input(0) != sub->output(0)) {
         continue;
@@ -716,7 +907,7 @@ class Normaliser {
       const onnx::TensorProto* two = consts_.Find(pow->input(1));
       float p;
       if (two == nullptr || !ReadOneFloat(*two, &p) || p != 2.0f) continue;
-      const onnx::NodeProto* mean = Producer(*g, sub->input(1));
+      const onnx::NodeProto* mean = uses.Producer(sub->input(1));
       if (mean == nullptr || mean->op_type() != "ReduceMean" || mean->input(0) != sub->input(0)) {
         continue;
       }
@@ -726,22 +917,18 @@ class Normaliser {
         continue;
       }
       // Every intermediate value must feed only the pattern.
-      if (SoleConsumer(*g, mean->output(0)) != sub || SoleConsumer(*g, var->output(0)) != add ||
-          SoleConsumer(*g, add->output(0)) != sqrt || SoleConsumer(*g, sqrt->output(0)) != &n ||
-          SoleConsumer(*g, pow->output(0)) != var || IsGraphOutput(*g, sub->output(0))) {
+      if (SoleConsumer(uses, mean->output(0)) != sub || SoleConsumer(uses, var->output(0)) != add ||
+          SoleConsumer(uses, add->output(0)) != sqrt || SoleConsumer(uses, sqrt->output(0)) != &n ||
+          SoleConsumer(uses, pow->output(0)) != var || IsGraphOutput(*g, sub->output(0))) {
         continue;
       }
-      int sub_readers = 0;
-      for (const auto& m : g->node()) {
-        for (const auto& in : m.input()) sub_readers += in == sub->output(0);
-      }
-      if (sub_readers != 2) continue;
+      if (uses.Reads(sub->output(0)) != 2) continue;
       for (const onnx::NodeProto* x : {mean, sub, pow, var, add, sqrt}) drop.insert(x);
       replace[&n] = {MakeMvn(n.name() + "/mvn", sub->input(0), n.output(0), eps, r->second)};
-      mvn_outputs[n.output(0)] = r->second;
+      mvn_outputs[n.output(0)] = {r->second, LastDim(*g, sub->input(0))};
       ++(*counts_)["decomposed LayerNorm as MVN"];
     }
-    if (drop.empty() && replace.empty()) return;
+    if (drop.empty() && replace.empty()) return Status::Ok();
     std::vector<onnx::NodeProto> kept;
     for (const auto& n : g->node()) {
       if (drop.count(&n) != 0) continue;
@@ -755,11 +942,13 @@ class Normaliser {
     g->clear_node();
     for (auto& n : kept) *g->add_node() = std::move(n);
     FuseLayerNormAffine(g, mvn_outputs);
+    return Status::Ok();
   }
 
   onnx::ModelProto* model_;
   std::map<std::string, int>* counts_;
   Consts consts_;
+  std::set<std::string> graph_outputs_;
 };
 
 }  // namespace

@@ -3,60 +3,16 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+
+#include "inference/onnx_test_model.hpp"
 
 namespace oxide::inference {
 namespace {
 
-// A one-input, one-output float graph; nodes and initializers are added by each test.
-struct Model {
-  onnx::ModelProto m;
-  explicit Model(int opset = 13) {
-    m.set_ir_version(8);
-    auto* o = m.add_opset_import();
-    o->set_domain("");
-    o->set_version(opset);
-  }
-  onnx::GraphProto* g() { return m.mutable_graph(); }
-  void Value(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims,
-             std::string symbol = "") {
-    v->set_name(name);
-    auto* tt = v->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    auto* shape = tt->mutable_shape();
-    if (!symbol.empty()) shape->add_dim()->set_dim_param(symbol);
-    for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
-  }
-  void Input(const std::string& name, std::vector<int64_t> dims, std::string symbol = "") {
-    Value(g()->add_input(), name, std::move(dims), std::move(symbol));
-  }
-  void Output(const std::string& name, std::vector<int64_t> dims) {
-    Value(g()->add_output(), name, std::move(dims));
-  }
-  onnx::NodeProto* Node(const std::string& op, std::vector<std::string> in,
-                        std::vector<std::string> out) {
-    auto* n = g()->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_0");
-    for (auto& s : in) n->add_input(s);
-    for (auto& s : out) n->add_output(s);
-    return n;
-  }
-  void FloatInit(const std::string& name, float v) {
-    auto* t = g()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    t->add_float_data(v);
-  }
-  void IntsInit(const std::string& name, std::vector<int64_t> v) {
-    auto* t = g()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    t->add_dims(static_cast<int64_t>(v.size()));
-    for (int64_t x : v) t->add_int64_data(x);
-  }
-  std::string Bytes() const { return m.SerializeAsString(); }
-};
+using testonnx::Model;
 
 onnx::ModelProto Parse(const std::string& bytes) {
   onnx::ModelProto m;
@@ -248,6 +204,172 @@ TEST(GraphNormaliser, LeavesALayerNormOfUnknownRankForTheRuntimeToRefuse) {
   auto r = NormaliseForOpenCv(m.Bytes());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(Parse(r->onnx).graph().node(0).op_type(), "LayerNormalization");
+}
+
+// MatMul with a 1-D operand drops a dimension: [2,2,4] x [4] is [2,2], so Concat(axis=-2) of
+// two of them is axis 0, not 1 (the rank of the 3-D operand).
+TEST(GraphNormaliser, MatMulWithAOneDimensionalOperandLowersTheRank) {
+  Model m;
+  m.Input("x", {2, 2, 4});
+  m.Output("y", {4, 2});
+  m.FloatsInit("w", {4}, {1, 2, 3, 4});
+  m.FloatsInit("w2", {4}, {5, 6, 7, 8});
+  m.Node("MatMul", {"x", "w"}, {"m"});
+  m.Node("MatMul", {"x", "w2"}, {"n"});
+  Model::IntAttr(m.Node("Concat", {"m", "n"}, {"y"}), "axis", -2);
+  auto r = NormaliseForOpenCv(m.Bytes());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  onnx::ModelProto out = Parse(r->onnx);
+  ASSERT_EQ(out.graph().node_size(), 3);
+  const auto& concat = out.graph().node(2);
+  ASSERT_EQ(concat.attribute_size(), 1);
+  EXPECT_EQ(concat.attribute(0).i(), 0);
+}
+
+// A 1-D x 1-D MatMul is a scalar; an operand of unknown rank leaves the axis alone.
+TEST(GraphNormaliser, MatMulOfUnknownRankLeavesANegativeAxisAlone) {
+  Model m;
+  m.Input("x", {2, 4});
+  m.g()->add_input()->set_name("u");  // no shape
+  m.Output("y", {4, 2});
+  m.Node("MatMul", {"x", "u"}, {"m"});
+  Model::IntAttr(m.Node("Concat", {"m", "m"}, {"y"}), "axis", -2);
+  auto r = NormaliseForOpenCv(m.Bytes());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Parse(r->onnx).graph().node(1).attribute(0).i(), -2);
+}
+
+// LayerNormalization(x, w, b) over x [1,6,32] with w and b given by the caller.
+Model LayerNormModel(bool bias_is_input, int64_t scale_len) {
+  Model m(17);
+  m.Input("x", {1, 6, 32});
+  if (bias_is_input) m.Input("b", {32});
+  m.Output("y", {1, 6, 32});
+  m.FloatsInit("w", {scale_len}, std::vector<float>(static_cast<size_t>(scale_len), 1.f));
+  if (!bias_is_input) m.FloatsInit("b", {32}, std::vector<float>(32, 0.f));
+  m.Node("LayerNormalization", {"x", "w", "b"}, {"y"});
+  return m;
+}
+
+TEST(GraphNormaliser, RefusesALayerNormWhoseBiasIsComputedAtRunTime) {
+  auto r = NormaliseForOpenCv(LayerNormModel(true, 32).Bytes());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(r.status().message(),
+            "operator 'LayerNormalization' (node 'LayerNormalization_0') with a 'bias' computed "
+            "at run time is not supported by opencv-dnn 4.6.0");
+}
+
+TEST(GraphNormaliser, RefusesALayerNormWhoseScaleIsNotOnePerElementOfTheLastAxis) {
+  auto r = NormaliseForOpenCv(LayerNormModel(false, 1).Bytes());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(r.status().message(),
+            "operator 'LayerNormalization' (node 'LayerNormalization_0') with a 'scale' of 1 "
+            "value(s) over a last axis of 32 is not supported by opencv-dnn 4.6.0");
+}
+
+// The decomposed LayerNorm torch writes at opset 13, followed by Mul(scale) and Add(bias).
+Model DecomposedLayerNorm(int64_t scale_len) {
+  Model m;
+  m.Input("x", {1, 3, 4});
+  m.Output("y", {1, 3, 4});
+  m.FloatInit("two", 2.f);
+  m.FloatInit("eps", 1e-5f);
+  m.FloatsInit("s", {scale_len}, std::vector<float>(static_cast<size_t>(scale_len), 2.f));
+  m.FloatsInit("b", {4}, {1, 2, 3, 4});
+  auto axes = [](onnx::NodeProto* n) {
+    auto* a = n->add_attribute();
+    a->set_name("axes");
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(-1);
+  };
+  axes(m.Node("ReduceMean", {"x"}, {"mean"}));
+  m.Node("Sub", {"x", "mean"}, {"d"});
+  m.Node("Pow", {"d", "two"}, {"sq"});
+  axes(m.Node("ReduceMean", {"sq"}, {"var"}));
+  m.Node("Add", {"var", "eps"}, {"ve"});
+  m.Node("Sqrt", {"ve"}, {"std"});
+  m.Node("Div", {"d", "std"}, {"norm"});
+  m.Node("Mul", {"norm", "s"}, {"scaled"});
+  m.Node("Add", {"scaled", "b"}, {"y"});
+  return m;
+}
+
+TEST(GraphNormaliser, FusesTheDecomposedAffineOnlyWithOneValuePerElementOfTheLastAxis) {
+  auto count_scales = [](const std::string& bytes) {
+    int scales = 0;
+    const onnx::ModelProto m = Parse(bytes);
+    for (const auto& n : m.graph().node()) scales += n.op_type() == "Scale";
+    return scales;
+  };
+  auto full = NormaliseForOpenCv(DecomposedLayerNorm(4).Bytes());
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_EQ(count_scales(full->onnx), 1);
+  // A [1] scale broadcasts in ONNX but not in OpenCV's Scale layer: left as Mul and Add.
+  auto one = NormaliseForOpenCv(DecomposedLayerNorm(1).Bytes());
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(count_scales(one->onnx), 0);
+}
+
+// Nodes with fewer inputs or outputs than their operator needs are refused as corrupt instead of
+// being indexed past the end (a protobuf check failure or a crash).
+TEST(GraphNormaliser, RefusesNodesWithTooFewInputsOrOutputs) {
+  struct Case {
+    const char* op;
+    std::vector<std::string> in, out;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"If", {}, {"y"}, "operator 'If' (node 'If_0') has 0 input(s), it needs at least 1"},
+      {"Identity", {"x"}, {}, "operator 'Identity' (node 'Identity_0') has no output"},
+      {"Sqrt", {}, {"y"}, "operator 'Sqrt' (node 'Sqrt_0') has 0 input(s), it needs at least 1"},
+      {"Mul", {"x"}, {"y"}, "operator 'Mul' (node 'Mul_0') has 1 input(s), it needs at least 2"},
+  };
+  for (const auto& c : cases) {
+    Model m;
+    m.Input("x", {1, 4});
+    m.Output("y", {1, 4});
+    m.FloatInit("c", 1.f);
+    m.Node(c.op, c.in, c.out);
+    auto r = NormaliseForOpenCv(m.Bytes());
+    ASSERT_FALSE(r.ok()) << c.op;
+    EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+    EXPECT_EQ(r.status().message(), c.want);
+  }
+  // The decomposed LayerNorm pattern reaches a Sqrt with no input through its Div.
+  Model ln = DecomposedLayerNorm(4);
+  for (auto& n : *ln.g()->mutable_node()) {
+    if (n.op_type() == "Sqrt") n.clear_input();
+  }
+  auto r = NormaliseForOpenCv(ln.Bytes());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+}
+
+// The passes look producers and consumers up in maps built once per pass: a 20k-node chain of
+// Div (each one a candidate for the LayerNorm pattern) normalises in linear time.
+TEST(GraphNormaliser, ALongChainNormalisesInLinearTime) {
+  Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", {1, 4});
+  m.FloatsInit("c", {4}, {1, 2, 3, 4});
+  std::string prev = "x";
+  constexpr int kNodes = 20000;
+  for (int i = 0; i < kNodes; ++i) {
+    const std::string out = i + 1 == kNodes ? "y" : "v" + std::to_string(i);
+    m.Node(i % 2 ? "Div" : "Sqrt",
+           i % 2 ? std::vector<std::string>{prev, "c"} : std::vector<std::string>{prev}, {out});
+    prev = out;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = NormaliseForOpenCv(m.Bytes());
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Parse(r->onnx).graph().node_size(), kNodes);
+  // Quadratic took ~N s here; linear is ~0.1 s. The bound is generous for a loaded machine.
+  EXPECT_LT(s, 5.0) << s << " s";
+  std::printf("normalised %d nodes in %.3f s\n", kNodes, s);
 }
 
 TEST(GraphNormaliser, RefusesBytesThatAreNotAModel) {

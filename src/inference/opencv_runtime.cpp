@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
@@ -30,6 +31,20 @@ std::string ShapeText(const tensor::ValueInfo& v) {
                              : (v.dims[i].symbol.empty() ? "?" : v.dims[i].symbol);
   }
   return s + "]";
+}
+
+std::string FirstLine(std::string s) {
+  size_t nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+std::vector<int64_t> WithoutUnitDims(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> out;
+  for (int64_t d : dims) {
+    if (d != 1) out.push_back(d);
+  }
+  return out;
 }
 
 // OpenCV's importer reports "Node [Clip@ai.onnx]:(onnx_node!Clip_3) parse error: <why>" inside a
@@ -76,7 +91,21 @@ class OpenCvSession final : public Session {
 
   const tensor::ModelSignature& signature() const override { return signature_; }
 
+  // Nothing thrown inside OpenCV (cv::Mat allocation, convertTo, forward) leaves the session.
   Result<TensorSet> Run(const TensorSet& inputs) override {
+    try {
+      return RunUnguarded(inputs);
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted("out of memory running the model");
+    } catch (const cv::Exception& e) {
+      return Unsupported(ExplainImportError(e.what()));
+    } catch (const std::exception& e) {
+      return Unsupported("opencv-dnn 4.6.0: " + FirstLine(e.what()));
+    }
+  }
+
+ private:
+  Result<TensorSet> RunUnguarded(const TensorSet& inputs) {
     for (const auto& t : inputs.tensors) {
       bool known = std::any_of(signature_.inputs.begin(), signature_.inputs.end(),
                                [&](const tensor::ValueInfo& v) { return v.name == t.name; });
@@ -116,27 +145,45 @@ class OpenCvSession final : public Session {
     } catch (const cv::Exception& e) {
       return Unsupported(ExplainImportError(e.what()));
     }
+    if (outs.size() != signature_.outputs.size()) {
+      return Unsupported("opencv-dnn 4.6.0 produced " + std::to_string(outs.size()) +
+                         " output(s), the model declares " +
+                         std::to_string(signature_.outputs.size()));
+    }
     TensorSet result;
-    for (size_t i = 0; i < outs.size() && i < signature_.outputs.size(); ++i) {
+    for (size_t i = 0; i < outs.size(); ++i) {
       cv::Mat m = outs[i];
       if (m.depth() != CV_32F) m.convertTo(m, CV_32F);
       if (!m.isContinuous()) m = m.clone();
       NamedTensor t;
       t.name = signature_.outputs[i].name;
       t.dtype = tensor::DType::kF32;
-      // The declared shape when it is fixed and holds the same elements (OpenCV reshapes
-      // some outputs, e.g. to 2-D); otherwise what OpenCV produced.
+      // OpenCV drops or adds unit dimensions on some outputs (e.g. [1,10] as [10]); that keeps
+      // the element order, so the declared shape is reported. Any other difference from a fixed
+      // declared shape means the numbers are not what the model describes: refused.
       const tensor::ValueInfo& v = signature_.outputs[i];
-      uint64_t declared = 1;
+      std::vector<int64_t> got;
+      for (int d = 0; d < m.dims; ++d) got.push_back(m.size[d]);
       bool fixed = v.has_shape;
+      std::vector<int64_t> declared;
       for (const auto& d : v.dims) {
         if (d.size < 0) fixed = false;
-        declared *= static_cast<uint64_t>(std::max<int64_t>(d.size, 0));
+        declared.push_back(d.size);
       }
-      if (fixed && declared == m.total()) {
-        for (const auto& d : v.dims) t.dims.push_back(d.size);
+      if (fixed) {
+        uint64_t declared_count = 1;
+        for (int64_t d : declared) declared_count *= static_cast<uint64_t>(d);
+        if (declared_count != m.total()) {
+          return Unsupported("output '" + v.name + "' has " + std::to_string(m.total()) +
+                             " values, the model declares " + ShapeText(v));
+        }
+        if (WithoutUnitDims(got) != WithoutUnitDims(declared)) {
+          return Unsupported("output '" + v.name + "' has shape " + ShapeText(got) +
+                             " from opencv-dnn 4.6.0, the model declares " + ShapeText(v));
+        }
+        t.dims = declared;
       } else {
-        for (int d = 0; d < m.dims; ++d) t.dims.push_back(m.size[d]);
+        t.dims = got;
       }
       t.data.assign(reinterpret_cast<const char*>(m.data), m.total() * sizeof(float));
       result.tensors.push_back(std::move(t));
@@ -146,7 +193,6 @@ class OpenCvSession final : public Session {
     return result;
   }
 
- private:
   cv::dnn::Net net_;
   tensor::ModelSignature signature_;
   std::vector<std::string> output_names_;
@@ -156,8 +202,23 @@ class OpenCvRuntime final : public Runtime {
  public:
   std::string_view name() const override { return "opencv-dnn 4.6.0"; }
 
+  // Nothing thrown while parsing or importing (protobuf, OpenCV, allocation) leaves Load.
   Result<std::unique_ptr<Session>> Load(const std::string& model_path,
                                         const SessionOptions& options) override {
+    try {
+      return LoadUnguarded(model_path, options);
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted("out of memory loading the model");
+    } catch (const cv::Exception& e) {
+      return Unsupported(ExplainImportError(e.what()));
+    } catch (const std::exception& e) {
+      return Corrupt("cannot load the model: " + FirstLine(e.what()));
+    }
+  }
+
+ private:
+  Result<std::unique_ptr<Session>> LoadUnguarded(const std::string& model_path,
+                                                 const SessionOptions& options) {
     OXIDE_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(model_path, kMaxModelBytes));
     OXIDE_ASSIGN_OR_RETURN(NormalisedModel normalised, NormaliseForOpenCv(bytes));
     static std::once_flag quiet;

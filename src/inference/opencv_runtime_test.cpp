@@ -8,6 +8,7 @@
 
 #include "inference/coverage.hpp"
 #include "inference/golden.hpp"
+#include "inference/onnx_test_model.hpp"
 #include "inference/runtime.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -120,6 +121,107 @@ TEST(OpenCvRuntime, AnIfOnARunTimeConditionIsRefusedNamingIt) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), ErrorCode::kUnsupported);
   EXPECT_NE(s.status().message().find("operator 'If' (node 'node_7')"), std::string::npos);
+}
+
+// Relu(x [1,4]) with y declared as `declared`: what OpenCV computes must fit the declaration.
+Result<TensorSet> RunReluDeclaring(std::vector<int64_t> declared) {
+  testing::TempDir dir;
+  testonnx::Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", std::move(declared));
+  m.Node("Relu", {"x"}, {"y"});
+  const std::string path = dir.File("relu.onnx");
+  if (!m.WriteTo(path)) return Internal("cannot write " + path);
+  OXIDE_ASSIGN_OR_RETURN(auto session, MakeRuntime()->Load(path, {}));
+  TensorSet in;
+  in.tensors.push_back(Zeros("x", {1, 4}));
+  return session->Run(in);
+}
+
+TEST(OpenCvRuntime, AnOutputThatDoesNotFitItsDeclaredShapeIsRefused) {
+  auto fewer = RunReluDeclaring({1, 8});
+  ASSERT_FALSE(fewer.ok());
+  EXPECT_EQ(fewer.status().message(), "output 'y' has 4 values, the model declares [1,8]");
+  auto other = RunReluDeclaring({2, 2});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().message(),
+            "output 'y' has shape [1,4] from opencv-dnn 4.6.0, the model declares [2,2]");
+  // Unit dimensions do not change the element order: the declared shape is reported.
+  auto unit = RunReluDeclaring({4, 1});
+  ASSERT_TRUE(unit.ok()) << unit.status().ToString();
+  EXPECT_EQ(unit->tensors[0].dims, (std::vector<int64_t>{4, 1}));
+}
+
+TEST(OpenCvRuntime, ANodeWithoutOutputsIsCorruptNotACrash) {
+  testing::TempDir dir;
+  testonnx::Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", {1, 4});
+  m.Node("Identity", {"x"}, {});
+  m.Node("Relu", {"x"}, {"y"});
+  ASSERT_TRUE(m.WriteTo(dir.File("m.onnx")));
+  auto s = MakeRuntime()->Load(dir.File("m.onnx"), {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), ErrorCode::kCorrupt);
+  EXPECT_EQ(s.status().message(), "operator 'Identity' (node 'Identity_0') has no output");
+}
+
+// Two Ifs on constant conditions whose branches reuse the inner names "k" and "t":
+// y = Relu(x * 2) [If_0 takes then] + Relu(x * -1) [If_1 takes else]. Loaded and run through
+// OpenCV, so the inlined graph must be loadable (no BOOL condition left) and name-clean.
+TEST(OpenCvRuntime, RunsIfsOnConstantConditionsInlined) {
+  testing::TempDir dir;
+  testonnx::Model m;
+  m.Input("x", {1, 4});
+  m.Output("y", {1, 4});
+  for (int i = 0; i < 2; ++i) {
+    const std::string cond = "cond" + std::to_string(i);
+    auto* c = m.g()->add_initializer();
+    c->set_name(cond);
+    c->set_data_type(onnx::TensorProto::BOOL);
+    c->add_int32_data(i == 0 ? 1 : 0);
+    auto* n = m.Node("If", {cond}, {"y" + std::to_string(i)});
+    for (const char* branch : {"then_branch", "else_branch"}) {
+      auto* a = n->add_attribute();
+      a->set_name(branch);
+      a->set_type(onnx::AttributeProto::GRAPH);
+      auto* g = a->mutable_g();
+      auto* k = g->add_initializer();
+      k->set_name("k");
+      k->set_data_type(onnx::TensorProto::FLOAT);
+      k->add_dims(4);
+      const float v = std::string(branch) == "then_branch" ? 2.f : -1.f;
+      for (int j = 0; j < 4; ++j) k->add_float_data(v);
+      auto* mul = g->add_node();
+      mul->set_op_type("Mul");
+      mul->set_name("mul");
+      mul->add_input("x");
+      mul->add_input("k");
+      mul->add_output("t");
+      auto* relu = g->add_node();
+      relu->set_op_type("Relu");
+      relu->set_name("relu");
+      relu->add_input("t");
+      relu->add_output("out");
+      g->add_output()->set_name("out");
+    }
+  }
+  m.Node("Add", {"y0", "y1"}, {"y"});
+  ASSERT_TRUE(m.WriteTo(dir.File("if.onnx")));
+  auto s = MakeRuntime()->Load(dir.File("if.onnx"), {});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  TensorSet in;
+  in.tensors.push_back(Zeros("x", {1, 4}));
+  const float x[4] = {1, -2, 3, -4};
+  std::memcpy(in.tensors[0].data.data(), x, sizeof x);
+  auto r = (*s)->Run(in);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->tensors.size(), 1u);
+  ASSERT_EQ(r->tensors[0].data.size(), 16u);
+  float y[4];
+  std::memcpy(y, r->tensors[0].data.data(), sizeof y);
+  const float want[4] = {2, 2, 6, 4};
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(y[j], want[j]) << j;
 }
 
 TEST(OpenCvRuntime, RefusesAFileThatIsNotAModel) {

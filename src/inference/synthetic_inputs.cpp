@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 namespace oxide::inference {
 namespace {
@@ -15,9 +16,18 @@ uint64_t SplitMix64(uint64_t* state) {
   return z ^ (z >> 31);
 }
 
+constexpr uint64_t kMaxInputBytes = uint64_t{1} << 30;
+
+std::string ShapeText(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
 Result<TensorSet> Make(const tensor::ModelSignature& signature, bool random, uint64_t seed) {
   TensorSet set;
   uint64_t state = seed;
+  uint64_t total_bytes = 0;
   for (const auto& v : signature.inputs) {
     if (!v.has_shape) return Unsupported("input '" + v.name + "' declares no shape");
     size_t width = tensor::ElementWidth(v.dtype);
@@ -29,11 +39,21 @@ Result<TensorSet> Make(const tensor::ModelSignature& signature, bool random, uin
     t.name = v.name;
     t.dtype = v.dtype;
     for (const auto& d : v.dims) t.dims.push_back(d.size >= 0 ? d.size : 1);
-    uint64_t n = t.element_count();
-    if (n == 0 && !t.dims.empty() &&
-        std::none_of(t.dims.begin(), t.dims.end(), [](int64_t d) { return d == 0; })) {
-      return Unsupported("input '" + v.name + "' is too large");
+    // The same bound as an input file (ReadTensorSetFile); the product is checked step by step
+    // so a declared [2^61+1] cannot wrap around to a small allocation.
+    uint64_t bytes = width;
+    for (int64_t d : t.dims) {
+      if (d != 0 && bytes > kMaxInputBytes / static_cast<uint64_t>(d)) {
+        return ResourceExhausted("input '" + v.name + "' " + ShapeText(t.dims) +
+                                 " would need more than 1 GiB");
+      }
+      bytes *= static_cast<uint64_t>(d);
     }
+    total_bytes += bytes;
+    if (total_bytes > kMaxInputBytes) {
+      return ResourceExhausted("the model's inputs would need more than 1 GiB together");
+    }
+    const uint64_t n = bytes / width;
     t.data.assign(n * width, '\0');
     if (random && v.dtype == tensor::DType::kF32) {
       for (uint64_t i = 0; i < n; ++i) {

@@ -34,6 +34,8 @@ enum MetadataField { kMetadataName = 0, kMetadataBuffer = 1 };
 
 // Metadata values longer than this, or not printable, are summarised as "<N bytes>".
 constexpr size_t kMaxMetadataText = 256;
+// Trailing NULs trimmed from a value before that limit applies (converters pad to 16 bytes).
+constexpr size_t kMaxMetadataPadding = 64;
 // TFLite kernels take at most 6 dimensions; a longer shape is indexed as opaque bytes without
 // being read, so shapes shared by many tensors cannot multiply the work.
 constexpr uint64_t kMaxShapeDims = 16;
@@ -95,6 +97,11 @@ struct BufferRange {
 };
 
 std::string Printable(std::string_view bytes) {
+  // Too long for text even after any padding is trimmed: summarised without a scan, so many
+  // entries naming one large buffer cost nothing per entry.
+  if (bytes.size() > kMaxMetadataText + kMaxMetadataPadding) {
+    return "<" + std::to_string(bytes.size()) + " bytes>";
+  }
   // Converters pad version strings with NULs.
   while (!bytes.empty() && bytes.back() == '\0') bytes.remove_suffix(1);
   if (bytes.size() <= kMaxMetadataText) {
@@ -227,6 +234,11 @@ class TfliteWalker {
     OXIDE_ASSIGN_OR_RETURN(FlatVector v, r_.Vector(model_, kModelMetadata, 4, "Model.metadata"));
     for (uint64_t i = 0; i < v.count; ++i) {
       OXIDE_ASSIGN_OR_RETURN(FlatTable m, r_.TableAt(v.pos + 4 * i, "Model.metadata[]"));
+      if (seen_[m.pos]) {
+        return Corrupt("tflite metadata " + std::to_string(i) +
+                       " shares its Metadata table with an earlier entry");
+      }
+      seen_[m.pos] = true;
       OXIDE_ASSIGN_OR_RETURN(std::string_view name, r_.String(m, kMetadataName, "Metadata.name"));
       OXIDE_ASSIGN_OR_RETURN(uint32_t buffer, r_.U32(m, kMetadataBuffer, 0, "Metadata.buffer"));
       if (buffer >= buffers_.size()) {

@@ -416,6 +416,66 @@ TEST(TfliteHostileTest, SlotsSharingOneEmptyBufferTableAreRefused) {
       << s.ToString();
 }
 
+// `entries` metadata entries, all naming buffer 1 (`nuls` NUL bytes). With `share_table` every
+// metadata slot points at one Metadata table, else each has its own.
+std::string SharedMetadataFile(uint32_t entries, uint32_t nuls, bool share_table) {
+  RawFlat w;
+  ModelSlots m = RawModel(&w);
+  w.Point(m.subgraphs, w.Here());
+  w.U32(0);
+  w.Point(m.buffers, w.Here());
+  w.U32(2);
+  const uint64_t b0 = w.Slot();
+  const uint64_t b1 = w.Slot();
+  w.Point(b0, w.TableStart(w.VTable(4, {})));
+  const uint64_t b_vt = w.VTable(8, {4});
+  w.Point(b1, w.TableStart(b_vt));
+  const uint64_t data = w.Slot();
+  w.Point(data, w.Here());
+  w.U32(nuls);
+  w.bytes().append(nuls, '\0');
+  while (w.Here() % 4 != 0) w.bytes().push_back('\0');
+  w.Point(m.metadata, w.Here());
+  w.U32(entries);
+  std::vector<uint64_t> slots;
+  for (uint32_t i = 0; i < entries; ++i) slots.push_back(w.Slot());
+  const uint64_t m_vt = w.VTable(8, {0, 4});  // Metadata: name 0 (absent), buffer 1 at +4
+  for (uint32_t i = 0; i < entries; ++i) {
+    if (share_table && i > 0) {
+      w.Point(slots[i], w.Here() - 8);
+      continue;
+    }
+    w.Point(slots[i], w.TableStart(m_vt));
+    w.U32(1);
+  }
+  return w.bytes();
+}
+
+TEST(TfliteHostileTest, SharedMetadataTableIsRefused) {
+  const std::string f = SharedMetadataFile(1000, 16, /*share_table=*/true);
+  Status s = IndexTflite(f).status();
+  EXPECT_STATUS(s, ErrorCode::kCorrupt);
+  EXPECT_NE(s.message().find("tflite metadata 1 shares its Metadata table with an earlier entry"),
+            std::string::npos)
+      << s.ToString();
+}
+
+TEST(TfliteHostileTest, LongMetadataValuesAreSummarisedUnread) {
+  // 2000 entries naming one buffer of 100000 NULs: trimming the NULs per entry was 2*10^8 steps.
+  // A value longer than the text limit plus padding is summarised by its size alone.
+  const std::string f = SharedMetadataFile(2000, 100000, /*share_table=*/false);
+  Result<TensorIndex> r = IndexTflite(f);
+  ASSERT_OK(r.status());
+  ASSERT_EQ(r->metadata.size(), 2001u);  // version, then the entries
+  for (size_t i = 1; i < r->metadata.size(); ++i) {
+    ASSERT_EQ(r->metadata[i].second, "<100000 bytes>") << i;
+  }
+  // Short padding is still trimmed.
+  r = IndexTflite(SharedMetadataFile(2, 300, false));
+  ASSERT_OK(r.status());
+  EXPECT_EQ(r->metadata[1].second, "");
+}
+
 TEST(TfliteHostileTest, MetadataEntriesAreBoundedByTheFileSize) {
   // Distinct tables but one name shared by all: the text copied is charged against the file size.
   RawFlat w;

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <string>
 
 #include "tensor/tensor_index.hpp"
+#include "tensor/tflite_hostile_files.hpp"
 #include "testing/gguf_builder.hpp"
 #include "testing/status_matchers.hpp"
 
@@ -76,6 +78,35 @@ TEST_F(AllocBoundTest, HostileGgufTensorCountReservesLittle) {
   EXPECT_STATUS(s, ErrorCode::kCorrupt);
   EXPECT_LT(g_largest.load(), f.size() / 4);
   EXPECT_LT(g_total.load(), f.size() / 4);
+}
+
+// Every hostile TFLite file, accepted or refused, allocates at most a small multiple of its size
+// in total (a sum over every allocation, so it also bounds the work spent copying). The multiple
+// is the cost of one indexed tensor (~700 bytes of records and names) over the ~36 bytes of
+// FlatBuffer it takes to describe one; quadratic cases were 10^2 to 10^4 times the file.
+TEST_F(AllocBoundTest, HostileTfliteFilesAllocateLinearly) {
+  struct Case {
+    const char* what;
+    std::string file;
+  };
+  const Case cases[] = {
+      {"slots sharing one Buffer table, shared shape",
+       hostile::SharedShapeFile(2000, 2000, /*share_buffer_table=*/true)},
+      {"distinct buffers, one shared shape of 2000 dims",
+       hostile::SharedShapeFile(2000, 2000, /*share_buffer_table=*/false)},
+      {"slots sharing one empty Buffer table", hostile::SharedEmptyBufferFile(100000)},
+      {"slots sharing one Metadata table", hostile::SharedMetadataFile(20000, 100000, true)},
+      {"metadata tables naming one buffer of NULs",
+       hostile::SharedMetadataFile(20000, 100000, false)},
+      {"metadata tables sharing one long name", hostile::SharedNameFile(2000, 100000)},
+  };
+  for (const Case& c : cases) {
+    Status s;
+    Track([&] { s = IndexTflite(c.file).status(); });
+    std::printf("%-48s %8zu bytes: %10zu allocated, largest %9zu, %s\n", c.what, c.file.size(),
+                g_total.load(), g_largest.load(), s.ok() ? "accepted" : s.ToString().c_str());
+    EXPECT_LT(g_total.load(), 24 * c.file.size()) << c.what;
+  }
 }
 
 }  // namespace

@@ -36,6 +36,8 @@ enum MetadataField { kMetadataName = 0, kMetadataBuffer = 1 };
 constexpr size_t kMaxMetadataText = 256;
 // Trailing NULs trimmed from a value before that limit applies (converters pad to 16 bytes).
 constexpr size_t kMaxMetadataPadding = 64;
+// Charged to the text budget per Model.metadata entry on top of its name and value.
+constexpr uint64_t kMetadataEntryCost = 32;
 // TFLite kernels take at most 6 dimensions; a longer shape is indexed as opaque bytes without
 // being read, so shapes shared by many tensors cannot multiply the work.
 constexpr uint64_t kMaxShapeDims = 16;
@@ -130,7 +132,7 @@ class TfliteWalker {
  private:
   Status Buffers() {
     OXIDE_ASSIGN_OR_RETURN(FlatVector v, r_.Vector(model_, kModelBuffers, 4, "Model.buffers"));
-    buffers_.resize(v.count);
+    // Grown as slots validate (not sized by the count): slots that fail cost nothing.
     for (uint64_t i = 0; i < v.count; ++i) {
       OXIDE_ASSIGN_OR_RETURN(FlatTable b, r_.TableAt(v.pos + 4 * i, "Model.buffers[]"));
       // Writers emit one Buffer table per slot; a shared one would give many slots one range.
@@ -149,11 +151,9 @@ class TfliteWalker {
         if (offset > file_.size() || size > file_.size() - offset) {
           return Corrupt(which + " range past end of file");
         }
-        buffers_[i].offset = offset;
-        buffers_[i].length = size;
+        buffers_.push_back(BufferRange{offset, size});
       } else {
-        buffers_[i].offset = data.pos;
-        buffers_[i].length = data.count;
+        buffers_.push_back(BufferRange{data.pos, data.count});
       }
     }
     return Status::Ok();
@@ -246,8 +246,10 @@ class TfliteWalker {
                        std::to_string(buffer) + " of " + std::to_string(buffers_.size()));
       }
       BufferRange& b = buffers_[buffer];
-      OXIDE_RETURN_IF_ERROR(ChargeText(name.size()));
-      index_.metadata.emplace_back(std::string(name), Printable(file_.substr(b.offset, b.length)));
+      std::string value = Printable(file_.substr(b.offset, b.length));
+      // An entry costs its text and its record (~64 bytes) while its table is ~12 bytes of file.
+      OXIDE_RETURN_IF_ERROR(ChargeText(kMetadataEntryCost + name.size() + value.size()));
+      index_.metadata.emplace_back(std::string(name), std::move(value));
       if (b.length != 0 && b.tensor == BufferRange::kUnnamed) {
         internal::NamedTensor& n = Name(&b);
         n.info.name = internal::JoinName("metadata", name);

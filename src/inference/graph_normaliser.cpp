@@ -158,9 +158,11 @@ bool ReadScalarBool(const onnx::TensorProto& t, bool* out) {
 // Elements of a FLOAT initializer holding exactly one value (torch leaves scalar arithmetic such
 // as `head_dim ** 0.5` in the graph as Pow(Constant, Constant)).
 bool ReadOneFloat(const onnx::TensorProto& t, float* out) {
-  int64_t n = 1;
-  for (int64_t d : t.dims()) n *= d;
-  return n == 1 && t.data_type() == onnx::TensorProto::FLOAT && ReadScalarFloat(t, out);
+  // One element means every dim is 1 (a product could overflow, or meet -1 twice).
+  for (int64_t d : t.dims()) {
+    if (d != 1) return false;
+  }
+  return t.data_type() == onnx::TensorProto::FLOAT && ReadScalarFloat(t, out);
 }
 
 // Folds Pow/Mul/Div/Add/Sub/Sqrt of one-element float constants, computed in float like the

@@ -3,6 +3,7 @@
 // padding to general.alignment, then the data section that tensor offsets are relative to.
 // Specified in docs/format/tensor-index.md ("GGUF").
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@ constexpr int kMaxArrayDepth = 4;
 // offset (8).
 constexpr uint64_t kMinKvBytes = 13;
 constexpr uint64_t kMinTensorInfoBytes = 24;
+constexpr uint64_t kMaxTensorReserve = 1024;
 
 enum ValueType : uint32_t {
   kU8 = 0,
@@ -124,6 +126,14 @@ class Cursor {
   uint64_t pos_ = 0;
 };
 
+// The shortest text that reads back as the same value (1e-12, not std::to_string's 0.000000).
+template <typename Float>
+std::string ShortestText(Float v) {
+  char buf[32];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 // Scalars as decimal text for TensorIndex::metadata.
 std::string ScalarText(uint32_t type, const uint8_t* p) {
   switch (type) {
@@ -146,7 +156,7 @@ std::string ScalarText(uint32_t type, const uint8_t* p) {
       float f;
       static_assert(sizeof f == sizeof bits);
       std::memcpy(&f, &bits, sizeof f);
-      return std::to_string(f);
+      return ShortestText(f);
     }
     case kU64:
       return std::to_string(DecodeFixed64(p));
@@ -156,7 +166,7 @@ std::string ScalarText(uint32_t type, const uint8_t* p) {
       const uint64_t bits = DecodeFixed64(p);
       double d;
       std::memcpy(&d, &bits, sizeof d);
-      return std::to_string(d);
+      return ShortestText(d);
     }
     default:
       return {};
@@ -272,7 +282,9 @@ class GgufWalker {
     if (tensor_count_ > c_.left() / kMinTensorInfoBytes) {
       return Corrupt("gguf tensor count " + std::to_string(tensor_count_) + " past end of file");
     }
-    found_.reserve(tensor_count_);
+    // The count is only bounded by the bytes left (24 per smallest info, while a record is
+    // ~5x that): reserve a little, and let real infos grow the vector as they are read.
+    found_.reserve(std::min<uint64_t>(tensor_count_, kMaxTensorReserve));
     for (uint64_t i = 0; i < tensor_count_; ++i) {
       std::string_view name;
       uint32_t n_dims = 0, type = 0;

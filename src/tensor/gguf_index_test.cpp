@@ -2,6 +2,8 @@
 // malformed files, each refused with its specific message.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "tensor/tensor_index.hpp"
 #include "tensor/test_util.hpp"
 #include "testing/gguf_builder.hpp"
@@ -101,6 +103,31 @@ TEST(GgufIndexTest, RefusesVersion1AndBigEndian) {
   EXPECT_NE(IndexGguf(be).status().message().find("big-endian"), std::string::npos);
   be[7] = 9;
   EXPECT_STATUS(IndexGguf(be).status(), ErrorCode::kUnsupported);  // a future version
+}
+
+TEST(GgufIndexTest, FloatMetadataKeepsItsPrecision) {
+  auto f32 = [](float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    return GgufBuilder::U32(bits);
+  };
+  auto f64 = [](double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    return GgufBuilder::U64(bits);
+  };
+  GgufBuilder b;
+  b.AddRaw("eps32", GgufBuilder::kTypeF32, f32(1e-12f));
+  b.AddRaw("eps64", 12, f64(1e-12));
+  b.AddRaw("theta", GgufBuilder::kTypeF32, f32(10000.0f));
+  b.AddRaw("third", 12, f64(1.0 / 3));
+  Result<TensorIndex> r = IndexGguf(b.Build());
+  ASSERT_OK(r.status());
+  // Shortest text that reads back as the same value (std::to_string printed 1e-12 as 0.000000).
+  EXPECT_EQ(Value(*r, "eps32"), "1e-12");
+  EXPECT_EQ(Value(*r, "eps64"), "1e-12");
+  EXPECT_EQ(Value(*r, "theta"), "10000");
+  EXPECT_EQ(Value(*r, "third"), "0.3333333333333333");
 }
 
 // --- Malformed files ---

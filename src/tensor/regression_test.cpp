@@ -10,6 +10,7 @@
 
 #include "base/file_util.hpp"
 #include "tensor/tensor_index.hpp"
+#include "tensor/tflite_hostile_files.hpp"
 #include "testing/gguf_builder.hpp"
 #include "testing/onnx_builder.hpp"
 #include "testing/safetensors_builder.hpp"
@@ -141,6 +142,23 @@ void WriteGgufAndTflite(const fs::path& tests) {
   std::string self_loop = tflite;
   self_loop.replace(0, 4, std::string(4, '\0'));  // root offset 0: the table is the offset
   Write(reject / "tensor-tflite-self-offset.tflite", self_loop);
+
+  // Hostile layouts (tflite_hostile_files.hpp, gguf lying count): accepted ones as seeds, the
+  // refused ones as must-reject.
+  Write(tflite_seeds / "hostile-long-shared-shape.tflite", hostile::SharedShapeFile(40, 40, false));
+  Write(tflite_seeds / "hostile-shape-16-dims.tflite", hostile::SharedShapeFile(3, 16, false));
+  Write(tflite_seeds / "hostile-metadata-nuls.tflite", hostile::SharedMetadataFile(50, 400, false));
+  Write(reject / "tensor-tflite-shared-buffer-table.tflite",
+        hostile::SharedShapeFile(100, 100, true));
+  Write(reject / "tensor-tflite-shared-empty-buffer-table.tflite",
+        hostile::SharedEmptyBufferFile(1000));
+  Write(reject / "tensor-tflite-shared-metadata-table.tflite",
+        hostile::SharedMetadataFile(100, 16, true));
+  Write(reject / "tensor-tflite-shared-long-name.tflite", hostile::SharedNameFile(50, 2000));
+  std::string lying = "GGUF" + GgufBuilder::U32(3) + GgufBuilder::U64(4096 / 24) +
+                      GgufBuilder::U64(0) + GgufBuilder::U64(~uint64_t{0});
+  lying.resize(lying.size() + 4096 - 8, '\0');
+  Write(reject / "tensor-gguf-lying-tensor-count.gguf", lying);
 }
 
 TEST(TestData, Regenerate) {

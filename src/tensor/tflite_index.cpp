@@ -3,6 +3,7 @@
 // Buffer.offset/size from the start of the file. Each buffer holding data becomes one tensor
 // range, described by the first subgraph tensor that references it. Specified in
 // docs/format/tensor-index.md ("TFLite").
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,13 @@ enum MetadataField { kMetadataName = 0, kMetadataBuffer = 1 };
 
 // Metadata values longer than this, or not printable, are summarised as "<N bytes>".
 constexpr size_t kMaxMetadataText = 256;
+// Trailing NULs trimmed from a value before that limit applies (converters pad to 16 bytes).
+constexpr size_t kMaxMetadataPadding = 64;
+// Charged to the text budget per Model.metadata entry on top of its name and value.
+constexpr uint64_t kMetadataEntryCost = 32;
+// TFLite kernels take at most 6 dimensions; a longer shape is indexed as opaque bytes without
+// being read, so shapes shared by many tensors cannot multiply the work.
+constexpr uint64_t kMaxShapeDims = 16;
 
 // TensorType → DType; nullopt-like kUnknown with *known false for enum values the schema lacks.
 DType FromTensorType(uint8_t type, bool* known) {
@@ -82,14 +90,20 @@ DType FromTensorType(uint8_t type, bool* known) {
   }
 }
 
+// One per buffer slot, kept small: a file of N bytes can hold N / 4 slots.
 struct BufferRange {
   uint64_t offset = 0;
   uint64_t length = 0;
-  bool named = false;
-  internal::NamedTensor tensor;
+  uint32_t tensor = kUnnamed;  // index into the walker's named_, once a tensor describes it
+  static constexpr uint32_t kUnnamed = UINT32_MAX;
 };
 
 std::string Printable(std::string_view bytes) {
+  // Too long for text even after any padding is trimmed: summarised without a scan, so many
+  // entries naming one large buffer cost nothing per entry.
+  if (bytes.size() > kMaxMetadataText + kMaxMetadataPadding) {
+    return "<" + std::to_string(bytes.size()) + " bytes>";
+  }
   // Converters pad version strings with NULs.
   while (!bytes.empty() && bytes.back() == '\0') bytes.remove_suffix(1);
   if (bytes.size() <= kMaxMetadataText) {
@@ -118,24 +132,28 @@ class TfliteWalker {
  private:
   Status Buffers() {
     OXIDE_ASSIGN_OR_RETURN(FlatVector v, r_.Vector(model_, kModelBuffers, 4, "Model.buffers"));
-    buffers_.resize(v.count);
+    // Grown as slots validate (not sized by the count): slots that fail cost nothing.
     for (uint64_t i = 0; i < v.count; ++i) {
       OXIDE_ASSIGN_OR_RETURN(FlatTable b, r_.TableAt(v.pos + 4 * i, "Model.buffers[]"));
+      // Writers emit one Buffer table per slot; a shared one would give many slots one range.
+      if (seen_[b.pos]) {
+        return Corrupt("tflite buffer " + std::to_string(i) +
+                       " shares its Buffer table with an earlier buffer");
+      }
+      seen_[b.pos] = true;
       OXIDE_ASSIGN_OR_RETURN(FlatVector data, r_.Vector(b, kBufferData, 1, "Buffer.data"));
       OXIDE_ASSIGN_OR_RETURN(uint64_t offset, r_.U64(b, kBufferOffset, 0, "Buffer.offset"));
       OXIDE_ASSIGN_OR_RETURN(uint64_t size, r_.U64(b, kBufferSize, 0, "Buffer.size"));
-      const std::string which = "tflite buffer " + std::to_string(i);
       // The schema treats offset 0 and 1 as "not set" (1 is the writer's placeholder).
       if (offset > 1) {
+        const std::string which = "tflite buffer " + std::to_string(i);
         if (data.count != 0) return Corrupt(which + " has both inline data and an offset");
         if (offset > file_.size() || size > file_.size() - offset) {
           return Corrupt(which + " range past end of file");
         }
-        buffers_[i].offset = offset;
-        buffers_[i].length = size;
+        buffers_.push_back(BufferRange{offset, size});
       } else {
-        buffers_[i].offset = data.pos;
-        buffers_[i].length = data.count;
+        buffers_.push_back(BufferRange{data.pos, data.count});
       }
     }
     return Status::Ok();
@@ -171,7 +189,7 @@ class TfliteWalker {
                      std::to_string(buffer) + " of " + std::to_string(buffers_.size()));
     }
     BufferRange& b = buffers_[buffer];
-    if (b.length == 0 || b.named) return Status::Ok();  // no data, or described already
+    if (b.length == 0 || b.tensor != BufferRange::kUnnamed) return Status::Ok();
     OXIDE_ASSIGN_OR_RETURN(uint8_t type, r_.U8(t, kTensorType, 0, "Tensor.type"));
     OXIDE_ASSIGN_OR_RETURN(FlatVector shape, r_.Vector(t, kTensorShape, 4, "Tensor.shape"));
     bool known = false;
@@ -180,10 +198,11 @@ class TfliteWalker {
       return Unsupported("tflite tensor '" + std::string(name) + "' has unknown type " +
                          std::to_string(type));
     }
+    OXIDE_RETURN_IF_ERROR(ChargeText(name.size()));
     std::vector<int64_t> dims;
     uint64_t elements = 1;
-    bool fits = true;  // dims are non-negative and elements * width == length
-    for (uint64_t d = 0; d < shape.count; ++d) {
+    bool fits = shape.count <= kMaxShapeDims;  // dims are non-negative, elements * width == length
+    for (uint64_t d = 0; fits && d < shape.count; ++d) {
       const int64_t dim = static_cast<int32_t>(r_.ReadU32(shape.pos + 4 * d));
       dims.push_back(dim);
       if (dim < 0 || (dim != 0 && elements > b.length / static_cast<uint64_t>(dim))) {
@@ -193,15 +212,15 @@ class TfliteWalker {
       }
     }
     const size_t width = dtype == DType::kString ? 0 : ElementWidth(dtype);
-    b.named = true;
-    b.tensor.info.name.assign(name);
+    internal::NamedTensor& n = Name(&b);
+    n.info.name.assign(name);
     if (fits && width != 0 && elements * width == b.length) {
-      b.tensor.info.dtype = dtype;
-      b.tensor.info.dims = std::move(dims);
+      n.info.dtype = dtype;
+      n.info.dims = std::move(dims);
     } else {
-      // Strings, INT4, sparse or inconsistent shapes: opaque bytes.
-      b.tensor.info.dtype = DType::kU8;
-      b.tensor.info.dims = {static_cast<int64_t>(b.length)};
+      // Strings, INT4, sparse, very long or inconsistent shapes: opaque bytes.
+      n.info.dtype = DType::kU8;
+      n.info.dims = {static_cast<int64_t>(b.length)};
     }
     return Status::Ok();
   }
@@ -215,6 +234,11 @@ class TfliteWalker {
     OXIDE_ASSIGN_OR_RETURN(FlatVector v, r_.Vector(model_, kModelMetadata, 4, "Model.metadata"));
     for (uint64_t i = 0; i < v.count; ++i) {
       OXIDE_ASSIGN_OR_RETURN(FlatTable m, r_.TableAt(v.pos + 4 * i, "Model.metadata[]"));
+      if (seen_[m.pos]) {
+        return Corrupt("tflite metadata " + std::to_string(i) +
+                       " shares its Metadata table with an earlier entry");
+      }
+      seen_[m.pos] = true;
       OXIDE_ASSIGN_OR_RETURN(std::string_view name, r_.String(m, kMetadataName, "Metadata.name"));
       OXIDE_ASSIGN_OR_RETURN(uint32_t buffer, r_.U32(m, kMetadataBuffer, 0, "Metadata.buffer"));
       if (buffer >= buffers_.size()) {
@@ -222,12 +246,15 @@ class TfliteWalker {
                        std::to_string(buffer) + " of " + std::to_string(buffers_.size()));
       }
       BufferRange& b = buffers_[buffer];
-      index_.metadata.emplace_back(std::string(name), Printable(file_.substr(b.offset, b.length)));
-      if (b.length != 0 && !b.named) {
-        b.named = true;
-        b.tensor.info.name = internal::JoinName("metadata", name);
-        b.tensor.info.dtype = DType::kU8;
-        b.tensor.info.dims = {static_cast<int64_t>(b.length)};
+      std::string value = Printable(file_.substr(b.offset, b.length));
+      // An entry costs its text and its record (~64 bytes) while its table is ~12 bytes of file.
+      OXIDE_RETURN_IF_ERROR(ChargeText(kMetadataEntryCost + name.size() + value.size()));
+      index_.metadata.emplace_back(std::string(name), std::move(value));
+      if (b.length != 0 && b.tensor == BufferRange::kUnnamed) {
+        internal::NamedTensor& n = Name(&b);
+        n.info.name = internal::JoinName("metadata", name);
+        n.info.dtype = DType::kU8;
+        n.info.dims = {static_cast<int64_t>(b.length)};
       }
     }
     return Status::Ok();
@@ -236,16 +263,19 @@ class TfliteWalker {
   Result<TensorIndex> Finish() {
     std::vector<internal::NamedTensor> found;
     for (size_t i = 0; i < buffers_.size(); ++i) {
-      BufferRange& b = buffers_[i];
+      const BufferRange& b = buffers_[i];
       if (b.length == 0) continue;
-      if (!b.named) {  // data no tensor references (kept as its own range all the same)
-        b.tensor.info.name = "buffer/" + std::to_string(i);
-        b.tensor.info.dtype = DType::kU8;
-        b.tensor.info.dims = {static_cast<int64_t>(b.length)};
+      internal::NamedTensor t;
+      if (b.tensor != BufferRange::kUnnamed) {
+        t = std::move(named_[b.tensor]);
+      } else {  // data no tensor references (kept as its own range all the same)
+        t.info.name = "buffer/" + std::to_string(i);
+        t.info.dtype = DType::kU8;
+        t.info.dims = {static_cast<int64_t>(b.length)};
       }
-      b.tensor.info.offset = b.offset;
-      b.tensor.info.length = b.length;
-      found.push_back(std::move(b.tensor));
+      t.info.offset = b.offset;
+      t.info.length = b.length;
+      found.push_back(std::move(t));
     }
     OXIDE_ASSIGN_OR_RETURN(index_.tensors, internal::AssignUniqueNames(std::move(found)));
     OXIDE_RETURN_IF_ERROR(internal::SortAndCheckRanges(&index_.tensors, file_.size()));
@@ -253,10 +283,28 @@ class TfliteWalker {
     return std::move(index_);
   }
 
+  internal::NamedTensor& Name(BufferRange* b) {
+    b->tensor = static_cast<uint32_t>(named_.size());
+    return named_.emplace_back();
+  }
+
+  // Names may be shared strings; copying one per tensor or metadata entry could multiply the
+  // file. A file holding its names once copies at most its own size.
+  Status ChargeText(uint64_t bytes) {
+    if (bytes > text_budget_) {
+      return Corrupt("tflite names and metadata repeat more text than the file holds");
+    }
+    text_budget_ -= bytes;
+    return Status::Ok();
+  }
+
   std::string_view file_;
   FlatReader r_;
   FlatTable model_;
   std::vector<BufferRange> buffers_;
+  std::vector<internal::NamedTensor> named_;  // one per buffer a tensor or metadata describes
+  std::vector<bool> seen_ = std::vector<bool>(file_.size());  // table positions already used
+  uint64_t text_budget_ = file_.size();
   TensorIndex index_;
 };
 

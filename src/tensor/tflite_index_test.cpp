@@ -6,6 +6,7 @@
 
 #include "tensor/tensor_index.hpp"
 #include "tensor/test_util.hpp"
+#include "tensor/tflite_hostile_files.hpp"
 #include "testing/gguf_builder.hpp"
 #include "testing/onnx_builder.hpp"
 #include "testing/status_matchers.hpp"
@@ -251,6 +252,83 @@ TEST(TfliteCorruptTest, SharedSubgraphTablesCannotMultiplyTheWork) {
   Status s = IndexTflite(f).status();
   EXPECT_STATUS(s, ErrorCode::kCorrupt);
   EXPECT_NE(s.message().find("more tensors than the file can hold"), std::string::npos)
+      << s.ToString();
+}
+
+// --- Hostile files: tables and vectors shared so that a small file asks for a lot of work ---
+
+TEST(TfliteHostileTest, SharedBufferTableIsRefused) {
+  // Every buffer slot but 0 points at one Buffer table: before the check each tensor described
+  // "its" buffer again, reading the whole shared shape each time.
+  const std::string f = hostile::SharedShapeFile(1000, 1000, /*share_buffer_table=*/true);
+  Status s = IndexTflite(f).status();
+  EXPECT_STATUS(s, ErrorCode::kCorrupt);
+  EXPECT_NE(s.message().find("tflite buffer 2 shares its Buffer table with an earlier buffer"),
+            std::string::npos)
+      << s.ToString();
+}
+
+TEST(TfliteHostileTest, LongSharedShapeIsOpaqueNotCopiedPerTensor) {
+  // 1000 distinct buffers, 1000 tensors sharing one shape of 1000 ones: reading and keeping it
+  // per tensor would be 10^6 dims from a 40 KB file. Longer than 16 dims: opaque bytes.
+  const std::string f = hostile::SharedShapeFile(1000, 1000, /*share_buffer_table=*/false);
+  Result<TensorIndex> r = IndexTflite(f);
+  ASSERT_OK(r.status());
+  ASSERT_EQ(r->tensors.size(), 1000u);
+  uint64_t dims = 0, opaque = 0;
+  for (const TensorInfo& t : r->tensors) {
+    opaque += t.dtype == DType::kU8;
+    dims += t.dims.size();
+  }
+  EXPECT_EQ(opaque, 1000u);
+  EXPECT_EQ(dims, 1000u);
+  // At the bound the shape is still read: 16 ones describe the 4-byte float.
+  r = IndexTflite(hostile::SharedShapeFile(3, 16, false));
+  ASSERT_OK(r.status());
+  EXPECT_EQ(r->tensors[0].dtype, DType::kF32);
+  EXPECT_EQ(r->tensors[0].dims.size(), 16u);
+}
+
+TEST(TfliteHostileTest, SlotsSharingOneEmptyBufferTableAreRefused) {
+  // 4 bytes per slot, all at one empty Buffer table: each slot used to cost a full tensor record
+  // (~40x the file in memory) and the file was accepted.
+  Status s = IndexTflite(hostile::SharedEmptyBufferFile(10000)).status();
+  EXPECT_STATUS(s, ErrorCode::kCorrupt);
+  EXPECT_NE(s.message().find("tflite buffer 1 shares its Buffer table with an earlier buffer"),
+            std::string::npos)
+      << s.ToString();
+}
+
+TEST(TfliteHostileTest, SharedMetadataTableIsRefused) {
+  const std::string f = hostile::SharedMetadataFile(1000, 16, /*share_table=*/true);
+  Status s = IndexTflite(f).status();
+  EXPECT_STATUS(s, ErrorCode::kCorrupt);
+  EXPECT_NE(s.message().find("tflite metadata 1 shares its Metadata table with an earlier entry"),
+            std::string::npos)
+      << s.ToString();
+}
+
+TEST(TfliteHostileTest, LongMetadataValuesAreSummarisedUnread) {
+  // 2000 entries naming one buffer of 100000 NULs: trimming the NULs per entry was 2*10^8 steps.
+  // A value longer than the text limit plus padding is summarised by its size alone.
+  const std::string f = hostile::SharedMetadataFile(2000, 100000, /*share_table=*/false);
+  Result<TensorIndex> r = IndexTflite(f);
+  ASSERT_OK(r.status());
+  ASSERT_EQ(r->metadata.size(), 2001u);  // version, then the entries
+  for (size_t i = 1; i < r->metadata.size(); ++i) {
+    ASSERT_EQ(r->metadata[i].second, "<100000 bytes>") << i;
+  }
+  // Short padding is still trimmed.
+  r = IndexTflite(hostile::SharedMetadataFile(2, 300, false));
+  ASSERT_OK(r.status());
+  EXPECT_EQ(r->metadata[1].second, "");
+}
+
+TEST(TfliteHostileTest, MetadataEntriesAreBoundedByTheFileSize) {
+  // Distinct tables but one name shared by all: the text copied is charged against the file size.
+  Status s = IndexTflite(hostile::SharedNameFile(500, 20000)).status();
+  EXPECT_STATUS(s, ErrorCode::kCorrupt);
+  EXPECT_NE(s.message().find("repeat more text than the file holds"), std::string::npos)
       << s.ToString();
 }
 

@@ -60,7 +60,10 @@ double P95(std::vector<double> ms) {
 }  // namespace
 
 Result<std::optional<tensor::ModelSignature>> ReadModelSignature(const std::string& path) {
-  OXIDE_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path, size_t{4} << 30));
+  // Mapped, not read: the walker skips tensor data, so only the graph's pages are loaded and a
+  // large model never sits in the device's memory.
+  OXIDE_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file, MappedFile::Open(path));
+  const std::string_view bytes = file->view();
   OXIDE_ASSIGN_OR_RETURN(tensor::GraphSummary summary,
                          tensor::SummariseModel(bytes, tensor::DetectFormat(bytes)));
   if (!summary.has_graph) return std::optional<tensor::ModelSignature>();

@@ -35,10 +35,19 @@ Status ValidateModelIds(const std::string& model_id, const std::string& version)
 // (formats without a graph, versions stored before signatures were kept).
 Result<std::string> SignatureChange(const std::string& before, const std::string& after) {
   if (before.empty() || after.empty()) return std::string();
-  OXIDE_ASSIGN_OR_RETURN(auto b, tensor::DecodeSignature(before));
+  // `after` was just encoded; a stored `before` that does not decode (damaged, or written by
+  // another version) must not block every later upload: nothing to compare, as with none.
+  auto b = tensor::DecodeSignature(before);
+  if (!b.ok()) {
+    std::fprintf(stderr,
+                 "oxide serve: warning: stored signature does not decode (%s): "
+                 "signature change not checked\n",
+                 b.status().ToString().c_str());
+    return std::string();
+  }
   OXIDE_ASSIGN_OR_RETURN(auto a, tensor::DecodeSignature(after));
   std::string out;
-  for (const std::string& line : tensor::DescribeSignatureChange(b, a)) {
+  for (const std::string& line : tensor::DescribeSignatureChange(*b, a)) {
     if (!out.empty()) out += '\n';
     out += line;
   }

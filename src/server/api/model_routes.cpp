@@ -124,6 +124,7 @@ Response Upload(const ApiDeps& d, const Request& req, const Params& p) {
   if (!rec.ok()) return ErrorResponse(rec.status());
   auto j = VersionJsonOf(d, rec->version);
   if (!j.ok()) return ErrorResponse(j.status());
+  (*j)["validation"] = std::string(ToString(rec->validation));
   return JsonResponse(rec->created ? 201 : 200, *j);
 }
 

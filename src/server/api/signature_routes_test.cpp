@@ -234,5 +234,23 @@ TEST_F(SignatureRoutesTest, UndecodableStoredSignatureDoesNotBlockLaterUploads) 
       200);
 }
 
+TEST_F(SignatureRoutesTest, UploadSaysWhetherOnnxValidationRanOrWasSkipped) {
+  auto checked = Upload("v1", UnaryModel("Relu", "4"));
+  ASSERT_EQ(checked.status, 201) << checked.body;
+  EXPECT_EQ(Body(checked)["validation"], "checked");
+  auto again = Upload("v1", UnaryModel("Relu", "4"));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Body(again)["validation"], "none");  // nothing validated by this request
+  // Above the limit (2 GiB in production) libonnx is not run: even a model it would refuse is
+  // accepted, and the response says so.
+  env.models->SetOnnxValidationLimit(16);
+  auto skipped = Upload("v2", UnaryModel("NoSuchOp", "4"));
+  ASSERT_EQ(skipped.status, 201) << skipped.body;
+  EXPECT_EQ(Body(skipped)["validation"], "skipped");
+  auto other = Call(Method::kPost, "/api/v1/models/t/versions/v1", "plain text model");
+  ASSERT_EQ(other.status, 201) << other.body;
+  EXPECT_EQ(Body(other)["validation"], "none");
+}
+
 }  // namespace
 }  // namespace oxide::server::api

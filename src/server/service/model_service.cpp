@@ -56,6 +56,18 @@ Result<std::string> SignatureChange(const std::string& before, const std::string
 
 }  // namespace
 
+std::string_view ToString(OnnxValidation v) {
+  switch (v) {
+    case OnnxValidation::kChecked:
+      return "checked";
+    case OnnxValidation::kSkipped:
+      return "skipped";
+    case OnnxValidation::kNone:
+      break;
+  }
+  return "none";
+}
+
 void ModelService::Notify() {
   if (on_enqueue_) on_enqueue_();
 }
@@ -95,8 +107,9 @@ Result<ModelService::IndexedUpload> ModelService::IndexUpload(const std::string&
     return InvalidArgument("the upload's ONNX graph does not parse: " +
                            summary.status().ToString());
   }
-  bool skipped = false;
-  OXIDE_RETURN_IF_ERROR(ValidateOnnxModel(bytes, &skipped));
+  bool skipped = bytes.size() > onnx_validation_limit_;
+  if (!skipped) OXIDE_RETURN_IF_ERROR(ValidateOnnxModel(bytes, &skipped));
+  out.validation = skipped ? OnnxValidation::kSkipped : OnnxValidation::kChecked;
   out.signature = tensor::EncodeSignature(summary->signature);
   return out;
 }
@@ -153,6 +166,7 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
 
   bool queued = false;
   UploadResult out;
+  out.validation = indexed.validation;
   if (Status tx = store_.InTransaction([&]() -> Status {
         auto again = store_.models().Get(model_id, version);  // a concurrent upload won
         if (again.ok()) {

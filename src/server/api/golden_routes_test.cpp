@@ -2,6 +2,7 @@
 // version JSON's "golden" object and the heartbeat assignment's golden_sha256/size.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "base/sha256.hpp"
@@ -103,6 +104,32 @@ TEST_F(GoldenRoutesTest, RefusesWhatIsNotAGoldenFile) {
   EXPECT_EQ(unmarked.status, 422);
   EXPECT_EQ(Error(unmarked), "not a golden file: no \"oxide.golden\" metadata");
   EXPECT_TRUE(Body(Call(Method::kGet, "/api/v1/models/m"))["versions"][0]["golden"].is_null());
+}
+
+TEST_F(GoldenRoutesTest, MissingBlobIs503AndACorruptBlobIsRemovedWhenServed) {
+  env.Upload("m", "v1", "model version one");
+  const std::string bytes = GoldenBytes(2);
+  ASSERT_EQ(Call(Method::kPut, golden_path, bytes).status, 200);
+  const std::string sha = ToHex(Sha256::Of(bytes));
+  // Same size, other bytes: only the hash of what is sent shows it; the net layer then calls
+  // on_corrupt, which must remove the blob (else devices retry the same bad bytes forever).
+  std::string bad = bytes;
+  bad[bad.size() / 2] ^= 0x5a;
+  {
+    std::FILE* f = std::fopen(env.blobs->PathFor(sha).c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(bad.data(), 1, bad.size(), f), bad.size());
+    std::fclose(f);
+  }
+  auto got = Call(Method::kGet, golden_path);
+  ASSERT_EQ(got.status, 200);
+  ASSERT_TRUE(got.on_corrupt != nullptr);
+  got.on_corrupt();
+  EXPECT_FALSE(env.blobs->Exists(sha));
+  // Missing from disk: retryable like a model download, not "no golden file".
+  auto missing = Call(Method::kGet, golden_path);
+  EXPECT_EQ(missing.status, 503) << missing.body;
+  EXPECT_FALSE(missing.file.has_value());
 }
 
 TEST_F(GoldenRoutesTest, UnknownVersionIs404) {

@@ -82,12 +82,28 @@ Response GetGolden(const ApiDeps& d, const Params& p) {
   if (!*g) {
     return ErrorResponse(NotFound("version " + p[0] + "@" + p[1] + " has no golden file"));
   }
+  // Recorded but gone from disk (found corrupt and removed): retryable, as for model downloads.
+  if (!d.blobs.Exists((*g)->sha256)) {
+    return ErrorResponse(Unavailable("the golden file of model '" + p[0] + "' version '" + p[1] +
+                                     "' is missing (it was found corrupt and removed): upload it "
+                                     "again"));
+  }
   Response r;
   r.headers = {{"Content-Type", "application/octet-stream"},
                {"ETag", "\"" + (*g)->sha256 + "\""},
                {"X-Oxide-SHA256", (*g)->sha256}};
   r.file =
       FileBody{d.blobs.PathFor((*g)->sha256), 0, (*g)->size_bytes, (*g)->sha256, (*g)->size_bytes};
+  // A corrupt blob of the right size is only seen while it is sent: removed then, so the next
+  // request gets the 503 above instead of the same bad bytes again.
+  const ApiDeps* dp = &d;
+  r.on_corrupt = [dp, sha = (*g)->sha256] {
+    auto repaired = dp->models.RepairCorruptBlob(sha);
+    if (!repaired.ok()) {
+      std::fprintf(stderr, "oxide serve: golden blob repair: %s\n",
+                   repaired.status().ToString().c_str());
+    }
+  };
   return r;
 }
 
@@ -108,6 +124,7 @@ Response Upload(const ApiDeps& d, const Request& req, const Params& p) {
   if (!rec.ok()) return ErrorResponse(rec.status());
   auto j = VersionJsonOf(d, rec->version);
   if (!j.ok()) return ErrorResponse(j.status());
+  (*j)["validation"] = std::string(ToString(rec->validation));
   return JsonResponse(rec->created ? 201 : 200, *j);
 }
 

@@ -2,7 +2,11 @@
 // stored), the signature per version and its change, and the campaign override (409 without).
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
+
 #include "base/sha256.hpp"
+#include "inference/golden.hpp"
 #include "server/api/internal/json_util.hpp"
 #include "server/api/router.hpp"
 #include "server/service/test_env.hpp"
@@ -156,6 +160,96 @@ TEST_F(SignatureRoutesTest, UnchangedSignatureNeedsNoOverrideAndDevicesAreNotTol
   auto hb = env.Beat("d0", {});
   ASSERT_TRUE(hb.assignment.has_value());
   EXPECT_FALSE(hb.assignment->signature_change_allowed);
+}
+
+// A golden file for UnaryModel: x and y of the given shapes, y filled with `y`.
+std::string Golden(std::vector<int64_t> x_dims, std::vector<int64_t> y_dims, float y = 1,
+                   DType x_type = DType::kF32, const std::string& x_name = "x",
+                   const std::string& y_name = "y") {
+  auto tensor = [](std::string name, DType type, std::vector<int64_t> dims, float v) {
+    inference::NamedTensor t;
+    t.name = std::move(name);
+    t.dtype = type;
+    t.dims = std::move(dims);
+    t.data.resize(t.element_count() * tensor::ElementWidth(type));
+    for (size_t i = 0; type == DType::kF32 && i < t.data.size(); i += 4) {
+      std::memcpy(t.data.data() + i, &v, 4);
+    }
+    return t;
+  };
+  inference::Golden g;
+  g.inputs.tensors.push_back(tensor(x_name, x_type, std::move(x_dims), 1));
+  g.outputs.tensors.push_back(tensor(y_name, DType::kF32, std::move(y_dims), y));
+  g.tolerance = 0.01;
+  return *inference::SerializeGolden(g);
+}
+
+TEST_F(SignatureRoutesTest, GoldenFileMustMatchTheVersionSignature) {
+  ASSERT_EQ(Upload("v1", UnaryModel("Relu", "4")).status, 201);
+  ASSERT_EQ(Upload("v2", UnaryModel("Relu", "batch")).status, 201);
+  const std::string v1 = "/api/v1/models/m/versions/v1/golden";
+  auto refused = [&](const std::string& path, const std::string& body) {
+    auto r = Call(Method::kPut, path, body);
+    EXPECT_EQ(r.status, 422) << r.body;
+    return Body(r)["error"].value("message", "");
+  };
+  EXPECT_EQ(refused(v1, Golden({1, 8}, {1, 4})),
+            "golden input 'x' has shape [1,8], the model's is [1,4] (version 'v1' signature)");
+  EXPECT_EQ(refused(v1, Golden({1, 4}, {4})),
+            "golden output 'y' has shape [4], the model's is [1,4] (version 'v1' signature)");
+  EXPECT_EQ(refused(v1, Golden({1, 4}, {1, 4}, 1, DType::kI32)),
+            "golden input 'x' is I32, the model's is F32 (version 'v1' signature)");
+  EXPECT_EQ(refused(v1, Golden({1, 4}, {1, 4}, 1, DType::kF32, "z")),
+            "golden input 'x' is missing (the model has that input) (version 'v1' signature)");
+  EXPECT_EQ(refused(v1, Golden({1, 4}, {1, 4}, 1, DType::kF32, "x", "logits")),
+            "golden output 'logits' is not an output of the model (version 'v1' signature)");
+  EXPECT_EQ(refused(v1, Golden({1, 4}, {1, 4}, std::numeric_limits<float>::quiet_NaN())),
+            "golden output 'y' holds NaN or infinity: no device output can match it");
+  EXPECT_EQ(refused(v1, Golden({1, 4}, {1, 4}, std::numeric_limits<float>::infinity())),
+            "golden output 'y' holds NaN or infinity: no device output can match it");
+  EXPECT_TRUE(Body(Call(Method::kGet, "/api/v1/models/m"))["versions"][0]["golden"].is_null());
+  EXPECT_EQ(Call(Method::kPut, v1, Golden({1, 4}, {1, 4})).status, 200);
+  // A symbolic dim takes any size; the fixed one still has to match.
+  EXPECT_EQ(
+      Call(Method::kPut, "/api/v1/models/m/versions/v2/golden", Golden({1, 7}, {1, 7})).status,
+      200);
+  EXPECT_EQ(refused("/api/v1/models/m/versions/v2/golden", Golden({2, 7}, {1, 7})),
+            "golden input 'x' has shape [2,7], the model's is [1,batch] (version 'v2' signature)");
+}
+
+TEST_F(SignatureRoutesTest, UndecodableStoredSignatureDoesNotBlockLaterUploads) {
+  ASSERT_EQ(Upload("v1", UnaryModel("Relu", "4")).status, 201);
+  auto rec = env.store->models().Get("m", "v1");
+  ASSERT_TRUE(rec.ok());
+  store::ModelVersionRecord damaged = *rec;
+  damaged.version = "v1b";
+  damaged.signature = "{\"inputs\":[{\"name\":";  // cut off
+  ASSERT_TRUE(env.store->models().Put(damaged).ok());
+  auto r = Upload("v2", UnaryModel("Relu", "8"));
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["signature_changed"], false);  // nothing to compare with
+  // Nor does it block a golden file for that version.
+  EXPECT_EQ(
+      Call(Method::kPut, "/api/v1/models/m/versions/v1b/golden", Golden({1, 4}, {1, 4})).status,
+      200);
+}
+
+TEST_F(SignatureRoutesTest, UploadSaysWhetherOnnxValidationRanOrWasSkipped) {
+  auto checked = Upload("v1", UnaryModel("Relu", "4"));
+  ASSERT_EQ(checked.status, 201) << checked.body;
+  EXPECT_EQ(Body(checked)["validation"], "checked");
+  auto again = Upload("v1", UnaryModel("Relu", "4"));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Body(again)["validation"], "none");  // nothing validated by this request
+  // Above the limit (2 GiB in production) libonnx is not run: even a model it would refuse is
+  // accepted, and the response says so.
+  env.models->SetOnnxValidationLimit(16);
+  auto skipped = Upload("v2", UnaryModel("NoSuchOp", "4"));
+  ASSERT_EQ(skipped.status, 201) << skipped.body;
+  EXPECT_EQ(Body(skipped)["validation"], "skipped");
+  auto other = Call(Method::kPost, "/api/v1/models/t/versions/v1", "plain text model");
+  ASSERT_EQ(other.status, 201) << other.body;
+  EXPECT_EQ(Body(other)["validation"], "none");
 }
 
 }  // namespace

@@ -35,10 +35,19 @@ Status ValidateModelIds(const std::string& model_id, const std::string& version)
 // (formats without a graph, versions stored before signatures were kept).
 Result<std::string> SignatureChange(const std::string& before, const std::string& after) {
   if (before.empty() || after.empty()) return std::string();
-  OXIDE_ASSIGN_OR_RETURN(auto b, tensor::DecodeSignature(before));
+  // `after` was just encoded; a stored `before` that does not decode (damaged, or written by
+  // another version) must not block every later upload: nothing to compare, as with none.
+  auto b = tensor::DecodeSignature(before);
+  if (!b.ok()) {
+    std::fprintf(stderr,
+                 "oxide serve: warning: stored signature does not decode (%s): "
+                 "signature change not checked\n",
+                 b.status().ToString().c_str());
+    return std::string();
+  }
   OXIDE_ASSIGN_OR_RETURN(auto a, tensor::DecodeSignature(after));
   std::string out;
-  for (const std::string& line : tensor::DescribeSignatureChange(b, a)) {
+  for (const std::string& line : tensor::DescribeSignatureChange(*b, a)) {
     if (!out.empty()) out += '\n';
     out += line;
   }
@@ -46,6 +55,18 @@ Result<std::string> SignatureChange(const std::string& before, const std::string
 }
 
 }  // namespace
+
+std::string_view ToString(OnnxValidation v) {
+  switch (v) {
+    case OnnxValidation::kChecked:
+      return "checked";
+    case OnnxValidation::kSkipped:
+      return "skipped";
+    case OnnxValidation::kNone:
+      break;
+  }
+  return "none";
+}
 
 void ModelService::Notify() {
   if (on_enqueue_) on_enqueue_();
@@ -86,8 +107,9 @@ Result<ModelService::IndexedUpload> ModelService::IndexUpload(const std::string&
     return InvalidArgument("the upload's ONNX graph does not parse: " +
                            summary.status().ToString());
   }
-  bool skipped = false;
-  OXIDE_RETURN_IF_ERROR(ValidateOnnxModel(bytes, &skipped));
+  bool skipped = bytes.size() > onnx_validation_limit_;
+  if (!skipped) OXIDE_RETURN_IF_ERROR(ValidateOnnxModel(bytes, &skipped));
+  out.validation = skipped ? OnnxValidation::kSkipped : OnnxValidation::kChecked;
   out.signature = tensor::EncodeSignature(summary->signature);
   return out;
 }
@@ -144,6 +166,7 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
 
   bool queued = false;
   UploadResult out;
+  out.validation = indexed.validation;
   if (Status tx = store_.InTransaction([&]() -> Status {
         auto again = store_.models().Get(model_id, version);  // a concurrent upload won
         if (again.ok()) {

@@ -1,13 +1,16 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "server/service/blob_store.hpp"
+#include "server/service/model_validation.hpp"
 #include "store/store.hpp"
 #include "tensor/tensor_index.hpp"
 
@@ -38,9 +41,18 @@ struct DownloadPlan {
   std::string strategy;      // patch only
 };
 
+// What the upload's ONNX validation (libonnx checker and shape inference) did.
+enum class OnnxValidation {
+  kNone,     // not ONNX, or the version already existed: nothing was validated
+  kChecked,  // validated and valid
+  kSkipped,  // ONNX larger than the validation limit (2 GiB): accepted unchecked
+};
+std::string_view ToString(OnnxValidation v);  // "none", "checked", "skipped"
+
 struct UploadResult {
   store::ModelVersionRecord version;
   bool created = true;  // false: the same bytes were already stored under this version
+  OnnxValidation validation = OnnxValidation::kNone;
 };
 
 // Model versions, their blobs, patch scheduling and download accounting. Thread-safe.
@@ -49,6 +61,10 @@ class ModelService {
  public:
   ModelService(store::Store& store, const BlobStore& blobs, const Clock& clock)
       : store_(store), blobs_(blobs), clock_(clock) {}
+
+  // Largest ONNX upload handed to libonnx (default kMaxOnnxValidationBytes; tests lower it to
+  // see a skipped validation without a 2 GiB file). Set before serving.
+  void SetOnnxValidationLimit(uint64_t bytes) { onnx_validation_limit_ = bytes; }
 
   // Called (outside any lock) after a patch job was enqueued: wakes the worker.
   void SetPatchListener(std::function<void()> f) { on_enqueue_ = std::move(f); }
@@ -124,6 +140,7 @@ class ModelService {
   struct IndexedUpload {
     tensor::TensorIndex index;
     std::string signature;  // tensor::EncodeSignature JSON; "" for formats without a graph
+    OnnxValidation validation = OnnxValidation::kNone;
   };
   // Indexes the staged bytes in the format they claim and reads their signature; an ONNX model
   // is also validated with libonnx (model_validation.hpp). kInvalidArgument when they do not
@@ -135,6 +152,7 @@ class ModelService {
   const BlobStore& blobs_;
   const Clock& clock_;
   std::function<void()> on_enqueue_;
+  uint64_t onnx_validation_limit_ = kMaxOnnxValidationBytes;
 };
 
 }  // namespace oxide::server

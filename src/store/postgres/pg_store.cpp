@@ -225,6 +225,8 @@ Result<std::string> TakePoolSize(const std::string& url, PoolOptions* options) {
 
 }  // namespace
 
+size_t MigrationCount() { return Migrations().size(); }
+
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, PoolOptions options) {
   OXIDE_ASSIGN_OR_RETURN(std::string conninfo, TakePoolSize(url, &options));
   OXIDE_ASSIGN_OR_RETURN(auto db, Db::Open(conninfo, options, Migrations()));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,9 @@ namespace oxide::store::postgres {
 // libpq), creating and migrating the schema. kIo when the server cannot be reached,
 // kFailedPrecondition when the database's schema is newer than this binary.
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, PoolOptions options = {});
+
+// How many schema migrations this binary knows (and applies): tests check that all ran.
+size_t MigrationCount();
 
 // For tests: the backend pid of the calling thread's transaction connection (0 outside one).
 int TransactionBackendPid(Store& store);

@@ -245,6 +245,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
+size_t MigrationCount() { return Migrations().size(); }
+
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
   OXIDE_ASSIGN_OR_RETURN(auto db, Db::Open(path, Migrations()));
   return std::unique_ptr<Store>(new SqliteStore(std::move(db)));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -12,5 +13,8 @@ namespace oxide::store::sqlite {
 // schema. kIo when the file cannot be opened, kFailedPrecondition when its schema is newer
 // than this binary.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+// How many schema migrations this binary knows (and applies): tests check that all ran.
+size_t MigrationCount();
 
 }  // namespace oxide::store::sqlite

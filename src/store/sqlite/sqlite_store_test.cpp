@@ -42,6 +42,22 @@ TEST(SqliteStore, DataSurvivesReopenAndMigrationsAreRecordedOnce) {
   auto s = sqlite::OpenSqliteStore(path);
   ASSERT_OK(s.status());
   EXPECT_OK((*s)->devices().Get("d1").status());
+  // Each migration of the code's list recorded once, none skipped, none left out.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw,
+                               "SELECT COUNT(*), COUNT(DISTINCT version), MAX(version) "
+                               "FROM schema_migrations",
+                               -1, &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  const auto n = static_cast<int64_t>(sqlite::MigrationCount());
+  EXPECT_EQ(sqlite3_column_int64(q, 0), n);
+  EXPECT_EQ(sqlite3_column_int64(q, 1), n);
+  EXPECT_EQ(sqlite3_column_int64(q, 2), n);
+  sqlite3_finalize(q);
+  sqlite3_close(raw);
 }
 
 // Enrolment numbers each fleet member with MAX(seq) over the fleet: that must be an index seek,

@@ -11,6 +11,7 @@ namespace {
 
 class GoldenFetchTest : public PipelineTest {
  protected:
+  GoldenFetchTest() { fetch_golden = true; }  // as with --health-check builtin:inference
   std::string GoldenUrl(const std::string& version) const {
     return "http://cp/api/v1/models/m/versions/" + version + "/golden";
   }
@@ -137,6 +138,20 @@ TEST_F(GoldenFetchTest, SurvivesARestartWithoutBeingFetchedAgain) {
   EXPECT_EQ(Active(), v2.bytes);
   EXPECT_EQ(GoldenRequests(), 1u);
   EXPECT_EQ(health.requests.back().golden_path, state_dir + "/m/golden");
+}
+
+// Only builtin:inference reads the golden file: an agent with another health check never fetches
+// it (it could be 64 MiB per device) and hands none to its check.
+TEST_F(GoldenFetchTest, IsNotFetchedUnlessTheHealthCheckUsesIt) {
+  fetch_golden = false;
+  OpenPipeline();
+  InstallV1();
+  Publish(v2);
+  TestModel m = WithGolden(golden, golden);
+  ASSERT_TRUE(Assign(m).ok());
+  EXPECT_EQ(Active(), v2.bytes);
+  EXPECT_EQ(GoldenRequests(), 0u);
+  EXPECT_TRUE(health.requests.back().golden_path.empty());
 }
 
 }  // namespace

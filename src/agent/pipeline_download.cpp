@@ -224,7 +224,7 @@ constexpr uint64_t kMaxGoldenBytes = uint64_t{64} << 20;  // the server's limit 
 
 Result<std::optional<OtaEvent>> UpdatePipeline::FetchGolden() {
   const ModelRef& t = *record_.target;
-  if (t.golden_sha256.empty()) {
+  if (t.golden_sha256.empty() || !options_.fetch_golden) {
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.golden));  // another version's
     return std::optional<OtaEvent>();
   }

@@ -8,6 +8,7 @@
 
 #include "base/file_util.hpp"
 #include "inference/golden.hpp"
+#include "tensor/tensor_index.hpp"
 
 namespace oxide::agent {
 namespace {
@@ -60,7 +61,10 @@ double P95(std::vector<double> ms) {
 }  // namespace
 
 Result<std::optional<tensor::ModelSignature>> ReadModelSignature(const std::string& path) {
-  OXIDE_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path, size_t{4} << 30));
+  // Mapped, not read: a multi-GB file of weights must not be copied into memory to learn that
+  // it has no graph.
+  OXIDE_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file, MappedFile::Open(path));
+  const std::string_view bytes = file->view();
   OXIDE_ASSIGN_OR_RETURN(tensor::GraphSummary summary,
                          tensor::SummariseModel(bytes, tensor::DetectFormat(bytes)));
   if (!summary.has_graph) return std::optional<tensor::ModelSignature>();
@@ -88,6 +92,28 @@ Result<HealthReport> InferenceHealthChecker::Check(const HealthCheckRequest& req
       if (!*after) return Unhealthy("the model has no graph; the version it replaces had one");
       std::vector<std::string> changes = tensor::DescribeSignatureChange(**before, **after);
       if (!changes.empty()) return Unhealthy(changes.front());
+    }
+  }
+
+  // Only an ONNX graph can be run. Weights-only formats (SafeTensors, GGUF) and opaque files have
+  // nothing to run, and TFLite is not what the runtime loads: the check says so and passes (the
+  // built-in check above already verified hash, size and format). Found from the first bytes of
+  // the mapped file, so a large file is not read.
+  {
+    auto mapped = MappedFile::Open(request.model_path);
+    if (!mapped.ok()) {
+      return HealthReport{false, "cannot map the model: " + mapped.status().message(), true};
+    }
+    const tensor::ModelFormat format = tensor::ClaimedFormat((*mapped)->view());
+    if (format == tensor::ModelFormat::kTflite) {
+      return HealthReport{
+          true, "inference check skipped: tflite is not run by " + std::string(runtime_.name())};
+    }
+    if (format != tensor::ModelFormat::kOnnx) {
+      const std::string what = format == tensor::ModelFormat::kUnknown
+                                   ? std::string("an opaque file")
+                                   : std::string(tensor::ToString(format));
+      return HealthReport{true, "inference check skipped: " + what + " has no graph"};
     }
   }
 

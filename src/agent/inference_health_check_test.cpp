@@ -10,7 +10,11 @@
 #include "base/sha256.hpp"
 #include "inference/golden.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/gguf_builder.hpp"
+#include "testing/onnx_builder.hpp"
+#include "testing/safetensors_builder.hpp"
 #include "testing/temp_dir.hpp"
+#include "testing/tflite_builder.hpp"
 
 namespace oxide::agent {
 namespace {
@@ -89,14 +93,18 @@ class FakeRuntime final : public inference::Runtime {
   std::vector<inference::NamedTensor> seen_inputs;  // every Run's "x", across sessions
 };
 
+// ONNX files (the check runs graphs only); the fake runtime never parses them.
+const std::string kNewModel = testing::CheckerValidOnnxModel(4, 1);
+const std::string kOldModel = testing::CheckerValidOnnxModel(4, 2);
+
 class InferenceHealthCheckTest : public ::testing::Test {
  protected:
   InferenceHealthCheckTest() {
-    EXPECT_TRUE(AtomicWriteFile(model, "the new model").ok());
-    EXPECT_TRUE(AtomicWriteFile(previous, "the old model").ok());
+    EXPECT_TRUE(AtomicWriteFile(model, kNewModel).ok());
+    EXPECT_TRUE(AtomicWriteFile(previous, kOldModel).ok());
   }
   HealthCheckRequest Request() {
-    HealthCheckRequest r{model, "m", "2.0", ToHex(Sha256::Of("the new model")), 13};
+    HealthCheckRequest r{model, "m", "2.0", ToHex(Sha256::Of(kNewModel)), kNewModel.size()};
     r.previous_model_path = previous;
     return r;
   }
@@ -242,6 +250,44 @@ TEST_F(InferenceHealthCheckTest, ARefusedGoldenFileIsUnhealthy) {
   ASSERT_TRUE(rep.ok());
   EXPECT_FALSE(rep->healthy);
   EXPECT_EQ(rep->detail.rfind("golden file refused: ", 0), 0u) << rep->detail;
+}
+
+// A format without a graph (weights only, or a file Oxide does not know) has nothing to run: the
+// check says so and passes, instead of handing the file to the runtime (which would refuse it).
+TEST_F(InferenceHealthCheckTest, AModelWithoutAGraphSkipsTheInferenceSteps) {
+  const std::string w = testing::F32Bytes({1, 2});
+  const std::string safetensors =
+      testing::SafetensorsBuilder().AddTensor("w", DType::kF32, {2}, w).Build();
+  testing::GgufBuilder gguf;
+  gguf.AddString("general.architecture", "llama");
+  gguf.AddTensor("w", testing::GgufBuilder::kF32, {2}, w);
+  testing::TfliteBuilder tflite;
+  tflite.AddTensor("w", testing::TfliteBuilder::kFloat32, {2}, tflite.AddBuffer(w));
+  for (const auto& [bytes, skipped] : std::vector<std::pair<std::string, std::string>>{
+           {safetensors, "safetensors has no graph"},
+           {gguf.Build(), "gguf has no graph"},
+           {tflite.Build(), "tflite is not run by fake-runtime"},
+           {"a blob of weights", "an opaque file has no graph"}}) {
+    SCOPED_TRACE(skipped);
+    ASSERT_TRUE(AtomicWriteFile(model, bytes).ok());
+    ASSERT_TRUE(AtomicWriteFile(previous, bytes).ok());
+    HealthCheckRequest r = Request();
+    r.sha256 = ToHex(Sha256::Of(bytes));
+    r.size_bytes = bytes.size();
+    r.golden_path = WriteGolden(10, 25);
+    // No expectation from a previous model without a graph.
+    InferenceHealthChecker checker(
+        runtime, runtime.clock,
+        [](const std::string&) -> Result<std::optional<tensor::ModelSignature>> {
+          return std::optional<tensor::ModelSignature>();
+        },
+        InferenceCheckOptions{2, 10});
+    auto rep = checker.Check(r);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    EXPECT_TRUE(rep->healthy) << rep->detail;
+    EXPECT_EQ(rep->detail, "inference check skipped: " + skipped);
+    EXPECT_TRUE(runtime.loaded.empty());
+  }
 }
 
 }  // namespace

@@ -55,6 +55,7 @@ TEST_F(GoldenFetchTest, IsFetchedWithTheModelAndHandedToTheCheck) {
   ASSERT_EQ(GoldenRequests(), 1u);
   const HealthCheckRequest& req = health.requests.back();
   EXPECT_EQ(req.golden_path, state_dir + "/m/golden");
+  EXPECT_EQ(req.golden_sha256, m.ref.golden_sha256);
   EXPECT_EQ(req.previous_model_path, state_dir + "/m/backup");
   EXPECT_TRUE(req.signature_change_allowed);
   // Removed with the other files when the update ended.

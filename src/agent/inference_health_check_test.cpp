@@ -172,6 +172,21 @@ TEST_F(InferenceHealthCheckTest, ChangedSignatureIsRefusedUnlessAllowed) {
   EXPECT_TRUE(signature_reads.empty());
 }
 
+// A re-export that renames the dynamic batch axis feeds the same shapes: not a change.
+TEST_F(InferenceHealthCheckTest, RenamedSymbolicDimsKeepTheSignature) {
+  InferenceHealthChecker checker(
+      runtime, runtime.clock,
+      [this](const std::string& path) -> Result<std::optional<tensor::ModelSignature>> {
+        tensor::ModelSignature s = Signature(4);
+        if (path == model) s.inputs[0].dims[0].symbol = "N";
+        return std::optional<tensor::ModelSignature>(s);
+      },
+      InferenceCheckOptions{2, 20});
+  auto rep = checker.Check(Request());
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->healthy) << rep->detail;
+}
+
 TEST_F(InferenceHealthCheckTest, FirstInstallHasNoSignatureToKeep) {
   HealthCheckRequest r = Request();
   r.previous_model_path.clear();

@@ -348,6 +348,7 @@ int AgentMain(const std::vector<std::string>& args) {
   options.pipeline.state_dir = f.state_dir;
   options.pipeline.max_attempts = f.max_attempts;
   options.pipeline.max_window_bytes = *max_window;
+  options.pipeline.fetch_golden = f.health_check == kInferenceCheck;  // nobody else reads it
   options.pipeline.should_stop = [&stop] { return stop.requested(); };
   options.pipeline.log = LogLine;
   options.pipeline.at_rest_key = at_rest_key;

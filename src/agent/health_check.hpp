@@ -34,6 +34,7 @@ struct HealthCheckRequest {
   // Model-aware check (issue #11): the version's golden file ("" none), the model it replaces
   // ("" none: a first install), and whether its signature may differ from that one's.
   std::string golden_path = {};
+  std::string golden_sha256 = {};  // its SHA-256 (hex) as fetched; "" not re-checked
   std::string previous_model_path = {};
   bool signature_change_allowed = false;
 };

@@ -21,7 +21,7 @@ Result<std::optional<tensor::ModelSignature>> ReadModelSignature(const std::stri
 
 struct InferenceCheckOptions {
   int warmup_runs = 2;  // not timed (first-run allocations, caches)
-  int timed_runs = 10;  // p95 over these
+  int timed_runs = 20;  // p95 over these; at least kMinTimedRuns
 };
 
 // `--health-check builtin:inference` (issue #11): after the built-in check (size, SHA-256,

@@ -224,7 +224,7 @@ constexpr uint64_t kMaxGoldenBytes = uint64_t{64} << 20;  // the server's limit 
 
 Result<std::optional<OtaEvent>> UpdatePipeline::FetchGolden() {
   const ModelRef& t = *record_.target;
-  if (t.golden_sha256.empty()) {
+  if (t.golden_sha256.empty() || !options_.fetch_golden) {
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.golden));  // another version's
     return std::optional<OtaEvent>();
   }
@@ -235,7 +235,7 @@ Result<std::optional<OtaEvent>> UpdatePipeline::FetchGolden() {
   if (t.golden_size > kMaxGoldenBytes) {
     SetError("golden file of " + t.version + " is too large: " + std::to_string(t.golden_size) +
              " bytes > " + std::to_string(kMaxGoldenBytes));
-    return std::optional<OtaEvent>(OtaEvent::kDownloadFailed);
+    return std::optional<OtaEvent>(OtaEvent::kDownloadInterrupted);
   }
   DownloadRequest req;
   req.url = options_.control_plane + "/api/v1/models/" + record_.model_id + "/versions/" +
@@ -245,6 +245,10 @@ Result<std::optional<OtaEvent>> UpdatePipeline::FetchGolden() {
     req.headers.emplace_back("Authorization", "Bearer " + options_.device_secret);
   }
   GoldenSink sink(t.golden_size);
+  // Every way this fails says nothing about the model: the server lost or is replacing the file
+  // (404/409), a proxy mangled it, or the operator uploaded another one than announced. So none
+  // is counted against the version (which would refuse a good model forever): the update waits
+  // and tries again, and a replaced golden file arrives with the next assignment (OnAssignment).
   auto result = deps_.downloader.Get(req, sink);
   if (!result.ok()) {
     const Status& st = result.status();
@@ -253,22 +257,21 @@ Result<std::optional<OtaEvent>> UpdatePipeline::FetchGolden() {
       return std::optional<OtaEvent>(OtaEvent::kDownloadInterrupted);
     }
     if (st.code() == ErrorCode::kFailedPrecondition) {
-      SetError("golden file of " + t.version + " rejected: " + st.message());
-      return std::optional<OtaEvent>(OtaEvent::kDownloadFailed);
+      SetError("golden file of " + t.version + " rejected: " + st.message() + "; retrying later");
+      return std::optional<OtaEvent>(OtaEvent::kDownloadInterrupted);
     }
     return st;
   }
   const int status = result->head.status;
   if (status < 200 || status > 299) {
-    SetError("golden file download of " + t.version + " failed: HTTP " + std::to_string(status));
-    const bool retry = status >= 500 || status == 429 || status == 401 || status == 403;
-    return std::optional<OtaEvent>(retry ? OtaEvent::kDownloadInterrupted
-                                         : OtaEvent::kDownloadFailed);
+    SetError("golden file download of " + t.version + " failed: HTTP " + std::to_string(status) +
+             "; retrying later");
+    return std::optional<OtaEvent>(OtaEvent::kDownloadInterrupted);
   }
   if (sink.bytes().size() != t.golden_size || ToHex(Sha256::Of(sink.bytes())) != t.golden_sha256) {
     SetError("golden file of " + t.version + " does not match its SHA-256 and size (" +
-             std::to_string(sink.bytes().size()) + " bytes)");
-    return std::optional<OtaEvent>(OtaEvent::kDownloadFailed);
+             std::to_string(sink.bytes().size()) + " bytes); retrying later");
+    return std::optional<OtaEvent>(OtaEvent::kDownloadInterrupted);
   }
   OXIDE_RETURN_IF_ERROR(WriteFileAtomically(deps_.fs, paths_.golden, sink.bytes()));
   Log("downloaded the golden file of " + t.version + " (" + std::to_string(t.golden_size) +

@@ -319,7 +319,10 @@ Result<OtaEvent> UpdatePipeline::CheckHealth() {
   HealthCheckRequest req{paths_.active, record_.model_id, t.version, t.sha256, t.size_bytes, {}};
   req.at_rest_key = AtRestKey();
   req.at_rest_key_file = options_.at_rest_key_file;
-  if (!t.golden_sha256.empty()) req.golden_path = paths_.golden;
+  if (options_.fetch_golden && !t.golden_sha256.empty()) {
+    req.golden_path = paths_.golden;
+    req.golden_sha256 = t.golden_sha256;  // re-checked: the file may have been damaged since
+  }
   if (record_.previous && Exists(paths_.backup)) req.previous_model_path = paths_.backup;
   req.signature_change_allowed = t.signature_change_allowed;
   req.on_started = [this](int pgid) {

@@ -80,6 +80,7 @@ class PipelineTest : public ::testing::Test {
       if (recheck) recheck(r);
     };
     o.free_disk_bytes = free_disk_bytes;
+    o.fetch_golden = fetch_golden;
     o.at_rest_key = at_rest_key;
     return o;
   }
@@ -124,6 +125,7 @@ class PipelineTest : public ::testing::Test {
   }
   bool Took(OtaState s, OtaEvent e) const { return taken.count({s, e}) > 0; }
   uint64_t max_window_bytes = uint64_t{128} << 20;           // PipelineOptions::max_window_bytes
+  bool fetch_golden = false;                                 // PipelineOptions::fetch_golden
   std::shared_ptr<const crypto::EncryptionKey> at_rest_key;  // PipelineOptions::at_rest_key
 
   void InstallV1() {

@@ -317,6 +317,16 @@ Result<AssignmentDecision> UpdatePipeline::OnAssignment(const ModelRef& assigned
     const ModelRef& t = *record_.target;
     if (t.version == a.version && t.sha256 == a.sha256) {
       superseded_ = false;  // assigned again: the latest word of the server wins
+      if (record_.state == OtaState::kDownloading &&
+          (t.golden_sha256 != a.golden_sha256 || t.golden_size != a.golden_size)) {
+        // An operator replaced the golden file (e.g. the old one never matched its hash): the
+        // download fetches and checks the new one. Once downloaded, the update finishes with the
+        // golden file it holds; the replacement applies to the next device that fetches it.
+        Log("the golden file of " + a.version + " was replaced");
+        record_.target->golden_sha256 = a.golden_sha256;
+        record_.target->golden_size = a.golden_size;
+        OXIDE_RETURN_IF_ERROR(Persist());
+      }
       return AssignmentDecision::kContinuing;
     }
     switch (record_.state) {

@@ -53,6 +53,10 @@ struct PipelineOptions {
   // Transfers in a row that bring no byte past the resume offset before the download is given
   // up as the server's fault (a truncated stored copy); counted against the version.
   uint32_t max_stalled_downloads = 5;
+  // Fetch the target's golden file (issue #11) and hand it to the health check. Only
+  // builtin:inference reads it (the agent sets this for that check alone): other agents would
+  // download up to 64 MiB per update for nothing.
+  bool fetch_golden = false;
   // Free bytes on the file system of a directory; empty: FreeDiskBytes (statvfs). Tests fake it.
   std::function<Result<uint64_t>(const std::string& dir)> free_disk_bytes;
   std::function<bool()> should_stop;  // may be empty

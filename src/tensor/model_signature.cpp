@@ -227,6 +227,16 @@ std::string ShapeString(const ValueInfo& v) {
   return s + "]";
 }
 
+// Symbolic dims are equal whatever their names: exporters rename dynamic axes ("batch" -> "N")
+// without changing what a caller may feed.
+bool SameDims(const std::vector<Dim>& a, const std::vector<Dim>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].size != b[i].size) return false;  // -1 (symbolic) on both sides is equal
+  }
+  return true;
+}
+
 void DescribeSide(std::string_view kind, const std::vector<ValueInfo>& before,
                   const std::vector<ValueInfo>& after, std::vector<std::string>* out) {
   const std::string k(kind);
@@ -246,7 +256,7 @@ void DescribeSide(std::string_view kind, const std::vector<ValueInfo>& before,
       out->push_back(k + " '" + b.name + "' dtype changed: " + std::string(ToString(b.dtype)) +
                      " -> " + std::string(ToString(a->dtype)));
     }
-    if (a->has_shape != b.has_shape || a->dims != b.dims) {
+    if (a->has_shape != b.has_shape || !SameDims(a->dims, b.dims)) {
       out->push_back(k + " '" + b.name + "' shape changed: " + ShapeString(b) + " -> " +
                      ShapeString(*a));
     }

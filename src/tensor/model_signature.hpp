@@ -52,7 +52,8 @@ Result<GraphSummary> SummariseModel(std::string_view file, ModelFormat format);
 
 // Empty when `after` can replace `before` for an application; otherwise one human-readable line
 // per difference, e.g. "input 'x' shape changed: [1,3,224,224] -> [1,3,256,256]",
-// "output 'logits' removed", "input 'x' dtype changed: F32 -> F16".
+// "output 'logits' removed", "input 'x' dtype changed: F32 -> F16". Symbolic dims compare equal
+// whatever their names (a re-export renaming "batch" to "N" is no change).
 std::vector<std::string> DescribeSignatureChange(const ModelSignature& before,
                                                  const ModelSignature& after);
 

@@ -125,6 +125,20 @@ TEST(ModelSignature, DescribesEachDifference) {
                                       "output 'w' added: I64 [n]"}));
 }
 
+// Re-exporting a model often renames its dynamic axes ("batch" -> "N", or none): the shape a
+// caller feeds is the same, so it is not a change. A symbolic dim made fixed (or back) is.
+TEST(ModelSignature, RenamedSymbolicDimsAreNotAChange) {
+  ModelSignature before{{{"x", DType::kF32, {{-1, "batch"}, {4, ""}}, true}},
+                        {{"y", DType::kF32, {{-1, "batch"}}, true}}};
+  ModelSignature after = before;
+  after.inputs[0].dims[0].symbol = "N";
+  after.outputs[0].dims[0].symbol = "";
+  EXPECT_TRUE(DescribeSignatureChange(before, after).empty());
+  after.inputs[0].dims[0] = {1, ""};
+  EXPECT_EQ(DescribeSignatureChange(before, after),
+            std::vector<std::string>{"input 'x' shape changed: [batch,4] -> [1,4]"});
+}
+
 TEST(ModelSignature, ReorderedInputsAreAChange) {
   ModelSignature before{{{"a", DType::kF32, {}, false}, {"b", DType::kF32, {}, false}}, {}};
   ModelSignature after{{before.inputs[1], before.inputs[0]}, {}};

@@ -22,11 +22,14 @@ namespace {
 std::atomic<bool> g_track{false};
 std::atomic<size_t> g_largest{0};
 std::atomic<size_t> g_total{0};
+}  // namespace
+
+#ifdef OXIDE_ALLOC_TRACK
+namespace {
 // Out of line so GCC does not pair the inlined free() with operator new and warn.
 [[gnu::noinline]] void Release(void* p) { std::free(p); }
 }  // namespace
 
-#ifdef OXIDE_ALLOC_TRACK
 void* operator new(size_t n) {
   if (g_track.load(std::memory_order_relaxed)) {
     g_total.fetch_add(n, std::memory_order_relaxed);

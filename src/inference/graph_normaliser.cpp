@@ -770,7 +770,8 @@ class Normaliser {
     std::unordered_map<const onnx::NodeProto*, onnx::NodeProto> replace;
     const Uses uses(*g);
     for (const auto& [out, shape] : mvn) {
-      const auto [rank, last_dim] = shape;
+      const int rank = shape.first;
+      const int64_t last_dim = shape.second;  // a plain local: lambdas may not capture bindings
       auto one_dim_const = [&](const std::string& name) { return AffineConstant(name, last_dim); };
       const onnx::NodeProto* mul = SoleConsumer(uses, out);
       if (mul == nullptr || mul->op_type() != "Mul" || mul->input_size() != 2) continue;

@@ -1,0 +1,53 @@
+#pragma once
+
+// Context-modelled entropy coding of one block of tensor residuals (issue #13). A block is at
+// most delta::format::kBlockBytes bytes of little-endian elements; blocks are coded
+// independently of each other, so a builder can code them on several threads and a device
+// decodes each one into bounded buffers.
+//
+// The residual is what a DELTA transform produced (XOR, byte-wise or integer differences,
+// ordered-float differences, see delta/transform.hpp), or, for a block with no base, the target
+// bytes themselves. The base bytes at the same offsets, when there are any, are context only:
+// the coder never needs them to be right to stay in bounds, only to decode the same residual.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "base/status.hpp"
+
+namespace oxide::codec {
+
+// What the elements of a block are; chooses the context model. Stored in patches: values are
+// part of the file format and never renumbered.
+enum class ElementKind : uint8_t {
+  kBytes = 0,  // opaque bytes or integers of `width` bytes (int8/uint8, int32, quantised blocks)
+  kFp16 = 1,   // IEEE binary16, width 2
+  kBf16 = 2,   // bfloat16, width 2
+  kFp32 = 3,   // IEEE binary32, width 4
+  kFp64 = 4,   // IEEE binary64, width 8
+};
+inline constexpr uint8_t kMaxElementKind = 4;
+
+struct BlockInfo {
+  ElementKind kind = ElementKind::kBytes;
+  uint8_t width = 1;      // bytes per element: 1, 2, 4 or 8 (must match a float kind's size)
+  uint8_t transform = 0;  // the delta transform that made the residual (0: no base, raw target)
+};
+
+// True when `info` is something the coder defines (valid kind/width pair, width 1/2/4/8).
+bool IsValidBlockInfo(const BlockInfo& info);
+
+// Appends the coded form of residual[0, n) to *out. `base` is nullptr or points at n bytes.
+// Deterministic: the same input always gives the same bytes.
+// REQUIRES: IsValidBlockInfo(info).
+void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
+                         size_t n, std::string* out);
+
+// Decodes exactly n residual bytes from payload[0, len). `base` must be the same bytes (or
+// nullptr) as at encoding. kCorrupt when the payload is malformed, too short, or has bytes left
+// over; never reads outside [payload, payload + len) or writes outside [residual, residual + n).
+Status DecodeResidualBlock(const BlockInfo& info, const uint8_t* payload, size_t len,
+                           const uint8_t* base, uint8_t* residual, size_t n);
+
+}  // namespace oxide::codec

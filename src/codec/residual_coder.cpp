@@ -2,10 +2,19 @@
 
 #include <cstring>
 
-// Placeholder until the context-modelled range coder lands: stores the residual verbatim.
-// The format of this stub is not part of any released patch.
+#include "codec/class_model.hpp"
+#include "codec/float_model.hpp"
+#include "codec/zstd_planes.hpp"
+
+// Chooses, per block, the smallest of the modes that apply; see BlockMode. Verbatim is always a
+// candidate, so a payload is never longer than n + 1 bytes.
 
 namespace oxide::codec {
+
+using internal::DecodeClassModel;
+using internal::DecodeFloatModel;
+using internal::DecodeZstdPlanes;
+using internal::FloatModelSupports;
 
 bool IsValidBlockInfo(const BlockInfo& info) {
   if (info.width != 1 && info.width != 2 && info.width != 4 && info.width != 8) return false;
@@ -23,17 +32,68 @@ bool IsValidBlockInfo(const BlockInfo& info) {
   return false;
 }
 
-void EncodeResidualBlock(const BlockInfo&, const uint8_t* residual, const uint8_t*, size_t n,
-                         std::string* out) {
-  out->append(reinterpret_cast<const char*>(residual), n);
+void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
+                         size_t n, std::string* out) {
+  EncodeResidualBlock(info, residual, base, n, out, EncodeOptions{});
+}
+
+void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
+                         size_t n, std::string* out, const EncodeOptions& options) {
+  std::string best;
+  auto consider = [&](BlockMode mode, auto&& encode) {
+    std::string cand(1, static_cast<char>(mode));
+    if (!encode(&cand)) return;
+    if (best.empty() || cand.size() < best.size()) best.swap(cand);
+  };
+  if (n != 0) {
+    if (info.transform != 0) {
+      consider(BlockMode::kClassModel, [&](std::string* s) {
+        internal::EncodeClassModel(info, residual, base, n, s);
+        return true;
+      });
+    } else if (FloatModelSupports(info.kind)) {
+      consider(BlockMode::kFloatModel, [&](std::string* s) {
+        internal::EncodeFloatModel(info, residual, n, s);
+        return true;
+      });
+    }
+    if (options.try_zstd) {
+      consider(BlockMode::kZstdPlanes, [&](std::string* s) {
+        return internal::EncodeZstdPlanes(residual, n, info.width, options.zstd_level, s);
+      });
+    }
+  }
+  if (best.empty() || best.size() > n + 1) {
+    out->push_back(static_cast<char>(BlockMode::kVerbatim));
+    out->append(reinterpret_cast<const char*>(residual), n);
+    return;
+  }
+  out->append(best);
 }
 
 Status DecodeResidualBlock(const BlockInfo& info, const uint8_t* payload, size_t len,
-                           const uint8_t*, uint8_t* residual, size_t n) {
+                           const uint8_t* base, uint8_t* residual, size_t n) {
   if (!IsValidBlockInfo(info)) return Corrupt("residual block: invalid element kind or width");
-  if (len != n) return Corrupt("residual block: payload size does not match the block");
-  if (n != 0) std::memcpy(residual, payload, n);
-  return Status::Ok();
+  if (len == 0) return Corrupt("residual block: empty payload");
+  const uint8_t* p = payload + 1;
+  const uint8_t* end = payload + len;
+  switch (static_cast<BlockMode>(payload[0])) {
+    case BlockMode::kVerbatim:
+      if (len - 1 != n) return Corrupt("residual block: payload size does not match the block");
+      if (n != 0) std::memcpy(residual, p, n);
+      return Status::Ok();
+    case BlockMode::kZstdPlanes:
+      return DecodeZstdPlanes(p, end, info.width, residual, n);
+    case BlockMode::kClassModel:
+      if (info.transform == 0) return Corrupt("residual block: class model without a base");
+      return DecodeClassModel(info, p, end, base, residual, n);
+    case BlockMode::kFloatModel:
+      if (info.transform != 0 || !FloatModelSupports(info.kind)) {
+        return Corrupt("residual block: float model for a residual or non-float block");
+      }
+      return DecodeFloatModel(info, p, end, residual, n);
+  }
+  return Corrupt("residual block: unknown mode " + std::to_string(payload[0]));
 }
 
 }  // namespace oxide::codec

@@ -44,6 +44,23 @@ bool IsValidBlockInfo(const BlockInfo& info);
 void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
                          size_t n, std::string* out);
 
+// Encoder knobs; the defaults favour speed (the coder should encode >= 100 MB/s).
+struct EncodeOptions {
+  bool try_zstd = true;  // also try mode 1 (zstd byte planes) and keep it when smaller
+  int zstd_level = 3;
+};
+// As above, with explicit options.
+void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
+                         size_t n, std::string* out, const EncodeOptions& options);
+
+// The first payload byte: which coder made the block (part of the format, never renumbered).
+enum class BlockMode : uint8_t {
+  kVerbatim = 0,    // the n residual bytes
+  kZstdPlanes = 1,  // one zstd frame of the byte planes
+  kClassModel = 2,  // residuals: rANS-coded bit-length classes in context + raw low bits
+  kFloatModel = 3,  // transform 0 fp16/bf16/fp32: rANS-coded exponents in context + raw bits
+};
+
 // Decodes exactly n residual bytes from payload[0, len). `base` must be the same bytes (or
 // nullptr) as at encoding. kCorrupt when the payload is malformed, too short, or has bytes left
 // over; never reads outside [payload, payload + len) or writes outside [residual, residual + n).

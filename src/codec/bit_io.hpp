@@ -1,0 +1,118 @@
+#pragma once
+
+// Raw bit packing for the bits an entropy model leaves uncoded (the low bits of a residual, the
+// mantissa of a float). LSB-first: the first value written occupies the lowest bits of the first
+// byte. The reader refills 64 bits at a time and never reads outside its [begin, end) range;
+// reading past the end yields zeros and is reported by Overrun(), which the caller turns into
+// kCorrupt after the (branch-free) hot loop.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace oxide::codec::internal {
+
+class BitWriter {
+ public:
+  explicit BitWriter(std::string* out) : out_(out) {}
+
+  // REQUIRES: nbits <= 32, value < 2^nbits.
+  void Put(uint64_t value, unsigned nbits) {
+    acc_ |= value << fill_;
+    fill_ += nbits;
+    if (fill_ >= 32) {
+      char b[4];
+      uint32_t low = static_cast<uint32_t>(acc_);
+      std::memcpy(b, &low, 4);  // little-endian host, as the whole format assumes
+      out_->append(b, 4);
+      acc_ >>= 32;
+      fill_ -= 32;
+    }
+  }
+  // Any width up to 64 bits.
+  void PutWide(uint64_t value, unsigned nbits) {
+    if (nbits > 32) {
+      Put(value & 0xffffffffu, 32);
+      Put(value >> 32, nbits - 32);
+    } else {
+      Put(value, nbits);
+    }
+  }
+  // Writes the partial last byte(s); the padding bits are zero.
+  void Flush() {
+    while (fill_ > 0) {
+      out_->push_back(static_cast<char>(acc_ & 0xff));
+      acc_ >>= 8;
+      fill_ = fill_ > 8 ? fill_ - 8 : 0;
+    }
+  }
+
+ private:
+  std::string* out_;
+  uint64_t acc_ = 0;
+  unsigned fill_ = 0;
+};
+
+class BitReader {
+ public:
+  BitReader(const uint8_t* begin, const uint8_t* end)
+      : p_(begin), end_(end), total_bits_(static_cast<uint64_t>(end - begin) * 8) {
+    Refill();
+  }
+
+  // REQUIRES: nbits <= 32. Values past the end of the input read as zero.
+  uint64_t Get(unsigned nbits) {
+    if (avail_ < nbits) Refill();
+    uint64_t v = acc_ & ((uint64_t{1} << nbits) - 1);
+    acc_ >>= nbits;
+    avail_ -= nbits;
+    consumed_ += nbits;
+    return v;
+  }
+  uint64_t GetWide(unsigned nbits) {
+    if (nbits > 32) {
+      uint64_t low = Get(32);
+      return low | (Get(nbits - 32) << 32);
+    }
+    return Get(nbits);
+  }
+
+  // True when more bits were consumed than the input holds.
+  bool Overrun() const { return consumed_ > total_bits_; }
+  // True when every byte was consumed and the unread padding bits of the last byte are zero.
+  bool AtCleanEnd() const {
+    if (Overrun() || total_bits_ - consumed_ >= 8) return false;
+    return acc_ == 0;
+  }
+
+ private:
+  void Refill() {
+    if (end_ - p_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p_, 8);
+      acc_ |= w << avail_;
+      size_t take = (63 - avail_) >> 3;
+      p_ += take;
+      avail_ += static_cast<unsigned>(take * 8);
+      return;
+    }
+    while (avail_ <= 56) {
+      if (p_ == end_) {
+        avail_ = 64;  // zero bits past the end; Overrun() tells the caller
+        return;
+      }
+      acc_ |= static_cast<uint64_t>(*p_++) << avail_;
+      avail_ += 8;
+    }
+  }
+
+  const uint8_t* p_;
+  const uint8_t* end_;
+  uint64_t total_bits_;
+  uint64_t consumed_ = 0;
+  uint64_t acc_ = 0;
+  unsigned avail_ = 0;
+};
+
+}  // namespace oxide::codec::internal

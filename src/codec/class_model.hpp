@@ -1,0 +1,34 @@
+#pragma once
+
+// Mode 2 of a residual block: the bit-length class model. Each element's value v (after a
+// byte-wise zigzag for SUB8 residuals, so small negative byte differences stay small) is split
+// into a token (its class c = bit_width(v) and the two bits below the leading one; values below
+// 4 are their own token), entropy-coded with static rANS tables, and the c - 3 remaining low
+// bits, written raw. The token is coded under a context made of
+//   - the mean class of the two previous elements, bucketed around the block's commonest class
+//     (residual magnitudes come in runs: frozen rows, layers with one learning-rate scale), and
+//   - for float kinds with a base, the base element's exponent, bucketed around the block's
+//     commonest exponent (a fine-tune moves weights by roughly the same absolute amount, so the
+//     residual in units of the last place shrinks as the weight's exponent grows).
+// The encoder keeps whichever of the four context combinations is estimated smallest.
+//
+// Payload (after the mode byte): flags u8 (bit 0 base-exponent context, bit 1 neighbour
+// context), reference class u8, [reference exponent varint], the n % width tail bytes verbatim,
+// the rANS tables, varint length of the rANS stream, the stream, then the raw bits to the end.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "base/status.hpp"
+#include "codec/residual_coder.hpp"
+
+namespace oxide::codec::internal {
+
+// REQUIRES: IsValidBlockInfo(info), info.transform != 0.
+void EncodeClassModel(const BlockInfo& info, const uint8_t* residual, const uint8_t* base, size_t n,
+                      std::string* out);
+Status DecodeClassModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end,
+                        const uint8_t* base, uint8_t* residual, size_t n);
+
+}  // namespace oxide::codec::internal

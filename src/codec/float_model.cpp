@@ -1,0 +1,167 @@
+#include "codec/float_model.hpp"
+
+#include <vector>
+
+#include "base/coding.hpp"
+#include "codec/bit_io.hpp"
+#include "codec/element.hpp"
+#include "codec/rans.hpp"
+
+namespace oxide::codec::internal {
+
+namespace {
+
+constexpr unsigned kBuckets = 8;
+constexpr uint8_t kFlagNeighbour = 1;
+
+// Context of the next exponent by the previous one: zero/subnormal, above the reference, the
+// reference, then ever wider bands below it.
+void BucketTable(unsigned ref_exp, unsigned exp_bits, bool use, uint8_t* table) {
+  for (unsigned e = 0; e < (1u << exp_bits); ++e) {
+    unsigned b = 0;
+    if (use && e != 0) {
+      if (e > ref_exp) {
+        b = 1;
+      } else {
+        unsigned d = ref_exp - e;
+        b = d <= 3 ? 2 + d : d <= 5 ? 6 : 7;
+      }
+    }
+    table[e] = static_cast<uint8_t>(b);
+  }
+}
+
+template <class U>
+void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out) {
+  constexpr unsigned kW = sizeof(U);
+  const ExponentField ef = ExponentOf(info.kind);
+  const unsigned alphabet = 1u << ef.bits;
+  const size_t m = n / kW;
+  const U emask = static_cast<U>(alphabet - 1);
+
+  std::vector<uint8_t> exps(m);
+  std::vector<uint32_t> hist(alphabet, 0);
+  for (size_t i = 0; i < m; ++i) {
+    exps[i] = static_cast<uint8_t>((LoadElement<U>(data + i * kW) >> ef.shift) & emask);
+    ++hist[exps[i]];
+  }
+  hist[0] = 0;
+  unsigned ref_exp = MostFrequent(hist.data(), alphabet);
+
+  uint8_t buckets[256];
+  BucketTable(ref_exp, ef.bits, true, buckets);
+  std::vector<uint8_t> ctx(m);
+  std::vector<uint32_t> counts(size_t{kBuckets} * alphabet, 0);
+  std::vector<uint32_t> flat(alphabet, 0);
+  unsigned prev = 0;
+  for (size_t i = 0; i < m; ++i) {
+    ctx[i] = buckets[prev];
+    ++counts[size_t{ctx[i]} * alphabet + exps[i]];
+    ++flat[exps[i]];
+    prev = exps[i];
+  }
+  double with_ctx = 0;
+  for (unsigned c = 0; c < kBuckets; ++c) {
+    with_ctx += EstimateCostBits(counts.data() + size_t{c} * alphabet, alphabet);
+  }
+  const bool use_nb = with_ctx < EstimateCostBits(flat.data(), alphabet);
+  if (!use_nb) std::fill(ctx.begin(), ctx.end(), uint8_t{0});
+
+  RansTables tables;
+  BuildEncoderTables(use_nb ? counts.data() : flat.data(), alphabet, use_nb ? kBuckets : 1,
+                     &tables);
+  out->push_back(static_cast<char>(use_nb ? kFlagNeighbour : 0));
+  out->push_back(static_cast<char>(ref_exp));
+  out->append(reinterpret_cast<const char*>(data) + m * kW, n - m * kW);
+  WriteTables(tables, out);
+  std::string stream;
+  RansEncode(tables, exps.data(), ctx.data(), m, &stream);
+  PutVarint64(out, stream.size());
+  out->append(stream);
+  // Sign above the mantissa: one (shift + 1)-bit value per element.
+  BitWriter bw(out);
+  const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
+  const unsigned sign_shift = 8 * kW - 1;
+  for (size_t i = 0; i < m; ++i) {
+    U x = LoadElement<U>(data + i * kW);
+    U raw = static_cast<U>((x & mant_mask) | ((x >> sign_shift) << ef.shift));
+    bw.Put(raw, ef.shift + 1);
+  }
+  bw.Flush();
+}
+
+template <class U>
+Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data,
+               size_t n) {
+  constexpr unsigned kW = sizeof(U);
+  const ExponentField ef = ExponentOf(info.kind);
+  const unsigned alphabet = 1u << ef.bits;
+  const size_t m = n / kW;
+  if (end - p < 2) return Corrupt("float block: truncated header");
+  uint8_t flags = p[0];
+  unsigned ref_exp = p[1];
+  p += 2;
+  if (flags > kFlagNeighbour || ref_exp >= alphabet) return Corrupt("float block: bad header");
+  const bool use_nb = flags & kFlagNeighbour;
+  size_t tail = n - m * kW;
+  if (static_cast<size_t>(end - p) < tail) return Corrupt("float block: truncated tail");
+  std::memcpy(data + m * kW, p, tail);
+  p += tail;
+  RansTables t;
+  OXIDE_RETURN_IF_ERROR(ReadTables(&p, end, alphabet, use_nb ? kBuckets : 1, &t));
+  uint64_t stream_len = 0;
+  if (!GetVarint64(&p, end, &stream_len) || stream_len > static_cast<uint64_t>(end - p)) {
+    return Corrupt("float block: bad rANS stream length");
+  }
+  RansDecoder dec;
+  OXIDE_RETURN_IF_ERROR(dec.Init(p, p + stream_len));
+  BitReader br(p + stream_len, end);
+
+  uint8_t buckets[256];
+  BucketTable(ref_exp, ef.bits, use_nb, buckets);
+  const unsigned raw_bits = ef.shift + 1;
+  const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
+  const unsigned sign_shift = 8 * kW - 1;
+  const uint32_t* fs = t.fs.data();
+  const uint8_t* slots = t.slot_sym.data();
+  unsigned prev = 0;
+  auto step = [&](size_t i, unsigned j) {
+    unsigned ctx = buckets[prev];
+    unsigned e = dec.Decode(j, fs + size_t{ctx} * alphabet, slots + (size_t{ctx} << kProbBits));
+    U raw = static_cast<U>(br.Get(raw_bits));
+    U x = static_cast<U>((raw & mant_mask) | (static_cast<U>(e) << ef.shift) |
+                         ((raw >> ef.shift) << sign_shift));
+    StoreElement<U>(data + i * kW, x);
+    prev = e;
+  };
+  size_t i = 0;
+  for (; i + kRansStates <= m; i += kRansStates) {
+    step(i, 0);
+    step(i + 1, 1);
+    step(i + 2, 2);
+    step(i + 3, 3);
+  }
+  for (unsigned j = 0; i < m; ++i, ++j) step(i, j);
+  if (!dec.Finished()) return Corrupt("float block: rANS stream does not decode cleanly");
+  if (!br.AtCleanEnd()) return Corrupt("float block: raw bits do not end cleanly");
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool FloatModelSupports(ElementKind kind) {
+  return kind == ElementKind::kFp16 || kind == ElementKind::kBf16 || kind == ElementKind::kFp32;
+}
+
+void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out) {
+  if (info.width == 4) return EncodeT<uint32_t>(info, data, n, out);
+  return EncodeT<uint16_t>(info, data, n, out);
+}
+
+Status DecodeFloatModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data,
+                        size_t n) {
+  if (info.width == 4) return DecodeT<uint32_t>(info, p, end, data, n);
+  return DecodeT<uint16_t>(info, p, end, data, n);
+}
+
+}  // namespace oxide::codec::internal

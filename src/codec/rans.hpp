@@ -1,0 +1,109 @@
+#pragma once
+
+// Interleaved rANS with static, per-block context tables (issue #13). A model is `contexts`
+// frequency tables over one alphabet (at most 256 symbols), each normalised to kProbBits bits
+// and sent in the payload ahead of the coded words. Four coder states take the symbols in turn
+// (symbol i uses state i % 4), which keeps four independent update chains in flight on decode.
+// States are 32 bits with 16-bit renormalisation, so a symbol reads at most one word.
+//
+// Stream layout: the four final encoder states (4 x u32 LE), then the 16-bit words in the order
+// the decoder consumes them. The decoder must end with every state back at kRansLow and every
+// word consumed, which catches most corruption of the coded part.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/status.hpp"
+
+namespace oxide::codec::internal {
+
+inline constexpr unsigned kProbBits = 12;
+inline constexpr uint32_t kProbScale = uint32_t{1} << kProbBits;
+inline constexpr uint32_t kRansLow = uint32_t{1} << 16;
+inline constexpr unsigned kRansStates = 4;
+
+// The frequency tables of one model. `fs` packs freq | start << 16 for [ctx * alphabet + sym];
+// freq 0 marks a symbol (or a whole context) the block never uses.
+struct RansTables {
+  unsigned alphabet = 0;
+  unsigned contexts = 0;
+  std::vector<uint32_t> fs;
+  std::vector<uint8_t> slot_sym;  // decoder only: [ctx << kProbBits | slot] -> symbol
+};
+
+// Normalises counts[0, alphabet) to frequencies summing to kProbScale, every counted symbol
+// keeping at least 1. All-zero counts give all-zero frequencies (an unused context).
+void NormaliseCounts(const uint32_t* counts, unsigned alphabet, uint16_t* freq);
+
+// Estimated size in bits of coding `counts` with a static table, table included.
+double EstimateCostBits(const uint32_t* counts, unsigned alphabet);
+
+// Builds tables (fs only) from per-context counts [ctx * alphabet + sym].
+void BuildEncoderTables(const uint32_t* counts, unsigned alphabet, unsigned contexts,
+                        RansTables* t);
+// Appends the compact form of the tables: per context the number of used symbols (varint), then
+// (symbol gap, freq - 1) varint pairs.
+void WriteTables(const RansTables& t, std::string* out);
+// Parses what WriteTables wrote and builds the decoder's slot table. kCorrupt on any
+// inconsistency (symbol out of range or out of order, frequencies not summing to kProbScale).
+Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsigned contexts,
+                  RansTables* t);
+
+// Codes syms[i] under context ctxs[i] (i < count) and appends the stream to *out.
+void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, size_t count,
+                std::string* out);
+
+class RansDecoder {
+ public:
+  // Takes the stream [begin, end); kCorrupt when it cannot hold the four states.
+  Status Init(const uint8_t* begin, const uint8_t* end) {
+    if (end - begin < static_cast<ptrdiff_t>(4 * kRansStates) || (end - begin) % 2 != 0) {
+      return Corrupt("residual block: rANS stream too short or odd");
+    }
+    for (unsigned j = 0; j < kRansStates; ++j) std::memcpy(&x_[j], begin + 4 * j, 4);
+    wp_ = begin + 4 * kRansStates;
+    wend_ = end;
+    return Status::Ok();
+  }
+
+  // Decodes one symbol with state j under the context whose tables start at fs / slot_sym.
+  // A symbol of freq 0 (unused context, forged table) sets the error flag instead.
+  inline unsigned Decode(unsigned j, const uint32_t* fs, const uint8_t* slot_sym) {
+    uint32_t x = x_[j];
+    uint32_t slot = x & (kProbScale - 1);
+    unsigned sym = slot_sym[slot];
+    uint32_t e = fs[sym];
+    uint32_t freq = e & 0xffff;
+    bad_ |= freq == 0;
+    x = freq * (x >> kProbBits) + slot - (e >> 16);
+    uint32_t word = 0;
+    bool have = wend_ - wp_ >= 2;
+    if (have) word = static_cast<uint32_t>(wp_[0]) | static_cast<uint32_t>(wp_[1]) << 8;
+    bool need = x < kRansLow;
+    bad_ |= need && !have;
+    x = need ? (x << 16) | word : x;
+    wp_ += need ? 2 : 0;
+    x_[j] = x;
+    return sym;
+  }
+
+  // True when the stream was consumed exactly and every state is back where encoding began.
+  bool Finished() const {
+    if (bad_ || wp_ != wend_) return false;
+    for (unsigned j = 0; j < kRansStates; ++j) {
+      if (x_[j] != kRansLow) return false;
+    }
+    return true;
+  }
+
+ private:
+  uint32_t x_[kRansStates] = {};
+  const uint8_t* wp_ = nullptr;
+  const uint8_t* wend_ = nullptr;
+  bool bad_ = false;
+};
+
+}  // namespace oxide::codec::internal

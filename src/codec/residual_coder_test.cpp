@@ -1,0 +1,307 @@
+#include "codec/residual_coder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "codec/test_data.hpp"
+#include "codec/zstd_planes.hpp"
+#include "testing/status_matchers.hpp"
+
+namespace oxide::codec {
+namespace {
+
+using testing::FineTune;
+using testing::GaussianWeights;
+using testing::Residual;
+
+std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto& b : v) b = static_cast<uint8_t>(rng());
+  return v;
+}
+
+const BlockInfo kKinds[] = {
+    {ElementKind::kBytes, 1, 0}, {ElementKind::kBytes, 2, 0}, {ElementKind::kBytes, 4, 0},
+    {ElementKind::kBytes, 8, 0}, {ElementKind::kFp16, 2, 0},  {ElementKind::kBf16, 2, 0},
+    {ElementKind::kFp32, 4, 0},  {ElementKind::kFp64, 8, 0},
+};
+
+std::string Encode(const BlockInfo& info, const std::vector<uint8_t>& r,
+                   const std::vector<uint8_t>* base) {
+  std::string out;
+  EncodeResidualBlock(info, r.data(), base ? base->data() : nullptr, r.size(), &out);
+  return out;
+}
+
+void ExpectRoundTrip(const BlockInfo& info, const std::vector<uint8_t>& r,
+                     const std::vector<uint8_t>* base, const std::string& what) {
+  std::string payload = Encode(info, r, base);
+  ASSERT_LE(payload.size(), r.size() + 16) << what;
+  std::vector<uint8_t> back(r.size() + 1, 0xab);
+  Status s =
+      DecodeResidualBlock(info, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                          base ? base->data() : nullptr, back.data(), r.size());
+  ASSERT_TRUE(s.ok()) << what << ": " << s.ToString();
+  EXPECT_EQ(back.back(), 0xab) << what << ": wrote past the block";
+  back.pop_back();
+  EXPECT_EQ(back, r) << what << " mode " << int(static_cast<uint8_t>(payload[0]));
+}
+
+std::vector<BlockInfo> AllInfos() {
+  std::vector<BlockInfo> v;
+  for (BlockInfo k : kKinds) {
+    for (uint8_t t = 0; t <= 4; ++t) {
+      k.transform = t;
+      v.push_back(k);
+    }
+  }
+  return v;
+}
+
+TEST(ResidualCoder, RoundTripsEveryKindTransformAndSize) {
+  for (const BlockInfo& info : AllInfos()) {
+    for (size_t n : {0u, 1u, 2u, 3u, 5u, 7u, 8u, 9u, 15u, 64u, 65u, 1001u, 70001u}) {
+      std::vector<uint8_t> base = RandomBytes(n, 7);
+      std::string what = "kind " + std::to_string(int(info.kind)) + " w " +
+                         std::to_string(info.width) + " t " + std::to_string(info.transform) +
+                         " n " + std::to_string(n);
+      ExpectRoundTrip(info, RandomBytes(n, 1), &base, what + " random");
+      ExpectRoundTrip(info, std::vector<uint8_t>(n, 0), &base, what + " zeros");
+      ExpectRoundTrip(info, std::vector<uint8_t>(n, 0xff), nullptr, what + " ones, no base");
+      std::vector<uint8_t> sparse(n, 0);
+      for (size_t i = 0; i < n; i += 37) sparse[i] = static_cast<uint8_t>(i);
+      ExpectRoundTrip(info, sparse, &base, what + " sparse");
+    }
+  }
+}
+
+struct Tensor {
+  BlockInfo info;
+  bool bf16;
+};
+const Tensor kFloatTensors[] = {
+    {{ElementKind::kFp32, 4, 0}, false},
+    {{ElementKind::kBf16, 2, 0}, true},
+    {{ElementKind::kFp16, 2, 0}, false},
+    {{ElementKind::kFp64, 8, 0}, false},
+};
+
+TEST(ResidualCoder, RoundTripsSyntheticFineTunesWithTails) {
+  for (const Tensor& t : kFloatTensors) {
+    for (size_t count : {1u, 3u, 4u, 5u, 4099u, 262144u / t.info.width * 4}) {
+      auto base = GaussianWeights(count, t.info.width, t.bf16, 0.02f, 0.1, 3);
+      auto target = FineTune(base, t.info.width, t.bf16, 0.01f, 1e-5f, 0.3, 4);
+      // An odd tail byte after the whole elements.
+      base.push_back(0x5a);
+      target.push_back(0xa5);
+      for (uint8_t tr = 1; tr <= 4; ++tr) {
+        BlockInfo info = t.info;
+        info.transform = tr;
+        auto r = Residual(tr, info.width, target, base);
+        ExpectRoundTrip(info, r, &base,
+                        "finetune w " + std::to_string(info.width) + " t " + std::to_string(tr) +
+                            " count " + std::to_string(count));
+      }
+      ExpectRoundTrip(t.info, target, nullptr, "literal w " + std::to_string(t.info.width));
+    }
+  }
+}
+
+TEST(ResidualCoder, IsDeterministic) {
+  auto base = GaussianWeights(50000, 4, false, 0.02f, 0.0, 5);
+  auto target = FineTune(base, 4, false, 0.01f, 0.0f, 0.0, 6);
+  auto r = Residual(4, 4, target, base);
+  BlockInfo info{ElementKind::kFp32, 4, 4};
+  EXPECT_EQ(Encode(info, r, &base), Encode(info, r, &base));
+}
+
+size_t ZstdPlanes19(const std::vector<uint8_t>& r, unsigned width) {
+  std::string s;
+  EXPECT_TRUE(internal::EncodeZstdPlanes(r.data(), r.size(), width, 19, &s));
+  return s.size();
+}
+
+TEST(ResidualCoder, BeatsZstdPlanesOnFineTuneResiduals) {
+  for (const Tensor& t : kFloatTensors) {
+    if (t.info.width == 8) continue;
+    size_t count = (size_t{1} << 20) / t.info.width;
+    auto base = GaussianWeights(count, t.info.width, t.bf16, 0.02f, 0.05, 8);
+    auto target = FineTune(base, t.info.width, t.bf16, 0.002f, 1e-6f, 0.2, 9);
+    for (uint8_t tr : {uint8_t{1}, uint8_t{3}, uint8_t{4}}) {
+      BlockInfo info = t.info;
+      info.transform = tr;
+      auto r = Residual(tr, info.width, target, base);
+      size_t ours = Encode(info, r, &base).size();
+      size_t zstd = ZstdPlanes19(r, info.width);
+      EXPECT_LT(ours * 100, zstd * 92) << "kind " << int(info.kind) << " t " << int(tr);
+    }
+  }
+}
+
+TEST(ResidualCoder, CompressesLiteralFloats) {
+  size_t n = size_t{1} << 20;
+  auto fp32 = GaussianWeights(n / 4, 4, false, 0.02f, 0.0, 10);
+  EXPECT_LT(Encode({ElementKind::kFp32, 4, 0}, fp32, nullptr).size() * 100, n * 87);
+  auto bf16 = GaussianWeights(n / 2, 2, true, 0.02f, 0.0, 11);
+  EXPECT_LT(Encode({ElementKind::kBf16, 2, 0}, bf16, nullptr).size() * 100, n * 72);
+  auto fp16 = GaussianWeights(n / 2, 2, false, 0.02f, 0.0, 12);
+  EXPECT_LT(Encode({ElementKind::kFp16, 2, 0}, fp16, nullptr).size() * 100, n * 92);
+}
+
+// --- corruption -----------------------------------------------------------------------------
+
+struct Coded {
+  BlockInfo info;
+  std::vector<uint8_t> base;
+  std::vector<uint8_t> r;
+  std::string payload;
+};
+
+Coded MakeCoded(BlockInfo info, bool literal) {
+  Coded c;
+  c.info = info;
+  size_t count = 3001;
+  bool bf16 = info.kind == ElementKind::kBf16;
+  c.base = GaussianWeights(count, info.width, bf16, 0.02f, 0.1, 13);
+  auto target = FineTune(c.base, info.width, bf16, 0.0f, 1e-4f, 0.2, 14);
+  target.push_back(1);
+  c.base.push_back(2);
+  c.r = literal ? target : Residual(info.transform, info.width, target, c.base);
+  c.payload = Encode(info, c.r, &c.base);
+  return c;
+}
+
+Status Decode(const Coded& c, const std::string& payload, size_t n, const uint8_t* base) {
+  std::vector<uint8_t> out(n);
+  return DecodeResidualBlock(c.info, reinterpret_cast<const uint8_t*>(payload.data()),
+                             payload.size(), base, out.data(), n);
+}
+
+std::vector<Coded> CodedSamples() {
+  return {MakeCoded({ElementKind::kFp32, 4, 4}, false),
+          MakeCoded({ElementKind::kBf16, 2, 1}, false),
+          MakeCoded({ElementKind::kFp16, 2, 2}, false), MakeCoded({ElementKind::kFp32, 4, 0}, true),
+          MakeCoded({ElementKind::kBf16, 2, 0}, true)};
+}
+
+TEST(ResidualCoderCorrupt, SamplesUseTheEntropyModes) {
+  for (const Coded& c : CodedSamples()) {
+    EXPECT_TRUE(c.payload[0] == 2 || c.payload[0] == 3) << int(c.payload[0]);
+    EXPECT_OK(Decode(c, c.payload, c.r.size(), c.base.data()));
+  }
+}
+
+TEST(ResidualCoderCorrupt, TruncatedPayloadIsCorrupt) {
+  for (const Coded& c : CodedSamples()) {
+    for (size_t len = 0; len < c.payload.size(); ++len) {
+      EXPECT_STATUS(Decode(c, c.payload.substr(0, len), c.r.size(), c.base.data()),
+                    ErrorCode::kCorrupt)
+          << "len " << len;
+    }
+  }
+}
+
+TEST(ResidualCoderCorrupt, TrailingBytesAreCorrupt) {
+  for (const Coded& c : CodedSamples()) {
+    for (const char* extra : {"\x00", "\x01", "\x00\x00\x00\x00\x00\x00\x00\x00\x00"}) {
+      std::string p = c.payload + std::string(extra, std::strlen(extra) ? std::strlen(extra) : 1);
+      EXPECT_STATUS(Decode(c, p, c.r.size(), c.base.data()), ErrorCode::kCorrupt);
+    }
+  }
+}
+
+TEST(ResidualCoderCorrupt, BadModeIsCorrupt) {
+  for (const Coded& c : CodedSamples()) {
+    for (char mode : {'\x04', '\x7f', '\xff'}) {
+      std::string p = c.payload;
+      p[0] = mode;
+      EXPECT_STATUS(Decode(c, p, c.r.size(), c.base.data()), ErrorCode::kCorrupt);
+    }
+    // An entropy mode that does not fit the block (class model on literals and back).
+    std::string p = c.payload;
+    p[0] = static_cast<char>(p[0] == 2 ? 3 : 2);
+    EXPECT_STATUS(Decode(c, p, c.r.size(), c.base.data()), ErrorCode::kCorrupt);
+  }
+}
+
+TEST(ResidualCoderCorrupt, BadHeaderAndTableAreCorrupt) {
+  for (const Coded& c : CodedSamples()) {
+    std::string flags = c.payload;
+    flags[1] = '\x7f';
+    EXPECT_STATUS(Decode(c, flags, c.r.size(), c.base.data()), ErrorCode::kCorrupt);
+    // The first table of a block without tail bytes begins right after the fixed header;
+    // a symbol count beyond the alphabet or a frequency sum off by one must be caught.
+    std::string many = c.payload;
+    for (size_t k = 3; k < 8; ++k) many[k] = '\x7f';
+    EXPECT_STATUS(Decode(c, many, c.r.size(), c.base.data()), ErrorCode::kCorrupt);
+  }
+}
+
+TEST(ResidualCoderCorrupt, WrongSizeOrMissingBaseIsCorrupt) {
+  for (const Coded& c : CodedSamples()) {
+    EXPECT_STATUS(Decode(c, c.payload, c.r.size() + 4, c.base.data()), ErrorCode::kCorrupt);
+    EXPECT_STATUS(Decode(c, c.payload, c.r.size() - 4, c.base.data()), ErrorCode::kCorrupt);
+  }
+  Coded c = MakeCoded({ElementKind::kFp32, 4, 4}, false);
+  ASSERT_EQ(c.payload[0], 2);
+  ASSERT_EQ(c.payload[1] & 1, 1) << "expected the base-exponent context on a fine-tune";
+  EXPECT_STATUS(Decode(c, c.payload, c.r.size(), nullptr), ErrorCode::kCorrupt);
+}
+
+TEST(ResidualCoderCorrupt, VerbatimAndZstdSizesAreChecked) {
+  BlockInfo info{ElementKind::kBytes, 1, 0};
+  auto r = RandomBytes(100, 3);
+  std::string p = Encode(info, r, nullptr);
+  ASSERT_EQ(p[0], 0);
+  std::vector<uint8_t> out(101);
+  EXPECT_STATUS(DecodeResidualBlock(info, reinterpret_cast<const uint8_t*>(p.data()), p.size(),
+                                    nullptr, out.data(), 101),
+                ErrorCode::kCorrupt);
+  std::vector<uint8_t> zeros(5000, 0);
+  std::string z;
+  ASSERT_TRUE(internal::EncodeZstdPlanes(zeros.data(), zeros.size(), 1, 3, &z));
+  z.insert(z.begin(), '\x01');
+  out.resize(5000);
+  EXPECT_OK(DecodeResidualBlock(info, reinterpret_cast<const uint8_t*>(z.data()), z.size(), nullptr,
+                                out.data(), 5000));
+  EXPECT_STATUS(DecodeResidualBlock(info, reinterpret_cast<const uint8_t*>(z.data()), z.size(),
+                                    nullptr, out.data(), 4999),
+                ErrorCode::kCorrupt);
+  z.push_back('\0');
+  EXPECT_STATUS(DecodeResidualBlock(info, reinterpret_cast<const uint8_t*>(z.data()), z.size(),
+                                    nullptr, out.data(), 5000),
+                ErrorCode::kCorrupt);
+}
+
+TEST(ResidualCoderCorrupt, FlippedBytesNeverEscapeTheBlock) {
+  std::mt19937 rng(99);
+  for (const Coded& c : CodedSamples()) {
+    for (int trial = 0; trial < 300; ++trial) {
+      std::string p = c.payload;
+      size_t at = rng() % p.size();
+      p[at] = static_cast<char>(p[at] ^ (1 + rng() % 255));
+      std::vector<uint8_t> out(c.r.size() + 1, 0xcd);
+      Status s = DecodeResidualBlock(c.info, reinterpret_cast<const uint8_t*>(p.data()), p.size(),
+                                     c.base.data(), out.data(), c.r.size());
+      EXPECT_TRUE(s.ok() || s.code() == ErrorCode::kCorrupt) << s.ToString();
+      EXPECT_EQ(out.back(), 0xcd);
+    }
+  }
+}
+
+TEST(ResidualCoder, RejectsInvalidBlockInfo) {
+  std::string p(1, '\0');
+  uint8_t out[1];
+  EXPECT_STATUS(DecodeResidualBlock({ElementKind::kFp32, 2, 0},
+                                    reinterpret_cast<const uint8_t*>(p.data()), 1, nullptr, out, 0),
+                ErrorCode::kCorrupt);
+  EXPECT_FALSE(IsValidBlockInfo({ElementKind::kBytes, 3, 0}));
+  EXPECT_TRUE(IsValidBlockInfo({ElementKind::kBf16, 2, 4}));
+}
+
+}  // namespace
+}  // namespace oxide::codec

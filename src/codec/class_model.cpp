@@ -17,6 +17,11 @@ constexpr unsigned kNeighbourBuckets = 8;
 constexpr unsigned kBaseBuckets = 6;
 constexpr uint8_t kFlagBase = 1;
 constexpr uint8_t kFlagNeighbour = 2;
+// With kFlagNeighbour and a base: the neighbour feature is the neighbours' class plus their base
+// exponent, minus this element's base exponent. Where a fine-tune moves weights by similar
+// absolute steps, class + exponent is what neighbours share, so this predicts the class.
+constexpr uint8_t kFlagPredicted = 4;
+constexpr int kPredOffset = 64;        // index = clamp(s1 + s2 - 2e + kPredOffset, 0, 128)
 constexpr uint8_t kSub8Transform = 2;  // delta::format::Transform::kSub8 (codec cannot link delta)
 
 // Byte-wise zigzag of every byte of a word (SUB8 residuals are independent byte differences).
@@ -33,17 +38,25 @@ U UnZigZagBytes(U z) {
   return static_cast<U>(((z >> 1) & kHigh7) ^ static_cast<U>((z & kLow) * 0xff));
 }
 
-// Neighbour bucket by the sum of the two previous classes (index 0..128).
-void NeighbourTable(unsigned ref_class, bool use, uint8_t* table) {
+// Neighbour bucket by the sum of the two previous classes (index 0..128), or with `predicted`
+// by the predicted-class index (see kFlagPredicted).
+void NeighbourTable(unsigned ref_class, bool use, bool predicted, uint8_t* table) {
   for (unsigned s = 0; s <= 128; ++s) {
-    unsigned mean = (s + 1) / 2;
     int b = 0;
-    if (use && mean != 0) {
-      int d = static_cast<int>(mean) - static_cast<int>(ref_class) + 4;
+    if (use && predicted) {
+      int mean = (static_cast<int>(s) + 1) / 2 - kPredOffset / 2;
+      b = std::clamp(mean - static_cast<int>(ref_class) + 4, 0,
+                     static_cast<int>(kNeighbourBuckets) - 1);
+    } else if (use && s != 0) {
+      int d = static_cast<int>((s + 1) / 2) - static_cast<int>(ref_class) + 4;
       b = std::clamp(d, 1, static_cast<int>(kNeighbourBuckets) - 1);
     }
     table[s] = static_cast<uint8_t>(b);
   }
+}
+
+inline unsigned PredIndex(int s1, int s2, int e) {
+  return static_cast<unsigned>(std::clamp(s1 + s2 - 2 * e + kPredOffset, 0, 128));
 }
 
 // Base-exponent bucket, premultiplied by `stride`, for every exponent value.
@@ -133,6 +146,7 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   unsigned ref_exp = 0;
   std::vector<uint32_t> base_bucket;
   std::vector<uint8_t> bctx(m, 0);
+  std::vector<uint16_t> exps(can_base ? m : 0);
   if (can_base) {
     std::vector<uint32_t> exp_hist(size_t{1} << ef.bits, 0);
     const U emask = static_cast<U>((U{1} << ef.bits) - 1);
@@ -148,33 +162,50 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     for (size_t i = 0; i < m; ++i) {
       unsigned e = static_cast<unsigned>((LoadElement<U>(base + i * kW) >> ef.shift) & emask);
       bctx[i] = static_cast<uint8_t>(base_bucket[e]);
+      exps[i] = static_cast<uint16_t>(e);
     }
   }
 
   // Joint counts under the full context; the smaller models are its marginals.
-  uint8_t nb_table[129];
-  NeighbourTable(ref_class, true, nb_table);
-  std::vector<uint8_t> nctx(m);
-  std::vector<uint32_t> counts(size_t{kBaseBuckets} * kNeighbourBuckets * kAlphabet, 0);
-  unsigned c1 = 0, c2 = 0;
+  uint8_t nb_table[129], pred_table[129];
+  NeighbourTable(ref_class, true, false, nb_table);
+  NeighbourTable(ref_class, true, true, pred_table);
+  std::vector<uint8_t> nctx(m), pctx(can_base ? m : 0);
+  const size_t joint = size_t{kBaseBuckets} * kNeighbourBuckets * kAlphabet;
+  std::vector<uint32_t> counts(joint, 0), pcounts(can_base ? joint : 0, 0);
+  const size_t q = m / kRansStates;
   for (size_t i = 0; i < m; ++i) {
+    unsigned c1 = 0, c2 = 0;
+    int s1 = 0, s2 = 0;  // class + base exponent; 0 where the lane has no such element
+    if (HasLanePrev(i, q)) {
+      c1 = cls[i - 1];
+      if (can_base) s1 = static_cast<int>(c1 + exps[i - 1]);
+      if (HasLanePrev(i - 1, q)) {
+        c2 = cls[i - 2];
+        if (can_base) s2 = static_cast<int>(c2 + exps[i - 2]);
+      }
+    }
     nctx[i] = nb_table[c1 + c2];
     ++counts[(size_t{bctx[i]} * kNeighbourBuckets + nctx[i]) * kAlphabet + tok[i]];
-    c2 = c1;
-    c1 = cls[i];
+    if (can_base) {
+      pctx[i] = pred_table[PredIndex(s1, s2, exps[i])];
+      ++pcounts[(size_t{bctx[i]} * kNeighbourBuckets + pctx[i]) * kAlphabet + tok[i]];
+    }
   }
   double best_cost = 0;
   uint8_t best_flags = 0;
   std::vector<uint32_t> best_counts;
-  for (uint8_t flags = 0; flags < 4; ++flags) {
+  for (uint8_t flags = 0; flags < 8; ++flags) {
     if ((flags & kFlagBase) && !can_base) continue;
+    if ((flags & kFlagPredicted) && (!can_base || !(flags & kFlagNeighbour))) continue;
+    const std::vector<uint32_t>& joint_counts = (flags & kFlagPredicted) ? pcounts : counts;
     unsigned nb = (flags & kFlagBase) ? kBaseBuckets : 1;
     unsigned nn = (flags & kFlagNeighbour) ? kNeighbourBuckets : 1;
     std::vector<uint32_t> marg(size_t{nb} * nn * kAlphabet, 0);
     for (unsigned b = 0; b < kBaseBuckets; ++b) {
       for (unsigned k = 0; k < kNeighbourBuckets; ++k) {
         unsigned ctx = (nb > 1 ? b : 0) * nn + (nn > 1 ? k : 0);
-        const uint32_t* src = counts.data() + (size_t{b} * kNeighbourBuckets + k) * kAlphabet;
+        const uint32_t* src = joint_counts.data() + (size_t{b} * kNeighbourBuckets + k) * kAlphabet;
         uint32_t* dst = marg.data() + size_t{ctx} * kAlphabet;
         for (unsigned s = 0; s < kAlphabet; ++s) dst[s] += src[s];
       }
@@ -191,11 +222,18 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   }
   const bool use_base = best_flags & kFlagBase;
   const bool use_nb = best_flags & kFlagNeighbour;
+  const bool use_pred = best_flags & kFlagPredicted;
   const unsigned nn = use_nb ? kNeighbourBuckets : 1;
   const unsigned contexts = (use_base ? kBaseBuckets : 1) * nn;
-  std::vector<uint8_t> ctx(m);
-  for (size_t i = 0; i < m; ++i) {
-    ctx[i] = static_cast<uint8_t>((use_base ? bctx[i] : 0) * nn + (use_nb ? nctx[i] : 0));
+  if (use_pred) nctx.swap(pctx);
+  // Symbols and contexts in coding order (see LaneElement).
+  std::vector<uint8_t> ctx(m), tok_order(m);
+  std::vector<uint32_t> order(m);
+  for (size_t p = 0; p < m; ++p) {
+    size_t i = LaneElement(p, q);
+    order[p] = static_cast<uint32_t>(i);
+    tok_order[p] = tok[i];
+    ctx[p] = static_cast<uint8_t>((use_base ? bctx[i] : 0) * nn + (use_nb ? nctx[i] : 0));
   }
 
   RansTables tables;
@@ -206,18 +244,21 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   out->append(reinterpret_cast<const char*>(residual) + m * kW, n - m * kW);
   WriteTables(tables, out);
   std::string stream;
-  RansEncode(tables, tok.data(), ctx.data(), m, &stream);
+  RansEncode(tables, tok_order.data(), ctx.data(), m, &stream);
   PutVarint64(out, stream.size());
   out->append(stream);
   BitWriter bw(out);
-  for (size_t i = 0; i < m; ++i) {
+  for (size_t p = 0; p < m; ++p) {
+    size_t i = order[p];
     unsigned rb = raw_bits[i];
     if (rb != 0) bw.PutWide(static_cast<U>(vals[i] & static_cast<U>((U{1} << rb) - 1)), rb);
   }
   bw.Flush();
 }
 
-template <class U, bool kUseBase, bool kSub8>
+// kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
+// for kPred, the predicted-class neighbour feature).
+template <class U, bool kLoadBase, bool kPred, bool kSub8>
 Status DecodeLoop(const uint8_t* base, unsigned exp_shift, unsigned exp_bits,
                   const std::vector<uint32_t>& base_ctx, const uint8_t* nb_table,
                   const RansTables& t, RansDecoder* dec, BitReader* br, uint8_t* residual,
@@ -228,34 +269,54 @@ Status DecodeLoop(const uint8_t* base, unsigned exp_shift, unsigned exp_bits,
   const U emask = static_cast<U>((U{1} << exp_bits) - 1);
   const uint32_t* fs = t.fs.data();
   const uint8_t* slots = t.slot_sym.data();
-  unsigned c1 = 0, c2 = 0;
-  auto step = [&](size_t i, unsigned j) {
-    unsigned ctx = nb_table[c1 + c2];
-    if constexpr (kUseBase) {
-      ctx += base_ctx[static_cast<size_t>((LoadElement<U>(base + i * kW) >> exp_shift) & emask)];
+  // Local copies: the hot loop keeps coder and bit-reader state in registers.
+  RansDecoder d = *dec;
+  BitReader b = *br;
+  // Neighbour context per lane (see LaneElement): four independent dependency chains.
+  unsigned c1[kRansStates] = {}, c2[kRansStates] = {};
+  int s1[kRansStates] = {}, s2[kRansStates] = {};
+  auto step = [&](size_t i, unsigned j, unsigned lane) {
+    unsigned e = 0;
+    unsigned ctx;
+    if constexpr (kLoadBase) {
+      e = static_cast<unsigned>((LoadElement<U>(base + i * kW) >> exp_shift) & emask);
     }
-    unsigned tk = dec->Decode(j, fs + size_t{ctx} * kAlphabet, slots + (size_t{ctx} << kProbBits));
+    if constexpr (kPred) {
+      ctx = nb_table[PredIndex(s1[lane], s2[lane], static_cast<int>(e))] + base_ctx[e];
+    } else if constexpr (kLoadBase) {
+      ctx = nb_table[c1[lane] + c2[lane]] + base_ctx[e];
+    } else {
+      ctx = nb_table[c1[lane] + c2[lane]];
+    }
+    unsigned tk = d.Decode(j, fs + size_t{ctx} * kAlphabet, slots + (size_t{ctx} << kProbBits));
     unsigned nbits = tt.raw_bits[tk];
     U raw;
     if constexpr (kW == 8) {
-      raw = static_cast<U>(br->GetWide(nbits));
+      raw = static_cast<U>(b.GetWide(nbits));
     } else {
-      raw = static_cast<U>(br->Get(nbits));
+      raw = static_cast<U>(b.Get(nbits));
     }
     U v = static_cast<U>((static_cast<U>(tt.lead[tk]) << nbits) | raw);
     if constexpr (kSub8) v = UnZigZagBytes(v);
     StoreElement<U>(residual + i * kW, v);
-    c2 = c1;
-    c1 = tt.cls[tk];
+    if constexpr (kPred) {
+      s2[lane] = s1[lane];
+      s1[lane] = static_cast<int>(tt.cls[tk] + e);
+    } else {
+      c2[lane] = c1[lane];
+      c1[lane] = tt.cls[tk];
+    }
   };
-  size_t i = 0;
-  for (; i + kRansStates <= m; i += kRansStates) {
-    step(i, 0);
-    step(i + 1, 1);
-    step(i + 2, 2);
-    step(i + 3, 3);
+  const size_t q = m / kRansStates;
+  for (size_t k = 0; k < q; ++k) {
+    step(k, 0, 0);
+    step(q + k, 1, 1);
+    step(2 * q + k, 2, 2);
+    step(3 * q + k, 3, 3);
   }
-  for (unsigned j = 0; i < m; ++i, ++j) step(i, j);
+  for (size_t i = 4 * q; i < m; ++i) step(i, static_cast<unsigned>(i % kRansStates), 3);
+  *dec = d;
+  *br = b;
   if (!dec->Finished()) return Corrupt("residual block: rANS stream does not decode cleanly");
   if (!br->AtCleanEnd()) return Corrupt("residual block: raw bits do not end cleanly");
   return Status::Ok();
@@ -273,9 +334,13 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   uint8_t flags = p[0];
   unsigned ref_class = p[1];
   p += 2;
-  if (flags > 3 || ref_class >= kClasses) return Corrupt("residual block: bad class-model header");
+  if (flags > 7 || ref_class >= kClasses) return Corrupt("residual block: bad class-model header");
   const bool use_base = flags & kFlagBase;
   const bool use_nb = flags & kFlagNeighbour;
+  const bool use_pred = flags & kFlagPredicted;
+  if (use_pred && (!use_nb || ef.bits == 0 || base == nullptr)) {
+    return Corrupt("residual block: predicted-class context without a float base");
+  }
   uint64_t ref_exp = 0;
   if (use_base) {
     if (ef.bits == 0) return Corrupt("residual block: exponent context for a non-float kind");
@@ -301,20 +366,32 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   BitReader br(p + stream_len, end);
 
   uint8_t nb_table[129];
-  NeighbourTable(ref_class, use_nb, nb_table);
+  NeighbourTable(ref_class, use_nb, use_pred, nb_table);
+  // Base buckets premultiplied by the neighbour count; all zero when only kPred reads the base.
   std::vector<uint32_t> base_ctx;
-  if (use_base) BaseTable(static_cast<unsigned>(ref_exp), ef.bits, nn, &base_ctx);
-  const bool sub8 = info.transform == kSub8Transform;
   if (use_base) {
-    return sub8 ? DecodeLoop<U, true, true>(base, ef.shift, ef.bits, base_ctx, nb_table, tables,
-                                            &dec, &br, residual, m)
-                : DecodeLoop<U, true, false>(base, ef.shift, ef.bits, base_ctx, nb_table, tables,
-                                             &dec, &br, residual, m);
+    BaseTable(static_cast<unsigned>(ref_exp), ef.bits, nn, &base_ctx);
+  } else if (use_pred) {
+    base_ctx.assign(size_t{1} << ef.bits, 0);
   }
-  return sub8 ? DecodeLoop<U, false, true>(base, 0, 1, base_ctx, nb_table, tables, &dec, &br,
-                                           residual, m)
-              : DecodeLoop<U, false, false>(base, 0, 1, base_ctx, nb_table, tables, &dec, &br,
-                                            residual, m);
+  const bool sub8 = info.transform == kSub8Transform;
+  const unsigned shift = ef.shift, bits = ef.bits == 0 ? 1 : ef.bits;
+  if (use_pred) {
+    return sub8 ? DecodeLoop<U, true, true, true>(base, shift, bits, base_ctx, nb_table, tables,
+                                                  &dec, &br, residual, m)
+                : DecodeLoop<U, true, true, false>(base, shift, bits, base_ctx, nb_table, tables,
+                                                   &dec, &br, residual, m);
+  }
+  if (use_base) {
+    return sub8 ? DecodeLoop<U, true, false, true>(base, shift, bits, base_ctx, nb_table, tables,
+                                                   &dec, &br, residual, m)
+                : DecodeLoop<U, true, false, false>(base, shift, bits, base_ctx, nb_table, tables,
+                                                    &dec, &br, residual, m);
+  }
+  return sub8 ? DecodeLoop<U, false, false, true>(base, shift, bits, base_ctx, nb_table, tables,
+                                                  &dec, &br, residual, m)
+              : DecodeLoop<U, false, false, false>(base, shift, bits, base_ctx, nb_table, tables,
+                                                   &dec, &br, residual, m);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // into a token (its class c = bit_width(v) and the two bits below the leading one; values below
 // 4 are their own token), entropy-coded with static rANS tables, and the c - 3 remaining low
 // bits, written raw. The token is coded under a context made of
-//   - the mean class of the two previous elements, bucketed around the block's commonest class
+//   - the mean class of the two previous elements of its lane (rans.hpp: the four lanes decode
+//     as independent chains), bucketed around the block's commonest class
 //     (residual magnitudes come in runs: frozen rows, layers with one learning-rate scale), and
 //   - for float kinds with a base, the base element's exponent, bucketed around the block's
 //     commonest exponent (a fine-tune moves weights by roughly the same absolute amount, so the

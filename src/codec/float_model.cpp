@@ -53,12 +53,17 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
   std::vector<uint8_t> ctx(m);
   std::vector<uint32_t> counts(size_t{kBuckets} * alphabet, 0);
   std::vector<uint32_t> flat(alphabet, 0);
-  unsigned prev = 0;
-  for (size_t i = 0; i < m; ++i) {
-    ctx[i] = buckets[prev];
-    ++counts[size_t{ctx[i]} * alphabet + exps[i]];
+  // Contexts and symbols in coding order (see LaneElement).
+  const size_t q = m / kRansStates;
+  std::vector<uint8_t> exps_order(m);
+  std::vector<uint32_t> order(m);
+  for (size_t p = 0; p < m; ++p) {
+    size_t i = LaneElement(p, q);
+    order[p] = static_cast<uint32_t>(i);
+    exps_order[p] = exps[i];
+    ctx[p] = buckets[HasLanePrev(i, q) ? exps[i - 1] : 0];
+    ++counts[size_t{ctx[p]} * alphabet + exps[i]];
     ++flat[exps[i]];
-    prev = exps[i];
   }
   double with_ctx = 0;
   for (unsigned c = 0; c < kBuckets; ++c) {
@@ -75,15 +80,15 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
   out->append(reinterpret_cast<const char*>(data) + m * kW, n - m * kW);
   WriteTables(tables, out);
   std::string stream;
-  RansEncode(tables, exps.data(), ctx.data(), m, &stream);
+  RansEncode(tables, exps_order.data(), ctx.data(), m, &stream);
   PutVarint64(out, stream.size());
   out->append(stream);
   // Sign above the mantissa: one (shift + 1)-bit value per element.
   BitWriter bw(out);
   const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
   const unsigned sign_shift = 8 * kW - 1;
-  for (size_t i = 0; i < m; ++i) {
-    U x = LoadElement<U>(data + i * kW);
+  for (size_t p = 0; p < m; ++p) {
+    U x = LoadElement<U>(data + order[p] * kW);
     U raw = static_cast<U>((x & mant_mask) | ((x >> sign_shift) << ef.shift));
     bw.Put(raw, ef.shift + 1);
   }
@@ -116,6 +121,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint
   RansDecoder dec;
   OXIDE_RETURN_IF_ERROR(dec.Init(p, p + stream_len));
   BitReader br(p + stream_len, end);
+  // (dec and br are locals of this function, so the hot loop keeps them in registers.)
 
   uint8_t buckets[256];
   BucketTable(ref_exp, ef.bits, use_nb, buckets);
@@ -124,24 +130,25 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint
   const unsigned sign_shift = 8 * kW - 1;
   const uint32_t* fs = t.fs.data();
   const uint8_t* slots = t.slot_sym.data();
-  unsigned prev = 0;
-  auto step = [&](size_t i, unsigned j) {
-    unsigned ctx = buckets[prev];
+  // Context per lane (see LaneElement): four independent dependency chains.
+  unsigned prev[kRansStates] = {};
+  auto step = [&](size_t i, unsigned j, unsigned lane) {
+    unsigned ctx = buckets[prev[lane]];
     unsigned e = dec.Decode(j, fs + size_t{ctx} * alphabet, slots + (size_t{ctx} << kProbBits));
     U raw = static_cast<U>(br.Get(raw_bits));
     U x = static_cast<U>((raw & mant_mask) | (static_cast<U>(e) << ef.shift) |
                          ((raw >> ef.shift) << sign_shift));
     StoreElement<U>(data + i * kW, x);
-    prev = e;
+    prev[lane] = e;
   };
-  size_t i = 0;
-  for (; i + kRansStates <= m; i += kRansStates) {
-    step(i, 0);
-    step(i + 1, 1);
-    step(i + 2, 2);
-    step(i + 3, 3);
+  const size_t q = m / kRansStates;
+  for (size_t k = 0; k < q; ++k) {
+    step(k, 0, 0);
+    step(q + k, 1, 1);
+    step(2 * q + k, 2, 2);
+    step(3 * q + k, 3, 3);
   }
-  for (unsigned j = 0; i < m; ++i, ++j) step(i, j);
+  for (size_t i = 4 * q; i < m; ++i) step(i, static_cast<unsigned>(i % kRansStates), 3);
   if (!dec.Finished()) return Corrupt("float block: rANS stream does not decode cleanly");
   if (!br.AtCleanEnd()) return Corrupt("float block: raw bits do not end cleanly");
   return Status::Ok();

@@ -56,6 +56,15 @@ Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsi
 void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, size_t count,
                 std::string* out);
 
+// Lanes: a block's `count` symbols are coded as four interleaved chains, so that a model whose
+// context depends on the previous symbol still decodes as four independent dependency chains.
+// With q = count / 4, lane j holds elements [j * q, (j + 1) * q), and the count % 4 elements
+// from 4q on continue lane 3. Coding (decode) position p < 4q is element (p % 4) * q + p / 4
+// under state p % 4; positions from 4q on are their own element, under state p % 4.
+inline size_t LaneElement(size_t p, size_t q) { return p < 4 * q ? (p % 4) * q + p / 4 : p; }
+// True when element i has a predecessor in its lane (i - 1).
+inline bool HasLanePrev(size_t i, size_t q) { return i < 4 * q ? i % q != 0 : i >= 1; }
+
 class RansDecoder {
  public:
   // Takes the stream [begin, end); kCorrupt when it cannot hold the four states.

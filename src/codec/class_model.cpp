@@ -241,12 +241,7 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   out->push_back(static_cast<char>(best_flags));
   out->push_back(static_cast<char>(ref_class));
   if (use_base) PutVarint64(out, ref_exp);
-  out->append(reinterpret_cast<const char*>(residual) + m * kW, n - m * kW);
-  WriteTables(tables, out);
-  std::string stream;
-  RansEncode(tables, tok_order.data(), ctx.data(), m, &stream);
-  PutVarint64(out, stream.size());
-  out->append(stream);
+  WriteModelBody(residual + m * kW, n - m * kW, tables, tok_order.data(), ctx.data(), m, out);
   BitWriter bw(out);
   for (size_t p = 0; p < m; ++p) {
     size_t i = order[p];
@@ -307,14 +302,7 @@ Status DecodeLoop(const uint8_t* base, unsigned exp_shift, unsigned exp_bits,
       c1[lane] = tt.cls[tk];
     }
   };
-  const size_t q = m / kRansStates;
-  for (size_t k = 0; k < q; ++k) {
-    step(k, 0, 0);
-    step(q + k, 1, 1);
-    step(2 * q + k, 2, 2);
-    step(3 * q + k, 3, 3);
-  }
-  for (size_t i = 4 * q; i < m; ++i) step(i, static_cast<unsigned>(i % kRansStates), 3);
+  ForEachInCodingOrder(m, step);
   *dec = d;
   *br = b;
   if (!dec->Finished()) return Corrupt("residual block: rANS stream does not decode cleanly");
@@ -349,21 +337,13 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
       return Corrupt("residual block: bad reference exponent");
     }
   }
-  size_t tail = n - m * kW;
-  if (static_cast<size_t>(end - p) < tail) return Corrupt("residual block: truncated tail");
-  std::memcpy(residual + m * kW, p, tail);
-  p += tail;
   const unsigned nn = use_nb ? kNeighbourBuckets : 1;
   const unsigned contexts = (use_base ? kBaseBuckets : 1) * nn;
   RansTables tables;
-  OXIDE_RETURN_IF_ERROR(ReadTables(&p, end, kAlphabet, contexts, &tables));
-  uint64_t stream_len = 0;
-  if (!GetVarint64(&p, end, &stream_len) || stream_len > static_cast<uint64_t>(end - p)) {
-    return Corrupt("residual block: bad rANS stream length");
-  }
   RansDecoder dec;
-  OXIDE_RETURN_IF_ERROR(dec.Init(p, p + stream_len));
-  BitReader br(p + stream_len, end);
+  OXIDE_RETURN_IF_ERROR(
+      ReadModelBody(&p, end, residual + m * kW, n - m * kW, kAlphabet, contexts, &tables, &dec));
+  BitReader br(p, end);
 
   uint8_t nb_table[129];
   NeighbourTable(ref_class, use_nb, use_pred, nb_table);

@@ -2,7 +2,6 @@
 
 #include <vector>
 
-#include "base/coding.hpp"
 #include "codec/bit_io.hpp"
 #include "codec/element.hpp"
 #include "codec/rans.hpp"
@@ -77,12 +76,7 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
                      &tables);
   out->push_back(static_cast<char>(use_nb ? kFlagNeighbour : 0));
   out->push_back(static_cast<char>(ref_exp));
-  out->append(reinterpret_cast<const char*>(data) + m * kW, n - m * kW);
-  WriteTables(tables, out);
-  std::string stream;
-  RansEncode(tables, exps_order.data(), ctx.data(), m, &stream);
-  PutVarint64(out, stream.size());
-  out->append(stream);
+  WriteModelBody(data + m * kW, n - m * kW, tables, exps_order.data(), ctx.data(), m, out);
   // Sign above the mantissa: one (shift + 1)-bit value per element.
   BitWriter bw(out);
   const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
@@ -108,19 +102,11 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint
   p += 2;
   if (flags > kFlagNeighbour || ref_exp >= alphabet) return Corrupt("float block: bad header");
   const bool use_nb = flags & kFlagNeighbour;
-  size_t tail = n - m * kW;
-  if (static_cast<size_t>(end - p) < tail) return Corrupt("float block: truncated tail");
-  std::memcpy(data + m * kW, p, tail);
-  p += tail;
   RansTables t;
-  OXIDE_RETURN_IF_ERROR(ReadTables(&p, end, alphabet, use_nb ? kBuckets : 1, &t));
-  uint64_t stream_len = 0;
-  if (!GetVarint64(&p, end, &stream_len) || stream_len > static_cast<uint64_t>(end - p)) {
-    return Corrupt("float block: bad rANS stream length");
-  }
   RansDecoder dec;
-  OXIDE_RETURN_IF_ERROR(dec.Init(p, p + stream_len));
-  BitReader br(p + stream_len, end);
+  OXIDE_RETURN_IF_ERROR(
+      ReadModelBody(&p, end, data + m * kW, n - m * kW, alphabet, use_nb ? kBuckets : 1, &t, &dec));
+  BitReader br(p, end);
   // (dec and br are locals of this function, so the hot loop keeps them in registers.)
 
   uint8_t buckets[256];
@@ -141,14 +127,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint
     StoreElement<U>(data + i * kW, x);
     prev[lane] = e;
   };
-  const size_t q = m / kRansStates;
-  for (size_t k = 0; k < q; ++k) {
-    step(k, 0, 0);
-    step(q + k, 1, 1);
-    step(2 * q + k, 2, 2);
-    step(3 * q + k, 3, 3);
-  }
-  for (size_t i = 4 * q; i < m; ++i) step(i, static_cast<unsigned>(i % kRansStates), 3);
+  ForEachInCodingOrder(m, step);
   if (!dec.Finished()) return Corrupt("float block: rANS stream does not decode cleanly");
   if (!br.AtCleanEnd()) return Corrupt("float block: raw bits do not end cleanly");
   return Status::Ok();

@@ -163,4 +163,29 @@ void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, s
   }
 }
 
+void WriteModelBody(const uint8_t* tail, size_t tail_len, const RansTables& t, const uint8_t* syms,
+                    const uint8_t* ctxs, size_t count, std::string* out) {
+  out->append(reinterpret_cast<const char*>(tail), tail_len);
+  WriteTables(t, out);
+  std::string stream;
+  RansEncode(t, syms, ctxs, count, &stream);
+  PutVarint64(out, stream.size());
+  out->append(stream);
+}
+
+Status ReadModelBody(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
+                     unsigned alphabet, unsigned contexts, RansTables* t, RansDecoder* dec) {
+  if (static_cast<size_t>(end - *p) < tail_len) return Corrupt("coded block: truncated tail");
+  if (tail_len != 0) std::memcpy(tail_out, *p, tail_len);
+  *p += tail_len;
+  OXIDE_RETURN_IF_ERROR(ReadTables(p, end, alphabet, contexts, t));
+  uint64_t stream_len = 0;
+  if (!GetVarint64(p, end, &stream_len) || stream_len > static_cast<uint64_t>(end - *p)) {
+    return Corrupt("coded block: bad rANS stream length");
+  }
+  OXIDE_RETURN_IF_ERROR(dec->Init(*p, *p + stream_len));
+  *p += stream_len;
+  return Status::Ok();
+}
+
 }  // namespace oxide::codec::internal

@@ -65,6 +65,31 @@ inline size_t LaneElement(size_t p, size_t q) { return p < 4 * q ? (p % 4) * q +
 // True when element i has a predecessor in its lane (i - 1).
 inline bool HasLanePrev(size_t i, size_t q) { return i < 4 * q ? i % q != 0 : i >= 1; }
 
+// Calls step(element, state, lane) for the `count` elements in coding order (see LaneElement);
+// unrolled over the four lanes so their dependency chains overlap.
+template <class Step>
+inline void ForEachInCodingOrder(size_t count, Step& step) {
+  const size_t q = count / kRansStates;
+  for (size_t k = 0; k < q; ++k) {
+    step(k, 0, 0);
+    step(q + k, 1, 1);
+    step(2 * q + k, 2, 2);
+    step(3 * q + k, 3, 3);
+  }
+  for (size_t i = 4 * q; i < count; ++i) step(i, static_cast<unsigned>(i % kRansStates), 3);
+}
+
+class RansDecoder;
+
+// The part of a model payload after its own header, shared by the models: the `tail` bytes
+// (n % width) verbatim, the tables, varint length of the rANS stream, the stream; the raw bits
+// follow to the end of the payload.
+void WriteModelBody(const uint8_t* tail, size_t tail_len, const RansTables& t, const uint8_t* syms,
+                    const uint8_t* ctxs, size_t count, std::string* out);
+// Copies the tail to tail_out, reads the tables and sets up *dec; *p ends at the raw bits.
+Status ReadModelBody(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
+                     unsigned alphabet, unsigned contexts, RansTables* t, RansDecoder* dec);
+
 class RansDecoder {
  public:
   // Takes the stream [begin, end); kCorrupt when it cannot hold the four states.

@@ -31,6 +31,19 @@ inline uint16_t FloatToFp16(float f) {
   return static_cast<uint16_t>(sign | static_cast<uint32_t>(e) << 10 | ((x >> 13) & 0x3ff));
 }
 
+// Stores w as one `width`-byte float (2: bf16 if `bf16`, else fp16).
+inline void StoreFloat(uint8_t* p, unsigned width, bool bf16, float w) {
+  if (width == 4) {
+    std::memcpy(p, &w, 4);
+  } else if (width == 8) {
+    double d = w;
+    std::memcpy(p, &d, 8);
+  } else {
+    uint16_t h = bf16 ? FloatToBf16(w) : FloatToFp16(w);
+    std::memcpy(p, &h, 2);
+  }
+}
+
 // `count` gaussian weights (sigma `scale`), stored as `width`-byte floats (2: bf16 if `bf16`,
 // else fp16; 4: fp32; 8: fp64). A fraction `zeros` of them is exactly 0.
 inline std::vector<uint8_t> GaussianWeights(size_t count, unsigned width, bool bf16, float scale,
@@ -41,16 +54,7 @@ inline std::vector<uint8_t> GaussianWeights(size_t count, unsigned width, bool b
   std::vector<uint8_t> out(count * width);
   for (size_t i = 0; i < count; ++i) {
     float w = u(rng) < zeros ? 0.0f : dist(rng);
-    uint8_t* p = out.data() + i * width;
-    if (width == 4) {
-      std::memcpy(p, &w, 4);
-    } else if (width == 8) {
-      double d = w;
-      std::memcpy(p, &d, 8);
-    } else {
-      uint16_t h = bf16 ? FloatToBf16(w) : FloatToFp16(w);
-      std::memcpy(p, &h, 2);
-    }
+    StoreFloat(out.data() + i * width, width, bf16, w);
   }
   return out;
 }
@@ -90,15 +94,7 @@ inline std::vector<uint8_t> FineTune(const std::vector<uint8_t>& base, unsigned 
       std::memcpy(&w, &x, 4);
     }
     w += dist(rng) * (rel * std::fabs(w) + abs);
-    if (width == 4) {
-      std::memcpy(p, &w, 4);
-    } else if (width == 8) {
-      double d = w;
-      std::memcpy(p, &d, 8);
-    } else {
-      uint16_t h = bf16 ? FloatToBf16(w) : FloatToFp16(w);
-      std::memcpy(p, &h, 2);
-    }
+    StoreFloat(p, width, bf16, w);
   }
   return out;
 }

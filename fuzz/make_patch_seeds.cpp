@@ -26,7 +26,7 @@ bool CodedSeed(const std::string& base, const std::string& target, std::string* 
   auto segments = oxide::delta::internal::PlanTensorPatch(base, *bi, target, *ti, &ps);
   oxide::delta::internal::CodedEncodeStats st;
   auto body = oxide::delta::internal::EncodeCodedBody(
-      base, target, segments, 19, oxide::delta::internal::CodedChoice::kAlwaysCoded, &st);
+      base, target, segments, 19, oxide::delta::internal::CodedChoice::kAlwaysCoded, nullptr, &st);
   if (!body.ok() || st.coded_chunks == 0) return false;
   oxide::delta::PatchHeader h;
   h.strategy = oxide::delta::Strategy::kCodedTensor;

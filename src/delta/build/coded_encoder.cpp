@@ -53,28 +53,45 @@ class CodedWriter {
     residual_.resize(format::kBlockBytes);
   }
 
-  Status Add(const Segment& s) {
-    if (s.kind == Kind::kCopy) {
-      OXIDE_RETURN_IF_ERROR(OpenChunk());
-      return records_.Emit(s, &st_->records);
-    }
-    RecordWriter::Choice zstd_choice;
-    bool zstd_chosen = false;
+  // How one segment is written: decided for all segments before anything is encoded, so a
+  // body in which no tensor is coded is never built.
+  struct Decision {
+    bool coded = false;
     uint8_t coded_transform = 0;
-    bool coded = choice_ != CodedChoice::kNeverCoded &&
-                 (s.length >= kMinCodedBytes || choice_ == CodedChoice::kAlwaysCoded) &&
-                 s.forced_width_byte == 0 && ChooseCoded(s, &coded_transform);
-    if (coded && choice_ == CodedChoice::kAuto) {
-      zstd_choice = records_.Choose(s);
-      zstd_chosen = true;
-      // The trial compresses at a fast level; the chunk's final level gains a few percent more,
-      // so the codec has to win by more than that.
-      coded = coded_cost_ * 20 < zstd_choice.trial_cost * 19;
+    bool zstd_known = false;
+    RecordWriter::Choice zstd;
+  };
+
+  // `known`: the tensor strategy's trial choice for `s`, or nullptr.
+  Decision Decide(const Segment& s, const RecordWriter::Choice* known) {
+    Decision d;
+    if (known != nullptr) {
+      d.zstd = *known;
+      d.zstd_known = true;
     }
-    if (coded) return EmitCoded(s, coded_transform);
+    if (s.kind == Kind::kCopy || choice_ == CodedChoice::kNeverCoded) return d;
+    if (s.forced_width_byte != 0) return d;
+    if (s.length < kMinCodedBytes && choice_ != CodedChoice::kAlwaysCoded) return d;
+    if (!ChooseCoded(s, &d.coded_transform)) return d;
+    if (choice_ == CodedChoice::kAlwaysCoded) {
+      d.coded = true;
+      return d;
+    }
+    if (!d.zstd_known) {
+      d.zstd = records_.Choose(s);
+      d.zstd_known = true;
+    }
+    // The trial compresses at a fast level; the chunk's final level gains a few percent more,
+    // so the codec has to win by more than that.
+    d.coded = coded_cost_ * 20 < d.zstd.trial_cost * 19;
+    return d;
+  }
+
+  Status Add(const Segment& s, const Decision& d) {
+    if (d.coded) return EmitCoded(s, d.coded_transform);
     OXIDE_RETURN_IF_ERROR(OpenChunk());
-    if (!zstd_chosen) zstd_choice = records_.Choose(s);
-    return records_.EmitChosen(s, zstd_choice, &st_->records);
+    if (s.kind == Kind::kCopy) return records_.Emit(s, &st_->records);
+    return records_.EmitChosen(s, d.zstd_known ? d.zstd : records_.Choose(s), &st_->records);
   }
 
   Status Finish() {
@@ -199,11 +216,25 @@ class CodedWriter {
 
 Result<std::string> EncodeCodedBody(std::string_view base, std::string_view target,
                                     const std::vector<Segment>& segments, int level,
-                                    CodedChoice choice, CodedEncodeStats* stats) {
+                                    CodedChoice choice, const std::vector<RecordChoice>* known,
+                                    CodedEncodeStats* stats) {
   CodedEncodeStats local;
   std::string body;
   CodedWriter writer(base, target, level, choice, stats ? stats : &local, &body);
-  for (const auto& s : segments) OXIDE_RETURN_IF_ERROR(writer.Add(s));
+  const bool use_known = known != nullptr && known->size() == segments.size();
+  std::vector<CodedWriter::Decision> decisions;
+  decisions.reserve(segments.size());
+  bool any_coded = false;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    decisions.push_back(writer.Decide(segments[i], use_known ? &(*known)[i] : nullptr));
+    any_coded |= decisions.back().coded;
+  }
+  if (!any_coded && choice == CodedChoice::kAuto) {
+    return Unsupported("no tensor is smaller coded than in a zstd record");
+  }
+  for (size_t i = 0; i < segments.size(); ++i) {
+    OXIDE_RETURN_IF_ERROR(writer.Add(segments[i], decisions[i]));
+  }
   OXIDE_RETURN_IF_ERROR(writer.Finish());
   return body;
 }

@@ -32,8 +32,13 @@ enum class CodedChoice : uint8_t {
 // plan as the tensor strategy): COPYs, framing and small or zstd-friendly tensors as v2 records
 // in ZSTD chunks (consecutive records share one chunk), the other tensors as CODED chunks with
 // the transform the residual coder codes smallest. `level` is the zstd level of the chunks.
+// `known` (may be nullptr): the tensor strategy's record choices for the same segments
+// (TensorEncodeStats::choices), reused instead of repeating their trials.
+// kUnsupported under kAuto when no segment is smaller coded: that body would be the tensor
+// strategy's records in one more wrapper, so it is not built.
 Result<std::string> EncodeCodedBody(std::string_view base, std::string_view target,
                                     const std::vector<Segment>& segments, int level,
-                                    CodedChoice choice, CodedEncodeStats* stats);
+                                    CodedChoice choice, const std::vector<RecordChoice>* known,
+                                    CodedEncodeStats* stats);
 
 }  // namespace oxide::delta::internal

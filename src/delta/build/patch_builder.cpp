@@ -73,18 +73,15 @@ Candidate BuildTensor(std::string_view base, std::string_view target,
 // The coded-tensor candidate (version 3). Not kept when no tensor chose the codec: its body
 // would then be the tensor candidate's records in one more wrapper.
 Candidate BuildCoded(std::string_view base, std::string_view target,
-                     const std::vector<internal::Segment>& segments, uint64_t* size_out,
+                     const std::vector<internal::Segment>& segments,
+                     const internal::TensorEncodeStats& es, uint64_t* size_out,
                      const DiffOptions& opt) {
   Candidate c{Strategy::kCodedTensor, {}, {}};
   internal::CodedEncodeStats cs;
   auto body = internal::EncodeCodedBody(base, target, segments, TensorLevel(target, opt),
-                                        internal::CodedChoice::kAuto, &cs);
+                                        internal::CodedChoice::kAuto, &es.choices, &cs);
   if (!body.ok()) {
     c.status = body.status();
-    return c;
-  }
-  if (cs.coded_chunks == 0) {
-    c.status = Unsupported("no tensor is smaller coded");
     return c;
   }
   c.body = std::move(*body);
@@ -103,7 +100,7 @@ void BuildTensorAware(std::string_view base, std::string_view target, const Diff
   }
   *tensor_c = BuildTensor(base, target, *segments, &result->tensor_candidate, opt, es);
   if (opt.max_patch_version >= 3) {
-    *coded_c = BuildCoded(base, target, *segments, &result->coded_candidate, opt);
+    *coded_c = BuildCoded(base, target, *segments, *es, &result->coded_candidate, opt);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "base/file_util.hpp"
+#include "delta/build/apply_in_memory.hpp"
 #include "delta/patch_applier.hpp"
 #include "testing/onnx_builder.hpp"
 #include "testing/safetensors_builder.hpp"
@@ -15,29 +16,11 @@
 namespace oxide::delta {
 namespace {
 
+using internal::StringSink;
 using tensor::DType;
 
-class StringSink final : public ByteSink {
- public:
-  Status Write(const uint8_t* data, size_t n) override {
-    out.append(reinterpret_cast<const char*>(data), n);
-    return Status::Ok();
-  }
-  std::string out;
-};
-
-// Applies `patch` to `base` feeding `chunk` bytes at a time (0 = all at once).
 Result<std::string> Apply(std::string_view base, std::string_view patch, size_t chunk = 0) {
-  auto src = BaseSource::FromMemory(base);
-  StringSink sink;
-  auto applier = PatchApplier::Create(src.get(), &sink);
-  size_t step = chunk == 0 ? std::max<size_t>(patch.size(), 1) : chunk;
-  for (size_t off = 0; off < patch.size(); off += step) {
-    size_t n = std::min(step, patch.size() - off);
-    OXIDE_RETURN_IF_ERROR(applier->Feed(reinterpret_cast<const uint8_t*>(patch.data()) + off, n));
-  }
-  OXIDE_RETURN_IF_ERROR(applier->Finish().status());
-  return sink.out;
+  return internal::ApplyInMemory(base, patch, chunk);
 }
 
 std::string Mlp(uint64_t finetune_seed, size_t out_classes = 10, bool rename = false) {

@@ -115,9 +115,12 @@ Status RecordWriter::Emit(const Segment& s, TensorEncodeStats* st) {
     PutVarint64(&hdr, s.length);
     st->copy_bytes += s.length;
     ++st->records;
+    st->choices.emplace_back();
     return enc_->Write(hdr.data(), hdr.size());
   }
-  return EmitChosen(s, Choose(s), st);
+  const Choice c = Choose(s);
+  st->choices.push_back(c);
+  return EmitChosen(s, c, st);
 }
 
 Status RecordWriter::EmitChosen(const Segment& s, const Choice& c, TensorEncodeStats* st) {

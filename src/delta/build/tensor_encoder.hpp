@@ -12,15 +12,24 @@
 
 namespace oxide::delta::internal {
 
+// Pseudo-transform of a record choice: store the target bytes (LITERAL) instead of a residual.
+inline constexpr uint8_t kLiteralChoice = 0;
+
+// How a DELTA or LITERAL segment is written as a version-2 record.
+struct RecordChoice {
+  uint8_t transform = kLiteralChoice;  // or a format::Transform
+  uint8_t width_byte = 1;              // element width | layout flag
+  size_t trial_cost = 0;               // bytes on the trial blocks at a fast zstd level
+};
+
 struct TensorEncodeStats {
   uint64_t copy_bytes = 0;
   uint64_t delta_bytes = 0;
   uint64_t literal_bytes = 0;
   size_t records = 0;
+  // One per segment, in order (COPY: default): lets the coded-tensor encoder reuse the trials.
+  std::vector<RecordChoice> choices;
 };
-
-// Pseudo-transform of a record choice: store the target bytes (LITERAL) instead of a residual.
-inline constexpr uint8_t kLiteralChoice = 0;
 
 // Offsets of the blocks a segment of `length` bytes is judged on: large segments are judged on
 // a sample spread over the tensor (fine-tuning changes statistics smoothly, and trying every
@@ -31,11 +40,7 @@ std::vector<uint64_t> TrialBlockOffsets(uint64_t length);
 // the tensor strategy's body, and the ZSTD chunks of the coded-tensor strategy.
 class RecordWriter {
  public:
-  struct Choice {
-    uint8_t transform = kLiteralChoice;  // or a format::Transform
-    uint8_t width_byte = 1;              // element width | layout flag
-    size_t trial_cost = 0;               // bytes on the trial blocks at a fast zstd level
-  };
+  using Choice = RecordChoice;
 
   RecordWriter(std::string_view base, std::string_view target);
   void set_encoder(ZstdEncoder* enc) { enc_ = enc; }

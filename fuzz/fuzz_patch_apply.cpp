@@ -1,5 +1,8 @@
 // libFuzzer harness: arbitrary bytes as a patch against a fixed base model. The input is fed in
-// uneven chunks so the push parser's buffering across Feed() calls is exercised too.
+// uneven chunks so the push parser's buffering across Feed() calls is exercised too. Both
+// format versions are reached: version 2 (one zstd frame) and version 3 (the coded-tensor chunk
+// sequence: ZSTD chunks, CODED blocks through the residual coder); tests/fuzz/fuzz_patch_apply
+// holds a seed of each strategy.
 #include <unistd.h>
 
 #include <cstddef>

@@ -52,6 +52,8 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   d->add_flag("--no-binary", diff.no_binary, "Skip the whole-file binary candidate");
   d->add_flag("--no-tensor", diff.no_tensor, "Skip the tensor-aware candidate");
   d->add_flag("--no-full", diff.no_full, "Skip the compressed full-file candidate");
+  d->add_option("--max-patch-version", diff.max_patch_version, "2: only version-2 strategies")
+      ->check(CLI::Range(2, 3));
 
   PatchArgs patch;
   auto* p = app.add_subcommand("patch", "Rebuild TARGET from BASE and a patch (verified)");

@@ -17,6 +17,7 @@ struct DiffArgs {
   std::string base, target, out;
   int level = 0;
   bool no_binary = false, no_tensor = false, no_full = false;
+  int max_patch_version = 3;  // 2: never write the coded-tensor strategy (docs/format/patch-v3.md)
 };
 struct PatchArgs {
   std::string base, patch, out;

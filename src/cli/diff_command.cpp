@@ -12,6 +12,7 @@ Status RunDiff(const DiffArgs& a) {
   opt.try_binary = !a.no_binary;
   opt.try_tensor = !a.no_tensor;
   opt.try_full = !a.no_full;
+  opt.max_patch_version = a.max_patch_version;
   auto t0 = std::chrono::steady_clock::now();
   OXIDE_ASSIGN_OR_RETURN(auto r, delta::BuildPatchFile(a.base, a.target, a.out, opt));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -21,8 +22,9 @@ Status RunDiff(const DiffArgs& a) {
   std::printf("strategy: %s\npatch: %zu bytes (%.2f%% of the %llu-byte target)\ntime: %.2f s\n",
               std::string(delta::ToString(r.header.strategy)).c_str(), r.patch.size(), pct,
               static_cast<unsigned long long>(r.header.target_size), secs);
-  std::printf("candidates: tensor=%llu binary=%llu full=%llu (0 = not built)\n",
+  std::printf("candidates: tensor=%llu coded-tensor=%llu binary=%llu full=%llu (0 = not built)\n",
               static_cast<unsigned long long>(r.tensor_candidate),
+              static_cast<unsigned long long>(r.coded_candidate),
               static_cast<unsigned long long>(r.binary_candidate),
               static_cast<unsigned long long>(r.full_candidate));
   return Status::Ok();

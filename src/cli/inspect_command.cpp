@@ -43,22 +43,23 @@ std::string Dims(const tensor::TensorInfo& t) {
 Status InspectPatch(const std::string& head, bool json) {
   OXIDE_ASSIGN_OR_RETURN(auto h, delta::ParsePatchHeader(head));
   std::string strategy(delta::ToString(h.strategy));
+  const unsigned version = delta::PatchVersionOf(h.strategy);
   if (json) {
     std::printf(
-        "{\"kind\":\"patch\",\"version\":2,\"strategy\":\"%s\",\"base_size\":%llu,"
+        "{\"kind\":\"patch\",\"version\":%u,\"strategy\":\"%s\",\"base_size\":%llu,"
         "\"base_sha256\":\"%s\",\"target_size\":%llu,\"target_sha256\":\"%s\",\"body_size\":%llu}"
         "\n",
-        strategy.c_str(), static_cast<unsigned long long>(h.base_size),
+        version, strategy.c_str(), static_cast<unsigned long long>(h.base_size),
         ToHex(h.base_sha256).c_str(), static_cast<unsigned long long>(h.target_size),
         ToHex(h.target_sha256).c_str(), static_cast<unsigned long long>(h.body_size));
     return Status::Ok();
   }
   std::printf(
-      "Oxide patch (OXDL v2)\n  strategy:      %s\n  base:          %llu bytes, sha256 %s\n"
+      "Oxide patch (OXDL v%u)\n  strategy:      %s\n  base:          %llu bytes, sha256 %s\n"
       "  target:        %llu bytes, sha256 %s\n  body:          %llu bytes\n",
-      strategy.c_str(), static_cast<unsigned long long>(h.base_size), ToHex(h.base_sha256).c_str(),
-      static_cast<unsigned long long>(h.target_size), ToHex(h.target_sha256).c_str(),
-      static_cast<unsigned long long>(h.body_size));
+      version, strategy.c_str(), static_cast<unsigned long long>(h.base_size),
+      ToHex(h.base_sha256).c_str(), static_cast<unsigned long long>(h.target_size),
+      ToHex(h.target_sha256).c_str(), static_cast<unsigned long long>(h.body_size));
   return Status::Ok();
 }
 

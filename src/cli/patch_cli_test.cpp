@@ -41,6 +41,30 @@ TEST_F(PatchCli, GoldenPatchesExitZero) {
   }
 }
 
+// A first install: `oxide diff EMPTY MODEL` treats the empty base as a model with no tensors,
+// `oxide patch EMPTY PATCH` rebuilds the model byte for byte, and `--max-patch-version 2` keeps
+// the patch readable by version-2 agents.
+TEST_F(PatchCli, EmptyBaseDiffAndPatchRoundTrip) {
+  const std::string model = oxide::testing::SampleOnnxModel(2);
+  ASSERT_OK(AtomicWriteFile(dir_.File("empty"), ""));
+  ASSERT_OK(AtomicWriteFile(dir_.File("model"), model));
+  for (const char* version : {"3", "2"}) {
+    ASSERT_EQ(Run({"diff", dir_.File("empty"), dir_.File("model"), "-o", dir_.File("p"),
+                   "--max-patch-version", version}),
+              0)
+        << err_;
+    auto patch = ReadFileToString(dir_.File("p"));
+    ASSERT_OK(patch.status());
+    if (std::string(version) == "2") {
+      EXPECT_EQ((*patch)[4], 2);
+    }
+    ASSERT_EQ(Patch(dir_.File("empty"), dir_.File("p")), 0) << err_;
+    auto out = ReadFileToString(dir_.File("out"));
+    ASSERT_OK(out.status());
+    EXPECT_TRUE(*out == model);
+  }
+}
+
 TEST_F(PatchCli, WrongBaseExits4AndNamesTheBasesRealDigest) {
   auto base = ReadFileToString(kBase);
   ASSERT_OK(base.status());

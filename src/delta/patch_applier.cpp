@@ -8,8 +8,8 @@
 #include <future>
 #include <vector>
 
-#include "base/coding.hpp"
 #include "base/file_util.hpp"
+#include "delta/coded_decoder.hpp"
 #include "delta/tensor_decoder.hpp"
 
 namespace oxide::delta {
@@ -99,6 +99,7 @@ class Applier final : public PatchApplier {
       return Corrupt("patch is longer than its header says");
     }
     body_seen_ += n;
+    if (coded_) return coded_->Consume(data, n);
     if (frame_start_.size() < kFrameStartBytes) {
       // Held back until checked, so zstd's own error for a bad frame never comes first.
       size_t take = std::min(n, kFrameStartBytes - frame_start_.size());
@@ -117,15 +118,7 @@ class Applier final : public PatchApplier {
   // (docs/format/patch-v2.md §2); the first 5 body bytes (magic + frame header descriptor)
   // show both.
   Status CheckFrameStart() const {
-    auto* p = reinterpret_cast<const uint8_t*>(frame_start_.data());
-    if (DecodeFixed32(p) != ZSTD_MAGICNUMBER) {
-      return Corrupt("compressed body is not a zstd frame (bad frame magic)");
-    }
-    constexpr uint8_t kContentChecksumFlag = 0x04;  // RFC 8878 frame header descriptor, bit 2
-    if ((p[4] & kContentChecksumFlag) == 0) {
-      return Corrupt("compressed body has no content checksum");
-    }
-    return Status::Ok();
+    return internal::CheckZstdFrameStart(reinterpret_cast<const uint8_t*>(frame_start_.data()));
   }
 
   Status Start() {
@@ -144,6 +137,12 @@ class Applier final : public PatchApplier {
       }
     }
     writer_ = std::make_unique<CountingWriter>(sink_, header_.target_size);
+    if (header_.strategy == Strategy::kCodedTensor) {
+      // Version 3: a chunk sequence, not one zstd frame (docs/format/patch-v3.md).
+      coded_ = std::make_unique<internal::CodedBodyDecoder>(
+          base_, header_.target_size, writer_.get(), limits_.max_window_bytes);
+      return Status::Ok();
+    }
     dctx_.reset(ZSTD_createDCtx());
     if (!dctx_) return ResourceExhausted("cannot allocate a zstd decoder");
     int max_log = WindowLogFor(limits_.max_window_bytes);
@@ -230,7 +229,8 @@ class Applier final : public PatchApplier {
       return Corrupt("patch is truncated: " + std::to_string(body_seen_) + " of " +
                      std::to_string(header_.body_size) + " body bytes");
     }
-    if (!frame_done_) return Corrupt("compressed body is truncated");
+    if (coded_) OXIDE_RETURN_IF_ERROR(coded_->Finish());
+    if (!coded_ && !frame_done_) return Corrupt("compressed body is truncated");
     if (tensor_ && !tensor_->done()) return Corrupt("instruction stream has no END record");
     if (writer_->written() != header_.target_size) {
       return Corrupt("patch rebuilt " + std::to_string(writer_->written()) + " of " +
@@ -248,7 +248,7 @@ class Applier final : public PatchApplier {
   bool have_header_ = false;
   PatchHeader header_;
   uint64_t body_seen_ = 0;
-  static constexpr size_t kFrameStartBytes = 5;
+  static constexpr size_t kFrameStartBytes = internal::kZstdFrameStartBytes;
   std::string frame_start_;  // the first kFrameStartBytes body bytes
 
   DCtxPtr dctx_;
@@ -257,6 +257,7 @@ class Applier final : public PatchApplier {
   std::vector<uint8_t> out_buf_;
   std::unique_ptr<CountingWriter> writer_;
   std::unique_ptr<internal::TensorDecoder> tensor_;
+  std::unique_ptr<internal::CodedBodyDecoder> coded_;
   std::future<Status> base_check_;
 };
 

@@ -15,8 +15,14 @@ std::string_view ToString(Strategy s) {
       return "tensor";
     case Strategy::kFull:
       return "full";
+    case Strategy::kCodedTensor:
+      return "coded-tensor";
   }
   return "unknown";
+}
+
+uint8_t PatchVersionOf(Strategy s) {
+  return s == Strategy::kCodedTensor ? format::kPatchVersionCoded : format::kPatchVersion;
 }
 
 namespace {
@@ -29,7 +35,7 @@ uint32_t HeaderCheck(const uint8_t* p) {
 
 std::string EncodePatchHeader(const PatchHeader& h) {
   std::string out(format::kMagic, 4);
-  out.push_back(static_cast<char>(format::kPatchVersion));
+  out.push_back(static_cast<char>(PatchVersionOf(h.strategy)));
   out.push_back(static_cast<char>(h.strategy));
   out.push_back(static_cast<char>(h.format_hint));
   out.push_back(0);  // flags
@@ -48,18 +54,22 @@ Result<PatchHeader> ParsePatchHeader(std::string_view bytes) {
     return Corrupt("not an Oxide patch (bad magic)");
   }
   auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (p[4] != format::kPatchVersion) {
+  if (p[4] != format::kPatchVersion && p[4] != format::kPatchVersionCoded) {
     return Unsupported("patch format version " + std::to_string(p[4]) +
-                       " is not supported (this build reads version " +
-                       std::to_string(format::kPatchVersion) + ")");
+                       " is not supported (this build reads versions " +
+                       std::to_string(format::kPatchVersion) + " and " +
+                       std::to_string(format::kPatchVersionCoded) + ")");
   }
   if (bytes.size() < kPatchHeaderSize) return Corrupt("patch is shorter than its header");
   if (DecodeFixed32(p + kCheckedBytes) != HeaderCheck(p)) {
     return Corrupt("patch header checksum mismatch");
   }
   PatchHeader h;
-  if (p[5] > static_cast<uint8_t>(Strategy::kFull)) {
-    return Unsupported("unknown patch strategy " + std::to_string(p[5]));
+  // Each version defines its own strategies: 0-2 in version 2, only 3 in version 3.
+  if (p[5] > static_cast<uint8_t>(Strategy::kCodedTensor) ||
+      PatchVersionOf(static_cast<Strategy>(p[5])) != p[4]) {
+    return Unsupported("unknown patch strategy " + std::to_string(p[5]) + " for version " +
+                       std::to_string(p[4]));
   }
   h.strategy = static_cast<Strategy>(p[5]);
   h.format_hint = p[6];

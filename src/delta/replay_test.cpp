@@ -99,12 +99,20 @@ TEST(PatchReplay, PatchFuzzerSeedsStillRebuildTheirTarget) {
     ASSERT_OK(data.status());
     for (bool chunked : {false, true}) {
       auto out = Replay(base.get(), *data, chunked);
+      if (f.filename() == "coded.oxdl" && !out.ok() &&
+          out.status().ToString().find("coded block") != std::string::npos) {
+        // Its CODED payloads are the residual coder's own format: a coder that changed it
+        // rejects them. Regenerate with fuzz_make_patch_seeds (fuzz/make_patch_seeds.cpp).
+        ADD_FAILURE() << "coded.oxdl predates the residual coder's format; regenerate it: "
+                      << out.status().ToString();
+        continue;
+      }
       ASSERT_OK(out.status());
       EXPECT_TRUE(*out == fuzz::PatchFuzzTarget());
     }
     ++seeds;
   }
-  EXPECT_EQ(seeds, 3) << "tensor, binary and full seeds";
+  EXPECT_EQ(seeds, 4) << "tensor, binary, full and coded-tensor seeds";
 }
 
 }  // namespace

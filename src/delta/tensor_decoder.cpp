@@ -9,8 +9,9 @@ namespace oxide::delta::internal {
 
 using format::Op;
 
-TensorDecoder::TensorDecoder(const BaseSource* base, uint64_t target_size, TargetWriter* out)
-    : base_(base), target_size_(target_size), out_(out) {}
+TensorDecoder::TensorDecoder(const BaseSource* base, uint64_t target_size, TargetWriter* out,
+                             bool fragments)
+    : base_(base), target_size_(target_size), out_(out), fragments_(fragments) {}
 
 Status TensorDecoder::Consume(const uint8_t* data, size_t n) {
   size_t pos = 0;
@@ -56,6 +57,7 @@ Status TensorDecoder::ParseHeader() {
   };
   switch (op) {
     case Op::kEnd:
+      if (fragments_) return Corrupt("END record inside a zstd chunk");
       if (produced_ != target_size_) {
         return Corrupt("patch ends after " + std::to_string(produced_) + " of " +
                        std::to_string(target_size_) + " target bytes");

@@ -23,13 +23,22 @@ class TargetWriter {
 // `base` and `out` must outlive the decoder.
 class TensorDecoder {
  public:
-  TensorDecoder(const BaseSource* base, uint64_t target_size, TargetWriter* out);
+  // `fragments`: the stream is the content of version-3 ZSTD chunks (whole records, no END; the
+  // chunk sequence has its own END), and other code may produce target bytes in between.
+  TensorDecoder(const BaseSource* base, uint64_t target_size, TargetWriter* out,
+                bool fragments = false);
 
   // kCorrupt on malformed records, ranges past the base or past the target size;
   // kUnsupported on an unknown op or transform.
   Status Consume(const uint8_t* data, size_t n);
   // True once the END record was read.
   bool done() const { return phase_ == Phase::kDone; }
+  // True between records (a ZSTD chunk must end there).
+  bool at_record_boundary() const { return phase_ == Phase::kHeader && hdr_len_ == 0; }
+  // Target bytes produced so far, including those announced by AddProduced.
+  uint64_t produced() const { return produced_; }
+  // Fragment mode: `n` target bytes were written by someone else (a CODED chunk).
+  void AddProduced(uint64_t n) { produced_ += n; }
 
  private:
   enum class Phase { kHeader, kData, kDone };
@@ -42,6 +51,7 @@ class TensorDecoder {
   const BaseSource* base_;
   uint64_t target_size_;
   TargetWriter* out_;
+  bool fragments_;
   uint64_t produced_ = 0;
 
   Phase phase_ = Phase::kHeader;

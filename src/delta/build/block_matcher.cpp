@@ -43,9 +43,12 @@ void BlockMatcher::Split(const Segment& lit, std::vector<Segment>* out) const {
   uint64_t begin = lit.target_offset, end = lit.target_offset + lit.length;
   uint64_t pending = begin;  // start of the literal bytes not yet emitted
   auto emit_literal = [&](uint64_t upto) {
-    if (upto > pending)
-      out->push_back(
-          {Segment::Kind::kLiteral, pending, upto - pending, 0, lit.width, lit.is_float});
+    if (upto > pending) {
+      Segment piece = lit;  // keeps the width and element kind of the tensor
+      piece.target_offset = pending;
+      piece.length = upto - pending;
+      out->push_back(piece);
+    }
   };
   if (index_.empty() || lit.length < kBlock) {
     out->push_back(lit);

@@ -37,6 +37,7 @@ TEST(Golden, RegenerateWhenAsked) {
     o.try_tensor = c.strategy == Strategy::kTensor;
     o.try_binary = c.strategy == Strategy::kBinary;
     o.try_full = c.strategy == Strategy::kFull;
+    o.max_patch_version = 2;  // the committed patches are version 2
     auto d = BuildPatch(base, target, o);
     ASSERT_OK(d.status());
     ASSERT_OK(AtomicWriteFile(kDir + "/" + c.name + ".oxd", d->patch));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/file_util.hpp"
+#include "delta/build/coded_encoder.hpp"
 #include "delta/build/tensor_encoder.hpp"
 #include "delta/build/tensor_plan.hpp"
 #include "delta/build/zstd_encoder.hpp"
@@ -32,25 +33,34 @@ struct Candidate {
   Status status;
 };
 
-Candidate BuildTensor(std::string_view base, std::string_view target, uint64_t* size_out,
+// The tensor plan shared by the tensor and coded-tensor candidates. An empty base is a model
+// of the target's format with no tensors: every tensor becomes a literal (first install).
+Result<std::vector<internal::Segment>> PlanTensors(std::string_view base, std::string_view target) {
+  auto tf = tensor::DetectFormat(target);
+  auto bf = base.empty() ? tf : tensor::DetectFormat(base);
+  if (tf == tensor::ModelFormat::kUnknown || tf != bf) {
+    return Unsupported("tensor strategy needs both files in the same known format");
+  }
+  tensor::TensorIndex empty;
+  empty.format = tf;
+  auto bi =
+      base.empty() ? Result<tensor::TensorIndex>(std::move(empty)) : tensor::IndexModel(base, bf);
+  auto ti = tensor::IndexModel(target, tf);
+  if (!bi.ok() || !ti.ok())
+    return (bi.ok() ? ti.status() : bi.status()).WithContext("tensor index");
+  internal::PlanStats ps;
+  return internal::PlanTensorPatch(base, *bi, target, *ti, &ps);
+}
+
+int TensorLevel(std::string_view target, const DiffOptions& opt) {
+  return opt.level > 0 ? opt.level : (target.size() <= kStrongLevelLimit ? 19 : 6);
+}
+
+Candidate BuildTensor(std::string_view base, std::string_view target,
+                      const std::vector<internal::Segment>& segments, uint64_t* size_out,
                       const DiffOptions& opt, internal::TensorEncodeStats* es) {
   Candidate c{Strategy::kTensor, {}, {}};
-  auto tf = tensor::DetectFormat(target);
-  auto bf = tensor::DetectFormat(base);
-  if (tf == tensor::ModelFormat::kUnknown || tf != bf) {
-    c.status = Unsupported("tensor strategy needs both files in the same known format");
-    return c;
-  }
-  auto bi = tensor::IndexModel(base, bf);
-  auto ti = tensor::IndexModel(target, tf);
-  if (!bi.ok() || !ti.ok()) {
-    c.status = (bi.ok() ? ti.status() : bi.status()).WithContext("tensor index");
-    return c;
-  }
-  internal::PlanStats ps;
-  auto segments = internal::PlanTensorPatch(base, *bi, target, *ti, &ps);
-  int level = opt.level > 0 ? opt.level : (target.size() <= kStrongLevelLimit ? 19 : 6);
-  auto body = internal::EncodeTensorBody(base, target, segments, level, es);
+  auto body = internal::EncodeTensorBody(base, target, segments, TensorLevel(target, opt), es);
   if (!body.ok()) {
     c.status = body.status();
     return c;
@@ -58,6 +68,40 @@ Candidate BuildTensor(std::string_view base, std::string_view target, uint64_t* 
   c.body = std::move(*body);
   *size_out = c.body.size() + kPatchHeaderSize;
   return c;
+}
+
+// The coded-tensor candidate (version 3). Not kept when no tensor chose the codec: its body
+// would then be the tensor candidate's records in one more wrapper.
+Candidate BuildCoded(std::string_view base, std::string_view target,
+                     const std::vector<internal::Segment>& segments,
+                     const internal::TensorEncodeStats& es, uint64_t* size_out,
+                     const DiffOptions& opt) {
+  Candidate c{Strategy::kCodedTensor, {}, {}};
+  internal::CodedEncodeStats cs;
+  auto body = internal::EncodeCodedBody(base, target, segments, TensorLevel(target, opt),
+                                        internal::CodedChoice::kAuto, &es.choices, &cs);
+  if (!body.ok()) {
+    c.status = body.status();
+    return c;
+  }
+  c.body = std::move(*body);
+  *size_out = c.body.size() + kPatchHeaderSize;
+  return c;
+}
+
+// Both tensor-aware candidates from one plan.
+void BuildTensorAware(std::string_view base, std::string_view target, const DiffOptions& opt,
+                      DiffResult* result, internal::TensorEncodeStats* es, Candidate* tensor_c,
+                      Candidate* coded_c) {
+  auto segments = PlanTensors(base, target);
+  if (!segments.ok()) {
+    tensor_c->status = segments.status();
+    return;
+  }
+  *tensor_c = BuildTensor(base, target, *segments, &result->tensor_candidate, opt, es);
+  if (opt.max_patch_version >= 3) {
+    *coded_c = BuildCoded(base, target, *segments, *es, &result->coded_candidate, opt);
+  }
 }
 
 Candidate BuildBinary(std::string_view base, std::string_view target, uint64_t* size_out,
@@ -132,6 +176,7 @@ Result<DiffResult> BuildPatch(std::string_view base, std::string_view target,
 
   std::vector<Candidate> cands;
   Candidate tensor_c{Strategy::kTensor, {}, Unsupported("not tried")};
+  Candidate coded_c{Strategy::kCodedTensor, {}, Unsupported("not tried")};
   Candidate binary_c{Strategy::kBinary, {}, Unsupported("not tried")};
   bool binary = options.try_binary && !base.empty();
   internal::TensorEncodeStats es;
@@ -143,7 +188,7 @@ Result<DiffResult> BuildPatch(std::string_view base, std::string_view target,
           [&] { binary_c = BuildBinary(base, target, &result.binary_candidate, options); });
     }
     if (options.try_tensor) {
-      tensor_c = BuildTensor(base, target, &result.tensor_candidate, options, &es);
+      BuildTensorAware(base, target, options, &result, &es, &tensor_c, &coded_c);
     }
     if (worker.joinable()) {
       worker.join();
@@ -154,13 +199,14 @@ Result<DiffResult> BuildPatch(std::string_view base, std::string_view target,
     // Large models: the whole-file candidate costs seconds per GB. It can only win where the
     // tensor plan had to ship bytes it could not relate to the base (new or unmatched tensors,
     // changed framing), so it is built only when those exceed 1% of the target.
-    tensor_c = BuildTensor(base, target, &result.tensor_candidate, options, &es);
+    BuildTensorAware(base, target, options, &result, &es, &tensor_c, &coded_c);
     bool explained = tensor_c.status.ok() && es.literal_bytes * 100 <= target.size();
     if (binary && !explained) {
       binary_c = BuildBinary(base, target, &result.binary_candidate, options);
     }
   }
   if (tensor_c.status.ok()) cands.push_back(std::move(tensor_c));
+  if (coded_c.status.ok()) cands.push_back(std::move(coded_c));
   if (binary_c.status.ok()) cands.push_back(std::move(binary_c));
   // A full file only wins when no base-aware candidate got below half the target: zstd with the
   // base as prefix is never meaningfully larger than zstd without it.

@@ -17,7 +17,6 @@ using format::Transform;
 using Kind = Segment::Kind;
 
 constexpr int kTrialLevel = 1;
-constexpr uint8_t kLiteralChoice = 0;  // pseudo-transform: store the target bytes instead
 
 const uint8_t* U8(std::string_view s, uint64_t off) {
   return reinterpret_cast<const uint8_t*>(s.data()) + off;
@@ -38,120 +37,117 @@ size_t CandidateTransforms(const Segment& s, uint8_t* out) {
   return n;
 }
 
-class BodyWriter {
- public:
-  BodyWriter(std::string_view base, std::string_view target, ZstdEncoder* enc)
-      : base_(base), target_(target), enc_(enc) {
-    residual_.resize(format::kBlockBytes);
-    grouped_.resize(format::kBlockBytes);
-  }
-
-  // Produces the grouped bytes of one block of `s` under transform `t` and layout `wb` (the
-  // record's width byte) into grouped_.
-  void Block(const Segment& s, uint8_t t, uint8_t wb, uint64_t off, size_t n) {
-    const uint8_t* tg = U8(target_, s.target_offset + off);
-    if (t == kLiteralChoice) {
-      GroupLayout(tg, grouped_.data(), n, wb);
-      return;
-    }
-    ForwardTransform(static_cast<Transform>(t), s.width, tg, U8(base_, s.base_offset + off),
-                     residual_.data(), n);
-    GroupLayout(residual_.data(), grouped_.data(), n, wb);
-  }
-
-  // Picks (transform, layout) by compressing every block of the segment at a fast level.
-  std::pair<uint8_t, uint8_t> Choose(const Segment& s) {
-    if (s.forced_width_byte != 0) return {s.forced_transform, s.forced_width_byte};
-    struct Cand {
-      uint8_t transform, width_byte;
-      size_t cost;
-    };
-    Cand cands[kMaxCandidates];
-    size_t count = 0;
-    uint8_t transforms[5];
-    size_t nt = CandidateTransforms(s, transforms);
-    for (size_t i = 0; i < nt; ++i) {
-      uint8_t t = transforms[i];
-      if (s.kind != Kind::kDelta && t != kLiteralChoice) continue;
-      cands[count++] = {t, s.width, 0};
-      cands[count++] = {t, static_cast<uint8_t>(s.width | kBitPlaneFlag), 0};
-    }
-    if (count == 0) return {kLiteralChoice, s.width};
-    // Large segments are judged on a sample of blocks spread over the tensor: fine-tuning
-    // changes statistics smoothly, and trying every block of a 1 GB tensor ten times is slow.
-    uint64_t blocks = (s.length + format::kBlockBytes - 1) / format::kBlockBytes;
-    uint64_t step = std::max<uint64_t>(1, blocks / kTrialBlocks);
-    for (uint64_t b = 0; b < blocks; b += step) {
-      uint64_t off = b * format::kBlockBytes;
-      size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
-      for (size_t c = 0; c < count; ++c) {
-        Block(s, cands[c].transform, cands[c].width_byte, off, n);
-        cands[c].cost += ZstdTrialSize(grouped_.data(), n, kTrialLevel);
-      }
-    }
-    size_t best = 0;
-    for (size_t c = 1; c < count; ++c) {
-      if (cands[c].cost < cands[best].cost) best = c;
-    }
-    return {cands[best].transform, cands[best].width_byte};
-  }
-
-  // Writes one grouped block, ending the zstd block at every byte-plane boundary: each plane
-  // then gets its own Huffman table instead of sharing one with planes of other statistics.
-  Status WritePlanes(size_t n, uint8_t wb) {
-    size_t w = wb & 0x0f;
-    size_t plane = (wb & kBitPlaneFlag) ? (n / w / 8) * 8 : n / w;
-    if (w == 1 || plane < kMinFlushedPlane) return enc_->Write(grouped_.data(), n);
-    for (size_t k = 0; k < w; ++k) {
-      OXIDE_RETURN_IF_ERROR(enc_->Write(grouped_.data() + k * plane, plane));
-      OXIDE_RETURN_IF_ERROR(enc_->Flush());
-    }
-    return enc_->Write(grouped_.data() + w * plane, n - w * plane);
-  }
-
-  Status Emit(const Segment& s, TensorEncodeStats* st) {
-    std::string hdr;
-    if (s.kind == Kind::kCopy) {
-      hdr.push_back(static_cast<char>(Op::kCopy));
-      PutVarint64(&hdr, s.base_offset);
-      PutVarint64(&hdr, s.length);
-      st->copy_bytes += s.length;
-      ++st->records;
-      return enc_->Write(hdr.data(), hdr.size());
-    }
-    auto [t, wb] = Choose(s);
-    if (t == kLiteralChoice) {
-      hdr.push_back(static_cast<char>(Op::kLiteral));
-      PutVarint64(&hdr, s.length);
-      hdr.push_back(static_cast<char>(wb));
-      st->literal_bytes += s.length;
-    } else {
-      hdr.push_back(static_cast<char>(Op::kDelta));
-      PutVarint64(&hdr, s.base_offset);
-      PutVarint64(&hdr, s.length);
-      hdr.push_back(static_cast<char>(t));
-      hdr.push_back(static_cast<char>(wb));
-      st->delta_bytes += s.length;
-    }
-    ++st->records;
-    OXIDE_RETURN_IF_ERROR(enc_->Write(hdr.data(), hdr.size()));
-    for (uint64_t off = 0; off < s.length; off += format::kBlockBytes) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
-      Block(s, t, wb, off, n);
-      OXIDE_RETURN_IF_ERROR(WritePlanes(n, wb));
-    }
-    return Status::Ok();
-  }
-
- private:
-  std::string_view base_;
-  std::string_view target_;
-  ZstdEncoder* enc_;
-  std::vector<uint8_t> residual_;
-  std::vector<uint8_t> grouped_;
-};
-
 }  // namespace
+
+std::vector<uint64_t> TrialBlockOffsets(uint64_t length) {
+  std::vector<uint64_t> offsets;
+  uint64_t blocks = (length + format::kBlockBytes - 1) / format::kBlockBytes;
+  uint64_t step = std::max<uint64_t>(1, blocks / kTrialBlocks);
+  for (uint64_t b = 0; b < blocks; b += step) offsets.push_back(b * format::kBlockBytes);
+  return offsets;
+}
+
+RecordWriter::RecordWriter(std::string_view base, std::string_view target)
+    : base_(base), target_(target) {
+  residual_.resize(format::kBlockBytes);
+  grouped_.resize(format::kBlockBytes);
+}
+
+// Produces the grouped bytes of one block of `s` under transform `t` and layout `wb` (the
+// record's width byte) into grouped_.
+void RecordWriter::Block(const Segment& s, uint8_t t, uint8_t wb, uint64_t off, size_t n) {
+  const uint8_t* tg = U8(target_, s.target_offset + off);
+  if (t == kLiteralChoice) {
+    GroupLayout(tg, grouped_.data(), n, wb);
+    return;
+  }
+  ForwardTransform(static_cast<Transform>(t), s.width, tg, U8(base_, s.base_offset + off),
+                   residual_.data(), n);
+  GroupLayout(residual_.data(), grouped_.data(), n, wb);
+}
+
+// Picks (transform, layout) by compressing the trial blocks of the segment at a fast level.
+RecordWriter::Choice RecordWriter::Choose(const Segment& s) {
+  if (s.forced_width_byte != 0) return {s.forced_transform, s.forced_width_byte, 0};
+  Choice cands[kMaxCandidates];
+  size_t count = 0;
+  uint8_t transforms[5];
+  size_t nt = CandidateTransforms(s, transforms);
+  for (size_t i = 0; i < nt; ++i) {
+    uint8_t t = transforms[i];
+    if (s.kind != Kind::kDelta && t != kLiteralChoice) continue;
+    cands[count++] = {t, s.width, 0};
+    cands[count++] = {t, static_cast<uint8_t>(s.width | kBitPlaneFlag), 0};
+  }
+  if (count == 0) return {kLiteralChoice, s.width, 0};
+  for (uint64_t off : TrialBlockOffsets(s.length)) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
+    for (size_t c = 0; c < count; ++c) {
+      Block(s, cands[c].transform, cands[c].width_byte, off, n);
+      cands[c].trial_cost += ZstdTrialSize(grouped_.data(), n, kTrialLevel);
+    }
+  }
+  size_t best = 0;
+  for (size_t c = 1; c < count; ++c) {
+    if (cands[c].trial_cost < cands[best].trial_cost) best = c;
+  }
+  return cands[best];
+}
+
+// Writes one grouped block, ending the zstd block at every byte-plane boundary: each plane
+// then gets its own Huffman table instead of sharing one with planes of other statistics.
+Status RecordWriter::WritePlanes(size_t n, uint8_t wb) {
+  size_t w = wb & 0x0f;
+  size_t plane = (wb & kBitPlaneFlag) ? (n / w / 8) * 8 : n / w;
+  if (w == 1 || plane < kMinFlushedPlane) return enc_->Write(grouped_.data(), n);
+  for (size_t k = 0; k < w; ++k) {
+    OXIDE_RETURN_IF_ERROR(enc_->Write(grouped_.data() + k * plane, plane));
+    OXIDE_RETURN_IF_ERROR(enc_->Flush());
+  }
+  return enc_->Write(grouped_.data() + w * plane, n - w * plane);
+}
+
+Status RecordWriter::Emit(const Segment& s, TensorEncodeStats* st) {
+  if (s.kind == Kind::kCopy) {
+    std::string hdr;
+    hdr.push_back(static_cast<char>(Op::kCopy));
+    PutVarint64(&hdr, s.base_offset);
+    PutVarint64(&hdr, s.length);
+    st->copy_bytes += s.length;
+    ++st->records;
+    st->choices.emplace_back();
+    return enc_->Write(hdr.data(), hdr.size());
+  }
+  const Choice c = Choose(s);
+  st->choices.push_back(c);
+  return EmitChosen(s, c, st);
+}
+
+Status RecordWriter::EmitChosen(const Segment& s, const Choice& c, TensorEncodeStats* st) {
+  const uint8_t t = c.transform, wb = c.width_byte;
+  std::string hdr;
+  if (t == kLiteralChoice) {
+    hdr.push_back(static_cast<char>(Op::kLiteral));
+    PutVarint64(&hdr, s.length);
+    hdr.push_back(static_cast<char>(wb));
+    st->literal_bytes += s.length;
+  } else {
+    hdr.push_back(static_cast<char>(Op::kDelta));
+    PutVarint64(&hdr, s.base_offset);
+    PutVarint64(&hdr, s.length);
+    hdr.push_back(static_cast<char>(t));
+    hdr.push_back(static_cast<char>(wb));
+    st->delta_bytes += s.length;
+  }
+  ++st->records;
+  OXIDE_RETURN_IF_ERROR(enc_->Write(hdr.data(), hdr.size()));
+  for (uint64_t off = 0; off < s.length; off += format::kBlockBytes) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
+    Block(s, t, wb, off, n);
+    OXIDE_RETURN_IF_ERROR(WritePlanes(n, wb));
+  }
+  return Status::Ok();
+}
 
 Result<std::string> EncodeTensorBody(std::string_view base, std::string_view target,
                                      const std::vector<Segment>& segments, int level,
@@ -164,7 +160,8 @@ Result<std::string> EncodeTensorBody(std::string_view base, std::string_view tar
   params.window_log = 23;  // bounds the device's decoder memory to 8 MiB
   params.min_match = 6;
   OXIDE_ASSIGN_OR_RETURN(auto enc, ZstdEncoder::Create(params, {}, &body));
-  BodyWriter writer(base, target, enc.get());
+  RecordWriter writer(base, target);
+  writer.set_encoder(enc.get());
   for (const auto& s : segments) OXIDE_RETURN_IF_ERROR(writer.Emit(s, st));
   const char end = static_cast<char>(Op::kEnd);
   OXIDE_RETURN_IF_ERROR(enc->Write(&end, 1));

@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "codec/residual_coder.hpp"
 #include "delta/build/block_matcher.hpp"
 
 namespace oxide::delta::internal {
@@ -18,6 +19,23 @@ using tensor::TensorInfo;
 using Kind = Segment::Kind;
 
 bool Indexable(const TensorInfo& t) { return t.storage != Storage::kExternal && t.length > 0; }
+
+// The residual coder's element kind for a tensor grouped by width `w`: IEEE and bfloat16 floats
+// stored as fixed-width little-endian elements get their own models, everything else is bytes.
+uint8_t ElementKindOf(const TensorInfo& t, uint8_t w) {
+  if (t.storage == Storage::kPackedVarint) return static_cast<uint8_t>(codec::ElementKind::kBytes);
+  codec::ElementKind k = codec::ElementKind::kBytes;
+  if (t.dtype == tensor::DType::kF32 && w == 4) k = codec::ElementKind::kFp32;
+  if (t.dtype == tensor::DType::kF16 && w == 2) k = codec::ElementKind::kFp16;
+  if (t.dtype == tensor::DType::kBF16 && w == 2) k = codec::ElementKind::kBf16;
+  if (t.dtype == tensor::DType::kF64 && w == 8) k = codec::ElementKind::kFp64;
+  return static_cast<uint8_t>(k);
+}
+
+Segment WithKind(Segment s, uint8_t kind) {
+  s.element_kind = kind;
+  return s;
+}
 
 class Planner {
  public:
@@ -49,8 +67,9 @@ class Planner {
     uint8_t w = static_cast<uint8_t>(t.group_width());
     if (w != 1 && w != 2 && w != 4 && w != 8) w = 1;
     bool is_float = tensor::IsFloat(t.dtype) && t.storage != Storage::kPackedVarint;
+    const uint8_t kind = ElementKindOf(t, w);
     if (b == nullptr) {
-      Add({Kind::kLiteral, t.offset, t.length, 0, w, is_float});
+      Add(WithKind({Kind::kLiteral, t.offset, t.length, 0, w, is_float}, kind));
       return;
     }
     uint64_t common = std::min(t.length, b->length);
@@ -62,8 +81,8 @@ class Planner {
     // Same size: element-wise delta. Resized: the shared leading rows (row-major) delta, the
     // rest is new.
     common -= common % w;
-    Add({Kind::kDelta, t.offset, common, b->offset, w, is_float});
-    Add({Kind::kLiteral, t.offset + common, t.length - common, 0, w, is_float});
+    Add(WithKind({Kind::kDelta, t.offset, common, b->offset, w, is_float}, kind));
+    Add(WithKind({Kind::kLiteral, t.offset + common, t.length - common, 0, w, is_float}, kind));
   }
 
   std::vector<Segment> Take() { return std::move(out_); }

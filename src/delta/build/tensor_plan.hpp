@@ -22,6 +22,9 @@ struct Segment {
   // trial choice. The planner never sets them.
   uint8_t forced_width_byte = 0;
   uint8_t forced_transform = 0;
+  // codec::ElementKind of the tensor's elements (kBytes for framing, integers and anything else);
+  // chooses the residual coder's model in a coded-tensor patch.
+  uint8_t element_kind = 0;
 };
 
 struct PlanStats {

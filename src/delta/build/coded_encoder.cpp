@@ -1,0 +1,242 @@
+#include "delta/build/coded_encoder.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "base/coding.hpp"
+#include "codec/residual_coder.hpp"
+#include "delta/build/zstd_encoder.hpp"
+#include "delta/patch_format.hpp"
+#include "delta/transform.hpp"
+
+namespace oxide::delta::internal {
+
+namespace {
+
+using format::Chunk;
+using format::Transform;
+using Kind = Segment::Kind;
+
+// Below this a tensor stays a record in a ZSTD chunk: a chunk header and a codec payload header
+// cost more than sharing the frame with its neighbours.
+constexpr uint64_t kMinCodedBytes = 4096;
+
+const uint8_t* U8(std::string_view s, uint64_t off) {
+  return reinterpret_cast<const uint8_t*>(s.data()) + off;
+}
+
+// The codec's block description for segment `s` under `transform` (0: no base), or nullopt-like
+// `false` when the segment cannot be coded (a width the codec does not take, a partial element).
+bool InfoFor(const Segment& s, uint8_t transform, codec::BlockInfo* info) {
+  if (s.length % s.width != 0) return false;
+  info->kind = static_cast<codec::ElementKind>(s.element_kind);
+  info->width = s.width;
+  info->transform = transform;
+  if (!codec::IsValidBlockInfo(*info)) {
+    info->kind = codec::ElementKind::kBytes;
+    if (!codec::IsValidBlockInfo(*info)) return false;
+  }
+  return transform == 0 || IsValidTransform(transform, s.width);
+}
+
+class CodedWriter {
+ public:
+  CodedWriter(std::string_view base, std::string_view target, int level, CodedChoice choice,
+              CodedEncodeStats* st, std::string* body)
+      : base_(base),
+        target_(target),
+        level_(level),
+        choice_(choice),
+        st_(st),
+        body_(body),
+        records_(base, target) {
+    residual_.resize(format::kBlockBytes);
+  }
+
+  // How one segment is written: decided for all segments before anything is encoded, so a
+  // body in which no tensor is coded is never built.
+  struct Decision {
+    bool coded = false;
+    uint8_t coded_transform = 0;
+    bool zstd_known = false;
+    RecordWriter::Choice zstd;
+  };
+
+  // `known`: the tensor strategy's trial choice for `s`, or nullptr.
+  Decision Decide(const Segment& s, const RecordWriter::Choice* known) {
+    Decision d;
+    if (known != nullptr) {
+      d.zstd = *known;
+      d.zstd_known = true;
+    }
+    if (s.kind == Kind::kCopy || choice_ == CodedChoice::kNeverCoded) return d;
+    if (s.forced_width_byte != 0) return d;
+    if (s.length < kMinCodedBytes && choice_ != CodedChoice::kAlwaysCoded) return d;
+    if (!ChooseCoded(s, &d.coded_transform)) return d;
+    if (choice_ == CodedChoice::kAlwaysCoded) {
+      d.coded = true;
+      return d;
+    }
+    if (!d.zstd_known) {
+      d.zstd = records_.Choose(s);
+      d.zstd_known = true;
+    }
+    // The trial compresses at a fast level; the chunk's final level gains a few percent more,
+    // so the codec has to win by more than that.
+    d.coded = coded_cost_ * 20 < d.zstd.trial_cost * 19;
+    return d;
+  }
+
+  Status Add(const Segment& s, const Decision& d) {
+    if (d.coded) return EmitCoded(s, d.coded_transform);
+    OXIDE_RETURN_IF_ERROR(OpenChunk());
+    if (s.kind == Kind::kCopy) return records_.Emit(s, &st_->records);
+    return records_.EmitChosen(s, d.zstd_known ? d.zstd : records_.Choose(s), &st_->records);
+  }
+
+  Status Finish() {
+    OXIDE_RETURN_IF_ERROR(CloseChunk());
+    body_->push_back(static_cast<char>(Chunk::kEnd));
+    return Status::Ok();
+  }
+
+ private:
+  // Fills residual_[0, n) for block `off` of `s` under `t`; returns the base bytes (or nullptr).
+  const uint8_t* Residual(const Segment& s, uint8_t t, uint64_t off, size_t n) {
+    const uint8_t* tg = U8(target_, s.target_offset + off);
+    if (t == 0) {
+      std::copy(tg, tg + n, residual_.data());
+      return nullptr;
+    }
+    const uint8_t* b = U8(base_, s.base_offset + off);
+    ForwardTransform(static_cast<Transform>(t), s.width, tg, b, residual_.data(), n);
+    return b;
+  }
+
+  // The transform (0 = none) whose trial blocks the codec codes smallest; false when the segment
+  // cannot be coded. Sets coded_cost_.
+  bool ChooseCoded(const Segment& s, uint8_t* best) {
+    uint8_t cands[5];
+    size_t count = 0;
+    if (s.kind == Kind::kDelta) {
+      cands[count++] = static_cast<uint8_t>(Transform::kXor);
+      cands[count++] = static_cast<uint8_t>(Transform::kSub8);
+      if (s.width > 1) cands[count++] = static_cast<uint8_t>(Transform::kSubInt);
+      if (s.width > 1 && s.is_float) cands[count++] = static_cast<uint8_t>(Transform::kSubOrd);
+    }
+    cands[count++] = 0;
+    const std::vector<uint64_t> offsets = TrialBlockOffsets(s.length);
+    bool any = false;
+    for (size_t c = 0; c < count; ++c) {
+      codec::BlockInfo info;
+      if (!InfoFor(s, cands[c], &info)) continue;
+      uint64_t cost = 0;
+      for (uint64_t off : offsets) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
+        const uint8_t* b = Residual(s, cands[c], off, n);
+        trial_.clear();
+        codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_);
+        cost += trial_.size();
+      }
+      if (!any || cost < coded_cost_) {
+        coded_cost_ = cost;
+        *best = cands[c];
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  Status EmitCoded(const Segment& s, uint8_t t) {
+    OXIDE_RETURN_IF_ERROR(CloseChunk());
+    codec::BlockInfo info;
+    InfoFor(s, t, &info);  // ChooseCoded accepted it
+    body_->push_back(static_cast<char>(Chunk::kCoded));
+    PutVarint64(body_, t == 0 ? 0 : s.base_offset);
+    PutVarint64(body_, s.length);
+    body_->push_back(static_cast<char>(t));
+    body_->push_back(static_cast<char>(info.kind));
+    body_->push_back(static_cast<char>(info.width));
+    for (uint64_t off = 0; off < s.length; off += format::kBlockBytes) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
+      const uint8_t* b = Residual(s, t, off, n);
+      trial_.clear();
+      codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_);
+      if (trial_.size() > format::kMaxCodedPayload) {
+        return Internal("residual coder exceeded the format's payload bound");
+      }
+      PutVarint64(body_, trial_.size());
+      body_->append(trial_);
+      st_->coded_payload += trial_.size();
+    }
+    ++st_->coded_chunks;
+    st_->coded_bytes += s.length;
+    return Status::Ok();
+  }
+
+  Status OpenChunk() {
+    if (enc_) return Status::Ok();
+    chunk_.clear();
+    ZstdParams params;
+    params.level = level_;
+    params.window_log = format::kChunkWindowLog;  // bounds the device's decoder memory
+    params.min_match = 6;
+    OXIDE_ASSIGN_OR_RETURN(enc_, ZstdEncoder::Create(params, {}, &chunk_));
+    records_.set_encoder(enc_.get());
+    return Status::Ok();
+  }
+
+  Status CloseChunk() {
+    if (!enc_) return Status::Ok();
+    OXIDE_RETURN_IF_ERROR(enc_->Finish());
+    enc_.reset();
+    records_.set_encoder(nullptr);
+    body_->push_back(static_cast<char>(Chunk::kZstd));
+    PutVarint64(body_, chunk_.size());
+    body_->append(chunk_);
+    ++st_->zstd_chunks;
+    return Status::Ok();
+  }
+
+  std::string_view base_;
+  std::string_view target_;
+  int level_;
+  CodedChoice choice_;
+  CodedEncodeStats* st_;
+  std::string* body_;
+  RecordWriter records_;
+  std::unique_ptr<ZstdEncoder> enc_;  // the open ZSTD chunk, if any
+  std::string chunk_;                 // its compressed bytes
+  std::vector<uint8_t> residual_;
+  std::string trial_;
+  uint64_t coded_cost_ = 0;
+};
+
+}  // namespace
+
+Result<std::string> EncodeCodedBody(std::string_view base, std::string_view target,
+                                    const std::vector<Segment>& segments, int level,
+                                    CodedChoice choice, const std::vector<RecordChoice>* known,
+                                    CodedEncodeStats* stats) {
+  CodedEncodeStats local;
+  std::string body;
+  CodedWriter writer(base, target, level, choice, stats ? stats : &local, &body);
+  const bool use_known = known != nullptr && known->size() == segments.size();
+  std::vector<CodedWriter::Decision> decisions;
+  decisions.reserve(segments.size());
+  bool any_coded = false;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    decisions.push_back(writer.Decide(segments[i], use_known ? &(*known)[i] : nullptr));
+    any_coded |= decisions.back().coded;
+  }
+  if (!any_coded && choice == CodedChoice::kAuto) {
+    return Unsupported("no tensor is smaller coded than in a zstd record");
+  }
+  for (size_t i = 0; i < segments.size(); ++i) {
+    OXIDE_RETURN_IF_ERROR(writer.Add(segments[i], decisions[i]));
+  }
+  OXIDE_RETURN_IF_ERROR(writer.Finish());
+  return body;
+}
+
+}  // namespace oxide::delta::internal

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "delta/build/tensor_encoder.hpp"
+#include "delta/build/tensor_plan.hpp"
+
+namespace oxide::delta::internal {
+
+struct CodedEncodeStats {
+  TensorEncodeStats records;  // the v2 records inside ZSTD chunks
+  size_t zstd_chunks = 0;
+  size_t coded_chunks = 0;
+  uint64_t coded_bytes = 0;    // target bytes carried by CODED chunks
+  uint64_t coded_payload = 0;  // their coded size (payloads only)
+};
+
+// How segments are split between ZSTD records and CODED chunks. kAuto is what the builder
+// uses; the others exist so tests and fuzz seeds can produce each chunk kind whatever the codec.
+enum class CodedChoice : uint8_t {
+  kAuto,         // per tensor, whichever is smaller on the trial blocks
+  kAlwaysCoded,  // every DELTA / LITERAL segment becomes a CODED chunk
+  kNeverCoded,   // everything goes into ZSTD chunks
+};
+
+// Encodes the coded-tensor strategy's body (docs/format/patch-v3.md) for `segments` (the same
+// plan as the tensor strategy): COPYs, framing and small or zstd-friendly tensors as v2 records
+// in ZSTD chunks (consecutive records share one chunk), the other tensors as CODED chunks with
+// the transform the residual coder codes smallest. `level` is the zstd level of the chunks.
+// `known` (may be nullptr): the tensor strategy's record choices for the same segments
+// (TensorEncodeStats::choices), reused instead of repeating their trials.
+// kUnsupported under kAuto when no segment is smaller coded: that body would be the tensor
+// strategy's records in one more wrapper, so it is not built.
+Result<std::string> EncodeCodedBody(std::string_view base, std::string_view target,
+                                    const std::vector<Segment>& segments, int level,
+                                    CodedChoice choice, const std::vector<RecordChoice>* known,
+                                    CodedEncodeStats* stats);
+
+}  // namespace oxide::delta::internal

@@ -4,6 +4,11 @@
 // a broken competitor run is never counted. A competitor that is not installed fails the run
 // unless --allow-missing, and then the summary says "incomplete": a missing tool must never
 // silently improve Oxide's ratio.
+//
+// A pair directory holds v1.EXT and v2.EXT (the hand-made corpus) or base.EXT and target.EXT
+// (bench/corpus/generate.py), and optionally pair.json, whose "group" (else "scenario") puts the
+// pair in a group: the summary gives the geometric mean of oxide / best competitor per group and
+// over all pairs, so one kind of change cannot hide behind another.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -11,6 +16,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -165,7 +172,7 @@ ToolResult RunCompetitor(const Competitor& c, const std::string& base, const std
 }
 
 struct PairRow {
-  std::string name, fmt;
+  std::string name, fmt, group;
   uint64_t target_size = 0;
   ToolResult oxide;
   std::string strategy;
@@ -176,10 +183,45 @@ struct PairRow {
 // out of the geometric mean.
 bool IsRealTraining(const PairRow& r) { return r.name.find("synthetic") == std::string::npos; }
 
-Status BenchPair(const std::string& dir, const std::string& name, const std::string& ext,
+// The two file names of a pair: v1/v2 (hand-made corpus) or base/target (generated corpus).
+struct PairFiles {
+  std::string base, target;
+};
+
+// The files of `dir` holding a pair in format `ext`, if any.
+bool FindPair(const fs::path& dir, const std::string& ext, PairFiles* files) {
+  for (const auto& [b, t] : {std::pair<const char*, const char*>{"v1", "v2"}, {"base", "target"}}) {
+    fs::path base = dir / (std::string(b) + "." + ext), target = dir / (std::string(t) + "." + ext);
+    std::error_code ec;
+    if (fs::exists(base, ec) && fs::exists(target, ec)) {
+      *files = {base.string(), target.string()};
+      return true;
+    }
+  }
+  return false;
+}
+
+// pair.json's "group", else its "scenario", else "-" (no or unreadable pair.json: the pair still
+// counts in the overall mean). pair.json is descriptive only, so a malformed one is not an error.
+std::string PairGroup(const fs::path& dir) {
+  Result<std::string> text = ReadFileToString((dir / "pair.json").string());
+  if (!text.ok()) return "-";
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return "-";
+  for (const char* key : {"group", "scenario"}) {
+    auto it = j.find(key);
+    if (it != j.end() && it->is_string() && !it->get<std::string>().empty()) {
+      return it->get<std::string>();
+    }
+  }
+  return "-";
+}
+
+Status BenchPair(const PairFiles& files, const std::string& name, const std::string& ext,
                  const std::vector<Competitor>& competitors, const std::vector<bool>& runnable,
                  const ScratchDir& scratch, PairRow* row) {
-  std::string v1 = dir + "/v1." + ext, v2 = dir + "/v2." + ext;
+  const std::string& v1 = files.base;
+  const std::string& v2 = files.target;
   row->name = name;
   row->fmt = ext;
   OXIDE_ASSIGN_OR_RETURN(Digest want, Sha256File(v2));
@@ -215,22 +257,27 @@ Status BenchPair(const std::string& dir, const std::string& name, const std::str
 void PrintReport(std::FILE* out, const std::vector<Competitor>& competitors,
                  const std::vector<bool>& runnable, const std::vector<std::string>& missing,
                  const std::vector<PairRow>& rows, bool no_external) {
-  std::fprintf(out, "| pair | fmt | v2 bytes | oxide bytes | strategy |");
+  std::fprintf(out, "| pair | group | fmt | v2 bytes | oxide bytes | strategy |");
   for (const auto& c : competitors) std::fprintf(out, " %s |", c.name.c_str());
-  std::fprintf(out,
-               " best other | oxide/best | oxide enc s | oxide dec s |\n|---|---|---:|---:|---|");
+  std::fprintf(
+      out, " best other | oxide/best | oxide enc s | oxide dec s |\n|---|---|---|---:|---:|---|");
   for (size_t i = 0; i < competitors.size(); ++i) std::fprintf(out, "---:|");
   std::fprintf(out, "---|---:|---:|---:|\n");
 
-  double log_sum = 0;
-  int real_pairs = 0;
+  // Sum of log(ratio) and pair count, overall and per group (real-training pairs only).
+  struct Mean {
+    double log_sum = 0;
+    int pairs = 0;
+  };
+  Mean overall;
+  std::map<std::string, Mean> groups;
   bool within_margin = true;
   std::vector<std::string> failures;
   std::vector<double> enc_total(competitors.size(), 0);
   size_t verified_runs = 0;
   for (const auto& r : rows) {
-    std::fprintf(out, "| %s | %s | %llu | %llu | %s |", r.name.c_str(), r.fmt.c_str(),
-                 static_cast<unsigned long long>(r.target_size),
+    std::fprintf(out, "| %s | %s | %s | %llu | %llu | %s |", r.name.c_str(), r.group.c_str(),
+                 r.fmt.c_str(), static_cast<unsigned long long>(r.target_size),
                  static_cast<unsigned long long>(r.oxide.bytes), r.strategy.c_str());
     int best = -1;
     for (size_t i = 0; i < r.others.size(); ++i) {
@@ -257,8 +304,10 @@ void PrintReport(std::FILE* out, const std::vector<Competitor>& competitors,
       ratio = static_cast<double>(r.oxide.bytes) / static_cast<double>(best_bytes);
       if (r.oxide.bytes > best_bytes + 256) within_margin = false;
       if (IsRealTraining(r)) {
-        log_sum += std::log(ratio);
-        ++real_pairs;
+        for (Mean* m : {&overall, &groups[r.group]}) {
+          m->log_sum += std::log(ratio);
+          ++m->pairs;
+        }
       }
       std::fprintf(out, " %s | %.3f |", competitors[best].name.c_str(), ratio);
     } else {
@@ -298,9 +347,18 @@ void PrintReport(std::FILE* out, const std::vector<Competitor>& competitors,
     if (!failures.empty()) std::fprintf(out, "%zu competitor runs failed; ", failures.size());
     std::fprintf(out, "the ratios below are NOT against the full set of competitors\n");
   }
-  if (real_pairs > 0) {
+  if (overall.pairs > 0) {
+    std::fprintf(out, "geometric mean oxide/best-other per group (pair.json group / scenario)%s:\n",
+                 caveat.c_str());
+    std::fprintf(out, "| group | pairs | geomean oxide/best-other |\n|---|---:|---:|\n");
+    for (const auto& [group, m] : groups) {
+      std::fprintf(out, "| %s | %d | %.3f |\n", group.c_str(), m.pairs,
+                   std::exp(m.log_sum / m.pairs));
+    }
+    std::fprintf(out, "| overall | %d | %.3f |\n\n", overall.pairs,
+                 std::exp(overall.log_sum / overall.pairs));
     std::fprintf(out, "geometric mean oxide/best-other over %d real-training pairs: %.3f%s\n",
-                 real_pairs, std::exp(log_sum / real_pairs), caveat.c_str());
+                 overall.pairs, std::exp(overall.log_sum / overall.pairs), caveat.c_str());
     std::fprintf(out, "oxide <= best other + 256 bytes on every pair: %s%s\n",
                  within_margin ? "yes" : "NO", caveat.c_str());
   }
@@ -351,18 +409,18 @@ Status RunDeltaBench(const DeltaBenchArgs& a) {
   OXIDE_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create("oxide-bench"));
   std::vector<PairRow> rows;
   for (const auto& d : dirs) {
+    const std::string group = PairGroup(d);
     for (const char* ext : {"onnx", "safetensors", "gguf", "tflite"}) {
-      if (!fs::exists(d / (std::string("v1.") + ext)) ||
-          !fs::exists(d / (std::string("v2.") + ext))) {
-        continue;
-      }
+      PairFiles files;
+      if (!FindPair(d, ext, &files)) continue;
       PairRow row;
+      row.group = group;
       OXIDE_RETURN_IF_ERROR(
-          BenchPair(d.string(), d.filename().string(), ext, competitors, runnable, scratch, &row));
+          BenchPair(files, d.filename().string(), ext, competitors, runnable, scratch, &row));
       rows.push_back(row);
     }
   }
-  if (rows.empty()) return NotFound("no v1/v2 pairs under " + a.dir);
+  if (rows.empty()) return NotFound("no v1/v2 (or base/target) pairs under " + a.dir);
   PrintReport(out, competitors, runnable, missing, rows, a.no_external);
 
   size_t failed = 0;

@@ -183,6 +183,66 @@ TEST_F(DeltaBench, BrokenCompetitorRunIsNotCountedAndFailsTheRun) {
   EXPECT_NE(report.find("INCOMPLETE"), std::string::npos) << report;
 }
 
+// A generated-corpus pair (bench/corpus/generate.py) is named base/target; pair.json's "group"
+// (else "scenario") groups it, and the summary gives a geometric mean per group and overall.
+TEST_F(DeltaBench, GroupsPairsByPairJsonAndReportsAMeanPerGroup) {
+  testing::TempDir grouped;
+  auto add_pair = [&](const std::string& name, const char* v1, const char* v2, uint64_t seed,
+                      const std::string& pair_json) {
+    std::string dir = grouped.File(name);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    std::string w = testing::RandomNormalF32(4096, seed);
+    testing::SafetensorsBuilder base, target;
+    base.AddTensor("w", tensor::DType::kF32, {64, 64}, w);
+    target.AddTensor("w", tensor::DType::kF32, {64, 64}, testing::FineTuneF32(w, seed + 1));
+    ASSERT_OK(AtomicWriteFile(dir + "/" + v1 + ".safetensors", base.Build()));
+    ASSERT_OK(AtomicWriteFile(dir + "/" + v2 + ".safetensors", target.Build()));
+    if (!pair_json.empty()) {
+      ASSERT_OK(AtomicWriteFile(dir + "/pair.json", pair_json));
+    }
+  };
+  add_pair("a-generated", "base", "target", 10, R"({"name":"a","group":"heads","scenario":"x"})");
+  add_pair("b-generated", "base", "target", 20, R"({"group":"heads"})");
+  add_pair("c-handmade", "v1", "v2", 30, R"({"scenario":"all-layers-sgd"})");
+  add_pair("d-no-json", "base", "target", 40, "");
+  add_pair("e-bad-json", "v1", "v2", 50, "{not json");
+  // Neither naming: not a pair, skipped.
+  ASSERT_EQ(::mkdir(grouped.File("f-not-a-pair").c_str(), 0755), 0);
+  ASSERT_OK(AtomicWriteFile(grouped.File("f-not-a-pair/base.safetensors"), "x"));
+
+  ScopedPath path(ToolDir(""));
+  Status s;
+  std::string report = Report({grouped.path()}, &s);
+  ASSERT_OK(s) << report;
+  EXPECT_NE(report.find("| a-generated | heads | safetensors |"), std::string::npos) << report;
+  EXPECT_NE(report.find("| c-handmade | all-layers-sgd | safetensors |"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("| e-bad-json | - | safetensors |"), std::string::npos) << report;
+  EXPECT_EQ(report.find("f-not-a-pair"), std::string::npos) << report;
+  EXPECT_NE(report.find("25 competitor runs verified"), std::string::npos) << report;
+  EXPECT_NE(report.find("| heads | 2 |"), std::string::npos) << report;
+  EXPECT_NE(report.find("| - | 2 |"), std::string::npos) << report;
+  EXPECT_NE(report.find("| overall | 5 |"), std::string::npos) << report;
+  EXPECT_NE(report.find("geometric mean oxide/best-other over 5 real-training pairs"),
+            std::string::npos)
+      << report;
+  // A group of one pair has exactly that pair's ratio (the column before "oxide enc s").
+  size_t row = report.find("| c-handmade |");
+  ASSERT_NE(row, std::string::npos);
+  std::string line = report.substr(row, report.find('\n', row) - row);
+  std::vector<std::string> cells;
+  for (size_t at = 0; (at = line.find('|', at)) != std::string::npos; ++at) {
+    size_t end = line.find('|', at + 1);
+    if (end == std::string::npos) break;
+    cells.push_back(line.substr(at + 2, end - at - 3));
+  }
+  ASSERT_GE(cells.size(), 4u) << line;
+  const std::string ratio = cells[cells.size() - 3];
+  EXPECT_NE(report.find("| all-layers-sgd | 1 | " + ratio + " |"), std::string::npos)
+      << ratio << "\n"
+      << report;
+}
+
 TEST(BenchProcess, RunsArgvWithoutAShellAndReportsTheExitStatus) {
   testing::TempDir dir;
   Result<ScratchDir> scratch = ScratchDir::Create("oxide-proc-test");

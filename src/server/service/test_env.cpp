@@ -10,9 +10,12 @@ namespace oxide::server::testing {
 PatchBuildFn FakePatchBuilder() {
   return [](const std::string& base, const std::string&,
             const std::string& out) -> Result<BuiltPatch> {
-    OXIDE_ASSIGN_OR_RETURN(std::string b, ReadFileToString(base));
+    std::string b;
+    if (!base.empty()) {
+      OXIDE_ASSIGN_OR_RETURN(b, ReadFileToString(base));
+    }
     if (b.find("unbuildable") != std::string::npos) return Internal("round trip failed");
-    OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out, "fake-patch"));
+    OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out, std::string("OXDL\x02patch", 10)));
     return BuiltPatch{"binary"};
   };
 }

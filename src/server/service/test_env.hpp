@@ -17,8 +17,8 @@
 
 namespace oxide::server::testing {
 
-// Writes "fake-patch" (10 bytes): smaller than any test target above 10 bytes. Fails when the
-// base file contains "unbuildable".
+// Writes "OXDL\x02patch" (10 bytes: magic, format version 2): smaller than any test target
+// above 10 bytes. Fails when the base file contains "unbuildable"; "" is the empty base.
 PatchBuildFn FakePatchBuilder();
 
 struct TestEnv {

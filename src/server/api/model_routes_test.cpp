@@ -108,8 +108,12 @@ TEST_F(ModelRoutesTest, ListingAndMeta) {
   EXPECT_EQ(Get("/api/v1/models/zz").status, 404);
   auto meta = Body(Get("/api/v1/models/m/versions/v2/meta"));
   EXPECT_EQ(meta["sha256"], v2["sha256"]);
-  EXPECT_EQ(meta["patches"][0]["base_version"], "v1");
-  EXPECT_EQ(meta["patches"][0]["state"], "ready");
+  // From the empty base (first installs; no base version), then from v1.
+  ASSERT_EQ(meta["patches"].size(), 2u);
+  EXPECT_EQ(meta["patches"][0]["base_sha256"], protocol::kEmptySha256);
+  EXPECT_EQ(meta["patches"][0]["base_version"], nullptr);
+  EXPECT_EQ(meta["patches"][1]["base_version"], "v1");
+  EXPECT_EQ(meta["patches"][1]["state"], "ready");
   EXPECT_EQ(Get("/api/v1/models/m/versions/v9/meta").status, 404);
 }
 

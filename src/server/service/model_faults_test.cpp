@@ -176,6 +176,7 @@ TEST_F(ModelFaultsTest, ResetJobLosesItsLeaseSoAStaleBuilderIsRefused) {
   const std::string body2 = "second version of the model";
   auto v1 = env.Upload("m", "v1", "first version of the model");
   auto v2 = env.Upload("m", "v2", body2);
+  env.DropEmptyBaseJobs();  // v1 -> v2 is the job claimed
   auto& patches = env.store->patches();
   auto claimed = patches.Claim(env.clock.UnixMillis(), "replica-a", 60'000);
   ASSERT_OK(claimed.status());

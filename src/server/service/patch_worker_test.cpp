@@ -21,6 +21,7 @@ class PatchWorkerTest : public ::testing::Test {
   void SetUp() override {
     v1 = env.Upload("m", "v1", "first version of the model");
     v2 = env.Upload("m", "v2", "second version of the model");
+    env.DropEmptyBaseJobs();  // v1 -> v2 is the only job
     worker =
         std::make_unique<PatchWorker>(*env.store, *env.blobs, env.clock,
                                       [this](const std::string&, const std::string&,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/file_util.hpp"
+#include "protocol/patch_versions.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace oxide::server::testing {
@@ -21,6 +22,18 @@ PatchBuildFn FakePatchBuilder() {
 }
 
 TestEnv::TestEnv() : TestEnv(ServiceOptions{}) {}
+
+void TestEnv::DropEmptyBaseJobs() {
+  auto targets = store->models().ListBlobShas();
+  ASSERT_TRUE(targets.ok()) << targets.status().ToString();
+  for (const auto& t : *targets) {
+    auto p = store->patches().Get(std::string(protocol::kEmptySha256), t);
+    if (!p.ok()) continue;
+    p->state = store::PatchState::kFailed;
+    p->error = "dropped by the test";
+    ASSERT_TRUE(store->patches().Update(*p).ok());
+  }
+}
 
 TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   auto s = store::sqlite::OpenSqliteStore(":memory:");

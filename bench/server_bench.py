@@ -161,6 +161,19 @@ def download_bench(srv, clients, seconds, rate_bps, size_mb):
             "first_errors": errors[:5]}
 
 
+def health_bench(srv, seconds, connections):
+    """The HTTP floor: GET /health (no store, no auth) with the same wrk settings, on the same
+    server right after the heartbeat run, so the two figures share the machine's load."""
+    cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency",
+           "http://127.0.0.1:%d/health" % srv.port]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"cmd": " ".join(cmd), "requests_per_s": rps, "p50": lat.get("50"),
+            "p99": lat.get("99"), "non_2xx": int(bad.group(1)) if bad else 0}
+
+
 def run_errors(hb, dl):
     """Every error of the run, one line each; empty when it was clean."""
     problems = []
@@ -188,6 +201,8 @@ def main():
     ap.add_argument("--model-mb", type=int, default=16)
     ap.add_argument("--perf", metavar="FILE",
                     help="record the server with `perf record --call-graph dwarf` during the heartbeat run")
+    ap.add_argument("--health-seconds", type=int, default=0,
+                    help="also measure GET /health (the HTTP floor) for this long after the heartbeats")
     ap.add_argument("--server-arg", action="append", default=[],
                     help="extra `oxide serve` argument (repeat), e.g. --server-arg=--log-level=warn")
     args = ap.parse_args()
@@ -202,6 +217,8 @@ def main():
         hb = heartbeat_bench(srv, args.devices, args.seconds, args.connections, args.perf)
         print(hb.pop("raw"))
         print(json.dumps(hb, indent=2))
+        if args.health_seconds > 0:
+            print("health: " + json.dumps(health_bench(srv, args.health_seconds, args.connections)))
         dl = {"clients": 0, "failed_clients": 0}
         if args.downloads > 0:
             dl = download_bench(srv, args.downloads, args.seconds, args.rate_bps, args.model_mb)

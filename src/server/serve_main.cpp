@@ -113,6 +113,12 @@ int Serve(const ServeFlags& f, log::Level log_level) {
   StatsService stats(**store, clock, options, BandwidthPricing{f.price_per_gb, f.currency});
   auth::AuthService auth(**store, clock, fleets);
   auth::Authenticator authenticator(**store, clock);
+  // Accepted device credentials, so a heartbeat skips the hash and the store read; every path
+  // that changes a credential invalidates it (a revoke on another replica: within the TTL).
+  auth::DeviceCredentialCache credentials(clock);
+  authenticator.SetCredentialCache(&credentials);
+  auth.SetCredentialCache(&credentials);
+  devices.SetCredentialCache(&credentials);
   campaigns.SetEvents(&events);
   devices.SetEvents(&events);
   heartbeats.SetEvents(&events);

@@ -31,6 +31,10 @@ class DeviceStore {
   // Replaces name, tags, last_seen, reported_status, agent_version, current_*, platform_* and
   // last_result* (not bytes).
   virtual Status Update(const DeviceRecord& d) = 0;
+  // What a heartbeat changes only: last_seen, reported_status, agent_version, current_*,
+  // platform_* and last_result* (not name, tags or bytes). One statement per backend where
+  // Update needs several (the tags). kNotFound for an unknown device.
+  virtual Status RecordHeartbeat(const DeviceRecord& d) { return Update(d); }
   // Removes the device, its fleet memberships, its assignment and its credential (campaign
   // history stays).
   virtual Status Delete(const std::string& id) = 0;

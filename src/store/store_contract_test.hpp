@@ -105,6 +105,36 @@ TYPED_TEST_P(StoreContract, DeviceUpdateAndBytes) {
             std::vector<std::string>{d.current_sha256});
 }
 
+TYPED_TEST_P(StoreContract, RecordHeartbeatWritesOnlyTheHeartbeatColumns) {
+  this->AddDevice("d1");
+  auto d = *this->s().devices().Get("d1");
+  d.tags = {{"k", "v"}};
+  ASSERT_OK(this->s().devices().Update(d));
+  d.name = "not written";
+  d.tags = {{"other", "x"}};
+  d.last_seen = 900;
+  d.reported_status = "ok";
+  d.agent_version = "a2";
+  d.current_model = "m";
+  d.current_version = "v2";
+  d.platform_cpus = 4;
+  d.last_result = UpdateResult::kFailed;
+  d.last_result_error = "boom";
+  ASSERT_OK(this->s().devices().RecordHeartbeat(d));
+  auto got = *this->s().devices().Get("d1");
+  EXPECT_EQ(got.last_seen, 900);
+  EXPECT_EQ(got.reported_status, "ok");
+  EXPECT_EQ(got.agent_version, "a2");
+  EXPECT_EQ(got.current_version, "v2");
+  EXPECT_EQ(got.platform_cpus, 4u);
+  EXPECT_EQ(got.last_result, UpdateResult::kFailed);
+  EXPECT_EQ(got.last_result_error, "boom");
+  EXPECT_NE(got.name, "not written");
+  EXPECT_EQ(got.tags, (std::map<std::string, std::string>{{"k", "v"}}));
+  d.id = "nope";
+  EXPECT_STATUS(this->s().devices().RecordHeartbeat(d), ErrorCode::kNotFound);
+}
+
 TYPED_TEST_P(StoreContract, ListSeenBetweenPagesByLastSeenThenId) {
   for (auto [id, seen] : {std::pair{"a", 300}, {"b", 100}, {"c", 100}, {"d", 0}, {"e", 500}}) {
     this->AddDevice(id);
@@ -585,17 +615,17 @@ TYPED_TEST_P(StoreContract, BandwidthIsSummedPerUtcHourAndCountsAreCheap) {
 
 REGISTER_TYPED_TEST_SUITE_P(
     StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists, UnknownDeviceIsNotFound,
-    DeviceUpdateAndBytes, DeviceListIsSortedById, ListSeenBetweenPagesByLastSeenThenId,
-    FleetMembershipKeepsOrderAndDeleteCascades, ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
-    SignaturesAndSignatureOverrideRoundTrip, BlobReferencesAndTensorIndexes,
-    PatchQueueIsFifoAndEnqueueIsIdempotent, PatchRetriesAreDeferredAndGoBehindFreshJobs,
-    CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
-    CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,
-    FleetKeepsDescriptionTagsAndDeviceFleets, AttemptsAreKeptNewestFirstAndReportsStoredOnce,
-    ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing,
-    OperatorTokensAreFoundByHashAndRevokedOnce, EnrollmentTokensBelongToOneFleet,
-    DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded,
-    BandwidthIsSummedPerUtcHourAndCountsAreCheap);
+    DeviceUpdateAndBytes, RecordHeartbeatWritesOnlyTheHeartbeatColumns, DeviceListIsSortedById,
+    ListSeenBetweenPagesByLastSeenThenId, FleetMembershipKeepsOrderAndDeleteCascades,
+    ModelVersionsKeepUploadOrderAndReuploadMovesToEnd, SignaturesAndSignatureOverrideRoundTrip,
+    BlobReferencesAndTensorIndexes, PatchQueueIsFifoAndEnqueueIsIdempotent,
+    PatchRetriesAreDeferredAndGoBehindFreshJobs, CampaignEntriesOfOneDeviceByCampaignSeq,
+    AssignmentsPutReplaceDelete, CampaignRoundTripDevicesAndBytes,
+    DevicePlatformAndLastResultRoundTrip, FleetKeepsDescriptionTagsAndDeviceFleets,
+    AttemptsAreKeptNewestFirstAndReportsStoredOnce, ClearancesArePendingUntilAcknowledged,
+    FailedTransactionLeavesNothing, OperatorTokensAreFoundByHashAndRevokedOnce,
+    EnrollmentTokensBelongToOneFleet, DeviceAuthIsReplacedAndDeletedWithTheDevice,
+    AuditLogIsNewestFirstAndBounded, BandwidthIsSummedPerUtcHourAndCountsAreCheap);
 
 // ---- targeting (issue #10): inventory, list queries, campaign target and approval ----------
 

@@ -61,13 +61,21 @@ Response Heartbeat(const ApiDeps& d, const Request& req, const std::string& id) 
   }
   auto hb = protocol::ParseHeartbeatRequest(req.body);
   if (!hb.ok()) return ErrorResponse(hb.status());
-  auto resp = d.heartbeats.Handle(id, *hb);
-  if (!resp.ok()) return ErrorResponse(resp.status());
-  d.metrics.Heartbeat();
-  Response r;
-  r.headers.emplace_back("Content-Type", "application/json");
-  r.body = protocol::ToJson(*resp);
-  return r;
+  // Answered once the group commit stored it; the I/O thread goes back to its loop meanwhile.
+  Response deferred;
+  deferred.deferred = [&d, id, hb = std::move(hb).value()](Response::Reply reply) mutable {
+    d.heartbeats.HandleAsync(
+        id, std::move(hb),
+        [&d, reply = std::move(reply)](Result<protocol::HeartbeatResponse> resp) {
+          if (!resp.ok()) return reply(ErrorResponse(resp.status()));
+          d.metrics.Heartbeat();
+          Response r;
+          r.headers.emplace_back("Content-Type", "application/json");
+          r.body = protocol::ToJson(*resp);
+          reply(std::move(r));
+        });
+  };
+  return deferred;
 }
 
 Response ClearRefusal(const ApiDeps& d, const Request& req, const std::string& id) {

@@ -96,6 +96,12 @@ struct Response {
   // Called once, off the I/O threads, when a file body did not hash to FileBody::sha256, has
   // another size than FileBody::size, or could not be read.
   std::function<void()> on_corrupt;
+  // Answered later (a heartbeat waits for the transaction holding it to commit, without
+  // blocking an I/O thread): the net layer calls `deferred` once with a Reply, and the handler
+  // calls that Reply exactly once, from any thread, with the real response. The other fields
+  // of this placeholder are unused.
+  using Reply = std::function<void(Response)>;
+  std::function<void(Reply)> deferred;
 
   std::string Header(std::string_view name) const;  // case-insensitive, "" when absent
 };

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <future>
 
 #include "server/api/errors.hpp"
 #include "server/api/events_route.hpp"
@@ -185,9 +186,31 @@ Router::BodyPolicy Router::PolicyFor(Method method, std::string_view path) const
 }
 
 Response Router::Handle(const Request& req) const {
+  Response resp = Start(req);
+  if (!resp.deferred) return resp;
+  std::promise<Response> answered;
+  auto result = answered.get_future();
+  resp.deferred([&answered](Response r) { answered.set_value(std::move(r)); });
+  return result.get();
+}
+
+Response Router::Start(const Request& req) const {
   const auto start = std::chrono::steady_clock::now();
   std::string_view route;
   Response resp = Dispatch(req, &route);
+  if (resp.deferred) {
+    // Counted when answered, like every other response (the latency includes the wait).
+    resp.deferred = [this, start, route, method = req.method,
+                     inner = std::move(resp.deferred)](Response::Reply reply) {
+      inner([this, start, route, method, reply = std::move(reply)](Response r) {
+        deps_.metrics.ObserveRequest(
+            route, ToString(method), r.status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        reply(std::move(r));
+      });
+    };
+    return resp;
+  }
   deps_.metrics.ObserveRequest(
       route, ToString(req.method), resp.status,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -222,6 +245,17 @@ Response Router::Dispatch(const Request& req, std::string_view* route) const {
     authed.principal = who;
     Response resp = r->handler(authed, params);
     if (head) resp.on_complete = nullptr;  // nothing is sent: no download accounting
+    if (resp.deferred) {
+      if (!who.is_operator()) return resp;  // AuditAction would skip it anyway
+      // Audited once the real answer is known (an operator's heartbeat for a device).
+      resp.deferred = [this, r, req, who, inner = std::move(resp.deferred)](Response::Reply reply) {
+        inner([this, r, req, who, reply = std::move(reply)](Response answer) {
+          AuditAction(*r, req, who, answer);
+          reply(std::move(answer));
+        });
+      };
+      return resp;
+    }
     AuditAction(*r, req, who, resp);
     return resp;
   } catch (const std::exception& e) {

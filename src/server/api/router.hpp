@@ -97,7 +97,11 @@ class Router {
   // errors; never throws. Every successful operator request that is not a GET is written to
   // the audit log (who, what, when, from where).
   // Counts every answer in the metrics by route pattern, method and status.
+  // Waits for a deferred answer (Response::deferred): for callers without an event loop.
   Response Handle(const Request& req) const;
+  // Handle() for the net layer: may return a deferred response (a heartbeat waiting for its
+  // group commit), counted and audited when its Reply is called.
+  Response Start(const Request& req) const;
 
   // Decided from the request line before the body is read (by the net layer).
   struct BodyPolicy {

@@ -140,6 +140,7 @@ Result<store::DeviceAuthState> AuthService::Enroll(const std::string& device_id,
     state = rec.state;
     return Status::Ok();
   });
+  if (credentials_ != nullptr) credentials_->Invalidate(device_id);  // after the commit
   if (!tx.ok()) return tx;
   if (enrolled) PublishDeviceChange(*enrolled, "enrolled");
   if (joined) {
@@ -170,6 +171,7 @@ Status AuthService::SetDeviceState(const std::string& device_id, store::DeviceAu
     rec.updated_at = clock_.UnixMillis();
     return store_.auth().PutDeviceAuth(rec);
   });
+  if (credentials_ != nullptr) credentials_->Invalidate(device_id);  // after the commit
   if (!tx.ok()) return tx;
   PublishDeviceChange(device, drop_credential                              ? "revoked"
                               : state == store::DeviceAuthState::kAccepted ? "accepted"

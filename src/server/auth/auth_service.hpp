@@ -7,6 +7,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "server/auth/device_credential_cache.hpp"
 #include "server/auth/principal.hpp"
 #include "server/service/events.hpp"
 #include "server/service/fleet_service.hpp"
@@ -39,6 +40,9 @@ class AuthService {
     events_ = events;
     offline_after_ms_ = offline_after_ms;
   }
+  // The Authenticator's cache of accepted device credentials: every enrollment and operator
+  // decision invalidates the device there once committed (null: none). Set before use.
+  void SetCredentialCache(DeviceCredentialCache* cache) { credentials_ = cache; }
 
   // kInvalidArgument for an empty or oversized (> 128) name.
   Result<IssuedToken> CreateOperatorToken(const std::string& name, store::OperatorRole role);
@@ -90,6 +94,7 @@ class AuthService {
   FleetService& fleets_;
   EventBus* events_ = nullptr;
   store::TimeMs offline_after_ms_ = 0;
+  DeviceCredentialCache* credentials_ = nullptr;
   void PublishDeviceChange(const store::DeviceRecord& d, std::string_view change);
 };
 

@@ -81,6 +81,12 @@ Result<AuthOutcome> Authenticator::Operator(const std::string& token) const {
 
 Result<AuthOutcome> Authenticator::Device(const std::string& device_id,
                                           const std::string& secret) const {
+  AuthOutcome o;
+  o.principal.kind = PrincipalKind::kDevice;
+  o.principal.id = device_id;
+  o.principal.name = device_id;
+  if (cache_ != nullptr && cache_->Accepted(device_id, secret)) return o;
+  const uint64_t generation = cache_ != nullptr ? cache_->generation() : 0;
   OXIDE_ASSIGN_OR_RETURN(auto rec, store_.auth().GetDeviceAuth(device_id));
   // The same answer for an unknown device and a wrong secret: ids are not secrets, but this
   // does not confirm which devices exist either.
@@ -95,10 +101,7 @@ Result<AuthOutcome> Authenticator::Device(const std::string& device_id,
   if (rec->state == store::DeviceAuthState::kRejected) {
     return Refuse(AuthFailure::kDeviceRejected, "device '" + device_id + "' was rejected");
   }
-  AuthOutcome o;
-  o.principal.kind = PrincipalKind::kDevice;
-  o.principal.id = device_id;
-  o.principal.name = device_id;
+  if (cache_ != nullptr) cache_->Remember(device_id, secret, generation);
   return o;
 }
 

@@ -4,6 +4,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "server/auth/device_credential_cache.hpp"
 #include "server/auth/principal.hpp"
 #include "store/store.hpp"
 
@@ -29,11 +30,16 @@ struct AuthOutcome {
 };
 
 // Maps a request's `Authorization: Bearer ...` (+ `X-Oxide-Device-Id` for devices) to a
-// Principal. Reads the store on every call, so a revoked token or device is refused at once;
-// nothing is cached. Thread-safe. `store` and `clock` must outlive it.
+// Principal. Reads the store on every call for operator tokens; accepted device credentials may
+// come from a DeviceCredentialCache (see there for when a revoke takes effect). Thread-safe.
+// `store`, `clock` and the cache must outlive it.
 class Authenticator {
  public:
   Authenticator(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+  // Accepted device credentials are remembered there (null: every request reads the store).
+  // Whoever changes device credentials must invalidate the same cache. Set before use.
+  void SetCredentialCache(DeviceCredentialCache* cache) { cache_ = cache; }
 
   // An error Status only for store failures (the request then fails; never fails open).
   Result<AuthOutcome> Authenticate(const api::Request& req) const;
@@ -44,6 +50,7 @@ class Authenticator {
 
   store::Store& store_;
   const Clock& clock_;
+  DeviceCredentialCache* cache_ = nullptr;
 };
 
 }  // namespace oxide::server::auth

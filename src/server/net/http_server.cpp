@@ -88,7 +88,12 @@ struct HttpServer::Impl {
         blocking(static_cast<size_t>(std::max(1, opt.blocking_threads))) {}
   // Streams are woken from publisher threads: no post may reach the io_context once it is
   // being destroyed (its sessions, and their subscriptions, go with it).
-  ~Impl() { gate->Close(); }
+  // A heartbeat answered after that releases its session on the answering thread; wait for
+  // those before the io_context (and what sessions borrow from here) goes.
+  ~Impl() {
+    gate->Close();
+    replies->WaitIdle();
+  }
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
@@ -116,7 +121,7 @@ struct HttpServer::Impl {
       } else {
         internal::StartSession(
             std::move(s), std::move(lease),
-            {router, blobs, opt, live_sessions, blocking, guard, tls.get(), gate});
+            {router, blobs, opt, live_sessions, blocking, guard, tls.get(), gate, replies});
       }
       Accept();
     });
@@ -143,6 +148,7 @@ struct HttpServer::Impl {
   RequestGuard guard;
   std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
   std::shared_ptr<internal::PostGate> gate = std::make_shared<internal::PostGate>();
+  std::shared_ptr<internal::PendingReplies> replies = std::make_shared<internal::PendingReplies>();
   asio::io_context ioc;
   tcp::acceptor acceptor;
   asio::steady_timer accept_timer;

@@ -140,8 +140,8 @@ class HttpServerTest : public ::testing::Test {
     thread_ = std::thread([this] { server_->RunUntilSignal(); });
   }
   void TearDown() override {
-    server_->Shutdown();
-    thread_.join();
+    if (server_) server_->Shutdown();
+    if (thread_.joinable()) thread_.join();
   }
   uint16_t port() const { return server_->port(); }
 
@@ -681,6 +681,106 @@ TEST_F(PerAddressLimitTest, HeartbeatOverTheDeviceRateIs429WithRetryAfter) {
   EXPECT_EQ(r.status, 429);
   EXPECT_NE(r.headers.find("Retry-After: 1"), std::string::npos);
   EXPECT_NE(r.body.find("rate_limited"), std::string::npos);
+}
+
+// Holds the heartbeat committer inside a batch until released, so heartbeats queue behind it.
+class CommitterHold {
+ public:
+  explicit CommitterHold(GroupCommit& group) {
+    group.Submit(
+        [this]() -> Status {
+          running_ = true;
+          if (!WaitFor([&] { return released_.load(); })) return Internal("never released");
+          return Status::Ok();
+        },
+        [](Status) {});
+    EXPECT_TRUE(WaitFor([&] { return running_.load(); }));
+  }
+  ~CommitterHold() { Release(); }
+  void Release() { released_ = true; }
+
+ private:
+  std::atomic<bool> running_{false};
+  std::atomic<bool> released_{false};
+};
+
+const std::string kHeartbeatBody = "{\"agent_version\":\"async\"}";
+const std::string kHeartbeat =
+    "POST /api/v1/devices/cam-1/heartbeat HTTP/1.1\r\nHost: x\r\n"
+    "Content-Type: application/json\r\nContent-Length: " +
+    std::to_string(kHeartbeatBody.size()) + "\r\n\r\n" + kHeartbeatBody;
+
+// One I/O thread: a heartbeat waiting for its commit does not hold it, so /health is answered
+// meanwhile; the heartbeat is answered once its batch committed.
+// DISABLED: the hold keeps the committer's transaction open, which (on the one SQLite
+// connection) also blocks the request's operator-token read before the heartbeat is queued;
+// these need a hold outside the transaction (a test hook in GroupCommit) to be meaningful.
+TEST_F(OneIoThreadTest, DISABLED_HeartbeatWaitsForItsCommitWithoutHoldingTheIoThread) {
+  ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
+  auto& group = env.heartbeats->group_commit();
+  CommitterHold hold(group);
+  Client hb(port());
+  ASSERT_TRUE(hb.Send(kHeartbeat));
+  ASSERT_TRUE(WaitFor([&] { return group.waiting() == 1; }));
+  Client health(port());
+  health.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(health.Read().status, 200);
+  hold.Release();
+  auto r = hb.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("poll_interval_seconds"), std::string::npos);
+  EXPECT_EQ(env.store->devices().Get("cam-1")->agent_version, "async");
+  // Keep-alive goes on after a deferred answer.
+  ASSERT_TRUE(hb.Send(kHeartbeat));
+  EXPECT_EQ(hb.Read().status, 200);
+}
+
+// The client leaves while its heartbeat waits: the heartbeat is still stored (never
+// acknowledged, which is allowed), the late answer finds the connection gone, and the server
+// goes on serving.
+// DISABLED: the hold keeps the committer's transaction open, which (on the one SQLite
+// connection) also blocks the request's operator-token read before the heartbeat is queued;
+// these two need a hold outside the transaction (a test hook in GroupCommit) to be meaningful.
+TEST_F(HttpServerTest, DISABLED_ClientGoneBeforeTheCommitIsHarmless) {
+  ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
+  auto& group = env.heartbeats->group_commit();
+  const uint64_t items = group.items();
+  {
+    CommitterHold hold(group);
+    Client hb(port());
+    ASSERT_TRUE(hb.Send(kHeartbeat));
+    ASSERT_TRUE(WaitFor([&] { return group.waiting() == 1; }));
+  }  // the client closes, then the committer is released
+  ASSERT_TRUE(WaitFor([&] { return group.items() == items + 2; }));
+  EXPECT_EQ(env.store->devices().Get("cam-1")->agent_version, "async");
+  ASSERT_TRUE(WaitFor([&] { return server_->active_sessions() == 0; }));
+  Client next(port());
+  ASSERT_TRUE(next.Send(kHeartbeat));
+  EXPECT_EQ(next.Read().status, 200);
+}
+
+// Shutdown while a heartbeat waits for its commit: the server stops, its destruction waits for
+// the late answer (which releases the session off the stopped I/O threads), nothing leaks or
+// crashes (the sanitizer build checks), and the heartbeat was stored.
+// DISABLED: the hold keeps the committer's transaction open, which (on the one SQLite
+// connection) also blocks the request's operator-token read before the heartbeat is queued;
+// these two need a hold outside the transaction (a test hook in GroupCommit) to be meaningful.
+TEST_F(HttpServerTest, DISABLED_ShutdownWithAHeartbeatWaitingForItsCommit) {
+  ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
+  auto& group = env.heartbeats->group_commit();
+  const uint64_t items = group.items();
+  auto hold = std::make_unique<CommitterHold>(group);
+  Client hb(port());
+  ASSERT_TRUE(hb.Send(kHeartbeat));
+  ASSERT_TRUE(WaitFor([&] { return group.waiting() == 1; }));
+  server_->Shutdown();
+  thread_.join();
+  std::thread release([&] { hold->Release(); });
+  server_.reset();  // returns once the waiting heartbeat was answered
+  release.join();
+  EXPECT_EQ(group.items(), items + 2);
+  EXPECT_EQ(env.store->devices().Get("cam-1")->agent_version, "async");
+  EXPECT_EQ(hb.Read().status, 0);  // closed without an answer
 }
 
 class AuthLimitTest : public HttpServerTest {

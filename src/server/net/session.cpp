@@ -84,6 +84,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
         blocking_(ctx.blocking),
         guard_(ctx.guard),
         gate_(ctx.gate),
+        replies_(ctx.replies),
         slot_(std::move(slot)) {
     ++live_;
     beast::error_code ec;
@@ -279,7 +280,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
   }
 
   void Dispatch() {
-    if (req_.upload == nullptr && !blocking_handler_) return OnHandled(router_.Handle(req_));
+    if (req_.upload == nullptr && !blocking_handler_) {
+      api::Response r = router_.Start(req_);
+      if (r.deferred) return Defer(std::move(r.deferred));
+      return OnHandled(std::move(r));
+    }
     // Committing an upload fsyncs and hashes up to gigabytes, and blocking routes (meta of a
     // large model) take long too: run them on the blocking pool and come back to this
     // connection's strand. Nothing else touches req_ meanwhile (no I/O is pending on this
@@ -288,6 +293,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
       api::Response r = self->router_.Handle(self->req_);
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->OnHandled(std::move(r)); });
+    });
+  }
+
+  // The handler answers later from another thread (a heartbeat, once its group commit is
+  // durable): this I/O thread goes back to its loop, and the answer comes back to this
+  // connection's strand. No I/O is pending meanwhile; a client that left is found out by the
+  // write. The pending answer holds the session.
+  void Defer(std::function<void(api::Response::Reply)> start) {
+    replies_->Add();
+    start([self = this->shared_from_this(), replies = replies_](api::Response r) mutable {
+      self->gate_->Run([&] {
+        asio::post(self->stream_.get_executor(),
+                   [self, r = std::move(r)]() mutable { self->OnHandled(std::move(r)); });
+      });
+      self.reset();  // after shutdown (gate closed) the session goes here, before Done()
+      replies->Done();
     });
   }
 
@@ -547,6 +568,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
   asio::thread_pool& blocking_;
   RequestGuard& guard_;
   std::shared_ptr<PostGate> gate_;
+  std::shared_ptr<PendingReplies> replies_;
   ConnectionLimiter::Lease slot_;  // this client address's connection slot
   std::vector<char> chunk_;        // empty unless streaming (EnsureChunk)
   bool first_request_ = true;

@@ -9,9 +9,11 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 
 #include "server/api/router.hpp"
@@ -43,16 +45,41 @@ class PostGate {
   bool closed_ = false;
 };
 
+// Counts deferred answers not yet given (a heartbeat waiting for its group commit holds its
+// session). The server waits for them before its io_context goes: a session released by a
+// late answer is destroyed on the answering thread while the I/O threads no longer run.
+class PendingReplies {
+ public:
+  void Add() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++count_;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--count_ == 0) idle_.notify_all();
+  }
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [&] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable idle_;
+  size_t count_ = 0;
+};
+
 // What a session borrows from the server; all of it must outlive every session.
 struct SessionContext {
   const api::Router& router;
   const BlobStore& blobs;  // where uploads are staged
   const HttpServerOptions& opt;
-  std::atomic<size_t>& live;           // open sessions: +1 while the session exists
-  boost::asio::thread_pool& blocking;  // runs upload handlers (commit = fsync)
-  RequestGuard& guard;                 // rate limits (429) before a request is handled
-  boost::asio::ssl::context* tls;      // null: plain HTTP; else HTTPS with this context
-  std::shared_ptr<PostGate> gate;      // streamed bodies' wake-ups go through it
+  std::atomic<size_t>& live;                // open sessions: +1 while the session exists
+  boost::asio::thread_pool& blocking;       // runs upload handlers (commit = fsync)
+  RequestGuard& guard;                      // rate limits (429) before a request is handled
+  boost::asio::ssl::context* tls;           // null: plain HTTP; else HTTPS with this context
+  std::shared_ptr<PostGate> gate;           // streamed bodies' wake-ups go through it
+  std::shared_ptr<PendingReplies> replies;  // deferred answers (heartbeats) in flight
 };
 
 // Starts serving `socket` (accepted on a strand of the server's io_context). `slot` is the

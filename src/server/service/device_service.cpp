@@ -1,5 +1,6 @@
 #include "server/service/device_service.hpp"
 
+#include "server/auth/device_credential_cache.hpp"
 #include "server/service/event_data.hpp"
 #include "server/service/ids.hpp"
 
@@ -199,6 +200,7 @@ Status DeviceService::Delete(const std::string& id) {
                        DeviceChangedData(d, "removed", ToString(LivenessOf(d))));
     return campaigns_.OnDeviceDeleted(id);
   });
+  if (credentials_ != nullptr) credentials_->Invalidate(id);  // its credential went with it
   if (!tx.ok()) return tx;
   events.Commit();
   return Status::Ok();

@@ -14,6 +14,10 @@
 #include "server/service/options.hpp"
 #include "store/store.hpp"
 
+namespace oxide::server::auth {
+class DeviceCredentialCache;
+}  // namespace oxide::server::auth
+
 namespace oxide::server {
 
 // Liveness derived from the last heartbeat and --offline-after.
@@ -63,6 +67,9 @@ class DeviceService {
 
   // events: where device.changed events go (null: nowhere). Set before use.
   void SetEvents(EventBus* events) { events_ = events; }
+  // The Authenticator's cache of accepted device credentials: a removed device is forgotten
+  // there once the removal committed (null: none). Set before use.
+  void SetCredentialCache(auth::DeviceCredentialCache* cache) { credentials_ = cache; }
 
   // Registers a device; re-registering an existing id updates name and tags and keeps its state
   // (agents re-register after a 404). Returns true when the device was created.
@@ -93,6 +100,7 @@ class DeviceService {
   ServiceOptions options_;
   CampaignService& campaigns_;
   EventBus* events_ = nullptr;
+  auth::DeviceCredentialCache* credentials_ = nullptr;
 };
 
 }  // namespace oxide::server

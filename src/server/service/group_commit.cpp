@@ -1,50 +1,85 @@
 #include "server/service/group_commit.hpp"
 
-#include <algorithm>
+#include <future>
 #include <utility>
 
 namespace oxide::server {
 
-Status GroupCommit::Run(const std::function<Status()>& fn) {
-  Item self;
-  self.fn = &fn;
+GroupCommit::~GroupCommit() { Stop(); }
+
+void GroupCommit::Submit(Work fn, Done done) {
   std::unique_lock<std::mutex> l(mu_);
-  queue_.push_back(&self);
-  cv_.wait(l, [&] { return self.done || !leading_; });
-  if (self.done) return std::move(self.status);
-  // Lead: this item, and what queued up (oldest first) while the last batch ran.
-  leading_ = true;
-  queue_.erase(std::find(queue_.begin(), queue_.end(), &self));
-  std::deque<Item*> batch{&self};
-  while (!queue_.empty() && batch.size() < max_batch_) {
-    batch.push_back(queue_.front());
-    queue_.pop_front();
+  if (stopped_) {
+    l.unlock();
+    return done(Unavailable("the server is shutting down"));
   }
+  if (queue_.size() >= options_.max_queued) {
+    l.unlock();
+    return done(Unavailable("too many heartbeats waiting to be stored; retry later"));
+  }
+  queue_.push_back(Item{std::move(fn), std::move(done), Status::Ok()});
+  if (!committer_.joinable()) committer_ = std::thread([this] { Loop(); });
   l.unlock();
-  RunBatch(batch);
-  l.lock();
-  for (Item* it : batch) it->done = true;
-  leading_ = false;
-  ++batches_;
-  items_ += batch.size();
-  l.unlock();
-  cv_.notify_all();  // the answered, and the next leader
-  return std::move(self.status);
+  cv_.notify_one();
 }
 
-void GroupCommit::RunBatch(std::deque<Item*>& batch) {
+Status GroupCommit::Run(Work fn) {
+  std::promise<Status> outcome;
+  std::future<Status> result = outcome.get_future();
+  Submit(std::move(fn), [&outcome](Status st) { outcome.set_value(std::move(st)); });
+  return result.get();
+}
+
+void GroupCommit::Stop() {
+  std::deque<Item> refused;
+  std::thread committer;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopped_ = true;
+    refused.swap(queue_);
+    committer = std::move(committer_);
+  }
+  cv_.notify_all();
+  if (committer.joinable()) committer.join();
+  for (Item& it : refused) it.done(Unavailable("the server is shutting down"));
+}
+
+void GroupCommit::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [&] { return stopped_ || !queue_.empty(); });
+    if (stopped_) return;  // Stop() answers what is still queued
+    std::deque<Item> batch;
+    while (!queue_.empty() && batch.size() < options_.max_batch) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    l.unlock();
+    RunBatch(batch);
+    l.lock();
+    ++batches_;
+    items_ += batch.size();
+    l.unlock();
+    // Answered after the commit and outside the lock: a reply may post to an I/O thread or,
+    // for Run(), wake the waiting caller.
+    for (Item& it : batch) it.done(std::move(it.status));
+    l.lock();
+  }
+}
+
+void GroupCommit::RunBatch(std::deque<Item>& batch) {
   EventScope held(events_);  // every item's events, published once the batch committed
   Status tx = store_.InTransaction([&]() -> Status {
-    for (Item* it : batch) {
+    for (Item& it : batch) {
       EventScope item(events_);
-      it->status = store_.InSavepoint(*it->fn);
-      if (it->status.ok()) item.Commit();  // into `held`; dropped with a failed item
+      it.status = store_.InSavepoint(it.fn);
+      if (it.status.ok()) item.Commit();  // into `held`; dropped with a failed item
     }
     return Status::Ok();
   });
   if (!tx.ok()) {
-    for (Item* it : batch) {
-      if (it->status.ok()) it->status = tx;
+    for (Item& it : batch) {
+      if (it.status.ok()) it.status = tx;
     }
     return;
   }

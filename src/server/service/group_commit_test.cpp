@@ -142,5 +142,128 @@ TEST(GroupCommitTest, ConcurrentHeartbeatsAllStoredAndCampaignProgressIsRight) {
   EXPECT_EQ(env.heartbeats->group_commit().items(), static_cast<uint64_t>(n + 1));
 }
 
+// Holds the committer inside a batch until released (so what is submitted meanwhile queues).
+class CommitterHold {
+ public:
+  explicit CommitterHold(GroupCommit& group) {
+    group.Submit(
+        [this]() -> Status {
+          running_ = true;
+          if (!WaitFor([&] { return released_.load(); })) return Internal("never released");
+          return Status::Ok();
+        },
+        [](Status) {});
+    EXPECT_TRUE(WaitFor([&] { return running_.load(); }));
+  }
+  void Release() { released_ = true; }
+
+ private:
+  std::atomic<bool> running_{false};
+  std::atomic<bool> released_{false};
+};
+
+// Asynchronous submissions: nothing is answered before the batch holding it committed, the
+// three queued heartbeats share one transaction, and the unknown device among them fails alone.
+TEST(GroupCommitTest, AsyncHeartbeatsAreAnsweredAfterTheirBatchAndAFailureStaysAlone) {
+  testing::TestEnv env;
+  env.SeedFleet("f", 2);
+  CommitterHold hold(env.heartbeats->group_commit());
+  std::atomic<int> answered{0};
+  std::vector<Result<protocol::HeartbeatResponse>> results(3, Internal("unanswered"));
+  const std::vector<std::string> ids = {"d0", "no-such-device", "d1"};
+  for (int i = 0; i < 3; ++i) {
+    protocol::HeartbeatRequest r;
+    r.agent_version = "async-" + std::to_string(i);
+    env.heartbeats->HandleAsync(ids[i], r, [&, i](Result<protocol::HeartbeatResponse> got) {
+      results[i] = std::move(got);
+      ++answered;
+    });
+  }
+  EXPECT_EQ(env.heartbeats->group_commit().waiting(), 3u);
+  EXPECT_EQ(answered.load(), 0);  // queued behind the held batch: not stored, not answered
+  const uint64_t batches_before = env.heartbeats->group_commit().batches();
+  hold.Release();
+  ASSERT_TRUE(WaitFor([&] { return answered.load() == 3; }));
+  EXPECT_EQ(env.heartbeats->group_commit().batches(), batches_before + 2);  // held + the three
+  EXPECT_OK(results[0].status());
+  EXPECT_STATUS(results[1].status(), ErrorCode::kNotFound);
+  EXPECT_OK(results[2].status());
+  EXPECT_EQ(env.store->devices().Get("d0")->agent_version, "async-0");
+  EXPECT_EQ(env.store->devices().Get("d1")->agent_version, "async-2");
+}
+
+// A request refused before any store work is answered at once, on the caller's thread.
+TEST(GroupCommitTest, InvalidHeartbeatIsAnsweredBeforeHandleAsyncReturns) {
+  testing::TestEnv env;
+  bool answered = false;
+  env.heartbeats->HandleAsync("bad id!", protocol::HeartbeatRequest{},
+                              [&](Result<protocol::HeartbeatResponse> r) {
+                                EXPECT_STATUS(r.status(), ErrorCode::kInvalidArgument);
+                                answered = true;
+                              });
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(env.heartbeats->group_commit().items(), 0u);
+}
+
+// Stop: the running batch commits and is answered; what still queued is answered kUnavailable
+// without running, and so is anything submitted afterwards. Each exactly once.
+TEST(GroupCommitTest, StopAnswersQueuedItemsUnavailableAndTheRunningBatchCommits) {
+  testing::TestEnv env;
+  env.SeedFleet("f", 2);
+  GroupCommit group(*env.store, nullptr);
+  std::atomic<bool> running{false}, released{false};
+  std::atomic<int> calls{0};
+  Status first = Internal("unanswered");
+  group.Submit(
+      [&]() -> Status {
+        running = true;
+        if (!WaitFor([&] { return released.load(); })) return Internal("never released");
+        return SetAgentVersion(*env.store, "d0", "committed");
+      },
+      [&](Status st) {
+        first = st;
+        ++calls;
+      });
+  ASSERT_TRUE(WaitFor([&] { return running.load(); }));
+  std::vector<Status> queued(2, Internal("unanswered"));
+  for (int i = 0; i < 2; ++i) {
+    group.Submit([&] { return SetAgentVersion(*env.store, "d1", "must not run"); },
+                 [&, i](Status st) {
+                   queued[i] = st;
+                   ++calls;
+                 });
+  }
+  std::thread stopper([&] { group.Stop(); });
+  ASSERT_TRUE(WaitFor([&] { return group.waiting() == 0; }));  // Stop took the queue
+  released = true;
+  stopper.join();
+  EXPECT_OK(first);
+  EXPECT_STATUS(queued[0], ErrorCode::kUnavailable);
+  EXPECT_STATUS(queued[1], ErrorCode::kUnavailable);
+  Status late = Internal("unanswered");
+  group.Submit([] { return Status::Ok(); }, [&](Status st) { late = st; });
+  EXPECT_STATUS(late, ErrorCode::kUnavailable);
+  EXPECT_EQ(calls.load(), 3);
+  EXPECT_EQ(env.store->devices().Get("d0")->agent_version, "committed");
+  EXPECT_NE(env.store->devices().Get("d1")->agent_version, "must not run");
+}
+
+// Overload: beyond max_queued waiting items, a submission is refused at once (503 upstream)
+// instead of growing the queue and the latency without bound.
+TEST(GroupCommitTest, FullQueueRefusesAtOnce) {
+  testing::TestEnv env;
+  GroupCommit group(*env.store, nullptr, GroupCommitOptions{256, 2});
+  CommitterHold hold(group);
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 2; ++i) {
+    group.Submit([] { return Status::Ok(); }, [&](Status st) { ok += st.ok() ? 1 : 0; });
+  }
+  Status refused = Status::Ok();
+  group.Submit([] { return Status::Ok(); }, [&](Status st) { refused = st; });
+  EXPECT_STATUS(refused, ErrorCode::kUnavailable);
+  hold.Release();
+  ASSERT_TRUE(WaitFor([&] { return ok.load() == 2; }));
+}
+
 }  // namespace
 }  // namespace oxide::server

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
@@ -40,7 +42,13 @@ class HeartbeatService {
   }
 
   // kNotFound for an unknown device (the agent then registers itself), kInvalidArgument for
-  // a bad id or oversized fields.
+  // a bad id or oversized fields, kUnavailable when too many heartbeats wait to be stored.
+  using Completion = std::function<void(Result<protocol::HeartbeatResponse>)>;
+  // Validates, hands the heartbeat to the group committer and returns without waiting; done is
+  // called exactly once: at once for a refused request, else on the committer thread after
+  // the transaction holding the heartbeat ended (answer only then: it is durable).
+  void HandleAsync(std::string device_id, protocol::HeartbeatRequest req, Completion done);
+  // HandleAsync, waiting for the outcome (tests, tools).
   Result<protocol::HeartbeatResponse> Handle(const std::string& device_id,
                                              const protocol::HeartbeatRequest& req);
 
@@ -48,8 +56,13 @@ class HeartbeatService {
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
 
   const GroupCommit& group_commit() const { return group_; }
+  GroupCommit& group_commit() { return group_; }
 
  private:
+  static Status Validate(const std::string& device_id, const protocol::HeartbeatRequest& req);
+  // The store work of one heartbeat (a savepoint of a group-committed transaction).
+  Status Apply(const std::string& device_id, const protocol::HeartbeatRequest& req,
+               protocol::HeartbeatResponse* resp, std::vector<store::AttemptStage>* new_failures);
   void PublishDeviceChange(const store::DeviceRecord& before, const store::DeviceRecord& after);
 
   store::Store& store_;

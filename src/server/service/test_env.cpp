@@ -58,6 +58,10 @@ TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   releases = std::make_unique<ReleaseService>(*store, clock);
   auth = std::make_unique<auth::AuthService>(*store, clock, *fleets);
   authenticator = std::make_unique<auth::Authenticator>(*store, clock);
+  credentials = std::make_unique<auth::DeviceCredentialCache>(clock);
+  authenticator->SetCredentialCache(credentials.get());
+  auth->SetCredentialCache(credentials.get());
+  devices->SetCredentialCache(credentials.get());
   campaigns->SetEvents(events.get());
   devices->SetEvents(events.get());
   heartbeats->SetEvents(events.get());

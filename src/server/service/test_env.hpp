@@ -57,6 +57,7 @@ struct TestEnv {
   std::unique_ptr<PatchWorker> worker;  // not started: tests call RunOnce()
   std::unique_ptr<auth::AuthService> auth;
   std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<auth::DeviceCredentialCache> credentials;  // as `oxide serve` wires it
   api::Metrics metrics;
   std::unique_ptr<api::Router> router;
   std::string admin_token;  // "initial-admin": tests call the API as this admin by default

@@ -381,6 +381,22 @@ std::string TextArray(const std::vector<std::string>& items) {
 
 }  // namespace
 
+Status PgDeviceStore::RecordHeartbeat(const DeviceRecord& d) {
+  Params p;
+  p.Add(d.last_seen).Add(d.reported_status).Add(d.agent_version).Add(d.current_model);
+  p.Add(d.current_version).Add(d.current_sha256).Add(d.platform_os).Add(d.platform_arch);
+  p.Add(int64_t{d.platform_cpus}).Add(ToString(d.last_result)).Add(d.last_result_error);
+  p.Add(d.id);
+  OXIDE_ASSIGN_OR_RETURN(
+      Rows up, db_.Exec("UPDATE devices SET last_seen=$1, reported_status=$2, agent_version=$3, "
+                        "current_model=$4, current_version=$5, current_sha256=$6, "
+                        "platform_os=$7, platform_arch=$8, platform_cpus=$9, last_result=$10, "
+                        "last_result_error=$11 WHERE id=$12 RETURNING 1",
+                        p));
+  if (up.empty()) return NotFound("device '" + d.id + "' not found");
+  return Status::Ok();
+}
+
 Status PgDeviceStore::Update(const DeviceRecord& d) {
   // Heartbeats rewrite the row often, with the same tags: one statement updates it and says
   // whether the stored tags already equal d.tags ($14 keys, $15 values, both in key order).

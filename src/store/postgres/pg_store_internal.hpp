@@ -14,6 +14,7 @@ class PgDeviceStore final : public DeviceStore {
   Result<DeviceRecord> Get(const std::string& id) override;
   Result<std::vector<DeviceRecord>> List() override;
   Status Update(const DeviceRecord& d) override;
+  Status RecordHeartbeat(const DeviceRecord& d) override;
   Status Delete(const std::string& id) override;
   Status AddBytes(const std::string& id, uint64_t served, uint64_t full) override;
   Result<std::vector<DeviceRecord>> ListSeenBetween(TimeMs from, const std::string& after_id,

@@ -393,6 +393,30 @@ Status SqliteDeviceStore::Update(const DeviceRecord& d) {
   return st;
 }
 
+Status SqliteDeviceStore::RecordHeartbeat(const DeviceRecord& d) {
+  Lock lock(db_.mu());
+  // One statement: atomic on its own, so no savepoint of its own either.
+  OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare("UPDATE devices SET last_seen=?, reported_status=?, "
+                                             "agent_version=?, current_model=?, "
+                                             "current_version=?, current_sha256=?, "
+                                             "platform_os=?, platform_arch=?, platform_cpus=?, "
+                                             "last_result=?, last_result_error=? WHERE id=?"));
+  OXIDE_RETURN_IF_ERROR(q.Bind(1, d.last_seen)
+                            .Bind(2, d.reported_status)
+                            .Bind(3, d.agent_version)
+                            .Bind(4, d.current_model)
+                            .Bind(5, d.current_version)
+                            .Bind(6, d.current_sha256)
+                            .Bind(7, d.platform_os)
+                            .Bind(8, d.platform_arch)
+                            .Bind(9, int64_t{d.platform_cpus})
+                            .Bind(10, ToString(d.last_result))
+                            .Bind(11, d.last_result_error)
+                            .Bind(12, d.id)
+                            .Run());
+  return RequireChanged(db_, "device '" + d.id + "'");
+}
+
 Status SqliteDeviceStore::Delete(const std::string& id) {
   Lock lock(db_.mu());
   OXIDE_RETURN_IF_ERROR(db_.Begin());

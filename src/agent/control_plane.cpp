@@ -2,8 +2,6 @@
 
 #include <optional>
 
-#include "protocol/patch_versions.hpp"
-
 namespace oxide::agent {
 
 namespace {
@@ -47,11 +45,7 @@ HeaderList ControlPlane::AuthHeaders() const {
 }
 
 Result<HttpReply> ControlPlane::Post(const std::string& path, const std::string& json) {
-  HeaderList headers = AuthHeaders();
-  // The patch formats this agent applies (the download sends them too).
-  headers.emplace_back(std::string(protocol::kPatchVersionsHeader),
-                       std::string(protocol::kAgentPatchVersions));
-  return http_.Send(HttpCall{"POST", base_url_ + path, json, std::move(headers)});
+  return http_.Send(HttpCall{"POST", base_url_ + path, json, AuthHeaders()});
 }
 
 Status ControlPlane::Enroll() {

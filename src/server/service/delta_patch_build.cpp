@@ -9,8 +9,6 @@ PatchBuildFn MakeDeltaPatchBuilder(int threads) {
                    const std::string& out) -> Result<BuiltPatch> {
     delta::DiffOptions options;
     options.threads = threads;
-    // Against the empty base a binary (--patch-from) candidate is the full one built twice.
-    options.try_binary = !base.empty();
     OXIDE_ASSIGN_OR_RETURN(delta::DiffResult r, delta::BuildPatchFile(base, target, out, options));
     return BuiltPatch{std::string(delta::ToString(r.header.strategy))};
   };

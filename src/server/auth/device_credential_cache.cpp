@@ -11,16 +11,18 @@ uint64_t DeviceCredentialCache::generation() const {
 
 bool DeviceCredentialCache::Accepted(const std::string& device_id,
                                      const std::string& secret) const {
-  const int64_t now = clock_.UnixMillis();
+  const Clock::Duration now = clock_.Now();
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(device_id);
-  if (it == entries_.end() || now >= it->second.expires_ms) return false;
+  if (it == entries_.end() || now >= it->second.expires) return false;
   return ConstantTimeEquals(it->second.secret, secret);
 }
 
 void DeviceCredentialCache::Remember(const std::string& device_id, const std::string& secret,
                                      uint64_t generation) {
-  const int64_t expires = clock_.UnixMillis() + options_.ttl.count();
+  // Monotonic: a wall clock stepped back (NTP) must not stretch the TTL that bounds how long
+  // another replica's revoke goes unseen.
+  const Clock::Duration expires = clock_.Now() + options_.ttl;
   std::lock_guard<std::mutex> l(mu_);
   if (generation != generation_) return;
   if (entries_.size() >= options_.max_entries) entries_.clear();

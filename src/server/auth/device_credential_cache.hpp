@@ -48,7 +48,7 @@ class DeviceCredentialCache {
  private:
   struct Entry {
     std::string secret;
-    int64_t expires_ms = 0;
+    Clock::Duration expires{};  // on clock_.Now()
   };
   const Clock& clock_;
   const DeviceCredentialCacheOptions options_;

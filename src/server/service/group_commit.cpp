@@ -1,6 +1,9 @@
 #include "server/service/group_commit.hpp"
 
+#include <exception>
 #include <future>
+#include <string>
+#include <system_error>
 #include <utility>
 
 namespace oxide::server {
@@ -17,8 +20,17 @@ void GroupCommit::Submit(Work fn, Done done) {
     l.unlock();
     return done(Unavailable("too many heartbeats waiting to be stored; retry later"));
   }
+  if (!committer_.joinable()) {
+    // Started before the item is queued: if the thread cannot be created, nothing is left
+    // queued without a committer (shutdown would wait for its reply for ever).
+    try {
+      committer_ = std::thread([this] { Loop(); });
+    } catch (const std::system_error& e) {
+      l.unlock();
+      return done(Unavailable(std::string("cannot start the heartbeat committer: ") + e.what()));
+    }
+  }
   queue_.push_back(Item{std::move(fn), std::move(done), Status::Ok()});
-  if (!committer_.joinable()) committer_ = std::thread([this] { Loop(); });
   l.unlock();
   cv_.notify_one();
 }
@@ -41,7 +53,17 @@ void GroupCommit::Stop() {
   }
   cv_.notify_all();
   if (committer.joinable()) committer.join();
-  for (Item& it : refused) it.done(Unavailable("the server is shutting down"));
+  for (Item& it : refused) Answer(it, Unavailable("the server is shutting down"));
+}
+
+void GroupCommit::Answer(Item& it, Status st) {
+  // The committer thread has no handler above it: an exception here would end the process.
+  try {
+    it.done(std::move(st));
+  } catch (const std::exception&) {
+    // This reply is lost like a dropped connection; the state it reports is committed, and
+    // the device's next heartbeat learns it.
+  }
 }
 
 void GroupCommit::Loop() {
@@ -62,7 +84,7 @@ void GroupCommit::Loop() {
     l.unlock();
     // Answered after the commit and outside the lock: a reply may post to an I/O thread or,
     // for Run(), wake the waiting caller.
-    for (Item& it : batch) it.done(std::move(it.status));
+    for (Item& it : batch) Answer(it, std::move(it.status));
     l.lock();
   }
 }
@@ -72,7 +94,15 @@ void GroupCommit::RunBatch(std::deque<Item>& batch) {
   Status tx = store_.InTransaction([&]() -> Status {
     for (Item& it : batch) {
       EventScope item(events_);
-      it.status = store_.InSavepoint(it.fn);
+      // An exception inside the work becomes this item's error, so its savepoint is rolled back
+      // and the rest of the batch commits (on the request thread the router made it a 500).
+      it.status = store_.InSavepoint([&it]() -> Status {
+        try {
+          return it.fn();
+        } catch (const std::exception& e) {
+          return Internal(std::string("heartbeat failed: ") + e.what());
+        }
+      });
       if (it.status.ok()) item.Commit();  // into `held`; dropped with a failed item
     }
     return Status::Ok();

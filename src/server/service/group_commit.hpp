@@ -75,6 +75,7 @@ class GroupCommit {
   };
   void Loop();
   void RunBatch(std::deque<Item>& batch);
+  static void Answer(Item& it, Status st);  // it.done(st); an exception never leaves the thread
 
   store::Store& store_;
   EventBus* events_;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,22 @@ TEST(GroupCommitTest, ASwallowedNestedFailureStillUndoesTheItem) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(env.store->devices().Get("d0")->agent_version, "x");
   // The store is usable afterwards and the next batch commits.
+  EXPECT_OK(group.Run([&] { return SetAgentVersion(*env.store, "d0", "y"); }));
+  EXPECT_EQ(env.store->devices().Get("d0")->agent_version, "y");
+}
+
+// Work that throws runs on the committer thread, where nothing above would catch it: it becomes
+// that item's kInternal, its writes are undone, and the committer keeps serving.
+TEST(GroupCommitTest, AnExceptionInTheWorkFailsOnlyItsItem) {
+  testing::TestEnv env;
+  env.SeedFleet("f", 1);
+  GroupCommit group(*env.store, nullptr);
+  Status st = group.Run([&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(SetAgentVersion(*env.store, "d0", "x"));
+    throw std::runtime_error("out of memory");
+  });
+  EXPECT_EQ(st.code(), ErrorCode::kInternal);
+  EXPECT_NE(env.store->devices().Get("d0")->agent_version, "x");
   EXPECT_OK(group.Run([&] { return SetAgentVersion(*env.store, "d0", "y"); }));
   EXPECT_EQ(env.store->devices().Get("d0")->agent_version, "y");
 }

@@ -251,7 +251,10 @@ TEST(ResidualCoderCorrupt, BadHeaderAndTableAreCorrupt) {
 
 TEST(ResidualCoderCorrupt, WrongSizeOrMissingBaseIsCorrupt) {
   for (const Coded& c : CodedSamples()) {
-    EXPECT_STATUS(Decode(c, c.payload, c.r.size() + 4, c.base.data()), ErrorCode::kCorrupt);
+    // The API wants n base bytes: the longer decode gets a base padded to its size.
+    std::vector<uint8_t> padded = c.base;
+    padded.resize(c.r.size() + 4);
+    EXPECT_STATUS(Decode(c, c.payload, c.r.size() + 4, padded.data()), ErrorCode::kCorrupt);
     EXPECT_STATUS(Decode(c, c.payload, c.r.size() - 4, c.base.data()), ErrorCode::kCorrupt);
   }
   Coded c;

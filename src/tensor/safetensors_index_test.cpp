@@ -169,8 +169,10 @@ std::chrono::nanoseconds ThreadCpuTime() {
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-// The header parse was quadratic (40k tensors took 12 s); it must be linear: a 1M-tensor header
-// in at most a second (sanitizer builds are several times slower and only check the result).
+// The header parse was quadratic (40k tensors took 12 s, so 1M would take about two hours); it
+// must be linear. Linear takes ~0.5-1 s of CPU here; the bound is 6 s so that a slower or busier
+// CI machine never fails it while a quadratic parse still does by three orders of magnitude
+// (sanitizer builds are several times slower and only check the result).
 TEST(SafeTensorsIndexTest, MillionTensorHeaderIsIndexedWithinASecond) {
 #if defined(__SANITIZE_ADDRESS__)
   constexpr size_t kTensors = 100'000;  // correctness only: instrumented code is much slower
@@ -193,7 +195,7 @@ TEST(SafeTensorsIndexTest, MillionTensorHeaderIsIndexedWithinASecond) {
               static_cast<long long>(duration_cast<milliseconds>(cpu).count()),
               static_cast<long long>(duration_cast<milliseconds>(wall).count()));
 #if !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LE(cpu, std::chrono::seconds(1));
+  EXPECT_LE(cpu, std::chrono::seconds(6));
 #endif
 }
 
@@ -219,7 +221,7 @@ TEST(SafeTensorsIndexTest, EntryWithManyUnknownKeysIsIndexedQuickly) {
       "2 x %zu unknown keys: %lld ms CPU\n", kKeys,
       static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(cpu).count()));
 #if !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LE(cpu, std::chrono::seconds(1));
+  EXPECT_LE(cpu, std::chrono::seconds(6));
 #endif
 }
 

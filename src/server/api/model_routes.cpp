@@ -170,14 +170,15 @@ Response Meta(const ApiDeps& d, const Params& p) {
 
 Response Download(const ApiDeps& d, const Request& req, const Params& p) {
   auto plan = d.models.PlanDownload(p[0], p[1], req.Header("x-oxide-base-sha256"),
-                                    req.Header("x-oxide-base-version"));
+                                    req.Header("x-oxide-base-version"),
+                                    req.Header("x-oxide-patch-versions"));
   if (!plan.ok()) return ErrorResponse(plan.status());
   const std::string etag = "\"" + plan->blob_sha256 + "\"";
   Response r;
   r.headers = {{"ETag", etag},
                {"Accept-Ranges", "bytes"},
                {"Cache-Control", "no-cache"},
-               {"Vary", "X-Oxide-Base-SHA256"},
+               {"Vary", "X-Oxide-Base-SHA256, X-Oxide-Patch-Versions"},
                {"X-Oxide-Target-SHA256", plan->target.sha256},
                {"X-Oxide-Target-Size", std::to_string(plan->target.size_bytes)}};
   if (plan->is_patch) {

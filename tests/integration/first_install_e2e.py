@@ -13,7 +13,9 @@ The upload of v1 queues, besides the usual patches, a patch of v1 against the EM
   the empty-base patch too, and installs v1;
 - the download route, asked as an older client would (no X-Oxide-Patch-Versions), answers with
   the full file; with "2" it answers only with a version-2 patch or the full file; with "2,3"
-  with the patch, resumable by Range/If-Range; a malformed value is a 400 JSON error.
+  with the patch, resumable by Range/If-Range; a malformed value is a 400 JSON error;
+- the patch v1 -> v2 (from a real base) is format version 2, served alike to a client that
+  sends no versions, "2" or "2,3".
 Every wait polls observable state against a deadline; no sleep is used as synchronisation.
 """
 import http.client
@@ -151,6 +153,21 @@ def main(oxide, work):
             server_log = f.read()
         check(re.search(r"patch ready.*\(empty base\)", server_log) is not None,
               "the server log names the empty base")
+
+        # --- v2: the patch from v1 is version 2, for old and new clients alike ---
+        v2 = v1[:-4096] + bytes(4096)  # the last tensor's tail zeroed: same header, new weights
+        fleet.upload("v2", v2)
+        exact = fleet.patch_from("v2", "v1")
+        check(exact["state"] == "ready", f"v1 -> v2: {exact['state']}, {exact['size_bytes']} "
+              f"bytes, strategy {exact.get('strategy')}")
+        base = {"X-Oxide-Base-SHA256": v1_sha}
+        for versions in (None, "2", "2,3"):
+            h = dict(base, **({"X-Oxide-Patch-Versions": versions} if versions else {}))
+            st, h, body = download(fleet, "v2", h)
+            check(st == 200 and h.get("content-type") == "application/x-oxide-delta" and
+                  h.get("x-oxide-base-sha256") == v1_sha and body[:4] == b"OXDL" and
+                  body[4] == 2 and len(body) == exact["size_bytes"],
+                  f"base v1, X-Oxide-Patch-Versions {versions}: the version-2 patch from v1")
     finally:
         fleet.close()
 

@@ -1,6 +1,5 @@
 // /api/v1/devices...
 #include "protocol/heartbeat.hpp"
-#include "protocol/patch_versions.hpp"
 #include "server/api/errors.hpp"
 #include "server/api/internal/query.hpp"
 #include "server/api/internal/views.hpp"
@@ -53,11 +52,6 @@ Response Heartbeat(const ApiDeps& d, const Request& req, const std::string& id) 
   }
   if (has_body && !Json::accept(req.body)) {
     return ErrorResponse(Corrupt("heartbeat body is not valid JSON"));
-  }
-  // Sent with the assignment request too; only the download acts on it, but a malformed value
-  // is refused here as well (400) so a broken agent shows up before it downloads.
-  if (auto v = protocol::ParsePatchVersions(req.Header("x-oxide-patch-versions")); !v.ok()) {
-    return ErrorResponse(v.status());
   }
   auto hb = protocol::ParseHeartbeatRequest(req.body);
   if (!hb.ok()) return ErrorResponse(hb.status());

@@ -214,6 +214,24 @@ TEST_F(ModelRoutesTest, DeclaredClientWithoutBaseGetsTheEmptyBasePatch) {
   EXPECT_EQ(part.Header("Content-Range"), "bytes 4-9/10");
 }
 
+// A hit is a patch from the base the device sent; the empty-base patch standing in for a
+// missing one is a miss, and a device without a base asks for nothing.
+TEST_F(ModelRoutesTest, CacheHitsCountOnlyPatchesFromTheSentBase) {
+  TwoVersionsWithPatch();
+  const std::string v1_sha = v1["sha256"];
+  auto first = Download("v2", {{"x-oxide-patch-versions", "2,3"}});
+  EXPECT_EQ(first.Header("X-Oxide-Base-SHA256"), protocol::kEmptySha256);
+  EXPECT_EQ(env.metrics.patch_cache_hits() + env.metrics.patch_cache_misses(), 0u);
+  auto exact = Download("v2", {{"x-oxide-patch-versions", "2,3"}, {"x-oxide-base-sha256", v1_sha}});
+  EXPECT_EQ(exact.Header("X-Oxide-Base-SHA256"), v1_sha);
+  EXPECT_EQ(env.metrics.patch_cache_hits(), 1u);
+  auto stranger = Download(
+      "v2", {{"x-oxide-patch-versions", "2,3"}, {"x-oxide-base-sha256", std::string(64, 'e')}});
+  EXPECT_EQ(stranger.Header("X-Oxide-Base-SHA256"), protocol::kEmptySha256);
+  EXPECT_EQ(env.metrics.patch_cache_hits(), 1u);
+  EXPECT_EQ(env.metrics.patch_cache_misses(), 1u);
+}
+
 TEST_F(ModelRoutesTest, MalformedPatchVersionsIsA400JsonError) {
   TwoVersionsWithPatch();
   auto r = Download("v2", {{"x-oxide-patch-versions", "2;3"}});

@@ -15,9 +15,12 @@ The upload of v1 queues, besides the usual patches, a patch of v1 against the EM
   the full file; with "2" it answers only with a version-2 patch or the full file; with "2,3"
   with the patch, resumable by Range/If-Range; a malformed value is a 400 JSON error;
 - the patch v1 -> v2 (from a real base) is format version 2, served alike to a client that
-  sends no versions, "2" or "2,3".
+  sends no versions, "2" or "2,3";
+- the bundled fp32 ONNX model's first-install patch is version 3 (coded tensor): only "2,3"
+  receives it (no header, "2" and "1,2" get the file), and `oxide patch EMPTY` rebuilds it.
 Every wait polls observable state against a deadline; no sleep is used as synchronisation.
 """
+import hashlib
 import http.client
 import json
 import os
@@ -25,6 +28,7 @@ import random
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -168,8 +172,53 @@ def main(oxide, work):
                   h.get("x-oxide-base-sha256") == v1_sha and body[:4] == b"OXDL" and
                   body[4] == 2 and len(body) == exact["size_bytes"],
                   f"base v1, X-Oxide-Patch-Versions {versions}: the version-2 patch from v1")
+
+        check_version_3(fleet, oxide, work)
     finally:
         fleet.close()
+
+
+def check_version_3(fleet, oxide, work):
+    """The bundled fp32 ONNX model: its first-install patch is version 3 (coded tensor), and only
+    a client that lists 3 ever receives it."""
+    with open(os.path.join(ROOT, "examples", "models", "mlp-mnist-v1.onnx"), "rb") as f:
+        model = f.read()
+    up = fleet.api.ok("POST", "/api/v1/models/mnist/versions/v1", raw=model, timeout=120)
+
+    def settled():
+        meta = fleet.api.get("/api/v1/models/mnist/versions/v1/meta")
+        return next((p for p in meta["patches"] if p["base_sha256"] == EMPTY_SHA and
+                     p["state"] != "pending"), None)
+    patch = wait_for("the empty-base patch of mnist v1", settled, 120, 0.1)
+    check(patch["state"] == "ready" and patch["strategy"] == "coded-tensor",
+          f"mnist v1 from the empty base: {patch['state']}, {patch['strategy']}, "
+          f"{patch['size_bytes']} of {len(model)} bytes")
+    saved_id, fleet.model_id = fleet.model_id, "mnist"
+    try:
+        for versions in (None, "2", "1,2"):
+            h = {"X-Oxide-Patch-Versions": versions} if versions else {}
+            st, h, body = download(fleet, "v1", h)
+            check(st == 200 and h.get("content-type") == "application/octet-stream" and
+                  body == model, f"X-Oxide-Patch-Versions {versions}: the file, never version 3")
+        st, h, body = download(fleet, "v1", {"X-Oxide-Patch-Versions": "2,3"})
+        check(st == 200 and h.get("x-oxide-delta-strategy") == "coded-tensor" and
+              body[:5] == b"OXDL\x03" and len(body) == patch["size_bytes"],
+              "X-Oxide-Patch-Versions 2,3: the version-3 patch")
+    finally:
+        fleet.model_id = saved_id
+    empty, patch_path, out = (os.path.join(work, n) for n in ("empty", "v3.oxdl", "out"))
+    open(empty, "wb").close()
+    with open(patch_path, "wb") as f:
+        f.write(body)
+    r = subprocess.run([oxide, "patch", empty, patch_path, "-o", out], capture_output=True,
+                       text=True, timeout=120)
+    with open(out, "rb") as f:
+        check(r.returncode == 0 and f.read() == model and up["sha256"] == patch_sha(model),
+              "oxide patch EMPTY rebuilds the model from it")
+
+
+def patch_sha(data):
+    return hashlib.sha256(data).hexdigest()
 
 
 if __name__ == "__main__":

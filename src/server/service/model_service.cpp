@@ -188,7 +188,8 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
         // then the previous upload (the usual base) and every version devices report running.
         // One worker builds in queue order: once the patch from the previous upload is ready,
         // the first-install one is too.
-        std::vector<std::string> bases{std::string(protocol::kEmptySha256)};
+        std::vector<std::string> bases;
+        if (first_install_patches_) bases.emplace_back(protocol::kEmptySha256);
         for (auto it = before.rbegin(); it != before.rend(); ++it) {
           if (it->sha256 != rec.sha256) {
             bases.push_back(it->sha256);
@@ -339,7 +340,7 @@ Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
       patch = std::move(exact).value();
     }
   }
-  if (!patch && versions.declared) {
+  if (!patch && versions.declared && first_install_patches_) {
     // No base to diff against (first install) or no patch from it: the target compressed
     // against nothing still beats the raw file. Only clients that declared their versions
     // apply it: older agents and plain downloads expect the model file.
@@ -371,7 +372,11 @@ Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
 Result<bool> ModelService::EnqueueLocked(const std::string& base_sha,
                                          const std::string& target_sha) {
   if (base_sha == target_sha) return false;
-  if (base_sha != protocol::kEmptySha256 && !blobs_.Exists(base_sha)) return false;
+  if (base_sha == protocol::kEmptySha256) {
+    if (!first_install_patches_) return false;
+  } else if (!blobs_.Exists(base_sha)) {
+    return false;
+  }
   return store_.patches().Enqueue(base_sha, target_sha, clock_.UnixMillis());
 }
 

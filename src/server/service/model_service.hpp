@@ -71,6 +71,11 @@ class ModelService {
   // see a skipped validation without a 2 GiB file). Set before serving.
   void SetOnnxValidationLimit(uint64_t bytes) { onnx_validation_limit_ = bytes; }
 
+  // Whether uploads queue a patch from the empty base and downloads offer it (default on;
+  // `oxide serve --first-install-patches false`: no extra build and blob per version, and every
+  // client without a servable patch gets the full file). Set before serving.
+  void SetFirstInstallPatches(bool on) { first_install_patches_ = on; }
+
   // Called (outside any lock) after a patch job was enqueued: wakes the worker.
   void SetPatchListener(std::function<void()> f) { on_enqueue_ = std::move(f); }
 
@@ -173,6 +178,7 @@ class ModelService {
   const Clock& clock_;
   std::function<void()> on_enqueue_;
   uint64_t onnx_validation_limit_ = kMaxOnnxValidationBytes;
+  bool first_install_patches_ = true;
   std::mutex versions_mu_;
   std::unordered_map<std::string, uint8_t> patch_versions_;  // by patch blob sha256
 };

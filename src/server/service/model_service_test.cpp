@@ -217,6 +217,16 @@ TEST_F(ModelServiceTest, BaseWithoutAPatchFallsBackToTheEmptyBasePatch) {
   EXPECT_FALSE(env.models->PlanDownload("m", "v2", v2.sha256, "", "2,3")->is_patch);
 }
 
+TEST_F(ModelServiceTest, FirstInstallPatchesOffQueueAndOfferNone) {
+  env.models->SetFirstInstallPatches(false);
+  auto v1 = env.Upload("m", "v1", "first version of the model");
+  EXPECT_STATUS(env.store->patches().Get(kEmpty, v1.sha256).status(), ErrorCode::kNotFound);
+  Drain(env);
+  EXPECT_FALSE(env.models->PlanDownload("m", "v1", "", "", "2,3")->is_patch);
+  // Not queued on demand either.
+  EXPECT_STATUS(env.store->patches().Get(kEmpty, v1.sha256).status(), ErrorCode::kNotFound);
+}
+
 TEST_F(ModelServiceTest, EmptyBasePatchNotSmallerIsNotServed) {
   env.Upload("m", "v1", "tiny");
   Drain(env);

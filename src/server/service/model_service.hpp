@@ -102,8 +102,9 @@ class ModelService {
   // ("" when absent = version 2 only). A patch is served only when its version byte is
   // accepted. Without a servable patch from the exact base, a client that declared its
   // versions gets the patch from the empty base when it is ready and smaller (queued on demand
-  // if missing); everyone else gets the full file, and a patch from a known base is enqueued
-  // for next time. kCorrupt for a malformed hash or versions header.
+  // if missing; never with SetFirstInstallPatches(false)); everyone else gets the full file, and
+  // a patch from a known base is enqueued for next time. kCorrupt for a malformed hash or
+  // versions header.
   Result<DownloadPlan> PlanDownload(const std::string& model_id, const std::string& version,
                                     const std::string& base_sha256_hex,
                                     const std::string& base_version,

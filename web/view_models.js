@@ -16,6 +16,8 @@ export function affects(ev) {
 const META_TTL_MS = 30000;
 const metaCache = new Map();  // url -> {at, meta}
 let patchEvents = 0;
+// SHA-256 of zero bytes: the base of a first-install patch (the model compressed on its own).
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 let cachedAtEvents = 0;
 
 async function meta(url) {
@@ -55,7 +57,8 @@ async function renderOne(id) {
     for (const p of (metas[i] && metas[i].patches) || []) {
       const saved = v.size_bytes && p.size_bytes ? 1 - p.size_bytes / v.size_bytes : null;
       patchRows.push(el('tr', {},
-        el('td', {}, (p.base_version || bySha.get(p.base_sha256) || shortSha(p.base_sha256)) +
+        el('td', {}, (p.base_sha256 === EMPTY_SHA256 ? '(empty)'
+                     : p.base_version || bySha.get(p.base_sha256) || shortSha(p.base_sha256)) +
                      ' → ' + v.version),
         el('td', {}, badge(p.state)), el('td', {}, p.strategy || '–'),
         el('td', {class: 'num'}, p.size_bytes ? bytes(p.size_bytes) : '–'),

@@ -2,7 +2,8 @@
 """The `make demo` story (driven by scripts/demo, which owns the temp dir and the clean-up).
 
 One `oxide serve`, a fleet of devices each running `oxide agent`; v1 of the bundled MNIST model
-goes out by a canary campaign, then v2 (fine-tuned) by a rolling campaign as a tensor patch.
+goes out by a canary campaign (as the first-install patch from the empty base), then v2
+(fine-tuned) by a rolling campaign as a tensor patch.
 Exits non-zero when any step fails or a device does not end up running v2 byte for byte.
 """
 import argparse
@@ -94,6 +95,11 @@ def main():
             up1 = fleet.upload("v1", f.read())
         say(f"upload    {MODEL_ID} v1  {os.path.basename(v1_path)}  {up1['size_bytes']:,} bytes  "
             f"sha256 {up1['sha256'][:12]}…")
+        # The devices have no model: v1 goes to them as the patch from the empty base (the
+        # model compressed on its own), prepared in the background like any patch.
+        first = fleet.patch_from_empty("v1", timeout=60)
+        say(f"patch     (empty) -> v1 prepared by the server: {first['state']}, strategy "
+            f"{first.get('strategy')}, {first.get('size_bytes') or 0:,} bytes")
         c1 = run_campaign(fleet, "v1", "canary", "v1", canary_percent=25)
 
         with open(v2_path, "rb") as f:

@@ -24,6 +24,8 @@ import time
 from signing import ReleaseSigner
 
 _PR_SET_PDEATHSIG = 1
+# SHA-256 of zero bytes: the base of a first-install patch (docs/api.md).
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def _die_with_parent():
@@ -392,6 +394,16 @@ class Fleet:
                     return p
             return None
         return wait_for(f"patch {base_version} -> {version}", settled, timeout, 0.1)
+
+    def patch_from_empty(self, version, timeout=120):
+        """Waits until the first-install patch of `version` (from the empty base) is no longer
+        pending; returns it."""
+        def settled():
+            for p in self.meta(version).get("patches") or []:
+                if p.get("base_sha256") == EMPTY_SHA256 and p.get("state") != "pending":
+                    return p
+            return None
+        return wait_for(f"patch (empty) -> {version}", settled, timeout, 0.1)
 
     def create_campaign(self, version, strategy="all_at_once", **options):
         """Returns the campaign detail of the 201 reply (its state right at creation)."""

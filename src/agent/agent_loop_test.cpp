@@ -92,7 +92,8 @@ TEST_F(AgentLoopTest, EnrollsFirstAndSendsItsCredentialOnEveryHeartbeat) {
   ASSERT_EQ(http.posts.size(), 1u);
   EXPECT_EQ(http.posts[0].first, "http://cp/api/v1/devices/dev1/heartbeat");
   HeaderList want{{"Authorization", "Bearer " + std::string(kSecret)},
-                  {"X-Oxide-Device-Id", "dev1"}};
+                  {"X-Oxide-Device-Id", "dev1"},
+                  {"X-Oxide-Patch-Versions", "2,3"}};  // the assignment request too (issue #13)
   EXPECT_EQ(http.headers[0], want);
 }
 

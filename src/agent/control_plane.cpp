@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "protocol/patch_versions.hpp"
+
 namespace oxide::agent {
 
 namespace {
@@ -45,7 +47,11 @@ HeaderList ControlPlane::AuthHeaders() const {
 }
 
 Result<HttpReply> ControlPlane::Post(const std::string& path, const std::string& json) {
-  return http_.Send(HttpCall{"POST", base_url_ + path, json, AuthHeaders()});
+  HeaderList headers = AuthHeaders();
+  // The patch formats this agent applies (the download sends them too).
+  headers.emplace_back(std::string(protocol::kPatchVersionsHeader),
+                       std::string(protocol::kAgentPatchVersions));
+  return http_.Send(HttpCall{"POST", base_url_ + path, json, std::move(headers)});
 }
 
 Status ControlPlane::Enroll() {

@@ -7,6 +7,7 @@
 #include "agent/update_pipeline.hpp"
 #include "base/file_system.hpp"
 #include "base/sha256.hpp"
+#include "protocol/patch_versions.hpp"
 
 namespace oxide::agent {
 
@@ -309,6 +310,13 @@ Result<OtaEvent> UpdatePipeline::Download() {
   req.headers.emplace_back("X-Oxide-Device-Id", options_.device_id);
   if (!options_.device_secret.empty()) {
     req.headers.emplace_back("Authorization", "Bearer " + options_.device_secret);
+  }
+  if (!d.full_only) {
+    // Patch formats this agent applies. With it, a device without a usable base may get the
+    // target as a patch against the empty base (a compressed full download). Never sent for
+    // the full-file fallback: that must be the model file itself.
+    req.headers.emplace_back(std::string(protocol::kPatchVersionsHeader),
+                             std::string(protocol::kAgentPatchVersions));
   }
   if (!d.full_only && record_.previous && !record_.previous->sha256.empty()) {
     // An adopted model has no known version; its SHA-256 is what identifies a base.

@@ -13,6 +13,7 @@
 #include "crypto/aes_gcm_stream.hpp"
 #include "delta/base_source.hpp"
 #include "delta/patch_applier.hpp"
+#include "delta/patch_header.hpp"
 
 namespace oxide::agent {
 
@@ -58,20 +59,25 @@ class EncryptingSink final : public delta::ByteSink {
 };
 
 // delta::ApplyPatchFile, fed block by block so that a stop request is honoured within a block
-// (the base is hashed here, stoppably, instead of on the applier's thread). Returns the header.
+// (the base is hashed here, stoppably, instead of on the applier's thread). `base_path` ""
+// is the empty base (a patch that rebuilds the model from nothing). Returns the header.
 Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
                                                const std::string& patch_path,
                                                const std::string& out_path,
                                                uint64_t max_window_bytes,
                                                const std::function<bool()>& stop,
                                                const crypto::EncryptionKey* at_rest_key) {
-  // Encrypted at rest: the base is hashed through the Decryptor (every chunk and its length
-  // authenticated) before the applier reads chunks of it at random.
-  OXIDE_ASSIGN_OR_RETURN(Digest base_sha, HashFile(base_path, stop, at_rest_key));
+  Digest base_sha = Sha256::Of(std::string_view());
   std::unique_ptr<delta::BaseSource> base;
-  if (at_rest_key != nullptr) {
+  if (base_path.empty()) {
+    base = delta::BaseSource::Empty();
+  } else if (at_rest_key != nullptr) {
+    // Encrypted at rest: the base is hashed through the Decryptor (every chunk and its length
+    // authenticated) before the applier reads chunks of it at random.
+    OXIDE_ASSIGN_OR_RETURN(base_sha, HashFile(base_path, stop, at_rest_key));
     OXIDE_ASSIGN_OR_RETURN(base, OpenEncryptedBase(base_path, *at_rest_key));
   } else {
+    OXIDE_ASSIGN_OR_RETURN(base_sha, HashFile(base_path, stop, at_rest_key));
     OXIDE_ASSIGN_OR_RETURN(base, delta::BaseSource::FromFile(base_path));
   }
   OXIDE_ASSIGN_OR_RETURN(auto patch, ReadableFile::Open(patch_path));
@@ -97,8 +103,9 @@ Result<delta::PatchHeader> ApplyPatchStoppable(const std::string& base_path,
     if (!base_checked && applier->header() != nullptr) {
       base_checked = true;
       if (applier->header()->base_sha256 != base_sha) {
-        return FailedPrecondition("patch is for base " + ToHex(applier->header()->base_sha256) +
-                                  ", the active model is " + ToHex(base_sha));
+        return FailedPrecondition(
+            "patch is for base " + ToHex(applier->header()->base_sha256) + ", applied to " +
+            (base_path.empty() ? "the empty base" : "the active model") + " " + ToHex(base_sha));
       }
     }
   }
@@ -131,15 +138,31 @@ Status RemoveStagingTemps(FileSystem& fs, const ModelPaths& paths) {
   return Status::Ok();
 }
 
+// Whether the patch at `path` names the empty base (SHA-256 of zero bytes) in its header. A
+// header that does not parse is not: applying it then fails as usual (and falls back).
+Result<bool> PatchIsFromEmptyBase(const std::string& path) {
+  OXIDE_ASSIGN_OR_RETURN(auto file, ReadableFile::Open(path));
+  std::string head(delta::kPatchHeaderSize, '\0');
+  OXIDE_ASSIGN_OR_RETURN(size_t n, file->ReadAt(0, head.data(), head.size()));
+  auto header = delta::ParsePatchHeader(std::string_view(head).substr(0, n));
+  return header.ok() && header->base_sha256 == Sha256::Of(std::string_view());
+}
+
 }  // namespace
 
 // Rebuilds staging from the patch in `partial`; staging is written atomically and only when the
 // target SHA-256 matched.
 Status UpdatePipeline::ApplyPatch() {
   const ModelRef& t = *record_.target;
-  if (!record_.previous) return FailedPrecondition("got a patch but no model is installed");
-  auto header = ApplyPatchStoppable(paths_.active, paths_.partial, paths_.staging,
-                                    options_.max_window_bytes, options_.should_stop, AtRestKey());
+  // A patch against the empty base (first install, or no patch from the model this device
+  // runs) needs no model at all; any other needs the active one.
+  OXIDE_ASSIGN_OR_RETURN(bool from_empty, PatchIsFromEmptyBase(paths_.partial));
+  if (!from_empty && !record_.previous) {
+    return FailedPrecondition("got a patch but no model is installed");
+  }
+  auto header = ApplyPatchStoppable(from_empty ? std::string() : paths_.active, paths_.partial,
+                                    paths_.staging, options_.max_window_bytes, options_.should_stop,
+                                    AtRestKey());
   if (!header.ok()) return std::move(header).status();
   if (ToHex(header->target_sha256) != t.sha256) {
     OXIDE_RETURN_IF_ERROR(deps_.fs.Remove(paths_.staging));

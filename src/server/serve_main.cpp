@@ -40,6 +40,7 @@ struct ServeFlags {
   std::string database;  // "" = SQLite <data_dir>/oxide.db
   int threads = 2;
   int patch_threads = 2;
+  bool first_install_patches = true;
   uint32_t offline_after = 90;
   uint32_t poll_interval = 0;
   uint64_t max_upload_mb = 4096;
@@ -104,6 +105,7 @@ int Serve(const ServeFlags& f, log::Level log_level) {
                         std::chrono::seconds(60)});
   relay.Start();
   ModelService models(**store, **blobs, clock);
+  models.SetFirstInstallPatches(f.first_install_patches);
   CampaignService campaigns(**store, clock, models);
   DeviceService devices(**store, clock, options, campaigns);
   FleetService fleets(**store, clock, devices);
@@ -227,6 +229,10 @@ int ServeMain(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--patch-threads", f.patch_threads, "Threads per patch build")
       ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  app.add_option("--first-install-patches", f.first_install_patches,
+                 "Prepare each version as a patch from the empty base for devices without a "
+                 "usable base (one more build and blob per version)")
       ->capture_default_str();
   app.add_option("--offline-after", f.offline_after, "Seconds without heartbeat before offline")
       ->check(CLI::Range(1u, 86400u))

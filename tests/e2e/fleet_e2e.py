@@ -556,10 +556,20 @@ def scenario_bandwidth(work):
         for version, strategy, options, base in plan:
             if version != "v1":
                 fleet.upload(version, tune(int(version[1:])))
-            patch = fleet.patch_from(version, base) if base else None
-            if patch:
+            if base:
+                patch = fleet.patch_from(version, base)
                 check(patch["state"] == "ready", f"patch {base} -> {version}: "
                       f"{patch['size_bytes']} bytes, strategy {patch.get('strategy')}")
+            else:
+                # No base on the devices: the first-install patch from the empty base when it
+                # is smaller than the file (issue #13), else the file. Waited for, so that
+                # which one the devices get is known.
+                patch = fleet.patch_from_empty(version)
+                check(patch["state"] in ("ready", "not_smaller"),
+                      f"first-install patch of {version}: {patch['state']}, "
+                      f"{patch['size_bytes']} bytes, strategy {patch.get('strategy')}")
+                if patch["state"] != "ready":
+                    patch = None
             cid = fleet.campaign(version, strategy, **options)
             detail = fleet.wait_campaign(cid, timeout=60)
             all_run(fleet, order, version)

@@ -6,8 +6,9 @@ Both replicas use ONE database (`--database`: a shared SQLite file, or PostgreSQ
 (in this file) stands in front of them; real `oxide agent --once` processes talk only to it, so
 their requests are split between the replicas. Checked:
   - a canary campaign of v1 then one of v2 complete; v2 goes to the devices as a patch;
-  - the v1 -> v2 patch is built exactly once (the oxide_patch_build_seconds counts of both
-    replicas' /metrics, and the "patch ready" lines of both logs);
+  - each patch job (v1 -> v2, and each version's first-install patch from the empty base) is
+    built exactly once (the oxide_patch_build_seconds counts of both replicas' /metrics, and the
+    "patch build started" lines of both logs);
   - both replicas stream the same events (same stream_id, same ids: the shared event log);
   - one replica is killed (SIGKILL) in the middle of the v2 campaign: the balancer routes to the
     survivor, which finishes it; no device is assigned twice: per device, the campaign lists it
@@ -18,6 +19,7 @@ Every wait polls observable state against a deadline; nothing sleeps as synchron
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -183,9 +185,16 @@ def run_campaign_round(oxide, lb, tmp, token_file):
         agent_once(oxide, lb, tmp, d, token_file)
 
 
-def count_lines(path, text):
-    with open(path, errors="replace") as f:
-        return sum(1 for line in f if text in line)
+def started_builds(paths):
+    """(base, target) of every "patch build started" line of the replicas' logs."""
+    out = []
+    for path in paths:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if "patch build started" in line:
+                    m = re.search(r'base=("[^"]*"|\S+) target=("[^"]*"|\S+)', line)
+                    out.append(m.groups() if m else line)
+    return out
 
 
 def run(args, tmp, servers, database):
@@ -221,19 +230,23 @@ def run(args, tmp, servers, database):
     finish(c1)
     assert all(lb.hits[p] > 0 for p in (a.port, b.port)), lb.hits  # the agents used both
 
-    # v2: one patch (v1 -> v2), built by whichever replica claims the job first.
+    # v2: the patch v1 -> v2, and (as for v1) the one from the empty base for first installs;
+    # each job built by whichever replica claims it first.
     api.json("POST", "/api/v1/models/detector/versions/2.0", v2, expect=201)
 
-    def patch_state():
-        meta = api.json("GET", "/api/v1/models/detector/versions/2.0/meta")
-        states = [p["state"] for p in meta["patches"]]
-        return states if states and all(s != "pending" for s in states) else None
-    assert wait_until("v1 -> v2 patch built", patch_state, timeout=120) == ["ready"]
+    def patch_states(version):
+        meta = api.json("GET", "/api/v1/models/detector/versions/%s/meta" % version)
+        states = {p["base_version"] or "(empty)": p["state"] for p in meta["patches"]}
+        return states if states and all(s != "pending" for s in states.values()) else None
+    assert set(wait_until("v1 patches built", lambda: patch_states("1.0"),
+                          timeout=120)) == {"(empty)"}
+    v2_patches = wait_until("v2 patches built", lambda: patch_states("2.0"), timeout=120)
+    assert set(v2_patches) == {"(empty)", "1.0"} and v2_patches["1.0"] == "ready", v2_patches
+    jobs = 3  # empty -> 1.0, empty -> 2.0, 1.0 -> 2.0
     builds = (patch_builds(a), patch_builds(b))
-    assert sum(builds) == 1, "patch builds per replica: %s" % (builds,)
-    for line in ("patch build started", "patch ready"):
-        n = sum(count_lines(log, line) for log in logs)
-        assert n == 1, "'%s' logged %d times" % (line, n)
+    assert sum(builds) == jobs, "patch builds per replica: %s" % (builds,)
+    started = started_builds(logs)
+    assert len(started) == jobs and len(set(started)) == jobs, started
 
     # The shared event log: both replicas stream the same ids under one stream_id.
     hello_a, ids_a = events_hello_and_ids(a, want_ids=3)
@@ -277,9 +290,9 @@ def run(args, tmp, servers, database):
             n = sum(out.count("activated " + version) for out in AGENT_OUTPUT[d])
             assert n == 1, "%s activated %s %d times:\n%s" % (d, version, n,
                                                                "".join(AGENT_OUTPUT[d])[-4000:])
-    assert patch_builds(a) + b_builds == 1, "patch rebuilt after the kill"
-    started = sum(count_lines(log, "patch build started") for log in logs)
-    assert started == 1, "'patch build started' logged %d times" % started
+    assert patch_builds(a) + b_builds == jobs, "patch rebuilt after the kill"
+    started = started_builds(logs)
+    assert len(started) == jobs, "'patch build started' logged for %s" % started
     print("replicas e2e OK (%s): connections per replica %s, patch built by %s" %
           (args.backend, sorted(lb.hits.values()),
            "a" if builds[0] else "b"))

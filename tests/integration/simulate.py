@@ -65,8 +65,11 @@ def run(srv, oxide):
     v1, v2 = two_model_versions()
     srv.json("POST", "/api/v1/models/m/versions/v1", v1, expect=201)
     srv.json("POST", "/api/v1/models/m/versions/v2", v2, expect=201)
+    # The simulator sends no X-Oxide-Patch-Versions (an agent that reads version 2 only): the
+    # v1 -> v2 patch is what it gets, never the one from the empty base listed beside it.
     wait_until("the v1 -> v2 patch", lambda: any(
-        p["state"] == "ready" for p in srv.json("GET", "/api/v1/models/m/versions/v2/meta")["patches"]))
+        p["base_version"] == "v1" and p["state"] == "ready"
+        for p in srv.json("GET", "/api/v1/models/m/versions/v2/meta")["patches"]))
 
     sim = subprocess.Popen(
         [oxide, "simulate", "--control-plane", "http://127.0.0.1:%d" % srv.port,

@@ -6,6 +6,9 @@ namespace oxide::testing {
 
 namespace {
 
+constexpr const char* kEmptyBaseSha256 =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 std::string RequestHeader(const DownloadRequest& r, const std::string& name) {
   for (const auto& [k, v] : r.headers) {
     if (k == name) return v;
@@ -59,6 +62,9 @@ Result<DownloadResult> FakeDownloader::Get(const DownloadRequest& request, Downl
   const Entry& e = it->second;
   const Resource* picked = &e.full;
   auto patch = e.patches.find(RequestHeader(request, "X-Oxide-Base-SHA256"));
+  if (patch == e.patches.end() && !RequestHeader(request, "X-Oxide-Patch-Versions").empty()) {
+    patch = e.patches.find(kEmptyBaseSha256);  // the server's fallback for declared clients
+  }
   if (patch != e.patches.end()) picked = &patch->second;
   const Resource resource = *picked;  // a copy: on_chunk_ may change the entry mid-transfer
   const Resource* res = &resource;

@@ -11,7 +11,9 @@
 namespace oxide::testing {
 
 // An in-memory download server for the agent's pipeline: per URL a full file and optionally a
-// patch (served when the request's X-Oxide-Base-SHA256 matches), with strong ETags, Range and
+// patch (served when the request's X-Oxide-Base-SHA256 matches; a patch set for the empty base
+// SHA-256 is served, like the real server does, to a request that sends X-Oxide-Patch-Versions
+// and names no base with a patch), with strong ETags, Range and
 // If-Range like the real server. Faults: FailAfterBytes(n) breaks the next transfers after n
 // more body bytes (kUnavailable, once); ignore_range makes it answer 200 to ranged requests;
 // ignore_if_range makes it answer 206 even when If-Range names another ETag (a broken cache).

@@ -4,6 +4,7 @@
 #include "cli/admin/admin_commands.hpp"
 #include "cli/admin/patch_wait.hpp"
 #include "cli/admin/table.hpp"
+#include "protocol/patch_versions.hpp"
 
 namespace oxide::cli::admin {
 namespace {
@@ -46,7 +47,11 @@ std::string PatchTable(const Json& meta) {
   for (const Json& p : meta["patches"]) {
     bool ready = Str(p, "state") == "ready";
     std::string from = Str(p, "base_version");
-    if (from == "-") from = Str(p, "base_sha256").substr(0, 12);
+    if (Str(p, "base_sha256") == protocol::kEmptySha256) {
+      from = "(empty)";  // the first-install patch: the model compressed on its own
+    } else if (from == "-") {
+      from = Str(p, "base_sha256").substr(0, 12);
+    }
     t.AddRow({from, Str(p, "state"), Str(p, "strategy"),
               ready ? HumanSize(U64(p, "size_bytes")) : "-",
               ready ? SavedPercent(U64(p, "size_bytes"), full) : "-"});

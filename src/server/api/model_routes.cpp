@@ -170,14 +170,15 @@ Response Meta(const ApiDeps& d, const Params& p) {
 
 Response Download(const ApiDeps& d, const Request& req, const Params& p) {
   auto plan = d.models.PlanDownload(p[0], p[1], req.Header("x-oxide-base-sha256"),
-                                    req.Header("x-oxide-base-version"));
+                                    req.Header("x-oxide-base-version"),
+                                    req.Header("x-oxide-patch-versions"));
   if (!plan.ok()) return ErrorResponse(plan.status());
   const std::string etag = "\"" + plan->blob_sha256 + "\"";
   Response r;
   r.headers = {{"ETag", etag},
                {"Accept-Ranges", "bytes"},
                {"Cache-Control", "no-cache"},
-               {"Vary", "X-Oxide-Base-SHA256"},
+               {"Vary", "X-Oxide-Base-SHA256, X-Oxide-Patch-Versions"},
                {"X-Oxide-Target-SHA256", plan->target.sha256},
                {"X-Oxide-Target-Size", std::to_string(plan->target.size_bytes)}};
   if (plan->is_patch) {
@@ -220,14 +221,17 @@ Response Download(const ApiDeps& d, const Request& req, const Params& p) {
   r.file =
       FileBody{plan->blob_path, range.offset, range.length, plan->blob_sha256, plan->blob_size};
   if (req.method == Method::kHead) return r;  // headers only: nothing to account
-  // A device that sent its base asked for a patch: a hit when one is served, a miss otherwise
-  // (not built yet, failed, or not smaller). A device on no known base asks for nothing.
+  // A device that sent its base asked for a patch from it: a hit when that one is served, a
+  // miss otherwise (not built yet, failed, or not smaller; also when the patch from the empty
+  // base stands in for it). A device on no known base asks for nothing.
   std::string base_sha = req.Header("x-oxide-base-sha256");
   for (char& c : base_sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (plan->is_patch) {
-    d.metrics.PatchCacheHit();
-  } else if (!base_sha.empty() && base_sha != plan->target.sha256) {
-    d.metrics.PatchCacheMiss();
+  if (!base_sha.empty() && base_sha != plan->target.sha256) {
+    if (plan->is_patch && plan->base_sha256 == base_sha) {
+      d.metrics.PatchCacheHit();
+    } else {
+      d.metrics.PatchCacheMiss();
+    }
   }
   const ApiDeps* dp = &d;
   r.on_corrupt = [dp, sha = plan->blob_sha256] {

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 
+#include "protocol/patch_versions.hpp"
 #include "server/api/errors.hpp"
 #include "server/api/internal/json_util.hpp"
 #include "server/api/router.hpp"
@@ -40,7 +41,10 @@ class ModelRoutesTest : public ::testing::Test {
   void TwoVersionsWithPatch() {
     v1 = Body(Upload("m", "v1", "first version of the model"));
     v2 = Body(Upload("m", "v2", "second version of the model"));
+    // v1 -> v2, and each version from the empty base (first installs).
     ASSERT_TRUE(*env.worker->RunOnce());
+    while (*env.worker->RunOnce()) {
+    }
   }
 
   server::testing::TestEnv env;
@@ -104,8 +108,12 @@ TEST_F(ModelRoutesTest, ListingAndMeta) {
   EXPECT_EQ(Get("/api/v1/models/zz").status, 404);
   auto meta = Body(Get("/api/v1/models/m/versions/v2/meta"));
   EXPECT_EQ(meta["sha256"], v2["sha256"]);
-  EXPECT_EQ(meta["patches"][0]["base_version"], "v1");
-  EXPECT_EQ(meta["patches"][0]["state"], "ready");
+  // From the empty base (first installs; no base version), then from v1.
+  ASSERT_EQ(meta["patches"].size(), 2u);
+  EXPECT_EQ(meta["patches"][0]["base_sha256"], protocol::kEmptySha256);
+  EXPECT_EQ(meta["patches"][0]["base_version"], nullptr);
+  EXPECT_EQ(meta["patches"][1]["base_version"], "v1");
+  EXPECT_EQ(meta["patches"][1]["state"], "ready");
   EXPECT_EQ(Get("/api/v1/models/m/versions/v9/meta").status, 404);
 }
 
@@ -175,6 +183,62 @@ TEST_F(ModelRoutesTest, CompletionCallbackAccountsBytesPerDeviceAndCampaign) {
   EXPECT_EQ(after.campaign.bytes_full, 27u);
   EXPECT_EQ(env.devices->Get("d0")->device.bytes_served, 10u);
   EXPECT_EQ(env.metrics.bytes_served(), 10u);
+}
+
+// First install (issue #13): a client that declares its patch versions and has no base gets
+// the target as a patch against the empty base; the accounting scales it to the full size.
+TEST_F(ModelRoutesTest, DeclaredClientWithoutBaseGetsTheEmptyBasePatch) {
+  TwoVersionsWithPatch();
+  const std::string empty(protocol::kEmptySha256);
+  auto r = Download("v2", {{"x-oxide-patch-versions", "2,3"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Type"), "application/x-oxide-delta");
+  EXPECT_EQ(r.Header("X-Oxide-Base-SHA256"), empty);
+  EXPECT_EQ(r.Header("X-Oxide-Target-SHA256"), v2["sha256"]);
+  EXPECT_EQ(r.Header("Vary"), "X-Oxide-Base-SHA256, X-Oxide-Patch-Versions");
+  ASSERT_TRUE(r.file.has_value());
+  EXPECT_EQ(r.file->length, 10u);
+  ASSERT_TRUE(r.on_complete);
+  r.on_complete(10);
+  EXPECT_EQ(env.metrics.bytes_served(), 10u);
+  EXPECT_EQ(env.metrics.bytes_full_equivalent(), 27u);
+  // Without the header (an old agent, curl): the model file, as before.
+  auto old = Download("v2");
+  EXPECT_EQ(old.Header("Content-Type"), "application/octet-stream");
+  EXPECT_EQ(old.file->length, 27u);
+  // The resume of the patch: same ETag, a range of it.
+  auto part = Download(
+      "v2",
+      {{"x-oxide-patch-versions", "2,3"}, {"range", "bytes=4-"}, {"if-range", r.Header("ETag")}});
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.Header("Content-Range"), "bytes 4-9/10");
+}
+
+// A hit is a patch from the base the device sent; the empty-base patch standing in for a
+// missing one is a miss, and a device without a base asks for nothing.
+TEST_F(ModelRoutesTest, CacheHitsCountOnlyPatchesFromTheSentBase) {
+  TwoVersionsWithPatch();
+  const std::string v1_sha = v1["sha256"];
+  auto first = Download("v2", {{"x-oxide-patch-versions", "2,3"}});
+  EXPECT_EQ(first.Header("X-Oxide-Base-SHA256"), protocol::kEmptySha256);
+  EXPECT_EQ(env.metrics.patch_cache_hits() + env.metrics.patch_cache_misses(), 0u);
+  auto exact = Download("v2", {{"x-oxide-patch-versions", "2,3"}, {"x-oxide-base-sha256", v1_sha}});
+  EXPECT_EQ(exact.Header("X-Oxide-Base-SHA256"), v1_sha);
+  EXPECT_EQ(env.metrics.patch_cache_hits(), 1u);
+  auto stranger = Download(
+      "v2", {{"x-oxide-patch-versions", "2,3"}, {"x-oxide-base-sha256", std::string(64, 'e')}});
+  EXPECT_EQ(stranger.Header("X-Oxide-Base-SHA256"), protocol::kEmptySha256);
+  EXPECT_EQ(env.metrics.patch_cache_hits(), 1u);
+  EXPECT_EQ(env.metrics.patch_cache_misses(), 1u);
+}
+
+TEST_F(ModelRoutesTest, MalformedPatchVersionsIsA400JsonError) {
+  TwoVersionsWithPatch();
+  auto r = Download("v2", {{"x-oxide-patch-versions", "2;3"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"]["code"], "corrupt");
+  EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("X-Oxide-Patch-Versions"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/patch_versions.hpp"
 #include "server/api/router.hpp"
 #include "server/service/events.hpp"
 #include "server/service/test_env.hpp"
@@ -200,7 +201,17 @@ TEST_F(EventsFlowTest, PatchBuiltAndFailed) {
   ASSERT_OK(env.models->EnsurePatch(bad.sha256, v2.sha256).status());
   while (*env.worker->RunOnce()) {
   }
-  auto seen = Drain();
+  // Each upload also queued its version from the empty base (first installs): built like the
+  // others, with no base version.
+  std::vector<Seen> seen, from_empty;
+  for (auto& e : Drain()) {
+    (e.data["base_sha256"] == protocol::kEmptySha256 ? from_empty : seen).push_back(e);
+  }
+  ASSERT_FALSE(from_empty.empty());
+  for (const auto& e : from_empty) {
+    EXPECT_EQ(e.type, "patch.built");
+    EXPECT_EQ(e.data["base_version"], "");
+  }
   ASSERT_EQ(seen.size(), 3u) << ::testing::PrintToString(Lines(seen));
   EXPECT_EQ(seen[0].type, "patch.built");
   EXPECT_EQ(seen[0].data["model_id"], "m");

@@ -184,8 +184,12 @@ Result<UploadResult> ModelService::Upload(const std::string& model_id, const std
         }
         OXIDE_ASSIGN_OR_RETURN(out.version, store_.models().Put(rec));
         OXIDE_RETURN_IF_ERROR(store_.models().PutIndex(index_rec));
-        // The previous upload (the usual base) and every version devices report running.
+        // From nothing first (the compressed download of a device without a usable base),
+        // then the previous upload (the usual base) and every version devices report running.
+        // One worker builds in queue order: once the patch from the previous upload is ready,
+        // the first-install one is too.
         std::vector<std::string> bases;
+        if (first_install_patches_) bases.emplace_back(protocol::kEmptySha256);
         for (auto it = before.rbegin(); it != before.rend(); ++it) {
           if (it->sha256 != rec.sha256) {
             bases.push_back(it->sha256);
@@ -262,10 +266,46 @@ Result<ModelMeta> ModelService::Meta(const std::string& model_id, const std::str
   return m;
 }
 
+Result<uint8_t> ModelService::PatchFormatVersion(const std::string& patch_sha256) {
+  {
+    std::lock_guard<std::mutex> lock(versions_mu_);
+    auto it = patch_versions_.find(patch_sha256);
+    if (it != patch_versions_.end()) return it->second;
+  }
+  OXIDE_ASSIGN_OR_RETURN(auto file, ReadableFile::Open(blobs_.PathFor(patch_sha256)));
+  char head[5] = {};
+  OXIDE_ASSIGN_OR_RETURN(size_t n, file->ReadAt(0, head, sizeof(head)));
+  if (n != sizeof(head) || std::string_view(head, 4) != "OXDL") {
+    return Corrupt("patch blob " + patch_sha256 + " does not start with an OXDL header");
+  }
+  const auto version = static_cast<uint8_t>(head[4]);
+  std::lock_guard<std::mutex> lock(versions_mu_);
+  patch_versions_.emplace(patch_sha256, version);
+  return version;
+}
+
+Result<std::optional<store::PatchRecord>> ModelService::ServablePatch(
+    const std::string& base_sha, const store::ModelVersionRecord& target,
+    const protocol::PatchVersions& versions) {
+  OXIDE_ASSIGN_OR_RETURN(store::PatchRecord patch, store_.patches().Get(base_sha, target.sha256));
+  if (patch.state != store::PatchState::kReady || patch.patch_size >= target.size_bytes ||
+      !blobs_.Exists(patch.patch_sha256)) {
+    return std::optional<store::PatchRecord>();
+  }
+  auto version = PatchFormatVersion(patch.patch_sha256);
+  if (!version.ok()) {
+    // Removed meanwhile, or not a patch at all: the full file is always right.
+    return std::optional<store::PatchRecord>();
+  }
+  if (!versions.Accepts(*version)) return std::optional<store::PatchRecord>();
+  return std::optional<store::PatchRecord>(std::move(patch));
+}
+
 Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
                                                 const std::string& version,
                                                 const std::string& base_sha256_hex,
-                                                const std::string& base_version) {
+                                                const std::string& base_version,
+                                                std::string_view patch_versions) {
   DownloadPlan plan;
   OXIDE_ASSIGN_OR_RETURN(plan.target, GetVersion(model_id, version));
   if (!blobs_.Exists(plan.target.sha256)) {
@@ -280,31 +320,47 @@ Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
   if (!base_sha.empty() && !IsHexDigest(base_sha)) {
     return Corrupt("X-Oxide-Base-SHA256 must be 64 hex characters");
   }
+  OXIDE_ASSIGN_OR_RETURN(protocol::PatchVersions versions,
+                         protocol::ParsePatchVersions(patch_versions));
+  if (base_sha == plan.target.sha256) return plan;
+  std::optional<store::PatchRecord> patch;
   if (base_sha.empty()) {
     // A label alone is not trusted to pick a patch, but it predicts what will be asked next.
     if (!base_version.empty() && IsValidId(base_version)) {
       auto base = store_.models().Get(model_id, base_version);
       if (base.ok()) OXIDE_RETURN_IF_ERROR(EnsurePatch(base->sha256, plan.target.sha256).status());
     }
-    return plan;
+  } else {
+    auto exact = ServablePatch(base_sha, plan.target, versions);
+    if (exact.status().code() == ErrorCode::kNotFound) {
+      // Served otherwise meanwhile; the patch is ready for the next device.
+      OXIDE_RETURN_IF_ERROR(EnsurePatch(base_sha, plan.target.sha256).status());
+    } else {
+      OXIDE_RETURN_IF_ERROR(exact.status());
+      patch = std::move(exact).value();
+    }
   }
-  if (base_sha == plan.target.sha256) return plan;
-  auto patch = store_.patches().Get(base_sha, plan.target.sha256);
-  if (patch.status().code() == ErrorCode::kNotFound) {
-    OXIDE_RETURN_IF_ERROR(EnsurePatch(base_sha, plan.target.sha256).status());
-    return plan;  // served in full meanwhile; the patch is ready for the next device
+  if (!patch && versions.declared && first_install_patches_) {
+    // No base to diff against (first install) or no patch from it: the target compressed
+    // against nothing still beats the raw file. Only clients that declared their versions
+    // apply it: older agents and plain downloads expect the model file.
+    const std::string empty(protocol::kEmptySha256);
+    auto from_empty = ServablePatch(empty, plan.target, versions);
+    if (from_empty.status().code() == ErrorCode::kNotFound) {
+      OXIDE_RETURN_IF_ERROR(EnsurePatch(empty, plan.target.sha256).status());  // uploaded earlier
+    } else {
+      OXIDE_RETURN_IF_ERROR(from_empty.status());
+      patch = std::move(from_empty).value();
+    }
   }
-  OXIDE_RETURN_IF_ERROR(patch.status());
-  if (patch->state != store::PatchState::kReady || patch->patch_size >= plan.target.size_bytes ||
-      !blobs_.Exists(patch->patch_sha256)) {
-    return plan;
-  }
+  if (!patch) return plan;
   plan.is_patch = true;
   plan.blob_sha256 = patch->patch_sha256;
   plan.blob_size = patch->patch_size;
   plan.blob_path = blobs_.PathFor(patch->patch_sha256);
-  plan.base_sha256 = base_sha;
+  plan.base_sha256 = patch->base_sha256;
   plan.strategy = patch->strategy;
+  if (plan.base_sha256 != base_sha) return plan;  // from the empty base: no base version
   plan.base_version = base_version;
   if (plan.base_version.empty()) {
     auto base = store_.models().FindBySha(base_sha);
@@ -315,7 +371,12 @@ Result<DownloadPlan> ModelService::PlanDownload(const std::string& model_id,
 
 Result<bool> ModelService::EnqueueLocked(const std::string& base_sha,
                                          const std::string& target_sha) {
-  if (base_sha == target_sha || !blobs_.Exists(base_sha)) return false;
+  if (base_sha == target_sha) return false;
+  if (base_sha == protocol::kEmptySha256) {
+    if (!first_install_patches_) return false;
+  } else if (!blobs_.Exists(base_sha)) {
+    return false;
+  }
   return store_.patches().Enqueue(base_sha, target_sha, clock_.UnixMillis());
 }
 

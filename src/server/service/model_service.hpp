@@ -2,13 +2,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "protocol/patch_versions.hpp"
 #include "server/service/blob_store.hpp"
 #include "server/service/model_validation.hpp"
 #include "store/store.hpp"
@@ -29,14 +32,16 @@ struct ModelMeta {
   std::vector<PatchView> patches;  // every patch job whose target is this version
 };
 
-// What GET .../download sends: a ready patch from the device's exact base, or the full file.
+// What GET .../download sends: a ready patch from the device's exact base, else a ready patch
+// from the empty base (to a client that declared the patch versions it applies), else the full
+// file.
 struct DownloadPlan {
   store::ModelVersionRecord target;
   bool is_patch = false;
   std::string blob_sha256;  // the bytes to send (patch or target)
   uint64_t blob_size = 0;
   std::string blob_path;
-  std::string base_sha256;   // patch only
+  std::string base_sha256;   // patch only (protocol::kEmptySha256: rebuilt from nothing)
   std::string base_version;  // patch only: the label the device sent, or a known version
   std::string strategy;      // patch only
 };
@@ -66,6 +71,11 @@ class ModelService {
   // see a skipped validation without a 2 GiB file). Set before serving.
   void SetOnnxValidationLimit(uint64_t bytes) { onnx_validation_limit_ = bytes; }
 
+  // Whether uploads queue a patch from the empty base and downloads offer it (default on;
+  // `oxide serve --first-install-patches false`: no extra build and blob per version, and every
+  // client without a servable patch gets the full file). Set before serving.
+  void SetFirstInstallPatches(bool on) { first_install_patches_ = on; }
+
   // Called (outside any lock) after a patch job was enqueued: wakes the worker.
   void SetPatchListener(std::function<void()> f) { on_enqueue_ = std::move(f); }
 
@@ -88,14 +98,21 @@ class ModelService {
   Result<ModelMeta> Meta(const std::string& model_id, const std::string& version);
 
   // base_sha256_hex: X-Oxide-Base-SHA256 (decides); base_version: X-Oxide-Base-Version (a label
-  // alone is not trusted: it only schedules a patch). Missing pieces → the full file, and a
-  // patch from a known base is enqueued for next time. kCorrupt for a malformed hash header.
+  // alone is not trusted: it only schedules a patch); patch_versions: X-Oxide-Patch-Versions
+  // ("" when absent = version 2 only). A patch is served only when its version byte is
+  // accepted. Without a servable patch from the exact base, a client that declared its
+  // versions gets the patch from the empty base when it is ready and smaller (queued on demand
+  // if missing; never with SetFirstInstallPatches(false)); everyone else gets the full file, and
+  // a patch from a known base is enqueued for next time. kCorrupt for a malformed hash or
+  // versions header.
   Result<DownloadPlan> PlanDownload(const std::string& model_id, const std::string& version,
                                     const std::string& base_sha256_hex,
-                                    const std::string& base_version);
+                                    const std::string& base_version,
+                                    std::string_view patch_versions = {});
 
-  // Enqueues base→target when base != target and the base blob is held. Returns true if a new
-  // job was queued (then the listener is called).
+  // Enqueues base→target when base != target and the base blob is held (the empty base,
+  // protocol::kEmptySha256, always is). Returns true if a new job was queued (then the
+  // listener is called).
   Result<bool> EnsurePatch(const std::string& base_sha, const std::string& target_sha);
 
   // Adds bytes actually written for a download to the hourly bandwidth series (every download)
@@ -133,6 +150,15 @@ class ModelService {
 
  private:
   Result<bool> EnqueueLocked(const std::string& base_sha, const std::string& target_sha);
+  // The patch job base→target when it can be served to a client accepting `versions`: ready,
+  // smaller than the target, blob present, header version accepted. nullopt otherwise
+  // (kNotFound: no such job).
+  Result<std::optional<store::PatchRecord>> ServablePatch(const std::string& base_sha,
+                                                          const store::ModelVersionRecord& target,
+                                                          const protocol::PatchVersions& versions);
+  // Byte 4 of a patch blob's OXDL header (its format version); kCorrupt when the blob does not
+  // start with the magic. Blobs are immutable: the answer is cached per blob name.
+  Result<uint8_t> PatchFormatVersion(const std::string& patch_sha256);
   // Patch jobs whose base or target is `sha256` (inside a transaction).
   Result<std::vector<store::PatchRecord>> PatchesFromOrTo(const std::string& sha256);
   // Drops the job's patch blob and sets its state (pending: built again from attempt 1).
@@ -153,6 +179,9 @@ class ModelService {
   const Clock& clock_;
   std::function<void()> on_enqueue_;
   uint64_t onnx_validation_limit_ = kMaxOnnxValidationBytes;
+  bool first_install_patches_ = true;
+  std::mutex versions_mu_;
+  std::unordered_map<std::string, uint8_t> patch_versions_;  // by patch blob sha256
 };
 
 }  // namespace oxide::server

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "protocol/patch_versions.hpp"
 #include "server/service/event_data.hpp"
 
 namespace oxide::server {
@@ -22,6 +23,7 @@ namespace {
 
 // "detector 1.1" for the log, or the hash's first 12 digits when no version has these bytes.
 std::string VersionName(store::Store& store, const std::string& sha256) {
+  if (sha256 == protocol::kEmptySha256) return "(empty base)";
   auto v = store.models().FindBySha(sha256);
   return v.ok() ? v->model_id + " " + v->version : sha256.substr(0, 12);
 }
@@ -267,8 +269,10 @@ Result<bool> PatchWorker::Build(store::PatchRecord& p) {
   std::optional<LeaseRenewer> renewer;
   renewer.emplace(store_.patches(), clock_, p, lease_);
   Status st = [&]() -> Status {
-    OXIDE_ASSIGN_OR_RETURN(BuiltPatch built,
-                           build_(blobs_.PathFor(p.base_sha256), target_path, out));
+    // The empty base (first installs) is no blob: the builder takes "" for it.
+    const std::string base_path =
+        p.base_sha256 == protocol::kEmptySha256 ? std::string() : blobs_.PathFor(p.base_sha256);
+    OXIDE_ASSIGN_OR_RETURN(BuiltPatch built, build_(base_path, target_path, out));
     OXIDE_ASSIGN_OR_RETURN(BlobInfo blob, blobs_.Adopt(out));
     std::error_code ec;
     uint64_t target_size = std::filesystem::file_size(target_path, ec);

@@ -21,9 +21,10 @@ struct BuiltPatch {
   std::string strategy;  // delta::Strategy name
 };
 
-// Writes a patch rebuilding `target_path` from `base_path` into `out_path`, having verified the
-// round trip. kIo/kResourceExhausted are retried (with backoff) up to kMaxPatchAttempts builds;
-// any other error means the pair is never served as a patch.
+// Writes a patch rebuilding `target_path` from `base_path` ("" for the empty base,
+// protocol::kEmptySha256) into `out_path`, having verified the round trip. kIo/kResourceExhausted
+// are retried (with backoff) up to kMaxPatchAttempts builds; any other error means the pair is
+// never served as a patch.
 using PatchBuildFn = std::function<Result<BuiltPatch>(
     const std::string& base_path, const std::string& target_path, const std::string& out_path)>;
 

@@ -21,6 +21,7 @@ class PatchWorkerTest : public ::testing::Test {
   void SetUp() override {
     v1 = env.Upload("m", "v1", "first version of the model");
     v2 = env.Upload("m", "v2", "second version of the model");
+    env.DropEmptyBaseJobs();  // v1 -> v2 is the only job
     worker =
         std::make_unique<PatchWorker>(*env.store, *env.blobs, env.clock,
                                       [this](const std::string&, const std::string&,
@@ -97,6 +98,7 @@ TEST_F(PatchWorkerTest, JobThatCrashedThreeBuildsIsGivenUpWithoutBuilding) {
 
 TEST_F(PatchWorkerTest, FreshJobsGoBeforeRetries) {
   auto v3 = env.Upload("m", "v3", "third version of the model");
+  env.DropEmptyBaseJobs();
   auto first = Job();
   first.attempts = 1;
   ASSERT_OK(env.store->patches().Update(first));
@@ -192,6 +194,7 @@ TEST_F(PatchWorkerTest, LeasesOfAnEarlierRunAreReleasedAtStart) {
   auto v4 = env.Upload("m", "v4", "fourth version of the model");
   auto v5 = env.Upload("m", "v5", "fifth version of the model");
   auto v6 = env.Upload("m", "v6", "sixth version of the model");
+  env.DropEmptyBaseJobs();
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) ::_exit(0);

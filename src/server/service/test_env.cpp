@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/file_util.hpp"
+#include "protocol/patch_versions.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace oxide::server::testing {
@@ -10,14 +11,29 @@ namespace oxide::server::testing {
 PatchBuildFn FakePatchBuilder() {
   return [](const std::string& base, const std::string&,
             const std::string& out) -> Result<BuiltPatch> {
-    OXIDE_ASSIGN_OR_RETURN(std::string b, ReadFileToString(base));
+    std::string b;
+    if (!base.empty()) {
+      OXIDE_ASSIGN_OR_RETURN(b, ReadFileToString(base));
+    }
     if (b.find("unbuildable") != std::string::npos) return Internal("round trip failed");
-    OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out, "fake-patch"));
+    OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out, std::string("OXDL\x02patch", 10)));
     return BuiltPatch{"binary"};
   };
 }
 
 TestEnv::TestEnv() : TestEnv(ServiceOptions{}) {}
+
+void TestEnv::DropEmptyBaseJobs() {
+  auto targets = store->models().ListBlobShas();
+  ASSERT_TRUE(targets.ok()) << targets.status().ToString();
+  for (const auto& t : *targets) {
+    auto p = store->patches().Get(std::string(protocol::kEmptySha256), t);
+    if (!p.ok()) continue;
+    p->state = store::PatchState::kFailed;
+    p->error = "dropped by the test";
+    ASSERT_TRUE(store->patches().Update(*p).ok());
+  }
+}
 
 TestEnv::TestEnv(ServiceOptions opts) : options(opts) {
   auto s = store::sqlite::OpenSqliteStore(":memory:");

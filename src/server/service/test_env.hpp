@@ -17,8 +17,8 @@
 
 namespace oxide::server::testing {
 
-// Writes "fake-patch" (10 bytes): smaller than any test target above 10 bytes. Fails when the
-// base file contains "unbuildable".
+// Writes "OXDL\x02patch" (10 bytes: magic, format version 2): smaller than any test target
+// above 10 bytes. Fails when the base file contains "unbuildable"; "" is the empty base.
 PatchBuildFn FakePatchBuilder();
 
 struct TestEnv {
@@ -33,6 +33,9 @@ struct TestEnv {
   store::ModelVersionRecord Upload(const std::string& model, const std::string& version,
                                    const std::string& body);
   protocol::HeartbeatResponse Beat(const std::string& device, const protocol::HeartbeatRequest& r);
+  // Takes the first-install jobs (from the empty base) queued by every upload so far out of the
+  // queue (state failed), for tests about the worker and other jobs.
+  void DropEmptyBaseJobs();
   // Heartbeat reporting an update stage for the device's current assignment.
   protocol::HeartbeatResponse Report(const std::string& device, protocol::UpdateStage stage,
                                      const std::string& model, const std::string& version);

@@ -135,7 +135,7 @@ class CodedWriter {
         size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
         const uint8_t* b = Residual(s, cands[c], off, n);
         trial_.clear();
-        codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_);
+        codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
         cost += trial_.size();
       }
       if (!any || cost < coded_cost_) {
@@ -161,7 +161,7 @@ class CodedWriter {
       size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
       const uint8_t* b = Residual(s, t, off, n);
       trial_.clear();
-      codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_);
+      codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
       if (trial_.size() > format::kMaxCodedPayload) {
         return Internal("residual coder exceeded the format's payload bound");
       }
@@ -209,6 +209,7 @@ class CodedWriter {
   std::string chunk_;                 // its compressed bytes
   std::vector<uint8_t> residual_;
   std::string trial_;
+  codec::CoderContext coder_;  // the codec's contexts and buffers, reused for every block
   uint64_t coded_cost_ = 0;
 };
 

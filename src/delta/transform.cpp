@@ -42,31 +42,32 @@ U UnOrd(U k) {
   return (k & kSign) ? static_cast<U>(k & ~kSign) : static_cast<U>(~k);
 }
 
-template <class U>
-void Forward(Transform t, const uint8_t* tg, const uint8_t* b, uint8_t* r, size_t elems) {
+// The transform is a template parameter so that each loop is branch-free (and vectorisable).
+template <class U, bool kOrdered>
+void Forward(const uint8_t* tg, const uint8_t* b, uint8_t* r, size_t elems) {
   for (size_t i = 0; i < elems; ++i) {
     U x = Load<U>(tg + i * sizeof(U));
     U y = Load<U>(b + i * sizeof(U));
     U out;
-    if (t == Transform::kSubInt) {
-      out = ZigZag<U>(static_cast<U>(x - y));
-    } else {
+    if constexpr (kOrdered) {
       out = ZigZag<U>(static_cast<U>(Ord(x) - Ord(y)));
+    } else {
+      out = ZigZag<U>(static_cast<U>(x - y));
     }
     Store<U>(r + i * sizeof(U), out);
   }
 }
 
-template <class U>
-void Inverse(Transform t, const uint8_t* r, const uint8_t* b, uint8_t* tg, size_t elems) {
+template <class U, bool kOrdered>
+void Inverse(const uint8_t* r, const uint8_t* b, uint8_t* tg, size_t elems) {
   for (size_t i = 0; i < elems; ++i) {
     U d = UnZigZag<U>(Load<U>(r + i * sizeof(U)));
     U y = Load<U>(b + i * sizeof(U));
     U out;
-    if (t == Transform::kSubInt) {
-      out = static_cast<U>(y + d);
-    } else {
+    if constexpr (kOrdered) {
       out = UnOrd<U>(static_cast<U>(Ord(y) + d));
+    } else {
+      out = static_cast<U>(y + d);
     }
     Store<U>(tg + i * sizeof(U), out);
   }
@@ -90,10 +91,11 @@ void Dispatch(Transform t, size_t width, const uint8_t* a, const uint8_t* base, 
   size_t elems = whole / width;
   auto run = [&](auto tag) {
     using U = decltype(tag);
+    const bool ordered = t != Transform::kSubInt;
     if constexpr (kForward) {
-      Forward<U>(t, a, base, out, elems);
+      ordered ? Forward<U, true>(a, base, out, elems) : Forward<U, false>(a, base, out, elems);
     } else {
-      Inverse<U>(t, a, base, out, elems);
+      ordered ? Inverse<U, true>(a, base, out, elems) : Inverse<U, false>(a, base, out, elems);
     }
   };
   switch (width) {

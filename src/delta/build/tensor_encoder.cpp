@@ -82,9 +82,19 @@ RecordWriter::Choice RecordWriter::Choose(const Segment& s) {
   if (count == 0) return {kLiteralChoice, s.width, 0};
   for (uint64_t off : TrialBlockOffsets(s.length)) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
+    const uint8_t* tg = U8(target_, s.target_offset + off);
+    // Candidates come in (byte planes, bit planes) pairs of one transform: it runs once a pair.
+    int have = -1;
     for (size_t c = 0; c < count; ++c) {
-      Block(s, cands[c].transform, cands[c].width_byte, off, n);
-      cands[c].trial_cost += ZstdTrialSize(grouped_.data(), n, kTrialLevel);
+      const uint8_t t = cands[c].transform;
+      if (t != kLiteralChoice && t != have) {
+        ForwardTransform(static_cast<Transform>(t), s.width, tg, U8(base_, s.base_offset + off),
+                         residual_.data(), n);
+        have = t;
+      }
+      GroupLayout(t == kLiteralChoice ? tg : residual_.data(), grouped_.data(), n,
+                  cands[c].width_byte);
+      cands[c].trial_cost += trial_.Size(grouped_.data(), n, kTrialLevel);
     }
   }
   size_t best = 0;

@@ -61,6 +61,7 @@ class RecordWriter {
   ZstdEncoder* enc_ = nullptr;
   std::vector<uint8_t> residual_;
   std::vector<uint8_t> grouped_;
+  ZstdTrial trial_;
 };
 
 // Encodes the tensor strategy's body: the instruction stream (COPY / DELTA / LITERAL / END

@@ -113,7 +113,10 @@ class CodedWriter {
     body_ = body;
     st_ = st;
   }
-  void set_fast(bool fast) { fast_ = fast; }
+  void set_fast(bool fast) {
+    fast_ = fast;
+    records_.set_trial_blocks(fast ? 1 : 2);
+  }
 
   Status CloseChunk() {
     if (!enc_) return Status::Ok();
@@ -156,7 +159,7 @@ class CodedWriter {
       cands[0] = static_cast<uint8_t>(only);
       count = 1;
     }
-    const std::vector<uint64_t> offsets = TrialBlockOffsets(s.length);
+    const std::vector<uint64_t> offsets = TrialBlockOffsets(s.length, fast_ ? 1 : 2);
     bool any = false;
     for (size_t c = 0; c < count; ++c) {
       codec::BlockInfo info;
@@ -210,7 +213,9 @@ class CodedWriter {
     chunk_.clear();
     ZstdParams params;
     params.level = level_;
-    params.window_log = format::kChunkWindowLog;  // bounds the device's decoder memory
+    // Bounds the device's decoder memory; the streamed build of large models (fast_) uses 1 MiB:
+    // residual planes hold no long-distance matches, and the device saves 7 MiB.
+    params.window_log = fast_ ? kFastChunkWindowLog : format::kChunkWindowLog;
     params.min_match = 6;
     OXIDE_ASSIGN_OR_RETURN(enc_, ZstdEncoder::Create(params, {}, &chunk_));
     records_.set_encoder(enc_.get());

@@ -16,6 +16,8 @@ namespace oxide::delta::internal {
 // Below this a tensor stays a record in a ZSTD chunk: a chunk header and a codec payload header
 // cost more than sharing the frame with its neighbours.
 inline constexpr uint64_t kMinCodedBytes = 4096;
+// Window (log2) of the ZSTD chunks CodedChunkEncoder writes.
+inline constexpr int kFastChunkWindowLog = 20;
 
 struct CodedEncodeStats {
   TensorEncodeStats records;  // the v2 records inside ZSTD chunks
@@ -50,8 +52,9 @@ class CodedWriter;
 
 // Encodes pieces of a coded-tensor body as self-contained runs of chunks (no END): the work
 // items of the parallel builder (parallel_coded.hpp), one encoder per thread. Decides each
-// segment as EncodeCodedBody's kAuto does, except that the codec is tried only with the
-// transform the zstd trial chose (large models: a third of the trial work). Not thread-safe.
+// segment as EncodeCodedBody's kAuto does, except that trials use one block per segment, the
+// codec is tried only with the transform the zstd trial chose, and ZSTD chunks have a 1 MiB
+// window (large models: about a third of the trial work). Not thread-safe.
 class CodedChunkEncoder {
  public:
   // `base` and `target` must outlive the encoder; `level`: the zstd level of ZSTD chunks.

@@ -24,7 +24,6 @@ const uint8_t* U8(std::string_view s, uint64_t off) {
 
 constexpr size_t kMaxCandidates = 10;
 constexpr size_t kMinFlushedPlane = 512;
-constexpr uint64_t kTrialBlocks = 2;
 
 // Fills `out` (room for 5) with the transforms worth trying on `s`; returns how many.
 size_t CandidateTransforms(const Segment& s, uint8_t* out) {
@@ -39,10 +38,10 @@ size_t CandidateTransforms(const Segment& s, uint8_t* out) {
 
 }  // namespace
 
-std::vector<uint64_t> TrialBlockOffsets(uint64_t length) {
+std::vector<uint64_t> TrialBlockOffsets(uint64_t length, uint64_t max_blocks) {
   std::vector<uint64_t> offsets;
   uint64_t blocks = (length + format::kBlockBytes - 1) / format::kBlockBytes;
-  uint64_t step = std::max<uint64_t>(1, blocks / kTrialBlocks);
+  uint64_t step = std::max<uint64_t>(1, blocks / std::max<uint64_t>(1, max_blocks));
   for (uint64_t b = 0; b < blocks; b += step) offsets.push_back(b * format::kBlockBytes);
   return offsets;
 }
@@ -80,7 +79,7 @@ RecordWriter::Choice RecordWriter::Choose(const Segment& s) {
     cands[count++] = {t, static_cast<uint8_t>(s.width | kBitPlaneFlag), 0};
   }
   if (count == 0) return {kLiteralChoice, s.width, 0};
-  for (uint64_t off : TrialBlockOffsets(s.length)) {
+  for (uint64_t off : TrialBlockOffsets(s.length, trial_blocks_)) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
     const uint8_t* tg = U8(target_, s.target_offset + off);
     // Candidates come in (byte planes, bit planes) pairs of one transform: it runs once a pair.

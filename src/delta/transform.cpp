@@ -137,15 +137,43 @@ void InverseTransform(Transform t, size_t width, const uint8_t* residual, const 
   Dispatch<false>(t, width, residual, base, target, n);
 }
 
+namespace {
+// Fixed-width plane loops: one pass over the elements, every plane written (or read) in the same
+// iteration, which the compiler turns into vector shuffles; the generic loop below made `width`
+// strided passes, byte by byte.
+template <size_t W>
+void GroupPlanesW(const uint8_t* in, uint8_t* out, size_t elems) {
+  uint8_t* planes[W];
+  for (size_t k = 0; k < W; ++k) planes[k] = out + k * elems;
+  for (size_t i = 0; i < elems; ++i) {
+    for (size_t k = 0; k < W; ++k) planes[k][i] = in[i * W + k];
+  }
+}
+template <size_t W>
+void UngroupPlanesW(const uint8_t* in, uint8_t* out, size_t elems) {
+  const uint8_t* planes[W];
+  for (size_t k = 0; k < W; ++k) planes[k] = in + k * elems;
+  for (size_t i = 0; i < elems; ++i) {
+    for (size_t k = 0; k < W; ++k) out[i * W + k] = planes[k][i];
+  }
+}
+}  // namespace
+
 void GroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
   if (width <= 1) {
     if (n > 0) std::memcpy(out, in, n);
     return;
   }
   size_t elems = n / width;
-  for (size_t k = 0; k < width; ++k) {
-    uint8_t* plane = out + k * elems;
-    for (size_t i = 0; i < elems; ++i) plane[i] = in[i * width + k];
+  if (width == 2) {
+    GroupPlanesW<2>(in, out, elems);
+  } else if (width == 4) {
+    GroupPlanesW<4>(in, out, elems);
+  } else {
+    for (size_t k = 0; k < width; ++k) {
+      uint8_t* plane = out + k * elems;
+      for (size_t i = 0; i < elems; ++i) plane[i] = in[i * width + k];
+    }
   }
   if (n > elems * width) std::memcpy(out + elems * width, in + elems * width, n - elems * width);
 }
@@ -156,9 +184,15 @@ void UngroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
     return;
   }
   size_t elems = n / width;
-  for (size_t k = 0; k < width; ++k) {
-    const uint8_t* plane = in + k * elems;
-    for (size_t i = 0; i < elems; ++i) out[i * width + k] = plane[i];
+  if (width == 2) {
+    UngroupPlanesW<2>(in, out, elems);
+  } else if (width == 4) {
+    UngroupPlanesW<4>(in, out, elems);
+  } else {
+    for (size_t k = 0; k < width; ++k) {
+      const uint8_t* plane = in + k * elems;
+      for (size_t i = 0; i < elems; ++i) out[i * width + k] = plane[i];
+    }
   }
   if (n > elems * width) std::memcpy(out + elems * width, in + elems * width, n - elems * width);
 }

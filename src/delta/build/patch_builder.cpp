@@ -36,7 +36,8 @@ struct Candidate {
 
 // The tensor plan shared by the tensor and coded-tensor candidates. An empty base is a model
 // of the target's format with no tensors: every tensor becomes a literal (first install).
-Result<std::vector<internal::Segment>> PlanTensors(std::string_view base, std::string_view target) {
+Result<std::vector<internal::Segment>> PlanTensors(std::string_view base, std::string_view target,
+                                                   const internal::ReleaseFn& release = {}) {
   auto tf = tensor::DetectFormat(target);
   auto bf = base.empty() ? tf : tensor::DetectFormat(base);
   if (tf == tensor::ModelFormat::kUnknown || tf != bf) {
@@ -50,7 +51,7 @@ Result<std::vector<internal::Segment>> PlanTensors(std::string_view base, std::s
   if (!bi.ok() || !ti.ok())
     return (bi.ok() ? ti.status() : bi.status()).WithContext("tensor index");
   internal::PlanStats ps;
-  return internal::PlanTensorPatch(base, *bi, target, *ti, &ps);
+  return internal::PlanTensorPatch(base, *bi, target, *ti, &ps, release);
 }
 
 int TensorLevel(std::string_view target, const DiffOptions& opt) {
@@ -259,7 +260,15 @@ Result<DiffResult> BuildStreamed(const MappedFile* base, const MappedFile& targe
                                  const std::string& out_path, const DiffOptions& opt) {
   const std::string_view bv = base != nullptr ? base->view() : std::string_view();
   const std::string_view tv = target.view();
-  auto segments = PlanTensors(bv, tv);
+  // Planning compares identical tensors in full: each compared range is dropped again.
+  auto release = [&](const char* p, uint64_t n) {
+    if (p >= tv.data() && p < tv.data() + tv.size()) {
+      target.Release(static_cast<uint64_t>(p - tv.data()), n);
+    } else if (base != nullptr && p >= bv.data() && p < bv.data() + bv.size()) {
+      base->Release(static_cast<uint64_t>(p - bv.data()), n);
+    }
+  };
+  auto segments = PlanTensors(bv, tv, release);
   if (!segments.ok()) return Unsupported("no tensor plan: " + segments.status().ToString());
   uint64_t literal = 0;
   for (const auto& s : *segments) {

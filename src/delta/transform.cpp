@@ -141,20 +141,48 @@ namespace {
 // Fixed-width plane loops: one pass over the elements, every plane written (or read) in the same
 // iteration, which the compiler turns into vector shuffles; the generic loop below made `width`
 // strided passes, byte by byte.
-template <size_t W>
-void GroupPlanesW(const uint8_t* in, uint8_t* out, size_t elems) {
-  uint8_t* planes[W];
-  for (size_t k = 0; k < W; ++k) planes[k] = out + k * elems;
+// 32-bit words: byte k of 4 elements into one word each pass, stored as 4 plane bytes.
+void GroupPlanes4(const uint8_t* in, uint8_t* out, size_t elems) {
+  uint8_t* p0 = out;
+  uint8_t* p1 = out + elems;
+  uint8_t* p2 = out + 2 * elems;
+  uint8_t* p3 = out + 3 * elems;
   for (size_t i = 0; i < elems; ++i) {
-    for (size_t k = 0; k < W; ++k) planes[k][i] = in[i * W + k];
+    uint32_t v;
+    std::memcpy(&v, in + 4 * i, 4);
+    p0[i] = static_cast<uint8_t>(v);
+    p1[i] = static_cast<uint8_t>(v >> 8);
+    p2[i] = static_cast<uint8_t>(v >> 16);
+    p3[i] = static_cast<uint8_t>(v >> 24);
   }
 }
-template <size_t W>
-void UngroupPlanesW(const uint8_t* in, uint8_t* out, size_t elems) {
-  const uint8_t* planes[W];
-  for (size_t k = 0; k < W; ++k) planes[k] = in + k * elems;
+void UngroupPlanes4(const uint8_t* in, uint8_t* out, size_t elems) {
+  const uint8_t* p0 = in;
+  const uint8_t* p1 = in + elems;
+  const uint8_t* p2 = in + 2 * elems;
+  const uint8_t* p3 = in + 3 * elems;
   for (size_t i = 0; i < elems; ++i) {
-    for (size_t k = 0; k < W; ++k) out[i * W + k] = planes[k][i];
+    uint32_t v = static_cast<uint32_t>(p0[i]) | static_cast<uint32_t>(p1[i]) << 8 |
+                 static_cast<uint32_t>(p2[i]) << 16 | static_cast<uint32_t>(p3[i]) << 24;
+    std::memcpy(out + 4 * i, &v, 4);
+  }
+}
+void GroupPlanes2(const uint8_t* in, uint8_t* out, size_t elems) {
+  uint8_t* p0 = out;
+  uint8_t* p1 = out + elems;
+  for (size_t i = 0; i < elems; ++i) {
+    uint16_t v;
+    std::memcpy(&v, in + 2 * i, 2);
+    p0[i] = static_cast<uint8_t>(v);
+    p1[i] = static_cast<uint8_t>(v >> 8);
+  }
+}
+void UngroupPlanes2(const uint8_t* in, uint8_t* out, size_t elems) {
+  const uint8_t* p0 = in;
+  const uint8_t* p1 = in + elems;
+  for (size_t i = 0; i < elems; ++i) {
+    uint16_t v = static_cast<uint16_t>(p0[i] | p1[i] << 8);
+    std::memcpy(out + 2 * i, &v, 2);
   }
 }
 }  // namespace
@@ -166,9 +194,9 @@ void GroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
   }
   size_t elems = n / width;
   if (width == 2) {
-    GroupPlanesW<2>(in, out, elems);
+    GroupPlanes2(in, out, elems);
   } else if (width == 4) {
-    GroupPlanesW<4>(in, out, elems);
+    GroupPlanes4(in, out, elems);
   } else {
     for (size_t k = 0; k < width; ++k) {
       uint8_t* plane = out + k * elems;
@@ -185,9 +213,9 @@ void UngroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
   }
   size_t elems = n / width;
   if (width == 2) {
-    UngroupPlanesW<2>(in, out, elems);
+    UngroupPlanes2(in, out, elems);
   } else if (width == 4) {
-    UngroupPlanesW<4>(in, out, elems);
+    UngroupPlanes4(in, out, elems);
   } else {
     for (size_t k = 0; k < width; ++k) {
       const uint8_t* plane = in + k * elems;

@@ -116,6 +116,7 @@ class CodedWriter {
   void set_fast(bool fast) {
     fast_ = fast;
     records_.set_trial_blocks(fast ? 1 : 2);
+    records_.set_prune_layouts(fast);
   }
 
   Status CloseChunk() {

@@ -47,6 +47,9 @@ class RecordWriter {
   void set_encoder(ZstdEncoder* enc) { enc_ = enc; }
   // Trial blocks per segment in Choose() (TrialBlockOffsets' max_blocks).
   void set_trial_blocks(uint64_t n) { trial_blocks_ = n; }
+  // Choose() tries bit planes only for the transform whose byte planes did best (the streamed
+  // build of large models); otherwise every (transform, layout) pair.
+  void set_prune_layouts(bool prune) { prune_layouts_ = prune; }
 
   // Picks (transform, layout) of a DELTA or LITERAL segment by compressing its trial blocks.
   Choice Choose(const Segment& s);
@@ -66,6 +69,7 @@ class RecordWriter {
   std::vector<uint8_t> grouped_;
   ZstdTrial trial_;
   uint64_t trial_blocks_ = 2;
+  bool prune_layouts_ = false;
 };
 
 // Encodes the tensor strategy's body: the instruction stream (COPY / DELTA / LITERAL / END

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "delta/base_source.hpp"
+#include "delta/build/tensor_stream.hpp"
 #include "delta/coded_decoder.hpp"
 #include "delta/patch_format.hpp"
 
@@ -68,24 +69,6 @@ std::vector<Item> MakeItems(const std::vector<Segment>& pieces, uint64_t max) {
   if (group < pieces.size()) items.push_back({group, pieces.size()});
   return items;
 }
-
-// Compares what the decoder rebuilds with the target range the item covers.
-class CompareWriter final : public TargetWriter {
- public:
-  explicit CompareWriter(std::string_view expect) : expect_(expect) {}
-  Status Emit(const uint8_t* data, size_t n) override {
-    if (n > expect_.size() - pos_ || std::memcmp(expect_.data() + pos_, data, n) != 0) {
-      return Internal("encoded chunks do not rebuild their target range");
-    }
-    pos_ += n;
-    return Status::Ok();
-  }
-  bool complete() const { return pos_ == expect_.size(); }
-
- private:
-  std::string_view expect_;
-  size_t pos_ = 0;
-};
 
 // Decodes one item's chunks (as a body of its own, with an END) against the target range.
 Status VerifyItem(const BaseSource* base, std::string_view target, uint64_t offset, uint64_t length,

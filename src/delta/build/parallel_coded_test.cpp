@@ -83,6 +83,22 @@ TEST_F(StreamedBuild, BytesDoNotDependOnTheThreadCount) {
   EXPECT_TRUE(Diff("p5", 5) == one);
 }
 
+TEST_F(StreamedBuild, VersionTwoIsTheInMemoryTensorPatchByteForByte) {
+  DiffOptions o;
+  o.max_patch_version = 2;
+  o.stream_above = 0;
+  auto streamed = BuildPatchFile(Path("v1"), Path("v2"), Path("p"), o);
+  ASSERT_OK(streamed.status());
+  EXPECT_EQ(streamed->header.strategy, Strategy::kTensor);
+  EXPECT_TRUE(streamed->patch.empty()) << "streamed: not held in memory";
+  auto in_memory = BuildPatch(v1_, v2_, o);
+  ASSERT_OK(in_memory.status());
+  auto bytes = ReadFileToString(Path("p"));
+  ASSERT_OK(bytes.status());
+  EXPECT_TRUE(*bytes == in_memory->patch);
+  EXPECT_EQ(streamed->patch_size, bytes->size());
+}
+
 TEST_F(StreamedBuild, FallsBackWhenTheFilesAreNotAModel) {
   std::string a(300000, 'a'), b = a;
   b[1000] = 'b';

@@ -9,6 +9,7 @@
 #include "delta/build/parallel_coded.hpp"
 #include "delta/build/tensor_encoder.hpp"
 #include "delta/build/tensor_plan.hpp"
+#include "delta/build/tensor_stream.hpp"
 #include "delta/build/zstd_encoder.hpp"
 #include "delta/patch_applier.hpp"
 #include "tensor/tensor_index.hpp"
@@ -254,8 +255,10 @@ Digest HashReleasing(const MappedFile& f) {
   return h.Finish();
 }
 
-// The streamed build of a large model (DiffOptions::stream_above). kUnsupported: this pair is
-// better served by the in-memory build (the caller falls back to it).
+// The streamed build of a large model (DiffOptions::stream_above): the coded-tensor body on
+// several threads, or, with max_patch_version 2, the tensor candidate's body exactly as the
+// in-memory build would keep it. kUnsupported: this pair is better served by the in-memory
+// build (the caller falls back to it).
 Result<DiffResult> BuildStreamed(const MappedFile* base, const MappedFile& target,
                                  const std::string& out_path, const DiffOptions& opt) {
   const std::string_view bv = base != nullptr ? base->view() : std::string_view();
@@ -281,8 +284,9 @@ Result<DiffResult> BuildStreamed(const MappedFile* base, const MappedFile& targe
   if (base != nullptr) base->Release(0, base->size());
   target.Release(0, target.size());
 
+  const bool coded = opt.max_patch_version >= 3;
   PatchHeader h;
-  h.strategy = Strategy::kCodedTensor;
+  h.strategy = coded ? Strategy::kCodedTensor : Strategy::kTensor;
   h.base_size = bv.size();
   h.target_size = tv.size();
   h.format_hint = static_cast<uint8_t>(tensor::DetectFormat(tv));
@@ -305,14 +309,28 @@ Result<DiffResult> BuildStreamed(const MappedFile* base, const MappedFile& targe
       base->Release(s.base_offset, s.length);
     }
   };
-  internal::ParallelCodedOptions po;
-  po.threads = std::max(1, opt.threads);
-  // Level 3: on residual planes levels 5-6 are three times slower for the same size.
-  po.level = opt.level > 0 ? opt.level : 3;
-  internal::CodedEncodeStats cs;
-  OXIDE_RETURN_IF_ERROR(internal::EncodeCodedBodyParallel(bv, tv, *segments, po, write, done, &cs));
-  if (opt.try_full && body >= tv.size()) {
-    return Unsupported("the coded-tensor body is no smaller than the target");
+  if (coded) {
+    internal::ParallelCodedOptions po;
+    po.threads = std::max(1, opt.threads);
+    // Level 3: on residual planes levels 5-6 are three times slower for the same size.
+    po.level = opt.level > 0 ? opt.level : 3;
+    internal::CodedEncodeStats cs;
+    OXIDE_RETURN_IF_ERROR(
+        internal::EncodeCodedBodyParallel(bv, tv, *segments, po, write, done, &cs));
+  } else {
+    // Version 2 (agents that read only v2): the tensor candidate's very bytes, one thread.
+    internal::TensorEncodeStats ts;
+    OXIDE_RETURN_IF_ERROR(internal::EncodeTensorBodyStreamed(
+        bv, tv, *segments, TensorLevel(tv, opt), write, done, &ts));
+    // As the in-memory build: the binary candidate is built when over 1 % went out as literals.
+    if (opt.try_binary && !bv.empty() && ts.literal_bytes * 100 > tv.size()) {
+      return Unsupported("over 1 % of the target went out as literals");
+    }
+  }
+  // The in-memory build would keep the full-file candidate here (version-2 rule: built only when
+  // no base-aware candidate got below half the target): fall back to it.
+  if (opt.try_full && (coded ? body >= tv.size() : body * 2 > tv.size())) {
+    return Unsupported("the tensor-aware body is not small enough to skip the full candidate");
   }
   h.body_size = body;
   const std::string header = EncodePatchHeader(h);
@@ -321,7 +339,7 @@ Result<DiffResult> BuildStreamed(const MappedFile* base, const MappedFile& targe
   DiffResult r;
   r.header = h;
   r.patch_size = header.size() + body;
-  r.coded_candidate = r.patch_size;
+  (coded ? r.coded_candidate : r.tensor_candidate) = r.patch_size;
   return r;
 }
 
@@ -334,8 +352,7 @@ Result<DiffResult> BuildPatchFile(const std::string& base_path, const std::strin
     OXIDE_ASSIGN_OR_RETURN(base, MappedFile::Open(base_path));
   }
   OXIDE_ASSIGN_OR_RETURN(auto target, MappedFile::Open(target_path));
-  if (target->size() > options.stream_above && options.try_tensor &&
-      options.max_patch_version >= 3) {
+  if (target->size() > options.stream_above && options.try_tensor) {
     auto r = BuildStreamed(base.get(), *target, out_path, options);
     if (r.ok() || r.status().code() != ErrorCode::kUnsupported) return r;
   }

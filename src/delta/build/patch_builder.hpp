@@ -20,13 +20,14 @@ struct DiffOptions {
   // Highest patch format version written: 3 allows the coded-tensor strategy (built with the
   // tensor candidate, from the same plan); 2 never writes it, for agents that read only v2.
   int max_patch_version = 3;
-  // BuildPatchFile only: a target larger than this, in a tensor format, with version 3 allowed,
-  // is diffed as a stream: one coded-tensor candidate (docs/format/patch-v3.md §6), its chunks
-  // encoded on `threads` threads, checked and written to the output file as they are done, so
-  // memory is bounded by threads x a 32 MiB work item instead of the patch size. It falls back
-  // to building every candidate in memory when the tensor plan leaves over 1 % of the target
-  // unexplained (the whole-file binary candidate might win) or the body is no smaller than the
-  // target.
+  // BuildPatchFile only: a target larger than this, in a tensor format, is diffed as a stream,
+  // checked and written to the output file as it is encoded, so memory does not grow with the
+  // patch size. With version 3 allowed: one coded-tensor candidate (docs/format/patch-v3.md
+  // §6), its chunks encoded on `threads` threads (memory: threads x a 32 MiB work item). With
+  // max_patch_version 2: the tensor candidate on one thread, byte for byte what the in-memory
+  // build keeps. Falls back to building every candidate in memory when the tensor plan leaves
+  // over 1 % of the target unexplained (the whole-file binary candidate might win) or the body
+  // is too large to skip the full-file candidate.
   uint64_t stream_above = uint64_t{64} << 20;
 };
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -84,6 +85,20 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
+void MappedFile::Release(uint64_t offset, uint64_t n) const {
+  if (data_ == nullptr || offset >= size_) return;
+  n = std::min<uint64_t>(n, size_ - offset);
+  // Whole pages inside the range only (madvise needs an aligned start; a page shared with a
+  // neighbouring range stays resident).
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t begin = (offset + page - 1) / page * page;
+  uint64_t end = (offset + n) / page * page;
+  if (offset + n == size_) end = (size_ + page - 1) / page * page;
+  if (end <= begin) return;
+  // Advisory: a failure only leaves the pages resident.
+  ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
+}
+
 Result<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(const std::string& path,
                                                                    uint32_t mode) {
   std::string tmp = UniqueTempName(path + ".tmp");
@@ -100,7 +115,33 @@ AtomicFileWriter::~AtomicFileWriter() {
 Status AtomicFileWriter::Append(const void* data, size_t n) {
   if (fd_ < 0) return FailedPrecondition("writer already closed");
   OXIDE_RETURN_IF_ERROR(WriteAll(fd_, data, n, tmp_));
+  // Start the disk writes every 8 MiB instead of leaving all of them to Commit()'s fsync: a
+  // large file then reaches the disk while it is being produced, and the fsync waits for the
+  // tail only. Advisory (a failure only moves the work to the fsync).
+  constexpr uint64_t kWriteback = uint64_t{8} << 20;
+  if ((written_ + n) / kWriteback != written_ / kWriteback) {
+    ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
   written_ += n;
+  return Status::Ok();
+}
+
+Status AtomicFileWriter::WriteAt(uint64_t offset, const void* data, size_t n) {
+  if (fd_ < 0) return FailedPrecondition("writer already closed");
+  if (offset > written_ || n > written_ - offset) {
+    return InvalidArgument("WriteAt past the end of " + tmp_);
+  }
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write " + tmp_, errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
   return Status::Ok();
 }
 

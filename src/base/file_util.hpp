@@ -42,6 +42,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   std::string_view view() const { return {reinterpret_cast<const char*>(data_), size_}; }
+  // Drops the pages of [offset, offset + n) from this process's memory (madvise DONTNEED; they
+  // stay in the page cache and are read back on the next access): a reader that is done with a
+  // range keeps its resident set bounded on models larger than memory. Contents never change.
+  void Release(uint64_t offset, uint64_t n) const;
 
  private:
   MappedFile(const uint8_t* data, size_t size) : data_(data), size_(size) {}
@@ -64,6 +68,9 @@ class AtomicFileWriter {
   Status Append(const void* data, size_t n);
   Status Append(std::string_view s) { return Append(s.data(), s.size()); }
   uint64_t bytes_written() const { return written_; }
+  // Overwrites n already-appended bytes at `offset` (a header completed after its body).
+  // kInvalidArgument when the range is not inside what was appended.
+  Status WriteAt(uint64_t offset, const void* data, size_t n);
   // fsync, rename, fsync dir. After an error the target is untouched.
   Status Commit();
 

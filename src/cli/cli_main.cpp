@@ -54,6 +54,8 @@ int Main(const std::vector<std::string>& args, const std::vector<ExternalCommand
   d->add_flag("--no-full", diff.no_full, "Skip the compressed full-file candidate");
   d->add_option("--max-patch-version", diff.max_patch_version, "2: only version-2 strategies")
       ->check(CLI::Range(2, 3));
+  d->add_option("--threads", diff.threads, "Encoder threads (default: all cores; same bytes)")
+      ->check(CLI::Range(1, 256));
 
   PatchArgs patch;
   auto* p = app.add_subcommand("patch", "Rebuild TARGET from BASE and a patch (verified)");

@@ -31,6 +31,20 @@ TEST_F(Cli, DiffThenPatchRebuildsTheTarget) {
   EXPECT_EQ(Run({"inspect", "--json", dir.File("v2.onnx")}), 0);
 }
 
+TEST_F(Cli, DiffThreadsDoNotChangeThePatch) {
+  ASSERT_EQ(Run({"diff", dir.File("v1.onnx"), dir.File("v2.onnx"), "-o", dir.File("p1"),
+                 "--threads", "1"}),
+            0);
+  ASSERT_EQ(Run({"diff", dir.File("v1.onnx"), dir.File("v2.onnx"), "-o", dir.File("p3"),
+                 "--threads", "3"}),
+            0);
+  EXPECT_EQ(*ReadFileToString(dir.File("p1")), *ReadFileToString(dir.File("p3")));
+  EXPECT_EQ(Run({"diff", dir.File("v1.onnx"), dir.File("v2.onnx"), "-o", dir.File("p"), "--threads",
+                 "0"}),
+            2)
+      << "out of range";
+}
+
 TEST_F(Cli, WrongBaseExitsWithFailedPrecondition) {
   ASSERT_EQ(Run({"diff", dir.File("v1.onnx"), dir.File("v2.onnx"), "-o", dir.File("p")}), 0);
   EXPECT_EQ(Run({"patch", dir.File("v2.onnx"), dir.File("p"), "-o", dir.File("out")}), 4);

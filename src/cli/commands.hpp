@@ -18,6 +18,7 @@ struct DiffArgs {
   int level = 0;
   bool no_binary = false, no_tensor = false, no_full = false;
   int max_patch_version = 3;  // 2: never write the coded-tensor strategy (docs/format/patch-v3.md)
+  int threads = 0;            // 0: hardware concurrency; the patch bytes never depend on it
 };
 struct PatchArgs {
   std::string base, patch, out;

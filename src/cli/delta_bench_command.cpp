@@ -231,7 +231,7 @@ Status BenchPair(const PairFiles& files, const std::string& name, const std::str
   auto t0 = std::chrono::steady_clock::now();
   OXIDE_ASSIGN_OR_RETURN(auto d, delta::BuildPatchFile(v1, v2, patch));
   row->oxide.enc_s = Since(t0);
-  row->oxide.bytes = d.patch.size();
+  row->oxide.bytes = d.patch_size;
   row->strategy = std::string(delta::ToString(d.header.strategy));
   t0 = std::chrono::steady_clock::now();
   OXIDE_RETURN_IF_ERROR(delta::ApplyPatchFile(v1, patch, out).status());

@@ -8,6 +8,7 @@
 #include "codec/bit_io.hpp"
 #include "codec/element.hpp"
 #include "codec/rans.hpp"
+#include "codec/scratch.hpp"
 
 namespace oxide::codec::internal {
 
@@ -119,7 +120,7 @@ struct TokenTables {
 
 template <class U>
 void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base, size_t n,
-             std::string* out) {
+             std::string* out, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   constexpr unsigned kClasses = 8 * kW + 1;
   constexpr unsigned kAlphabet = TokenCount(kW);
@@ -128,13 +129,13 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   const ExponentField ef = ExponentOf(info.kind);
   const bool can_base = base != nullptr && ef.bits != 0;
 
-  std::vector<U> vals(m);
-  std::vector<uint8_t> cls(m), tok(m), raw_bits(m);
+  uint8_t* cls = Grow(&sc->cls, m);
+  uint8_t* tok = Grow(&sc->tok, m);
+  uint8_t* raw_bits = Grow(&sc->raw_bits, m);
   uint32_t class_hist[kClasses] = {};
   for (size_t i = 0; i < m; ++i) {
     U v = LoadElement<U>(residual + i * kW);
     if (sub8) v = ZigZagBytes(v);
-    vals[i] = v;
     unsigned rb = 0;
     tok[i] = static_cast<uint8_t>(TokenOf(v, &rb));
     raw_bits[i] = static_cast<uint8_t>(rb);
@@ -144,35 +145,38 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   unsigned ref_class = class_hist[0] == m ? 1 : 1 + MostFrequent(class_hist + 1, kClasses - 1);
 
   unsigned ref_exp = 0;
-  std::vector<uint32_t> base_bucket;
-  std::vector<uint8_t> bctx(m, 0);
-  std::vector<uint16_t> exps(can_base ? m : 0);
+  uint8_t* bctx = Grow(&sc->bctx, m);
+  uint16_t* exps = can_base ? Grow(&sc->exps, m) : nullptr;
   if (can_base) {
-    std::vector<uint32_t> exp_hist(size_t{1} << ef.bits, 0);
+    std::vector<uint32_t>& exp_hist = sc->hist;
+    exp_hist.assign(size_t{1} << ef.bits, 0);
     const U emask = static_cast<U>((U{1} << ef.bits) - 1);
     for (size_t i = 0; i < m; ++i) {
       unsigned e = static_cast<unsigned>((LoadElement<U>(base + i * kW) >> ef.shift) & emask);
-      bctx[i] = 0;
+      exps[i] = static_cast<uint16_t>(e);
       ++exp_hist[e];
     }
     // Zero and subnormal bases are frequent in sparse tensors but say nothing about scale.
     exp_hist[0] = 0;
     ref_exp = MostFrequent(exp_hist.data(), static_cast<unsigned>(exp_hist.size()));
-    BaseTable(ref_exp, ef.bits, 1, &base_bucket);
-    for (size_t i = 0; i < m; ++i) {
-      unsigned e = static_cast<unsigned>((LoadElement<U>(base + i * kW) >> ef.shift) & emask);
-      bctx[i] = static_cast<uint8_t>(base_bucket[e]);
-      exps[i] = static_cast<uint16_t>(e);
-    }
+    BaseTable(ref_exp, ef.bits, 1, &sc->base_ctx);
+    const uint32_t* base_bucket = sc->base_ctx.data();
+    for (size_t i = 0; i < m; ++i) bctx[i] = static_cast<uint8_t>(base_bucket[exps[i]]);
+  } else {
+    std::fill(bctx, bctx + m, uint8_t{0});
   }
 
   // Joint counts under the full context; the smaller models are its marginals.
   uint8_t nb_table[129], pred_table[129];
   NeighbourTable(ref_class, true, false, nb_table);
   NeighbourTable(ref_class, true, true, pred_table);
-  std::vector<uint8_t> nctx(m), pctx(can_base ? m : 0);
+  uint8_t* nctx = Grow(&sc->nctx, m);
+  uint8_t* pctx = can_base ? Grow(&sc->pctx, m) : nullptr;
   const size_t joint = size_t{kBaseBuckets} * kNeighbourBuckets * kAlphabet;
-  std::vector<uint32_t> counts(joint, 0), pcounts(can_base ? joint : 0, 0);
+  sc->counts.assign(joint, 0);
+  sc->pcounts.assign(can_base ? joint : 0, 0);
+  uint32_t* counts = sc->counts.data();
+  uint32_t* pcounts = sc->pcounts.data();
   const size_t q = m / kRansStates;
   for (size_t i = 0; i < m; ++i) {
     unsigned c1 = 0, c2 = 0;
@@ -188,24 +192,25 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     nctx[i] = nb_table[c1 + c2];
     ++counts[(size_t{bctx[i]} * kNeighbourBuckets + nctx[i]) * kAlphabet + tok[i]];
     if (can_base) {
-      pctx[i] = pred_table[PredIndex(s1, s2, exps[i])];
+      pctx[i] = pred_table[PredIndex(s1, s2, static_cast<int>(exps[i]))];
       ++pcounts[(size_t{bctx[i]} * kNeighbourBuckets + pctx[i]) * kAlphabet + tok[i]];
     }
   }
   double best_cost = 0;
   uint8_t best_flags = 0;
-  std::vector<uint32_t> best_counts;
+  bool have_best = false;
   for (uint8_t flags = 0; flags < 8; ++flags) {
     if ((flags & kFlagBase) && !can_base) continue;
     if ((flags & kFlagPredicted) && (!can_base || !(flags & kFlagNeighbour))) continue;
-    const std::vector<uint32_t>& joint_counts = (flags & kFlagPredicted) ? pcounts : counts;
+    const uint32_t* joint_counts = (flags & kFlagPredicted) ? pcounts : counts;
     unsigned nb = (flags & kFlagBase) ? kBaseBuckets : 1;
     unsigned nn = (flags & kFlagNeighbour) ? kNeighbourBuckets : 1;
-    std::vector<uint32_t> marg(size_t{nb} * nn * kAlphabet, 0);
+    std::vector<uint32_t>& marg = sc->marg;
+    marg.assign(size_t{nb} * nn * kAlphabet, 0);
     for (unsigned b = 0; b < kBaseBuckets; ++b) {
       for (unsigned k = 0; k < kNeighbourBuckets; ++k) {
         unsigned ctx = (nb > 1 ? b : 0) * nn + (nn > 1 ? k : 0);
-        const uint32_t* src = joint_counts.data() + (size_t{b} * kNeighbourBuckets + k) * kAlphabet;
+        const uint32_t* src = joint_counts + (size_t{b} * kNeighbourBuckets + k) * kAlphabet;
         uint32_t* dst = marg.data() + size_t{ctx} * kAlphabet;
         for (unsigned s = 0; s < kAlphabet; ++s) dst[s] += src[s];
       }
@@ -214,10 +219,11 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     for (unsigned c = 0; c < nb * nn; ++c) {
       cost += EstimateCostBits(marg.data() + size_t{c} * kAlphabet, kAlphabet);
     }
-    if (best_counts.empty() || cost < best_cost) {
+    if (!have_best || cost < best_cost) {
       best_cost = cost;
       best_flags = flags;
-      best_counts = std::move(marg);
+      sc->best_counts.swap(marg);
+      have_best = true;
     }
   }
   const bool use_base = best_flags & kFlagBase;
@@ -225,28 +231,33 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   const bool use_pred = best_flags & kFlagPredicted;
   const unsigned nn = use_nb ? kNeighbourBuckets : 1;
   const unsigned contexts = (use_base ? kBaseBuckets : 1) * nn;
-  if (use_pred) nctx.swap(pctx);
+  const uint8_t* nb_ctx = use_pred ? pctx : nctx;
   // Symbols and contexts in coding order (see LaneElement).
-  std::vector<uint8_t> ctx(m), tok_order(m);
-  std::vector<uint32_t> order(m);
+  uint8_t* ctx = Grow(&sc->ctx, m);
+  uint8_t* tok_order = Grow(&sc->sym_order, m);
+  uint32_t* order = Grow(&sc->order, m);
   for (size_t p = 0; p < m; ++p) {
     size_t i = LaneElement(p, q);
     order[p] = static_cast<uint32_t>(i);
     tok_order[p] = tok[i];
-    ctx[p] = static_cast<uint8_t>((use_base ? bctx[i] : 0) * nn + (use_nb ? nctx[i] : 0));
+    ctx[p] = static_cast<uint8_t>((use_base ? bctx[i] : 0) * nn + (use_nb ? nb_ctx[i] : 0));
   }
 
-  RansTables tables;
-  BuildEncoderTables(best_counts.data(), kAlphabet, contexts, &tables);
+  RansTables& tables = sc->tables;
+  BuildEncoderTables(sc->best_counts.data(), kAlphabet, contexts, &tables);
   out->push_back(static_cast<char>(best_flags));
   out->push_back(static_cast<char>(ref_class));
   if (use_base) PutVarint64(out, ref_exp);
-  WriteModelBody(residual + m * kW, n - m * kW, tables, tok_order.data(), ctx.data(), m, out);
+  WriteModelBody(residual + m * kW, n - m * kW, tables, tok_order, ctx, m, out, &sc->words);
   BitWriter bw(out);
   for (size_t p = 0; p < m; ++p) {
     size_t i = order[p];
     unsigned rb = raw_bits[i];
-    if (rb != 0) bw.PutWide(static_cast<U>(vals[i] & static_cast<U>((U{1} << rb) - 1)), rb);
+    if (rb != 0) {
+      U v = LoadElement<U>(residual + i * kW);
+      if (sub8) v = ZigZagBytes(v);
+      bw.PutWide(static_cast<U>(v & static_cast<U>((U{1} << rb) - 1)), rb);
+    }
   }
   bw.Flush();
 }
@@ -312,7 +323,7 @@ Status DecodeLoop(const uint8_t* base, unsigned exp_shift, unsigned exp_bits,
 
 template <class U>
 Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, const uint8_t* base,
-               uint8_t* residual, size_t n) {
+               uint8_t* residual, size_t n, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   constexpr unsigned kClasses = 8 * kW + 1;
   constexpr unsigned kAlphabet = TokenCount(kW);
@@ -339,7 +350,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   }
   const unsigned nn = use_nb ? kNeighbourBuckets : 1;
   const unsigned contexts = (use_base ? kBaseBuckets : 1) * nn;
-  RansTables tables;
+  RansTables& tables = sc->tables;
   RansDecoder dec;
   OXIDE_RETURN_IF_ERROR(
       ReadModelBody(&p, end, residual + m * kW, n - m * kW, kAlphabet, contexts, &tables, &dec));
@@ -348,7 +359,8 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   uint8_t nb_table[129];
   NeighbourTable(ref_class, use_nb, use_pred, nb_table);
   // Base buckets premultiplied by the neighbour count; all zero when only kPred reads the base.
-  std::vector<uint32_t> base_ctx;
+  std::vector<uint32_t>& base_ctx = sc->base_ctx;
+  base_ctx.clear();
   if (use_base) {
     BaseTable(static_cast<unsigned>(ref_exp), ef.bits, nn, &base_ctx);
   } else if (use_pred) {
@@ -377,30 +389,30 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
 }  // namespace
 
 void EncodeClassModel(const BlockInfo& info, const uint8_t* residual, const uint8_t* base, size_t n,
-                      std::string* out) {
+                      std::string* out, Scratch* sc) {
   switch (info.width) {
     case 1:
-      return EncodeT<uint8_t>(info, residual, base, n, out);
+      return EncodeT<uint8_t>(info, residual, base, n, out, sc);
     case 2:
-      return EncodeT<uint16_t>(info, residual, base, n, out);
+      return EncodeT<uint16_t>(info, residual, base, n, out, sc);
     case 4:
-      return EncodeT<uint32_t>(info, residual, base, n, out);
+      return EncodeT<uint32_t>(info, residual, base, n, out, sc);
     default:
-      return EncodeT<uint64_t>(info, residual, base, n, out);
+      return EncodeT<uint64_t>(info, residual, base, n, out, sc);
   }
 }
 
 Status DecodeClassModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end,
-                        const uint8_t* base, uint8_t* residual, size_t n) {
+                        const uint8_t* base, uint8_t* residual, size_t n, Scratch* sc) {
   switch (info.width) {
     case 1:
-      return DecodeT<uint8_t>(info, p, end, base, residual, n);
+      return DecodeT<uint8_t>(info, p, end, base, residual, n, sc);
     case 2:
-      return DecodeT<uint16_t>(info, p, end, base, residual, n);
+      return DecodeT<uint16_t>(info, p, end, base, residual, n, sc);
     case 4:
-      return DecodeT<uint32_t>(info, p, end, base, residual, n);
+      return DecodeT<uint32_t>(info, p, end, base, residual, n, sc);
     default:
-      return DecodeT<uint64_t>(info, p, end, base, residual, n);
+      return DecodeT<uint64_t>(info, p, end, base, residual, n, sc);
   }
 }
 

@@ -26,10 +26,13 @@
 
 namespace oxide::codec::internal {
 
-// REQUIRES: IsValidBlockInfo(info), info.transform != 0.
+struct Scratch;
+
+// REQUIRES: IsValidBlockInfo(info), info.transform != 0. `sc` holds the buffers
+// (codec/scratch.hpp).
 void EncodeClassModel(const BlockInfo& info, const uint8_t* residual, const uint8_t* base, size_t n,
-                      std::string* out);
+                      std::string* out, Scratch* sc);
 Status DecodeClassModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end,
-                        const uint8_t* base, uint8_t* residual, size_t n);
+                        const uint8_t* base, uint8_t* residual, size_t n, Scratch* sc);
 
 }  // namespace oxide::codec::internal

@@ -5,6 +5,7 @@
 #include "codec/bit_io.hpp"
 #include "codec/element.hpp"
 #include "codec/rans.hpp"
+#include "codec/scratch.hpp"
 
 namespace oxide::codec::internal {
 
@@ -31,15 +32,16 @@ void BucketTable(unsigned ref_exp, unsigned exp_bits, bool use, uint8_t* table) 
 }
 
 template <class U>
-void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out) {
+void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   const ExponentField ef = ExponentOf(info.kind);
   const unsigned alphabet = 1u << ef.bits;
   const size_t m = n / kW;
   const U emask = static_cast<U>(alphabet - 1);
 
-  std::vector<uint8_t> exps(m);
-  std::vector<uint32_t> hist(alphabet, 0);
+  uint8_t* exps = Grow(&sc->tok, m);
+  std::vector<uint32_t>& hist = sc->hist;
+  hist.assign(alphabet, 0);
   for (size_t i = 0; i < m; ++i) {
     exps[i] = static_cast<uint8_t>((LoadElement<U>(data + i * kW) >> ef.shift) & emask);
     ++hist[exps[i]];
@@ -49,13 +51,15 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
 
   uint8_t buckets[256];
   BucketTable(ref_exp, ef.bits, true, buckets);
-  std::vector<uint8_t> ctx(m);
-  std::vector<uint32_t> counts(size_t{kBuckets} * alphabet, 0);
-  std::vector<uint32_t> flat(alphabet, 0);
+  uint8_t* ctx = Grow(&sc->ctx, m);
+  std::vector<uint32_t>& counts = sc->counts;
+  counts.assign(size_t{kBuckets} * alphabet, 0);
+  std::vector<uint32_t>& flat = sc->marg;
+  flat.assign(alphabet, 0);
   // Contexts and symbols in coding order (see LaneElement).
   const size_t q = m / kRansStates;
-  std::vector<uint8_t> exps_order(m);
-  std::vector<uint32_t> order(m);
+  uint8_t* exps_order = Grow(&sc->sym_order, m);
+  uint32_t* order = Grow(&sc->order, m);
   for (size_t p = 0; p < m; ++p) {
     size_t i = LaneElement(p, q);
     order[p] = static_cast<uint32_t>(i);
@@ -69,14 +73,14 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
     with_ctx += EstimateCostBits(counts.data() + size_t{c} * alphabet, alphabet);
   }
   const bool use_nb = with_ctx < EstimateCostBits(flat.data(), alphabet);
-  if (!use_nb) std::fill(ctx.begin(), ctx.end(), uint8_t{0});
+  if (!use_nb) std::fill(ctx, ctx + m, uint8_t{0});
 
-  RansTables tables;
+  RansTables& tables = sc->tables;
   BuildEncoderTables(use_nb ? counts.data() : flat.data(), alphabet, use_nb ? kBuckets : 1,
                      &tables);
   out->push_back(static_cast<char>(use_nb ? kFlagNeighbour : 0));
   out->push_back(static_cast<char>(ref_exp));
-  WriteModelBody(data + m * kW, n - m * kW, tables, exps_order.data(), ctx.data(), m, out);
+  WriteModelBody(data + m * kW, n - m * kW, tables, exps_order, ctx, m, out, &sc->words);
   // Sign above the mantissa: one (shift + 1)-bit value per element.
   BitWriter bw(out);
   const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
@@ -90,8 +94,8 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
 }
 
 template <class U>
-Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data,
-               size_t n) {
+Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data, size_t n,
+               Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   const ExponentField ef = ExponentOf(info.kind);
   const unsigned alphabet = 1u << ef.bits;
@@ -102,7 +106,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint
   p += 2;
   if (flags > kFlagNeighbour || ref_exp >= alphabet) return Corrupt("float block: bad header");
   const bool use_nb = flags & kFlagNeighbour;
-  RansTables t;
+  RansTables& t = sc->tables;
   RansDecoder dec;
   OXIDE_RETURN_IF_ERROR(
       ReadModelBody(&p, end, data + m * kW, n - m * kW, alphabet, use_nb ? kBuckets : 1, &t, &dec));
@@ -139,15 +143,16 @@ bool FloatModelSupports(ElementKind kind) {
   return kind == ElementKind::kFp16 || kind == ElementKind::kBf16 || kind == ElementKind::kFp32;
 }
 
-void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out) {
-  if (info.width == 4) return EncodeT<uint32_t>(info, data, n, out);
-  return EncodeT<uint16_t>(info, data, n, out);
+void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out,
+                      Scratch* sc) {
+  if (info.width == 4) return EncodeT<uint32_t>(info, data, n, out, sc);
+  return EncodeT<uint16_t>(info, data, n, out, sc);
 }
 
 Status DecodeFloatModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data,
-                        size_t n) {
-  if (info.width == 4) return DecodeT<uint32_t>(info, p, end, data, n);
-  return DecodeT<uint16_t>(info, p, end, data, n);
+                        size_t n, Scratch* sc) {
+  if (info.width == 4) return DecodeT<uint32_t>(info, p, end, data, n, sc);
+  return DecodeT<uint16_t>(info, p, end, data, n, sc);
 }
 
 }  // namespace oxide::codec::internal

@@ -23,9 +23,12 @@ namespace oxide::codec::internal {
 // True for the kinds mode 3 codes (fp16, bf16, fp32).
 bool FloatModelSupports(ElementKind kind);
 
-// REQUIRES: FloatModelSupports(info.kind), IsValidBlockInfo(info).
-void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out);
+struct Scratch;
+
+// REQUIRES: FloatModelSupports(info.kind), IsValidBlockInfo(info). `sc` holds the buffers.
+void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out,
+                      Scratch* sc);
 Status DecodeFloatModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data,
-                        size_t n);
+                        size_t n, Scratch* sc);
 
 }  // namespace oxide::codec::internal

@@ -101,15 +101,22 @@ Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsi
   t->alphabet = alphabet;
   t->contexts = contexts;
   t->fs.assign(size_t{alphabet} * contexts, 0);
-  t->slot_sym.assign(size_t{contexts} << kProbBits, 0);
+  // Not cleared as a whole (it is reused from block to block): a used context overwrites all of
+  // its slots below, an unused one is zeroed, so no slot names a symbol from an earlier table.
+  if (t->slot_sym.size() < (size_t{contexts} << kProbBits)) {
+    t->slot_sym.resize(size_t{contexts} << kProbBits);
+  }
   for (unsigned c = 0; c < contexts; ++c) {
     uint64_t used = 0;
     if (!GetVarint64(p, end, &used) || used > alphabet) {
       return Corrupt("residual block: bad symbol count in a table");
     }
-    if (used == 0) continue;  // fs stays 0: decoding under this context sets the error flag
     uint32_t* fs = t->fs.data() + size_t{c} * alphabet;
     uint8_t* slots = t->slot_sym.data() + (size_t{c} << kProbBits);
+    if (used == 0) {  // fs stays 0: decoding under this context sets the error flag
+      std::memset(slots, 0, kProbScale);
+      continue;
+    }
     uint64_t next = 0;
     uint32_t start = 0;
     for (uint64_t k = 0; k < used; ++k) {
@@ -133,13 +140,15 @@ Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsi
   return Status::Ok();
 }
 
-void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, size_t count,
-                std::string* out) {
-  uint32_t x[kRansStates];
+namespace {
+
+// Codes the symbols backwards: the four final states into x, the renormalisation words into
+// *words, last-emitted first.
+void EncodeWords(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, size_t count,
+                 uint32_t* x, std::vector<uint16_t>* words) {
   for (unsigned j = 0; j < kRansStates; ++j) x[j] = kRansLow;
-  // Words come out last-symbol-first; collected backwards and reversed once at the end.
-  std::vector<uint16_t> words;
-  words.reserve(count / 2 + 16);
+  words->clear();
+  words->reserve(count / 2 + 16);
   for (size_t i = count; i-- > 0;) {
     unsigned j = static_cast<unsigned>(i % kRansStates);
     uint32_t e = t.fs[size_t{ctxs[i]} * t.alphabet + syms[i]];
@@ -147,13 +156,18 @@ void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, s
     uint32_t s = e >> 16;
     uint64_t x_max = uint64_t{f} << (32 - kProbBits);
     if (x[j] >= x_max) {
-      words.push_back(static_cast<uint16_t>(x[j] & 0xffff));
+      words->push_back(static_cast<uint16_t>(x[j] & 0xffff));
       x[j] >>= 16;
     }
     x[j] = ((x[j] / f) << kProbBits) + (x[j] % f) + s;
   }
+}
+
+size_t StreamSize(const std::vector<uint16_t>& words) { return 4 * kRansStates + 2 * words.size(); }
+
+void AppendStream(const uint32_t* x, const std::vector<uint16_t>& words, std::string* out) {
   size_t at = out->size();
-  out->resize(at + 4 * kRansStates + 2 * words.size());
+  out->resize(at + StreamSize(words));
   char* dst = out->data() + at;
   for (unsigned j = 0; j < kRansStates; ++j) std::memcpy(dst + 4 * j, &x[j], 4);
   dst += 4 * kRansStates;
@@ -163,14 +177,26 @@ void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, s
   }
 }
 
+}  // namespace
+
+void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, size_t count,
+                std::string* out, std::vector<uint16_t>* words_scratch) {
+  std::vector<uint16_t> local;
+  std::vector<uint16_t>& words = words_scratch != nullptr ? *words_scratch : local;
+  uint32_t x[kRansStates];
+  EncodeWords(t, syms, ctxs, count, x, &words);
+  AppendStream(x, words, out);
+}
+
 void WriteModelBody(const uint8_t* tail, size_t tail_len, const RansTables& t, const uint8_t* syms,
-                    const uint8_t* ctxs, size_t count, std::string* out) {
+                    const uint8_t* ctxs, size_t count, std::string* out,
+                    std::vector<uint16_t>* words) {
   out->append(reinterpret_cast<const char*>(tail), tail_len);
   WriteTables(t, out);
-  std::string stream;
-  RansEncode(t, syms, ctxs, count, &stream);
-  PutVarint64(out, stream.size());
-  out->append(stream);
+  uint32_t x[kRansStates];
+  EncodeWords(t, syms, ctxs, count, x, words);
+  PutVarint64(out, StreamSize(*words));
+  AppendStream(x, *words, out);
 }
 
 Status ReadModelBody(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,

@@ -52,9 +52,10 @@ void WriteTables(const RansTables& t, std::string* out);
 Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsigned contexts,
                   RansTables* t);
 
-// Codes syms[i] under context ctxs[i] (i < count) and appends the stream to *out.
+// Codes syms[i] under context ctxs[i] (i < count) and appends the stream to *out. `words`
+// (may be nullptr) is scratch space kept by the caller between calls.
 void RansEncode(const RansTables& t, const uint8_t* syms, const uint8_t* ctxs, size_t count,
-                std::string* out);
+                std::string* out, std::vector<uint16_t>* words = nullptr);
 
 // Lanes: a block's `count` symbols are coded as four interleaved chains, so that a model whose
 // context depends on the previous symbol still decodes as four independent dependency chains.
@@ -85,7 +86,8 @@ class RansDecoder;
 // (n % width) verbatim, the tables, varint length of the rANS stream, the stream; the raw bits
 // follow to the end of the payload.
 void WriteModelBody(const uint8_t* tail, size_t tail_len, const RansTables& t, const uint8_t* syms,
-                    const uint8_t* ctxs, size_t count, std::string* out);
+                    const uint8_t* ctxs, size_t count, std::string* out,
+                    std::vector<uint16_t>* words);
 // Copies the tail to tail_out, reads the tables and sets up *dec; *p ends at the raw bits.
 Status ReadModelBody(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
                      unsigned alphabet, unsigned contexts, RansTables* t, RansDecoder* dec);

@@ -4,6 +4,7 @@
 
 #include "codec/class_model.hpp"
 #include "codec/float_model.hpp"
+#include "codec/scratch.hpp"
 #include "codec/zstd_planes.hpp"
 
 // Chooses, per block, the smallest of the modes that apply; see BlockMode. Verbatim is always a
@@ -15,6 +16,12 @@ using internal::DecodeClassModel;
 using internal::DecodeFloatModel;
 using internal::DecodeZstdPlanes;
 using internal::FloatModelSupports;
+using internal::Scratch;
+
+CoderContext::CoderContext() : scratch_(std::make_unique<Scratch>()) {}
+CoderContext::~CoderContext() = default;
+CoderContext::CoderContext(CoderContext&&) noexcept = default;
+CoderContext& CoderContext::operator=(CoderContext&&) noexcept = default;
 
 bool IsValidBlockInfo(const BlockInfo& info) {
   if (info.width != 1 && info.width != 2 && info.width != 4 && info.width != 8) return false;
@@ -39,40 +46,61 @@ void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const u
 
 void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
                          size_t n, std::string* out, const EncodeOptions& options) {
-  std::string best;
+  CoderContext ctx;
+  EncodeResidualBlock(info, residual, base, n, out, options, &ctx);
+}
+
+void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
+                         size_t n, std::string* out, const EncodeOptions& options,
+                         CoderContext* ctx) {
+  Scratch* sc = ctx->scratch();
+  // Candidates are built in sc->cand and the smallest kept in sc->best (swapped, so both keep
+  // their capacity for the next block).
+  bool have = false;
   auto consider = [&](BlockMode mode, auto&& encode) {
-    std::string cand(1, static_cast<char>(mode));
-    if (!encode(&cand)) return;
-    if (best.empty() || cand.size() < best.size()) best.swap(cand);
+    sc->cand.clear();
+    sc->cand.push_back(static_cast<char>(mode));
+    if (!encode(&sc->cand)) return;
+    if (!have || sc->cand.size() < sc->best.size()) {
+      sc->best.swap(sc->cand);
+      have = true;
+    }
   };
   if (n != 0) {
     if (info.transform != 0) {
       consider(BlockMode::kClassModel, [&](std::string* s) {
-        internal::EncodeClassModel(info, residual, base, n, s);
+        internal::EncodeClassModel(info, residual, base, n, s, sc);
         return true;
       });
     } else if (FloatModelSupports(info.kind)) {
       consider(BlockMode::kFloatModel, [&](std::string* s) {
-        internal::EncodeFloatModel(info, residual, n, s);
+        internal::EncodeFloatModel(info, residual, n, s, sc);
         return true;
       });
     }
     if (options.try_zstd) {
       consider(BlockMode::kZstdPlanes, [&](std::string* s) {
-        return internal::EncodeZstdPlanes(residual, n, info.width, options.zstd_level, s);
+        return internal::EncodeZstdPlanes(residual, n, info.width, options.zstd_level, s, sc);
       });
     }
   }
-  if (best.empty() || best.size() > n + 1) {
+  if (!have || sc->best.size() > n + 1) {
     out->push_back(static_cast<char>(BlockMode::kVerbatim));
     out->append(reinterpret_cast<const char*>(residual), n);
     return;
   }
-  out->append(best);
+  out->append(sc->best);
 }
 
 Status DecodeResidualBlock(const BlockInfo& info, const uint8_t* payload, size_t len,
                            const uint8_t* base, uint8_t* residual, size_t n) {
+  CoderContext ctx;
+  return DecodeResidualBlock(info, payload, len, base, residual, n, &ctx);
+}
+
+Status DecodeResidualBlock(const BlockInfo& info, const uint8_t* payload, size_t len,
+                           const uint8_t* base, uint8_t* residual, size_t n, CoderContext* ctx) {
+  Scratch* sc = ctx->scratch();
   if (!IsValidBlockInfo(info)) return Corrupt("residual block: invalid element kind or width");
   if (len == 0) return Corrupt("residual block: empty payload");
   const uint8_t* p = payload + 1;
@@ -83,15 +111,15 @@ Status DecodeResidualBlock(const BlockInfo& info, const uint8_t* payload, size_t
       if (n != 0) std::memcpy(residual, p, n);
       return Status::Ok();
     case BlockMode::kZstdPlanes:
-      return DecodeZstdPlanes(p, end, info.width, residual, n);
+      return DecodeZstdPlanes(p, end, info.width, residual, n, sc);
     case BlockMode::kClassModel:
       if (info.transform == 0) return Corrupt("residual block: class model without a base");
-      return DecodeClassModel(info, p, end, base, residual, n);
+      return DecodeClassModel(info, p, end, base, residual, n, sc);
     case BlockMode::kFloatModel:
       if (info.transform != 0 || !FloatModelSupports(info.kind)) {
         return Corrupt("residual block: float model for a residual or non-float block");
       }
-      return DecodeFloatModel(info, p, end, residual, n);
+      return DecodeFloatModel(info, p, end, residual, n, sc);
   }
   return Corrupt("residual block: unknown mode " + std::to_string(payload[0]));
 }

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "codec/scratch.hpp"
+
 namespace oxide::codec::internal {
 
 namespace {
@@ -31,27 +33,46 @@ void FromPlanes(const uint8_t* in, uint8_t* out, size_t n, unsigned width) {
 
 }  // namespace
 
-bool EncodeZstdPlanes(const uint8_t* data, size_t n, unsigned width, int level, std::string* out) {
-  std::vector<uint8_t> planes(n);
-  if (n != 0) ToPlanes(data, planes.data(), n, width);
-  size_t at = out->size();
-  out->resize(at + ZSTD_compressBound(n));
-  size_t got = ZSTD_compress(out->data() + at, out->size() - at, planes.data(), n, level);
-  out->resize(ZSTD_isError(got) ? at : at + got);
-  return !ZSTD_isError(got);
+Scratch::~Scratch() {
+  ZSTD_freeCCtx(cctx);
+  ZSTD_freeDCtx(dctx);
+}
+
+bool EncodeZstdPlanes(const uint8_t* data, size_t n, unsigned width, int level, std::string* out,
+                      Scratch* s) {
+  if (s == nullptr) {
+    Scratch local;
+    return EncodeZstdPlanes(data, n, width, level, out, &local);
+  }
+  if (s->cctx == nullptr && (s->cctx = ZSTD_createCCtx()) == nullptr) return false;
+  uint8_t* planes = Grow(&s->planes, n);
+  if (n != 0) ToPlanes(data, planes, n, width);
+  char* frame = Grow(&s->frame, ZSTD_compressBound(n));
+  // ZSTD_compressCCtx takes its parameters from `level` alone: the frame is ZSTD_compress's.
+  size_t got = ZSTD_compressCCtx(s->cctx, frame, ZSTD_compressBound(n), planes, n, level);
+  if (ZSTD_isError(got)) return false;
+  out->append(frame, got);
+  return true;
 }
 
 Status DecodeZstdPlanes(const uint8_t* p, const uint8_t* end, unsigned width, uint8_t* data,
-                        size_t n) {
+                        size_t n, Scratch* s) {
+  if (s == nullptr) {
+    Scratch local;
+    return DecodeZstdPlanes(p, end, width, data, n, &local);
+  }
   size_t len = static_cast<size_t>(end - p);
   unsigned long long content = ZSTD_getFrameContentSize(p, len);
   if (content != n) return Corrupt("zstd block: frame size does not match the block");
   size_t frame = ZSTD_findFrameCompressedSize(p, len);
   if (ZSTD_isError(frame) || frame != len) return Corrupt("zstd block: not exactly one frame");
-  std::vector<uint8_t> planes(n);
-  size_t got = ZSTD_decompress(planes.data(), n, p, len);
+  if (s->dctx == nullptr && (s->dctx = ZSTD_createDCtx()) == nullptr) {
+    return ResourceExhausted("zstd block: cannot allocate a decoder");
+  }
+  uint8_t* planes = Grow(&s->planes, n);
+  size_t got = ZSTD_decompressDCtx(s->dctx, planes, n, p, len);
   if (ZSTD_isError(got) || got != n) return Corrupt("zstd block: bad frame");
-  if (n != 0) FromPlanes(planes.data(), data, n, width);
+  if (n != 0) FromPlanes(planes, data, n, width);
   return Status::Ok();
 }
 

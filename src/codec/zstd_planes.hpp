@@ -12,10 +12,14 @@
 
 namespace oxide::codec::internal {
 
-// Appends the frame; false (and nothing appended) if zstd fails, e.g. out of memory.
-bool EncodeZstdPlanes(const uint8_t* data, size_t n, unsigned width, int level, std::string* out);
+struct Scratch;
+
+// Appends the frame; false (and nothing appended) if zstd fails, e.g. out of memory. The frame is
+// what ZSTD_compress(level) makes; `s` (may be nullptr) supplies the context and buffers.
+bool EncodeZstdPlanes(const uint8_t* data, size_t n, unsigned width, int level, std::string* out,
+                      Scratch* s = nullptr);
 // kCorrupt unless [p, end) is exactly one frame of n bytes.
 Status DecodeZstdPlanes(const uint8_t* p, const uint8_t* end, unsigned width, uint8_t* data,
-                        size_t n);
+                        size_t n, Scratch* s = nullptr);
 
 }  // namespace oxide::codec::internal

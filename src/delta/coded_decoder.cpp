@@ -260,8 +260,8 @@ Status CodedBodyDecoder::DecodeBlock() {
     OXIDE_RETURN_IF_ERROR(base_->ReadAt(base_offset_, base_buf_.data(), n));
     base = base_buf_.data();
   }
-  Status st =
-      codec::DecodeResidualBlock(info_, payload_.data(), payload_len_, base, residual_.data(), n);
+  Status st = codec::DecodeResidualBlock(info_, payload_.data(), payload_len_, base,
+                                         residual_.data(), n, &coder_);
   if (!st.ok()) return st.WithContext("coded block");
   const uint8_t* target = residual_.data();
   if (info_.transform != 0) {

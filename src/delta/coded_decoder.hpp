@@ -90,6 +90,7 @@ class CodedBodyDecoder {
   std::vector<uint8_t> payload_;   // then reused for the inverse-transformed target block
   std::vector<uint8_t> residual_;  // decoded residual of one block
   std::vector<uint8_t> base_buf_;  // base bytes of one block
+  codec::CoderContext coder_;      // the codec's zstd context and buffers, reused per block
 };
 
 }  // namespace oxide::delta::internal

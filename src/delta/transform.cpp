@@ -42,31 +42,32 @@ U UnOrd(U k) {
   return (k & kSign) ? static_cast<U>(k & ~kSign) : static_cast<U>(~k);
 }
 
-template <class U>
-void Forward(Transform t, const uint8_t* tg, const uint8_t* b, uint8_t* r, size_t elems) {
+// The transform is a template parameter so that each loop is branch-free (and vectorisable).
+template <class U, bool kOrdered>
+void Forward(const uint8_t* tg, const uint8_t* b, uint8_t* r, size_t elems) {
   for (size_t i = 0; i < elems; ++i) {
     U x = Load<U>(tg + i * sizeof(U));
     U y = Load<U>(b + i * sizeof(U));
     U out;
-    if (t == Transform::kSubInt) {
-      out = ZigZag<U>(static_cast<U>(x - y));
-    } else {
+    if constexpr (kOrdered) {
       out = ZigZag<U>(static_cast<U>(Ord(x) - Ord(y)));
+    } else {
+      out = ZigZag<U>(static_cast<U>(x - y));
     }
     Store<U>(r + i * sizeof(U), out);
   }
 }
 
-template <class U>
-void Inverse(Transform t, const uint8_t* r, const uint8_t* b, uint8_t* tg, size_t elems) {
+template <class U, bool kOrdered>
+void Inverse(const uint8_t* r, const uint8_t* b, uint8_t* tg, size_t elems) {
   for (size_t i = 0; i < elems; ++i) {
     U d = UnZigZag<U>(Load<U>(r + i * sizeof(U)));
     U y = Load<U>(b + i * sizeof(U));
     U out;
-    if (t == Transform::kSubInt) {
-      out = static_cast<U>(y + d);
-    } else {
+    if constexpr (kOrdered) {
       out = UnOrd<U>(static_cast<U>(Ord(y) + d));
+    } else {
+      out = static_cast<U>(y + d);
     }
     Store<U>(tg + i * sizeof(U), out);
   }
@@ -90,10 +91,11 @@ void Dispatch(Transform t, size_t width, const uint8_t* a, const uint8_t* base, 
   size_t elems = whole / width;
   auto run = [&](auto tag) {
     using U = decltype(tag);
+    const bool ordered = t != Transform::kSubInt;
     if constexpr (kForward) {
-      Forward<U>(t, a, base, out, elems);
+      ordered ? Forward<U, true>(a, base, out, elems) : Forward<U, false>(a, base, out, elems);
     } else {
-      Inverse<U>(t, a, base, out, elems);
+      ordered ? Inverse<U, true>(a, base, out, elems) : Inverse<U, false>(a, base, out, elems);
     }
   };
   switch (width) {
@@ -135,15 +137,71 @@ void InverseTransform(Transform t, size_t width, const uint8_t* residual, const 
   Dispatch<false>(t, width, residual, base, target, n);
 }
 
+namespace {
+// Fixed-width plane loops: one pass over the elements, every plane written (or read) in the same
+// iteration, which the compiler turns into vector shuffles; the generic loop below made `width`
+// strided passes, byte by byte.
+// 32-bit words: byte k of 4 elements into one word each pass, stored as 4 plane bytes.
+void GroupPlanes4(const uint8_t* in, uint8_t* out, size_t elems) {
+  uint8_t* p0 = out;
+  uint8_t* p1 = out + elems;
+  uint8_t* p2 = out + 2 * elems;
+  uint8_t* p3 = out + 3 * elems;
+  for (size_t i = 0; i < elems; ++i) {
+    uint32_t v;
+    std::memcpy(&v, in + 4 * i, 4);
+    p0[i] = static_cast<uint8_t>(v);
+    p1[i] = static_cast<uint8_t>(v >> 8);
+    p2[i] = static_cast<uint8_t>(v >> 16);
+    p3[i] = static_cast<uint8_t>(v >> 24);
+  }
+}
+void UngroupPlanes4(const uint8_t* in, uint8_t* out, size_t elems) {
+  const uint8_t* p0 = in;
+  const uint8_t* p1 = in + elems;
+  const uint8_t* p2 = in + 2 * elems;
+  const uint8_t* p3 = in + 3 * elems;
+  for (size_t i = 0; i < elems; ++i) {
+    uint32_t v = static_cast<uint32_t>(p0[i]) | static_cast<uint32_t>(p1[i]) << 8 |
+                 static_cast<uint32_t>(p2[i]) << 16 | static_cast<uint32_t>(p3[i]) << 24;
+    std::memcpy(out + 4 * i, &v, 4);
+  }
+}
+void GroupPlanes2(const uint8_t* in, uint8_t* out, size_t elems) {
+  uint8_t* p0 = out;
+  uint8_t* p1 = out + elems;
+  for (size_t i = 0; i < elems; ++i) {
+    uint16_t v;
+    std::memcpy(&v, in + 2 * i, 2);
+    p0[i] = static_cast<uint8_t>(v);
+    p1[i] = static_cast<uint8_t>(v >> 8);
+  }
+}
+void UngroupPlanes2(const uint8_t* in, uint8_t* out, size_t elems) {
+  const uint8_t* p0 = in;
+  const uint8_t* p1 = in + elems;
+  for (size_t i = 0; i < elems; ++i) {
+    uint16_t v = static_cast<uint16_t>(p0[i] | p1[i] << 8);
+    std::memcpy(out + 2 * i, &v, 2);
+  }
+}
+}  // namespace
+
 void GroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
   if (width <= 1) {
     if (n > 0) std::memcpy(out, in, n);
     return;
   }
   size_t elems = n / width;
-  for (size_t k = 0; k < width; ++k) {
-    uint8_t* plane = out + k * elems;
-    for (size_t i = 0; i < elems; ++i) plane[i] = in[i * width + k];
+  if (width == 2) {
+    GroupPlanes2(in, out, elems);
+  } else if (width == 4) {
+    GroupPlanes4(in, out, elems);
+  } else {
+    for (size_t k = 0; k < width; ++k) {
+      uint8_t* plane = out + k * elems;
+      for (size_t i = 0; i < elems; ++i) plane[i] = in[i * width + k];
+    }
   }
   if (n > elems * width) std::memcpy(out + elems * width, in + elems * width, n - elems * width);
 }
@@ -154,9 +212,15 @@ void UngroupPlanes(const uint8_t* in, uint8_t* out, size_t n, size_t width) {
     return;
   }
   size_t elems = n / width;
-  for (size_t k = 0; k < width; ++k) {
-    const uint8_t* plane = in + k * elems;
-    for (size_t i = 0; i < elems; ++i) out[i * width + k] = plane[i];
+  if (width == 2) {
+    UngroupPlanes2(in, out, elems);
+  } else if (width == 4) {
+    UngroupPlanes4(in, out, elems);
+  } else {
+    for (size_t k = 0; k < width; ++k) {
+      const uint8_t* plane = in + k * elems;
+      for (size_t i = 0; i < elems; ++i) out[i * width + k] = plane[i];
+    }
   }
   if (n > elems * width) std::memcpy(out + elems * width, in + elems * width, n - elems * width);
 }

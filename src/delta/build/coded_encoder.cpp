@@ -17,10 +17,6 @@ using format::Chunk;
 using format::Transform;
 using Kind = Segment::Kind;
 
-// Below this a tensor stays a record in a ZSTD chunk: a chunk header and a codec payload header
-// cost more than sharing the frame with its neighbours.
-constexpr uint64_t kMinCodedBytes = 4096;
-
 const uint8_t* U8(std::string_view s, uint64_t off) {
   return reinterpret_cast<const uint8_t*>(s.data()) + off;
 }
@@ -38,6 +34,8 @@ bool InfoFor(const Segment& s, uint8_t transform, codec::BlockInfo* info) {
   }
   return transform == 0 || IsValidTransform(transform, s.width);
 }
+
+}  // namespace
 
 class CodedWriter {
  public:
@@ -72,7 +70,17 @@ class CodedWriter {
     if (s.kind == Kind::kCopy || choice_ == CodedChoice::kNeverCoded) return d;
     if (s.forced_width_byte != 0) return d;
     if (s.length < kMinCodedBytes && choice_ != CodedChoice::kAlwaysCoded) return d;
-    if (!ChooseCoded(s, &d.coded_transform)) return d;
+    int only = -1;
+    if (fast_ && choice_ == CodedChoice::kAuto) {
+      // Large models: the codec is tried with the transform the zstd trial chose (LITERAL is
+      // transform 0), not with every transform; the best transform rarely differs between them.
+      if (!d.zstd_known) {
+        d.zstd = records_.Choose(s);
+        d.zstd_known = true;
+      }
+      only = d.zstd.transform;
+    }
+    if (!ChooseCoded(s, &d.coded_transform, only)) return d;
     if (choice_ == CodedChoice::kAlwaysCoded) {
       d.coded = true;
       return d;
@@ -100,6 +108,29 @@ class CodedWriter {
     return Status::Ok();
   }
 
+  // Where the next chunks go (CodedChunkEncoder: one body fragment per work item).
+  void Reset(std::string* body, CodedEncodeStats* st) {
+    body_ = body;
+    st_ = st;
+  }
+  void set_fast(bool fast) {
+    fast_ = fast;
+    records_.set_trial_blocks(fast ? 1 : 2);
+    records_.set_prune_layouts(fast);
+  }
+
+  Status CloseChunk() {
+    if (!enc_) return Status::Ok();
+    OXIDE_RETURN_IF_ERROR(enc_->Finish());
+    enc_.reset();
+    records_.set_encoder(nullptr);
+    body_->push_back(static_cast<char>(Chunk::kZstd));
+    PutVarint64(body_, chunk_.size());
+    body_->append(chunk_);
+    ++st_->zstd_chunks;
+    return Status::Ok();
+  }
+
  private:
   // Fills residual_[0, n) for block `off` of `s` under `t`; returns the base bytes (or nullptr).
   const uint8_t* Residual(const Segment& s, uint8_t t, uint64_t off, size_t n) {
@@ -115,7 +146,7 @@ class CodedWriter {
 
   // The transform (0 = none) whose trial blocks the codec codes smallest; false when the segment
   // cannot be coded. Sets coded_cost_.
-  bool ChooseCoded(const Segment& s, uint8_t* best) {
+  bool ChooseCoded(const Segment& s, uint8_t* best, int only) {
     uint8_t cands[5];
     size_t count = 0;
     if (s.kind == Kind::kDelta) {
@@ -125,7 +156,11 @@ class CodedWriter {
       if (s.width > 1 && s.is_float) cands[count++] = static_cast<uint8_t>(Transform::kSubOrd);
     }
     cands[count++] = 0;
-    const std::vector<uint64_t> offsets = TrialBlockOffsets(s.length);
+    if (only >= 0) {
+      cands[0] = static_cast<uint8_t>(only);
+      count = 1;
+    }
+    const std::vector<uint64_t> offsets = TrialBlockOffsets(s.length, fast_ ? 1 : 2);
     bool any = false;
     for (size_t c = 0; c < count; ++c) {
       codec::BlockInfo info;
@@ -135,7 +170,7 @@ class CodedWriter {
         size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
         const uint8_t* b = Residual(s, cands[c], off, n);
         trial_.clear();
-        codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_);
+        codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
         cost += trial_.size();
       }
       if (!any || cost < coded_cost_) {
@@ -161,7 +196,7 @@ class CodedWriter {
       size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
       const uint8_t* b = Residual(s, t, off, n);
       trial_.clear();
-      codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_);
+      codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
       if (trial_.size() > format::kMaxCodedPayload) {
         return Internal("residual coder exceeded the format's payload bound");
       }
@@ -179,22 +214,12 @@ class CodedWriter {
     chunk_.clear();
     ZstdParams params;
     params.level = level_;
-    params.window_log = format::kChunkWindowLog;  // bounds the device's decoder memory
+    // Bounds the device's decoder memory; the streamed build of large models (fast_) uses 1 MiB:
+    // residual planes hold no long-distance matches, and the device saves 7 MiB.
+    params.window_log = fast_ ? kFastChunkWindowLog : format::kChunkWindowLog;
     params.min_match = 6;
     OXIDE_ASSIGN_OR_RETURN(enc_, ZstdEncoder::Create(params, {}, &chunk_));
     records_.set_encoder(enc_.get());
-    return Status::Ok();
-  }
-
-  Status CloseChunk() {
-    if (!enc_) return Status::Ok();
-    OXIDE_RETURN_IF_ERROR(enc_->Finish());
-    enc_.reset();
-    records_.set_encoder(nullptr);
-    body_->push_back(static_cast<char>(Chunk::kZstd));
-    PutVarint64(body_, chunk_.size());
-    body_->append(chunk_);
-    ++st_->zstd_chunks;
     return Status::Ok();
   }
 
@@ -209,10 +234,27 @@ class CodedWriter {
   std::string chunk_;                 // its compressed bytes
   std::vector<uint8_t> residual_;
   std::string trial_;
+  codec::CoderContext coder_;  // the codec's contexts and buffers, reused for every block
   uint64_t coded_cost_ = 0;
+  bool fast_ = false;
 };
 
-}  // namespace
+CodedChunkEncoder::CodedChunkEncoder(std::string_view base, std::string_view target, int level)
+    : writer_(std::make_unique<CodedWriter>(base, target, level, CodedChoice::kAuto, &stats_,
+                                            nullptr)) {
+  writer_->set_fast(true);
+}
+
+CodedChunkEncoder::~CodedChunkEncoder() = default;
+
+Status CodedChunkEncoder::Encode(const std::vector<Segment>& segments, size_t begin, size_t end,
+                                 std::string* out, CodedEncodeStats* stats) {
+  writer_->Reset(out, stats);
+  for (size_t i = begin; i < end; ++i) {
+    OXIDE_RETURN_IF_ERROR(writer_->Add(segments[i], writer_->Decide(segments[i], nullptr)));
+  }
+  return writer_->CloseChunk();
+}
 
 Result<std::string> EncodeCodedBody(std::string_view base, std::string_view target,
                                     const std::vector<Segment>& segments, int level,

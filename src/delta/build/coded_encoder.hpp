@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,12 @@
 #include "delta/build/tensor_plan.hpp"
 
 namespace oxide::delta::internal {
+
+// Below this a tensor stays a record in a ZSTD chunk: a chunk header and a codec payload header
+// cost more than sharing the frame with its neighbours.
+inline constexpr uint64_t kMinCodedBytes = 4096;
+// Window (log2) of the ZSTD chunks CodedChunkEncoder writes.
+inline constexpr int kFastChunkWindowLog = 20;
 
 struct CodedEncodeStats {
   TensorEncodeStats records;  // the v2 records inside ZSTD chunks
@@ -40,5 +47,31 @@ Result<std::string> EncodeCodedBody(std::string_view base, std::string_view targ
                                     const std::vector<Segment>& segments, int level,
                                     CodedChoice choice, const std::vector<RecordChoice>* known,
                                     CodedEncodeStats* stats);
+
+class CodedWriter;
+
+// Encodes pieces of a coded-tensor body as self-contained runs of chunks (no END): the work
+// items of the parallel builder (parallel_coded.hpp), one encoder per thread. Decides each
+// segment as EncodeCodedBody's kAuto does, except that trials use one block per segment, the
+// codec is tried only with the transform the zstd trial chose, and ZSTD chunks have a 1 MiB
+// window (large models: about a third of the trial work). Not thread-safe.
+class CodedChunkEncoder {
+ public:
+  // `base` and `target` must outlive the encoder; `level`: the zstd level of ZSTD chunks.
+  CodedChunkEncoder(std::string_view base, std::string_view target, int level);
+  ~CodedChunkEncoder();
+  CodedChunkEncoder(const CodedChunkEncoder&) = delete;
+  CodedChunkEncoder& operator=(const CodedChunkEncoder&) = delete;
+
+  // Appends the chunks of segments[begin, end) to *out (COPY records and small segments share
+  // one ZSTD chunk; each other segment becomes a CODED chunk or a ZSTD chunk of its own record)
+  // and adds to *stats. The bytes depend only on the segments, never on other calls.
+  Status Encode(const std::vector<Segment>& segments, size_t begin, size_t end, std::string* out,
+                CodedEncodeStats* stats);
+
+ private:
+  CodedEncodeStats stats_;  // unused: Encode() points the writer at the caller's stats
+  std::unique_ptr<CodedWriter> writer_;
+};
 
 }  // namespace oxide::delta::internal

@@ -6,8 +6,10 @@
 
 #include "base/file_util.hpp"
 #include "delta/build/coded_encoder.hpp"
+#include "delta/build/parallel_coded.hpp"
 #include "delta/build/tensor_encoder.hpp"
 #include "delta/build/tensor_plan.hpp"
+#include "delta/build/tensor_stream.hpp"
 #include "delta/build/zstd_encoder.hpp"
 #include "delta/patch_applier.hpp"
 #include "tensor/tensor_index.hpp"
@@ -35,7 +37,8 @@ struct Candidate {
 
 // The tensor plan shared by the tensor and coded-tensor candidates. An empty base is a model
 // of the target's format with no tensors: every tensor becomes a literal (first install).
-Result<std::vector<internal::Segment>> PlanTensors(std::string_view base, std::string_view target) {
+Result<std::vector<internal::Segment>> PlanTensors(std::string_view base, std::string_view target,
+                                                   const internal::ReleaseFn& release = {}) {
   auto tf = tensor::DetectFormat(target);
   auto bf = base.empty() ? tf : tensor::DetectFormat(base);
   if (tf == tensor::ModelFormat::kUnknown || tf != bf) {
@@ -49,7 +52,7 @@ Result<std::vector<internal::Segment>> PlanTensors(std::string_view base, std::s
   if (!bi.ok() || !ti.ok())
     return (bi.ok() ? ti.status() : bi.status()).WithContext("tensor index");
   internal::PlanStats ps;
-  return internal::PlanTensorPatch(base, *bi, target, *ti, &ps);
+  return internal::PlanTensorPatch(base, *bi, target, *ti, &ps, release);
 }
 
 int TensorLevel(std::string_view target, const DiffOptions& opt) {
@@ -231,11 +234,116 @@ Result<DiffResult> BuildPatch(std::string_view base, std::string_view target,
     if (last.ok()) {
       result.header = h;
       result.patch = std::move(patch);
+      result.patch_size = result.patch.size();
       return result;
     }
   }
   return Internal("no candidate patch rebuilt the target: " + last.ToString());
 }
+
+namespace {
+
+// SHA-256 of a mapped file, dropping each range from memory once it is hashed.
+Digest HashReleasing(const MappedFile& f) {
+  constexpr uint64_t kStep = uint64_t{16} << 20;
+  Sha256 h;
+  for (uint64_t off = 0; off < f.size(); off += kStep) {
+    const uint64_t n = std::min<uint64_t>(kStep, f.size() - off);
+    h.Update(f.data() + off, n);
+    f.Release(off, n);
+  }
+  return h.Finish();
+}
+
+// The streamed build of a large model (DiffOptions::stream_above): the coded-tensor body on
+// several threads, or, with max_patch_version 2, the tensor candidate's body exactly as the
+// in-memory build would keep it. kUnsupported: this pair is better served by the in-memory
+// build (the caller falls back to it).
+Result<DiffResult> BuildStreamed(const MappedFile* base, const MappedFile& target,
+                                 const std::string& out_path, const DiffOptions& opt) {
+  const std::string_view bv = base != nullptr ? base->view() : std::string_view();
+  const std::string_view tv = target.view();
+  // Planning compares identical tensors in full: each compared range is dropped again.
+  auto release = [&](const char* p, uint64_t n) {
+    if (p >= tv.data() && p < tv.data() + tv.size()) {
+      target.Release(static_cast<uint64_t>(p - tv.data()), n);
+    } else if (base != nullptr && p >= bv.data() && p < bv.data() + bv.size()) {
+      base->Release(static_cast<uint64_t>(p - bv.data()), n);
+    }
+  };
+  auto segments = PlanTensors(bv, tv, release);
+  if (!segments.ok()) return Unsupported("no tensor plan: " + segments.status().ToString());
+  uint64_t literal = 0;
+  for (const auto& s : *segments) {
+    if (s.kind == internal::Segment::Kind::kLiteral) literal += s.length;
+  }
+  if (opt.try_binary && !bv.empty() && literal * 100 > tv.size()) {
+    return Unsupported("over 1 % of the target is not explained by the tensor plan");
+  }
+  // Planning touched whatever it compared; from here every range is dropped once it is used.
+  if (base != nullptr) base->Release(0, base->size());
+  target.Release(0, target.size());
+
+  const bool coded = opt.max_patch_version >= 3;
+  PatchHeader h;
+  h.strategy = coded ? Strategy::kCodedTensor : Strategy::kTensor;
+  h.base_size = bv.size();
+  h.target_size = tv.size();
+  h.format_hint = static_cast<uint8_t>(tensor::DetectFormat(tv));
+  {
+    std::thread hasher([&] { h.base_sha256 = base ? HashReleasing(*base) : Sha256::Of("", 0); });
+    h.target_sha256 = HashReleasing(target);
+    hasher.join();
+  }
+  OXIDE_ASSIGN_OR_RETURN(auto out, AtomicFileWriter::Create(out_path));
+  const std::string placeholder(kPatchHeaderSize, '\0');  // the header goes last: it has the size
+  OXIDE_RETURN_IF_ERROR(out->Append(placeholder));
+  uint64_t body = 0;
+  auto write = [&](std::string_view bytes) {
+    body += bytes.size();
+    return out->Append(bytes.data(), bytes.size());
+  };
+  auto done = [&](const internal::Segment& s) {
+    target.Release(s.target_offset, s.length);
+    if (base != nullptr && s.kind != internal::Segment::Kind::kLiteral) {
+      base->Release(s.base_offset, s.length);
+    }
+  };
+  if (coded) {
+    internal::ParallelCodedOptions po;
+    po.threads = std::max(1, opt.threads);
+    // Level 3: on residual planes levels 5-6 are three times slower for the same size.
+    po.level = opt.level > 0 ? opt.level : 3;
+    internal::CodedEncodeStats cs;
+    OXIDE_RETURN_IF_ERROR(
+        internal::EncodeCodedBodyParallel(bv, tv, *segments, po, write, done, &cs));
+  } else {
+    // Version 2 (agents that read only v2): the tensor candidate's very bytes, one thread.
+    internal::TensorEncodeStats ts;
+    OXIDE_RETURN_IF_ERROR(internal::EncodeTensorBodyStreamed(
+        bv, tv, *segments, TensorLevel(tv, opt), write, done, &ts));
+    // As the in-memory build: the binary candidate is built when over 1 % went out as literals.
+    if (opt.try_binary && !bv.empty() && ts.literal_bytes * 100 > tv.size()) {
+      return Unsupported("over 1 % of the target went out as literals");
+    }
+  }
+  // The in-memory build would keep the full-file candidate here (version-2 rule: built only when
+  // no base-aware candidate got below half the target): fall back to it.
+  if (opt.try_full && (coded ? body >= tv.size() : body * 2 > tv.size())) {
+    return Unsupported("the tensor-aware body is not small enough to skip the full candidate");
+  }
+  h.body_size = body;
+  const std::string header = EncodePatchHeader(h);
+  OXIDE_RETURN_IF_ERROR(out->WriteAt(0, header.data(), header.size()));
+  OXIDE_RETURN_IF_ERROR(out->Commit());
+  DiffResult r;
+  r.header = h;
+  r.patch_size = header.size() + body;
+  (coded ? r.coded_candidate : r.tensor_candidate) = r.patch_size;
+  return r;
+}
+
+}  // namespace
 
 Result<DiffResult> BuildPatchFile(const std::string& base_path, const std::string& target_path,
                                   const std::string& out_path, const DiffOptions& options) {
@@ -244,6 +352,10 @@ Result<DiffResult> BuildPatchFile(const std::string& base_path, const std::strin
     OXIDE_ASSIGN_OR_RETURN(base, MappedFile::Open(base_path));
   }
   OXIDE_ASSIGN_OR_RETURN(auto target, MappedFile::Open(target_path));
+  if (target->size() > options.stream_above && options.try_tensor) {
+    auto r = BuildStreamed(base.get(), *target, out_path, options);
+    if (r.ok() || r.status().code() != ErrorCode::kUnsupported) return r;
+  }
   OXIDE_ASSIGN_OR_RETURN(
       auto result, BuildPatch(base ? base->view() : std::string_view(), target->view(), options));
   OXIDE_RETURN_IF_ERROR(AtomicWriteFile(out_path, result.patch));

@@ -24,7 +24,6 @@ const uint8_t* U8(std::string_view s, uint64_t off) {
 
 constexpr size_t kMaxCandidates = 10;
 constexpr size_t kMinFlushedPlane = 512;
-constexpr uint64_t kTrialBlocks = 2;
 
 // Fills `out` (room for 5) with the transforms worth trying on `s`; returns how many.
 size_t CandidateTransforms(const Segment& s, uint8_t* out) {
@@ -39,10 +38,10 @@ size_t CandidateTransforms(const Segment& s, uint8_t* out) {
 
 }  // namespace
 
-std::vector<uint64_t> TrialBlockOffsets(uint64_t length) {
+std::vector<uint64_t> TrialBlockOffsets(uint64_t length, uint64_t max_blocks) {
   std::vector<uint64_t> offsets;
   uint64_t blocks = (length + format::kBlockBytes - 1) / format::kBlockBytes;
-  uint64_t step = std::max<uint64_t>(1, blocks / kTrialBlocks);
+  uint64_t step = std::max<uint64_t>(1, blocks / std::max<uint64_t>(1, max_blocks));
   for (uint64_t b = 0; b < blocks; b += step) offsets.push_back(b * format::kBlockBytes);
   return offsets;
 }
@@ -80,13 +79,40 @@ RecordWriter::Choice RecordWriter::Choose(const Segment& s) {
     cands[count++] = {t, static_cast<uint8_t>(s.width | kBitPlaneFlag), 0};
   }
   if (count == 0) return {kLiteralChoice, s.width, 0};
-  for (uint64_t off : TrialBlockOffsets(s.length)) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
-    for (size_t c = 0; c < count; ++c) {
-      Block(s, cands[c].transform, cands[c].width_byte, off, n);
-      cands[c].trial_cost += ZstdTrialSize(grouped_.data(), n, kTrialLevel);
+  const std::vector<uint64_t> offsets = TrialBlockOffsets(s.length, trial_blocks_);
+  // Tries candidate c on every trial block (its transform is recomputed only when it changes:
+  // candidates come in (byte planes, bit planes) pairs of one transform).
+  int have = -1;
+  uint64_t have_off = 0;
+  auto trial = [&](size_t c) {
+    const uint8_t t = cands[c].transform;
+    for (uint64_t off : offsets) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
+      const uint8_t* tg = U8(target_, s.target_offset + off);
+      if (t != kLiteralChoice && (t != have || off != have_off || offsets.size() > 1)) {
+        ForwardTransform(static_cast<Transform>(t), s.width, tg, U8(base_, s.base_offset + off),
+                         residual_.data(), n);
+        have = t;
+        have_off = off;
+      }
+      GroupLayout(t == kLiteralChoice ? tg : residual_.data(), grouped_.data(), n,
+                  cands[c].width_byte);
+      cands[c].trial_cost += trial_.Size(grouped_.data(), n, kTrialLevel);
     }
+  };
+  if (prune_layouts_) {
+    // Byte planes for every transform, then bit planes for the best of them only (the layout
+    // rarely changes which transform wins; bit grouping is the trials' costliest step).
+    size_t best_byte = 0;
+    for (size_t c = 0; c < count; c += 2) {
+      trial(c);
+      if (cands[c].trial_cost < cands[best_byte].trial_cost) best_byte = c;
+    }
+    trial(best_byte + 1);
+    return cands[best_byte + 1].trial_cost < cands[best_byte].trial_cost ? cands[best_byte + 1]
+                                                                         : cands[best_byte];
   }
+  for (size_t c = 0; c < count; ++c) trial(c);
   size_t best = 0;
   for (size_t c = 1; c < count; ++c) {
     if (cands[c].trial_cost < cands[best].trial_cost) best = c;

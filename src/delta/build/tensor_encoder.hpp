@@ -34,7 +34,8 @@ struct TensorEncodeStats {
 // Offsets of the blocks a segment of `length` bytes is judged on: large segments are judged on
 // a sample spread over the tensor (fine-tuning changes statistics smoothly, and trying every
 // block of a 1 GB tensor ten times is slow).
-std::vector<uint64_t> TrialBlockOffsets(uint64_t length);
+// `max_blocks`: at most this many blocks (2 by default; the streamed build of large models uses 1).
+std::vector<uint64_t> TrialBlockOffsets(uint64_t length, uint64_t max_blocks = 2);
 
 // Writes version-2 records (COPY / DELTA / LITERAL with plane-grouped data) into a zstd stream:
 // the tensor strategy's body, and the ZSTD chunks of the coded-tensor strategy.
@@ -44,6 +45,11 @@ class RecordWriter {
 
   RecordWriter(std::string_view base, std::string_view target);
   void set_encoder(ZstdEncoder* enc) { enc_ = enc; }
+  // Trial blocks per segment in Choose() (TrialBlockOffsets' max_blocks).
+  void set_trial_blocks(uint64_t n) { trial_blocks_ = n; }
+  // Choose() tries bit planes only for the transform whose byte planes did best (the streamed
+  // build of large models); otherwise every (transform, layout) pair.
+  void set_prune_layouts(bool prune) { prune_layouts_ = prune; }
 
   // Picks (transform, layout) of a DELTA or LITERAL segment by compressing its trial blocks.
   Choice Choose(const Segment& s);
@@ -61,6 +67,9 @@ class RecordWriter {
   ZstdEncoder* enc_ = nullptr;
   std::vector<uint8_t> residual_;
   std::vector<uint8_t> grouped_;
+  ZstdTrial trial_;
+  uint64_t trial_blocks_ = 2;
+  bool prune_layouts_ = false;
 };
 
 // Encodes the tensor strategy's body: the instruction stream (COPY / DELTA / LITERAL / END

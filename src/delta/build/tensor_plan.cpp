@@ -32,6 +32,21 @@ uint8_t ElementKindOf(const TensorInfo& t, uint8_t w) {
   return static_cast<uint8_t>(k);
 }
 
+// memcmp(a, b, n) == 0, in windows, each released once compared.
+bool SameBytes(const char* a, const char* b, uint64_t n, const ReleaseFn& release) {
+  constexpr uint64_t kWindow = uint64_t{16} << 20;
+  for (uint64_t off = 0; off < n; off += kWindow) {
+    const uint64_t w = std::min(kWindow, n - off);
+    const bool same = std::memcmp(a + off, b + off, w) == 0;
+    if (release) {
+      release(a + off, w);
+      release(b + off, w);
+    }
+    if (!same) return false;
+  }
+  return true;
+}
+
 Segment WithKind(Segment s, uint8_t kind) {
   s.element_kind = kind;
   return s;
@@ -39,7 +54,8 @@ Segment WithKind(Segment s, uint8_t kind) {
 
 class Planner {
  public:
-  Planner(std::string_view base, std::string_view target) : base_(base), target_(target) {}
+  Planner(std::string_view base, std::string_view target, const ReleaseFn& release)
+      : base_(base), target_(target), release_(release) {}
 
   void Add(Segment s) {
     if (s.length == 0) return;
@@ -74,7 +90,7 @@ class Planner {
     }
     uint64_t common = std::min(t.length, b->length);
     if (t.length == b->length &&
-        std::memcmp(target_.data() + t.offset, base_.data() + b->offset, t.length) == 0) {
+        SameBytes(target_.data() + t.offset, base_.data() + b->offset, t.length, release_)) {
       Add({Kind::kCopy, t.offset, t.length, b->offset, w, is_float});
       return;
     }
@@ -90,6 +106,7 @@ class Planner {
  private:
   std::string_view base_;
   std::string_view target_;
+  const ReleaseFn& release_;
   std::vector<Segment> out_;
 };
 
@@ -99,7 +116,7 @@ bool SameLayout(const TensorInfo& a, const TensorInfo& b) {
 
 // For each target tensor, the base tensor it is coded against (or -1).
 std::vector<int> MatchTensors(std::string_view base, const TensorIndex& bi, std::string_view target,
-                              const TensorIndex& ti, PlanStats* st) {
+                              const TensorIndex& ti, PlanStats* st, const ReleaseFn& release) {
   std::vector<int> match(ti.tensors.size(), -1);
   std::vector<bool> used(bi.tensors.size(), false);
   std::unordered_map<std::string, int> by_name;
@@ -131,7 +148,7 @@ std::vector<int> MatchTensors(std::string_view base, const TensorIndex& bi, std:
     int tries = 0;
     for (auto it = lo; it != hi && tries < 16; ++it, ++tries) {
       const auto& b = bi.tensors[it->second];
-      if (std::memcmp(target.data() + t.offset, base.data() + b.offset, t.length) == 0) {
+      if (SameBytes(target.data() + t.offset, base.data() + b.offset, t.length, release)) {
         match[i] = it->second;
         used[it->second] = true;
         ++st->matched_by_content;
@@ -175,10 +192,10 @@ std::vector<int> MatchTensors(std::string_view base, const TensorIndex& bi, std:
 
 std::vector<Segment> PlanTensorPatch(std::string_view base, const TensorIndex& bi,
                                      std::string_view target, const TensorIndex& ti,
-                                     PlanStats* stats) {
+                                     PlanStats* stats, const ReleaseFn& release) {
   PlanStats local;
   PlanStats* st = stats ? stats : &local;
-  std::vector<int> match = MatchTensors(base, bi, target, ti, st);
+  std::vector<int> match = MatchTensors(base, bi, target, ti, st, release);
   // Base framing gap that follows base tensor j (j = -1: the gap before the first tensor).
   std::vector<std::pair<uint64_t, uint64_t>> base_gap_after(bi.tensors.size() + 1);
   std::unordered_map<size_t, size_t> base_pos;  // base tensor -> its rank among indexable ones
@@ -195,7 +212,7 @@ std::vector<Segment> PlanTensorPatch(std::string_view base, const TensorIndex& b
     base_gap_after[k] = {cur, base.size()};
     base_gap_after.resize(k + 1);
   }
-  Planner planner(base, target);
+  Planner planner(base, target, release);
   uint64_t cur = 0;
   size_t gap_rank = 0;  // base gap used for the framing before the next target tensor
   size_t t_rank = 0;
@@ -237,7 +254,7 @@ std::vector<Segment> PlanTensorPatch(std::string_view base, const TensorIndex& b
   }
   if (!any_literal) return planned;
   BlockMatcher matcher(base, target, regions);
-  Planner merged(base, target);
+  Planner merged(base, target, release);
   std::vector<Segment> pieces;
   for (const auto& sgm : planned) {
     if (sgm.kind != Kind::kLiteral) {

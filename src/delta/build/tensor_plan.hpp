@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -39,8 +40,13 @@ struct PlanStats {
 // the target as copy / delta / literal segments. Framing bytes between tensors are aligned with
 // the corresponding base framing (common prefix and suffix become copies). Adjacent copies of
 // contiguous base ranges are merged.
+// `release` (may be empty) is called with each range of `base` or `target` whose bytes were
+// compared whole (identical tensors are compared in full), once planning is done with it: the
+// streamed build drops those pages from memory, so planning a large pair stays bounded.
+using ReleaseFn = std::function<void(const char* data, uint64_t n)>;
 std::vector<Segment> PlanTensorPatch(std::string_view base, const tensor::TensorIndex& base_index,
                                      std::string_view target,
-                                     const tensor::TensorIndex& target_index, PlanStats* stats);
+                                     const tensor::TensorIndex& target_index, PlanStats* stats,
+                                     const ReleaseFn& release = {});
 
 }  // namespace oxide::delta::internal

@@ -101,6 +101,18 @@ Result<std::string> ZstdCompress(std::string_view data, const ZstdParams& params
   return out;
 }
 
+ZstdTrial::~ZstdTrial() { ZSTD_freeCCtx(cctx_); }
+
+size_t ZstdTrial::Size(const void* data, size_t n, int level) {
+  if (cctx_ == nullptr && (cctx_ = ZSTD_createCCtx()) == nullptr) return n;
+  ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_minMatch, 6);
+  if (out_.size() < ZSTD_compressBound(n)) out_.resize(ZSTD_compressBound(n));
+  size_t rc = ZSTD_compress2(cctx_, out_.data(), out_.size(), data, n);
+  return ZSTD_isError(rc) ? n : rc;
+}
+
 size_t ZstdTrialSize(const void* data, size_t n, int level) {
   std::vector<char> out(ZSTD_compressBound(n));
   ZSTD_CCtx* c = ZSTD_createCCtx();

@@ -8,6 +8,8 @@
 
 #include "base/result.hpp"
 
+struct ZSTD_CCtx_s;  // zstd.h stays out of the header
+
 namespace oxide::delta::internal {
 
 struct ZstdParams {
@@ -46,5 +48,20 @@ Result<std::string> ZstdCompress(std::string_view data, const ZstdParams& params
                                  std::string_view prefix = {});
 // Size of `data` compressed at a fast level; used to pick transforms.
 size_t ZstdTrialSize(const void* data, size_t n, int level);
+
+// ZstdTrialSize with a zstd context and output buffer kept between calls (the same sizes).
+// Not thread-safe.
+class ZstdTrial {
+ public:
+  ZstdTrial() = default;
+  ~ZstdTrial();
+  ZstdTrial(const ZstdTrial&) = delete;
+  ZstdTrial& operator=(const ZstdTrial&) = delete;
+  size_t Size(const void* data, size_t n, int level);
+
+ private:
+  ZSTD_CCtx_s* cctx_ = nullptr;
+  std::string out_;
+};
 
 }  // namespace oxide::delta::internal

@@ -214,7 +214,14 @@ class SqliteStore final : public Store {
   Status InTransaction(const std::function<Status()>& fn) override {
     Lock lock(db_->mu());
     OXIDE_RETURN_IF_ERROR(db_->Begin());
-    Status st = fn();
+    Status st = Status::Ok();
+    try {
+      st = fn();
+    } catch (...) {
+      // Not left open (every later transaction would join it): undone, then rethrown.
+      static_cast<void>(db_->End(false));
+      throw;
+    }
     Status end = db_->End(st.ok());
     if (!st.ok()) return st;
     return end;
@@ -343,15 +350,22 @@ Status SqliteDeviceStore::Create(const DeviceRecord& d) {
 
 Result<DeviceRecord> SqliteDeviceStore::Get(const std::string& id) {
   Lock lock(db_.mu());
+  OXIDE_ASSIGN_OR_RETURN(DeviceRecord d, GetWithoutTags(id));
+  OXIDE_RETURN_IF_ERROR(ReadTags(&d));
+  return d;
+}
+
+Result<DeviceRecord> SqliteDeviceStore::GetWithoutTags(const std::string& id) {
+  static const std::string kById = std::string(kDeviceSelect) + "WHERE d.id=?";
+  Lock lock(db_.mu());
   DeviceRecord d;
   {
-    OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(std::string(kDeviceSelect) + "WHERE d.id=?"));
+    OXIDE_ASSIGN_OR_RETURN(Stmt q, db_.Prepare(kById));
     q.Bind(1, id);
     OXIDE_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return NotFound("device '" + id + "' not found");
     OXIDE_ASSIGN_OR_RETURN(d, ReadDevice(q));
   }
-  OXIDE_RETURN_IF_ERROR(ReadTags(&d));
   OXIDE_RETURN_IF_ERROR(ReadAttributes(&d));
   return d;
 }

@@ -132,6 +132,16 @@ TYPED_TEST_P(StoreContract, RecordHeartbeatWritesOnlyTheHeartbeatColumns) {
   EXPECT_EQ(got.last_result_error, "boom");
   EXPECT_NE(got.name, "not written");
   EXPECT_EQ(got.tags, (std::map<std::string, std::string>{{"k", "v"}}));
+  // The same model again (a backend may take a narrower path): the rest is still written.
+  d.last_seen = 901;
+  d.reported_status = "again";
+  d.last_result = UpdateResult::kSuccess;
+  ASSERT_OK(this->s().devices().RecordHeartbeat(d));
+  got = *this->s().devices().Get("d1");
+  EXPECT_EQ(got.last_seen, 901);
+  EXPECT_EQ(got.reported_status, "again");
+  EXPECT_EQ(got.last_result, UpdateResult::kSuccess);
+  EXPECT_EQ(got.current_version, "v2");
   d.id = "nope";
   EXPECT_STATUS(this->s().devices().RecordHeartbeat(d), ErrorCode::kNotFound);
 }

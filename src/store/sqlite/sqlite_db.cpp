@@ -147,6 +147,11 @@ void Db::CheckpointLoop() {
     int rc =
         sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
     if (rc == SQLITE_OK && frames >= kWalRestartFrames) {
+      // A second unlocked pass first: it copies (and syncs) what was appended during the
+      // first, so the locked pass below has only the last few frames to copy and sync, and
+      // the writers wait for that only.
+      rc =
+          sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
       std::lock_guard<std::recursive_mutex> writers(mu_);
       rc =
           sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);

@@ -39,6 +39,27 @@ def proc_stats(pid):
     return rss, threads, fds
 
 
+def cpu_seconds(pid):
+    """utime + stime of the whole process, and of each thread ({tid: (name, seconds)})."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def parse(path):
+        with open(path) as f:
+            text = f.read()
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        return name, (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+    total = parse("/proc/%d/stat" % pid)[1]
+    threads = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            threads[int(tid)] = parse("/proc/%d/task/%s/stat" % (pid, tid))
+        except OSError:
+            pass  # the thread ended meanwhile
+    return total, threads
+
+
 def device_secret(i):
     """Each bench device's credential; server_heartbeat.lua builds the same string."""
     return "bench-secret-%010d-0123456789abcdef" % i
@@ -78,7 +99,11 @@ def heartbeat_bench(srv, devices, seconds, connections, perf=None):
         recorder = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,16384", "-F", "499", "-o", perf, "-p",
                                      str(srv.proc.pid), "--", "sleep", str(seconds)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    load_before = os.getloadavg()[0]
+    cpu_before, threads_before = cpu_seconds(srv.proc.pid)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    cpu_after, threads_after = cpu_seconds(srv.proc.pid)
+    load_after = os.getloadavg()[0]
     if recorder:
         recorder.wait()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -88,7 +113,17 @@ def heartbeat_bench(srv, devices, seconds, connections, perf=None):
         raise RuntimeError("wrk printed no oxide-bench summary line:\n" + out)
     c = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts.group(1))}
     rss, threads, _ = proc_stats(srv.proc.pid)
+    # Load-independent cost: the server's CPU time over the run (all threads, user + system)
+    # per answered heartbeat. Per thread, the busiest ones (the committer, the I/O threads).
+    server_cpu = cpu_after - cpu_before
+    per_thread = sorted(((after[1] - threads_before.get(tid, (None, 0.0))[1], tid, after[0])
+                         for tid, after in threads_after.items()), reverse=True)
     return {"cmd": " ".join(cmd), "requests": c["requests"], "requests_per_s": rps,
+            "server_cpu_s": round(server_cpu, 2),
+            "server_cpu_us_per_request": round(server_cpu * 1e6 / max(c["requests"], 1), 1),
+            "server_cpu_by_thread_s": ["%s/%d %.2f" % (name, tid, sec)
+                                       for sec, tid, name in per_thread[:4] if sec > 0],
+            "load_avg_1m": [round(load_before, 2), round(load_after, 2)],
             "p50": lat.get("50"), "p75": lat.get("75"), "p90": lat.get("90"), "p99": lat.get("99"),
             "non_2xx": c["non_2xx"], "first_bad_status": c["first_bad_status"],
             "socket_errors": {k: c[k] for k in ("connect", "read", "write", "timeout")},

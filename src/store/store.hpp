@@ -27,6 +27,9 @@ class DeviceStore {
   virtual ~DeviceStore() = default;
   virtual Status Create(const DeviceRecord& d) = 0;
   virtual Result<DeviceRecord> Get(const std::string& id) = 0;
+  // Get, except that `tags` may be left empty (a backend that reads them separately skips
+  // them): what a heartbeat needs, on its hot path. kNotFound for an unknown device.
+  virtual Result<DeviceRecord> GetWithoutTags(const std::string& id) { return Get(id); }
   virtual Result<std::vector<DeviceRecord>> List() = 0;  // by id
   // Replaces name, tags, last_seen, reported_status, agent_version, current_*, platform_* and
   // last_result* (not bytes).
@@ -339,10 +342,12 @@ class Store {
   virtual AuditStore& audit() = 0;
   virtual StatsStore& stats() = 0;  // ops (issue #10)
   // Runs `fn` in one transaction (nested calls join the outer one). Commits when fn returns OK.
+  // An exception from fn is rethrown after the transaction was rolled back (none stays open).
   virtual Status InTransaction(const std::function<Status()>& fn) = 0;
   virtual EventLogStore& event_log() = 0;
   // Runs fn as a savepoint of the current transaction (its writes are undone if it fails, the
   // enclosing transaction goes on). Outside any transaction it behaves like InTransaction.
+  // An exception from fn is rethrown after fn's writes were undone.
   virtual Status InSavepoint(const std::function<Status()>& fn) = 0;
   virtual GoldenStore& golden() = 0;  // issue #11
 };

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 #include "store/store.hpp"
 #include "testing/status_matchers.hpp"
@@ -131,8 +132,44 @@ TYPED_TEST_P(StoreContract, RecordHeartbeatWritesOnlyTheHeartbeatColumns) {
   EXPECT_EQ(got.last_result_error, "boom");
   EXPECT_NE(got.name, "not written");
   EXPECT_EQ(got.tags, (std::map<std::string, std::string>{{"k", "v"}}));
+  // The same model again (a backend may take a narrower path): the rest is still written.
+  d.last_seen = 901;
+  d.reported_status = "again";
+  d.last_result = UpdateResult::kSuccess;
+  ASSERT_OK(this->s().devices().RecordHeartbeat(d));
+  got = *this->s().devices().Get("d1");
+  EXPECT_EQ(got.last_seen, 901);
+  EXPECT_EQ(got.reported_status, "again");
+  EXPECT_EQ(got.last_result, UpdateResult::kSuccess);
+  EXPECT_EQ(got.current_version, "v2");
   d.id = "nope";
   EXPECT_STATUS(this->s().devices().RecordHeartbeat(d), ErrorCode::kNotFound);
+}
+
+// The heartbeat's read: every column and the inventory (attributes included) as Get has them;
+// only the tags may be missing.
+TYPED_TEST_P(StoreContract, GetWithoutTagsReadsAllButTheTags) {
+  this->AddDevice("d1");
+  auto d = *this->s().devices().Get("d1");
+  d.tags = {{"k", "v"}};
+  d.current_model = "m";
+  d.last_seen = 77;
+  ASSERT_OK(this->s().devices().Update(d));
+  DeviceInventory inv;
+  inv.os = "linux";
+  inv.attributes = {{"gpu", "none"}};
+  inv.updated_at = 5;
+  ASSERT_OK(this->s().devices().PutInventory("d1", inv));
+  auto full = *this->s().devices().Get("d1");
+  auto got = this->s().devices().GetWithoutTags("d1");
+  ASSERT_OK(got.status());
+  EXPECT_EQ(got->name, full.name);
+  EXPECT_EQ(got->created_at, full.created_at);
+  EXPECT_EQ(got->last_seen, 77);
+  EXPECT_EQ(got->current_model, "m");
+  EXPECT_EQ(got->inventory, full.inventory);
+  EXPECT_EQ(got->inventory.attributes, inv.attributes);
+  EXPECT_STATUS(this->s().devices().GetWithoutTags("nope").status(), ErrorCode::kNotFound);
 }
 
 TYPED_TEST_P(StoreContract, ListSeenBetweenPagesByLastSeenThenId) {
@@ -496,6 +533,40 @@ TYPED_TEST_P(StoreContract, FailedTransactionLeavesNothing) {
   EXPECT_OK(this->s().devices().Get("tx").status());
 }
 
+// An exception thrown inside a transaction (or one of its savepoints) goes on to the caller
+// with the writes undone, and leaves no transaction open: the next one commits on its own.
+TYPED_TEST_P(StoreContract, ExceptionInsideATransactionRollsItBackAndLeavesNoneOpen) {
+  auto create = [&](const std::string& id) {
+    DeviceRecord d;
+    d.id = id;
+    return this->s().devices().Create(d);
+  };
+  auto create_then_throw = [&](const std::string& id) -> Status {
+    OXIDE_RETURN_IF_ERROR(create(id));
+    throw std::runtime_error("boom");
+  };
+  EXPECT_THROW(static_cast<void>(this->s().InTransaction([&] { return create_then_throw("t1"); })),
+               std::runtime_error);
+  EXPECT_STATUS(this->s().devices().Get("t1").status(), ErrorCode::kNotFound);
+  auto outer = [&]() -> Status {
+    OXIDE_RETURN_IF_ERROR(create("kept"));
+    try {
+      static_cast<void>(this->s().InSavepoint([&] { return create_then_throw("t2"); }));
+    } catch (const std::runtime_error&) {
+      // the savepoint's writes are undone; this transaction goes on
+    }
+    EXPECT_STATUS(this->s().devices().Get("t2").status(), ErrorCode::kNotFound);
+    EXPECT_OK(this->s().devices().Get("kept").status());
+    throw std::runtime_error("outer");
+  };
+  EXPECT_THROW(static_cast<void>(this->s().InTransaction(outer)), std::runtime_error);
+  EXPECT_STATUS(this->s().devices().Get("kept").status(), ErrorCode::kNotFound);
+  ASSERT_OK(this->s().InTransaction([&] { return create("after"); }));
+  EXPECT_OK(this->s().devices().Get("after").status());
+  ASSERT_OK(this->s().InSavepoint([&] { return create("alone"); }));
+  EXPECT_OK(this->s().devices().Get("alone").status());
+}
+
 TYPED_TEST_P(StoreContract, OperatorTokensAreFoundByHashAndRevokedOnce) {
   AuthStore& a = this->s().auth();
   EXPECT_EQ(*a.CountOperatorTokens(), 0u);
@@ -614,18 +685,20 @@ TYPED_TEST_P(StoreContract, BandwidthIsSummedPerUtcHourAndCountsAreCheap) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(
-    StoreContract, DeviceRoundTripWithTags, DuplicateDeviceIsAlreadyExists, UnknownDeviceIsNotFound,
-    DeviceUpdateAndBytes, RecordHeartbeatWritesOnlyTheHeartbeatColumns, DeviceListIsSortedById,
-    ListSeenBetweenPagesByLastSeenThenId, FleetMembershipKeepsOrderAndDeleteCascades,
-    ModelVersionsKeepUploadOrderAndReuploadMovesToEnd, SignaturesAndSignatureOverrideRoundTrip,
-    BlobReferencesAndTensorIndexes, PatchQueueIsFifoAndEnqueueIsIdempotent,
-    PatchRetriesAreDeferredAndGoBehindFreshJobs, CampaignEntriesOfOneDeviceByCampaignSeq,
-    AssignmentsPutReplaceDelete, CampaignRoundTripDevicesAndBytes,
-    DevicePlatformAndLastResultRoundTrip, FleetKeepsDescriptionTagsAndDeviceFleets,
-    AttemptsAreKeptNewestFirstAndReportsStoredOnce, ClearancesArePendingUntilAcknowledged,
-    FailedTransactionLeavesNothing, OperatorTokensAreFoundByHashAndRevokedOnce,
-    EnrollmentTokensBelongToOneFleet, DeviceAuthIsReplacedAndDeletedWithTheDevice,
-    AuditLogIsNewestFirstAndBounded, BandwidthIsSummedPerUtcHourAndCountsAreCheap);
+    StoreContract, DeviceRoundTripWithTags, ExceptionInsideATransactionRollsItBackAndLeavesNoneOpen,
+    DuplicateDeviceIsAlreadyExists, UnknownDeviceIsNotFound, DeviceUpdateAndBytes,
+    RecordHeartbeatWritesOnlyTheHeartbeatColumns, GetWithoutTagsReadsAllButTheTags,
+    DeviceListIsSortedById, ListSeenBetweenPagesByLastSeenThenId,
+    FleetMembershipKeepsOrderAndDeleteCascades, ModelVersionsKeepUploadOrderAndReuploadMovesToEnd,
+    SignaturesAndSignatureOverrideRoundTrip, BlobReferencesAndTensorIndexes,
+    PatchQueueIsFifoAndEnqueueIsIdempotent, PatchRetriesAreDeferredAndGoBehindFreshJobs,
+    CampaignEntriesOfOneDeviceByCampaignSeq, AssignmentsPutReplaceDelete,
+    CampaignRoundTripDevicesAndBytes, DevicePlatformAndLastResultRoundTrip,
+    FleetKeepsDescriptionTagsAndDeviceFleets, AttemptsAreKeptNewestFirstAndReportsStoredOnce,
+    ClearancesArePendingUntilAcknowledged, FailedTransactionLeavesNothing,
+    OperatorTokensAreFoundByHashAndRevokedOnce, EnrollmentTokensBelongToOneFleet,
+    DeviceAuthIsReplacedAndDeletedWithTheDevice, AuditLogIsNewestFirstAndBounded,
+    BandwidthIsSummedPerUtcHourAndCountsAreCheap);
 
 // ---- targeting (issue #10): inventory, list queries, campaign target and approval ----------
 

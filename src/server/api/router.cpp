@@ -14,30 +14,40 @@
 namespace oxide::server::api {
 namespace {
 
-std::vector<std::string_view> Split(std::string_view path) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
+// The next '/'-separated segment of s from *pos on, advancing *pos past it (and its '/');
+// *pos > s.size() once the last segment was taken.
+std::string_view NextSegment(std::string_view s, size_t* pos) {
+  size_t end = s.find('/', *pos);
+  if (end == std::string_view::npos) end = s.size();
+  std::string_view seg = s.substr(*pos, end - *pos);
+  *pos = end + 1;
+  return seg;
 }
 
+// Walks both strings segment by segment without allocating: every request is matched against
+// the route table (twice: body policy, then dispatch), so this is on the path of every request.
 bool MatchPattern(std::string_view pattern, std::string_view path, Params* params) {
-  auto ps = Split(pattern);
-  auto xs = Split(path);
-  if (ps.size() != xs.size()) return false;
-  Params out;
-  for (size_t i = 0; i < ps.size(); ++i) {
-    if (!ps[i].empty() && ps[i][0] == ':') {
-      if (xs[i].empty()) return false;
-      out.emplace_back(xs[i]);
-    } else if (ps[i] != xs[i]) {
+  size_t pp = 0;
+  size_t xp = 0;
+  size_t captures = 0;
+  while (pp <= pattern.size() && xp <= path.size()) {
+    std::string_view p = NextSegment(pattern, &pp);
+    std::string_view x = NextSegment(path, &xp);
+    if (!p.empty() && p[0] == ':') {
+      if (x.empty()) return false;
+      ++captures;
+    } else if (p != x) {
       return false;
     }
+  }
+  if (pp <= pattern.size() || xp <= path.size()) return false;  // different segment counts
+  Params out;
+  out.reserve(captures);
+  pp = xp = 0;
+  while (pp <= pattern.size()) {
+    std::string_view p = NextSegment(pattern, &pp);
+    std::string_view x = NextSegment(path, &xp);
+    if (!p.empty() && p[0] == ':') out.emplace_back(x);
   }
   *params = std::move(out);
   return true;

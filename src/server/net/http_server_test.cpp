@@ -20,6 +20,7 @@
 
 #include "base/log.hpp"
 #include "base/posix_file_system.hpp"
+#include "server/service/committer_hold.hpp"
 #include "server/service/test_env.hpp"
 #include "testing/status_matchers.hpp"
 
@@ -113,15 +114,8 @@ class Client {
   std::string buf_;
 };
 
-template <class F>
-bool WaitFor(F f) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!f()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using server::testing::CommitterHold;
+using server::testing::WaitFor;
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -683,27 +677,6 @@ TEST_F(PerAddressLimitTest, HeartbeatOverTheDeviceRateIs429WithRetryAfter) {
   EXPECT_NE(r.body.find("rate_limited"), std::string::npos);
 }
 
-// Holds the heartbeat committer inside a batch until released, so heartbeats queue behind it.
-class CommitterHold {
- public:
-  explicit CommitterHold(GroupCommit& group) {
-    group.Submit(
-        [this]() -> Status {
-          running_ = true;
-          if (!WaitFor([&] { return released_.load(); })) return Internal("never released");
-          return Status::Ok();
-        },
-        [](Status) {});
-    EXPECT_TRUE(WaitFor([&] { return running_.load(); }));
-  }
-  ~CommitterHold() { Release(); }
-  void Release() { released_ = true; }
-
- private:
-  std::atomic<bool> running_{false};
-  std::atomic<bool> released_{false};
-};
-
 const std::string kHeartbeatBody = "{\"agent_version\":\"async\"}";
 const std::string kHeartbeat =
     "POST /api/v1/devices/cam-1/heartbeat HTTP/1.1\r\nHost: x\r\n"
@@ -712,10 +685,7 @@ const std::string kHeartbeat =
 
 // One I/O thread: a heartbeat waiting for its commit does not hold it, so /health is answered
 // meanwhile; the heartbeat is answered once its batch committed.
-// DISABLED: the hold keeps the committer's transaction open, which (on the one SQLite
-// connection) also blocks the request's operator-token read before the heartbeat is queued;
-// these need a hold outside the transaction (a test hook in GroupCommit) to be meaningful.
-TEST_F(OneIoThreadTest, DISABLED_HeartbeatWaitsForItsCommitWithoutHoldingTheIoThread) {
+TEST_F(OneIoThreadTest, HeartbeatWaitsForItsCommitWithoutHoldingTheIoThread) {
   ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
   auto& group = env.heartbeats->group_commit();
   CommitterHold hold(group);
@@ -738,10 +708,7 @@ TEST_F(OneIoThreadTest, DISABLED_HeartbeatWaitsForItsCommitWithoutHoldingTheIoTh
 // The client leaves while its heartbeat waits: the heartbeat is still stored (never
 // acknowledged, which is allowed), the late answer finds the connection gone, and the server
 // goes on serving.
-// DISABLED: the hold keeps the committer's transaction open, which (on the one SQLite
-// connection) also blocks the request's operator-token read before the heartbeat is queued;
-// these two need a hold outside the transaction (a test hook in GroupCommit) to be meaningful.
-TEST_F(HttpServerTest, DISABLED_ClientGoneBeforeTheCommitIsHarmless) {
+TEST_F(HttpServerTest, ClientGoneBeforeTheCommitIsHarmless) {
   ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
   auto& group = env.heartbeats->group_commit();
   const uint64_t items = group.items();
@@ -762,10 +729,7 @@ TEST_F(HttpServerTest, DISABLED_ClientGoneBeforeTheCommitIsHarmless) {
 // Shutdown while a heartbeat waits for its commit: the server stops, its destruction waits for
 // the late answer (which releases the session off the stopped I/O threads), nothing leaks or
 // crashes (the sanitizer build checks), and the heartbeat was stored.
-// DISABLED: the hold keeps the committer's transaction open, which (on the one SQLite
-// connection) also blocks the request's operator-token read before the heartbeat is queued;
-// these two need a hold outside the transaction (a test hook in GroupCommit) to be meaningful.
-TEST_F(HttpServerTest, DISABLED_ShutdownWithAHeartbeatWaitingForItsCommit) {
+TEST_F(HttpServerTest, ShutdownWithAHeartbeatWaitingForItsCommit) {
   ASSERT_TRUE(env.devices->Register("cam-1", "cam-1", {}).ok());
   auto& group = env.heartbeats->group_commit();
   const uint64_t items = group.items();

@@ -488,10 +488,9 @@ const store::AttemptRecord* AttemptFor(const HeartbeatFacts& facts,
 
 }  // namespace
 
-Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
-                                    const HeartbeatFacts& facts) {
+Status CampaignService::OnHeartbeat(const store::DeviceRecord& device, const HeartbeatFacts& facts,
+                                    const std::optional<store::AssignmentRecord>& a, bool* wrote) {
   const auto& update = facts.update;
-  OXIDE_ASSIGN_OR_RETURN(auto a, store_.assignments().Get(device.id));
   if (!a) return Status::Ok();
   auto found = store_.campaigns().GetDevice(a->campaign_id, device.id);
   if (found.status().code() == ErrorCode::kNotFound) return Status::Ok();
@@ -503,6 +502,7 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
        IsFailure(d.state))) {
     // A stopped campaign, or a device that failed it, never hands the device this assignment
     // again (also for entries written before halting withdrew everything).
+    *wrote = true;
     OXIDE_RETURN_IF_ERROR(HandBack(c, d));
     if (!IsTerminal(d.state)) {
       OXIDE_RETURN_IF_ERROR(
@@ -571,6 +571,7 @@ Status CampaignService::OnHeartbeat(const store::DeviceRecord& device,
       d.bytes_total == before.bytes_total && d.error == before.error) {
     return Status::Ok();
   }
+  *wrote = true;
   d.updated_at = clock_.UnixMillis();
   OXIDE_RETURN_IF_ERROR(store_.campaigns().UpdateDevice(d));
   PublishDevice(d, d.state == before.state);

@@ -117,9 +117,13 @@ class CampaignService {
   // did not complete it; returns how many. kNotFound for an unknown campaign.
   Result<uint64_t> ClearRefusals(const std::string& id);
 
-  // Records what a heartbeat says about the device's assignment; `device` was just updated.
-  // Must run inside a store transaction (HeartbeatService does).
-  Status OnHeartbeat(const store::DeviceRecord& device, const HeartbeatFacts& facts);
+  // Records what a heartbeat says about the device's assignment `assignment` (the device's
+  // stored one, read by the caller in this transaction); `device` was just updated. Sets
+  // *wrote when it may have changed campaign state or assignments (the caller then reads the
+  // assignment again); left alone otherwise. Must run inside a store transaction
+  // (HeartbeatService does).
+  Status OnHeartbeat(const store::DeviceRecord& device, const HeartbeatFacts& facts,
+                     const std::optional<store::AssignmentRecord>& assignment, bool* wrote);
 
   // Marks every unfinished campaign entry of a just-deleted device withdrawn and advances the
   // affected campaigns. Must run inside the store transaction that deleted the device.

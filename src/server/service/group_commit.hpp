@@ -48,6 +48,12 @@ class GroupCommit {
 
   void SetEvents(EventBus* events) { events_ = events; }
 
+  // Test hook (null: none): called on the committer thread with each batch taken from the
+  // queue, before its transaction begins, so a test can hold the committer without holding
+  // the store (requests still read it meanwhile) while later submissions queue. May be
+  // replaced at any time; a batch uses the hook set when it was taken.
+  void SetBeforeBatchForTest(std::function<void()> hook);
+
   // Queues fn and returns at once. fn runs on the committer thread inside a savepoint of a
   // shared transaction; done(status) is called exactly once on the committer thread after that
   // transaction ended (or on this thread, before Submit returns, when refused). fn and done must
@@ -84,7 +90,8 @@ class GroupCommit {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stopped_ = false;
-  std::thread committer_;  // started by the first Submit
+  std::thread committer_;               // started by the first Submit
+  std::function<void()> before_batch_;  // test hook, under mu_
   uint64_t batches_ = 0;
   uint64_t items_ = 0;
 };

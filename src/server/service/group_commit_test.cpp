@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/service/committer_hold.hpp"
 #include "server/service/test_env.hpp"
 #include "testing/status_matchers.hpp"
 
@@ -19,16 +20,8 @@ namespace {
 
 using protocol::UpdateStage;
 
-// Polls an observable condition against a deadline (no sleep-based synchronisation).
-template <typename Fn>
-bool WaitFor(Fn done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using testing::CommitterHold;
+using testing::WaitFor;
 
 Status SetAgentVersion(store::Store& s, const std::string& device, const std::string& v) {
   OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, s.devices().Get(device));
@@ -158,26 +151,6 @@ TEST(GroupCommitTest, ConcurrentHeartbeatsAllStoredAndCampaignProgressIsRight) {
   EXPECT_EQ(after->campaign.state, store::CampaignState::kCompleted);
   EXPECT_EQ(env.heartbeats->group_commit().items(), static_cast<uint64_t>(n + 1));
 }
-
-// Holds the committer inside a batch until released (so what is submitted meanwhile queues).
-class CommitterHold {
- public:
-  explicit CommitterHold(GroupCommit& group) {
-    group.Submit(
-        [this]() -> Status {
-          running_ = true;
-          if (!WaitFor([&] { return released_.load(); })) return Internal("never released");
-          return Status::Ok();
-        },
-        [](Status) {});
-    EXPECT_TRUE(WaitFor([&] { return running_.load(); }));
-  }
-  void Release() { released_ = true; }
-
- private:
-  std::atomic<bool> running_{false};
-  std::atomic<bool> released_{false};
-};
 
 // Asynchronous submissions: nothing is answered before the batch holding it committed, the
 // three queued heartbeats share one transaction, and the unknown device among them fails alone.

@@ -124,7 +124,8 @@ Status HeartbeatService::Validate(const std::string& device_id,
 Status HeartbeatService::Apply(const std::string& device_id, const protocol::HeartbeatRequest& req,
                                protocol::HeartbeatResponse* resp,
                                std::vector<store::AttemptStage>* new_failures) {
-  OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, store_.devices().Get(device_id));
+  // Tags are not needed here: one statement less on the busiest path (SQLite).
+  OXIDE_ASSIGN_OR_RETURN(store::DeviceRecord d, store_.devices().GetWithoutTags(device_id));
   const store::DeviceRecord before = d;
   d.last_seen = clock_.UnixMillis();
   d.reported_status = req.status;
@@ -188,24 +189,33 @@ Status HeartbeatService::Apply(const std::string& device_id, const protocol::Hea
   facts.agent_reports = req.reports.has_value();
   facts.last_update_result = req.last_update_result;
   facts.last_update_result_changed = result_changed;
-  OXIDE_ASSIGN_OR_RETURN(auto assigned, store_.assignments().Get(device_id));
+  // Read once: the reports, the campaign bookkeeping and the answer all start from it.
+  OXIDE_ASSIGN_OR_RETURN(std::optional<store::AssignmentRecord> a,
+                         store_.assignments().Get(device_id));
   const store::TimeMs now = clock_.UnixMillis();
-  for (const auto& f : req.reports.value_or(std::vector<protocol::FailureReport>{})) {
-    store::AttemptRecord r = ToAttempt(device_id, f, assigned, now);
-    OXIDE_ASSIGN_OR_RETURN(bool stored, store_.attempts().Add(r));
-    if (stored) {  // a re-sent report counts once
-      new_failures->push_back(r.stage);
-      facts.attempts.push_back(std::move(r));
+  if (req.reports) {
+    for (const auto& f : *req.reports) {
+      store::AttemptRecord r = ToAttempt(device_id, f, a, now);
+      OXIDE_ASSIGN_OR_RETURN(bool stored, store_.attempts().Add(r));
+      if (stored) {  // a re-sent report counts once
+        new_failures->push_back(r.stage);
+        facts.attempts.push_back(std::move(r));
+      }
     }
   }
-  OXIDE_RETURN_IF_ERROR(campaigns_.OnHeartbeat(d, facts));
+  bool campaign_wrote = false;
+  OXIDE_RETURN_IF_ERROR(campaigns_.OnHeartbeat(d, facts, a, &campaign_wrote));
 
   OXIDE_RETURN_IF_ERROR(store_.clearances().Acknowledge(device_id, req.cleared_refusals));
   OXIDE_ASSIGN_OR_RETURN(auto pending, store_.clearances().Pending(device_id));
   for (const auto& c : pending) {
     resp->clear_refusals.push_back(protocol::RefusalClearance{c.id, c.model_id, c.version});
   }
-  OXIDE_ASSIGN_OR_RETURN(auto a, store_.assignments().Get(device_id));
+  // The campaign may have handed the device back its previous version or assigned it the next
+  // wave's: the answer carries what is stored now.
+  if (campaign_wrote) {
+    OXIDE_ASSIGN_OR_RETURN(a, store_.assignments().Get(device_id));
+  }
   if (a) {
     resp->assignment =
         protocol::Assignment{a->model_id, a->version, a->sha256, a->size_bytes, a->campaign_id, ""};

@@ -344,40 +344,63 @@ Status Db::InTransaction(int64_t lock_key, const std::function<Status()>& fn) {
                                    "pg_advisory_xact_lock(" +
                                        std::to_string(lock_key) + ")")
                   .status();
-  if (st.ok()) st = fn();
-  if (st.ok() && !tx->failed.ok()) st = tx->failed;  // fn ignored a failed statement
+  // Ends the transaction (COMMIT when st is OK, else ROLLBACK), and gives the connection back.
+  auto finish = [&](Status outcome) -> Status {
+    if (outcome.ok() && !tx->failed.ok()) outcome = tx->failed;  // fn ignored a failed statement
+    if (outcome.ok()) {
+      outcome = Exec("COMMIT").status();
+    } else if (!tx->conn->broken) {
+      auto rolled_back = impl_->Run(*tx->conn, "ROLLBACK", Params());
+      static_cast<void>(rolled_back);  // fn's error is the one worth reporting
+    }
+    std::unique_ptr<Conn> done;
+    {
+      std::lock_guard lock(impl_->tx_mu);
+      done = std::move(tx->conn);
+      impl_->txs.erase(std::this_thread::get_id());
+    }
+    impl_->Release(std::move(done));
+    return outcome;
+  };
   if (st.ok()) {
-    st = Exec("COMMIT").status();
-  } else if (!tx->conn->broken) {
-    auto rolled_back = impl_->Run(*tx->conn, "ROLLBACK", Params());
-    static_cast<void>(rolled_back);  // fn's error is the one worth reporting
+    try {
+      st = fn();
+    } catch (...) {
+      // Not left open on this thread's connection (the next transaction here would join it):
+      // rolled back and released, then the exception goes on to the caller's handler.
+      static_cast<void>(finish(Internal("exception inside the transaction")));
+      throw;
+    }
   }
-  std::unique_ptr<Conn> done;
-  {
-    std::lock_guard lock(impl_->tx_mu);
-    done = std::move(tx->conn);
-    impl_->txs.erase(std::this_thread::get_id());
-  }
-  impl_->Release(std::move(done));
-  return st;
+  return finish(std::move(st));
 }
 
 Status Db::InSavepoint(const std::function<Status()>& fn) {
   TxState* tx = impl_->CurrentTx();
   if (tx == nullptr) return InTransaction(kTransactionLockKey, fn);
   const std::string name = "oxide_sp" + std::to_string(++tx->savepoints);
+  auto finish = [&](Status outcome) -> Status {
+    if (outcome.ok() && !tx->failed.ok()) outcome = tx->failed;
+    if (outcome.ok()) {
+      outcome = Exec("RELEASE SAVEPOINT " + name).status();
+    } else if (!tx->conn->broken) {
+      // Undo fn's writes; the transaction itself is usable again.
+      auto rb = impl_->Run(*tx->conn, "ROLLBACK TO SAVEPOINT " + name, Params());
+      tx->failed = rb.status();
+    }
+    --tx->savepoints;
+    return outcome;
+  };
   Status st = Exec("SAVEPOINT " + name).status();
-  if (st.ok()) st = fn();
-  if (st.ok() && !tx->failed.ok()) st = tx->failed;
   if (st.ok()) {
-    st = Exec("RELEASE SAVEPOINT " + name).status();
-  } else if (!tx->conn->broken) {
-    // Undo fn's writes; the transaction itself is usable again.
-    auto rb = impl_->Run(*tx->conn, "ROLLBACK TO SAVEPOINT " + name, Params());
-    tx->failed = rb.status();
+    try {
+      st = fn();
+    } catch (...) {
+      static_cast<void>(finish(Internal("exception inside the savepoint")));  // fn's undone
+      throw;
+    }
   }
-  --tx->savepoints;
-  return st;
+  return finish(std::move(st));
 }
 
 bool Db::InTransactionOnThisThread() const {

@@ -93,7 +93,7 @@ class Db {
   static constexpr std::chrono::milliseconds kCheckpointInterval{1000};
   // WAL frames (pages) beyond which the checkpointer briefly holds mu() to copy the last
   // frames, so that the next write restarts the WAL instead of growing it under steady load.
-  static constexpr int kWalRestartFrames = 16384;  // 64 MiB with 4 KiB pages
+  static constexpr int kWalRestartFrames = 4096;  // 16 MiB with 4 KiB pages
 
  private:
   explicit Db(sqlite3* db) : db_(db) {}

@@ -14,6 +14,7 @@ class SqliteDeviceStore final : public DeviceStore {
   explicit SqliteDeviceStore(Db& db) : db_(db) {}
   Status Create(const DeviceRecord& d) override;
   Result<DeviceRecord> Get(const std::string& id) override;
+  Result<DeviceRecord> GetWithoutTags(const std::string& id) override;
   Result<std::vector<DeviceRecord>> List() override;
   Status Update(const DeviceRecord& d) override;
   Status RecordHeartbeat(const DeviceRecord& d) override;

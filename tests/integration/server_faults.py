@@ -210,8 +210,8 @@ def main():
         with open(big, "wb") as f:
             f.write(million_tensor_safetensors())
         # No first-install patches: the upload CPU figures are the server's whole CPU time, and
-        # building each 1M-tensor version from the empty base (~2 min, ~2 GB RSS here) in the
-        # background would add to them. (With them on, the 409 check waits for the first
+        # building each 1M-tensor version from the empty base in the background would add to
+        # them. (With them on, the 409 check waits for the first
         # upload's patch jobs before it lists the blobs.)
         srv = ServerProcess(args.oxide, data, os.path.join(tmp, "server.log"),
                             ["--first-install-patches", "false"])

@@ -106,6 +106,20 @@ Status EncodeCodedBodyParallel(std::string_view base, std::string_view target,
   const uint64_t max_item = std::max<uint64_t>(
       format::kBlockBytes, options.max_item_bytes / format::kBlockBytes * format::kBlockBytes);
   const std::vector<Segment> pieces = SplitLong(segments, max_item);
+  // Each item is verified against its own target range only; together they must tile the target
+  // exactly, or a planner gap would pass every item's check and still ship a wrong file.
+  uint64_t covered = 0;
+  for (const Segment& p : pieces) {
+    if (p.target_offset != covered) {
+      return Internal("coded segments leave a gap or overlap at target offset " +
+                      std::to_string(covered));
+    }
+    covered += p.length;
+  }
+  if (covered != target.size()) {
+    return Internal("coded segments cover " + std::to_string(covered) + " of " +
+                    std::to_string(target.size()) + " target bytes");
+  }
   const std::vector<Item> items = MakeItems(pieces, max_item);
   const size_t threads = static_cast<size_t>(std::max(1, options.threads));
   const size_t in_flight = threads + options.max_pending;

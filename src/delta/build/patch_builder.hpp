@@ -25,9 +25,10 @@ struct DiffOptions {
   // patch size. With version 3 allowed: one coded-tensor candidate (docs/format/patch-v3.md
   // §6), its chunks encoded on `threads` threads (memory: threads x a 32 MiB work item). With
   // max_patch_version 2: the tensor candidate on one thread, byte for byte what the in-memory
-  // build keeps. Falls back to building every candidate in memory when the tensor plan leaves
-  // over 1 % of the target unexplained (the whole-file binary candidate might win) or the body
-  // is too large to skip the full-file candidate.
+  // build keeps. Falls back to building every candidate in memory when try_binary is set, the
+  // base is not empty and the tensor plan leaves over 1 % of the target unexplained (the
+  // whole-file candidate might win), or when try_full is set and the body is too large to skip
+  // the full-file candidate.
   uint64_t stream_above = uint64_t{64} << 20;
 };
 

@@ -132,8 +132,9 @@ Status Db::StartCheckpointer(const std::string& path) {
 // another appends). The next writer starts the WAL over only if, when it began, every frame was
 // copied; under steady writes frames are appended while the pass runs, so that never holds (the
 // pass itself usually reports all *its* frames copied): the WAL grew without bound, ~130 MB/s
-// under the heartbeat bench, every write landing on new file pages that the kernel zeroes first
-// (18% of the server's CPU in the profile, docs/benchmarks.md). So once it is large, the frames
+// under the heartbeat bench, filling the disk and lengthening recovery (every write also landed
+// on new file pages the kernel zeroes first, though bounding the WAL measured no CPU saving:
+// docs/benchmarks.md). So once it is large, the frames
 // appended meanwhile are copied while mu() keeps this process's writers out, and the next write
 // restarts the WAL, which then stays at about one interval's worth of frames.
 void Db::CheckpointLoop() {

@@ -9,6 +9,7 @@
 
 #include "base/coding.hpp"
 #include "delta/transform.hpp"
+#include "delta/zstd_stream.hpp"
 
 namespace oxide::delta::internal {
 
@@ -169,30 +170,18 @@ Status CodedBodyDecoder::ZstdData(const uint8_t* data, size_t n) {
 }
 
 Status CodedBodyDecoder::Decompress(const uint8_t* data, size_t n) {
-  ZSTD_inBuffer in{data, n, 0};
-  bool pending = false;  // the output buffer filled up: zstd may hold more
-  while (in.pos < in.size || pending) {
-    if (frame_done_) return Corrupt("zstd chunk has bytes after its frame");
-    ZSTD_outBuffer out{zout_.data(), zout_.size(), 0};
-    size_t rc = ZSTD_decompressStream(dctx_, &out, &in);
-    if (ZSTD_isError(rc)) {
-      if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
-        if (max_window_bytes_ < (uint64_t{1} << format::kChunkWindowLog)) {
-          return ResourceExhausted("patch needs a larger decoder window than allowed");
+  return DecompressFrame(
+      dctx_, data, n, &zout_, &frame_done_, "zstd chunk has bytes after its frame",
+      [&](const uint8_t* out, size_t len) { return records_.Consume(out, len); },
+      [&](size_t rc) {
+        if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
+          if (max_window_bytes_ < (uint64_t{1} << format::kChunkWindowLog)) {
+            return ResourceExhausted("patch needs a larger decoder window than allowed");
+          }
+          return Corrupt("zstd chunk declares a window over 2^23 bytes");
         }
-        return Corrupt("zstd chunk declares a window over 2^23 bytes");
-      }
-      return Corrupt(std::string("zstd chunk: ") + ZSTD_getErrorName(rc));
-    }
-    pending = out.pos == out.size;
-    if (rc == 0) {
-      frame_done_ = true;
-      pending = false;
-    }
-    if (out.pos > 0) OXIDE_RETURN_IF_ERROR(records_.Consume(zout_.data(), out.pos));
-    if (out.pos == 0 && in.pos == in.size) break;
-  }
-  return Status::Ok();
+        return Corrupt(std::string("zstd chunk: ") + ZSTD_getErrorName(rc));
+      });
 }
 
 Status CodedBodyDecoder::EndZstdChunk() {

@@ -11,6 +11,7 @@
 #include "base/file_util.hpp"
 #include "delta/coded_decoder.hpp"
 #include "delta/tensor_decoder.hpp"
+#include "delta/zstd_stream.hpp"
 
 namespace oxide::delta {
 
@@ -196,26 +197,15 @@ class Applier final : public PatchApplier {
   }
 
   Status Decompress(const uint8_t* data, size_t n) {
-    ZSTD_inBuffer in{data, n, 0};
-    while (in.pos < in.size || output_pending_) {
-      if (frame_done_) return Corrupt("bytes after the end of the compressed body");
-      ZSTD_outBuffer out{out_buf_.data(), out_buf_.size(), 0};
-      size_t rc = ZSTD_decompressStream(dctx_.get(), &out, &in);
-      if (ZSTD_isError(rc)) {
-        if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
-          return ResourceExhausted("patch needs a larger decoder window than allowed");
-        }
-        return Corrupt(std::string("compressed body: ") + ZSTD_getErrorName(rc));
-      }
-      output_pending_ = out.pos == out.size;  // more output may be buffered inside zstd
-      if (rc == 0) {
-        frame_done_ = true;
-        output_pending_ = false;
-      }
-      if (out.pos > 0) OXIDE_RETURN_IF_ERROR(Deliver(out_buf_.data(), out.pos));
-      if (out.pos == 0 && in.pos == in.size) break;
-    }
-    return Status::Ok();
+    return internal::DecompressFrame(
+        dctx_.get(), data, n, &out_buf_, &frame_done_, "bytes after the end of the compressed body",
+        [&](const uint8_t* out, size_t len) { return Deliver(out, len); },
+        [](size_t rc) {
+          if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
+            return ResourceExhausted("patch needs a larger decoder window than allowed");
+          }
+          return Corrupt(std::string("compressed body: ") + ZSTD_getErrorName(rc));
+        });
   }
 
   Status Deliver(const uint8_t* data, size_t n) {
@@ -253,7 +243,6 @@ class Applier final : public PatchApplier {
 
   DCtxPtr dctx_;
   bool frame_done_ = false;
-  bool output_pending_ = false;
   std::vector<uint8_t> out_buf_;
   std::unique_ptr<CountingWriter> writer_;
   std::unique_ptr<internal::TensorDecoder> tensor_;

@@ -9,6 +9,7 @@
 #include "delta/base_source.hpp"
 #include "delta/build/zstd_encoder.hpp"
 #include "delta/patch_format.hpp"
+#include "delta/zstd_stream.hpp"
 
 namespace oxide::delta::internal {
 
@@ -37,21 +38,11 @@ class FrameCheck {
 
   Status Feed(std::string_view bytes) {
     if (dctx_ == nullptr) return ResourceExhausted("cannot allocate a zstd decoder");
-    ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
-    bool pending = false;
-    while (in.pos < in.size || pending) {
-      ZSTD_outBuffer o{out_.data(), out_.size(), 0};
-      size_t rc = ZSTD_decompressStream(dctx_, &o, &in);
-      if (ZSTD_isError(rc)) return Internal(std::string("own frame: ") + ZSTD_getErrorName(rc));
-      pending = o.pos == o.size;
-      if (rc == 0) {
-        done_ = true;
-        pending = false;
-      }
-      if (o.pos > 0) OXIDE_RETURN_IF_ERROR(records_.Consume(out_.data(), o.pos));
-      if (o.pos == 0 && in.pos == in.size) break;
-    }
-    return Status::Ok();
+    return DecompressFrame(
+        dctx_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &out_, &done_,
+        "own frame: bytes after its end",
+        [&](const uint8_t* out, size_t len) { return records_.Consume(out, len); },
+        [](size_t rc) { return Internal(std::string("own frame: ") + ZSTD_getErrorName(rc)); });
   }
   // Target bytes rebuilt and compared so far.
   uint64_t produced() const { return records_.produced(); }

@@ -62,7 +62,7 @@ class BitReader {
   }
 
   // REQUIRES: nbits <= 32. Values past the end of the input read as zero.
-  uint64_t Get(unsigned nbits) {
+  [[gnu::always_inline]] uint64_t Get(unsigned nbits) {
     if (avail_ < nbits) Refill();
     uint64_t v = acc_ & ((uint64_t{1} << nbits) - 1);
     acc_ >>= nbits;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <type_traits>
 #include <vector>
 
 #include "base/coding.hpp"
@@ -22,8 +23,15 @@ constexpr uint8_t kFlagNeighbour = 2;
 // exponent, minus this element's base exponent. Where a fine-tune moves weights by similar
 // absolute steps, class + exponent is what neighbours share, so this predicts the class.
 constexpr uint8_t kFlagPredicted = 4;
-constexpr int kPredOffset = 64;        // index = clamp(s1 + s2 - 2e + kPredOffset, 0, 128)
-constexpr uint8_t kSub8Transform = 2;  // delta::format::Transform::kSub8 (codec cannot link delta)
+constexpr int kPredOffset = 64;  // index = clamp(s1 + s2 - 2e + kPredOffset, 0, 128)
+// Two more tokens after the residual tokens: the target element is +0 (token TokenCount) or,
+// for a float kind, -0 (TokenCount + 1); the decoder makes the residual from the base element
+// (ZeroTargetResidual). A pruned tensor turns 30-90 % of its weights into zeros, whose residuals
+// against the unpruned base cost ~30 bits each; as tokens they cost one or two.
+constexpr uint8_t kFlagZeros = 8;
+constexpr uint8_t kMaxFlags = 15;
+// Fewer zero targets than this in a block are not worth two more table entries.
+constexpr size_t kMinZeros = 8;
 
 // Byte-wise zigzag of every byte of a word (SUB8 residuals are independent byte differences).
 template <class U>
@@ -85,6 +93,8 @@ unsigned ClassOf(U v) {
 // modelled bits matter: residuals are roughly gaussian, so within one octave the lower values are
 // clearly likelier, which a bare class would leave to the raw bits.
 constexpr unsigned TokenCount(unsigned width) { return 4 + 4 * (8 * width - 2); }
+constexpr unsigned kZeroTokens = 2;
+static_assert(TokenCount(8) + kZeroTokens <= 256, "tokens are bytes");
 
 template <class U>
 unsigned TokenOf(U v, unsigned* raw_bits) {
@@ -104,12 +114,16 @@ struct TokenTables {
   uint8_t cls[256];
   explicit TokenTables(unsigned count) {
     for (unsigned t = 0; t < 256; ++t) {
-      if (t < 4) {
+      if (t >= count) {  // the zero-target tokens (class 0, no raw bits) or unused
+        lead[t] = 0;
+        raw_bits[t] = 0;
+        cls[t] = 0;
+      } else if (t < 4) {
         lead[t] = static_cast<uint8_t>(t);
         raw_bits[t] = 0;
         cls[t] = static_cast<uint8_t>(t == 0 ? 0 : t == 1 ? 1 : 2);
       } else {
-        unsigned c = t < count ? 3 + (t - 4) / 4 : 3;
+        unsigned c = 3 + (t - 4) / 4;
         lead[t] = static_cast<uint8_t>(4 | (t & 3));
         raw_bits[t] = static_cast<uint8_t>(c - 3);
         cls[t] = static_cast<uint8_t>(c);
@@ -123,11 +137,12 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
              std::string* out, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   constexpr unsigned kClasses = 8 * kW + 1;
-  constexpr unsigned kAlphabet = TokenCount(kW);
   const size_t m = n / kW;
   const bool sub8 = info.transform == kSub8Transform;
   const ExponentField ef = ExponentOf(info.kind);
   const bool can_base = base != nullptr && ef.bits != 0;
+  const bool can_zero =
+      base != nullptr && info.transform >= kXorTransform && info.transform <= kSubOrdTransform;
 
   uint8_t* cls = Grow(&sc->cls, m);
   uint8_t* tok = Grow(&sc->tok, m);
@@ -141,6 +156,35 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     raw_bits[i] = static_cast<uint8_t>(rb);
     cls[i] = static_cast<uint8_t>(ClassOf(v));
     ++class_hist[cls[i]];
+  }
+  // Zero targets whose residual is not already among the cheapest tokens.
+  size_t zeros = 0;
+  if (can_zero) {
+    for (size_t i = 0; i < m; ++i) {
+      if (cls[i] < 3) continue;
+      U r = LoadElement<U>(residual + i * kW);
+      U b = LoadElement<U>(base + i * kW);
+      zeros += r == ZeroTargetResidual<U>(info.transform, b, false) ||
+               (ef.bits != 0 && r == ZeroTargetResidual<U>(info.transform, b, true));
+    }
+  }
+  const bool use_zeros = zeros >= kMinZeros;
+  const unsigned alphabet = TokenCount(kW) + (use_zeros ? kZeroTokens : 0);
+  if (use_zeros) {
+    for (size_t i = 0; i < m; ++i) {
+      if (cls[i] < 3) continue;
+      U r = LoadElement<U>(residual + i * kW);
+      U b = LoadElement<U>(base + i * kW);
+      unsigned z = r == ZeroTargetResidual<U>(info.transform, b, false)                  ? 1
+                   : ef.bits != 0 && r == ZeroTargetResidual<U>(info.transform, b, true) ? 2
+                                                                                         : 0;
+      if (z == 0) continue;
+      --class_hist[cls[i]];
+      ++class_hist[0];
+      tok[i] = static_cast<uint8_t>(TokenCount(kW) + z - 1);
+      raw_bits[i] = 0;
+      cls[i] = 0;  // as an unchanged element: runs of zeros share the neighbour context
+    }
   }
   unsigned ref_class = class_hist[0] == m ? 1 : 1 + MostFrequent(class_hist + 1, kClasses - 1);
 
@@ -172,7 +216,7 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   NeighbourTable(ref_class, true, true, pred_table);
   uint8_t* nctx = Grow(&sc->nctx, m);
   uint8_t* pctx = can_base ? Grow(&sc->pctx, m) : nullptr;
-  const size_t joint = size_t{kBaseBuckets} * kNeighbourBuckets * kAlphabet;
+  const size_t joint = size_t{kBaseBuckets} * kNeighbourBuckets * alphabet;
   sc->counts.assign(joint, 0);
   sc->pcounts.assign(can_base ? joint : 0, 0);
   uint32_t* counts = sc->counts.data();
@@ -190,10 +234,10 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
       }
     }
     nctx[i] = nb_table[c1 + c2];
-    ++counts[(size_t{bctx[i]} * kNeighbourBuckets + nctx[i]) * kAlphabet + tok[i]];
+    ++counts[(size_t{bctx[i]} * kNeighbourBuckets + nctx[i]) * alphabet + tok[i]];
     if (can_base) {
       pctx[i] = pred_table[PredIndex(s1, s2, static_cast<int>(exps[i]))];
-      ++pcounts[(size_t{bctx[i]} * kNeighbourBuckets + pctx[i]) * kAlphabet + tok[i]];
+      ++pcounts[(size_t{bctx[i]} * kNeighbourBuckets + pctx[i]) * alphabet + tok[i]];
     }
   }
   double best_cost = 0;
@@ -206,18 +250,18 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     unsigned nb = (flags & kFlagBase) ? kBaseBuckets : 1;
     unsigned nn = (flags & kFlagNeighbour) ? kNeighbourBuckets : 1;
     std::vector<uint32_t>& marg = sc->marg;
-    marg.assign(size_t{nb} * nn * kAlphabet, 0);
+    marg.assign(size_t{nb} * nn * alphabet, 0);
     for (unsigned b = 0; b < kBaseBuckets; ++b) {
       for (unsigned k = 0; k < kNeighbourBuckets; ++k) {
         unsigned ctx = (nb > 1 ? b : 0) * nn + (nn > 1 ? k : 0);
-        const uint32_t* src = joint_counts + (size_t{b} * kNeighbourBuckets + k) * kAlphabet;
-        uint32_t* dst = marg.data() + size_t{ctx} * kAlphabet;
-        for (unsigned s = 0; s < kAlphabet; ++s) dst[s] += src[s];
+        const uint32_t* src = joint_counts + (size_t{b} * kNeighbourBuckets + k) * alphabet;
+        uint32_t* dst = marg.data() + size_t{ctx} * alphabet;
+        for (unsigned s = 0; s < alphabet; ++s) dst[s] += src[s];
       }
     }
     double cost = 0;
     for (unsigned c = 0; c < nb * nn; ++c) {
-      cost += EstimateCostBits(marg.data() + size_t{c} * kAlphabet, kAlphabet);
+      cost += EstimateCostBits(marg.data() + size_t{c} * alphabet, alphabet);
     }
     if (!have_best || cost < best_cost) {
       best_cost = cost;
@@ -244,8 +288,8 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   }
 
   RansTables& tables = sc->tables;
-  BuildEncoderTables(sc->best_counts.data(), kAlphabet, contexts, &tables);
-  out->push_back(static_cast<char>(best_flags));
+  BuildEncoderTables(sc->best_counts.data(), alphabet, contexts, &tables);
+  out->push_back(static_cast<char>(best_flags | (use_zeros ? kFlagZeros : 0)));
   out->push_back(static_cast<char>(ref_class));
   if (use_base) PutVarint64(out, ref_exp);
   WriteModelBody(residual + m * kW, n - m * kW, tables, tok_order, ctx, m, out, &sc->words);
@@ -262,17 +306,30 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   bw.Flush();
 }
 
+// What the decode loop reads besides the streams.
+struct LoopInputs {
+  const uint8_t* base;
+  uint8_t transform;
+  unsigned exp_shift;
+  unsigned exp_bits;
+  const std::vector<uint32_t>* base_ctx;
+  const uint8_t* nb_table;
+};
+
 // kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
-// for kPred, the predicted-class neighbour feature).
-template <class U, bool kLoadBase, bool kPred, bool kSub8>
-Status DecodeLoop(const uint8_t* base, unsigned exp_shift, unsigned exp_bits,
-                  const std::vector<uint32_t>& base_ctx, const uint8_t* nb_table,
-                  const RansTables& t, RansDecoder* dec, BitReader* br, uint8_t* residual,
-                  size_t m) {
+// for kPred, the predicted-class neighbour feature). kZeros: the two zero-target tokens exist.
+template <class U, bool kLoadBase, bool kPred, bool kSub8, bool kZeros>
+Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, BitReader* br,
+                  uint8_t* residual, size_t m) {
   constexpr unsigned kW = sizeof(U);
-  constexpr unsigned kAlphabet = TokenCount(kW);
-  const TokenTables tt(kAlphabet);
-  const U emask = static_cast<U>((U{1} << exp_bits) - 1);
+  constexpr unsigned kTokens = TokenCount(kW);
+  constexpr unsigned kAlphabet = kTokens + (kZeros ? kZeroTokens : 0);
+  const TokenTables tt(kTokens);
+  const uint8_t* base = in.base;
+  const unsigned exp_shift = in.exp_shift;
+  const uint32_t* base_ctx = in.base_ctx->data();
+  const uint8_t* nb_table = in.nb_table;
+  const U emask = static_cast<U>((U{1} << in.exp_bits) - 1);
   const uint32_t* fs = t.fs.data();
   const uint8_t* slots = t.slot_sym.data();
   // Local copies: the hot loop keeps coder and bit-reader state in registers.
@@ -281,7 +338,9 @@ Status DecodeLoop(const uint8_t* base, unsigned exp_shift, unsigned exp_bits,
   // Neighbour context per lane (see LaneElement): four independent dependency chains.
   unsigned c1[kRansStates] = {}, c2[kRansStates] = {};
   int s1[kRansStates] = {}, s2[kRansStates] = {};
-  auto step = [&](size_t i, unsigned j, unsigned lane) {
+  // Forced inline: with one loop per context layout the unit is large enough that g++ stops
+  // inlining the hot path by itself (measured: half the speed).
+  auto step = [&](size_t i, unsigned j, unsigned lane) __attribute__((always_inline)) {
     unsigned e = 0;
     unsigned ctx;
     if constexpr (kLoadBase) {
@@ -304,6 +363,11 @@ Status DecodeLoop(const uint8_t* base, unsigned exp_shift, unsigned exp_bits,
     }
     U v = static_cast<U>((static_cast<U>(tt.lead[tk]) << nbits) | raw);
     if constexpr (kSub8) v = UnZigZagBytes(v);
+    if constexpr (kZeros) {
+      // Without a branch: in a pruned tensor zero targets are as unpredictable as coin flips.
+      U zr = ZeroTargetResidual<U>(in.transform, LoadElement<U>(base + i * kW), tk != kTokens);
+      v = tk >= kTokens ? zr : v;
+    }
     StoreElement<U>(residual + i * kW, v);
     if constexpr (kPred) {
       s2[lane] = s1[lane];
@@ -326,17 +390,24 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
                uint8_t* residual, size_t n, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   constexpr unsigned kClasses = 8 * kW + 1;
-  constexpr unsigned kAlphabet = TokenCount(kW);
   const size_t m = n / kW;
   const ExponentField ef = ExponentOf(info.kind);
   if (end - p < 2) return Corrupt("residual block: truncated class-model header");
   uint8_t flags = p[0];
   unsigned ref_class = p[1];
   p += 2;
-  if (flags > 7 || ref_class >= kClasses) return Corrupt("residual block: bad class-model header");
+  if (flags > kMaxFlags || ref_class >= kClasses) {
+    return Corrupt("residual block: bad class-model header");
+  }
   const bool use_base = flags & kFlagBase;
   const bool use_nb = flags & kFlagNeighbour;
   const bool use_pred = flags & kFlagPredicted;
+  const bool use_zeros = flags & kFlagZeros;
+  if (use_zeros &&
+      (base == nullptr || info.transform < kXorTransform || info.transform > kSubOrdTransform)) {
+    return Corrupt("residual block: zero-target tokens without a base and a known transform");
+  }
+  const unsigned alphabet = TokenCount(kW) + (use_zeros ? kZeroTokens : 0);
   if (use_pred && (!use_nb || ef.bits == 0 || base == nullptr)) {
     return Corrupt("residual block: predicted-class context without a float base");
   }
@@ -353,7 +424,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   RansTables& tables = sc->tables;
   RansDecoder dec;
   OXIDE_RETURN_IF_ERROR(
-      ReadModelBody(&p, end, residual + m * kW, n - m * kW, kAlphabet, contexts, &tables, &dec));
+      ReadModelBody(&p, end, residual + m * kW, n - m * kW, alphabet, contexts, &tables, &dec));
   BitReader br(p, end);
 
   uint8_t nb_table[129];
@@ -367,23 +438,23 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
     base_ctx.assign(size_t{1} << ef.bits, 0);
   }
   const bool sub8 = info.transform == kSub8Transform;
-  const unsigned shift = ef.shift, bits = ef.bits == 0 ? 1 : ef.bits;
-  if (use_pred) {
-    return sub8 ? DecodeLoop<U, true, true, true>(base, shift, bits, base_ctx, nb_table, tables,
-                                                  &dec, &br, residual, m)
-                : DecodeLoop<U, true, true, false>(base, shift, bits, base_ctx, nb_table, tables,
-                                                   &dec, &br, residual, m);
-  }
-  if (use_base) {
-    return sub8 ? DecodeLoop<U, true, false, true>(base, shift, bits, base_ctx, nb_table, tables,
-                                                   &dec, &br, residual, m)
-                : DecodeLoop<U, true, false, false>(base, shift, bits, base_ctx, nb_table, tables,
-                                                    &dec, &br, residual, m);
-  }
-  return sub8 ? DecodeLoop<U, false, false, true>(base, shift, bits, base_ctx, nb_table, tables,
-                                                  &dec, &br, residual, m)
-              : DecodeLoop<U, false, false, false>(base, shift, bits, base_ctx, nb_table, tables,
-                                                   &dec, &br, residual, m);
+  const LoopInputs in{base,      info.transform, ef.shift, ef.bits == 0 ? 1u : ef.bits,
+                      &base_ctx, nb_table};
+  using T = std::true_type;
+  using F = std::false_type;
+  auto run = [&](auto load_base, auto pred, auto sub8_t, auto zeros) {
+    return DecodeLoop<U, decltype(load_base)::value, decltype(pred)::value, decltype(sub8_t)::value,
+                      decltype(zeros)::value>(in, tables, &dec, &br, residual, m);
+  };
+  auto with_zeros = [&](auto load_base, auto pred, auto sub8_t) {
+    return use_zeros ? run(load_base, pred, sub8_t, T{}) : run(load_base, pred, sub8_t, F{});
+  };
+  auto with_sub8 = [&](auto load_base, auto pred) {
+    return sub8 ? with_zeros(load_base, pred, T{}) : with_zeros(load_base, pred, F{});
+  };
+  if (use_pred) return with_sub8(T{}, T{});
+  if (use_base) return with_sub8(T{}, F{});
+  return with_sub8(F{}, F{});
 }
 
 }  // namespace

@@ -12,10 +12,17 @@
 //     commonest exponent (a fine-tune moves weights by roughly the same absolute amount, so the
 //     residual in units of the last place shrinks as the weight's exponent grows).
 // The encoder keeps whichever of the four context combinations is estimated smallest.
+// Where a block has zero target elements whose residual is not already small (a pruned tensor:
+// w * mask leaves +0 and -0), two more tokens say "the target is +0" / "is -0" (flag bit 3); the
+// decoder rebuilds their residuals from the base element and the transform, so a pruned weight
+// costs a token instead of the ~30 bits of its residual. Such a token counts as class 0 for the
+// neighbour context, so runs of zeros share a context.
 //
 // Payload (after the mode byte): flags u8 (bit 0 base-exponent context, bit 1 neighbour
-// context), reference class u8, [reference exponent varint], the n % width tail bytes verbatim,
-// the rANS tables, varint length of the rANS stream, the stream, then the raw bits to the end.
+// context, bit 2 predicted-class neighbour feature, bit 3 zero-target tokens, which need a base
+// and transform 1-4; other bits are corrupt), reference class u8, [reference exponent varint], the
+// n % width tail bytes verbatim, the rANS tables, varint length of the rANS stream, the stream,
+// then the raw bits to the end.
 
 #include <cstddef>
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "codec/residual_coder.hpp"
 
@@ -42,6 +43,48 @@ inline ExponentField ExponentOf(ElementKind kind) {
       break;
   }
   return {};
+}
+
+// The delta transforms (delta::format::Transform; the codec cannot link delta, whose builder
+// and applier link the codec).
+inline constexpr uint8_t kXorTransform = 1;
+inline constexpr uint8_t kSub8Transform = 2;
+inline constexpr uint8_t kSubIntTransform = 3;
+inline constexpr uint8_t kSubOrdTransform = 4;
+
+// The residual transform `t` makes for a zero target element against base element b: +0 (all
+// bits clear) or, with `negative`, only the top bit set (-0 for a float kind). The same
+// formulas as delta::ForwardTransform (delta/transform_test.cpp checks that they agree), so a
+// coder can name "the target is zero" with one symbol instead of the residual's bits.
+template <class U>
+[[gnu::always_inline]] inline U ZeroTargetResidual(uint8_t t, U b, bool negative) {
+  using S = std::make_signed_t<U>;
+  constexpr unsigned kBits = sizeof(U) * 8;
+  constexpr U kTop = static_cast<U>(U{1} << (kBits - 1));
+  const U target = negative ? kTop : U{0};
+  auto zigzag = [](U x) {
+    return static_cast<U>((x << 1) ^ static_cast<U>(static_cast<S>(x) >> (kBits - 1)));
+  };
+  auto ord = [](U x) { return (x & kTop) ? static_cast<U>(~x) : static_cast<U>(x | kTop); };
+  switch (t) {
+    case kXorTransform:
+      return static_cast<U>(target ^ b);
+    case kSub8Transform: {
+      U r = 0;
+      for (unsigned k = 0; k < sizeof(U); ++k) {
+        unsigned d = static_cast<unsigned>((target >> (8 * k)) & 0xff) -
+                     static_cast<unsigned>((b >> (8 * k)) & 0xff);
+        r = static_cast<U>(r | static_cast<U>(static_cast<U>(d & 0xff) << (8 * k)));
+      }
+      return r;
+    }
+    case kSubIntTransform:
+      return zigzag(static_cast<U>(target - b));
+    case kSubOrdTransform:
+      return zigzag(static_cast<U>(ord(target) - ord(b)));
+    default:
+      return 0;
+  }
 }
 
 // Index of the most frequent value in hist[0, size) (the lowest on ties).

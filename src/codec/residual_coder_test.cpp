@@ -160,6 +160,64 @@ TEST(ResidualCoder, CompressesLiteralFloats) {
   EXPECT_LT(Encode({ElementKind::kFp16, 2, 0}, fp16, nullptr).size() * 100, n * 92);
 }
 
+// A pruned fine-tune: a fraction of the target turned to zeros (signed zeros for floats, as
+// w * mask leaves them). The zero-target tokens (class-model flag 8) must carry them in a bit or
+// two where their residuals against the unpruned base would cost the whole element.
+std::vector<uint8_t> Prune(std::vector<uint8_t> target, unsigned width, bool is_float,
+                           double fraction, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (size_t i = 0; i + width <= target.size(); i += width) {
+    if (u(rng) >= fraction) continue;
+    std::fill(target.begin() + i, target.begin() + i + width, uint8_t{0});
+    if (is_float && (rng() & 1)) target[i + width - 1] = 0x80;
+  }
+  return target;
+}
+
+TEST(ResidualCoder, PrunedTargetsCostABitOrTwoPerZero) {
+  struct Case {
+    BlockInfo info;
+    bool bf16;
+  };
+  const Case cases[] = {{{ElementKind::kFp32, 4, 4}, false}, {{ElementKind::kFp32, 4, 1}, false},
+                        {{ElementKind::kFp32, 4, 3}, false}, {{ElementKind::kBf16, 2, 4}, true},
+                        {{ElementKind::kFp16, 2, 4}, false}, {{ElementKind::kFp16, 2, 2}, false},
+                        {{ElementKind::kFp64, 8, 4}, false}, {{ElementKind::kBytes, 4, 3}, false}};
+  for (const Case& c : cases) {
+    const unsigned w = c.info.width;
+    const bool is_float = c.info.kind != ElementKind::kBytes;
+    const size_t count = 40000;
+    std::vector<uint8_t> base = GaussianWeights(count, w, c.bf16, 0.05f, 0.0, 31);
+    std::vector<uint8_t> tuned = FineTune(base, w, c.bf16, 0.0f, 1e-3f, 0.0, 32);
+    std::vector<uint8_t> target = Prune(tuned, w, is_float, 0.5, 33);
+    std::vector<uint8_t> r = Residual(c.info.transform, w, target, base);
+    std::string what = "kind " + std::to_string(static_cast<int>(c.info.kind)) + " transform " +
+                       std::to_string(c.info.transform);
+    ExpectRoundTrip(c.info, r, &base, what);
+    std::string payload = Encode(c.info, r, &base);
+    ASSERT_EQ(payload[0], 2) << what;
+    EXPECT_EQ(payload[1] & 8, 8) << what << ": zero-target tokens not used";
+    // At most half the unpruned fine-tune coded the same way, plus two bits per element (not
+    // for fp64: the fine-tune is float-precision, and trailing zero bits favour zstd planes).
+    if (c.info.kind == ElementKind::kFp64) continue;
+    std::vector<uint8_t> all = Residual(c.info.transform, w, tuned, base);
+    EXPECT_LT(payload.size(), Encode(c.info, all, &base).size() / 2 + count / 4 + 512) << what;
+  }
+}
+
+TEST(ResidualCoder, FewZeroTargetsLeaveTheFlagOff) {
+  BlockInfo info{ElementKind::kFp32, 4, 4};
+  std::vector<uint8_t> base = GaussianWeights(20000, 4, false, 0.05f, 0.0, 41);
+  std::vector<uint8_t> target = FineTune(base, 4, false, 0.0f, 1e-3f, 0.0, 42);
+  std::fill(target.begin(), target.begin() + 8, uint8_t{0});  // two zeros only
+  std::vector<uint8_t> r = Residual(4, 4, target, base);
+  ExpectRoundTrip(info, r, &base, "two zeros");
+  std::string payload = Encode(info, r, &base);
+  ASSERT_EQ(payload[0], 2);
+  EXPECT_EQ(payload[1] & 8, 0);
+}
+
 // --- corruption -----------------------------------------------------------------------------
 
 struct Coded {
@@ -265,6 +323,32 @@ TEST(ResidualCoderCorrupt, WrongSizeOrMissingBaseIsCorrupt) {
   ASSERT_EQ(c.payload[0], 2);
   ASSERT_EQ(c.payload[1] & 1, 1) << "expected the base-exponent context on a fine-tune";
   EXPECT_STATUS(Decode(c, c.payload, c.r.size(), nullptr), ErrorCode::kCorrupt);
+}
+
+TEST(ResidualCoderCorrupt, ZeroTokensNeedABaseAndKnownFlags) {
+  BlockInfo info{ElementKind::kFp32, 4, 4};
+  std::vector<uint8_t> base = GaussianWeights(20000, 4, false, 0.05f, 0.0, 51);
+  std::vector<uint8_t> target =
+      Prune(FineTune(base, 4, false, 0.0f, 1e-3f, 0.0, 52), 4, true, 0.4, 53);
+  std::vector<uint8_t> r = Residual(4, 4, target, base);
+  std::string payload = Encode(info, r, &base);
+  ASSERT_EQ(payload[0], 2);
+  ASSERT_EQ(payload[1] & 8, 8);
+  std::vector<uint8_t> out(r.size());
+  auto decode = [&](const std::string& p, const BlockInfo& i, const uint8_t* b) {
+    return DecodeResidualBlock(i, reinterpret_cast<const uint8_t*>(p.data()), p.size(), b,
+                               out.data(), out.size());
+  };
+  EXPECT_STATUS(decode(payload, info, nullptr), ErrorCode::kCorrupt);
+  EXPECT_STATUS(decode(payload, {ElementKind::kFp32, 4, 7}, base.data()), ErrorCode::kCorrupt);
+  std::string unknown = payload;
+  unknown[1] = static_cast<char>(unknown[1] | 16);
+  EXPECT_STATUS(decode(unknown, info, base.data()), ErrorCode::kCorrupt);
+  // Without the flag the same stream has a smaller alphabet: never a wrong success.
+  std::string off = payload;
+  off[1] = static_cast<char>(off[1] & ~8);
+  Status s = decode(off, info, base.data());
+  EXPECT_TRUE(!s.ok() || out != r);
 }
 
 TEST(ResidualCoderCorrupt, VerbatimAndZstdSizesAreChecked) {

@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include "codec/element.hpp"
+
 namespace oxide::delta {
 namespace {
 
@@ -29,6 +31,42 @@ TEST(Transform, EveryTransformAndWidthInverts) {
         EXPECT_EQ(back, target) << "transform " << int(t) << " width " << w << " n " << n;
       }
     }
+  }
+}
+
+// The codec names a zero target by one token and rebuilds its residual with its own copy of the
+// formulas (it sits below delta); both must give the same bytes for every transform and width.
+template <class U>
+void ExpectZeroResidualsAgree(uint8_t t) {
+  auto base = RandomBytes(sizeof(U) * 257, 7);
+  for (bool negative : {false, true}) {
+    std::vector<uint8_t> target(base.size(), 0);
+    if (negative) {
+      for (size_t i = sizeof(U) - 1; i < target.size(); i += sizeof(U)) target[i] = 0x80;
+    }
+    std::vector<uint8_t> r(base.size());
+    ForwardTransform(static_cast<Transform>(t), sizeof(U), target.data(), base.data(), r.data(),
+                     r.size());
+    for (size_t i = 0; i < r.size(); i += sizeof(U)) {
+      U b, want;
+      std::memcpy(&b, base.data() + i, sizeof(U));
+      std::memcpy(&want, r.data() + i, sizeof(U));
+      ASSERT_EQ(codec::internal::ZeroTargetResidual<U>(t, b, negative), want)
+          << "transform " << int(t) << " width " << sizeof(U) << " negative " << negative;
+    }
+  }
+}
+
+TEST(Transform, CodecZeroTargetResidualsMatchTheTransforms) {
+  static_assert(codec::internal::kXorTransform == static_cast<uint8_t>(Transform::kXor));
+  static_assert(codec::internal::kSub8Transform == static_cast<uint8_t>(Transform::kSub8));
+  static_assert(codec::internal::kSubIntTransform == static_cast<uint8_t>(Transform::kSubInt));
+  static_assert(codec::internal::kSubOrdTransform == static_cast<uint8_t>(Transform::kSubOrd));
+  for (uint8_t t = 1; t <= format::kMaxTransform; ++t) {
+    ExpectZeroResidualsAgree<uint8_t>(t);
+    ExpectZeroResidualsAgree<uint16_t>(t);
+    ExpectZeroResidualsAgree<uint32_t>(t);
+    ExpectZeroResidualsAgree<uint64_t>(t);
   }
 }
 

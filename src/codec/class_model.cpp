@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
@@ -29,7 +30,15 @@ constexpr int kPredOffset = 64;  // index = clamp(s1 + s2 - 2e + kPredOffset, 0,
 // (ZeroTargetResidual). A pruned tensor turns 30-90 % of its weights into zeros, whose residuals
 // against the unpruned base cost ~30 bits each; as tokens they cost one or two.
 constexpr uint8_t kFlagZeros = 8;
-constexpr uint8_t kMaxFlags = 15;
+// Sign split (SUBINT/SUBORD residuals of width <= 4): tokens code the magnitude |d| of the
+// signed difference, times two, plus one bit: whether d's sign differs from a prediction, the
+// sign of the last non-zero difference in the lane (kFlagSignLeft) or the sign of the base
+// element (kFlagSignBase). Neighbouring weights of a layer that sees correlated inputs (image
+// rows, a kernel's taps) move the same way, and a fine-tune often grows weights; where the sign
+// follows no prediction the plain zigzag tokens stay (the encoder compares both).
+constexpr uint8_t kFlagSignLeft = 16;
+constexpr uint8_t kFlagSignBase = 32;
+constexpr uint8_t kMaxFlags = 63;
 // Fewer zero targets than this in a block are not worth two more table entries.
 constexpr size_t kMinZeros = 8;
 
@@ -132,22 +141,191 @@ struct TokenTables {
   }
 };
 
+// One candidate token stream of a block: per element a token, its class (the neighbour
+// feature) and its raw bit count.
+struct TokenSet {
+  uint8_t* tok;
+  uint8_t* cls;
+  uint8_t* raw_bits;
+  unsigned alphabet;
+  uint64_t raw_total;  // sum of raw_bits
+};
+
+// The context layout chosen for a token set and its estimated cost.
+struct ModelChoice {
+  double cost = 0;  // table and token bits (raw bits not included)
+  uint8_t flags = 0;
+  unsigned ref_class = 1;
+};
+
+// Element contexts shared by every token set: the base exponent bucket and exponent.
+struct BaseContext {
+  bool can_base;
+  const uint8_t* bctx;
+  const uint16_t* exps;
+};
+
+// Counts `ts` under every context layout and returns the cheapest; leaves its counts in
+// sc->best_counts and the neighbour features in sc->nctx / sc->pctx.
+template <unsigned kW>
+ModelChoice ChooseLayout(const TokenSet& ts, const BaseContext& bc, size_t m, Scratch* sc) {
+  constexpr unsigned kClasses = 8 * kW + 1;
+  const unsigned alphabet = ts.alphabet;
+  uint32_t class_hist[kClasses] = {};
+  for (size_t i = 0; i < m; ++i) ++class_hist[ts.cls[i]];
+  ModelChoice choice;
+  choice.ref_class = class_hist[0] == m ? 1 : 1 + MostFrequent(class_hist + 1, kClasses - 1);
+
+  // Joint counts under the full context; the smaller models are its marginals.
+  uint8_t nb_table[129], pred_table[129];
+  NeighbourTable(choice.ref_class, true, false, nb_table);
+  NeighbourTable(choice.ref_class, true, true, pred_table);
+  const bool can_base = bc.can_base;
+  uint8_t* nctx = Grow(&sc->nctx, m);
+  uint8_t* pctx = can_base ? Grow(&sc->pctx, m) : nullptr;
+  const size_t joint = size_t{kBaseBuckets} * kNeighbourBuckets * alphabet;
+  sc->counts.assign(joint, 0);
+  sc->pcounts.assign(can_base ? joint : 0, 0);
+  uint32_t* counts = sc->counts.data();
+  uint32_t* pcounts = sc->pcounts.data();
+  const uint8_t* cls = ts.cls;
+  const uint8_t* tok = ts.tok;
+  const uint8_t* bctx = bc.bctx;
+  const uint16_t* exps = bc.exps;
+  const size_t q = m / kRansStates;
+  for (size_t i = 0; i < m; ++i) {
+    unsigned c1 = 0, c2 = 0;
+    int s1 = 0, s2 = 0;  // class + base exponent; 0 where the lane has no such element
+    if (HasLanePrev(i, q)) {
+      c1 = cls[i - 1];
+      if (can_base) s1 = static_cast<int>(c1 + exps[i - 1]);
+      if (HasLanePrev(i - 1, q)) {
+        c2 = cls[i - 2];
+        if (can_base) s2 = static_cast<int>(c2 + exps[i - 2]);
+      }
+    }
+    nctx[i] = nb_table[c1 + c2];
+    ++counts[(size_t{bctx[i]} * kNeighbourBuckets + nctx[i]) * alphabet + tok[i]];
+    if (can_base) {
+      pctx[i] = pred_table[PredIndex(s1, s2, static_cast<int>(exps[i]))];
+      ++pcounts[(size_t{bctx[i]} * kNeighbourBuckets + pctx[i]) * alphabet + tok[i]];
+    }
+  }
+  bool have_best = false;
+  for (uint8_t flags = 0; flags < 8; ++flags) {
+    if ((flags & kFlagBase) && !can_base) continue;
+    if ((flags & kFlagPredicted) && (!can_base || !(flags & kFlagNeighbour))) continue;
+    const uint32_t* joint_counts = (flags & kFlagPredicted) ? pcounts : counts;
+    unsigned nb = (flags & kFlagBase) ? kBaseBuckets : 1;
+    unsigned nn = (flags & kFlagNeighbour) ? kNeighbourBuckets : 1;
+    std::vector<uint32_t>& marg = sc->marg;
+    marg.assign(size_t{nb} * nn * alphabet, 0);
+    for (unsigned b = 0; b < kBaseBuckets; ++b) {
+      for (unsigned k = 0; k < kNeighbourBuckets; ++k) {
+        unsigned ctx = (nb > 1 ? b : 0) * nn + (nn > 1 ? k : 0);
+        const uint32_t* src = joint_counts + (size_t{b} * kNeighbourBuckets + k) * alphabet;
+        uint32_t* dst = marg.data() + size_t{ctx} * alphabet;
+        for (unsigned s = 0; s < alphabet; ++s) dst[s] += src[s];
+      }
+    }
+    double cost = 0;
+    for (unsigned c = 0; c < nb * nn; ++c) {
+      cost += EstimateCostBits(marg.data() + size_t{c} * alphabet, alphabet);
+    }
+    if (!have_best || cost < choice.cost) {
+      choice.cost = cost;
+      choice.flags = flags;
+      sc->best_counts.swap(marg);
+      have_best = true;
+    }
+  }
+  return choice;
+}
+
+// Binary entropy in bits of `agree` out of `total` (0 when total is 0).
+double SplitBits(uint64_t agree, uint64_t total) {
+  if (total == 0 || agree == 0 || agree == total) return 0;
+  double p = static_cast<double>(agree) / static_cast<double>(total);
+  return -static_cast<double>(total) * (p * std::log2(p) + (1 - p) * std::log2(1 - p));
+}
+
+// The sign-split tokens of `plain` (kFlagSignLeft or kFlagSignBase), in `*out`'s buffers.
+template <class U>
+void SignTokens(const TokenSet& plain, const uint8_t* residual, const uint8_t* base, size_t m,
+                uint8_t predictor, TokenSet* out) {
+  constexpr unsigned kW = sizeof(U);
+  constexpr unsigned kTokens = TokenCount(kW);
+  const size_t q = m / kRansStates;
+  unsigned last = 0;  // sign of the lane's last non-zero difference
+  out->alphabet = 2 * kTokens + (plain.alphabet > kTokens ? kZeroTokens : 0);
+  out->raw_total = 0;
+  for (size_t i = 0; i < m; ++i) {
+    if (!HasLanePrev(i, q)) last = 0;
+    if (plain.tok[i] >= kTokens) {  // a zero target
+      out->tok[i] = static_cast<uint8_t>(plain.tok[i] + kTokens);
+      out->cls[i] = 0;
+      out->raw_bits[i] = 0;
+      continue;
+    }
+    U v = LoadElement<U>(residual + i * kW);
+    unsigned sign = static_cast<unsigned>(v & 1);
+    U a = static_cast<U>((v >> 1) + (v & 1));
+    unsigned pred = predictor == kFlagSignBase
+                        ? static_cast<unsigned>(LoadElement<U>(base + i * kW) >> (8 * kW - 1))
+                        : last;
+    unsigned rb = 0;
+    unsigned t = TokenOf(a, &rb);
+    out->tok[i] = static_cast<uint8_t>(2 * t + (a != 0 ? (sign ^ pred) : 0));
+    out->cls[i] = static_cast<uint8_t>(ClassOf(a));
+    out->raw_bits[i] = static_cast<uint8_t>(rb);
+    out->raw_total += rb;
+    if (a != 0) last = sign;
+  }
+}
+
+// Which sign predictor, if any, is worth a full evaluation: the one whose sign agreement saves
+// at least 3 % of a bit per non-zero difference over coding the sign raw. 0 when none is.
+template <class U>
+uint8_t PickSignPredictor(const TokenSet& plain, const uint8_t* residual, const uint8_t* base,
+                          size_t m) {
+  constexpr unsigned kW = sizeof(U);
+  const size_t q = m / kRansStates;
+  uint64_t nonzero = 0, agree_left = 0, agree_base = 0;
+  unsigned last = 0;
+  for (size_t i = 0; i < m; ++i) {
+    if (!HasLanePrev(i, q)) last = 0;
+    if (plain.tok[i] >= TokenCount(kW)) continue;
+    U v = LoadElement<U>(residual + i * kW);
+    if (v == 0) continue;
+    unsigned sign = static_cast<unsigned>(v & 1);
+    ++nonzero;
+    agree_left += sign == last;
+    agree_base += sign == static_cast<unsigned>(LoadElement<U>(base + i * kW) >> (8 * kW - 1));
+    last = sign;
+  }
+  double left = SplitBits(agree_left, nonzero), by_base = SplitBits(agree_base, nonzero);
+  double best = std::min(left, by_base);
+  if (static_cast<double>(nonzero) - best < 0.03 * static_cast<double>(nonzero) + 64) return 0;
+  return left <= by_base ? kFlagSignLeft : kFlagSignBase;
+}
+
 template <class U>
 void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base, size_t n,
              std::string* out, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
-  constexpr unsigned kClasses = 8 * kW + 1;
   const size_t m = n / kW;
   const bool sub8 = info.transform == kSub8Transform;
   const ExponentField ef = ExponentOf(info.kind);
   const bool can_base = base != nullptr && ef.bits != 0;
   const bool can_zero =
       base != nullptr && info.transform >= kXorTransform && info.transform <= kSubOrdTransform;
+  const bool can_sign = base != nullptr && kW <= 4 &&
+                        (info.transform == kSubIntTransform || info.transform == kSubOrdTransform);
 
-  uint8_t* cls = Grow(&sc->cls, m);
-  uint8_t* tok = Grow(&sc->tok, m);
-  uint8_t* raw_bits = Grow(&sc->raw_bits, m);
-  uint32_t class_hist[kClasses] = {};
+  TokenSet plain{Grow(&sc->tok, m), Grow(&sc->cls, m), Grow(&sc->raw_bits, m), 0, 0};
+  uint8_t* cls = plain.cls;
+  uint8_t* tok = plain.tok;
+  uint8_t* raw_bits = plain.raw_bits;
   for (size_t i = 0; i < m; ++i) {
     U v = LoadElement<U>(residual + i * kW);
     if (sub8) v = ZigZagBytes(v);
@@ -155,7 +333,6 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     tok[i] = static_cast<uint8_t>(TokenOf(v, &rb));
     raw_bits[i] = static_cast<uint8_t>(rb);
     cls[i] = static_cast<uint8_t>(ClassOf(v));
-    ++class_hist[cls[i]];
   }
   // Zero targets whose residual is not already among the cheapest tokens.
   size_t zeros = 0;
@@ -169,7 +346,7 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     }
   }
   const bool use_zeros = zeros >= kMinZeros;
-  const unsigned alphabet = TokenCount(kW) + (use_zeros ? kZeroTokens : 0);
+  plain.alphabet = TokenCount(kW) + (use_zeros ? kZeroTokens : 0);
   if (use_zeros) {
     for (size_t i = 0; i < m; ++i) {
       if (cls[i] < 3) continue;
@@ -179,14 +356,12 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
                    : ef.bits != 0 && r == ZeroTargetResidual<U>(info.transform, b, true) ? 2
                                                                                          : 0;
       if (z == 0) continue;
-      --class_hist[cls[i]];
-      ++class_hist[0];
       tok[i] = static_cast<uint8_t>(TokenCount(kW) + z - 1);
       raw_bits[i] = 0;
       cls[i] = 0;  // as an unchanged element: runs of zeros share the neighbour context
     }
   }
-  unsigned ref_class = class_hist[0] == m ? 1 : 1 + MostFrequent(class_hist + 1, kClasses - 1);
+  for (size_t i = 0; i < m; ++i) plain.raw_total += raw_bits[i];
 
   unsigned ref_exp = 0;
   uint8_t* bctx = Grow(&sc->bctx, m);
@@ -209,97 +384,58 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   } else {
     std::fill(bctx, bctx + m, uint8_t{0});
   }
+  const BaseContext bc{can_base, bctx, exps};
 
-  // Joint counts under the full context; the smaller models are its marginals.
-  uint8_t nb_table[129], pred_table[129];
-  NeighbourTable(ref_class, true, false, nb_table);
-  NeighbourTable(ref_class, true, true, pred_table);
-  uint8_t* nctx = Grow(&sc->nctx, m);
-  uint8_t* pctx = can_base ? Grow(&sc->pctx, m) : nullptr;
-  const size_t joint = size_t{kBaseBuckets} * kNeighbourBuckets * alphabet;
-  sc->counts.assign(joint, 0);
-  sc->pcounts.assign(can_base ? joint : 0, 0);
-  uint32_t* counts = sc->counts.data();
-  uint32_t* pcounts = sc->pcounts.data();
-  const size_t q = m / kRansStates;
-  for (size_t i = 0; i < m; ++i) {
-    unsigned c1 = 0, c2 = 0;
-    int s1 = 0, s2 = 0;  // class + base exponent; 0 where the lane has no such element
-    if (HasLanePrev(i, q)) {
-      c1 = cls[i - 1];
-      if (can_base) s1 = static_cast<int>(c1 + exps[i - 1]);
-      if (HasLanePrev(i - 1, q)) {
-        c2 = cls[i - 2];
-        if (can_base) s2 = static_cast<int>(c2 + exps[i - 2]);
-      }
-    }
-    nctx[i] = nb_table[c1 + c2];
-    ++counts[(size_t{bctx[i]} * kNeighbourBuckets + nctx[i]) * alphabet + tok[i]];
-    if (can_base) {
-      pctx[i] = pred_table[PredIndex(s1, s2, static_cast<int>(exps[i]))];
-      ++pcounts[(size_t{bctx[i]} * kNeighbourBuckets + pctx[i]) * alphabet + tok[i]];
+  TokenSet chosen = plain;
+  ModelChoice choice = ChooseLayout<kW>(plain, bc, m, sc);
+  uint8_t sign_flag = can_sign ? PickSignPredictor<U>(plain, residual, base, m) : 0;
+  if (sign_flag != 0) {
+    TokenSet split{Grow(&sc->tok_split, m), Grow(&sc->cls_split, m), Grow(&sc->raw_split, m), 0, 0};
+    SignTokens<U>(plain, residual, base, m, sign_flag, &split);
+    ModelChoice split_choice = ChooseLayout<kW>(split, bc, m, sc);
+    if (split_choice.cost + static_cast<double>(split.raw_total) <
+        choice.cost + static_cast<double>(plain.raw_total)) {
+      chosen = split;
+      choice = split_choice;
+    } else {
+      sign_flag = 0;
+      choice = ChooseLayout<kW>(plain, bc, m, sc);  // restores the plain counts and features
     }
   }
-  double best_cost = 0;
-  uint8_t best_flags = 0;
-  bool have_best = false;
-  for (uint8_t flags = 0; flags < 8; ++flags) {
-    if ((flags & kFlagBase) && !can_base) continue;
-    if ((flags & kFlagPredicted) && (!can_base || !(flags & kFlagNeighbour))) continue;
-    const uint32_t* joint_counts = (flags & kFlagPredicted) ? pcounts : counts;
-    unsigned nb = (flags & kFlagBase) ? kBaseBuckets : 1;
-    unsigned nn = (flags & kFlagNeighbour) ? kNeighbourBuckets : 1;
-    std::vector<uint32_t>& marg = sc->marg;
-    marg.assign(size_t{nb} * nn * alphabet, 0);
-    for (unsigned b = 0; b < kBaseBuckets; ++b) {
-      for (unsigned k = 0; k < kNeighbourBuckets; ++k) {
-        unsigned ctx = (nb > 1 ? b : 0) * nn + (nn > 1 ? k : 0);
-        const uint32_t* src = joint_counts + (size_t{b} * kNeighbourBuckets + k) * alphabet;
-        uint32_t* dst = marg.data() + size_t{ctx} * alphabet;
-        for (unsigned s = 0; s < alphabet; ++s) dst[s] += src[s];
-      }
-    }
-    double cost = 0;
-    for (unsigned c = 0; c < nb * nn; ++c) {
-      cost += EstimateCostBits(marg.data() + size_t{c} * alphabet, alphabet);
-    }
-    if (!have_best || cost < best_cost) {
-      best_cost = cost;
-      best_flags = flags;
-      sc->best_counts.swap(marg);
-      have_best = true;
-    }
-  }
+
+  const uint8_t best_flags = choice.flags;
   const bool use_base = best_flags & kFlagBase;
   const bool use_nb = best_flags & kFlagNeighbour;
   const bool use_pred = best_flags & kFlagPredicted;
   const unsigned nn = use_nb ? kNeighbourBuckets : 1;
   const unsigned contexts = (use_base ? kBaseBuckets : 1) * nn;
-  const uint8_t* nb_ctx = use_pred ? pctx : nctx;
+  const uint8_t* nb_ctx = use_pred ? sc->pctx.data() : sc->nctx.data();
   // Symbols and contexts in coding order (see LaneElement).
+  const size_t q = m / kRansStates;
   uint8_t* ctx = Grow(&sc->ctx, m);
   uint8_t* tok_order = Grow(&sc->sym_order, m);
   uint32_t* order = Grow(&sc->order, m);
   for (size_t p = 0; p < m; ++p) {
     size_t i = LaneElement(p, q);
     order[p] = static_cast<uint32_t>(i);
-    tok_order[p] = tok[i];
+    tok_order[p] = chosen.tok[i];
     ctx[p] = static_cast<uint8_t>((use_base ? bctx[i] : 0) * nn + (use_nb ? nb_ctx[i] : 0));
   }
 
   RansTables& tables = sc->tables;
-  BuildEncoderTables(sc->best_counts.data(), alphabet, contexts, &tables);
-  out->push_back(static_cast<char>(best_flags | (use_zeros ? kFlagZeros : 0)));
-  out->push_back(static_cast<char>(ref_class));
+  BuildEncoderTables(sc->best_counts.data(), chosen.alphabet, contexts, &tables);
+  out->push_back(static_cast<char>(best_flags | (use_zeros ? kFlagZeros : 0) | sign_flag));
+  out->push_back(static_cast<char>(choice.ref_class));
   if (use_base) PutVarint64(out, ref_exp);
   WriteModelBody(residual + m * kW, n - m * kW, tables, tok_order, ctx, m, out, &sc->words);
   BitWriter bw(out);
   for (size_t p = 0; p < m; ++p) {
     size_t i = order[p];
-    unsigned rb = raw_bits[i];
+    unsigned rb = chosen.raw_bits[i];
     if (rb != 0) {
       U v = LoadElement<U>(residual + i * kW);
       if (sub8) v = ZigZagBytes(v);
+      if (sign_flag != 0) v = static_cast<U>((v >> 1) + (v & 1));  // the magnitude
       bw.PutWide(static_cast<U>(v & static_cast<U>((U{1} << rb) - 1)), rb);
     }
   }
@@ -316,14 +452,24 @@ struct LoopInputs {
   const uint8_t* nb_table;
 };
 
+// How a token becomes a residual element.
+enum class Values {
+  kPlain,     // the token and raw bits are the element
+  kSub8,      // ... after a byte-wise zigzag
+  kSignLeft,  // magnitude, sign relative to the lane's last non-zero sign (kFlagSignLeft)
+  kSignBase,  // magnitude, sign relative to the base element's sign (kFlagSignBase)
+};
+
 // kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
 // for kPred, the predicted-class neighbour feature). kZeros: the two zero-target tokens exist.
-template <class U, bool kLoadBase, bool kPred, bool kSub8, bool kZeros>
+template <class U, bool kLoadBase, bool kPred, Values kValues, bool kZeros>
 Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, BitReader* br,
                   uint8_t* residual, size_t m) {
   constexpr unsigned kW = sizeof(U);
   constexpr unsigned kTokens = TokenCount(kW);
-  constexpr unsigned kAlphabet = kTokens + (kZeros ? kZeroTokens : 0);
+  constexpr bool kSplit = kValues == Values::kSignLeft || kValues == Values::kSignBase;
+  constexpr unsigned kValueTokens = kSplit ? 2 * kTokens : kTokens;
+  constexpr unsigned kAlphabet = kValueTokens + (kZeros ? kZeroTokens : 0);
   const TokenTables tt(kTokens);
   const uint8_t* base = in.base;
   const unsigned exp_shift = in.exp_shift;
@@ -338,6 +484,7 @@ Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, B
   // Neighbour context per lane (see LaneElement): four independent dependency chains.
   unsigned c1[kRansStates] = {}, c2[kRansStates] = {};
   int s1[kRansStates] = {}, s2[kRansStates] = {};
+  unsigned last_sign[kRansStates] = {};
   // Forced inline: with one loop per context layout the unit is large enough that g++ stops
   // inlining the hot path by itself (measured: half the speed).
   auto step = [&](size_t i, unsigned j, unsigned lane) __attribute__((always_inline)) {
@@ -354,27 +501,40 @@ Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, B
       ctx = nb_table[c1[lane] + c2[lane]];
     }
     unsigned tk = d.Decode(j, fs + size_t{ctx} * kAlphabet, slots + (size_t{ctx} << kProbBits));
-    unsigned nbits = tt.raw_bits[tk];
+    // Zero-target tokens index past kTokens: no raw bits, class 0 (TokenTables).
+    const unsigned vt = kSplit ? tk >> 1 : tk;
+    unsigned nbits = tt.raw_bits[vt];
     U raw;
     if constexpr (kW == 8) {
       raw = static_cast<U>(b.GetWide(nbits));
     } else {
       raw = static_cast<U>(b.Get(nbits));
     }
-    U v = static_cast<U>((static_cast<U>(tt.lead[tk]) << nbits) | raw);
-    if constexpr (kSub8) v = UnZigZagBytes(v);
+    U v = static_cast<U>((static_cast<U>(tt.lead[vt]) << nbits) | raw);
+    if constexpr (kValues == Values::kSub8) v = UnZigZagBytes(v);
+    if constexpr (kSplit) {
+      unsigned pred;
+      if constexpr (kValues == Values::kSignBase) {
+        pred = static_cast<unsigned>(LoadElement<U>(base + i * kW) >> (8 * kW - 1));
+      } else {
+        pred = last_sign[lane];
+      }
+      unsigned sign = static_cast<unsigned>(v != 0) & (pred ^ (tk & 1));
+      if constexpr (kValues == Values::kSignLeft) last_sign[lane] = v != 0 ? sign : pred;
+      v = static_cast<U>(static_cast<U>(v << 1) - sign);  // back to the zigzag form
+    }
     if constexpr (kZeros) {
       // Without a branch: in a pruned tensor zero targets are as unpredictable as coin flips.
-      U zr = ZeroTargetResidual<U>(in.transform, LoadElement<U>(base + i * kW), tk != kTokens);
-      v = tk >= kTokens ? zr : v;
+      U zr = ZeroTargetResidual<U>(in.transform, LoadElement<U>(base + i * kW), tk != kValueTokens);
+      v = tk >= kValueTokens ? zr : v;
     }
     StoreElement<U>(residual + i * kW, v);
     if constexpr (kPred) {
       s2[lane] = s1[lane];
-      s1[lane] = static_cast<int>(tt.cls[tk] + e);
+      s1[lane] = static_cast<int>(tt.cls[vt] + e);
     } else {
       c2[lane] = c1[lane];
-      c1[lane] = tt.cls[tk];
+      c1[lane] = tt.cls[vt];
     }
   };
   ForEachInCodingOrder(m, step);
@@ -407,7 +567,14 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
       (base == nullptr || info.transform < kXorTransform || info.transform > kSubOrdTransform)) {
     return Corrupt("residual block: zero-target tokens without a base and a known transform");
   }
-  const unsigned alphabet = TokenCount(kW) + (use_zeros ? kZeroTokens : 0);
+  const uint8_t sign_flags = flags & (kFlagSignLeft | kFlagSignBase);
+  if (sign_flags != 0 &&
+      (sign_flags == (kFlagSignLeft | kFlagSignBase) || base == nullptr || kW > 4 ||
+       (info.transform != kSubIntTransform && info.transform != kSubOrdTransform))) {
+    return Corrupt("residual block: sign split without a base or an integer difference");
+  }
+  const unsigned alphabet =
+      (sign_flags != 0 ? 2 : 1) * TokenCount(kW) + (use_zeros ? kZeroTokens : 0);
   if (use_pred && (!use_nb || ef.bits == 0 || base == nullptr)) {
     return Corrupt("residual block: predicted-class context without a float base");
   }
@@ -442,19 +609,27 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
                       &base_ctx, nb_table};
   using T = std::true_type;
   using F = std::false_type;
-  auto run = [&](auto load_base, auto pred, auto sub8_t, auto zeros) {
-    return DecodeLoop<U, decltype(load_base)::value, decltype(pred)::value, decltype(sub8_t)::value,
+  auto run = [&](auto load_base, auto pred, auto values, auto zeros) {
+    return DecodeLoop<U, decltype(load_base)::value, decltype(pred)::value, decltype(values)::value,
                       decltype(zeros)::value>(in, tables, &dec, &br, residual, m);
   };
-  auto with_zeros = [&](auto load_base, auto pred, auto sub8_t) {
-    return use_zeros ? run(load_base, pred, sub8_t, T{}) : run(load_base, pred, sub8_t, F{});
+  auto with_zeros = [&](auto load_base, auto pred, auto values) {
+    return use_zeros ? run(load_base, pred, values, T{}) : run(load_base, pred, values, F{});
   };
-  auto with_sub8 = [&](auto load_base, auto pred) {
-    return sub8 ? with_zeros(load_base, pred, T{}) : with_zeros(load_base, pred, F{});
+  auto with_values = [&](auto load_base, auto pred) {
+    using V = Values;
+    if (sub8) return with_zeros(load_base, pred, std::integral_constant<V, V::kSub8>{});
+    if (sign_flags == kFlagSignLeft) {
+      return with_zeros(load_base, pred, std::integral_constant<V, V::kSignLeft>{});
+    }
+    if (sign_flags == kFlagSignBase) {
+      return with_zeros(load_base, pred, std::integral_constant<V, V::kSignBase>{});
+    }
+    return with_zeros(load_base, pred, std::integral_constant<V, V::kPlain>{});
   };
-  if (use_pred) return with_sub8(T{}, T{});
-  if (use_base) return with_sub8(T{}, F{});
-  return with_sub8(F{}, F{});
+  if (use_pred) return with_values(T{}, T{});
+  if (use_base) return with_values(T{}, F{});
+  return with_values(F{}, F{});
 }
 
 }  // namespace

@@ -18,11 +18,17 @@
 // costs a token instead of the ~30 bits of its residual. Such a token counts as class 0 for the
 // neighbour context, so runs of zeros share a context.
 //
+// For SUBINT/SUBORD residuals of width <= 4 the encoder also tries a sign split: a token is
+// 2 * (token of |d|) + (sign of d != predicted sign), the raw bits are |d|'s, and the prediction
+// is the lane's last non-zero sign (bit 4) or the base element's sign (bit 5). Layers fed by
+// correlated inputs move neighbouring weights the same way (image rows, a kernel's taps), and a
+// fine-tune often grows its weights; the split is kept only where it is estimated smaller.
+//
 // Payload (after the mode byte): flags u8 (bit 0 base-exponent context, bit 1 neighbour
 // context, bit 2 predicted-class neighbour feature, bit 3 zero-target tokens, which need a base
-// and transform 1-4; other bits are corrupt), reference class u8, [reference exponent varint], the
-// n % width tail bytes verbatim, the rANS tables, varint length of the rANS stream, the stream,
-// then the raw bits to the end.
+// and transform 1-4, bit 4 or 5 sign split; other bits, or bits 4 and 5 together, are corrupt),
+// reference class u8, [reference exponent varint], the n % width tail bytes verbatim, the rANS
+// tables, varint length of the rANS stream, the stream, then the raw bits to the end.
 
 #include <cstddef>
 #include <cstdint>

@@ -34,6 +34,7 @@ struct Scratch {
 
   // Models: per-element symbols, contexts and counts.
   std::vector<uint8_t> cls, tok, raw_bits, bctx, nctx, pctx, ctx, sym_order;
+  std::vector<uint8_t> cls_split, tok_split, raw_split;  // the class model's sign-split tokens
   std::vector<uint16_t> exps;
   std::vector<uint32_t> order, counts, pcounts, marg, best_counts, hist, base_ctx;
   std::vector<uint16_t> words;  // rANS output, last symbol first

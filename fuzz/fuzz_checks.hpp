@@ -33,6 +33,13 @@ inline void CheckIndexResult(const Result<tensor::TensorIndex>& r, size_t file_s
     if (t.storage == tensor::Storage::kExternal && t.length != 0) {
       Violation("external tensor with a range", t.name);
     }
+    // A packed 4-bit type promises its nibble layout: ceil(elements / 2) raw bytes exactly.
+    uint64_t elements = 0, bytes = 0;
+    if (tensor::IsPacked4(t.dtype) && t.storage == tensor::Storage::kRaw &&
+        !(tensor::ElementCount(t.dims, &elements) &&
+          tensor::RawByteSize(t.dtype, elements, &bytes) && bytes == t.length)) {
+      Violation("packed 4-bit tensor whose dims do not match its bytes", t.name);
+    }
     prev_end = t.offset + t.length;
   }
 }

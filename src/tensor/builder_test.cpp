@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "testing/onnx_builder.hpp"
+#include "testing/packed_int4.hpp"
 #include "testing/safetensors_builder.hpp"
 
 namespace oxide::testing {
@@ -40,6 +41,34 @@ TEST(TensorDataTest, FineTuneMakesSmallRelativeChanges) {
   }
   EXPECT_GT(changed, 350u);
   EXPECT_LT(changed, 650u);
+}
+
+TEST(TensorDataTest, PackInt4IsLowNibbleFirstAndPadsOddCounts) {
+  EXPECT_EQ(PackInt4({1, 2, 3}), std::string("\x21\x03", 2));
+  EXPECT_EQ(PackInt4({-1, -8, 7, 0}), std::string("\x8f\x07", 2));
+  EXPECT_EQ(PackInt4({}), "");
+  EXPECT_EQ(UnpackInt4("\x8f\x07", 3, true), (std::vector<int8_t>{-1, -8, 7}));
+  EXPECT_EQ(UnpackInt4("\x8f\x07", 4, false), (std::vector<int8_t>{15, 8, 7, 0}));
+}
+
+TEST(TensorDataTest, RequantizedInt4MovesAFractionByOneStepInRange) {
+  for (bool is_signed : {true, false}) {
+    SCOPED_TRACE(is_signed);
+    const std::vector<int8_t> a = RandomInt4(10000, 5, is_signed);
+    EXPECT_EQ(a, RandomInt4(10000, 5, is_signed));
+    const std::vector<int8_t> b = RequantizeInt4(a, 6, is_signed, 0.3);
+    const int lo = is_signed ? -8 : 0;
+    size_t changed = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_GE(b[i], lo);
+      ASSERT_LE(b[i], lo + 15);
+      ASSERT_LE(std::abs(b[i] - a[i]), 1);
+      if (a[i] != b[i]) ++changed;
+    }
+    EXPECT_GT(changed, 2700u);
+    EXPECT_LT(changed, 3300u);
+    EXPECT_EQ(UnpackInt4(PackInt4(b), b.size(), is_signed), b);
+  }
 }
 
 TEST(SafetensorsBuilderTest, HeaderIsPaddedAndEscaped) {

@@ -301,7 +301,7 @@ nlohmann::json EncodeList(const std::vector<ValueInfo>& list) {
 }
 
 Result<DType> ParseDType(const std::string& s) {
-  for (int i = 0; i <= static_cast<int>(DType::kComplex128); ++i) {
+  for (int i = 0; i <= static_cast<int>(kLastDType); ++i) {
     const auto d = static_cast<DType>(i);
     if (ToString(d) == s) return d;
   }

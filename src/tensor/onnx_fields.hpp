@@ -45,13 +45,15 @@ constexpr uint32_t kKey = 1, kValue = 2;
 constexpr uint64_t kDataLocationExternal = 1;
 
 inline DType FromOnnxDataType(uint64_t t) {
-  // Indexed by TensorProto.DataType; 0 (UNDEFINED), 18 (FLOAT8E4M3FNUZ), 20+ (newer types such
-  // as FLOAT8E5M2FNUZ, UINT4, INT4) map to kUnknown: still indexed, just not typed.
+  // Indexed by TensorProto.DataType; 0 (UNDEFINED), 18 (FLOAT8E4M3FNUZ), 20 (FLOAT8E5M2FNUZ) and
+  // 23+ (FLOAT4E2M1, FLOAT8E8M0, UINT2, INT2, ...) map to kUnknown: still indexed, just not typed.
+  // UINT4 (21) and INT4 (22) are packed two per byte (onnx.proto, ONNX 1.16+).
   static constexpr DType kByOnnx[] = {
       DType::kUnknown,    DType::kF32,  DType::kU8,     DType::kI8,      DType::kU16,
       DType::kI16,        DType::kI32,  DType::kI64,    DType::kString,  DType::kBool,
       DType::kF16,        DType::kF64,  DType::kU32,    DType::kU64,     DType::kComplex64,
       DType::kComplex128, DType::kBF16, DType::kF8E4M3, DType::kUnknown, DType::kF8E5M2,
+      DType::kUnknown,    DType::kU4,   DType::kI4,
   };
   return t < std::size(kByOnnx) ? kByOnnx[t] : DType::kUnknown;
 }

@@ -36,6 +36,20 @@ bool IsLen(const WireField& f, uint32_t number) {
   return f.number == number && f.type == WireType::kLengthDelimited;
 }
 
+// A packed 4-bit tensor is typed only when its raw_data holds exactly ceil(elements / 2) bytes:
+// the type promises that layout to the delta engine. Anything else (negative dims, an element
+// count that overflows, a length that does not match) is indexed as opaque bytes, as TFLite
+// does, rather than refused: the range stays a coding hint and the file still indexes.
+void KeepPacked4IfSized(TensorInfo* t) {
+  uint64_t elements = 0, bytes = 0;
+  if (ElementCount(t->dims, &elements) && RawByteSize(t->dtype, elements, &bytes) &&
+      bytes == t->length) {
+    return;
+  }
+  t->dtype = DType::kU8;
+  t->dims = {static_cast<int64_t>(t->length)};
+}
+
 // A data payload of one TensorProto: which field it came from decides how it is stored.
 struct Payload {
   std::string_view bytes;
@@ -323,6 +337,7 @@ Status OnnxWalker::WalkTensor(std::string_view msg, const std::string& synthetic
   t.storage = chosen->storage;
   t.offset = OffsetOf(chosen->bytes);
   t.length = chosen->bytes.size();
+  if (IsPacked4(t.dtype) && t.storage == Storage::kRaw) KeepPacked4IfSized(&t);
   found_.push_back({std::move(t), keeps_name});
   return Status::Ok();
 }

@@ -302,13 +302,14 @@ TEST(OnnxIndexTest, DataTypeMapping) {
       {10, DType::kF16},       {11, DType::kF64},       {12, DType::kU32},
       {13, DType::kU64},       {14, DType::kComplex64}, {15, DType::kComplex128},
       {16, DType::kBF16},      {17, DType::kF8E4M3},    {19, DType::kF8E5M2},
-      {0, DType::kUnknown},    {18, DType::kUnknown},   {21, DType::kUnknown},
+      {21, DType::kU4},        {22, DType::kI4},        {0, DType::kUnknown},
+      {18, DType::kUnknown},   {20, DType::kUnknown},   {23, DType::kUnknown},
       {1000, DType::kUnknown},
   };
   for (const auto& [onnx_type, dtype] : kTable) {
     SCOPED_TRACE(onnx_type);
     ProtoWriter tensor;
-    tensor.Varint(1, 1).Varint(2, static_cast<uint64_t>(onnx_type)).Bytes(8, "t").Bytes(9, "ab");
+    tensor.Varint(1, 4).Varint(2, static_cast<uint64_t>(onnx_type)).Bytes(8, "t").Bytes(9, "ab");
     OnnxBuilder b;
     b.AddRawBytes(ProtoWriter().Bytes(5, tensor.str()).str());
     const TensorIndex index = MustIndex(b.Build());

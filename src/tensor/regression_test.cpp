@@ -13,6 +13,7 @@
 #include "tensor/tflite_hostile_files.hpp"
 #include "testing/gguf_builder.hpp"
 #include "testing/onnx_builder.hpp"
+#include "testing/packed_int4.hpp"
 #include "testing/safetensors_builder.hpp"
 #include "testing/status_matchers.hpp"
 #include "testing/tflite_builder.hpp"
@@ -24,6 +25,8 @@ namespace fs = std::filesystem;
 using oxide::testing::F32Bytes;
 using oxide::testing::OnnxBuilder;
 using oxide::testing::OnnxGraph;
+using oxide::testing::PackInt4;
+using oxide::testing::RandomInt4;
 using oxide::testing::SafetensorsBuilder;
 
 const fs::path kTests = fs::path(OXIDE_SOURCE_DIR) / "tests";
@@ -129,6 +132,14 @@ void WriteGgufAndTflite(const fs::path& tests) {
   TfliteBuilder big;
   big.AddTensor("w", TfliteBuilder::kFloat32, {2}, big.AddOffsetBuffer(F32Bytes({1, 2})));
   Write(tflite_seeds / "offset_buffer.tflite", big.Build());
+  // Packed 4-bit tensors: INT4 (odd count), UINT4, and one whose shape does not match (opaque).
+  TfliteBuilder int4;
+  int4.AddTensor("q", TfliteBuilder::kInt4, {3, 5},
+                 int4.AddBuffer(PackInt4(RandomInt4(15, 1, true))));
+  int4.AddTensor("u", TfliteBuilder::kUInt4, {8},
+                 int4.AddBuffer(PackInt4(RandomInt4(8, 2, false))));
+  int4.AddTensor("bad", TfliteBuilder::kInt4, {9}, int4.AddBuffer("abc"));
+  Write(tflite_seeds / "int4.tflite", int4.Build());
 
   std::string v1 = oxide::testing::SampleGguf(3);
   v1[4] = 1;
@@ -174,6 +185,12 @@ TEST(TestData, Regenerate) {
   tiny.AddInitializer("w", DType::kF32, {2}, F32Bytes({1.0f, 2.0f}));
   Write(onnx_seeds / "tiny.onnx", tiny.Build());
   Write(onnx_seeds / "nested.onnx", NestedLoops(3));
+  // Packed 4-bit tensors: INT4 (odd count), UINT4, and one whose dims do not match (opaque).
+  OnnxBuilder int4;
+  int4.AddInitializer("q", DType::kI4, {3, 5}, PackInt4(RandomInt4(15, 1, true)));
+  int4.AddInitializer("u", DType::kU4, {8}, PackInt4(RandomInt4(8, 2, false)));
+  int4.AddInitializer("bad", DType::kI4, {9}, "abc");
+  Write(onnx_seeds / "int4.onnx", int4.Build());
 
   Write(st_seeds / "sample.safetensors", oxide::testing::SampleSafetensors(1));
   Write(st_seeds / "empty.safetensors", SafetensorsBuilder::Assemble("{}      ", ""));

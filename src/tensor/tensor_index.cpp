@@ -56,6 +56,10 @@ std::string_view ToString(DType d) {
       return "C64";
     case DType::kComplex128:
       return "C128";
+    case DType::kI4:
+      return "I4";
+    case DType::kU4:
+      return "U4";
     case DType::kUnknown:
       break;
   }
@@ -87,6 +91,8 @@ size_t ElementWidth(DType d) {
     case DType::kF8E5M2:
       return 1;
     case DType::kString:
+    case DType::kI4:
+    case DType::kU4:
     case DType::kUnknown:
       break;
   }
@@ -96,6 +102,26 @@ size_t ElementWidth(DType d) {
 bool IsFloat(DType d) {
   return d == DType::kF32 || d == DType::kF16 || d == DType::kBF16 || d == DType::kF64 ||
          d == DType::kF8E4M3 || d == DType::kF8E5M2;
+}
+
+bool IsPacked4(DType d) { return d == DType::kI4 || d == DType::kU4; }
+
+bool RawByteSize(DType d, uint64_t elements, uint64_t* bytes) {
+  if (IsPacked4(d)) {
+    *bytes = elements / 2 + elements % 2;  // cannot overflow, unlike (elements + 1) / 2
+    return true;
+  }
+  const size_t width = ElementWidth(d);
+  return width != 0 && !__builtin_mul_overflow(elements, uint64_t{width}, bytes);
+}
+
+bool ElementCount(const std::vector<int64_t>& dims, uint64_t* elements) {
+  uint64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return false;
+  }
+  *elements = n;
+  return true;
 }
 
 std::string_view ToString(Storage s) {

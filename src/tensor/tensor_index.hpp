@@ -43,11 +43,29 @@ enum class DType : uint8_t {
   kString = 16,
   kComplex64 = 17,
   kComplex128 = 18,
+  // 4-bit integers packed two per byte, element 2i in the low nibble of byte i and element 2i+1
+  // in its high nibble; an odd count leaves the last high nibble as padding (ONNX INT4/UINT4,
+  // TFLite INT4/UINT4). Signed is two's complement (-8..7).
+  kI4 = 19,
+  kU4 = 20,
 };
-std::string_view ToString(DType d);  // SafeTensors-style names: "F32", "BF16", "I64", ...
-// Width in bytes of one element as stored in raw little-endian form; 0 when not fixed (strings).
+// The highest DType value; readers of persisted DTypes accept 0..kLastDType.
+inline constexpr DType kLastDType = DType::kU4;
+// SafeTensors-style names: "F32", "BF16", "I64", ...; "I4" / "U4" for the packed 4-bit types
+// (SafeTensors itself has no 4-bit integer dtype and does not accept these names).
+std::string_view ToString(DType d);
+// Width in bytes of one element as stored in raw little-endian form; 0 when not a whole number
+// of bytes (strings, the packed 4-bit types).
 size_t ElementWidth(DType d);
 bool IsFloat(DType d);
+// True for kI4 and kU4 (two elements per byte).
+bool IsPacked4(DType d);
+// Bytes `elements` elements of `d` take stored raw: elements x ElementWidth, or
+// ceil(elements / 2) for the packed 4-bit types. False when that overflows or `d` has no fixed
+// size (strings, kUnknown).
+bool RawByteSize(DType d, uint64_t elements, uint64_t* bytes);
+// The product of `dims` into *elements; false when a dim is negative or the product overflows.
+bool ElementCount(const std::vector<int64_t>& dims, uint64_t* elements);
 
 // How a tensor's bytes sit in the file.
 enum class Storage : uint8_t {

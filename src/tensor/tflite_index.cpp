@@ -43,6 +43,7 @@ constexpr uint64_t kMetadataEntryCost = 32;
 constexpr uint64_t kMaxShapeDims = 16;
 
 // TensorType → DType; nullopt-like kUnknown with *known false for enum values the schema lacks.
+// 0..18 are TensorFlow's schema.fbs; INT2 = 19 and UINT4 = 20 were added by LiteRT's.
 DType FromTensorType(uint8_t type, bool* known) {
   *known = true;
   switch (type) {
@@ -81,9 +82,13 @@ DType FromTensorType(uint8_t type, bool* known) {
     case 16:
       return DType::kU16;
     case 17:
-      return DType::kUnknown;  // INT4: two per byte, indexed as opaque bytes
+      return DType::kI4;
     case 18:
       return DType::kBF16;
+    case 19:
+      return DType::kUnknown;  // INT2: four per byte, indexed as opaque bytes
+    case 20:
+      return DType::kU4;
     default:
       *known = false;
       return DType::kUnknown;
@@ -201,24 +206,27 @@ class TfliteWalker {
     OXIDE_RETURN_IF_ERROR(ChargeText(name.size()));
     std::vector<int64_t> dims;
     uint64_t elements = 1;
-    bool fits = shape.count <= kMaxShapeDims;  // dims are non-negative, elements * width == length
+    // A shape fits when its dims are non-negative and RawByteSize(elements) == length. The
+    // element count is bounded as it grows, by twice the length for the packed 4-bit types.
+    const uint64_t max_elements = IsPacked4(dtype) ? 2 * b.length : b.length;
+    bool fits = shape.count <= kMaxShapeDims;
     for (uint64_t d = 0; fits && d < shape.count; ++d) {
       const int64_t dim = static_cast<int32_t>(r_.ReadU32(shape.pos + 4 * d));
       dims.push_back(dim);
-      if (dim < 0 || (dim != 0 && elements > b.length / static_cast<uint64_t>(dim))) {
+      if (dim < 0 || (dim != 0 && elements > max_elements / static_cast<uint64_t>(dim))) {
         fits = false;
       } else {
         elements *= static_cast<uint64_t>(dim);
       }
     }
-    const size_t width = dtype == DType::kString ? 0 : ElementWidth(dtype);
+    uint64_t bytes = 0;
     internal::NamedTensor& n = Name(&b);
     n.info.name.assign(name);
-    if (fits && width != 0 && elements * width == b.length) {
+    if (fits && RawByteSize(dtype, elements, &bytes) && bytes == b.length) {
       n.info.dtype = dtype;
       n.info.dims = std::move(dims);
     } else {
-      // Strings, INT4, sparse, very long or inconsistent shapes: opaque bytes.
+      // Strings, INT2, sparse, very long or inconsistent shapes: opaque bytes.
       n.info.dtype = DType::kU8;
       n.info.dims = {static_cast<int64_t>(b.length)};
     }

@@ -74,9 +74,9 @@ TEST(TfliteIndexTest, OffsetBuffersAndOpaqueTypes) {
   const TensorInfo* t = Find(*r, "big");
   EXPECT_EQ(t->dtype, DType::kF32);
   EXPECT_EQ(Slice(file, *t), F32Bytes({1, 2, 3, 4}));
-  EXPECT_EQ(t->offset + t->length, file.size());  // after the FlatBuffer
-  EXPECT_EQ(Find(*r, "packed")->dtype, DType::kU8);
-  EXPECT_EQ(Find(*r, "packed")->dims, (std::vector<int64_t>{2}));
+  EXPECT_EQ(t->offset + t->length, file.size());     // after the FlatBuffer
+  EXPECT_EQ(Find(*r, "packed")->dtype, DType::kI4);  // 4 elements, two per byte
+  EXPECT_EQ(Find(*r, "packed")->dims, (std::vector<int64_t>{4}));
   EXPECT_EQ(Find(*r, "odd")->dtype, DType::kU8);
 }
 

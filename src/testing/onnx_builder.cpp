@@ -111,8 +111,8 @@ ProtoWriter& ProtoWriter::Raw(std::string_view bytes) {
 
 int OnnxDataType(DType dtype) {
   // TensorProto.DataType, indexed by DType's persisted value (kUnknown = 0 = UNDEFINED).
-  static constexpr int kByDType[] = {0, 1,  10, 16, 11, 3,  5, 6,  7, 2,
-                                     4, 12, 13, 9,  17, 19, 8, 14, 15};
+  static constexpr int kByDType[] = {0,  1,  10, 16, 11, 3, 5,  6,  7,  2, 4,
+                                     12, 13, 9,  17, 19, 8, 14, 15, 22, 21};
   const auto i = static_cast<size_t>(dtype);
   return i < std::size(kByDType) ? kByDType[i] : 0;
 }

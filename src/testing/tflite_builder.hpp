@@ -34,7 +34,8 @@ class TfliteBuilder {
  public:
   // TensorType enum values.
   static constexpr uint8_t kFloat32 = 0, kFloat16 = 1, kInt32 = 2, kUInt8 = 3, kInt64 = 4,
-                           kString = 5, kInt8 = 9, kInt4 = 17, kBFloat16 = 18;
+                           kString = 5, kInt8 = 9, kInt4 = 17, kBFloat16 = 18, kInt2 = 19,
+                           kUInt4 = 20;
 
   TfliteBuilder();  // buffer 0 is the empty sentinel, as converters write it; one subgraph
 

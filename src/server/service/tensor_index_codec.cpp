@@ -84,7 +84,7 @@ Result<tensor::TensorIndex> DecodeTensorIndex(std::string_view data) {
     uint8_t dtype = 0, storage = 0;
     uint64_t ndims = 0;
     if (!r.Bytes(&t.name) || !r.Byte(&dtype) || !r.Byte(&storage) || !r.Count(&ndims, 1) ||
-        dtype > static_cast<uint8_t>(tensor::DType::kComplex128) ||
+        dtype > static_cast<uint8_t>(tensor::kLastDType) ||
         storage > static_cast<uint8_t>(tensor::Storage::kExternal)) {
       return bad;
     }

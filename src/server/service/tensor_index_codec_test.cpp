@@ -47,6 +47,33 @@ TEST(TensorIndexCodec, StoresEveryIndexedFormat) {
   EXPECT_STATUS(DecodeTensorIndex(data).status(), ErrorCode::kCorrupt);
 }
 
+// Every dtype is stored, the packed 4-bit ones (appended last) included; a dtype byte past the
+// newest one is corrupt.
+TEST(TensorIndexCodec, StoresEveryDType) {
+  tensor::TensorIndex index;
+  index.format = tensor::ModelFormat::kOnnx;
+  for (int d = 0; d <= static_cast<int>(tensor::kLastDType); ++d) {
+    index.tensors.push_back({"t" + std::to_string(d),
+                             static_cast<tensor::DType>(d),
+                             {3},
+                             tensor::Storage::kRaw,
+                             static_cast<uint64_t>(8 * d),
+                             2,
+                             ""});
+  }
+  auto back = DecodeTensorIndex(EncodeTensorIndex(index));
+  ASSERT_OK(back.status());
+  ASSERT_EQ(back->tensors.size(), index.tensors.size());
+  EXPECT_EQ(back->tensors.back().dtype, tensor::DType::kU4);
+  index.tensors.resize(1);
+  index.tensors[0].name = "w";
+  index.tensors[0].dtype = tensor::kLastDType;
+  std::string data = EncodeTensorIndex(index);
+  ASSERT_OK(DecodeTensorIndex(data).status());
+  data[5] = static_cast<char>(static_cast<uint8_t>(tensor::kLastDType) + 1);  // after "w"
+  EXPECT_STATUS(DecodeTensorIndex(data).status(), ErrorCode::kCorrupt);
+}
+
 TEST(TensorIndexCodec, EveryTruncationAndABadVersionAreCorrupt) {
   tensor::TensorIndex index;
   index.format = tensor::ModelFormat::kSafeTensors;

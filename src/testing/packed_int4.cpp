@@ -52,8 +52,8 @@ std::vector<int8_t> RandomInt4(size_t count, uint64_t seed, bool is_signed) {
   return out;
 }
 
-std::vector<int8_t> RequantizeInt4(const std::vector<int8_t>& values, uint64_t seed,
-                                   bool is_signed, double fraction) {
+std::vector<int8_t> RequantizeInt4(const std::vector<int8_t>& values, uint64_t seed, bool is_signed,
+                                   double fraction) {
   uint64_t state = seed ^ 0x1b873593ULL;
   const int lo = Lowest(is_signed);
   std::vector<int8_t> out = values;

@@ -23,7 +23,7 @@ std::vector<int8_t> UnpackInt4(std::string_view packed, size_t count, bool is_si
 std::vector<int8_t> RandomInt4(size_t count, uint64_t seed, bool is_signed);
 // A re-quantised release: a `fraction` of the values, chosen by `seed`, moves one step up or
 // down (towards the inside of the range at its ends).
-std::vector<int8_t> RequantizeInt4(const std::vector<int8_t>& values, uint64_t seed,
-                                   bool is_signed, double fraction = 0.3);
+std::vector<int8_t> RequantizeInt4(const std::vector<int8_t>& values, uint64_t seed, bool is_signed,
+                                   double fraction = 0.3);
 
 }  // namespace oxide::testing

@@ -89,9 +89,13 @@ class CodedWriter {
       d.zstd = records_.Choose(s);
       d.zstd_known = true;
     }
-    // The trial compresses at a fast level; the chunk's final level gains a few percent more,
-    // so the codec has to win by more than that.
-    d.coded = coded_cost_ * 20 < d.zstd.trial_cost * 19;
+    // The trial compresses at a fast level; on byte planes the chunk's final level gains a few
+    // percent more, so there the codec has to win by more than that. Bit planes of a residual
+    // are close to random bits, where zstd's levels differ by well under 1 % (measured: 560,735
+    // trial bytes against 561,121 final on a fine-tuned 737 KB conv weight).
+    const bool bit_planes = (d.zstd.width_byte & kBitPlaneFlag) != 0;
+    d.coded = bit_planes ? coded_cost_ * 100 < d.zstd.trial_cost * 99
+                         : coded_cost_ * 20 < d.zstd.trial_cost * 19;
     return d;
   }
 

@@ -20,11 +20,11 @@
 namespace oxide::delta {
 namespace {
 
+using tensor::DType;
 using testing::PackInt4;
 using testing::RandomInt4;
 using testing::RequantizeInt4;
 using testing::TfliteBuilder;
-using tensor::DType;
 
 constexpr int64_t kRows = 97, kCols = 683;  // an odd element count: the last byte is padded
 constexpr int64_t kElements = kRows * kCols;
@@ -129,7 +129,9 @@ TEST(Int4Patch, TfliteInt4AndUint4AreDeltaCoded) {
   ExpectInt4TensorsDelta(Int4Tflite(false), Int4Tflite(true));
 }
 
-TEST(Int4Patch, RequantisedOnnxRoundTrips) { ExpectRoundTrip(Int4Onnx(false), Int4Onnx(true), 0.6); }
+TEST(Int4Patch, RequantisedOnnxRoundTrips) {
+  ExpectRoundTrip(Int4Onnx(false), Int4Onnx(true), 0.6);
+}
 
 TEST(Int4Patch, RequantisedTfliteRoundTrips) {
   ExpectRoundTrip(Int4Tflite(false), Int4Tflite(true), 0.6);

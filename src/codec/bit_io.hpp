@@ -78,6 +78,7 @@ class BitReader {
     return Get(nbits);
   }
 
+  uint64_t ConsumedBits() const { return consumed_; }
   // True when more bits were consumed than the input holds.
   bool Overrun() const { return consumed_ > total_bits_; }
   // True when every byte was consumed and the unread padding bits of the last byte are zero.

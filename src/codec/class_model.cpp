@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "codec/element.hpp"
 #include "codec/rans.hpp"
 #include "codec/scratch.hpp"
+#include "codec/table_code.hpp"
 
 namespace oxide::codec::internal {
 
@@ -38,7 +40,11 @@ constexpr uint8_t kFlagZeros = 8;
 // follows no prediction the plain zigzag tokens stay (the encoder compares both).
 constexpr uint8_t kFlagSignLeft = 16;
 constexpr uint8_t kFlagSignBase = 32;
-constexpr uint8_t kMaxFlags = 63;
+// Tables in the compact form of table_code.hpp (every encoder since sets it).
+constexpr uint8_t kFlagCompactTables = 64;
+constexpr uint8_t kMaxFlags = 127;
+// Estimated bits of a compact table entry (CompactTableBits).
+constexpr double kTableBitsPerSymbol = 9.5;
 // Fewer zero targets than this in a block are not worth two more table entries.
 constexpr size_t kMinZeros = 8;
 
@@ -230,7 +236,7 @@ ModelChoice ChooseLayout(const TokenSet& ts, const BaseContext& bc, size_t m, Sc
     }
     double cost = 0;
     for (unsigned c = 0; c < nb * nn; ++c) {
-      cost += EstimateCostBits(marg.data() + size_t{c} * alphabet, alphabet);
+      cost += EstimateCostBits(marg.data() + size_t{c} * alphabet, alphabet, kTableBitsPerSymbol);
     }
     if (!have_best || cost < choice.cost) {
       choice.cost = cost;
@@ -423,11 +429,16 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   }
 
   RansTables& tables = sc->tables;
-  BuildEncoderTables(sc->best_counts.data(), chosen.alphabet, contexts, &tables);
-  out->push_back(static_cast<char>(best_flags | (use_zeros ? kFlagZeros : 0) | sign_flag));
+  out->push_back(static_cast<char>(best_flags | (use_zeros ? kFlagZeros : 0) | sign_flag |
+                                   kFlagCompactTables));
   out->push_back(static_cast<char>(choice.ref_class));
   if (use_base) PutVarint64(out, ref_exp);
-  WriteModelBody(residual + m * kW, n - m * kW, tables, tok_order, ctx, m, out, &sc->words);
+  out->append(reinterpret_cast<const char*>(residual + m * kW), n - m * kW);
+  BuildAndWriteCompactTables(sc->best_counts.data(), chosen.alphabet, contexts, &tables, out);
+  sc->stream.clear();
+  RansEncode(tables, tok_order, ctx, m, &sc->stream, &sc->words);
+  PutVarint64(out, sc->stream.size());
+  out->append(sc->stream);
   BitWriter bw(out);
   for (size_t p = 0; p < m; ++p) {
     size_t i = order[p];
@@ -590,8 +601,22 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   const unsigned contexts = (use_base ? kBaseBuckets : 1) * nn;
   RansTables& tables = sc->tables;
   RansDecoder dec;
-  OXIDE_RETURN_IF_ERROR(
-      ReadModelBody(&p, end, residual + m * kW, n - m * kW, alphabet, contexts, &tables, &dec));
+  if (flags & kFlagCompactTables) {
+    const size_t tail = n - m * kW;
+    if (static_cast<size_t>(end - p) < tail) return Corrupt("coded block: truncated tail");
+    if (tail != 0) std::memcpy(residual + m * kW, p, tail);
+    p += tail;
+    OXIDE_RETURN_IF_ERROR(ReadCompactTables(&p, end, alphabet, contexts, &tables));
+    uint64_t stream_len = 0;
+    if (!GetVarint64(&p, end, &stream_len) || stream_len > static_cast<uint64_t>(end - p)) {
+      return Corrupt("coded block: bad rANS stream length");
+    }
+    OXIDE_RETURN_IF_ERROR(dec.Init(p, p + stream_len));
+    p += stream_len;
+  } else {
+    OXIDE_RETURN_IF_ERROR(
+        ReadModelBody(&p, end, residual + m * kW, n - m * kW, alphabet, contexts, &tables, &dec));
+  }
   BitReader br(p, end);
 
   uint8_t nb_table[129];

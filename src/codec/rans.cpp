@@ -44,7 +44,7 @@ void NormaliseCounts(const uint32_t* counts, unsigned alphabet, uint16_t* freq) 
   }
 }
 
-double EstimateCostBits(const uint32_t* counts, unsigned alphabet) {
+double EstimateCostBits(const uint32_t* counts, unsigned alphabet, double table_bits_per_symbol) {
   uint64_t total = 0;
   unsigned used = 0;
   for (unsigned s = 0; s < alphabet; ++s) {
@@ -52,7 +52,7 @@ double EstimateCostBits(const uint32_t* counts, unsigned alphabet) {
     used += counts[s] != 0;
   }
   if (total == 0) return 8;
-  double bits = 8 + used * 20.0;  // table: symbol gap + frequency, about 2.5 bytes a symbol
+  double bits = 8 + used * table_bits_per_symbol;
   double log_total = std::log2(static_cast<double>(total));
   for (unsigned s = 0; s < alphabet; ++s) {
     if (counts[s] != 0) {

@@ -38,8 +38,10 @@ struct RansTables {
 // keeping at least 1. All-zero counts give all-zero frequencies (an unused context).
 void NormaliseCounts(const uint32_t* counts, unsigned alphabet, uint16_t* freq);
 
-// Estimated size in bits of coding `counts` with a static table, table included.
-double EstimateCostBits(const uint32_t* counts, unsigned alphabet);
+// Estimated size in bits of coding `counts` with a static table, table included (at about
+// `table_bits_per_symbol` a used symbol: 20 for WriteTables).
+double EstimateCostBits(const uint32_t* counts, unsigned alphabet,
+                        double table_bits_per_symbol = 20.0);
 
 // Builds tables (fs only) from per-context counts [ctx * alphabet + sym].
 void BuildEncoderTables(const uint32_t* counts, unsigned alphabet, unsigned contexts,

@@ -38,6 +38,7 @@ struct Scratch {
   std::vector<uint16_t> exps;
   std::vector<uint32_t> order, counts, pcounts, marg, best_counts, hist, base_ctx;
   std::vector<uint16_t> words;  // rANS output, last symbol first
+  std::string stream;           // a finished rANS stream, before its length is known
   RansTables tables;
 };
 

@@ -26,9 +26,10 @@
 //
 // Payload (after the mode byte): flags u8 (bit 0 base-exponent context, bit 1 neighbour
 // context, bit 2 predicted-class neighbour feature, bit 3 zero-target tokens, which need a base
-// and transform 1-4, bit 4 or 5 sign split; other bits, or bits 4 and 5 together, are corrupt),
-// reference class u8, [reference exponent varint], the n % width tail bytes verbatim, the rANS
-// tables, varint length of the rANS stream, the stream, then the raw bits to the end.
+// and transform 1-4, bit 4 or 5 sign split, bit 6 compact tables; bit 7, or bits 4 and 5
+// together, are corrupt), reference class u8, [reference exponent varint], the n % width tail
+// bytes verbatim, the rANS tables (table_code.hpp with bit 6, else rans.hpp's WriteTables),
+// varint length of the rANS stream, the stream, then the raw bits to the end.
 
 #include <cstddef>
 #include <cstdint>

@@ -4,6 +4,7 @@
 
 #include "codec/bit_io.hpp"
 #include "codec/element.hpp"
+#include "codec/float_context.hpp"
 #include "codec/rans.hpp"
 #include "codec/scratch.hpp"
 
@@ -11,28 +12,52 @@ namespace oxide::codec::internal {
 
 namespace {
 
-constexpr unsigned kBuckets = 8;
-constexpr uint8_t kFlagNeighbour = 1;
+constexpr unsigned kBuckets = kFloatBuckets;
+constexpr uint8_t kFlagNeighbour = kFloatFlagNeighbour;
 
-// Context of the next exponent by the previous one: zero/subnormal, above the reference, the
-// reference, then ever wider bands below it.
-void BucketTable(unsigned ref_exp, unsigned exp_bits, bool use, uint8_t* table) {
-  for (unsigned e = 0; e < (1u << exp_bits); ++e) {
-    unsigned b = 0;
-    if (use && e != 0) {
-      if (e > ref_exp) {
-        b = 1;
-      } else {
-        unsigned d = ref_exp - e;
-        b = d <= 3 ? 2 + d : d <= 5 ? 6 : 7;
-      }
+// The raw part of element x: the mantissa, with the sign above it (shift + 1 bits).
+template <class U>
+U RawBits(U x, unsigned shift) {
+  const U mant_mask = static_cast<U>((U{1} << shift) - 1);
+  return static_cast<U>((x & mant_mask) | ((x >> (8 * sizeof(U) - 1)) << shift));
+}
+
+// Mode 3: one (shift + 1)-bit value per element in coding order, through the bit writer.
+template <class U>
+void WriteRawPacked(const uint8_t* data, const uint32_t* order, size_t m, unsigned shift,
+                    std::string* out) {
+  BitWriter bw(out);
+  for (size_t p = 0; p < m; ++p) {
+    bw.Put(RawBits<U>(LoadElement<U>(data + order[p] * sizeof(U)), shift), shift + 1);
+  }
+  bw.Flush();
+}
+
+// Mode 4 (float_bytes_decoder.hpp): in element order, the bits above the whole bytes of each raw
+// value packed LSB-first, then the whole bytes of each raw value, little-endian.
+template <class U>
+void WriteRawBytes(const uint8_t* data, size_t m, unsigned shift, std::string* out) {
+  const unsigned whole = (shift + 1) / 8;
+  const unsigned extra = (shift + 1) % 8;
+  if (extra != 0) {
+    BitWriter bw(out);
+    for (size_t i = 0; i < m; ++i) {
+      bw.Put(RawBits<U>(LoadElement<U>(data + i * sizeof(U)), shift) >> (8 * whole), extra);
     }
-    table[e] = static_cast<uint8_t>(b);
+    bw.Flush();
+  }
+  size_t at = out->size();
+  out->resize(at + m * whole);
+  char* dst = out->data() + at;
+  for (size_t i = 0; i < m; ++i) {
+    U raw = RawBits<U>(LoadElement<U>(data + i * sizeof(U)), shift);
+    for (unsigned k = 0; k < whole; ++k) dst[i * whole + k] = static_cast<char>(raw >> (8 * k));
   }
 }
 
 template <class U>
-void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out, Scratch* sc) {
+void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, FloatRaw layout,
+             std::string* out, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   const ExponentField ef = ExponentOf(info.kind);
   const unsigned alphabet = 1u << ef.bits;
@@ -50,7 +75,7 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
   unsigned ref_exp = MostFrequent(hist.data(), alphabet);
 
   uint8_t buckets[256];
-  BucketTable(ref_exp, ef.bits, true, buckets);
+  FloatBucketTable(ref_exp, ef.bits, true, buckets);
   uint8_t* ctx = Grow(&sc->ctx, m);
   std::vector<uint32_t>& counts = sc->counts;
   counts.assign(size_t{kBuckets} * alphabet, 0);
@@ -81,16 +106,11 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
   out->push_back(static_cast<char>(use_nb ? kFlagNeighbour : 0));
   out->push_back(static_cast<char>(ref_exp));
   WriteModelBody(data + m * kW, n - m * kW, tables, exps_order, ctx, m, out, &sc->words);
-  // Sign above the mantissa: one (shift + 1)-bit value per element.
-  BitWriter bw(out);
-  const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
-  const unsigned sign_shift = 8 * kW - 1;
-  for (size_t p = 0; p < m; ++p) {
-    U x = LoadElement<U>(data + order[p] * kW);
-    U raw = static_cast<U>((x & mant_mask) | ((x >> sign_shift) << ef.shift));
-    bw.Put(raw, ef.shift + 1);
+  if (layout == FloatRaw::kPackedBits) {
+    WriteRawPacked<U>(data, order, m, ef.shift, out);
+  } else {
+    WriteRawBytes<U>(data, m, ef.shift, out);
   }
-  bw.Flush();
 }
 
 template <class U>
@@ -114,7 +134,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint
   // (dec and br are locals of this function, so the hot loop keeps them in registers.)
 
   uint8_t buckets[256];
-  BucketTable(ref_exp, ef.bits, use_nb, buckets);
+  FloatBucketTable(ref_exp, ef.bits, use_nb, buckets);
   const unsigned raw_bits = ef.shift + 1;
   const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
   const unsigned sign_shift = 8 * kW - 1;
@@ -143,10 +163,10 @@ bool FloatModelSupports(ElementKind kind) {
   return kind == ElementKind::kFp16 || kind == ElementKind::kBf16 || kind == ElementKind::kFp32;
 }
 
-void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out,
-                      Scratch* sc) {
-  if (info.width == 4) return EncodeT<uint32_t>(info, data, n, out, sc);
-  return EncodeT<uint16_t>(info, data, n, out, sc);
+void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, FloatRaw layout,
+                      std::string* out, Scratch* sc) {
+  if (info.width == 4) return EncodeT<uint32_t>(info, data, n, layout, out, sc);
+  return EncodeT<uint16_t>(info, data, n, layout, out, sc);
 }
 
 Status DecodeFloatModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data,

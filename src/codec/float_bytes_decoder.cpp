@@ -42,10 +42,11 @@ template <bool kChecked>
   } else {
     std::memcpy(&w, wp, 2);
   }
-  // Arithmetic rather than a conditional, which the compiler turns into a branch that
-  // mispredicts on every few symbols.
-  const uint32_t mask = 0u - need;
-  x = (x & ~mask) | (((x << 16) | w) & mask);
+  // Both values computed (the empty asm hides that `shifted` is only needed on one path), so
+  // that g++ selects with a cmov instead of a branch, which mispredicts every few symbols.
+  uint32_t shifted = (x << 16) | w;
+  __asm__("" : "+r"(shifted));
+  x = need ? shifted : x;
   wp += need * 2;
   return d & 0xff;
 }
@@ -187,18 +188,19 @@ Status DecodeT(unsigned exp_bits, const uint8_t* p, const uint8_t* end, uint8_t*
   size_t c0 = next[0], c1 = c0, c2 = c0, c3 = c0;
   size_t seen = 0;  // every context offset used (an empty block uses none)
   uint8_t e[kRansStates * kChunk];
-  // One position of each lane; the exponents go to e[j * kChunk + k].
-  auto four = [&](auto checked, size_t k) __attribute__((always_inline)) {
+  // One position of each lane; lane j's exponent goes to ek[j * kChunk] (one pointer, constant
+  // offsets: four pointers would not fit in the registers with the states).
+  auto four = [&](auto checked, uint8_t* ek) __attribute__((always_inline)) {
     constexpr bool kChecked = decltype(checked)::value;
     seen |= c0 | c1 | c2 | c3;
     unsigned s0 = DecodeSymbol<kChecked>(x[0], c0, tab, wp, wend, overrun);
     unsigned s1 = DecodeSymbol<kChecked>(x[1], c1, tab, wp, wend, overrun);
     unsigned s2 = DecodeSymbol<kChecked>(x[2], c2, tab, wp, wend, overrun);
     unsigned s3 = DecodeSymbol<kChecked>(x[3], c3, tab, wp, wend, overrun);
-    e[k] = static_cast<uint8_t>(s0);
-    e[kChunk + k] = static_cast<uint8_t>(s1);
-    e[2 * kChunk + k] = static_cast<uint8_t>(s2);
-    e[3 * kChunk + k] = static_cast<uint8_t>(s3);
+    ek[0] = static_cast<uint8_t>(s0);
+    ek[kChunk] = static_cast<uint8_t>(s1);
+    ek[2 * kChunk] = static_cast<uint8_t>(s2);
+    ek[3 * kChunk] = static_cast<uint8_t>(s3);
     c0 = next[s0];
     c1 = next[s1];
     c2 = next[s2];
@@ -207,9 +209,9 @@ Status DecodeT(unsigned exp_bits, const uint8_t* p, const uint8_t* end, uint8_t*
   const size_t q = m / kRansStates;
   for (size_t k0 = 0; k0 < q; k0 += kChunk) {
     const size_t len = std::min(kChunk, q - k0);
-    size_t k = 0;
-    for (; k < len && wp <= safe_end; ++k) four(std::false_type{}, k);
-    for (; k < len; ++k) four(std::true_type{}, k);
+    uint8_t* ek = e;
+    for (; ek != e + len && wp <= safe_end; ++ek) four(std::false_type{}, ek);
+    for (; ek != e + len; ++ek) four(std::true_type{}, ek);
     for (unsigned j = 0; j < kRansStates; ++j) {
       Merge<K>(e + j * kChunk, bits, bytes, m, j * q + k0, j * q + k0 + len, data);
     }

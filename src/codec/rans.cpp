@@ -149,12 +149,23 @@ bool ContextUsed(const RansTables& t, unsigned ctx) {
 }
 
 void FillPackedSlots(const RansTables& t, unsigned ctx, uint32_t* slots) {
+  // Four slots per store with the compilers' generic vectors: a block fills up to 9 x 4096
+  // slots, which costs more than decoding a small tensor.
+  using V4u32 = uint32_t __attribute__((vector_size(16)));
+  constexpr uint32_t kOne = uint32_t{1} << kPackedBiasShift;
   const uint32_t* fs = t.fs.data() + size_t{ctx} * t.alphabet;
   for (unsigned s = 0; s < t.alphabet; ++s) {
     uint32_t f = fs[s] & 0xffff;
-    uint32_t start = fs[s] >> 16;
+    if (f == 0) continue;
+    uint32_t* dst = slots + (fs[s] >> 16);
     uint32_t e = s | (f - 1) << kPackedFreqShift;
-    for (uint32_t k = 0; k < f; ++k) slots[start + k] = e | k << kPackedBiasShift;
+    V4u32 v = {e, e | kOne, e | 2 * kOne, e | 3 * kOne};
+    uint32_t k = 0;
+    for (; k + 4 <= f; k += 4) {
+      std::memcpy(dst + k, &v, sizeof(v));
+      v += 4 * kOne;
+    }
+    for (; k < f; ++k) dst[k] = e | k << kPackedBiasShift;
   }
 }
 

@@ -51,79 +51,108 @@ template <bool kChecked>
   return d & 0xff;
 }
 
-// The float kinds: where the exponent sits and how many raw bits are left around it.
-template <class Word, unsigned kShift>
-struct Kind {
-  using U = Word;
-  static constexpr unsigned kRawBits = kShift + 1;
-  static constexpr unsigned kWhole = kRawBits / 8;  // whole bytes of a raw value
-  static constexpr unsigned kExtra = kRawBits % 8;  // bits above them (the bit plane)
-
-  // The raw value of element i. REQUIRES: i + 1 < m when kWhole == 3 (a 4-byte load).
-  static uint32_t RawFast(const uint8_t* bits, const uint8_t* bytes, size_t i) {
-    uint32_t raw = 0;
-    if constexpr (kWhole == 1) {
-      raw = bytes[i];
-    } else {
-      std::memcpy(&raw, bytes + i * kWhole, 4);
-      raw &= 0xffffff;
-    }
-    if constexpr (kExtra != 0) {
-      // Two bytes: the plane is followed by the byte plane, so this stays inside the payload.
-      uint16_t two;
-      std::memcpy(&two, bits + i * kExtra / 8, 2);
-      raw |= ((uint32_t{two} >> (i * kExtra % 8)) & ((1u << kExtra) - 1)) << (8 * kWhole);
-    }
-    return raw;
-  }
-  static uint32_t RawLast(const uint8_t* bits, const uint8_t* bytes, size_t i) {
-    if constexpr (kWhole == 3) {
-      return bytes[3 * i] | uint32_t{bytes[3 * i + 1]} << 8 | uint32_t{bytes[3 * i + 2]} << 16;
-    } else {
-      return RawFast(bits, bytes, i);
-    }
-  }
-  static U Element(uint32_t raw, unsigned e) {
-    constexpr uint32_t kMant = (uint32_t{1} << kShift) - 1;
-    return static_cast<U>((raw & kMant) | uint32_t{e} << kShift |
-                          static_cast<uint32_t>(raw >> kShift) << (8 * sizeof(U) - 1));
-  }
-};
-using Bf16 = Kind<uint16_t, 7>;
-using Fp16 = Kind<uint16_t, 10>;
-using Fp32 = Kind<uint32_t, 23>;
-
-// Eight bf16 elements at once with the compilers' generic vectors (g++ and clang; SSE2 on
-// x86-64, NEON on arm64): the scalar loop does not vectorise at -O2 and was a third of the time.
+// Eight elements at a time go through the compilers' generic vectors (g++ and clang; SSE2 on
+// x86-64, NEON on arm64): the scalar merge does not vectorise at -O2 and took a third of the
+// time. The raw planes are laid out for this (float_model.hpp).
 using V8u8 = uint8_t __attribute__((vector_size(8)));
 using V8u16 = uint16_t __attribute__((vector_size(16)));
+using V8u32 = uint32_t __attribute__((vector_size(32)));
 
-inline void MergeBf16x8(const uint8_t* e, const uint8_t* raw, uint8_t* out) {
-  V8u8 e8, r8;
-  std::memcpy(&e8, e, 8);
-  std::memcpy(&r8, raw, 8);
-  V8u16 ev = __builtin_convertvector(e8, V8u16);
-  V8u16 rv = __builtin_convertvector(r8, V8u16);
-  V8u16 x = ((rv & 0x80) << 8) | (ev << 7) | (rv & 0x7f);
-  std::memcpy(out, &x, 16);
+V8u16 Load8x8(const uint8_t* p) {
+  V8u8 v;
+  std::memcpy(&v, p, 8);
+  return __builtin_convertvector(v, V8u16);
 }
 
-// Elements [a, b) of m from their exponents e[0, b - a) and the raw planes.
+// The float kinds: the element type, the size of the raw section of m elements, its planes, and
+// an element (or eight) from an exponent and the raw planes.
+struct Bf16 {  // a byte plane: the sign above the 7 mantissa bits
+  using U = uint16_t;
+  const uint8_t* bytes;
+  static size_t RawSize(size_t m) { return m; }
+  Bf16(const uint8_t* p, size_t) : bytes(p) {}
+  bool CleanPadding(size_t) const { return true; }
+  U One(size_t i, unsigned e) const {
+    return static_cast<U>((bytes[i] & 0x80) << 8 | e << 7 | (bytes[i] & 0x7f));
+  }
+  void Eight(size_t i, const uint8_t* e, uint8_t* out) const {
+    V8u16 r = Load8x8(bytes + i);
+    V8u16 x = ((r & 0x80) << 8) | (Load8x8(e) << 7) | (r & 0x7f);
+    std::memcpy(out, &x, sizeof(x));
+  }
+};
+
+struct Fp32 {  // the low 16 mantissa bits (LE), then a byte plane: the sign above bits 16-22
+  using U = uint32_t;
+  const uint8_t* low;
+  const uint8_t* high;
+  static size_t RawSize(size_t m) { return 3 * m; }
+  Fp32(const uint8_t* p, size_t m) : low(p), high(p + 2 * m) {}
+  bool CleanPadding(size_t) const { return true; }
+  U One(size_t i, unsigned e) const {
+    uint32_t h = high[i];
+    return (low[2 * i] | uint32_t{low[2 * i + 1]} << 8) | (h & 0x7f) << 16 | e << 23 |
+           (h & 0x80) << 24;
+  }
+  void Eight(size_t i, const uint8_t* e, uint8_t* out) const {
+    V8u16 l16;
+    std::memcpy(&l16, low + 2 * i, sizeof(l16));
+    V8u32 l = __builtin_convertvector(l16, V8u32);
+    V8u32 h = __builtin_convertvector(Load8x8(high + i), V8u32);
+    V8u32 ev = __builtin_convertvector(Load8x8(e), V8u32);
+    V8u32 x = l | ((h & 0x7f) << 16) | (ev << 23) | ((h & 0x80) << 24);
+    std::memcpy(out, &x, sizeof(x));
+  }
+};
+
+struct Fp16 {  // bit planes of mantissa bits 8 and 9 and the sign, then the low mantissa bytes
+  using U = uint16_t;
+  const uint8_t* b8;
+  const uint8_t* b9;
+  const uint8_t* sign;
+  const uint8_t* bytes;
+  static size_t PlaneSize(size_t m) { return (m + 7) / 8; }
+  static size_t RawSize(size_t m) { return 3 * PlaneSize(m) + m; }
+  Fp16(const uint8_t* p, size_t m)
+      : b8(p), b9(p + PlaneSize(m)), sign(p + 2 * PlaneSize(m)), bytes(p + 3 * PlaneSize(m)) {}
+  // The bits of the last byte of each bit plane past element m - 1 are zero.
+  bool CleanPadding(size_t m) const {
+    if (m % 8 == 0) return true;
+    size_t last = PlaneSize(m) - 1;
+    return ((b8[last] | b9[last] | sign[last]) >> (m % 8)) == 0;
+  }
+  // Bits i..i+7 of a plane. Two bytes: every bit plane is followed by another plane or the
+  // byte plane (m >= 1 bytes), so this stays inside the payload.
+  static unsigned Bits(const uint8_t* plane, size_t i) {
+    uint16_t two;
+    std::memcpy(&two, plane + i / 8, 2);
+    return (two >> (i % 8)) & 0xff;
+  }
+  U One(size_t i, unsigned e) const {
+    return static_cast<U>(bytes[i] | (Bits(b8, i) & 1) << 8 | (Bits(b9, i) & 1) << 9 | e << 10 |
+                          (Bits(sign, i) & 1) << 15);
+  }
+  void Eight(size_t i, const uint8_t* e, uint8_t* out) const {
+    // Lane k keeps bit k of a plane's byte and multiplies it up to bit `to`.
+    const V8u16 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    auto spread = [&](const uint8_t* plane, unsigned to) {
+      const V8u16 one = V8u16{} + 1;
+      V8u16 bits = V8u16{} + static_cast<uint16_t>(Bits(plane, i));
+      return (bits & (one << lane)) * ((one << to) >> lane);
+    };
+    V8u16 x =
+        Load8x8(bytes + i) | spread(b8, 8) | spread(b9, 9) | (Load8x8(e) << 10) | spread(sign, 15);
+    std::memcpy(out, &x, sizeof(x));
+  }
+};
+
+// Elements [a, b) from their exponents e[0, b - a) and the raw planes.
 template <class K>
-void Merge(const uint8_t* e, const uint8_t* bits, const uint8_t* bytes, size_t m, size_t a,
-           size_t b, uint8_t* data) {
+void Merge(const K& k, const uint8_t* e, size_t a, size_t b, uint8_t* data) {
   using U = typename K::U;
-  size_t fast_end = K::kWhole == 3 ? std::min(b, m - 1) : b;
   size_t i = a;
-  if constexpr (std::is_same_v<K, Bf16>) {
-    for (; i + 8 <= b; i += 8) MergeBf16x8(e + (i - a), bytes + i, data + 2 * i);
-  }
-  for (; i < fast_end; ++i) {
-    StoreElement<U>(data + i * sizeof(U), K::Element(K::RawFast(bits, bytes, i), e[i - a]));
-  }
-  for (; i < b; ++i) {
-    StoreElement<U>(data + i * sizeof(U), K::Element(K::RawLast(bits, bytes, i), e[i - a]));
-  }
+  for (; i + 8 <= b; i += 8) k.Eight(i, e + (i - a), data + i * sizeof(U));
+  for (; i < b; ++i) StoreElement<U>(data + i * sizeof(U), k.One(i, e[i - a]));
 }
 
 // Sets up the packed table and next[e], the table offset of the context that follows exponent e.
@@ -164,16 +193,12 @@ Status DecodeT(unsigned exp_bits, const uint8_t* p, const uint8_t* end, uint8_t*
   if (wend - stream < static_cast<ptrdiff_t>(4 * kRansStates) || (wend - stream) % 2 != 0) {
     return Corrupt("float block: rANS stream too short or odd");
   }
-  // The raw section: the bit plane, then the byte plane, to the end of the payload.
-  const size_t bits_len = (m * K::kExtra + 7) / 8;
-  if (static_cast<size_t>(end - p) != bits_len + m * K::kWhole) {
+  // The raw section, to the end of the payload.
+  if (static_cast<size_t>(end - p) != K::RawSize(m)) {
     return Corrupt("float block: raw section does not match the block size");
   }
-  const uint8_t* bits = p;
-  const uint8_t* bytes = p + bits_len;
-  if ((m * K::kExtra) % 8 != 0 && (bits[bits_len - 1] >> (m * K::kExtra % 8)) != 0) {
-    return Corrupt("float block: raw bits do not end cleanly");
-  }
+  const K planes(p, m);
+  if (!planes.CleanPadding(m)) return Corrupt("float block: raw bits do not end cleanly");
 
   uint32_t* tab = Grow(&sc->packed_slots, kTableSize);
   uint32_t next[256];
@@ -213,7 +238,7 @@ Status DecodeT(unsigned exp_bits, const uint8_t* p, const uint8_t* end, uint8_t*
     for (; ek != e + len && wp <= safe_end; ++ek) four(std::false_type{}, ek);
     for (; ek != e + len; ++ek) four(std::true_type{}, ek);
     for (unsigned j = 0; j < kRansStates; ++j) {
-      Merge<K>(e + j * kChunk, bits, bytes, m, j * q + k0, j * q + k0 + len, data);
+      Merge(planes, e + j * kChunk, j * q + k0, j * q + k0 + len, data);
     }
   }
   // The m % 4 last elements continue lane 3's context under state i % 4 (ForEachInCodingOrder).
@@ -223,7 +248,7 @@ Status DecodeT(unsigned exp_bits, const uint8_t* p, const uint8_t* end, uint8_t*
     e[i - 4 * q] = static_cast<uint8_t>(s);
     c3 = next[s];
   }
-  if (m > 4 * q) Merge<K>(e, bits, bytes, m, 4 * q, m, data);
+  if (m > 4 * q) Merge(planes, e, 4 * q, m, data);
 
   bool clean = !overrun && wp == wend && (seen & kTrapOffset) == 0;
   for (unsigned j = 0; j < kRansStates; ++j) clean = clean && x[j] == kRansLow;

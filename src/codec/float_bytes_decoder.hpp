@@ -1,16 +1,18 @@
 #pragma once
 
-// Decoder of mode 4 (kFloatBytes), the literal-float model with byte-aligned raw bits
+// Decoder of mode 4 (kFloatBytes), the literal-float model with the raw bits in planes
 // (float_model.hpp; the encoder is EncodeFloatModel with FloatRaw::kBytes). The payload after
 // the mode byte is mode 3's (flags, reference exponent, tail bytes, rANS tables, stream) followed
-// by the raw section: for the m = n / width elements in element order, first the bits of each
-// raw value above its whole bytes, packed LSB-first (fp16 only: 3 bits, sign above the top two
-// mantissa bits; zero padding to a byte), then the whole bytes of each raw value, little-endian
-// (bf16: 1, sign above the 7 mantissa bits; fp16: 1, the low mantissa byte; fp32: 3, sign above
-// the 23 mantissa bits). The raw section must end exactly at the end of the payload.
+// by the raw section: planes of the m = n / width raw values (the mantissa with the sign above
+// it), each in element order, bit planes LSB-first with zero padding, values little-endian:
+//   bf16: bytes (sign, mantissa 6-0);
+//   fp16: bit planes of mantissa bit 8, mantissa bit 9 and the sign, then bytes (mantissa 7-0);
+//   fp32: 16-bit values (mantissa 15-0), then bytes (sign, mantissa 22-16).
+// The raw section must end exactly at the end of the payload (docs/format/patch-v3.md 2.1).
 //
 // Decoding runs in chunks: the exponents of a chunk of each of the four lanes are rANS-decoded
-// into a small buffer (one packed table load per symbol), then merged with the raw bytes.
+// into a small buffer (one packed table load per symbol), then merged with the planes, eight
+// elements at a time.
 
 #include <cstddef>
 #include <cstdint>

@@ -33,26 +33,31 @@ void WriteRawPacked(const uint8_t* data, const uint32_t* order, size_t m, unsign
   bw.Flush();
 }
 
-// Mode 4 (float_bytes_decoder.hpp): in element order, the bits above the whole bytes of each raw
-// value packed LSB-first, then the whole bytes of each raw value, little-endian.
+// Mode 4 (float_bytes_decoder.hpp): planes of the raw values in element order. fp16: three bit
+// planes (mantissa bit 8, bit 9, the sign; 8 elements a byte, LSB first), then the low mantissa
+// bytes; bf16: the raw bytes; fp32: the low 16 bits (LE), then the high 8.
 template <class U>
 void WriteRawBytes(const uint8_t* data, size_t m, unsigned shift, std::string* out) {
-  const unsigned whole = (shift + 1) / 8;
-  const unsigned extra = (shift + 1) % 8;
-  if (extra != 0) {
-    BitWriter bw(out);
-    for (size_t i = 0; i < m; ++i) {
-      bw.Put(RawBits<U>(LoadElement<U>(data + i * sizeof(U)), shift) >> (8 * whole), extra);
+  auto raw = [&](size_t i) { return RawBits<U>(LoadElement<U>(data + i * sizeof(U)), shift); };
+  if (shift == 10) {
+    for (unsigned bit = 8; bit <= 10; ++bit) {
+      BitWriter bw(out);
+      for (size_t i = 0; i < m; ++i) bw.Put((raw(i) >> bit) & 1, 1);
+      bw.Flush();
     }
-    bw.Flush();
   }
   size_t at = out->size();
-  out->resize(at + m * whole);
+  const unsigned low_bytes = shift == 23 ? 2 : 0;
+  out->resize(at + m * (low_bytes + 1));
   char* dst = out->data() + at;
-  for (size_t i = 0; i < m; ++i) {
-    U raw = RawBits<U>(LoadElement<U>(data + i * sizeof(U)), shift);
-    for (unsigned k = 0; k < whole; ++k) dst[i * whole + k] = static_cast<char>(raw >> (8 * k));
+  if (low_bytes != 0) {
+    for (size_t i = 0; i < m; ++i) {
+      dst[2 * i] = static_cast<char>(raw(i));
+      dst[2 * i + 1] = static_cast<char>(raw(i) >> 8);
+    }
+    dst += 2 * m;
   }
+  for (size_t i = 0; i < m; ++i) dst[i] = static_cast<char>(raw(i) >> (8 * low_bytes));
 }
 
 template <class U>

@@ -10,9 +10,10 @@
 // Payload (after the mode byte): flags u8 (bit 0: neighbour context), reference exponent u8, the
 // n % width tail bytes verbatim, the rANS tables, varint length of the rANS stream, the stream,
 // then the raw sign+mantissa bits to the end: mode 3 packs them in coding order through the bit
-// writer; mode 4 stores them byte-aligned in element order (a byte per bf16, three bytes per
-// fp32, a byte plus three packed bits per fp16), so that its decoder is one table lookup and a
-// byte copy per element (float_bytes_decoder.hpp). Both have the same size to within a byte.
+// writer; mode 4 stores them in planes in element order (bf16: a byte plane; fp32: a 16-bit plane
+// and a byte plane; fp16: three bit planes and a byte plane), so that its decoder merges eight
+// elements at a time with a table-driven exponent (float_bytes_decoder.hpp). Mode 4 is at most 2
+// bytes larger (fp16's bit planes each round up to a byte).
 
 #include <cstddef>
 #include <cstdint>

@@ -89,7 +89,7 @@ enum class BlockMode : uint8_t {
   kZstdPlanes = 1,  // one zstd frame of the byte planes
   kClassModel = 2,  // residuals: rANS-coded bit-length classes in context + raw low bits
   kFloatModel = 3,  // transform 0 fp16/bf16/fp32: rANS-coded exponents in context + raw bits
-  kFloatBytes = 4,  // as kFloatModel, the raw bits byte-aligned (faster to decode; the default)
+  kFloatBytes = 4,  // as kFloatModel, the raw bits in planes (faster to decode; the default)
 };
 
 // Decodes exactly n residual bytes from payload[0, len). `base` must be the same bytes (or

@@ -1,13 +1,14 @@
 // Residual coder benchmark (issue #13): sizes and single-thread speeds of the codec against the
 // patch-v2 baseline (zstd -19 of the byte planes of each 1 MiB block).
-//   codec_bench [--min-seconds S] [--no-synthetic] PAIR_DIR...
+//   codec_bench [--min-seconds S] [--no-synthetic] [--literal-only] PAIR_DIR...
 // Each PAIR_DIR holds v1.safetensors (base) and v2.safetensors (target), as the corpus pairs in
 // /work/shared/corpus/dev do. Per pair and transform (1 XOR, 2 SUB8, 3 SUBINT, 4 SUBORD) over
 // the tensors that changed (a builder COPYs the rest), then "best": per tensor the smaller
 // transform for each coder, then transform 0 (the whole v2 model's tensors as literals, a first
-// install). Ends with a synthetic 4 MiB gaussian fine-tune per float kind (codec/test_data.hpp).
-// Bytes are payload bytes only (no record framing). Speeds are MB (1e6 bytes) of block output
-// per second of thread CPU time, decode repeated until it ran --min-seconds (default 0.3).
+// install; --literal-only measures nothing else). Ends with a synthetic 4 MiB gaussian fine-tune
+// per float kind (codec/test_data.hpp). Bytes are payload bytes only (no record framing). Speeds
+// are MB (1e6 bytes) of block output per second of thread CPU time, decode repeated until it ran
+// --min-seconds (default 0.3).
 #include <time.h>
 
 #include <algorithm>
@@ -102,32 +103,41 @@ void Measure(const Job& job, uint8_t t, double min_seconds, Totals* tot) {
   info.transform = t;
   const uint8_t* base = t == 0 ? nullptr : job.base.data();
   std::vector<std::string> payloads;
+  // One coder context per direction, as the patch builder and the applier keep one per patch.
+  oxide::codec::CoderContext enc_ctx, dec_ctx;
   auto t0 = Clock::now();
   for (size_t at = 0; at < n; at += kBlock) {
     size_t len = std::min(kBlock, n - at);
     payloads.emplace_back();
     oxide::codec::EncodeResidualBlock(info, residual.data() + at, base ? base + at : nullptr, len,
-                                      &payloads.back());
+                                      &payloads.back(), {}, &enc_ctx);
   }
   auto t1 = Clock::now();
   std::vector<uint8_t> back(n);
-  int reps = 0;
-  double dec = 0;
-  do {
-    auto d0 = Clock::now();
+  auto decode_all = [&] {
     for (size_t at = 0, k = 0; at < n; at += kBlock, ++k) {
       size_t len = std::min(kBlock, n - at);
       const std::string& p = payloads[k];
       oxide::Status s = oxide::codec::DecodeResidualBlock(
           info, reinterpret_cast<const uint8_t*>(p.data()), p.size(), base ? base + at : nullptr,
-          back.data() + at, len);
+          back.data() + at, len, &dec_ctx);
       if (!s.ok()) {
         std::fprintf(stderr, "%s: decode failed: %s\n", job.name.c_str(), s.ToString().c_str());
         std::exit(1);
       }
     }
-    dec += Seconds(d0, Clock::now());
-    ++reps;
+  };
+  // Timed in batches of reps that each take at least 5 ms, so that the clock's own cost (a
+  // system call) stays out of the figure for small tensors.
+  int reps = 0, batch = 1;
+  double dec = 0;
+  do {
+    auto d0 = Clock::now();
+    for (int r = 0; r < batch; ++r) decode_all();
+    double dt = Seconds(d0, Clock::now());
+    dec += dt;
+    reps += batch;
+    if (dt < 0.005) batch *= 2;
   } while (dec < min_seconds);
   if (back != residual) {
     std::fprintf(stderr, "%s: round trip differs (transform %d)\n", job.name.c_str(), t);
@@ -161,10 +171,10 @@ void Print(const std::string& pair, const std::string& what, const Totals& t) {
 }
 
 void RunJobs(const std::string& label, const std::vector<Job>& changed,
-             const std::vector<Job>& literal, double min_seconds) {
+             const std::vector<Job>& literal, double min_seconds, bool literal_only) {
   Totals best;
   std::map<int, Totals> per;
-  for (const Job& job : changed) {
+  for (const Job& job : literal_only ? std::vector<Job>{} : changed) {
     Totals pick;
     for (uint8_t t = 1; t <= 4; ++t) {
       Totals one;
@@ -191,7 +201,7 @@ void RunJobs(const std::string& label, const std::vector<Job>& changed,
     best.dec_s += pick.dec_s;
   }
   static const char* kNames[] = {"lit", "xor", "sub8", "subint", "subord"};
-  if (!changed.empty()) {
+  if (!changed.empty() && !literal_only) {
     for (const auto& kv : per) Print(label, kNames[kv.first], kv.second);
     Print(label, "best", best);
   }
@@ -200,7 +210,7 @@ void RunJobs(const std::string& label, const std::vector<Job>& changed,
   if (!literal.empty()) Print(label, "literal", lit);
 }
 
-void RunPair(const std::string& dir, double min_seconds) {
+void RunPair(const std::string& dir, double min_seconds, bool literal_only) {
   std::vector<uint8_t> b1 = ReadFile(dir + "/v1.safetensors");
   std::vector<uint8_t> b2 = ReadFile(dir + "/v2.safetensors");
   auto i1 = oxide::tensor::IndexSafeTensors(
@@ -234,10 +244,10 @@ void RunPair(const std::string& dir, double min_seconds) {
   std::string trimmed = dir;
   while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
   std::string label = trimmed.substr(trimmed.find_last_of('/') + 1);
-  RunJobs(label, changed, literal, min_seconds);
+  RunJobs(label, changed, literal, min_seconds, literal_only);
 }
 
-void RunSynthetic(double min_seconds) {
+void RunSynthetic(double min_seconds, bool literal_only) {
   struct Kind {
     const char* name;
     BlockInfo info;
@@ -254,7 +264,7 @@ void RunSynthetic(double min_seconds) {
     job.target =
         oxide::codec::testing::FineTune(job.base, k.info.width, k.bf16, 1e-3f, 0.0f, 0.2, 2);
     Job lit{k.name, k.info, job.base, {}};
-    RunJobs(k.name, {job}, {lit}, min_seconds);
+    RunJobs(k.name, {job}, {lit}, min_seconds, literal_only);
   }
 }
 
@@ -263,18 +273,21 @@ void RunSynthetic(double min_seconds) {
 int main(int argc, char** argv) {
   double min_seconds = 0.3;
   bool synthetic = true;
+  bool literal_only = false;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--no-synthetic") {
       synthetic = false;
+    } else if (a == "--literal-only") {
+      literal_only = true;
     } else if (a == "--min-seconds" && i + 1 < argc) {
       min_seconds = std::atof(argv[++i]);
     } else {
       dirs.push_back(a);
     }
   }
-  for (const std::string& d : dirs) RunPair(d, min_seconds);
-  if (synthetic) RunSynthetic(min_seconds);
+  for (const std::string& d : dirs) RunPair(d, min_seconds, literal_only);
+  if (synthetic) RunSynthetic(min_seconds, literal_only);
   return 0;
 }

@@ -3,7 +3,11 @@
 //     BlockInfo and block size the prefix picks: the result is OK or kCorrupt, and nothing is
 //     read or written out of bounds (ASan);
 //  2. the same bytes, as a residual, through EncodeResidualBlock and back: the payload is at most
-//     n + 16 bytes and decodes to exactly the input.
+//     n + 16 bytes and decodes to exactly the input;
+//  3. for a float kind without a transform, the literal-float payloads of the bytes (mode 4 and
+//     the old mode 3, whatever the encoder would pick) with one byte changed and the end cut as
+//     the prefix says: OK or kCorrupt, never out of bounds. Random payloads rarely get past the
+//     rANS tables; these reach the decoders' hot loops and final checks.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/float_model.hpp"
 #include "codec/residual_coder.hpp"
 
 namespace {
@@ -74,6 +79,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!s.ok()) Violation("round trip does not decode", s.ToString());
   for (size_t i = 0; i < len; ++i) {
     if (back[i] != body[i]) Violation("round trip differs", std::to_string(i));
+  }
+
+  // 3. Damaged literal-float payloads.
+  if (info.transform != 0 || !oxide::codec::internal::FloatModelSupports(info.kind)) return 0;
+  oxide::codec::CoderContext ctx;
+  for (auto layout :
+       {oxide::codec::internal::FloatRaw::kBytes, oxide::codec::internal::FloatRaw::kPackedBits}) {
+    std::string p(1, static_cast<char>(layout == oxide::codec::internal::FloatRaw::kBytes
+                                           ? oxide::codec::BlockMode::kFloatBytes
+                                           : oxide::codec::BlockMode::kFloatModel));
+    oxide::codec::internal::EncodeFloatModel(info, body, len, layout, &p, ctx.scratch());
+    size_t at = (size_t{data[1]} << 8 | data[2]) % p.size();
+    if (at != 0) p[at] = static_cast<char>(p[at] ^ (data[2] | 1));  // the mode byte stays
+    p.resize(p.size() - std::min<size_t>(p.size() - 1, data[1] >> 6));
+    std::vector<uint8_t> exact(len);  // exactly n bytes: ASan catches a write past the block
+    s = oxide::codec::DecodeResidualBlock(info, reinterpret_cast<const uint8_t*>(p.data()),
+                                          p.size(), nullptr, exact.data(), len, &ctx);
+    if (!s.ok() && s.code() != ErrorCode::kCorrupt) Violation("damaged float", s.ToString());
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "codec/bit_io.hpp"
 #include "codec/element.hpp"
+#include "codec/float_context.hpp"
 #include "codec/rans.hpp"
 #include "codec/scratch.hpp"
 
@@ -11,28 +12,57 @@ namespace oxide::codec::internal {
 
 namespace {
 
-constexpr unsigned kBuckets = 8;
-constexpr uint8_t kFlagNeighbour = 1;
+constexpr unsigned kBuckets = kFloatBuckets;
+constexpr uint8_t kFlagNeighbour = kFloatFlagNeighbour;
 
-// Context of the next exponent by the previous one: zero/subnormal, above the reference, the
-// reference, then ever wider bands below it.
-void BucketTable(unsigned ref_exp, unsigned exp_bits, bool use, uint8_t* table) {
-  for (unsigned e = 0; e < (1u << exp_bits); ++e) {
-    unsigned b = 0;
-    if (use && e != 0) {
-      if (e > ref_exp) {
-        b = 1;
-      } else {
-        unsigned d = ref_exp - e;
-        b = d <= 3 ? 2 + d : d <= 5 ? 6 : 7;
-      }
-    }
-    table[e] = static_cast<uint8_t>(b);
+// The raw part of element x: the mantissa, with the sign above it (shift + 1 bits).
+template <class U>
+U RawBits(U x, unsigned shift) {
+  const U mant_mask = static_cast<U>((U{1} << shift) - 1);
+  return static_cast<U>((x & mant_mask) | ((x >> (8 * sizeof(U) - 1)) << shift));
+}
+
+// Mode 3: one (shift + 1)-bit value per element in coding order, through the bit writer.
+template <class U>
+void WriteRawPacked(const uint8_t* data, const uint32_t* order, size_t m, unsigned shift,
+                    std::string* out) {
+  BitWriter bw(out);
+  for (size_t p = 0; p < m; ++p) {
+    bw.Put(RawBits<U>(LoadElement<U>(data + order[p] * sizeof(U)), shift), shift + 1);
   }
+  bw.Flush();
+}
+
+// Mode 4 (float_bytes_decoder.hpp): planes of the raw values in element order. fp16: three bit
+// planes (mantissa bit 8, bit 9, the sign; 8 elements a byte, LSB first), then the low mantissa
+// bytes; bf16: the raw bytes; fp32: the low 16 bits (LE), then the high 8.
+template <class U>
+void WriteRawBytes(const uint8_t* data, size_t m, unsigned shift, std::string* out) {
+  auto raw = [&](size_t i) { return RawBits<U>(LoadElement<U>(data + i * sizeof(U)), shift); };
+  if (shift == 10) {
+    for (unsigned bit = 8; bit <= 10; ++bit) {
+      BitWriter bw(out);
+      for (size_t i = 0; i < m; ++i) bw.Put((raw(i) >> bit) & 1, 1);
+      bw.Flush();
+    }
+  }
+  size_t at = out->size();
+  const unsigned low_bytes = shift == 23 ? 2 : 0;
+  out->resize(at + m * (low_bytes + 1));
+  char* dst = out->data() + at;
+  if (low_bytes != 0) {
+    for (size_t i = 0; i < m; ++i) {
+      dst[2 * i] = static_cast<char>(raw(i));
+      dst[2 * i + 1] = static_cast<char>(raw(i) >> 8);
+    }
+    dst += 2 * m;
+  }
+  for (size_t i = 0; i < m; ++i) dst[i] = static_cast<char>(raw(i) >> (8 * low_bytes));
 }
 
 template <class U>
-void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out, Scratch* sc) {
+void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, FloatRaw layout,
+             std::string* out, Scratch* sc) {
   constexpr unsigned kW = sizeof(U);
   const ExponentField ef = ExponentOf(info.kind);
   const unsigned alphabet = 1u << ef.bits;
@@ -50,7 +80,7 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
   unsigned ref_exp = MostFrequent(hist.data(), alphabet);
 
   uint8_t buckets[256];
-  BucketTable(ref_exp, ef.bits, true, buckets);
+  FloatBucketTable(ref_exp, ef.bits, true, buckets);
   uint8_t* ctx = Grow(&sc->ctx, m);
   std::vector<uint32_t>& counts = sc->counts;
   counts.assign(size_t{kBuckets} * alphabet, 0);
@@ -81,16 +111,11 @@ void EncodeT(const BlockInfo& info, const uint8_t* data, size_t n, std::string* 
   out->push_back(static_cast<char>(use_nb ? kFlagNeighbour : 0));
   out->push_back(static_cast<char>(ref_exp));
   WriteModelBody(data + m * kW, n - m * kW, tables, exps_order, ctx, m, out, &sc->words);
-  // Sign above the mantissa: one (shift + 1)-bit value per element.
-  BitWriter bw(out);
-  const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
-  const unsigned sign_shift = 8 * kW - 1;
-  for (size_t p = 0; p < m; ++p) {
-    U x = LoadElement<U>(data + order[p] * kW);
-    U raw = static_cast<U>((x & mant_mask) | ((x >> sign_shift) << ef.shift));
-    bw.Put(raw, ef.shift + 1);
+  if (layout == FloatRaw::kPackedBits) {
+    WriteRawPacked<U>(data, order, m, ef.shift, out);
+  } else {
+    WriteRawBytes<U>(data, m, ef.shift, out);
   }
-  bw.Flush();
 }
 
 template <class U>
@@ -114,7 +139,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint
   // (dec and br are locals of this function, so the hot loop keeps them in registers.)
 
   uint8_t buckets[256];
-  BucketTable(ref_exp, ef.bits, use_nb, buckets);
+  FloatBucketTable(ref_exp, ef.bits, use_nb, buckets);
   const unsigned raw_bits = ef.shift + 1;
   const U mant_mask = static_cast<U>((U{1} << ef.shift) - 1);
   const unsigned sign_shift = 8 * kW - 1;
@@ -143,10 +168,10 @@ bool FloatModelSupports(ElementKind kind) {
   return kind == ElementKind::kFp16 || kind == ElementKind::kBf16 || kind == ElementKind::kFp32;
 }
 
-void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, std::string* out,
-                      Scratch* sc) {
-  if (info.width == 4) return EncodeT<uint32_t>(info, data, n, out, sc);
-  return EncodeT<uint16_t>(info, data, n, out, sc);
+void EncodeFloatModel(const BlockInfo& info, const uint8_t* data, size_t n, FloatRaw layout,
+                      std::string* out, Scratch* sc) {
+  if (info.width == 4) return EncodeT<uint32_t>(info, data, n, layout, out, sc);
+  return EncodeT<uint16_t>(info, data, n, layout, out, sc);
 }
 
 Status DecodeFloatModel(const BlockInfo& info, const uint8_t* p, const uint8_t* end, uint8_t* data,

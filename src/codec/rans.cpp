@@ -97,13 +97,13 @@ void WriteTables(const RansTables& t, std::string* out) {
 }
 
 Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsigned contexts,
-                  RansTables* t) {
+                  RansTables* t, bool slot_table) {
   t->alphabet = alphabet;
   t->contexts = contexts;
   t->fs.assign(size_t{alphabet} * contexts, 0);
   // Not cleared as a whole (it is reused from block to block): a used context overwrites all of
   // its slots below, an unused one is zeroed, so no slot names a symbol from an earlier table.
-  if (t->slot_sym.size() < (size_t{contexts} << kProbBits)) {
+  if (slot_table && t->slot_sym.size() < (size_t{contexts} << kProbBits)) {
     t->slot_sym.resize(size_t{contexts} << kProbBits);
   }
   for (unsigned c = 0; c < contexts; ++c) {
@@ -112,9 +112,9 @@ Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsi
       return Corrupt("residual block: bad symbol count in a table");
     }
     uint32_t* fs = t->fs.data() + size_t{c} * alphabet;
-    uint8_t* slots = t->slot_sym.data() + (size_t{c} << kProbBits);
+    uint8_t* slots = slot_table ? t->slot_sym.data() + (size_t{c} << kProbBits) : nullptr;
     if (used == 0) {  // fs stays 0: decoding under this context sets the error flag
-      std::memset(slots, 0, kProbScale);
+      if (slots != nullptr) std::memset(slots, 0, kProbScale);
       continue;
     }
     uint64_t next = 0;
@@ -131,13 +131,42 @@ Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsi
       uint64_t s = next + gap;
       uint32_t f = static_cast<uint32_t>(f1 + 1);
       fs[s] = f | start << 16;
-      std::memset(slots + start, static_cast<int>(s), f);
+      if (slots != nullptr) std::memset(slots + start, static_cast<int>(s), f);
       start += f;
       next = s + 1;
     }
     if (start != kProbScale) return Corrupt("residual block: table frequencies do not sum up");
   }
   return Status::Ok();
+}
+
+bool ContextUsed(const RansTables& t, unsigned ctx) {
+  const uint32_t* fs = t.fs.data() + size_t{ctx} * t.alphabet;
+  for (unsigned s = 0; s < t.alphabet; ++s) {
+    if ((fs[s] & 0xffff) != 0) return true;
+  }
+  return false;
+}
+
+void FillPackedSlots(const RansTables& t, unsigned ctx, uint32_t* slots) {
+  // Four slots per store with the compilers' generic vectors: a block fills up to 9 x 4096
+  // slots, which costs more than decoding a small tensor.
+  using V4u32 = uint32_t __attribute__((vector_size(16)));
+  constexpr uint32_t kOne = uint32_t{1} << kPackedBiasShift;
+  const uint32_t* fs = t.fs.data() + size_t{ctx} * t.alphabet;
+  for (unsigned s = 0; s < t.alphabet; ++s) {
+    uint32_t f = fs[s] & 0xffff;
+    if (f == 0) continue;
+    uint32_t* dst = slots + (fs[s] >> 16);
+    uint32_t e = s | (f - 1) << kPackedFreqShift;
+    V4u32 v = {e, e | kOne, e | 2 * kOne, e | 3 * kOne};
+    uint32_t k = 0;
+    for (; k + 4 <= f; k += 4) {
+      std::memcpy(dst + k, &v, sizeof(v));
+      v += 4 * kOne;
+    }
+    for (; k < f; ++k) dst[k] = e | k << kPackedBiasShift;
+  }
 }
 
 namespace {
@@ -199,19 +228,30 @@ void WriteModelBody(const uint8_t* tail, size_t tail_len, const RansTables& t, c
   AppendStream(x, *words, out);
 }
 
-Status ReadModelBody(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
-                     unsigned alphabet, unsigned contexts, RansTables* t, RansDecoder* dec) {
+Status ReadModelParts(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
+                      unsigned alphabet, unsigned contexts, bool slot_table, RansTables* t,
+                      const uint8_t** stream, const uint8_t** stream_end) {
   if (static_cast<size_t>(end - *p) < tail_len) return Corrupt("coded block: truncated tail");
   if (tail_len != 0) std::memcpy(tail_out, *p, tail_len);
   *p += tail_len;
-  OXIDE_RETURN_IF_ERROR(ReadTables(p, end, alphabet, contexts, t));
+  OXIDE_RETURN_IF_ERROR(ReadTables(p, end, alphabet, contexts, t, slot_table));
   uint64_t stream_len = 0;
   if (!GetVarint64(p, end, &stream_len) || stream_len > static_cast<uint64_t>(end - *p)) {
     return Corrupt("coded block: bad rANS stream length");
   }
-  OXIDE_RETURN_IF_ERROR(dec->Init(*p, *p + stream_len));
+  *stream = *p;
+  *stream_end = *p + stream_len;
   *p += stream_len;
   return Status::Ok();
+}
+
+Status ReadModelBody(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
+                     unsigned alphabet, unsigned contexts, RansTables* t, RansDecoder* dec) {
+  const uint8_t* stream = nullptr;
+  const uint8_t* stream_end = nullptr;
+  OXIDE_RETURN_IF_ERROR(ReadModelParts(p, end, tail_out, tail_len, alphabet, contexts, true, t,
+                                       &stream, &stream_end));
+  return dec->Init(stream, stream_end);
 }
 
 }  // namespace oxide::codec::internal

@@ -49,10 +49,20 @@ void BuildEncoderTables(const uint32_t* counts, unsigned alphabet, unsigned cont
 // Appends the compact form of the tables: per context the number of used symbols (varint), then
 // (symbol gap, freq - 1) varint pairs.
 void WriteTables(const RansTables& t, std::string* out);
-// Parses what WriteTables wrote and builds the decoder's slot table. kCorrupt on any
-// inconsistency (symbol out of range or out of order, frequencies not summing to kProbScale).
+// Parses what WriteTables wrote and, if `slot_table`, builds the decoder's slot table (t->slot_sym;
+// a decoder with its own, see FillPackedSlots, skips it). kCorrupt on any inconsistency (symbol
+// out of range or out of order, frequencies not summing to kProbScale).
 Status ReadTables(const uint8_t** p, const uint8_t* end, unsigned alphabet, unsigned contexts,
-                  RansTables* t);
+                  RansTables* t, bool slot_table = true);
+
+// A decoder table with one 32-bit load per symbol: for each slot, symbol | (freq - 1) << 8 |
+// (slot - start) << 20, so that x' = freq * (x >> kProbBits) + (slot - start).
+inline constexpr unsigned kPackedFreqShift = 8;
+inline constexpr unsigned kPackedBiasShift = 20;
+// True when context `ctx` of t codes any symbol (its frequencies sum to kProbScale).
+bool ContextUsed(const RansTables& t, unsigned ctx);
+// Fills slots[0, kProbScale) for context `ctx` of t. REQUIRES: ContextUsed(t, ctx).
+void FillPackedSlots(const RansTables& t, unsigned ctx, uint32_t* slots);
 
 // Codes syms[i] under context ctxs[i] (i < count) and appends the stream to *out. `words`
 // (may be nullptr) is scratch space kept by the caller between calls.
@@ -93,6 +103,11 @@ void WriteModelBody(const uint8_t* tail, size_t tail_len, const RansTables& t, c
 // Copies the tail to tail_out, reads the tables and sets up *dec; *p ends at the raw bits.
 Status ReadModelBody(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
                      unsigned alphabet, unsigned contexts, RansTables* t, RansDecoder* dec);
+// As ReadModelBody, for a decoder of its own: the stream is [*stream, *stream_end) (inside
+// [*p, end), not checked further), and t->slot_sym is built only if `slot_table`.
+Status ReadModelParts(const uint8_t** p, const uint8_t* end, uint8_t* tail_out, size_t tail_len,
+                      unsigned alphabet, unsigned contexts, bool slot_table, RansTables* t,
+                      const uint8_t** stream, const uint8_t** stream_end);
 
 class RansDecoder {
  public:

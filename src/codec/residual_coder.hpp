@@ -26,7 +26,7 @@ struct Scratch;
 // Reusable coder state: the zstd contexts and scratch buffers a block needs, kept from one block
 // to the next instead of being allocated for every block. Create one per thread (or per encoder
 // or decoder object) and pass it to every call; it is not thread-safe. Memory grows to what the
-// largest block needed (about 4 MiB after encoding 1 MiB blocks, 1.3 MiB after decoding them)
+// largest block needed (about 4 MiB after encoding 1 MiB blocks, 1.5 MiB after decoding them)
 // and is freed with the context. Using a context never changes the coded bytes.
 class CoderContext {
  public:
@@ -71,6 +71,9 @@ void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const u
 struct EncodeOptions {
   bool try_zstd = true;  // also try mode 1 (zstd byte planes) and keep it when smaller
   int zstd_level = 3;
+  // Literal floats as mode 4 (kFloatBytes, fast to decode); false: as mode 3, the same size,
+  // for agents from before mode 4 (docs/format/patch-v3.md §2.1).
+  bool float_bytes = true;
 };
 // As above, with explicit options.
 void EncodeResidualBlock(const BlockInfo& info, const uint8_t* residual, const uint8_t* base,
@@ -86,6 +89,7 @@ enum class BlockMode : uint8_t {
   kZstdPlanes = 1,  // one zstd frame of the byte planes
   kClassModel = 2,  // residuals: rANS-coded bit-length classes in context + raw low bits
   kFloatModel = 3,  // transform 0 fp16/bf16/fp32: rANS-coded exponents in context + raw bits
+  kFloatBytes = 4,  // as kFloatModel, the raw bits in planes (faster to decode; the default)
 };
 
 // Decodes exactly n residual bytes from payload[0, len). `base` must be the same bytes (or

@@ -312,7 +312,7 @@ std::vector<Coded> CodedSamples() {
 
 TEST(ResidualCoderCorrupt, SamplesUseTheEntropyModes) {
   for (const Coded& c : CodedSamples()) {
-    EXPECT_TRUE(c.payload[0] == 2 || c.payload[0] == 3) << int(c.payload[0]);
+    EXPECT_TRUE(c.payload[0] == 2 || c.payload[0] == 4) << int(c.payload[0]);
     EXPECT_OK(Decode(c, c.payload, c.r.size(), c.base.data()));
   }
 }
@@ -338,7 +338,7 @@ TEST(ResidualCoderCorrupt, TrailingBytesAreCorrupt) {
 
 TEST(ResidualCoderCorrupt, BadModeIsCorrupt) {
   for (const Coded& c : CodedSamples()) {
-    for (char mode : {'\x04', '\x7f', '\xff'}) {
+    for (char mode : {'\x05', '\x7f', '\xff'}) {
       std::string p = c.payload;
       p[0] = mode;
       EXPECT_STATUS(Decode(c, p, c.r.size(), c.base.data()), ErrorCode::kCorrupt);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/file_util.hpp"
+#include "base/sha256_pipeline.hpp"
 #include "delta/coded_decoder.hpp"
 #include "delta/tensor_decoder.hpp"
 #include "delta/zstd_stream.hpp"
@@ -22,7 +23,9 @@ struct DCtxDeleter {
 };
 using DCtxPtr = std::unique_ptr<ZSTD_DCtx, DCtxDeleter>;
 
-// Hashes and counts target bytes on their way to the caller's sink.
+// Hashes and counts target bytes on their way to the caller's sink. The hash runs on a second
+// thread (PipelinedSha256): at a gigabyte a second of decoding, hashing inline was a quarter of
+// a first install's apply time.
 class CountingWriter final : public internal::TargetWriter {
  public:
   CountingWriter(ByteSink* sink, uint64_t limit) : sink_(sink), limit_(limit) {}
@@ -39,7 +42,7 @@ class CountingWriter final : public internal::TargetWriter {
   ByteSink* sink_;
   uint64_t limit_;
   uint64_t written_ = 0;
-  Sha256 hash_;
+  PipelinedSha256 hash_;
 };
 
 int WindowLogFor(uint64_t bytes) {

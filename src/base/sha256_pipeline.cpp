@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 namespace oxide {
 
-PipelinedSha256::PipelinedSha256(size_t buffer_bytes)
-    : fill_(std::max<size_t>(buffer_bytes, 1)), busy_(fill_.size()) {}
+PipelinedSha256::PipelinedSha256(size_t buffer_bytes) : fill_(std::max<size_t>(buffer_bytes, 1)) {}
 
 PipelinedSha256::~PipelinedSha256() { Stop(); }
 
@@ -24,7 +24,22 @@ void PipelinedSha256::Update(const void* data, size_t n) {
 }
 
 void PipelinedSha256::HandOff() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  if (inline_) {
+    hash_.Update(fill_.data(), fill_len_);
+    fill_len_ = 0;
+    return;
+  }
+  if (!thread_.joinable()) {
+    busy_.resize(fill_.size());
+    try {
+      thread_ = std::thread([this] { Run(); });
+    } catch (const std::system_error&) {
+      // No thread to be had (a device at its limit): hash on this one, as Sha256 does.
+      inline_ = true;
+      HandOff();
+      return;
+    }
+  }
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return !busy_full_; });
   std::swap(fill_, busy_);
@@ -61,6 +76,7 @@ Digest PipelinedSha256::Finish() {
   Stop();  // the thread has hashed every buffer handed to it
   hash_.Update(fill_.data(), fill_len_);
   fill_len_ = 0;
+  done_ = false;  // reusable, as Sha256 is: the next hand-off starts a new thread
   return hash_.Finish();
 }
 

@@ -110,6 +110,7 @@ unsigned ClassOf(U v) {
 constexpr unsigned TokenCount(unsigned width) { return 4 + 4 * (8 * width - 2); }
 constexpr unsigned kZeroTokens = 2;
 static_assert(TokenCount(8) + kZeroTokens <= 256, "tokens are bytes");
+static_assert(2 * TokenCount(4) + kZeroTokens <= 256, "sign-split tokens are bytes");
 
 template <class U>
 unsigned TokenOf(U v, unsigned* raw_bits) {
@@ -326,7 +327,8 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   const bool can_zero =
       base != nullptr && info.transform >= kXorTransform && info.transform <= kSubOrdTransform;
   const bool can_sign = base != nullptr && kW <= 4 &&
-                        (info.transform == kSubIntTransform || info.transform == kSubOrdTransform);
+                        (info.transform == kSubIntTransform || info.transform == kSubOrdTransform ||
+                         info.transform == kScaledSubOrdTransform);
 
   TokenSet plain{Grow(&sc->tok, m), Grow(&sc->cls, m), Grow(&sc->raw_bits, m), 0, 0};
   uint8_t* cls = plain.cls;
@@ -581,7 +583,8 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   const uint8_t sign_flags = flags & (kFlagSignLeft | kFlagSignBase);
   if (sign_flags != 0 &&
       (sign_flags == (kFlagSignLeft | kFlagSignBase) || base == nullptr || kW > 4 ||
-       (info.transform != kSubIntTransform && info.transform != kSubOrdTransform))) {
+       (info.transform != kSubIntTransform && info.transform != kSubOrdTransform &&
+        info.transform != kScaledSubOrdTransform))) {
     return Corrupt("residual block: sign split without a base or an integer difference");
   }
   const unsigned alphabet =
@@ -644,11 +647,13 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   auto with_values = [&](auto load_base, auto pred) {
     using V = Values;
     if (sub8) return with_zeros(load_base, pred, std::integral_constant<V, V::kSub8>{});
-    if (sign_flags == kFlagSignLeft) {
-      return with_zeros(load_base, pred, std::integral_constant<V, V::kSignLeft>{});
-    }
-    if (sign_flags == kFlagSignBase) {
-      return with_zeros(load_base, pred, std::integral_constant<V, V::kSignBase>{});
+    if constexpr (sizeof(U) <= 4) {  // validated above: no sign split for 8-byte elements
+      if (sign_flags == kFlagSignLeft) {
+        return with_zeros(load_base, pred, std::integral_constant<V, V::kSignLeft>{});
+      }
+      if (sign_flags == kFlagSignBase) {
+        return with_zeros(load_base, pred, std::integral_constant<V, V::kSignBase>{});
+      }
     }
     return with_zeros(load_base, pred, std::integral_constant<V, V::kPlain>{});
   };

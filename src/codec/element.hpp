@@ -51,6 +51,7 @@ inline constexpr uint8_t kXorTransform = 1;
 inline constexpr uint8_t kSub8Transform = 2;
 inline constexpr uint8_t kSubIntTransform = 3;
 inline constexpr uint8_t kSubOrdTransform = 4;
+inline constexpr uint8_t kScaledSubOrdTransform = 5;  // coded chunks only: ordered, like 4
 
 // The residual transform `t` makes for a zero target element against base element b: +0 (all
 // bits clear) or, with `negative`, only the top bit set (-0 for a float kind). The same

@@ -34,11 +34,13 @@ template <bool kChecked>
   uint32_t d = tab[c + (x & (kProbScale - 1))];  // c: size_t, so no extension in the index
   x = ((d >> kPackedFreqShift & (kProbScale - 1)) + 1) * (x >> kProbBits) + (d >> kPackedBiasShift);
   uint16_t w = 0;
-  const uint32_t need = x < kRansLow;
+  uint32_t need = x < kRansLow;
   if (kChecked) {
     bool have = wend - wp >= 2;
     if (have) std::memcpy(&w, wp, 2);  // the format is little-endian, as is every host
     overrun |= need && !have;
+    // A missing word fails the block (overrun); wp must still not pass the end of the stream.
+    need &= static_cast<uint32_t>(have);
   } else {
     std::memcpy(&w, wp, 2);
   }

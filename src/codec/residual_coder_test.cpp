@@ -398,7 +398,7 @@ TEST(ResidualCoderCorrupt, ZeroTokensNeedABaseAndKnownFlags) {
   EXPECT_STATUS(decode(payload, info, nullptr), ErrorCode::kCorrupt);
   EXPECT_STATUS(decode(payload, {ElementKind::kFp32, 4, 7}, base.data()), ErrorCode::kCorrupt);
   std::string unknown = payload;
-  unknown[1] = static_cast<char>(unknown[1] | 16);
+  unknown[1] = static_cast<char>(unknown[1] | 0x80);  // bit 7: no such flag
   EXPECT_STATUS(decode(unknown, info, base.data()), ErrorCode::kCorrupt);
   // Without the flag the same stream has a smaller alphabet: never a wrong success.
   std::string off = payload;

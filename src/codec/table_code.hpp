@@ -32,7 +32,4 @@ void BuildAndWriteCompactTables(const uint32_t* counts, unsigned alphabet, unsig
 Status ReadCompactTables(const uint8_t** p, const uint8_t* end, unsigned alphabet,
                          unsigned contexts, RansTables* t);
 
-// Estimated table bits of one context with `used` symbols (for choosing a context layout).
-inline double CompactTableBits(unsigned used) { return 1 + used * 9.5; }
-
 }  // namespace oxide::codec::internal

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/coding.hpp"
+#include "delta/scaled_transform.hpp"
 #include "delta/transform.hpp"
 #include "delta/zstd_stream.hpp"
 
@@ -201,7 +202,8 @@ Status CodedBodyDecoder::ParseCodedHeader() {
   if (!GetVarint64(&p, end, &offset) || !GetVarint64(&p, end, &length)) return Status::Ok();
   if (end - p < 3) return Status::Ok();
   const uint8_t transform = p[0], kind = p[1], width = p[2];
-  if (transform > format::kMaxTransform) {
+  const bool scaled = transform == format::kScaledSubOrd;
+  if (transform > format::kMaxTransform && !scaled) {
     return Unsupported("unknown transform " + std::to_string(transform) + " in a coded chunk");
   }
   if (kind > codec::kMaxElementKind) {
@@ -210,7 +212,11 @@ Status CodedBodyDecoder::ParseCodedHeader() {
   info_.kind = static_cast<codec::ElementKind>(kind);
   info_.width = width;
   info_.transform = transform;
-  if (!codec::IsValidBlockInfo(info_) || (transform != 0 && !IsValidTransform(transform, width))) {
+  if (scaled && (info_.kind != codec::ElementKind::kFp32 || width != 4)) {
+    return Unsupported("the scaled transform is defined for fp32 only");
+  }
+  if (!codec::IsValidBlockInfo(info_) ||
+      (transform != 0 && !scaled && !IsValidTransform(transform, width))) {
     return Unsupported("element kind " + std::to_string(kind) + " with width " +
                        std::to_string(width) + " is not supported");
   }
@@ -223,6 +229,7 @@ Status CodedBodyDecoder::ParseCodedHeader() {
   }
   base_offset_ = offset;
   remaining_ = length;
+  chunk_produced_ = 0;
   hdr_len_ = 0;
   return StartBlock();
 }
@@ -249,17 +256,30 @@ Status CodedBodyDecoder::DecodeBlock() {
     OXIDE_RETURN_IF_ERROR(base_->ReadAt(base_offset_, base_buf_.data(), n));
     base = base_buf_.data();
   }
-  Status st = codec::DecodeResidualBlock(info_, payload_.data(), payload_len_, base,
-                                         residual_.data(), n, &coder_);
+  const uint8_t* payload = payload_.data();
+  const uint8_t* payload_end = payload + payload_len_;
+  const bool scaled = info_.transform == format::kScaledSubOrd;
+  if (scaled) {
+    // The block's row scales come first (delta/scaled_transform.hpp).
+    OXIDE_RETURN_IF_ERROR(
+        ParseScalePrefix(&payload, payload_end, chunk_produced_ / 4, n, &row_scales_));
+  }
+  Status st = codec::DecodeResidualBlock(info_, payload, static_cast<size_t>(payload_end - payload),
+                                         base, residual_.data(), n, &coder_);
   if (!st.ok()) return st.WithContext("coded block");
   const uint8_t* target = residual_.data();
   if (info_.transform != 0) {
     // The payload is consumed: its buffer (at least kBlockBytes) takes the target block.
-    InverseTransform(static_cast<format::Transform>(info_.transform), info_.width, residual_.data(),
-                     base, payload_.data(), n);
+    if (scaled) {
+      ScaledInverse(row_scales_, chunk_produced_ / 4, residual_.data(), base, payload_.data(), n);
+    } else {
+      InverseTransform(static_cast<format::Transform>(info_.transform), info_.width,
+                       residual_.data(), base, payload_.data(), n);
+    }
     target = payload_.data();
     base_offset_ += n;
   }
+  chunk_produced_ += n;
   OXIDE_RETURN_IF_ERROR(out_->Emit(target, n));
   records_.AddProduced(n);
   remaining_ -= n;

@@ -9,6 +9,7 @@
 #include "codec/residual_coder.hpp"
 #include "delta/base_source.hpp"
 #include "delta/patch_format.hpp"
+#include "delta/scaled_transform.hpp"
 #include "delta/tensor_decoder.hpp"
 
 struct ZSTD_DCtx_s;  // zstd.h stays out of the header
@@ -83,13 +84,15 @@ class CodedBodyDecoder {
 
   // CODED chunk.
   codec::BlockInfo info_;
-  uint64_t base_offset_ = 0;  // base offset of the next block (transform != 0)
-  uint64_t remaining_ = 0;    // target bytes of the chunk still to produce
+  uint64_t base_offset_ = 0;     // base offset of the next block (transform != 0)
+  uint64_t remaining_ = 0;       // target bytes of the chunk still to produce
+  uint64_t chunk_produced_ = 0;  // target bytes of the chunk produced so far
   size_t payload_len_ = 0;
   size_t payload_fill_ = 0;
   std::vector<uint8_t> payload_;   // then reused for the inverse-transformed target block
   std::vector<uint8_t> residual_;  // decoded residual of one block
   std::vector<uint8_t> base_buf_;  // base bytes of one block
+  RowScales row_scales_;           // transform 5: the current block's row scales
   codec::CoderContext coder_;      // the codec's zstd context and buffers, reused per block
 };
 

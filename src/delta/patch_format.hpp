@@ -33,6 +33,11 @@ enum class Transform : uint8_t {
                 // unsigned integer (bijective), so small moves across zero stay small
 };
 inline constexpr uint8_t kMaxTransform = 4;
+// Coded chunks only (version 3), fp32 only: r = zigzag(ord(t) - ord(fl(b * scale[row]))) with
+// one fp32 scale per row of the tensor, carried ahead of each block's codec payload
+// (delta/scaled_transform.hpp). A fine-tune exported with BatchNorm folded into the weights
+// rescales every output channel; against the rescaled base the residual is rounding noise.
+inline constexpr uint8_t kScaledSubOrd = 5;
 
 // DELTA and LITERAL data is cut into blocks of kBlockBytes (the last one shorter); inside a
 // block, byte k of every element is stored contiguously ("plane" k), then the tail bytes.

@@ -7,6 +7,7 @@
 #include "codec/residual_coder.hpp"
 #include "delta/build/zstd_encoder.hpp"
 #include "delta/patch_format.hpp"
+#include "delta/scaled_transform.hpp"
 #include "delta/transform.hpp"
 
 namespace oxide::delta::internal {
@@ -32,7 +33,21 @@ bool InfoFor(const Segment& s, uint8_t transform, codec::BlockInfo* info) {
     info->kind = codec::ElementKind::kBytes;
     if (!codec::IsValidBlockInfo(*info)) return false;
   }
+  if (transform == format::kScaledSubOrd) {
+    return info->kind == codec::ElementKind::kFp32 && s.rows > 1;
+  }
   return transform == 0 || IsValidTransform(transform, s.width);
+}
+
+// Rows shorter than this spend more on their scale (4 bytes) than a scale can save; above it
+// the trial blocks decide, their prefix of scales counted.
+constexpr uint64_t kMinScaledRow = 4;
+
+bool CanScale(const Segment& s) {
+  if (s.kind != Segment::Kind::kDelta || s.rows < 2 || s.width != 4) return false;
+  if (s.element_kind != static_cast<uint8_t>(codec::ElementKind::kFp32)) return false;
+  const uint64_t elements = s.length / 4;
+  return elements % s.rows == 0 && elements / s.rows >= kMinScaledRow;
 }
 
 }  // namespace
@@ -144,20 +159,57 @@ class CodedWriter {
       return nullptr;
     }
     const uint8_t* b = U8(base_, s.base_offset + off);
+    if (t == format::kScaledSubOrd) {
+      RowScales rs;
+      BlockScales(s, off, n, &rs);
+      ScaledForward(rs, off / 4, tg, b, residual_.data(), n);
+      return b;
+    }
     ForwardTransform(static_cast<Transform>(t), s.width, tg, b, residual_.data(), n);
     return b;
+  }
+
+  void ComputeScales(const Segment& s) {
+    scales_ = EstimateRowScales(U8(target_, s.target_offset), U8(base_, s.base_offset),
+                                s.length / 4, s.length / 4 / s.rows);
+  }
+
+  // The scales of the rows block `off` (n bytes) of `s` touches, from scales_.
+  void BlockScales(const Segment& s, uint64_t off, size_t n, RowScales* rs) const {
+    const uint64_t row_len = s.length / 4 / s.rows;
+    rs->row_len = row_len;
+    rs->first_row = off / 4 / row_len;
+    const uint64_t last = (off / 4 + n / 4 - 1) / row_len;
+    rs->scale.assign(scales_.begin() + static_cast<std::ptrdiff_t>(rs->first_row),
+                     scales_.begin() + static_cast<std::ptrdiff_t>(last + 1));
+  }
+
+  // Codes block `off` of `s` under `t` into trial_: the scale prefix of transform 5, then the
+  // codec payload.
+  void EncodeBlock(const Segment& s, uint8_t t, const codec::BlockInfo& info, uint64_t off,
+                   size_t n) {
+    trial_.clear();
+    if (t == format::kScaledSubOrd) {
+      AppendScalePrefix(scales_, s.length / 4 / s.rows, off / 4, n, &trial_);
+    }
+    const uint8_t* b = Residual(s, t, off, n);
+    codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
   }
 
   // The transform (0 = none) whose trial blocks the codec codes smallest; false when the segment
   // cannot be coded. Sets coded_cost_.
   bool ChooseCoded(const Segment& s, uint8_t* best, int only) {
-    uint8_t cands[5];
+    uint8_t cands[6];
     size_t count = 0;
     if (s.kind == Kind::kDelta) {
       cands[count++] = static_cast<uint8_t>(Transform::kXor);
       cands[count++] = static_cast<uint8_t>(Transform::kSub8);
       if (s.width > 1) cands[count++] = static_cast<uint8_t>(Transform::kSubInt);
       if (s.width > 1 && s.is_float) cands[count++] = static_cast<uint8_t>(Transform::kSubOrd);
+      if (CanScale(s)) {
+        ComputeScales(s);
+        cands[count++] = format::kScaledSubOrd;
+      }
     }
     cands[count++] = 0;
     if (only >= 0) {
@@ -172,9 +224,7 @@ class CodedWriter {
       uint64_t cost = 0;
       for (uint64_t off : offsets) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
-        const uint8_t* b = Residual(s, cands[c], off, n);
-        trial_.clear();
-        codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
+        EncodeBlock(s, cands[c], info, off, n);
         cost += trial_.size();
       }
       if (!any || cost < coded_cost_) {
@@ -188,6 +238,8 @@ class CodedWriter {
 
   Status EmitCoded(const Segment& s, uint8_t t) {
     OXIDE_RETURN_IF_ERROR(CloseChunk());
+    // Every segment is decided before any is written: scales_ may be another segment's.
+    if (t == format::kScaledSubOrd) ComputeScales(s);
     codec::BlockInfo info;
     InfoFor(s, t, &info);  // ChooseCoded accepted it
     body_->push_back(static_cast<char>(Chunk::kCoded));
@@ -198,9 +250,7 @@ class CodedWriter {
     body_->push_back(static_cast<char>(info.width));
     for (uint64_t off = 0; off < s.length; off += format::kBlockBytes) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(format::kBlockBytes, s.length - off));
-      const uint8_t* b = Residual(s, t, off, n);
-      trial_.clear();
-      codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
+      EncodeBlock(s, t, info, off, n);
       if (trial_.size() > format::kMaxCodedPayload) {
         return Internal("residual coder exceeded the format's payload bound");
       }
@@ -238,6 +288,7 @@ class CodedWriter {
   std::string chunk_;                 // its compressed bytes
   std::vector<uint8_t> residual_;
   std::string trial_;
+  std::vector<float> scales_;  // per-row scales of the segment being coded (transform 5)
   codec::CoderContext coder_;  // the codec's contexts and buffers, reused for every block
   uint64_t coded_cost_ = 0;
   bool fast_ = false;

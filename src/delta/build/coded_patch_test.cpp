@@ -124,6 +124,57 @@ TEST(CodedPatch, EveryElementKindRoundTripsCoded) {
   ExpectRoundTrip(v1, v2, patch);
 }
 
+// BatchNorm folded into a conv's weights by an ONNX export: a fine-tune that moves the
+// BatchNorm rescales every output channel (row) of the weight. Transform 5 predicts each row as
+// base * scale, so the residual is rounding noise; the same bytes as one flat tensor (no rows)
+// cannot use it.
+std::string RescaledModel(bool rescale, bool flat) {
+  const int64_t rows = 64, cols = 288;
+  std::string w = testing::RandomNormalF32(static_cast<size_t>(rows * cols), 11);
+  if (rescale) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float scale = 0.8f + 0.005f * static_cast<float>(r);
+      for (int64_t k = 0; k < cols; ++k) {
+        float f;
+        std::memcpy(&f, w.data() + 4 * (r * cols + k), 4);
+        f *= scale;
+        if (k % 50 == 7) f += 1e-4f;  // a few weights also fine-tuned
+        std::memcpy(w.data() + 4 * (r * cols + k), &f, 4);
+      }
+    }
+  }
+  testing::SafetensorsBuilder b;
+  if (flat) {
+    b.AddTensor("conv.weight", DType::kF32, {rows * cols}, w);
+  } else {
+    b.AddTensor("conv.weight", DType::kF32, {rows, 32, 3, 3}, w);
+  }
+  return b.Build();
+}
+
+TEST(CodedPatch, RescaledRowsCostRoundingNoise) {
+  internal::CodedEncodeStats st2, st1;
+  const std::string b2 = RescaledModel(false, false), t2 = RescaledModel(true, false);
+  const std::string b1 = RescaledModel(false, true), t1 = RescaledModel(true, true);
+  std::string rows = ForcedV3(b2, t2, internal::CodedChoice::kAuto, &st2);
+  std::string flat = ForcedV3(b1, t1, internal::CodedChoice::kAuto, &st1);
+  ASSERT_FALSE(rows.empty());
+  ASSERT_FALSE(flat.empty());
+  ExpectRoundTrip(b2, t2, rows);
+  ExpectRoundTrip(b1, t1, flat);
+  // 18,432 weights: about 20 bits each without rows, a bit or two with them.
+  EXPECT_LT(rows.size() * 5, flat.size()) << rows.size() << " vs " << flat.size();
+  // A corrupted scale changes the rebuilt bytes: the target digest must catch it.
+  const size_t at = rows.find(std::string(1, static_cast<char>(format::kScaledSubOrd)) + '\x03');
+  ASSERT_NE(at, std::string::npos) << "no CODED chunk with transform 5";
+  ASSERT_EQ(rows[at + 2], 4) << "width";
+  // After kind and width: payload length (2 bytes), row length 288 (2), first row, count, then
+  // the scales.
+  std::string bad = rows;
+  bad[at + 3 + 2 + 2 + 1 + 1 + 2] ^= 0x40;
+  EXPECT_STATUS(Apply(b2, bad).status(), ErrorCode::kCorrupt);
+}
+
 TEST(CodedPatch, ZstdOnlyAndMixedBodiesRoundTrip) {
   const std::string v1 = KindsModel(0), v2 = KindsModel(5);
   for (auto choice : {internal::CodedChoice::kNeverCoded, internal::CodedChoice::kAuto}) {
@@ -306,8 +357,10 @@ TEST(CodedPatch, MustRejectTable) {
        ErrorCode::kCorrupt, "longer than the rest of the target"},
       {"literal with a base offset", f.copy_chunk + CodedHeader(5, 1000, 0, 0, 1),
        ErrorCode::kCorrupt, "names a base offset"},
-      {"unknown transform", f.copy_chunk + CodedHeader(100, 2000, 5, 0, 1), ErrorCode::kUnsupported,
+      {"unknown transform", f.copy_chunk + CodedHeader(100, 2000, 6, 0, 1), ErrorCode::kUnsupported,
        "unknown transform"},
+      {"scaled transform on bytes", f.copy_chunk + CodedHeader(100, 2000, 5, 0, 1),
+       ErrorCode::kUnsupported, "fp32 only"},
       {"unknown element kind", f.copy_chunk + CodedHeader(0, 1000, 0, 9, 1),
        ErrorCode::kUnsupported, "unknown element kind"},
       {"width 3", f.copy_chunk + CodedHeader(0, 1000, 0, 0, 3), ErrorCode::kUnsupported, "width 3"},

@@ -97,7 +97,12 @@ class Planner {
     // Same size: element-wise delta. Resized: the shared leading rows (row-major) delta, the
     // rest is new.
     common -= common % w;
-    Add(WithKind({Kind::kDelta, t.offset, common, b->offset, w, is_float}, kind));
+    Segment delta = WithKind({Kind::kDelta, t.offset, common, b->offset, w, is_float}, kind);
+    if (t.length == b->length && t.dims.size() >= 2 && t.dims[0] > 1 &&
+        (t.length / w) % static_cast<uint64_t>(t.dims[0]) == 0) {
+      delta.rows = static_cast<uint64_t>(t.dims[0]);
+    }
+    Add(delta);
     Add(WithKind({Kind::kLiteral, t.offset + common, t.length - common, 0, w, is_float}, kind));
   }
 

@@ -26,6 +26,9 @@ struct Segment {
   // codec::ElementKind of the tensor's elements (kBytes for framing, integers and anything else);
   // chooses the residual coder's model in a coded-tensor patch.
   uint8_t element_kind = 0;
+  // kDelta of a same-size tensor with two or more dims: its outer dimension (rows of
+  // length / width / rows elements), else 0. Enables the per-row scaled transform.
+  uint64_t rows = 0;
 };
 
 struct PlanStats {

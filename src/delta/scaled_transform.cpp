@@ -1,0 +1,117 @@
+#include "delta/scaled_transform.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/coding.hpp"
+
+namespace oxide::delta {
+
+namespace {
+
+uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+void Store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+
+uint32_t Ord(uint32_t x) { return (x & 0x80000000u) ? ~x : (x | 0x80000000u); }
+uint32_t UnOrd(uint32_t k) { return (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k; }
+uint32_t ZigZag(uint32_t x) { return (x << 1) ^ (0u - (x >> 31)); }
+uint32_t UnZigZag(uint32_t z) { return (z >> 1) ^ (0u - (z & 1)); }
+
+// The prediction's bits: base element times its row's scale, in fp32.
+uint32_t Predict(uint32_t base_bits, float scale) {
+  float b;
+  std::memcpy(&b, &base_bits, 4);
+  volatile float p = b * scale;  // volatile: one rounded fp32 multiply, never fused or widened
+  float q = p;
+  uint32_t bits;
+  std::memcpy(&bits, &q, 4);
+  return bits;
+}
+
+}  // namespace
+
+void AppendScalePrefix(const std::vector<float>& all_scales, uint64_t row_len, uint64_t first_elem,
+                       size_t n, std::string* out) {
+  const uint64_t elems = n / 4;
+  const uint64_t first_row = first_elem / row_len;
+  const uint64_t last_row = elems == 0 ? first_row : (first_elem + elems - 1) / row_len;
+  const uint64_t count = elems == 0 ? 0 : last_row - first_row + 1;
+  PutVarint64(out, row_len);
+  PutVarint64(out, first_row);
+  PutVarint64(out, count);
+  for (uint64_t r = first_row; r < first_row + count; ++r) {
+    char b[4];
+    std::memcpy(b, &all_scales[r], 4);
+    out->append(b, 4);
+  }
+}
+
+Status ParseScalePrefix(const uint8_t** p, const uint8_t* end, uint64_t first_elem, size_t n,
+                        RowScales* out) {
+  uint64_t row_len = 0, first_row = 0, count = 0;
+  if (!GetVarint64(p, end, &row_len) || !GetVarint64(p, end, &first_row) ||
+      !GetVarint64(p, end, &count)) {
+    return Corrupt("scaled block: truncated row header");
+  }
+  const uint64_t elems = n / 4;
+  if (row_len == 0 || n % 4 != 0) return Corrupt("scaled block: bad row length");
+  const uint64_t want_first = first_elem / row_len;
+  const uint64_t want_count = elems == 0 ? 0 : (first_elem + elems - 1) / row_len - want_first + 1;
+  if (first_row != want_first || count != want_count) {
+    return Corrupt("scaled block: rows do not cover the block");
+  }
+  if (count > static_cast<uint64_t>(end - *p) / 4) return Corrupt("scaled block: truncated scales");
+  out->row_len = row_len;
+  out->first_row = first_row;
+  out->scale.resize(count);
+  if (count != 0) std::memcpy(out->scale.data(), *p, count * 4);
+  *p += count * 4;
+  return Status::Ok();
+}
+
+void ScaledForward(const RowScales& rs, uint64_t first_elem, const uint8_t* target,
+                   const uint8_t* base, uint8_t* residual, size_t n) {
+  for (size_t i = 0; i < n / 4; ++i) {
+    float s = rs.scale[(first_elem + i) / rs.row_len - rs.first_row];
+    uint32_t pred = Predict(Load32(base + 4 * i), s);
+    Store32(residual + 4 * i, ZigZag(Ord(Load32(target + 4 * i)) - Ord(pred)));
+  }
+}
+
+void ScaledInverse(const RowScales& rs, uint64_t first_elem, const uint8_t* residual,
+                   const uint8_t* base, uint8_t* target, size_t n) {
+  for (size_t i = 0; i < n / 4; ++i) {
+    float s = rs.scale[(first_elem + i) / rs.row_len - rs.first_row];
+    uint32_t pred = Predict(Load32(base + 4 * i), s);
+    Store32(target + 4 * i, UnOrd(Ord(pred) + UnZigZag(Load32(residual + 4 * i))));
+  }
+}
+
+std::vector<float> EstimateRowScales(const uint8_t* target, const uint8_t* base, uint64_t elements,
+                                     uint64_t row_len) {
+  const uint64_t rows = row_len == 0 ? 0 : elements / row_len;
+  std::vector<float> scales(rows, 1.0f);
+  std::vector<double> ratios;
+  for (uint64_t r = 0; r < rows; ++r) {
+    ratios.clear();
+    for (uint64_t k = 0; k < row_len; ++k) {
+      float t, b;
+      std::memcpy(&t, target + 4 * (r * row_len + k), 4);
+      std::memcpy(&b, base + 4 * (r * row_len + k), 4);
+      double q = static_cast<double>(t) / static_cast<double>(b);
+      if (b != 0.0f && std::isfinite(q)) ratios.push_back(q);
+    }
+    if (ratios.empty()) continue;
+    auto mid = ratios.begin() + static_cast<std::ptrdiff_t>(ratios.size() / 2);
+    std::nth_element(ratios.begin(), mid, ratios.end());
+    scales[r] = static_cast<float>(*mid);
+  }
+  return scales;
+}
+
+}  // namespace oxide::delta

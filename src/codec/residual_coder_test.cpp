@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/sha256.hpp"
 #include "codec/test_data.hpp"
 #include "codec/zstd_planes.hpp"
 #include "testing/status_matchers.hpp"
@@ -271,6 +272,73 @@ TEST(ResidualCoder, PredictableSignsAreSplitOff) {
       EXPECT_EQ(Encode(info, coin, &base)[1] & 48, 0) << what << ": split on random signs";
       EXPECT_LT(payload.size() + count / 8 / 16, Encode(info, coin, &base).size()) << what;
     }
+  }
+}
+
+// The class model's bytes, pinned: devices hold patches with these blocks, so an encoder and a
+// decoder that drift together (token numbering, table quantisation, contexts) must fail a test,
+// not only the round trips. A change here is a format change (docs/format/patch-v3.md).
+TEST(ResidualCoder, ClassModelPayloadsArePinned) {
+  struct Pinned {
+    const char* what;
+    BlockInfo info;
+    std::vector<uint8_t> base, r;
+    uint8_t flags_set;  // flag bits the case must exercise
+    const char* sha256;
+  };
+  std::vector<uint8_t> b32 = GaussianWeights(30000, 4, false, 0.05f, 0.0, 81);
+  std::vector<uint8_t> b16 = GaussianWeights(30000, 2, true, 0.05f, 0.0, 82);
+  std::vector<uint8_t> h16 = GaussianWeights(30000, 2, false, 0.05f, 0.0, 83);
+  std::vector<uint8_t> i8 = RandomBytes(30000, 84);
+  std::vector<uint8_t> i8t = i8;
+  std::mt19937 rng(91);
+  std::binomial_distribution<int> step(6, 0.5);  // -3..3, mostly -1..1: a re-quantised release
+  for (auto& v : i8t) v = static_cast<uint8_t>(v + step(rng) - 3);
+  const std::vector<Pinned> cases = {
+      {"fp32 subord",
+       {ElementKind::kFp32, 4, 4},
+       b32,
+       Residual(4, 4, FineTune(b32, 4, false, 0.0f, 1e-3f, 0.1, 85), b32),
+       64,
+       "6adc3e2b37499656bd2665dda6a4f95da7d84f2565a2811732a0d369ac5595c7"},
+      {"fp32 subord pruned",
+       {ElementKind::kFp32, 4, 4},
+       b32,
+       Residual(4, 4, Prune(FineTune(b32, 4, false, 0.0f, 1e-3f, 0.0, 86), 4, true, 0.4, 87), b32),
+       64 | 8,
+       "505d32c2c29c34cbffcdaf1ee90b89561a9f296e1254f4ffa9259a1a67485a13"},
+      {"fp32 subord sign left",
+       {ElementKind::kFp32, 4, 4},
+       b32,
+       Residual(4, 4, SignedFineTune(b32, 4, false, false, 88), b32),
+       64 | 16,
+       "55115e6e98526c8a1267ca5211ff9136d12520deff62d6ef7aad6dcfda492d32"},
+      {"bf16 subord sign base",
+       {ElementKind::kBf16, 2, 4},
+       b16,
+       Residual(4, 2, SignedFineTune(b16, 2, true, true, 89), b16),
+       64 | 32,
+       "1b92c5ffc2643f7c601a6e41242bf75085f1f1b10fe95c36cffa3514b45d1d6f"},
+      {"fp16 sub8",
+       {ElementKind::kFp16, 2, 2},
+       h16,
+       Residual(2, 2, FineTune(h16, 2, false, 0.0f, 1e-3f, 0.0, 90), h16),
+       64,
+       "d3046595ed8b711589dd49a9dabc6b0a6d65e79895757df2868739776e8d0f38"},
+      {"int8 subint",
+       {ElementKind::kBytes, 1, 3},
+       i8,
+       Residual(3, 1, i8t, i8),
+       64,
+       "307cfd7a33d0eeec43a0355c6346e2ef72bef876f2a66b630acd78fa0f6a8412"},
+  };
+  for (const Pinned& c : cases) {
+    ExpectRoundTrip(c.info, c.r, &c.base, c.what);
+    std::string payload = Encode(c.info, c.r, &c.base);
+    ASSERT_EQ(payload[0], 2) << c.what;
+    EXPECT_EQ(payload[1] & c.flags_set, c.flags_set) << c.what;
+    EXPECT_EQ(ToHex(Sha256::Of(payload)), c.sha256)
+        << c.what << " (" << payload.size() << " bytes)";
   }
 }
 

@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "base/coding.hpp"
+#include "testing/split_mix.hpp"
 
 namespace oxide::testing {
 namespace {
@@ -57,18 +58,6 @@ std::string ValueInfo(std::string_view name) {
   type.Bytes(1, tensor_type.str());                // TypeProto.tensor_type
   info.Bytes(1, name).Bytes(2, type.str());
   return info.str();
-}
-
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// Uniform in [0, 1) from the top 53 bits.
-double Uniform(uint64_t* state) {
-  return static_cast<double>(SplitMix64(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 }  // namespace

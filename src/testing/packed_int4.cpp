@@ -3,19 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "testing/split_mix.hpp"
+
 namespace oxide::testing {
 namespace {
-
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-double Uniform(uint64_t* state) {
-  return static_cast<double>(SplitMix64(state) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 int Lowest(bool is_signed) { return is_signed ? -8 : 0; }
 

@@ -1,6 +1,7 @@
 #include "delta/scaled_transform.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -22,16 +23,18 @@ uint32_t UnOrd(uint32_t k) { return (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k; 
 uint32_t ZigZag(uint32_t x) { return (x << 1) ^ (0u - (x >> 31)); }
 uint32_t UnZigZag(uint32_t z) { return (z >> 1) ^ (0u - (z & 1)); }
 
-// The prediction's bits: base element times its row's scale, in fp32.
+// The prediction's bits: base element times its row's scale, one IEEE binary32 multiply rounded
+// to nearest. Nothing can fuse with it (what follows is integer arithmetic on its bits), and
+// x86-64 (SSE) and arm64 evaluate float in float, so it is the same on every supported host.
 uint32_t Predict(uint32_t base_bits, float scale) {
   float b;
   std::memcpy(&b, &base_bits, 4);
-  volatile float p = b * scale;  // volatile: one rounded fp32 multiply, never fused or widened
-  float q = p;
+  const float p = b * scale;
   uint32_t bits;
-  std::memcpy(&bits, &q, 4);
+  std::memcpy(&bits, &p, 4);
   return bits;
 }
+static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in float");
 
 }  // namespace
 

@@ -206,7 +206,7 @@ class CodedWriter {
       cands[count++] = static_cast<uint8_t>(Transform::kSub8);
       if (s.width > 1) cands[count++] = static_cast<uint8_t>(Transform::kSubInt);
       if (s.width > 1 && s.is_float) cands[count++] = static_cast<uint8_t>(Transform::kSubOrd);
-      if (CanScale(s)) {
+      if (only < 0 && CanScale(s)) {  // the fast path (large models) tries one transform only
         ComputeScales(s);
         cands[count++] = format::kScaledSubOrd;
       }

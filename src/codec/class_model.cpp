@@ -342,29 +342,30 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
     raw_bits[i] = static_cast<uint8_t>(rb);
     cls[i] = static_cast<uint8_t>(ClassOf(v));
   }
-  // Zero targets whose residual is not already among the cheapest tokens.
+  // Zero targets whose residual is not already among the cheapest tokens: found in one pass
+  // (zero_at[i]: 0 none, 1 +0, 2 -0), turned into tokens only if there are enough of them.
   size_t zeros = 0;
+  uint8_t* zero_at = can_zero ? Grow(&sc->zero_at, m) : nullptr;
   if (can_zero) {
     for (size_t i = 0; i < m; ++i) {
-      if (cls[i] < 3) continue;
-      U r = LoadElement<U>(residual + i * kW);
-      U b = LoadElement<U>(base + i * kW);
-      zeros += r == ZeroTargetResidual<U>(info.transform, b, false) ||
-               (ef.bits != 0 && r == ZeroTargetResidual<U>(info.transform, b, true));
+      uint8_t z = 0;
+      if (cls[i] >= 3) {
+        U r = LoadElement<U>(residual + i * kW);
+        U b = LoadElement<U>(base + i * kW);
+        z = r == ZeroTargetResidual<U>(info.transform, b, false)                  ? 1
+            : ef.bits != 0 && r == ZeroTargetResidual<U>(info.transform, b, true) ? 2
+                                                                                  : 0;
+      }
+      zero_at[i] = z;
+      zeros += z != 0;
     }
   }
   const bool use_zeros = zeros >= kMinZeros;
   plain.alphabet = TokenCount(kW) + (use_zeros ? kZeroTokens : 0);
   if (use_zeros) {
     for (size_t i = 0; i < m; ++i) {
-      if (cls[i] < 3) continue;
-      U r = LoadElement<U>(residual + i * kW);
-      U b = LoadElement<U>(base + i * kW);
-      unsigned z = r == ZeroTargetResidual<U>(info.transform, b, false)                  ? 1
-                   : ef.bits != 0 && r == ZeroTargetResidual<U>(info.transform, b, true) ? 2
-                                                                                         : 0;
-      if (z == 0) continue;
-      tok[i] = static_cast<uint8_t>(TokenCount(kW) + z - 1);
+      if (zero_at[i] == 0) continue;
+      tok[i] = static_cast<uint8_t>(TokenCount(kW) + zero_at[i] - 1);
       raw_bits[i] = 0;
       cls[i] = 0;  // as an unchanged element: runs of zeros share the neighbour context
     }
@@ -400,6 +401,11 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
   if (sign_flag != 0) {
     TokenSet split{Grow(&sc->tok_split, m), Grow(&sc->cls_split, m), Grow(&sc->raw_split, m), 0, 0};
     SignTokens<U>(plain, residual, base, m, sign_flag, &split);
+    // The plain layout's features and counts are set aside while the split is counted, and
+    // put back if the split loses.
+    sc->nctx.swap(sc->nctx_kept);
+    sc->pctx.swap(sc->pctx_kept);
+    sc->best_counts.swap(sc->counts_kept);
     ModelChoice split_choice = ChooseLayout<kW>(split, bc, m, sc);
     if (split_choice.cost + static_cast<double>(split.raw_total) <
         choice.cost + static_cast<double>(plain.raw_total)) {
@@ -407,7 +413,9 @@ void EncodeT(const BlockInfo& info, const uint8_t* residual, const uint8_t* base
       choice = split_choice;
     } else {
       sign_flag = 0;
-      choice = ChooseLayout<kW>(plain, bc, m, sc);  // restores the plain counts and features
+      sc->nctx.swap(sc->nctx_kept);
+      sc->pctx.swap(sc->pctx_kept);
+      sc->best_counts.swap(sc->counts_kept);
     }
   }
 

@@ -35,6 +35,8 @@ struct Scratch {
   // Models: per-element symbols, contexts and counts.
   std::vector<uint8_t> cls, tok, raw_bits, bctx, nctx, pctx, ctx, sym_order;
   std::vector<uint8_t> cls_split, tok_split, raw_split;  // the class model's sign-split tokens
+  std::vector<uint8_t> zero_at, nctx_kept, pctx_kept;    // zero targets; the plain layout's
+  std::vector<uint32_t> counts_kept;                     // features and counts, set aside
   std::vector<uint16_t> exps;
   std::vector<uint32_t> order, counts, pcounts, marg, best_counts, hist, base_ctx;
   std::vector<uint16_t> words;  // rANS output, last symbol first

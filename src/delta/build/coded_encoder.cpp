@@ -22,6 +22,17 @@ const uint8_t* U8(std::string_view s, uint64_t off) {
   return reinterpret_cast<const uint8_t*>(s.data()) + off;
 }
 
+// Rows shorter than this spend more on their scale (4 bytes) than a scale can save; above it
+// the trial blocks decide, their prefix of scales counted.
+constexpr uint64_t kMinScaledRow = 4;
+
+bool CanScale(const Segment& s) {
+  if (s.kind != Segment::Kind::kDelta || s.rows < 2 || s.width != 4) return false;
+  if (s.element_kind != static_cast<uint8_t>(codec::ElementKind::kFp32)) return false;
+  const uint64_t elements = s.length / 4;
+  return elements % s.rows == 0 && elements / s.rows >= kMinScaledRow;
+}
+
 // The codec's block description for segment `s` under `transform` (0: no base), or nullopt-like
 // `false` when the segment cannot be coded (a width the codec does not take, a partial element).
 bool InfoFor(const Segment& s, uint8_t transform, codec::BlockInfo* info) {
@@ -33,21 +44,8 @@ bool InfoFor(const Segment& s, uint8_t transform, codec::BlockInfo* info) {
     info->kind = codec::ElementKind::kBytes;
     if (!codec::IsValidBlockInfo(*info)) return false;
   }
-  if (transform == format::kScaledSubOrd) {
-    return info->kind == codec::ElementKind::kFp32 && s.rows > 1;
-  }
+  if (transform == format::kScaledSubOrd) return CanScale(s);
   return transform == 0 || IsValidTransform(transform, s.width);
-}
-
-// Rows shorter than this spend more on their scale (4 bytes) than a scale can save; above it
-// the trial blocks decide, their prefix of scales counted.
-constexpr uint64_t kMinScaledRow = 4;
-
-bool CanScale(const Segment& s) {
-  if (s.kind != Segment::Kind::kDelta || s.rows < 2 || s.width != 4) return false;
-  if (s.element_kind != static_cast<uint8_t>(codec::ElementKind::kFp32)) return false;
-  const uint64_t elements = s.length / 4;
-  return elements % s.rows == 0 && elements / s.rows >= kMinScaledRow;
 }
 
 }  // namespace
@@ -160,28 +158,19 @@ class CodedWriter {
     }
     const uint8_t* b = U8(base_, s.base_offset + off);
     if (t == format::kScaledSubOrd) {
-      RowScales rs;
-      BlockScales(s, off, n, &rs);
-      ScaledForward(rs, off / 4, tg, b, residual_.data(), n);
+      ScaledForward(scales_, off / 4, tg, b, residual_.data(), n);
       return b;
     }
     ForwardTransform(static_cast<Transform>(t), s.width, tg, b, residual_.data(), n);
     return b;
   }
 
+  // Every row's scale of segment `s` (rows from 0, so any block indexes it directly).
   void ComputeScales(const Segment& s) {
-    scales_ = EstimateRowScales(U8(target_, s.target_offset), U8(base_, s.base_offset),
-                                s.length / 4, s.length / 4 / s.rows);
-  }
-
-  // The scales of the rows block `off` (n bytes) of `s` touches, from scales_.
-  void BlockScales(const Segment& s, uint64_t off, size_t n, RowScales* rs) const {
-    const uint64_t row_len = s.length / 4 / s.rows;
-    rs->row_len = row_len;
-    rs->first_row = off / 4 / row_len;
-    const uint64_t last = (off / 4 + n / 4 - 1) / row_len;
-    rs->scale.assign(scales_.begin() + static_cast<std::ptrdiff_t>(rs->first_row),
-                     scales_.begin() + static_cast<std::ptrdiff_t>(last + 1));
+    scales_.row_len = s.length / 4 / s.rows;
+    scales_.first_row = 0;
+    scales_.scale = EstimateRowScales(U8(target_, s.target_offset), U8(base_, s.base_offset),
+                                      s.length / 4, scales_.row_len);
   }
 
   // Codes block `off` of `s` under `t` into trial_: the scale prefix of transform 5, then the
@@ -190,7 +179,7 @@ class CodedWriter {
                    size_t n) {
     trial_.clear();
     if (t == format::kScaledSubOrd) {
-      AppendScalePrefix(scales_, s.length / 4 / s.rows, off / 4, n, &trial_);
+      AppendScalePrefix(scales_.scale, scales_.row_len, off / 4, n, &trial_);
     }
     const uint8_t* b = Residual(s, t, off, n);
     codec::EncodeResidualBlock(info, residual_.data(), b, n, &trial_, {}, &coder_);
@@ -288,7 +277,7 @@ class CodedWriter {
   std::string chunk_;                 // its compressed bytes
   std::vector<uint8_t> residual_;
   std::string trial_;
-  std::vector<float> scales_;  // per-row scales of the segment being coded (transform 5)
+  RowScales scales_;           // per-row scales of the segment being coded (transform 5)
   codec::CoderContext coder_;  // the codec's contexts and buffers, reused for every block
   uint64_t coded_cost_ = 0;
   bool fast_ = false;

@@ -6,6 +6,7 @@
 // reading past the end yields zeros and is reported by Overrun(), which the caller turns into
 // kCorrupt after the (branch-free) hot loop.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -114,6 +115,53 @@ class BitReader {
   uint64_t consumed_ = 0;
   uint64_t acc_ = 0;
   unsigned avail_ = 0;
+};
+
+// The same LSB-first bits read by position, for a loop that knows ahead how many bits a run of
+// reads takes: while CanReadFast covers the run, each read is one unaligned load with no branch
+// and no refill (the class model's merge pass: its reads form one dependency chain, so every
+// cycle of a read is a cycle of the whole decode).
+class BitCursor {
+ public:
+  BitCursor(const uint8_t* begin, const uint8_t* end)
+      : p_(begin), size_(static_cast<uint64_t>(end - begin)) {}
+
+  // True when reads totalling `nbits` from here may use GetFast: the input holds 8 bytes from
+  // the byte of every position they start at.
+  bool CanReadFast(uint64_t nbits) const { return size_ >= 8 && (pos_ + nbits) / 8 <= size_ - 8; }
+  // REQUIRES: nbits <= 57, covered by CanReadFast.
+  [[gnu::always_inline]] uint64_t GetFast(unsigned nbits) {
+    uint64_t w;
+    std::memcpy(&w, p_ + (pos_ >> 3), 8);
+    uint64_t v = (w >> (pos_ & 7)) & ((uint64_t{1} << nbits) - 1);
+    pos_ += nbits;
+    return v;
+  }
+  // REQUIRES: nbits <= 64. Bits past the end read as zero (Overrun() tells).
+  uint64_t Get(unsigned nbits) {
+    uint64_t v = 0;
+    for (unsigned got = 0; got < nbits;) {
+      const unsigned off = static_cast<unsigned>(pos_ & 7);
+      const unsigned take = std::min(8 - off, nbits - got);
+      const uint64_t byte = (pos_ >> 3) < size_ ? p_[pos_ >> 3] : 0;
+      v |= ((byte >> off) & ((uint64_t{1} << take) - 1)) << got;
+      got += take;
+      pos_ += take;
+    }
+    return v;
+  }
+
+  bool Overrun() const { return pos_ > size_ * 8; }
+  // True when every byte was consumed and the unread padding bits of the last byte are zero.
+  bool AtCleanEnd() const {
+    if (Overrun() || size_ * 8 - pos_ >= 8) return false;
+    return (pos_ & 7) == 0 || (p_[pos_ >> 3] >> (pos_ & 7)) == 0;
+  }
+
+ private:
+  const uint8_t* p_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
 };
 
 }  // namespace oxide::codec::internal

@@ -483,8 +483,17 @@ enum class Values {
 
 // kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
 // for kPred, the predicted-class neighbour feature). kZeros: the two zero-target tokens exist.
+// Positions per lane that the token pass decodes ahead of the merge pass (4 KiB of tokens).
+constexpr size_t kChunkPerLane = 1024;
+
+// Two passes over each chunk of coding positions: the token pass runs the rANS states and the
+// contexts (which need only tokens and base exponents), the merge pass reads the raw bits and
+// stores the elements. Apart, the token pass is four independent chains and the merge pass's
+// bit reads are single loads (BitCursor); fused, every element waited on both.
+// kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
+// for kPred, the predicted-class neighbour feature). kZeros: the two zero-target tokens exist.
 template <class U, bool kLoadBase, bool kPred, Values kValues, bool kZeros>
-Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, BitReader* br,
+Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, BitCursor* br,
                   uint8_t* residual, size_t m) {
   constexpr unsigned kW = sizeof(U);
   constexpr unsigned kTokens = TokenCount(kW);
@@ -499,16 +508,17 @@ Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, B
   const U emask = static_cast<U>((U{1} << in.exp_bits) - 1);
   const uint32_t* fs = t.fs.data();
   const uint8_t* slots = t.slot_sym.data();
-  // Local copies: the hot loop keeps coder and bit-reader state in registers.
+  // Local copies: the hot loops keep coder and bit-reader state in registers.
   RansDecoder d = *dec;
-  BitReader b = *br;
+  BitCursor b = *br;
   // Neighbour context per lane (see LaneElement): four independent dependency chains.
   unsigned c1[kRansStates] = {}, c2[kRansStates] = {};
   int s1[kRansStates] = {}, s2[kRansStates] = {};
   unsigned last_sign[kRansStates] = {};
+  uint8_t toks[kRansStates * kChunkPerLane];
   // Forced inline: with one loop per context layout the unit is large enough that g++ stops
   // inlining the hot path by itself (measured: half the speed).
-  auto step = [&](size_t i, unsigned j, unsigned lane) __attribute__((always_inline)) {
+  auto token = [&](size_t i, unsigned j, unsigned lane) __attribute__((always_inline)) {
     unsigned e = 0;
     unsigned ctx;
     if constexpr (kLoadBase) {
@@ -524,12 +534,26 @@ Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, B
     unsigned tk = d.Decode(j, fs + size_t{ctx} * kAlphabet, slots + (size_t{ctx} << kProbBits));
     // Zero-target tokens index past kTokens: no raw bits, class 0 (TokenTables).
     const unsigned vt = kSplit ? tk >> 1 : tk;
-    unsigned nbits = tt.raw_bits[vt];
-    U raw;
-    if constexpr (kW == 8) {
-      raw = static_cast<U>(b.GetWide(nbits));
+    if constexpr (kPred) {
+      s2[lane] = s1[lane];
+      s1[lane] = static_cast<int>(tt.cls[vt] + e);
     } else {
+      c2[lane] = c1[lane];
+      c1[lane] = tt.cls[vt];
+    }
+    return tk;
+  };
+  auto merge = [&](size_t i, unsigned lane, unsigned tk, auto fast) __attribute__((always_inline)) {
+    const unsigned vt = kSplit ? tk >> 1 : tk;
+    const unsigned nbits = tt.raw_bits[vt];
+    U raw;
+    if constexpr (!decltype(fast)::value) {
       raw = static_cast<U>(b.Get(nbits));
+    } else if constexpr (kW == 8) {
+      raw = nbits > 32 ? static_cast<U>(b.GetFast(32) | b.GetFast(nbits - 32) << 32)
+                       : static_cast<U>(b.GetFast(nbits));
+    } else {
+      raw = static_cast<U>(b.GetFast(nbits));
     }
     U v = static_cast<U>((static_cast<U>(tt.lead[vt]) << nbits) | raw);
     if constexpr (kValues == Values::kSub8) v = UnZigZagBytes(v);
@@ -540,6 +564,7 @@ Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, B
       } else {
         pred = last_sign[lane];
       }
+      // v != 0 exactly when vt != 0: every other value token has a non-zero lead.
       unsigned sign = static_cast<unsigned>(v != 0) & (pred ^ (tk & 1));
       if constexpr (kValues == Values::kSignLeft) last_sign[lane] = v != 0 ? sign : pred;
       v = static_cast<U>(static_cast<U>(v << 1) - sign);  // back to the zigzag form
@@ -550,15 +575,38 @@ Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, B
       v = tk >= kValueTokens ? zr : v;
     }
     StoreElement<U>(residual + i * kW, v);
-    if constexpr (kPred) {
-      s2[lane] = s1[lane];
-      s1[lane] = static_cast<int>(tt.cls[vt] + e);
-    } else {
-      c2[lane] = c1[lane];
-      c1[lane] = tt.cls[vt];
-    }
   };
-  ForEachInCodingOrder(m, step);
+  // Coding order as in ForEachInCodingOrder, a chunk of kChunkPerLane positions per lane at a
+  // time.
+  const size_t q = m / kRansStates;
+  for (size_t k0 = 0; k0 < q; k0 += kChunkPerLane) {
+    const size_t k1 = std::min(q, k0 + kChunkPerLane);
+    uint64_t chunk_bits = 0;
+    uint8_t* tp = toks;
+    for (size_t k = k0; k < k1; ++k, tp += kRansStates) {
+#pragma GCC unroll 4
+      for (unsigned j = 0; j < kRansStates; ++j) {
+        unsigned tk = token(j * q + k, j, j);
+        tp[j] = static_cast<uint8_t>(tk);
+        chunk_bits += tt.raw_bits[kSplit ? tk >> 1 : tk];
+      }
+    }
+    tp = toks;
+    if (b.CanReadFast(chunk_bits)) {
+      for (size_t k = k0; k < k1; ++k, tp += kRansStates) {
+#pragma GCC unroll 4
+        for (unsigned j = 0; j < kRansStates; ++j) merge(j * q + k, j, tp[j], std::true_type{});
+      }
+    } else {
+      for (size_t k = k0; k < k1; ++k, tp += kRansStates) {
+#pragma GCC unroll 4
+        for (unsigned j = 0; j < kRansStates; ++j) merge(j * q + k, j, tp[j], std::false_type{});
+      }
+    }
+  }
+  for (size_t i = 4 * q; i < m; ++i) {
+    merge(i, 3, token(i, static_cast<unsigned>(i % kRansStates), 3), std::false_type{});
+  }
   *dec = d;
   *br = b;
   if (!dec->Finished()) return Corrupt("residual block: rANS stream does not decode cleanly");
@@ -628,7 +676,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
     OXIDE_RETURN_IF_ERROR(
         ReadModelBody(&p, end, residual + m * kW, n - m * kW, alphabet, contexts, &tables, &dec));
   }
-  BitReader br(p, end);
+  BitCursor br(p, end);
 
   uint8_t nb_table[129];
   NeighbourTable(ref_class, use_nb, use_pred, nb_table);

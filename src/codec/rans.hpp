@@ -24,6 +24,7 @@ inline constexpr unsigned kProbBits = 12;
 inline constexpr uint32_t kProbScale = uint32_t{1} << kProbBits;
 inline constexpr uint32_t kRansLow = uint32_t{1} << 16;
 inline constexpr unsigned kRansStates = 4;
+inline constexpr unsigned kMaxAlphabet = 256;
 
 // The frequency tables of one model. `fs` packs freq | start << 16 for [ctx * alphabet + sym];
 // freq 0 marks a symbol (or a whole context) the block never uses.

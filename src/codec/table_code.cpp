@@ -1,6 +1,7 @@
 #include "codec/table_code.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <vector>
 
@@ -94,9 +95,10 @@ void BuildAndWriteCompactTables(const uint32_t* counts, unsigned alphabet, unsig
   t->alphabet = alphabet;
   t->contexts = contexts;
   t->fs.assign(size_t{alphabet} * contexts, 0);
-  std::vector<uint16_t> norm(alphabet), raw(alphabet);
-  std::vector<uint32_t> freq(alphabet);
-  std::vector<unsigned> syms(alphabet);
+  // An alphabet has at most kMaxAlphabet symbols (rans.hpp): no allocation per block.
+  std::array<uint16_t, kMaxAlphabet> norm, raw;
+  std::array<uint32_t, kMaxAlphabet> freq;
+  std::array<unsigned, kMaxAlphabet> syms;
   BitWriter bw(out);
   for (unsigned c = 0; c < contexts; ++c) {
     NormaliseCounts(counts + size_t{c} * alphabet, alphabet, norm.data());
@@ -132,9 +134,10 @@ Status ReadCompactTables(const uint8_t** p, const uint8_t* end, unsigned alphabe
   if (t->slot_sym.size() < (size_t{contexts} << kProbBits)) {
     t->slot_sym.resize(size_t{contexts} << kProbBits);
   }
-  std::vector<uint16_t> raw(alphabet);
-  std::vector<uint32_t> freq(alphabet);
-  std::vector<unsigned> syms(alphabet);
+  if (alphabet > kMaxAlphabet) return Corrupt("residual block: alphabet too large");
+  std::array<uint16_t, kMaxAlphabet> raw;
+  std::array<uint32_t, kMaxAlphabet> freq;
+  std::array<unsigned, kMaxAlphabet> syms;
   BitReader br(*p, end);
   for (unsigned c = 0; c < contexts; ++c) {
     uint32_t used1 = 0;

@@ -137,8 +137,22 @@ class BitCursor {
     pos_ += nbits;
     return v;
   }
-  // REQUIRES: nbits <= 64. Bits past the end read as zero (Overrun() tells).
-  uint64_t Get(unsigned nbits) {
+  // REQUIRES: nbits <= 64. Bits past the end read as zero (Overrun() tells). One load where 8
+  // bytes remain, so a run that CanReadFast does not cover slows down only in its last bytes.
+  [[gnu::always_inline]] uint64_t Get(unsigned nbits) {
+    if (nbits <= 57 && size_ >= 8 && (pos_ >> 3) <= size_ - 8) return GetFast(nbits);
+    return GetSlow(nbits);
+  }
+
+  bool Overrun() const { return pos_ > size_ * 8; }
+  // True when every byte was consumed and the unread padding bits of the last byte are zero.
+  bool AtCleanEnd() const {
+    if (Overrun() || size_ * 8 - pos_ >= 8) return false;
+    return (pos_ & 7) == 0 || (p_[pos_ >> 3] >> (pos_ & 7)) == 0;
+  }
+
+ private:
+  [[gnu::noinline]] uint64_t GetSlow(unsigned nbits) {
     uint64_t v = 0;
     for (unsigned got = 0; got < nbits;) {
       const unsigned off = static_cast<unsigned>(pos_ & 7);
@@ -151,14 +165,6 @@ class BitCursor {
     return v;
   }
 
-  bool Overrun() const { return pos_ > size_ * 8; }
-  // True when every byte was consumed and the unread padding bits of the last byte are zero.
-  bool AtCleanEnd() const {
-    if (Overrun() || size_ * 8 - pos_ >= 8) return false;
-    return (pos_ & 7) == 0 || (p_[pos_ >> 3] >> (pos_ & 7)) == 0;
-  }
-
- private:
   const uint8_t* p_;
   uint64_t size_;
   uint64_t pos_ = 0;

@@ -493,21 +493,18 @@ constexpr size_t kChunkPerLane = 1024;
 // kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
 // for kPred, the predicted-class neighbour feature). kZeros: the two zero-target tokens exist.
 template <class U, bool kLoadBase, bool kPred, Values kValues, bool kZeros>
-Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, BitCursor* br,
+Status DecodeLoop(const LoopInputs& in, const uint32_t* packed, RansDecoder* dec, BitCursor* br,
                   uint8_t* residual, size_t m) {
   constexpr unsigned kW = sizeof(U);
   constexpr unsigned kTokens = TokenCount(kW);
   constexpr bool kSplit = kValues == Values::kSignLeft || kValues == Values::kSignBase;
   constexpr unsigned kValueTokens = kSplit ? 2 * kTokens : kTokens;
-  constexpr unsigned kAlphabet = kValueTokens + (kZeros ? kZeroTokens : 0);
   const TokenTables tt(kTokens);
   const uint8_t* base = in.base;
   const unsigned exp_shift = in.exp_shift;
   const uint32_t* base_ctx = in.base_ctx->data();
   const uint8_t* nb_table = in.nb_table;
   const U emask = static_cast<U>((U{1} << in.exp_bits) - 1);
-  const uint32_t* fs = t.fs.data();
-  const uint8_t* slots = t.slot_sym.data();
   // Local copies: the hot loops keep coder and bit-reader state in registers.
   RansDecoder d = *dec;
   BitCursor b = *br;
@@ -531,7 +528,7 @@ Status DecodeLoop(const LoopInputs& in, const RansTables& t, RansDecoder* dec, B
     } else {
       ctx = nb_table[c1[lane] + c2[lane]];
     }
-    unsigned tk = d.Decode(j, fs + size_t{ctx} * kAlphabet, slots + (size_t{ctx} << kProbBits));
+    unsigned tk = d.DecodePacked(j, packed + (size_t{ctx} << kProbBits));
     // Zero-target tokens index past kTokens: no raw bits, class 0 (TokenTables).
     const unsigned vt = kSplit ? tk >> 1 : tk;
     if constexpr (kPred) {
@@ -673,10 +670,15 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
     OXIDE_RETURN_IF_ERROR(dec.Init(p, p + stream_len));
     p += stream_len;
   } else {
-    OXIDE_RETURN_IF_ERROR(
-        ReadModelBody(&p, end, residual + m * kW, n - m * kW, alphabet, contexts, &tables, &dec));
+    const uint8_t* stream = nullptr;
+    const uint8_t* stream_end = nullptr;
+    OXIDE_RETURN_IF_ERROR(ReadModelParts(&p, end, residual + m * kW, n - m * kW, alphabet, contexts,
+                                         false, &tables, &stream, &stream_end));
+    OXIDE_RETURN_IF_ERROR(dec.Init(stream, stream_end));
   }
   BitCursor br(p, end);
+  uint32_t* packed = Grow(&sc->packed_slots, size_t{contexts} << kProbBits);
+  FillAllPackedSlots(tables, packed);
 
   uint8_t nb_table[129];
   NeighbourTable(ref_class, use_nb, use_pred, nb_table);
@@ -695,7 +697,7 @@ Status DecodeT(const BlockInfo& info, const uint8_t* p, const uint8_t* end, cons
   using F = std::false_type;
   auto run = [&](auto load_base, auto pred, auto values, auto zeros) {
     return DecodeLoop<U, decltype(load_base)::value, decltype(pred)::value, decltype(values)::value,
-                      decltype(zeros)::value>(in, tables, &dec, &br, residual, m);
+                      decltype(zeros)::value>(in, packed, &dec, &br, residual, m);
   };
   auto with_zeros = [&](auto load_base, auto pred, auto values) {
     return use_zeros ? run(load_base, pred, values, T{}) : run(load_base, pred, values, F{});

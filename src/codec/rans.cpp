@@ -169,6 +169,17 @@ void FillPackedSlots(const RansTables& t, unsigned ctx, uint32_t* slots) {
   }
 }
 
+void FillAllPackedSlots(const RansTables& t, uint32_t* slots) {
+  for (unsigned c = 0; c < t.contexts; ++c) {
+    uint32_t* dst = slots + (size_t{c} << kProbBits);
+    if (ContextUsed(t, c)) {
+      FillPackedSlots(t, c, dst);
+    } else {
+      std::fill(dst, dst + kProbScale, kTrapSymbol);
+    }
+  }
+}
+
 namespace {
 
 // Codes the symbols backwards: the four final states into x, the renormalisation words into

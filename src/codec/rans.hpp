@@ -64,6 +64,11 @@ inline constexpr unsigned kPackedBiasShift = 20;
 bool ContextUsed(const RansTables& t, unsigned ctx);
 // Fills slots[0, kProbScale) for context `ctx` of t. REQUIRES: ContextUsed(t, ctx).
 void FillPackedSlots(const RansTables& t, unsigned ctx, uint32_t* slots);
+// A symbol no alphabet reaches (alphabets have fewer than 255 symbols): the slots of an unused
+// context decode it (freq 1), and RansDecoder::DecodePacked flags it, as Decode flags freq 0.
+inline constexpr uint32_t kTrapSymbol = 255;
+// Fills slots[0, kProbScale) for every context of t, trap slots for the unused ones.
+void FillAllPackedSlots(const RansTables& t, uint32_t* slots);
 
 // Codes syms[i] under context ctxs[i] (i < count) and appends the stream to *out. `words`
 // (may be nullptr) is scratch space kept by the caller between calls.
@@ -133,6 +138,25 @@ class RansDecoder {
     uint32_t freq = e & 0xffff;
     bad_ |= freq == 0;
     x = freq * (x >> kProbBits) + slot - (e >> 16);
+    uint32_t word = 0;
+    bool have = wend_ - wp_ >= 2;
+    if (have) word = static_cast<uint32_t>(wp_[0]) | static_cast<uint32_t>(wp_[1]) << 8;
+    bool need = x < kRansLow;
+    bad_ |= need && !have;
+    x = need ? (x << 16) | word : x;
+    wp_ += need ? 2 : 0;
+    x_[j] = x;
+    return sym;
+  }
+
+  // As Decode, from a table of FillAllPackedSlots: one load a symbol instead of two dependent ones.
+  inline unsigned DecodePacked(unsigned j, const uint32_t* slots) {
+    uint32_t x = x_[j];
+    uint32_t d = slots[x & (kProbScale - 1)];
+    unsigned sym = d & 0xff;
+    bad_ |= sym == kTrapSymbol;
+    x = ((d >> kPackedFreqShift & (kProbScale - 1)) + 1) * (x >> kProbBits) +
+        (d >> kPackedBiasShift);
     uint32_t word = 0;
     bool have = wend_ - wp_ >= 2;
     if (have) word = static_cast<uint32_t>(wp_[0]) | static_cast<uint32_t>(wp_[1]) << 8;

@@ -65,6 +65,18 @@ TEST(Rans, CodesSymbolsUnderContexts) {
     ASSERT_EQ(s, syms[i]) << i;
   }
   EXPECT_TRUE(dec.Finished());
+
+  // The packed table decodes the same symbols, one load each.
+  std::vector<uint32_t> packed(size_t{contexts} << kProbBits);
+  FillAllPackedSlots(dec_tables, packed.data());
+  RansDecoder packed_dec;
+  ASSERT_OK(packed_dec.Init(p, end));
+  for (size_t i = 0; i < count; ++i) {
+    unsigned s = packed_dec.DecodePacked(static_cast<unsigned>(i % kRansStates),
+                                         packed.data() + (size_t{ctxs[i]} << kProbBits));
+    ASSERT_EQ(s, syms[i]) << i;
+  }
+  EXPECT_TRUE(packed_dec.Finished());
 }
 
 TEST(Rans, RejectsTablesThatDoNotSumUp) {
@@ -95,8 +107,16 @@ TEST(Rans, UnusedContextIsAnError) {
   ASSERT_OK(ReadTables(&p, p + blob.size(), 2, 2, &t));
   RansDecoder dec;
   ASSERT_OK(dec.Init(p, reinterpret_cast<const uint8_t*>(blob.data()) + blob.size()));
+  RansDecoder packed_dec = dec;
   dec.Decode(0, t.fs.data() + 2, t.slot_sym.data() + (size_t{1} << kProbBits));
   EXPECT_FALSE(dec.Finished());
+  std::vector<uint32_t> packed(size_t{2} << kProbBits);
+  FillAllPackedSlots(t, packed.data());
+  RansDecoder used = packed_dec;
+  EXPECT_EQ(used.DecodePacked(0, packed.data()), 0u);
+  EXPECT_TRUE(used.Finished());
+  EXPECT_EQ(packed_dec.DecodePacked(0, packed.data() + (size_t{1} << kProbBits)), kTrapSymbol);
+  EXPECT_FALSE(packed_dec.Finished());
 }
 
 }  // namespace

@@ -131,9 +131,6 @@ Status ReadCompactTables(const uint8_t** p, const uint8_t* end, unsigned alphabe
   t->alphabet = alphabet;
   t->contexts = contexts;
   t->fs.assign(size_t{alphabet} * contexts, 0);
-  if (t->slot_sym.size() < (size_t{contexts} << kProbBits)) {
-    t->slot_sym.resize(size_t{contexts} << kProbBits);
-  }
   if (alphabet > kMaxAlphabet) return Corrupt("residual block: alphabet too large");
   std::array<uint16_t, kMaxAlphabet> raw;
   std::array<uint32_t, kMaxAlphabet> freq;
@@ -145,11 +142,7 @@ Status ReadCompactTables(const uint8_t** p, const uint8_t* end, unsigned alphabe
       return Corrupt("residual block: bad symbol count in a compact table");
     }
     const unsigned used = used1 - 1;
-    uint8_t* slots = t->slot_sym.data() + (size_t{c} << kProbBits);
-    if (used == 0) {  // fs stays 0: decoding under this context sets the error flag
-      std::fill(slots, slots + kProbScale, uint8_t{0});
-      continue;
-    }
+    if (used == 0) continue;  // fs stays 0: FillAllPackedSlots makes it a trap context
     unsigned next = 0;
     for (unsigned k = 0; k < used; ++k) {
       uint32_t gap1 = 0;
@@ -168,7 +161,6 @@ Status ReadCompactTables(const uint8_t** p, const uint8_t* end, unsigned alphabe
     uint32_t start = 0;
     for (unsigned k = 0; k < used; ++k) {
       t->fs[size_t{c} * alphabet + syms[k]] = freq[k] | start << 16;
-      std::fill(slots + start, slots + start + freq[k], static_cast<uint8_t>(syms[k]));
       start += freq[k];
     }
   }

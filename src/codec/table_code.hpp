@@ -26,9 +26,9 @@ namespace oxide::codec::internal {
 void BuildAndWriteCompactTables(const uint32_t* counts, unsigned alphabet, unsigned contexts,
                                 RansTables* t, std::string* out);
 
-// Parses what BuildAndWriteCompactTables wrote (advancing *p past it) and builds the decoder's
-// tables. kCorrupt on any inconsistency (a symbol past the alphabet, a code past 199, a bit code
-// that does not end, bits past the end).
+// Parses what BuildAndWriteCompactTables wrote (advancing *p past it) into t->fs (the decoder
+// packs its own table from it: FillAllPackedSlots). kCorrupt on any inconsistency (a symbol past
+// the alphabet, a code past 199, a bit code that does not end, bits past the end).
 Status ReadCompactTables(const uint8_t** p, const uint8_t* end, unsigned alphabet,
                          unsigned contexts, RansTables* t);
 

@@ -36,6 +36,20 @@ uint32_t Predict(uint32_t base_bits, float scale) {
 }
 static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in float");
 
+// Calls f(begin, end, scale) for each run of elements [begin, end) of [0, elems) in one row, the
+// block starting at element first_elem: one division a block instead of one an element (it cost
+// more than the rest of the transform). REQUIRES: rs covers the block (ParseScalePrefix).
+template <class F>
+void ForEachRowRun(const RowScales& rs, uint64_t first_elem, size_t elems, F f) {
+  uint64_t row = first_elem / rs.row_len;
+  uint64_t in_row = first_elem % rs.row_len;
+  for (size_t i = 0; i < elems; ++row, in_row = 0) {
+    const size_t run = static_cast<size_t>(std::min<uint64_t>(elems - i, rs.row_len - in_row));
+    f(i, i + run, rs.scale[row - rs.first_row]);
+    i += run;
+  }
+}
+
 }  // namespace
 
 void AppendScalePrefix(const std::vector<float>& all_scales, uint64_t row_len, uint64_t first_elem,
@@ -79,20 +93,22 @@ Status ParseScalePrefix(const uint8_t** p, const uint8_t* end, uint64_t first_el
 
 void ScaledForward(const RowScales& rs, uint64_t first_elem, const uint8_t* target,
                    const uint8_t* base, uint8_t* residual, size_t n) {
-  for (size_t i = 0; i < n / 4; ++i) {
-    float s = rs.scale[(first_elem + i) / rs.row_len - rs.first_row];
-    uint32_t pred = Predict(Load32(base + 4 * i), s);
-    Store32(residual + 4 * i, ZigZag(Ord(Load32(target + 4 * i)) - Ord(pred)));
-  }
+  ForEachRowRun(rs, first_elem, n / 4, [&](size_t begin, size_t end, float s) {
+    for (size_t i = begin; i < end; ++i) {
+      uint32_t pred = Predict(Load32(base + 4 * i), s);
+      Store32(residual + 4 * i, ZigZag(Ord(Load32(target + 4 * i)) - Ord(pred)));
+    }
+  });
 }
 
 void ScaledInverse(const RowScales& rs, uint64_t first_elem, const uint8_t* residual,
                    const uint8_t* base, uint8_t* target, size_t n) {
-  for (size_t i = 0; i < n / 4; ++i) {
-    float s = rs.scale[(first_elem + i) / rs.row_len - rs.first_row];
-    uint32_t pred = Predict(Load32(base + 4 * i), s);
-    Store32(target + 4 * i, UnOrd(Ord(pred) + UnZigZag(Load32(residual + 4 * i))));
-  }
+  ForEachRowRun(rs, first_elem, n / 4, [&](size_t begin, size_t end, float s) {
+    for (size_t i = begin; i < end; ++i) {
+      uint32_t pred = Predict(Load32(base + 4 * i), s);
+      Store32(target + 4 * i, UnOrd(Ord(pred) + UnZigZag(Load32(residual + 4 * i))));
+    }
+  });
 }
 
 std::vector<float> EstimateRowScales(const uint8_t* target, const uint8_t* base, uint64_t elements,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -68,6 +69,18 @@ TEST(ScaledTransform, RescaledRowsLeaveRoundingNoise) {
   std::vector<uint8_t> r(base.size());
   ScaledForward(rs, 0, target.data(), base.data(), r.data(), r.size());
   EXPECT_EQ(r, std::vector<uint8_t>(r.size(), 0));
+  // A block that starts and ends inside a row (as 1 MiB blocks of a tensor do) pairs each element
+  // with its own row's scale.
+  const uint64_t first_elem = 3 * row_len + 17, elems = 5 * row_len + 9;
+  RowScales part{row_len, 3, std::vector<float>(got.begin() + 3, got.begin() + 9)};
+  std::vector<uint8_t> rp(4 * elems, 0xff);
+  ScaledForward(part, first_elem, target.data() + 4 * first_elem, base.data() + 4 * first_elem,
+                rp.data(), rp.size());
+  EXPECT_EQ(rp, std::vector<uint8_t>(rp.size(), 0));
+  std::vector<uint8_t> back(rp.size());
+  ScaledInverse(part, first_elem, rp.data(), base.data() + 4 * first_elem, back.data(),
+                back.size());
+  EXPECT_TRUE(std::equal(back.begin(), back.end(), target.begin() + 4 * first_elem));
 }
 
 TEST(ScaledTransform, PrefixRoundTripsAndRejectsWhatDoesNotCoverTheBlock) {

@@ -7,7 +7,10 @@
 //  3. for a float kind without a transform, the literal-float payloads of the bytes (mode 4 and
 //     the old mode 3, whatever the encoder would pick) with one byte changed and the end cut as
 //     the prefix says: OK or kCorrupt, never out of bounds. Random payloads rarely get past the
-//     rANS tables; these reach the decoders' hot loops and final checks.
+//     rANS tables; these reach the decoders' hot loops and final checks;
+//  4. likewise, with a transform and a base, the payload of check 2 (the class model, mostly)
+//     with one byte changed and the end cut: OK or kCorrupt, never out of bounds (its token pass
+//     runs ahead of its raw bits, and unchecked reads are allowed only where they stay inside).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -81,9 +84,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (back[i] != body[i]) Violation("round trip differs", std::to_string(i));
   }
 
+  oxide::codec::CoderContext ctx;
+  // 4. A damaged coded residual.
+  if (info.transform != 0 && with_base && payload.size() > 1) {
+    std::string p = payload;
+    size_t at = 1 + (size_t{data[1]} << 8 | data[2]) % (p.size() - 1);
+    p[at] = static_cast<char>(p[at] ^ (data[1] | 1));
+    p.resize(p.size() - std::min<size_t>(p.size() - 1, data[2] >> 6));
+    std::vector<uint8_t> exact(len);
+    s = oxide::codec::DecodeResidualBlock(info, reinterpret_cast<const uint8_t*>(p.data()),
+                                          p.size(), b, exact.data(), len, &ctx);
+    if (!s.ok() && s.code() != ErrorCode::kCorrupt) Violation("damaged residual", s.ToString());
+  }
+
   // 3. Damaged literal-float payloads.
   if (info.transform != 0 || !oxide::codec::internal::FloatModelSupports(info.kind)) return 0;
-  oxide::codec::CoderContext ctx;
   for (auto layout :
        {oxide::codec::internal::FloatRaw::kBytes, oxide::codec::internal::FloatRaw::kPackedBits}) {
     std::string p(1, static_cast<char>(layout == oxide::codec::internal::FloatRaw::kBytes

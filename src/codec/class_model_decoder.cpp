@@ -1,6 +1,3 @@
-// The class model's decoder (class_model.hpp describes the model, class_model.cpp encodes it).
-#include "codec/class_model.hpp"
-
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -8,12 +5,14 @@
 
 #include "base/coding.hpp"
 #include "codec/bit_io.hpp"
+#include "codec/class_model.hpp"
 #include "codec/class_model_tokens.hpp"
 #include "codec/element.hpp"
 #include "codec/rans.hpp"
 #include "codec/scratch.hpp"
 #include "codec/table_code.hpp"
 
+// The class model's decoder (class_model.hpp describes the model, class_model.cpp encodes it).
 namespace oxide::codec::internal {
 
 namespace {

@@ -1,6 +1,7 @@
 #include "delta/scaled_transform.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -131,6 +132,29 @@ std::vector<float> EstimateRowScales(const uint8_t* target, const uint8_t* base,
     scales[r] = static_cast<float>(*mid);
   }
   return scales;
+}
+
+double ScaledSampleRatio(const uint8_t* target, const uint8_t* base, uint64_t elements,
+                         uint64_t row_len) {
+  constexpr uint64_t kSampleElements = 64 * 1024;
+  constexpr uint64_t kMaxRows = 16;
+  const uint64_t rows = row_len == 0 ? 0 : elements / row_len;
+  if (rows == 0) return 1.0;
+  const uint64_t want = std::clamp<uint64_t>(kSampleElements / row_len, 1, kMaxRows);
+  const uint64_t take = std::min(rows, want);
+  uint64_t plain = 0, scaled = 0;
+  for (uint64_t k = 0; k < take; ++k) {
+    const uint64_t row = k * rows / take;  // spread over the tensor: layers differ along it
+    const uint64_t at = 4 * row * row_len;
+    const float s = EstimateRowScales(target + at, base + at, row_len, row_len)[0];
+    for (uint64_t i = 0; i < row_len; ++i) {
+      const uint32_t t = Ord(Load32(target + at + 4 * i));
+      const uint32_t b = Load32(base + at + 4 * i);
+      plain += static_cast<uint64_t>(std::bit_width(ZigZag(t - Ord(b)))) + 1;
+      scaled += static_cast<uint64_t>(std::bit_width(ZigZag(t - Ord(Predict(b, s))))) + 1;
+    }
+  }
+  return plain == 0 ? 1.0 : static_cast<double>(scaled) / static_cast<double>(plain);
 }
 
 }  // namespace oxide::delta

@@ -83,6 +83,34 @@ TEST(ScaledTransform, RescaledRowsLeaveRoundingNoise) {
   EXPECT_TRUE(std::equal(back.begin(), back.end(), target.begin() + 4 * first_elem));
 }
 
+TEST(ScaledTransform, SampleRatioSeesRescaledRowsAndOnlyThem) {
+  const uint64_t row_len = 300, rows = 1000;
+  const std::vector<uint8_t> base = Floats(row_len * rows, 5);
+  std::mt19937 rng(6);
+  std::normal_distribution<float> step(0.0f, 2e-4f);
+  std::vector<uint8_t> rescaled(base.size()), tuned(base.size());
+  for (uint64_t i = 0; i < row_len * rows; ++i) {
+    float b;
+    std::memcpy(&b, base.data() + 4 * i, 4);
+    const float scale = 0.9f + 0.0001f * static_cast<float>(i / row_len);  // folded BatchNorm
+    const float r = b * scale, t = b + step(rng);  // an ordinary fine-tune: no scale
+    std::memcpy(rescaled.data() + 4 * i, &r, 4);
+    std::memcpy(tuned.data() + 4 * i, &t, 4);
+  }
+  EXPECT_LT(ScaledSampleRatio(rescaled.data(), base.data(), row_len * rows, row_len), 0.2);
+  EXPECT_GT(ScaledSampleRatio(tuned.data(), base.data(), row_len * rows, row_len), 0.97);
+  EXPECT_EQ(ScaledSampleRatio(tuned.data(), base.data(), 10, 0), 1.0);
+  // A row longer than the sample budget is sampled whole.
+  std::vector<uint8_t> uniform(base.size());
+  for (uint64_t i = 0; i < row_len * rows; ++i) {
+    float b;
+    std::memcpy(&b, base.data() + 4 * i, 4);
+    b *= 0.8f;
+    std::memcpy(uniform.data() + 4 * i, &b, 4);
+  }
+  EXPECT_LT(ScaledSampleRatio(uniform.data(), base.data(), row_len * rows, row_len * rows), 0.2);
+}
+
 TEST(ScaledTransform, PrefixRoundTripsAndRejectsWhatDoesNotCoverTheBlock) {
   std::vector<float> scales(100);
   for (size_t i = 0; i < scales.size(); ++i) scales[i] = static_cast<float>(i);

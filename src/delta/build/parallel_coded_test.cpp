@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "base/file_util.hpp"
@@ -110,6 +111,38 @@ TEST_F(StreamedBuild, FallsBackWhenTheFilesAreNotAModel) {
   ASSERT_OK(d.status());
   EXPECT_NE(d->header.strategy, Strategy::kCodedTensor);
   EXPECT_EQ(d->patch_size, d->patch.size());
+}
+
+// A large model's conv weights after BatchNorm folding (each output row times its own scale):
+// the streamed build tries one transform a tensor, and adds transform 5 where a sample of rows
+// says it pays.
+TEST_F(StreamedBuild, TriesScaledRowsWhereASampleSaysTheyPay) {
+  const int64_t rows = 512, cols = 1152;
+  const std::string w = testing::RandomNormalF32(static_cast<size_t>(rows * cols), 21);
+  std::string folded = w;
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    float f;
+    std::memcpy(&f, folded.data() + 4 * i, 4);
+    f *= 0.7f + 0.001f * static_cast<float>(i / cols);
+    std::memcpy(folded.data() + 4 * i, &f, 4);
+  }
+  auto model = [&](const std::string& weights) {
+    testing::SafetensorsBuilder b;
+    b.AddTensor("conv.weight", DType::kF32, {rows, 128, 3, 3}, weights);
+    return b.Build();
+  };
+  v1_ = model(w);
+  v2_ = model(folded);
+  ASSERT_OK(AtomicWriteFile(Path("v1"), v1_));
+  ASSERT_OK(AtomicWriteFile(Path("v2"), v2_));
+  DiffResult d;
+  const std::string patch = Diff("p", 2, &d);
+  EXPECT_EQ(d.header.strategy, Strategy::kCodedTensor);
+  auto out = internal::ApplyInMemory(v1_, patch, 4096, {});
+  ASSERT_OK(out.status());
+  EXPECT_TRUE(*out == v2_);
+  // 589,824 weights: rounding noise of a bit or two each with scaled rows, ~20 bits without.
+  EXPECT_LT(patch.size(), v2_.size() / 8) << patch.size();
 }
 
 // The body of v1 -> v2 from EncodeCodedBodyParallel directly, with `options`.

@@ -99,9 +99,8 @@ class CodedWriter {
     }
     // The full trial computes every row's scale, too slow for the streamed build (dense 300 MB
     // diff 0.84 -> 1.31 s); a sample of rows says where a trial is worth it (folded BatchNorm,
-    // weight decay) at the cost of ~64 K elements a tensor.
-    // Whatever zstd's trial chose: a rescaled tensor differs in every mantissa bit, so there
-    // the trial often picks LITERAL.
+    // weight decay) at the cost of ~64 K elements a tensor. Whatever zstd's trial chose: a
+    // rescaled tensor differs in every mantissa bit, so there the trial often picks LITERAL.
     const bool try_scaled =
         only >= 0 && CanScale(s) &&
         ScaledSampleRatio(U8(target_, s.target_offset), U8(base_, s.base_offset), s.length / 4,

@@ -35,15 +35,14 @@ enum class Values {
   kSignBase,  // magnitude, sign relative to the base element's sign (kFlagSignBase)
 };
 
-// kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
-// for kPred, the predicted-class neighbour feature). kZeros: the two zero-target tokens exist.
 // Positions per lane that the token pass decodes ahead of the merge pass (4 KiB of tokens).
 constexpr size_t kChunkPerLane = 1024;
 
 // Two passes over each chunk of coding positions: the token pass runs the rANS states and the
 // contexts (which need only tokens and base exponents), the merge pass reads the raw bits and
 // stores the elements. Apart, the token pass is four independent chains and the merge pass's
-// bit reads are single loads (BitCursor); fused, every element waited on both.
+// bit reads are single loads (BitCursor); fused, every element waited on both (measured on real
+// fine-tunes: 1.35-1.5x faster apart).
 // kLoadBase: base exponents are read (for the base context, all zero without kFlagBase, and/or
 // for kPred, the predicted-class neighbour feature). kZeros: the two zero-target tokens exist.
 template <class U, bool kLoadBase, bool kPred, Values kValues, bool kZeros>

@@ -66,8 +66,8 @@ TEST(BitCursor, FastAndCheckedReadsAgreeWithTheWriter) {
 TEST(BitCursor, CanReadFastKeepsEightBytesOfSlack) {
   std::string bytes(16, '\xff');
   BitCursor c(Begin(bytes), Begin(bytes) + bytes.size());
-  EXPECT_TRUE(c.CanReadFast(64 + 7));   // the last read starts in byte 8 and loads bytes 8..15
-  EXPECT_FALSE(c.CanReadFast(72));      // a read at byte 9 would load byte 16
+  EXPECT_TRUE(c.CanReadFast(64 + 7));  // the last read starts in byte 8 and loads bytes 8..15
+  EXPECT_FALSE(c.CanReadFast(72));     // a read at byte 9 would load byte 16
   std::string few(7, '\xff');
   BitCursor short_input(Begin(few), Begin(few) + few.size());
   EXPECT_FALSE(short_input.CanReadFast(0));

@@ -607,13 +607,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
 
 }  // namespace
 
+// Session<PlainStream> and Session<TlsStream> are each a large part of the heaviest object of the
+// build, so this file is compiled twice: here the plain half, and with OXIDE_SESSION_TLS (by
+// session_tls.cpp) the TLS half, on two cores in parallel.
+#if defined(OXIDE_SESSION_TLS)
+void StartTlsSession(tcp::socket socket, ConnectionLimiter::Lease slot, const SessionContext& ctx) {
+  std::make_shared<Session<TlsStream>>(std::move(slot), ctx, std::move(socket), *ctx.tls)->Start();
+}
+#else
 void StartSession(tcp::socket socket, ConnectionLimiter::Lease slot, const SessionContext& ctx) {
   if (ctx.tls != nullptr) {
-    std::make_shared<Session<TlsStream>>(std::move(slot), ctx, std::move(socket), *ctx.tls)
-        ->Start();
+    StartTlsSession(std::move(socket), std::move(slot), ctx);
   } else {
     std::make_shared<Session<PlainStream>>(std::move(slot), ctx, std::move(socket))->Start();
   }
 }
+#endif
 
 }  // namespace oxide::server::net::internal

@@ -86,5 +86,8 @@ struct SessionContext {
 // client address's connection slot, held until the session ends.
 void StartSession(boost::asio::ip::tcp::socket socket, ConnectionLimiter::Lease slot,
                   const SessionContext& ctx);
+// StartSession's HTTPS half (ctx.tls set), defined in session_tls.cpp.
+void StartTlsSession(boost::asio::ip::tcp::socket socket, ConnectionLimiter::Lease slot,
+                     const SessionContext& ctx);
 
 }  // namespace oxide::server::net::internal
